@@ -1,0 +1,349 @@
+// Package access makes Gatehouse's one authorization decision: given who is asking (Principal),
+// what they touch (Resource) and what they want to do (Action), allow or deny with a reason. Every
+// protocol asks here; nothing else decides. Deny by default.
+package access
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
+)
+
+// PrincipalKind tags who is asking. A deploy token is never a user (SPEC §2 "Identity").
+type PrincipalKind int
+
+// The kinds of principal.
+const (
+	Anonymous PrincipalKind = iota
+	UserPrincipal
+	DeployTokenPrincipal
+)
+
+// Principal is an authenticated (or anonymous) requester.
+type Principal struct {
+	Kind PrincipalKind
+	// User is set for UserPrincipal.
+	User *namespace.User
+	// PersonalToken is set when a user authenticated with a personal access token; its scopes
+	// then limit what the user may do. Nil for a password login.
+	PersonalToken *token.PersonalToken
+	// DeployToken is set for DeployTokenPrincipal.
+	DeployToken *token.DeployToken
+}
+
+// AnonymousPrincipal is the requester without credentials.
+var AnonymousPrincipal = Principal{Kind: Anonymous}
+
+// Name describes the principal for audit and logs; never a secret.
+func (p Principal) Name() string {
+	switch p.Kind {
+	case UserPrincipal:
+		return p.User.Username
+	case DeployTokenPrincipal:
+		return p.DeployToken.Username
+	}
+	return "anonymous"
+}
+
+// Action is something a principal wants to do to a resource.
+type Action string
+
+// Actions on projects (repository, registry, packages) and on namespaces (administration).
+const (
+	ReadRepository  Action = "read_repository"  // git clone/fetch
+	WriteRepository Action = "write_repository" // git push
+	PullImage       Action = "pull_image"
+	PushImage       Action = "push_image"
+	DeleteImage     Action = "delete_image"
+	ReadPackage     Action = "read_package"
+	WritePackage    Action = "write_package"
+	// Dependency proxy (group resources).
+	ProxyPull   Action = "proxy_pull"
+	ProxyPush   Action = "proxy_push"
+	ProxyDelete Action = "proxy_delete"
+	// REST API.
+	ViewNamespace       Action = "view"                  // see a project or group
+	ListDeployTokens    Action = "list_deploy_tokens"    // project: maintainer+; group: maintainer+
+	ManageDeployTokens  Action = "manage_deploy_tokens"  // project: maintainer+; group: owner
+	ManageMembers       Action = "manage_members"        // maintainer+
+	CreateInNamespace   Action = "create_in_namespace"   // create subgroups/projects: maintainer+ (group)
+	AdministerInstance  Action = "administer_instance"   // admins only
+)
+
+// Resource is what an action targets: a project, a group, or the instance (both nil).
+type Resource struct {
+	Project *namespace.Project
+	Group   *namespace.Group
+}
+
+// Denial says how a refusal must be answered.
+type Denial int
+
+// Kinds of refusal: the protocol maps them to 401 + challenge, 404, or 403.
+const (
+	Allowed         Denial = iota
+	Unauthenticated        // no or unusable credentials: 401 with the protocol's challenge
+	NotFound               // the principal may not know the resource exists: 404
+	Forbidden              // the resource is visible but the action is not allowed: 403
+)
+
+// Decision is the answer to one authorization request.
+type Decision struct {
+	Allow  bool
+	Denial Denial
+	// Reason explains the decision in words safe to show the requester and to log.
+	Reason string
+}
+
+func allow(reason string) Decision { return Decision{Allow: true, Denial: Allowed, Reason: reason} }
+
+func deny(d Denial, format string, args ...any) Decision {
+	return Decision{Denial: d, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Roles answers membership questions; *namespace.Service implements it.
+type Roles interface {
+	ProjectRole(ctx context.Context, userID int64, p *namespace.Project) (namespace.Role, error)
+	GroupRole(ctx context.Context, userID int64, g *namespace.Group) (namespace.Role, error)
+}
+
+// Options are instance settings that change decisions.
+type Options struct {
+	// ExternalAuthorization, when on, refuses deploy tokens for Git and packages (SPEC §2).
+	ExternalAuthorization func() bool
+	// DependencyProxyEnabled reports whether a group's dependency proxy is on; nil means on.
+	DependencyProxyEnabled func(g *namespace.Group) bool
+}
+
+// Authorizer makes decisions.
+type Authorizer struct {
+	roles Roles
+	now   func() time.Time
+	opts  Options
+}
+
+// New returns an Authorizer; now may be nil for time.Now.
+func New(roles Roles, now func() time.Time, opts Options) *Authorizer {
+	if now == nil {
+		now = time.Now
+	}
+	return &Authorizer{roles: roles, now: now, opts: opts}
+}
+
+// Authorize decides whether p may do action on r. The error is only for "could not decide"
+// (for example the store is down); a refusal is a Decision with Allow false.
+func (a *Authorizer) Authorize(ctx context.Context, p Principal, r Resource, action Action) (Decision, error) {
+	switch p.Kind {
+	case DeployTokenPrincipal:
+		return a.deployToken(p.DeployToken, r, action), nil
+	case UserPrincipal:
+		return a.user(ctx, p, r, action)
+	case Anonymous:
+		return a.anonymous(r, action), nil
+	}
+	return deny(Unauthenticated, "unknown principal"), nil
+}
+
+// deployScopeFor maps each action a deploy token may ever do to the scopes that grant it.
+var deployScopeFor = map[Action][]token.Scope{
+	ReadRepository: {token.ReadRepository},
+	PullImage:      {token.ReadRegistry},
+	PushImage:      {token.WriteRegistry},
+	ReadPackage:    {token.ReadPackageRegistry},
+	WritePackage:   {token.WritePackageRegistry},
+	ProxyPull:      {token.ReadVirtualRegistry, token.WriteVirtualRegistry},
+	ProxyPush:      {token.WriteVirtualRegistry},
+	ProxyDelete:    {token.WriteVirtualRegistry},
+}
+
+func (a *Authorizer) deployToken(t *token.DeployToken, r Resource, action Action) Decision {
+	now := a.now()
+	if t == nil {
+		return deny(Unauthenticated, "no deploy token")
+	}
+	if t.Revoked {
+		return deny(Unauthenticated, "deploy token is revoked")
+	}
+	if t.Expired(now) {
+		return deny(Unauthenticated, "deploy token has expired")
+	}
+	scopes, ok := deployScopeFor[action]
+	if !ok {
+		// Deploy tokens never open the REST API or delete registry content (SPEC §2, §5).
+		return deny(Unauthenticated, "deploy tokens cannot be used for this")
+	}
+	if (action == ReadRepository || action == ReadPackage || action == WritePackage) &&
+		a.opts.ExternalAuthorization != nil && a.opts.ExternalAuthorization() {
+		return deny(Forbidden, "deploy tokens are disabled for Git and packages while external authorization is enabled")
+	}
+	if !reaches(t, r) {
+		return deny(NotFound, "deploy token does not reach this resource")
+	}
+	if r.Group != nil && r.Project == nil && !a.proxyEnabled(r.Group) {
+		return deny(Forbidden, "the dependency proxy is disabled for this group")
+	}
+	if !t.Scopes.HasAny(scopes...) {
+		return deny(Forbidden, "deploy token lacks the %s scope", scopes[0])
+	}
+	return allow(fmt.Sprintf("deploy token has the %s scope", scopes[0]))
+}
+
+// reaches implements SPEC §2 "Reach": a project token its own project; a group token every
+// project in the group or below it; for group resources (dependency proxy), the token's group
+// or a group below it. Never siblings or parents.
+func reaches(t *token.DeployToken, r Resource) bool {
+	switch {
+	case r.Project != nil:
+		if t.Owner.ProjectID != 0 {
+			return t.Owner.ProjectID == r.Project.ID
+		}
+		return r.Project.InGroup(t.Owner.GroupID)
+	case r.Group != nil:
+		if t.Owner.GroupID == 0 {
+			return false
+		}
+		for _, id := range r.Group.Ancestry {
+			if id == t.Owner.GroupID {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (a *Authorizer) proxyEnabled(g *namespace.Group) bool {
+	return a.opts.DependencyProxyEnabled == nil || a.opts.DependencyProxyEnabled(g)
+}
+
+// personalScopeFor maps actions to the personal-access-token scopes that allow them.
+var personalScopeFor = map[Action][]token.Scope{
+	ReadRepository:     {token.ReadRepository, token.WriteRepository, token.API},
+	WriteRepository:    {token.WriteRepository, token.API},
+	PullImage:          {token.ReadRegistry, token.WriteRegistry, token.API},
+	PushImage:          {token.WriteRegistry, token.API},
+	DeleteImage:        {token.WriteRegistry, token.API},
+	ReadPackage:        {token.ReadPackageRegistry, token.WritePackageRegistry, token.API, token.ReadAPI},
+	WritePackage:       {token.WritePackageRegistry, token.API},
+	ProxyPull:          {token.ReadRegistry, token.WriteRegistry, token.API},
+	ProxyPush:          {token.WriteRegistry, token.API},
+	ProxyDelete:        {token.WriteRegistry, token.API},
+	ViewNamespace:      {token.API, token.ReadAPI},
+	ListDeployTokens:   {token.API, token.ReadAPI},
+	ManageDeployTokens: {token.API},
+	ManageMembers:      {token.API},
+	CreateInNamespace:  {token.API},
+	AdministerInstance: {token.API},
+}
+
+// projectRoleFor is the least project role each action needs.
+var projectRoleFor = map[Action]namespace.Role{
+	ViewNamespace:      namespace.Guest,
+	ReadRepository:     namespace.Reporter,
+	PullImage:          namespace.Reporter,
+	ReadPackage:        namespace.Reporter,
+	WriteRepository:    namespace.Developer,
+	PushImage:          namespace.Developer,
+	WritePackage:       namespace.Developer,
+	DeleteImage:        namespace.Maintainer,
+	ListDeployTokens:   namespace.Maintainer,
+	ManageDeployTokens: namespace.Maintainer,
+	ManageMembers:      namespace.Maintainer,
+}
+
+// groupRoleFor is the least group role each action needs.
+var groupRoleFor = map[Action]namespace.Role{
+	ViewNamespace:      namespace.Guest,
+	ProxyPull:          namespace.Guest,
+	ProxyPush:          namespace.Developer,
+	ProxyDelete:        namespace.Maintainer,
+	ListDeployTokens:   namespace.Maintainer,
+	ManageDeployTokens: namespace.Owner,
+	ManageMembers:      namespace.Maintainer,
+	CreateInNamespace:  namespace.Maintainer,
+}
+
+// readActions are allowed to anyone who can see a public (or, signed in, internal) project.
+var readActions = map[Action]bool{ViewNamespace: true, ReadRepository: true, PullImage: true, ReadPackage: true}
+
+func (a *Authorizer) user(ctx context.Context, p Principal, r Resource, action Action) (Decision, error) {
+	u := p.User
+	if u == nil || u.Blocked {
+		return deny(Unauthenticated, "user is blocked"), nil
+	}
+	if pat := p.PersonalToken; pat != nil {
+		if !pat.Active(a.now()) {
+			return deny(Unauthenticated, "personal access token is revoked or expired"), nil
+		}
+		scopes := personalScopeFor[action]
+		if !pat.Scopes.HasAny(scopes...) {
+			// A PAT without the scope must not reveal what the user could otherwise see.
+			d := deny(Forbidden, "personal access token lacks a scope for %s", action)
+			if vis, err := a.visible(ctx, u, r); err != nil || !vis {
+				d.Denial = NotFound
+				return d, err
+			}
+			return d, nil
+		}
+	}
+	if u.Admin {
+		return allow("administrator"), nil
+	}
+	switch {
+	case r.Project != nil:
+		role, err := a.roles.ProjectRole(ctx, u.ID, r.Project)
+		if err != nil {
+			return Decision{}, err
+		}
+		if need, ok := projectRoleFor[action]; ok && role >= need {
+			return allow(fmt.Sprintf("role %d on project", role)), nil
+		}
+		if readActions[action] && r.Project.Visibility != namespace.Private {
+			return allow("project is " + string(r.Project.Visibility)), nil
+		}
+		if role == namespace.NoRole && r.Project.Visibility == namespace.Private {
+			return deny(NotFound, "not a member of this project"), nil
+		}
+		return deny(Forbidden, "your role does not allow %s", action), nil
+	case r.Group != nil:
+		role, err := a.roles.GroupRole(ctx, u.ID, r.Group)
+		if err != nil {
+			return Decision{}, err
+		}
+		if need, ok := groupRoleFor[action]; ok && role >= need {
+			return allow(fmt.Sprintf("role %d on group", role)), nil
+		}
+		if role == namespace.NoRole {
+			return deny(NotFound, "not a member of this group"), nil
+		}
+		return deny(Forbidden, "your role does not allow %s", action), nil
+	}
+	return deny(Forbidden, "administrators only"), nil
+}
+
+func (a *Authorizer) visible(ctx context.Context, u *namespace.User, r Resource) (bool, error) {
+	if u.Admin {
+		return true, nil
+	}
+	switch {
+	case r.Project != nil:
+		if r.Project.Visibility != namespace.Private {
+			return true, nil
+		}
+		role, err := a.roles.ProjectRole(ctx, u.ID, r.Project)
+		return role != namespace.NoRole, err
+	case r.Group != nil:
+		role, err := a.roles.GroupRole(ctx, u.ID, r.Group)
+		return role != namespace.NoRole, err
+	}
+	return true, nil
+}
+
+func (a *Authorizer) anonymous(r Resource, action Action) Decision {
+	if r.Project != nil && r.Project.Visibility == namespace.Public && readActions[action] {
+		return allow("project is public")
+	}
+	return deny(Unauthenticated, "authentication required")
+}

@@ -1,0 +1,165 @@
+// Package namespace holds users, groups (nested to any depth), projects and memberships, and
+// answers "which project is this path" and "what role has this user here". No HTTP, no SQL.
+package namespace
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Domain error kinds.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+	ErrInvalid  = errors.New("invalid")
+)
+
+// ValidationError names the field that failed validation. It wraps ErrInvalid.
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string { return e.Field + " " + e.Reason }
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold.
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+// Role is a member's access level, with GitLab's numbers.
+type Role int
+
+// The five roles, weakest first (SPEC §1).
+const (
+	NoRole     Role = 0
+	Guest      Role = 10
+	Reporter   Role = 20
+	Developer  Role = 30
+	Maintainer Role = 40
+	Owner      Role = 50
+)
+
+// Valid reports whether r is one of the five roles.
+func (r Role) Valid() bool {
+	switch r {
+	case Guest, Reporter, Developer, Maintainer, Owner:
+		return true
+	}
+	return false
+}
+
+// Visibility of a project.
+type Visibility string
+
+// The three visibilities; private is the default.
+const (
+	Private  Visibility = "private"
+	Internal Visibility = "internal"
+	Public   Visibility = "public"
+)
+
+// ParseVisibility validates v; empty means private.
+func ParseVisibility(v string) (Visibility, error) {
+	switch Visibility(v) {
+	case "":
+		return Private, nil
+	case Private, Internal, Public:
+		return Visibility(v), nil
+	}
+	return "", &ValidationError{Field: "visibility", Reason: "does not have a valid value"}
+}
+
+// User is a human account (SPEC §1). It is never a deploy token.
+type User struct {
+	ID           int64
+	Username     string
+	Email        string
+	Name         string
+	PasswordHash string
+	Admin        bool
+	Blocked      bool
+	CreatedAt    time.Time
+}
+
+// Group is a namespace, nested to any depth.
+type Group struct {
+	ID       int64
+	Name     string
+	Path     string
+	ParentID int64 // 0 for a top-level group
+	FullPath string
+	// Ancestry lists the ids of the group's ancestors from the root down, ending with its own id.
+	Ancestry  []int64
+	CreatedAt time.Time
+}
+
+// Project lives in a group or a user's namespace and owns a repository, images and packages.
+type Project struct {
+	ID          int64
+	Name        string
+	Path        string
+	GroupID     int64 // 0 when in a user namespace
+	OwnerUserID int64 // set when in a user namespace
+	FullPath    string
+	Visibility  Visibility
+	// GroupAncestry is the ancestry of the project's group (root first, the group last); empty
+	// for a user-namespace project.
+	GroupAncestry []int64
+	CreatedAt     time.Time
+}
+
+// InGroup reports whether the project is in group id or any of its subgroups.
+func (p *Project) InGroup(id int64) bool {
+	for _, g := range p.GroupAncestry {
+		if g == id {
+			return true
+		}
+	}
+	return false
+}
+
+// NamespacePath is the full path of the namespace the project lives in.
+func (p *Project) NamespacePath() string {
+	if i := strings.LastIndexByte(p.FullPath, '/'); i >= 0 {
+		return p.FullPath[:i]
+	}
+	return ""
+}
+
+// Member is a role of a user on a group or a project (exactly one source id set).
+type Member struct {
+	UserID    int64
+	GroupID   int64
+	ProjectID int64
+	Role      Role
+	CreatedAt time.Time
+}
+
+var pathRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$`)
+
+// ValidatePath checks one path segment of a group, project or user. Segments ending in ".git"
+// or ".atom", or made only of dots, would be ambiguous in URLs and are refused.
+func ValidatePath(field, p string) error {
+	if !pathRE.MatchString(p) || strings.HasSuffix(p, ".git") || strings.HasSuffix(p, ".atom") ||
+		strings.Trim(p, ".") == "" || strings.Contains(p, "..") {
+		return &ValidationError{Field: field, Reason: "can contain only letters, digits, '_', '-' and '.', cannot start with '-' or end in '.git'"}
+	}
+	return nil
+}
+
+// validateTopLevelPath also refuses the top-level URL segments Gatehouse serves itself.
+func validateTopLevelPath(field, p string) error {
+	if err := ValidatePath(field, p); err != nil {
+		return err
+	}
+	if reservedPaths[strings.ToLower(p)] {
+		return &ValidationError{Field: field, Reason: "is a reserved name"}
+	}
+	return nil
+}
+
+// reservedPaths are top-level URL segments Gatehouse serves itself.
+var reservedPaths = map[string]bool{"api": true, "v2": true, "jwt": true, "-": true, "users": true,
+	"metrics": true, "assets": true, "groups": true, "projects": true, "admin": true, "help": true,
+	"login": true, "logout": true}

@@ -1,0 +1,325 @@
+package namespace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Store is the persistence the namespace service needs.
+type Store interface {
+	// CreateUser inserts u and assigns its ID; ErrConflict for a taken username or email.
+	CreateUser(ctx context.Context, u *User) error
+	// User returns a user by id, or ErrNotFound.
+	User(ctx context.Context, id int64) (*User, error)
+	// UserByUsername returns a user by username (case-insensitive), or ErrNotFound.
+	UserByUsername(ctx context.Context, username string) (*User, error)
+	// ListUsers returns all users by id.
+	ListUsers(ctx context.Context) ([]*User, error)
+	// SetUserPassword replaces a user's password hash.
+	SetUserPassword(ctx context.Context, id int64, hash string) error
+
+	// CreateGroup inserts g under g.ParentID, assigning ID, FullPath and Ancestry; ErrConflict
+	// for a taken path, ErrNotFound for a missing parent.
+	CreateGroup(ctx context.Context, g *Group) error
+	// Group returns a group by id, or ErrNotFound.
+	Group(ctx context.Context, id int64) (*Group, error)
+	// GroupByPath returns a group by full path (case-insensitive), or ErrNotFound.
+	GroupByPath(ctx context.Context, fullPath string) (*Group, error)
+	// ListGroups returns the groups with parent parentID (0: top level), or all when all is set.
+	ListGroups(ctx context.Context, parentID int64, all bool) ([]*Group, error)
+
+	// CreateProject inserts p, assigning ID, FullPath and GroupAncestry; ErrConflict for a taken path.
+	CreateProject(ctx context.Context, p *Project) error
+	// Project returns a project by id, or ErrNotFound.
+	Project(ctx context.Context, id int64) (*Project, error)
+	// ProjectByPath returns a project by full path (case-insensitive), or ErrNotFound.
+	ProjectByPath(ctx context.Context, fullPath string) (*Project, error)
+	// ListProjects returns all projects by id.
+	ListProjects(ctx context.Context) ([]*Project, error)
+
+	// SetMember adds or updates a membership.
+	SetMember(ctx context.Context, m Member) error
+	// ListMembers returns the direct members of a group (groupID) or a project (projectID).
+	ListMembers(ctx context.Context, groupID, projectID int64) ([]Member, error)
+	// MemberRoles returns the user's direct roles on the project (if projectID != 0) and on each
+	// of groupIDs.
+	MemberRoles(ctx context.Context, userID, projectID int64, groupIDs []int64) ([]Role, error)
+}
+
+// Service manages users, groups, projects and members.
+type Service struct {
+	store Store
+	now   func() time.Time
+	// OnProjectCreated, when set, is called after a project is stored (the server uses it to
+	// create the bare repository). An error is returned to the creator.
+	OnProjectCreated func(ctx context.Context, p *Project) error
+}
+
+// NewService returns a Service over store; now may be nil for time.Now.
+func NewService(store Store, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, now: now}
+}
+
+// bcryptCost is bcrypt's default; tests may not lower it, so logins cost what they will in production.
+const bcryptCost = bcrypt.DefaultCost
+
+// CreateUserInput is what an admin supplies for a new user.
+type CreateUserInput struct {
+	Username string
+	Email    string
+	Name     string
+	Password string
+	Admin    bool
+}
+
+// CreateUser validates in and stores a user with a bcrypt password hash.
+func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*User, error) {
+	if err := validateTopLevelPath("username", in.Username); err != nil {
+		return nil, err
+	}
+	if _, err := mail.ParseAddress(in.Email); err != nil || strings.ContainsAny(in.Email, " <>") {
+		return nil, &ValidationError{Field: "email", Reason: "is invalid"}
+	}
+	if strings.TrimSpace(in.Name) == "" {
+		return nil, &ValidationError{Field: "name", Reason: "is missing"}
+	}
+	if len(in.Password) < 8 {
+		return nil, &ValidationError{Field: "password", Reason: "is too short (minimum is 8 characters)"}
+	}
+	if len(in.Password) > 72 {
+		return nil, &ValidationError{Field: "password", Reason: "is too long (maximum is 72 characters)"}
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), bcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("hash password: %w", err)
+	}
+	u := &User{Username: in.Username, Email: in.Email, Name: in.Name, PasswordHash: string(hash),
+		Admin: in.Admin, CreatedAt: s.now()}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return nil, &ValidationError{Field: "username", Reason: "or email has already been taken"}
+		}
+		return nil, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// SetPassword replaces a user's password.
+func (s *Service) SetPassword(ctx context.Context, userID int64, password string) error {
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	return s.store.SetUserPassword(ctx, userID, string(hash))
+}
+
+// CheckPassword returns the active user with username and password, or ErrNotFound.
+func (s *Service) CheckPassword(ctx context.Context, username, password string) (*User, error) {
+	u, err := s.store.UserByUsername(ctx, username)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			// Spend the same time as a real check so usernames cannot be probed by timing.
+			_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		}
+		return nil, err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
+		return nil, ErrNotFound
+	}
+	return u, nil
+}
+
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("gatehouse-timing-equaliser"), bcryptCost)
+
+// User returns a user by id.
+func (s *Service) User(ctx context.Context, id int64) (*User, error) { return s.store.User(ctx, id) }
+
+// UserByUsername returns a user by username.
+func (s *Service) UserByUsername(ctx context.Context, username string) (*User, error) {
+	return s.store.UserByUsername(ctx, username)
+}
+
+// ListUsers returns every user.
+func (s *Service) ListUsers(ctx context.Context) ([]*User, error) { return s.store.ListUsers(ctx) }
+
+// CreateGroupInput is what a creator supplies for a group.
+type CreateGroupInput struct {
+	Name     string
+	Path     string
+	ParentID int64
+}
+
+// CreateGroup validates in and stores a group.
+func (s *Service) CreateGroup(ctx context.Context, in CreateGroupInput) (*Group, error) {
+	if strings.TrimSpace(in.Name) == "" {
+		return nil, &ValidationError{Field: "name", Reason: "is missing"}
+	}
+	check := ValidatePath
+	if in.ParentID == 0 {
+		check = validateTopLevelPath
+	}
+	if err := check("path", in.Path); err != nil {
+		return nil, err
+	}
+	g := &Group{Name: strings.TrimSpace(in.Name), Path: in.Path, ParentID: in.ParentID, CreatedAt: s.now()}
+	if err := s.store.CreateGroup(ctx, g); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return nil, &ValidationError{Field: "path", Reason: "has already been taken"}
+		}
+		if errors.Is(err, ErrNotFound) {
+			return nil, &ValidationError{Field: "parent_id", Reason: "does not exist"}
+		}
+		return nil, fmt.Errorf("create group: %w", err)
+	}
+	return g, nil
+}
+
+// Group returns a group by id.
+func (s *Service) Group(ctx context.Context, id int64) (*Group, error) { return s.store.Group(ctx, id) }
+
+// GroupByPath returns a group by full path.
+func (s *Service) GroupByPath(ctx context.Context, p string) (*Group, error) {
+	return s.store.GroupByPath(ctx, p)
+}
+
+// ListGroups returns all groups.
+func (s *Service) ListGroups(ctx context.Context) ([]*Group, error) {
+	return s.store.ListGroups(ctx, 0, true)
+}
+
+// Subgroups returns the immediate subgroups of id.
+func (s *Service) Subgroups(ctx context.Context, id int64) ([]*Group, error) {
+	return s.store.ListGroups(ctx, id, false)
+}
+
+// CreateProjectInput is what a creator supplies for a project. Exactly one of GroupID and
+// OwnerUserID is set.
+type CreateProjectInput struct {
+	Name        string
+	Path        string
+	GroupID     int64
+	OwnerUserID int64
+	Visibility  string
+}
+
+// CreateProject validates in, stores the project, then runs OnProjectCreated.
+func (s *Service) CreateProject(ctx context.Context, in CreateProjectInput) (*Project, error) {
+	if strings.TrimSpace(in.Name) == "" {
+		return nil, &ValidationError{Field: "name", Reason: "is missing"}
+	}
+	if err := ValidatePath("path", in.Path); err != nil {
+		return nil, err
+	}
+	vis, err := ParseVisibility(in.Visibility)
+	if err != nil {
+		return nil, err
+	}
+	p := &Project{Name: strings.TrimSpace(in.Name), Path: in.Path, GroupID: in.GroupID,
+		OwnerUserID: in.OwnerUserID, Visibility: vis, CreatedAt: s.now()}
+	if err := s.store.CreateProject(ctx, p); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return nil, &ValidationError{Field: "path", Reason: "has already been taken"}
+		}
+		if errors.Is(err, ErrNotFound) {
+			return nil, &ValidationError{Field: "namespace_id", Reason: "does not exist"}
+		}
+		return nil, fmt.Errorf("create project: %w", err)
+	}
+	if s.OnProjectCreated != nil {
+		if err := s.OnProjectCreated(ctx, p); err != nil {
+			return nil, fmt.Errorf("create project %s: %w", p.FullPath, err)
+		}
+	}
+	return p, nil
+}
+
+// Project returns a project by id.
+func (s *Service) Project(ctx context.Context, id int64) (*Project, error) {
+	return s.store.Project(ctx, id)
+}
+
+// ProjectByPath returns a project by full path.
+func (s *Service) ProjectByPath(ctx context.Context, p string) (*Project, error) {
+	return s.store.ProjectByPath(ctx, p)
+}
+
+// ListProjects returns all projects.
+func (s *Service) ListProjects(ctx context.Context) ([]*Project, error) {
+	return s.store.ListProjects(ctx)
+}
+
+// AddMember gives user a role on a group or a project.
+func (s *Service) AddMember(ctx context.Context, m Member) error {
+	if !m.Role.Valid() {
+		return &ValidationError{Field: "access_level", Reason: "is not a valid access level"}
+	}
+	if _, err := s.store.User(ctx, m.UserID); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return &ValidationError{Field: "user_id", Reason: "does not exist"}
+		}
+		return err
+	}
+	m.CreatedAt = s.now()
+	return s.store.SetMember(ctx, m)
+}
+
+// ListMembers returns the direct members of a group or project.
+func (s *Service) ListMembers(ctx context.Context, groupID, projectID int64) ([]Member, error) {
+	return s.store.ListMembers(ctx, groupID, projectID)
+}
+
+// ProjectRole returns the user's highest role on p, direct or inherited from its groups.
+func (s *Service) ProjectRole(ctx context.Context, userID int64, p *Project) (Role, error) {
+	roles, err := s.store.MemberRoles(ctx, userID, p.ID, p.GroupAncestry)
+	if err != nil {
+		return NoRole, err
+	}
+	best := NoRole
+	if p.OwnerUserID == userID && userID != 0 {
+		best = Owner
+	}
+	for _, r := range roles {
+		best = max(best, r)
+	}
+	return best, nil
+}
+
+// GroupRole returns the user's highest role on g, direct or inherited from its ancestors.
+func (s *Service) GroupRole(ctx context.Context, userID int64, g *Group) (Role, error) {
+	roles, err := s.store.MemberRoles(ctx, userID, 0, g.Ancestry)
+	if err != nil {
+		return NoRole, err
+	}
+	best := NoRole
+	for _, r := range roles {
+		best = max(best, r)
+	}
+	return best, nil
+}
+
+// SplitRepoPath splits a URL path like "/group/sub/project.git/info/refs" into the project's
+// full path ("group/sub/project") and the rest ("info/refs"). ok is false when no ".git/" segment
+// or a malformed path segment is present.
+func SplitRepoPath(urlPath string) (project, rest string, ok bool) {
+	p := strings.TrimPrefix(urlPath, "/")
+	i := strings.Index(p, ".git/")
+	if i <= 0 {
+		return "", "", false
+	}
+	project, rest = p[:i], p[i+len(".git/"):]
+	for _, seg := range strings.Split(project, "/") {
+		if ValidatePath("path", seg) != nil {
+			return "", "", false
+		}
+	}
+	return project, rest, true
+}

@@ -1,0 +1,354 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+)
+
+var _ namespace.Store = (*Store)(nil)
+
+// nsErr maps store kinds to namespace kinds.
+func nsErr(what string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errNoRows):
+		return fmt.Errorf("%s: %w", what, namespace.ErrNotFound)
+	case errors.Is(err, errUnique):
+		return fmt.Errorf("%s: %w", what, namespace.ErrConflict)
+	case errors.Is(err, errReference):
+		return fmt.Errorf("%s: %w", what, namespace.ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+const userCols = `id, username, email, name, password_hash, admin, blocked, created_at`
+
+func scanUser(row interface{ Scan(...any) error }) (*namespace.User, error) {
+	var u namespace.User
+	var created int64
+	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &u.Admin, &u.Blocked, &created); err != nil {
+		return nil, err
+	}
+	u.CreatedAt = fromUnix(created)
+	return &u, nil
+}
+
+// CreateUser implements namespace.Store.
+func (s *Store) CreateUser(ctx context.Context, u *namespace.User) error {
+	id, err := s.insertID(ctx, s.db, `INSERT INTO users (username, email, name, password_hash, admin, blocked, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		u.Username, u.Email, u.Name, u.PasswordHash, u.Admin, u.Blocked, unixTime(u.CreatedAt))
+	if err != nil {
+		return nsErr("create user", err)
+	}
+	u.ID = id
+	return nil
+}
+
+// User implements namespace.Store.
+func (s *Store) User(ctx context.Context, id int64) (*namespace.User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE id = ?`), id))
+	return u, nsErr("user", s.classify(err))
+}
+
+// UserByUsername implements namespace.Store.
+func (s *Store) UserByUsername(ctx context.Context, username string) (*namespace.User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE lower(username) = lower(?)`), username))
+	return u, nsErr("user", s.classify(err))
+}
+
+// ListUsers implements namespace.Store.
+func (s *Store) ListUsers(ctx context.Context) ([]*namespace.User, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY id`)
+	if err != nil {
+		return nil, nsErr("list users", err)
+	}
+	defer rows.Close()
+	var out []*namespace.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// SetUserPassword implements namespace.Store.
+func (s *Store) SetUserPassword(ctx context.Context, id int64, hash string) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE users SET password_hash = ? WHERE id = ?`), hash, id)
+	return nsErr("set password", affectedOne(res, err))
+}
+
+func affectedOne(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errNoRows
+	}
+	return nil
+}
+
+func encodeIDs(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(parts, "/")
+}
+
+func decodeIDs(s string) []int64 {
+	if s == "" {
+		return nil
+	}
+	parts := strings.Split(s, "/")
+	out := make([]int64, 0, len(parts))
+	for _, p := range parts {
+		id, err := strconv.ParseInt(p, 10, 64)
+		if err == nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+const groupCols = `id, name, path, parent_id, full_path, ancestry, created_at`
+
+func scanGroup(row interface{ Scan(...any) error }) (*namespace.Group, error) {
+	var g namespace.Group
+	var parent sql.NullInt64
+	var ancestry string
+	var created int64
+	if err := row.Scan(&g.ID, &g.Name, &g.Path, &parent, &g.FullPath, &ancestry, &created); err != nil {
+		return nil, err
+	}
+	g.ParentID = parent.Int64
+	g.Ancestry = decodeIDs(ancestry)
+	g.CreatedAt = fromUnix(created)
+	return &g, nil
+}
+
+// CreateGroup implements namespace.Store: full path and ancestry come from the parent, read in
+// the same transaction.
+func (s *Store) CreateGroup(ctx context.Context, g *namespace.Group) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		fullPath, ancestry := g.Path, []int64{}
+		if g.ParentID != 0 {
+			parent, err := scanGroup(tx.QueryRowContext(ctx, s.q(`SELECT `+groupCols+` FROM namespace_groups WHERE id = ?`), g.ParentID))
+			if err != nil {
+				return s.classify(err)
+			}
+			fullPath = parent.FullPath + "/" + g.Path
+			ancestry = append(ancestry, parent.Ancestry...)
+		}
+		id, err := s.insertID(ctx, tx, `INSERT INTO namespace_groups (name, path, parent_id, full_path, ancestry, created_at) VALUES (?, ?, ?, ?, '', ?)`,
+			g.Name, g.Path, nullID(g.ParentID), fullPath, unixTime(g.CreatedAt))
+		if err != nil {
+			return err
+		}
+		ancestry = append(ancestry, id)
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE namespace_groups SET ancestry = ? WHERE id = ?`), encodeIDs(ancestry), id); err != nil {
+			return err
+		}
+		g.ID, g.FullPath, g.Ancestry = id, fullPath, ancestry
+		return nil
+	})
+	return nsErr("create group", s.classify(err))
+}
+
+// Group implements namespace.Store.
+func (s *Store) Group(ctx context.Context, id int64) (*namespace.Group, error) {
+	g, err := scanGroup(s.db.QueryRowContext(ctx, s.q(`SELECT `+groupCols+` FROM namespace_groups WHERE id = ?`), id))
+	return g, nsErr("group", s.classify(err))
+}
+
+// GroupByPath implements namespace.Store.
+func (s *Store) GroupByPath(ctx context.Context, fullPath string) (*namespace.Group, error) {
+	g, err := scanGroup(s.db.QueryRowContext(ctx, s.q(`SELECT `+groupCols+` FROM namespace_groups WHERE lower(full_path) = lower(?)`), fullPath))
+	return g, nsErr("group", s.classify(err))
+}
+
+// ListGroups implements namespace.Store.
+func (s *Store) ListGroups(ctx context.Context, parentID int64, all bool) ([]*namespace.Group, error) {
+	var rows *sql.Rows
+	var err error
+	switch {
+	case all:
+		rows, err = s.db.QueryContext(ctx, `SELECT `+groupCols+` FROM namespace_groups ORDER BY id`)
+	case parentID == 0:
+		rows, err = s.db.QueryContext(ctx, `SELECT `+groupCols+` FROM namespace_groups WHERE parent_id IS NULL ORDER BY id`)
+	default:
+		rows, err = s.db.QueryContext(ctx, s.q(`SELECT `+groupCols+` FROM namespace_groups WHERE parent_id = ? ORDER BY id`), parentID)
+	}
+	if err != nil {
+		return nil, nsErr("list groups", err)
+	}
+	defer rows.Close()
+	var out []*namespace.Group
+	for rows.Next() {
+		g, err := scanGroup(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+const projectCols = `p.id, p.name, p.path, p.group_id, p.owner_user_id, p.full_path, p.visibility, p.created_at, COALESCE(g.ancestry, '')`
+const projectFrom = ` FROM projects p LEFT JOIN namespace_groups g ON g.id = p.group_id`
+
+func scanProject(row interface{ Scan(...any) error }) (*namespace.Project, error) {
+	var p namespace.Project
+	var group, owner sql.NullInt64
+	var vis, ancestry string
+	var created int64
+	if err := row.Scan(&p.ID, &p.Name, &p.Path, &group, &owner, &p.FullPath, &vis, &created, &ancestry); err != nil {
+		return nil, err
+	}
+	p.GroupID, p.OwnerUserID = group.Int64, owner.Int64
+	p.Visibility = namespace.Visibility(vis)
+	p.GroupAncestry = decodeIDs(ancestry)
+	p.CreatedAt = fromUnix(created)
+	return &p, nil
+}
+
+// CreateProject implements namespace.Store.
+func (s *Store) CreateProject(ctx context.Context, p *namespace.Project) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var nsPath string
+		var ancestry []int64
+		switch {
+		case p.GroupID != 0:
+			g, err := scanGroup(tx.QueryRowContext(ctx, s.q(`SELECT `+groupCols+` FROM namespace_groups WHERE id = ?`), p.GroupID))
+			if err != nil {
+				return s.classify(err)
+			}
+			nsPath, ancestry = g.FullPath, g.Ancestry
+		case p.OwnerUserID != 0:
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT username FROM users WHERE id = ?`), p.OwnerUserID).Scan(&nsPath); err != nil {
+				return s.classify(err)
+			}
+		default:
+			return errNoRows
+		}
+		fullPath := nsPath + "/" + p.Path
+		id, err := s.insertID(ctx, tx, `INSERT INTO projects (name, path, group_id, owner_user_id, full_path, visibility, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			p.Name, p.Path, nullID(p.GroupID), nullID(p.OwnerUserID), fullPath, string(p.Visibility), unixTime(p.CreatedAt))
+		if err != nil {
+			return err
+		}
+		p.ID, p.FullPath, p.GroupAncestry = id, fullPath, ancestry
+		return nil
+	})
+	return nsErr("create project", s.classify(err))
+}
+
+// Project implements namespace.Store.
+func (s *Store) Project(ctx context.Context, id int64) (*namespace.Project, error) {
+	p, err := scanProject(s.db.QueryRowContext(ctx, s.q(`SELECT `+projectCols+projectFrom+` WHERE p.id = ?`), id))
+	return p, nsErr("project", s.classify(err))
+}
+
+// ProjectByPath implements namespace.Store.
+func (s *Store) ProjectByPath(ctx context.Context, fullPath string) (*namespace.Project, error) {
+	p, err := scanProject(s.db.QueryRowContext(ctx, s.q(`SELECT `+projectCols+projectFrom+` WHERE lower(p.full_path) = lower(?)`), fullPath))
+	return p, nsErr("project", s.classify(err))
+}
+
+// ListProjects implements namespace.Store.
+func (s *Store) ListProjects(ctx context.Context) ([]*namespace.Project, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+projectCols+projectFrom+` ORDER BY p.id`)
+	if err != nil {
+		return nil, nsErr("list projects", err)
+	}
+	defer rows.Close()
+	var out []*namespace.Project
+	for rows.Next() {
+		p, err := scanProject(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// SetMember implements namespace.Store.
+func (s *Store) SetMember(ctx context.Context, m namespace.Member) error {
+	var err error
+	if m.GroupID != 0 {
+		_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO group_members (group_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (user_id, group_id) DO UPDATE SET role = excluded.role`), m.GroupID, m.UserID, int(m.Role), unixTime(m.CreatedAt))
+	} else {
+		_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO project_members (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (user_id, project_id) DO UPDATE SET role = excluded.role`), m.ProjectID, m.UserID, int(m.Role), unixTime(m.CreatedAt))
+	}
+	return nsErr("set member", s.classify(err))
+}
+
+// ListMembers implements namespace.Store.
+func (s *Store) ListMembers(ctx context.Context, groupID, projectID int64) ([]namespace.Member, error) {
+	var rows *sql.Rows
+	var err error
+	if groupID != 0 {
+		rows, err = s.db.QueryContext(ctx, s.q(`SELECT user_id, role, created_at FROM group_members WHERE group_id = ? ORDER BY user_id`), groupID)
+	} else {
+		rows, err = s.db.QueryContext(ctx, s.q(`SELECT user_id, role, created_at FROM project_members WHERE project_id = ? ORDER BY user_id`), projectID)
+	}
+	if err != nil {
+		return nil, nsErr("list members", err)
+	}
+	defer rows.Close()
+	var out []namespace.Member
+	for rows.Next() {
+		m := namespace.Member{GroupID: groupID, ProjectID: projectID}
+		var role int
+		var created int64
+		if err := rows.Scan(&m.UserID, &role, &created); err != nil {
+			return nil, err
+		}
+		m.Role, m.CreatedAt = namespace.Role(role), fromUnix(created)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// MemberRoles implements namespace.Store in one round trip.
+func (s *Store) MemberRoles(ctx context.Context, userID, projectID int64, groupIDs []int64) ([]namespace.Role, error) {
+	query := `SELECT role FROM project_members WHERE user_id = ? AND project_id = ?`
+	args := []any{userID, projectID}
+	if len(groupIDs) > 0 {
+		query += ` UNION ALL SELECT role FROM group_members WHERE user_id = ? AND group_id IN (?` + strings.Repeat(", ?", len(groupIDs)-1) + `)`
+		args = append(args, userID)
+		for _, id := range groupIDs {
+			args = append(args, id)
+		}
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, nsErr("member roles", err)
+	}
+	defer rows.Close()
+	var out []namespace.Role
+	for rows.Next() {
+		var r int
+		if err := rows.Scan(&r); err != nil {
+			return nil, err
+		}
+		out = append(out, namespace.Role(r))
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,274 @@
+// Package sqlstore implements every domain store over database/sql, for SQLite (modernc.org/sqlite,
+// pure Go) and PostgreSQL (pgx). SQL stays dumb: rows in, rows out; the rules live in the domain.
+// Dialect differences (placeholders, error codes, DDL) sit in the dialect struct and migrations.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// ErrNotFound, ErrConflict: the store's own error kinds; each domain store method translates them
+// into the domain's kinds.
+var (
+	errNoRows    = sql.ErrNoRows
+	errUnique    = errors.New("unique violation")
+	errReference = errors.New("reference violation")
+)
+
+type dialect struct {
+	name        string // "sqlite" or "postgres"
+	positional  bool   // $1 placeholders
+	migrations  string // folder in migrations/
+	isUnique    func(error) bool
+	isReference func(error) bool
+}
+
+var sqliteDialect = dialect{
+	name: "sqlite", migrations: "migrations/sqlite",
+	isUnique:    func(err error) bool { return strings.Contains(err.Error(), "UNIQUE constraint failed") },
+	isReference: func(err error) bool { return strings.Contains(err.Error(), "FOREIGN KEY constraint failed") },
+}
+
+var postgresDialect = dialect{
+	name: "postgres", positional: true, migrations: "migrations/postgres",
+	isUnique:    func(err error) bool { return pgCode(err) == "23505" },
+	isReference: func(err error) bool { return pgCode(err) == "23503" },
+}
+
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+// Store is the SQL implementation of the domain stores.
+type Store struct {
+	db      *sql.DB
+	dialect dialect
+	queries sync.Map // query text → rebound text
+}
+
+// Open connects to url: "postgres://…" or "postgresql://…" selects PostgreSQL; anything else is
+// a SQLite file path. It does not migrate; call Migrate.
+func Open(ctx context.Context, url string) (*Store, error) {
+	var (
+		db  *sql.DB
+		d   dialect
+		err error
+	)
+	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+		d = postgresDialect
+		db, err = sql.Open("pgx", url)
+		if err == nil {
+			db.SetMaxOpenConns(32)
+			db.SetMaxIdleConns(32)
+		}
+	} else {
+		d = sqliteDialect
+		dsn := "file:" + strings.TrimPrefix(url, "sqlite://") +
+			"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		db, err = sql.Open("sqlite", dsn)
+		if err == nil {
+			db.SetMaxOpenConns(8)
+			db.SetMaxIdleConns(8)
+			db.SetConnMaxIdleTime(0)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", d.name, err)
+	}
+	return &Store{db: db, dialect: d}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Dialect names the database in use ("sqlite" or "postgres").
+func (s *Store) Dialect() string { return s.dialect.name }
+
+// DB exposes the handle for tests and benchmarks that need raw access.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Migrate applies the embedded migrations not yet applied, each in its own transaction, and
+// returns how many it applied.
+func (s *Store) Migrate(ctx context.Context) (int, error) {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return 0, fmt.Errorf("migrate: %w", err)
+	}
+	entries, err := fs.ReadDir(migrations, s.dialect.migrations)
+	if err != nil {
+		return 0, fmt.Errorf("migrate: %w", err)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	applied := 0
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		version, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return applied, fmt.Errorf("migrate: bad migration name %q", e.Name())
+		}
+		body, err := fs.ReadFile(migrations, s.dialect.migrations+"/"+e.Name())
+		if err != nil {
+			return applied, err
+		}
+		did := false
+		err = s.tx(ctx, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			for _, stmt := range strings.Split(string(body), ";\n") {
+				if strings.TrimSpace(stmt) == "" {
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return fmt.Errorf("%s: %w", e.Name(), err)
+				}
+			}
+			did = true
+			_, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), version, time.Now().Unix())
+			return err
+		})
+		if err != nil {
+			if s.dialect.isUnique(err) {
+				continue // another node applied it concurrently
+			}
+			return applied, fmt.Errorf("migrate: %w", err)
+		}
+		if did {
+			applied++
+		}
+	}
+	return applied, nil
+}
+
+// q rewrites ? placeholders to $n for PostgreSQL. Queries never contain a literal '?'.
+func (s *Store) q(query string) string {
+	if !s.dialect.positional {
+		return query
+	}
+	if v, ok := s.queries.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	out := b.String()
+	s.queries.Store(query, out)
+	return out
+}
+
+// tx runs fn in a transaction, committing if fn returns nil.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// classify maps driver errors to the store's kinds.
+func (s *Store) classify(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return errNoRows
+	case s.dialect.isUnique(err):
+		return fmt.Errorf("%w: %v", errUnique, err)
+	case s.dialect.isReference(err):
+		return fmt.Errorf("%w: %v", errReference, err)
+	}
+	return err
+}
+
+// insertID runs an INSERT … RETURNING id (both dialects support RETURNING).
+func (s *Store) insertID(ctx context.Context, ex execer, query string, args ...any) (int64, error) {
+	var id int64
+	err := ex.QueryRowContext(ctx, s.q(query+" RETURNING id"), args...).Scan(&id)
+	return id, s.classify(err)
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// Time columns hold Unix microseconds so both dialects compare them as integers.
+func unixTime(t time.Time) int64 { return t.UnixMicro() }
+
+func fromUnix(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullTime(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: unixTime(*t), Valid: true}
+}
+
+func timePtr(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromUnix(v.Int64)
+	return &t
+}
+
+func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
+
+// Setting returns a stored instance setting, or ok false.
+func (s *Store) Setting(ctx context.Context, key string) (value string, ok bool, err error) {
+	err = s.db.QueryRowContext(ctx, s.q(`SELECT value FROM settings WHERE key = ?`), key).Scan(&value)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return value, err == nil, err
+}
+
+// SetSettingIfAbsent stores value under key unless a value is there, and returns the value kept.
+func (s *Store) SetSettingIfAbsent(ctx context.Context, key, value string) (string, error) {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`), key, value)
+	if err != nil {
+		return "", err
+	}
+	v, _, err := s.Setting(ctx, key)
+	return v, err
+}

@@ -1,0 +1,219 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
+)
+
+var (
+	_ token.DeployStore   = (*Store)(nil)
+	_ token.PersonalStore = (*Store)(nil)
+	_ audit.Store         = (*Store)(nil)
+)
+
+func tokErr(what string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errNoRows):
+		return fmt.Errorf("%s: %w", what, token.ErrNotFound)
+	case errors.Is(err, errUnique):
+		return fmt.Errorf("%s: %w", what, token.ErrConflict)
+	case errors.Is(err, errReference):
+		return fmt.Errorf("%s: %w", what, token.ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func encodeScopes(s token.Scopes) string { return strings.Join(s.Strings(), ",") }
+
+func decodeScopes(v string) token.Scopes {
+	var out token.Scopes
+	for _, p := range strings.Split(v, ",") {
+		if p != "" {
+			out = append(out, token.Scope(p))
+		}
+	}
+	return out
+}
+
+const deployCols = `id, name, username, scopes, expires_at, revoked, created_at, creator_id, last_used_at, project_id, group_id, digest`
+
+func scanDeploy(row interface{ Scan(...any) error }) (*token.DeployToken, error) {
+	var t token.DeployToken
+	var scopes string
+	var exp, last, project, group sql.NullInt64
+	var created int64
+	if err := row.Scan(&t.ID, &t.Name, &t.Username, &scopes, &exp, &t.Revoked, &created, &t.CreatorID, &last, &project, &group, &t.Digest); err != nil {
+		return nil, err
+	}
+	t.Scopes = decodeScopes(scopes)
+	t.ExpiresAt, t.LastUsedAt = timePtr(exp), timePtr(last)
+	t.CreatedAt = fromUnix(created)
+	t.Owner = token.Owner{ProjectID: project.Int64, GroupID: group.Int64}
+	return &t, nil
+}
+
+// CreateDeployToken implements token.DeployStore. A token without a username gets the default
+// one from its id in the same transaction.
+func (s *Store) CreateDeployToken(ctx context.Context, t *token.DeployToken) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		username := t.Username
+		if username == "" {
+			// A placeholder unique to this digest, replaced below once the id is known.
+			username = "pending-" + strconv.FormatInt(time.Now().UnixNano(), 36) + fmt.Sprintf("-%x", t.Digest[:8])
+		}
+		id, err := s.insertID(ctx, tx, `INSERT INTO deploy_tokens (name, username, scopes, expires_at, revoked, created_at, creator_id, project_id, group_id, digest)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.Name, username, encodeScopes(t.Scopes), nullTime(t.ExpiresAt), false, unixTime(t.CreatedAt), t.CreatorID,
+			nullID(t.Owner.ProjectID), nullID(t.Owner.GroupID), t.Digest)
+		if err != nil {
+			return err
+		}
+		if t.Username == "" {
+			username = token.DefaultUsernamePrefix + strconv.FormatInt(id, 10)
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE deploy_tokens SET username = ? WHERE id = ?`), username, id); err != nil {
+				return s.classify(err)
+			}
+		}
+		t.ID, t.Username = id, username
+		return nil
+	})
+	return tokErr("create deploy token", s.classify(err))
+}
+
+// DeployToken implements token.DeployStore.
+func (s *Store) DeployToken(ctx context.Context, id int64) (*token.DeployToken, error) {
+	t, err := scanDeploy(s.db.QueryRowContext(ctx, s.q(`SELECT `+deployCols+` FROM deploy_tokens WHERE id = ?`), id))
+	return t, tokErr("deploy token", s.classify(err))
+}
+
+// DeployTokenByDigest implements token.DeployStore.
+func (s *Store) DeployTokenByDigest(ctx context.Context, digest []byte) (*token.DeployToken, error) {
+	t, err := scanDeploy(s.db.QueryRowContext(ctx, s.q(`SELECT `+deployCols+` FROM deploy_tokens WHERE digest = ?`), digest))
+	return t, tokErr("deploy token", s.classify(err))
+}
+
+// ListDeployTokens implements token.DeployStore.
+func (s *Store) ListDeployTokens(ctx context.Context, f token.DeployFilter) ([]*token.DeployToken, error) {
+	query := `SELECT ` + deployCols + ` FROM deploy_tokens WHERE 1=1`
+	var args []any
+	if f.ProjectID != 0 {
+		query += ` AND project_id = ?`
+		args = append(args, f.ProjectID)
+	}
+	if f.GroupID != 0 {
+		query += ` AND group_id = ?`
+		args = append(args, f.GroupID)
+	}
+	if !f.ActiveAt.IsZero() {
+		query += ` AND revoked = ? AND (expires_at IS NULL OR expires_at > ?)`
+		args = append(args, false, unixTime(f.ActiveAt))
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY id`), args...)
+	if err != nil {
+		return nil, tokErr("list deploy tokens", err)
+	}
+	defer rows.Close()
+	var out []*token.DeployToken
+	for rows.Next() {
+		t, err := scanDeploy(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// RevokeDeployToken implements token.DeployStore.
+func (s *Store) RevokeDeployToken(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE deploy_tokens SET revoked = ? WHERE id = ?`), true, id)
+	return tokErr("revoke deploy token", affectedOne(res, err))
+}
+
+// DeleteDeployToken implements token.DeployStore.
+func (s *Store) DeleteDeployToken(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM deploy_tokens WHERE id = ?`), id)
+	return tokErr("delete deploy token", affectedOne(res, err))
+}
+
+// TouchDeployToken implements token.DeployStore.
+func (s *Store) TouchDeployToken(ctx context.Context, id int64, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE deploy_tokens SET last_used_at = ? WHERE id = ?`), unixTime(at), id)
+	return tokErr("touch deploy token", err)
+}
+
+const personalCols = `id, user_id, name, scopes, expires_at, revoked, created_at, last_used_at, digest`
+
+// CreatePersonalToken implements token.PersonalStore.
+func (s *Store) CreatePersonalToken(ctx context.Context, t *token.PersonalToken) error {
+	id, err := s.insertID(ctx, s.db, `INSERT INTO personal_tokens (user_id, name, scopes, expires_at, revoked, created_at, digest) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.UserID, t.Name, encodeScopes(t.Scopes), nullTime(t.ExpiresAt), false, unixTime(t.CreatedAt), t.Digest)
+	if err != nil {
+		return tokErr("create personal token", err)
+	}
+	t.ID = id
+	return nil
+}
+
+// PersonalTokenByDigest implements token.PersonalStore.
+func (s *Store) PersonalTokenByDigest(ctx context.Context, digest []byte) (*token.PersonalToken, error) {
+	var t token.PersonalToken
+	var scopes string
+	var exp, last sql.NullInt64
+	var created int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT `+personalCols+` FROM personal_tokens WHERE digest = ?`), digest).
+		Scan(&t.ID, &t.UserID, &t.Name, &scopes, &exp, &t.Revoked, &created, &last, &t.Digest)
+	if err != nil {
+		return nil, tokErr("personal token", s.classify(err))
+	}
+	t.Scopes, t.ExpiresAt, t.LastUsedAt, t.CreatedAt = decodeScopes(scopes), timePtr(exp), timePtr(last), fromUnix(created)
+	return &t, nil
+}
+
+// RecordEvent implements audit.Store.
+func (s *Store) RecordEvent(ctx context.Context, e *audit.Event) error {
+	id, err := s.insertID(ctx, s.db, `INSERT INTO audit_events (type, actor_kind, actor_id, actor_name, target_type, target_id, target_name, entity_type, entity_id, ip, details, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Type, e.ActorKind, e.ActorID, e.ActorName, e.TargetType, e.TargetID, e.TargetName, e.EntityType, e.EntityID, e.IP, e.Details, unixTime(e.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("record audit event: %w", err)
+	}
+	e.ID = id
+	return nil
+}
+
+// ListEvents implements audit.Store.
+func (s *Store) ListEvents(ctx context.Context, entityType string, entityID int64) ([]*audit.Event, error) {
+	query := `SELECT id, type, actor_kind, actor_id, actor_name, target_type, target_id, target_name, entity_type, entity_id, ip, details, created_at FROM audit_events`
+	var args []any
+	if entityType != "" {
+		query += ` WHERE entity_type = ? AND entity_id = ?`
+		args = append(args, entityType, entityID)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY id DESC`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	defer rows.Close()
+	var out []*audit.Event
+	for rows.Next() {
+		var e audit.Event
+		var created int64
+		if err := rows.Scan(&e.ID, &e.Type, &e.ActorKind, &e.ActorID, &e.ActorName, &e.TargetType, &e.TargetID, &e.TargetName, &e.EntityType, &e.EntityID, &e.IP, &e.Details, &created); err != nil {
+			return nil, err
+		}
+		e.CreatedAt = fromUnix(created)
+		out = append(out, &e)
+	}
+	return out, rows.Err()
+}

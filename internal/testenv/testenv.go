@@ -1,0 +1,96 @@
+// Package testenv gives tests real parts: a fresh PostgreSQL schema, real client binaries, and
+// (in server.go) a booted Gatehouse. Under CI=true a missing part fails the test instead of
+// skipping it, so CI can never pass by testing nothing.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver
+)
+
+// InCI reports whether the tests run in CI, where nothing may be skipped for want of a part.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// Missing skips the test, or fails it under CI.
+func Missing(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	if InCI() {
+		tb.Fatalf("CI=true and a required part is missing: "+format, args...)
+	}
+	tb.Skipf("skipping: "+format, args...)
+}
+
+// PostgresBaseURL is the server the tests use: GATEHOUSE_TEST_POSTGRES or the machine's local one.
+func PostgresBaseURL() string {
+	if u := os.Getenv("GATEHOUSE_TEST_POSTGRES"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+// PostgresURL creates an empty schema for this test, dropped when it ends, and returns a URL
+// whose connections use it.
+func PostgresURL(tb testing.TB) string {
+	tb.Helper()
+	base := PostgresBaseURL()
+	db, err := sql.Open("pgx", base)
+	if err != nil {
+		Missing(tb, "postgres: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		Missing(tb, "postgres at %s: %v", redactURL(base), err)
+	}
+	schema := "t_" + randomHex(8)
+	if _, err := db.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		db.Close()
+		tb.Fatalf("create schema: %v", err)
+	}
+	tb.Cleanup(func() {
+		_, _ = db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+		db.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatalf("parse postgres url: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Binary returns the path of a real client on PATH, skipping (or failing in CI) without it.
+func Binary(tb testing.TB, name string) string {
+	tb.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Missing(tb, "%s not installed (run .ci/run once to install test dependencies)", name)
+	}
+	return p
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparseable url)"
+	}
+	return u.Redacted()
+}

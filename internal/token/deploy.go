@@ -1,0 +1,254 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Owner says whether a deploy token belongs to a project or a group; exactly one ID is set.
+type Owner struct {
+	ProjectID int64
+	GroupID   int64
+}
+
+// IsGroup reports whether the owner is a group.
+func (o Owner) IsGroup() bool { return o.GroupID != 0 }
+
+// DeployToken is a (username, secret) pair with scopes, owned by one project or group (SPEC §2).
+type DeployToken struct {
+	ID         int64
+	Name       string
+	Username   string
+	Scopes     Scopes
+	ExpiresAt  *time.Time // 00:00 UTC of the expiry date; nil never expires
+	Revoked    bool
+	CreatedAt  time.Time
+	CreatorID  int64
+	LastUsedAt *time.Time
+	Owner      Owner
+	Digest     []byte
+}
+
+// Expired reports whether the token has reached its expiry instant at now.
+func (t *DeployToken) Expired(now time.Time) bool {
+	return t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)
+}
+
+// Active reports whether the token may be used at now.
+func (t *DeployToken) Active(now time.Time) bool { return !t.Revoked && !t.Expired(now) }
+
+// DeployFilter selects deploy tokens for listing. Zero fields select all.
+type DeployFilter struct {
+	ProjectID int64
+	GroupID   int64
+	// ActiveAt, when non-zero, keeps only tokens neither revoked nor expired at that instant.
+	ActiveAt time.Time
+}
+
+// DeployStore is the persistence the deploy-token service needs.
+type DeployStore interface {
+	// CreateDeployToken inserts t, assigning ID and, when Username is empty, the default
+	// username; returns ErrConflict for a username already taken.
+	CreateDeployToken(ctx context.Context, t *DeployToken) error
+	// DeployToken returns the token with id, or ErrNotFound.
+	DeployToken(ctx context.Context, id int64) (*DeployToken, error)
+	// DeployTokenByDigest returns the token whose secret digests to digest, or ErrNotFound.
+	DeployTokenByDigest(ctx context.Context, digest []byte) (*DeployToken, error)
+	// ListDeployTokens returns the tokens matching f, by id.
+	ListDeployTokens(ctx context.Context, f DeployFilter) ([]*DeployToken, error)
+	// RevokeDeployToken marks the token revoked; ErrNotFound if absent.
+	RevokeDeployToken(ctx context.Context, id int64) error
+	// DeleteDeployToken removes the token; ErrNotFound if absent.
+	DeleteDeployToken(ctx context.Context, id int64) error
+	// TouchDeployToken records a use at at.
+	TouchDeployToken(ctx context.Context, id int64, at time.Time) error
+}
+
+// CreateDeployInput is what a creator supplies.
+type CreateDeployInput struct {
+	Name      string
+	Username  string
+	Scopes    []string
+	ExpiresAt string // "", YYYY-MM-DD or RFC 3339
+	Owner     Owner
+	CreatorID int64
+}
+
+// DeployService creates, checks and revokes deploy tokens.
+type DeployService struct {
+	store    DeployStore
+	digester *Digester
+	now      func() time.Time
+
+	touchMu   sync.Mutex
+	touchedAt map[int64]time.Time
+	touches   chan touch
+	done      chan struct{}
+	wg        sync.WaitGroup
+}
+
+type touch struct {
+	id int64
+	at time.Time
+}
+
+// touchInterval bounds how often last_used_at is written per token.
+const touchInterval = time.Minute
+
+// NewDeployService returns a service over store; now may be nil for time.Now. Close stops its
+// background last-used writer.
+func NewDeployService(store DeployStore, d *Digester, now func() time.Time) *DeployService {
+	if now == nil {
+		now = time.Now
+	}
+	s := &DeployService{store: store, digester: d, now: now,
+		touchedAt: map[int64]time.Time{}, touches: make(chan touch, 1024), done: make(chan struct{})}
+	s.wg.Add(1)
+	go s.touchLoop()
+	return s
+}
+
+// Close flushes pending last-used writes and stops the writer.
+func (s *DeployService) Close() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	close(s.done)
+	s.wg.Wait()
+}
+
+func (s *DeployService) touchLoop() {
+	defer s.wg.Done()
+	write := func(t touch) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.store.TouchDeployToken(ctx, t.id, t.at)
+	}
+	for {
+		select {
+		case t := <-s.touches:
+			write(t)
+		case <-s.done:
+			for {
+				select {
+				case t := <-s.touches:
+					write(t)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// Create validates in and stores a new token, returning it with its secret. The secret is
+// never stored or returned again.
+func (s *DeployService) Create(ctx context.Context, in CreateDeployInput) (*DeployToken, Secret, error) {
+	now := s.now()
+	name := strings.TrimSpace(in.Name)
+	if name == "" {
+		return nil, Secret{}, &ValidationError{Field: "name", Reason: "is missing"}
+	}
+	if len(name) > 255 {
+		return nil, Secret{}, &ValidationError{Field: "name", Reason: "is too long (maximum is 255 characters)"}
+	}
+	scopes, err := ParseScopes(in.Scopes, DeployScopes)
+	if err != nil {
+		return nil, Secret{}, err
+	}
+	exp, err := ParseExpiry(in.ExpiresAt, now)
+	if err != nil {
+		return nil, Secret{}, err
+	}
+	username := strings.TrimSpace(in.Username)
+	if username != "" {
+		if err := ValidateUsername(username); err != nil {
+			return nil, Secret{}, err
+		}
+	}
+	if (in.Owner.ProjectID == 0) == (in.Owner.GroupID == 0) {
+		return nil, Secret{}, fmt.Errorf("create deploy token: exactly one owner required: %w", ErrInvalid)
+	}
+	secret, err := GenerateSecret(DeployTokenPrefix)
+	if err != nil {
+		return nil, Secret{}, err
+	}
+	t := &DeployToken{Name: name, Username: username, Scopes: scopes, ExpiresAt: exp,
+		CreatedAt: now, CreatorID: in.CreatorID, Owner: in.Owner, Digest: s.digester.Digest(secret)}
+	if err := s.store.CreateDeployToken(ctx, t); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return nil, Secret{}, &ValidationError{Field: "username", Reason: "has already been taken"}
+		}
+		return nil, Secret{}, fmt.Errorf("create deploy token: %w", err)
+	}
+	return t, secret, nil
+}
+
+// Authenticate returns the token whose secret is secret and, when checkUsername is set, whose
+// username is username. It returns ErrNotFound for an unknown secret or a wrong username, and the
+// token itself (with a nil error) when it is revoked or expired, so the caller can say which.
+func (s *DeployService) Authenticate(ctx context.Context, username string, secret Secret, checkUsername bool) (*DeployToken, error) {
+	if !secret.HasPrefix(DeployTokenPrefix) {
+		return nil, ErrNotFound
+	}
+	t, err := s.store.DeployTokenByDigest(ctx, s.digester.Digest(secret))
+	if err != nil {
+		return nil, err
+	}
+	// The lookup is by keyed digest; compare again in constant time so a store that matched
+	// loosely can never admit a wrong secret.
+	if !s.digester.Matches(secret, t.Digest) {
+		return nil, ErrNotFound
+	}
+	if checkUsername && t.Username != username {
+		return nil, ErrNotFound
+	}
+	return t, nil
+}
+
+// MarkUsed records that t was used now, writing at most once a minute per token and never on
+// the caller's path: the write is queued and dropped if the queue is full.
+func (s *DeployService) MarkUsed(t *DeployToken) {
+	now := s.now()
+	s.touchMu.Lock()
+	last, ok := s.touchedAt[t.ID]
+	if ok && now.Sub(last) < touchInterval {
+		s.touchMu.Unlock()
+		return
+	}
+	s.touchedAt[t.ID] = now
+	s.touchMu.Unlock()
+	select {
+	case s.touches <- touch{id: t.ID, at: now}:
+	default:
+	}
+}
+
+// Get returns a token by id.
+func (s *DeployService) Get(ctx context.Context, id int64) (*DeployToken, error) {
+	return s.store.DeployToken(ctx, id)
+}
+
+// List returns tokens matching f.
+func (s *DeployService) List(ctx context.Context, f DeployFilter) ([]*DeployToken, error) {
+	return s.store.ListDeployTokens(ctx, f)
+}
+
+// Revoke marks a token revoked; it stops working at once.
+func (s *DeployService) Revoke(ctx context.Context, id int64) error {
+	return s.store.RevokeDeployToken(ctx, id)
+}
+
+// Delete destroys a token (the API's DELETE, SPEC §2).
+func (s *DeployService) Delete(ctx context.Context, id int64) error {
+	return s.store.DeleteDeployToken(ctx, id)
+}
+
+// Now returns the service clock's current time.
+func (s *DeployService) Now() time.Time { return s.now() }

@@ -1,0 +1,244 @@
+// Package token holds Gatehouse's machine and personal credentials: deploy tokens and personal
+// access tokens, their scopes, expiry, secrets and digests. It knows nothing of HTTP or SQL.
+package token
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Domain error kinds. Callers wrap them with context and test them with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+	ErrInvalid  = errors.New("invalid")
+)
+
+// ValidationError names the field that failed validation and why. It wraps ErrInvalid.
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string { return e.Field + " " + e.Reason }
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold for validation errors.
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+// Scope is one deploy-token or personal-access-token permission.
+type Scope string
+
+// The seven deploy-token scopes (SPEC §2).
+const (
+	ReadRepository       Scope = "read_repository"
+	ReadRegistry         Scope = "read_registry"
+	WriteRegistry        Scope = "write_registry"
+	ReadVirtualRegistry  Scope = "read_virtual_registry"
+	WriteVirtualRegistry Scope = "write_virtual_registry"
+	ReadPackageRegistry  Scope = "read_package_registry"
+	WritePackageRegistry Scope = "write_package_registry"
+)
+
+// Personal-access-token-only scopes (SPEC §1).
+const (
+	API             Scope = "api"
+	ReadAPI         Scope = "read_api"
+	WriteRepository Scope = "write_repository"
+)
+
+// DeployScopes lists the scopes a deploy token may carry, in GitLab's order.
+var DeployScopes = []Scope{ReadRepository, ReadRegistry, WriteRegistry, ReadVirtualRegistry,
+	WriteVirtualRegistry, ReadPackageRegistry, WritePackageRegistry}
+
+// PersonalScopes lists the scopes a personal access token may carry.
+var PersonalScopes = []Scope{API, ReadAPI, ReadRepository, WriteRepository, ReadRegistry,
+	WriteRegistry, ReadPackageRegistry, WritePackageRegistry}
+
+// Scopes is a set of scopes kept sorted and free of duplicates.
+type Scopes []Scope
+
+// Has reports whether s contains scope.
+func (s Scopes) Has(scope Scope) bool {
+	for _, x := range s {
+		if x == scope {
+			return true
+		}
+	}
+	return false
+}
+
+// HasAny reports whether s contains any of the given scopes.
+func (s Scopes) HasAny(scopes ...Scope) bool {
+	for _, x := range scopes {
+		if s.Has(x) {
+			return true
+		}
+	}
+	return false
+}
+
+// Strings returns the scopes as plain strings.
+func (s Scopes) Strings() []string {
+	out := make([]string, len(s))
+	for i, x := range s {
+		out[i] = string(x)
+	}
+	return out
+}
+
+// ParseScopes validates names against allowed and returns them as a normalised set. It fails
+// with a *ValidationError for an empty list or an unknown name.
+func ParseScopes(names []string, allowed []Scope) (Scopes, error) {
+	if len(names) == 0 {
+		return nil, &ValidationError{Field: "scopes", Reason: "is empty"}
+	}
+	seen := map[Scope]bool{}
+	var out Scopes
+	for _, n := range names {
+		sc := Scope(strings.TrimSpace(n))
+		ok := false
+		for _, a := range allowed {
+			if a == sc {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return nil, &ValidationError{Field: "scopes", Reason: fmt.Sprintf("does not have a valid value (unknown scope %q)", n)}
+		}
+		if !seen[sc] {
+			seen[sc] = true
+			out = append(out, sc)
+		}
+	}
+	order := map[Scope]int{}
+	for i, a := range allowed {
+		order[a] = i
+	}
+	sort.Slice(out, func(i, j int) bool { return order[out[i]] < order[out[j]] })
+	return out, nil
+}
+
+// Secret is a credential value. It never prints itself: String, GoString, MarshalText, MarshalJSON
+// and slog all show "[REDACTED]"; Reveal is the only way to read it.
+type Secret struct{ v string }
+
+// NewSecret wraps a raw credential value.
+func NewSecret(v string) Secret { return Secret{v: v} }
+
+// Reveal returns the raw value, for the one response that must show it and for digesting.
+func (s Secret) Reveal() string { return s.v }
+
+// IsZero reports whether the secret is empty.
+func (s Secret) IsZero() bool { return s.v == "" }
+
+const redacted = "[REDACTED]"
+
+func (Secret) String() string                 { return redacted }
+func (Secret) GoString() string               { return redacted }
+func (Secret) MarshalText() ([]byte, error)   { return []byte(redacted), nil }
+func (Secret) MarshalJSON() ([]byte, error)   { return []byte(`"` + redacted + `"`), nil }
+func (Secret) LogValue() slog.Value           { return slog.StringValue(redacted) }
+func (s Secret) Format(f fmt.State, _ rune)   { _, _ = f.Write([]byte(redacted)) }
+func (s Secret) HasPrefix(prefix string) bool { return strings.HasPrefix(s.v, prefix) }
+
+// Secret prefixes recognised by secret scanners (SPEC §1, §2).
+const (
+	DeployTokenPrefix   = "gldt-"
+	PersonalTokenPrefix = "glpat-"
+)
+
+// secretBytes is the random part of every generated secret: 24 bytes = 192 bits (≥ 160 required).
+const secretBytes = 24
+
+// GenerateSecret returns prefix followed by 192 bits from crypto/rand, base64url-encoded.
+func GenerateSecret(prefix string) (Secret, error) {
+	b := make([]byte, secretBytes)
+	if _, err := rand.Read(b); err != nil {
+		return Secret{}, fmt.Errorf("generate secret: %w", err)
+	}
+	return Secret{v: prefix + base64.RawURLEncoding.EncodeToString(b)}, nil
+}
+
+// Digester computes the keyed digest under which secrets are stored and looked up.
+type Digester struct{ key []byte }
+
+// NewDigester returns a Digester keyed with the instance secret.
+func NewDigester(key []byte) *Digester {
+	k := make([]byte, len(key))
+	copy(k, key)
+	return &Digester{key: k}
+}
+
+// Digest returns HMAC-SHA-256(key, secret).
+func (d *Digester) Digest(s Secret) []byte {
+	m := hmac.New(sha256.New, d.key)
+	m.Write([]byte(s.v))
+	return m.Sum(nil)
+}
+
+// Matches reports in constant time whether s digests to digest.
+func (d *Digester) Matches(s Secret, digest []byte) bool {
+	return subtle.ConstantTimeCompare(d.Digest(s), digest) == 1
+}
+
+// ExpiryDate normalises an expiry to 00:00:00 UTC of its date in UTC (SPEC §2).
+func ExpiryDate(t time.Time) time.Time {
+	u := t.UTC()
+	return time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// ParseExpiry parses "YYYY-MM-DD" or an RFC 3339 time into a normalised expiry date. An empty string
+// means no expiry (nil). A date that is today or earlier (already expired at now) is rejected.
+func ParseExpiry(s string, now time.Time) (*time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	var t time.Time
+	var err error
+	if len(s) == len("2006-01-02") {
+		t, err = time.Parse("2006-01-02", s)
+	} else {
+		t, err = time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			// GitLab also accepts a date-time without zone, meaning UTC.
+			t, err = time.Parse("2006-01-02T15:04:05", s)
+		}
+	}
+	if err != nil {
+		return nil, &ValidationError{Field: "expires_at", Reason: "is invalid (use YYYY-MM-DD or an RFC 3339 time)"}
+	}
+	d := ExpiryDate(t)
+	if !now.Before(d) {
+		return nil, &ValidationError{Field: "expires_at", Reason: "must be in the future"}
+	}
+	return &d, nil
+}
+
+var usernameRE = regexp.MustCompile(`^[A-Za-z0-9_.+-]{1,255}$`)
+
+// DefaultUsernamePrefix is followed by the token's id to form the default deploy-token username.
+const DefaultUsernamePrefix = "gitlab+deploy-token-"
+
+// ValidateUsername checks a custom deploy-token username (SPEC §2). The default-name prefix is
+// reserved so a custom name can never take the username a later token will be given.
+func ValidateUsername(u string) error {
+	if !usernameRE.MatchString(u) {
+		return &ValidationError{Field: "username", Reason: "can contain only letters, digits, '_', '-', '.' and '+'"}
+	}
+	if strings.HasPrefix(u, DefaultUsernamePrefix) {
+		return &ValidationError{Field: "username", Reason: "must not start with " + DefaultUsernamePrefix}
+	}
+	return nil
+}
