@@ -171,8 +171,8 @@ func (a *Authorizer) deployToken(t *token.DeployToken, r Resource, action Action
 		return deny(Unauthenticated, "deploy token has expired")
 	}
 	scopes, ok := deployScopeFor[action]
-	if !ok {
-		// Deploy tokens never open the REST API or delete registry content (SPEC §2, §5).
+	if !ok && r.Project == nil && r.Group == nil {
+		// Deploy tokens never open the REST API (SPEC §2).
 		return deny(Unauthenticated, "deploy tokens cannot be used for this")
 	}
 	if (action == ReadRepository || action == ReadPackage || action == WritePackage) &&
@@ -181,6 +181,10 @@ func (a *Authorizer) deployToken(t *token.DeployToken, r Resource, action Action
 	}
 	if !reaches(t, r) {
 		return deny(NotFound, "deploy token does not reach this resource")
+	}
+	if !ok {
+		// Never push, never delete images, never administer (SPEC §2, §5).
+		return deny(Forbidden, "deploy tokens cannot %s", describe(action))
 	}
 	if r.Group != nil && r.Project == nil && !a.proxyEnabled(r.Group) {
 		return deny(Forbidden, "the dependency proxy is disabled for this group")
@@ -346,4 +350,15 @@ func (a *Authorizer) anonymous(r Resource, action Action) Decision {
 		return allow("project is public")
 	}
 	return deny(Unauthenticated, "authentication required")
+}
+
+// describe words an action for refusal messages.
+func describe(a Action) string {
+	switch a {
+	case WriteRepository:
+		return "push to a repository"
+	case DeleteImage:
+		return "delete images"
+	}
+	return "be used for " + string(a)
 }

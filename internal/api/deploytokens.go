@@ -1,0 +1,197 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/httpx"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
+)
+
+// deployTokenJSON is GitLab's deploy-token shape; Token appears only in the create response.
+type deployTokenJSON struct {
+	ID         int64    `json:"id"`
+	Name       string   `json:"name"`
+	Username   string   `json:"username"`
+	ExpiresAt  *string  `json:"expires_at"`
+	Scopes     []string `json:"scopes"`
+	Revoked    bool     `json:"revoked"`
+	Expired    bool     `json:"expired"`
+	LastUsedAt *string  `json:"last_used_at"`
+	Token      string   `json:"token,omitempty"`
+}
+
+func (h *Handler) deployView(t *token.DeployToken) deployTokenJSON {
+	return deployTokenJSON{ID: t.ID, Name: t.Name, Username: t.Username, ExpiresAt: isoTimePtr(t.ExpiresAt),
+		Scopes: t.Scopes.Strings(), Revoked: t.Revoked, Expired: t.Expired(h.Deploy.Now()),
+		LastUsedAt: isoTimePtr(t.LastUsedAt)}
+}
+
+func (h *Handler) writeDeployList(w http.ResponseWriter, r *request, f token.DeployFilter) error {
+	if r.params.Get("active") == "true" {
+		f.ActiveAt = h.Deploy.Now()
+	}
+	list, err := h.Deploy.List(ctxOf(r), f)
+	if err != nil {
+		return err
+	}
+	out := make([]deployTokenJSON, 0, len(list))
+	for _, t := range list {
+		out = append(out, h.deployView(t))
+	}
+	paginate(w, r, out)
+	return nil
+}
+
+func (h *Handler) listAllDeployTokens(w http.ResponseWriter, r *request) error {
+	if err := h.authorize(r, access.Resource{}, access.AdministerInstance, ""); err != nil {
+		return err
+	}
+	return h.writeDeployList(w, r, token.DeployFilter{})
+}
+
+func (h *Handler) listProjectDeployTokens(w http.ResponseWriter, r *request) error {
+	p, err := h.project(r, access.ListDeployTokens)
+	if err != nil {
+		return err
+	}
+	return h.writeDeployList(w, r, token.DeployFilter{ProjectID: p.ID})
+}
+
+func (h *Handler) listGroupDeployTokens(w http.ResponseWriter, r *request) error {
+	g, err := h.group(r, access.ListDeployTokens)
+	if err != nil {
+		return err
+	}
+	return h.writeDeployList(w, r, token.DeployFilter{GroupID: g.ID})
+}
+
+// ownedToken loads {token_id} and checks it belongs to owner; otherwise 404.
+func (h *Handler) ownedToken(r *request, owner token.Owner) (*token.DeployToken, error) {
+	id, err := strconv.ParseInt(r.PathValue("token_id"), 10, 64)
+	if err != nil {
+		return nil, notFound("Deploy Token")
+	}
+	t, err := h.Deploy.Get(ctxOf(r), id)
+	if errors.Is(err, token.ErrNotFound) || (err == nil && t.Owner != owner) {
+		return nil, notFound("Deploy Token")
+	}
+	return t, err
+}
+
+func (h *Handler) getProjectDeployToken(w http.ResponseWriter, r *request) error {
+	p, err := h.project(r, access.ListDeployTokens)
+	if err != nil {
+		return err
+	}
+	t, err := h.ownedToken(r, token.Owner{ProjectID: p.ID})
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, h.deployView(t))
+	return nil
+}
+
+func (h *Handler) getGroupDeployToken(w http.ResponseWriter, r *request) error {
+	g, err := h.group(r, access.ListDeployTokens)
+	if err != nil {
+		return err
+	}
+	t, err := h.ownedToken(r, token.Owner{GroupID: g.ID})
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, h.deployView(t))
+	return nil
+}
+
+func (h *Handler) createProjectDeployToken(w http.ResponseWriter, r *request) error {
+	p, err := h.project(r, access.ManageDeployTokens)
+	if err != nil {
+		return err
+	}
+	return h.createDeployToken(w, r, token.Owner{ProjectID: p.ID}, "project", p.ID)
+}
+
+func (h *Handler) createGroupDeployToken(w http.ResponseWriter, r *request) error {
+	g, err := h.group(r, access.ManageDeployTokens)
+	if err != nil {
+		return err
+	}
+	return h.createDeployToken(w, r, token.Owner{GroupID: g.ID}, "group", g.ID)
+}
+
+// auditTypes picks the project or group variant of each event (GitLab's eight).
+func auditTypes(group bool) (created, failed, destroyed string) {
+	if group {
+		return audit.GroupDeployTokenCreated, audit.GroupDeployTokenFailed, audit.GroupDeployTokenDestroyed
+	}
+	return audit.DeployTokenCreated, audit.DeployTokenCreationFailed, audit.DeployTokenDestroyed
+}
+
+func (h *Handler) record(r *request, e audit.Event) {
+	u := r.principal.User
+	e.ActorKind, e.ActorID, e.ActorName = "user", u.ID, u.Username
+	e.IP = authn.ClientIP(r.Request).String()
+	if err := h.Audit.Record(ctxOf(r), e); err != nil {
+		httpx.Internal(ctxOf(r), h.Log, err)
+	}
+}
+
+func (h *Handler) createDeployToken(w http.ResponseWriter, r *request, owner token.Owner, entityType string, entityID int64) error {
+	created, failed, _ := auditTypes(owner.IsGroup())
+	t, secret, err := h.Deploy.Create(ctxOf(r), token.CreateDeployInput{Name: r.params.Get("name"),
+		Username: r.params.Get("username"), Scopes: r.params["scopes"], ExpiresAt: r.params.Get("expires_at"),
+		Owner: owner, CreatorID: r.principal.User.ID})
+	if err != nil {
+		var ve *token.ValidationError
+		if errors.As(err, &ve) {
+			h.record(r, audit.Event{Type: failed, TargetType: "deploy_token", TargetName: r.params.Get("name"),
+				EntityType: entityType, EntityID: entityID, Details: ve.Error()})
+		}
+		return err
+	}
+	h.record(r, audit.Event{Type: created, TargetType: "deploy_token", TargetID: t.ID, TargetName: t.Name,
+		EntityType: entityType, EntityID: entityID, Details: "username " + t.Username})
+	j := h.deployView(t)
+	j.Token = secret.Reveal()
+	httpx.WriteJSON(w, http.StatusCreated, j)
+	return nil
+}
+
+func (h *Handler) deleteProjectDeployToken(w http.ResponseWriter, r *request) error {
+	p, err := h.project(r, access.ManageDeployTokens)
+	if err != nil {
+		return err
+	}
+	return h.deleteDeployToken(w, r, token.Owner{ProjectID: p.ID}, "project", p.ID)
+}
+
+func (h *Handler) deleteGroupDeployToken(w http.ResponseWriter, r *request) error {
+	g, err := h.group(r, access.ManageDeployTokens)
+	if err != nil {
+		return err
+	}
+	return h.deleteDeployToken(w, r, token.Owner{GroupID: g.ID}, "group", g.ID)
+}
+
+// deleteDeployToken destroys the token as GitLab's API does (a later GET answers 404); it stops
+// working at once. The web UI's Revoke keeps it listed instead (SPEC §2).
+func (h *Handler) deleteDeployToken(w http.ResponseWriter, r *request, owner token.Owner, entityType string, entityID int64) error {
+	t, err := h.ownedToken(r, owner)
+	if err != nil {
+		return err
+	}
+	if err := h.Deploy.Delete(ctxOf(r), t.ID); err != nil {
+		return err
+	}
+	_, _, destroyed := auditTypes(owner.IsGroup())
+	h.record(r, audit.Event{Type: destroyed, TargetType: "deploy_token", TargetID: t.ID, TargetName: t.Name,
+		EntityType: entityType, EntityID: entityID, Details: "username " + t.Username})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,589 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/httpx"
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
+)
+
+func (h *Handler) version(w http.ResponseWriter, r *request) error {
+	if err := requireUser(r); err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"version": h.Version, "revision": h.Revision})
+	return nil
+}
+
+type userJSON struct {
+	ID        int64   `json:"id"`
+	Username  string  `json:"username"`
+	Name      string  `json:"name"`
+	State     string  `json:"state"`
+	Email     string  `json:"email,omitempty"`
+	IsAdmin   *bool   `json:"is_admin,omitempty"`
+	CreatedAt string  `json:"created_at"`
+	AvatarURL *string `json:"avatar_url"`
+	WebURL    string  `json:"web_url"`
+}
+
+func (h *Handler) userView(r *request, u *namespace.User) userJSON {
+	state := "active"
+	if u.Blocked {
+		state = "blocked"
+	}
+	j := userJSON{ID: u.ID, Username: u.Username, Name: u.Name, State: state, CreatedAt: isoTime(u.CreatedAt),
+		WebURL: h.webURL(r, u.Username)}
+	me := r.principal.User
+	if me != nil && (me.Admin || me.ID == u.ID) {
+		j.Email = u.Email
+		admin := u.Admin
+		j.IsAdmin = &admin
+	}
+	return j
+}
+
+// webURL is the external URL of a page or repository.
+func (h *Handler) webURL(_ *request, path string) string { return h.ExternalURL + "/" + path }
+
+func (h *Handler) currentUser(w http.ResponseWriter, r *request) error {
+	if err := requireUser(r); err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, h.userView(r, r.principal.User))
+	return nil
+}
+
+func (h *Handler) listUsers(w http.ResponseWriter, r *request) error {
+	if err := requireUser(r); err != nil {
+		return err
+	}
+	users, err := h.Namespaces.ListUsers(ctxOf(r))
+	if err != nil {
+		return err
+	}
+	want := r.params.Get("username")
+	out := []userJSON{}
+	for _, u := range users {
+		if want == "" || strings.EqualFold(want, u.Username) {
+			out = append(out, h.userView(r, u))
+		}
+	}
+	paginate(w, r, out)
+	return nil
+}
+
+func (h *Handler) getUser(w http.ResponseWriter, r *request) error {
+	if err := requireUser(r); err != nil {
+		return err
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return notFound("User")
+	}
+	u, err := h.Namespaces.User(ctxOf(r), id)
+	if errors.Is(err, namespace.ErrNotFound) {
+		return notFound("User")
+	}
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, h.userView(r, u))
+	return nil
+}
+
+func (h *Handler) createUser(w http.ResponseWriter, r *request) error {
+	if err := h.authorize(r, access.Resource{}, access.AdministerInstance, ""); err != nil {
+		return err
+	}
+	u, err := h.Namespaces.CreateUser(ctxOf(r), namespace.CreateUserInput{Username: r.params.Get("username"),
+		Email: r.params.Get("email"), Name: r.params.Get("name"), Password: r.params.Get("password"),
+		Admin: r.params.Get("admin") == "true"})
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusCreated, h.userView(r, u))
+	return nil
+}
+
+type personalTokenJSON struct {
+	ID         int64    `json:"id"`
+	Name       string   `json:"name"`
+	Revoked    bool     `json:"revoked"`
+	CreatedAt  string   `json:"created_at"`
+	Scopes     []string `json:"scopes"`
+	UserID     int64    `json:"user_id"`
+	Active     bool     `json:"active"`
+	ExpiresAt  *string  `json:"expires_at"`
+	LastUsedAt *string  `json:"last_used_at"`
+	Token      string   `json:"token,omitempty"`
+}
+
+func (h *Handler) personalView(t *token.PersonalToken) personalTokenJSON {
+	var exp *string
+	if t.ExpiresAt != nil {
+		s := t.ExpiresAt.Format("2006-01-02")
+		exp = &s
+	}
+	return personalTokenJSON{ID: t.ID, Name: t.Name, Revoked: t.Revoked, CreatedAt: isoTime(t.CreatedAt),
+		Scopes: t.Scopes.Strings(), UserID: t.UserID, Active: t.Active(h.Deploy.Now()), ExpiresAt: exp,
+		LastUsedAt: isoTimePtr(t.LastUsedAt)}
+}
+
+func (h *Handler) createPersonalToken(w http.ResponseWriter, r *request) error {
+	if err := h.authorize(r, access.Resource{}, access.AdministerInstance, ""); err != nil {
+		return err
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return notFound("User")
+	}
+	if _, err := h.Namespaces.User(ctxOf(r), id); err != nil {
+		if errors.Is(err, namespace.ErrNotFound) {
+			return notFound("User")
+		}
+		return err
+	}
+	t, secret, err := h.Personal.Create(ctxOf(r), token.CreatePersonalInput{UserID: id, Name: r.params.Get("name"),
+		Scopes: r.params["scopes"], ExpiresAt: r.params.Get("expires_at")})
+	if err != nil {
+		return err
+	}
+	j := h.personalView(t)
+	j.Token = secret.Reveal()
+	httpx.WriteJSON(w, http.StatusCreated, j)
+	return nil
+}
+
+func (h *Handler) personalTokenSelf(w http.ResponseWriter, r *request) error {
+	if err := requireUser(r); err != nil {
+		return err
+	}
+	if r.principal.PersonalToken == nil {
+		return errUnauthorized
+	}
+	httpx.WriteJSON(w, http.StatusOK, h.personalView(r.principal.PersonalToken))
+	return nil
+}
+
+type groupJSON struct {
+	ID         int64  `json:"id"`
+	Name       string `json:"name"`
+	Path       string `json:"path"`
+	FullPath   string `json:"full_path"`
+	FullName   string `json:"full_name"`
+	ParentID   *int64 `json:"parent_id"`
+	Visibility string `json:"visibility"`
+	WebURL     string `json:"web_url"`
+	CreatedAt  string `json:"created_at"`
+}
+
+func (h *Handler) groupView(r *request, g *namespace.Group) groupJSON {
+	var parent *int64
+	if g.ParentID != 0 {
+		p := g.ParentID
+		parent = &p
+	}
+	return groupJSON{ID: g.ID, Name: g.Name, Path: g.Path, FullPath: g.FullPath, FullName: g.FullPath,
+		ParentID: parent, Visibility: "private", WebURL: h.webURL(r, "groups/"+g.FullPath), CreatedAt: isoTime(g.CreatedAt)}
+}
+
+// group resolves {id} (numeric or URL-encoded full path) and checks the principal may act on it.
+func (h *Handler) group(r *request, act access.Action) (*namespace.Group, error) {
+	ref := r.PathValue("id")
+	var g *namespace.Group
+	var err error
+	if id, perr := strconv.ParseInt(ref, 10, 64); perr == nil {
+		g, err = h.Namespaces.Group(ctxOf(r), id)
+	} else {
+		g, err = h.Namespaces.GroupByPath(ctxOf(r), ref)
+	}
+	if errors.Is(err, namespace.ErrNotFound) {
+		if r.principal.Kind == access.Anonymous {
+			return nil, errUnauthorized
+		}
+		return nil, notFound("Group")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := h.authorize(r, access.Resource{Group: g}, act, "Group"); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// visibleGroups filters groups to those the principal may view.
+func (h *Handler) visibleGroups(r *request, groups []*namespace.Group) ([]groupJSON, error) {
+	out := []groupJSON{}
+	for _, g := range groups {
+		d, err := h.Auth.Authorizer.Authorize(ctxOf(r), r.principal, access.Resource{Group: g}, access.ViewNamespace)
+		if err != nil {
+			return nil, err
+		}
+		if d.Allow {
+			out = append(out, h.groupView(r, g))
+		}
+	}
+	return out, nil
+}
+
+func (h *Handler) listGroups(w http.ResponseWriter, r *request) error {
+	if err := requireUser(r); err != nil {
+		return err
+	}
+	groups, err := h.Namespaces.ListGroups(ctxOf(r))
+	if err != nil {
+		return err
+	}
+	out, err := h.visibleGroups(r, groups)
+	if err != nil {
+		return err
+	}
+	paginate(w, r, out)
+	return nil
+}
+
+func (h *Handler) getGroup(w http.ResponseWriter, r *request) error {
+	g, err := h.group(r, access.ViewNamespace)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, h.groupView(r, g))
+	return nil
+}
+
+func (h *Handler) listSubgroups(w http.ResponseWriter, r *request) error {
+	g, err := h.group(r, access.ViewNamespace)
+	if err != nil {
+		return err
+	}
+	subs, err := h.Namespaces.Subgroups(ctxOf(r), g.ID)
+	if err != nil {
+		return err
+	}
+	out, err := h.visibleGroups(r, subs)
+	if err != nil {
+		return err
+	}
+	paginate(w, r, out)
+	return nil
+}
+
+func (h *Handler) createGroup(w http.ResponseWriter, r *request) error {
+	if err := requireUser(r); err != nil {
+		return err
+	}
+	parentID, err := intParam(r, "parent_id")
+	if err != nil {
+		return err
+	}
+	if parentID != 0 {
+		parent, err := h.Namespaces.Group(ctxOf(r), parentID)
+		if errors.Is(err, namespace.ErrNotFound) {
+			return notFound("Group")
+		}
+		if err != nil {
+			return err
+		}
+		if err := h.authorize(r, access.Resource{Group: parent}, access.CreateInNamespace, "Group"); err != nil {
+			return err
+		}
+	} else if err := h.requireAPIScope(r); err != nil {
+		return err
+	}
+	g, err := h.Namespaces.CreateGroup(ctxOf(r), namespace.CreateGroupInput{Name: r.params.Get("name"),
+		Path: r.params.Get("path"), ParentID: parentID})
+	if err != nil {
+		return err
+	}
+	if parentID == 0 && !r.principal.User.Admin {
+		// Whoever creates a top-level group owns it, as in GitLab.
+		if err := h.Namespaces.AddMember(ctxOf(r), namespace.Member{UserID: r.principal.User.ID, GroupID: g.ID, Role: namespace.Owner}); err != nil {
+			return err
+		}
+	}
+	httpx.WriteJSON(w, http.StatusCreated, h.groupView(r, g))
+	return nil
+}
+
+// requireAPIScope refuses a personal access token without the api scope for writes that have no
+// resource to authorize against (creating a top-level group or a personal project).
+func (h *Handler) requireAPIScope(r *request) error {
+	if pat := r.principal.PersonalToken; pat != nil && !pat.Scopes.Has(token.API) {
+		return errForbidden
+	}
+	return nil
+}
+
+type projectNamespaceJSON struct {
+	ID       int64  `json:"id"`
+	Name     string `json:"name"`
+	Path     string `json:"path"`
+	Kind     string `json:"kind"`
+	FullPath string `json:"full_path"`
+}
+
+type projectJSON struct {
+	ID                int64                `json:"id"`
+	Name              string               `json:"name"`
+	Path              string               `json:"path"`
+	PathWithNamespace string               `json:"path_with_namespace"`
+	NameWithNamespace string               `json:"name_with_namespace"`
+	Visibility        string               `json:"visibility"`
+	Namespace         projectNamespaceJSON `json:"namespace"`
+	HTTPURLToRepo     string               `json:"http_url_to_repo"`
+	WebURL            string               `json:"web_url"`
+	DefaultBranch     string               `json:"default_branch"`
+	CreatedAt         string               `json:"created_at"`
+}
+
+func (h *Handler) projectView(r *request, p *namespace.Project) projectJSON {
+	ns := projectNamespaceJSON{FullPath: p.NamespacePath()}
+	ns.Path = ns.FullPath[strings.LastIndexByte(ns.FullPath, '/')+1:]
+	ns.Name = ns.Path
+	if p.GroupID != 0 {
+		ns.ID, ns.Kind = p.GroupID, "group"
+	} else {
+		ns.ID, ns.Kind = p.OwnerUserID, "user"
+	}
+	return projectJSON{ID: p.ID, Name: p.Name, Path: p.Path, PathWithNamespace: p.FullPath,
+		NameWithNamespace: strings.ReplaceAll(p.NamespacePath(), "/", " / ") + " / " + p.Name,
+		Visibility: string(p.Visibility), Namespace: ns, HTTPURLToRepo: h.webURL(r, p.FullPath+".git"),
+		WebURL: h.webURL(r, p.FullPath), DefaultBranch: "main", CreatedAt: isoTime(p.CreatedAt)}
+}
+
+// project resolves {id} (numeric or URL-encoded full path) and checks the principal may act on it.
+func (h *Handler) project(r *request, act access.Action) (*namespace.Project, error) {
+	ref := r.PathValue("id")
+	var p *namespace.Project
+	var err error
+	if id, perr := strconv.ParseInt(ref, 10, 64); perr == nil {
+		p, err = h.Namespaces.Project(ctxOf(r), id)
+	} else {
+		p, err = h.Namespaces.ProjectByPath(ctxOf(r), ref)
+	}
+	if errors.Is(err, namespace.ErrNotFound) {
+		if r.principal.Kind == access.Anonymous {
+			return nil, errUnauthorized
+		}
+		return nil, notFound("Project")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := h.authorize(r, access.Resource{Project: p}, act, "Project"); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (h *Handler) listProjects(w http.ResponseWriter, r *request) error {
+	projects, err := h.Namespaces.ListProjects(ctxOf(r))
+	if err != nil {
+		return err
+	}
+	out := []projectJSON{}
+	for _, p := range projects {
+		d, err := h.Auth.Authorizer.Authorize(ctxOf(r), r.principal, access.Resource{Project: p}, access.ViewNamespace)
+		if err != nil {
+			return err
+		}
+		if d.Allow {
+			out = append(out, h.projectView(r, p))
+		}
+	}
+	paginate(w, r, out)
+	return nil
+}
+
+func (h *Handler) getProject(w http.ResponseWriter, r *request) error {
+	p, err := h.project(r, access.ViewNamespace)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, h.projectView(r, p))
+	return nil
+}
+
+func (h *Handler) createProject(w http.ResponseWriter, r *request) error {
+	if err := requireUser(r); err != nil {
+		return err
+	}
+	nsID, err := intParam(r, "namespace_id")
+	if err != nil {
+		return err
+	}
+	in := namespace.CreateProjectInput{Name: r.params.Get("name"), Path: r.params.Get("path"),
+		Visibility: r.params.Get("visibility")}
+	if in.Path == "" {
+		in.Path = in.Name
+	}
+	if in.Name == "" {
+		in.Name = in.Path
+	}
+	if nsID != 0 {
+		g, err := h.Namespaces.Group(ctxOf(r), nsID)
+		if errors.Is(err, namespace.ErrNotFound) {
+			return notFound("Namespace")
+		}
+		if err != nil {
+			return err
+		}
+		if err := h.authorize(r, access.Resource{Group: g}, access.CreateInNamespace, "Namespace"); err != nil {
+			return err
+		}
+		in.GroupID = g.ID
+	} else {
+		if err := h.requireAPIScope(r); err != nil {
+			return err
+		}
+		in.OwnerUserID = r.principal.User.ID
+	}
+	p, err := h.Namespaces.CreateProject(ctxOf(r), in)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusCreated, h.projectView(r, p))
+	return nil
+}
+
+type memberJSON struct {
+	ID          int64  `json:"id"`
+	Username    string `json:"username"`
+	Name        string `json:"name"`
+	State       string `json:"state"`
+	AccessLevel int    `json:"access_level"`
+	CreatedAt   string `json:"created_at"`
+}
+
+func (h *Handler) membersView(r *request, members []namespace.Member) ([]memberJSON, error) {
+	out := []memberJSON{}
+	for _, m := range members {
+		u, err := h.Namespaces.User(ctxOf(r), m.UserID)
+		if err != nil {
+			return nil, err
+		}
+		v := h.userView(r, u)
+		out = append(out, memberJSON{ID: u.ID, Username: u.Username, Name: u.Name, State: v.State,
+			AccessLevel: int(m.Role), CreatedAt: isoTime(m.CreatedAt)})
+	}
+	return out, nil
+}
+
+func (h *Handler) listGroupMembers(w http.ResponseWriter, r *request) error {
+	g, err := h.group(r, access.ViewNamespace)
+	if err != nil {
+		return err
+	}
+	return h.writeMembers(w, r, g.ID, 0)
+}
+
+func (h *Handler) listProjectMembers(w http.ResponseWriter, r *request) error {
+	p, err := h.project(r, access.ViewNamespace)
+	if err != nil {
+		return err
+	}
+	return h.writeMembers(w, r, 0, p.ID)
+}
+
+func (h *Handler) writeMembers(w http.ResponseWriter, r *request, groupID, projectID int64) error {
+	members, err := h.Namespaces.ListMembers(ctxOf(r), groupID, projectID)
+	if err != nil {
+		return err
+	}
+	out, err := h.membersView(r, members)
+	if err != nil {
+		return err
+	}
+	paginate(w, r, out)
+	return nil
+}
+
+func (h *Handler) addGroupMember(w http.ResponseWriter, r *request) error {
+	g, err := h.group(r, access.ManageMembers)
+	if err != nil {
+		return err
+	}
+	return h.addMember(w, r, namespace.Member{GroupID: g.ID})
+}
+
+func (h *Handler) addProjectMember(w http.ResponseWriter, r *request) error {
+	p, err := h.project(r, access.ManageMembers)
+	if err != nil {
+		return err
+	}
+	return h.addMember(w, r, namespace.Member{ProjectID: p.ID})
+}
+
+func (h *Handler) addMember(w http.ResponseWriter, r *request, m namespace.Member) error {
+	var err error
+	if m.UserID, err = intParam(r, "user_id"); err != nil {
+		return err
+	}
+	if m.UserID == 0 {
+		return badRequest("user_id is missing")
+	}
+	level, err := intParam(r, "access_level")
+	if err != nil {
+		return err
+	}
+	if level == 0 {
+		return badRequest("access_level is missing")
+	}
+	m.Role = namespace.Role(level)
+	// Only owners (or admins) may grant the owner role.
+	if m.Role == namespace.Owner && !r.principal.User.Admin {
+		if err := h.requireOwner(r, m); err != nil {
+			return err
+		}
+	}
+	if err := h.Namespaces.AddMember(ctxOf(r), m); err != nil {
+		return err
+	}
+	members, err := h.Namespaces.ListMembers(ctxOf(r), m.GroupID, m.ProjectID)
+	if err != nil {
+		return err
+	}
+	for _, x := range members {
+		if x.UserID == m.UserID {
+			out, err := h.membersView(r, []namespace.Member{x})
+			if err != nil {
+				return err
+			}
+			httpx.WriteJSON(w, http.StatusCreated, out[0])
+			return nil
+		}
+	}
+	return errors.New("member vanished after insert")
+}
+
+func (h *Handler) requireOwner(r *request, m namespace.Member) error {
+	var role namespace.Role
+	var err error
+	if m.GroupID != 0 {
+		g, gerr := h.Namespaces.Group(ctxOf(r), m.GroupID)
+		if gerr != nil {
+			return gerr
+		}
+		role, err = h.Namespaces.GroupRole(ctxOf(r), r.principal.User.ID, g)
+	} else {
+		p, perr := h.Namespaces.Project(ctxOf(r), m.ProjectID)
+		if perr != nil {
+			return perr
+		}
+		role, err = h.Namespaces.ProjectRole(ctxOf(r), r.principal.User.ID, p)
+	}
+	if err != nil {
+		return err
+	}
+	if role < namespace.Owner {
+		return errForbidden
+	}
+	return nil
+}

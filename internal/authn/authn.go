@@ -1,0 +1,200 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
+)
+
+// Errors the protocols map to their wire formats. Their texts name the kind of problem only.
+var (
+	// ErrInvalidCredentials: credentials were presented but are wrong (401).
+	ErrInvalidCredentials = errors.New("invalid credentials")
+	// ErrDeployTokenNotAllowed: a deploy token was presented where none is accepted (401).
+	ErrDeployTokenNotAllowed = errors.New("deploy tokens cannot be used here")
+	// ErrBanned: the client IP is banned after too many failures (403).
+	ErrBanned = errors.New("too many failed authentication attempts from this address; try again later")
+)
+
+// Authenticator resolves credentials into principals and gates decisions with an audit trail.
+type Authenticator struct {
+	Deploy     *token.DeployService
+	Personal   *token.PersonalService
+	Users      *namespace.Service
+	Authorizer *access.Authorizer
+	Audit      *audit.Log
+	Ban        *Limiter
+	Log        *slog.Logger
+}
+
+// ClientIP is the request's peer address.
+func ClientIP(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ip.Unmap()
+}
+
+// Basic authenticates a request by HTTP basic auth, as Git and /jwt/auth do: a deploy token
+// (whose username must match), a personal access token (any username) or a password. No
+// credentials give the anonymous principal. Failures are counted toward the IP ban and audited.
+func (a *Authenticator) Basic(ctx context.Context, r *http.Request) (access.Principal, error) {
+	ip := ClientIP(r)
+	if a.Ban.Banned(ip) {
+		return access.AnonymousPrincipal, ErrBanned
+	}
+	user, pass, ok, err := ParseBasic(r.Header.Get("Authorization"))
+	if err != nil {
+		return access.AnonymousPrincipal, a.failed(ctx, r, "", "malformed basic auth")
+	}
+	if !ok {
+		return access.AnonymousPrincipal, nil
+	}
+	p, err := a.resolve(ctx, user, token.NewSecret(pass), true)
+	if err != nil {
+		if errors.Is(err, ErrInvalidCredentials) {
+			return access.AnonymousPrincipal, a.failed(ctx, r, user, "wrong username or password")
+		}
+		return access.AnonymousPrincipal, err
+	}
+	a.Ban.Succeed(ip)
+	return p, nil
+}
+
+// API authenticates a REST API request: PRIVATE-TOKEN or Authorization: Bearer with a personal
+// access token. Deploy tokens are refused wherever they appear (SPEC §2: they never open the API).
+func (a *Authenticator) API(ctx context.Context, r *http.Request) (access.Principal, error) {
+	secret := r.Header.Get("Private-Token")
+	if secret == "" {
+		if b, ok := ParseBearer(r.Header.Get("Authorization")); ok {
+			secret = b
+		}
+	}
+	if secret == "" {
+		if _, pass, ok, _ := ParseBasic(r.Header.Get("Authorization")); ok && strings.HasPrefix(pass, token.DeployTokenPrefix) {
+			return access.AnonymousPrincipal, ErrDeployTokenNotAllowed
+		}
+	}
+	if r.Header.Get("Deploy-Token") != "" || strings.HasPrefix(secret, token.DeployTokenPrefix) {
+		return access.AnonymousPrincipal, ErrDeployTokenNotAllowed
+	}
+	if secret == "" {
+		return access.AnonymousPrincipal, nil
+	}
+	p, err := a.personal(ctx, token.NewSecret(secret))
+	if errors.Is(err, ErrInvalidCredentials) {
+		return access.AnonymousPrincipal, a.failed(ctx, r, "", "invalid personal access token")
+	}
+	return p, err
+}
+
+// resolve maps (username, secret) to a principal.
+func (a *Authenticator) resolve(ctx context.Context, username string, secret token.Secret, checkDeployUsername bool) (access.Principal, error) {
+	switch {
+	case secret.HasPrefix(token.DeployTokenPrefix):
+		t, err := a.Deploy.Authenticate(ctx, username, secret, checkDeployUsername)
+		if err != nil {
+			if errors.Is(err, token.ErrNotFound) {
+				return access.AnonymousPrincipal, ErrInvalidCredentials
+			}
+			return access.AnonymousPrincipal, err
+		}
+		if t.Active(a.Deploy.Now()) {
+			a.Deploy.MarkUsed(t)
+		}
+		// A revoked or expired token is still returned: access refuses it and says why.
+		return access.Principal{Kind: access.DeployTokenPrincipal, DeployToken: t}, nil
+	case secret.HasPrefix(token.PersonalTokenPrefix):
+		return a.personal(ctx, secret)
+	}
+	if username == "" || secret.IsZero() {
+		return access.AnonymousPrincipal, ErrInvalidCredentials
+	}
+	u, err := a.Users.CheckPassword(ctx, username, secret.Reveal())
+	if err != nil {
+		if errors.Is(err, namespace.ErrNotFound) {
+			return access.AnonymousPrincipal, ErrInvalidCredentials
+		}
+		return access.AnonymousPrincipal, err
+	}
+	if u.Blocked {
+		return access.AnonymousPrincipal, ErrInvalidCredentials
+	}
+	return access.Principal{Kind: access.UserPrincipal, User: u}, nil
+}
+
+func (a *Authenticator) personal(ctx context.Context, secret token.Secret) (access.Principal, error) {
+	pat, err := a.Personal.Authenticate(ctx, secret)
+	if err != nil {
+		if errors.Is(err, token.ErrNotFound) {
+			return access.AnonymousPrincipal, ErrInvalidCredentials
+		}
+		return access.AnonymousPrincipal, err
+	}
+	u, err := a.Users.User(ctx, pat.UserID)
+	if err != nil {
+		if errors.Is(err, namespace.ErrNotFound) {
+			return access.AnonymousPrincipal, ErrInvalidCredentials
+		}
+		return access.AnonymousPrincipal, err
+	}
+	if u.Blocked {
+		return access.AnonymousPrincipal, ErrInvalidCredentials
+	}
+	return access.Principal{Kind: access.UserPrincipal, User: u, PersonalToken: pat}, nil
+}
+
+// failed records a failed authentication and counts it toward the ban; it returns the error
+// to answer with (ErrBanned once the IP is banned).
+func (a *Authenticator) failed(ctx context.Context, r *http.Request, username, why string) error {
+	ip := ClientIP(r)
+	if a.Audit != nil {
+		if err := a.Audit.Record(ctx, audit.Event{Type: audit.AuthenticationFailed, ActorKind: "anonymous",
+			ActorName: safeUsername(username), EntityType: "instance", IP: ip.String(), Details: why}); err != nil && a.Log != nil {
+			a.Log.ErrorContext(ctx, "record audit event", "err", err)
+		}
+	}
+	if a.Ban.Fail(ip) {
+		return ErrBanned
+	}
+	return ErrInvalidCredentials
+}
+
+// Authorize asks access for the decision and audits refusals of deploy tokens. Every protocol
+// calls this once per request before its handler runs.
+func (a *Authenticator) Authorize(ctx context.Context, r *http.Request, p access.Principal, res access.Resource, act access.Action) (access.Decision, error) {
+	d, err := a.Authorizer.Authorize(ctx, p, res, act)
+	if err != nil || d.Allow || p.Kind != access.DeployTokenPrincipal || a.Audit == nil {
+		return d, err
+	}
+	t := p.DeployToken
+	e := audit.Event{Type: audit.DeployTokenRefused, ActorKind: "deploy_token", ActorID: t.ID, ActorName: t.Username,
+		TargetType: "deploy_token", TargetID: t.ID, TargetName: t.Name, IP: ClientIP(r).String(),
+		Details: string(act) + ": " + d.Reason}
+	switch {
+	case res.Project != nil:
+		e.EntityType, e.EntityID = "project", res.Project.ID
+	case res.Group != nil:
+		e.EntityType, e.EntityID = "group", res.Group.ID
+	default:
+		e.EntityType = "instance"
+	}
+	if err := a.Audit.Record(ctx, e); err != nil && a.Log != nil {
+		a.Log.ErrorContext(ctx, "record audit event", "err", err)
+	}
+	return d, nil
+}

@@ -1,0 +1,279 @@
+// Package git serves Git smart HTTP (protocol v0/v1 and v2) by running the real git binary:
+// info/refs, git-upload-pack, and git-receive-pack. Every request is authorized once, by access,
+// before git runs. Deploy tokens may fetch with read_repository and never push.
+package git
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+
+	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/httpx"
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+)
+
+// Projects resolves a project's full path; *namespace.Service implements it.
+type Projects interface {
+	ProjectByPath(ctx context.Context, fullPath string) (*namespace.Project, error)
+}
+
+// Repos locates and creates bare repositories on disk, by project id.
+type Repos struct {
+	Root   string // directory holding <id>.git
+	GitBin string
+}
+
+// Dir is the bare repository directory of project id.
+func (r *Repos) Dir(id int64) string {
+	return filepath.Join(r.Root, strconv.FormatInt(id, 10)+".git")
+}
+
+// Create makes an empty bare repository for project id with HEAD on main.
+func (r *Repos) Create(ctx context.Context, id int64) error {
+	if err := os.MkdirAll(r.Root, 0o750); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, r.GitBin, "init", "--bare", "--quiet", "--initial-branch=main", r.Dir(id))
+	cmd.Env = gitEnv(nil)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("git init: %v: %s", err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// CheckBinary verifies that git runs, for a clear error at start-up.
+func CheckBinary(gitBin string) error {
+	out, err := exec.Command(gitBin, "version").Output()
+	if err != nil {
+		return fmt.Errorf("git is required (looked for %q): %w", gitBin, err)
+	}
+	if !bytes.HasPrefix(out, []byte("git version")) {
+		return fmt.Errorf("%q does not look like git", gitBin)
+	}
+	return nil
+}
+
+// Handler serves /<project path>.git/… requests.
+type Handler struct {
+	Repos    *Repos
+	Projects Projects
+	Auth     *authn.Authenticator
+	Log      *slog.Logger
+	// Realm is the basic-auth realm in challenges.
+	Realm string
+}
+
+// service is one of the two RPCs git serves over HTTP.
+type service string
+
+const (
+	uploadPack  service = "git-upload-pack"
+	receivePack service = "git-receive-pack"
+)
+
+func (s service) action() access.Action {
+	if s == receivePack {
+		return access.WriteRepository
+	}
+	return access.ReadRepository
+}
+
+// maxRequestBody bounds a POSTed pack negotiation or push (after gzip decoding).
+const maxRequestBody = 2 << 30
+
+// ServeHTTP routes, authenticates, authorizes once, then runs git.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	projectPath, rest, ok := namespace.SplitRepoPath(r.URL.Path)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	var svc service
+	advertise := false
+	switch {
+	case rest == "info/refs" && r.Method == http.MethodGet:
+		svc, advertise = service(r.URL.Query().Get("service")), true
+		if svc != uploadPack && svc != receivePack {
+			// The dumb protocol is not served.
+			http.Error(w, "only the smart HTTP protocol is supported", http.StatusForbidden)
+			return
+		}
+	case (rest == string(uploadPack) || rest == string(receivePack)) && r.Method == http.MethodPost:
+		svc = service(rest)
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	ctx := r.Context()
+	principal, err := h.Auth.Basic(ctx, r)
+	if err != nil {
+		h.authError(w, r, err)
+		return
+	}
+	project, err := h.Projects.ProjectByPath(ctx, projectPath)
+	if err != nil {
+		if !errors.Is(err, namespace.ErrNotFound) {
+			h.internal(w, r, err)
+			return
+		}
+		// Never reveal whether a project exists: ask anonymous clients for credentials.
+		if principal.Kind == access.Anonymous {
+			h.challenge(w, "authentication required")
+			return
+		}
+		http.Error(w, "repository not found", http.StatusNotFound)
+		return
+	}
+	d, err := h.Auth.Authorize(ctx, r, principal, access.Resource{Project: project}, svc.action())
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	if !d.Allow {
+		switch d.Denial {
+		case access.Unauthenticated:
+			h.challenge(w, d.Reason)
+		case access.NotFound:
+			http.Error(w, "repository not found", http.StatusNotFound)
+		default:
+			http.Error(w, "access denied: "+d.Reason, http.StatusForbidden)
+		}
+		return
+	}
+	h.run(w, r, project, svc, advertise)
+}
+
+func (h *Handler) authError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, authn.ErrBanned):
+		http.Error(w, err.Error(), http.StatusForbidden)
+	case errors.Is(err, authn.ErrInvalidCredentials), errors.Is(err, authn.ErrDeployTokenNotAllowed):
+		h.challenge(w, "HTTP Basic: Access denied. If a password was provided for Git authentication, the password was incorrect or you're required to use a token instead of a password.")
+	default:
+		h.internal(w, r, err)
+	}
+}
+
+func (h *Handler) challenge(w http.ResponseWriter, msg string) {
+	w.Header().Set("WWW-Authenticate", `Basic realm="`+h.Realm+`"`)
+	http.Error(w, msg, http.StatusUnauthorized)
+}
+
+func (h *Handler) internal(w http.ResponseWriter, r *http.Request, err error) {
+	httpx.Internal(r.Context(), h.Log, err)
+	http.Error(w, "internal server error", http.StatusInternalServerError)
+}
+
+// gitProtocolRE accepts the Git-Protocol header values git sends ("version=2", and
+// colon-separated key=value lists), nothing that could smuggle other environment.
+var gitProtocolRE = regexp.MustCompile(`^[A-Za-z0-9=:._-]{1,256}$`)
+
+// gitEnv returns a minimal environment for git: no inherited GIT_* variables, no config from
+// the user's home or the system that could change what the server does.
+func gitEnv(extra []string) []string {
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=/nonexistent", "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_CONFIG_GLOBAL=/dev/null", "LANG=C"}
+	return append(env, extra...)
+}
+
+func (h *Handler) run(w http.ResponseWriter, r *http.Request, project *namespace.Project, svc service, advertise bool) {
+	ctx := r.Context()
+	dir := h.Repos.Dir(project.ID)
+	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
+		h.internal(w, r, fmt.Errorf("repository of project %d missing: %w", project.ID, err))
+		return
+	}
+	var extra []string
+	v2 := false
+	if gp := r.Header.Get("Git-Protocol"); gp != "" && gitProtocolRE.MatchString(gp) {
+		extra = append(extra, "GIT_PROTOCOL="+gp)
+		v2 = bytes.Contains([]byte(gp), []byte("version=2"))
+	}
+	args := []string{string(svc)[len("git-"):], "--stateless-rpc"}
+	if advertise {
+		args = append(args, "--advertise-refs")
+	}
+	args = append(args, dir)
+	cmd := exec.CommandContext(ctx, h.Repos.GitBin, args...)
+	cmd.Env = gitEnv(extra)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+
+	if advertise {
+		w.Header().Set("Content-Type", "application/x-"+string(svc)+"-advertisement")
+	} else {
+		w.Header().Set("Content-Type", "application/x-"+string(svc)+"-result")
+		body := io.Reader(r.Body)
+		if r.Header.Get("Content-Encoding") == "gzip" {
+			gz, err := gzip.NewReader(r.Body)
+			if err != nil {
+				http.Error(w, "malformed gzip request body", http.StatusBadRequest)
+				return
+			}
+			defer gz.Close()
+			body = gz
+		}
+		cmd.Stdin = io.LimitReader(body, maxRequestBody)
+	}
+	w.Header().Set("Cache-Control", "no-cache, max-age=0, must-revalidate")
+	w.Header().Set("Expires", "Fri, 01 Jan 1980 00:00:00 GMT")
+	w.Header().Set("Pragma", "no-cache")
+
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	if err := cmd.Start(); err != nil {
+		h.internal(w, r, fmt.Errorf("start git: %w", err))
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+	if advertise && !v2 {
+		// Smart HTTP v0/v1 prefixes the advertisement with the service line (git http-backend does
+		// the same); protocol v2 does not.
+		_, _ = io.WriteString(w, pktLine("# service="+string(svc)+"\n")+"0000")
+	}
+	buf := make([]byte, 64<<10)
+	flusher, _ := w.(http.Flusher)
+	for {
+		n, rerr := stdout.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				break
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+		if rerr != nil {
+			break
+		}
+	}
+	_, _ = io.Copy(io.Discard, stdout)
+	if err := cmd.Wait(); err != nil && ctx.Err() == nil {
+		h.Log.WarnContext(ctx, "git exited with an error", "request_id", httpx.RequestID(ctx),
+			"service", string(svc), "project_id", project.ID, "err", err.Error(), "stderr", truncate(stderr.String(), 512))
+	}
+}
+
+func pktLine(s string) string { return fmt.Sprintf("%04x%s", len(s)+4, s) }
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,270 @@
+// Package server is Gatehouse's composition root: it opens the stores, builds the services and
+// protocol handlers, mounts the routes, and runs the HTTP server with graceful shutdown.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/git"
+	"github.com/gatehouse-dev/gatehouse/internal/httpx"
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/sqlstore"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
+)
+
+// Version and Revision are set at build time with -ldflags.
+var (
+	Version  = "0.1.0-dev"
+	Revision = "unknown"
+)
+
+// Options are what a caller may inject besides the configuration.
+type Options struct {
+	// Log receives structured logs; nil means JSON to stderr.
+	Log *slog.Logger
+	// Stdout receives the one-time initial root password; nil means os.Stdout.
+	Stdout io.Writer
+	// Now is the clock; nil means time.Now. Tests move it to test expiry.
+	Now func() time.Time
+}
+
+// Server is a running Gatehouse instance.
+type Server struct {
+	Config     config.Config
+	Store      *sqlstore.Store
+	Namespaces *namespace.Service
+	Deploy     *token.DeployService
+	Personal   *token.PersonalService
+	Audit      *audit.Log
+	Authorizer *access.Authorizer
+	Auth       *authn.Authenticator
+	Repos      *git.Repos
+	Log        *slog.Logger
+
+	handler http.Handler
+	http    *http.Server
+}
+
+// New opens the store (migrating it), builds every service and bootstraps the root user.
+func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) {
+	log := opts.Log
+	if log == nil {
+		log = NewLogger(os.Stderr, cfg.LogLevel)
+	}
+	stdout := opts.Stdout
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	if err := git.CheckBinary(cfg.GitBinary); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	key, err := instanceKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	store, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	s := &Server{Config: cfg, Store: store, Log: log}
+	digester := token.NewDigester(key)
+	s.Namespaces = namespace.NewService(store, opts.Now)
+	s.Deploy = token.NewDeployService(store, digester, opts.Now)
+	s.Personal = token.NewPersonalService(store, digester, opts.Now)
+	s.Audit = audit.NewLog(store, opts.Now)
+	s.Authorizer = access.New(s.Namespaces, opts.Now, access.Options{
+		ExternalAuthorization: func() bool { return cfg.ExternalAuthorization },
+	})
+	var allow []netip.Prefix
+	for _, a := range cfg.AuthBan.AllowList {
+		a = strings.TrimSpace(a)
+		if p, err := netip.ParsePrefix(a); err == nil {
+			allow = append(allow, p)
+		} else if ip, err := netip.ParseAddr(a); err == nil {
+			allow = append(allow, netip.PrefixFrom(ip, ip.BitLen()))
+		}
+	}
+	s.Auth = &authn.Authenticator{Deploy: s.Deploy, Personal: s.Personal, Users: s.Namespaces,
+		Authorizer: s.Authorizer, Audit: s.Audit, Log: log,
+		Ban: authn.NewLimiter(authn.BanOptions{MaxFailures: cfg.AuthBan.MaxFailures, Window: cfg.AuthBan.Window,
+			Duration: cfg.AuthBan.Duration, ExemptLoopback: cfg.AuthBan.ExemptLoopback, AllowList: allow}, opts.Now)}
+	s.Repos = &git.Repos{Root: filepath.Join(cfg.DataDir, "repositories"), GitBin: cfg.GitBinary}
+	s.Namespaces.OnProjectCreated = func(ctx context.Context, p *namespace.Project) error {
+		return s.Repos.Create(ctx, p.ID)
+	}
+	if err := s.bootstrap(ctx, stdout); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// NewLogger returns a JSON slog logger at level.
+func NewLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// instanceKey returns the key for token digests: GATEHOUSE_SECRET_KEY, or DataDir/secret.key,
+// created with 256 random bits on first start. It is kept outside the database on purpose.
+func instanceKey(cfg config.Config) ([]byte, error) {
+	if cfg.SecretKey != "" {
+		return []byte(cfg.SecretKey), nil
+	}
+	path := filepath.Join(cfg.DataDir, "secret.key")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read instance key: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	key := hex.EncodeToString(raw)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return instanceKey(cfg)
+		}
+		return nil, fmt.Errorf("create instance key: %w", err)
+	}
+	if _, err := f.WriteString(key + "\n"); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return []byte(key), f.Close()
+}
+
+// bootstrap creates the admin user root on first start, and the bootstrap personal access token
+// when GATEHOUSE_ROOT_TOKEN is set (idempotently, so automation can rely on it).
+func (s *Server) bootstrap(ctx context.Context, stdout io.Writer) error {
+	root, err := s.Namespaces.UserByUsername(ctx, "root")
+	if errors.Is(err, namespace.ErrNotFound) {
+		password, printed := s.Config.RootPassword, false
+		if password == "" {
+			b := make([]byte, 18)
+			if _, err := rand.Read(b); err != nil {
+				return err
+			}
+			password, printed = hex.EncodeToString(b), true
+		}
+		root, err = s.Namespaces.CreateUser(ctx, namespace.CreateUserInput{Username: "root", Email: "root@localhost.localdomain",
+			Name: "Administrator", Password: password, Admin: true})
+		if err != nil {
+			return fmt.Errorf("create root user: %w", err)
+		}
+		if printed {
+			// Written once to stdout, not to the log.
+			fmt.Fprintf(stdout, "Created the admin user root. Initial password (shown once): %s\n", password)
+		}
+	} else if err != nil {
+		return err
+	}
+	if s.Config.RootToken != "" {
+		secret := token.NewSecret(s.Config.RootToken)
+		if _, err := s.Personal.Authenticate(ctx, secret); errors.Is(err, token.ErrNotFound) {
+			if _, _, err := s.Personal.Create(ctx, token.CreatePersonalInput{UserID: root.ID, Name: "bootstrap",
+				Scopes: []string{string(token.API)}, Secret: secret}); err != nil {
+				return fmt.Errorf("create root token: %w", err)
+			}
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	apiHandler := &api.Handler{Namespaces: s.Namespaces, Deploy: s.Deploy, Personal: s.Personal, Auth: s.Auth,
+		Audit: s.Audit, Log: s.Log, Version: Version, Revision: Revision, ExternalURL: s.Config.ExternalURL}
+	apiHandler.Init()
+	gitHandler := &git.Handler{Repos: s.Repos, Projects: s.Namespaces, Auth: s.Auth, Log: s.Log, Realm: "Gatehouse"}
+	mux.Handle("/api/v4/", apiHandler)
+	mux.HandleFunc("GET /-/health", func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.Store.DB().PingContext(ctx); err != nil {
+			httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, ".git/") {
+			gitHandler.ServeHTTP(w, r)
+			return
+		}
+		if r.URL.Path == "/" {
+			_, _ = io.WriteString(w, "Gatehouse "+Version+"\n")
+			return
+		}
+		http.NotFound(w, r)
+	})
+	return httpx.Middleware(s.Log, mux)
+}
+
+// Handler is the whole HTTP surface, for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve listens on l until ctx is done, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return s.http.Shutdown(sctx)
+	}
+}
+
+// Close releases the store and background workers.
+func (s *Server) Close() {
+	if s.Deploy != nil {
+		s.Deploy.Close()
+	}
+	if s.Store != nil {
+		s.Store.Close()
+	}
+}
