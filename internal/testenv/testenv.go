@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -71,14 +72,39 @@ func PostgresURL(tb testing.TB) string {
 	return u.String()
 }
 
-// Binary returns the path of a real client on PATH, skipping (or failing in CI) without it.
+// Binary returns the path of a real client on PATH or in Go's bin directory (where .ci/run
+// installs Go-built servers such as minio), skipping (or failing in CI) without it.
 func Binary(tb testing.TB, name string) string {
 	tb.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		Missing(tb, "%s not installed (run .ci/run once to install test dependencies)", name)
+	if p, err := exec.LookPath(name); err == nil {
+		return p
 	}
-	return p
+	if p := goBin(name); p != "" {
+		return p
+	}
+	Missing(tb, "%s not installed (run .ci/run once to install test dependencies)", name)
+	return ""
+}
+
+// goBin finds name in $GOBIN or $GOPATH/bin (default ~/go/bin).
+func goBin(name string) string {
+	dirs := []string{os.Getenv("GOBIN")}
+	if gp := os.Getenv("GOPATH"); gp != "" {
+		dirs = append(dirs, filepath.Join(filepath.SplitList(gp)[0], "bin"))
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, filepath.Join(home, "go", "bin"))
+	}
+	for _, d := range dirs {
+		if d == "" {
+			continue
+		}
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
 }
 
 func randomHex(n int) string {
