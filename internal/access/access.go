@@ -65,12 +65,12 @@ const (
 	ProxyPush   Action = "proxy_push"
 	ProxyDelete Action = "proxy_delete"
 	// REST API.
-	ViewNamespace       Action = "view"                  // see a project or group
-	ListDeployTokens    Action = "list_deploy_tokens"    // project: maintainer+; group: maintainer+
-	ManageDeployTokens  Action = "manage_deploy_tokens"  // project: maintainer+; group: owner
-	ManageMembers       Action = "manage_members"        // maintainer+
-	CreateInNamespace   Action = "create_in_namespace"   // create subgroups/projects: maintainer+ (group)
-	AdministerInstance  Action = "administer_instance"   // admins only
+	ViewNamespace      Action = "view"                 // see a project or group
+	ListDeployTokens   Action = "list_deploy_tokens"   // project: maintainer+; group: maintainer+
+	ManageDeployTokens Action = "manage_deploy_tokens" // project: maintainer+; group: owner
+	ManageMembers      Action = "manage_members"       // maintainer+
+	CreateInNamespace  Action = "create_in_namespace"  // create subgroups/projects: maintainer+ (group)
+	AdministerInstance Action = "administer_instance"  // admins only
 )
 
 // Resource is what an action targets: a project, a group, or the instance (both nil).
@@ -186,6 +186,11 @@ func (a *Authorizer) deployToken(t *token.DeployToken, r Resource, action Action
 		// Never push, never delete images, never administer (SPEC §2, §5).
 		return deny(Forbidden, "deploy tokens cannot %s", describe(action))
 	}
+	if proxyAction(action) != (r.Project == nil) {
+		// The dependency proxy is a group's, images and packages a project's: an action on the
+		// other kind of resource reaches nothing (a project token never reaches a proxy).
+		return deny(NotFound, "deploy token does not reach this resource")
+	}
 	if r.Group != nil && r.Project == nil && !a.proxyEnabled(r.Group) {
 		return deny(Forbidden, "the dependency proxy is disabled for this group")
 	}
@@ -216,6 +221,11 @@ func reaches(t *token.DeployToken, r Resource) bool {
 		}
 	}
 	return false
+}
+
+// proxyAction reports whether action is one of the dependency proxy's, done on a group.
+func proxyAction(action Action) bool {
+	return action == ProxyPull || action == ProxyPush || action == ProxyDelete
 }
 
 func (a *Authorizer) proxyEnabled(g *namespace.Group) bool {

@@ -45,6 +45,9 @@ type request struct {
 	*http.Request
 	principal access.Principal
 	params    url.Values
+	// external is the server's public base URL (Handler.ExternalURL) for links; "" means the
+	// request's own host.
+	external string
 }
 
 type endpoint func(w http.ResponseWriter, r *request) error
@@ -116,7 +119,7 @@ func (h *Handler) wrap(e endpoint) http.Handler {
 			h.writeError(w, r, err)
 			return
 		}
-		if err := e(w, &request{Request: r, principal: p, params: params}); err != nil {
+		if err := e(w, &request{Request: r, principal: p, params: params, external: h.ExternalURL}); err != nil {
 			h.writeError(w, r, err)
 		}
 	})
@@ -290,6 +293,17 @@ func intParam(r *request, name string) (int64, error) {
 	return n, nil
 }
 
+// boolParam reads a boolean parameter as GitLab's API does: "true", "True", "1", "yes", "on",
+// "t" and "y" (any case) are true; anything else, or missing, is false. python-gitlab sends
+// Python's "True" in query strings.
+func boolParam(r *request, name string) bool {
+	switch strings.ToLower(strings.TrimSpace(r.params.Get(name))) {
+	case "true", "1", "yes", "on", "t", "y":
+		return true
+	}
+	return false
+}
+
 // paginate writes a page of items with GitLab's pagination headers (page, per_page; X-Total,
 // X-Total-Pages, X-Next-Page, Link).
 func paginate[T any](w http.ResponseWriter, r *request, items []T) {
@@ -329,8 +343,13 @@ func paginate[T any](w http.ResponseWriter, r *request, items []T) {
 	httpx.WriteJSON(w, http.StatusOK, page1)
 }
 
-// externalPath renders u as an absolute URL on the request's own host, for Link headers.
+// externalPath renders u as an absolute URL for Link headers: under the configured external URL,
+// so clients behind a TLS-terminating proxy (python-gitlab follows Link) stay on the public
+// address, or else on the request's own host.
 func externalPath(r *request, u *url.URL) string {
+	if r.external != "" {
+		return strings.TrimRight(r.external, "/") + u.RequestURI()
+	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"

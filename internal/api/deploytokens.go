@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
@@ -32,7 +33,7 @@ func (h *Handler) deployView(t *token.DeployToken) deployTokenJSON {
 }
 
 func (h *Handler) writeDeployList(w http.ResponseWriter, r *request, f token.DeployFilter) error {
-	if r.params.Get("active") == "true" {
+	if boolParam(r, "active") {
 		f.ActiveAt = h.Deploy.Now()
 	}
 	list, err := h.Deploy.List(ctxOf(r), f)
@@ -145,7 +146,7 @@ func (h *Handler) record(r *request, e audit.Event) {
 func (h *Handler) createDeployToken(w http.ResponseWriter, r *request, owner token.Owner, entityType string, entityID int64) error {
 	created, failed, _ := auditTypes(owner.IsGroup())
 	t, secret, err := h.Deploy.Create(ctxOf(r), token.CreateDeployInput{Name: r.params.Get("name"),
-		Username: r.params.Get("username"), Scopes: r.params["scopes"], ExpiresAt: r.params.Get("expires_at"),
+		Username: r.params.Get("username"), Scopes: scopeList(r.params["scopes"]), ExpiresAt: r.params.Get("expires_at"),
 		Owner: owner, CreatorID: r.principal.User.ID})
 	if err != nil {
 		var ve *token.ValidationError
@@ -161,6 +162,21 @@ func (h *Handler) createDeployToken(w http.ResponseWriter, r *request, owner tok
 	j.Token = secret.Reveal()
 	httpx.WriteJSON(w, http.StatusCreated, j)
 	return nil
+}
+
+// scopeList accepts scopes as repeated values (JSON array, scopes[]=…) or comma-separated in one
+// value, as GitLab's API does (python-gitlab's CLI sends "a,b"); blanks are dropped, so "scopes="
+// counts as empty.
+func scopeList(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 func (h *Handler) deleteProjectDeployToken(w http.ResponseWriter, r *request) error {

@@ -103,7 +103,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *request) error {
 	}
 	u, err := h.Namespaces.CreateUser(ctxOf(r), namespace.CreateUserInput{Username: r.params.Get("username"),
 		Email: r.params.Get("email"), Name: r.params.Get("name"), Password: r.params.Get("password"),
-		Admin: r.params.Get("admin") == "true"})
+		Admin: boolParam(r, "admin")})
 	if err != nil {
 		return err
 	}
@@ -354,7 +354,7 @@ func (h *Handler) projectView(r *request, p *namespace.Project) projectJSON {
 	}
 	return projectJSON{ID: p.ID, Name: p.Name, Path: p.Path, PathWithNamespace: p.FullPath,
 		NameWithNamespace: strings.ReplaceAll(p.NamespacePath(), "/", " / ") + " / " + p.Name,
-		Visibility: string(p.Visibility), Namespace: ns, HTTPURLToRepo: h.webURL(r, p.FullPath+".git"),
+		Visibility:        string(p.Visibility), Namespace: ns, HTTPURLToRepo: h.webURL(r, p.FullPath+".git"),
 		WebURL: h.webURL(r, p.FullPath), DefaultBranch: "main", CreatedAt: isoTime(p.CreatedAt)}
 }
 

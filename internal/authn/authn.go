@@ -59,7 +59,7 @@ func (a *Authenticator) Basic(ctx context.Context, r *http.Request) (access.Prin
 	}
 	user, pass, ok, err := ParseBasic(r.Header.Get("Authorization"))
 	if err != nil {
-		return access.AnonymousPrincipal, a.failed(ctx, r, "", "malformed basic auth")
+		return access.AnonymousPrincipal, a.failed(ctx, r, "", "malformed basic auth", true)
 	}
 	if !ok {
 		return access.AnonymousPrincipal, nil
@@ -67,9 +67,17 @@ func (a *Authenticator) Basic(ctx context.Context, r *http.Request) (access.Prin
 	p, err := a.resolve(ctx, user, token.NewSecret(pass), true)
 	if err != nil {
 		if errors.Is(err, ErrInvalidCredentials) {
-			return access.AnonymousPrincipal, a.failed(ctx, r, user, "wrong username or password")
+			return access.AnonymousPrincipal, a.failed(ctx, r, user, "wrong username or password", true)
 		}
 		return access.AnonymousPrincipal, err
+	}
+	if p.Kind == access.DeployTokenPrincipal && !p.DeployToken.Active(a.Deploy.Now()) {
+		// A revoked or expired deploy token is a failed login for the ban, never a success that
+		// resets the count; access refuses it (and audits why) once the caller authorizes.
+		if a.Ban.Fail(ip) {
+			return access.AnonymousPrincipal, ErrBanned
+		}
+		return p, nil
 	}
 	a.Ban.Succeed(ip)
 	return p, nil
@@ -97,7 +105,8 @@ func (a *Authenticator) API(ctx context.Context, r *http.Request) (access.Princi
 	}
 	p, err := a.personal(ctx, token.NewSecret(secret))
 	if errors.Is(err, ErrInvalidCredentials) {
-		return access.AnonymousPrincipal, a.failed(ctx, r, "", "invalid personal access token")
+		// Audited, but not counted: the ban covers Git and /jwt/auth only (SPEC §2).
+		return access.AnonymousPrincipal, a.failed(ctx, r, "", "invalid personal access token", false)
 	}
 	return p, err
 }
@@ -158,9 +167,9 @@ func (a *Authenticator) personal(ctx context.Context, secret token.Secret) (acce
 	return access.Principal{Kind: access.UserPrincipal, User: u, PersonalToken: pat}, nil
 }
 
-// failed records a failed authentication and counts it toward the ban; it returns the error
-// to answer with (ErrBanned once the IP is banned).
-func (a *Authenticator) failed(ctx context.Context, r *http.Request, username, why string) error {
+// failed records a failed authentication and, when countBan, counts it toward the ban; it
+// returns the error to answer with (ErrBanned once the IP is banned).
+func (a *Authenticator) failed(ctx context.Context, r *http.Request, username, why string, countBan bool) error {
 	ip := ClientIP(r)
 	if a.Audit != nil {
 		if err := a.Audit.Record(ctx, audit.Event{Type: audit.AuthenticationFailed, ActorKind: "anonymous",
@@ -168,7 +177,7 @@ func (a *Authenticator) failed(ctx context.Context, r *http.Request, username, w
 			a.Log.ErrorContext(ctx, "record audit event", "err", err)
 		}
 	}
-	if a.Ban.Fail(ip) {
+	if countBan && a.Ban.Fail(ip) {
 		return ErrBanned
 	}
 	return ErrInvalidCredentials
@@ -197,4 +206,9 @@ func (a *Authenticator) Authorize(ctx context.Context, r *http.Request, p access
 		a.Log.ErrorContext(ctx, "record audit event", "err", err)
 	}
 	return d, nil
+}
+
+// Bearer returns the token of the request's "Authorization: Bearer …" header, if it has one.
+func Bearer(r *http.Request) (string, bool) {
+	return ParseBearer(r.Header.Get("Authorization"))
 }

@@ -124,7 +124,12 @@ type Store interface {
 	Delete(ctx context.Context, d Digest) error
 }
 
-// Writer is an upload in progress. It is invisible until Commit succeeds.
+// Writer is an upload in progress. It is invisible until Commit succeeds. A Writer is used by
+// one goroutine at a time.
+//
+// After a successful Commit, or after Close or Cancel, the Writer is finished: Write and Commit
+// fail, and further Close and Cancel calls do nothing and return nil, so `defer w.Cancel(ctx)`
+// is safe on every path (it does not discard an upload that Close suspended).
 type Writer interface {
 	io.Writer
 	// ID names the upload for Resume.
@@ -133,8 +138,13 @@ type Writer interface {
 	Size() int64
 	// Commit verifies that the bytes written have digest expected and makes them visible under
 	// it (ErrDigestMismatch otherwise, and nothing becomes visible). The upload is then gone.
+	// An expected digest that is not valid gives ErrInvalidDigest. Committing a digest that is
+	// already stored succeeds and keeps the stored copy. A failed Commit leaves the upload as it
+	// was and the Writer open, for the caller to Cancel (or Close).
 	Commit(ctx context.Context, expected Digest) (Info, error)
-	// Close suspends the upload, keeping what was written for Resume.
+	// Close suspends the upload, keeping what was written for Resume. Bytes written by a Writer
+	// that is never closed (a crashed request) may be lost: a resumed Writer's Size tells where
+	// the client must continue.
 	Close() error
 	// Cancel discards the upload.
 	Cancel(ctx context.Context) error

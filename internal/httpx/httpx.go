@@ -82,8 +82,13 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 					http.Error(sw, "internal server error", http.StatusInternalServerError)
 				}
 			}
+			status := sw.status
+			if status == 0 {
+				// The handler wrote nothing: net/http answers 200.
+				status = http.StatusOK
+			}
 			log.InfoContext(ctx, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
-				"status", sw.status, "bytes", sw.bytes, "duration_ms", time.Since(start).Milliseconds(),
+				"status", status, "bytes", sw.bytes, "duration_ms", time.Since(start).Milliseconds(),
 				"remote", r.RemoteAddr)
 		}()
 		next.ServeHTTP(sw, r.WithContext(ctx))

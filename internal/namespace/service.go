@@ -92,11 +92,8 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*User, er
 	if strings.TrimSpace(in.Name) == "" {
 		return nil, &ValidationError{Field: "name", Reason: "is missing"}
 	}
-	if len(in.Password) < 8 {
-		return nil, &ValidationError{Field: "password", Reason: "is too short (minimum is 8 characters)"}
-	}
-	if len(in.Password) > 72 {
-		return nil, &ValidationError{Field: "password", Reason: "is too long (maximum is 72 characters)"}
+	if err := validatePassword(in.Password); err != nil {
+		return nil, err
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), bcryptCost)
 	if err != nil {
@@ -113,8 +110,23 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*User, er
 	return u, nil
 }
 
-// SetPassword replaces a user's password.
+// validatePassword applies the same length rules to new and changed passwords.
+func validatePassword(p string) error {
+	if len(p) < 8 {
+		return &ValidationError{Field: "password", Reason: "is too short (minimum is 8 characters)"}
+	}
+	if len(p) > 72 {
+		return &ValidationError{Field: "password", Reason: "is too long (maximum is 72 characters)"}
+	}
+	return nil
+}
+
+// SetPassword replaces a user's password; it fails with a *ValidationError on "password" for
+// one CreateUser would refuse, and ErrNotFound for a missing user.
 func (s *Service) SetPassword(ctx context.Context, userID int64, password string) error {
+	if err := validatePassword(password); err != nil {
+		return err
+	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
@@ -132,7 +144,8 @@ func (s *Service) CheckPassword(ctx context.Context, username, password string) 
 		}
 		return nil, err
 	}
-	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
+	// A blocked user is refused after the comparison, so timing does not reveal the state.
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil || u.Blocked {
 		return nil, ErrNotFound
 	}
 	return u, nil

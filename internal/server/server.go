@@ -141,7 +141,13 @@ func instanceKey(cfg config.Config) ([]byte, error) {
 	path := filepath.Join(cfg.DataDir, "secret.key")
 	b, err := os.ReadFile(path)
 	if err == nil {
-		return []byte(strings.TrimSpace(string(b))), nil
+		key := strings.TrimSpace(string(b))
+		if key == "" {
+			// Never digest tokens with an empty key (a crash or a concurrent first start can leave
+			// the file empty); the key cannot be recreated without invalidating every token.
+			return nil, fmt.Errorf("instance key file %s is empty", path)
+		}
+		return []byte(key), nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("read instance key: %w", err)

@@ -130,17 +130,24 @@ func ParseScopes(names []string, allowed []Scope) (Scopes, error) {
 }
 
 // Secret is a credential value. It never prints itself: String, GoString, MarshalText, MarshalJSON
-// and slog all show "[REDACTED]"; Reveal is the only way to read it.
-type Secret struct{ v string }
+// and slog all show "[REDACTED]"; Reveal is the only way to read it. The value sits behind a
+// pointer so that where fmt cannot call those methods (a Secret in an unexported struct field)
+// it prints an address, not the value.
+type Secret struct{ v *string }
 
 // NewSecret wraps a raw credential value.
-func NewSecret(v string) Secret { return Secret{v: v} }
+func NewSecret(v string) Secret { return Secret{v: &v} }
 
 // Reveal returns the raw value, for the one response that must show it and for digesting.
-func (s Secret) Reveal() string { return s.v }
+func (s Secret) Reveal() string {
+	if s.v == nil {
+		return ""
+	}
+	return *s.v
+}
 
 // IsZero reports whether the secret is empty.
-func (s Secret) IsZero() bool { return s.v == "" }
+func (s Secret) IsZero() bool { return s.Reveal() == "" }
 
 const redacted = "[REDACTED]"
 
@@ -150,7 +157,7 @@ func (Secret) MarshalText() ([]byte, error)   { return []byte(redacted), nil }
 func (Secret) MarshalJSON() ([]byte, error)   { return []byte(`"` + redacted + `"`), nil }
 func (Secret) LogValue() slog.Value           { return slog.StringValue(redacted) }
 func (s Secret) Format(f fmt.State, _ rune)   { _, _ = f.Write([]byte(redacted)) }
-func (s Secret) HasPrefix(prefix string) bool { return strings.HasPrefix(s.v, prefix) }
+func (s Secret) HasPrefix(prefix string) bool { return strings.HasPrefix(s.Reveal(), prefix) }
 
 // Secret prefixes recognised by secret scanners (SPEC §1, §2).
 const (
@@ -167,7 +174,7 @@ func GenerateSecret(prefix string) (Secret, error) {
 	if _, err := rand.Read(b); err != nil {
 		return Secret{}, fmt.Errorf("generate secret: %w", err)
 	}
-	return Secret{v: prefix + base64.RawURLEncoding.EncodeToString(b)}, nil
+	return NewSecret(prefix + base64.RawURLEncoding.EncodeToString(b)), nil
 }
 
 // Digester computes the keyed digest under which secrets are stored and looked up.
@@ -183,7 +190,7 @@ func NewDigester(key []byte) *Digester {
 // Digest returns HMAC-SHA-256(key, secret).
 func (d *Digester) Digest(s Secret) []byte {
 	m := hmac.New(sha256.New, d.key)
-	m.Write([]byte(s.v))
+	m.Write([]byte(s.Reveal()))
 	return m.Sum(nil)
 }
 

@@ -1,0 +1,251 @@
+// Package archtest enforces Gatehouse's import rules (STYLE.md §2) so the layering cannot rot.
+// The rules are a pure function over a package listing (Check); the test in this package feeds
+// it the output of `go list -deps -json ./...`, and also feeds it synthetic listings to prove
+// that every rule can fail.
+//
+// The rules:
+//  1. Domain packages (token, namespace, access, audit) import only the standard library, each
+//     other along the allowed edges (access → token, namespace) and golang.org/x/crypto. They
+//     never reach net/http or database/sql, not even transitively.
+//  2. Protocol packages (git, api, registry, proxy, web, packages/<format>) never reach sqlstore,
+//     a blob implementation, or another protocol. A protocol's own subpackages (api/client,
+//     registry/jwtauth) belong to it.
+//  3. Storage adapters (sqlstore, blob/<impl>) reach only the domain (and their own tree); never a
+//     protocol.
+//  4. Only server, testenv and cmd import sqlstore directly.
+package archtest
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Module is the module path whose packages the rules govern.
+const Module = "github.com/gatehouse-dev/gatehouse"
+
+// Package is the part of `go list -json` output the rules read.
+type Package struct {
+	ImportPath string
+	Standard   bool
+	// Imports are the direct imports; Deps the transitive closure (as go list reports them).
+	Imports []string
+	Deps    []string
+}
+
+// Violation is one forbidden import edge. Via is the import chain from From to To when To is
+// reached transitively.
+type Violation struct {
+	Rule string
+	From string
+	To   string
+	Via  []string
+}
+
+func (v Violation) String() string {
+	s := fmt.Sprintf("%s: %s imports %s", v.Rule, short(v.From), short(v.To))
+	if len(v.Via) > 2 {
+		parts := make([]string, len(v.Via))
+		for i, p := range v.Via {
+			parts[i] = short(p)
+		}
+		s += " (via " + strings.Join(parts, " → ") + ")"
+	}
+	return s
+}
+
+// short drops the module prefix for readable messages.
+func short(p string) string { return strings.TrimPrefix(p, Module+"/") }
+
+// domain lists the domain packages and, for each, the other domain packages it may import.
+var domain = map[string][]string{
+	"internal/token":     nil,
+	"internal/namespace": nil,
+	"internal/audit":     nil,
+	"internal/access":    {"internal/token", "internal/namespace"},
+	"internal/oci":       nil,
+}
+
+// domainThirdParty are the only non-standard modules domain packages may import directly.
+var domainThirdParty = []string{"golang.org/x/crypto"}
+
+// forbiddenInDomain are standard packages (and their subpackages) the domain must never reach.
+var forbiddenInDomain = []string{"net/http", "database/sql"}
+
+// protocolRoots are the protocol packages; each root with its subpackages is one protocol.
+// internal/packages/<format> is handled by protocolOf.
+var protocolRoots = []string{"internal/git", "internal/api", "internal/registry", "internal/proxy", "internal/web"}
+
+// sqlstoreImporters may import sqlstore directly (besides sqlstore's own subpackages).
+var sqlstoreImporters = []string{"internal/server", "internal/testenv", "cmd"}
+
+// rel returns p relative to the module, and whether p is in the module.
+func rel(p string) (string, bool) {
+	if strings.HasPrefix(p, Module+"/") {
+		return p[len(Module)+1:], true
+	}
+	return "", false
+}
+
+// under reports whether p is root or below it ("a/b" is under "a", "ab" is not).
+func under(p, root string) bool { return p == root || strings.HasPrefix(p, root+"/") }
+
+// protocolOf names the protocol p belongs to, or "".
+func protocolOf(r string) string {
+	for _, root := range protocolRoots {
+		if under(r, root) {
+			return root
+		}
+	}
+	if rest, ok := strings.CutPrefix(r, "internal/packages/"); ok && rest != "" {
+		format, _, _ := strings.Cut(rest, "/")
+		return "internal/packages/" + format
+	}
+	return ""
+}
+
+func isSQLStore(r string) bool { return under(r, "internal/sqlstore") }
+
+// isBlobImpl reports a blob implementation (a subpackage of the blob interface package).
+func isBlobImpl(r string) bool { return strings.HasPrefix(r, "internal/blob/") }
+
+// Check applies the import rules to a listing and returns the violations, sorted.
+func Check(pkgs []Package) []Violation {
+	byPath := make(map[string]*Package, len(pkgs))
+	for i := range pkgs {
+		byPath[pkgs[i].ImportPath] = &pkgs[i]
+	}
+	var out []Violation
+	add := func(rule, from, to string) {
+		out = append(out, Violation{Rule: rule, From: from, To: to, Via: chain(byPath, from, to)})
+	}
+	for _, p := range pkgs {
+		r, ok := rel(p.ImportPath)
+		if !ok {
+			continue
+		}
+		if allowed, isDomain := domain[r]; isDomain {
+			for _, d := range p.Deps {
+				dr, inModule := rel(d)
+				switch {
+				case inModule:
+					if _, depIsDomain := domain[dr]; !depIsDomain {
+						add("domain package imports a non-domain Gatehouse package", p.ImportPath, d)
+					} else if !slices.Contains(allowed, dr) {
+						add("domain import outside the allowed DAG (access → token, namespace)", p.ImportPath, d)
+					}
+				case anyUnder(d, forbiddenInDomain):
+					add("domain package reaches net/http or database/sql", p.ImportPath, d)
+				}
+			}
+			for _, d := range p.Imports {
+				if _, inModule := rel(d); inModule {
+					continue
+				}
+				if !isStandard(byPath, d) && !anyUnder(d, domainThirdParty) {
+					add("domain package imports a third-party module other than golang.org/x/crypto", p.ImportPath, d)
+				}
+			}
+		}
+		if proto := protocolOf(r); proto != "" {
+			for _, d := range p.Deps {
+				dr, inModule := rel(d)
+				if !inModule {
+					continue
+				}
+				switch {
+				case isSQLStore(dr):
+					add("protocol package reaches sqlstore", p.ImportPath, d)
+				case isBlobImpl(dr):
+					add("protocol package reaches a blob implementation", p.ImportPath, d)
+				case protocolOf(dr) != "" && protocolOf(dr) != proto:
+					add("protocol package reaches another protocol", p.ImportPath, d)
+				}
+			}
+		}
+		if isSQLStore(r) || isBlobImpl(r) {
+			for _, d := range p.Deps {
+				dr, inModule := rel(d)
+				if !inModule {
+					continue
+				}
+				if _, depIsDomain := domain[dr]; depIsDomain {
+					continue
+				}
+				if (isSQLStore(r) && isSQLStore(dr)) || (isBlobImpl(r) && under(dr, "internal/blob")) {
+					continue
+				}
+				if protocolOf(dr) != "" {
+					add("storage adapter reaches a protocol package", p.ImportPath, d)
+				} else {
+					add("storage adapter reaches a non-domain Gatehouse package", p.ImportPath, d)
+				}
+			}
+		}
+		if !isSQLStore(r) && !anyUnder(r, sqlstoreImporters) {
+			for _, d := range p.Imports {
+				if dr, inModule := rel(d); inModule && isSQLStore(dr) {
+					add("only server, testenv and cmd may import sqlstore", p.ImportPath, d)
+				}
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].From != out[j].From {
+			return out[i].From < out[j].From
+		}
+		if out[i].To != out[j].To {
+			return out[i].To < out[j].To
+		}
+		return out[i].Rule < out[j].Rule
+	})
+	return out
+}
+
+// chain finds an import path from → … → to along direct imports (breadth first), for messages.
+func chain(byPath map[string]*Package, from, to string) []string {
+	prev := map[string]string{from: ""}
+	queue := []string{from}
+	for len(queue) > 0 {
+		cur := queue[0]
+		queue = queue[1:]
+		if cur == to {
+			var path []string
+			for p := to; p != ""; p = prev[p] {
+				path = append([]string{p}, path...)
+			}
+			return path
+		}
+		pkg := byPath[cur]
+		if pkg == nil {
+			continue
+		}
+		for _, next := range pkg.Imports {
+			if _, seen := prev[next]; !seen {
+				prev[next] = cur
+				queue = append(queue, next)
+			}
+		}
+	}
+	return nil
+}
+
+// isStandard reports a standard-library package: marked so by go list, or, when absent from the
+// listing, shaped like one (no dot in the first path element).
+func isStandard(byPath map[string]*Package, p string) bool {
+	if pkg := byPath[p]; pkg != nil {
+		return pkg.Standard
+	}
+	first, _, _ := strings.Cut(p, "/")
+	return !strings.Contains(first, ".")
+}
+
+func anyUnder(p string, roots []string) bool {
+	for _, root := range roots {
+		if under(p, root) {
+			return true
+		}
+	}
+	return false
+}
