@@ -22,10 +22,14 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/blob"
+	"github.com/gatehouse-dev/gatehouse/internal/blob/fsblob"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/git"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/registry"
+	"github.com/gatehouse-dev/gatehouse/internal/registry/jwtauth"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlstore"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
@@ -57,6 +61,8 @@ type Server struct {
 	Authorizer *access.Authorizer
 	Auth       *authn.Authenticator
 	Repos      *git.Repos
+	Blobs      blob.Store
+	Tokens     *jwtauth.Issuer
 	Log        *slog.Logger
 
 	handler http.Handler
@@ -117,12 +123,58 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	s.Namespaces.OnProjectCreated = func(ctx context.Context, p *namespace.Project) error {
 		return s.Repos.Create(ctx, p.ID)
 	}
+	if err := s.openRegistry(ctx, key, opts.Now); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if err := s.bootstrap(ctx, stdout); err != nil {
 		s.Close()
 		return nil, err
 	}
 	s.handler = s.routes()
 	return s, nil
+}
+
+// openRegistry opens the blob store under DataDir/blobs and the registry token signing key
+// (generated on first start and shared by every node through the settings table).
+func (s *Server) openRegistry(ctx context.Context, instanceKey []byte, now func() time.Time) error {
+	if now == nil {
+		now = time.Now
+	}
+	blobs, err := fsblob.New(filepath.Join(s.Config.DataDir, "blobs"))
+	if err != nil {
+		return err
+	}
+	key, err := jwtauth.LoadOrCreateKey(ctx, s.Store, instanceKey, now())
+	if err != nil {
+		return err
+	}
+	s.Blobs, s.Tokens = blobs, jwtauth.NewIssuer(key, jwtauth.Options{Now: now})
+	return nil
+}
+
+// RegistrySigningKey returns the registry token signing key of the instance cfg describes,
+// creating it (after migrating the database) when no server has started yet. The CLI prints its
+// public half for an external CNCF Distribution registry.
+func RegistrySigningKey(ctx context.Context, cfg config.Config) (*jwtauth.Key, error) {
+	if !cfg.IsPostgres() {
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("data dir: %w", err)
+		}
+	}
+	secret, err := instanceKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	store, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	if _, err := store.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	return jwtauth.LoadOrCreateKey(ctx, store, secret, time.Now())
 }
 
 // NewLogger returns a JSON slog logger at level.
@@ -221,6 +273,12 @@ func (s *Server) routes() http.Handler {
 	apiHandler.Init()
 	gitHandler := &git.Handler{Repos: s.Repos, Projects: s.Namespaces, Auth: s.Auth, Log: s.Log, Realm: "Gatehouse"}
 	mux.Handle("/api/v4/", apiHandler)
+	projects := jwtauth.NewProjectCache(s.Store, s.Tokens.Now)
+	mux.Handle("/v2/", registry.New(registry.Config{Store: s.Store, Blobs: s.Blobs, Projects: projects, Principals: s.Store,
+		Tokens: s.Tokens, Auth: s.Auth, Realm: s.Config.ExternalURL + "/jwt/auth",
+		UploadSecret: s.Tokens.Key().Derive("registry-upload-state"), Log: s.Log, Now: s.Tokens.Now}))
+	mux.Handle("/jwt/auth", &jwtauth.Handler{Issuer: s.Tokens, Auth: s.Auth, Log: s.Log, Services: map[string]jwtauth.Grantor{
+		jwtauth.ContainerRegistryService: &jwtauth.RegistryGrantor{Projects: projects, Auth: s.Auth}}})
 	mux.HandleFunc("GET /-/health", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

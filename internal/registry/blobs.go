@@ -1,0 +1,228 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/blob"
+	"github.com/gatehouse-dev/gatehouse/internal/oci"
+)
+
+// copyBuf is a pool of 1 MiB buffers for streaming blobs in and out (fewer syscalls than
+// io.Copy's 32 KiB).
+var copyBuf = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+func copyBuffered(dst io.Writer, src io.Reader) (int64, error) {
+	bp := copyBuf.Get().(*[]byte)
+	defer copyBuf.Put(bp)
+	return io.CopyBuffer(dst, src, *bp)
+}
+
+// setBlobHeaders sets what every blob answer carries.
+func setBlobHeaders(w http.ResponseWriter, d blob.Digest) {
+	w.Header().Set("Docker-Content-Digest", string(d))
+	w.Header().Set("ETag", `"`+string(d)+`"`)
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Accept-Ranges", "bytes")
+	w.Header().Set("Cache-Control", "max-age=31536000")
+}
+
+// serveBlob answers GET and HEAD /v2/<name>/blobs/<digest>: only blobs linked into the
+// repository, streamed from the blob store, with Range support (RFC 9110 §14).
+func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, _ grant) {
+	ctx := r.Context()
+	link, err := h.cfg.Store.BlobLink(ctx, rt.name, string(rt.digest))
+	if errors.Is(err, oci.ErrNotFound) {
+		h.writeError(w, r, fail(codeBlobUnknown, ""))
+		return
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	setBlobHeaders(w, rt.digest)
+	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == `"`+string(rt.digest)+`"` || inm == string(rt.digest)) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if r.Method == http.MethodHead {
+		w.Header().Set("Content-Length", strconv.FormatInt(link.Size, 10))
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if rd, ok := h.cfg.Blobs.(blob.Redirector); ok && h.cfg.RedirectBlobs {
+		u, err := rd.RedirectURL(ctx, rt.digest, 20*time.Minute)
+		if err == nil {
+			w.Header().Del("Content-Type")
+			http.Redirect(w, r, u, http.StatusTemporaryRedirect)
+			return
+		}
+		h.log.WarnContext(ctx, "blob redirect failed; serving directly", "digest", string(rt.digest), "err", err.Error())
+	}
+	if r.Header.Get("Range") == "" {
+		rc, err := h.cfg.Blobs.Open(ctx, rt.digest, 0)
+		if err != nil {
+			h.blobOpenError(w, r, err)
+			return
+		}
+		defer rc.Close()
+		w.Header().Set("Content-Length", strconv.FormatInt(link.Size, 10))
+		w.WriteHeader(http.StatusOK)
+		_, _ = copyBuffered(w, rc)
+		return
+	}
+	if start, n, ok := singleRange(r, link.Size); ok {
+		if n < 0 {
+			w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(link.Size, 10))
+			h.writeError(w, r, fail(codeRangeNotSatisfiable, ""))
+			return
+		}
+		rc, err := h.cfg.Blobs.Open(ctx, rt.digest, start)
+		if err != nil {
+			h.blobOpenError(w, r, err)
+			return
+		}
+		defer rc.Close()
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, start+n-1, link.Size))
+		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+		w.WriteHeader(http.StatusPartialContent)
+		_, _ = copyBuffered(w, io.LimitReader(rc, n))
+		return
+	}
+	// Multiple ranges and conditional ranges: net/http's implementation.
+	rs := &blobReader{ctx: ctx, store: h.cfg.Blobs, digest: rt.digest, size: link.Size}
+	defer rs.Close()
+	http.ServeContent(w, r, "", time.Time{}, rs)
+	if rs.err != nil && !errors.Is(rs.err, context.Canceled) {
+		h.log.WarnContext(ctx, "blob read failed", "digest", string(rt.digest), "err", rs.err.Error())
+	}
+}
+
+func (h *Handler) blobOpenError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, blob.ErrNotFound) {
+		// Linked but gone from storage: answer as unknown rather than fail.
+		h.log.WarnContext(r.Context(), "linked blob missing from storage", "err", err.Error())
+		h.writeError(w, r, fail(codeBlobUnknown, ""))
+		return
+	}
+	h.writeError(w, r, err)
+}
+
+// blobReader is an io.ReadSeeker over a stored blob for http.ServeContent: seeking is free, and
+// the blob is opened lazily at the read offset, so a range read transfers only the range.
+type blobReader struct {
+	ctx    context.Context
+	store  blob.Store
+	digest blob.Digest
+	size   int64
+	off    int64
+	rc     io.ReadCloser
+	err    error
+}
+
+func (b *blobReader) Seek(offset int64, whence int) (int64, error) {
+	var abs int64
+	switch whence {
+	case io.SeekStart:
+		abs = offset
+	case io.SeekCurrent:
+		abs = b.off + offset
+	case io.SeekEnd:
+		abs = b.size + offset
+	default:
+		return 0, errors.New("blobReader: bad whence")
+	}
+	if abs < 0 {
+		return 0, errors.New("blobReader: negative position")
+	}
+	if abs != b.off && b.rc != nil {
+		b.rc.Close()
+		b.rc = nil
+	}
+	b.off = abs
+	return abs, nil
+}
+
+func (b *blobReader) Read(p []byte) (int, error) {
+	if b.off >= b.size {
+		return 0, io.EOF
+	}
+	if b.rc == nil {
+		rc, err := b.store.Open(b.ctx, b.digest, b.off)
+		if err != nil {
+			b.err = err
+			return 0, err
+		}
+		b.rc = rc
+	}
+	n, err := b.rc.Read(p)
+	b.off += int64(n)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *blobReader) Close() error {
+	if b.rc != nil {
+		return b.rc.Close()
+	}
+	return nil
+}
+
+// serveDeleteBlob answers DELETE /v2/<name>/blobs/<digest>: the repository's link goes at once
+// (202); the bytes stay for garbage collection, since other repositories may link them.
+func (h *Handler) serveDeleteBlob(w http.ResponseWriter, r *http.Request, rt route, _ grant) {
+	err := h.cfg.Store.UnlinkBlob(r.Context(), rt.name, string(rt.digest))
+	if errors.Is(err, oci.ErrNotFound) {
+		h.writeError(w, r, fail(codeBlobUnknown, ""))
+		return
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// singleRange interprets a Range header of one byte range (RFC 9110 §14) over size bytes. ok
+// is false when the header is not a single plain byte range (multiple ranges, If-Range): the
+// caller falls back to http.ServeContent. n < 0 means the range is unsatisfiable (416).
+func singleRange(r *http.Request, size int64) (start, n int64, ok bool) {
+	spec, found := strings.CutPrefix(r.Header.Get("Range"), "bytes=")
+	if !found || strings.Contains(spec, ",") || r.Header.Get("If-Range") != "" {
+		return 0, 0, false
+	}
+	first, last, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found {
+		return 0, -1, true
+	}
+	if first == "" { // suffix: the last <last> bytes
+		k, err := strconv.ParseInt(last, 10, 64)
+		if err != nil || k <= 0 || size == 0 {
+			return 0, -1, true
+		}
+		k = min(k, size)
+		return size - k, k, true
+	}
+	a, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || a < 0 || a >= size {
+		return 0, -1, true
+	}
+	b := size - 1
+	if last != "" {
+		if b, err = strconv.ParseInt(last, 10, 64); err != nil || b < a {
+			return 0, -1, true
+		}
+		b = min(b, size-1)
+	}
+	return a, b - a + 1, true
+}

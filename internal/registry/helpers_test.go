@@ -1,0 +1,129 @@
+package registry_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+)
+
+// localhost makes the server's external URL (and so the token realm) use "localhost": crane and
+// oras refuse a loopback token realm that is not on the registry's own host (SPEC §7).
+func localhost(c *config.Config) {
+	c.ExternalURL = strings.Replace(c.ExternalURL, "://127.0.0.1:", "://localhost:", 1)
+}
+
+// startRegistry boots a server reachable as localhost:<port> with the standard fixture tree.
+func startRegistry(t *testing.T, opts ...testenv.ServerOption) (*testenv.TestServer, testenv.Fixture, string) {
+	t.Helper()
+	ts := testenv.StartServer(t, append([]testenv.ServerOption{localhost}, opts...)...)
+	f := ts.MakeFixture(t)
+	u, err := url.Parse(ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts, f, u.Host
+}
+
+// moduleRoot is the directory of go.mod, for running `go tool`.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("no caller information")
+	}
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+var (
+	toolMu    sync.Mutex
+	toolPaths = map[string]string{}
+)
+
+// goTool returns the path of a client pinned in go.mod as a Go tool (crane, oras, regctl),
+// built once into the Go build cache by `go tool -n`.
+func goTool(t *testing.T, name string) string {
+	t.Helper()
+	toolMu.Lock()
+	defer toolMu.Unlock()
+	if p, ok := toolPaths[name]; ok {
+		return p
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		testenv.Missing(t, "go not on PATH: %v", err)
+	}
+	cmd := exec.Command(goBin, "tool", "-n", name)
+	cmd.Dir = moduleRoot(t)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go tool -n %s: %v", name, err)
+	}
+	p := strings.TrimSpace(string(out))
+	toolPaths[name] = p
+	return p
+}
+
+// run runs a command in home, which is also its HOME (so client logins never touch the user's
+// config), and returns its combined output and error.
+func run(t *testing.T, home string, argv ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = home
+	cmd.Env = append(os.Environ(), "HOME="+home, "DOCKER_CONFIG="+filepath.Join(home, ".docker"),
+		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_RUNTIME_DIR="+filepath.Join(home, "run"),
+		"REGISTRY_AUTH_FILE="+filepath.Join(home, "auth.json"), "NO_COLOR=1")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// mustRun is run that fails the test on error.
+func mustRun(t *testing.T, home string, argv ...string) string {
+	t.Helper()
+	out, err := run(t, home, argv...)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+	}
+	return out
+}
+
+// tokenFor asks /jwt/auth for a token as user:secret (empty user: anonymous).
+func tokenFor(t *testing.T, base, user, secret string, scopes ...string) (int, string) {
+	t.Helper()
+	q := url.Values{"service": {"container_registry"}}
+	for _, s := range scopes {
+		q.Add("scope", s)
+	}
+	req, err := http.NewRequest(http.MethodGet, base+"/jwt/auth?"+q.Encode(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user != "" {
+		req.SetBasicAuth(user, secret)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Token string `json:"token"`
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(raw, &body); err != nil {
+			t.Fatalf("decode token answer: %v", err)
+		}
+	}
+	return resp.StatusCode, body.Token
+}

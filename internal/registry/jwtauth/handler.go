@@ -1,0 +1,226 @@
+package jwtauth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/httpx"
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/oci"
+)
+
+// ContainerRegistryService is the token audience of the container registry (SPEC §5).
+const ContainerRegistryService = "container_registry"
+
+// Grantor decides, for one service, which of the actions a scope requests the principal gets.
+// It returns the granted subset (possibly empty: denied actions are dropped, not errors); the
+// error is only for "could not decide".
+type Grantor interface {
+	Grant(ctx context.Context, r *http.Request, p access.Principal, s Scope) ([]string, error)
+}
+
+// Handler serves GET /jwt/auth, the Docker token endpoint: basic auth (deploy token with its
+// username, personal access token, or password; through authn.Basic so the shared failed-auth ban
+// applies) or none, then a signed token whose access claim holds requested ∩ allowed.
+type Handler struct {
+	Issuer *Issuer
+	Auth   *authn.Authenticator
+	// Services maps each token audience ("service" parameter) to what decides its scopes.
+	Services map[string]Grantor
+	Log      *slog.Logger
+}
+
+// tokenResponse is the Docker token spec's answer.
+type tokenResponse struct {
+	Token       string `json:"token"`
+	AccessToken string `json:"access_token"`
+	ExpiresIn   int    `json:"expires_in"`
+	IssuedAt    string `json:"issued_at"`
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		h.fail(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "the token endpoint answers GET only")
+		return
+	}
+	q := r.URL.Query()
+	service := q.Get("service")
+	grantor, ok := h.Services[service]
+	if !ok {
+		h.fail(w, http.StatusNotFound, "UNSUPPORTED", "unknown service")
+		return
+	}
+	scopes, err := ParseScopes(q["scope"])
+	if err != nil {
+		h.fail(w, http.StatusBadRequest, "UNSUPPORTED", err.Error())
+		return
+	}
+	ctx := r.Context()
+	p, err := h.Auth.Basic(ctx, r)
+	switch {
+	case errors.Is(err, authn.ErrBanned):
+		h.fail(w, http.StatusForbidden, "DENIED", err.Error())
+		return
+	case errors.Is(err, authn.ErrInvalidCredentials), errors.Is(err, authn.ErrDeployTokenNotAllowed):
+		w.Header().Set("WWW-Authenticate", `Basic realm="Gatehouse"`)
+		h.fail(w, http.StatusUnauthorized, "UNAUTHORIZED", "invalid username or token")
+		return
+	case err != nil:
+		h.internal(w, r, err)
+		return
+	}
+	if p.Kind == access.DeployTokenPrincipal && !p.DeployToken.Active(h.Auth.Deploy.Now()) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Gatehouse"`)
+		h.fail(w, http.StatusUnauthorized, "UNAUTHORIZED", "deploy token is revoked or expired")
+		return
+	}
+	granted, err := h.grant(ctx, r, grantor, p, scopes)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	t, err := h.Issuer.Issue(service, p, granted)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, tokenResponse{Token: t.Token, AccessToken: t.Token,
+		ExpiresIn: int(t.TTL / time.Second), IssuedAt: t.IssuedAt.UTC().Format(time.RFC3339)})
+}
+
+// grant asks the service's grantor about every scope and merges the answers per resource,
+// actions in canonical order.
+func (h *Handler) grant(ctx context.Context, r *http.Request, g Grantor, p access.Principal, scopes []Scope) ([]ResourceActions, error) {
+	var out []ResourceActions
+	index := map[[2]string]int{}
+	for _, s := range scopes {
+		actions, err := g.Grant(ctx, r, p, s)
+		if err != nil {
+			return nil, err
+		}
+		if len(actions) == 0 {
+			continue
+		}
+		key := [2]string{s.Type, s.Name}
+		i, ok := index[key]
+		if !ok {
+			i = len(out)
+			index[key] = i
+			out = append(out, ResourceActions{Type: s.Type, Name: s.Name})
+		}
+		out[i].Actions = mergeActions(out[i].Actions, actions)
+	}
+	return out, nil
+}
+
+// mergeActions returns the union of a and b, ordered pull, push, delete, then the rest.
+func mergeActions(a, b []string) []string {
+	seen := map[string]bool{}
+	for _, x := range a {
+		seen[x] = true
+	}
+	for _, x := range b {
+		seen[x] = true
+	}
+	var out []string
+	for _, x := range append(append([]string{}, ImageActions...), All) {
+		if seen[x] {
+			out = append(out, x)
+			delete(seen, x)
+		}
+	}
+	for _, x := range append(a, b...) {
+		if seen[x] {
+			out = append(out, x)
+			delete(seen, x)
+		}
+	}
+	return out
+}
+
+type wireError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (h *Handler) fail(w http.ResponseWriter, status int, code, msg string) {
+	httpx.WriteJSON(w, status, map[string][]wireError{"errors": {{Code: code, Message: msg}}})
+}
+
+func (h *Handler) internal(w http.ResponseWriter, r *http.Request, err error) {
+	httpx.Internal(r.Context(), h.Log, err)
+	h.fail(w, http.StatusInternalServerError, "UNKNOWN", "internal server error")
+}
+
+// RegistryGrantor decides scopes for the container registry: repository:<name>:pull,push,delete
+// through access (pull→PullImage, push→PushImage, delete→DeleteImage, "*"→each of them), and
+// registry:catalog:* for administrators.
+type RegistryGrantor struct {
+	Projects *ProjectCache
+	Auth     *authn.Authenticator
+}
+
+// Grant implements Grantor.
+func (g *RegistryGrantor) Grant(ctx context.Context, r *http.Request, p access.Principal, s Scope) ([]string, error) {
+	switch s.Type {
+	case RepositoryType:
+		name, err := oci.ParseName(s.Name)
+		if err != nil {
+			return nil, nil
+		}
+		project, err := g.Projects.Resolve(ctx, name)
+		if errors.Is(err, namespace.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, a := range expand(s.Actions) {
+			act, ok := ImageAction(a)
+			if !ok {
+				continue
+			}
+			d, err := g.Auth.Authorize(ctx, r, p, access.Resource{Project: project}, act)
+			if err != nil {
+				return nil, err
+			}
+			if d.Allow {
+				out = append(out, a)
+			}
+		}
+		return out, nil
+	case RegistryType:
+		if s.Name != "catalog" {
+			return nil, nil
+		}
+		for _, a := range s.Actions {
+			if a != All {
+				continue
+			}
+			d, err := g.Auth.Authorize(ctx, r, p, access.Resource{}, access.AdministerInstance)
+			if err != nil || !d.Allow {
+				return nil, err
+			}
+			return []string{All}, nil
+		}
+	}
+	return nil, nil
+}
+
+// expand replaces "*" by every image action.
+func expand(actions []string) []string {
+	for _, a := range actions {
+		if a == All {
+			return ImageActions
+		}
+	}
+	return actions
+}

@@ -1,0 +1,81 @@
+package jwtauth
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/oci"
+)
+
+// Projects finds the project an image name belongs to. *sqlstore.Store implements it.
+type Projects interface {
+	// ProjectByLongestPath returns the project whose full path (compared case-insensitively) is
+	// the longest of paths, or namespace.ErrNotFound when none is a project.
+	ProjectByLongestPath(ctx context.Context, paths []string) (*namespace.Project, error)
+}
+
+// ResolveProject returns the project that owns image name n — the longest prefix of n that is a
+// project path — or an error wrapping namespace.ErrNotFound.
+func ResolveProject(ctx context.Context, projects Projects, n oci.Name) (*namespace.Project, error) {
+	p, err := projects.ProjectByLongestPath(ctx, n.ProjectPaths())
+	if err != nil {
+		return nil, fmt.Errorf("resolve image name: %w", err)
+	}
+	return p, nil
+}
+
+// projectTTL is how long a resolved image name is remembered. Project paths change rarely; a
+// second of staleness saves a query on every request of a pull or push.
+const projectTTL = time.Second
+
+const maxCachedProjects = 4096
+
+// ProjectCache resolves image names to their projects (ResolveProject), remembering each
+// project found for a second. Names that resolve to no project are not remembered, so a project
+// created a moment later is found at once. It is safe for concurrent use.
+type ProjectCache struct {
+	projects Projects
+	now      func() time.Time
+
+	mu      sync.Mutex
+	entries map[oci.Name]projectEntry
+}
+
+type projectEntry struct {
+	project *namespace.Project
+	expires time.Time
+}
+
+// NewProjectCache returns a cache over projects; now may be nil for time.Now.
+func NewProjectCache(projects Projects, now func() time.Time) *ProjectCache {
+	if now == nil {
+		now = time.Now
+	}
+	return &ProjectCache{projects: projects, now: now, entries: map[oci.Name]projectEntry{}}
+}
+
+// Resolve returns the project owning n, or an error wrapping namespace.ErrNotFound. The
+// returned project is shared and must not be modified.
+func (c *ProjectCache) Resolve(ctx context.Context, n oci.Name) (*namespace.Project, error) {
+	now := c.now()
+	c.mu.Lock()
+	e, ok := c.entries[n]
+	c.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.project, nil
+	}
+	p, err := ResolveProject(ctx, c.projects, n)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.entries) >= maxCachedProjects {
+		clear(c.entries)
+	}
+	c.entries[n] = projectEntry{project: p, expires: now.Add(projectTTL)}
+	c.mu.Unlock()
+	return p, nil
+}

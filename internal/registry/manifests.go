@@ -1,0 +1,174 @@
+package registry
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/blob"
+	"github.com/gatehouse-dev/gatehouse/internal/oci"
+)
+
+// maxTagParams bounds the ?tag= parameters of one manifest push (OCI: at least 10).
+const maxTagParams = 100
+
+// serveManifest answers GET and HEAD /v2/<name>/manifests/<tag|digest>.
+func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route, _ grant) {
+	ctx := r.Context()
+	rec, err := h.cfg.Store.Manifest(ctx, rt.name, rt.ref.String())
+	if errors.Is(err, oci.ErrNotFound) {
+		h.writeError(w, r, fail(codeManifestUnknown, ""))
+		return
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	etag := `"` + rec.Digest + `"`
+	w.Header().Set("Docker-Content-Digest", rec.Digest)
+	w.Header().Set("ETag", etag)
+	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == etag || inm == rec.Digest) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Header().Set("Content-Type", rec.MediaType)
+	w.Header().Set("Content-Length", strconv.FormatInt(rec.Size, 10))
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	rc, err := h.cfg.Blobs.Open(ctx, blob.Digest(rec.Digest), 0)
+	if err != nil {
+		w.Header().Del("Content-Length")
+		w.Header().Del("Content-Type")
+		if errors.Is(err, blob.ErrNotFound) {
+			h.log.WarnContext(ctx, "manifest missing from blob storage", "digest", rec.Digest)
+			err = fail(codeManifestUnknown, "")
+		}
+		h.writeError(w, r, err)
+		return
+	}
+	defer rc.Close()
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.Copy(w, rc)
+}
+
+// servePutManifest answers PUT /v2/<name>/manifests/<tag|digest>[?tag=…]: the manifest is
+// parsed and validated, stored byte for byte as a blob, and then recorded (with its tags and
+// subject) in one transaction that checks every blob and child manifest it references exists in
+// the repository.
+func (h *Handler) servePutManifest(w http.ResponseWriter, r *http.Request, rt route, g grant) {
+	ctx := r.Context()
+	if r.ContentLength > oci.MaxManifestSize {
+		h.writeError(w, r, fail(codeManifestTooLarge, "manifests are limited to %d bytes", oci.MaxManifestSize))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, oci.MaxManifestSize+1))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if len(body) > oci.MaxManifestSize {
+		h.writeError(w, r, fail(codeManifestTooLarge, "manifests are limited to %d bytes", oci.MaxManifestSize))
+		return
+	}
+	m, err := oci.ParseManifest(body, r.Header.Get("Content-Type"))
+	if err != nil {
+		h.writeError(w, r, fail(codeManifestInvalid, "%s", strings.TrimPrefix(err.Error(), "invalid: ")))
+		return
+	}
+	d := blob.FromBytes(blob.SHA256, body)
+	if rt.ref.Digest != "" {
+		if d = blob.FromBytes(rt.ref.Digest.Algorithm(), body); d != rt.ref.Digest {
+			h.writeError(w, r, fail(codeDigestInvalid, "the manifest does not have digest %s", rt.ref.Digest))
+			return
+		}
+	}
+	var tags, paramTags []string
+	if rt.ref.Tag != "" {
+		tags = append(tags, rt.ref.Tag)
+	}
+	for _, t := range r.URL.Query()["tag"] {
+		if !ValidTag(t) {
+			h.writeError(w, r, fail(codeManifestInvalid, "invalid tag"))
+			return
+		}
+		paramTags = append(paramTags, t)
+	}
+	if len(paramTags) > maxTagParams {
+		h.writeError(w, r, fail(codeTagsTooMany, "at most %d tags per push", maxTagParams))
+		return
+	}
+	tags = append(tags, paramTags...)
+	if err := h.storeManifestBytes(r, d, body); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	rec := oci.ManifestRecord{Digest: string(d), MediaType: m.MediaType, Size: int64(len(body)),
+		ArtifactType: m.ArtifactType, Blobs: m.Blobs(), Children: m.Children(), CreatedAt: h.now()}
+	if m.Subject != nil {
+		rec.Subject, rec.Annotations = m.Subject.Digest, m.Annotations
+	}
+	if err := h.cfg.Store.PutManifest(ctx, oci.Repository{ProjectID: g.project.ID, Name: rt.name}, rec, tags); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v2/"+rt.name.String()+"/manifests/"+string(d))
+	w.Header().Set("Docker-Content-Digest", string(d))
+	if m.Subject != nil {
+		w.Header().Set("OCI-Subject", m.Subject.Digest)
+	}
+	if len(paramTags) > 0 {
+		w.Header().Set("OCI-Tag", strings.Join(paramTags, ", "))
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusCreated)
+}
+
+// storeManifestBytes commits the manifest's exact bytes as a blob under d (once: a manifest
+// pushed again is already there).
+func (h *Handler) storeManifestBytes(r *http.Request, d blob.Digest, body []byte) error {
+	ctx := r.Context()
+	if _, err := h.cfg.Blobs.Stat(ctx, d); err == nil {
+		return nil
+	} else if !errors.Is(err, blob.ErrNotFound) {
+		return err
+	}
+	wr, err := h.cfg.Blobs.Create(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(wr, bytes.NewReader(body)); err != nil {
+		_ = wr.Cancel(ctx)
+		return err
+	}
+	if _, err := wr.Commit(ctx, d); err != nil {
+		_ = wr.Cancel(ctx)
+		return err
+	}
+	return nil
+}
+
+// serveDeleteManifest answers DELETE /v2/<name>/manifests/<tag|digest>: by tag the tag goes, by
+// digest the manifest and every tag pointing at it.
+func (h *Handler) serveDeleteManifest(w http.ResponseWriter, r *http.Request, rt route, _ grant) {
+	var err error
+	if rt.ref.Digest != "" {
+		err = h.cfg.Store.DeleteManifest(r.Context(), rt.name, string(rt.ref.Digest))
+	} else {
+		err = h.cfg.Store.DeleteTag(r.Context(), rt.name, rt.ref.Tag)
+	}
+	if errors.Is(err, oci.ErrNotFound) {
+		h.writeError(w, r, fail(codeManifestUnknown, ""))
+		return
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusAccepted)
+}

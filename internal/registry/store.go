@@ -1,0 +1,66 @@
+package registry
+
+import (
+	"context"
+
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/oci"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
+)
+
+// BlobLinks records which blobs each repository may serve: a blob is reachable only from the
+// repositories that pushed or mounted it. Links are inserted only after the blob is committed.
+type BlobLinks interface {
+	// BlobLink returns the link of digest in repository repo, or oci.ErrNotFound.
+	BlobLink(ctx context.Context, repo oci.Name, digest string) (oci.BlobLink, error)
+	// LinkBlob links a committed blob into repo (creating the repository), idempotently.
+	LinkBlob(ctx context.Context, repo oci.Repository, link oci.BlobLink) error
+	// UnlinkBlob removes digest from repo, or returns oci.ErrNotFound.
+	UnlinkBlob(ctx context.Context, repo oci.Name, digest string) error
+	// ProjectBlobLink finds digest linked in any repository of the project, or oci.ErrNotFound
+	// (cross-repository mounts without a "from").
+	ProjectBlobLink(ctx context.Context, projectID int64, digest string) (oci.BlobLink, error)
+}
+
+// Manifests keeps manifests, tags and the referrers (subject) index of each repository.
+type Manifests interface {
+	// Manifest returns the manifest that ref (a tag, or a digest: digests contain a colon) names
+	// in repo, or oci.ErrNotFound.
+	Manifest(ctx context.Context, repo oci.Name, ref string) (oci.ManifestRecord, error)
+	// PutManifest stores m in repo (creating the repository) and points tags at it, in one
+	// transaction that also checks m.Blobs are linked in repo and m.Children are manifests of
+	// repo (an *oci.MissingError otherwise, and nothing is stored).
+	PutManifest(ctx context.Context, repo oci.Repository, m oci.ManifestRecord, tags []string) error
+	// DeleteManifest removes a manifest and the tags pointing at it, or returns oci.ErrNotFound.
+	DeleteManifest(ctx context.Context, repo oci.Name, digest string) error
+	// DeleteTag removes a tag, or returns oci.ErrNotFound.
+	DeleteTag(ctx context.Context, repo oci.Name, tag string) error
+	// Tags lists up to n tags of repo after last, in byte order; oci.ErrNotFound when the
+	// repository does not exist.
+	Tags(ctx context.Context, repo oci.Name, last string, n int) ([]string, error)
+	// Referrers lists up to n manifests of repo whose subject is subject (optionally only those
+	// of artifactType), after the digest last, in digest order.
+	Referrers(ctx context.Context, repo oci.Name, subject, artifactType, last string, n int) ([]oci.Descriptor, error)
+}
+
+// Catalog lists repositories.
+type Catalog interface {
+	// Repositories lists up to n repository names after last, in byte order.
+	Repositories(ctx context.Context, last string, n int) ([]string, error)
+}
+
+// Store is the registry's metadata store; *sqlstore.Store implements it.
+type Store interface {
+	BlobLinks
+	Manifests
+	Catalog
+}
+
+// Principals re-reads the credential behind a bearer token at request time, so a revoked deploy
+// token (or a blocked user) is refused on its next request, not when its JWT expires.
+// *sqlstore.Store implements it. Each method returns the domain's not-found error when absent.
+type Principals interface {
+	DeployToken(ctx context.Context, id int64) (*token.DeployToken, error)
+	User(ctx context.Context, id int64) (*namespace.User, error)
+	PersonalToken(ctx context.Context, id int64) (*token.PersonalToken, error)
+}
