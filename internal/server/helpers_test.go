@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"time"
 	"io"
 	"net/http"
 	"os"
@@ -14,7 +15,13 @@ import (
 )
 
 // noLoopbackExemption lets the failed-auth ban apply to 127.0.0.1, where the tests run.
-func noLoopbackExemption(c *config.Config) { c.AuthBan.ExemptLoopback = false }
+// noLoopbackExemption bans loopback like any address. The window is widened from 60 s to 10 min
+// so a slow, loaded CI machine cannot spread ten requests past it; the 60 s window itself is
+// tested with an injected clock in internal/authn.
+func noLoopbackExemption(c *config.Config) {
+	c.AuthBan.ExemptLoopback = false
+	c.AuthBan.Window = 10 * time.Minute
+}
 
 // runGit runs the real git client with a clean environment (no credential helpers, no prompts)
 // and returns its combined output.
