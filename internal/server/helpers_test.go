@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"time"
 	"io"
 	"net/http"
 	"os"
@@ -9,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
