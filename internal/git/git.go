@@ -215,6 +215,7 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, project *namespace
 		w.Header().Set("Content-Type", "application/x-"+string(svc)+"-advertisement")
 	} else {
 		w.Header().Set("Content-Type", "application/x-"+string(svc)+"-result")
+		w.Header().Set("Transfer-Encoding", "identity")
 		body := io.Reader(r.Body)
 		if r.Header.Get("Content-Encoding") == "gzip" {
 			gz, err := gzip.NewReader(r.Body)
@@ -246,22 +247,10 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, project *namespace
 		// the same); protocol v2 does not.
 		_, _ = io.WriteString(w, pktLine("# service="+string(svc)+"\n")+"0000")
 	}
-	buf := make([]byte, 64<<10)
-	flusher, _ := w.(http.Flusher)
-	for {
-		n, rerr := stdout.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				break
-			}
-			if flusher != nil {
-				flusher.Flush()
-			}
-		}
-		if rerr != nil {
-			break
-		}
-	}
+	// A pack response is not chunked (Transfer-Encoding: identity above: it ends when the
+	// connection closes, as git accepts), so net/http's ReadFrom can splice git's stdout pipe
+	// straight into the socket, with no copy through Go.
+	_, _ = io.Copy(w, stdout)
 	_, _ = io.Copy(io.Discard, stdout)
 	if err := cmd.Wait(); err != nil && ctx.Err() == nil {
 		h.Log.WarnContext(ctx, "git exited with an error", "request_id", httpx.RequestID(ctx),

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -57,6 +58,21 @@ func (w *statusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// ReadFrom lets io.Copy reach the server's own ReadFrom, which splices a file or pipe into the
+// socket when the response is not chunked (git packs).
+func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	rf, ok := w.ResponseWriter.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(struct{ io.Writer }{w.ResponseWriter}, r)
+	}
+	n, err := rf.ReadFrom(r)
+	w.bytes += n
+	return n, err
 }
 
 // Unwrap exposes the underlying writer to http.ResponseController.

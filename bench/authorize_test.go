@@ -1,0 +1,102 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/sqlstore"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
+)
+
+// BenchmarkAuthorize measures the decision a Git request needs before git runs:
+// DeployService.Authenticate (digest, lookup by digest, constant-time check), ProjectByPath and
+// Authorizer.Authorize, one request at a time, cycling over every seeded token. "pure" is
+// access.Authorize alone, without a store.
+func BenchmarkAuthorize(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) {
+		benchDecisionPath(b, openStore(b, filepath.Join(b.TempDir(), "bench.db")))
+	})
+	b.Run("postgres", func(b *testing.B) {
+		benchDecisionPath(b, openStore(b, testenv.PostgresURL(b)))
+	})
+	b.Run("pure", benchPureAuthorize)
+}
+
+// openStore opens and migrates a store that lives until the benchmark ends.
+func openStore(b *testing.B, url string) *sqlstore.Store {
+	b.Helper()
+	ctx := context.Background()
+	st, err := sqlstore.Open(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
+func benchDecisionPath(b *testing.B, st *sqlstore.Store) {
+	ds := seedStore(b, st.DB(), st.Dialect() == "postgres")
+	reqs := ds.requests(ds.projects)
+	deploy := token.NewDeployService(st, token.NewDigester([]byte(benchKey)), nil)
+	b.Cleanup(deploy.Close)
+	ns := namespace.NewService(st, nil)
+	authz := access.New(ns, nil, access.Options{})
+	ctx := context.Background()
+	b.ReportAllocs()
+	c0 := cpuTime()
+	i := 0
+	for b.Loop() {
+		r := reqs[i%len(reqs)]
+		i++
+		d, err := decide(ctx, deploy, ns, authz, r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !d.Allow {
+			b.Fatalf("%s on %s refused: %s", r.username, r.project, d.Reason)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+	b.ReportMetric(float64(cpuTime()-c0)/float64(i), "cpu-ns/op")
+}
+
+// decide is the Git handler's decision path for one deploy-token request.
+func decide(ctx context.Context, deploy *token.DeployService, ns *namespace.Service, authz *access.Authorizer, r request) (access.Decision, error) {
+	t, err := deploy.Authenticate(ctx, r.username, r.secret, true)
+	if err != nil {
+		return access.Decision{}, fmt.Errorf("authenticate %s: %w", r.username, err)
+	}
+	p, err := ns.ProjectByPath(ctx, r.project)
+	if err != nil {
+		return access.Decision{}, fmt.Errorf("project %s: %w", r.project, err)
+	}
+	return authz.Authorize(ctx, access.Principal{Kind: access.DeployTokenPrincipal, DeployToken: t},
+		access.Resource{Project: p}, access.ReadRepository)
+}
+
+func benchPureAuthorize(b *testing.B) {
+	exp := token.ExpiryDate(time.Now().AddDate(1, 0, 0))
+	t := &token.DeployToken{ID: 7, Username: "gitlab+deploy-token-7", Owner: token.Owner{GroupID: 2},
+		Scopes: token.Scopes{token.ReadRepository, token.ReadRegistry}, ExpiresAt: &exp}
+	p := &namespace.Project{ID: 42, FullPath: "team-01/service-02/env-03/repo-04", GroupID: 3,
+		GroupAncestry: []int64{1, 2, 3}, Visibility: namespace.Private}
+	authz := access.New(nil, nil, access.Options{})
+	ctx := context.Background()
+	principal := access.Principal{Kind: access.DeployTokenPrincipal, DeployToken: t}
+	b.ReportAllocs()
+	for b.Loop() {
+		d, err := authz.Authorize(ctx, principal, access.Resource{Project: p}, access.ReadRepository)
+		if err != nil || !d.Allow {
+			b.Fatalf("refused: %v %s", err, d.Reason)
+		}
+	}
+}
