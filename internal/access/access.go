@@ -71,6 +71,9 @@ const (
 	ManageMembers      Action = "manage_members"       // maintainer+
 	CreateInNamespace  Action = "create_in_namespace"  // create subgroups/projects: maintainer+ (group)
 	AdministerInstance Action = "administer_instance"  // admins only
+	// ReadCIVariables reads a project's predefined CI variables, secrets included: admins (the
+	// stand-in for a runner) only.
+	ReadCIVariables Action = "read_ci_variables"
 )
 
 // Resource is what an action targets: a project, a group, or the instance (both nil).
@@ -250,6 +253,7 @@ var personalScopeFor = map[Action][]token.Scope{
 	ManageMembers:      {token.API},
 	CreateInNamespace:  {token.API},
 	AdministerInstance: {token.API},
+	ReadCIVariables:    {token.API},
 }
 
 // projectRoleFor is the least project role each action needs.

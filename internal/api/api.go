@@ -77,6 +77,8 @@ func (h *Handler) routes() *http.ServeMux {
 	add("GET /api/v4/projects/{id}/members", h.listProjectMembers)
 	add("POST /api/v4/projects/{id}/members", h.addProjectMember)
 
+	add("GET /api/v4/projects/{id}/ci/variables/predefined", h.listCIVariables)
+
 	add("GET /api/v4/deploy_tokens", h.listAllDeployTokens)
 	add("GET /api/v4/projects/{id}/deploy_tokens", h.listProjectDeployTokens)
 	add("POST /api/v4/projects/{id}/deploy_tokens", h.createProjectDeployToken)

@@ -101,6 +101,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	digester := token.NewDigester(key)
 	s.Namespaces = namespace.NewService(store, opts.Now)
 	s.Deploy = token.NewDeployService(store, digester, opts.Now)
+	s.Deploy.SealCITokens(token.NewSealer(key, "gatehouse/ci-deploy-token/v1"))
 	s.Personal = token.NewPersonalService(store, digester, opts.Now)
 	s.Audit = audit.NewLog(store, opts.Now)
 	s.Authorizer = access.New(s.Namespaces, opts.Now, access.Options{

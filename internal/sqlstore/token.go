@@ -45,14 +45,14 @@ func decodeScopes(v string) token.Scopes {
 	return out
 }
 
-const deployCols = `id, name, username, scopes, expires_at, revoked, created_at, creator_id, last_used_at, project_id, group_id, digest`
+const deployCols = `id, name, username, scopes, expires_at, revoked, created_at, creator_id, last_used_at, project_id, group_id, digest, sealed_secret`
 
 func scanDeploy(row interface{ Scan(...any) error }) (*token.DeployToken, error) {
 	var t token.DeployToken
 	var scopes string
 	var exp, last, project, group sql.NullInt64
 	var created int64
-	if err := row.Scan(&t.ID, &t.Name, &t.Username, &scopes, &exp, &t.Revoked, &created, &t.CreatorID, &last, &project, &group, &t.Digest); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &t.Username, &scopes, &exp, &t.Revoked, &created, &t.CreatorID, &last, &project, &group, &t.Digest, &t.SealedSecret); err != nil {
 		return nil, err
 	}
 	t.Scopes = decodeScopes(scopes)
@@ -71,10 +71,10 @@ func (s *Store) CreateDeployToken(ctx context.Context, t *token.DeployToken) err
 			// A placeholder unique to this digest, replaced below once the id is known.
 			username = "pending-" + strconv.FormatInt(time.Now().UnixNano(), 36) + fmt.Sprintf("-%x", t.Digest[:8])
 		}
-		id, err := s.insertID(ctx, tx, `INSERT INTO deploy_tokens (name, username, scopes, expires_at, revoked, created_at, creator_id, project_id, group_id, digest)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, err := s.insertID(ctx, tx, `INSERT INTO deploy_tokens (name, username, scopes, expires_at, revoked, created_at, creator_id, project_id, group_id, digest, sealed_secret)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.Name, username, encodeScopes(t.Scopes), nullTime(t.ExpiresAt), false, unixTime(t.CreatedAt), t.CreatorID,
-			nullID(t.Owner.ProjectID), nullID(t.Owner.GroupID), t.Digest)
+			nullID(t.Owner.ProjectID), nullID(t.Owner.GroupID), t.Digest, t.SealedSecret)
 		if err != nil {
 			return err
 		}

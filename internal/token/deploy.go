@@ -31,6 +31,8 @@ type DeployToken struct {
 	LastUsedAt *time.Time
 	Owner      Owner
 	Digest     []byte
+	// SealedSecret is the secret sealed for CI jobs; set only for a token named CITokenName.
+	SealedSecret []byte
 }
 
 // Expired reports whether the token has reached its expiry instant at now.
@@ -83,6 +85,8 @@ type DeployService struct {
 	store    DeployStore
 	digester *Digester
 	now      func() time.Time
+	// sealer keeps the CI token's secret readable (SPEC §3); nil disables that.
+	sealer *Sealer
 
 	touchMu   sync.Mutex
 	touchedAt map[int64]time.Time
@@ -181,6 +185,12 @@ func (s *DeployService) Create(ctx context.Context, in CreateDeployInput) (*Depl
 	}
 	t := &DeployToken{Name: name, Username: username, Scopes: scopes, ExpiresAt: exp,
 		CreatedAt: now, CreatorID: in.CreatorID, Owner: in.Owner, Digest: s.digester.Digest(secret)}
+	if name == CITokenName && s.sealer != nil {
+		// Bound to the digest, so a sealed secret copied onto another row does not open.
+		if t.SealedSecret, err = s.sealer.Seal([]byte(secret.Reveal()), t.Digest); err != nil {
+			return nil, Secret{}, err
+		}
+	}
 	if err := s.store.CreateDeployToken(ctx, t); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return nil, Secret{}, &ValidationError{Field: "username", Reason: "has already been taken"}
@@ -248,6 +258,47 @@ func (s *DeployService) Revoke(ctx context.Context, id int64) error {
 // Delete destroys a token (the API's DELETE, SPEC §2).
 func (s *DeployService) Delete(ctx context.Context, id int64) error {
 	return s.store.DeleteDeployToken(ctx, id)
+}
+
+// CITokenName is the name of the deploy token handed to CI jobs as CI_DEPLOY_USER and
+// CI_DEPLOY_PASSWORD (SPEC §3).
+const CITokenName = "gitlab-deploy-token"
+
+// SealCITokens makes the service keep the secret of every new CITokenName token sealed with
+// sealer, so CITokenFor can hand it to CI jobs. Every other token stays digest-only.
+func (s *DeployService) SealCITokens(sealer *Sealer) { s.sealer = sealer }
+
+// CITokenFor returns the CI token a project's jobs get, with its secret: the project's own
+// active gitlab-deploy-token if it has one, else one of the group the project is directly in
+// (never one of a group further up, SPEC §3). ErrNotFound when there is none.
+func (s *DeployService) CITokenFor(ctx context.Context, projectID, parentGroupID int64) (*DeployToken, Secret, error) {
+	if s.sealer == nil {
+		return nil, Secret{}, ErrNotFound
+	}
+	now := s.now()
+	owners := []DeployFilter{{ProjectID: projectID, ActiveAt: now}}
+	if parentGroupID != 0 {
+		owners = append(owners, DeployFilter{GroupID: parentGroupID, ActiveAt: now})
+	}
+	for _, f := range owners {
+		list, err := s.store.ListDeployTokens(ctx, f)
+		if err != nil {
+			return nil, Secret{}, err
+		}
+		// The newest active one wins when there are several.
+		for i := len(list) - 1; i >= 0; i-- {
+			t := list[i]
+			if t.Name != CITokenName || len(t.SealedSecret) == 0 || !t.Active(now) {
+				continue
+			}
+			raw, err := s.sealer.Open(t.SealedSecret, t.Digest)
+			if err != nil {
+				return nil, Secret{}, fmt.Errorf("CI token %d: %w", t.ID, err)
+			}
+			return t, NewSecret(string(raw)), nil
+		}
+	}
+	return nil, Secret{}, ErrNotFound
 }
 
 // Now returns the service clock's current time.

@@ -408,3 +408,21 @@ func redactURL(s string) string {
 	}
 	return u.Redacted()
 }
+
+// CIVariable is one predefined CI variable. Masked values (CI_DEPLOY_PASSWORD) are secrets:
+// print them only where the caller asked for them.
+type CIVariable struct {
+	Key    string `json:"key"`
+	Value  string `json:"value"`
+	Masked bool   `json:"masked"`
+}
+
+// PredefinedCIVariables returns the variables a runner would inject into a project's jobs
+// (admin token required): CI_DEPLOY_USER/CI_DEPLOY_PASSWORD while a gitlab-deploy-token applies.
+func (c *Client) PredefinedCIVariables(ctx context.Context, project string) ([]CIVariable, error) {
+	var out []CIVariable
+	if err := c.do(ctx, http.MethodGet, "/projects/"+ref(project)+"/ci/variables/predefined", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

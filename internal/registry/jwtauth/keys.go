@@ -2,8 +2,6 @@ package jwtauth
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/hmac"
@@ -19,6 +17,8 @@ import (
 	"log/slog"
 	"math/big"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
 // SettingKey is the instance setting holding the registry signing key (shared by every node).
@@ -145,13 +145,8 @@ type storedKey struct {
 	Sealed      string `json:"sealed_private_key"`
 }
 
-func sealKey(secret []byte) cipher.AEAD {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("gatehouse/registry-signing-key/v1"))
-	block, _ := aes.NewCipher(m.Sum(nil)) // 32-byte key: never fails
-	aead, _ := cipher.NewGCM(block)
-	return aead
-}
+// sealLabel derives the signing key's sealing key from the instance secret.
+const sealLabel = "gatehouse/registry-signing-key/v1"
 
 // LoadOrCreateKey returns the instance's signing key, generating and storing it on first start.
 // When several nodes start at once, all of them end up with the one that was stored first.
@@ -170,12 +165,10 @@ func LoadOrCreateKey(ctx context.Context, settings Settings, secret []byte, now 
 		if err != nil {
 			return nil, err
 		}
-		aead := sealKey(secret)
-		nonce := make([]byte, aead.NonceSize())
-		if _, err := rand.Read(nonce); err != nil {
+		sealed, err := token.NewSealer(secret, sealLabel).Seal(pkcs8, k.certDER)
+		if err != nil {
 			return nil, err
 		}
-		sealed := aead.Seal(nonce, nonce, pkcs8, k.certDER)
 		b, err := json.Marshal(storedKey{Version: 1, Certificate: base64.StdEncoding.EncodeToString(k.certDER),
 			Sealed: base64.StdEncoding.EncodeToString(sealed)})
 		if err != nil {
@@ -198,11 +191,10 @@ func openKey(raw string, secret []byte) (*Key, error) {
 		return nil, errors.New("registry signing key certificate is malformed")
 	}
 	sealed, err := base64.StdEncoding.DecodeString(sk.Sealed)
-	aead := sealKey(secret)
-	if err != nil || len(sealed) < aead.NonceSize() {
+	if err != nil {
 		return nil, errors.New("registry signing key is malformed")
 	}
-	pkcs8, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], certDER)
+	pkcs8, err := token.NewSealer(secret, sealLabel).Open(sealed, certDER)
 	if err != nil {
 		return nil, errors.New("registry signing key cannot be opened with this instance's secret key")
 	}
