@@ -84,10 +84,12 @@ func (h *Handler) routes() *http.ServeMux {
 	add("POST /api/v4/projects/{id}/deploy_tokens", h.createProjectDeployToken)
 	add("GET /api/v4/projects/{id}/deploy_tokens/{token_id}", h.getProjectDeployToken)
 	add("DELETE /api/v4/projects/{id}/deploy_tokens/{token_id}", h.deleteProjectDeployToken)
+	add("POST /api/v4/projects/{id}/deploy_tokens/{token_id}/rotate", h.rotateProjectDeployToken)
 	add("GET /api/v4/groups/{id}/deploy_tokens", h.listGroupDeployTokens)
 	add("POST /api/v4/groups/{id}/deploy_tokens", h.createGroupDeployToken)
 	add("GET /api/v4/groups/{id}/deploy_tokens/{token_id}", h.getGroupDeployToken)
 	add("DELETE /api/v4/groups/{id}/deploy_tokens/{token_id}", h.deleteGroupDeployToken)
+	add("POST /api/v4/groups/{id}/deploy_tokens/{token_id}/rotate", h.rotateGroupDeployToken)
 	m.Handle("/api/v4/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeMessage(w, http.StatusNotFound, "404 Not Found")
 	}))

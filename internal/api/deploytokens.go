@@ -2,9 +2,11 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
@@ -209,5 +211,49 @@ func (h *Handler) deleteDeployToken(w http.ResponseWriter, r *request, owner tok
 	h.record(r, audit.Event{Type: destroyed, TargetType: "deploy_token", TargetID: t.ID, TargetName: t.Name,
 		EntityType: entityType, EntityID: entityID, Details: "username " + t.Username})
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) rotateProjectDeployToken(w http.ResponseWriter, r *request) error {
+	p, err := h.project(r, access.ManageDeployTokens)
+	if err != nil {
+		return err
+	}
+	return h.rotateDeployToken(w, r, token.Owner{ProjectID: p.ID}, "project", p.ID)
+}
+
+func (h *Handler) rotateGroupDeployToken(w http.ResponseWriter, r *request) error {
+	g, err := h.group(r, access.ManageDeployTokens)
+	if err != nil {
+		return err
+	}
+	return h.rotateDeployToken(w, r, token.Owner{GroupID: g.ID}, "group", g.ID)
+}
+
+// rotateDeployToken answers POST …/deploy_tokens/:token_id/rotate (beyond GitLab): a new secret
+// for the same id, username, scopes and expiry, returned once. `grace_period` (seconds, default
+// 0, at most 7 days) keeps the old secret working that long.
+func (h *Handler) rotateDeployToken(w http.ResponseWriter, r *request, owner token.Owner, entityType string, entityID int64) error {
+	t, err := h.ownedToken(r, owner)
+	if err != nil {
+		return err
+	}
+	grace, err := intParam(r, "grace_period")
+	if err != nil {
+		return err
+	}
+	t, secret, err := h.Deploy.Rotate(ctxOf(r), t.ID, time.Duration(grace)*time.Second)
+	if err != nil {
+		return err
+	}
+	typ := audit.DeployTokenRotated
+	if owner.IsGroup() {
+		typ = audit.GroupDeployTokenRotated
+	}
+	h.record(r, audit.Event{Type: typ, TargetType: "deploy_token", TargetID: t.ID, TargetName: t.Name,
+		EntityType: entityType, EntityID: entityID, Details: fmt.Sprintf("username %s, grace period %ds", t.Username, grace)})
+	j := h.deployView(t)
+	j.Token = secret.Reveal()
+	httpx.WriteJSON(w, http.StatusOK, j)
 	return nil
 }

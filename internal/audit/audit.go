@@ -17,6 +17,8 @@ const (
 	GroupDeployTokenFailed    = "group_deploy_token_creation_failed"
 	GroupDeployTokenRevoked   = "group_deploy_token_revoked"
 	GroupDeployTokenDestroyed = "group_deploy_token_destroyed"
+	DeployTokenRotated        = "deploy_token_rotated"
+	GroupDeployTokenRotated   = "group_deploy_token_rotated"
 	DeployTokenRefused        = "deploy_token_refused"
 	AuthenticationFailed      = "authentication_failed"
 )

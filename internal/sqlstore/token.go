@@ -45,16 +45,18 @@ func decodeScopes(v string) token.Scopes {
 	return out
 }
 
-const deployCols = `id, name, username, scopes, expires_at, revoked, created_at, creator_id, last_used_at, project_id, group_id, digest, sealed_secret`
+const deployCols = `id, name, username, scopes, expires_at, revoked, created_at, creator_id, last_used_at, project_id, group_id, digest, sealed_secret, previous_digest, previous_valid_until`
 
 func scanDeploy(row interface{ Scan(...any) error }) (*token.DeployToken, error) {
 	var t token.DeployToken
 	var scopes string
-	var exp, last, project, group sql.NullInt64
+	var exp, last, project, group, prevUntil sql.NullInt64
 	var created int64
-	if err := row.Scan(&t.ID, &t.Name, &t.Username, &scopes, &exp, &t.Revoked, &created, &t.CreatorID, &last, &project, &group, &t.Digest, &t.SealedSecret); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &t.Username, &scopes, &exp, &t.Revoked, &created, &t.CreatorID, &last, &project, &group,
+		&t.Digest, &t.SealedSecret, &t.PreviousDigest, &prevUntil); err != nil {
 		return nil, err
 	}
+	t.PreviousValidUntil = timePtr(prevUntil)
 	t.Scopes = decodeScopes(scopes)
 	t.ExpiresAt, t.LastUsedAt = timePtr(exp), timePtr(last)
 	t.CreatedAt = fromUnix(created)
@@ -99,7 +101,18 @@ func (s *Store) DeployToken(ctx context.Context, id int64) (*token.DeployToken, 
 // DeployTokenByDigest implements token.DeployStore.
 func (s *Store) DeployTokenByDigest(ctx context.Context, digest []byte) (*token.DeployToken, error) {
 	t, err := scanDeploy(s.db.QueryRowContext(ctx, s.q(`SELECT `+deployCols+` FROM deploy_tokens WHERE digest = ?`), digest))
+	if errors.Is(err, sql.ErrNoRows) {
+		// A secret replaced by a rotation: the service decides whether its grace period holds.
+		t, err = scanDeploy(s.db.QueryRowContext(ctx, s.q(`SELECT `+deployCols+` FROM deploy_tokens WHERE previous_digest = ?`), digest))
+	}
 	return t, tokErr("deploy token", s.classify(err))
+}
+
+// RotateDeployToken implements token.DeployStore.
+func (s *Store) RotateDeployToken(ctx context.Context, t *token.DeployToken) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE deploy_tokens SET digest = ?, sealed_secret = ?, previous_digest = ?, previous_valid_until = ? WHERE id = ? AND revoked = ?`),
+		t.Digest, t.SealedSecret, t.PreviousDigest, nullTime(t.PreviousValidUntil), t.ID, false)
+	return tokErr("rotate deploy token", affectedOne(res, s.classify(err)))
 }
 
 // ListDeployTokens implements token.DeployStore.

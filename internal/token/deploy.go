@@ -33,6 +33,10 @@ type DeployToken struct {
 	Digest     []byte
 	// SealedSecret is the secret sealed for CI jobs; set only for a token named CITokenName.
 	SealedSecret []byte
+	// PreviousDigest is the digest of the secret a rotation replaced; it keeps working until
+	// PreviousValidUntil (the grace period).
+	PreviousDigest     []byte
+	PreviousValidUntil *time.Time
 }
 
 // Expired reports whether the token has reached its expiry instant at now.
@@ -68,6 +72,9 @@ type DeployStore interface {
 	DeleteDeployToken(ctx context.Context, id int64) error
 	// TouchDeployToken records a use at at.
 	TouchDeployToken(ctx context.Context, id int64, at time.Time) error
+	// RotateDeployToken stores t's new Digest, SealedSecret, PreviousDigest and
+	// PreviousValidUntil; ErrNotFound if the token is absent or revoked.
+	RotateDeployToken(ctx context.Context, t *DeployToken) error
 }
 
 // CreateDeployInput is what a creator supplies.
@@ -212,9 +219,13 @@ func (s *DeployService) Authenticate(ctx context.Context, username string, secre
 		return nil, err
 	}
 	// The lookup is by keyed digest; compare again in constant time so a store that matched
-	// loosely can never admit a wrong secret.
+	// loosely can never admit a wrong secret. A secret replaced by a rotation works until the
+	// end of its grace period.
 	if !s.digester.Matches(secret, t.Digest) {
-		return nil, ErrNotFound
+		if len(t.PreviousDigest) == 0 || !s.digester.Matches(secret, t.PreviousDigest) ||
+			t.PreviousValidUntil == nil || !s.now().Before(*t.PreviousValidUntil) {
+			return nil, ErrNotFound
+		}
 	}
 	if checkUsername && t.Username != username {
 		return nil, ErrNotFound
@@ -258,6 +269,45 @@ func (s *DeployService) Revoke(ctx context.Context, id int64) error {
 // Delete destroys a token (the API's DELETE, SPEC §2).
 func (s *DeployService) Delete(ctx context.Context, id int64) error {
 	return s.store.DeleteDeployToken(ctx, id)
+}
+
+// MaxRotationGrace bounds how long a replaced secret may keep working.
+const MaxRotationGrace = 7 * 24 * time.Hour
+
+// Rotate gives token id a new secret, keeping its id, username, scopes and expiry. The old
+// secret keeps working for grace (0: it stops at once). A revoked or expired token cannot be
+// rotated (*ValidationError); ErrNotFound if absent.
+func (s *DeployService) Rotate(ctx context.Context, id int64, grace time.Duration) (*DeployToken, Secret, error) {
+	if grace < 0 || grace > MaxRotationGrace {
+		return nil, Secret{}, &ValidationError{Field: "grace_period", Reason: "must be between 0 and 7 days"}
+	}
+	t, err := s.store.DeployToken(ctx, id)
+	if err != nil {
+		return nil, Secret{}, err
+	}
+	now := s.now()
+	if !t.Active(now) {
+		return nil, Secret{}, &ValidationError{Field: "token", Reason: "is revoked or expired and cannot be rotated"}
+	}
+	secret, err := GenerateSecret(DeployTokenPrefix)
+	if err != nil {
+		return nil, Secret{}, err
+	}
+	old := t.Digest
+	t.Digest, t.SealedSecret, t.PreviousDigest, t.PreviousValidUntil = s.digester.Digest(secret), nil, nil, nil
+	if grace > 0 {
+		until := now.Add(grace)
+		t.PreviousDigest, t.PreviousValidUntil = old, &until
+	}
+	if t.Name == CITokenName && s.sealer != nil {
+		if t.SealedSecret, err = s.sealer.Seal([]byte(secret.Reveal()), t.Digest); err != nil {
+			return nil, Secret{}, err
+		}
+	}
+	if err := s.store.RotateDeployToken(ctx, t); err != nil {
+		return nil, Secret{}, err
+	}
+	return t, secret, nil
 }
 
 // CITokenName is the name of the deploy token handed to CI jobs as CI_DEPLOY_USER and

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.Store) {
 	t.Run("members", func(t *testing.T) { testMembers(t, migrated(t)) })
 	t.Run("deploy_tokens", func(t *testing.T) { testDeployTokens(t, migrated(t)) })
 	t.Run("deploy_token_list", func(t *testing.T) { testDeployTokenList(t, migrated(t)) })
+	t.Run("deploy_token_rotate", func(t *testing.T) { testDeployTokenRotate(t, migrated(t)) })
 	t.Run("deploy_token_concurrent_create", func(t *testing.T) { testDeployTokenConcurrent(t, migrated(t)) })
 	t.Run("personal_tokens", func(t *testing.T) { testPersonalTokens(t, migrated(t)) })
 	t.Run("audit_events", func(t *testing.T) { testAuditEvents(t, migrated(t)) })
@@ -942,4 +943,42 @@ func testAuditEvents(t *testing.T, s *sqlstore.Store) {
 			}
 		})
 	}
+}
+
+func testDeployTokenRotate(t *testing.T, s *sqlstore.Store) {
+	f := newTokenFixture(t, s)
+	tok := f.deploy("ci", "", token.Owner{ProjectID: f.project.ID}, nil)
+	tok.SealedSecret = []byte("sealed-one")
+	must(t, s.CreateDeployToken(ctx(), tok))
+	old := tok.Digest
+	until := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
+	tok.Digest = []byte("new-digest-0123456789012345678901")
+	tok.SealedSecret, tok.PreviousDigest, tok.PreviousValidUntil = []byte("sealed-two"), old, &until
+	t.Run("ok/rotate keeps the previous digest", func(t *testing.T) {
+		must(t, s.RotateDeployToken(ctx(), tok))
+		got, err := s.DeployTokenByDigest(ctx(), tok.Digest)
+		must(t, err)
+		if got.ID != tok.ID || string(got.SealedSecret) != "sealed-two" || string(got.PreviousDigest) != string(old) ||
+			got.PreviousValidUntil == nil || !got.PreviousValidUntil.Equal(until) {
+			t.Fatalf("after rotate: %+v", got)
+		}
+		byOld, err := s.DeployTokenByDigest(ctx(), old)
+		must(t, err)
+		if byOld.ID != tok.ID {
+			t.Fatalf("lookup by the previous digest found %d, want %d", byOld.ID, tok.ID)
+		}
+	})
+	t.Run("ok/rotate without grace clears the previous digest", func(t *testing.T) {
+		tok.Digest, tok.PreviousDigest, tok.PreviousValidUntil = []byte("third-digest-012345678901234567890"), nil, nil
+		must(t, s.RotateDeployToken(ctx(), tok))
+		if _, err := s.DeployTokenByDigest(ctx(), old); !errors.Is(err, token.ErrNotFound) {
+			t.Fatalf("old digest still found: %v", err)
+		}
+	})
+	t.Run("fail/revoked tokens cannot be rotated", func(t *testing.T) {
+		must(t, s.RevokeDeployToken(ctx(), tok.ID))
+		if err := s.RotateDeployToken(ctx(), tok); !errors.Is(err, token.ErrNotFound) {
+			t.Fatalf("rotate revoked: %v, want ErrNotFound", err)
+		}
+	})
 }

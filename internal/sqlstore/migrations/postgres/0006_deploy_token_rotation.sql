@@ -1,0 +1,4 @@
+-- In-place rotation: the replaced secret's digest keeps working until previous_valid_until.
+ALTER TABLE deploy_tokens ADD COLUMN previous_digest BYTEA;
+ALTER TABLE deploy_tokens ADD COLUMN previous_valid_until BIGINT;
+CREATE INDEX deploy_tokens_previous_digest ON deploy_tokens (previous_digest);
