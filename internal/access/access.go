@@ -6,6 +6,7 @@ package access
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
@@ -32,6 +33,8 @@ type Principal struct {
 	PersonalToken *token.PersonalToken
 	// DeployToken is set for DeployTokenPrincipal.
 	DeployToken *token.DeployToken
+	// ClientIP is the requester's address, for deploy tokens' IP allow-lists.
+	ClientIP netip.Addr
 }
 
 // AnonymousPrincipal is the requester without credentials.
@@ -141,7 +144,7 @@ func New(roles Roles, now func() time.Time, opts Options) *Authorizer {
 func (a *Authorizer) Authorize(ctx context.Context, p Principal, r Resource, action Action) (Decision, error) {
 	switch p.Kind {
 	case DeployTokenPrincipal:
-		return a.deployToken(p.DeployToken, r, action), nil
+		return a.deployToken(p.DeployToken, p.ClientIP, r, action), nil
 	case UserPrincipal:
 		return a.user(ctx, p, r, action)
 	case Anonymous:
@@ -162,7 +165,7 @@ var deployScopeFor = map[Action][]token.Scope{
 	ProxyDelete:    {token.WriteVirtualRegistry},
 }
 
-func (a *Authorizer) deployToken(t *token.DeployToken, r Resource, action Action) Decision {
+func (a *Authorizer) deployToken(t *token.DeployToken, ip netip.Addr, r Resource, action Action) Decision {
 	now := a.now()
 	if t == nil {
 		return deny(Unauthenticated, "no deploy token")
@@ -172,6 +175,9 @@ func (a *Authorizer) deployToken(t *token.DeployToken, r Resource, action Action
 	}
 	if t.Expired(now) {
 		return deny(Unauthenticated, "deploy token has expired")
+	}
+	if !t.AllowsIP(ip) {
+		return deny(Forbidden, "request comes from an address outside the deploy token's IP allow-list")
 	}
 	scopes, ok := deployScopeFor[action]
 	if !ok && r.Project == nil && r.Group == nil {

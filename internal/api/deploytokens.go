@@ -25,11 +25,16 @@ type deployTokenJSON struct {
 	Revoked    bool     `json:"revoked"`
 	Expired    bool     `json:"expired"`
 	LastUsedAt *string  `json:"last_used_at"`
+	AllowedIPs []string `json:"allowed_ips"`
 	Token      string   `json:"token,omitempty"`
 }
 
 func (h *Handler) deployView(t *token.DeployToken) deployTokenJSON {
-	return deployTokenJSON{ID: t.ID, Name: t.Name, Username: t.Username, ExpiresAt: isoTimePtr(t.ExpiresAt),
+	allowed := make([]string, len(t.AllowedIPs))
+	for i, p := range t.AllowedIPs {
+		allowed[i] = p.String()
+	}
+	return deployTokenJSON{AllowedIPs: allowed, ID: t.ID, Name: t.Name, Username: t.Username, ExpiresAt: isoTimePtr(t.ExpiresAt),
 		Scopes: t.Scopes.Strings(), Revoked: t.Revoked, Expired: t.Expired(h.Deploy.Now()),
 		LastUsedAt: isoTimePtr(t.LastUsedAt)}
 }
@@ -149,7 +154,7 @@ func (h *Handler) createDeployToken(w http.ResponseWriter, r *request, owner tok
 	created, failed, _ := auditTypes(owner.IsGroup())
 	t, secret, err := h.Deploy.Create(ctxOf(r), token.CreateDeployInput{Name: r.params.Get("name"),
 		Username: r.params.Get("username"), Scopes: scopeList(r.params["scopes"]), ExpiresAt: r.params.Get("expires_at"),
-		Owner: owner, CreatorID: r.principal.User.ID})
+		Owner: owner, CreatorID: r.principal.User.ID, AllowedIPs: r.params["allowed_ips"]})
 	if err != nil {
 		var ve *token.ValidationError
 		if errors.As(err, &ve) {

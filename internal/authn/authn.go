@@ -186,6 +186,7 @@ func (a *Authenticator) failed(ctx context.Context, r *http.Request, username, w
 // Authorize asks access for the decision and audits refusals of deploy tokens. Every protocol
 // calls this once per request before its handler runs.
 func (a *Authenticator) Authorize(ctx context.Context, r *http.Request, p access.Principal, res access.Resource, act access.Action) (access.Decision, error) {
+	p.ClientIP = ClientIP(r)
 	d, err := a.Authorizer.Authorize(ctx, p, res, act)
 	if err != nil || d.Allow || p.Kind != access.DeployTokenPrincipal || a.Audit == nil {
 		return d, err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -45,16 +46,22 @@ func decodeScopes(v string) token.Scopes {
 	return out
 }
 
-const deployCols = `id, name, username, scopes, expires_at, revoked, created_at, creator_id, last_used_at, project_id, group_id, digest, sealed_secret, previous_digest, previous_valid_until`
+const deployCols = `id, name, username, scopes, expires_at, revoked, created_at, creator_id, last_used_at, project_id, group_id, digest, sealed_secret, previous_digest, previous_valid_until, allowed_ips`
 
 func scanDeploy(row interface{ Scan(...any) error }) (*token.DeployToken, error) {
 	var t token.DeployToken
 	var scopes string
 	var exp, last, project, group, prevUntil sql.NullInt64
 	var created int64
+	var allowed string
 	if err := row.Scan(&t.ID, &t.Name, &t.Username, &scopes, &exp, &t.Revoked, &created, &t.CreatorID, &last, &project, &group,
-		&t.Digest, &t.SealedSecret, &t.PreviousDigest, &prevUntil); err != nil {
+		&t.Digest, &t.SealedSecret, &t.PreviousDigest, &prevUntil, &allowed); err != nil {
 		return nil, err
+	}
+	for _, a := range strings.Split(allowed, ",") {
+		if p, err := netip.ParsePrefix(a); err == nil {
+			t.AllowedIPs = append(t.AllowedIPs, p)
+		}
 	}
 	t.PreviousValidUntil = timePtr(prevUntil)
 	t.Scopes = decodeScopes(scopes)
@@ -73,10 +80,14 @@ func (s *Store) CreateDeployToken(ctx context.Context, t *token.DeployToken) err
 			// A placeholder unique to this digest, replaced below once the id is known.
 			username = "pending-" + strconv.FormatInt(time.Now().UnixNano(), 36) + fmt.Sprintf("-%x", t.Digest[:8])
 		}
-		id, err := s.insertID(ctx, tx, `INSERT INTO deploy_tokens (name, username, scopes, expires_at, revoked, created_at, creator_id, project_id, group_id, digest, sealed_secret)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		allowed := make([]string, len(t.AllowedIPs))
+		for i, p := range t.AllowedIPs {
+			allowed[i] = p.String()
+		}
+		id, err := s.insertID(ctx, tx, `INSERT INTO deploy_tokens (name, username, scopes, expires_at, revoked, created_at, creator_id, project_id, group_id, digest, sealed_secret, allowed_ips)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.Name, username, encodeScopes(t.Scopes), nullTime(t.ExpiresAt), false, unixTime(t.CreatedAt), t.CreatorID,
-			nullID(t.Owner.ProjectID), nullID(t.Owner.GroupID), t.Digest, t.SealedSecret)
+			nullID(t.Owner.ProjectID), nullID(t.Owner.GroupID), t.Digest, t.SealedSecret, strings.Join(allowed, ","))
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +38,56 @@ type DeployToken struct {
 	// PreviousValidUntil (the grace period).
 	PreviousDigest     []byte
 	PreviousValidUntil *time.Time
+	// AllowedIPs, when not empty, are the only networks the token may be used from.
+	AllowedIPs []netip.Prefix
+}
+
+// AllowsIP reports whether the token may be used from ip (always, without an allow-list).
+func (t *DeployToken) AllowsIP(ip netip.Addr) bool {
+	if len(t.AllowedIPs) == 0 {
+		return true
+	}
+	ip = ip.Unmap()
+	for _, p := range t.AllowedIPs {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseAllowedIPs parses an IP allow-list: IP addresses or CIDR prefixes, as a list whose items
+// may themselves be comma-separated. It fails with a *ValidationError naming allowed_ips.
+func ParseAllowedIPs(values []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range values {
+		for _, item := range strings.Split(v, ",") {
+			item = strings.TrimSpace(item)
+			if item == "" {
+				continue
+			}
+			p, err := netip.ParsePrefix(item)
+			if err != nil {
+				ip, ierr := netip.ParseAddr(item)
+				if ierr != nil {
+					return nil, &ValidationError{Field: "allowed_ips", Reason: fmt.Sprintf("has an entry that is not an IP address or CIDR (%q)", truncateValue(item))}
+				}
+				p = netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen())
+			}
+			out = append(out, p.Masked())
+		}
+	}
+	if len(out) > 100 {
+		return nil, &ValidationError{Field: "allowed_ips", Reason: "has more than 100 entries"}
+	}
+	return out, nil
+}
+
+func truncateValue(s string) string {
+	if len(s) > 50 {
+		return s[:50] + "…"
+	}
+	return s
 }
 
 // Expired reports whether the token has reached its expiry instant at now.
@@ -85,6 +136,8 @@ type CreateDeployInput struct {
 	ExpiresAt string // "", YYYY-MM-DD or RFC 3339
 	Owner     Owner
 	CreatorID int64
+	// AllowedIPs is the optional IP allow-list (IPs or CIDRs).
+	AllowedIPs []string
 }
 
 // DeployService creates, checks and revokes deploy tokens.
@@ -183,6 +236,10 @@ func (s *DeployService) Create(ctx context.Context, in CreateDeployInput) (*Depl
 			return nil, Secret{}, err
 		}
 	}
+	allowed, err := ParseAllowedIPs(in.AllowedIPs)
+	if err != nil {
+		return nil, Secret{}, err
+	}
 	if (in.Owner.ProjectID == 0) == (in.Owner.GroupID == 0) {
 		return nil, Secret{}, fmt.Errorf("create deploy token: exactly one owner required: %w", ErrInvalid)
 	}
@@ -191,7 +248,7 @@ func (s *DeployService) Create(ctx context.Context, in CreateDeployInput) (*Depl
 		return nil, Secret{}, err
 	}
 	t := &DeployToken{Name: name, Username: username, Scopes: scopes, ExpiresAt: exp,
-		CreatedAt: now, CreatorID: in.CreatorID, Owner: in.Owner, Digest: s.digester.Digest(secret)}
+		CreatedAt: now, CreatorID: in.CreatorID, Owner: in.Owner, Digest: s.digester.Digest(secret), AllowedIPs: allowed}
 	if name == CITokenName && s.sealer != nil {
 		// Bound to the digest, so a sealed secret copied onto another row does not open.
 		if t.SealedSecret, err = s.sealer.Seal([]byte(secret.Reveal()), t.Digest); err != nil {
