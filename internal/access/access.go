@@ -77,6 +77,8 @@ const (
 	// ReadCIVariables reads a project's predefined CI variables, secrets included: admins (the
 	// stand-in for a runner) only.
 	ReadCIVariables Action = "read_ci_variables"
+	// ReadAuditEvents lists a project's (maintainer+) or group's (owner) audit events.
+	ReadAuditEvents Action = "read_audit_events"
 )
 
 // Resource is what an action targets: a project, a group, or the instance (both nil).
@@ -260,6 +262,7 @@ var personalScopeFor = map[Action][]token.Scope{
 	CreateInNamespace:  {token.API},
 	AdministerInstance: {token.API},
 	ReadCIVariables:    {token.API},
+	ReadAuditEvents:    {token.API, token.ReadAPI},
 }
 
 // projectRoleFor is the least project role each action needs.
@@ -275,6 +278,7 @@ var projectRoleFor = map[Action]namespace.Role{
 	ListDeployTokens:   namespace.Maintainer,
 	ManageDeployTokens: namespace.Maintainer,
 	ManageMembers:      namespace.Maintainer,
+	ReadAuditEvents:    namespace.Maintainer,
 }
 
 // groupRoleFor is the least group role each action needs.
@@ -287,6 +291,7 @@ var groupRoleFor = map[Action]namespace.Role{
 	ManageDeployTokens: namespace.Owner,
 	ManageMembers:      namespace.Maintainer,
 	CreateInNamespace:  namespace.Maintainer,
+	ReadAuditEvents:    namespace.Owner,
 }
 
 // readActions are allowed to anyone who can see a public (or, signed in, internal) project.

@@ -79,6 +79,10 @@ func (h *Handler) routes() *http.ServeMux {
 
 	add("GET /api/v4/projects/{id}/ci/variables/predefined", h.listCIVariables)
 
+	add("GET /api/v4/audit_events", h.listInstanceAuditEvents)
+	add("GET /api/v4/projects/{id}/audit_events", h.listProjectAuditEvents)
+	add("GET /api/v4/groups/{id}/audit_events", h.listGroupAuditEvents)
+
 	add("GET /api/v4/deploy_tokens", h.listAllDeployTokens)
 	add("GET /api/v4/projects/{id}/deploy_tokens", h.listProjectDeployTokens)
 	add("POST /api/v4/projects/{id}/deploy_tokens", h.createProjectDeployToken)
