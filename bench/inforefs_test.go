@@ -29,8 +29,10 @@ const clientsPerCPU = 4
 // over real HTTP against a server booted by testenv.StartServer on the seeded dataset, with
 // concurrent clients. Each backend is set up once and measured with the Git-Protocol header git
 // sends by default (protocol=v2: capabilities only) and without it (protocol=v0: the full ref
-// advertisement of a repository with 41 refs).
+// advertisement of a repository with 41 refs). The git-only baseline runs the same git command
+// the server runs, with the same concurrency, without HTTP, authentication or a database.
 func BenchmarkInfoRefs(b *testing.B) {
+	b.Run("git-only", benchGitOnly)
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
 			opts := []testenv.ServerOption{func(c *config.Config) { c.SecretKey = benchKey }}
@@ -41,7 +43,11 @@ func BenchmarkInfoRefs(b *testing.B) {
 			st := ts.Server.Store
 			ds := seedStore(b, st.DB(), st.Dialect() == "postgres")
 			sel := ds.sample(infoRefsProjects)
-			makeRepos(b, ts.Server.Repos, sel)
+			ids := make([]int64, len(sel))
+			for i, p := range sel {
+				ids[i] = p.id
+			}
+			makeRepos(b, ts.Server.Repos, ids)
 			reqs := ds.requests(sel)
 			client := &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256,
 				DisableCompression: true}}
@@ -100,9 +106,9 @@ func infoRefs(client *http.Client, base string, r request, proto string) error {
 	return nil
 }
 
-// makeRepos gives each project of sel a copy of one small bare repository: a commit on main,
+// makeRepos gives each project id a copy of one small bare repository: a commit on main,
 // 20 branches and 20 tags, written by git fast-import.
-func makeRepos(b *testing.B, repos *git.Repos, sel []nsProject) {
+func makeRepos(b *testing.B, repos *git.Repos, ids []int64) {
 	b.Helper()
 	tmpl := filepath.Join(b.TempDir(), "template.git")
 	run := func(stdin string, args ...string) {
@@ -125,9 +131,45 @@ func makeRepos(b *testing.B, repos *git.Repos, sel []nsProject) {
 	}
 	run(s.String(), "-C", tmpl, "fast-import", "--quiet")
 	src := os.DirFS(tmpl)
-	for _, p := range sel {
-		if err := os.CopyFS(repos.Dir(p.id), src); err != nil {
+	for _, id := range ids {
+		if err := os.CopyFS(repos.Dir(id), src); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// benchGitOnly is the baseline for BenchmarkInfoRefs: `git upload-pack --stateless-rpc
+// --advertise-refs` on the same repositories, run directly in the environment the server gives
+// git, with the same number of concurrent callers.
+func benchGitOnly(b *testing.B) {
+	repos := &git.Repos{Root: b.TempDir(), GitBin: "git"}
+	ids := make([]int64, infoRefsProjects)
+	for i := range ids {
+		ids[i] = int64(i + 1)
+	}
+	makeRepos(b, repos, ids)
+	for _, proto := range []string{"v2", "v0"} {
+		b.Run("protocol="+proto, func(b *testing.B) {
+			var next atomic.Uint64
+			b.SetParallelism(clientsPerCPU)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					id := ids[next.Add(1)%uint64(len(ids))]
+					cmd := exec.Command(repos.GitBin, "upload-pack", "--stateless-rpc", "--advertise-refs", repos.Dir(id))
+					cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=/nonexistent", "GIT_CONFIG_NOSYSTEM=1",
+						"GIT_CONFIG_GLOBAL=/dev/null", "LANG=C"}
+					if proto == "v2" {
+						cmd.Env = append(cmd.Env, "GIT_PROTOCOL=version=2")
+					}
+					out, err := cmd.Output()
+					if err != nil || len(out) == 0 {
+						b.Errorf("git upload-pack: %v (%d bytes)", err, len(out))
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+		})
 	}
 }
