@@ -25,7 +25,7 @@ func main() {
 func newRoot() *cobra.Command {
 	root := &cobra.Command{Use: "gatehouse", Short: "Git, registry and package hosting guarded by deploy tokens",
 		SilenceUsage: true}
-	root.AddCommand(serveCmd(), migrateCmd(), versionCmd(), tokenCmd(), registryCmd(), ciCmd())
+	root.AddCommand(serveCmd(), migrateCmd(), versionCmd(), tokenCmd(), registryCmd(), ciCmd(), gcCmd())
 	return root
 }
 

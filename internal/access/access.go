@@ -79,6 +79,9 @@ const (
 	ReadCIVariables Action = "read_ci_variables"
 	// ReadAuditEvents lists a project's (maintainer+) or group's (owner) audit events.
 	ReadAuditEvents Action = "read_audit_events"
+	// AdministerDependencyProxy turns a group's dependency proxy on or off and purges its cache
+	// (group owners, as GitLab's admin_dependency_proxy).
+	AdministerDependencyProxy Action = "administer_dependency_proxy"
 )
 
 // Resource is what an action targets: a project, a group, or the instance (both nil).
@@ -148,7 +151,12 @@ func (a *Authorizer) Authorize(ctx context.Context, p Principal, r Resource, act
 	case DeployTokenPrincipal:
 		return a.deployToken(p.DeployToken, p.ClientIP, r, action), nil
 	case UserPrincipal:
-		return a.user(ctx, p, r, action)
+		d, err := a.user(ctx, p, r, action)
+		if err == nil && d.Allow && proxyAction(action) && r.Group != nil && r.Project == nil && !a.proxyEnabled(r.Group) {
+			// A disabled proxy is disabled for everyone, administrators included.
+			return deny(Forbidden, "the dependency proxy is disabled for this group"), nil
+		}
+		return d, err
 	case Anonymous:
 		return a.anonymous(r, action), nil
 	}
@@ -263,6 +271,8 @@ var personalScopeFor = map[Action][]token.Scope{
 	AdministerInstance: {token.API},
 	ReadCIVariables:    {token.API},
 	ReadAuditEvents:    {token.API, token.ReadAPI},
+
+	AdministerDependencyProxy: {token.API},
 }
 
 // projectRoleFor is the least project role each action needs.
@@ -292,6 +302,8 @@ var groupRoleFor = map[Action]namespace.Role{
 	ManageMembers:      namespace.Maintainer,
 	CreateInNamespace:  namespace.Maintainer,
 	ReadAuditEvents:    namespace.Owner,
+
+	AdministerDependencyProxy: namespace.Owner,
 }
 
 // readActions are allowed to anyone who can see a public (or, signed in, internal) project.

@@ -493,3 +493,43 @@ func TestPrincipalName(t *testing.T) {
 		}
 	}
 }
+
+// TestHumansDependencyProxy: a group's disabled proxy refuses humans too (administrators
+// included), and only group owners administer the proxy.
+func TestHumansDependencyProxy(t *testing.T) {
+	ctx := context.Background()
+	az := access.New(humanRoles(), func() time.Time { return noon }, access.Options{
+		DependencyProxyEnabled: func(g *namespace.Group) bool { return g.ID != sub.ID },
+	})
+	G := func(g *namespace.Group) access.Resource { return access.Resource{Group: g} }
+	cases := []struct {
+		name   string
+		p      access.Principal
+		res    access.Resource
+		action access.Action
+		allow  bool
+		denial access.Denial
+	}{
+		{"ok/developer pulls through an enabled proxy", user(developer), G(team), access.ProxyPull, true, access.Allowed},
+		{"fail/developer through a disabled proxy", user(developer), G(sub), access.ProxyPull, false, access.Forbidden},
+		{"fail/admin through a disabled proxy", user(admin), G(sub), access.ProxyPull, false, access.Forbidden},
+		{"fail/maintainer deletes through a disabled proxy", user(maintainer), G(sub), access.ProxyDelete, false, access.Forbidden},
+		{"fail/non-member learns nothing of a disabled proxy", user(outsider), G(sub), access.ProxyPull, false, access.NotFound},
+		{"ok/owner administers the proxy", user(owner), G(sub), access.AdministerDependencyProxy, true, access.Allowed},
+		{"ok/admin administers the proxy", user(admin), G(other), access.AdministerDependencyProxy, true, access.Allowed},
+		{"fail/maintainer cannot administer the proxy", user(maintainer), G(team), access.AdministerDependencyProxy, false, access.Forbidden},
+		{"fail/read_api PAT cannot administer the proxy", withPAT(owner, nil, false, token.ReadAPI), G(team), access.AdministerDependencyProxy, false, access.Forbidden},
+		{"fail/deploy token cannot administer the proxy", deployPrincipal(token.Owner{GroupID: team.ID}, token.DeployScopes...), G(team), access.AdministerDependencyProxy, false, access.Forbidden},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := az.Authorize(ctx, tc.p, tc.res, tc.action)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Allow != tc.allow || d.Denial != tc.denial || d.Reason == "" {
+				t.Fatalf("Authorize = %+v, want allow=%v denial=%d with a reason", d, tc.allow, tc.denial)
+			}
+		})
+	}
+}

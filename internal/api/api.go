@@ -36,6 +36,8 @@ type Handler struct {
 	Revision   string
 	// ExternalURL is the server's public base URL, for web_url and http_url_to_repo.
 	ExternalURL string
+	// DependencyProxy, when set, serves /groups/:id/dependency_proxy (setting and cache purge).
+	DependencyProxy DependencyProxySettings
 
 	mux *http.ServeMux
 }
@@ -94,6 +96,11 @@ func (h *Handler) routes() *http.ServeMux {
 	add("GET /api/v4/groups/{id}/deploy_tokens/{token_id}", h.getGroupDeployToken)
 	add("DELETE /api/v4/groups/{id}/deploy_tokens/{token_id}", h.deleteGroupDeployToken)
 	add("POST /api/v4/groups/{id}/deploy_tokens/{token_id}/rotate", h.rotateGroupDeployToken)
+	if h.DependencyProxy != nil {
+		add("GET /api/v4/groups/{id}/dependency_proxy", h.getDependencyProxy)
+		add("PUT /api/v4/groups/{id}/dependency_proxy", h.putDependencyProxy)
+		add("DELETE /api/v4/groups/{id}/dependency_proxy/cache", h.purgeDependencyProxy)
+	}
 	m.Handle("/api/v4/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeMessage(w, http.StatusNotFound, "404 Not Found")
 	}))

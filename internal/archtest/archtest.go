@@ -4,9 +4,10 @@
 // that every rule can fail.
 //
 // The rules:
-//  1. Domain packages (token, namespace, access, audit) import only the standard library, each
-//     other along the allowed edges (access → token, namespace) and golang.org/x/crypto. They
-//     never reach net/http or database/sql, not even transitively.
+//  1. Domain packages (token, namespace, access, audit, oci, blob, packages) import only the
+//     standard library, each other along the allowed edges (access → token, namespace; packages
+//     → access, blob, namespace, token) and golang.org/x/crypto. They never reach net/http or
+//     database/sql, not even transitively.
 //  2. Protocol packages (git, api, registry, proxy, web, packages/<format>) never reach sqlstore,
 //     a blob implementation, or another protocol. A protocol's own subpackages (api/client,
 //     registry/jwtauth) belong to it.
@@ -65,6 +66,10 @@ var domain = map[string][]string{
 	"internal/audit":     nil,
 	"internal/access":    {"internal/token", "internal/namespace"},
 	"internal/oci":       nil,
+	// blob is the storage interface (types and digests, standard library only); packages is
+	// the package registries' shared model, which reads access decisions and stores blobs.
+	"internal/blob":     nil,
+	"internal/packages": {"internal/access", "internal/blob", "internal/namespace", "internal/token"},
 }
 
 // domainThirdParty are the only non-standard modules domain packages may import directly.

@@ -213,9 +213,13 @@ func TestCheck(t *testing.T) {
 			g["internal/token"] = append(g["internal/token"], "net/http")
 		}, []want{
 			{"reaches net/http or database/sql", "internal/token", "net/http"},
-			// access reaches it through token.
+			// access and the packages core reach it through token.
 			{"reaches net/http or database/sql", "internal/access", "net/http"},
+			{"reaches net/http or database/sql", "internal/packages", "net/http"},
 		}},
+		{"fail/packages core imports net/http", func(g map[string][]string) {
+			g["internal/packages"] = append(g["internal/packages"], "net/http")
+		}, []want{{"reaches net/http or database/sql", "internal/packages", "net/http"}}},
 		{"fail/domain reaches database/sql through a standard package", func(g map[string][]string) {
 			g["internal/audit"] = []string{"expvar"}
 			g["expvar"] = []string{"database/sql"}
@@ -239,6 +243,7 @@ func TestCheck(t *testing.T) {
 		}, []want{
 			{"outside the allowed DAG", "internal/token", "internal/audit"},
 			{"outside the allowed DAG", "internal/access", "internal/audit"},
+			{"outside the allowed DAG", "internal/packages", "internal/audit"},
 		}},
 		{"fail/domain imports a third-party module", func(g map[string][]string) {
 			g["internal/token"] = append(g["internal/token"], "github.com/google/uuid")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
@@ -44,7 +45,94 @@ type Config struct {
 	ExternalAuthorization bool `yaml:"external_authorization"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
+	// BlobStore selects where blobs (registry layers and manifests) live: "fs" (DataDir/blobs)
+	// or "s3" (S3 below).
+	BlobStore string `yaml:"blob_store"`
+	// S3 is the S3-compatible object storage used when BlobStore is "s3".
+	S3 S3 `yaml:"s3"`
+	// GC schedules garbage collection of unreferenced blobs and abandoned uploads.
+	GC GC `yaml:"gc"`
+	// DependencyProxy configures the group dependency proxy's upstream registry.
+	DependencyProxy DependencyProxy `yaml:"dependency_proxy"`
+	// Packages configures the package registries.
+	Packages Packages `yaml:"packages"`
 }
+
+// Packages configures the package registries.
+type Packages struct {
+	// MaxFileSize caps one uploaded file, in bytes, by format name ("generic", "npm", …);
+	// formats not listed keep their defaults (generic 5 GiB, npm 500 MiB, …). Unknown format
+	// names fail at start-up. Env: GATEHOUSE_PACKAGES_MAX_FILE_SIZE="npm=104857600,generic=…".
+	MaxFileSize map[string]int64 `yaml:"max_file_size"`
+}
+
+// DefaultUpstreamURL is Docker Hub's registry endpoint, the dependency proxy's default upstream.
+const DefaultUpstreamURL = "https://registry-1.docker.io"
+
+// DependencyProxy configures the dependency proxy.
+type DependencyProxy struct {
+	// UpstreamURL is the registry images are pulled from: http(s)://host[:port].
+	UpstreamURL string `yaml:"upstream_url"`
+	// UpstreamUsername and UpstreamPassword, when set, log in to the upstream (its token realm).
+	UpstreamUsername string `yaml:"upstream_username"`
+	UpstreamPassword Secret `yaml:"upstream_password"`
+	// TagTTL is how long a cached tag is served before the upstream is asked again.
+	TagTTL time.Duration `yaml:"tag_ttl"`
+}
+
+// Blob store kinds.
+const (
+	BlobStoreFS = "fs"
+	BlobStoreS3 = "s3"
+)
+
+// S3 configures the S3 blob store.
+type S3 struct {
+	// Endpoint is host[:port], without a scheme.
+	Endpoint  string `yaml:"endpoint"`
+	Bucket    string `yaml:"bucket"`
+	AccessKey string `yaml:"access_key"`
+	SecretKey Secret `yaml:"secret_key"`
+	Region    string `yaml:"region"`
+	UseTLS    bool   `yaml:"use_tls"`
+	// Prefix is prepended to every object key.
+	Prefix string `yaml:"prefix"`
+	// Redirect answers blob GETs with a redirect to a presigned URL of the object.
+	Redirect bool `yaml:"redirect"`
+}
+
+// GC configures garbage collection.
+type GC struct {
+	// Interval is how often the cluster collects (one node at a time); 0 disables the periodic
+	// job (`gatehouse gc` still works).
+	Interval time.Duration `yaml:"interval"`
+	// Grace is how old an unreferenced blob must be before it is deleted, so blobs that an
+	// in-flight push has stored but not yet recorded are left alone.
+	Grace time.Duration `yaml:"grace"`
+	// UploadTTL is how long an unfinished upload may sit untouched before it is purged.
+	UploadTTL time.Duration `yaml:"upload_ttl"`
+}
+
+// Secret is a configuration value that never prints: String, GoString, text, JSON and slog all
+// show "[REDACTED]". Reveal returns the value.
+type Secret string
+
+const redacted = "[REDACTED]"
+
+// Reveal returns the secret itself, for the one place that uses it.
+func (s Secret) Reveal() string { return string(s) }
+
+// String hides the secret.
+func (s Secret) String() string { return redacted }
+
+// GoString hides the secret from %#v.
+func (s Secret) GoString() string { return redacted }
+
+// MarshalText hides the secret from encoders (JSON, YAML).
+func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// LogValue hides the secret from slog.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
 
 // AuthBan configures the failed-auth ban (SPEC §2).
 type AuthBan struct {
@@ -64,6 +152,10 @@ func Default() Config {
 		LogLevel:  "info",
 		AuthBan: AuthBan{MaxFailures: 10, Window: 60 * time.Second, Duration: time.Hour,
 			ExemptLoopback: true},
+		BlobStore:       BlobStoreFS,
+		S3:              S3{UseTLS: true},
+		GC:              GC{Interval: 24 * time.Hour, Grace: time.Hour, UploadTTL: 24 * time.Hour},
+		DependencyProxy: DependencyProxy{UpstreamURL: DefaultUpstreamURL, TagTTL: 24 * time.Hour},
 	}
 }
 
@@ -110,18 +202,42 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 		"GATEHOUSE_DATABASE_URL": &c.DatabaseURL, "GATEHOUSE_EXTERNAL_URL": &c.ExternalURL,
 		"GATEHOUSE_ROOT_PASSWORD": &c.RootPassword, "GATEHOUSE_ROOT_TOKEN": &c.RootToken,
 		"GATEHOUSE_SECRET_KEY": &c.SecretKey, "GATEHOUSE_GIT_BINARY": &c.GitBinary,
-		"GATEHOUSE_LOG_LEVEL": &c.LogLevel,
+		"GATEHOUSE_LOG_LEVEL": &c.LogLevel, "GATEHOUSE_BLOB_STORE": &c.BlobStore,
+		"GATEHOUSE_S3_ENDPOINT": &c.S3.Endpoint, "GATEHOUSE_S3_BUCKET": &c.S3.Bucket,
+		"GATEHOUSE_S3_ACCESS_KEY": &c.S3.AccessKey, "GATEHOUSE_S3_REGION": &c.S3.Region,
+		"GATEHOUSE_S3_PREFIX": &c.S3.Prefix,
 	}
 	for k, p := range str {
 		if v := getenv(k); v != "" {
 			*p = v
 		}
 	}
+	if v := getenv("GATEHOUSE_S3_SECRET_KEY"); v != "" {
+		c.S3.SecretKey = Secret(v)
+	}
+	if v := getenv("GATEHOUSE_DEPENDENCY_PROXY_UPSTREAM_URL"); v != "" {
+		c.DependencyProxy.UpstreamURL = v
+	}
+	if v := getenv("GATEHOUSE_DEPENDENCY_PROXY_UPSTREAM_USERNAME"); v != "" {
+		c.DependencyProxy.UpstreamUsername = v
+	}
+	if v := getenv("GATEHOUSE_DEPENDENCY_PROXY_UPSTREAM_PASSWORD"); v != "" {
+		c.DependencyProxy.UpstreamPassword = Secret(v)
+	}
+	if v := getenv("GATEHOUSE_PACKAGES_MAX_FILE_SIZE"); v != "" {
+		m, err := parseSizes(v)
+		if err != nil {
+			return c, fmt.Errorf("GATEHOUSE_PACKAGES_MAX_FILE_SIZE: %w", err)
+		}
+		c.Packages.MaxFileSize = m
+	}
 	if err := envInt(getenv, "GATEHOUSE_AUTH_BAN_MAX_FAILURES", &c.AuthBan.MaxFailures); err != nil {
 		return c, err
 	}
 	for k, p := range map[string]*time.Duration{"GATEHOUSE_AUTH_BAN_WINDOW": &c.AuthBan.Window,
-		"GATEHOUSE_AUTH_BAN_DURATION": &c.AuthBan.Duration} {
+		"GATEHOUSE_AUTH_BAN_DURATION": &c.AuthBan.Duration, "GATEHOUSE_GC_INTERVAL": &c.GC.Interval,
+		"GATEHOUSE_GC_GRACE": &c.GC.Grace, "GATEHOUSE_GC_UPLOAD_TTL": &c.GC.UploadTTL,
+		"GATEHOUSE_DEPENDENCY_PROXY_TAG_TTL": &c.DependencyProxy.TagTTL} {
 		if v := getenv(k); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -130,8 +246,12 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 			*p = d
 		}
 	}
-	for k, p := range map[string]*bool{"GATEHOUSE_AUTH_BAN_EXEMPT_LOOPBACK": &c.AuthBan.ExemptLoopback,
-		"GATEHOUSE_EXTERNAL_AUTHORIZATION": &c.ExternalAuthorization} {
+	for k, p := range map[string]*bool{
+		"GATEHOUSE_AUTH_BAN_EXEMPT_LOOPBACK": &c.AuthBan.ExemptLoopback,
+		"GATEHOUSE_EXTERNAL_AUTHORIZATION":   &c.ExternalAuthorization,
+		"GATEHOUSE_S3_USE_TLS":               &c.S3.UseTLS,
+		"GATEHOUSE_S3_REDIRECT":              &c.S3.Redirect,
+	} {
 		if v := getenv(k); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -211,6 +331,75 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("log_level: %q is not debug, info, warn or error", c.LogLevel)
+	}
+	switch c.BlobStore {
+	case BlobStoreFS:
+	case BlobStoreS3:
+		if err := c.S3.validate(); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("blob_store: %q is not fs or s3", c.BlobStore)
+	}
+	switch {
+	case c.GC.Interval < 0:
+		return errors.New("gc.interval: must not be negative (0 disables the periodic job)")
+	case c.GC.Grace <= 0:
+		return errors.New("gc.grace: must be positive")
+	case c.GC.UploadTTL <= 0:
+		return errors.New("gc.upload_ttl: must be positive")
+	}
+	for f, n := range c.Packages.MaxFileSize {
+		if n <= 0 {
+			return fmt.Errorf("packages.max_file_size.%s: must be positive", f)
+		}
+	}
+	return c.DependencyProxy.validate()
+}
+
+// parseSizes parses "name=bytes,name=bytes".
+func parseSizes(v string) (map[string]int64, error) {
+	out := map[string]int64{}
+	for _, kv := range strings.Split(v, ",") {
+		k, n, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		size, err := strconv.ParseInt(strings.TrimSpace(n), 10, 64)
+		if !ok || k == "" || err != nil {
+			return nil, fmt.Errorf("%q is not format=bytes", kv)
+		}
+		out[strings.TrimSpace(k)] = size
+	}
+	return out, nil
+}
+
+func (d *DependencyProxy) validate() error {
+	u, err := url.Parse(d.UpstreamURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.Fragment != "" || strings.Trim(u.Path, "/") != "" {
+		return errors.New("dependency_proxy.upstream_url: must be http(s)://host[:port], without credentials, path or query")
+	}
+	switch {
+	case d.UpstreamPassword != "" && d.UpstreamUsername == "":
+		return errors.New("dependency_proxy.upstream_username: must be set with upstream_password")
+	case d.UpstreamUsername != "" && d.UpstreamPassword == "":
+		return errors.New("dependency_proxy.upstream_password: must be set with upstream_username")
+	case d.TagTTL <= 0:
+		return errors.New("dependency_proxy.tag_ttl: must be positive")
+	}
+	return nil
+}
+
+func (s *S3) validate() error {
+	switch {
+	case s.Endpoint == "":
+		return errors.New("s3.endpoint: must be set when blob_store is s3")
+	case strings.Contains(s.Endpoint, "://") || strings.Contains(s.Endpoint, "/"):
+		return fmt.Errorf("s3.endpoint: %q must be host[:port] without a scheme or path (use s3.use_tls for https)", s.Endpoint)
+	case s.Bucket == "":
+		return errors.New("s3.bucket: must be set when blob_store is s3")
+	case s.AccessKey == "":
+		return errors.New("s3.access_key: must be set when blob_store is s3")
+	case s.SecretKey == "":
+		return errors.New("s3.secret_key: must be set when blob_store is s3")
 	}
 	return nil
 }

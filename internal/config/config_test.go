@@ -60,6 +60,10 @@ func TestDefaults(t *testing.T) {
 				LogLevel:    "info",
 				AuthBan: config.AuthBan{MaxFailures: 10, Window: time.Minute, Duration: time.Hour,
 					ExemptLoopback: true},
+				BlobStore:       "fs",
+				S3:              config.S3{UseTLS: true},
+				GC:              config.GC{Interval: 24 * time.Hour, Grace: time.Hour, UploadTTL: 24 * time.Hour},
+				DependencyProxy: config.DependencyProxy{UpstreamURL: "https://registry-1.docker.io", TagTTL: 24 * time.Hour},
 			}
 			if !reflect.DeepEqual(c, want) {
 				t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)

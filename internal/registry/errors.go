@@ -39,6 +39,7 @@ var (
 	codeNotFound            = code{"UNSUPPORTED", http.StatusNotFound, "no such endpoint"}
 	codeBadRequest          = code{"UNSUPPORTED", http.StatusBadRequest, "the request is not supported"}
 	codeTagsTooMany         = code{"UNSUPPORTED", http.StatusRequestURITooLong, "too many tags in one request"}
+	codeUnavailable         = code{"UNAVAILABLE", http.StatusServiceUnavailable, "service unavailable"}
 )
 
 // Error is a registry error: an OCI code, an optional safe detail, and optionally the cause,

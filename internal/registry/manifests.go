@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -116,6 +117,10 @@ func (h *Handler) servePutManifest(w http.ResponseWriter, r *http.Request, rt ro
 		h.writeError(w, r, err)
 		return
 	}
+	if err := h.fenceManifest(ctx, rt.name, d); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	w.Header().Set("Location", "/v2/"+rt.name.String()+"/manifests/"+string(d))
 	w.Header().Set("Docker-Content-Digest", string(d))
 	if m.Subject != nil {
@@ -126,6 +131,22 @@ func (h *Handler) servePutManifest(w http.ResponseWriter, r *http.Request, rt ro
 	}
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusCreated)
+}
+
+// fenceManifest checks, after the manifest d was recorded in repo, that garbage collection has
+// not deleted its bytes meanwhile; if it has, the manifest goes and the push fails.
+func (h *Handler) fenceManifest(ctx context.Context, repo oci.Name, d blob.Digest) error {
+	if h.cfg.Fence == nil {
+		return nil
+	}
+	ok, err := h.cfg.Fence.Survived(ctx, d)
+	if err != nil || ok {
+		return err
+	}
+	if err := h.cfg.Store.DeleteManifest(context.WithoutCancel(ctx), repo, string(d)); err != nil && !errors.Is(err, oci.ErrNotFound) {
+		h.log.WarnContext(ctx, "delete a manifest garbage collection removed", "digest", string(d), "err", err.Error())
+	}
+	return errCollected
 }
 
 // storeManifestBytes commits the manifest's exact bytes as a blob under d (once: a manifest

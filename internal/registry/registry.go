@@ -49,7 +49,10 @@ type Config struct {
 	UploadSecret []byte
 	// RedirectBlobs sends blob GETs to the store's presigned URLs when it can make them.
 	RedirectBlobs bool
-	Log           *slog.Logger
+	// Fence, when set, is checked after every write that makes a blob reachable (garbage
+	// collection runs alongside pushes).
+	Fence BlobFence
+	Log   *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 
+	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
@@ -63,4 +64,12 @@ type Principals interface {
 	DeployToken(ctx context.Context, id int64) (*token.DeployToken, error)
 	User(ctx context.Context, id int64) (*namespace.User, error)
 	PersonalToken(ctx context.Context, id int64) (*token.PersonalToken, error)
+}
+
+// BlobFence coordinates pushes with garbage collection (*gc.Fence implements it). After a push
+// has made a blob reachable (a blob link or a manifest row), Survived reports whether the
+// blob's bytes are still stored, waiting out a deletion in progress; when they are not, the
+// push removes what it wrote and fails, so no reference outlives its blob.
+type BlobFence interface {
+	Survived(ctx context.Context, d blob.Digest) (bool, error)
 }

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -136,7 +137,10 @@ func (h *Handler) mount(r *http.Request, repo oci.Repository, g grant, d blob.Di
 		return false, err
 	}
 	link.CreatedAt = h.now()
-	return true, h.cfg.Store.LinkBlob(ctx, repo, link)
+	if err := h.cfg.Store.LinkBlob(ctx, repo, link); err != nil {
+		return false, err
+	}
+	return true, h.fenceLink(ctx, repo.Name, d)
 }
 
 // finishUpload appends the request body (of want bytes, or any length when want < 0) to wr,
@@ -160,7 +164,30 @@ func (h *Handler) finishUpload(r *http.Request, repo oci.Repository, wr blob.Wri
 		return err
 	}
 	committed = true
-	return h.cfg.Store.LinkBlob(ctx, repo, oci.BlobLink{Digest: string(d), Size: info.Size, CreatedAt: h.now()})
+	if err := h.cfg.Store.LinkBlob(ctx, repo, oci.BlobLink{Digest: string(d), Size: info.Size, CreatedAt: h.now()}); err != nil {
+		return err
+	}
+	return h.fenceLink(ctx, repo.Name, d)
+}
+
+// errCollected: garbage collection deleted a blob while a push was making it reachable (it
+// re-used bytes that were unreferenced and old). The push must start over.
+var errCollected = fail(codeUnavailable, "garbage collection removed the blob during the push; push it again")
+
+// fenceLink checks, after d was linked into repo, that garbage collection has not deleted its
+// bytes meanwhile; if it has, the link goes and the push fails.
+func (h *Handler) fenceLink(ctx context.Context, repo oci.Name, d blob.Digest) error {
+	if h.cfg.Fence == nil {
+		return nil
+	}
+	ok, err := h.cfg.Fence.Survived(ctx, d)
+	if err != nil || ok {
+		return err
+	}
+	if err := h.cfg.Store.UnlinkBlob(context.WithoutCancel(ctx), repo, string(d)); err != nil && !errors.Is(err, oci.ErrNotFound) {
+		h.log.WarnContext(ctx, "unlink a blob garbage collection removed", "digest", string(d), "err", err.Error())
+	}
+	return errCollected
 }
 
 // appendBody copies the request body into wr. want >= 0 is the exact length the Content-Range

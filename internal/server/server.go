@@ -23,11 +23,13 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
-	"github.com/gatehouse-dev/gatehouse/internal/blob/fsblob"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gc"
 	"github.com/gatehouse-dev/gatehouse/internal/git"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/packages"
+	"github.com/gatehouse-dev/gatehouse/internal/proxy"
 	"github.com/gatehouse-dev/gatehouse/internal/registry"
 	"github.com/gatehouse-dev/gatehouse/internal/registry/jwtauth"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlstore"
@@ -65,6 +67,17 @@ type Server struct {
 	Tokens     *jwtauth.Issuer
 	Log        *slog.Logger
 
+	// GC collects unreferenced blobs and abandoned uploads; fence is the pushes' side of it.
+	GC    *gc.Collector
+	fence *gc.Fence
+
+	// proxy is the group dependency proxy; proxySettings its per-group on/off setting.
+	proxy         *proxy.Handler
+	proxySettings *proxy.Settings
+
+	// Packages is the package registries' service (every format).
+	Packages *packages.Service
+
 	handler http.Handler
 	http    *http.Server
 }
@@ -98,6 +111,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		return nil, err
 	}
 	s := &Server{Config: cfg, Store: store, Log: log}
+	s.proxySettings = proxy.NewSettings(store, opts.Now, log)
 	digester := token.NewDigester(key)
 	s.Namespaces = namespace.NewService(store, opts.Now)
 	s.Deploy = token.NewDeployService(store, digester, opts.Now)
@@ -105,7 +119,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	s.Personal = token.NewPersonalService(store, digester, opts.Now)
 	s.Audit = audit.NewLog(store, opts.Now)
 	s.Authorizer = access.New(s.Namespaces, opts.Now, access.Options{
-		ExternalAuthorization: func() bool { return cfg.ExternalAuthorization },
+		ExternalAuthorization:  func() bool { return cfg.ExternalAuthorization },
+		DependencyProxyEnabled: s.proxySettings.Enabled,
 	})
 	var allow []netip.Prefix
 	for _, a := range cfg.AuthBan.AllowList {
@@ -128,6 +143,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		s.Close()
 		return nil, err
 	}
+	if err := s.openProxy(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.openPackages(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if err := s.bootstrap(ctx, stdout); err != nil {
 		s.Close()
 		return nil, err
@@ -136,16 +159,21 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	return s, nil
 }
 
-// openRegistry opens the blob store under DataDir/blobs and the registry token signing key
-// (generated on first start and shared by every node through the settings table).
+// openRegistry opens the blob store (DataDir/blobs or S3), its garbage collector, and the
+// registry token signing key (generated on first start and shared by every node through the
+// settings table).
 func (s *Server) openRegistry(ctx context.Context, instanceKey []byte, now func() time.Time) error {
 	if now == nil {
 		now = time.Now
 	}
-	blobs, err := fsblob.New(filepath.Join(s.Config.DataDir, "blobs"))
+	blobs, err := openBlobs(ctx, s.Config, s.Log)
 	if err != nil {
 		return err
 	}
+	if s.GC, err = newCollector(s.Config, s.Store, blobs, s.Log, now); err != nil {
+		return err
+	}
+	s.fence = &gc.Fence{Deletions: s.Store, Blobs: blobs, Now: now}
 	key, err := jwtauth.LoadOrCreateKey(ctx, s.Store, instanceKey, now())
 	if err != nil {
 		return err
@@ -270,16 +298,18 @@ func (s *Server) bootstrap(ctx context.Context, stdout io.Writer) error {
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	apiHandler := &api.Handler{Namespaces: s.Namespaces, Deploy: s.Deploy, Personal: s.Personal, Auth: s.Auth,
-		Audit: s.Audit, Log: s.Log, Version: Version, Revision: Revision, ExternalURL: s.Config.ExternalURL}
+		Audit: s.Audit, Log: s.Log, Version: Version, Revision: Revision, ExternalURL: s.Config.ExternalURL,
+		DependencyProxy: s.proxySettings}
 	apiHandler.Init()
 	gitHandler := &git.Handler{Repos: s.Repos, Projects: s.Namespaces, Auth: s.Auth, Log: s.Log, Realm: "Gatehouse"}
 	mux.Handle("/api/v4/", apiHandler)
 	projects := jwtauth.NewProjectCache(s.Store, s.Tokens.Now)
-	mux.Handle("/v2/", registry.New(registry.Config{Store: s.Store, Blobs: s.Blobs, Projects: projects, Principals: s.Store,
+	mux.Handle("/v2/", v2Handler(registry.New(registry.Config{Store: s.Store, Blobs: s.Blobs, Projects: projects, Principals: s.Store,
 		Tokens: s.Tokens, Auth: s.Auth, Realm: s.Config.ExternalURL + "/jwt/auth",
-		UploadSecret: s.Tokens.Key().Derive("registry-upload-state"), Log: s.Log, Now: s.Tokens.Now}))
-	mux.Handle("/jwt/auth", &jwtauth.Handler{Issuer: s.Tokens, Auth: s.Auth, Log: s.Log, Services: map[string]jwtauth.Grantor{
-		jwtauth.ContainerRegistryService: &jwtauth.RegistryGrantor{Projects: projects, Auth: s.Auth}}})
+		UploadSecret: s.Tokens.Key().Derive("registry-upload-state"), Log: s.Log, Now: s.Tokens.Now,
+		RedirectBlobs: s.Config.S3.Redirect, Fence: s.fence}), s.proxy))
+	mux.Handle("/jwt/auth", &jwtauth.Handler{Issuer: s.Tokens, Auth: s.Auth, Log: s.Log, Services: s.tokenServices(projects)})
+	s.mountPackages(mux)
 	mux.HandleFunc("GET /-/health", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -312,6 +342,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Serve listens on l until ctx is done, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	gcCtx, stopGC := context.WithCancel(ctx)
+	defer s.startGC(gcCtx)()
+	defer stopGC()
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(l) }()
 	select {

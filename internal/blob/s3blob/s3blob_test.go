@@ -17,7 +17,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/blob/blobtest"
-	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv/testbin"
 )
 
 // minioServer is a MinIO started for one test.
@@ -30,7 +30,7 @@ type minioServer struct {
 func startServer(tb testing.TB) *minioServer {
 	tb.Helper()
 	m := &minioServer{}
-	m.endpoint, m.user, m.pass = testenv.StartMinio(tb)
+	m.endpoint, m.user, m.pass = testbin.StartMinio(tb)
 	c, err := minio.New(m.endpoint, &minio.Options{Creds: credentials.NewStaticV4(m.user, m.pass, "")})
 	if err != nil {
 		tb.Fatal(err)

@@ -1,4 +1,4 @@
-package testenv
+package testbin
 
 import (
 	"os/exec"

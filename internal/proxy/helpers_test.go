@@ -1,0 +1,436 @@
+package proxy_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/blob"
+	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+)
+
+// localhost makes a server's external URL (and so its token realm) use "localhost": crane and
+// oras refuse a loopback token realm that is not on the registry's own host (SPEC §7).
+func localhost(c *config.Config) {
+	c.ExternalURL = strings.Replace(c.ExternalURL, "://127.0.0.1:", "://localhost:", 1)
+}
+
+func hostOf(t *testing.T, ts *testenv.TestServer) string {
+	t.Helper()
+	u, err := url.Parse(ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
+}
+
+func itoa(n int64) string { return fmt.Sprint(n) }
+
+var (
+	toolMu    sync.Mutex
+	toolPaths = map[string]string{}
+)
+
+// goTool returns the path of a client pinned in go.mod as a Go tool (crane), built once into the
+// Go build cache by `go tool -n`.
+func goTool(t *testing.T, name string) string {
+	t.Helper()
+	toolMu.Lock()
+	defer toolMu.Unlock()
+	if p, ok := toolPaths[name]; ok {
+		return p
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		testenv.Missing(t, "go not on PATH: %v", err)
+	}
+	_, file, _, _ := runtime.Caller(0)
+	cmd := exec.Command(goBin, "tool", "-n", name)
+	cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go tool -n %s: %v", name, err)
+	}
+	p := strings.TrimSpace(string(out))
+	toolPaths[name] = p
+	return p
+}
+
+// run runs a command in home, which is also its HOME (so client logins never touch the user's
+// config), and returns its combined output and error.
+func run(t *testing.T, home string, argv ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = home
+	cmd.Env = append(os.Environ(), "HOME="+home, "DOCKER_CONFIG="+filepath.Join(home, ".docker"),
+		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_RUNTIME_DIR="+filepath.Join(home, "run"),
+		"REGISTRY_AUTH_FILE="+filepath.Join(home, "auth.json"), "NO_COLOR=1")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func mustRun(t *testing.T, home string, argv ...string) string {
+	t.Helper()
+	out, err := run(t, home, argv...)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+	}
+	return out
+}
+
+// mustFail runs a command that must fail, with output containing one of wants.
+func mustFail(t *testing.T, home string, wants []string, argv ...string) {
+	t.Helper()
+	out, err := run(t, home, argv...)
+	if err == nil {
+		t.Fatalf("%s succeeded, want a refusal:\n%s", strings.Join(argv, " "), out)
+	}
+	for _, w := range wants {
+		if strings.Contains(out, w) {
+			return
+		}
+	}
+	t.Fatalf("%s failed without any of %q:\n%s", strings.Join(argv, " "), wants, out)
+}
+
+// randomFile writes n random bytes to dir/name.
+func randomFile(t *testing.T, dir, name string, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// upstream is a Gatehouse serving as the proxy's upstream registry, with a public project
+// group/pub and the private group/top, and a spy in front of it.
+type upstream struct {
+	ts   *testenv.TestServer
+	host string
+	f    testenv.Fixture
+	home string // crane logged in as root
+	spy  *spy
+}
+
+func startUpstream(t *testing.T) *upstream {
+	t.Helper()
+	ts := testenv.StartServer(t, localhost)
+	u := &upstream{ts: ts, host: hostOf(t, ts), f: ts.MakeFixture(t), home: t.TempDir()}
+	var p testenv.Project
+	ts.MustAPI(t, http.StatusCreated, "POST", "/projects", map[string]any{"name": "pub", "path": "pub",
+		"namespace_id": u.f.GroupID, "visibility": "public"}, &p)
+	mustRun(t, u.home, goTool(t, "crane"), "auth", "login", u.host, "-u", "root", "-p", ts.RootToken)
+	u.spy = newSpy(t, ts.URL)
+	return u
+}
+
+// push pushes a fresh one-layer image (layer of n random bytes) to the upstream as ref (a
+// name:tag on the upstream) and returns its manifest digest and layer digest.
+func (u *upstream) push(t *testing.T, ref string, n int) (manifest, layer string) {
+	t.Helper()
+	crane := goTool(t, "crane")
+	file := randomFile(t, u.home, "layer.bin", n)
+	mustRun(t, u.home, crane, "append", "--new_layer", file, "-t", u.host+"/"+ref)
+	manifest = strings.TrimSpace(mustRun(t, u.home, crane, "digest", u.host+"/"+ref))
+	var m struct {
+		Layers []struct {
+			Digest string `json:"digest"`
+		} `json:"layers"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, u.home, crane, "manifest", u.host+"/"+ref)), &m); err != nil || len(m.Layers) == 0 {
+		t.Fatalf("manifest of %s: %v", ref, err)
+	}
+	return manifest, m.Layers[len(m.Layers)-1].Digest
+}
+
+// spy is a reverse proxy in front of the upstream that counts the registry requests it passes
+// and can delay, stall, cut or corrupt blob bodies and corrupt manifest bodies.
+type spy struct {
+	srv *httptest.Server
+
+	mu     sync.Mutex
+	counts map[string]int // "GET /v2/…" → requests
+	// delay holds blob GETs back this long before answering.
+	delay time.Duration
+	// corrupt flips a byte in the middle of the body of these blob digests.
+	corrupt map[string]bool
+	// corruptManifests flips a byte of every manifest GET body.
+	corruptManifests bool
+	// pause sends half of these blobs' bodies, then waits for the channel to be closed; cut
+	// then ends the body with an error instead of the rest.
+	pause map[string]chan struct{}
+	cut   map[string]bool
+	// paused is signalled when a paused body reaches its pause, done when a body ends.
+	paused, done chan string
+}
+
+func newSpy(t *testing.T, target string) *spy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &spy{counts: map[string]int{}, corrupt: map[string]bool{}, pause: map[string]chan struct{}{}, cut: map[string]bool{},
+		paused: make(chan string, 16), done: make(chan string, 64)}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ModifyResponse = s.modify
+	rp.ErrorLog = nil
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/manifests/") || strings.Contains(r.URL.Path, "/blobs/") {
+			s.mu.Lock()
+			s.counts[r.Method+" "+r.URL.Path]++
+			delay := s.delay
+			s.mu.Unlock()
+			if delay > 0 && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+				time.Sleep(delay)
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// count is how many requests of method went to paths containing sub.
+func (s *spy) count(method, sub string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, v := range s.counts {
+		m, p, _ := strings.Cut(k, " ")
+		if m == method && strings.Contains(p, sub) {
+			n += v
+		}
+	}
+	return n
+}
+
+// total is how many registry requests passed.
+func (s *spy) total() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, v := range s.counts {
+		n += v
+	}
+	return n
+}
+
+func (s *spy) set(f func(s *spy)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s)
+}
+
+func (s *spy) modify(resp *http.Response) error {
+	if resp.Request.Method != http.MethodGet || resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	path := resp.Request.URL.Path
+	d := path[strings.LastIndexByte(path, '/')+1:]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case strings.Contains(path, "/manifests/") && s.corruptManifests:
+		resp.Body = &flipper{r: resp.Body, at: 10}
+	case strings.Contains(path, "/blobs/") && s.corrupt[d]:
+		resp.Body = &flipper{r: resp.Body, at: resp.ContentLength / 2}
+	case strings.Contains(path, "/blobs/") && s.pause[d] != nil:
+		resp.Body = &pauser{r: resp.Body, half: resp.ContentLength / 2, release: s.pause[d], cut: s.cut[d], digest: d, s: s}
+	}
+	if strings.Contains(path, "/blobs/") {
+		resp.Body = &doneSignal{ReadCloser: resp.Body, digest: d, done: s.done}
+	}
+	return nil
+}
+
+// flipper flips the byte at offset at.
+type flipper struct {
+	r   io.ReadCloser
+	at  int64
+	off int64
+}
+
+func (f *flipper) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if f.at >= f.off && f.at < f.off+int64(n) {
+		p[f.at-f.off] ^= 0xff
+	}
+	f.off += int64(n)
+	return n, err
+}
+
+func (f *flipper) Close() error { return f.r.Close() }
+
+// pauser passes half of the body, then waits for release; then the rest, or an error if cut.
+type pauser struct {
+	r       io.ReadCloser
+	half    int64
+	off     int64
+	release chan struct{}
+	cut     bool
+	digest  string
+	s       *spy
+	waited  bool
+}
+
+func (p *pauser) Read(b []byte) (int, error) {
+	if p.off >= p.half && !p.waited {
+		p.waited = true
+		p.s.paused <- p.digest
+		<-p.release
+		if p.cut {
+			return 0, io.ErrUnexpectedEOF
+		}
+	}
+	if !p.waited && p.off+int64(len(b)) > p.half {
+		b = b[:p.half-p.off]
+	}
+	n, err := p.r.Read(b)
+	p.off += int64(n)
+	return n, err
+}
+
+func (p *pauser) Close() error { return p.r.Close() }
+
+type doneSignal struct {
+	io.ReadCloser
+	digest string
+	done   chan string
+	once   sync.Once
+}
+
+func (d *doneSignal) Close() error {
+	d.once.Do(func() { d.done <- d.digest })
+	return d.ReadCloser.Close()
+}
+
+// waitFor waits for ch to deliver want.
+func waitFor(t *testing.T, ch chan string, want, what string) {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case got := <-ch:
+			if got == want {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// token asks /jwt/auth of base for a token for service and scopes as user:secret, and returns
+// the status, the token and the access it grants ("type:name:actions" per entry).
+func token(t *testing.T, base, service, user, secret string, scopes ...string) (int, string, []string) {
+	t.Helper()
+	q := url.Values{"service": {service}}
+	for _, s := range scopes {
+		q.Add("scope", s)
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/jwt/auth?"+q.Encode(), nil)
+	if user != "" {
+		req.SetBasicAuth(user, secret)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Token string `json:"token"`
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, "", nil
+	}
+	if err := json.Unmarshal(raw, &body); err != nil {
+		t.Fatalf("decode token answer: %v", err)
+	}
+	parts := strings.Split(body.Token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token is not a JWT")
+	}
+	claims, err := base64URL(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Access []struct {
+			Type, Name string
+			Actions    []string
+		} `json:"access"`
+	}
+	if err := json.Unmarshal(claims, &c); err != nil {
+		t.Fatal(err)
+	}
+	var access []string
+	for _, a := range c.Access {
+		access = append(access, a.Type+":"+a.Name+":"+strings.Join(a.Actions, ","))
+	}
+	return resp.StatusCode, body.Token, access
+}
+
+// get sends method to base+path with a bearer token ("" for none).
+func get(t *testing.T, ctx context.Context, method, url, bearer string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// ociError decodes an OCI error envelope and returns its first code.
+func ociError(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	var env struct {
+		Errors []struct {
+			Code string `json:"code"`
+		} `json:"errors"`
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, &env); err != nil || len(env.Errors) == 0 {
+		t.Fatalf("status %d: not an OCI error envelope: %q", resp.StatusCode, raw)
+	}
+	return env.Errors[0].Code
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(s[:])
+}
+
+func base64URL(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+
+func blobDigest(s string) blob.Digest { return blob.Digest(s) }

@@ -1,0 +1,99 @@
+package proxy
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+)
+
+// settingTTL is how long a group's setting is remembered: a second, so a change made on
+// another node takes effect within one (the same node forgets it at once).
+const settingTTL = time.Second
+
+// settingTimeout bounds the store read behind Enabled, which has no context of its own.
+const settingTimeout = 5 * time.Second
+
+// Settings are the groups' dependency-proxy settings (enabled unless turned off), read through
+// a one-second cache. It is safe for concurrent use.
+type Settings struct {
+	store SettingsStore
+	now   func() time.Time
+	log   *slog.Logger
+
+	mu    sync.Mutex
+	cache map[int64]settingEntry
+}
+
+type settingEntry struct {
+	enabled bool
+	expires time.Time
+}
+
+// NewSettings returns the settings over store; now may be nil for time.Now.
+func NewSettings(store SettingsStore, now func() time.Time, log *slog.Logger) *Settings {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Settings{store: store, now: now, log: log, cache: map[int64]settingEntry{}}
+}
+
+// Enabled reports whether g's proxy is on; it is access.Options.DependencyProxyEnabled. That
+// hook cannot return an error, so a store failure is logged and answered "off": the proxy
+// refuses rather than guesses.
+func (s *Settings) Enabled(g *namespace.Group) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), settingTimeout)
+	defer cancel()
+	on, err := s.GroupEnabled(ctx, g.ID)
+	if err != nil {
+		s.log.Error("read dependency proxy setting; refusing", "group_id", g.ID, "err", err.Error())
+		return false
+	}
+	return on
+}
+
+// GroupEnabled reports whether the proxy of group groupID is on.
+func (s *Settings) GroupEnabled(ctx context.Context, groupID int64) (bool, error) {
+	now := s.now()
+	s.mu.Lock()
+	e, ok := s.cache[groupID]
+	s.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.enabled, nil
+	}
+	on, err := s.store.DependencyProxyEnabled(ctx, groupID)
+	if err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	if len(s.cache) >= 4096 {
+		clear(s.cache)
+	}
+	s.cache[groupID] = settingEntry{enabled: on, expires: now.Add(settingTTL)}
+	s.mu.Unlock()
+	return on, nil
+}
+
+// SetEnabled turns the proxy of group groupID on or off.
+func (s *Settings) SetEnabled(ctx context.Context, groupID int64, enabled bool) error {
+	err := s.store.SetDependencyProxyEnabled(ctx, groupID, enabled, s.now())
+	s.forget(groupID)
+	return err
+}
+
+// Purge removes everything the proxy of group groupID has cached (the bytes go with the next
+// garbage collection).
+func (s *Settings) Purge(ctx context.Context, groupID int64) error {
+	return s.store.PurgeDependencyProxy(ctx, groupID)
+}
+
+func (s *Settings) forget(groupID int64) {
+	s.mu.Lock()
+	delete(s.cache, groupID)
+	s.mu.Unlock()
+}

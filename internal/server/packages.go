@@ -1,0 +1,44 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/gatehouse-dev/gatehouse/internal/packages"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/generic"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/npm"
+)
+
+// openPackages builds the package registries' service over the shared store and blob store,
+// with the configured per-format size limits and garbage collection's fence.
+func (s *Server) openPackages() error {
+	opts := packages.Options{Now: s.Deploy.Now, MaxFileSize: s.Config.Packages.MaxFileSize}
+	if s.fence != nil {
+		opts.Fence = s.fence
+	}
+	svc, err := packages.NewService(s.Store, s.Blobs, s.Namespaces, opts)
+	if err != nil {
+		return err
+	}
+	s.Packages = svc
+	return nil
+}
+
+// packageHandler is one format's dispatcher with the ServeMux patterns it serves.
+type packageHandler interface {
+	http.Handler
+	Patterns() []string
+}
+
+// mountPackages mounts every package format's dispatcher under its patterns (more specific
+// than the REST API's /api/v4/, so they win).
+func (s *Server) mountPackages(mux *http.ServeMux) {
+	formats := []packageHandler{
+		&generic.Handler{Packages: s.Packages, Auth: s.Auth, Log: s.Log},
+		&npm.Handler{Packages: s.Packages, Auth: s.Auth, Log: s.Log, ExternalURL: s.Config.ExternalURL},
+	}
+	for _, h := range formats {
+		for _, p := range h.Patterns() {
+			mux.Handle(p, h)
+		}
+	}
+}

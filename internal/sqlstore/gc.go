@@ -1,0 +1,223 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Garbage collection's metadata: the lease that lets one node collect at a time, the record of
+// blob deletions in progress (the fence writers check), and the registry's blob references.
+// The consumer interfaces live in internal/gc (gc.Store, gc.Referencer, gc.Checker); the
+// compile-time checks are in gc_test.go, since sqlstore may not import gc.
+
+// AcquireLease takes the lease name for holder until until, if it is free at now (never taken,
+// released, or expired) and the last completed run ended at or before ranBefore. It reports
+// whether it took the lease.
+func (s *Store) AcquireLease(ctx context.Context, name, holder string, now, until, ranBefore time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO gc_leases (name, holder, expires_at, last_run_at) VALUES (?, ?, ?, 0)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		WHERE gc_leases.expires_at <= ? AND gc_leases.last_run_at <= ?`),
+		name, holder, unixTime(until), unixTime(now), unixTime(ranBefore))
+	return changedOne("acquire lease", res, err)
+}
+
+// RenewLease extends holder's lease name until until. It reports false when holder no longer
+// holds it.
+func (s *Store) RenewLease(ctx context.Context, name, holder string, until time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE gc_leases SET expires_at = ? WHERE name = ? AND holder = ?`),
+		unixTime(until), name, holder)
+	return changedOne("renew lease", res, err)
+}
+
+// ReleaseLease frees holder's lease name; completed records now as the end of the last
+// completed run.
+func (s *Store) ReleaseLease(ctx context.Context, name, holder string, now time.Time, completed bool) error {
+	var err error
+	if completed {
+		_, err = s.db.ExecContext(ctx, s.q(`UPDATE gc_leases SET expires_at = 0, last_run_at = ? WHERE name = ? AND holder = ?`),
+			unixTime(now), name, holder)
+	} else {
+		_, err = s.db.ExecContext(ctx, s.q(`UPDATE gc_leases SET expires_at = 0 WHERE name = ? AND holder = ?`), name, holder)
+	}
+	if err != nil {
+		return fmt.Errorf("release lease: %w", err)
+	}
+	return nil
+}
+
+// LastRun returns when the last completed run under lease name ended (zero if none).
+func (s *Store) LastRun(ctx context.Context, name string) (time.Time, error) {
+	var v int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT last_run_at FROM gc_leases WHERE name = ?`), name).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) || (err == nil && v == 0):
+		return time.Time{}, nil
+	case err != nil:
+		return time.Time{}, fmt.Errorf("last run: %w", err)
+	}
+	return fromUnix(v), nil
+}
+
+func changedOne(what string, res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", what, err)
+	}
+	return n == 1, nil
+}
+
+// BeginBlobDeletions records that the blobs digests are about to be deleted, as of now
+// (replacing older records of the same digests).
+func (s *Store) BeginBlobDeletions(ctx context.Context, digests []string, now time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for start := 0; start < len(digests); start += inChunk / 2 {
+			chunk := digests[start:min(start+inChunk/2, len(digests))]
+			args := make([]any, 0, 2*len(chunk))
+			values := make([]string, len(chunk))
+			for i, d := range chunk {
+				args = append(args, d, unixTime(now))
+				values[i] = "(?, ?, NULL)"
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO blob_deletions (digest, began_at, ended_at) VALUES `+
+				strings.Join(values, ", ")+` ON CONFLICT (digest) DO UPDATE SET began_at = excluded.began_at, ended_at = NULL`), args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("begin blob deletions: %w", err)
+	}
+	return nil
+}
+
+// EndBlobDeletions marks the records of deleted as ended at now and removes those of kept
+// (blobs the sweep decided to keep after all).
+func (s *Store) EndBlobDeletions(ctx context.Context, deleted, kept []string, now time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for start := 0; start < len(deleted); start += inChunk {
+			chunk := deleted[start:min(start+inChunk, len(deleted))]
+			args := []any{unixTime(now)}
+			for _, d := range chunk {
+				args = append(args, d)
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE blob_deletions SET ended_at = ? WHERE digest IN (`+placeholders(len(chunk))+`)`), args...); err != nil {
+				return err
+			}
+		}
+		for start := 0; start < len(kept); start += inChunk {
+			chunk := kept[start:min(start+inChunk, len(kept))]
+			args := make([]any, len(chunk))
+			for i, d := range chunk {
+				args[i] = d
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM blob_deletions WHERE digest IN (`+placeholders(len(chunk))+`)`), args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("end blob deletions: %w", err)
+	}
+	return nil
+}
+
+// BlobDeletion returns the record of digest's deletion: when it began and, once it ended, when
+// (zero while in progress). ok is false when there is no record.
+func (s *Store) BlobDeletion(ctx context.Context, digest string) (began, ended time.Time, ok bool, err error) {
+	var b int64
+	var e sql.NullInt64
+	err = s.db.QueryRowContext(ctx, s.q(`SELECT began_at, ended_at FROM blob_deletions WHERE digest = ?`), digest).Scan(&b, &e)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return time.Time{}, time.Time{}, false, nil
+	case err != nil:
+		return time.Time{}, time.Time{}, false, fmt.Errorf("blob deletion: %w", err)
+	}
+	if e.Valid {
+		ended = fromUnix(e.Int64)
+	}
+	return fromUnix(b), ended, true, nil
+}
+
+// PruneBlobDeletions removes the records of deletions that began before before, and returns
+// how many it removed.
+func (s *Store) PruneBlobDeletions(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM blob_deletions WHERE began_at < ?`), unixTime(before))
+	if err != nil {
+		return 0, fmt.Errorf("prune blob deletions: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// RegistryReferences is the container registry's side of garbage collection's mark phase: the
+// digests its blob links, manifests and manifest references name (gc.Referencer, gc.Checker).
+type RegistryReferences struct{ s *Store }
+
+// RegistryReferences returns the registry's blob references.
+func (s *Store) RegistryReferences() RegistryReferences { return RegistryReferences{s} }
+
+// registryRefColumns are the columns holding blob digests the registry needs.
+var registryRefColumns = []struct{ table, column string }{
+	{"registry_blob_links", "digest"},
+	{"registry_manifests", "digest"},
+	{"registry_manifest_references", "reference"},
+}
+
+// ReferencedBlobs calls fn for every digest a blob link, manifest or manifest reference names
+// (a digest may come more than once), stopping at fn's first error.
+func (r RegistryReferences) ReferencedBlobs(ctx context.Context, fn func(digest string) error) error {
+	for _, c := range registryRefColumns {
+		if err := r.scan(ctx, `SELECT DISTINCT `+c.column+` FROM `+c.table, fn); err != nil {
+			return fmt.Errorf("registry references: %w", err)
+		}
+	}
+	return nil
+}
+
+func (r RegistryReferences) scan(ctx context.Context, query string, fn func(string) error, args ...any) error {
+	rows, err := r.s.db.QueryContext(ctx, r.s.q(query), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return err
+		}
+		if err := fn(d); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// ReferencedAmong reports which of digests a blob link, manifest or manifest reference names,
+// by index lookups.
+func (r RegistryReferences) ReferencedAmong(ctx context.Context, digests []string) (map[string]bool, error) {
+	found := map[string]bool{}
+	for start := 0; start < len(digests); start += inChunk {
+		chunk := digests[start:min(start+inChunk, len(digests))]
+		args := make([]any, len(chunk))
+		for i, d := range chunk {
+			args[i] = d
+		}
+		for _, c := range registryRefColumns {
+			err := r.scan(ctx, `SELECT DISTINCT `+c.column+` FROM `+c.table+` WHERE `+c.column+` IN (`+placeholders(len(chunk))+`)`,
+				func(d string) error { found[d] = true; return nil }, args...)
+			if err != nil {
+				return nil, fmt.Errorf("registry references: %w", err)
+			}
+		}
+	}
+	return found, nil
+}
