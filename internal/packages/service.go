@@ -371,8 +371,8 @@ func numericID(ref string) (int64, bool) {
 }
 
 // ProjectsHolding returns the projects inside group within (at any depth) that hold a package
-// of format f named name, most recently updated first. The caller authorizes before serving
-// any of them.
+// of format f named name, most recently updated first; a nil within means the whole instance
+// (Maven's instance-level endpoint). The caller authorizes before serving any of them.
 func (s *Service) ProjectsHolding(ctx context.Context, f Format, name string, within *namespace.Group) ([]*namespace.Project, error) {
 	ids, err := s.store.PackageProjects(ctx, f, NormalizeName(f, name))
 	if err != nil {
@@ -387,7 +387,7 @@ func (s *Service) ProjectsHolding(ctx context.Context, f Format, name string, wi
 		if err != nil {
 			return nil, err
 		}
-		if p.InGroup(within.ID) {
+		if within == nil || p.InGroup(within.ID) {
 			out = append(out, p)
 		}
 	}

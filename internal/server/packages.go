@@ -5,7 +5,11 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/generic"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/goproxy"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/maven"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/npm"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/nuget"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/pypi"
 )
 
 // openPackages builds the package registries' service over the shared store and blob store,
@@ -34,7 +38,11 @@ type packageHandler interface {
 func (s *Server) mountPackages(mux *http.ServeMux) {
 	formats := []packageHandler{
 		&generic.Handler{Packages: s.Packages, Auth: s.Auth, Log: s.Log},
+		&maven.Handler{Packages: s.Packages, Auth: s.Auth, Log: s.Log},
+		&goproxy.Handler{Packages: s.Packages, Auth: s.Auth, Log: s.Log, ExternalURL: s.Config.ExternalURL, Repos: s.Repos, GitBin: s.Config.GitBinary},
 		&npm.Handler{Packages: s.Packages, Auth: s.Auth, Log: s.Log, ExternalURL: s.Config.ExternalURL},
+		&nuget.Handler{Packages: s.Packages, Auth: s.Auth, Log: s.Log, ExternalURL: s.Config.ExternalURL, Projects: s.Namespaces},
+		&pypi.Handler{Packages: s.Packages, Auth: s.Auth, Log: s.Log, ExternalURL: s.Config.ExternalURL},
 	}
 	for _, h := range formats {
 		for _, p := range h.Patterns() {

@@ -1,0 +1,347 @@
+package goproxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/zip"
+
+	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/httpx"
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/packages"
+)
+
+// RepoDirs locates a project's bare Git repository; *git.Repos implements it.
+type RepoDirs interface {
+	Dir(projectID int64) string
+}
+
+// Handler serves the Go module proxy of every project, from its Git repository.
+type Handler struct {
+	Packages *packages.Service
+	Auth     *authn.Authenticator
+	Log      *slog.Logger
+	// ExternalURL is the server's public base URL: its host name (without the port) and path
+	// start every module path.
+	ExternalURL string
+	Repos       RepoDirs
+	// GitBin is the git binary.
+	GitBin string
+	// TempDir holds module zips while they are built (os.TempDir when empty).
+	TempDir string
+	// MaxConcurrentZips bounds the zips built at once (4 when zero); more requests wait.
+	MaxConcurrentZips int
+
+	once  sync.Once
+	slots chan struct{}
+}
+
+// Patterns are the ServeMux patterns the handler serves.
+func (h *Handler) Patterns() []string {
+	return []string{"/api/v4/projects/{id}/packages/go/"}
+}
+
+// grant is what the dispatcher hands a handler once the request is authorized; handlers cannot
+// be reached without one.
+type grant struct {
+	principal access.Principal
+	project   *namespace.Project
+}
+
+// endpoint is one route: the access it needs and the handler that serves it.
+type endpoint struct {
+	action access.Action
+	serve  func(h *Handler, w http.ResponseWriter, r *http.Request, s *session, rt Route, g grant)
+}
+
+// routes is the route table: every endpoint is a read (GET or HEAD); route_test.go checks.
+var routes = map[Kind]endpoint{
+	List:   {access.ReadPackage, (*Handler).handleList},
+	Info:   {access.ReadPackage, (*Handler).handleInfo},
+	Mod:    {access.ReadPackage, (*Handler).handleMod},
+	Zip:    {access.ReadPackage, (*Handler).handleZip},
+	Latest: {access.ReadPackage, (*Handler).handleLatest},
+}
+
+var errMethod = errors.New("method not allowed")
+
+// ServeHTTP is the dispatcher: parse the path, look up the route's access, authenticate,
+// resolve the project, authorize once, match the module path to the project, then serve.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt, err := ParsePath(r.URL.EscapedPath())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		h.writeError(w, r, errMethod)
+		return
+	}
+	ep, ok := routes[rt.Kind]
+	if !ok {
+		h.writeError(w, r, packages.ErrNotFound)
+		return
+	}
+	g, err := h.authorize(r, rt, ep.action)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	mod, ok := splitModule(rt.Module, h.moduleBase(g.project))
+	if !ok {
+		h.writeError(w, r, packages.ErrNotFound)
+		return
+	}
+	dir := h.Repos.Dir(g.project.ID)
+	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
+		h.writeError(w, r, packages.ErrNotFound)
+		return
+	}
+	rp := &repo{bin: h.gitBin(), dir: dir}
+	s, err := rp.session(r.Context(), mod)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	defer s.Close()
+	ep.serve(h, w, r, s, rt, g)
+}
+
+func (h *Handler) gitBin() string {
+	if h.GitBin == "" {
+		return "git"
+	}
+	return h.GitBin
+}
+
+func (h *Handler) authorize(r *http.Request, rt Route, act access.Action) (grant, error) {
+	ctx := r.Context()
+	p, err := h.Auth.Packages(ctx, r)
+	if err != nil {
+		return grant{}, err
+	}
+	project, err := h.Packages.Project(ctx, rt.Project)
+	if errors.Is(err, packages.ErrNotFound) && p.Kind == access.Anonymous {
+		return grant{}, packages.Denied(access.Decision{Denial: access.Unauthenticated, Reason: "authentication required"}, p)
+	}
+	if err != nil {
+		return grant{}, err
+	}
+	d, err := h.Auth.Authorize(ctx, r, p, access.Resource{Project: project}, act)
+	if err != nil {
+		return grant{}, err
+	}
+	if !d.Allow {
+		return grant{}, packages.Denied(d, p)
+	}
+	return grant{principal: p, project: project}, nil
+}
+
+// moduleBase is the module path of the project's repository root: the external URL's host
+// name (Go module paths have no port) and path, then the project's full path.
+func (h *Handler) moduleBase(p *namespace.Project) string {
+	host, root := "localhost", ""
+	if u, err := url.Parse(h.ExternalURL); err == nil && u.Hostname() != "" {
+		host, root = strings.ToLower(u.Hostname()), strings.Trim(u.Path, "/")
+	}
+	if root != "" {
+		host += "/" + root
+	}
+	return host + "/" + p.FullPath
+}
+
+// handleList answers the tagged versions, one a line.
+func (h *Handler) handleList(w http.ResponseWriter, r *http.Request, s *session, _ Route, _ grant) {
+	vs, err := s.list(r.Context())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var b strings.Builder
+	for _, v := range vs {
+		b.WriteString(v.Version)
+		b.WriteByte('\n')
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+	_, _ = io.WriteString(w, b.String())
+}
+
+// infoJSON is the .info document.
+type infoJSON struct {
+	Version string
+	Time    time.Time
+}
+
+func (h *Handler) writeInfo(w http.ResponseWriter, v *resolved) {
+	body, _ := json.Marshal(infoJSON{Version: v.Version, Time: v.Time.UTC()})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = w.Write(body)
+}
+
+func (h *Handler) handleInfo(w http.ResponseWriter, r *http.Request, s *session, rt Route, _ grant) {
+	v, err := s.resolve(r.Context(), rt.Version)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.writeInfo(w, v)
+}
+
+func (h *Handler) handleLatest(w http.ResponseWriter, r *http.Request, s *session, _ Route, _ grant) {
+	v, err := s.latest(r.Context())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.writeInfo(w, v)
+}
+
+func (h *Handler) handleMod(w http.ResponseWriter, r *http.Request, s *session, rt Route, _ grant) {
+	v, err := s.resolve(r.Context(), rt.Version)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(v.GoMod)))
+	_, _ = w.Write(v.GoMod)
+}
+
+// handleZip builds the module zip into a temporary file (nothing is cached: the repository is
+// the truth, and a moved tag must not serve stale bytes), then sends it.
+func (h *Handler) handleZip(w http.ResponseWriter, r *http.Request, s *session, rt Route, _ grant) {
+	ctx := r.Context()
+	v, err := s.resolve(ctx, rt.Version)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if err := h.acquire(ctx); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	limit := h.maxZip()
+	// The zip holds at most limit bytes of content; its headers and a few compressed-size
+	// overheads stay well within another limit.
+	f, err := tempZip(h.TempDir, func(dst io.Writer) error { return s.writeZip(ctx, dst, v, limit) }, 2*limit+(1<<20))
+	h.release()
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	defer func() {
+		f.Close()
+		os.Remove(f.Name())
+	}()
+	st, err := f.Stat()
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Length", strconv.FormatInt(st.Size(), 10))
+	if r.Method == http.MethodHead {
+		return
+	}
+	if _, err := io.Copy(w, f); err != nil && h.Log != nil {
+		h.Log.WarnContext(ctx, "go module zip download interrupted", "request_id", httpx.RequestID(ctx), "err", err.Error())
+	}
+}
+
+// maxZip is the size limit of a module's content: the format's configured limit
+// (packages.max_file_size.golang), never above the Go module zip limit.
+func (h *Handler) maxZip() int64 {
+	limit := int64(zip.MaxZipFile)
+	if h.Packages != nil {
+		if l := h.Packages.MaxFileSize(packages.GoProxy); l > 0 && l < limit {
+			limit = l
+		}
+	}
+	return limit
+}
+
+func (h *Handler) acquire(ctx context.Context) error {
+	h.once.Do(func() {
+		n := h.MaxConcurrentZips
+		if n <= 0 {
+			n = 4
+		}
+		h.slots = make(chan struct{}, n)
+	})
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *Handler) release() { <-h.slots }
+
+// writeText answers a plain-text message: the go command shows text/plain bodies of failed
+// requests to its user ("server response: …").
+func writeText(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg+"\n")
+}
+
+// writeError is the format's one error writer: kinds → status + a plain-text message. Unknown
+// errors are logged with the request ID and answered with a generic 500.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var de *packages.DeniedError
+	var ve *packages.ValidationError
+	reason := ""
+	if errors.As(err, &de) {
+		reason = " - " + de.Reason
+	}
+	for _, k := range []string{"Content-Type", "Content-Length"} {
+		w.Header().Del(k)
+	}
+	switch {
+	case errors.Is(err, authn.ErrInvalidCredentials), errors.Is(err, packages.ErrUnauthorized):
+		w.Header().Set("WWW-Authenticate", `Basic realm="Gatehouse"`)
+		writeText(w, http.StatusUnauthorized, "401 Unauthorized"+reason)
+	case errors.Is(err, packages.ErrForbidden):
+		writeText(w, http.StatusForbidden, "403 Forbidden"+reason)
+	case errors.Is(err, packages.ErrNotFound):
+		writeText(w, http.StatusNotFound, "404 Not Found")
+	case errors.As(err, &ve):
+		writeText(w, http.StatusBadRequest, "400 Bad request - "+ve.Error())
+	case errors.Is(err, packages.ErrInvalid):
+		writeText(w, http.StatusBadRequest, "400 Bad request")
+	case errors.Is(err, packages.ErrTooLarge):
+		// The text names sizes and limits, never content.
+		writeText(w, http.StatusRequestEntityTooLarge, "413 Request Entity Too Large - "+err.Error())
+	case errors.Is(err, errBadModule):
+		// As proxy.golang.org: the version exists but is not a valid module.
+		writeText(w, http.StatusNotFound, "not found: "+err.Error())
+	case errors.Is(err, errMethod):
+		writeText(w, http.StatusMethodNotAllowed, "405 Method Not Allowed")
+	case errors.Is(err, context.Canceled):
+		// The client went away.
+		writeText(w, http.StatusServiceUnavailable, "503 Service Unavailable")
+	default:
+		if h.Log != nil {
+			httpx.Internal(r.Context(), h.Log, err)
+		}
+		writeText(w, http.StatusInternalServerError, "500 Internal Server Error")
+	}
+}

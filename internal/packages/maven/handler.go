@@ -1,0 +1,377 @@
+// Package maven serves GitLab's Maven repository API for mvn, Gradle and sbt:
+//
+//	project  /api/v4/projects/:id/packages/maven/*path   GET, HEAD (download); PUT (deploy)
+//	group    /api/v4/groups/:id/-/packages/maven/*path   GET, HEAD
+//	instance /api/v4/packages/maven/*path                GET, HEAD
+//
+// A path is <groupId as a path>/<artifactId>/<version>/<file>, or
+// <groupId path>/<artifactId>/maven-metadata.xml for an artifact's version listing. Every file
+// also answers <file>.md5, .sha1, .sha256 and .sha512 from the checksums stored with it.
+//
+// Deploying: artifacts (jar, pom, …) and maven-metadata.xml are stored as uploaded (a
+// maven-metadata.xml must name the groupId, artifactId and version of its path). SNAPSHOT
+// versions and maven-metadata.xml may be deployed again and replace the old file; a release
+// version's files may not (409). A PUT of a checksum file stores nothing: it is verified against
+// the stored file's checksum, 204 when it matches and 409 when it does not (GitLab does this for
+// .sha1 and ignores .md5; Gatehouse verifies all four, so a corrupted upload fails the deploy).
+// X-Checksum-Md5/Sha1/Sha256/Sha512 request headers on an upload are verified before anything is
+// stored.
+//
+// Group- and instance-level requests are served from the most recently updated project (in the
+// group, or anywhere) that holds the file and that the credential may read. Errors are a status
+// and a line of text; 401 carries `WWW-Authenticate: Basic realm="Gatehouse"`, so Maven retries
+// with the server's basic credentials.
+package maven
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/httpx"
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/packages"
+)
+
+// Handler serves the Maven repository API.
+type Handler struct {
+	Packages *packages.Service
+	Auth     *authn.Authenticator
+	Log      *slog.Logger
+}
+
+// Patterns are the ServeMux patterns the handler serves.
+func (h *Handler) Patterns() []string {
+	return []string{"/api/v4/projects/{id}/packages/maven/", "/api/v4/groups/{id}/-/packages/maven/", "/api/v4/packages/maven/"}
+}
+
+// grant is what the dispatcher hands a handler once the request is authorized; handlers cannot
+// be reached without one.
+type grant struct {
+	principal access.Principal
+	// project holds the file (chosen among the holders for group and instance requests).
+	project *namespace.Project
+}
+
+type endpoint struct {
+	action access.Action
+	serve  func(h *Handler, w http.ResponseWriter, r *http.Request, rt Route, g grant)
+}
+
+// routes is the route table: level → method → endpoint. Every route names its access action
+// (route_test.go checks); anything else is 405.
+var routes = map[level]map[string]endpoint{
+	levelProject: {
+		http.MethodGet:  {access.ReadPackage, (*Handler).handleGet},
+		http.MethodHead: {access.ReadPackage, (*Handler).handleGet},
+		http.MethodPut:  {access.WritePackage, (*Handler).handlePut},
+	},
+	levelGroup: {
+		http.MethodGet:  {access.ReadPackage, (*Handler).handleGet},
+		http.MethodHead: {access.ReadPackage, (*Handler).handleGet},
+	},
+	levelInstance: {
+		http.MethodGet:  {access.ReadPackage, (*Handler).handleGet},
+		http.MethodHead: {access.ReadPackage, (*Handler).handleGet},
+	},
+}
+
+var errMethod = errors.New("method not allowed")
+
+// ServeHTTP is the dispatcher: parse, look up the route's access, authenticate, resolve the
+// project, authorize once, then serve.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt, err := ParsePath(r.URL.EscapedPath())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ep, ok := routes[rt.level][r.Method]
+	if !ok {
+		if rt.level == levelProject {
+			w.Header().Set("Allow", "GET, HEAD, PUT")
+		} else {
+			w.Header().Set("Allow", "GET, HEAD")
+		}
+		h.writeError(w, r, errMethod)
+		return
+	}
+	g, err := h.authorize(r, rt, ep.action)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ep.serve(h, w, r, rt, g)
+}
+
+// authorize authenticates the request and decides it once, on the project holding the file.
+func (h *Handler) authorize(r *http.Request, rt Route, act access.Action) (grant, error) {
+	ctx := r.Context()
+	p, err := h.Auth.Packages(ctx, r)
+	if err != nil {
+		return grant{}, err
+	}
+	var project *namespace.Project
+	if rt.level == levelProject {
+		project, err = h.Packages.Project(ctx, rt.Ref)
+	} else {
+		project, err = h.holder(r, rt, p, act)
+	}
+	if errors.Is(err, packages.ErrNotFound) && p.Kind == access.Anonymous {
+		return grant{}, packages.Denied(access.Decision{Denial: access.Unauthenticated, Reason: "authentication required"}, p)
+	}
+	if err != nil {
+		return grant{}, err
+	}
+	d, err := h.Auth.Authorize(ctx, r, p, access.Resource{Project: project}, act)
+	if err != nil {
+		return grant{}, err
+	}
+	if !d.Allow {
+		return grant{}, packages.Denied(d, p)
+	}
+	return grant{principal: p, project: project}, nil
+}
+
+// holder picks, for a group- or instance-level request, the project to serve it from: the most
+// recently updated project (in the group, or anywhere for the instance) that holds the file and
+// that p may act on. When p may act on none, the newest holder is returned so that the one
+// audited decision explains the refusal. ErrNotFound when no project holds the file.
+func (h *Handler) holder(r *http.Request, rt Route, p access.Principal, act access.Action) (*namespace.Project, error) {
+	ctx := r.Context()
+	var g *namespace.Group
+	if rt.level == levelGroup {
+		var err error
+		if g, err = h.Packages.Group(ctx, rt.Ref); err != nil {
+			return nil, err
+		}
+	}
+	holders, err := h.Packages.ProjectsHolding(ctx, packages.Maven, rt.Name, g)
+	if err != nil {
+		return nil, err
+	}
+	var first *namespace.Project
+	for _, proj := range holders {
+		if _, err := h.Packages.File(ctx, proj.ID, packages.Maven, rt.Name, rt.Version, rt.File); errors.Is(err, packages.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if first == nil {
+			first = proj
+		}
+		// A filter, not the decision: the dispatcher decides (and audits) once on the result.
+		d, err := h.Auth.Authorizer.Authorize(ctx, p, access.Resource{Project: proj}, act)
+		if err != nil {
+			return nil, err
+		}
+		if d.Allow {
+			return proj, nil
+		}
+	}
+	if first == nil {
+		return nil, packages.ErrNotFound
+	}
+	return first, nil
+}
+
+// handleGet answers a file, or one of its checksums as text (GET and HEAD).
+func (h *Handler) handleGet(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+	ctx := r.Context()
+	f, err := h.Packages.File(ctx, g.project.ID, packages.Maven, rt.Name, rt.Version, rt.File)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	hdr := w.Header()
+	if rt.Checksum != NoChecksum {
+		sum := rt.Checksum.Of(f.Checksums)
+		hdr.Set("Content-Type", "text/plain; charset=utf-8")
+		hdr.Set("Content-Length", strconv.Itoa(len(sum)))
+		w.WriteHeader(http.StatusOK)
+		if r.Method != http.MethodHead {
+			_, _ = io.WriteString(w, sum)
+		}
+		return
+	}
+	var rc io.ReadCloser
+	if r.Method != http.MethodHead {
+		if rc, err = h.Packages.Open(ctx, f, 0); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		defer rc.Close()
+	}
+	hdr.Set("Content-Type", contentType(f.Filename))
+	hdr.Set("Content-Length", strconv.FormatInt(f.Size, 10))
+	hdr.Set("Last-Modified", f.CreatedAt.UTC().Format(http.TimeFormat))
+	hdr.Set("ETag", `"`+f.SHA256+`"`)
+	// Maven Resolver takes checksums from these headers (Artifactory's convention) and skips
+	// fetching the checksum files.
+	hdr.Set("X-Checksum-Md5", f.MD5)
+	hdr.Set("X-Checksum-Sha1", f.SHA1)
+	hdr.Set("X-Checksum-Sha256", f.SHA256)
+	hdr.Set("X-Checksum-Sha512", f.SHA512)
+	w.WriteHeader(http.StatusOK)
+	if rc == nil {
+		return
+	}
+	if _, err := io.Copy(w, rc); err != nil && h.Log != nil {
+		h.Log.WarnContext(ctx, "maven download interrupted", "request_id", httpx.RequestID(ctx), "err", err.Error())
+	}
+}
+
+func contentType(filename string) string {
+	switch {
+	case strings.HasSuffix(filename, ".xml"), strings.HasSuffix(filename, ".pom"):
+		return "application/xml"
+	case strings.HasSuffix(filename, ".jar"):
+		return "application/java-archive"
+	}
+	return "application/octet-stream"
+}
+
+// versionMetadata is the version's format data (GitLab's maven_metadatum), stored as the
+// version's Metadata JSON.
+type versionMetadata struct {
+	Path       string `json:"path"`
+	GroupID    string `json:"app_group"`
+	ArtifactID string `json:"app_name"`
+	Version    string `json:"app_version,omitempty"`
+}
+
+// handlePut deploys a file, or verifies a checksum file against the stored file.
+func (h *Handler) handlePut(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+	if rt.Checksum != NoChecksum {
+		h.verifyChecksum(w, r, rt, g)
+		return
+	}
+	ctx := r.Context()
+	limit := h.Packages.MaxFileSize(packages.Maven)
+	meta := versionMetadata{Path: rt.Path(), GroupID: rt.GroupID(), ArtifactID: rt.ArtifactID()}
+	up := packages.Upload{ProjectID: g.project.ID, Format: packages.Maven, Name: rt.Name, Version: rt.Version,
+		Filename: rt.File, Expected: expectedChecksums(r), Size: r.ContentLength, Body: r.Body}
+	if rt.Version == MetadataVersion {
+		// An artifact's version listing: kept out of version listings (GitLab stores it in a
+		// package without a version).
+		up.Status = packages.StatusHidden
+	} else {
+		meta.Version = rt.Version
+	}
+	if rt.Metadata() {
+		max := min(int64(MaxMetadataSize), limit)
+		if r.ContentLength > max {
+			h.writeError(w, r, packages.ErrTooLarge)
+			return
+		}
+		_, doc, err := ParseMetadata(r.Body, rt, max)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		up.Size, up.Body = int64(len(doc)), bytes.NewReader(doc)
+	}
+	var err error
+	if up.Metadata, err = json.Marshal(meta); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if _, err := h.Packages.AddFile(ctx, up); err != nil {
+		if errors.Is(err, packages.ErrConflict) {
+			err = &conflictError{"a release version's files cannot be deployed again; deploy a new version or a -SNAPSHOT"}
+		}
+		h.writeError(w, r, err)
+		return
+	}
+	writeText(w, http.StatusCreated, "201 Created")
+}
+
+// verifyChecksum compares an uploaded <file>.<checksum> with the stored file's checksum. It
+// stores nothing: every checksum is computed when the file is stored.
+func (h *Handler) verifyChecksum(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+	sum, err := ParseChecksum(r.Body, rt.Checksum)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	f, err := h.Packages.File(r.Context(), g.project.ID, packages.Maven, rt.Name, rt.Version, rt.File)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if rt.Checksum.Of(f.Checksums) != sum {
+		h.writeError(w, r, &conflictError{string(rt.Checksum) + " checksum does not match the stored file"})
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// expectedChecksums reads the optional X-Checksum-* request headers (Artifactory's convention,
+// which some Maven transports and scripts send).
+func expectedChecksums(r *http.Request) packages.Checksums {
+	return packages.Checksums{MD5: r.Header.Get("X-Checksum-Md5"), SHA1: r.Header.Get("X-Checksum-Sha1"),
+		SHA256: r.Header.Get("X-Checksum-Sha256"), SHA512: r.Header.Get("X-Checksum-Sha512")}
+}
+
+// conflictError is a refused deploy, in words safe to show.
+type conflictError struct{ msg string }
+
+func (e *conflictError) Error() string { return e.msg }
+
+func (e *conflictError) Unwrap() error { return packages.ErrConflict }
+
+func writeText(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg+"\n")
+}
+
+// writeError is the format's one error writer: kinds → status and a line of text (Maven shows
+// the status; people with curl read the text). Unknown errors are logged with the request ID and
+// answered with a generic 500.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var de *packages.DeniedError
+	var ve *packages.ValidationError
+	var ce *conflictError
+	reason := ""
+	if errors.As(err, &de) {
+		reason = " - " + de.Reason
+	}
+	switch {
+	case errors.Is(err, authn.ErrInvalidCredentials):
+		w.Header().Set("WWW-Authenticate", `Basic realm="Gatehouse"`)
+		writeText(w, http.StatusUnauthorized, "401 Unauthorized - the credentials are not valid")
+	case errors.Is(err, packages.ErrUnauthorized):
+		w.Header().Set("WWW-Authenticate", `Basic realm="Gatehouse"`)
+		writeText(w, http.StatusUnauthorized, "401 Unauthorized"+reason)
+	case errors.Is(err, packages.ErrForbidden):
+		writeText(w, http.StatusForbidden, "403 Forbidden"+reason)
+	case errors.Is(err, packages.ErrNotFound):
+		writeText(w, http.StatusNotFound, "404 Not Found")
+	case errors.As(err, &ve):
+		writeText(w, http.StatusBadRequest, "400 Bad Request - "+ve.Error())
+	case errors.Is(err, packages.ErrInvalid):
+		writeText(w, http.StatusBadRequest, "400 Bad Request")
+	case errors.Is(err, packages.ErrTooLarge):
+		writeText(w, http.StatusRequestEntityTooLarge, "413 Request Entity Too Large - the file is larger than this registry's Maven limit")
+	case errors.As(err, &ce):
+		writeText(w, http.StatusConflict, "409 Conflict - "+ce.Error())
+	case errors.Is(err, packages.ErrConflict):
+		writeText(w, http.StatusConflict, "409 Conflict")
+	case errors.Is(err, errMethod):
+		writeText(w, http.StatusMethodNotAllowed, "405 Method Not Allowed")
+	default:
+		if h.Log != nil {
+			httpx.Internal(r.Context(), h.Log, err)
+		}
+		writeText(w, http.StatusInternalServerError, "500 Internal Server Error")
+	}
+}

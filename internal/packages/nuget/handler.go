@@ -1,0 +1,626 @@
+package nuget
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/httpx"
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/packages"
+)
+
+// ProjectLister lists the instance's projects (*namespace.Service); group searches pick the
+// group's descendants from it.
+type ProjectLister interface {
+	ListProjects(ctx context.Context) ([]*namespace.Project, error)
+}
+
+// Handler serves the NuGet feeds.
+type Handler struct {
+	Packages *packages.Service
+	Auth     *authn.Authenticator
+	Log      *slog.Logger
+	// ExternalURL is the server's public base URL, for the URLs in feed documents.
+	ExternalURL string
+	// Projects serves group-level searches; without it they find nothing.
+	Projects ProjectLister
+	// TempDir holds pushed packages while they are checked; "" is the system's.
+	TempDir string
+}
+
+// Patterns are the ServeMux patterns the handler serves (the publish URL has no trailing
+// slash, as the service index names it).
+func (h *Handler) Patterns() []string {
+	return []string{"/api/v4/projects/{id}/packages/nuget", "/api/v4/projects/{id}/packages/nuget/",
+		"/api/v4/groups/{id}/-/packages/nuget/"}
+}
+
+// auth is GitLab's NuGet credential rule: a deploy token's basic-auth username must be its own,
+// and push may carry the token in X-NuGet-ApiKey.
+var auth = authn.PackageAuth{CheckDeployUsername: true, TokenHeaders: []string{"X-NuGet-ApiKey"}}
+
+// grant is what the dispatcher hands a handler once the request is authorized; handlers cannot
+// be reached without one.
+type grant struct {
+	principal access.Principal
+	// projects are the projects to serve from: the project, or (group level) the group's
+	// projects the credential may read, most recently updated holder first.
+	projects []*namespace.Project
+}
+
+type endpoint struct {
+	// action is what the request needs; "" marks a public service document, which is the
+	// same for every :id and holds no data (public is then true).
+	action access.Action
+	public bool
+	serve  func(h *Handler, w http.ResponseWriter, r *http.Request, rt Route, g grant)
+}
+
+func read(f func(*Handler, http.ResponseWriter, *http.Request, Route, grant)) endpoint {
+	return endpoint{action: access.ReadPackage, serve: f}
+}
+
+func public(f func(*Handler, http.ResponseWriter, *http.Request, Route, grant)) endpoint {
+	return endpoint{public: true, serve: f}
+}
+
+// routes is the route table: level → kind → method → endpoint (route_test.go checks it).
+// Anything else is 405.
+var routes = map[level]map[kind]map[string]endpoint{
+	levelProject: {
+		kindServiceIndex:     {http.MethodGet: public((*Handler).handleServiceIndex)},
+		kindPublish:          {http.MethodPut: {action: access.WritePackage, serve: (*Handler).handlePublish}},
+		kindSearch:           {http.MethodGet: read((*Handler).handleSearch)},
+		kindVersions:         {http.MethodGet: read((*Handler).handleVersions)},
+		kindContent:          {http.MethodGet: read((*Handler).handleContent)},
+		kindRegistration:     {http.MethodGet: read((*Handler).handleRegistration)},
+		kindRegistrationLeaf: {http.MethodGet: read((*Handler).handleRegistrationLeaf)},
+		kindV2Service: {http.MethodGet: read((*Handler).handleV2Service),
+			http.MethodPut: {action: access.WritePackage, serve: (*Handler).handlePublish}},
+		kindV2Metadata: {http.MethodGet: public((*Handler).handleV2Metadata)},
+		kindV2FindByID: {http.MethodGet: read((*Handler).handleV2FindByID)},
+		kindV2Entry:    {http.MethodGet: read((*Handler).handleV2Entry)},
+		kindV2Download: {http.MethodGet: read((*Handler).handleContent)},
+	},
+	levelGroup: {
+		kindServiceIndex:     {http.MethodGet: public((*Handler).handleServiceIndex)},
+		kindSearch:           {http.MethodGet: read((*Handler).handleSearch)},
+		kindVersions:         {http.MethodGet: read((*Handler).handleVersions)},
+		kindContent:          {http.MethodGet: read((*Handler).handleContent)},
+		kindRegistration:     {http.MethodGet: read((*Handler).handleRegistration)},
+		kindRegistrationLeaf: {http.MethodGet: read((*Handler).handleRegistrationLeaf)},
+	},
+}
+
+var errMethod = errors.New("method not allowed")
+
+// ServeHTTP is the dispatcher: parse, look up the route's access, authenticate, resolve the
+// project(s), authorize once, then serve.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt, err := ParsePath(r.URL.EscapedPath())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ep, ok := routes[rt.level][rt.kind][r.Method]
+	if !ok {
+		h.writeError(w, r, errMethod)
+		return
+	}
+	if ep.public {
+		ep.serve(h, w, r, rt, grant{})
+		return
+	}
+	g, err := h.authorize(r, rt, ep.action)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ep.serve(h, w, r, rt, g)
+}
+
+// authorize authenticates the request and decides it once. At group level the candidates (the
+// group's projects holding the package, or all its projects for a search) are filtered by what
+// the credential may read; the one audited decision is taken on the first readable one, or on
+// the first candidate to explain a refusal.
+func (h *Handler) authorize(r *http.Request, rt Route, act access.Action) (grant, error) {
+	ctx := r.Context()
+	p, err := h.Auth.PackagesWith(ctx, r, auth)
+	if err != nil {
+		return grant{}, err
+	}
+	unauthenticated := func(err error) error {
+		if errors.Is(err, packages.ErrNotFound) && p.Kind == access.Anonymous {
+			return packages.Denied(access.Decision{Denial: access.Unauthenticated, Reason: "authentication required"}, p)
+		}
+		return err
+	}
+	var candidates, allowed []*namespace.Project
+	if rt.level == levelProject {
+		project, err := h.Packages.Project(ctx, rt.Ref)
+		if err != nil {
+			return grant{}, unauthenticated(err)
+		}
+		candidates, allowed = []*namespace.Project{project}, []*namespace.Project{project}
+	} else {
+		candidates, err = h.groupCandidates(ctx, rt)
+		if err != nil {
+			return grant{}, unauthenticated(err)
+		}
+		for _, proj := range candidates {
+			// A filter, not the decision: the decision below is taken (and audited) once.
+			d, err := h.Auth.Authorizer.Authorize(ctx, p, access.Resource{Project: proj}, act)
+			if err != nil {
+				return grant{}, err
+			}
+			if d.Allow {
+				allowed = append(allowed, proj)
+			}
+		}
+	}
+	if len(candidates) == 0 {
+		return grant{}, unauthenticated(packages.ErrNotFound)
+	}
+	decideOn := candidates[0]
+	if len(allowed) > 0 {
+		decideOn = allowed[0]
+	}
+	d, err := h.Auth.Authorize(ctx, r, p, access.Resource{Project: decideOn}, act)
+	if err != nil {
+		return grant{}, err
+	}
+	if !d.Allow {
+		return grant{}, packages.Denied(d, p)
+	}
+	return grant{principal: p, projects: allowed}, nil
+}
+
+// groupCandidates are the group's projects that may serve the request: those holding the
+// package, or every project in the group (at any depth) for a search.
+func (h *Handler) groupCandidates(ctx context.Context, rt Route) ([]*namespace.Project, error) {
+	g, err := h.Packages.Group(ctx, rt.Ref)
+	if err != nil {
+		return nil, err
+	}
+	if rt.kind != kindSearch {
+		return h.Packages.ProjectsHolding(ctx, packages.NuGet, rt.ID, g)
+	}
+	if h.Projects == nil {
+		return nil, nil
+	}
+	all, err := h.Projects.ListProjects(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*namespace.Project
+	for _, p := range all {
+		if p.InGroup(g.ID) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func (h *Handler) base(rt Route) string { return strings.TrimSuffix(h.ExternalURL, "/") + rt.Prefix }
+
+func (h *Handler) handleServiceIndex(w http.ResponseWriter, r *http.Request, rt Route, _ grant) {
+	httpx.WriteJSON(w, http.StatusOK, serviceIndex(h.base(rt), rt.level == levelProject))
+}
+
+func (h *Handler) handleV2Service(w http.ResponseWriter, r *http.Request, rt Route, _ grant) {
+	writeXML(w, "application/xml; charset=utf-8", v2ServiceDocument(h.base(rt)+"/v2"))
+}
+
+func (h *Handler) handleV2Metadata(w http.ResponseWriter, r *http.Request, rt Route, _ grant) {
+	writeXML(w, "application/xml; charset=utf-8", v2Metadata())
+}
+
+func writeXML(w http.ResponseWriter, ct, doc string) {
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Length", strconv.Itoa(len(doc)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, doc)
+}
+
+// multipartOverhead is what a multipart envelope may add to the package's size.
+const multipartOverhead = 64 << 10
+
+// handlePublish stores a push: the multipart body is spooled to a temporary file (bounded by
+// the format's limit), the package located in it, its .nuspec parsed and checked, and only then
+// the package stored.
+func (h *Handler) handlePublish(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+	ctx := r.Context()
+	limit := h.Packages.MaxFileSize(packages.NuGet)
+	if r.ContentLength > limit+multipartOverhead {
+		h.writeError(w, r, tooLarge(limit))
+		return
+	}
+	tmp, err := os.CreateTemp(h.TempDir, "gatehouse-nuget-*")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	defer func() {
+		tmp.Close()
+		os.Remove(tmp.Name())
+	}()
+	raw, err := io.Copy(tmp, io.LimitReader(r.Body, limit+multipartOverhead+1))
+	switch {
+	case err != nil:
+		h.writeError(w, r, invalid("package", "upload was interrupted"))
+		return
+	case raw > limit+multipartOverhead:
+		h.writeError(w, r, tooLarge(limit))
+		return
+	}
+	off, n, err := LocatePackage(tmp, raw, r.Header.Get("Content-Type"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if n > limit {
+		h.writeError(w, r, tooLarge(limit))
+		return
+	}
+	pkg := io.NewSectionReader(tmp, off, n)
+	spec, err := ParseNupkg(pkg, n, DefaultLimits())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	meta, err := marshalMetadata(spec)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	key := spec.ParsedVersion().Key()
+	_, err = h.Packages.AddFile(ctx, packages.Upload{ProjectID: g.projects[0].ID, Format: packages.NuGet, Name: spec.ID,
+		Version: key, Filename: strings.ToLower(spec.ID) + "." + key + ".nupkg", Metadata: meta, Size: n, Body: pkg})
+	if errors.Is(err, packages.ErrConflict) {
+		h.writeError(w, r, &conflictError{id: spec.ID, version: spec.Version})
+		return
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeText(w, http.StatusCreated, "201 Created")
+}
+
+func marshalMetadata(spec *Nuspec) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(spec); err != nil {
+		return nil, err
+	}
+	if buf.Len() > packages.MaxMetadataSize {
+		return nil, invalid("nuspec", "is too large")
+	}
+	return bytes.TrimSpace(buf.Bytes()), nil
+}
+
+func tooLarge(limit int64) error {
+	return &tooLargeError{limit: limit}
+}
+
+type tooLargeError struct{ limit int64 }
+
+func (e *tooLargeError) Error() string {
+	return "the package is larger than this registry's NuGet limit of " + strconv.FormatInt(e.limit, 10) + " bytes"
+}
+
+func (e *tooLargeError) Unwrap() error { return packages.ErrTooLarge }
+
+// conflictError is a refused re-push of a version.
+type conflictError struct{ id, version string }
+
+func (e *conflictError) Error() string {
+	return "package " + e.id + " version " + e.version + " already exists"
+}
+
+func (e *conflictError) Unwrap() error { return packages.ErrConflict }
+
+// collect returns the listed versions of package id across the grant's projects (the first
+// project holding a version wins), ascending; ErrNotFound when there are none.
+func (h *Handler) collect(ctx context.Context, g grant, id string) ([]entry, error) {
+	var out []entry
+	seen := map[string]bool{}
+	for _, p := range g.projects {
+		pkg, err := h.Packages.Package(ctx, p.ID, packages.NuGet, id)
+		if errors.Is(err, packages.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		vs, err := h.Packages.Versions(ctx, pkg, false)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries(pkg, vs) {
+			if k := e.version.Key(); !seen[k] {
+				seen[k] = true
+				out = append(out, e)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, packages.ErrNotFound
+	}
+	sort.SliceStable(out, func(i, j int) bool { return Compare(out[i].version, out[j].version) < 0 })
+	return out, nil
+}
+
+func (h *Handler) handleVersions(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+	es, err := h.collect(r.Context(), g, rt.ID)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, flatVersions(es))
+}
+
+func (h *Handler) handleRegistration(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+	es, err := h.collect(r.Context(), g, rt.ID)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, registrationIndex(h.base(rt), es))
+}
+
+// find returns the listed entry of rt's id and version.
+func (h *Handler) find(ctx context.Context, g grant, rt Route) (entry, []entry, error) {
+	es, err := h.collect(ctx, g, rt.ID)
+	if err != nil {
+		return entry{}, nil, err
+	}
+	for _, e := range es {
+		if e.version.Key() == rt.Version.Key() {
+			return e, es, nil
+		}
+	}
+	return entry{}, nil, packages.ErrNotFound
+}
+
+func (h *Handler) handleRegistrationLeaf(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+	e, _, err := h.find(r.Context(), g, rt)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, leaf(h.base(rt), e))
+}
+
+// handleContent streams a .nupkg (hidden versions too: hiding keeps them out of listings only).
+func (h *Handler) handleContent(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+	ctx := r.Context()
+	key := rt.Version.Key()
+	filename := strings.ToLower(rt.ID) + "." + key + ".nupkg"
+	var f *packages.File
+	for _, p := range g.projects {
+		found, err := h.Packages.File(ctx, p.ID, packages.NuGet, rt.ID, key, filename)
+		if errors.Is(err, packages.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		f = found
+		break
+	}
+	if f == nil {
+		h.writeError(w, r, packages.ErrNotFound)
+		return
+	}
+	rc, err := h.Packages.Open(ctx, f, 0)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	defer rc.Close()
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/octet-stream")
+	hdr.Set("Content-Disposition", `attachment; filename="`+f.Filename+`"`)
+	hdr.Set("Content-Length", strconv.FormatInt(f.Size, 10))
+	hdr.Set("ETag", `"`+f.SHA256+`"`)
+	if _, err := io.Copy(w, rc); err != nil && h.Log != nil {
+		h.Log.WarnContext(ctx, "nuget package download interrupted", "request_id", httpx.RequestID(ctx), "err", err.Error())
+	}
+}
+
+// Search bounds.
+const (
+	defaultTake = 20
+	maxTake     = 100
+	maxQuery    = 256
+)
+
+// SearchQuery is a parsed query: q (substring of the id, any case), skip, take and prerelease
+// (GitLab's default: true).
+type SearchQuery struct {
+	Q          string
+	Skip, Take int
+	Prerelease bool
+}
+
+// ParseSearch reads the search parameters; bad numbers are a *packages.ValidationError.
+func ParseSearch(q url.Values) (SearchQuery, error) {
+	s := SearchQuery{Q: strings.ToLower(strings.TrimSpace(q.Get("q"))), Take: defaultTake, Prerelease: true}
+	if len(s.Q) > maxQuery {
+		return SearchQuery{}, invalid("q", "is too long")
+	}
+	num := func(name string, dst *int, min int) error {
+		v := q.Get(name)
+		if v == "" {
+			return nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < min || n > 1<<20 {
+			return invalid(name, "must be a number of at least "+strconv.Itoa(min))
+		}
+		*dst = n
+		return nil
+	}
+	if err := num("skip", &s.Skip, 0); err != nil {
+		return SearchQuery{}, err
+	}
+	if err := num("take", &s.Take, 1); err != nil {
+		return SearchQuery{}, err
+	}
+	s.Take = min(s.Take, maxTake)
+	if v := q.Get("prerelease"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return SearchQuery{}, invalid("prerelease", "must be true or false")
+		}
+		s.Prerelease = b
+	}
+	return s, nil
+}
+
+// maxSearchPackages bounds the packages one search looks at.
+const maxSearchPackages = 10000
+
+func (h *Handler) handleSearch(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+	ctx := r.Context()
+	q, err := ParseSearch(r.URL.Query())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	type hit struct {
+		id string
+		es []entry
+	}
+	var hits []hit
+	seen := map[string]bool{}
+	looked := 0
+	for _, p := range g.projects {
+		pkgs, err := h.Packages.Packages(ctx, p.ID, packages.NuGet)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		for _, pkg := range pkgs {
+			if seen[pkg.NormalizedName] || !strings.Contains(pkg.NormalizedName, q.Q) || looked >= maxSearchPackages {
+				continue
+			}
+			looked++
+			vs, err := h.Packages.Versions(ctx, pkg, false)
+			if err != nil {
+				h.writeError(w, r, err)
+				return
+			}
+			var es []entry
+			for _, e := range entries(pkg, vs) {
+				if q.Prerelease || !e.version.IsPrerelease() {
+					es = append(es, e)
+				}
+			}
+			if len(es) > 0 {
+				seen[pkg.NormalizedName] = true
+				hits = append(hits, hit{pkg.NormalizedName, es})
+			}
+		}
+	}
+	sort.Slice(hits, func(i, j int) bool { return hits[i].id < hits[j].id })
+	data := []searchResultJSON{}
+	base := h.base(rt)
+	for i := q.Skip; i < len(hits) && len(data) < q.Take; i++ {
+		data = append(data, searchResult(base, hits[i].es))
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"totalHits": len(hits), "data": data})
+}
+
+func (h *Handler) handleV2FindByID(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+	id, err := ParseODataID(r.URL.Query())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	es, err := h.collect(r.Context(), g, id)
+	if errors.Is(err, packages.ErrNotFound) {
+		es, err = nil, nil // OData answers an empty feed
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeXML(w, "application/atom+xml;type=feed;charset=utf-8", v2Feed(h.base(rt)+"/v2", "FindPackagesById", es, es, false))
+}
+
+func (h *Handler) handleV2Entry(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+	e, all, err := h.find(r.Context(), g, rt)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeXML(w, "application/atom+xml;type=entry;charset=utf-8", v2Feed(h.base(rt)+"/v2", "Packages", []entry{e}, all, true))
+}
+
+func writeText(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg+"\n")
+}
+
+// writeError is the format's one error writer: kinds → status and a short text (nuget.exe and
+// dotnet show the status; the text names the reason). Unknown errors are logged with the
+// request ID and answered with a generic 500.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var de *packages.DeniedError
+	var ve *packages.ValidationError
+	var ce *conflictError
+	var te *tooLargeError
+	reason := ""
+	if errors.As(err, &de) {
+		reason = " - " + de.Reason
+	}
+	switch {
+	case errors.Is(err, authn.ErrInvalidCredentials), errors.Is(err, packages.ErrUnauthorized):
+		w.Header().Set("WWW-Authenticate", `Basic realm="Gatehouse"`)
+		if reason == "" && errors.Is(err, authn.ErrInvalidCredentials) {
+			reason = " - the credentials are not valid (a deploy token needs its own username)"
+		}
+		writeText(w, http.StatusUnauthorized, "401 Unauthorized"+reason)
+	case errors.Is(err, packages.ErrForbidden):
+		writeText(w, http.StatusForbidden, "403 Forbidden"+reason)
+	case errors.Is(err, packages.ErrNotFound):
+		writeText(w, http.StatusNotFound, "404 Not Found")
+	case errors.As(err, &ce):
+		writeText(w, http.StatusConflict, "409 Conflict - "+ce.Error())
+	case errors.Is(err, packages.ErrConflict):
+		writeText(w, http.StatusConflict, "409 Conflict - this version already exists")
+	case errors.As(err, &ve):
+		writeText(w, http.StatusBadRequest, "400 Bad Request - "+ve.Error())
+	case errors.Is(err, packages.ErrInvalid):
+		writeText(w, http.StatusBadRequest, "400 Bad Request")
+	case errors.As(err, &te):
+		writeText(w, http.StatusRequestEntityTooLarge, "413 Request Entity Too Large - "+te.Error())
+	case errors.Is(err, packages.ErrTooLarge):
+		writeText(w, http.StatusRequestEntityTooLarge, "413 Request Entity Too Large - "+err.Error())
+	case errors.Is(err, errMethod):
+		writeText(w, http.StatusMethodNotAllowed, "405 Method Not Allowed")
+	default:
+		if h.Log != nil {
+			httpx.Internal(r.Context(), h.Log, err)
+		}
+		writeText(w, http.StatusInternalServerError, "500 Internal Server Error")
+	}
+}

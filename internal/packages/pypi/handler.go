@@ -1,0 +1,526 @@
+// Package pypi serves GitLab's PyPI API for the real twine and pip:
+//
+//	project /api/v4/projects/:id/packages/pypi              POST: twine upload (:action=file_upload)
+//	        /api/v4/projects/:id/packages/pypi/simple/      the project list (PEP 503/691)
+//	        /api/v4/projects/:id/packages/pypi/simple/:name/ a project's files (PEP 503/691)
+//	        /api/v4/projects/:id/packages/pypi/files/:sha256/:filename  a file
+//	group   /api/v4/groups/:id/-/packages/pypi/simple/:name/ the files of every project in the
+//	                                                          group (and below) the credential reads
+//	        /api/v4/groups/:id/-/packages/pypi/files/:sha256/:filename
+//
+// Simple pages are HTML (PEP 503) or, when the Accept header prefers it, JSON (PEP 691). Links
+// carry #sha256= fragments and data-requires-python. Names that are not in PEP 503's normal form,
+// or lack the trailing slash, are redirected to it. Credentials are HTTP basic (username ignored
+// for deploy tokens), Deploy-Token, Private-Token or Bearer; a 401 carries a Basic challenge so
+// that pip retries with the credentials of its index URL or keyring. Errors are plain text.
+package pypi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/httpx"
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/packages"
+)
+
+// Handler serves the PyPI API.
+type Handler struct {
+	Packages *packages.Service
+	Auth     *authn.Authenticator
+	Log      *slog.Logger
+	// ExternalURL is the server's public base URL, for file links in simple pages.
+	ExternalURL string
+}
+
+// Patterns are the ServeMux patterns the handler serves. The repository URL itself has no
+// trailing slash (twine posts to it and refuses redirects), so it is a pattern of its own.
+func (h *Handler) Patterns() []string {
+	return []string{"/api/v4/projects/{id}/packages/pypi", "/api/v4/projects/{id}/packages/pypi/",
+		"/api/v4/groups/{id}/-/packages/pypi/"}
+}
+
+// grant is what the dispatcher hands a handler once the request is authorized; handlers cannot
+// be reached without one.
+type grant struct {
+	principal access.Principal
+	// projects are the projects the request may act on: the one project of a project-level
+	// request; for a group-level one, every project in the group holding the name (or file) that
+	// the credential may read, most recently updated first.
+	projects []*namespace.Project
+}
+
+type endpoint struct {
+	action access.Action
+	serve  func(h *Handler, w http.ResponseWriter, r *http.Request, rt Route, g grant)
+}
+
+// routes is the route table: level → kind → method → endpoint. Every route names its access
+// action (route_test.go checks); anything else is 405.
+var routes = map[level]map[kind]map[string]endpoint{
+	levelProject: {
+		kindUpload:        {http.MethodPost: {access.WritePackage, (*Handler).handleUpload}},
+		kindSimpleIndex:   {http.MethodGet: {access.ReadPackage, (*Handler).handleIndex}, http.MethodHead: {access.ReadPackage, (*Handler).handleIndex}},
+		kindSimpleProject: {http.MethodGet: {access.ReadPackage, (*Handler).handleProject}, http.MethodHead: {access.ReadPackage, (*Handler).handleProject}},
+		kindFile:          {http.MethodGet: {access.ReadPackage, (*Handler).handleFile}, http.MethodHead: {access.ReadPackage, (*Handler).handleFile}},
+	},
+	levelGroup: {
+		kindSimpleProject: {http.MethodGet: {access.ReadPackage, (*Handler).handleProject}, http.MethodHead: {access.ReadPackage, (*Handler).handleProject}},
+		kindFile:          {http.MethodGet: {access.ReadPackage, (*Handler).handleFile}, http.MethodHead: {access.ReadPackage, (*Handler).handleFile}},
+	},
+}
+
+var errMethod = errors.New("method not allowed")
+
+// ServeHTTP is the dispatcher: parse, look up the route's access, authenticate, resolve the
+// project(s), authorize, then serve.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt, err := ParsePath(r.URL.EscapedPath())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ep, ok := routes[rt.level][rt.kind][r.Method]
+	if !ok {
+		h.writeError(w, r, errMethod)
+		return
+	}
+	g, err := h.authorize(r, rt, ep.action)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ep.serve(h, w, r, rt, g)
+}
+
+// authorize authenticates the request and decides it: once on the project of a project-level
+// request; for a group-level one, on each project in the group that holds what is asked for,
+// keeping those the credential may read. When it may read none, one audited decision on the most
+// recently updated holder explains the refusal.
+func (h *Handler) authorize(r *http.Request, rt Route, act access.Action) (grant, error) {
+	ctx := r.Context()
+	p, err := h.Auth.Packages(ctx, r)
+	if err != nil {
+		return grant{}, err
+	}
+	var holders []*namespace.Project
+	if rt.level == levelProject {
+		var project *namespace.Project
+		project, err = h.Packages.Project(ctx, rt.Ref)
+		holders = []*namespace.Project{project}
+	} else {
+		holders, err = h.groupHolders(r, rt)
+	}
+	if errors.Is(err, packages.ErrNotFound) && p.Kind == access.Anonymous {
+		// pip and twine send credentials only after a 401.
+		return grant{}, packages.Denied(access.Decision{Denial: access.Unauthenticated, Reason: "authentication required"}, p)
+	}
+	if err != nil {
+		return grant{}, err
+	}
+	if rt.level == levelGroup && len(holders) > 1 {
+		// A filter over the holders; the refusal below is the one audited decision.
+		p.ClientIP = authn.ClientIP(r)
+		var allowed []*namespace.Project
+		for _, proj := range holders {
+			d, err := h.Auth.Authorizer.Authorize(ctx, p, access.Resource{Project: proj}, act)
+			if err != nil {
+				return grant{}, err
+			}
+			if d.Allow {
+				allowed = append(allowed, proj)
+			}
+		}
+		if len(allowed) > 0 {
+			return grant{principal: p, projects: allowed}, nil
+		}
+	}
+	d, err := h.Auth.Authorize(ctx, r, p, access.Resource{Project: holders[0]}, act)
+	if err != nil {
+		return grant{}, err
+	}
+	if !d.Allow {
+		return grant{}, packages.Denied(d, p)
+	}
+	return grant{principal: p, projects: holders[:1]}, nil
+}
+
+// groupHolders lists the projects in the route's group (at any depth) that hold the requested
+// project name, or the requested file, most recently updated first; ErrNotFound when none does.
+func (h *Handler) groupHolders(r *http.Request, rt Route) ([]*namespace.Project, error) {
+	ctx := r.Context()
+	grp, err := h.Packages.Group(ctx, rt.Ref)
+	if err != nil {
+		return nil, err
+	}
+	var out []*namespace.Project
+	if rt.kind == kindSimpleProject {
+		out, err = h.Packages.ProjectsHolding(ctx, packages.PyPI, rt.Name, grp)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		seen := map[int64]bool{}
+		for _, name := range FilenameProjects(rt.Filename) {
+			projects, err := h.Packages.ProjectsHolding(ctx, packages.PyPI, name, grp)
+			if err != nil {
+				return nil, err
+			}
+			for _, proj := range projects {
+				if seen[proj.ID] {
+					continue
+				}
+				seen[proj.ID] = true
+				if _, err := h.findFile(r, proj.ID, rt); errors.Is(err, packages.ErrNotFound) {
+					continue
+				} else if err != nil {
+					return nil, err
+				}
+				out = append(out, proj)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("pypi package in group: %w", packages.ErrNotFound)
+	}
+	return out, nil
+}
+
+// findFile finds the file named rt.Filename with digest rt.SHA256 in a project: its package is
+// one of the names the filename starts with (ParseUpload made sure of that).
+func (h *Handler) findFile(r *http.Request, projectID int64, rt Route) (*packages.File, error) {
+	ctx := r.Context()
+	for _, name := range FilenameProjects(rt.Filename) {
+		pkg, err := h.Packages.Package(ctx, projectID, packages.PyPI, name)
+		if errors.Is(err, packages.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		versions, err := h.Packages.Versions(ctx, pkg, true)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range versions {
+			if f := v.File(rt.Filename); f != nil && f.SHA256 == rt.SHA256 {
+				return f, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("pypi file: %w", packages.ErrNotFound)
+}
+
+// handleUpload stores a twine upload: the form's fields are parsed and validated before the file
+// is streamed into the store, where its declared MD5 and SHA-256 are checked before anything is
+// recorded.
+func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request, _ Route, g grant) {
+	ctx := r.Context()
+	lim := DefaultLimits()
+	if max := h.Packages.MaxFileSize(packages.PyPI); r.ContentLength > max+int64(lim.MaxMetadata) {
+		h.writeError(w, r, fmt.Errorf("%w: the pypi limit is %d bytes", packages.ErrTooLarge, max))
+		return
+	}
+	up, err := ParseUpload(r.Body, r.Header.Get("Content-Type"), lim)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	project := g.projects[0]
+	meta := up.Metadata
+	if pkg, err := h.Packages.Package(ctx, project.ID, packages.PyPI, up.Name); err == nil {
+		if v, err := h.Packages.Version(ctx, pkg, up.Version); err == nil {
+			var old Metadata
+			_ = json.Unmarshal(v.Metadata, &old) // stored by this handler
+			meta = meta.Merge(old)
+		} else if !errors.Is(err, packages.ErrNotFound) {
+			h.writeError(w, r, err)
+			return
+		}
+	} else if !errors.Is(err, packages.ErrNotFound) {
+		h.writeError(w, r, err)
+		return
+	}
+	doc, err := json.Marshal(meta)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	_, err = h.Packages.AddFile(ctx, packages.Upload{ProjectID: project.ID, Format: packages.PyPI, Name: up.Name,
+		Version: up.Version, Filename: up.Filename, Metadata: doc, Expected: up.Expected, Size: -1, Body: up.Content})
+	if errors.Is(err, packages.ErrConflict) {
+		h.writeError(w, r, &existsError{up.Filename})
+		return
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeText(w, http.StatusCreated, "201 Created")
+}
+
+// existsError is a refused re-upload of a filename.
+type existsError struct{ filename string }
+
+func (e *existsError) Error() string { return "File already exists: " + e.filename }
+
+func (e *existsError) Unwrap() error { return packages.ErrConflict }
+
+// handleIndex lists the project's PyPI packages (PEP 503 root page, or PEP 691 JSON).
+func (h *Handler) handleIndex(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+	if !strings.HasSuffix(r.URL.Path, "/") {
+		redirect(w, r, h.ExternalURL+rt.Prefix+"/simple/")
+		return
+	}
+	list, err := h.Packages.Packages(r.Context(), g.projects[0].ID, packages.PyPI)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	type entry struct{ name, norm string }
+	var names []entry
+	for _, p := range list {
+		names = append(names, entry{p.Name, p.NormalizedName})
+	}
+	sort.Slice(names, func(i, j int) bool { return names[i].norm < names[j].norm })
+	if WantsJSON(r.Header.Get("Accept")) {
+		type project struct {
+			Name string `json:"name"`
+		}
+		doc := struct {
+			Meta     meta      `json:"meta"`
+			Projects []project `json:"projects"`
+		}{Meta: meta{APIVersion: apiVersion}, Projects: []project{}}
+		for _, n := range names {
+			doc.Projects = append(doc.Projects, project{n.name})
+		}
+		writeJSON(w, doc)
+		return
+	}
+	var b strings.Builder
+	b.WriteString(htmlHead("Simple index"))
+	for _, n := range names {
+		fmt.Fprintf(&b, "    <a href=\"%s/\">%s</a><br>\n", html.EscapeString(n.norm), html.EscapeString(n.name))
+	}
+	b.WriteString(htmlFoot)
+	writeHTML(w, b.String())
+}
+
+// apiVersion is the PEP 691 version served: 1.1 adds "versions", "size" and "upload-time" (PEP 700).
+const apiVersion = "1.1"
+
+type meta struct {
+	APIVersion string `json:"api-version"`
+}
+
+// fileJSON is one file of a PEP 691 project page.
+type fileJSON struct {
+	Filename       string            `json:"filename"`
+	URL            string            `json:"url"`
+	Hashes         map[string]string `json:"hashes"`
+	RequiresPython *string           `json:"requires-python,omitempty"`
+	Size           int64             `json:"size"`
+	UploadTime     string            `json:"upload-time"`
+	Yanked         bool              `json:"yanked"`
+}
+
+// handleProject answers a project's files: for a group-level request, the files of every
+// granted project (the most recently updated project's file wins a filename).
+func (h *Handler) handleProject(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+	ctx := r.Context()
+	norm := Normalize(rt.Name)
+	if !rt.Canonical {
+		redirect(w, r, h.ExternalURL+rt.Prefix+"/simple/"+norm+"/")
+		return
+	}
+	var files []fileJSON
+	var versions []string
+	seenFile, seenVersion := map[string]bool{}, map[string]bool{}
+	for _, proj := range g.projects {
+		pkg, err := h.Packages.Package(ctx, proj.ID, packages.PyPI, rt.Name)
+		if errors.Is(err, packages.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		vs, err := h.Packages.Versions(ctx, pkg, false)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		for _, v := range vs {
+			var m Metadata
+			_ = json.Unmarshal(v.Metadata, &m) // stored by handleUpload
+			if !seenVersion[v.Version] {
+				seenVersion[v.Version] = true
+				versions = append(versions, v.Version)
+			}
+			for _, f := range v.Files {
+				if seenFile[f.Filename] {
+					continue
+				}
+				seenFile[f.Filename] = true
+				fj := fileJSON{Filename: f.Filename, URL: h.ExternalURL + rt.Prefix + "/files/" + f.SHA256 + "/" + f.Filename,
+					Hashes: map[string]string{"sha256": f.SHA256}, Size: f.Size,
+					UploadTime: f.CreatedAt.UTC().Format("2006-01-02T15:04:05.000000Z")}
+				if m.RequiresPython != "" {
+					rp := m.RequiresPython
+					fj.RequiresPython = &rp
+				}
+				files = append(files, fj)
+			}
+		}
+	}
+	if len(files) == 0 {
+		h.writeError(w, r, packages.ErrNotFound)
+		return
+	}
+	sort.SliceStable(files, func(i, j int) bool { return files[i].Filename < files[j].Filename })
+	if WantsJSON(r.Header.Get("Accept")) {
+		writeJSON(w, struct {
+			Meta     meta       `json:"meta"`
+			Name     string     `json:"name"`
+			Versions []string   `json:"versions"`
+			Files    []fileJSON `json:"files"`
+		}{meta{apiVersion}, norm, versions, files})
+		return
+	}
+	var b strings.Builder
+	b.WriteString(htmlHead("Links for " + norm))
+	for _, f := range files {
+		fmt.Fprintf(&b, "    <a href=\"%s#sha256=%s\"", html.EscapeString(f.URL), f.Hashes["sha256"])
+		if f.RequiresPython != nil {
+			fmt.Fprintf(&b, " data-requires-python=\"%s\"", html.EscapeString(*f.RequiresPython))
+		}
+		fmt.Fprintf(&b, ">%s</a><br>\n", html.EscapeString(f.Filename))
+	}
+	b.WriteString(htmlFoot)
+	writeHTML(w, b.String())
+}
+
+// handleFile streams a file found by digest and filename.
+func (h *Handler) handleFile(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+	ctx := r.Context()
+	var f *packages.File
+	var err error
+	for _, proj := range g.projects {
+		if f, err = h.findFile(r, proj.ID, rt); err == nil || !errors.Is(err, packages.ErrNotFound) {
+			break
+		}
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	rc, err := h.Packages.Open(ctx, f, 0)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	defer rc.Close()
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/octet-stream")
+	// The filename passed ValidateFilename: nothing in it needs quoting.
+	hdr.Set("Content-Disposition", `attachment; filename="`+f.Filename+`"`)
+	hdr.Set("Content-Length", strconv.FormatInt(f.Size, 10))
+	hdr.Set("ETag", `"`+f.SHA256+`"`)
+	hdr.Set("Last-Modified", f.CreatedAt.UTC().Format(http.TimeFormat))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if _, err := io.Copy(w, rc); err != nil && h.Log != nil {
+		h.Log.WarnContext(ctx, "pypi file download interrupted", "request_id", httpx.RequestID(ctx), "err", err.Error())
+	}
+}
+
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	http.Redirect(w, r, to, http.StatusMovedPermanently)
+}
+
+func htmlHead(title string) string {
+	t := html.EscapeString(title)
+	return "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"1.1\">\n" +
+		"    <title>" + t + "</title>\n  </head>\n  <body>\n    <h1>" + t + "</h1>\n"
+}
+
+const htmlFoot = "  </body>\n</html>\n"
+
+func writeHTML(w http.ResponseWriter, body string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Vary", "Accept")
+	w.Header().Set("Cache-Control", "private, max-age=0")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, body)
+}
+
+func writeJSON(w http.ResponseWriter, doc any) {
+	w.Header().Set("Content-Type", TypeJSON)
+	w.Header().Set("Vary", "Accept")
+	w.Header().Set("Cache-Control", "private, max-age=0")
+	w.WriteHeader(http.StatusOK)
+	_ = json.NewEncoder(w).Encode(doc)
+}
+
+func writeText(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg+"\n")
+}
+
+// writeError is the format's one error writer: kinds → status + a line of text, which twine
+// prints with --verbose and pip in its error. Unknown errors are logged with the request ID and
+// answered with a generic 500.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var de *packages.DeniedError
+	var ve *packages.ValidationError
+	var ee *existsError
+	reason := ""
+	if errors.As(err, &de) {
+		reason = " - " + de.Reason
+	}
+	switch {
+	case errors.Is(err, authn.ErrInvalidCredentials):
+		w.Header().Set("WWW-Authenticate", `Basic realm="Gatehouse"`)
+		writeText(w, http.StatusUnauthorized, "401 Unauthorized - the credentials are not valid")
+	case errors.Is(err, packages.ErrUnauthorized):
+		w.Header().Set("WWW-Authenticate", `Basic realm="Gatehouse"`)
+		writeText(w, http.StatusUnauthorized, "401 Unauthorized"+reason)
+	case errors.Is(err, packages.ErrForbidden):
+		writeText(w, http.StatusForbidden, "403 Forbidden"+reason)
+	case errors.As(err, &ee):
+		// 409 lets `twine upload --skip-existing` skip the file.
+		writeText(w, http.StatusConflict, "409 Conflict - "+ee.Error())
+	case errors.Is(err, packages.ErrNotFound):
+		writeText(w, http.StatusNotFound, "404 Not Found")
+	case errors.As(err, &ve):
+		writeText(w, http.StatusBadRequest, "400 Bad Request - "+ve.Error())
+	case errors.Is(err, packages.ErrInvalid):
+		writeText(w, http.StatusBadRequest, "400 Bad Request")
+	case errors.Is(err, packages.ErrTooLarge):
+		// The kind's text names the limit, never the content.
+		writeText(w, http.StatusRequestEntityTooLarge, "413 Request Entity Too Large - "+err.Error())
+	case errors.Is(err, packages.ErrConflict):
+		writeText(w, http.StatusConflict, "409 Conflict - already exists")
+	case errors.Is(err, errMethod):
+		writeText(w, http.StatusMethodNotAllowed, "405 Method Not Allowed")
+	default:
+		if h.Log != nil {
+			httpx.Internal(r.Context(), h.Log, err)
+		}
+		writeText(w, http.StatusInternalServerError, "500 Internal Server Error")
+	}
+}
