@@ -26,6 +26,7 @@ func newRoot() *cobra.Command {
 	root := &cobra.Command{Use: "gatehouse", Short: "Git, registry and package hosting guarded by deploy tokens",
 		SilenceUsage: true}
 	root.AddCommand(serveCmd(), migrateCmd(), versionCmd(), tokenCmd(), registryCmd(), ciCmd(), gcCmd())
+	root.AddCommand(jobsCmd())
 	return root
 }
 

@@ -125,6 +125,9 @@ type Roles interface {
 type Options struct {
 	// ExternalAuthorization, when on, refuses deploy tokens for Git and packages (SPEC §2).
 	ExternalAuthorization func() bool
+	// External, when set, is the external authorization service humans are checked with
+	// while ExternalAuthorization is on.
+	External ExternalAuthorizer
 	// DependencyProxyEnabled reports whether a group's dependency proxy is on; nil means on.
 	DependencyProxyEnabled func(g *namespace.Group) bool
 }
@@ -156,9 +159,19 @@ func (a *Authorizer) Authorize(ctx context.Context, p Principal, r Resource, act
 			// A disabled proxy is disabled for everyone, administrators included.
 			return deny(Forbidden, "the dependency proxy is disabled for this group"), nil
 		}
-		return d, err
+		if err != nil {
+			return d, err
+		}
+		return a.external(ctx, p.User, r, d)
 	case Anonymous:
-		return a.anonymous(r, action), nil
+		d := a.anonymous(r, action)
+		if d.Allow {
+			// The external service classifies people; an anonymous request has none to ask about.
+			if _, ok, err := a.externalLabel(ctx, r); err != nil || ok {
+				return deny(Unauthenticated, "external authorization is enabled: sign in"), err
+			}
+		}
+		return d, nil
 	}
 	return deny(Unauthenticated, "unknown principal"), nil
 }
@@ -194,9 +207,8 @@ func (a *Authorizer) deployToken(t *token.DeployToken, ip netip.Addr, r Resource
 		// Deploy tokens never open the REST API (SPEC §2).
 		return deny(Unauthenticated, "deploy tokens cannot be used for this")
 	}
-	if (action == ReadRepository || action == ReadPackage || action == WritePackage) &&
-		a.opts.ExternalAuthorization != nil && a.opts.ExternalAuthorization() {
-		return deny(Forbidden, "deploy tokens are disabled for Git and packages while external authorization is enabled")
+	if why := a.externalDeployTokenRefusal(action); why != "" {
+		return deny(Forbidden, "%s", why)
 	}
 	if !reaches(t, r) {
 		return deny(NotFound, "deploy token does not reach this resource")

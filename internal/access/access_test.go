@@ -533,3 +533,111 @@ func TestHumansDependencyProxy(t *testing.T) {
 		})
 	}
 }
+
+// fakeExternal is an in-memory external authorization service: allowed[user][label].
+type fakeExternal struct {
+	labels   map[int64]string // project → label; others get "default"
+	allowed  map[string]map[string]bool
+	err      error // the service failed
+	labelErr error // the store failed
+	asked    int
+}
+
+func (f *fakeExternal) ExternalLabel(_ context.Context, p *namespace.Project) (string, bool, error) {
+	if f.labelErr != nil {
+		return "", false, f.labelErr
+	}
+	if l, ok := f.labels[p.ID]; ok {
+		return l, true, nil
+	}
+	return "default", true, nil
+}
+
+func (f *fakeExternal) Authorize(_ context.Context, u *namespace.User, label string) (bool, string, error) {
+	f.asked++
+	if f.err != nil {
+		return false, "", f.err
+	}
+	if f.allowed[u.Username][label] {
+		return true, "", nil
+	}
+	return false, "not cleared", nil
+}
+
+// TestExternalHumans: while external authorization is on, people are checked with the service
+// on projects (administrators excepted); a service failure denies; off, nothing is asked.
+func TestExternalHumans(t *testing.T) {
+	ctx := context.Background()
+	ext := &fakeExternal{labels: map[int64]string{grandchild.ID: "secret"},
+		allowed: map[string]map[string]bool{"developer": {"default": true}, "reporter": {"default": true}}}
+	on := true
+	az := access.New(humanRoles(), func() time.Time { return noon }, access.Options{
+		ExternalAuthorization: func() bool { return on }, External: ext})
+	P := func(p *namespace.Project) access.Resource { return access.Resource{Project: p} }
+	cases := []struct {
+		name    string
+		on      bool
+		p       access.Principal
+		res     access.Resource
+		action  access.Action
+		svcErr  error
+		lblErr  error
+		allow   bool
+		denial  access.Denial
+		asks    bool
+		wantErr bool
+	}{
+		{"ok/developer cleared for the default label", true, user(developer), P(child), access.WriteRepository, nil, nil, true, access.Allowed, true, false},
+		{"ok/reporter cleared, pulls images", true, user(reporter), P(child), access.PullImage, nil, nil, true, access.Allowed, true, false},
+		{"fail/developer not cleared for the project's own label", true, user(developer), P(grandchild), access.ReadRepository, nil, nil, false, access.Forbidden, true, false},
+		{"fail/maintainer not cleared at all", true, user(maintainer), P(child), access.ReadPackage, nil, nil, false, access.Forbidden, true, false},
+		{"fail/service failure denies", true, user(developer), P(child), access.ReadRepository, errors.New("timeout"), nil, false, access.Forbidden, true, false},
+		{"fail/label store failure is an error", true, user(developer), P(child), access.ReadRepository, nil, errors.New("db down"), false, access.Allowed, false, true},
+		{"ok/administrator not checked", true, user(admin), P(grandchild), access.WriteRepository, nil, nil, true, access.Allowed, false, false},
+		{"fail/role refusal is not asked about", true, user(outsider), P(child), access.ReadRepository, nil, nil, false, access.NotFound, false, false},
+		{"ok/groups are not classified", true, user(developer), access.Resource{Group: team}, access.ProxyPull, nil, nil, true, access.Allowed, false, false},
+		{"fail/anonymous on a public project", true, access.AnonymousPrincipal, P(public), access.ReadRepository, nil, nil, false, access.Unauthenticated, false, false},
+		{"ok/off: not asked", false, user(maintainer), P(child), access.ReadPackage, nil, nil, true, access.Allowed, false, false},
+		{"ok/off: anonymous reads public", false, access.AnonymousPrincipal, P(public), access.ReadRepository, nil, nil, true, access.Allowed, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			on, ext.err, ext.labelErr, ext.asked = tc.on, tc.svcErr, tc.lblErr, 0
+			d, err := az.Authorize(ctx, tc.p, tc.res, tc.action)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Authorize error = %v, want error %v", err, tc.wantErr)
+			}
+			if tc.wantErr {
+				if d.Allow {
+					t.Fatal("allowed although the decision failed")
+				}
+				return
+			}
+			if d.Allow != tc.allow || d.Denial != tc.denial || d.Reason == "" {
+				t.Fatalf("Authorize = %+v, want allow=%v denial=%d with a reason", d, tc.allow, tc.denial)
+			}
+			if (ext.asked > 0) != tc.asks {
+				t.Fatalf("service asked %d times, want asked=%v", ext.asked, tc.asks)
+			}
+			if !d.Allow && ext.asked > 0 && !strings.Contains(d.Reason, "external authorization") {
+				t.Fatalf("reason %q does not name external authorization", d.Reason)
+			}
+		})
+	}
+}
+
+// TestExternalDeployTokenReasons: the refusal says why and for what.
+func TestExternalDeployTokenReasons(t *testing.T) {
+	az := access.New(&fakeRoles{}, func() time.Time { return noon }, access.Options{ExternalAuthorization: func() bool { return true }})
+	p := deployPrincipal(token.Owner{ProjectID: child.ID}, token.DeployScopes...)
+	for action, want := range map[access.Action]string{
+		access.ReadRepository: "external authorization is enabled: deploy tokens cannot be used for Git",
+		access.ReadPackage:    "external authorization is enabled: deploy tokens cannot be used for the package registry",
+		access.WritePackage:   "external authorization is enabled: deploy tokens cannot be used for the package registry",
+	} {
+		d, err := az.Authorize(context.Background(), p, access.Resource{Project: child}, action)
+		if err != nil || d.Allow || d.Reason != want {
+			t.Errorf("%s: %+v, %v; want reason %q", action, d, err, want)
+		}
+	}
+}

@@ -38,6 +38,11 @@ type Handler struct {
 	ExternalURL string
 	// DependencyProxy, when set, serves /groups/:id/dependency_proxy (setting and cache purge).
 	DependencyProxy DependencyProxySettings
+	// ExternalAuthorization, when set, serves /application/settings (external authorization)
+	// and PUT /projects/:id (the classification label), and shows projects' labels.
+	ExternalAuthorization ExternalAuthorizationSettings
+	// ExpiryJob, when set, serves POST /admin/jobs/deploy-token-expiry/run (see jobs.go).
+	ExpiryJob DeployTokenExpiryJob
 
 	mux *http.ServeMux
 }
@@ -96,10 +101,20 @@ func (h *Handler) routes() *http.ServeMux {
 	add("GET /api/v4/groups/{id}/deploy_tokens/{token_id}", h.getGroupDeployToken)
 	add("DELETE /api/v4/groups/{id}/deploy_tokens/{token_id}", h.deleteGroupDeployToken)
 	add("POST /api/v4/groups/{id}/deploy_tokens/{token_id}/rotate", h.rotateGroupDeployToken)
+	add("GET /api/v4/projects/{id}/deploy_tokens/{token_id}/usage", h.projectDeployTokenUsage)
+	add("GET /api/v4/groups/{id}/deploy_tokens/{token_id}/usage", h.groupDeployTokenUsage)
+	if h.ExternalAuthorization != nil {
+		add("GET /api/v4/application/settings", h.getApplicationSettings)
+		add("PUT /api/v4/application/settings", h.putApplicationSettings)
+		add("PUT /api/v4/projects/{id}", h.editProject)
+	}
 	if h.DependencyProxy != nil {
 		add("GET /api/v4/groups/{id}/dependency_proxy", h.getDependencyProxy)
 		add("PUT /api/v4/groups/{id}/dependency_proxy", h.putDependencyProxy)
 		add("DELETE /api/v4/groups/{id}/dependency_proxy/cache", h.purgeDependencyProxy)
+	}
+	if h.ExpiryJob != nil {
+		add("POST /api/v4/admin/jobs/deploy-token-expiry/run", h.runDeployTokenExpiry)
 	}
 	m.Handle("/api/v4/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeMessage(w, http.StatusNotFound, "404 Not Found")

@@ -25,6 +25,7 @@ type deployTokenJSON struct {
 	Revoked    bool     `json:"revoked"`
 	Expired    bool     `json:"expired"`
 	LastUsedAt *string  `json:"last_used_at"`
+	LastUsedIP *string  `json:"last_used_ip"`
 	AllowedIPs []string `json:"allowed_ips"`
 	Token      string   `json:"token,omitempty"`
 }
@@ -36,7 +37,7 @@ func (h *Handler) deployView(t *token.DeployToken) deployTokenJSON {
 	}
 	return deployTokenJSON{AllowedIPs: allowed, ID: t.ID, Name: t.Name, Username: t.Username, ExpiresAt: isoTimePtr(t.ExpiresAt),
 		Scopes: t.Scopes.Strings(), Revoked: t.Revoked, Expired: t.Expired(h.Deploy.Now()),
-		LastUsedAt: isoTimePtr(t.LastUsedAt)}
+		LastUsedAt: isoTimePtr(t.LastUsedAt), LastUsedIP: addrPtr(t.LastUsedIP)}
 }
 
 func (h *Handler) writeDeployList(w http.ResponseWriter, r *request, f token.DeployFilter) error {

@@ -341,6 +341,8 @@ type projectJSON struct {
 	WebURL            string               `json:"web_url"`
 	DefaultBranch     string               `json:"default_branch"`
 	CreatedAt         string               `json:"created_at"`
+	// ExternalAuthorizationClassificationLabel is the project's own label ("" = the default).
+	ExternalAuthorizationClassificationLabel string `json:"external_authorization_classification_label"`
 }
 
 func (h *Handler) projectView(r *request, p *namespace.Project) projectJSON {
@@ -355,7 +357,8 @@ func (h *Handler) projectView(r *request, p *namespace.Project) projectJSON {
 	return projectJSON{ID: p.ID, Name: p.Name, Path: p.Path, PathWithNamespace: p.FullPath,
 		NameWithNamespace: strings.ReplaceAll(p.NamespacePath(), "/", " / ") + " / " + p.Name,
 		Visibility:        string(p.Visibility), Namespace: ns, HTTPURLToRepo: h.webURL(r, p.FullPath+".git"),
-		WebURL: h.webURL(r, p.FullPath), DefaultBranch: "main", CreatedAt: isoTime(p.CreatedAt)}
+		WebURL: h.webURL(r, p.FullPath), DefaultBranch: "main", CreatedAt: isoTime(p.CreatedAt),
+		ExternalAuthorizationClassificationLabel: h.classificationLabel(r, p)}
 }
 
 // project resolves {id} (numeric or URL-encoded full path) and checks the principal may act on it.

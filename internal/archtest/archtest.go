@@ -70,6 +70,8 @@ var domain = map[string][]string{
 	// the package registries' shared model, which reads access decisions and stores blobs.
 	"internal/blob":     nil,
 	"internal/packages": {"internal/access", "internal/blob", "internal/namespace", "internal/token"},
+	// notify is the deploy-token expiry job: which tokens, which people, which mails.
+	"internal/notify": {"internal/namespace", "internal/token"},
 }
 
 // domainThirdParty are the only non-standard modules domain packages may import directly.

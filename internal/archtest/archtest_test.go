@@ -289,8 +289,8 @@ func TestCheck(t *testing.T) {
 			{"storage adapter reaches a non-domain", "internal/sqlstore/storetest", "internal/httpx"},
 		}},
 		{"fail/a non-composition package imports sqlstore", func(g map[string][]string) {
-			g["internal/notify"] = []string{"internal/sqlstore"}
-		}, []want{{"only server, testenv and cmd may import sqlstore", "internal/notify", "internal/sqlstore"}}},
+			g["internal/reports"] = []string{"internal/sqlstore"}
+		}, []want{{"only server, testenv and cmd may import sqlstore", "internal/reports", "internal/sqlstore"}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -64,7 +64,7 @@ func (a *Authenticator) Basic(ctx context.Context, r *http.Request) (access.Prin
 	if !ok {
 		return access.AnonymousPrincipal, nil
 	}
-	p, err := a.resolve(ctx, user, token.NewSecret(pass), true)
+	p, err := a.resolve(ctx, r, user, token.NewSecret(pass), true)
 	if err != nil {
 		if errors.Is(err, ErrInvalidCredentials) {
 			return access.AnonymousPrincipal, a.failed(ctx, r, user, "wrong username or password", true)
@@ -111,8 +111,9 @@ func (a *Authenticator) API(ctx context.Context, r *http.Request) (access.Princi
 	return p, err
 }
 
-// resolve maps (username, secret) to a principal.
-func (a *Authenticator) resolve(ctx context.Context, username string, secret token.Secret, checkDeployUsername bool) (access.Principal, error) {
+// resolve maps (username, secret) to a principal; r is the request, for the address a deploy
+// token's use is recorded with.
+func (a *Authenticator) resolve(ctx context.Context, r *http.Request, username string, secret token.Secret, checkDeployUsername bool) (access.Principal, error) {
 	switch {
 	case secret.HasPrefix(token.DeployTokenPrefix):
 		t, err := a.Deploy.Authenticate(ctx, username, secret, checkDeployUsername)
@@ -123,7 +124,7 @@ func (a *Authenticator) resolve(ctx context.Context, username string, secret tok
 			return access.AnonymousPrincipal, err
 		}
 		if t.Active(a.Deploy.Now()) {
-			a.Deploy.MarkUsed(t)
+			a.Deploy.MarkUsed(t, ClientIP(r))
 		}
 		// A revoked or expired token is still returned: access refuses it and says why.
 		return access.Principal{Kind: access.DeployTokenPrincipal, DeployToken: t}, nil

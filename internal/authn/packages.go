@@ -88,7 +88,7 @@ func (a *Authenticator) packageToken(ctx context.Context, r *http.Request, secre
 // packageCredential resolves through the same code as Git and the API, auditing failures
 // without counting them toward the ban.
 func (a *Authenticator) packageCredential(ctx context.Context, r *http.Request, user string, secret token.Secret, checkDeployUsername bool) (access.Principal, error) {
-	p, err := a.resolve(ctx, user, secret, checkDeployUsername)
+	p, err := a.resolve(ctx, r, user, secret, checkDeployUsername)
 	if errors.Is(err, ErrInvalidCredentials) {
 		return access.AnonymousPrincipal, a.failed(ctx, r, user, "wrong username, password or token", false)
 	}

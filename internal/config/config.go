@@ -56,6 +56,8 @@ type Config struct {
 	DependencyProxy DependencyProxy `yaml:"dependency_proxy"`
 	// Packages configures the package registries.
 	Packages Packages `yaml:"packages"`
+	// SMTP configures outgoing mail (deploy-token expiry notices); see smtp.go.
+	SMTP SMTP `yaml:"smtp"`
 }
 
 // Packages configures the package registries.
@@ -260,6 +262,9 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 			*p = b
 		}
 	}
+	if err := c.SMTP.fromEnv(getenv); err != nil {
+		return c, err
+	}
 	if v := getenv("GATEHOUSE_AUTH_BAN_ALLOW_LIST"); v != "" {
 		c.AuthBan.AllowList = strings.Split(v, ",")
 	}
@@ -297,6 +302,7 @@ func (c *Config) fill() {
 		c.ExternalURL = "http://" + net.JoinHostPort(host, port)
 	}
 	c.ExternalURL = strings.TrimRight(c.ExternalURL, "/")
+	c.SMTP.fill(c.ExternalURL)
 }
 
 // Validate reports the first invalid field by name.
@@ -353,6 +359,9 @@ func (c *Config) Validate() error {
 		if n <= 0 {
 			return fmt.Errorf("packages.max_file_size.%s: must be positive", f)
 		}
+	}
+	if err := c.SMTP.validate(); err != nil {
+		return err
 	}
 	return c.DependencyProxy.validate()
 }

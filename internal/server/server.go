@@ -24,16 +24,19 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/extauthz"
 	"github.com/gatehouse-dev/gatehouse/internal/gc"
 	"github.com/gatehouse-dev/gatehouse/internal/git"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/notify"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/proxy"
 	"github.com/gatehouse-dev/gatehouse/internal/registry"
 	"github.com/gatehouse-dev/gatehouse/internal/registry/jwtauth"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlstore"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
+	"github.com/gatehouse-dev/gatehouse/internal/web"
 )
 
 // Version and Revision are set at build time with -ldflags.
@@ -50,6 +53,9 @@ type Options struct {
 	Stdout io.Writer
 	// Now is the clock; nil means time.Now. Tests move it to test expiry.
 	Now func() time.Time
+	// After waits for the daily jobs' scheduler; nil means time.After. Tests fire it to move
+	// the scheduler to 01:00 UTC.
+	After func(time.Duration) <-chan time.Time
 }
 
 // Server is a running Gatehouse instance.
@@ -77,6 +83,14 @@ type Server struct {
 
 	// Packages is the package registries' service (every format).
 	Packages *packages.Service
+
+	// Expiry is the deploy-token expiry notification job, run daily at 01:00 UTC by
+	// expirySchedule (notify.go).
+	Expiry         *notify.Job
+	expirySchedule *notify.Scheduler
+
+	// ExternalAuthorization is the external authorization service's client and settings.
+	ExternalAuthorization *extauthz.Service
 
 	handler http.Handler
 	http    *http.Server
@@ -118,8 +132,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	s.Deploy.SealCITokens(token.NewSealer(key, "gatehouse/ci-deploy-token/v1"))
 	s.Personal = token.NewPersonalService(store, digester, opts.Now)
 	s.Audit = audit.NewLog(store, opts.Now)
+	// External authorization: settings in the database; the configuration flag forces it on.
+	s.ExternalAuthorization = extauthz.New(store, extauthz.Options{Forced: cfg.ExternalAuthorization, Now: opts.Now, Log: log})
 	s.Authorizer = access.New(s.Namespaces, opts.Now, access.Options{
-		ExternalAuthorization:  func() bool { return cfg.ExternalAuthorization },
+		ExternalAuthorization:  s.ExternalAuthorization.Enabled,
+		External:               s.ExternalAuthorization,
 		DependencyProxyEnabled: s.proxySettings.Enabled,
 	})
 	var allow []netip.Prefix
@@ -148,6 +165,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		return nil, err
 	}
 	if err := s.openPackages(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.openNotify(opts); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -299,7 +320,8 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	apiHandler := &api.Handler{Namespaces: s.Namespaces, Deploy: s.Deploy, Personal: s.Personal, Auth: s.Auth,
 		Audit: s.Audit, Log: s.Log, Version: Version, Revision: Revision, ExternalURL: s.Config.ExternalURL,
-		DependencyProxy: s.proxySettings}
+		DependencyProxy: s.proxySettings, ExternalAuthorization: s.ExternalAuthorization,
+		ExpiryJob: s.Expiry}
 	apiHandler.Init()
 	gitHandler := &git.Handler{Repos: s.Repos, Projects: s.Namespaces, Auth: s.Auth, Log: s.Log, Realm: "Gatehouse"}
 	mux.Handle("/api/v4/", apiHandler)
@@ -322,13 +344,18 @@ func (s *Server) routes() http.Handler {
 		}
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	// The web UI: sign-in, group and project pages, deploy-token settings (never a .git/ path).
+	// Failed sign-ins count toward the same per-IP ban as Git and /jwt/auth.
+	webUI := web.New(web.Config{Namespaces: s.Namespaces, Deploy: s.Deploy, Auth: s.Auth, Audit: s.Audit,
+		Sessions: s.Store, SignInLimiter: s.Auth.Ban, Log: s.Log, ExternalURL: s.Config.ExternalURL,
+		Key: s.Tokens.Key().Derive("web-sign-in-csrf"), Now: s.Deploy.Now})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.URL.Path, ".git/") {
 			gitHandler.ServeHTTP(w, r)
 			return
 		}
-		if r.URL.Path == "/" {
-			_, _ = io.WriteString(w, "Gatehouse "+Version+"\n")
+		if web.Handles(r.URL.Path) {
+			webUI.ServeHTTP(w, r)
 			return
 		}
 		http.NotFound(w, r)
@@ -344,6 +371,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	gcCtx, stopGC := context.WithCancel(ctx)
 	defer s.startGC(gcCtx)()
+	defer s.startNotify(gcCtx)()
 	defer stopGC()
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(l) }()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,7 +125,7 @@ func issueTokens(t *testing.T, s *sqlstore.Store) []issued {
 		if err != nil {
 			t.Fatal(err)
 		}
-		deploy.MarkUsed(got)
+		deploy.MarkUsed(got, netip.MustParseAddr("203.0.113.9"))
 		out = append(out, issued{sec, tok.Digest})
 	}
 	pats := token.NewPersonalService(s, d, nil)

@@ -46,17 +46,20 @@ func decodeScopes(v string) token.Scopes {
 	return out
 }
 
-const deployCols = `id, name, username, scopes, expires_at, revoked, created_at, creator_id, last_used_at, project_id, group_id, digest, sealed_secret, previous_digest, previous_valid_until, allowed_ips`
+const deployCols = `id, name, username, scopes, expires_at, revoked, created_at, creator_id, last_used_at, project_id, group_id, digest, sealed_secret, previous_digest, previous_valid_until, allowed_ips, last_used_ip`
 
 func scanDeploy(row interface{ Scan(...any) error }) (*token.DeployToken, error) {
 	var t token.DeployToken
 	var scopes string
 	var exp, last, project, group, prevUntil sql.NullInt64
 	var created int64
-	var allowed string
+	var allowed, lastIP string
 	if err := row.Scan(&t.ID, &t.Name, &t.Username, &scopes, &exp, &t.Revoked, &created, &t.CreatorID, &last, &project, &group,
-		&t.Digest, &t.SealedSecret, &t.PreviousDigest, &prevUntil, &allowed); err != nil {
+		&t.Digest, &t.SealedSecret, &t.PreviousDigest, &prevUntil, &allowed, &lastIP); err != nil {
 		return nil, err
+	}
+	if ip, err := netip.ParseAddr(lastIP); err == nil {
+		t.LastUsedIP = ip
 	}
 	for _, a := range strings.Split(allowed, ",") {
 		if p, err := netip.ParsePrefix(a); err == nil {
@@ -171,9 +174,75 @@ func (s *Store) DeleteDeployToken(ctx context.Context, id int64) error {
 }
 
 // TouchDeployToken implements token.DeployStore.
-func (s *Store) TouchDeployToken(ctx context.Context, id int64, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE deploy_tokens SET last_used_at = ? WHERE id = ?`), unixTime(at), id)
+func (s *Store) TouchDeployToken(ctx context.Context, id int64, at time.Time, ip netip.Addr) error {
+	addr := ""
+	if ip.IsValid() {
+		addr = ip.String()
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE deploy_tokens SET last_used_at = ?, last_used_ip = ? WHERE id = ?`), unixTime(at), addr, id)
 	return tokErr("touch deploy token", err)
+}
+
+// usageDay is the DATE literal of a UTC day; both dialects compare and store it as a date.
+func usageDay(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// AddDeployTokenUsage implements token.DeployStore: one upsert per (token, day) in a single
+// transaction; entries of tokens deleted meanwhile are skipped rather than failing the batch.
+func (s *Store) AddDeployTokenUsage(ctx context.Context, usage []token.DailyUsage) error {
+	if len(usage) == 0 {
+		return nil
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		exists := s.q(`SELECT COUNT(*) FROM deploy_tokens WHERE id = ?`)
+		upsert := s.q(`INSERT INTO deploy_token_usage (deploy_token_id, day, requests) VALUES (?, ?, ?)
+			ON CONFLICT (deploy_token_id, day) DO UPDATE SET requests = deploy_token_usage.requests + excluded.requests`)
+		known := map[int64]bool{}
+		for _, u := range usage {
+			if u.Requests <= 0 {
+				continue
+			}
+			ok, seen := known[u.TokenID]
+			if !seen {
+				var n int
+				if err := tx.QueryRowContext(ctx, exists, u.TokenID).Scan(&n); err != nil {
+					return err
+				}
+				ok = n > 0
+				known[u.TokenID] = ok
+			}
+			if !ok {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, upsert, u.TokenID, usageDay(u.Day), u.Requests); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return tokErr("add deploy token usage", s.classify(err))
+}
+
+// DeployTokenUsage implements token.DeployStore.
+func (s *Store) DeployTokenUsage(ctx context.Context, id int64, from, to time.Time) ([]token.DailyUsage, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT CAST(day AS TEXT), requests FROM deploy_token_usage
+		WHERE deploy_token_id = ? AND day >= ? AND day <= ? ORDER BY day`), id, usageDay(from), usageDay(to))
+	if err != nil {
+		return nil, tokErr("deploy token usage", err)
+	}
+	defer rows.Close()
+	var out []token.DailyUsage
+	for rows.Next() {
+		var day string
+		u := token.DailyUsage{TokenID: id}
+		if err := rows.Scan(&day, &u.Requests); err != nil {
+			return nil, err
+		}
+		if u.Day, err = time.Parse(time.DateOnly, day); err != nil {
+			return nil, fmt.Errorf("deploy token usage: day %q: %w", day, err)
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
 }
 
 const personalCols = `id, user_id, name, scopes, expires_at, revoked, created_at, last_used_at, digest`

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,8 @@ type DeployToken struct {
 	CreatedAt  time.Time
 	CreatorID  int64
 	LastUsedAt *time.Time
+	// LastUsedIP is the address of that use; the zero Addr when unknown.
+	LastUsedIP netip.Addr
 	Owner      Owner
 	Digest     []byte
 	// SealedSecret is the secret sealed for CI jobs; set only for a token named CITokenName.
@@ -121,8 +124,14 @@ type DeployStore interface {
 	RevokeDeployToken(ctx context.Context, id int64) error
 	// DeleteDeployToken removes the token; ErrNotFound if absent.
 	DeleteDeployToken(ctx context.Context, id int64) error
-	// TouchDeployToken records a use at at.
-	TouchDeployToken(ctx context.Context, id int64, at time.Time) error
+	// TouchDeployToken records a use at at from ip (the zero Addr when unknown).
+	TouchDeployToken(ctx context.Context, id int64, at time.Time, ip netip.Addr) error
+	// AddDeployTokenUsage adds each entry's Requests to its token's counter for its Day; entries
+	// of tokens that no longer exist are dropped.
+	AddDeployTokenUsage(ctx context.Context, usage []DailyUsage) error
+	// DeployTokenUsage returns token id's counters for the days from..to (both included, UTC
+	// dates), oldest first; days without requests are absent.
+	DeployTokenUsage(ctx context.Context, id int64, from, to time.Time) ([]DailyUsage, error)
 	// RotateDeployToken stores t's new Digest, SealedSecret, PreviousDigest and
 	// PreviousValidUntil; ErrNotFound if the token is absent or revoked.
 	RotateDeployToken(ctx context.Context, t *DeployToken) error
@@ -150,33 +159,57 @@ type DeployService struct {
 
 	touchMu   sync.Mutex
 	touchedAt map[int64]time.Time
-	touches   chan touch
-	done      chan struct{}
-	wg        sync.WaitGroup
+	// usage counts requests per token and UTC day until the writer adds them to the store.
+	usage    map[usageKey]int64
+	touches  chan touch
+	flushReq chan chan struct{}
+	done     chan struct{}
+	wg       sync.WaitGroup
 }
 
 type touch struct {
 	id int64
 	at time.Time
+	ip netip.Addr
+}
+
+type usageKey struct {
+	id  int64
+	day time.Time
+}
+
+// DailyUsage is how many requests one deploy token authenticated on one UTC day.
+type DailyUsage struct {
+	TokenID  int64
+	Day      time.Time // 00:00 UTC
+	Requests int64
 }
 
 // touchInterval bounds how often last_used_at is written per token.
 const touchInterval = time.Minute
 
+// usageFlushInterval is how often the writer adds the counted requests to the store.
+const usageFlushInterval = 10 * time.Second
+
+// maxPendingUsage bounds the (token, day) counters held between flushes; uses of further
+// tokens are not counted until the next flush.
+const maxPendingUsage = 100_000
+
 // NewDeployService returns a service over store; now may be nil for time.Now. Close stops its
-// background last-used writer.
+// background writer of last-used times and usage counters.
 func NewDeployService(store DeployStore, d *Digester, now func() time.Time) *DeployService {
 	if now == nil {
 		now = time.Now
 	}
-	s := &DeployService{store: store, digester: d, now: now,
-		touchedAt: map[int64]time.Time{}, touches: make(chan touch, 1024), done: make(chan struct{})}
+	s := &DeployService{store: store, digester: d, now: now, touchedAt: map[int64]time.Time{},
+		usage: map[usageKey]int64{}, touches: make(chan touch, 1024), flushReq: make(chan chan struct{}),
+		done: make(chan struct{})}
 	s.wg.Add(1)
 	go s.touchLoop()
 	return s
 }
 
-// Close flushes pending last-used writes and stops the writer.
+// Close flushes pending last-used writes and usage counters and stops the writer.
 func (s *DeployService) Close() {
 	select {
 	case <-s.done:
@@ -187,27 +220,85 @@ func (s *DeployService) Close() {
 	s.wg.Wait()
 }
 
+// Flush writes the queued last-used times and the usage counted so far, and returns once they
+// are stored (or at once after Close). The writer also flushes on its own every few seconds.
+func (s *DeployService) Flush() {
+	ack := make(chan struct{})
+	select {
+	case s.flushReq <- ack:
+		<-ack
+	case <-s.done:
+	}
+}
+
 func (s *DeployService) touchLoop() {
 	defer s.wg.Done()
 	write := func(t touch) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = s.store.TouchDeployToken(ctx, t.id, t.at)
+		_ = s.store.TouchDeployToken(ctx, t.id, t.at, t.ip)
 	}
+	drain := func() {
+		for {
+			select {
+			case t := <-s.touches:
+				write(t)
+			default:
+				s.flushUsage()
+				return
+			}
+		}
+	}
+	tick := time.NewTicker(usageFlushInterval)
+	defer tick.Stop()
 	for {
 		select {
 		case t := <-s.touches:
 			write(t)
+		case <-tick.C:
+			s.flushUsage()
+		case ack := <-s.flushReq:
+			drain()
+			close(ack)
 		case <-s.done:
-			for {
-				select {
-				case t := <-s.touches:
-					write(t)
-				default:
-					return
-				}
+			drain()
+			return
+		}
+	}
+}
+
+// flushUsage adds the counted requests to the store in one batch; on failure they are kept
+// for the next flush.
+func (s *DeployService) flushUsage() {
+	s.touchMu.Lock()
+	if len(s.usage) == 0 {
+		s.touchMu.Unlock()
+		return
+	}
+	pending := s.usage
+	s.usage = map[usageKey]int64{}
+	s.touchMu.Unlock()
+	batch := make([]DailyUsage, 0, len(pending))
+	for k, n := range pending {
+		batch = append(batch, DailyUsage{TokenID: k.id, Day: k.day, Requests: n})
+	}
+	// A stable order keeps concurrent flushes of several nodes from deadlocking each other.
+	sort.Slice(batch, func(i, j int) bool {
+		if batch[i].TokenID != batch[j].TokenID {
+			return batch[i].TokenID < batch[j].TokenID
+		}
+		return batch[i].Day.Before(batch[j].Day)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.store.AddDeployTokenUsage(ctx, batch); err != nil {
+		s.touchMu.Lock()
+		for k, n := range pending {
+			if _, ok := s.usage[k]; ok || len(s.usage) < maxPendingUsage {
+				s.usage[k] += n
 			}
 		}
+		s.touchMu.Unlock()
 	}
 }
 
@@ -290,11 +381,17 @@ func (s *DeployService) Authenticate(ctx context.Context, username string, secre
 	return t, nil
 }
 
-// MarkUsed records that t was used now, writing at most once a minute per token and never on
-// the caller's path: the write is queued and dropped if the queue is full.
-func (s *DeployService) MarkUsed(t *DeployToken) {
+// MarkUsed records that t was used now from ip (the zero Addr when unknown): it counts the
+// request toward today's usage and writes last_used_at and last_used_ip at most once a minute
+// per token. Nothing is written on the caller's path: the writer stores both in the background
+// (a last-used write is dropped if its queue is full).
+func (s *DeployService) MarkUsed(t *DeployToken, ip netip.Addr) {
 	now := s.now()
+	key := usageKey{id: t.ID, day: ExpiryDate(now)}
 	s.touchMu.Lock()
+	if _, ok := s.usage[key]; ok || len(s.usage) < maxPendingUsage {
+		s.usage[key]++
+	}
 	last, ok := s.touchedAt[t.ID]
 	if ok && now.Sub(last) < touchInterval {
 		s.touchMu.Unlock()
@@ -303,9 +400,36 @@ func (s *DeployService) MarkUsed(t *DeployToken) {
 	s.touchedAt[t.ID] = now
 	s.touchMu.Unlock()
 	select {
-	case s.touches <- touch{id: t.ID, at: now}:
+	case s.touches <- touch{id: t.ID, at: now, ip: ip}:
 	default:
 	}
+}
+
+// MaxUsageDays bounds the range Usage returns.
+const MaxUsageDays = 366
+
+// Usage returns token id's requests per UTC day for the days days ending today, oldest first,
+// with a zero entry for each day without requests. Counts reach the store in batches, so the
+// last few seconds of use may be missing. days outside 1..MaxUsageDays is a *ValidationError.
+func (s *DeployService) Usage(ctx context.Context, id int64, days int) ([]DailyUsage, error) {
+	if days < 1 || days > MaxUsageDays {
+		return nil, &ValidationError{Field: "days", Reason: fmt.Sprintf("must be between 1 and %d", MaxUsageDays)}
+	}
+	to := ExpiryDate(s.now())
+	from := to.AddDate(0, 0, 1-days)
+	stored, err := s.store.DeployTokenUsage(ctx, id, from, to)
+	if err != nil {
+		return nil, err
+	}
+	byDay := make(map[time.Time]int64, len(stored))
+	for _, u := range stored {
+		byDay[ExpiryDate(u.Day)] += u.Requests
+	}
+	out := make([]DailyUsage, 0, days)
+	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
+		out = append(out, DailyUsage{TokenID: id, Day: d, Requests: byDay[d]})
+	}
+	return out, nil
 }
 
 // Get returns a token by id.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -265,11 +266,11 @@ type countingStore struct {
 	touches []string
 }
 
-func (c *countingStore) TouchDeployToken(ctx context.Context, id int64, at time.Time) error {
+func (c *countingStore) TouchDeployToken(ctx context.Context, id int64, at time.Time, ip netip.Addr) error {
 	c.mu.Lock()
 	c.touches = append(c.touches, fmt.Sprintf("%d@%s", id, at.Format("15:04:05.000")))
 	c.mu.Unlock()
-	return c.Store.TouchDeployToken(ctx, id, at)
+	return c.Store.TouchDeployToken(ctx, id, at, ip)
 }
 
 func TestMarkUsed(t *testing.T) {
@@ -301,7 +302,7 @@ func TestMarkUsed(t *testing.T) {
 	}
 	for _, st := range steps {
 		e.clock.Set(noon.Add(st.after))
-		svc.MarkUsed(st.tok)
+		svc.MarkUsed(st.tok, netip.Addr{})
 	}
 	svc.Close()
 	svc.Close() // idempotent

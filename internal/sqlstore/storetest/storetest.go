@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -60,6 +61,8 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.Store) {
 	t.Run("deploy_token_concurrent_create", func(t *testing.T) { testDeployTokenConcurrent(t, migrated(t)) })
 	t.Run("personal_tokens", func(t *testing.T) { testPersonalTokens(t, migrated(t)) })
 	t.Run("audit_events", func(t *testing.T) { testAuditEvents(t, migrated(t)) })
+	t.Run("deploy_token_usage", func(t *testing.T) { testDeployTokenUsage(t, migrated(t)) })
+	t.Run("external_authorization", func(t *testing.T) { testExternalAuthorization(t, migrated(t)) })
 }
 
 // t0 is the suite's reference instant, with microsecond precision so it survives the round trip.
@@ -674,11 +677,11 @@ func testDeployTokens(t *testing.T, s *sqlstore.Store) {
 	})
 	t.Run("ok/touch", func(t *testing.T) {
 		at := t0.Add(90 * time.Minute)
-		must(t, s.TouchDeployToken(ctx(), def.ID, at))
+		must(t, s.TouchDeployToken(ctx(), def.ID, at, netip.MustParseAddr("192.0.2.7")))
 		got, err := s.DeployToken(ctx(), def.ID)
 		must(t, err)
-		if got.LastUsedAt == nil || !got.LastUsedAt.Equal(at) {
-			t.Fatalf("last_used_at = %v, want %v", got.LastUsedAt, at)
+		if got.LastUsedAt == nil || !got.LastUsedAt.Equal(at) || got.LastUsedIP != netip.MustParseAddr("192.0.2.7") {
+			t.Fatalf("last_used_at = %v from %v, want %v from 192.0.2.7", got.LastUsedAt, got.LastUsedIP, at)
 		}
 		other, err := s.DeployToken(ctx(), custom.ID)
 		must(t, err)

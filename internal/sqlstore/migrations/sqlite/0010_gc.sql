@@ -1,6 +1,7 @@
--- Garbage collection: a lease so that one node collects at a time (and the time of the last
--- completed run), and the record of blob deletions in progress that writers check (the fence).
-CREATE TABLE gc_leases (
+-- Leases: one row per scheduled job (garbage collection, the deploy-token expiry mail) so that
+-- one node runs it at a time, with the end of its last completed run. Garbage collection also
+-- keeps, and the record of blob deletions in progress that writers check (the fence).
+CREATE TABLE leases (
     name        TEXT    PRIMARY KEY,
     holder      TEXT    NOT NULL,
     expires_at  INTEGER NOT NULL,

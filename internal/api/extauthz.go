@@ -1,0 +1,143 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/httpx"
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+)
+
+// ExternalAuthorizationSettings are the external authorization settings the API reads and
+// edits; *extauthz.Service implements it. Errors wrapping access.ErrInvalidSetting are the
+// administrator's mistakes (400).
+type ExternalAuthorizationSettings interface {
+	// Settings returns the effective settings.
+	Settings(ctx context.Context) (access.ExternalSettings, error)
+	// SaveSettings validates and stores the settings.
+	SaveSettings(ctx context.Context, s access.ExternalSettings) error
+	// ProjectLabel returns a project's own classification label ("" when it has none).
+	ProjectLabel(ctx context.Context, projectID int64) (string, error)
+	// SetProjectLabel sets a project's classification label ("" returns it to the default).
+	SetProjectLabel(ctx context.Context, projectID int64, label string) error
+}
+
+// applicationSettingsJSON is the external-authorization part of GitLab's application settings.
+type applicationSettingsJSON struct {
+	Enabled      bool    `json:"external_authorization_service_enabled"`
+	URL          *string `json:"external_authorization_service_url"`
+	Timeout      float64 `json:"external_authorization_service_timeout"`
+	DefaultLabel string  `json:"external_authorization_service_default_label"`
+}
+
+func settingsView(s access.ExternalSettings) applicationSettingsJSON {
+	j := applicationSettingsJSON{Enabled: s.Enabled, Timeout: s.Timeout.Seconds(), DefaultLabel: s.DefaultLabel}
+	if s.ServiceURL != "" {
+		u := s.ServiceURL
+		j.URL = &u
+	}
+	return j
+}
+
+func (h *Handler) getApplicationSettings(w http.ResponseWriter, r *request) error {
+	if err := h.authorize(r, access.Resource{}, access.AdministerInstance, ""); err != nil {
+		return err
+	}
+	s, err := h.ExternalAuthorization.Settings(ctxOf(r))
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, settingsView(s))
+	return nil
+}
+
+// putApplicationSettings changes the external authorization settings given; the others keep
+// their values (GitLab's PUT /application/settings).
+func (h *Handler) putApplicationSettings(w http.ResponseWriter, r *request) error {
+	if err := h.authorize(r, access.Resource{}, access.AdministerInstance, ""); err != nil {
+		return err
+	}
+	s, err := h.ExternalAuthorization.Settings(ctxOf(r))
+	if err != nil {
+		return err
+	}
+	if _, ok := r.params["external_authorization_service_enabled"]; ok {
+		s.Enabled = boolParam(r, "external_authorization_service_enabled")
+	}
+	if _, ok := r.params["external_authorization_service_url"]; ok {
+		s.ServiceURL = strings.TrimSpace(r.params.Get("external_authorization_service_url"))
+	}
+	if v, ok := r.params["external_authorization_service_timeout"]; ok {
+		secs, err := strconv.ParseFloat(strings.TrimSpace(v[0]), 64)
+		if err != nil || math.IsNaN(secs) || secs < 0 || secs > 3600 {
+			return badRequest("external_authorization_service_timeout is invalid")
+		}
+		s.Timeout = time.Duration(secs * float64(time.Second))
+	}
+	if _, ok := r.params["external_authorization_service_default_label"]; ok {
+		s.DefaultLabel = strings.TrimSpace(r.params.Get("external_authorization_service_default_label"))
+	}
+	if err := h.ExternalAuthorization.SaveSettings(ctxOf(r), s); err != nil {
+		if errors.Is(err, access.ErrInvalidSetting) {
+			return badRequest("%s", strings.TrimPrefix(err.Error(), access.ErrInvalidSetting.Error()+": "))
+		}
+		return err
+	}
+	s, err = h.ExternalAuthorization.Settings(ctxOf(r))
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, settingsView(s))
+	return nil
+}
+
+// editProject is PUT /projects/:id. Only the external authorization classification label can
+// be changed so far, and only by administrators (as in GitLab); any other attribute is a 400
+// rather than silently ignored.
+func (h *Handler) editProject(w http.ResponseWriter, r *request) error {
+	p, err := h.project(r, access.ViewNamespace)
+	if err != nil {
+		return err
+	}
+	const labelParam = "external_authorization_classification_label"
+	for k := range r.params {
+		if k != labelParam && k != "id" {
+			return badRequest("%s cannot be changed here; only %s is supported", k, labelParam)
+		}
+	}
+	if _, ok := r.params[labelParam]; ok {
+		if err := h.authorize(r, access.Resource{}, access.AdministerInstance, ""); err != nil {
+			return err
+		}
+		if err := h.ExternalAuthorization.SetProjectLabel(ctxOf(r), p.ID, r.params.Get(labelParam)); err != nil {
+			if errors.Is(err, access.ErrInvalidSetting) {
+				return badRequest("%s", strings.TrimPrefix(err.Error(), access.ErrInvalidSetting.Error()+": "))
+			}
+			return err
+		}
+	} else if err := h.authorize(r, access.Resource{Project: p}, access.ManageMembers, "Project"); err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, h.projectView(r, p))
+	return nil
+}
+
+// classificationLabel is p's own classification label for its JSON; a failure to read it is
+// logged and shown as none (the JSON is informational; access reads the label itself).
+func (h *Handler) classificationLabel(r *request, p *namespace.Project) string {
+	if h.ExternalAuthorization == nil {
+		return ""
+	}
+	label, err := h.ExternalAuthorization.ProjectLabel(ctxOf(r), p.ID)
+	if err != nil {
+		httpx.Internal(ctxOf(r), h.Log, err)
+		return ""
+	}
+	return label
+}

@@ -1,0 +1,59 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/gatehouse-dev/gatehouse/internal/notify"
+	"github.com/gatehouse-dev/gatehouse/internal/notify/smtpmail"
+)
+
+// expiryHour is the UTC hour of the daily deploy-token expiry run (SPEC §4: 01:00 UTC).
+const expiryHour = 1
+
+// openNotify builds the deploy-token expiry job, with an SMTP mailer when smtp.host is set
+// (without one, notices are logged and recorded, not sent).
+func (s *Server) openNotify(opts Options) error {
+	var mailer notify.Mailer
+	if c := s.Config.SMTP; c.Enabled() {
+		m, err := smtpmail.New(smtpmail.Config{Host: c.Host, Port: c.Port, TLS: c.TLS, Username: c.Username,
+			Password: c.Password.Reveal(), From: c.From})
+		if err != nil {
+			return err
+		}
+		mailer = m
+	}
+	job, err := notify.NewJob(notify.Config{Store: s.Store, Leases: s.Store, Namespaces: s.Namespaces, Mailer: mailer,
+		ExternalURL: s.Config.ExternalURL, Log: s.Log, Now: opts.Now})
+	if err != nil {
+		return err
+	}
+	s.Expiry = job
+	s.expirySchedule = &notify.Scheduler{Hour: expiryHour, Now: opts.Now, After: opts.After, Run: s.runExpiry}
+	return nil
+}
+
+// runExpiry is one scheduled run: another node running it is not an error.
+func (s *Server) runExpiry(ctx context.Context) {
+	if _, err := s.Expiry.Run(ctx); err != nil && ctx.Err() == nil {
+		if errors.Is(err, notify.ErrBusy) {
+			s.Log.Info("deploy-token expiry job skipped: another node is running it")
+			return
+		}
+		s.Log.Error("deploy-token expiry job", "err", err)
+	}
+}
+
+// startNotify runs the daily expiry job until ctx is done; wait blocks until it has stopped.
+func (s *Server) startNotify(ctx context.Context) (wait func()) {
+	var wg sync.WaitGroup
+	if s.expirySchedule != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.expirySchedule.Loop(ctx)
+		}()
+	}
+	return wg.Wait
+}

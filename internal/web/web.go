@@ -1,0 +1,309 @@
+// Package web is Gatehouse's small server-rendered UI: sign in, the user's groups and projects,
+// and Settings › Repository › Deploy tokens for projects and groups (SPEC §5 "Web UI"). Pages are
+// html/template with embedded templates and CSS; nothing needs JavaScript except the optional copy
+// button. Sessions live server-side (only a digest of the session id is stored), every POST carries
+// a per-session CSRF token, and each page asks access for its one decision before it renders.
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/httpx"
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
+)
+
+//go:embed templates/*.html assets/*
+var files embed.FS
+
+// SessionStore keeps web sessions server-side, keyed by the SHA-256 digest of the session id.
+// *sqlstore.Store implements it.
+type SessionStore interface {
+	// CreateWebSession stores a session of userID under digest, valid until expiresAt.
+	CreateWebSession(ctx context.Context, digest []byte, userID int64, createdAt, expiresAt time.Time) error
+	// WebSessionUser returns the user of the session under digest unless it has expired at now;
+	// ok is false for an unknown or expired session. The error is only for "could not look".
+	WebSessionUser(ctx context.Context, digest []byte, now time.Time) (userID int64, ok bool, err error)
+	// DeleteWebSession removes a session; an absent one is not an error.
+	DeleteWebSession(ctx context.Context, digest []byte) error
+	// DeleteExpiredWebSessions purges the sessions expired at now.
+	DeleteExpiredWebSessions(ctx context.Context, now time.Time) (int64, error)
+}
+
+// DefaultSessionTTL is how long a sign-in lasts when Config.SessionTTL is zero.
+const DefaultSessionTTL = 24 * time.Hour
+
+// Config is what the UI needs from the composition root.
+type Config struct {
+	Namespaces *namespace.Service
+	Deploy     *token.DeployService
+	// Auth makes the authorization decisions (Auth.Authorize) for every page.
+	Auth     *authn.Authenticator
+	Audit    *audit.Log
+	Sessions SessionStore
+	// SignInLimiter counts failed sign-ins per client address and refuses a banned one (429);
+	// nil disables the limit.
+	SignInLimiter *authn.Limiter
+	Log           *slog.Logger
+	// ExternalURL is the public base URL: the clone URLs shown, and Secure cookies when https.
+	ExternalURL string
+	// Key signs the sign-in form's CSRF token; it must be the same on every node.
+	Key []byte
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// SessionTTL is how long a session lasts after sign-in; zero means DefaultSessionTTL.
+	SessionTTL time.Duration
+}
+
+// Handler serves the UI. Create it with New.
+type Handler struct {
+	cfg    Config
+	secure bool
+	pages  map[string]*pageTemplate
+}
+
+// New returns the UI handler for cfg.
+func New(cfg Config) *Handler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	cfg.ExternalURL = strings.TrimRight(cfg.ExternalURL, "/")
+	return &Handler{cfg: cfg, secure: strings.HasPrefix(cfg.ExternalURL, "https://"), pages: mustParsePages()}
+}
+
+// Handles reports whether the UI serves urlPath, so the server can route to it without taking
+// paths that belong to Git (/<project>.git/…), the registry, the API or other project routes.
+func Handles(urlPath string) bool {
+	if strings.HasPrefix(urlPath, "/users/") || strings.HasPrefix(urlPath, "/assets/") {
+		return true
+	}
+	_, ok := parseRoute(urlPath)
+	return ok
+}
+
+// routeKind says which page a path names.
+type routeKind int
+
+const (
+	homeRoute routeKind = iota
+	groupRoute
+	projectRoute
+)
+
+// Actions below a group or project ("/-/…").
+const (
+	actShow     = ""
+	actSettings = "settings"
+	actCreate   = "create"
+	actRevoke   = "revoke"
+)
+
+// route is a parsed UI path.
+type route struct {
+	kind    routeKind
+	path    string // full path of the group or project
+	action  string
+	tokenID int64
+}
+
+// parseRoute parses "/", "/groups/<path>[/-/<action>]" and "/<project path>[/-/<action>]"; ok
+// is false for anything else, including Git paths (segments ending in .git are never valid).
+func parseRoute(p string) (route, bool) {
+	if p == "/" {
+		return route{kind: homeRoute}, true
+	}
+	rest, ok := strings.CutPrefix(p, "/")
+	if !ok {
+		return route{}, false
+	}
+	kind := projectRoute
+	if g, ok := strings.CutPrefix(rest, "groups/"); ok {
+		kind, rest = groupRoute, g
+	}
+	full, tail, hasTail := strings.Cut(rest, "/-/")
+	segs := strings.Split(full, "/")
+	if kind == projectRoute && (len(segs) < 2 || serverPaths[strings.ToLower(segs[0])]) {
+		return route{}, false
+	}
+	for _, s := range segs {
+		if namespace.ValidatePath("path", s) != nil {
+			return route{}, false
+		}
+	}
+	r := route{kind: kind, path: full}
+	if !hasTail {
+		return r, true
+	}
+	switch tail {
+	case "settings/repository":
+		r.action = actSettings
+		return r, true
+	case "settings/repository/deploy_token/create":
+		r.action = actCreate
+		return r, true
+	}
+	if idText, ok := strings.CutPrefix(tail, "deploy_tokens/"); ok {
+		if idText, ok = strings.CutSuffix(idText, "/revoke"); ok {
+			id, err := strconv.ParseInt(idText, 10, 64)
+			if err == nil && id > 0 && strconv.FormatInt(id, 10) == idText {
+				r.action, r.tokenID = actRevoke, id
+				return r, true
+			}
+		}
+	}
+	return route{}, false
+}
+
+// serverPaths are top-level segments other handlers serve; no namespace can take them.
+var serverPaths = map[string]bool{"api": true, "v2": true, "jwt": true, "users": true, "assets": true, "metrics": true}
+
+// basePath is the URL of a group's or project's page.
+func basePath(kind routeKind, fullPath string) string {
+	if kind == groupRoute {
+		return "/groups/" + fullPath
+	}
+	return "/" + fullPath
+}
+
+// maxFormBytes bounds every form body.
+const maxFormBytes = 64 << 10
+
+// ServeHTTP routes a UI request. Every POST is refused with 403 unless it carries the right CSRF
+// token; every page but sign-in needs a session.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("X-Frame-Options", "DENY")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Referrer-Policy", "same-origin")
+	hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "+
+		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	}
+	switch p := r.URL.Path; {
+	case strings.HasPrefix(p, "/assets/"):
+		h.serveAsset(w, r)
+		return
+	case p == "/users/sign_in":
+		h.handleSignIn(w, r)
+		return
+	case p == "/users/sign_out":
+		h.handleSignOut(w, r)
+		return
+	}
+	rt, ok := parseRoute(r.URL.Path)
+	if !ok {
+		h.renderError(w, r, nil, http.StatusNotFound)
+		return
+	}
+	sess, err := h.session(r)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	if r.Method == http.MethodPost {
+		if sess == nil || !sess.checkCSRF(r.PostFormValue(csrfField)) {
+			h.renderError(w, r, sess, http.StatusForbidden)
+			return
+		}
+	}
+	if sess == nil {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			h.renderError(w, r, nil, http.StatusForbidden)
+			return
+		}
+		http.Redirect(w, r, "/users/sign_in?redirect_to="+urlQueryEscape(r.URL.Path), http.StatusSeeOther)
+		return
+	}
+	if !methodAllowed(rt, r.Method) {
+		w.Header().Set("Allow", allowedMethods(rt))
+		h.renderError(w, r, sess, http.StatusMethodNotAllowed)
+		return
+	}
+	switch {
+	case rt.kind == homeRoute:
+		err = h.handleHome(w, r, sess)
+	case rt.action == actShow && rt.kind == groupRoute:
+		err = h.handleGroup(w, r, sess, rt)
+	case rt.action == actShow:
+		err = h.handleProject(w, r, sess, rt)
+	default:
+		err = h.handleDeployTokens(w, r, sess, rt)
+	}
+	if err != nil {
+		h.writeError(w, r, sess, err)
+	}
+}
+
+func methodAllowed(rt route, m string) bool {
+	switch rt.action {
+	case actCreate:
+		return m == http.MethodPost
+	case actRevoke:
+		return m == http.MethodGet || m == http.MethodHead || m == http.MethodPost
+	}
+	return m == http.MethodGet || m == http.MethodHead
+}
+
+func allowedMethods(rt route) string {
+	switch rt.action {
+	case actCreate:
+		return "POST"
+	case actRevoke:
+		return "GET, HEAD, POST"
+	}
+	return "GET, HEAD"
+}
+
+// statusError is a refusal or "not there" with the status to answer.
+type statusError int
+
+func (e statusError) Error() string { return http.StatusText(int(e)) }
+
+const (
+	errNotFound  = statusError(http.StatusNotFound)
+	errForbidden = statusError(http.StatusForbidden)
+)
+
+// writeError maps an error to a page: a statusError to its status, anything else to a logged 500
+// whose detail never reaches the browser.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, sess *session, err error) {
+	var se statusError
+	if errors.As(err, &se) {
+		h.renderError(w, r, sess, int(se))
+		return
+	}
+	h.internal(w, r, err)
+}
+
+func (h *Handler) internal(w http.ResponseWriter, r *http.Request, err error) {
+	httpx.Internal(r.Context(), h.cfg.Log, err)
+	h.renderError(w, r, nil, http.StatusInternalServerError)
+}
+
+// authorize asks access whether the session's user may do act on res.
+func (h *Handler) authorize(r *http.Request, sess *session, res access.Resource, act access.Action) (access.Decision, error) {
+	return h.cfg.Auth.Authorize(r.Context(), r, sess.principal(), res, act)
+}
+
+// allowed is authorize reduced to yes or no.
+func (h *Handler) allowed(r *http.Request, sess *session, res access.Resource, act access.Action) (bool, error) {
+	d, err := h.authorize(r, sess, res, act)
+	return err == nil && d.Allow, err
+}
