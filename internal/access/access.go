@@ -63,6 +63,9 @@ const (
 	DeleteImage     Action = "delete_image"
 	ReadPackage     Action = "read_package"
 	WritePackage    Action = "write_package"
+	// DeletePackage deletes packages and package files through the REST API (GitLab's
+	// destroy_package: maintainer+); deploy tokens never may.
+	DeletePackage Action = "delete_package"
 	// Dependency proxy (group resources).
 	ProxyPull   Action = "proxy_pull"
 	ProxyPush   Action = "proxy_push"
@@ -272,6 +275,7 @@ var personalScopeFor = map[Action][]token.Scope{
 	DeleteImage:        {token.WriteRegistry, token.API},
 	ReadPackage:        {token.ReadPackageRegistry, token.WritePackageRegistry, token.API, token.ReadAPI},
 	WritePackage:       {token.WritePackageRegistry, token.API},
+	DeletePackage:      {token.API},
 	ProxyPull:          {token.ReadRegistry, token.WriteRegistry, token.API},
 	ProxyPush:          {token.WriteRegistry, token.API},
 	ProxyDelete:        {token.WriteRegistry, token.API},
@@ -297,6 +301,7 @@ var projectRoleFor = map[Action]namespace.Role{
 	PushImage:          namespace.Developer,
 	WritePackage:       namespace.Developer,
 	DeleteImage:        namespace.Maintainer,
+	DeletePackage:      namespace.Maintainer,
 	ListDeployTokens:   namespace.Maintainer,
 	ManageDeployTokens: namespace.Maintainer,
 	ManageMembers:      namespace.Maintainer,

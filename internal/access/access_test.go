@@ -66,7 +66,7 @@ func project(id int64, fullPath string, g *namespace.Group, v namespace.Visibili
 }
 
 var allActions = []access.Action{access.ReadRepository, access.WriteRepository, access.PullImage, access.PushImage,
-	access.DeleteImage, access.ReadPackage, access.WritePackage, access.ProxyPull, access.ProxyPush, access.ProxyDelete,
+	access.DeleteImage, access.ReadPackage, access.WritePackage, access.DeletePackage, access.ProxyPull, access.ProxyPush, access.ProxyDelete,
 	access.ViewNamespace, access.ListDeployTokens, access.ManageDeployTokens, access.ManageMembers,
 	access.CreateInNamespace, access.AdministerInstance}
 
@@ -291,6 +291,8 @@ func TestDeployTokenLiterals(t *testing.T) {
 		{"fail/image action on a group", deployPrincipal(token.Owner{GroupID: team.ID}, token.DeployScopes...), access.Resource{Group: team}, access.PullImage, noon, false, false, access.NotFound},
 		{"fail/proxy disabled for the group", otherTok, access.Resource{Group: other}, access.ProxyPull, noon, false, false, access.Forbidden},
 		{"fail/deploy token listing its group's tokens", groupTok, access.Resource{Group: team}, access.ListDeployTokens, noon, false, false, access.Forbidden},
+		{"fail/write_package_registry never deletes packages", deployPrincipal(token.Owner{ProjectID: child.ID}, token.DeployScopes...), access.Resource{Project: child}, access.DeletePackage, noon, false, false, access.Forbidden},
+		{"fail/deploy token deleting packages elsewhere", deployPrincipal(token.Owner{ProjectID: child.ID}, token.DeployScopes...), access.Resource{Project: sibling}, access.DeletePackage, noon, false, false, access.NotFound},
 		{"fail/deploy token viewing a project", projTok, access.Resource{Project: child}, access.ViewNamespace, noon, false, false, access.Forbidden},
 		{"fail/deploy token administering", projTok, access.Resource{}, access.AdministerInstance, noon, false, false, access.Unauthenticated},
 		{"fail/deploy token on the instance API", groupTok, access.Resource{}, access.ListDeployTokens, noon, false, false, access.Unauthenticated},
@@ -407,6 +409,17 @@ func TestHumans(t *testing.T) {
 		{"ok/maintainer deletes images", user(maintainer), P(grandchild), access.DeleteImage, true, access.Allowed},
 		{"ok/maintainer lists group tokens", user(maintainer), G(team), access.ListDeployTokens, true, access.Allowed},
 		{"fail/maintainer cannot manage group tokens", user(maintainer), G(team), access.ManageDeployTokens, false, access.Forbidden},
+		{"ok/maintainer deletes packages", user(maintainer), P(child), access.DeletePackage, true, access.Allowed},
+		{"ok/maintainer deletes packages through group inheritance", user(maintainer), P(grandchild), access.DeletePackage, true, access.Allowed},
+		{"ok/admin deletes packages", user(admin), P(otherProj), access.DeletePackage, true, access.Allowed},
+		{"fail/developer cannot delete packages", user(developer), P(child), access.DeletePackage, false, access.Forbidden},
+		{"fail/reporter cannot delete packages", user(reporter), P(child), access.DeletePackage, false, access.Forbidden},
+		{"fail/non-member cannot delete packages", user(outsider), P(child), access.DeletePackage, false, access.NotFound},
+		{"fail/non-member cannot delete public packages", user(outsider), P(public), access.DeletePackage, false, access.Forbidden},
+		{"fail/anonymous cannot delete public packages", anon, P(public), access.DeletePackage, false, access.Unauthenticated},
+		{"fail/read_api PAT cannot delete packages", withPAT(maintainer, nil, false, token.ReadAPI), P(child), access.DeletePackage, false, access.Forbidden},
+		{"fail/write_package_registry PAT cannot delete packages", withPAT(maintainer, nil, false, token.WritePackageRegistry), P(child), access.DeletePackage, false, access.Forbidden},
+		{"ok/api PAT deletes packages", withPAT(maintainer, nil, false, token.API), P(child), access.DeletePackage, true, access.Allowed},
 		{"ok/owner manages group tokens", user(owner), G(team), access.ManageDeployTokens, true, access.Allowed},
 		{"ok/owner manages subgroup tokens", user(owner), G(sub), access.ManageDeployTokens, true, access.Allowed},
 		{"fail/owner of team not of root", user(owner), G(root), access.ManageDeployTokens, false, access.NotFound},

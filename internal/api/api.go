@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
@@ -43,6 +44,9 @@ type Handler struct {
 	ExternalAuthorization ExternalAuthorizationSettings
 	// ExpiryJob, when set, serves POST /admin/jobs/deploy-token-expiry/run (see jobs.go).
 	ExpiryJob DeployTokenExpiryJob
+	// Packages, when set, serves the Packages API (/projects/:id/packages, /groups/:id/packages;
+	// see packages.go).
+	Packages *packages.Service
 
 	mux *http.ServeMux
 }
@@ -115,6 +119,14 @@ func (h *Handler) routes() *http.ServeMux {
 	}
 	if h.ExpiryJob != nil {
 		add("POST /api/v4/admin/jobs/deploy-token-expiry/run", h.runDeployTokenExpiry)
+	}
+	if h.Packages != nil {
+		add("GET /api/v4/projects/{id}/packages", h.listProjectPackages)
+		add("GET /api/v4/projects/{id}/packages/{package_id}", h.getProjectPackage)
+		add("DELETE /api/v4/projects/{id}/packages/{package_id}", h.deleteProjectPackage)
+		add("GET /api/v4/projects/{id}/packages/{package_id}/package_files", h.listPackageFiles)
+		add("DELETE /api/v4/projects/{id}/packages/{package_id}/package_files/{package_file_id}", h.deletePackageFile)
+		add("GET /api/v4/groups/{id}/packages", h.listGroupPackages)
 	}
 	m.Handle("/api/v4/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeMessage(w, http.StatusNotFound, "404 Not Found")

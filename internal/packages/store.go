@@ -81,12 +81,27 @@ type TagStore interface {
 	DeletePackageTag(ctx context.Context, packageID int64, tag string) error
 }
 
+// Index finds versions across packages, by filter or by id (the REST API's view, where a
+// GitLab "package" is one version), and removes single files.
+type Index interface {
+	// FindPackageVersions returns the versions f selects with their packages, by version id,
+	// without files.
+	FindPackageVersions(ctx context.Context, f VersionFilter) ([]ListedVersion, error)
+	// PackageVersionByID returns a version with its files and its package, or ErrNotFound.
+	PackageVersionByID(ctx context.Context, id int64) (*Package, *Version, error)
+	// DeletePackageFile removes file fileID of version versionID, then the version when it has
+	// no file left and the package when it has no version left; ErrNotFound when the version
+	// has no such file.
+	DeletePackageFile(ctx context.Context, versionID, fileID int64) error
+}
+
 // Store is everything the service needs.
 type Store interface {
 	FileStore
 	Catalog
 	Remover
 	TagStore
+	Index
 }
 
 // Namespaces resolves the projects and groups in package URLs; *namespace.Service implements

@@ -321,7 +321,7 @@ func (s *Server) routes() http.Handler {
 	apiHandler := &api.Handler{Namespaces: s.Namespaces, Deploy: s.Deploy, Personal: s.Personal, Auth: s.Auth,
 		Audit: s.Audit, Log: s.Log, Version: Version, Revision: Revision, ExternalURL: s.Config.ExternalURL,
 		DependencyProxy: s.proxySettings, ExternalAuthorization: s.ExternalAuthorization,
-		ExpiryJob: s.Expiry}
+		ExpiryJob: s.Expiry, Packages: s.Packages}
 	apiHandler.Init()
 	gitHandler := &git.Handler{Repos: s.Repos, Projects: s.Namespaces, Auth: s.Auth, Log: s.Log, Realm: "Gatehouse"}
 	mux.Handle("/api/v4/", apiHandler)

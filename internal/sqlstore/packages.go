@@ -1,10 +1,13 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
@@ -396,4 +399,132 @@ func (r PackageReferences) scan(ctx context.Context, query string, fn func(strin
 		}
 	}
 	return rows.Err()
+}
+
+// The REST API's view across packages (packages.Index): versions by filter and by id, and
+// single-file deletion.
+
+const listedCols = `p.id, p.project_id, p.format, p.name, p.normalized_name, p.created_at, p.updated_at,
+	v.id, v.package_id, v.version, v.metadata, v.status, v.created_at, v.updated_at`
+
+func scanListed(row interface{ Scan(...any) error }) (packages.ListedVersion, error) {
+	var lv packages.ListedVersion
+	var format, status string
+	var meta sql.NullString
+	var pc, pu, vc, vu int64
+	err := row.Scan(&lv.Package.ID, &lv.Package.ProjectID, &format, &lv.Package.Name, &lv.Package.NormalizedName, &pc, &pu,
+		&lv.Version.ID, &lv.Version.PackageID, &lv.Version.Version, &meta, &status, &vc, &vu)
+	if err != nil {
+		return lv, err
+	}
+	lv.Package.Format, lv.Package.CreatedAt, lv.Package.UpdatedAt = packages.Format(format), fromUnix(pc), fromUnix(pu)
+	if meta.Valid {
+		lv.Version.Metadata = []byte(meta.String)
+	}
+	lv.Version.Status, lv.Version.CreatedAt, lv.Version.UpdatedAt = packages.Status(status), fromUnix(vc), fromUnix(vu)
+	return lv, nil
+}
+
+// likeContains is a LIKE pattern (with ESCAPE '\') matching values that contain s, lower-cased
+// in ASCII only, as SQLite's lower() and PostgreSQL's under the "C" collation do.
+func likeContains(s string) string {
+	var b strings.Builder
+	b.WriteByte('%')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '%' || c == '_' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case 'A' <= c && c <= 'Z':
+			b.WriteByte(c + 'a' - 'A')
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('%')
+	return b.String()
+}
+
+// FindPackageVersions implements packages.Index.
+func (s *Store) FindPackageVersions(ctx context.Context, f packages.VersionFilter) ([]packages.ListedVersion, error) {
+	out := []packages.ListedVersion{}
+	for start := 0; start < len(f.ProjectIDs); start += inChunk {
+		chunk := f.ProjectIDs[start:min(start+inChunk, len(f.ProjectIDs))]
+		args := make([]any, 0, len(chunk)+3)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		query := `SELECT ` + listedCols + ` FROM package_versions v JOIN packages p ON p.id = v.package_id
+			WHERE p.project_id IN (` + placeholders(len(chunk)) + `)`
+		if f.Format != "" {
+			query += ` AND p.format = ?`
+			args = append(args, string(f.Format))
+		}
+		if f.NameContains != "" {
+			query += ` AND LOWER(p.name) LIKE ? ESCAPE '\'`
+			args = append(args, likeContains(f.NameContains))
+		}
+		if f.Version != "" {
+			query += ` AND v.version = ?`
+			args = append(args, f.Version)
+		}
+		rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY v.id`), args...)
+		if err != nil {
+			return nil, pkgErr("find versions", err)
+		}
+		for rows.Next() {
+			lv, err := scanListed(rows)
+			if err != nil {
+				rows.Close()
+				return nil, pkgErr("find versions", err)
+			}
+			out = append(out, lv)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, pkgErr("find versions", err)
+		}
+	}
+	if len(f.ProjectIDs) > inChunk {
+		slices.SortFunc(out, func(a, b packages.ListedVersion) int { return cmp.Compare(a.Version.ID, b.Version.ID) })
+	}
+	return out, nil
+}
+
+// PackageVersionByID implements packages.Index.
+func (s *Store) PackageVersionByID(ctx context.Context, id int64) (*packages.Package, *packages.Version, error) {
+	lv, err := scanListed(s.db.QueryRowContext(ctx, s.q(`SELECT `+listedCols+` FROM package_versions v
+		JOIN packages p ON p.id = v.package_id WHERE v.id = ?`), id))
+	if err != nil {
+		return nil, nil, pkgErr("version", s.classify(err))
+	}
+	v := lv.Version
+	err = s.files(ctx, `WHERE f.version_id = ?`, v.ID, func(f packages.File) { v.Files = append(v.Files, f) })
+	if err != nil {
+		return nil, nil, pkgErr("version", err)
+	}
+	return &lv.Package, &v, nil
+}
+
+// DeletePackageFile implements packages.Index.
+func (s *Store) DeletePackageFile(ctx context.Context, versionID, fileID int64) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var packageID int64
+		err := tx.QueryRowContext(ctx, s.q(`SELECT v.package_id FROM package_files f
+			JOIN package_versions v ON v.id = f.version_id WHERE f.id = ? AND f.version_id = ?`), fileID, versionID).
+			Scan(&packageID)
+		if err != nil {
+			return s.classify(err)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM package_files WHERE id = ?`), fileID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM package_versions WHERE id = ?
+			AND NOT EXISTS (SELECT 1 FROM package_files WHERE version_id = ?)`), versionID, versionID); err != nil {
+			return err
+		}
+		return s.deleteEmptyPackage(ctx, tx, packageID)
+	})
+	return pkgErr("delete package file", err)
 }

@@ -107,6 +107,8 @@ func runPackageSuite(t *testing.T, open func(t *testing.T) *sqlstore.Store) {
 	t.Run("remove_file", func(t *testing.T) { testPackageRemoveFile(t, setup(t)) })
 	t.Run("references", func(t *testing.T) { testPackageReferences(t, setup(t)) })
 	t.Run("concurrent_publish", func(t *testing.T) { testPackageConcurrentPublish(t, setup(t)) })
+	t.Run("index", func(t *testing.T) { testPackageIndex(t, setup(t)) })
+	t.Run("delete_file", func(t *testing.T) { testPackageDeleteFile(t, setup(t)) })
 }
 
 func testPackagePutAndRead(t *testing.T, f *pkgFixture) {
