@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
@@ -248,7 +247,11 @@ func (h *Handler) rotateDeployToken(w http.ResponseWriter, r *request, owner tok
 	if err != nil {
 		return err
 	}
-	t, secret, err := h.Deploy.Rotate(ctxOf(r), t.ID, time.Duration(grace)*time.Second)
+	d, err := token.RotationGrace(grace)
+	if err != nil {
+		return err
+	}
+	t, secret, err := h.Deploy.Rotate(ctxOf(r), t.ID, d)
 	if err != nil {
 		return err
 	}

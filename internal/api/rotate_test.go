@@ -103,6 +103,13 @@ func TestRotateDeployToken(t *testing.T) {
 		if st := ts.API(t, "POST", fmt.Sprintf("/%s/deploy_tokens/%d/rotate", owner, tok.ID), map[string]any{"grace_period": 8 * 24 * 3600}, nil); st != http.StatusBadRequest {
 			t.Fatalf("grace of 8 days: %d, want 400", st)
 		}
+		// Seconds whose Duration overflows (to about 0.29 s) are out of range too.
+		if st := ts.API(t, "POST", fmt.Sprintf("/%s/deploy_tokens/%d/rotate", owner, tok.ID), map[string]any{"grace_period": 18446744074}, nil); st != http.StatusBadRequest {
+			t.Fatalf("overflowing grace: %d, want 400", st)
+		}
+		if st := gitAuth(t, ts, p.FullPath, tok.Username, tok.Token); st != http.StatusOK {
+			t.Fatalf("a refused rotation changed the secret: %d", st)
+		}
 		other := f.Projects["sibling"]
 		if st := ts.API(t, "POST", fmt.Sprintf("/projects/%d/deploy_tokens/%d/rotate", other.ID, tok.ID), nil, nil); st != http.StatusNotFound {
 			t.Fatalf("rotate through another project: %d, want 404", st)

@@ -10,9 +10,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
-// defaultUsageDays is how many days the usage endpoints return without ?days=.
-const defaultUsageDays = 30
-
 // usageJSON is one day of a deploy token's usage.
 type usageJSON struct {
 	Date     string `json:"date"`
@@ -51,7 +48,7 @@ func (h *Handler) writeUsage(w http.ResponseWriter, r *request, owner token.Owne
 	if err != nil {
 		return err
 	}
-	days := defaultUsageDays
+	days := token.DefaultUsageDays
 	if v := r.params.Get("days"); v != "" {
 		if days, err = strconv.Atoi(v); err != nil {
 			return badRequest("days is invalid")

@@ -408,6 +408,10 @@ func (s *DeployService) MarkUsed(t *DeployToken, ip netip.Addr) {
 // MaxUsageDays bounds the range Usage returns.
 const MaxUsageDays = 366
 
+// DefaultUsageDays is the range shown when a caller asks for none: the API without ?days= and
+// the web UI's usage view.
+const DefaultUsageDays = 30
+
 // Usage returns token id's requests per UTC day for the days days ending today, oldest first,
 // with a zero entry for each day without requests. Counts reach the store in batches, so the
 // last few seconds of use may be missing. days outside 1..MaxUsageDays is a *ValidationError.
@@ -454,6 +458,16 @@ func (s *DeployService) Delete(ctx context.Context, id int64) error {
 
 // MaxRotationGrace bounds how long a replaced secret may keep working.
 const MaxRotationGrace = 7 * 24 * time.Hour
+
+// RotationGrace turns a grace period in whole seconds (the API's grace_period, the web UI's
+// choice) into a duration for Rotate. Outside 0..MaxRotationGrace, including values whose
+// duration would overflow, it fails with a *ValidationError naming grace_period.
+func RotationGrace(seconds int64) (time.Duration, error) {
+	if seconds < 0 || seconds > int64(MaxRotationGrace/time.Second) {
+		return 0, &ValidationError{Field: "grace_period", Reason: "must be between 0 and 7 days"}
+	}
+	return time.Duration(seconds) * time.Second, nil
+}
 
 // Rotate gives token id a new secret, keeping its id, username, scopes and expiry. The old
 // secret keeps working for grace (0: it stops at once). A revoked or expired token cannot be

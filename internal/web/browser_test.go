@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -344,4 +345,87 @@ func TestBrowserBadInput(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("deploy-tokens-heading")),
 		shots.shot("mobile-settings"),
 	)
+}
+
+// TestBrowserRotateUsageAndAudit rotates a token from its row, reads the new secret from the page
+// and clones with it, then opens the token's usage view and the audit events.
+func TestBrowserRotateUsageAndAudit(t *testing.T) {
+	ts := testenv.StartServer(t)
+	f := ts.MakeFixture(t)
+	top := f.Projects["top"]
+	pushReadme(t, ts, top.FullPath)
+	old := ts.CreateDeployToken(t, fmt.Sprintf("projects/%d", top.ID), []string{"read_repository"}, map[string]any{"name": "rotating"})
+	if ok, out := cloneWith(t, ts, top.FullPath, old.Username, old.Token); !ok {
+		t.Fatalf("clone with the first secret: %s", out)
+	}
+	ts.Server.Deploy.Flush() // last used and today's usage reach the store
+	ctx := browser(t)
+	shots := shooter{t: t, dir: screenshotDir(t)}
+	signInBrowser(t, ctx, ts, shots, "root", rootPassword(ts))
+	settings := ts.URL + "/" + top.FullPath + "/-/settings/repository"
+
+	run(t, ctx, "rotate",
+		chromedp.Navigate(settings),
+		chromedp.WaitVisible(chromedp.ID("active-tokens")),
+		shots.shot("settings-last-used"),
+		chromedp.Click(chromedp.CSS(`#active-tokens a[aria-label="Rotate rotating"]`)),
+		chromedp.WaitVisible(chromedp.ID("confirm-rotate")),
+		chromedp.Click(chromedp.ID("grace-3600")),
+		shots.shot("rotate-confirmation"),
+		chromedp.Click(chromedp.ID("confirm-rotate")),
+		chromedp.WaitVisible(chromedp.ID("new-token-value")),
+		chromedp.WaitVisible(chromedp.CSS(`button[data-copy-target="new-token-value"]`)),
+		chromedp.Click(chromedp.CSS(`button[data-copy-target="new-token-value"]`)),
+	)
+	copied := read(t, ctx, "copy status", chromedp.Poll[string](
+		`(document.getElementById("copy-status").textContent || false)`, chromedp.WithPollingTimeout(10*time.Second)))
+	run(t, ctx, "screenshot", shots.shot("rotated"))
+	secret := read(t, ctx, "token", chromedp.Value(chromedp.ID("new-token-value")))
+	user := read(t, ctx, "username", chromedp.Value(chromedp.ID("new-token-username")))
+	warning := read(t, ctx, "warning", chromedp.Text(chromedp.ID("new-token-warning")))
+	notice := read(t, ctx, "notice", chromedp.Text(chromedp.CSS(`p.notice[role=status]`)))
+	if !strings.HasPrefix(secret, "gldt-") || secret == old.Token || user != old.Username {
+		t.Fatalf("rotated token not shown: user %q, new gldt- secret %v", user, strings.HasPrefix(secret, "gldt-") && secret != old.Token)
+	}
+	if !strings.Contains(warning, "cannot see it again") || !strings.Contains(notice, "keeps working until") ||
+		!strings.Contains(strings.ToLower(copied), "cop") {
+		t.Fatalf("warning %q, notice %q, copy status %q", warning, notice, copied)
+	}
+	if ok, out := cloneWith(t, ts, top.FullPath, user, secret); !ok {
+		t.Fatalf("ok/clone with the rotated secret failed: %s", out)
+	}
+	if ok, out := cloneWith(t, ts, top.FullPath, user, old.Token); !ok {
+		t.Fatalf("ok/clone with the old secret within the grace period failed: %s", out)
+	}
+
+	today := ts.Clock.Now().UTC().Format("2006-01-02")
+	run(t, ctx, "usage",
+		chromedp.Navigate(settings),
+		chromedp.WaitVisible(chromedp.ID("active-tokens")),
+		chromedp.Click(chromedp.CSS(`#active-tokens a[aria-label="Usage of rotating"]`)),
+		chromedp.WaitVisible(chromedp.ID("usage-table")),
+		shots.shot("usage"),
+	)
+	if first := read(t, ctx, "usage", chromedp.Text(chromedp.CSS(`#usage-table tbody tr`))); !strings.Contains(first, today) {
+		t.Fatalf("usage's first row is not today: %q", first)
+	}
+	if last := read(t, ctx, "last used", chromedp.Text(chromedp.ID("last-used"))); !strings.Contains(last, "127.0.0.1") {
+		t.Fatalf("last used: %q", last)
+	}
+
+	run(t, ctx, "audit events",
+		chromedp.Navigate(settings),
+		chromedp.Click(chromedp.ID("audit-events-link")),
+		chromedp.WaitVisible(chromedp.ID("audit-events")),
+		shots.shot("audit-events"),
+	)
+	events := read(t, ctx, "audit events", chromedp.Text(chromedp.ID("audit-events")))
+	for _, want := range []string{"Deploy token rotated", "Deploy token created", "rotating", old.Username, "grace period 3600s"} {
+		if !strings.Contains(events, want) {
+			t.Errorf("audit events lack %q: %q", want, events)
+		}
+	}
+	if html := read(t, ctx, "page", chromedp.OuterHTML(chromedp.CSS("html"))); strings.Contains(html, secret) || strings.Contains(html, old.Token) {
+		t.Fatal("the audit page shows a secret")
+	}
 }

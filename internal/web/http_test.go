@@ -367,6 +367,12 @@ func TestRoutesLeaveOtherProtocolsAlone(t *testing.T) {
 		"/groups/group/sub/-/settings/repository":                 true,
 		"/groups/group/-/settings/repository/deploy_token/create": true,
 		"/group/top/-/deploy_tokens/12/revoke":                    true,
+		"/group/top/-/deploy_tokens/12/rotate":                    true,
+		"/group/top/-/deploy_tokens/12/usage":                     true,
+		"/group/top/-/audit_events":                               true,
+		"/groups/group/-/audit_events":                            true,
+		"/group/top/-/deploy_tokens/12/destroy":                   false,
+		"/group/top/-/audit_events/x":                             false,
 		"/group/top.git/info/refs":                                false,
 		"/group/top.git/git-upload-pack":                          false,
 		"/v2/":                                                    false,
@@ -452,5 +458,459 @@ func TestSecureCookiesWithHTTPS(t *testing.T) {
 	}
 	if strings.Contains(session, "Domain=") {
 		t.Errorf("__Host- cookie with a Domain: %q", session)
+	}
+}
+
+// tokenIDs lists the ids of an owner's ("projects/<id>" or "groups/<id>") tokens by name, through the API.
+func tokenIDs(t *testing.T, ts *testenv.TestServer, owner string) map[string]int64 {
+	t.Helper()
+	var list []struct {
+		ID   int64  `json:"id"`
+		Name string `json:"name"`
+	}
+	ts.MustAPI(t, http.StatusOK, "GET", "/"+owner+"/deploy_tokens", nil, &list)
+	out := map[string]int64{}
+	for _, tok := range list {
+		out[tok.Name] = tok.ID
+	}
+	return out
+}
+
+func TestRotateOverHTTP(t *testing.T) {
+	ts := testenv.StartServer(t)
+	f := ts.MakeFixture(t)
+	top := f.Projects["top"]
+	base := "/" + top.FullPath
+	owner := fmt.Sprintf("projects/%d", top.ID)
+	u, csrfToken := signIn(t, ts, "root", rootPassword(ts))
+
+	t.Run("ok/rotate with a 1 hour grace period", func(t *testing.T) {
+		old := ts.CreateDeployToken(t, owner, []string{"read_repository"}, nil)
+		settings := u.get(settingsPath(top.FullPath))
+		mustContain(t, "settings", settings.body, `href="`+rotatePath(base, old.ID)+`"`, `aria-label="Rotate test-`)
+		page := u.get(rotatePath(base, old.ID))
+		if page.status != http.StatusOK {
+			t.Fatalf("rotation page: %d", page.status)
+		}
+		mustContain(t, "rotation page", page.body, "<legend>Grace period for the current token</legend>",
+			`<input type="radio" id="grace-0" name="grace_period" value="0" checked>`, `<label for="grace-0">None`,
+			`value="3600"`, `<label for="grace-86400">1 day</label>`, `<label for="grace-604800">7 days</label>`,
+			`action="`+rotatePath(base, old.ID)+`"`, `name="authenticity_token"`)
+		if st := gitStatus(t, ts, top.FullPath, old.Username, old.Token); st != http.StatusOK {
+			t.Fatalf("the GET rotated the token: old secret %d", st)
+		}
+
+		r := u.post(rotatePath(base, old.ID), url.Values{"authenticity_token": {csrf(t, page.body)}, "grace_period": {"3600"}})
+		if r.status != http.StatusOK {
+			t.Fatalf("rotate: %d %s", r.status, r.body)
+		}
+		user, secret := newUsernameRE.FindStringSubmatch(r.body), newTokenRE.FindStringSubmatch(r.body)
+		if user == nil || secret == nil || html.UnescapeString(user[1]) != old.Username || !strings.HasPrefix(secret[1], "gldt-") || secret[1] == old.Token {
+			t.Fatalf("new secret not shown: %v", user)
+		}
+		mustContain(t, "rotated", html.UnescapeString(r.body), "New token for test-", "You cannot see it again", "Copy token",
+			"The previous token keeps working until")
+		if r.header.Get("Cache-Control") != "no-store" {
+			t.Error("the page with the secret may be cached")
+		}
+		if again := u.get(settingsPath(top.FullPath)); strings.Contains(again.body, secret[1]) {
+			t.Fatal("the new secret is shown again")
+		}
+
+		for name, s := range map[string]string{"old": old.Token, "new": secret[1]} {
+			if st := gitStatus(t, ts, top.FullPath, old.Username, s); st != http.StatusOK {
+				t.Fatalf("%s secret within the grace period: %d", name, st)
+			}
+		}
+		ts.Clock.Advance(time.Hour + time.Second)
+		if st := gitStatus(t, ts, top.FullPath, old.Username, old.Token); st != http.StatusUnauthorized {
+			t.Fatalf("fail/old secret after the grace period: %d, want 401", st)
+		}
+		if st := gitStatus(t, ts, top.FullPath, old.Username, secret[1]); st != http.StatusOK {
+			t.Fatalf("new secret after the grace period: %d", st)
+		}
+		if logs := ts.Logs(); strings.Contains(logs, secret[1]) || strings.Contains(logs, old.Token) {
+			t.Fatal("a secret reached the logs")
+		}
+	})
+	t.Run("ok/rotate without a grace period", func(t *testing.T) {
+		old := ts.CreateDeployToken(t, owner, []string{"read_repository"}, nil)
+		r := u.post(rotatePath(base, old.ID), url.Values{"authenticity_token": {csrfToken}, "grace_period": {"0"}})
+		secret := newTokenRE.FindStringSubmatch(r.body)
+		if r.status != http.StatusOK || secret == nil {
+			t.Fatalf("rotate: %d", r.status)
+		}
+		mustContain(t, "rotated", r.body, "The previous token no longer works.")
+		if st := gitStatus(t, ts, top.FullPath, old.Username, old.Token); st != http.StatusUnauthorized {
+			t.Fatalf("fail/old secret: %d, want 401", st)
+		}
+		if st := gitStatus(t, ts, top.FullPath, old.Username, secret[1]); st != http.StatusOK {
+			t.Fatalf("new secret: %d", st)
+		}
+	})
+	t.Run("fail/grace period out of range or not a number", func(t *testing.T) {
+		old := ts.CreateDeployToken(t, owner, []string{"read_repository"}, nil)
+		for value, want := range map[string]string{"604801": "Grace period must be between 0 and 7 days.", "-1": "Grace period must be between 0 and 7 days.",
+			"soon": "Grace period is invalid.", "": "Grace period is invalid.", "18446744074": "Grace period must be between 0 and 7 days."} {
+			r := u.post(rotatePath(base, old.ID), url.Values{"authenticity_token": {csrfToken}, "grace_period": {value}})
+			if r.status != http.StatusUnprocessableEntity || strings.Contains(r.body, "new-token-value") {
+				t.Fatalf("grace %q: %d", value, r.status)
+			}
+			mustContain(t, "grace "+value, r.body, want, `role="alert"`, `<legend>Grace period`)
+		}
+		if st := gitStatus(t, ts, top.FullPath, old.Username, old.Token); st != http.StatusOK {
+			t.Fatalf("a refused rotation changed the secret: %d", st)
+		}
+	})
+	t.Run("fail/revoked token and another owner's token", func(t *testing.T) {
+		tok := ts.CreateDeployToken(t, owner, []string{"read_repository"}, nil)
+		if err := ts.Server.Deploy.Revoke(t.Context(), tok.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []string{"GET", "POST"} {
+			var r response
+			if m == "GET" {
+				r = u.get(rotatePath(base, tok.ID))
+			} else {
+				r = u.post(rotatePath(base, tok.ID), url.Values{"authenticity_token": {csrfToken}, "grace_period": {"0"}})
+			}
+			if r.status != http.StatusSeeOther || r.location != settingsPath(top.FullPath) {
+				t.Fatalf("%s revoked: %d %q", m, r.status, r.location)
+			}
+		}
+		other := ts.CreateDeployToken(t, fmt.Sprintf("projects/%d", f.Projects["child"].ID), []string{"read_repository"}, nil)
+		if r := u.post(rotatePath(base, other.ID), url.Values{"authenticity_token": {csrfToken}, "grace_period": {"0"}}); r.status != http.StatusNotFound {
+			t.Fatalf("another project's token: %d", r.status)
+		}
+	})
+	t.Run("ok/group token with a group owner; maintainers may not", func(t *testing.T) {
+		const pw = "password-1234"
+		maint := createUser(t, ts, "maint", pw)
+		addMember(t, ts, fmt.Sprintf("groups/%d", f.GroupID), maint, 40)
+		tok := ts.CreateDeployToken(t, fmt.Sprintf("groups/%d", f.GroupID), []string{"read_repository"}, nil)
+		m, mToken := signIn(t, ts, "maint", pw)
+		if r := m.get("/groups/group/-/settings/repository"); strings.Contains(r.body, "/rotate") {
+			t.Fatal("a group maintainer is offered Rotate")
+		}
+		if r := m.get(rotatePath("/groups/group", tok.ID)); r.status != http.StatusForbidden {
+			t.Fatalf("fail/maintainer rotation page: %d", r.status)
+		}
+		if r := m.post(rotatePath("/groups/group", tok.ID), url.Values{"authenticity_token": {mToken}, "grace_period": {"0"}}); r.status != http.StatusForbidden {
+			t.Fatalf("fail/maintainer rotates: %d", r.status)
+		}
+		r := u.post(rotatePath("/groups/group", tok.ID), url.Values{"authenticity_token": {csrfToken}, "grace_period": {"86400"}})
+		secret := newTokenRE.FindStringSubmatch(r.body)
+		if r.status != http.StatusOK || secret == nil {
+			t.Fatalf("owner rotates: %d", r.status)
+		}
+		deep := f.Projects["grandchild"].FullPath
+		if st := gitStatus(t, ts, deep, tok.Username, secret[1]); st != http.StatusOK {
+			t.Fatalf("rotated group token on a project below: %d", st)
+		}
+	})
+}
+
+func TestAllowedIPsOverHTTP(t *testing.T) {
+	ts := testenv.StartServer(t)
+	f := ts.MakeFixture(t)
+	top := f.Projects["top"]
+	owner := fmt.Sprintf("projects/%d", top.ID)
+	u, token := signIn(t, ts, "root", rootPassword(ts))
+
+	// The API's message for the same input, so both say the same thing.
+	apiMessage := func(allowed []string) string {
+		var msg struct {
+			Message string `json:"message"`
+		}
+		if st := ts.API(t, "POST", "/"+owner+"/deploy_tokens", map[string]any{"name": "x", "scopes": []string{"read_repository"},
+			"allowed_ips": allowed}, &msg); st != http.StatusBadRequest {
+			t.Fatalf("API with allowed_ips %v: %d", allowed, st)
+		}
+		reason, ok := strings.CutPrefix(msg.Message, "allowed_ips ")
+		if !ok {
+			t.Fatalf("API message %q", msg.Message)
+		}
+		return reason
+	}
+	many := make([]string, 101)
+	for i := range many {
+		many[i] = fmt.Sprintf("10.0.%d.1", i)
+	}
+	cases := []struct {
+		name  string
+		typed string
+		api   []string
+	}{
+		{"fail/not an address", "10.0.0.1\nnot-an-ip", []string{"10.0.0.1", "not-an-ip"}},
+		{"fail/bad prefix", "192.0.2.0/33", []string{"192.0.2.0/33"}},
+		{"fail/more than 100 entries", strings.Join(many, ", "), many},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			want := "The allowed IP list " + apiMessage(c.api)
+			r := u.post(createPath(top.FullPath), url.Values{"authenticity_token": {token}, "name": {"kept"}, "scopes": {"read_repository"},
+				"allowed_ips": {c.typed}})
+			if r.status != http.StatusUnprocessableEntity {
+				t.Fatalf("status %d", r.status)
+			}
+			body := html.UnescapeString(r.body)
+			mustContain(t, c.name, body, want, `id="deploy-token-allowed-ips-error"`, `aria-invalid="true"`, ">"+c.typed+"</textarea>",
+				`value="kept"`, `role="alert"`)
+		})
+	}
+	if ids := tokenIDs(t, ts, owner); len(ids) != 0 {
+		t.Fatalf("bad allow-lists created %v", ids)
+	}
+
+	t.Run("ok/allowed from here, refused from elsewhere", func(t *testing.T) {
+		r := u.post(createPath(top.FullPath), url.Values{"authenticity_token": {token}, "name": {"here"}, "scopes": {"read_repository"},
+			"allowed_ips": {" 127.0.0.1\r\n10.0.0.0/8, 2001:db8::1 \n"}})
+		if r.status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+		user, secret := html.UnescapeString(newUsernameRE.FindStringSubmatch(r.body)[1]), newTokenRE.FindStringSubmatch(r.body)[1]
+		var got struct {
+			AllowedIPs []string `json:"allowed_ips"`
+		}
+		ts.MustAPI(t, http.StatusOK, "GET", fmt.Sprintf("/%s/deploy_tokens/%d", owner, tokenIDs(t, ts, owner)["here"]), nil, &got)
+		if strings.Join(got.AllowedIPs, " ") != "127.0.0.1/32 10.0.0.0/8 2001:db8::1/128" {
+			t.Fatalf("allowed_ips = %v", got.AllowedIPs)
+		}
+		if st := gitStatus(t, ts, top.FullPath, user, secret); st != http.StatusOK {
+			t.Fatalf("git from 127.0.0.1: %d", st)
+		}
+		page := u.get(settingsPath(top.FullPath))
+		mustContain(t, "settings", page.body, "Only from <code>127.0.0.1/32</code>, <code>10.0.0.0/8</code>, <code>2001:db8::1/128</code>")
+
+		r = u.post(createPath(top.FullPath), url.Values{"authenticity_token": {token}, "name": {"elsewhere"}, "scopes": {"read_repository"},
+			"allowed_ips": {"192.0.2.0/24"}})
+		if r.status != http.StatusCreated {
+			t.Fatalf("create: %d", r.status)
+		}
+		if st := gitStatus(t, ts, top.FullPath, html.UnescapeString(newUsernameRE.FindStringSubmatch(r.body)[1]), newTokenRE.FindStringSubmatch(r.body)[1]); st != http.StatusForbidden {
+			t.Fatalf("fail/git from outside the allow-list: %d, want 403", st)
+		}
+	})
+}
+
+func TestLastUsedAndUsageOverHTTP(t *testing.T) {
+	ts := testenv.StartServer(t)
+	f := ts.MakeFixture(t)
+	top := f.Projects["top"]
+	base := "/" + top.FullPath
+	tok := ts.CreateDeployToken(t, fmt.Sprintf("projects/%d", top.ID), []string{"read_repository"}, nil)
+	u, _ := signIn(t, ts, "root", rootPassword(ts))
+
+	page := u.get(settingsPath(top.FullPath))
+	mustContain(t, "unused", page.body, `<td class="last-used">Never</td>`, `href="`+usagePath(base, tok.ID)+`"`)
+	for range 3 {
+		if st := gitStatus(t, ts, top.FullPath, tok.Username, tok.Token); st != http.StatusOK {
+			t.Fatalf("git: %d", st)
+		}
+	}
+	ts.Server.Deploy.Flush()
+	page = u.get(settingsPath(top.FullPath))
+	mustContain(t, "used", page.body, "<br>from <code>127.0.0.1</code></td>")
+
+	usage := u.get(usagePath(base, tok.ID))
+	if usage.status != http.StatusOK {
+		t.Fatalf("usage: %d", usage.status)
+	}
+	today := ts.Clock.Now().UTC().Format("2006-01-02")
+	mustContain(t, "usage", usage.body, `<th scope="col">Date (UTC)</th>`, `<th scope="col" class="num">Requests</th>`, "<caption",
+		`<tr><th scope="row"><time datetime="`+today+`">`+today+`</time></th><td class="num">3</td></tr>`,
+		"from <code>127.0.0.1</code>", "3 in all")
+	if n := strings.Count(usage.body, `<tr><th scope="row"><time`); n != 30 {
+		t.Fatalf("usage rows: %d, want 30", n)
+	}
+	if i := strings.Index(usage.body, today); i < 0 || i > strings.Index(usage.body, ts.Clock.Now().UTC().AddDate(0, 0, -1).Format("2006-01-02")) {
+		t.Error("usage is not newest first")
+	}
+	if strings.Contains(usage.body, tok.Token) {
+		t.Fatal("the usage view shows the secret")
+	}
+
+	t.Run("fail/not found under another project", func(t *testing.T) {
+		if r := u.get(usagePath("/"+f.Projects["child"].FullPath, tok.ID)); r.status != http.StatusNotFound {
+			t.Fatalf("%d", r.status)
+		}
+	})
+	t.Run("fail/developer", func(t *testing.T) {
+		dev := createUser(t, ts, "dev", "password-1234")
+		addMember(t, ts, fmt.Sprintf("projects/%d", top.ID), dev, 30)
+		d, _ := signIn(t, ts, "dev", "password-1234")
+		if r := d.get(usagePath(base, tok.ID)); r.status != http.StatusNotFound {
+			t.Fatalf("%d", r.status)
+		}
+	})
+}
+
+func TestAuditEventsPage(t *testing.T) {
+	ts := testenv.StartServer(t)
+	f := ts.MakeFixture(t)
+	top := f.Projects["top"]
+	base := "/" + top.FullPath
+	owner := fmt.Sprintf("projects/%d", top.ID)
+	u, token := signIn(t, ts, "root", rootPassword(ts))
+
+	// Through the UI: a failed creation, a creation, a rotation and a revocation; then a refused use.
+	if r := u.post(createPath(top.FullPath), url.Values{"authenticity_token": {token}, "name": {"broken"}}); r.status != http.StatusUnprocessableEntity {
+		t.Fatalf("failed create: %d", r.status)
+	}
+	r := u.post(createPath(top.FullPath), url.Values{"authenticity_token": {token}, "name": {"audited"}, "username": {"audit-bot"},
+		"scopes": {"read_repository"}, "allowed_ips": {"192.0.2.0/24"}})
+	created := newTokenRE.FindStringSubmatch(r.body)
+	if r.status != http.StatusCreated || created == nil {
+		t.Fatalf("create: %d", r.status)
+	}
+	id := tokenIDs(t, ts, owner)["audited"]
+	r = u.post(rotatePath(base, id), url.Values{"authenticity_token": {token}, "grace_period": {"3600"}})
+	rotated := newTokenRE.FindStringSubmatch(r.body)
+	if r.status != http.StatusOK || rotated == nil {
+		t.Fatalf("rotate: %d", r.status)
+	}
+	if st := gitStatus(t, ts, top.FullPath, "audit-bot", rotated[1]); st != http.StatusForbidden {
+		t.Fatalf("git outside the allow-list: %d", st)
+	}
+	if r := u.post(revokePath(base, id), url.Values{"authenticity_token": {token}}); r.status != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", r.status)
+	}
+
+	settings := u.get(settingsPath(top.FullPath))
+	mustContain(t, "settings", settings.body, `<a href="`+auditPath(base)+`" id="audit-events-link">Audit events</a>`)
+	page := u.get(auditPath(base))
+	if page.status != http.StatusOK {
+		t.Fatalf("audit page: %d", page.status)
+	}
+	body := html.UnescapeString(page.body)
+	mustContain(t, "audit page", body, `<th scope="col">Time</th>`, `<th scope="col">Event</th>`, `<th scope="col">Actor</th>`,
+		`<th scope="col">Deploy token</th>`, `<th scope="col">IP address</th>`, "<caption", "Showing events 1–5 of 5.",
+		"Deploy token revoked", "Deploy token refused", "Deploy token rotated", "Deploy token created", "Deploy token creation failed",
+		"audited<br><code>audit-bot</code>", "<code>127.0.0.1</code>", "username audit-bot, grace period 3600s", "<td>root</td>", "Select at least one scope.")
+	// Newest first.
+	order := []string{"deploy_token_revoked", "deploy_token_refused", "deploy_token_rotated", "deploy_token_created", "deploy_token_creation_failed"}
+	last := -1
+	for _, typ := range order {
+		i := strings.Index(body, "<code class=\"muted\">"+typ+"</code>")
+		if i < last {
+			t.Fatalf("events are not newest first: %s at %d after %d", typ, i, last)
+		}
+		last = i
+	}
+	for _, s := range []string{created[1], rotated[1], "gldt-"} {
+		if strings.Contains(page.body, s) {
+			t.Fatal("the audit page shows a secret")
+		}
+	}
+
+	t.Run("ok/paginated", func(t *testing.T) {
+		for i := range 20 { // failed creations through the API are audited too
+			ts.API(t, "POST", "/"+owner+"/deploy_tokens", map[string]any{"name": fmt.Sprintf("bad-%02d", i), "scopes": []string{"nope"}}, nil)
+		}
+		first := html.UnescapeString(u.get(auditPath(base)).body)
+		mustContain(t, "page 1", first, "Showing events 1–20 of 25.", `aria-label="Pagination"`, `href="`+auditPath(base)+`?page=2" rel="next"`,
+			"Page 1 of 2", "bad-19")
+		if strings.Contains(first, "rel=\"prev\"") || strings.Contains(first, "deploy_token_revoked") {
+			t.Error("page 1 has a previous page or the oldest events")
+		}
+		second := html.UnescapeString(u.get(auditPath(base) + "?page=2").body)
+		mustContain(t, "page 2", second, "Showing events 21–25 of 25.", `rel="prev"`, "Page 2 of 2", "deploy_token_revoked", "deploy_token_creation_failed")
+		if strings.Contains(second, "bad-19") {
+			t.Error("page 2 repeats page 1")
+		}
+		if r := u.get(auditPath(base) + "?page=99"); r.status != http.StatusOK || !strings.Contains(r.body, "Page 2 of 2") {
+			t.Errorf("page 99: %d", r.status)
+		}
+	})
+
+	t.Run("permissions", func(t *testing.T) {
+		const pw = "password-1234"
+		dev := createUser(t, ts, "dev", pw)
+		maint := createUser(t, ts, "maint", pw)
+		gowner := createUser(t, ts, "gowner", pw)
+		createUser(t, ts, "outsider", pw)
+		addMember(t, ts, fmt.Sprintf("projects/%d", top.ID), dev, 30)
+		addMember(t, ts, fmt.Sprintf("groups/%d", f.GroupID), maint, 40)
+		addMember(t, ts, fmt.Sprintf("groups/%d", f.GroupID), gowner, 50)
+		ts.CreateDeployToken(t, fmt.Sprintf("groups/%d", f.GroupID), []string{"read_repository"}, map[string]any{"name": "group-audited"})
+		groupAudit := auditPath("/groups/group")
+		cases := []struct {
+			login            string
+			project, group   int
+			groupSettingLink bool
+		}{
+			{"dev", http.StatusNotFound, http.StatusNotFound, false},
+			{"outsider", http.StatusNotFound, http.StatusNotFound, false},
+			// ReadAuditEvents: project maintainers and up; on a group, owners only (as the API).
+			{"maint", http.StatusOK, http.StatusNotFound, false},
+			{"gowner", http.StatusOK, http.StatusOK, true},
+		}
+		for _, c := range cases {
+			t.Run(c.login, func(t *testing.T) {
+				v, _ := signIn(t, ts, c.login, pw)
+				if r := v.get(auditPath(base)); r.status != c.project {
+					t.Errorf("project audit events: %d, want %d", r.status, c.project)
+				}
+				r := v.get(groupAudit)
+				if r.status != c.group {
+					t.Errorf("group audit events: %d, want %d", r.status, c.group)
+				}
+				if c.group == http.StatusOK {
+					mustContain(t, "group audit", r.body, "Group deploy token created", "group-audited", "<td>root</td>")
+				}
+				if s := v.get("/groups/group/-/settings/repository"); strings.Contains(s.body, "audit-events-link") != c.groupSettingLink {
+					t.Errorf("group settings audit link shown: %v", !c.groupSettingLink)
+				}
+			})
+		}
+		anon := newUIClient(t, ts)
+		if r := anon.get(auditPath(base)); r.status != http.StatusSeeOther || !strings.Contains(r.location, "/users/sign_in") {
+			t.Errorf("anonymous: %d %q", r.status, r.location)
+		}
+	})
+}
+
+func TestCSRFOnTokenActions(t *testing.T) {
+	ts := testenv.StartServer(t)
+	f := ts.MakeFixture(t)
+	top := f.Projects["top"]
+	base := "/" + top.FullPath
+	tok := ts.CreateDeployToken(t, fmt.Sprintf("projects/%d", top.ID), []string{"read_repository"}, nil)
+	u, good := signIn(t, ts, "root", rootPassword(ts))
+	_, otherToken := signIn(t, ts, "root", rootPassword(ts))
+	for name, token := range map[string]string{"fail/no token": "", "fail/wrong token": "x", "fail/another session's token": otherToken} {
+		t.Run(name, func(t *testing.T) {
+			v := url.Values{"grace_period": {"0"}}
+			if token != "" {
+				v.Set("authenticity_token", token)
+			}
+			if r := u.post(rotatePath(base, tok.ID), v); r.status != http.StatusForbidden || strings.Contains(r.body, "new-token-value") {
+				t.Fatalf("rotate: %d", r.status)
+			}
+		})
+	}
+	if st := gitStatus(t, ts, top.FullPath, tok.Username, tok.Token); st != http.StatusOK {
+		t.Fatalf("a refused POST rotated the token: %d", st)
+	}
+	t.Run("fail/no session", func(t *testing.T) {
+		anon := newUIClient(t, ts)
+		if r := anon.post(rotatePath(base, tok.ID), url.Values{"authenticity_token": {good}, "grace_period": {"0"}}); r.status != http.StatusForbidden {
+			t.Fatalf("rotate: %d", r.status)
+		}
+	})
+	t.Run("fail/read-only pages refuse POST", func(t *testing.T) {
+		for _, p := range []string{usagePath(base, tok.ID), auditPath(base)} {
+			r := u.post(p, url.Values{"authenticity_token": {good}})
+			if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "GET, HEAD" {
+				t.Errorf("POST %s: %d %q", p, r.status, r.header.Get("Allow"))
+			}
+		}
+	})
+	var events []struct {
+		EventName string `json:"event_name"`
+	}
+	ts.MustAPI(t, http.StatusOK, "GET", fmt.Sprintf("/projects/%d/audit_events", top.ID), nil, &events)
+	if strings.Contains(fmt.Sprint(events), "rotated") {
+		t.Fatal("a refused POST was audited as a rotation")
 	}
 }

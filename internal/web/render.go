@@ -41,12 +41,16 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2006-01-02")
 	},
 	"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"last":     func(i int, list []crumb) bool { return i == len(list)-1 },
+	// datetimeSec is datetime to the second, for audit events.
+	"datetimeSec": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	// dateOf is the UTC date of a day.
+	"dateOf": func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"last":   func(i int, list []crumb) bool { return i == len(list)-1 },
 }
 
 // pageNames are the page templates; each is parsed together with the layout.
-var pageNames = []string{"sign_in", "home", "group", "project", "deploy_tokens", "revoke", "error"}
+var pageNames = []string{"sign_in", "home", "group", "project", "deploy_tokens", "revoke", "rotate", "usage", "audit_events", "error"}
 
 func mustParsePages() map[string]*pageTemplate {
 	out := map[string]*pageTemplate{}

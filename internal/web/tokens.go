@@ -27,7 +27,18 @@ var scopeDescriptions = map[token.Scope]string{
 }
 
 // fieldLabels name the form fields in error messages.
-var fieldLabels = map[string]string{"name": "Name", "expires_at": "Expiration date", "username": "Username", "scopes": "Scopes"}
+var fieldLabels = map[string]string{"name": "Name", "expires_at": "Expiration date", "username": "Username", "scopes": "Scopes",
+	"allowed_ips": "The allowed IP list", "grace_period": "Grace period", "token": "The token"}
+
+// fieldMessage is a *token.ValidationError as a sentence: the field's label and the domain's
+// reason, the same reason the API answers after the field's name.
+func fieldMessage(ve *token.ValidationError) string {
+	label := fieldLabels[ve.Field]
+	if label == "" {
+		label = ve.Field
+	}
+	return label + " " + ve.Reason + "."
+}
 
 // target is the project or group whose deploy tokens a page manages.
 type target struct {
@@ -41,18 +52,18 @@ type target struct {
 	crumbs   []crumb
 }
 
-// loadTarget resolves the route's project or group; the user must be allowed to list its deploy
-// tokens (maintainers and up, and admins), and everyone else gets 404.
-func (h *Handler) loadTarget(r *http.Request, sess *session, rt route) (*target, error) {
+// loadTarget resolves the route's project or group; the user must be allowed act on it (for the
+// deploy-token pages ListDeployTokens: maintainers and up, and admins), and everyone else gets 404.
+func (h *Handler) loadTarget(r *http.Request, sess *session, rt route, act access.Action) (*target, error) {
 	if rt.kind == groupRoute {
-		g, err := h.loadGroup(r, sess, rt.path, access.ListDeployTokens)
+		g, err := h.loadGroup(r, sess, rt.path, act)
 		if err != nil {
 			return nil, err
 		}
 		return &target{Kind: "group", Name: g.Name, FullPath: g.FullPath, Base: basePath(groupRoute, g.FullPath),
 			res: access.Resource{Group: g}, owner: token.Owner{GroupID: g.ID}, entityID: g.ID, crumbs: groupCrumbs(g.FullPath)}, nil
 	}
-	p, err := h.loadProject(r, sess, rt.path, access.ListDeployTokens)
+	p, err := h.loadProject(r, sess, rt.path, act)
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +77,8 @@ type tokenForm struct {
 	ExpiresAt string
 	Username  string
 	Scopes    map[string]bool
+	// AllowedIPs is the allow-list as typed: IPs or CIDRs separated by commas or new lines.
+	AllowedIPs string
 }
 
 type scopeOption struct {
@@ -82,13 +95,30 @@ type tokenRow struct {
 	CreatedAt  time.Time
 	ExpiresAt  *time.Time
 	LastUsedAt *time.Time
+	LastUsedIP string // "" when unknown
+	AllowedIPs []string
 	Status     string // "Revoked" or "Expired" for inactive tokens
 }
 
+// rowOf is the displayed part of a token (never its secret or digests).
+func rowOf(tok *token.DeployToken) tokenRow {
+	row := tokenRow{ID: tok.ID, Name: tok.Name, Username: tok.Username, Scopes: tok.Scopes.Strings(),
+		CreatedAt: tok.CreatedAt, ExpiresAt: tok.ExpiresAt, LastUsedAt: tok.LastUsedAt}
+	if tok.LastUsedIP.IsValid() {
+		row.LastUsedIP = tok.LastUsedIP.String()
+	}
+	for _, p := range tok.AllowedIPs {
+		row.AllowedIPs = append(row.AllowedIPs, p.String())
+	}
+	return row
+}
+
+// createdToken is a secret shown once: of a new token, or of a rotated one (Rotated).
 type createdToken struct {
 	Name     string
 	Username string
 	Token    string
+	Rotated  bool
 }
 
 type tokensData struct {
@@ -104,11 +134,13 @@ type tokensData struct {
 	Inactive    []tokenRow
 	MinDate     string
 	CITokenName string
+	// CanAudit shows the link to the audit events page.
+	CanAudit bool
 }
 
 // handleDeployTokens serves Settings › Repository › Deploy tokens and its actions.
 func (h *Handler) handleDeployTokens(w http.ResponseWriter, r *http.Request, sess *session, rt route) error {
-	t, err := h.loadTarget(r, sess, rt)
+	t, err := h.loadTarget(r, sess, rt, access.ListDeployTokens)
 	if err != nil {
 		return err
 	}
@@ -127,6 +159,13 @@ func (h *Handler) handleDeployTokens(w http.ResponseWriter, r *http.Request, ses
 			return errForbidden
 		}
 		return h.revokeToken(w, r, sess, t, rt.tokenID)
+	case actRotate:
+		if !canManage {
+			return errForbidden
+		}
+		return h.rotateToken(w, r, sess, t, rt.tokenID)
+	case actUsage:
+		return h.tokenUsage(w, r, sess, t, rt.tokenID)
 	}
 	notice := ""
 	if id, err := strconv.ParseInt(r.URL.Query().Get("revoked"), 10, 64); err == nil {
@@ -145,8 +184,7 @@ func (h *Handler) renderTokens(w http.ResponseWriter, r *http.Request, sess *ses
 	}
 	now := h.cfg.Deploy.Now()
 	for _, tok := range list {
-		row := tokenRow{ID: tok.ID, Name: tok.Name, Username: tok.Username, Scopes: tok.Scopes.Strings(),
-			CreatedAt: tok.CreatedAt, ExpiresAt: tok.ExpiresAt, LastUsedAt: tok.LastUsedAt}
+		row := rowOf(tok)
 		switch {
 		case tok.Revoked:
 			row.Status = "Revoked"
@@ -159,6 +197,9 @@ func (h *Handler) renderTokens(w http.ResponseWriter, r *http.Request, sess *ses
 		d.Inactive = append(d.Inactive, row)
 	}
 	d.Target = t
+	if d.CanAudit, err = h.allowed(r, sess, t.res, access.ReadAuditEvents); err != nil {
+		return err
+	}
 	d.MinDate = now.UTC().AddDate(0, 0, 1).Format("2006-01-02")
 	d.CITokenName = token.CITokenName
 	for _, s := range token.DeployScopes {
@@ -178,7 +219,9 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request, sess *sess
 		return statusError(http.StatusBadRequest)
 	}
 	f := tokenForm{Name: strings.TrimSpace(r.PostForm.Get("name")), ExpiresAt: strings.TrimSpace(r.PostForm.Get("expires_at")),
-		Username: strings.TrimSpace(r.PostForm.Get("username")), Scopes: map[string]bool{}}
+		Username: strings.TrimSpace(r.PostForm.Get("username")), Scopes: map[string]bool{},
+		AllowedIPs: strings.TrimSpace(r.PostForm.Get("allowed_ips"))}
+	allowedIPs := splitLines(f.AllowedIPs)
 	scopes := r.PostForm["scopes"]
 	for _, s := range scopes {
 		f.Scopes[s] = true
@@ -188,7 +231,7 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request, sess *sess
 		var ve *token.ValidationError
 		if errors.As(err, &ve) {
 			if _, dup := d.Errors[ve.Field]; !dup {
-				msg := fieldLabels[ve.Field] + " " + ve.Reason + "."
+				msg := fieldMessage(ve)
 				if ve.Field == "scopes" && len(scopes) == 0 {
 					msg = "Select at least one scope."
 				}
@@ -209,13 +252,16 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request, sess *sess
 	if _, err := token.ParseScopes(scopes, token.DeployScopes); err != nil {
 		addErr(err)
 	}
+	if _, err := token.ParseAllowedIPs(allowedIPs); err != nil {
+		addErr(err)
+	}
 	created, failed := audit.DeployTokenCreated, audit.DeployTokenCreationFailed
 	if t.owner.IsGroup() {
 		created, failed = audit.GroupDeployTokenCreated, audit.GroupDeployTokenFailed
 	}
 	if len(d.Errors) == 0 {
 		tok, secret, err := h.cfg.Deploy.Create(r.Context(), token.CreateDeployInput{Name: f.Name, Username: f.Username,
-			Scopes: scopes, ExpiresAt: f.ExpiresAt, Owner: t.owner, CreatorID: sess.user.ID})
+			Scopes: scopes, ExpiresAt: f.ExpiresAt, Owner: t.owner, CreatorID: sess.user.ID, AllowedIPs: allowedIPs})
 		if err == nil {
 			h.record(r, sess, t, audit.Event{Type: created, TargetType: "deploy_token", TargetID: tok.ID, TargetName: tok.Name,
 				Details: "username " + tok.Username})
@@ -264,9 +310,7 @@ func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request, sess *sess
 		crumbs := append(append([]crumb{}, t.crumbs...), crumb{Label: "Repository settings", Href: settings},
 			crumb{Label: "Revoke " + tok.Name, Href: r.URL.Path})
 		h.render(w, r, http.StatusOK, "revoke", &page{Title: "Revoke deploy token " + tok.Name, User: sess.user,
-			CSRF: sess.csrfToken(), Breadcrumbs: crumbs, Data: revokeData{Target: t, Token: tokenRow{ID: tok.ID, Name: tok.Name,
-				Username: tok.Username, Scopes: tok.Scopes.Strings(), CreatedAt: tok.CreatedAt, ExpiresAt: tok.ExpiresAt,
-				LastUsedAt: tok.LastUsedAt}}})
+			CSRF: sess.csrfToken(), Breadcrumbs: crumbs, Data: revokeData{Target: t, Token: rowOf(tok)}})
 		return nil
 	}
 	if err := h.cfg.Deploy.Revoke(r.Context(), tok.ID); err != nil && !errors.Is(err, token.ErrNotFound) {
@@ -280,6 +324,12 @@ func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request, sess *sess
 		Details: "username " + tok.Username})
 	http.Redirect(w, r, settings+"?revoked="+strconv.FormatInt(tok.ID, 10), http.StatusSeeOther)
 	return nil
+}
+
+// splitLines splits a textarea into its lines; each line may hold comma-separated items, which
+// token.ParseAllowedIPs splits.
+func splitLines(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' })
 }
 
 // record writes an audit event by the session's user on t; a failure to record is logged.

@@ -1,5 +1,6 @@
 // Package web is Gatehouse's small server-rendered UI: sign in, the user's groups and projects,
-// and Settings › Repository › Deploy tokens for projects and groups (SPEC §5 "Web UI"). Pages are
+// Settings › Repository › Deploy tokens for projects and groups (SPEC §5 "Web UI") with each
+// token's usage view and rotation, and the deploy-token audit events (SPEC §2). Pages are
 // html/template with embedded templates and CSS; nothing needs JavaScript except the optional copy
 // button. Sessions live server-side (only a digest of the session id is stored), every POST carries
 // a per-session CSRF token, and each page asks access for its one decision before it renders.
@@ -112,7 +113,13 @@ const (
 	actSettings = "settings"
 	actCreate   = "create"
 	actRevoke   = "revoke"
+	actRotate   = "rotate"
+	actUsage    = "usage"
+	actAudit    = "audit_events"
 )
+
+// tokenActions are the pages under "/-/deploy_tokens/<id>/".
+var tokenActions = map[string]bool{actRevoke: true, actRotate: true, actUsage: true}
 
 // route is a parsed UI path.
 type route struct {
@@ -122,8 +129,10 @@ type route struct {
 	tokenID int64
 }
 
-// parseRoute parses "/", "/groups/<path>[/-/<action>]" and "/<project path>[/-/<action>]"; ok
-// is false for anything else, including Git paths (segments ending in .git are never valid).
+// parseRoute parses "/", "/groups/<path>[/-/<action>]" and "/<project path>[/-/<action>]", where
+// an action is settings/repository, settings/repository/deploy_token/create, audit_events or
+// deploy_tokens/<id>/{revoke,rotate,usage}; ok is false for anything else, including Git paths
+// (segments ending in .git are never valid).
 func parseRoute(p string) (route, bool) {
 	if p == "/" {
 		return route{kind: homeRoute}, true
@@ -157,14 +166,16 @@ func parseRoute(p string) (route, bool) {
 	case "settings/repository/deploy_token/create":
 		r.action = actCreate
 		return r, true
+	case actAudit:
+		r.action = actAudit
+		return r, true
 	}
-	if idText, ok := strings.CutPrefix(tail, "deploy_tokens/"); ok {
-		if idText, ok = strings.CutSuffix(idText, "/revoke"); ok {
-			id, err := strconv.ParseInt(idText, 10, 64)
-			if err == nil && id > 0 && strconv.FormatInt(id, 10) == idText {
-				r.action, r.tokenID = actRevoke, id
-				return r, true
-			}
+	if rest, ok := strings.CutPrefix(tail, "deploy_tokens/"); ok {
+		idText, act, _ := strings.Cut(rest, "/")
+		id, err := strconv.ParseInt(idText, 10, 64)
+		if err == nil && id > 0 && strconv.FormatInt(id, 10) == idText && tokenActions[act] {
+			r.action, r.tokenID = act, id
+			return r, true
 		}
 	}
 	return route{}, false
@@ -243,6 +254,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = h.handleGroup(w, r, sess, rt)
 	case rt.action == actShow:
 		err = h.handleProject(w, r, sess, rt)
+	case rt.action == actAudit:
+		err = h.handleAuditEvents(w, r, sess, rt)
 	default:
 		err = h.handleDeployTokens(w, r, sess, rt)
 	}
@@ -255,7 +268,7 @@ func methodAllowed(rt route, m string) bool {
 	switch rt.action {
 	case actCreate:
 		return m == http.MethodPost
-	case actRevoke:
+	case actRevoke, actRotate:
 		return m == http.MethodGet || m == http.MethodHead || m == http.MethodPost
 	}
 	return m == http.MethodGet || m == http.MethodHead
@@ -265,7 +278,7 @@ func allowedMethods(rt route) string {
 	switch rt.action {
 	case actCreate:
 		return "POST"
-	case actRevoke:
+	case actRevoke, actRotate:
 		return "GET, HEAD, POST"
 	}
 	return "GET, HEAD"
