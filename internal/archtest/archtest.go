@@ -10,7 +10,8 @@
 //     database/sql, not even transitively.
 //  2. Protocol packages (git, api, registry, proxy, web, packages/<format>) never reach sqlstore,
 //     a blob implementation, or another protocol. A protocol's own subpackages (api/client,
-//     registry/jwtauth) belong to it.
+//     registry/jwtauth) belong to it. packages/pkghttp, the HTTP side the package formats
+//     share, is a protocol package too (so it can reach no format), but every format may use it.
 //  3. Storage adapters (sqlstore, blob/<impl>) reach only the domain (and their own tree); never a
 //     protocol.
 //  4. Only server, testenv and cmd import sqlstore directly.
@@ -83,6 +84,10 @@ var forbiddenInDomain = []string{"net/http", "database/sql"}
 // protocolRoots are the protocol packages; each root with its subpackages is one protocol.
 // internal/packages/<format> is handled by protocolOf.
 var protocolRoots = []string{"internal/git", "internal/api", "internal/registry", "internal/proxy", "internal/web"}
+
+// sharedProtocols are protocol packages that the package formats share: each is checked as a
+// protocol of its own, and reaching one is not reaching "another protocol".
+var sharedProtocols = []string{"internal/packages/pkghttp"}
 
 // sqlstoreImporters may import sqlstore directly (besides sqlstore's own subpackages).
 var sqlstoreImporters = []string{"internal/server", "internal/testenv", "cmd"}
@@ -166,7 +171,7 @@ func Check(pkgs []Package) []Violation {
 					add("protocol package reaches sqlstore", p.ImportPath, d)
 				case isBlobImpl(dr):
 					add("protocol package reaches a blob implementation", p.ImportPath, d)
-				case protocolOf(dr) != "" && protocolOf(dr) != proto:
+				case protocolOf(dr) != "" && protocolOf(dr) != proto && !slices.Contains(sharedProtocols, protocolOf(dr)):
 					add("protocol package reaches another protocol", p.ImportPath, d)
 				}
 			}

@@ -179,7 +179,8 @@ func healthy() map[string][]string {
 		"internal/api/client":         {"net/http"},
 		"internal/registry":           {"internal/authn", "internal/blob"},
 		"internal/registry/jwtauth":   {"internal/registry", "internal/token"},
-		"internal/packages/npm":       {"internal/packages", "internal/blob"},
+		"internal/packages/npm":       {"internal/packages", "internal/blob", "internal/packages/pkghttp"},
+		"internal/packages/pkghttp":   {"internal/packages", "internal/httpx"},
 		"internal/packages":           {"internal/token"},
 		"internal/blob":               {"io"},
 		"internal/blob/fsblob":        {"internal/blob", "os"},
@@ -272,6 +273,21 @@ func TestCheck(t *testing.T) {
 		{"fail/package format imports another format", func(g map[string][]string) {
 			g["internal/packages/maven"] = []string{"internal/packages/npm"}
 		}, []want{{"reaches another protocol", "internal/packages/maven", "internal/packages/npm"}}},
+		{"fail/shared package helper imports a format", func(g map[string][]string) {
+			g["internal/packages/pkghttp"] = append(g["internal/packages/pkghttp"], "internal/packages/maven")
+			g["internal/packages/maven"] = []string{"internal/packages"}
+		}, []want{
+			{"reaches another protocol", "internal/packages/pkghttp", "internal/packages/maven"},
+			// npm reaches maven through the shared helper.
+			{"reaches another protocol", "internal/packages/npm", "internal/packages/maven"},
+		}},
+		{"fail/shared package helper imports sqlstore", func(g map[string][]string) {
+			g["internal/packages/pkghttp"] = append(g["internal/packages/pkghttp"], "internal/sqlstore")
+		}, []want{
+			{"protocol package reaches sqlstore", "internal/packages/pkghttp", "internal/sqlstore"},
+			{"protocol package reaches sqlstore", "internal/packages/npm", "internal/sqlstore"},
+			{"only server, testenv and cmd may import sqlstore", "internal/packages/pkghttp", "internal/sqlstore"},
+		}},
 		{"fail/protocol imports a blob implementation", func(g map[string][]string) {
 			g["internal/registry"] = append(g["internal/registry"], "internal/blob/fsblob")
 		}, []want{

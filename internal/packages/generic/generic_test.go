@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
@@ -35,13 +34,11 @@ type env struct {
 func start(t *testing.T, opts ...testenv.ServerOption) *env {
 	t.Helper()
 	curl := testenv.Binary(t, "curl")
-	ts := testenv.StartServer(t, opts...)
-	return &env{ts: ts, f: ts.MakeFixture(t), curl: curl, dir: t.TempDir()}
+	ts, f := testenv.StartWithFixture(t, opts...)
+	return &env{ts: ts, f: f, curl: curl, dir: t.TempDir()}
 }
 
-func smallLimit(n int64) testenv.ServerOption {
-	return func(c *config.Config) { c.Packages.MaxFileSize = map[string]int64{"generic": n} }
-}
+func smallLimit(n int64) testenv.ServerOption { return testenv.MaxFileSize(packages.Generic, n) }
 
 // fileURL is the generic URL of a file in project (numeric id).
 func (e *env) fileURL(project, name, version, file string) string {
@@ -130,27 +127,7 @@ func sha256Hex(b []byte) string {
 // no blob and no upload in progress.
 func (e *env) assertNothingStored(t *testing.T) {
 	t.Helper()
-	ctx := context.Background()
-	for name, p := range e.f.Projects {
-		list, err := e.ts.Server.Packages.Packages(ctx, p.ID, packages.Generic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(list) != 0 {
-			t.Fatalf("project %s holds %d generic packages", name, len(list))
-		}
-	}
-	n := 0
-	if err := e.ts.Server.Blobs.(blob.Walker).Walk(ctx, func(blob.Info) error { n++; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	uploads, err := os.ReadDir(filepath.Join(e.ts.Server.Config.DataDir, "blobs", "uploads"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != 0 || len(uploads) != 0 {
-		t.Fatalf("the blob store holds %d blobs and %d uploads", n, len(uploads))
-	}
+	e.ts.AssertNoPackages(t, e.f, packages.Generic)
 }
 
 func TestCurlUploadDownload(t *testing.T) {
@@ -385,20 +362,7 @@ func TestExternalAuthorizationRefusesDeployTokens(t *testing.T) {
 // rawRequest sends exactly path, unnormalised (as curl --path-as-is would), with a deploy token.
 func rawRequest(t *testing.T, base, method, path, tok string, body []byte) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, base+"/", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.URL.Opaque = path
-	req.Header.Set("Deploy-Token", tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	_, _ = b.ReadFrom(resp.Body)
-	return resp.StatusCode, b.String()
+	return testenv.RawRequest(t, base, method, path, tok, body)
 }
 
 func TestHostileInput(t *testing.T) {

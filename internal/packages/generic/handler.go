@@ -1,7 +1,6 @@
 package generic
 
 import (
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,8 +10,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
-	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/pkghttp"
 )
 
 // Handler serves the generic package registry.
@@ -27,17 +26,10 @@ func (h *Handler) Patterns() []string {
 	return []string{"/api/v4/projects/{id}/packages/generic/"}
 }
 
-// grant is what the dispatcher hands a handler once the request is authorized; handlers cannot
-// be reached without one.
-type grant struct {
-	principal access.Principal
-	project   *namespace.Project
-}
-
 // endpoint is one route: the access it needs and the handler that serves it.
 type endpoint struct {
 	action access.Action
-	serve  func(h *Handler, w http.ResponseWriter, r *http.Request, rt Route, g grant)
+	serve  func(h *Handler, w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant)
 }
 
 // routes is the route table: method → endpoint for the one path shape. Every route names its
@@ -47,8 +39,6 @@ var routes = map[string]endpoint{
 	http.MethodHead: {access.ReadPackage, (*Handler).handleGetFile},
 	http.MethodPut:  {access.WritePackage, (*Handler).handlePutFile},
 }
-
-var errMethod = errors.New("method not allowed")
 
 // ServeHTTP is the dispatcher: parse the path, look up the route's access, authenticate,
 // resolve the project, authorize once, then serve.
@@ -61,10 +51,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep, ok := routes[r.Method]
 	if !ok {
 		w.Header().Set("Allow", "GET, HEAD, PUT")
-		h.writeError(w, r, errMethod)
+		h.writeError(w, r, pkghttp.ErrMethod)
 		return
 	}
-	g, err := h.authorize(r, rt, ep.action)
+	g, err := pkghttp.Authorize(r, h.Auth, h.Packages, pkghttp.Target{Ref: rt.Project}, ep.action)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -72,39 +62,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep.serve(h, w, r, rt, g)
 }
 
-func (h *Handler) authorize(r *http.Request, rt Route, act access.Action) (grant, error) {
-	ctx := r.Context()
-	p, err := h.Auth.Packages(ctx, r)
-	if err != nil {
-		return grant{}, err
-	}
-	project, err := h.Packages.Project(ctx, rt.Project)
-	if errors.Is(err, packages.ErrNotFound) && p.Kind == access.Anonymous {
-		return grant{}, packages.Denied(access.Decision{Denial: access.Unauthenticated, Reason: "authentication required"}, p)
-	}
-	if err != nil {
-		return grant{}, err
-	}
-	d, err := h.Auth.Authorize(ctx, r, p, access.Resource{Project: project}, act)
-	if err != nil {
-		return grant{}, err
-	}
-	if !d.Allow {
-		return grant{}, packages.Denied(d, p)
-	}
-	return grant{principal: p, project: project}, nil
-}
-
 // handlePutFile stores the request body as the file (one streaming pass; nothing is visible
 // until it is stored and verified).
-func (h *Handler) handlePutFile(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) handlePutFile(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	q, err := ParseQuery(r.URL.Query())
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	rec, err := h.Packages.AddFile(r.Context(), packages.Upload{ProjectID: g.project.ID, Format: packages.Generic,
-		Name: rt.Name, Version: rt.Version, Filename: rt.File, Status: q.Status, Expected: expectedChecksums(r),
+	rec, err := h.Packages.AddFile(r.Context(), packages.Upload{ProjectID: g.Project().ID, Format: packages.Generic,
+		Name: rt.Name, Version: rt.Version, Filename: rt.File, Status: q.Status, Expected: pkghttp.ExpectedChecksums(r),
 		Size: r.ContentLength, Body: r.Body})
 	if err != nil {
 		h.writeError(w, r, err)
@@ -115,13 +82,6 @@ func (h *Handler) handlePutFile(w http.ResponseWriter, r *http.Request, rt Route
 		return
 	}
 	writeMessage(w, http.StatusCreated, "201 Created")
-}
-
-// expectedChecksums reads the optional X-Checksum-* headers (Artifactory's convention, which
-// Maven and many scripts send).
-func expectedChecksums(r *http.Request) packages.Checksums {
-	return packages.Checksums{MD5: r.Header.Get("X-Checksum-Md5"), SHA1: r.Header.Get("X-Checksum-Sha1"),
-		SHA256: r.Header.Get("X-Checksum-Sha256"), SHA512: r.Header.Get("X-Checksum-Sha512")}
 }
 
 // fileJSON is GitLab's package file entity (select=package_file), plus file_sha512.
@@ -148,8 +108,8 @@ func fileView(rec *packages.Recorded) fileJSON {
 }
 
 // handleGetFile streams a file (hidden versions too: hiding only keeps them out of listings).
-func (h *Handler) handleGetFile(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
-	f, err := h.Packages.File(r.Context(), g.project.ID, packages.Generic, rt.Name, rt.Version, rt.File)
+func (h *Handler) handleGetFile(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
+	f, err := h.Packages.File(r.Context(), g.Project().ID, packages.Generic, rt.Name, rt.Version, rt.File)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -186,38 +146,17 @@ func writeMessage(w http.ResponseWriter, status int, msg string) {
 	httpx.WriteJSON(w, status, map[string]string{"message": msg})
 }
 
-// writeError is the format's one error writer: kinds → status + GitLab's {"message": …}.
-// Unknown errors are logged with the request ID and answered with a generic 500.
+// writeError is the format's one error writer: the shared kinds → status (pkghttp.Classify) in
+// GitLab's {"message": "<status> <text>[ - <detail>]"}. Unknown errors are logged with the
+// request ID and answered with a generic 500.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var de *packages.DeniedError
-	var ve *packages.ValidationError
-	reason := ""
-	if errors.As(err, &de) {
-		reason = " - " + de.Reason
+	p := pkghttp.Classify(err)
+	switch p.Status {
+	case http.StatusBadRequest:
+		p.Title = "Bad request" // GitLab's API spelling
+	case http.StatusConflict:
+		p.Detail = "this file already exists"
 	}
-	switch {
-	case errors.Is(err, authn.ErrInvalidCredentials), errors.Is(err, packages.ErrUnauthorized):
-		w.Header().Set("WWW-Authenticate", `Basic realm="Gatehouse"`)
-		writeMessage(w, http.StatusUnauthorized, "401 Unauthorized"+reason)
-	case errors.Is(err, packages.ErrForbidden):
-		writeMessage(w, http.StatusForbidden, "403 Forbidden"+reason)
-	case errors.Is(err, packages.ErrNotFound):
-		writeMessage(w, http.StatusNotFound, "404 Not Found")
-	case errors.As(err, &ve):
-		writeMessage(w, http.StatusBadRequest, "400 Bad request - "+ve.Error())
-	case errors.Is(err, packages.ErrInvalid):
-		writeMessage(w, http.StatusBadRequest, "400 Bad request")
-	case errors.Is(err, packages.ErrTooLarge):
-		// The kind's text names the limit, never the content.
-		writeMessage(w, http.StatusRequestEntityTooLarge, "413 Request Entity Too Large - "+err.Error())
-	case errors.Is(err, packages.ErrConflict):
-		writeMessage(w, http.StatusConflict, "409 Conflict - this file already exists")
-	case errors.Is(err, errMethod):
-		writeMessage(w, http.StatusMethodNotAllowed, "405 Method Not Allowed")
-	default:
-		if h.Log != nil {
-			httpx.Internal(r.Context(), h.Log, err)
-		}
-		writeMessage(w, http.StatusInternalServerError, "500 Internal Server Error")
-	}
+	p.Prepare(w, r, h.Log)
+	writeMessage(w, p.Status, p.Line())
 }

@@ -45,8 +45,7 @@ const modHost = "127.0.0.1"
 func start(t *testing.T, opts ...testenv.ServerOption) *env {
 	t.Helper()
 	e := &env{goBin: testenv.Binary(t, "go"), gitBin: testenv.Binary(t, "git")}
-	e.ts = testenv.StartServer(t, opts...)
-	e.f = e.ts.MakeFixture(t)
+	e.ts, e.f = testenv.StartWithFixture(t, opts...)
 	target, err := url.Parse(e.ts.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -174,20 +173,7 @@ func (c *goClient) run(t *testing.T, dir string, args ...string) (string, int) {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, c.e.goBin, args...)
-	cmd.Dir, cmd.Env = dir, c.env()
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("go %v: %v", args, err)
-		}
-		code = ee.ExitCode()
-	}
-	return string(out), code
+	return testenv.RunClient(t, 2*time.Minute, dir, c.env(), c.e.goBin, args...)
 }
 
 func (c *goClient) mustRun(t *testing.T, dir string, args ...string) string {

@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/pkghttp"
 )
 
 // RepoDirs locates a project's bare Git repository; *git.Repos implements it.
@@ -54,17 +55,10 @@ func (h *Handler) Patterns() []string {
 	return []string{"/api/v4/projects/{id}/packages/go/"}
 }
 
-// grant is what the dispatcher hands a handler once the request is authorized; handlers cannot
-// be reached without one.
-type grant struct {
-	principal access.Principal
-	project   *namespace.Project
-}
-
 // endpoint is one route: the access it needs and the handler that serves it.
 type endpoint struct {
 	action access.Action
-	serve  func(h *Handler, w http.ResponseWriter, r *http.Request, s *session, rt Route, g grant)
+	serve  func(h *Handler, w http.ResponseWriter, r *http.Request, s *session, rt Route, g pkghttp.Grant)
 }
 
 // routes is the route table: every endpoint is a read (GET or HEAD); route_test.go checks.
@@ -76,8 +70,6 @@ var routes = map[Kind]endpoint{
 	Latest: {access.ReadPackage, (*Handler).handleLatest},
 }
 
-var errMethod = errors.New("method not allowed")
-
 // ServeHTTP is the dispatcher: parse the path, look up the route's access, authenticate,
 // resolve the project, authorize once, match the module path to the project, then serve.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +80,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		h.writeError(w, r, errMethod)
+		h.writeError(w, r, pkghttp.ErrMethod)
 		return
 	}
 	ep, ok := routes[rt.Kind]
@@ -96,17 +88,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, packages.ErrNotFound)
 		return
 	}
-	g, err := h.authorize(r, rt, ep.action)
+	g, err := pkghttp.Authorize(r, h.Auth, h.Packages, pkghttp.Target{Ref: rt.Project}, ep.action)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	mod, ok := splitModule(rt.Module, h.moduleBase(g.project))
+	mod, ok := splitModule(rt.Module, h.moduleBase(g.Project()))
 	if !ok {
 		h.writeError(w, r, packages.ErrNotFound)
 		return
 	}
-	dir := h.Repos.Dir(g.project.ID)
+	dir := h.Repos.Dir(g.Project().ID)
 	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
 		h.writeError(w, r, packages.ErrNotFound)
 		return
@@ -128,29 +120,6 @@ func (h *Handler) gitBin() string {
 	return h.GitBin
 }
 
-func (h *Handler) authorize(r *http.Request, rt Route, act access.Action) (grant, error) {
-	ctx := r.Context()
-	p, err := h.Auth.Packages(ctx, r)
-	if err != nil {
-		return grant{}, err
-	}
-	project, err := h.Packages.Project(ctx, rt.Project)
-	if errors.Is(err, packages.ErrNotFound) && p.Kind == access.Anonymous {
-		return grant{}, packages.Denied(access.Decision{Denial: access.Unauthenticated, Reason: "authentication required"}, p)
-	}
-	if err != nil {
-		return grant{}, err
-	}
-	d, err := h.Auth.Authorize(ctx, r, p, access.Resource{Project: project}, act)
-	if err != nil {
-		return grant{}, err
-	}
-	if !d.Allow {
-		return grant{}, packages.Denied(d, p)
-	}
-	return grant{principal: p, project: project}, nil
-}
-
 // moduleBase is the module path of the project's repository root: the external URL's host
 // name (Go module paths have no port) and path, then the project's full path.
 func (h *Handler) moduleBase(p *namespace.Project) string {
@@ -165,7 +134,7 @@ func (h *Handler) moduleBase(p *namespace.Project) string {
 }
 
 // handleList answers the tagged versions, one a line.
-func (h *Handler) handleList(w http.ResponseWriter, r *http.Request, s *session, _ Route, _ grant) {
+func (h *Handler) handleList(w http.ResponseWriter, r *http.Request, s *session, _ Route, _ pkghttp.Grant) {
 	vs, err := s.list(r.Context())
 	if err != nil {
 		h.writeError(w, r, err)
@@ -194,7 +163,7 @@ func (h *Handler) writeInfo(w http.ResponseWriter, v *resolved) {
 	_, _ = w.Write(body)
 }
 
-func (h *Handler) handleInfo(w http.ResponseWriter, r *http.Request, s *session, rt Route, _ grant) {
+func (h *Handler) handleInfo(w http.ResponseWriter, r *http.Request, s *session, rt Route, _ pkghttp.Grant) {
 	v, err := s.resolve(r.Context(), rt.Version)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -203,7 +172,7 @@ func (h *Handler) handleInfo(w http.ResponseWriter, r *http.Request, s *session,
 	h.writeInfo(w, v)
 }
 
-func (h *Handler) handleLatest(w http.ResponseWriter, r *http.Request, s *session, _ Route, _ grant) {
+func (h *Handler) handleLatest(w http.ResponseWriter, r *http.Request, s *session, _ Route, _ pkghttp.Grant) {
 	v, err := s.latest(r.Context())
 	if err != nil {
 		h.writeError(w, r, err)
@@ -212,7 +181,7 @@ func (h *Handler) handleLatest(w http.ResponseWriter, r *http.Request, s *sessio
 	h.writeInfo(w, v)
 }
 
-func (h *Handler) handleMod(w http.ResponseWriter, r *http.Request, s *session, rt Route, _ grant) {
+func (h *Handler) handleMod(w http.ResponseWriter, r *http.Request, s *session, rt Route, _ pkghttp.Grant) {
 	v, err := s.resolve(r.Context(), rt.Version)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -225,7 +194,7 @@ func (h *Handler) handleMod(w http.ResponseWriter, r *http.Request, s *session, 
 
 // handleZip builds the module zip into a temporary file (nothing is cached: the repository is
 // the truth, and a moved tag must not serve stale bytes), then sends it.
-func (h *Handler) handleZip(w http.ResponseWriter, r *http.Request, s *session, rt Route, _ grant) {
+func (h *Handler) handleZip(w http.ResponseWriter, r *http.Request, s *session, rt Route, _ pkghttp.Grant) {
 	ctx := r.Context()
 	v, err := s.resolve(ctx, rt.Version)
 	if err != nil {
@@ -294,54 +263,24 @@ func (h *Handler) acquire(ctx context.Context) error {
 
 func (h *Handler) release() { <-h.slots }
 
-// writeText answers a plain-text message: the go command shows text/plain bodies of failed
-// requests to its user ("server response: …").
-func writeText(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, msg+"\n")
-}
-
-// writeError is the format's one error writer: kinds → status + a plain-text message. Unknown
+// writeError is the format's one error writer: the shared kinds → status (pkghttp.Classify) and
+// a plain-text message, which the go command shows its user ("server response: …"). Unknown
 // errors are logged with the request ID and answered with a generic 500.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var de *packages.DeniedError
-	var ve *packages.ValidationError
-	reason := ""
-	if errors.As(err, &de) {
-		reason = " - " + de.Reason
-	}
 	for _, k := range []string{"Content-Type", "Content-Length"} {
 		w.Header().Del(k)
 	}
+	p := pkghttp.Classify(err)
 	switch {
-	case errors.Is(err, authn.ErrInvalidCredentials), errors.Is(err, packages.ErrUnauthorized):
-		w.Header().Set("WWW-Authenticate", `Basic realm="Gatehouse"`)
-		writeText(w, http.StatusUnauthorized, "401 Unauthorized"+reason)
-	case errors.Is(err, packages.ErrForbidden):
-		writeText(w, http.StatusForbidden, "403 Forbidden"+reason)
-	case errors.Is(err, packages.ErrNotFound):
-		writeText(w, http.StatusNotFound, "404 Not Found")
-	case errors.As(err, &ve):
-		writeText(w, http.StatusBadRequest, "400 Bad request - "+ve.Error())
-	case errors.Is(err, packages.ErrInvalid):
-		writeText(w, http.StatusBadRequest, "400 Bad request")
-	case errors.Is(err, packages.ErrTooLarge):
-		// The text names sizes and limits, never content.
-		writeText(w, http.StatusRequestEntityTooLarge, "413 Request Entity Too Large - "+err.Error())
-	case errors.Is(err, errBadModule):
+	case p.Status == http.StatusBadRequest:
+		p.Title = "Bad request" // GitLab's API spelling
+	case p.Status == http.StatusInternalServerError && errors.Is(err, errBadModule):
 		// As proxy.golang.org: the version exists but is not a valid module.
-		writeText(w, http.StatusNotFound, "not found: "+err.Error())
-	case errors.Is(err, errMethod):
-		writeText(w, http.StatusMethodNotAllowed, "405 Method Not Allowed")
-	case errors.Is(err, context.Canceled):
+		pkghttp.WriteText(w, http.StatusNotFound, "not found: "+err.Error())
+		return
+	case p.Status == http.StatusInternalServerError && errors.Is(err, context.Canceled):
 		// The client went away.
-		writeText(w, http.StatusServiceUnavailable, "503 Service Unavailable")
-	default:
-		if h.Log != nil {
-			httpx.Internal(r.Context(), h.Log, err)
-		}
-		writeText(w, http.StatusInternalServerError, "500 Internal Server Error")
+		p.Status, p.Title = http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable)
 	}
+	p.WriteText(w, r, h.Log)
 }

@@ -36,8 +36,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
-	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/pkghttp"
 )
 
 // Handler serves the Maven repository API.
@@ -52,17 +52,9 @@ func (h *Handler) Patterns() []string {
 	return []string{"/api/v4/projects/{id}/packages/maven/", "/api/v4/groups/{id}/-/packages/maven/", "/api/v4/packages/maven/"}
 }
 
-// grant is what the dispatcher hands a handler once the request is authorized; handlers cannot
-// be reached without one.
-type grant struct {
-	principal access.Principal
-	// project holds the file (chosen among the holders for group and instance requests).
-	project *namespace.Project
-}
-
 type endpoint struct {
 	action access.Action
-	serve  func(h *Handler, w http.ResponseWriter, r *http.Request, rt Route, g grant)
+	serve  func(h *Handler, w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant)
 }
 
 // routes is the route table: level → method → endpoint. Every route names its access action
@@ -83,8 +75,6 @@ var routes = map[level]map[string]endpoint{
 	},
 }
 
-var errMethod = errors.New("method not allowed")
-
 // ServeHTTP is the dispatcher: parse, look up the route's access, authenticate, resolve the
 // project, authorize once, then serve.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -100,10 +90,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			w.Header().Set("Allow", "GET, HEAD")
 		}
-		h.writeError(w, r, errMethod)
+		h.writeError(w, r, pkghttp.ErrMethod)
 		return
 	}
-	g, err := h.authorize(r, rt, ep.action)
+	g, err := pkghttp.Authorize(r, h.Auth, h.Packages, target(rt), ep.action)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -111,81 +101,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep.serve(h, w, r, rt, g)
 }
 
-// authorize authenticates the request and decides it once, on the project holding the file.
-func (h *Handler) authorize(r *http.Request, rt Route, act access.Action) (grant, error) {
-	ctx := r.Context()
-	p, err := h.Auth.Packages(ctx, r)
-	if err != nil {
-		return grant{}, err
+// target is what a request acts on: the project, or the file among a group's or the
+// instance's projects.
+func target(rt Route) pkghttp.Target {
+	t := pkghttp.Target{Ref: rt.Ref, Format: packages.Maven, Name: rt.Name, Version: rt.Version, File: rt.File}
+	switch rt.level {
+	case levelGroup:
+		t.Level = pkghttp.GroupLevel
+	case levelInstance:
+		t.Level = pkghttp.InstanceLevel
 	}
-	var project *namespace.Project
-	if rt.level == levelProject {
-		project, err = h.Packages.Project(ctx, rt.Ref)
-	} else {
-		project, err = h.holder(r, rt, p, act)
-	}
-	if errors.Is(err, packages.ErrNotFound) && p.Kind == access.Anonymous {
-		return grant{}, packages.Denied(access.Decision{Denial: access.Unauthenticated, Reason: "authentication required"}, p)
-	}
-	if err != nil {
-		return grant{}, err
-	}
-	d, err := h.Auth.Authorize(ctx, r, p, access.Resource{Project: project}, act)
-	if err != nil {
-		return grant{}, err
-	}
-	if !d.Allow {
-		return grant{}, packages.Denied(d, p)
-	}
-	return grant{principal: p, project: project}, nil
-}
-
-// holder picks, for a group- or instance-level request, the project to serve it from: the most
-// recently updated project (in the group, or anywhere for the instance) that holds the file and
-// that p may act on. When p may act on none, the newest holder is returned so that the one
-// audited decision explains the refusal. ErrNotFound when no project holds the file.
-func (h *Handler) holder(r *http.Request, rt Route, p access.Principal, act access.Action) (*namespace.Project, error) {
-	ctx := r.Context()
-	var g *namespace.Group
-	if rt.level == levelGroup {
-		var err error
-		if g, err = h.Packages.Group(ctx, rt.Ref); err != nil {
-			return nil, err
-		}
-	}
-	holders, err := h.Packages.ProjectsHolding(ctx, packages.Maven, rt.Name, g)
-	if err != nil {
-		return nil, err
-	}
-	var first *namespace.Project
-	for _, proj := range holders {
-		if _, err := h.Packages.File(ctx, proj.ID, packages.Maven, rt.Name, rt.Version, rt.File); errors.Is(err, packages.ErrNotFound) {
-			continue
-		} else if err != nil {
-			return nil, err
-		}
-		if first == nil {
-			first = proj
-		}
-		// A filter, not the decision: the dispatcher decides (and audits) once on the result.
-		d, err := h.Auth.Authorizer.Authorize(ctx, p, access.Resource{Project: proj}, act)
-		if err != nil {
-			return nil, err
-		}
-		if d.Allow {
-			return proj, nil
-		}
-	}
-	if first == nil {
-		return nil, packages.ErrNotFound
-	}
-	return first, nil
+	return t
 }
 
 // handleGet answers a file, or one of its checksums as text (GET and HEAD).
-func (h *Handler) handleGet(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) handleGet(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	ctx := r.Context()
-	f, err := h.Packages.File(ctx, g.project.ID, packages.Maven, rt.Name, rt.Version, rt.File)
+	f, err := h.Packages.File(ctx, g.Project().ID, packages.Maven, rt.Name, rt.Version, rt.File)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -248,7 +180,7 @@ type versionMetadata struct {
 }
 
 // handlePut deploys a file, or verifies a checksum file against the stored file.
-func (h *Handler) handlePut(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) handlePut(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	if rt.Checksum != NoChecksum {
 		h.verifyChecksum(w, r, rt, g)
 		return
@@ -256,8 +188,8 @@ func (h *Handler) handlePut(w http.ResponseWriter, r *http.Request, rt Route, g 
 	ctx := r.Context()
 	limit := h.Packages.MaxFileSize(packages.Maven)
 	meta := versionMetadata{Path: rt.Path(), GroupID: rt.GroupID(), ArtifactID: rt.ArtifactID()}
-	up := packages.Upload{ProjectID: g.project.ID, Format: packages.Maven, Name: rt.Name, Version: rt.Version,
-		Filename: rt.File, Expected: expectedChecksums(r), Size: r.ContentLength, Body: r.Body}
+	up := packages.Upload{ProjectID: g.Project().ID, Format: packages.Maven, Name: rt.Name, Version: rt.Version,
+		Filename: rt.File, Expected: pkghttp.ExpectedChecksums(r), Size: r.ContentLength, Body: r.Body}
 	if rt.Version == MetadataVersion {
 		// An artifact's version listing: kept out of version listings (GitLab stores it in a
 		// package without a version).
@@ -290,18 +222,18 @@ func (h *Handler) handlePut(w http.ResponseWriter, r *http.Request, rt Route, g 
 		h.writeError(w, r, err)
 		return
 	}
-	writeText(w, http.StatusCreated, "201 Created")
+	pkghttp.WriteText(w, http.StatusCreated, "201 Created")
 }
 
 // verifyChecksum compares an uploaded <file>.<checksum> with the stored file's checksum. It
 // stores nothing: every checksum is computed when the file is stored.
-func (h *Handler) verifyChecksum(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) verifyChecksum(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	sum, err := ParseChecksum(r.Body, rt.Checksum)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	f, err := h.Packages.File(r.Context(), g.project.ID, packages.Maven, rt.Name, rt.Version, rt.File)
+	f, err := h.Packages.File(r.Context(), g.Project().ID, packages.Maven, rt.Name, rt.Version, rt.File)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -313,13 +245,6 @@ func (h *Handler) verifyChecksum(w http.ResponseWriter, r *http.Request, rt Rout
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// expectedChecksums reads the optional X-Checksum-* request headers (Artifactory's convention,
-// which some Maven transports and scripts send).
-func expectedChecksums(r *http.Request) packages.Checksums {
-	return packages.Checksums{MD5: r.Header.Get("X-Checksum-Md5"), SHA1: r.Header.Get("X-Checksum-Sha1"),
-		SHA256: r.Header.Get("X-Checksum-Sha256"), SHA512: r.Header.Get("X-Checksum-Sha512")}
-}
-
 // conflictError is a refused deploy, in words safe to show.
 type conflictError struct{ msg string }
 
@@ -327,51 +252,19 @@ func (e *conflictError) Error() string { return e.msg }
 
 func (e *conflictError) Unwrap() error { return packages.ErrConflict }
 
-func writeText(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, msg+"\n")
-}
-
-// writeError is the format's one error writer: kinds → status and a line of text (Maven shows
-// the status; people with curl read the text). Unknown errors are logged with the request ID and
-// answered with a generic 500.
+// writeError is the format's one error writer: the shared kinds → status (pkghttp.Classify) and
+// a line of text (Maven shows the status; people with curl read the text). Unknown errors are
+// logged with the request ID and answered with a generic 500.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var de *packages.DeniedError
-	var ve *packages.ValidationError
 	var ce *conflictError
-	reason := ""
-	if errors.As(err, &de) {
-		reason = " - " + de.Reason
-	}
+	p := pkghttp.Classify(err)
 	switch {
 	case errors.Is(err, authn.ErrInvalidCredentials):
-		w.Header().Set("WWW-Authenticate", `Basic realm="Gatehouse"`)
-		writeText(w, http.StatusUnauthorized, "401 Unauthorized - the credentials are not valid")
-	case errors.Is(err, packages.ErrUnauthorized):
-		w.Header().Set("WWW-Authenticate", `Basic realm="Gatehouse"`)
-		writeText(w, http.StatusUnauthorized, "401 Unauthorized"+reason)
-	case errors.Is(err, packages.ErrForbidden):
-		writeText(w, http.StatusForbidden, "403 Forbidden"+reason)
-	case errors.Is(err, packages.ErrNotFound):
-		writeText(w, http.StatusNotFound, "404 Not Found")
-	case errors.As(err, &ve):
-		writeText(w, http.StatusBadRequest, "400 Bad Request - "+ve.Error())
-	case errors.Is(err, packages.ErrInvalid):
-		writeText(w, http.StatusBadRequest, "400 Bad Request")
-	case errors.Is(err, packages.ErrTooLarge):
-		writeText(w, http.StatusRequestEntityTooLarge, "413 Request Entity Too Large - the file is larger than this registry's Maven limit")
-	case errors.As(err, &ce):
-		writeText(w, http.StatusConflict, "409 Conflict - "+ce.Error())
-	case errors.Is(err, packages.ErrConflict):
-		writeText(w, http.StatusConflict, "409 Conflict")
-	case errors.Is(err, errMethod):
-		writeText(w, http.StatusMethodNotAllowed, "405 Method Not Allowed")
-	default:
-		if h.Log != nil {
-			httpx.Internal(r.Context(), h.Log, err)
-		}
-		writeText(w, http.StatusInternalServerError, "500 Internal Server Error")
+		p.Detail = "the credentials are not valid"
+	case p.Status == http.StatusRequestEntityTooLarge:
+		p.Detail = "the file is larger than this registry's Maven limit"
+	case p.Status == http.StatusConflict && errors.As(err, &ce):
+		p.Detail = ce.Error()
 	}
+	p.WriteText(w, r, h.Log)
 }

@@ -10,13 +10,11 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
@@ -48,8 +46,8 @@ type env struct {
 
 func start(t *testing.T, opts ...testenv.ServerOption) *env {
 	t.Helper()
-	ts := testenv.StartServer(t, opts...)
-	return &env{ts: ts, f: ts.MakeFixture(t), groupID: "com.example.t" + randomHex(t, 4)}
+	ts, f := testenv.StartWithFixture(t, opts...)
+	return &env{ts: ts, f: f, groupID: "com.example.t" + randomHex(t, 4)}
 }
 
 func randomHex(t testing.TB, n int) string {
@@ -142,27 +140,14 @@ func writeFile(t testing.TB, p, content string) {
 // run runs mvn in dir and returns its output and exit code.
 func (m *maven) run(t *testing.T, dir string, args ...string) (string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
 	all := append([]string{"-B", "--no-transfer-progress", "-s", m.settings, "-gs", filepath.Join(m.dir, "global-settings.xml")}, args...)
-	cmd := exec.CommandContext(ctx, m.bin, all...)
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + m.dir,
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + m.dir,
 		// A short-lived JVM: the quick compiler tier and a small heap start it faster.
 		"MAVEN_OPTS=-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx512m"}
 	if jh := os.Getenv("JAVA_HOME"); jh != "" {
-		cmd.Env = append(cmd.Env, "JAVA_HOME="+jh)
+		env = append(env, "JAVA_HOME="+jh)
 	}
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("mvn %v: %v", args, err)
-		}
-		code = ee.ExitCode()
-	}
-	return string(out), code
+	return testenv.RunClient(t, 4*time.Minute, dir, env, m.bin, all...)
 }
 
 func (m *maven) mustRun(t *testing.T, dir string, args ...string) string {
@@ -283,27 +268,7 @@ func (e *env) version(t testing.TB, project, name, version string) *packages.Ver
 // blob and no upload in progress.
 func (e *env) assertNothingStored(t testing.TB) {
 	t.Helper()
-	ctx := context.Background()
-	for name, p := range e.f.Projects {
-		list, err := e.ts.Server.Packages.Packages(ctx, p.ID, packages.Maven)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(list) != 0 {
-			t.Fatalf("project %s holds %d Maven packages", name, len(list))
-		}
-	}
-	n := 0
-	if err := e.ts.Server.Blobs.(blob.Walker).Walk(ctx, func(blob.Info) error { n++; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	uploads, err := os.ReadDir(filepath.Join(e.ts.Server.Config.DataDir, "blobs", "uploads"))
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	if n != 0 || len(uploads) != 0 {
-		t.Fatalf("the blob store holds %d blobs and %d uploads", n, len(uploads))
-	}
+	e.ts.AssertNoPackages(t, e.f, packages.Maven)
 }
 
 // localJar is the jar a consumer resolved into its local repository.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
 // These tests speak the protocol exactly as mvn does (PUT artifact, .sha1, .md5, then
@@ -255,20 +256,7 @@ func TestExternalAuthorizationRefusesDeployTokens(t *testing.T) {
 // rawRequest sends exactly path, unnormalised (as curl --path-as-is would), with a deploy token.
 func rawRequest(t *testing.T, base, method, path, tok string, body []byte) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, base+"/", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.URL.Opaque = path
-	req.Header.Set("Deploy-Token", tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	_, _ = b.ReadFrom(resp.Body)
-	return resp.StatusCode, b.String()
+	return testenv.RawRequest(t, base, method, path, tok, body)
 }
 
 func TestHostileInput(t *testing.T) {

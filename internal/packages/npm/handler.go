@@ -26,8 +26,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
-	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/pkghttp"
 )
 
 // Handler serves the npm registry API.
@@ -44,18 +44,9 @@ func (h *Handler) Patterns() []string {
 	return []string{"/api/v4/projects/{id}/packages/npm/", "/api/v4/groups/{id}/-/packages/npm/", "/api/v4/packages/npm/"}
 }
 
-// grant is what the dispatcher hands a handler once the request is authorized; handlers cannot
-// be reached without one.
-type grant struct {
-	principal access.Principal
-	// project holds the package (chosen among the group's projects for group and instance
-	// requests).
-	project *namespace.Project
-}
-
 type endpoint struct {
 	action access.Action
-	serve  func(h *Handler, w http.ResponseWriter, r *http.Request, rt Route, g grant)
+	serve  func(h *Handler, w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant)
 }
 
 // routes is the route table: level → kind → method → endpoint. Every route names its access
@@ -80,8 +71,6 @@ var routes = map[level]map[kind]map[string]endpoint{
 	},
 }
 
-var errMethod = errors.New("method not allowed")
-
 // ServeHTTP is the dispatcher: parse, look up the route's access, authenticate, resolve the
 // project, authorize once, then serve.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -92,10 +81,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ep, ok := routes[rt.level][rt.kind][r.Method]
 	if !ok {
-		h.writeError(w, r, errMethod)
+		h.writeError(w, r, pkghttp.ErrMethod)
 		return
 	}
-	g, err := h.authorize(r, rt, ep.action)
+	g, err := pkghttp.Authorize(r, h.Auth, h.Packages, target(rt), ep.action)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -103,92 +92,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep.serve(h, w, r, rt, g)
 }
 
-// authorize authenticates the request and decides it once, on the project holding the package.
-func (h *Handler) authorize(r *http.Request, rt Route, act access.Action) (grant, error) {
-	ctx := r.Context()
-	p, err := h.Auth.Packages(ctx, r)
-	if err != nil {
-		return grant{}, err
+// target is what a request acts on: the project, or the package (for a tarball, that file)
+// among a group's projects or, at the instance level, those of the top-level group its @scope
+// names (GitLab's rule).
+func target(rt Route) pkghttp.Target {
+	t := pkghttp.Target{Ref: rt.Ref, Format: packages.NPM, Name: rt.Name.String()}
+	switch rt.level {
+	case levelGroup:
+		t.Level = pkghttp.GroupLevel
+	case levelInstance:
+		t.Level, t.Ref, t.Scoped = pkghttp.InstanceLevel, rt.Name.Scope, true
 	}
-	var project *namespace.Project
-	if rt.level == levelProject {
-		project, err = h.Packages.Project(ctx, rt.Ref)
-	} else {
-		project, err = h.holder(r, rt, p, act)
+	if rt.kind == kindTarball {
+		t.Version, t.File = rt.Version, rt.Filename
 	}
-	if errors.Is(err, packages.ErrNotFound) && p.Kind == access.Anonymous {
-		return grant{}, packages.Denied(access.Decision{Denial: access.Unauthenticated, Reason: "authentication required"}, p)
-	}
-	if err != nil {
-		return grant{}, err
-	}
-	d, err := h.Auth.Authorize(ctx, r, p, access.Resource{Project: project}, act)
-	if err != nil {
-		return grant{}, err
-	}
-	if !d.Allow {
-		return grant{}, packages.Denied(d, p)
-	}
-	return grant{principal: p, project: project}, nil
-}
-
-// holder picks, for a group- or instance-level request, the project to serve it from: the most
-// recently updated project in the group holding the package (and, for a tarball, that file)
-// that p may act on. When p may act on none, the newest holder is returned so that the one
-// audited decision explains the refusal. ErrNotFound when no project holds it.
-func (h *Handler) holder(r *http.Request, rt Route, p access.Principal, act access.Action) (*namespace.Project, error) {
-	ctx := r.Context()
-	var g *namespace.Group
-	var err error
-	if rt.level == levelGroup {
-		g, err = h.Packages.Group(ctx, rt.Ref)
-	} else {
-		// Instance level: the scope is a top-level group (GitLab's rule).
-		if rt.Name.Scope == "" {
-			return nil, packages.ErrNotFound
-		}
-		g, err = h.Packages.Group(ctx, rt.Name.Scope)
-		if err == nil && g.ParentID != 0 {
-			err = packages.ErrNotFound
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	holders, err := h.Packages.ProjectsHolding(ctx, packages.NPM, rt.Name.String(), g)
-	if err != nil {
-		return nil, err
-	}
-	var first *namespace.Project
-	for _, proj := range holders {
-		if rt.kind == kindTarball {
-			if _, err := h.Packages.File(ctx, proj.ID, packages.NPM, rt.Name.String(), rt.Version, rt.Filename); errors.Is(err, packages.ErrNotFound) {
-				continue
-			} else if err != nil {
-				return nil, err
-			}
-		}
-		if first == nil {
-			first = proj
-		}
-		// A filter, not the decision: the dispatcher decides (and audits) once on the result.
-		d, err := h.Auth.Authorizer.Authorize(ctx, p, access.Resource{Project: proj}, act)
-		if err != nil {
-			return nil, err
-		}
-		if d.Allow {
-			return proj, nil
-		}
-	}
-	if first == nil {
-		return nil, packages.ErrNotFound
-	}
-	return first, nil
+	return t
 }
 
 // handlePublish stores an `npm publish`: the document is parsed and its tarball verified before
 // anything is stored; the version, its file and its dist-tags are recorded together.
-func (h *Handler) handlePublish(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) handlePublish(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	lim := DefaultLimits(h.Packages.MaxFileSize(packages.NPM))
 	if r.ContentLength > lim.MaxBody() {
 		h.writeError(w, r, packages.ErrTooLarge)
@@ -199,7 +122,7 @@ func (h *Handler) handlePublish(w http.ResponseWriter, r *http.Request, rt Route
 		h.writeError(w, r, err)
 		return
 	}
-	_, err = h.Packages.AddFile(r.Context(), packages.Upload{ProjectID: g.project.ID, Format: packages.NPM,
+	_, err = h.Packages.AddFile(r.Context(), packages.Upload{ProjectID: g.Project().ID, Format: packages.NPM,
 		Name: pub.Name.String(), Version: pub.Version, Filename: pub.Filename, Metadata: pub.Manifest, Tags: pub.Tags,
 		Expected: pub.Expected, Size: int64(len(pub.Tarball)), Body: bytes.NewReader(pub.Tarball)})
 	if errors.Is(err, packages.ErrConflict) {
@@ -225,9 +148,9 @@ func (e *conflictError) Error() string {
 func (e *conflictError) Unwrap() error { return packages.ErrConflict }
 
 // handlePackument answers the package document: full, or abbreviated for npm install.
-func (h *Handler) handlePackument(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) handlePackument(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	ctx := r.Context()
-	pkg, err := h.Packages.Package(ctx, g.project.ID, packages.NPM, rt.Name.String())
+	pkg, err := h.Packages.Package(ctx, g.Project().ID, packages.NPM, rt.Name.String())
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -258,9 +181,9 @@ func (h *Handler) handlePackument(w http.ResponseWriter, r *http.Request, rt Rou
 }
 
 // handleTarball streams a version's tarball.
-func (h *Handler) handleTarball(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) handleTarball(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	ctx := r.Context()
-	f, err := h.Packages.File(ctx, g.project.ID, packages.NPM, rt.Name.String(), rt.Version, rt.Filename)
+	f, err := h.Packages.File(ctx, g.Project().ID, packages.NPM, rt.Name.String(), rt.Version, rt.Filename)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -280,9 +203,9 @@ func (h *Handler) handleTarball(w http.ResponseWriter, r *http.Request, rt Route
 }
 
 // handleDistTags lists the package's dist-tags.
-func (h *Handler) handleDistTags(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) handleDistTags(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	ctx := r.Context()
-	pkg, err := h.Packages.Package(ctx, g.project.ID, packages.NPM, rt.Name.String())
+	pkg, err := h.Packages.Package(ctx, g.Project().ID, packages.NPM, rt.Name.String())
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -304,7 +227,7 @@ const maxTagBody = 1024
 
 // handleSetDistTag points a dist-tag at a version (`npm dist-tag add name@version tag` sends the
 // version as a JSON string).
-func (h *Handler) handleSetDistTag(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) handleSetDistTag(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	ctx := r.Context()
 	b, err := io.ReadAll(io.LimitReader(r.Body, maxTagBody+1))
 	if err != nil || len(b) > maxTagBody {
@@ -319,7 +242,7 @@ func (h *Handler) handleSetDistTag(w http.ResponseWriter, r *http.Request, rt Ro
 		h.writeError(w, r, invalid("version", "must be a semantic version (semver.org)"))
 		return
 	}
-	pkg, err := h.Packages.Package(ctx, g.project.ID, packages.NPM, rt.Name.String())
+	pkg, err := h.Packages.Package(ctx, g.Project().ID, packages.NPM, rt.Name.String())
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -332,9 +255,9 @@ func (h *Handler) handleSetDistTag(w http.ResponseWriter, r *http.Request, rt Ro
 }
 
 // handleDeleteDistTag removes a dist-tag.
-func (h *Handler) handleDeleteDistTag(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) handleDeleteDistTag(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	ctx := r.Context()
-	pkg, err := h.Packages.Package(ctx, g.project.ID, packages.NPM, rt.Name.String())
+	pkg, err := h.Packages.Package(ctx, g.Project().ID, packages.NPM, rt.Name.String())
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -354,49 +277,45 @@ func writeNPMError(w http.ResponseWriter, status int, msg string) {
 	httpx.WriteJSON(w, status, map[string]string{"error": msg})
 }
 
-// writeError is the format's one error writer: kinds → status + npm's {"error": …}. npm shows
-// the text after the status line ("403 Forbidden - PUT … - <error>"). Unknown errors are logged
-// with the request ID and answered with a generic 500.
+// writeError is the format's one error writer: the shared kinds → status (pkghttp.Classify) in
+// npm's {"error": …}. npm shows the text after the status line ("403 Forbidden - PUT … -
+// <error>"). Unknown errors are logged with the request ID and answered with a generic 500.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var de *packages.DeniedError
-	var ve *packages.ValidationError
 	var ce *conflictError
+	p := pkghttp.Classify(err)
+	var msg string
 	switch {
 	case errors.Is(err, authn.ErrInvalidCredentials):
-		w.Header().Set("WWW-Authenticate", `Basic realm="Gatehouse"`)
-		writeNPMError(w, http.StatusUnauthorized, "unauthorized: the credentials are not valid")
-	case errors.Is(err, packages.ErrUnauthorized):
-		w.Header().Set("WWW-Authenticate", `Basic realm="Gatehouse"`)
-		msg := "unauthorized: authentication required"
-		if errors.As(err, &de) {
-			msg = "unauthorized: " + de.Reason
+		msg = "unauthorized: the credentials are not valid"
+	case p.Status == http.StatusUnauthorized:
+		msg = "unauthorized: authentication required"
+		if p.Detail != "" {
+			msg = "unauthorized: " + p.Detail
 		}
-		writeNPMError(w, http.StatusUnauthorized, msg)
-	case errors.Is(err, packages.ErrForbidden):
-		msg := "forbidden"
-		if errors.As(err, &de) {
-			msg = "forbidden: " + de.Reason
+	case p.Status == http.StatusForbidden:
+		msg = "forbidden"
+		if p.Detail != "" {
+			msg = "forbidden: " + p.Detail
 		}
-		writeNPMError(w, http.StatusForbidden, msg)
-	case errors.As(err, &ce):
+	case p.Status == http.StatusConflict && errors.As(err, &ce):
 		// npm's registry answers a re-publish with 403, and npm prints the reason.
-		writeNPMError(w, http.StatusForbidden, ce.Error())
-	case errors.Is(err, packages.ErrNotFound):
-		writeNPMError(w, http.StatusNotFound, "not_found: package, version or file not found")
-	case errors.As(err, &ve):
-		writeNPMError(w, http.StatusBadRequest, "bad request: "+ve.Error())
-	case errors.Is(err, packages.ErrInvalid):
-		writeNPMError(w, http.StatusBadRequest, "bad request")
-	case errors.Is(err, packages.ErrTooLarge):
-		writeNPMError(w, http.StatusRequestEntityTooLarge, "the package is larger than this registry's npm limit")
-	case errors.Is(err, packages.ErrConflict):
-		writeNPMError(w, http.StatusConflict, "conflict: already exists")
-	case errors.Is(err, errMethod):
-		writeNPMError(w, http.StatusMethodNotAllowed, "method not allowed")
-	default:
-		if h.Log != nil {
-			httpx.Internal(r.Context(), h.Log, err)
+		p.Status, msg = http.StatusForbidden, ce.Error()
+	case p.Status == http.StatusNotFound:
+		msg = "not_found: package, version or file not found"
+	case p.Status == http.StatusBadRequest:
+		msg = "bad request"
+		if p.Detail != "" {
+			msg = "bad request: " + p.Detail
 		}
-		writeNPMError(w, http.StatusInternalServerError, "internal server error")
+	case p.Status == http.StatusRequestEntityTooLarge:
+		msg = "the package is larger than this registry's npm limit"
+	case p.Status == http.StatusConflict:
+		msg = "conflict: already exists"
+	case p.Status == http.StatusMethodNotAllowed:
+		msg = "method not allowed"
+	default:
+		msg = "internal server error"
 	}
+	p.Prepare(w, r, h.Log)
+	writeNPMError(w, p.Status, msg)
 }

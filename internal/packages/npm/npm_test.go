@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
@@ -38,13 +36,8 @@ type env struct {
 func start(t *testing.T, opts ...testenv.ServerOption) *env {
 	t.Helper()
 	e := &env{npm: testenv.Binary(t, "npm"), node: testenv.Binary(t, "node")}
-	e.ts = testenv.StartServer(t, opts...)
-	e.f = e.ts.MakeFixture(t)
-	u, err := url.Parse(e.ts.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.host = u.Host
+	e.ts, e.f = testenv.StartWithFixture(t, opts...)
+	e.host = e.ts.Host()
 	return e
 }
 
@@ -99,20 +92,7 @@ func (e *env) newClient(t *testing.T, registry, token string) *client {
 // npm runs npm in dir and returns its combined output and exit code.
 func (c *client) npm(t *testing.T, dir string, args ...string) (string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, c.e.npm, args...)
-	cmd.Dir, cmd.Env = dir, c.env
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("npm %v: %v", args, err)
-		}
-		code = ee.ExitCode()
-	}
-	return string(out), code
+	return testenv.RunClient(t, 2*time.Minute, dir, c.env, c.e.npm, args...)
 }
 
 func (c *client) mustNPM(t *testing.T, dir string, args ...string) string {
@@ -365,27 +345,7 @@ func (e *env) do(t *testing.T, method, u, token string, body []byte) (int, strin
 // blob and no upload.
 func (e *env) assertNoNPMPackages(t *testing.T) {
 	t.Helper()
-	ctx := context.Background()
-	for name, p := range e.f.Projects {
-		list, err := e.ts.Server.Packages.Packages(ctx, p.ID, packages.NPM)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(list) != 0 {
-			t.Fatalf("project %s holds %d npm packages", name, len(list))
-		}
-	}
-	n := 0
-	if err := e.ts.Server.Blobs.(blob.Walker).Walk(ctx, func(blob.Info) error { n++; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	uploads, err := os.ReadDir(filepath.Join(e.ts.Server.Config.DataDir, "blobs", "uploads"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != 0 || len(uploads) != 0 {
-		t.Fatalf("the blob store holds %d blobs and %d uploads", n, len(uploads))
-	}
+	e.ts.AssertNoPackages(t, e.f, packages.NPM)
 }
 
 // publishBody builds `npm publish`'s document around tgz, as npm 11 sends it.

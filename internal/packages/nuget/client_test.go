@@ -1,10 +1,8 @@
 package nuget_test
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,21 +56,8 @@ func newClient(t *testing.T, source, user, secret string) *client {
 // exit code.
 func (c *client) run(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	args = append(args, "-ConfigFile", c.config, "-NonInteractive")
-	cmd := exec.CommandContext(ctx, c.bin, args...)
-	cmd.Dir, cmd.Env = c.dir, c.env
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("nuget %v: %v", args, err)
-		}
-		code = ee.ExitCode()
-	}
-	return string(out), code
+	return testenv.RunClient(t, 2*time.Minute, c.dir, c.env, c.bin, args...)
 }
 
 func (c *client) must(t *testing.T, args ...string) string {

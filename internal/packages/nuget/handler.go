@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/pkghttp"
 )
 
 // ProjectLister lists the instance's projects (*namespace.Service); group searches pick the
@@ -51,28 +52,19 @@ func (h *Handler) Patterns() []string {
 // and push may carry the token in X-NuGet-ApiKey.
 var auth = authn.PackageAuth{CheckDeployUsername: true, TokenHeaders: []string{"X-NuGet-ApiKey"}}
 
-// grant is what the dispatcher hands a handler once the request is authorized; handlers cannot
-// be reached without one.
-type grant struct {
-	principal access.Principal
-	// projects are the projects to serve from: the project, or (group level) the group's
-	// projects the credential may read, most recently updated holder first.
-	projects []*namespace.Project
-}
-
 type endpoint struct {
 	// action is what the request needs; "" marks a public service document, which is the
 	// same for every :id and holds no data (public is then true).
 	action access.Action
 	public bool
-	serve  func(h *Handler, w http.ResponseWriter, r *http.Request, rt Route, g grant)
+	serve  func(h *Handler, w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant)
 }
 
-func read(f func(*Handler, http.ResponseWriter, *http.Request, Route, grant)) endpoint {
+func read(f func(*Handler, http.ResponseWriter, *http.Request, Route, pkghttp.Grant)) endpoint {
 	return endpoint{action: access.ReadPackage, serve: f}
 }
 
-func public(f func(*Handler, http.ResponseWriter, *http.Request, Route, grant)) endpoint {
+func public(f func(*Handler, http.ResponseWriter, *http.Request, Route, pkghttp.Grant)) endpoint {
 	return endpoint{public: true, serve: f}
 }
 
@@ -104,8 +96,6 @@ var routes = map[level]map[kind]map[string]endpoint{
 	},
 }
 
-var errMethod = errors.New("method not allowed")
-
 // ServeHTTP is the dispatcher: parse, look up the route's access, authenticate, resolve the
 // project(s), authorize once, then serve.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -116,14 +106,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ep, ok := routes[rt.level][rt.kind][r.Method]
 	if !ok {
-		h.writeError(w, r, errMethod)
+		h.writeError(w, r, pkghttp.ErrMethod)
 		return
 	}
 	if ep.public {
-		ep.serve(h, w, r, rt, grant{})
+		ep.serve(h, w, r, rt, pkghttp.Grant{})
 		return
 	}
-	g, err := h.authorize(r, rt, ep.action)
+	g, err := pkghttp.Authorize(r, h.Auth, h.Packages, h.target(rt), ep.action)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -131,69 +121,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep.serve(h, w, r, rt, g)
 }
 
-// authorize authenticates the request and decides it once. At group level the candidates (the
-// group's projects holding the package, or all its projects for a search) are filtered by what
-// the credential may read; the one audited decision is taken on the first readable one, or on
-// the first candidate to explain a refusal.
-func (h *Handler) authorize(r *http.Request, rt Route, act access.Action) (grant, error) {
-	ctx := r.Context()
-	p, err := h.Auth.PackagesWith(ctx, r, auth)
-	if err != nil {
-		return grant{}, err
-	}
-	unauthenticated := func(err error) error {
-		if errors.Is(err, packages.ErrNotFound) && p.Kind == access.Anonymous {
-			return packages.Denied(access.Decision{Denial: access.Unauthenticated, Reason: "authentication required"}, p)
-		}
-		return err
-	}
-	var candidates, allowed []*namespace.Project
+// target is what a request acts on: the project, or (group level) the group's projects holding
+// the package, or all of them for a search, that the credential may read, most recently updated
+// holder first.
+func (h *Handler) target(rt Route) pkghttp.Target {
 	if rt.level == levelProject {
-		project, err := h.Packages.Project(ctx, rt.Ref)
-		if err != nil {
-			return grant{}, unauthenticated(err)
-		}
-		candidates, allowed = []*namespace.Project{project}, []*namespace.Project{project}
-	} else {
-		candidates, err = h.groupCandidates(ctx, rt)
-		if err != nil {
-			return grant{}, unauthenticated(err)
-		}
-		for _, proj := range candidates {
-			// A filter, not the decision: the decision below is taken (and audited) once.
-			d, err := h.Auth.Authorizer.Authorize(ctx, p, access.Resource{Project: proj}, act)
-			if err != nil {
-				return grant{}, err
-			}
-			if d.Allow {
-				allowed = append(allowed, proj)
-			}
-		}
+		return pkghttp.Target{Ref: rt.Ref, Credentials: auth}
 	}
-	if len(candidates) == 0 {
-		return grant{}, unauthenticated(packages.ErrNotFound)
-	}
-	decideOn := candidates[0]
-	if len(allowed) > 0 {
-		decideOn = allowed[0]
-	}
-	d, err := h.Auth.Authorize(ctx, r, p, access.Resource{Project: decideOn}, act)
-	if err != nil {
-		return grant{}, err
-	}
-	if !d.Allow {
-		return grant{}, packages.Denied(d, p)
-	}
-	return grant{principal: p, projects: allowed}, nil
+	return pkghttp.Target{Level: pkghttp.GroupLevel, Ref: rt.Ref, All: true, Credentials: auth,
+		Holders: func(ctx context.Context, g *namespace.Group) ([]*namespace.Project, error) {
+			return h.groupCandidates(ctx, g, rt)
+		}}
 }
 
-// groupCandidates are the group's projects that may serve the request: those holding the
-// package, or every project in the group (at any depth) for a search.
-func (h *Handler) groupCandidates(ctx context.Context, rt Route) ([]*namespace.Project, error) {
-	g, err := h.Packages.Group(ctx, rt.Ref)
-	if err != nil {
-		return nil, err
-	}
+// groupCandidates are the projects of g that may serve the request: those holding the package,
+// or every project in the group (at any depth) for a search.
+func (h *Handler) groupCandidates(ctx context.Context, g *namespace.Group, rt Route) ([]*namespace.Project, error) {
 	if rt.kind != kindSearch {
 		return h.Packages.ProjectsHolding(ctx, packages.NuGet, rt.ID, g)
 	}
@@ -215,15 +158,15 @@ func (h *Handler) groupCandidates(ctx context.Context, rt Route) ([]*namespace.P
 
 func (h *Handler) base(rt Route) string { return strings.TrimSuffix(h.ExternalURL, "/") + rt.Prefix }
 
-func (h *Handler) handleServiceIndex(w http.ResponseWriter, r *http.Request, rt Route, _ grant) {
+func (h *Handler) handleServiceIndex(w http.ResponseWriter, r *http.Request, rt Route, _ pkghttp.Grant) {
 	httpx.WriteJSON(w, http.StatusOK, serviceIndex(h.base(rt), rt.level == levelProject))
 }
 
-func (h *Handler) handleV2Service(w http.ResponseWriter, r *http.Request, rt Route, _ grant) {
+func (h *Handler) handleV2Service(w http.ResponseWriter, r *http.Request, rt Route, _ pkghttp.Grant) {
 	writeXML(w, "application/xml; charset=utf-8", v2ServiceDocument(h.base(rt)+"/v2"))
 }
 
-func (h *Handler) handleV2Metadata(w http.ResponseWriter, r *http.Request, rt Route, _ grant) {
+func (h *Handler) handleV2Metadata(w http.ResponseWriter, r *http.Request, rt Route, _ pkghttp.Grant) {
 	writeXML(w, "application/xml; charset=utf-8", v2Metadata())
 }
 
@@ -240,7 +183,7 @@ const multipartOverhead = 64 << 10
 // handlePublish stores a push: the multipart body is spooled to a temporary file (bounded by
 // the format's limit), the package located in it, its .nuspec parsed and checked, and only then
 // the package stored.
-func (h *Handler) handlePublish(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) handlePublish(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	ctx := r.Context()
 	limit := h.Packages.MaxFileSize(packages.NuGet)
 	if r.ContentLength > limit+multipartOverhead {
@@ -286,7 +229,7 @@ func (h *Handler) handlePublish(w http.ResponseWriter, r *http.Request, rt Route
 		return
 	}
 	key := spec.ParsedVersion().Key()
-	_, err = h.Packages.AddFile(ctx, packages.Upload{ProjectID: g.projects[0].ID, Format: packages.NuGet, Name: spec.ID,
+	_, err = h.Packages.AddFile(ctx, packages.Upload{ProjectID: g.Project().ID, Format: packages.NuGet, Name: spec.ID,
 		Version: key, Filename: strings.ToLower(spec.ID) + "." + key + ".nupkg", Metadata: meta, Size: n, Body: pkg})
 	if errors.Is(err, packages.ErrConflict) {
 		h.writeError(w, r, &conflictError{id: spec.ID, version: spec.Version})
@@ -296,7 +239,7 @@ func (h *Handler) handlePublish(w http.ResponseWriter, r *http.Request, rt Route
 		h.writeError(w, r, err)
 		return
 	}
-	writeText(w, http.StatusCreated, "201 Created")
+	pkghttp.WriteText(w, http.StatusCreated, "201 Created")
 }
 
 func marshalMetadata(spec *Nuspec) ([]byte, error) {
@@ -335,10 +278,10 @@ func (e *conflictError) Unwrap() error { return packages.ErrConflict }
 
 // collect returns the listed versions of package id across the grant's projects (the first
 // project holding a version wins), ascending; ErrNotFound when there are none.
-func (h *Handler) collect(ctx context.Context, g grant, id string) ([]entry, error) {
+func (h *Handler) collect(ctx context.Context, g pkghttp.Grant, id string) ([]entry, error) {
 	var out []entry
 	seen := map[string]bool{}
-	for _, p := range g.projects {
+	for _, p := range g.Projects() {
 		pkg, err := h.Packages.Package(ctx, p.ID, packages.NuGet, id)
 		if errors.Is(err, packages.ErrNotFound) {
 			continue
@@ -364,7 +307,7 @@ func (h *Handler) collect(ctx context.Context, g grant, id string) ([]entry, err
 	return out, nil
 }
 
-func (h *Handler) handleVersions(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) handleVersions(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	es, err := h.collect(r.Context(), g, rt.ID)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -373,7 +316,7 @@ func (h *Handler) handleVersions(w http.ResponseWriter, r *http.Request, rt Rout
 	httpx.WriteJSON(w, http.StatusOK, flatVersions(es))
 }
 
-func (h *Handler) handleRegistration(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) handleRegistration(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	es, err := h.collect(r.Context(), g, rt.ID)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -383,7 +326,7 @@ func (h *Handler) handleRegistration(w http.ResponseWriter, r *http.Request, rt 
 }
 
 // find returns the listed entry of rt's id and version.
-func (h *Handler) find(ctx context.Context, g grant, rt Route) (entry, []entry, error) {
+func (h *Handler) find(ctx context.Context, g pkghttp.Grant, rt Route) (entry, []entry, error) {
 	es, err := h.collect(ctx, g, rt.ID)
 	if err != nil {
 		return entry{}, nil, err
@@ -396,7 +339,7 @@ func (h *Handler) find(ctx context.Context, g grant, rt Route) (entry, []entry, 
 	return entry{}, nil, packages.ErrNotFound
 }
 
-func (h *Handler) handleRegistrationLeaf(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) handleRegistrationLeaf(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	e, _, err := h.find(r.Context(), g, rt)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -406,12 +349,12 @@ func (h *Handler) handleRegistrationLeaf(w http.ResponseWriter, r *http.Request,
 }
 
 // handleContent streams a .nupkg (hidden versions too: hiding keeps them out of listings only).
-func (h *Handler) handleContent(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) handleContent(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	ctx := r.Context()
 	key := rt.Version.Key()
 	filename := strings.ToLower(rt.ID) + "." + key + ".nupkg"
 	var f *packages.File
-	for _, p := range g.projects {
+	for _, p := range g.Projects() {
 		found, err := h.Packages.File(ctx, p.ID, packages.NuGet, rt.ID, key, filename)
 		if errors.Is(err, packages.ErrNotFound) {
 			continue
@@ -496,7 +439,7 @@ func ParseSearch(q url.Values) (SearchQuery, error) {
 // maxSearchPackages bounds the packages one search looks at.
 const maxSearchPackages = 10000
 
-func (h *Handler) handleSearch(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) handleSearch(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	ctx := r.Context()
 	q, err := ParseSearch(r.URL.Query())
 	if err != nil {
@@ -510,7 +453,7 @@ func (h *Handler) handleSearch(w http.ResponseWriter, r *http.Request, rt Route,
 	var hits []hit
 	seen := map[string]bool{}
 	looked := 0
-	for _, p := range g.projects {
+	for _, p := range g.Projects() {
 		pkgs, err := h.Packages.Packages(ctx, p.ID, packages.NuGet)
 		if err != nil {
 			h.writeError(w, r, err)
@@ -547,7 +490,7 @@ func (h *Handler) handleSearch(w http.ResponseWriter, r *http.Request, rt Route,
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"totalHits": len(hits), "data": data})
 }
 
-func (h *Handler) handleV2FindByID(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) handleV2FindByID(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	id, err := ParseODataID(r.URL.Query())
 	if err != nil {
 		h.writeError(w, r, err)
@@ -564,7 +507,7 @@ func (h *Handler) handleV2FindByID(w http.ResponseWriter, r *http.Request, rt Ro
 	writeXML(w, "application/atom+xml;type=feed;charset=utf-8", v2Feed(h.base(rt)+"/v2", "FindPackagesById", es, es, false))
 }
 
-func (h *Handler) handleV2Entry(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) handleV2Entry(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	e, all, err := h.find(r.Context(), g, rt)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -573,54 +516,22 @@ func (h *Handler) handleV2Entry(w http.ResponseWriter, r *http.Request, rt Route
 	writeXML(w, "application/atom+xml;type=entry;charset=utf-8", v2Feed(h.base(rt)+"/v2", "Packages", []entry{e}, all, true))
 }
 
-func writeText(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, msg+"\n")
-}
-
-// writeError is the format's one error writer: kinds → status and a short text (nuget.exe and
-// dotnet show the status; the text names the reason). Unknown errors are logged with the
-// request ID and answered with a generic 500.
+// writeError is the format's one error writer: the shared kinds → status (pkghttp.Classify) and
+// a short text (nuget.exe and dotnet show the status; the text names the reason). Unknown errors
+// are logged with the request ID and answered with a generic 500.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var de *packages.DeniedError
-	var ve *packages.ValidationError
 	var ce *conflictError
 	var te *tooLargeError
-	reason := ""
-	if errors.As(err, &de) {
-		reason = " - " + de.Reason
-	}
+	p := pkghttp.Classify(err)
 	switch {
-	case errors.Is(err, authn.ErrInvalidCredentials), errors.Is(err, packages.ErrUnauthorized):
-		w.Header().Set("WWW-Authenticate", `Basic realm="Gatehouse"`)
-		if reason == "" && errors.Is(err, authn.ErrInvalidCredentials) {
-			reason = " - the credentials are not valid (a deploy token needs its own username)"
-		}
-		writeText(w, http.StatusUnauthorized, "401 Unauthorized"+reason)
-	case errors.Is(err, packages.ErrForbidden):
-		writeText(w, http.StatusForbidden, "403 Forbidden"+reason)
-	case errors.Is(err, packages.ErrNotFound):
-		writeText(w, http.StatusNotFound, "404 Not Found")
-	case errors.As(err, &ce):
-		writeText(w, http.StatusConflict, "409 Conflict - "+ce.Error())
-	case errors.Is(err, packages.ErrConflict):
-		writeText(w, http.StatusConflict, "409 Conflict - this version already exists")
-	case errors.As(err, &ve):
-		writeText(w, http.StatusBadRequest, "400 Bad Request - "+ve.Error())
-	case errors.Is(err, packages.ErrInvalid):
-		writeText(w, http.StatusBadRequest, "400 Bad Request")
-	case errors.As(err, &te):
-		writeText(w, http.StatusRequestEntityTooLarge, "413 Request Entity Too Large - "+te.Error())
-	case errors.Is(err, packages.ErrTooLarge):
-		writeText(w, http.StatusRequestEntityTooLarge, "413 Request Entity Too Large - "+err.Error())
-	case errors.Is(err, errMethod):
-		writeText(w, http.StatusMethodNotAllowed, "405 Method Not Allowed")
-	default:
-		if h.Log != nil {
-			httpx.Internal(r.Context(), h.Log, err)
-		}
-		writeText(w, http.StatusInternalServerError, "500 Internal Server Error")
+	case p.Detail == "" && errors.Is(err, authn.ErrInvalidCredentials):
+		p.Detail = "the credentials are not valid (a deploy token needs its own username)"
+	case p.Status == http.StatusConflict && errors.As(err, &ce):
+		p.Detail = ce.Error()
+	case p.Status == http.StatusConflict:
+		p.Detail = "this version already exists"
+	case p.Status == http.StatusRequestEntityTooLarge && errors.As(err, &te):
+		p.Detail = te.Error()
 	}
+	p.WriteText(w, r, h.Log)
 }

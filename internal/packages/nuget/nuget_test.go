@@ -3,19 +3,15 @@ package nuget_test
 import (
 	"archive/zip"
 	"bytes"
-	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
@@ -29,8 +25,8 @@ type env struct {
 
 func start(t *testing.T, opts ...testenv.ServerOption) *env {
 	t.Helper()
-	e := &env{ts: testenv.StartServer(t, opts...)}
-	e.f = e.ts.MakeFixture(t)
+	e := &env{}
+	e.ts, e.f = testenv.StartWithFixture(t, opts...)
 	return e
 }
 
@@ -202,27 +198,7 @@ func getJSON(t testing.TB, u string, c cred, out any) int {
 // blob and no upload.
 func (e *env) assertNothingStored(t *testing.T) {
 	t.Helper()
-	ctx := context.Background()
-	for name, p := range e.f.Projects {
-		list, err := e.ts.Server.Packages.Packages(ctx, p.ID, packages.NuGet)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(list) != 0 {
-			t.Fatalf("project %s holds %d NuGet packages", name, len(list))
-		}
-	}
-	n := 0
-	if err := e.ts.Server.Blobs.(blob.Walker).Walk(ctx, func(blob.Info) error { n++; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	uploads, err := os.ReadDir(filepath.Join(e.ts.Server.Config.DataDir, "blobs", "uploads"))
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	if n != 0 || len(uploads) != 0 {
-		t.Fatalf("the blob store holds %d blobs and %d uploads", n, len(uploads))
-	}
+	e.ts.AssertNoPackages(t, e.f, packages.NuGet)
 }
 
 func mustContain(t testing.TB, what, s string, subs ...string) {

@@ -16,6 +16,7 @@
 package pypi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +33,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/pkghttp"
 )
 
 // Handler serves the PyPI API.
@@ -50,19 +52,9 @@ func (h *Handler) Patterns() []string {
 		"/api/v4/groups/{id}/-/packages/pypi/"}
 }
 
-// grant is what the dispatcher hands a handler once the request is authorized; handlers cannot
-// be reached without one.
-type grant struct {
-	principal access.Principal
-	// projects are the projects the request may act on: the one project of a project-level
-	// request; for a group-level one, every project in the group holding the name (or file) that
-	// the credential may read, most recently updated first.
-	projects []*namespace.Project
-}
-
 type endpoint struct {
 	action access.Action
-	serve  func(h *Handler, w http.ResponseWriter, r *http.Request, rt Route, g grant)
+	serve  func(h *Handler, w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant)
 }
 
 // routes is the route table: level → kind → method → endpoint. Every route names its access
@@ -80,8 +72,6 @@ var routes = map[level]map[kind]map[string]endpoint{
 	},
 }
 
-var errMethod = errors.New("method not allowed")
-
 // ServeHTTP is the dispatcher: parse, look up the route's access, authenticate, resolve the
 // project(s), authorize, then serve.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -92,10 +82,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ep, ok := routes[rt.level][rt.kind][r.Method]
 	if !ok {
-		h.writeError(w, r, errMethod)
+		h.writeError(w, r, pkghttp.ErrMethod)
 		return
 	}
-	g, err := h.authorize(r, rt, ep.action)
+	g, err := pkghttp.Authorize(r, h.Auth, h.Packages, h.target(r, rt), ep.action)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -103,95 +93,46 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep.serve(h, w, r, rt, g)
 }
 
-// authorize authenticates the request and decides it: once on the project of a project-level
-// request; for a group-level one, on each project in the group that holds what is asked for,
-// keeping those the credential may read. When it may read none, one audited decision on the most
-// recently updated holder explains the refusal.
-func (h *Handler) authorize(r *http.Request, rt Route, act access.Action) (grant, error) {
-	ctx := r.Context()
-	p, err := h.Auth.Packages(ctx, r)
-	if err != nil {
-		return grant{}, err
-	}
-	var holders []*namespace.Project
+// target is what a request acts on: the project, or (group level) every project in the group
+// holding what is asked for that the credential may read, most recently updated first. When it
+// may read none, the one audited decision on the most recently updated holder explains the
+// refusal.
+func (h *Handler) target(r *http.Request, rt Route) pkghttp.Target {
 	if rt.level == levelProject {
-		var project *namespace.Project
-		project, err = h.Packages.Project(ctx, rt.Ref)
-		holders = []*namespace.Project{project}
-	} else {
-		holders, err = h.groupHolders(r, rt)
+		return pkghttp.Target{Ref: rt.Ref}
 	}
-	if errors.Is(err, packages.ErrNotFound) && p.Kind == access.Anonymous {
-		// pip and twine send credentials only after a 401.
-		return grant{}, packages.Denied(access.Decision{Denial: access.Unauthenticated, Reason: "authentication required"}, p)
-	}
-	if err != nil {
-		return grant{}, err
-	}
-	if rt.level == levelGroup && len(holders) > 1 {
-		// A filter over the holders; the refusal below is the one audited decision.
-		p.ClientIP = authn.ClientIP(r)
-		var allowed []*namespace.Project
-		for _, proj := range holders {
-			d, err := h.Auth.Authorizer.Authorize(ctx, p, access.Resource{Project: proj}, act)
-			if err != nil {
-				return grant{}, err
-			}
-			if d.Allow {
-				allowed = append(allowed, proj)
-			}
-		}
-		if len(allowed) > 0 {
-			return grant{principal: p, projects: allowed}, nil
-		}
-	}
-	d, err := h.Auth.Authorize(ctx, r, p, access.Resource{Project: holders[0]}, act)
-	if err != nil {
-		return grant{}, err
-	}
-	if !d.Allow {
-		return grant{}, packages.Denied(d, p)
-	}
-	return grant{principal: p, projects: holders[:1]}, nil
+	return pkghttp.Target{Level: pkghttp.GroupLevel, Ref: rt.Ref, All: true,
+		Holders: func(ctx context.Context, g *namespace.Group) ([]*namespace.Project, error) {
+			return h.groupHolders(r, g, rt)
+		}}
 }
 
-// groupHolders lists the projects in the route's group (at any depth) that hold the requested
-// project name, or the requested file, most recently updated first; ErrNotFound when none does.
-func (h *Handler) groupHolders(r *http.Request, rt Route) ([]*namespace.Project, error) {
+// groupHolders lists the projects in grp (at any depth) that hold the requested project name,
+// or the requested file, most recently updated first.
+func (h *Handler) groupHolders(r *http.Request, grp *namespace.Group, rt Route) ([]*namespace.Project, error) {
 	ctx := r.Context()
-	grp, err := h.Packages.Group(ctx, rt.Ref)
-	if err != nil {
-		return nil, err
+	if rt.kind == kindSimpleProject {
+		return h.Packages.ProjectsHolding(ctx, packages.PyPI, rt.Name, grp)
 	}
 	var out []*namespace.Project
-	if rt.kind == kindSimpleProject {
-		out, err = h.Packages.ProjectsHolding(ctx, packages.PyPI, rt.Name, grp)
+	seen := map[int64]bool{}
+	for _, name := range FilenameProjects(rt.Filename) {
+		projects, err := h.Packages.ProjectsHolding(ctx, packages.PyPI, name, grp)
 		if err != nil {
 			return nil, err
 		}
-	} else {
-		seen := map[int64]bool{}
-		for _, name := range FilenameProjects(rt.Filename) {
-			projects, err := h.Packages.ProjectsHolding(ctx, packages.PyPI, name, grp)
-			if err != nil {
+		for _, proj := range projects {
+			if seen[proj.ID] {
+				continue
+			}
+			seen[proj.ID] = true
+			if _, err := h.findFile(r, proj.ID, rt); errors.Is(err, packages.ErrNotFound) {
+				continue
+			} else if err != nil {
 				return nil, err
 			}
-			for _, proj := range projects {
-				if seen[proj.ID] {
-					continue
-				}
-				seen[proj.ID] = true
-				if _, err := h.findFile(r, proj.ID, rt); errors.Is(err, packages.ErrNotFound) {
-					continue
-				} else if err != nil {
-					return nil, err
-				}
-				out = append(out, proj)
-			}
+			out = append(out, proj)
 		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("pypi package in group: %w", packages.ErrNotFound)
 	}
 	return out, nil
 }
@@ -224,7 +165,7 @@ func (h *Handler) findFile(r *http.Request, projectID int64, rt Route) (*package
 // handleUpload stores a twine upload: the form's fields are parsed and validated before the file
 // is streamed into the store, where its declared MD5 and SHA-256 are checked before anything is
 // recorded.
-func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request, _ Route, g grant) {
+func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request, _ Route, g pkghttp.Grant) {
 	ctx := r.Context()
 	lim := DefaultLimits()
 	if max := h.Packages.MaxFileSize(packages.PyPI); r.ContentLength > max+int64(lim.MaxMetadata) {
@@ -236,7 +177,7 @@ func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request, _ Route, 
 		h.writeError(w, r, err)
 		return
 	}
-	project := g.projects[0]
+	project := g.Project()
 	meta := up.Metadata
 	if pkg, err := h.Packages.Package(ctx, project.ID, packages.PyPI, up.Name); err == nil {
 		if v, err := h.Packages.Version(ctx, pkg, up.Version); err == nil {
@@ -266,7 +207,7 @@ func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request, _ Route, 
 		h.writeError(w, r, err)
 		return
 	}
-	writeText(w, http.StatusCreated, "201 Created")
+	pkghttp.WriteText(w, http.StatusCreated, "201 Created")
 }
 
 // existsError is a refused re-upload of a filename.
@@ -277,12 +218,12 @@ func (e *existsError) Error() string { return "File already exists: " + e.filena
 func (e *existsError) Unwrap() error { return packages.ErrConflict }
 
 // handleIndex lists the project's PyPI packages (PEP 503 root page, or PEP 691 JSON).
-func (h *Handler) handleIndex(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) handleIndex(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	if !strings.HasSuffix(r.URL.Path, "/") {
 		redirect(w, r, h.ExternalURL+rt.Prefix+"/simple/")
 		return
 	}
-	list, err := h.Packages.Packages(r.Context(), g.projects[0].ID, packages.PyPI)
+	list, err := h.Packages.Packages(r.Context(), g.Project().ID, packages.PyPI)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -336,7 +277,7 @@ type fileJSON struct {
 
 // handleProject answers a project's files: for a group-level request, the files of every
 // granted project (the most recently updated project's file wins a filename).
-func (h *Handler) handleProject(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) handleProject(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	ctx := r.Context()
 	norm := Normalize(rt.Name)
 	if !rt.Canonical {
@@ -346,7 +287,7 @@ func (h *Handler) handleProject(w http.ResponseWriter, r *http.Request, rt Route
 	var files []fileJSON
 	var versions []string
 	seenFile, seenVersion := map[string]bool{}, map[string]bool{}
-	for _, proj := range g.projects {
+	for _, proj := range g.Projects() {
 		pkg, err := h.Packages.Package(ctx, proj.ID, packages.PyPI, rt.Name)
 		if errors.Is(err, packages.ErrNotFound) {
 			continue
@@ -411,11 +352,11 @@ func (h *Handler) handleProject(w http.ResponseWriter, r *http.Request, rt Route
 }
 
 // handleFile streams a file found by digest and filename.
-func (h *Handler) handleFile(w http.ResponseWriter, r *http.Request, rt Route, g grant) {
+func (h *Handler) handleFile(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	ctx := r.Context()
 	var f *packages.File
 	var err error
-	for _, proj := range g.projects {
+	for _, proj := range g.Projects() {
 		if f, err = h.findFile(r, proj.ID, rt); err == nil || !errors.Is(err, packages.ErrNotFound) {
 			break
 		}
@@ -474,53 +415,20 @@ func writeJSON(w http.ResponseWriter, doc any) {
 	_ = json.NewEncoder(w).Encode(doc)
 }
 
-func writeText(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, msg+"\n")
-}
-
-// writeError is the format's one error writer: kinds → status + a line of text, which twine
-// prints with --verbose and pip in its error. Unknown errors are logged with the request ID and
-// answered with a generic 500.
+// writeError is the format's one error writer: the shared kinds → status (pkghttp.Classify) and
+// a line of text, which twine prints with --verbose and pip in its error. Unknown errors are
+// logged with the request ID and answered with a generic 500.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var de *packages.DeniedError
-	var ve *packages.ValidationError
 	var ee *existsError
-	reason := ""
-	if errors.As(err, &de) {
-		reason = " - " + de.Reason
-	}
+	p := pkghttp.Classify(err)
 	switch {
 	case errors.Is(err, authn.ErrInvalidCredentials):
-		w.Header().Set("WWW-Authenticate", `Basic realm="Gatehouse"`)
-		writeText(w, http.StatusUnauthorized, "401 Unauthorized - the credentials are not valid")
-	case errors.Is(err, packages.ErrUnauthorized):
-		w.Header().Set("WWW-Authenticate", `Basic realm="Gatehouse"`)
-		writeText(w, http.StatusUnauthorized, "401 Unauthorized"+reason)
-	case errors.Is(err, packages.ErrForbidden):
-		writeText(w, http.StatusForbidden, "403 Forbidden"+reason)
-	case errors.As(err, &ee):
+		p.Detail = "the credentials are not valid"
+	case p.Status == http.StatusConflict && errors.As(err, &ee):
 		// 409 lets `twine upload --skip-existing` skip the file.
-		writeText(w, http.StatusConflict, "409 Conflict - "+ee.Error())
-	case errors.Is(err, packages.ErrNotFound):
-		writeText(w, http.StatusNotFound, "404 Not Found")
-	case errors.As(err, &ve):
-		writeText(w, http.StatusBadRequest, "400 Bad Request - "+ve.Error())
-	case errors.Is(err, packages.ErrInvalid):
-		writeText(w, http.StatusBadRequest, "400 Bad Request")
-	case errors.Is(err, packages.ErrTooLarge):
-		// The kind's text names the limit, never the content.
-		writeText(w, http.StatusRequestEntityTooLarge, "413 Request Entity Too Large - "+err.Error())
-	case errors.Is(err, packages.ErrConflict):
-		writeText(w, http.StatusConflict, "409 Conflict - already exists")
-	case errors.Is(err, errMethod):
-		writeText(w, http.StatusMethodNotAllowed, "405 Method Not Allowed")
-	default:
-		if h.Log != nil {
-			httpx.Internal(r.Context(), h.Log, err)
-		}
-		writeText(w, http.StatusInternalServerError, "500 Internal Server Error")
+		p.Detail = ee.Error()
+	case p.Status == http.StatusConflict:
+		p.Detail = "already exists"
 	}
+	p.WriteText(w, r, h.Log)
 }

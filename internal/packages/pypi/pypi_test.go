@@ -23,7 +23,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
@@ -50,13 +49,8 @@ func start(t *testing.T, opts ...testenv.ServerOption) *env {
 	if out, err := exec.Command(python, "-c", "import pip, venv").CombinedOutput(); err != nil {
 		testenv.Missing(t, "python3-pip and python3-venv are needed: %v\n%s", err, out)
 	}
-	e.ts = testenv.StartServer(t, opts...)
-	e.f = e.ts.MakeFixture(t)
-	u, err := url.Parse(e.ts.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.host = u.Host
+	e.ts, e.f = testenv.StartWithFixture(t, opts...)
+	e.host = e.ts.Host()
 	return e
 }
 
@@ -100,21 +94,7 @@ func clientEnv(t *testing.T) []string {
 // run runs a client and returns its combined output and exit code.
 func run(t *testing.T, environ []string, name string, args ...string) (string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = environ
-	cmd.Dir = t.TempDir()
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("%s %v: %v", name, args, err)
-		}
-		code = ee.ExitCode()
-	}
-	return string(out), code
+	return testenv.RunClient(t, 3*time.Minute, t.TempDir(), environ, name, args...)
 }
 
 // upload runs `twine upload --verbose` of files to a repository URL with user and secret.
@@ -540,27 +520,7 @@ func TestPostgresUploadInstall(t *testing.T) {
 // blob and no upload.
 func (e *env) assertNoPyPIPackages(t *testing.T) {
 	t.Helper()
-	ctx := context.Background()
-	for name, p := range e.f.Projects {
-		list, err := e.ts.Server.Packages.Packages(ctx, p.ID, packages.PyPI)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(list) != 0 {
-			t.Fatalf("project %s holds %d pypi packages", name, len(list))
-		}
-	}
-	n := 0
-	if err := e.ts.Server.Blobs.(blob.Walker).Walk(ctx, func(blob.Info) error { n++; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	uploads, err := os.ReadDir(filepath.Join(e.ts.Server.Config.DataDir, "blobs", "uploads"))
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	if n != 0 || len(uploads) != 0 {
-		t.Fatalf("the blob store holds %d blobs and %d uploads", n, len(uploads))
-	}
+	e.ts.AssertNoPackages(t, e.f, packages.PyPI)
 }
 
 // post sends a hand-built upload form, as a hostile client would.

@@ -1,0 +1,294 @@
+// Package pkghttp is the HTTP side that every package format shares: the one authorization
+// decision of a request (Authorize, with Grant as its proof), the choice of the project that
+// serves a group- or instance-level request, and the mapping of the core's error kinds to HTTP
+// statuses (Classify). Each format keeps its own parser, route table, dispatcher and error
+// writer; the error writer starts from Classify and only words the answer the way its client
+// expects.
+//
+// It is a protocol-side package: it may import net/http, authn, httpx, access, namespace and
+// the packages core, never a format (internal/archtest checks).
+package pkghttp
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/httpx"
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/packages"
+)
+
+// Level is where a request is addressed: a project, a group (and its subgroups) or the instance.
+type Level int
+
+// The levels of a package endpoint.
+const (
+	ProjectLevel Level = iota
+	GroupLevel
+	InstanceLevel
+)
+
+// Target is what a request acts on, as Authorize needs it.
+type Target struct {
+	Level Level
+	// Ref is the :id (numeric or full path) of the project at ProjectLevel, or of the group at
+	// GroupLevel. At InstanceLevel it is used only when Scoped.
+	Ref string
+	// Scoped confines an instance-level request to the top-level group that Ref names (npm's
+	// @scope, as GitLab does). A Ref that names no group, or a subgroup, is ErrNotFound.
+	Scoped bool
+	// Format and Name are the package that group- and instance-level requests look for.
+	Format packages.Format
+	Name   string
+	// Version and File, when File is set, narrow the holders to those that hold that file of
+	// Name at Version (a download).
+	Version, File string
+	// Holders, when set, replaces the lookup of the projects holding Name: it lists the
+	// projects in g (nil at instance level) that may serve the request, most recently updated
+	// first.
+	Holders func(ctx context.Context, g *namespace.Group) ([]*namespace.Project, error)
+	// All keeps every holder the principal may act on (Grant.Projects), for formats that merge
+	// what several projects hold; otherwise the first one is enough and later holders are not
+	// looked at.
+	All bool
+	// Credentials is how the format's clients present credentials (the zero value for most).
+	Credentials authn.PackageAuth
+}
+
+// Grant is what Authorize hands a handler once the request is authorized. Its fields are
+// unexported: only Authorize builds a non-empty Grant, so no handler can be reached without the
+// one decision. The zero Grant (for public documents that hold no data) has no project.
+type Grant struct {
+	principal access.Principal
+	projects  []*namespace.Project
+}
+
+// Principal is who the request was authorized for.
+func (g Grant) Principal() access.Principal { return g.principal }
+
+// Project is the project the decision was taken on: the project of a project-level request, or
+// the chosen holder of a group- or instance-level one. Nil in the zero Grant.
+func (g Grant) Project() *namespace.Project {
+	if len(g.projects) == 0 {
+		return nil
+	}
+	return g.projects[0]
+}
+
+// Projects are the projects the request may act on, most recently updated first: Project alone,
+// or (Target.All) every holder the principal may act on.
+func (g Grant) Projects() []*namespace.Project { return g.projects }
+
+// Authorize authenticates r and decides it once, with auth.Authorize (which audits refusals of
+// deploy tokens), on the project of a project-level request, or on the holder Holder chooses
+// for a group- or instance-level one. A refusal is a *packages.DeniedError. When the project or
+// package is not found and the request has no credentials, it is ErrUnauthorized ("authentication
+// required"): clients such as npm, pip and curl send credentials only after a 401. Other errors
+// are authn's (ErrInvalidCredentials), ErrNotFound, or ones that could not decide.
+func Authorize(r *http.Request, auth *authn.Authenticator, svc *packages.Service, t Target, act access.Action) (Grant, error) {
+	ctx := r.Context()
+	p, err := auth.PackagesWith(ctx, r, t.Credentials)
+	if err != nil {
+		return Grant{}, err
+	}
+	var decideOn *namespace.Project
+	var allowed []*namespace.Project
+	if t.Level == ProjectLevel {
+		decideOn, err = svc.Project(ctx, t.Ref)
+	} else {
+		p.ClientIP = authn.ClientIP(r)
+		decideOn, allowed, err = Holder(ctx, auth.Authorizer, svc, t, p, act)
+	}
+	if errors.Is(err, packages.ErrNotFound) && p.Kind == access.Anonymous {
+		return Grant{}, packages.Denied(access.Decision{Denial: access.Unauthenticated, Reason: "authentication required"}, p)
+	}
+	if err != nil {
+		return Grant{}, err
+	}
+	d, err := auth.Authorize(ctx, r, p, access.Resource{Project: decideOn}, act)
+	if err != nil {
+		return Grant{}, err
+	}
+	if !d.Allow {
+		return Grant{}, packages.Denied(d, p)
+	}
+	if len(allowed) == 0 {
+		allowed = []*namespace.Project{decideOn}
+	}
+	return Grant{principal: p, projects: allowed}, nil
+}
+
+// Holder picks, for a group- or instance-level request, the project to decide it on: the most
+// recently updated project in the group (or anywhere) that holds what t asks for and that p may
+// act on. With t.All it also returns every such project (first one first); otherwise at most
+// the first. When p may act on none, it returns the newest holder and no allowed project, so
+// that the one audited decision explains the refusal. ErrNotFound when no project holds it.
+//
+// The per-holder checks here are a filter, not the decision: Authorize decides (and audits) once
+// on the result.
+func Holder(ctx context.Context, authz *access.Authorizer, svc *packages.Service, t Target, p access.Principal, act access.Action) (*namespace.Project, []*namespace.Project, error) {
+	var g *namespace.Group
+	var err error
+	switch {
+	case t.Level == GroupLevel:
+		g, err = svc.Group(ctx, t.Ref)
+	case t.Scoped:
+		g, err = svc.Group(ctx, t.Ref)
+		if err == nil && g.ParentID != 0 {
+			err = packages.ErrNotFound
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var holders []*namespace.Project
+	if t.Holders != nil {
+		holders, err = t.Holders(ctx, g)
+	} else {
+		holders, err = svc.ProjectsHolding(ctx, t.Format, t.Name, g)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var first *namespace.Project
+	var allowed []*namespace.Project
+	for _, proj := range holders {
+		if t.File != "" {
+			if _, err := svc.File(ctx, proj.ID, t.Format, t.Name, t.Version, t.File); errors.Is(err, packages.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return nil, nil, err
+			}
+		}
+		if first == nil {
+			first = proj
+		}
+		d, err := authz.Authorize(ctx, p, access.Resource{Project: proj}, act)
+		if err != nil {
+			return nil, nil, err
+		}
+		if d.Allow {
+			allowed = append(allowed, proj)
+			if !t.All {
+				break
+			}
+		}
+	}
+	if first == nil {
+		return nil, nil, packages.ErrNotFound
+	}
+	if len(allowed) > 0 {
+		return allowed[0], allowed, nil
+	}
+	return first, nil, nil
+}
+
+// ErrMethod is a method the route table has no endpoint for (405).
+var ErrMethod = errors.New("method not allowed")
+
+// Problem is an error as a package endpoint answers it. Classify fills it from the error's
+// kind; a format's error writer may adjust it (its own wording, a status its client expects)
+// before writing it.
+type Problem struct {
+	Err    error
+	Status int
+	// Title is the status text ("Not Found"); Detail is what may be shown after it: access's
+	// reason for a refusal, a *ValidationError's text, ErrTooLarge's text (it names the limit,
+	// never the content), or "".
+	Title, Detail string
+}
+
+// Classify maps an error kind to its HTTP status:
+//
+//	authn.ErrInvalidCredentials, ErrUnauthorized   401 (Detail: the refusal's reason)
+//	ErrForbidden                                    403 (Detail: the refusal's reason)
+//	ErrNotFound                                     404 (never says why)
+//	ErrInvalid                                      400 (Detail: a *ValidationError's text)
+//	ErrTooLarge                                     413 (Detail: the error's text)
+//	ErrConflict                                     409
+//	ErrMethod                                       405
+//	anything else                                   500 (to be logged, never shown)
+func Classify(err error) Problem {
+	p := Problem{Err: err, Status: http.StatusInternalServerError}
+	var de *packages.DeniedError
+	var ve *packages.ValidationError
+	switch {
+	case errors.Is(err, authn.ErrInvalidCredentials), errors.Is(err, packages.ErrUnauthorized):
+		p.Status = http.StatusUnauthorized
+		if errors.As(err, &de) {
+			p.Detail = de.Reason
+		}
+	case errors.Is(err, packages.ErrForbidden):
+		p.Status = http.StatusForbidden
+		if errors.As(err, &de) {
+			p.Detail = de.Reason
+		}
+	case errors.Is(err, packages.ErrNotFound):
+		p.Status = http.StatusNotFound
+	case errors.Is(err, packages.ErrInvalid):
+		p.Status = http.StatusBadRequest
+		if errors.As(err, &ve) {
+			p.Detail = ve.Error()
+		}
+	case errors.Is(err, packages.ErrTooLarge):
+		p.Status = http.StatusRequestEntityTooLarge
+		p.Detail = err.Error()
+	case errors.Is(err, packages.ErrConflict):
+		p.Status = http.StatusConflict
+	case errors.Is(err, ErrMethod):
+		p.Status = http.StatusMethodNotAllowed
+	}
+	p.Title = http.StatusText(p.Status)
+	return p
+}
+
+// Line is the problem as one line: "<status> <title>", then " - <detail>" when there is one.
+func (p Problem) Line() string {
+	s := strconv.Itoa(p.Status) + " " + p.Title
+	if p.Detail != "" {
+		s += " - " + p.Detail
+	}
+	return s
+}
+
+// Prepare does what every error answer needs before its body: a 401 carries
+// `WWW-Authenticate: Basic realm="Gatehouse"` (so clients retry with their credentials), and a
+// 500 logs the error with the request ID (when log is set).
+func (p Problem) Prepare(w http.ResponseWriter, r *http.Request, log *slog.Logger) {
+	switch p.Status {
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Basic realm="Gatehouse"`)
+	case http.StatusInternalServerError:
+		if log != nil {
+			httpx.Internal(r.Context(), log, p.Err)
+		}
+	}
+}
+
+// WriteText answers the problem as its Line in plain text, after Prepare.
+func (p Problem) WriteText(w http.ResponseWriter, r *http.Request, log *slog.Logger) {
+	p.Prepare(w, r, log)
+	WriteText(w, p.Status, p.Line())
+}
+
+// WriteText answers status with msg and a newline, as text/plain.
+func WriteText(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg+"\n")
+}
+
+// ExpectedChecksums reads the optional X-Checksum-Md5/Sha1/Sha256/Sha512 request headers
+// (Artifactory's convention, which Maven transports and many scripts send), for
+// packages.Upload.Expected.
+func ExpectedChecksums(r *http.Request) packages.Checksums {
+	return packages.Checksums{MD5: r.Header.Get("X-Checksum-Md5"), SHA1: r.Header.Get("X-Checksum-Sha1"),
+		SHA256: r.Header.Get("X-Checksum-Sha256"), SHA512: r.Header.Get("X-Checksum-Sha512")}
+}

@@ -1,0 +1,69 @@
+package pkghttp
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/packages"
+)
+
+func TestClassify(t *testing.T) {
+	denied := func(d access.Denial, reason string, p access.Principal) error {
+		return packages.Denied(access.Decision{Denial: d, Reason: reason}, p)
+	}
+	user := access.Principal{Kind: access.UserPrincipal}
+	cases := []struct {
+		name   string
+		err    error
+		status int
+		line   string
+	}{
+		{"ok/invalid credentials", fmt.Errorf("x: %w", authn.ErrInvalidCredentials), 401, "401 Unauthorized"},
+		{"ok/anonymous refused", denied(access.Unauthenticated, "authentication required", access.AnonymousPrincipal), 401, "401 Unauthorized - authentication required"},
+		{"ok/forbidden with reason", denied(access.Forbidden, "the token is read-only", user), 403, "403 Forbidden - the token is read-only"},
+		{"ok/not found says nothing", fmt.Errorf("file: %w", packages.ErrNotFound), 404, "404 Not Found"},
+		{"ok/validation error", fmt.Errorf("parse: %w", &packages.ValidationError{Field: "name", Reason: "is bad"}), 400, "400 Bad Request - name is bad"},
+		{"ok/bare invalid", packages.ErrInvalid, 400, "400 Bad Request"},
+		{"ok/too large names the limit", fmt.Errorf("%w: the limit is 5 bytes", packages.ErrTooLarge), 413, "413 Request Entity Too Large - " + packages.ErrTooLarge.Error() + ": the limit is 5 bytes"},
+		{"ok/conflict", fmt.Errorf("x: %w", packages.ErrConflict), 409, "409 Conflict"},
+		{"ok/method", ErrMethod, 405, "405 Method Not Allowed"},
+		{"ok/unknown is a bare 500", errors.New("db is down at 10.0.0.1"), 500, "500 Internal Server Error"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := Classify(c.err)
+			if p.Status != c.status || p.Line() != c.line {
+				t.Fatalf("Classify(%v) = %d %q, want %d %q", c.err, p.Status, p.Line(), c.status, c.line)
+			}
+		})
+	}
+}
+
+func TestProblemWriteText(t *testing.T) {
+	t.Run("ok/401 carries the Basic challenge", func(t *testing.T) {
+		w := httptest.NewRecorder()
+		Classify(authn.ErrInvalidCredentials).WriteText(w, httptest.NewRequest(http.MethodGet, "/", nil), nil)
+		if w.Code != 401 || w.Header().Get("WWW-Authenticate") != `Basic realm="Gatehouse"` || w.Body.String() != "401 Unauthorized\n" {
+			t.Fatalf("%d %q %q", w.Code, w.Header(), w.Body)
+		}
+	})
+	t.Run("ok/500 hides the error", func(t *testing.T) {
+		w := httptest.NewRecorder()
+		Classify(errors.New("secret detail")).WriteText(w, httptest.NewRequest(http.MethodGet, "/", nil), nil)
+		if w.Code != 500 || w.Header().Get("WWW-Authenticate") != "" || w.Body.String() != "500 Internal Server Error\n" {
+			t.Fatalf("%d %q %q", w.Code, w.Header(), w.Body)
+		}
+	})
+}
+
+func TestZeroGrant(t *testing.T) {
+	var g Grant
+	if g.Project() != nil || len(g.Projects()) != 0 {
+		t.Fatal("the zero Grant holds a project")
+	}
+}
