@@ -30,7 +30,7 @@ func TestCIEnv(t *testing.T) {
 	if string(got) != want {
 		t.Fatalf("variables after eval:\n%s\nwant:\n%s", got, want)
 	}
-	if st := gitStatus(t, ts, top.FullPath, tok.Username, tok.Token); st != http.StatusOK {
+	if st := ts.InfoRefs(t, top.FullPath, tok.Username, tok.Token).Status; st != http.StatusOK {
 		t.Fatalf("the exposed credentials do not open Git: %d", st)
 	}
 	if !strings.Contains(out, "export CI_REGISTRY_IMAGE='") {

@@ -5,13 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
@@ -55,22 +55,6 @@ func created(t *testing.T, out string) (id int64, username, secret string) {
 	}
 	id, _ = strconv.ParseInt(m1[1], 10, 64)
 	return id, m2[1], m3[1]
-}
-
-// authenticates reports whether the deploy token opens Git on project (a real request).
-func gitStatus(t *testing.T, ts *testenv.TestServer, project, username, secret string) int {
-	t.Helper()
-	req, err := http.NewRequest("GET", ts.URL+"/"+project+".git/info/refs?service=git-upload-pack", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.SetBasicAuth(username, secret)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
 }
 
 // tableRow returns the fields of the list row for id, or nil.
@@ -118,7 +102,7 @@ func TestTokenCommands(t *testing.T) {
 		if _, err := ts.Server.Deploy.Authenticate(context.Background(), projUser, token.NewSecret(projSecret), true); err != nil {
 			t.Fatalf("printed secret does not authenticate: %v", err)
 		}
-		if st := gitStatus(t, ts, child.FullPath, projUser, projSecret); st != 200 {
+		if st := ts.InfoRefs(t, child.FullPath, projUser, projSecret).Status; st != 200 {
 			t.Fatalf("git with the printed token = %d", st)
 		}
 	})
@@ -204,10 +188,10 @@ func TestTokenCommands(t *testing.T) {
 		if st := ts.API(t, "GET", fmt.Sprintf("/projects/%d/deploy_tokens/%d", child.ID, projID), nil, nil); st != 404 {
 			t.Fatalf("GET after revoke = %d, want 404", st)
 		}
-		if st := gitStatus(t, ts, child.FullPath, projUser, projSecret); st != 401 {
+		if st := ts.InfoRefs(t, child.FullPath, projUser, projSecret).Status; st != 401 {
 			t.Fatalf("git after revoke = %d, want 401", st)
 		}
-		if _, err := ts.Server.Deploy.Authenticate(context.Background(), projUser, token.NewSecret(projSecret), true); !errors.Is(err, token.ErrNotFound) {
+		if _, err := ts.Server.Deploy.Authenticate(context.Background(), projUser, token.NewSecret(projSecret), true); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("revoked token still authenticates: %v", err)
 		}
 		out = mustGatehouse(t, "token", "revoke", "--group", "group/sub", strconv.FormatInt(groupID, 10))

@@ -21,7 +21,7 @@ func TestDeployTokenIPAllowList(t *testing.T) {
 
 	t.Run("ok/inside the allow-list", func(t *testing.T) {
 		tok := ts.CreateDeployToken(t, owner, scopes, map[string]any{"allowed_ips": []string{"10.0.0.0/8", "127.0.0.1"}})
-		if st := gitAuth(t, ts, p.FullPath, tok.Username, tok.Token); st != http.StatusOK {
+		if st := ts.InfoRefs(t, p.FullPath, tok.Username, tok.Token).Status; st != http.StatusOK {
 			t.Fatalf("git from 127.0.0.1 with 127.0.0.1 allowed: %d", st)
 		}
 		var raw struct {
@@ -37,7 +37,7 @@ func TestDeployTokenIPAllowList(t *testing.T) {
 	})
 	t.Run("fail/outside the allow-list: refused and audited", func(t *testing.T) {
 		tok := ts.CreateDeployToken(t, owner, scopes, map[string]any{"allowed_ips": "192.0.2.0/24, 2001:db8::/32"})
-		if st := gitAuth(t, ts, p.FullPath, tok.Username, tok.Token); st != http.StatusForbidden {
+		if st := ts.InfoRefs(t, p.FullPath, tok.Username, tok.Token).Status; st != http.StatusForbidden {
 			t.Fatalf("git from 127.0.0.1 outside the allow-list: %d, want 403", st)
 		}
 		if got := registryLogin(t, ts, tok.Username, tok.Token, p.FullPath); len(got) != 0 {

@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
@@ -196,24 +197,21 @@ func writeMessage(w http.ResponseWriter, status int, msg string) {
 // errors are logged with the request ID and answered with a generic 500.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
-	var tv *token.ValidationError
-	var nv *namespace.ValidationError
+	var ve *errkind.ValidationError
 	switch {
 	case errors.As(err, &ae):
 		if ae.status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="Gatehouse API"`)
 		}
 		writeMessage(w, ae.status, ae.message)
-	case errors.As(err, &tv):
-		writeMessage(w, http.StatusBadRequest, tv.Error())
-	case errors.As(err, &nv):
-		writeMessage(w, http.StatusBadRequest, nv.Error())
+	case errors.As(err, &ve):
+		writeMessage(w, http.StatusBadRequest, ve.Error())
 	case errors.Is(err, authn.ErrDeployTokenNotAllowed), errors.Is(err, authn.ErrInvalidCredentials):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="Gatehouse API"`)
 		writeMessage(w, http.StatusUnauthorized, "401 Unauthorized")
 	case errors.Is(err, authn.ErrBanned):
 		writeMessage(w, http.StatusForbidden, "403 Forbidden")
-	case errors.Is(err, token.ErrNotFound), errors.Is(err, namespace.ErrNotFound):
+	case errors.Is(err, errkind.ErrNotFound):
 		writeMessage(w, http.StatusNotFound, "404 Not Found")
 	default:
 		httpx.Internal(r.Context(), h.Log, err)

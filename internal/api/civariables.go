@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
-	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
 // ciVariableJSON is GitLab's variable shape.
@@ -42,7 +42,7 @@ func (h *Handler) listCIVariables(w http.ResponseWriter, r *request) error {
 	case err == nil:
 		vars = append(vars, ciVariableJSON{Key: "CI_DEPLOY_USER", Value: t.Username},
 			ciVariableJSON{Key: "CI_DEPLOY_PASSWORD", Value: secret.Reveal(), Masked: true})
-	case !errors.Is(err, token.ErrNotFound):
+	case !errors.Is(err, errkind.ErrNotFound):
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, vars)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -86,7 +85,7 @@ func TestCIVariables(t *testing.T) {
 		vars := ciVars(t, ts, top.ID)
 		user, pass := vars["CI_DEPLOY_USER"].Value, vars["CI_DEPLOY_PASSWORD"].Value
 		dst := filepath.Join(t.TempDir(), "c")
-		if out, err := gitCmd(t, "clone", "-q", ts.GitURL(top.FullPath, user, pass), dst); err != nil {
+		if out, err := testenv.RunGit(t, "", "clone", "-q", ts.GitURL(top.FullPath, user, pass), dst); err != nil {
 			t.Fatalf("clone with CI_DEPLOY_USER/PASSWORD: %v\n%s", err, out)
 		}
 		if actions := registryLogin(t, ts, user, pass, top.FullPath); strings.Join(actions, ",") != "pull" {
@@ -209,23 +208,13 @@ func registryLogin(t *testing.T, ts *testenv.TestServer, user, pass, repository 
 	return nil
 }
 
-// gitCmd runs the real git client with a clean environment.
-func gitCmd(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command(testenv.Binary(t, "git"), args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com"}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
 // pushREADME pushes one commit to the project as root.
 func pushREADME(t *testing.T, ts *testenv.TestServer, fullPath string) {
 	t.Helper()
 	work := t.TempDir()
 	for _, args := range [][]string{{"init", "-q", "-b", "main", work}, {"-C", work, "commit", "-q", "--allow-empty", "-m", "init"},
 		{"-C", work, "push", "-q", ts.GitURL(fullPath, "root", ts.RootToken), "main"}} {
-		if out, err := gitCmd(t, args...); err != nil {
+		if out, err := testenv.RunGit(t, "", args...); err != nil {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
@@ -85,7 +85,7 @@ func (h *Handler) ownedToken(r *request, owner token.Owner) (*token.DeployToken,
 		return nil, notFound("Deploy Token")
 	}
 	t, err := h.Deploy.Get(ctxOf(r), id)
-	if errors.Is(err, token.ErrNotFound) || (err == nil && t.Owner != owner) {
+	if errors.Is(err, errkind.ErrNotFound) || (err == nil && t.Owner != owner) {
 		return nil, notFound("Deploy Token")
 	}
 	return t, err
@@ -122,7 +122,7 @@ func (h *Handler) createProjectDeployToken(w http.ResponseWriter, r *request) er
 	if err != nil {
 		return err
 	}
-	return h.createDeployToken(w, r, token.Owner{ProjectID: p.ID}, "project", p.ID)
+	return h.createDeployToken(w, r, token.Owner{ProjectID: p.ID})
 }
 
 func (h *Handler) createGroupDeployToken(w http.ResponseWriter, r *request) error {
@@ -130,15 +130,7 @@ func (h *Handler) createGroupDeployToken(w http.ResponseWriter, r *request) erro
 	if err != nil {
 		return err
 	}
-	return h.createDeployToken(w, r, token.Owner{GroupID: g.ID}, "group", g.ID)
-}
-
-// auditTypes picks the project or group variant of each event (GitLab's eight).
-func auditTypes(group bool) (created, failed, destroyed string) {
-	if group {
-		return audit.GroupDeployTokenCreated, audit.GroupDeployTokenFailed, audit.GroupDeployTokenDestroyed
-	}
-	return audit.DeployTokenCreated, audit.DeployTokenCreationFailed, audit.DeployTokenDestroyed
+	return h.createDeployToken(w, r, token.Owner{GroupID: g.ID})
 }
 
 func (h *Handler) record(r *request, e audit.Event) {
@@ -150,21 +142,18 @@ func (h *Handler) record(r *request, e audit.Event) {
 	}
 }
 
-func (h *Handler) createDeployToken(w http.ResponseWriter, r *request, owner token.Owner, entityType string, entityID int64) error {
-	created, failed, _ := auditTypes(owner.IsGroup())
+func (h *Handler) createDeployToken(w http.ResponseWriter, r *request, owner token.Owner) error {
 	t, secret, err := h.Deploy.Create(ctxOf(r), token.CreateDeployInput{Name: r.params.Get("name"),
 		Username: r.params.Get("username"), Scopes: scopeList(r.params["scopes"]), ExpiresAt: r.params.Get("expires_at"),
 		Owner: owner, CreatorID: r.principal.User.ID, AllowedIPs: r.params["allowed_ips"]})
 	if err != nil {
-		var ve *token.ValidationError
+		var ve *errkind.ValidationError
 		if errors.As(err, &ve) {
-			h.record(r, audit.Event{Type: failed, TargetType: "deploy_token", TargetName: r.params.Get("name"),
-				EntityType: entityType, EntityID: entityID, Details: ve.Error()})
+			h.record(r, audit.TokenCreationFailed(owner, r.params.Get("name"), ve.Error()))
 		}
 		return err
 	}
-	h.record(r, audit.Event{Type: created, TargetType: "deploy_token", TargetID: t.ID, TargetName: t.Name,
-		EntityType: entityType, EntityID: entityID, Details: "username " + t.Username})
+	h.record(r, audit.TokenCreated(t))
 	j := h.deployView(t)
 	j.Token = secret.Reveal()
 	httpx.WriteJSON(w, http.StatusCreated, j)
@@ -191,7 +180,7 @@ func (h *Handler) deleteProjectDeployToken(w http.ResponseWriter, r *request) er
 	if err != nil {
 		return err
 	}
-	return h.deleteDeployToken(w, r, token.Owner{ProjectID: p.ID}, "project", p.ID)
+	return h.deleteDeployToken(w, r, token.Owner{ProjectID: p.ID})
 }
 
 func (h *Handler) deleteGroupDeployToken(w http.ResponseWriter, r *request) error {
@@ -199,12 +188,12 @@ func (h *Handler) deleteGroupDeployToken(w http.ResponseWriter, r *request) erro
 	if err != nil {
 		return err
 	}
-	return h.deleteDeployToken(w, r, token.Owner{GroupID: g.ID}, "group", g.ID)
+	return h.deleteDeployToken(w, r, token.Owner{GroupID: g.ID})
 }
 
 // deleteDeployToken destroys the token as GitLab's API does (a later GET answers 404); it stops
 // working at once. The web UI's Revoke keeps it listed instead (SPEC §2).
-func (h *Handler) deleteDeployToken(w http.ResponseWriter, r *request, owner token.Owner, entityType string, entityID int64) error {
+func (h *Handler) deleteDeployToken(w http.ResponseWriter, r *request, owner token.Owner) error {
 	t, err := h.ownedToken(r, owner)
 	if err != nil {
 		return err
@@ -212,9 +201,7 @@ func (h *Handler) deleteDeployToken(w http.ResponseWriter, r *request, owner tok
 	if err := h.Deploy.Delete(ctxOf(r), t.ID); err != nil {
 		return err
 	}
-	_, _, destroyed := auditTypes(owner.IsGroup())
-	h.record(r, audit.Event{Type: destroyed, TargetType: "deploy_token", TargetID: t.ID, TargetName: t.Name,
-		EntityType: entityType, EntityID: entityID, Details: "username " + t.Username})
+	h.record(r, audit.TokenDestroyed(t))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -224,7 +211,7 @@ func (h *Handler) rotateProjectDeployToken(w http.ResponseWriter, r *request) er
 	if err != nil {
 		return err
 	}
-	return h.rotateDeployToken(w, r, token.Owner{ProjectID: p.ID}, "project", p.ID)
+	return h.rotateDeployToken(w, r, token.Owner{ProjectID: p.ID})
 }
 
 func (h *Handler) rotateGroupDeployToken(w http.ResponseWriter, r *request) error {
@@ -232,13 +219,13 @@ func (h *Handler) rotateGroupDeployToken(w http.ResponseWriter, r *request) erro
 	if err != nil {
 		return err
 	}
-	return h.rotateDeployToken(w, r, token.Owner{GroupID: g.ID}, "group", g.ID)
+	return h.rotateDeployToken(w, r, token.Owner{GroupID: g.ID})
 }
 
 // rotateDeployToken answers POST …/deploy_tokens/:token_id/rotate (beyond GitLab): a new secret
 // for the same id, username, scopes and expiry, returned once. `grace_period` (seconds, default
 // 0, at most 7 days) keeps the old secret working that long.
-func (h *Handler) rotateDeployToken(w http.ResponseWriter, r *request, owner token.Owner, entityType string, entityID int64) error {
+func (h *Handler) rotateDeployToken(w http.ResponseWriter, r *request, owner token.Owner) error {
 	t, err := h.ownedToken(r, owner)
 	if err != nil {
 		return err
@@ -255,12 +242,7 @@ func (h *Handler) rotateDeployToken(w http.ResponseWriter, r *request, owner tok
 	if err != nil {
 		return err
 	}
-	typ := audit.DeployTokenRotated
-	if owner.IsGroup() {
-		typ = audit.GroupDeployTokenRotated
-	}
-	h.record(r, audit.Event{Type: typ, TargetType: "deploy_token", TargetID: t.ID, TargetName: t.Name,
-		EntityType: entityType, EntityID: entityID, Details: fmt.Sprintf("username %s, grace period %ds", t.Username, grace)})
+	h.record(r, audit.TokenRotated(t, d))
 	j := h.deployView(t)
 	j.Token = secret.Reveal()
 	httpx.WriteJSON(w, http.StatusOK, j)

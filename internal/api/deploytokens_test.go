@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
@@ -405,23 +406,6 @@ func TestDeployTokenActiveFilter(t *testing.T) {
 	})
 }
 
-// gitAuthStatus asks the Git endpoint of project for its refs with basic credentials: the real
-// check that a deploy token works or not.
-func gitAuthStatus(t *testing.T, ts *testenv.TestServer, fullPath, username, secret string) int {
-	t.Helper()
-	req, err := http.NewRequest("GET", ts.URL+"/"+fullPath+".git/info/refs?service=git-upload-pack", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.SetBasicAuth(username, secret)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 // DELETE answers 204, destroys the token (GET then 404) and stops it at once.
 func TestDeployTokenDelete(t *testing.T) {
 	t.Parallel()
@@ -439,7 +423,7 @@ func TestDeployTokenDelete(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			tok := ts.CreateDeployToken(t, c.owner, []string{"read_repository"}, nil)
-			if st := gitAuthStatus(t, ts, grandchild.FullPath, tok.Username, tok.Token); st != http.StatusOK {
+			if st := ts.InfoRefs(t, grandchild.FullPath, tok.Username, tok.Token).Status; st != http.StatusOK {
 				t.Fatalf("before delete: git info/refs = %d, want 200", st)
 			}
 			path := fmt.Sprintf("/%s/deploy_tokens/%d", c.owner, tok.ID)
@@ -455,10 +439,10 @@ func TestDeployTokenDelete(t *testing.T) {
 			if containsID(list, tok.ID) {
 				t.Fatalf("deleted token still listed")
 			}
-			if st := gitAuthStatus(t, ts, grandchild.FullPath, tok.Username, tok.Token); st != http.StatusUnauthorized {
+			if st := ts.InfoRefs(t, grandchild.FullPath, tok.Username, tok.Token).Status; st != http.StatusUnauthorized {
 				t.Fatalf("after delete: git info/refs = %d, want 401", st)
 			}
-			if _, err := ts.Server.Deploy.Authenticate(context.Background(), tok.Username, token.NewSecret(tok.Token), true); !errors.Is(err, token.ErrNotFound) {
+			if _, err := ts.Server.Deploy.Authenticate(context.Background(), tok.Username, token.NewSecret(tok.Token), true); !errors.Is(err, errkind.ErrNotFound) {
 				t.Fatalf("deleted token still authenticates: %v", err)
 			}
 		})
@@ -472,7 +456,7 @@ func TestDeployTokenDelete(t *testing.T) {
 		} {
 			mustStatus(t, asPAT(t, ts, ts.RootToken, "DELETE", p, nil), http.StatusNotFound, "DELETE "+p)
 		}
-		if st := gitAuthStatus(t, ts, grandchild.FullPath, tok.Username, tok.Token); st != http.StatusOK {
+		if st := ts.InfoRefs(t, grandchild.FullPath, tok.Username, tok.Token).Status; st != http.StatusOK {
 			t.Fatalf("git info/refs = %d after refused deletes, want 200", st)
 		}
 	})

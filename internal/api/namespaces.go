@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
@@ -87,7 +88,7 @@ func (h *Handler) getUser(w http.ResponseWriter, r *request) error {
 		return notFound("User")
 	}
 	u, err := h.Namespaces.User(ctxOf(r), id)
-	if errors.Is(err, namespace.ErrNotFound) {
+	if errors.Is(err, errkind.ErrNotFound) {
 		return notFound("User")
 	}
 	if err != nil {
@@ -144,7 +145,7 @@ func (h *Handler) createPersonalToken(w http.ResponseWriter, r *request) error {
 		return notFound("User")
 	}
 	if _, err := h.Namespaces.User(ctxOf(r), id); err != nil {
-		if errors.Is(err, namespace.ErrNotFound) {
+		if errors.Is(err, errkind.ErrNotFound) {
 			return notFound("User")
 		}
 		return err
@@ -203,7 +204,7 @@ func (h *Handler) group(r *request, act access.Action) (*namespace.Group, error)
 	} else {
 		g, err = h.Namespaces.GroupByPath(ctxOf(r), ref)
 	}
-	if errors.Is(err, namespace.ErrNotFound) {
+	if errors.Is(err, errkind.ErrNotFound) {
 		if r.principal.Kind == access.Anonymous {
 			return nil, errUnauthorized
 		}
@@ -285,7 +286,7 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *request) error {
 	}
 	if parentID != 0 {
 		parent, err := h.Namespaces.Group(ctxOf(r), parentID)
-		if errors.Is(err, namespace.ErrNotFound) {
+		if errors.Is(err, errkind.ErrNotFound) {
 			return notFound("Group")
 		}
 		if err != nil {
@@ -371,7 +372,7 @@ func (h *Handler) project(r *request, act access.Action) (*namespace.Project, er
 	} else {
 		p, err = h.Namespaces.ProjectByPath(ctxOf(r), ref)
 	}
-	if errors.Is(err, namespace.ErrNotFound) {
+	if errors.Is(err, errkind.ErrNotFound) {
 		if r.principal.Kind == access.Anonymous {
 			return nil, errUnauthorized
 		}
@@ -432,7 +433,7 @@ func (h *Handler) createProject(w http.ResponseWriter, r *request) error {
 	}
 	if nsID != 0 {
 		g, err := h.Namespaces.Group(ctxOf(r), nsID)
-		if errors.Is(err, namespace.ErrNotFound) {
+		if errors.Is(err, errkind.ErrNotFound) {
 			return notFound("Namespace")
 		}
 		if err != nil {

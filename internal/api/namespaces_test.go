@@ -105,6 +105,20 @@ func TestUsers(t *testing.T) {
 			t.Fatalf("message %q does not name username", r.message(t))
 		}
 	})
+	t.Run("fail/username of a top-level group and the reverse", func(t *testing.T) {
+		ts.MustAPI(t, 201, "POST", "/groups", map[string]any{"name": "Shared", "path": "shared"}, nil)
+		r := asPAT(t, ts, ts.RootToken, "POST", "/users", map[string]any{"username": "Shared", "email": "shared@example.com",
+			"name": "Shared", "password": "password-shared"})
+		mustStatus(t, r, 400, "user named like a group")
+		if msg := r.message(t); msg != "username has already been taken" {
+			t.Fatalf("message %q", msg)
+		}
+		r = asPAT(t, ts, ts.RootToken, "POST", "/groups", map[string]any{"name": "Alice", "path": "ALICE"})
+		mustStatus(t, r, 400, "group named like a user")
+		if msg := r.message(t); msg != "path has already been taken" {
+			t.Fatalf("message %q", msg)
+		}
+	})
 }
 
 func TestPersonalAccessTokens(t *testing.T) {

@@ -12,22 +12,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
-// gitAuth is the status of an authenticated info/refs request: the real Git entry point.
-func gitAuth(t *testing.T, ts *testenv.TestServer, project, user, secret string) int {
-	t.Helper()
-	req, err := http.NewRequest("GET", ts.URL+"/"+project+".git/info/refs?service=git-upload-pack", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.SetBasicAuth(user, secret)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 func TestRotateDeployToken(t *testing.T) {
 	ts := testenv.StartServer(t)
 	f := ts.MakeFixture(t)
@@ -54,19 +38,19 @@ func TestRotateDeployToken(t *testing.T) {
 		if *v.Token == old.Token {
 			t.Fatal("rotation kept the same secret")
 		}
-		if st := gitAuth(t, ts, p.FullPath, old.Username, *v.Token); st != http.StatusOK {
+		if st := ts.InfoRefs(t, p.FullPath, old.Username, *v.Token).Status; st != http.StatusOK {
 			t.Fatalf("new secret: %d", st)
 		}
-		if st := gitAuth(t, ts, p.FullPath, old.Username, old.Token); st != http.StatusOK {
+		if st := ts.InfoRefs(t, p.FullPath, old.Username, old.Token).Status; st != http.StatusOK {
 			t.Fatalf("old secret within the grace period: %d", st)
 		}
 		now := ts.Clock.Now()
 		ts.Clock.Advance(time.Hour + time.Second)
 		defer ts.Clock.SetTo(now)
-		if st := gitAuth(t, ts, p.FullPath, old.Username, old.Token); st != http.StatusUnauthorized {
+		if st := ts.InfoRefs(t, p.FullPath, old.Username, old.Token).Status; st != http.StatusUnauthorized {
 			t.Fatalf("old secret after the grace period: %d, want 401", st)
 		}
-		if st := gitAuth(t, ts, p.FullPath, old.Username, *v.Token); st != http.StatusOK {
+		if st := ts.InfoRefs(t, p.FullPath, old.Username, *v.Token).Status; st != http.StatusOK {
 			t.Fatalf("new secret after the grace period: %d", st)
 		}
 	})
@@ -74,10 +58,10 @@ func TestRotateDeployToken(t *testing.T) {
 		owner := fmt.Sprintf("projects/%d", p.ID)
 		old := ts.CreateDeployToken(t, owner, []string{"read_repository"}, nil)
 		v := rotate(t, owner, old.ID, nil)
-		if st := gitAuth(t, ts, p.FullPath, old.Username, old.Token); st != http.StatusUnauthorized {
+		if st := ts.InfoRefs(t, p.FullPath, old.Username, old.Token).Status; st != http.StatusUnauthorized {
 			t.Fatalf("old secret: %d, want 401", st)
 		}
-		if st := gitAuth(t, ts, p.FullPath, old.Username, *v.Token); st != http.StatusOK {
+		if st := ts.InfoRefs(t, p.FullPath, old.Username, *v.Token).Status; st != http.StatusOK {
 			t.Fatalf("new secret: %d", st)
 		}
 		events, err := ts.Server.Audit.List(context.Background(), "project", p.ID)
@@ -107,7 +91,7 @@ func TestRotateDeployToken(t *testing.T) {
 		if st := ts.API(t, "POST", fmt.Sprintf("/%s/deploy_tokens/%d/rotate", owner, tok.ID), map[string]any{"grace_period": 18446744074}, nil); st != http.StatusBadRequest {
 			t.Fatalf("overflowing grace: %d, want 400", st)
 		}
-		if st := gitAuth(t, ts, p.FullPath, tok.Username, tok.Token); st != http.StatusOK {
+		if st := ts.InfoRefs(t, p.FullPath, tok.Username, tok.Token).Status; st != http.StatusOK {
 			t.Fatalf("a refused rotation changed the secret: %d", st)
 		}
 		other := f.Projects["sibling"]
@@ -120,7 +104,7 @@ func TestRotateDeployToken(t *testing.T) {
 		if st := ts.API(t, "POST", fmt.Sprintf("/%s/deploy_tokens/%d/rotate", owner, tok.ID), nil, nil); st != http.StatusBadRequest {
 			t.Fatalf("rotate a revoked token: %d, want 400", st)
 		}
-		if st := gitAuth(t, ts, p.FullPath, tok.Username, tok.Token); st != http.StatusUnauthorized {
+		if st := ts.InfoRefs(t, p.FullPath, tok.Username, tok.Token).Status; st != http.StatusUnauthorized {
 			t.Fatalf("revoked token after a refused rotation: %d", st)
 		}
 	})

@@ -2,9 +2,6 @@ package api_test
 
 import (
 	"fmt"
-	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,17 +19,6 @@ type usedToken struct {
 	ID         int64   `json:"id"`
 	LastUsedAt *string `json:"last_used_at"`
 	LastUsedIP *string `json:"last_used_ip"`
-}
-
-// gitIn runs the real git with a clean environment.
-func gitIn(t *testing.T, dir string, args ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command(testenv.Binary(t, "git"), args...)
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com"}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
 }
 
 // todayUsage returns the requests of today (the last entry) from the usage endpoint.
@@ -64,7 +50,7 @@ func testUsage(t *testing.T, ts *testenv.TestServer) {
 	work := t.TempDir()
 	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"commit", "-q", "--allow-empty", "-m", "initial"},
 		{"push", "-q", ts.GitURL(top.FullPath, "root", ts.RootToken), "main"}} {
-		if out, err := gitIn(t, work, args...); err != nil {
+		if out, err := testenv.RunGit(t, work, args...); err != nil {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
@@ -79,7 +65,7 @@ func testUsage(t *testing.T, ts *testenv.TestServer) {
 	clone := func(tok testenv.DeployToken) {
 		t.Helper()
 		dir := t.TempDir()
-		if out, err := gitIn(t, dir, "clone", "-q", ts.GitURL(top.FullPath, tok.Username, tok.Token), filepath.Join(dir, "c")); err != nil {
+		if out, err := testenv.RunGit(t, dir, "clone", "-q", ts.GitURL(top.FullPath, tok.Username, tok.Token), filepath.Join(dir, "c")); err != nil {
 			t.Fatalf("clone: %v\n%s", err, out)
 		}
 	}
@@ -94,13 +80,7 @@ func testUsage(t *testing.T, ts *testenv.TestServer) {
 		t.Fatalf("three clones counted %d requests, want %d", got, 3*one)
 	}
 	// One authenticated request counts one.
-	req, _ := http.NewRequest("GET", ts.URL+"/"+top.FullPath+".git/info/refs?service=git-upload-pack", nil)
-	req.SetBasicAuth(projTok.Username, projTok.Token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	ts.InfoRefs(t, top.FullPath, projTok.Username, projTok.Token)
 	if got := todayUsage(t, ts, projUsage); got != 3*one+1 {
 		t.Fatalf("after one more request: %d, want %d", got, 3*one+1)
 	}

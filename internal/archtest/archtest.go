@@ -4,10 +4,10 @@
 // that every rule can fail.
 //
 // The rules:
-//  1. Domain packages (token, namespace, access, audit, oci, blob, packages) import only the
-//     standard library, each other along the allowed edges (access → token, namespace; packages
-//     → access, blob, namespace, token) and golang.org/x/crypto. They never reach net/http or
-//     database/sql, not even transitively.
+//  1. Domain packages (errkind, token, namespace, access, audit, oci, blob, packages) import only
+//     the standard library, each other along the allowed edges (every package → errkind; access →
+//     token, namespace; audit → token; packages → access, blob, namespace, token) and
+//     golang.org/x/crypto. They never reach net/http or database/sql, not even transitively.
 //  2. Protocol packages (git, api, registry, proxy, web, packages/<format>) never reach sqlstore,
 //     a blob implementation, or another protocol. A protocol's own subpackages (api/client,
 //     registry/jwtauth) belong to it. packages/pkghttp, the HTTP side the package formats
@@ -62,17 +62,20 @@ func short(p string) string { return strings.TrimPrefix(p, Module+"/") }
 
 // domain lists the domain packages and, for each, the other domain packages it may import.
 var domain = map[string][]string{
-	"internal/token":     nil,
-	"internal/namespace": nil,
-	"internal/audit":     nil,
-	"internal/access":    {"internal/token", "internal/namespace"},
+	// errkind is the error kinds (ErrNotFound, ErrConflict, ErrInvalid, ValidationError) every
+	// domain package shares.
+	"internal/errkind":   nil,
+	"internal/token":     {"internal/errkind"},
+	"internal/namespace": {"internal/errkind"},
+	"internal/audit":     {"internal/errkind", "internal/token"},
+	"internal/access":    {"internal/errkind", "internal/token", "internal/namespace"},
 	"internal/oci":       nil,
 	// blob is the storage interface (types and digests, standard library only); packages is
 	// the package registries' shared model, which reads access decisions and stores blobs.
 	"internal/blob":     nil,
-	"internal/packages": {"internal/access", "internal/blob", "internal/namespace", "internal/token"},
+	"internal/packages": {"internal/access", "internal/blob", "internal/errkind", "internal/namespace", "internal/token"},
 	// notify is the deploy-token expiry job: which tokens, which people, which mails.
-	"internal/notify": {"internal/namespace", "internal/token"},
+	"internal/notify": {"internal/errkind", "internal/namespace", "internal/token"},
 }
 
 // domainThirdParty are the only non-standard modules domain packages may import directly.

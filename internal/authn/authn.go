@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
@@ -118,7 +119,7 @@ func (a *Authenticator) resolve(ctx context.Context, r *http.Request, username s
 	case secret.HasPrefix(token.DeployTokenPrefix):
 		t, err := a.Deploy.Authenticate(ctx, username, secret, checkDeployUsername)
 		if err != nil {
-			if errors.Is(err, token.ErrNotFound) {
+			if errors.Is(err, errkind.ErrNotFound) {
 				return access.AnonymousPrincipal, ErrInvalidCredentials
 			}
 			return access.AnonymousPrincipal, err
@@ -136,7 +137,7 @@ func (a *Authenticator) resolve(ctx context.Context, r *http.Request, username s
 	}
 	u, err := a.Users.CheckPassword(ctx, username, secret.Reveal())
 	if err != nil {
-		if errors.Is(err, namespace.ErrNotFound) {
+		if errors.Is(err, errkind.ErrNotFound) {
 			return access.AnonymousPrincipal, ErrInvalidCredentials
 		}
 		return access.AnonymousPrincipal, err
@@ -150,14 +151,14 @@ func (a *Authenticator) resolve(ctx context.Context, r *http.Request, username s
 func (a *Authenticator) personal(ctx context.Context, secret token.Secret) (access.Principal, error) {
 	pat, err := a.Personal.Authenticate(ctx, secret)
 	if err != nil {
-		if errors.Is(err, token.ErrNotFound) {
+		if errors.Is(err, errkind.ErrNotFound) {
 			return access.AnonymousPrincipal, ErrInvalidCredentials
 		}
 		return access.AnonymousPrincipal, err
 	}
 	u, err := a.Users.User(ctx, pat.UserID)
 	if err != nil {
-		if errors.Is(err, namespace.ErrNotFound) {
+		if errors.Is(err, errkind.ErrNotFound) {
 			return access.AnonymousPrincipal, ErrInvalidCredentials
 		}
 		return access.AnonymousPrincipal, err

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -55,20 +54,6 @@ func mustRun(t *testing.T, dir string, argv ...string) string {
 	return out
 }
 
-// crane returns the crane pinned in go.mod as a Go tool.
-func crane(t *testing.T) string {
-	t.Helper()
-	goBin := testenv.Binary(t, "go")
-	_, file, _, _ := runtime.Caller(0)
-	cmd := exec.Command(goBin, "tool", "-n", "crane")
-	cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go tool -n crane: %v", err)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 func startE2E(t *testing.T) *e2e {
 	t.Helper()
 	e := &e2e{svc: newClassifier(t)}
@@ -98,7 +83,7 @@ func startE2E(t *testing.T) *e2e {
 	// An image, pushed by root.
 	e.image = e.host + "/" + e.top.FullPath + "/app:v1"
 	home := t.TempDir()
-	c := crane(t)
+	c := testenv.GoTool(t, "crane")
 	mustRun(t, home, c, "auth", "login", e.host, "-u", "root", "-p", e.ts.RootToken)
 	mustRun(t, home, c, "append", "--new_layer", writeFile(t, home, "layer.bin", 2000), "-t", e.image)
 
@@ -173,7 +158,7 @@ func (e *e2e) clone(t *testing.T, user, secret string) (string, error) {
 func (e *e2e) pull(t *testing.T, user, secret string) (string, error) {
 	t.Helper()
 	home := t.TempDir()
-	c := crane(t)
+	c := testenv.GoTool(t, "crane")
 	if out, err := run(t, home, nil, c, "auth", "login", e.host, "-u", user, "-p", secret); err != nil {
 		return out, err
 	}

@@ -31,7 +31,7 @@ type Store interface {
 	SaveExternalAuthorizationSettings(ctx context.Context, s access.ExternalSettings, now time.Time) error
 	// ProjectClassificationLabel returns a project's own label, "" when it has none.
 	ProjectClassificationLabel(ctx context.Context, projectID int64) (string, error)
-	// SetProjectClassificationLabel sets a project's label ("" removes it); namespace.ErrNotFound
+	// SetProjectClassificationLabel sets a project's label ("" removes it); errkind.ErrNotFound
 	// for an unknown project.
 	SetProjectClassificationLabel(ctx context.Context, projectID int64, label string, now time.Time) error
 }
@@ -211,7 +211,7 @@ func (s *Service) ProjectLabel(ctx context.Context, projectID int64) (string, er
 
 // SetProjectLabel sets project id's classification label ("" returns it to the instance
 // default). It returns an error wrapping access.ErrInvalidSetting for an invalid label and
-// namespace.ErrNotFound for an unknown project.
+// errkind.ErrNotFound for an unknown project.
 func (s *Service) SetProjectLabel(ctx context.Context, projectID int64, label string) error {
 	label = strings.TrimSpace(label)
 	if err := access.ValidateClassificationLabel(label); err != nil {

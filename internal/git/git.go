@@ -20,6 +20,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 )
@@ -40,7 +41,8 @@ func (r *Repos) Dir(id int64) string {
 	return filepath.Join(r.Root, strconv.FormatInt(id, 10)+".git")
 }
 
-// Create makes an empty bare repository for project id with HEAD on main.
+// Create makes an empty bare repository for project id with HEAD on main; on failure it leaves
+// no directory behind.
 func (r *Repos) Create(ctx context.Context, id int64) error {
 	if err := os.MkdirAll(r.Root, 0o750); err != nil {
 		return err
@@ -48,6 +50,7 @@ func (r *Repos) Create(ctx context.Context, id int64) error {
 	cmd := exec.CommandContext(ctx, r.GitBin, "init", "--bare", "--quiet", "--initial-branch=main", r.Dir(id))
 	cmd.Env = gitEnv(nil)
 	if out, err := cmd.CombinedOutput(); err != nil {
+		_ = os.RemoveAll(r.Dir(id)) // no half-made repository left behind
 		return fmt.Errorf("git init: %v: %s", err, bytes.TrimSpace(out))
 	}
 	return nil
@@ -124,7 +127,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	project, err := h.Projects.ProjectByPath(ctx, projectPath)
 	if err != nil {
-		if !errors.Is(err, namespace.ErrNotFound) {
+		if !errors.Is(err, errkind.ErrNotFound) {
 			h.internal(w, r, err)
 			return
 		}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,44 +12,23 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
-// runGit runs the real git client with a clean environment and returns its combined output.
-func runGit(t *testing.T, dir string, env []string, args ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command(testenv.Binary(t, "git"), args...)
-	cmd.Dir = dir
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "GIT_TERMINAL_PROMPT=0",
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com"}, env...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-func mustGit(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	out, err := runGit(t, dir, nil, args...)
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
 // pushInitial creates a commit and pushes it as root (password auth) to the project.
 func pushInitial(t *testing.T, ts *testenv.TestServer, fullPath string) {
 	t.Helper()
 	work := t.TempDir()
-	mustGit(t, work, "init", "-q", "-b", "main")
+	testenv.Git(t, work, "init", "-q", "-b", "main")
 	if err := os.WriteFile(filepath.Join(work, "README.md"), []byte("hello from "+fullPath+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustGit(t, work, "add", ".")
-	mustGit(t, work, "commit", "-q", "-m", "initial")
-	mustGit(t, work, "push", "-q", ts.GitURL(fullPath, "root", ts.RootToken), "main")
+	testenv.Git(t, work, "add", ".")
+	testenv.Git(t, work, "commit", "-q", "-m", "initial")
+	testenv.Git(t, work, "push", "-q", ts.GitURL(fullPath, "root", ts.RootToken), "main")
 }
 
 func cloneErr(t *testing.T, url string, protocol string) (string, error) {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), "clone")
-	return runGit(t, "", nil, "-c", "protocol.version="+protocol, "clone", "-q", url, dst)
+	return testenv.RunGit(t, "", "-c", "protocol.version="+protocol, "clone", "-q", url, dst)
 }
 
 func TestDeployTokenClone(t *testing.T) {
@@ -73,7 +51,7 @@ func TestDeployTokenClone(t *testing.T) {
 		})
 		t.Run("ok/group token clones a project two subgroups down/v"+proto, func(t *testing.T) {
 			dst := filepath.Join(t.TempDir(), "c")
-			if out, err := runGit(t, "", nil, "-c", "protocol.version="+proto, "clone", "-q", ts.GitURL(grandchild.FullPath, groupTok.Username, groupTok.Token), dst); err != nil {
+			if out, err := testenv.RunGit(t, "", "-c", "protocol.version="+proto, "clone", "-q", ts.GitURL(grandchild.FullPath, groupTok.Username, groupTok.Token), dst); err != nil {
 				t.Fatalf("clone: %v\n%s", err, out)
 			}
 			b, err := os.ReadFile(filepath.Join(dst, "README.md"))
@@ -107,13 +85,13 @@ func TestDeployTokenClone(t *testing.T) {
 	t.Run("fail/no token can push", func(t *testing.T) {
 		for _, tok := range []testenv.DeployToken{projectTok, groupTok} {
 			dst := filepath.Join(t.TempDir(), "c")
-			mustGit(t, "", "clone", "-q", ts.GitURL(grandchild.FullPath, tok.Username, tok.Token), dst)
+			testenv.Git(t, "", "clone", "-q", ts.GitURL(grandchild.FullPath, tok.Username, tok.Token), dst)
 			if err := os.WriteFile(filepath.Join(dst, "x"), []byte("x"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			mustGit(t, dst, "add", ".")
-			mustGit(t, dst, "commit", "-q", "-m", "x")
-			out, err := runGit(t, dst, nil, "push", "-q", "origin", "main")
+			testenv.Git(t, dst, "add", ".")
+			testenv.Git(t, dst, "commit", "-q", "-m", "x")
+			out, err := testenv.RunGit(t, dst, "push", "-q", "origin", "main")
 			if err == nil {
 				t.Fatalf("push with deploy token succeeded\n%s", out)
 			}
@@ -196,15 +174,15 @@ func TestHumanAccess(t *testing.T) {
 
 	push := func(user, pass string) (string, error) {
 		dst := filepath.Join(t.TempDir(), "c")
-		if out, err := runGit(t, "", nil, "clone", "-q", ts.GitURL(child.FullPath, user, pass), dst); err != nil {
+		if out, err := testenv.RunGit(t, "", "clone", "-q", ts.GitURL(child.FullPath, user, pass), dst); err != nil {
 			return out, err
 		}
 		if err := os.WriteFile(filepath.Join(dst, user), []byte(user), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		mustGit(t, dst, "add", ".")
-		mustGit(t, dst, "commit", "-q", "-m", user)
-		return runGit(t, dst, nil, "push", "-q", "origin", "main")
+		testenv.Git(t, dst, "add", ".")
+		testenv.Git(t, dst, "commit", "-q", "-m", user)
+		return testenv.RunGit(t, dst, "push", "-q", "origin", "main")
 	}
 	t.Run("ok/developer through inherited group role pushes", func(t *testing.T) {
 		if out, err := push("dev", devPass); err != nil {

@@ -3,29 +3,12 @@
 package namespace
 
 import (
-	"errors"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 )
-
-// Domain error kinds.
-var (
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("conflict")
-	ErrInvalid  = errors.New("invalid")
-)
-
-// ValidationError names the field that failed validation. It wraps ErrInvalid.
-type ValidationError struct {
-	Field  string
-	Reason string
-}
-
-func (e *ValidationError) Error() string { return e.Field + " " + e.Reason }
-
-// Unwrap makes errors.Is(err, ErrInvalid) hold.
-func (e *ValidationError) Unwrap() error { return ErrInvalid }
 
 // Role is a member's access level, with GitLab's numbers.
 type Role int
@@ -67,7 +50,7 @@ func ParseVisibility(v string) (Visibility, error) {
 	case Private, Internal, Public:
 		return Visibility(v), nil
 	}
-	return "", &ValidationError{Field: "visibility", Reason: "does not have a valid value"}
+	return "", &errkind.ValidationError{Field: "visibility", Reason: "does not have a valid value"}
 }
 
 // User is a human account (SPEC §1). It is never a deploy token.
@@ -143,7 +126,7 @@ var pathRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$`)
 func ValidatePath(field, p string) error {
 	if !pathRE.MatchString(p) || strings.HasSuffix(p, ".git") || strings.HasSuffix(p, ".atom") ||
 		strings.Trim(p, ".") == "" || strings.Contains(p, "..") {
-		return &ValidationError{Field: field, Reason: "can contain only letters, digits, '_', '-' and '.', cannot start with '-' or end in '.git'"}
+		return &errkind.ValidationError{Field: field, Reason: "can contain only letters, digits, '_', '-' and '.', cannot start with '-' or end in '.git'"}
 	}
 	return nil
 }
@@ -154,7 +137,7 @@ func validateTopLevelPath(field, p string) error {
 		return err
 	}
 	if reservedPaths[strings.ToLower(p)] {
-		return &ValidationError{Field: field, Reason: "is a reserved name"}
+		return &errkind.ValidationError{Field: field, Reason: "is a reserved name"}
 	}
 	return nil
 }

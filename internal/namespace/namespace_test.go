@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 )
 
@@ -102,9 +103,9 @@ func TestValidatePath(t *testing.T) {
 			if (err == nil) != tc.ok {
 				t.Fatalf("ValidatePath(%q) = %v, want ok %v", tc.in, err, tc.ok)
 			}
-			var ve *namespace.ValidationError
-			if err != nil && (!errors.As(err, &ve) || ve.Field != "path" || !errors.Is(err, namespace.ErrInvalid)) {
-				t.Fatalf("ValidatePath(%q) error %v is not a ValidationError on path", tc.in, err)
+			var ve *errkind.ValidationError
+			if err != nil && (!errors.As(err, &ve) || ve.Field != "path" || !errors.Is(err, errkind.ErrInvalid)) {
+				t.Fatalf("ValidatePath(%q) error %v is not a errkind.ValidationError on path", tc.in, err)
 			}
 		})
 	}
@@ -118,9 +119,9 @@ func TestParseVisibility(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"Public", "secret", " public"} {
-		var ve *namespace.ValidationError
+		var ve *errkind.ValidationError
 		if _, err := namespace.ParseVisibility(in); !errors.As(err, &ve) || ve.Field != "visibility" {
-			t.Errorf("ParseVisibility(%q) = %v, want a ValidationError on visibility", in, err)
+			t.Errorf("ParseVisibility(%q) = %v, want a errkind.ValidationError on visibility", in, err)
 		}
 	}
 }

@@ -9,36 +9,41 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 )
 
 // Store is the persistence the namespace service needs.
 type Store interface {
-	// CreateUser inserts u and assigns its ID; ErrConflict for a taken username or email.
+	// CreateUser inserts u and assigns its ID; errkind.ErrConflict for a taken username or email.
 	CreateUser(ctx context.Context, u *User) error
-	// User returns a user by id, or ErrNotFound.
+	// User returns a user by id, or errkind.ErrNotFound.
 	User(ctx context.Context, id int64) (*User, error)
-	// UserByUsername returns a user by username (case-insensitive), or ErrNotFound.
+	// UserByUsername returns a user by username (case-insensitive), or errkind.ErrNotFound.
 	UserByUsername(ctx context.Context, username string) (*User, error)
 	// ListUsers returns all users by id.
 	ListUsers(ctx context.Context) ([]*User, error)
 	// SetUserPassword replaces a user's password hash.
 	SetUserPassword(ctx context.Context, id int64, hash string) error
 
-	// CreateGroup inserts g under g.ParentID, assigning ID, FullPath and Ancestry; ErrConflict
-	// for a taken path, ErrNotFound for a missing parent.
+	// CreateGroup inserts g under g.ParentID, assigning ID, FullPath and Ancestry; errkind.ErrConflict
+	// for a taken path, errkind.ErrNotFound for a missing parent.
 	CreateGroup(ctx context.Context, g *Group) error
-	// Group returns a group by id, or ErrNotFound.
+	// Group returns a group by id, or errkind.ErrNotFound.
 	Group(ctx context.Context, id int64) (*Group, error)
-	// GroupByPath returns a group by full path (case-insensitive), or ErrNotFound.
+	// GroupByPath returns a group by full path (case-insensitive), or errkind.ErrNotFound.
 	GroupByPath(ctx context.Context, fullPath string) (*Group, error)
 	// ListGroups returns the groups with parent parentID (0: top level), or all when all is set.
 	ListGroups(ctx context.Context, parentID int64, all bool) ([]*Group, error)
 
-	// CreateProject inserts p, assigning ID, FullPath and GroupAncestry; ErrConflict for a taken path.
+	// CreateProject inserts p, assigning ID, FullPath and GroupAncestry; errkind.ErrConflict for a taken path.
 	CreateProject(ctx context.Context, p *Project) error
-	// Project returns a project by id, or ErrNotFound.
+	// DeleteProject removes a project that nothing references yet (CreateProject's undo), or
+	// errkind.ErrNotFound.
+	DeleteProject(ctx context.Context, id int64) error
+	// Project returns a project by id, or errkind.ErrNotFound.
 	Project(ctx context.Context, id int64) (*Project, error)
-	// ProjectByPath returns a project by full path (case-insensitive), or ErrNotFound.
+	// ProjectByPath returns a project by full path (case-insensitive), or errkind.ErrNotFound.
 	ProjectByPath(ctx context.Context, fullPath string) (*Project, error)
 	// ListProjects returns all projects by id.
 	ListProjects(ctx context.Context) ([]*Project, error)
@@ -57,7 +62,8 @@ type Service struct {
 	store Store
 	now   func() time.Time
 	// OnProjectCreated, when set, is called after a project is stored (the server uses it to
-	// create the bare repository). An error is returned to the creator.
+	// create the bare repository). An error deletes the project again and is returned to the
+	// creator.
 	OnProjectCreated func(ctx context.Context, p *Project) error
 }
 
@@ -87,12 +93,15 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*User, er
 		return nil, err
 	}
 	if _, err := mail.ParseAddress(in.Email); err != nil || strings.ContainsAny(in.Email, " <>") {
-		return nil, &ValidationError{Field: "email", Reason: "is invalid"}
+		return nil, &errkind.ValidationError{Field: "email", Reason: "is invalid"}
 	}
 	if strings.TrimSpace(in.Name) == "" {
-		return nil, &ValidationError{Field: "name", Reason: "is missing"}
+		return nil, &errkind.ValidationError{Field: "name", Reason: "is missing"}
 	}
 	if err := validatePassword(in.Password); err != nil {
+		return nil, err
+	}
+	if err := pathFree(ctx, "username", in.Username, s.store.GroupByPath); err != nil {
 		return nil, err
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), bcryptCost)
@@ -102,27 +111,42 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*User, er
 	u := &User{Username: in.Username, Email: in.Email, Name: in.Name, PasswordHash: string(hash),
 		Admin: in.Admin, CreatedAt: s.now()}
 	if err := s.store.CreateUser(ctx, u); err != nil {
-		if errors.Is(err, ErrConflict) {
-			return nil, &ValidationError{Field: "username", Reason: "or email has already been taken"}
+		if errors.Is(err, errkind.ErrConflict) {
+			return nil, &errkind.ValidationError{Field: "username", Reason: "or email has already been taken"}
 		}
 		return nil, fmt.Errorf("create user: %w", err)
 	}
 	return u, nil
 }
 
+// pathFree refuses a top-level path another kind of namespace already holds: users and
+// top-level groups share one namespace of paths, compared case-insensitively, as in GitLab.
+// lookup finds the other kind by path (ErrNotFound when free); field names the refused input.
+func pathFree[T any](ctx context.Context, field, path string, lookup func(context.Context, string) (T, error)) error {
+	_, err := lookup(ctx, path)
+	switch {
+	case err == nil:
+		return &errkind.ValidationError{Field: field, Reason: "has already been taken"}
+	case errors.Is(err, errkind.ErrNotFound):
+		return nil
+	default:
+		return fmt.Errorf("check %s: %w", field, err)
+	}
+}
+
 // validatePassword applies the same length rules to new and changed passwords.
 func validatePassword(p string) error {
 	if len(p) < 8 {
-		return &ValidationError{Field: "password", Reason: "is too short (minimum is 8 characters)"}
+		return &errkind.ValidationError{Field: "password", Reason: "is too short (minimum is 8 characters)"}
 	}
 	if len(p) > 72 {
-		return &ValidationError{Field: "password", Reason: "is too long (maximum is 72 characters)"}
+		return &errkind.ValidationError{Field: "password", Reason: "is too long (maximum is 72 characters)"}
 	}
 	return nil
 }
 
-// SetPassword replaces a user's password; it fails with a *ValidationError on "password" for
-// one CreateUser would refuse, and ErrNotFound for a missing user.
+// SetPassword replaces a user's password; it fails with a *errkind.ValidationError on "password" for
+// one CreateUser would refuse, and errkind.ErrNotFound for a missing user.
 func (s *Service) SetPassword(ctx context.Context, userID int64, password string) error {
 	if err := validatePassword(password); err != nil {
 		return err
@@ -134,11 +158,11 @@ func (s *Service) SetPassword(ctx context.Context, userID int64, password string
 	return s.store.SetUserPassword(ctx, userID, string(hash))
 }
 
-// CheckPassword returns the active user with username and password, or ErrNotFound.
+// CheckPassword returns the active user with username and password, or errkind.ErrNotFound.
 func (s *Service) CheckPassword(ctx context.Context, username, password string) (*User, error) {
 	u, err := s.store.UserByUsername(ctx, username)
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, errkind.ErrNotFound) {
 			// Spend the same time as a real check so usernames cannot be probed by timing.
 			_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
 		}
@@ -146,7 +170,7 @@ func (s *Service) CheckPassword(ctx context.Context, username, password string) 
 	}
 	// A blocked user is refused after the comparison, so timing does not reveal the state.
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil || u.Blocked {
-		return nil, ErrNotFound
+		return nil, errkind.ErrNotFound
 	}
 	return u, nil
 }
@@ -174,7 +198,7 @@ type CreateGroupInput struct {
 // CreateGroup validates in and stores a group.
 func (s *Service) CreateGroup(ctx context.Context, in CreateGroupInput) (*Group, error) {
 	if strings.TrimSpace(in.Name) == "" {
-		return nil, &ValidationError{Field: "name", Reason: "is missing"}
+		return nil, &errkind.ValidationError{Field: "name", Reason: "is missing"}
 	}
 	check := ValidatePath
 	if in.ParentID == 0 {
@@ -183,13 +207,18 @@ func (s *Service) CreateGroup(ctx context.Context, in CreateGroupInput) (*Group,
 	if err := check("path", in.Path); err != nil {
 		return nil, err
 	}
+	if in.ParentID == 0 {
+		if err := pathFree(ctx, "path", in.Path, s.store.UserByUsername); err != nil {
+			return nil, err
+		}
+	}
 	g := &Group{Name: strings.TrimSpace(in.Name), Path: in.Path, ParentID: in.ParentID, CreatedAt: s.now()}
 	if err := s.store.CreateGroup(ctx, g); err != nil {
-		if errors.Is(err, ErrConflict) {
-			return nil, &ValidationError{Field: "path", Reason: "has already been taken"}
+		if errors.Is(err, errkind.ErrConflict) {
+			return nil, &errkind.ValidationError{Field: "path", Reason: "has already been taken"}
 		}
-		if errors.Is(err, ErrNotFound) {
-			return nil, &ValidationError{Field: "parent_id", Reason: "does not exist"}
+		if errors.Is(err, errkind.ErrNotFound) {
+			return nil, &errkind.ValidationError{Field: "parent_id", Reason: "does not exist"}
 		}
 		return nil, fmt.Errorf("create group: %w", err)
 	}
@@ -224,10 +253,11 @@ type CreateProjectInput struct {
 	Visibility  string
 }
 
-// CreateProject validates in, stores the project, then runs OnProjectCreated.
+// CreateProject validates in, stores the project, then runs OnProjectCreated; when that fails
+// the project is deleted again and the hook's error returned.
 func (s *Service) CreateProject(ctx context.Context, in CreateProjectInput) (*Project, error) {
 	if strings.TrimSpace(in.Name) == "" {
-		return nil, &ValidationError{Field: "name", Reason: "is missing"}
+		return nil, &errkind.ValidationError{Field: "name", Reason: "is missing"}
 	}
 	if err := ValidatePath("path", in.Path); err != nil {
 		return nil, err
@@ -239,16 +269,20 @@ func (s *Service) CreateProject(ctx context.Context, in CreateProjectInput) (*Pr
 	p := &Project{Name: strings.TrimSpace(in.Name), Path: in.Path, GroupID: in.GroupID,
 		OwnerUserID: in.OwnerUserID, Visibility: vis, CreatedAt: s.now()}
 	if err := s.store.CreateProject(ctx, p); err != nil {
-		if errors.Is(err, ErrConflict) {
-			return nil, &ValidationError{Field: "path", Reason: "has already been taken"}
+		if errors.Is(err, errkind.ErrConflict) {
+			return nil, &errkind.ValidationError{Field: "path", Reason: "has already been taken"}
 		}
-		if errors.Is(err, ErrNotFound) {
-			return nil, &ValidationError{Field: "namespace_id", Reason: "does not exist"}
+		if errors.Is(err, errkind.ErrNotFound) {
+			return nil, &errkind.ValidationError{Field: "namespace_id", Reason: "does not exist"}
 		}
 		return nil, fmt.Errorf("create project: %w", err)
 	}
 	if s.OnProjectCreated != nil {
 		if err := s.OnProjectCreated(ctx, p); err != nil {
+			// Undo the row, even when ctx is what failed the hook: no project without its repository.
+			if derr := s.store.DeleteProject(context.WithoutCancel(ctx), p.ID); derr != nil {
+				err = errors.Join(err, fmt.Errorf("undo: %w", derr))
+			}
 			return nil, fmt.Errorf("create project %s: %w", p.FullPath, err)
 		}
 	}
@@ -273,11 +307,11 @@ func (s *Service) ListProjects(ctx context.Context) ([]*Project, error) {
 // AddMember gives user a role on a group or a project.
 func (s *Service) AddMember(ctx context.Context, m Member) error {
 	if !m.Role.Valid() {
-		return &ValidationError{Field: "access_level", Reason: "is not a valid access level"}
+		return &errkind.ValidationError{Field: "access_level", Reason: "is not a valid access level"}
 	}
 	if _, err := s.store.User(ctx, m.UserID); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return &ValidationError{Field: "user_id", Reason: "does not exist"}
+		if errors.Is(err, errkind.ErrNotFound) {
+			return &errkind.ValidationError{Field: "user_id", Reason: "does not exist"}
 		}
 		return err
 	}

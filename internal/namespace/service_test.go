@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlstore"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlstore/storetest"
@@ -22,12 +23,12 @@ func newService(t *testing.T) (*namespace.Service, *sqlstore.Store) {
 	return namespace.NewService(s, func() time.Time { return fixedNow }), s
 }
 
-// wantField fails unless err is a *ValidationError on field (wrapping ErrInvalid).
+// wantField fails unless err is a *errkind.ValidationError on field (wrapping errkind.ErrInvalid).
 func wantField(t *testing.T, err error, field string) {
 	t.Helper()
-	var ve *namespace.ValidationError
-	if !errors.As(err, &ve) || ve.Field != field || !errors.Is(err, namespace.ErrInvalid) {
-		t.Fatalf("error = %v, want a ValidationError on %q", err, field)
+	var ve *errkind.ValidationError
+	if !errors.As(err, &ve) || ve.Field != field || !errors.Is(err, errkind.ErrInvalid) {
+		t.Fatalf("error = %v, want a errkind.ValidationError on %q", err, field)
 	}
 }
 
@@ -137,8 +138,8 @@ func TestPasswords(t *testing.T) {
 				t.Parallel()
 				u, err := svc.CheckPassword(ctx, tc.username, tc.password)
 				if tc.want == nil {
-					if u != nil || !errors.Is(err, namespace.ErrNotFound) {
-						t.Fatalf("CheckPassword = %v, %v; want ErrNotFound", u, err)
+					if u != nil || !errors.Is(err, errkind.ErrNotFound) {
+						t.Fatalf("CheckPassword = %v, %v; want errkind.ErrNotFound", u, err)
 					}
 					return
 				}
@@ -152,7 +153,7 @@ func TestPasswords(t *testing.T) {
 		if err := svc.SetPassword(ctx, alice.ID, "second-password"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.CheckPassword(ctx, "alice", "first-password"); !errors.Is(err, namespace.ErrNotFound) {
+		if _, err := svc.CheckPassword(ctx, "alice", "first-password"); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("old password still accepted: %v", err)
 		}
 		if u, err := svc.CheckPassword(ctx, "alice", "second-password"); err != nil || u.ID != alice.ID {
@@ -166,7 +167,7 @@ func TestPasswords(t *testing.T) {
 		wantField(t, svc.SetPassword(ctx, alice.ID, strings.Repeat("p", 73)), "password")
 	})
 	t.Run("fail/set password of missing user", func(t *testing.T) {
-		if err := svc.SetPassword(ctx, 999999, "long-enough"); !errors.Is(err, namespace.ErrNotFound) {
+		if err := svc.SetPassword(ctx, 999999, "long-enough"); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("SetPassword(missing) = %v", err)
 		}
 	})
@@ -220,7 +221,7 @@ func TestGroupsAndProjects(t *testing.T) {
 			t.Error("hook saw a project without id")
 		}
 		hooked = append(hooked, p.FullPath)
-		if p.Path == "hookfails" {
+		if strings.EqualFold(p.Path, "hookfails") {
 			return errors.New("disk full")
 		}
 		return nil
@@ -247,8 +248,21 @@ func TestGroupsAndProjects(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "disk full") {
 			t.Fatalf("CreateProject with failing hook = %v", err)
 		}
+		if p, err := svc.ProjectByPath(ctx, "platform/hookfails"); !errors.Is(err, errkind.ErrNotFound) {
+			t.Fatalf("project kept after its hook failed: %+v, %v", p, err)
+		}
 	})
-	if strings.Join(hooked, ",") != "platform/web,carol/notes,platform/hookfails" {
+	t.Run("ok/path free again after a failed hook", func(t *testing.T) {
+		p, err := svc.CreateProject(ctx, namespace.CreateProjectInput{Name: "H", Path: "HookFails", GroupID: root.ID})
+		if err == nil || p != nil {
+			t.Fatalf("CreateProject = %+v, %v; the hook still fails on this path", p, err)
+		}
+		var ve *errkind.ValidationError
+		if errors.As(err, &ve) {
+			t.Fatalf("path still taken: %v", err)
+		}
+	})
+	if strings.Join(hooked, ",") != "platform/web,carol/notes,platform/hookfails,platform/HookFails" {
 		t.Errorf("hook calls = %v", hooked)
 	}
 	projectFails := []struct {
@@ -439,7 +453,7 @@ func TestRoles(t *testing.T) {
 		wantField(t, svc.AddMember(ctx, namespace.Member{UserID: 999999, GroupID: rt.root.ID, Role: namespace.Guest}), "user_id")
 	})
 	t.Run("fail/member group missing", func(t *testing.T) {
-		if err := svc.AddMember(ctx, namespace.Member{UserID: ids["stranger"], GroupID: 999999, Role: namespace.Guest}); !errors.Is(err, namespace.ErrNotFound) {
+		if err := svc.AddMember(ctx, namespace.Member{UserID: ids["stranger"], GroupID: 999999, Role: namespace.Guest}); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("AddMember(missing group) = %v", err)
 		}
 	})

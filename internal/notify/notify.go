@@ -41,6 +41,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
@@ -85,7 +86,7 @@ type Leases interface {
 }
 
 // Directory looks up the namespace side of a token: its project or group, their members and
-// the users (*namespace.Service implements it). Lookups return namespace.ErrNotFound.
+// the users (*namespace.Service implements it). Lookups return errkind.ErrNotFound.
 type Directory interface {
 	Project(ctx context.Context, id int64) (*namespace.Project, error)
 	Group(ctx context.Context, id int64) (*namespace.Group, error)
@@ -415,7 +416,7 @@ func (j *Job) notice(ctx context.Context, t *token.DeployToken, days, interval i
 	var users []*namespace.User
 	for _, id := range ids {
 		u, err := j.cfg.Namespaces.User(ctx, id)
-		if errors.Is(err, namespace.ErrNotFound) {
+		if errors.Is(err, errkind.ErrNotFound) {
 			continue
 		}
 		if err != nil {

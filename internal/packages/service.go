@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 )
 
@@ -332,9 +333,9 @@ func (s *Service) Project(ctx context.Context, ref string) (*namespace.Project, 
 	} else if ref != "" && len(ref) <= MaxNameLength {
 		p, err = s.ns.ProjectByPath(ctx, ref)
 	} else {
-		err = namespace.ErrNotFound
+		err = errkind.ErrNotFound
 	}
-	if errors.Is(err, namespace.ErrNotFound) {
+	if errors.Is(err, errkind.ErrNotFound) {
 		return nil, fmt.Errorf("project: %w", ErrNotFound)
 	}
 	return p, err
@@ -349,9 +350,9 @@ func (s *Service) Group(ctx context.Context, ref string) (*namespace.Group, erro
 	} else if ref != "" && len(ref) <= MaxNameLength {
 		g, err = s.ns.GroupByPath(ctx, ref)
 	} else {
-		err = namespace.ErrNotFound
+		err = errkind.ErrNotFound
 	}
-	if errors.Is(err, namespace.ErrNotFound) {
+	if errors.Is(err, errkind.ErrNotFound) {
 		return nil, fmt.Errorf("group: %w", ErrNotFound)
 	}
 	return g, err
@@ -381,7 +382,7 @@ func (s *Service) ProjectsHolding(ctx context.Context, f Format, name string, wi
 	var out []*namespace.Project
 	for _, id := range ids {
 		p, err := s.ns.Project(ctx, id)
-		if errors.Is(err, namespace.ErrNotFound) {
+		if errors.Is(err, errkind.ErrNotFound) {
 			continue
 		}
 		if err != nil {

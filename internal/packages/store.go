@@ -105,7 +105,7 @@ type Store interface {
 }
 
 // Namespaces resolves the projects and groups in package URLs; *namespace.Service implements
-// it. Lookups by path are case-insensitive; unknown ones return namespace.ErrNotFound.
+// it. Lookups by path are case-insensitive; unknown ones return errkind.ErrNotFound.
 type Namespaces interface {
 	Project(ctx context.Context, id int64) (*namespace.Project, error)
 	ProjectByPath(ctx context.Context, fullPath string) (*namespace.Project, error)

@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -43,36 +42,6 @@ func hostOf(t *testing.T, ts *testenv.TestServer) string {
 }
 
 func itoa(n int64) string { return fmt.Sprint(n) }
-
-var (
-	toolMu    sync.Mutex
-	toolPaths = map[string]string{}
-)
-
-// goTool returns the path of a client pinned in go.mod as a Go tool (crane), built once into the
-// Go build cache by `go tool -n`.
-func goTool(t *testing.T, name string) string {
-	t.Helper()
-	toolMu.Lock()
-	defer toolMu.Unlock()
-	if p, ok := toolPaths[name]; ok {
-		return p
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		testenv.Missing(t, "go not on PATH: %v", err)
-	}
-	_, file, _, _ := runtime.Caller(0)
-	cmd := exec.Command(goBin, "tool", "-n", name)
-	cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go tool -n %s: %v", name, err)
-	}
-	p := strings.TrimSpace(string(out))
-	toolPaths[name] = p
-	return p
-}
 
 // run runs a command in home, which is also its HOME (so client logins never touch the user's
 // config), and returns its combined output and error.
@@ -140,7 +109,7 @@ func startUpstream(t *testing.T) *upstream {
 	var p testenv.Project
 	ts.MustAPI(t, http.StatusCreated, "POST", "/projects", map[string]any{"name": "pub", "path": "pub",
 		"namespace_id": u.f.GroupID, "visibility": "public"}, &p)
-	mustRun(t, u.home, goTool(t, "crane"), "auth", "login", u.host, "-u", "root", "-p", ts.RootToken)
+	mustRun(t, u.home, testenv.GoTool(t, "crane"), "auth", "login", u.host, "-u", "root", "-p", ts.RootToken)
 	u.spy = newSpy(t, ts.URL)
 	return u
 }
@@ -149,7 +118,7 @@ func startUpstream(t *testing.T) *upstream {
 // name:tag on the upstream) and returns its manifest digest and layer digest.
 func (u *upstream) push(t *testing.T, ref string, n int) (manifest, layer string) {
 	t.Helper()
-	crane := goTool(t, "crane")
+	crane := testenv.GoTool(t, "crane")
 	file := randomFile(t, u.home, "layer.bin", n)
 	mustRun(t, u.home, crane, "append", "--new_layer", file, "-t", u.host+"/"+ref)
 	manifest = strings.TrimSpace(mustRun(t, u.home, crane, "digest", u.host+"/"+ref))

@@ -7,8 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
-	"github.com/gatehouse-dev/gatehouse/internal/namespace"
-	"github.com/gatehouse-dev/gatehouse/internal/token"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 )
 
 // errInactive: the credential behind a valid token is revoked, expired, deleted or blocked.
@@ -21,7 +20,7 @@ func principal(ctx context.Context, store Principals, now time.Time, c Claims) (
 	switch {
 	case c.DeployTokenID != 0:
 		t, err := store.DeployToken(ctx, c.DeployTokenID)
-		if errors.Is(err, token.ErrNotFound) {
+		if errors.Is(err, errkind.ErrNotFound) {
 			return access.AnonymousPrincipal, errInactive
 		}
 		if err != nil {
@@ -33,7 +32,7 @@ func principal(ctx context.Context, store Principals, now time.Time, c Claims) (
 		return access.Principal{Kind: access.DeployTokenPrincipal, DeployToken: t}, nil
 	case c.UserID != 0:
 		u, err := store.User(ctx, c.UserID)
-		if errors.Is(err, namespace.ErrNotFound) {
+		if errors.Is(err, errkind.ErrNotFound) {
 			return access.AnonymousPrincipal, errInactive
 		}
 		if err != nil {
@@ -45,7 +44,7 @@ func principal(ctx context.Context, store Principals, now time.Time, c Claims) (
 		p := access.Principal{Kind: access.UserPrincipal, User: u}
 		if c.PersonalTokenID != 0 {
 			pat, err := store.PersonalToken(ctx, c.PersonalTokenID)
-			if errors.Is(err, token.ErrNotFound) {
+			if errors.Is(err, errkind.ErrNotFound) {
 				return access.AnonymousPrincipal, errInactive
 			}
 			if err != nil {

@@ -33,6 +33,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 )
 
@@ -158,7 +159,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, rt route, ne
 		return grant{}, err
 	}
 	group, err := h.cfg.Groups.GroupByPath(ctx, rt.name.Group)
-	if err != nil && !errors.Is(err, namespace.ErrNotFound) {
+	if err != nil && !errors.Is(err, errkind.ErrNotFound) {
 		return grant{}, err
 	}
 	name := rt.name.Name.String()

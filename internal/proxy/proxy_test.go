@@ -35,7 +35,7 @@ type env struct {
 func newEnv(t *testing.T, opts ...testenv.ServerOption) *env {
 	t.Helper()
 	up := startUpstream(t)
-	e := &env{up: up, crane: goTool(t, "crane")}
+	e := &env{up: up, crane: testenv.GoTool(t, "crane")}
 	e.manifest, e.layer = up.push(t, "group/pub/app:v1", 64<<10)
 	e.ts = testenv.StartServer(t, append([]testenv.ServerOption{localhost, func(c *config.Config) {
 		c.DependencyProxy.UpstreamURL = up.spy.srv.URL
@@ -563,7 +563,7 @@ func TestNoPartialOrFalseCacheEntries(t *testing.T) {
 // logs.
 func TestPrivateUpstreamWithCredentials(t *testing.T) {
 	up := startUpstream(t)
-	crane := goTool(t, "crane")
+	crane := testenv.GoTool(t, "crane")
 	mustRun(t, up.home, crane, "append", "--new_layer", randomFile(t, up.home, "l.bin", 32<<10), "-t", up.host+"/group/top/private:v1")
 	want := strings.TrimSpace(mustRun(t, up.home, crane, "digest", up.host+"/group/top/private:v1"))
 	cred := up.ts.CreateDeployToken(t, "projects/"+itoa(up.f.Projects["top"].ID), []string{"read_registry"}, nil)

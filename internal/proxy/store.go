@@ -55,7 +55,7 @@ type SettingsStore interface {
 // Groups resolves group paths; *namespace.Service implements it.
 type Groups interface {
 	// GroupByPath returns the group with that full path (compared case-insensitively), or an
-	// error wrapping namespace.ErrNotFound.
+	// error wrapping errkind.ErrNotFound.
 	GroupByPath(ctx context.Context, fullPath string) (*namespace.Group, error)
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/registry/jwtauth"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
 // accessOf decodes the access claim of a token (the signature is checked by the registry tests).
@@ -445,7 +446,7 @@ func TestTagsAndChunks(t *testing.T) {
 func TestNoSecretsInLogs(t *testing.T) {
 	e := newClientEnv(t)
 	base := e.ts.URL
-	crane := goTool(t, "crane")
+	crane := testenv.GoTool(t, "crane")
 	home := t.TempDir()
 	mustRun(t, home, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
 	mustRun(t, home, crane, "append", "--new_layer", randomFile(t, home, "l.bin", 1000), "-t", e.host+"/group/top/app:v1")

@@ -63,7 +63,7 @@ func mustFail(t *testing.T, home string, wants []string, argv ...string) {
 
 func TestCrane(t *testing.T) {
 	e := newClientEnv(t)
-	crane := goTool(t, "crane")
+	crane := testenv.GoTool(t, "crane")
 	image := e.host + "/group/top/app:v1"
 
 	rw := t.TempDir()
@@ -115,7 +115,7 @@ func TestCrane(t *testing.T) {
 
 func TestOras(t *testing.T) {
 	e := newClientEnv(t)
-	oras := goTool(t, "oras")
+	oras := testenv.GoTool(t, "oras")
 	home := t.TempDir()
 	ref := e.host + "/group/top/artifact:v1"
 	mustRun(t, home, oras, "login", "--plain-http", "-u", e.rw.Username, "-p", e.rw.Token, e.host)
@@ -151,8 +151,8 @@ func TestOras(t *testing.T) {
 
 func TestRegctl(t *testing.T) {
 	e := newClientEnv(t)
-	regctl := goTool(t, "regctl")
-	crane := goTool(t, "crane")
+	regctl := testenv.GoTool(t, "regctl")
+	crane := testenv.GoTool(t, "crane")
 	home := t.TempDir()
 	src := e.host + "/group/top/app:v1"
 	mustRun(t, home, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
@@ -185,7 +185,7 @@ func TestRegctl(t *testing.T) {
 func TestSkopeo(t *testing.T) {
 	skopeo := testenv.Binary(t, "skopeo")
 	e := newClientEnv(t)
-	crane := goTool(t, "crane")
+	crane := testenv.GoTool(t, "crane")
 	home := t.TempDir()
 	src := e.host + "/group/top/app:v1"
 	mustRun(t, home, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
@@ -222,7 +222,7 @@ func TestSkopeo(t *testing.T) {
 // longer log in.
 func TestRevokedTokenRefusedAtOnce(t *testing.T) {
 	e := newClientEnv(t)
-	crane := goTool(t, "crane")
+	crane := testenv.GoTool(t, "crane")
 	home := t.TempDir()
 	image := e.host + "/group/top/app:v1"
 	mustRun(t, home, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)

@@ -52,7 +52,7 @@ auth:
 func TestDistribution(t *testing.T) {
 	bin := testenv.Binary(t, "registry")
 	e := newClientEnv(t)
-	crane := goTool(t, "crane")
+	crane := testenv.GoTool(t, "crane")
 	dir := t.TempDir()
 
 	// The public key, exported the way `gatehouse registry key [--jwks]` does.

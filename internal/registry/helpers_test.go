@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/internal/config"
@@ -43,35 +42,6 @@ func moduleRoot(t *testing.T) string {
 		t.Fatal("no caller information")
 	}
 	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
-var (
-	toolMu    sync.Mutex
-	toolPaths = map[string]string{}
-)
-
-// goTool returns the path of a client pinned in go.mod as a Go tool (crane, oras, regctl),
-// built once into the Go build cache by `go tool -n`.
-func goTool(t *testing.T, name string) string {
-	t.Helper()
-	toolMu.Lock()
-	defer toolMu.Unlock()
-	if p, ok := toolPaths[name]; ok {
-		return p
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		testenv.Missing(t, "go not on PATH: %v", err)
-	}
-	cmd := exec.Command(goBin, "tool", "-n", name)
-	cmd.Dir = moduleRoot(t)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go tool -n %s: %v", name, err)
-	}
-	p := strings.TrimSpace(string(out))
-	toolPaths[name] = p
-	return p
 }
 
 // run runs a command in home, which is also its HOME (so client logins never touch the user's

@@ -7,9 +7,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
-	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/registry/jwtauth"
-	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
 // principalChecker re-reads the credential named by a token's private claims. It deliberately
@@ -26,7 +25,7 @@ func (pc *principalChecker) principal(ctx context.Context, c *jwtauth.Claims) (a
 	switch {
 	case c.DeployTokenID != 0:
 		t, err := pc.store.DeployToken(ctx, c.DeployTokenID)
-		if errors.Is(err, token.ErrNotFound) {
+		if errors.Is(err, errkind.ErrNotFound) {
 			return access.AnonymousPrincipal, errInactive
 		}
 		if err != nil {
@@ -38,7 +37,7 @@ func (pc *principalChecker) principal(ctx context.Context, c *jwtauth.Claims) (a
 		return access.Principal{Kind: access.DeployTokenPrincipal, DeployToken: t}, nil
 	case c.UserID != 0:
 		u, err := pc.store.User(ctx, c.UserID)
-		if errors.Is(err, namespace.ErrNotFound) {
+		if errors.Is(err, errkind.ErrNotFound) {
 			return access.AnonymousPrincipal, errInactive
 		}
 		if err != nil {
@@ -50,7 +49,7 @@ func (pc *principalChecker) principal(ctx context.Context, c *jwtauth.Claims) (a
 		p := access.Principal{Kind: access.UserPrincipal, User: u}
 		if c.PersonalTokenID != 0 {
 			pat, err := pc.store.PersonalToken(ctx, c.PersonalTokenID)
-			if errors.Is(err, token.ErrNotFound) {
+			if errors.Is(err, errkind.ErrNotFound) {
 				return access.AnonymousPrincipal, errInactive
 			}
 			if err != nil {

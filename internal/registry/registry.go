@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 	"github.com/gatehouse-dev/gatehouse/internal/registry/jwtauth"
@@ -160,7 +161,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, rt route, ne
 	}
 
 	project, err := h.cfg.Projects.Resolve(ctx, rt.name)
-	if err != nil && !errors.Is(err, namespace.ErrNotFound) {
+	if err != nil && !errors.Is(err, errkind.ErrNotFound) {
 		return grant{}, err
 	}
 	var missing, forbidden bool
@@ -231,7 +232,7 @@ func (h *Handler) authorizeMount(w http.ResponseWriter, r *http.Request, rt rout
 	}
 	ctx := r.Context()
 	project, err := h.cfg.Projects.Resolve(ctx, src)
-	if errors.Is(err, namespace.ErrNotFound) {
+	if errors.Is(err, errkind.ErrNotFound) {
 		return nil
 	}
 	if err != nil {

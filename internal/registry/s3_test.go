@@ -78,7 +78,7 @@ func randomBucket() string {
 // blob GETs itself and by redirect to presigned URLs.
 func TestS3(t *testing.T) {
 	m := startMinio(t)
-	crane := goTool(t, "crane")
+	crane := testenv.GoTool(t, "crane")
 	for _, tc := range []struct {
 		name     string
 		prefix   string

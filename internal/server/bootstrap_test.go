@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
@@ -158,13 +159,13 @@ func TestRootBootstrap(t *testing.T) {
 		t.Fatal(err)
 	}
 	work := t.TempDir()
-	mustGit(t, work, "init", "-q", "-b", "main")
+	testenv.Git(t, work, "init", "-q", "-b", "main")
 	if err := os.WriteFile(filepath.Join(work, "README.md"), []byte("bootstrap\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustGit(t, work, "add", ".")
-	mustGit(t, work, "commit", "-q", "-m", "initial")
-	mustGit(t, work, "push", "-q", gitURL(first.URL, p.FullPath, "root", password), "main")
+	testenv.Git(t, work, "add", ".")
+	testenv.Git(t, work, "commit", "-q", "-m", "initial")
+	testenv.Git(t, work, "push", "-q", gitURL(first.URL, p.FullPath, "root", password), "main")
 	if _, out, err := clone(t, gitURL(first.URL, p.FullPath, "root", password+"x")); err == nil || !strings.Contains(out, "Authentication failed") {
 		t.Fatalf("a wrong root password cloned: err=%v\n%s", err, out)
 	}

@@ -4,9 +4,7 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,46 +21,24 @@ func noLoopbackExemption(c *config.Config) {
 	c.AuthBan.Window = 10 * time.Minute
 }
 
-// runGit runs the real git client with a clean environment (no credential helpers, no prompts)
-// and returns its combined output.
-func runGit(t *testing.T, dir string, args ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command(testenv.Binary(t, "git"), args...)
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "GIT_TERMINAL_PROMPT=0",
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "LANG=C"}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-func mustGit(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	out, err := runGit(t, dir, args...)
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
 // pushInitial commits a README naming the project and pushes it with the given credentials.
 func pushInitial(t *testing.T, ts *testenv.TestServer, fullPath, user, secret string) {
 	t.Helper()
 	work := t.TempDir()
-	mustGit(t, work, "init", "-q", "-b", "main")
+	testenv.Git(t, work, "init", "-q", "-b", "main")
 	if err := os.WriteFile(filepath.Join(work, "README.md"), []byte("hello from "+fullPath+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustGit(t, work, "add", ".")
-	mustGit(t, work, "commit", "-q", "-m", "initial")
-	mustGit(t, work, "push", "-q", ts.GitURL(fullPath, user, secret), "main")
+	testenv.Git(t, work, "add", ".")
+	testenv.Git(t, work, "commit", "-q", "-m", "initial")
+	testenv.Git(t, work, "push", "-q", ts.GitURL(fullPath, user, secret), "main")
 }
 
 // clone runs a real `git clone` into a fresh directory and returns that directory and git's output.
 func clone(t *testing.T, url string) (string, string, error) {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), "clone")
-	out, err := runGit(t, "", "clone", "-q", url, dst)
+	out, err := testenv.RunGit(t, "", "clone", "-q", url, dst)
 	return dst, out, err
 }
 
@@ -106,12 +82,6 @@ func do(t *testing.T, what string, req *http.Request) response {
 // secret are empty).
 func infoRefs(t *testing.T, ts *testenv.TestServer, fullPath, user, secret string) response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, ts.URL+"/"+fullPath+".git/info/refs?service=git-upload-pack", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if user != "" || secret != "" {
-		req.SetBasicAuth(user, secret)
-	}
-	return do(t, "info/refs "+fullPath, req)
+	r := ts.InfoRefs(t, fullPath, user, secret)
+	return response{what: "info/refs " + fullPath, status: r.Status, header: r.Header, body: r.Body}
 }

@@ -151,9 +151,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(work, "x"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustGit(t, work, "add", ".")
-	mustGit(t, work, "commit", "-q", "-m", "x")
-	if out, err := runGit(t, work, "push", "-q", "origin", "main"); err == nil || !strings.Contains(out, "403") {
+	testenv.Git(t, work, "add", ".")
+	testenv.Git(t, work, "commit", "-q", "-m", "x")
+	if out, err := testenv.RunGit(t, work, "push", "-q", "origin", "main"); err == nil || !strings.Contains(out, "403") {
 		t.Fatalf("git push with a deploy token: err=%v, want a 403\n%s", err, out)
 	}
 

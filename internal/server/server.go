@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/extauthz"
 	"github.com/gatehouse-dev/gatehouse/internal/gc"
 	"github.com/gatehouse-dev/gatehouse/internal/git"
@@ -281,7 +282,7 @@ func instanceKey(cfg config.Config) ([]byte, error) {
 // when GATEHOUSE_ROOT_TOKEN is set (idempotently, so automation can rely on it).
 func (s *Server) bootstrap(ctx context.Context, stdout io.Writer) error {
 	root, err := s.Namespaces.UserByUsername(ctx, "root")
-	if errors.Is(err, namespace.ErrNotFound) {
+	if errors.Is(err, errkind.ErrNotFound) {
 		password, printed := s.Config.RootPassword, false
 		if password == "" {
 			b := make([]byte, 18)
@@ -304,7 +305,7 @@ func (s *Server) bootstrap(ctx context.Context, stdout io.Writer) error {
 	}
 	if s.Config.RootToken != "" {
 		secret := token.NewSecret(s.Config.RootToken)
-		if _, err := s.Personal.Authenticate(ctx, secret); errors.Is(err, token.ErrNotFound) {
+		if _, err := s.Personal.Authenticate(ctx, secret); errors.Is(err, errkind.ErrNotFound) {
 			if _, _, err := s.Personal.Create(ctx, token.CreatePersonalInput{UserID: root.ID, Name: "bootstrap",
 				Scopes: []string{string(token.API)}, Secret: secret}); err != nil {
 				return fmt.Errorf("create root token: %w", err)

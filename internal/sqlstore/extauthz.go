@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
-	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 )
 
 // ExternalAuthorizationSettings returns the stored external authorization settings, or ok false
@@ -56,7 +56,7 @@ func (s *Store) ProjectClassificationLabel(ctx context.Context, projectID int64)
 }
 
 // SetProjectClassificationLabel sets the project's classification label; "" removes it (the
-// project then has the instance default). namespace.ErrNotFound if the project does not exist.
+// project then has the instance default). errkind.ErrNotFound if the project does not exist.
 func (s *Store) SetProjectClassificationLabel(ctx context.Context, projectID int64, label string, now time.Time) error {
 	var err error
 	if label == "" {
@@ -67,7 +67,7 @@ func (s *Store) SetProjectClassificationLabel(ctx context.Context, projectID int
 			projectID, label, unixTime(now))
 	}
 	if err = s.classify(err); errors.Is(err, errReference) {
-		return fmt.Errorf("set project classification label: %w", namespace.ErrNotFound)
+		return fmt.Errorf("set project classification label: %w", errkind.ErrNotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("set project classification label: %w", err)

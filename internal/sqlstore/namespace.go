@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 )
 
@@ -19,11 +20,11 @@ func nsErr(what string, err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, errNoRows):
-		return fmt.Errorf("%s: %w", what, namespace.ErrNotFound)
+		return fmt.Errorf("%s: %w", what, errkind.ErrNotFound)
 	case errors.Is(err, errUnique):
-		return fmt.Errorf("%s: %w", what, namespace.ErrConflict)
+		return fmt.Errorf("%s: %w", what, errkind.ErrConflict)
 	case errors.Is(err, errReference):
-		return fmt.Errorf("%s: %w", what, namespace.ErrNotFound)
+		return fmt.Errorf("%s: %w", what, errkind.ErrNotFound)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
@@ -254,6 +255,12 @@ func (s *Store) CreateProject(ctx context.Context, p *namespace.Project) error {
 		return nil
 	})
 	return nsErr("create project", s.classify(err))
+}
+
+// DeleteProject implements namespace.Store.
+func (s *Store) DeleteProject(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM projects WHERE id = ?`), id)
+	return nsErr("delete project", affectedOne(res, err))
 }
 
 // Project implements namespace.Store.

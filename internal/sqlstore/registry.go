@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
@@ -36,10 +37,10 @@ func placeholders(n int) string {
 }
 
 // ProjectByLongestPath returns the project whose full path is the longest of paths (compared
-// case-insensitively), or namespace.ErrNotFound. One query, for image-name resolution.
+// case-insensitively), or errkind.ErrNotFound. One query, for image-name resolution.
 func (s *Store) ProjectByLongestPath(ctx context.Context, paths []string) (*namespace.Project, error) {
 	if len(paths) == 0 || len(paths) > inChunk {
-		return nil, fmt.Errorf("project by path: %w", namespace.ErrNotFound)
+		return nil, fmt.Errorf("project by path: %w", errkind.ErrNotFound)
 	}
 	args := make([]any, len(paths))
 	conds := make([]string, len(paths))
@@ -52,7 +53,7 @@ func (s *Store) ProjectByLongestPath(ctx context.Context, paths []string) (*name
 	return p, nsErr("project by path", s.classify(err))
 }
 
-// PersonalToken returns a personal access token by id, or token.ErrNotFound (the registry
+// PersonalToken returns a personal access token by id, or errkind.ErrNotFound (the registry
 // re-checks the token behind a bearer JWT on every request).
 func (s *Store) PersonalToken(ctx context.Context, id int64) (*token.PersonalToken, error) {
 	var t token.PersonalToken

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 	"github.com/gatehouse-dev/gatehouse/internal/registry"
@@ -122,7 +123,7 @@ func testProjectByLongestPath(t *testing.T, f *regFixture) {
 	}
 	for _, name := range []string{"g", "nope/p", "g/pp"} {
 		_, err := f.s.ProjectByLongestPath(f.ctx, oci.Name(name).ProjectPaths())
-		if !errors.Is(err, namespace.ErrNotFound) {
+		if !errors.Is(err, errkind.ErrNotFound) {
 			t.Errorf("fail/%s: %v", name, err)
 		}
 	}
@@ -138,7 +139,7 @@ func testPersonalTokenByID(t *testing.T, f *regFixture) {
 		t.Fatalf("PersonalToken: %+v %v", got, err)
 	}
 	_, err = f.s.PersonalToken(f.ctx, pt.ID+100)
-	wantKind(t, err, token.ErrNotFound)
+	wantKind(t, err, errkind.ErrNotFound)
 }
 
 func testBlobLinks(t *testing.T, f *regFixture) {

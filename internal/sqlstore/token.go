@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
@@ -25,11 +26,11 @@ func tokErr(what string, err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, errNoRows):
-		return fmt.Errorf("%s: %w", what, token.ErrNotFound)
+		return fmt.Errorf("%s: %w", what, errkind.ErrNotFound)
 	case errors.Is(err, errUnique):
-		return fmt.Errorf("%s: %w", what, token.ErrConflict)
+		return fmt.Errorf("%s: %w", what, errkind.ErrConflict)
 	case errors.Is(err, errReference):
-		return fmt.Errorf("%s: %w", what, token.ErrNotFound)
+		return fmt.Errorf("%s: %w", what, errkind.ErrNotFound)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 )
 
 // Owner says whether a deploy token belongs to a project or a group; exactly one ID is set.
@@ -60,7 +62,7 @@ func (t *DeployToken) AllowsIP(ip netip.Addr) bool {
 }
 
 // ParseAllowedIPs parses an IP allow-list: IP addresses or CIDR prefixes, as a list whose items
-// may themselves be comma-separated. It fails with a *ValidationError naming allowed_ips.
+// may themselves be comma-separated. It fails with a *errkind.ValidationError naming allowed_ips.
 func ParseAllowedIPs(values []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, v := range values {
@@ -73,7 +75,7 @@ func ParseAllowedIPs(values []string) ([]netip.Prefix, error) {
 			if err != nil {
 				ip, ierr := netip.ParseAddr(item)
 				if ierr != nil {
-					return nil, &ValidationError{Field: "allowed_ips", Reason: fmt.Sprintf("has an entry that is not an IP address or CIDR (%q)", truncateValue(item))}
+					return nil, &errkind.ValidationError{Field: "allowed_ips", Reason: fmt.Sprintf("has an entry that is not an IP address or CIDR (%q)", truncateValue(item))}
 				}
 				p = netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen())
 			}
@@ -81,7 +83,7 @@ func ParseAllowedIPs(values []string) ([]netip.Prefix, error) {
 		}
 	}
 	if len(out) > 100 {
-		return nil, &ValidationError{Field: "allowed_ips", Reason: "has more than 100 entries"}
+		return nil, &errkind.ValidationError{Field: "allowed_ips", Reason: "has more than 100 entries"}
 	}
 	return out, nil
 }
@@ -112,17 +114,17 @@ type DeployFilter struct {
 // DeployStore is the persistence the deploy-token service needs.
 type DeployStore interface {
 	// CreateDeployToken inserts t, assigning ID and, when Username is empty, the default
-	// username; returns ErrConflict for a username already taken.
+	// username; returns errkind.ErrConflict for a username already taken.
 	CreateDeployToken(ctx context.Context, t *DeployToken) error
-	// DeployToken returns the token with id, or ErrNotFound.
+	// DeployToken returns the token with id, or errkind.ErrNotFound.
 	DeployToken(ctx context.Context, id int64) (*DeployToken, error)
-	// DeployTokenByDigest returns the token whose secret digests to digest, or ErrNotFound.
+	// DeployTokenByDigest returns the token whose secret digests to digest, or errkind.ErrNotFound.
 	DeployTokenByDigest(ctx context.Context, digest []byte) (*DeployToken, error)
 	// ListDeployTokens returns the tokens matching f, by id.
 	ListDeployTokens(ctx context.Context, f DeployFilter) ([]*DeployToken, error)
-	// RevokeDeployToken marks the token revoked; ErrNotFound if absent.
+	// RevokeDeployToken marks the token revoked; errkind.ErrNotFound if absent.
 	RevokeDeployToken(ctx context.Context, id int64) error
-	// DeleteDeployToken removes the token; ErrNotFound if absent.
+	// DeleteDeployToken removes the token; errkind.ErrNotFound if absent.
 	DeleteDeployToken(ctx context.Context, id int64) error
 	// TouchDeployToken records a use at at from ip (the zero Addr when unknown).
 	TouchDeployToken(ctx context.Context, id int64, at time.Time, ip netip.Addr) error
@@ -133,7 +135,7 @@ type DeployStore interface {
 	// dates), oldest first; days without requests are absent.
 	DeployTokenUsage(ctx context.Context, id int64, from, to time.Time) ([]DailyUsage, error)
 	// RotateDeployToken stores t's new Digest, SealedSecret, PreviousDigest and
-	// PreviousValidUntil; ErrNotFound if the token is absent or revoked.
+	// PreviousValidUntil; errkind.ErrNotFound if the token is absent or revoked.
 	RotateDeployToken(ctx context.Context, t *DeployToken) error
 }
 
@@ -308,10 +310,10 @@ func (s *DeployService) Create(ctx context.Context, in CreateDeployInput) (*Depl
 	now := s.now()
 	name := strings.TrimSpace(in.Name)
 	if name == "" {
-		return nil, Secret{}, &ValidationError{Field: "name", Reason: "is missing"}
+		return nil, Secret{}, &errkind.ValidationError{Field: "name", Reason: "is missing"}
 	}
 	if len(name) > 255 {
-		return nil, Secret{}, &ValidationError{Field: "name", Reason: "is too long (maximum is 255 characters)"}
+		return nil, Secret{}, &errkind.ValidationError{Field: "name", Reason: "is too long (maximum is 255 characters)"}
 	}
 	scopes, err := ParseScopes(in.Scopes, DeployScopes)
 	if err != nil {
@@ -332,7 +334,7 @@ func (s *DeployService) Create(ctx context.Context, in CreateDeployInput) (*Depl
 		return nil, Secret{}, err
 	}
 	if (in.Owner.ProjectID == 0) == (in.Owner.GroupID == 0) {
-		return nil, Secret{}, fmt.Errorf("create deploy token: exactly one owner required: %w", ErrInvalid)
+		return nil, Secret{}, fmt.Errorf("create deploy token: exactly one owner required: %w", errkind.ErrInvalid)
 	}
 	secret, err := GenerateSecret(DeployTokenPrefix)
 	if err != nil {
@@ -347,8 +349,8 @@ func (s *DeployService) Create(ctx context.Context, in CreateDeployInput) (*Depl
 		}
 	}
 	if err := s.store.CreateDeployToken(ctx, t); err != nil {
-		if errors.Is(err, ErrConflict) {
-			return nil, Secret{}, &ValidationError{Field: "username", Reason: "has already been taken"}
+		if errors.Is(err, errkind.ErrConflict) {
+			return nil, Secret{}, &errkind.ValidationError{Field: "username", Reason: "has already been taken"}
 		}
 		return nil, Secret{}, fmt.Errorf("create deploy token: %w", err)
 	}
@@ -356,11 +358,11 @@ func (s *DeployService) Create(ctx context.Context, in CreateDeployInput) (*Depl
 }
 
 // Authenticate returns the token whose secret is secret and, when checkUsername is set, whose
-// username is username. It returns ErrNotFound for an unknown secret or a wrong username, and the
+// username is username. It returns errkind.ErrNotFound for an unknown secret or a wrong username, and the
 // token itself (with a nil error) when it is revoked or expired, so the caller can say which.
 func (s *DeployService) Authenticate(ctx context.Context, username string, secret Secret, checkUsername bool) (*DeployToken, error) {
 	if !secret.HasPrefix(DeployTokenPrefix) {
-		return nil, ErrNotFound
+		return nil, errkind.ErrNotFound
 	}
 	t, err := s.store.DeployTokenByDigest(ctx, s.digester.Digest(secret))
 	if err != nil {
@@ -372,11 +374,11 @@ func (s *DeployService) Authenticate(ctx context.Context, username string, secre
 	if !s.digester.Matches(secret, t.Digest) {
 		if len(t.PreviousDigest) == 0 || !s.digester.Matches(secret, t.PreviousDigest) ||
 			t.PreviousValidUntil == nil || !s.now().Before(*t.PreviousValidUntil) {
-			return nil, ErrNotFound
+			return nil, errkind.ErrNotFound
 		}
 	}
 	if checkUsername && t.Username != username {
-		return nil, ErrNotFound
+		return nil, errkind.ErrNotFound
 	}
 	return t, nil
 }
@@ -414,10 +416,10 @@ const DefaultUsageDays = 30
 
 // Usage returns token id's requests per UTC day for the days days ending today, oldest first,
 // with a zero entry for each day without requests. Counts reach the store in batches, so the
-// last few seconds of use may be missing. days outside 1..MaxUsageDays is a *ValidationError.
+// last few seconds of use may be missing. days outside 1..MaxUsageDays is a *errkind.ValidationError.
 func (s *DeployService) Usage(ctx context.Context, id int64, days int) ([]DailyUsage, error) {
 	if days < 1 || days > MaxUsageDays {
-		return nil, &ValidationError{Field: "days", Reason: fmt.Sprintf("must be between 1 and %d", MaxUsageDays)}
+		return nil, &errkind.ValidationError{Field: "days", Reason: fmt.Sprintf("must be between 1 and %d", MaxUsageDays)}
 	}
 	to := ExpiryDate(s.now())
 	from := to.AddDate(0, 0, 1-days)
@@ -461,20 +463,20 @@ const MaxRotationGrace = 7 * 24 * time.Hour
 
 // RotationGrace turns a grace period in whole seconds (the API's grace_period, the web UI's
 // choice) into a duration for Rotate. Outside 0..MaxRotationGrace, including values whose
-// duration would overflow, it fails with a *ValidationError naming grace_period.
+// duration would overflow, it fails with a *errkind.ValidationError naming grace_period.
 func RotationGrace(seconds int64) (time.Duration, error) {
 	if seconds < 0 || seconds > int64(MaxRotationGrace/time.Second) {
-		return 0, &ValidationError{Field: "grace_period", Reason: "must be between 0 and 7 days"}
+		return 0, &errkind.ValidationError{Field: "grace_period", Reason: "must be between 0 and 7 days"}
 	}
 	return time.Duration(seconds) * time.Second, nil
 }
 
 // Rotate gives token id a new secret, keeping its id, username, scopes and expiry. The old
 // secret keeps working for grace (0: it stops at once). A revoked or expired token cannot be
-// rotated (*ValidationError); ErrNotFound if absent.
+// rotated (*errkind.ValidationError); errkind.ErrNotFound if absent.
 func (s *DeployService) Rotate(ctx context.Context, id int64, grace time.Duration) (*DeployToken, Secret, error) {
 	if grace < 0 || grace > MaxRotationGrace {
-		return nil, Secret{}, &ValidationError{Field: "grace_period", Reason: "must be between 0 and 7 days"}
+		return nil, Secret{}, &errkind.ValidationError{Field: "grace_period", Reason: "must be between 0 and 7 days"}
 	}
 	t, err := s.store.DeployToken(ctx, id)
 	if err != nil {
@@ -482,7 +484,7 @@ func (s *DeployService) Rotate(ctx context.Context, id int64, grace time.Duratio
 	}
 	now := s.now()
 	if !t.Active(now) {
-		return nil, Secret{}, &ValidationError{Field: "token", Reason: "is revoked or expired and cannot be rotated"}
+		return nil, Secret{}, &errkind.ValidationError{Field: "token", Reason: "is revoked or expired and cannot be rotated"}
 	}
 	secret, err := GenerateSecret(DeployTokenPrefix)
 	if err != nil {
@@ -515,10 +517,10 @@ func (s *DeployService) SealCITokens(sealer *Sealer) { s.sealer = sealer }
 
 // CITokenFor returns the CI token a project's jobs get, with its secret: the project's own
 // active gitlab-deploy-token if it has one, else one of the group the project is directly in
-// (never one of a group further up, SPEC §3). ErrNotFound when there is none.
+// (never one of a group further up, SPEC §3). errkind.ErrNotFound when there is none.
 func (s *DeployService) CITokenFor(ctx context.Context, projectID, parentGroupID int64) (*DeployToken, Secret, error) {
 	if s.sealer == nil {
-		return nil, Secret{}, ErrNotFound
+		return nil, Secret{}, errkind.ErrNotFound
 	}
 	now := s.now()
 	owners := []DeployFilter{{ProjectID: projectID, ActiveAt: now}}
@@ -543,7 +545,7 @@ func (s *DeployService) CITokenFor(ctx context.Context, projectID, parentGroupID
 			return t, NewSecret(string(raw)), nil
 		}
 	}
-	return nil, Secret{}, ErrNotFound
+	return nil, Secret{}, errkind.ErrNotFound
 }
 
 // Now returns the service clock's current time.

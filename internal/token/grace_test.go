@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
@@ -26,12 +27,12 @@ func TestRotationGrace(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := token.RotationGrace(c.seconds)
-			var ve *token.ValidationError
+			var ve *errkind.ValidationError
 			switch {
 			case c.ok && (err != nil || got != c.want):
 				t.Fatalf("RotationGrace(%d) = %v, %v; want %v", c.seconds, got, err, c.want)
 			case !c.ok && (!errors.As(err, &ve) || ve.Field != "grace_period"):
-				t.Fatalf("RotationGrace(%d) error = %v; want a grace_period ValidationError", c.seconds, err)
+				t.Fatalf("RotationGrace(%d) error = %v; want a grace_period errkind.ValidationError", c.seconds, err)
 			}
 		})
 	}

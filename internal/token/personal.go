@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 )
 
 // PersonalToken is a user's personal access token (SPEC §1).
@@ -29,7 +31,7 @@ func (t *PersonalToken) Active(now time.Time) bool {
 type PersonalStore interface {
 	// CreatePersonalToken inserts t and assigns its ID.
 	CreatePersonalToken(ctx context.Context, t *PersonalToken) error
-	// PersonalTokenByDigest returns the token with that digest, or ErrNotFound.
+	// PersonalTokenByDigest returns the token with that digest, or errkind.ErrNotFound.
 	PersonalTokenByDigest(ctx context.Context, digest []byte) (*PersonalToken, error)
 }
 
@@ -63,7 +65,7 @@ func (s *PersonalService) Create(ctx context.Context, in CreatePersonalInput) (*
 	now := s.now()
 	name := strings.TrimSpace(in.Name)
 	if name == "" {
-		return nil, Secret{}, &ValidationError{Field: "name", Reason: "is missing"}
+		return nil, Secret{}, &errkind.ValidationError{Field: "name", Reason: "is missing"}
 	}
 	scopes, err := ParseScopes(in.Scopes, PersonalScopes)
 	if err != nil {
@@ -87,14 +89,14 @@ func (s *PersonalService) Create(ctx context.Context, in CreatePersonalInput) (*
 	return t, secret, nil
 }
 
-// Authenticate returns the active token for secret, or ErrNotFound.
+// Authenticate returns the active token for secret, or errkind.ErrNotFound.
 func (s *PersonalService) Authenticate(ctx context.Context, secret Secret) (*PersonalToken, error) {
 	t, err := s.store.PersonalTokenByDigest(ctx, s.digester.Digest(secret))
 	if err != nil {
 		return nil, err
 	}
 	if !s.digester.Matches(secret, t.Digest) || !t.Active(s.now()) {
-		return nil, ErrNotFound
+		return nil, errkind.ErrNotFound
 	}
 	return t, nil
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlstore"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlstore/storetest"
@@ -135,22 +136,22 @@ func TestDeployCreate(t *testing.T) {
 	fails := []struct {
 		name  string
 		edit  func(*token.CreateDeployInput)
-		field string // "" for a plain ErrInvalid
+		field string // "" for a plain errkind.ErrInvalid
 		kind  error
 	}{
-		{"fail/name missing", func(in *token.CreateDeployInput) { in.Name = "  " }, "name", token.ErrInvalid},
-		{"fail/name too long", func(in *token.CreateDeployInput) { in.Name = strings.Repeat("n", 256) }, "name", token.ErrInvalid},
-		{"fail/scopes missing", func(in *token.CreateDeployInput) { in.Scopes = nil }, "scopes", token.ErrInvalid},
-		{"fail/scope unknown", func(in *token.CreateDeployInput) { in.Scopes = []string{"read_repository", "sudo"} }, "scopes", token.ErrInvalid},
-		{"fail/personal scope", func(in *token.CreateDeployInput) { in.Scopes = []string{"api"} }, "scopes", token.ErrInvalid},
-		{"fail/expiry today", func(in *token.CreateDeployInput) { in.ExpiresAt = "2030-06-15" }, "expires_at", token.ErrInvalid},
-		{"fail/expiry garbage", func(in *token.CreateDeployInput) { in.ExpiresAt = "next week" }, "expires_at", token.ErrInvalid},
-		{"fail/username characters", func(in *token.CreateDeployInput) { in.Username = "a b" }, "username", token.ErrInvalid},
-		{"fail/username reserved", func(in *token.CreateDeployInput) { in.Username = "gitlab+deploy-token-999" }, "username", token.ErrInvalid},
-		{"fail/username taken", func(in *token.CreateDeployInput) { in.Username = "deploy.bot" }, "username", token.ErrInvalid},
-		{"fail/no owner", func(in *token.CreateDeployInput) { in.Owner = token.Owner{} }, "", token.ErrInvalid},
-		{"fail/two owners", func(in *token.CreateDeployInput) { in.Owner.GroupID = e.group.ID }, "", token.ErrInvalid},
-		{"fail/missing project", func(in *token.CreateDeployInput) { in.Owner = token.Owner{ProjectID: 999999} }, "", token.ErrNotFound},
+		{"fail/name missing", func(in *token.CreateDeployInput) { in.Name = "  " }, "name", errkind.ErrInvalid},
+		{"fail/name too long", func(in *token.CreateDeployInput) { in.Name = strings.Repeat("n", 256) }, "name", errkind.ErrInvalid},
+		{"fail/scopes missing", func(in *token.CreateDeployInput) { in.Scopes = nil }, "scopes", errkind.ErrInvalid},
+		{"fail/scope unknown", func(in *token.CreateDeployInput) { in.Scopes = []string{"read_repository", "sudo"} }, "scopes", errkind.ErrInvalid},
+		{"fail/personal scope", func(in *token.CreateDeployInput) { in.Scopes = []string{"api"} }, "scopes", errkind.ErrInvalid},
+		{"fail/expiry today", func(in *token.CreateDeployInput) { in.ExpiresAt = "2030-06-15" }, "expires_at", errkind.ErrInvalid},
+		{"fail/expiry garbage", func(in *token.CreateDeployInput) { in.ExpiresAt = "next week" }, "expires_at", errkind.ErrInvalid},
+		{"fail/username characters", func(in *token.CreateDeployInput) { in.Username = "a b" }, "username", errkind.ErrInvalid},
+		{"fail/username reserved", func(in *token.CreateDeployInput) { in.Username = "gitlab+deploy-token-999" }, "username", errkind.ErrInvalid},
+		{"fail/username taken", func(in *token.CreateDeployInput) { in.Username = "deploy.bot" }, "username", errkind.ErrInvalid},
+		{"fail/no owner", func(in *token.CreateDeployInput) { in.Owner = token.Owner{} }, "", errkind.ErrInvalid},
+		{"fail/two owners", func(in *token.CreateDeployInput) { in.Owner.GroupID = e.group.ID }, "", errkind.ErrInvalid},
+		{"fail/missing project", func(in *token.CreateDeployInput) { in.Owner = token.Owner{ProjectID: 999999} }, "", errkind.ErrNotFound},
 	}
 	for _, tc := range fails {
 		t.Run(tc.name, func(t *testing.T) {
@@ -160,9 +161,9 @@ func TestDeployCreate(t *testing.T) {
 			if !errors.Is(err, tc.kind) || tok != nil || !sec.IsZero() {
 				t.Fatalf("Create = %v, secret zero %v, %v; want %v", tok, sec.IsZero(), err, tc.kind)
 			}
-			var ve *token.ValidationError
+			var ve *errkind.ValidationError
 			if isVE := errors.As(err, &ve); isVE != (tc.field != "") || (isVE && ve.Field != tc.field) {
-				t.Fatalf("error %v: want a ValidationError on %q", err, tc.field)
+				t.Fatalf("error %v: want a errkind.ValidationError on %q", err, tc.field)
 			}
 		})
 	}
@@ -243,8 +244,8 @@ func TestDeployAuthenticate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := svc.Authenticate(ctx, tc.username, tc.secret, tc.checkUsername)
 			if tc.want == nil {
-				if !errors.Is(err, token.ErrNotFound) || got != nil {
-					t.Fatalf("Authenticate = %v, %v; want ErrNotFound", got, err)
+				if !errors.Is(err, errkind.ErrNotFound) || got != nil {
+					t.Fatalf("Authenticate = %v, %v; want errkind.ErrNotFound", got, err)
 				}
 				return
 			}
@@ -350,20 +351,20 @@ func TestDeployRevokeDelete(t *testing.T) {
 		if err := svc.Delete(ctx, tok.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.Get(ctx, tok.ID); !errors.Is(err, token.ErrNotFound) {
+		if _, err := svc.Get(ctx, tok.ID); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("Get after delete: %v", err)
 		}
-		if _, err := svc.Authenticate(ctx, tok.Username, sec, true); !errors.Is(err, token.ErrNotFound) {
+		if _, err := svc.Authenticate(ctx, tok.Username, sec, true); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("Authenticate after delete: %v", err)
 		}
 	})
 	t.Run("fail/revoke missing", func(t *testing.T) {
-		if err := svc.Revoke(ctx, tok.ID); !errors.Is(err, token.ErrNotFound) {
+		if err := svc.Revoke(ctx, tok.ID); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("Revoke deleted token: %v", err)
 		}
 	})
 	t.Run("fail/delete missing", func(t *testing.T) {
-		if err := svc.Delete(ctx, tok.ID); !errors.Is(err, token.ErrNotFound) {
+		if err := svc.Delete(ctx, tok.ID); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("Delete twice: %v", err)
 		}
 	})
@@ -401,14 +402,14 @@ func TestPersonalTokens(t *testing.T) {
 		}
 	})
 	t.Run("fail/wrong secret", func(t *testing.T) {
-		if _, err := svc.Authenticate(ctx, token.NewSecret(sec.Reveal()+"x")); !errors.Is(err, token.ErrNotFound) {
+		if _, err := svc.Authenticate(ctx, token.NewSecret(sec.Reveal()+"x")); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("Authenticate(wrong) = %v", err)
 		}
 	})
 	t.Run("fail/expired", func(t *testing.T) {
 		e.clock.Set(time.Date(2030, 6, 17, 0, 0, 0, 0, time.UTC))
 		defer e.clock.Set(noon)
-		if _, err := svc.Authenticate(ctx, sec); !errors.Is(err, token.ErrNotFound) {
+		if _, err := svc.Authenticate(ctx, sec); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("Authenticate(expired) = %v", err)
 		}
 	})
@@ -418,15 +419,15 @@ func TestPersonalTokens(t *testing.T) {
 		field string
 		kind  error
 	}{
-		{"fail/name", token.CreatePersonalInput{UserID: e.user.ID, Scopes: []string{"api"}}, "name", token.ErrInvalid},
-		{"fail/deploy-only scope", token.CreatePersonalInput{UserID: e.user.ID, Name: "x", Scopes: []string{"read_virtual_registry"}}, "scopes", token.ErrInvalid},
-		{"fail/expiry past", token.CreatePersonalInput{UserID: e.user.ID, Name: "x", Scopes: []string{"api"}, ExpiresAt: "2030-01-01"}, "expires_at", token.ErrInvalid},
-		{"fail/missing user", token.CreatePersonalInput{UserID: 999999, Name: "x", Scopes: []string{"api"}}, "", token.ErrNotFound},
+		{"fail/name", token.CreatePersonalInput{UserID: e.user.ID, Scopes: []string{"api"}}, "name", errkind.ErrInvalid},
+		{"fail/deploy-only scope", token.CreatePersonalInput{UserID: e.user.ID, Name: "x", Scopes: []string{"read_virtual_registry"}}, "scopes", errkind.ErrInvalid},
+		{"fail/expiry past", token.CreatePersonalInput{UserID: e.user.ID, Name: "x", Scopes: []string{"api"}, ExpiresAt: "2030-01-01"}, "expires_at", errkind.ErrInvalid},
+		{"fail/missing user", token.CreatePersonalInput{UserID: 999999, Name: "x", Scopes: []string{"api"}}, "", errkind.ErrNotFound},
 	}
 	for _, tc := range fails {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := svc.Create(ctx, tc.in)
-			var ve *token.ValidationError
+			var ve *errkind.ValidationError
 			if !errors.Is(err, tc.kind) || errors.As(err, &ve) != (tc.field != "") || (tc.field != "" && ve.Field != tc.field) {
 				t.Fatalf("Create = %v, want %v on %q", err, tc.kind, tc.field)
 			}

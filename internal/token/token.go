@@ -8,32 +8,15 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 )
-
-// Domain error kinds. Callers wrap them with context and test them with errors.Is.
-var (
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("conflict")
-	ErrInvalid  = errors.New("invalid")
-)
-
-// ValidationError names the field that failed validation and why. It wraps ErrInvalid.
-type ValidationError struct {
-	Field  string
-	Reason string
-}
-
-func (e *ValidationError) Error() string { return e.Field + " " + e.Reason }
-
-// Unwrap makes errors.Is(err, ErrInvalid) hold for validation errors.
-func (e *ValidationError) Unwrap() error { return ErrInvalid }
 
 // Scope is one deploy-token or personal-access-token permission.
 type Scope string
@@ -97,10 +80,10 @@ func (s Scopes) Strings() []string {
 }
 
 // ParseScopes validates names against allowed and returns them as a normalised set. It fails
-// with a *ValidationError for an empty list or an unknown name.
+// with a *errkind.ValidationError for an empty list or an unknown name.
 func ParseScopes(names []string, allowed []Scope) (Scopes, error) {
 	if len(names) == 0 {
-		return nil, &ValidationError{Field: "scopes", Reason: "is empty"}
+		return nil, &errkind.ValidationError{Field: "scopes", Reason: "is empty"}
 	}
 	seen := map[Scope]bool{}
 	var out Scopes
@@ -114,7 +97,7 @@ func ParseScopes(names []string, allowed []Scope) (Scopes, error) {
 			}
 		}
 		if !ok {
-			return nil, &ValidationError{Field: "scopes", Reason: fmt.Sprintf("does not have a valid value (unknown scope %q)", n)}
+			return nil, &errkind.ValidationError{Field: "scopes", Reason: fmt.Sprintf("does not have a valid value (unknown scope %q)", n)}
 		}
 		if !seen[sc] {
 			seen[sc] = true
@@ -224,11 +207,11 @@ func ParseExpiry(s string, now time.Time) (*time.Time, error) {
 		}
 	}
 	if err != nil {
-		return nil, &ValidationError{Field: "expires_at", Reason: "is invalid (use YYYY-MM-DD or an RFC 3339 time)"}
+		return nil, &errkind.ValidationError{Field: "expires_at", Reason: "is invalid (use YYYY-MM-DD or an RFC 3339 time)"}
 	}
 	d := ExpiryDate(t)
 	if !now.Before(d) {
-		return nil, &ValidationError{Field: "expires_at", Reason: "must be in the future"}
+		return nil, &errkind.ValidationError{Field: "expires_at", Reason: "must be in the future"}
 	}
 	return &d, nil
 }
@@ -242,10 +225,10 @@ const DefaultUsernamePrefix = "gitlab+deploy-token-"
 // reserved so a custom name can never take the username a later token will be given.
 func ValidateUsername(u string) error {
 	if !usernameRE.MatchString(u) {
-		return &ValidationError{Field: "username", Reason: "can contain only letters, digits, '_', '-', '.' and '+'"}
+		return &errkind.ValidationError{Field: "username", Reason: "can contain only letters, digits, '_', '-', '.' and '+'"}
 	}
 	if strings.HasPrefix(u, DefaultUsernamePrefix) {
-		return &ValidationError{Field: "username", Reason: "must not start with " + DefaultUsernamePrefix}
+		return &errkind.ValidationError{Field: "username", Reason: "must not start with " + DefaultUsernamePrefix}
 	}
 	return nil
 }

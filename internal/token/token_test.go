@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
@@ -325,9 +326,9 @@ func TestParseExpiry(t *testing.T) {
 			if err == nil {
 				t.Fatalf("ParseExpiry(%q) = %v, want an error", tc.in, got)
 			}
-			var ve *token.ValidationError
-			if !errors.As(err, &ve) || ve.Field != "expires_at" || !errors.Is(err, token.ErrInvalid) {
-				t.Fatalf("ParseExpiry(%q) error = %v, want a ValidationError on expires_at", tc.in, err)
+			var ve *errkind.ValidationError
+			if !errors.As(err, &ve) || ve.Field != "expires_at" || !errors.Is(err, errkind.ErrInvalid) {
+				t.Fatalf("ParseExpiry(%q) error = %v, want a errkind.ValidationError on expires_at", tc.in, err)
 			}
 		})
 	}
@@ -374,9 +375,9 @@ func FuzzParseExpiry(f *testing.F) {
 		now := time.Unix(nowUnix%(1<<36), 0)
 		got, err := token.ParseExpiry(s, now)
 		if err != nil {
-			var ve *token.ValidationError
-			if got != nil || !errors.As(err, &ve) || ve.Field != "expires_at" || !errors.Is(err, token.ErrInvalid) {
-				t.Fatalf("ParseExpiry(%q) = %v, %v: failure must be a ValidationError on expires_at and no time", s, got, err)
+			var ve *errkind.ValidationError
+			if got != nil || !errors.As(err, &ve) || ve.Field != "expires_at" || !errors.Is(err, errkind.ErrInvalid) {
+				t.Fatalf("ParseExpiry(%q) = %v, %v: failure must be a errkind.ValidationError on expires_at and no time", s, got, err)
 			}
 			return
 		}
@@ -427,9 +428,9 @@ func TestParseScopes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := token.ParseScopes(tc.in, tc.allowed)
 			if tc.want == "" {
-				var ve *token.ValidationError
-				if err == nil || !errors.As(err, &ve) || ve.Field != "scopes" || !errors.Is(err, token.ErrInvalid) {
-					t.Fatalf("ParseScopes(%q) = %v, %v; want a ValidationError on scopes", tc.in, got, err)
+				var ve *errkind.ValidationError
+				if err == nil || !errors.As(err, &ve) || ve.Field != "scopes" || !errors.Is(err, errkind.ErrInvalid) {
+					t.Fatalf("ParseScopes(%q) = %v, %v; want a errkind.ValidationError on scopes", tc.in, got, err)
 				}
 				return
 			}
@@ -486,9 +487,9 @@ func TestValidateUsername(t *testing.T) {
 				}
 				return
 			}
-			var ve *token.ValidationError
-			if !errors.As(err, &ve) || ve.Field != "username" || !errors.Is(err, token.ErrInvalid) {
-				t.Fatalf("ValidateUsername(%q) = %v, want a ValidationError on username", tc.in, err)
+			var ve *errkind.ValidationError
+			if !errors.As(err, &ve) || ve.Field != "username" || !errors.Is(err, errkind.ErrInvalid) {
+				t.Fatalf("ValidateUsername(%q) = %v, want a errkind.ValidationError on username", tc.in, err)
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
@@ -93,8 +94,8 @@ func TestUsageCounters(t *testing.T) {
 	}
 	bs.mu.Unlock()
 	for _, days := range []int{0, -1, token.MaxUsageDays + 1} {
-		if _, err := svc.Usage(ctx, a.ID, days); !errors.Is(err, token.ErrInvalid) {
-			t.Errorf("Usage(%d days) = %v, want ErrInvalid", days, err)
+		if _, err := svc.Usage(ctx, a.ID, days); !errors.Is(err, errkind.ErrInvalid) {
+			t.Errorf("Usage(%d days) = %v, want errkind.ErrInvalid", days, err)
 		}
 	}
 	// Close flushes what is left.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
-	"github.com/gatehouse-dev/gatehouse/internal/token"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 )
 
 // auditPerPage is how many events one audit page lists.
@@ -106,7 +106,7 @@ func (h *Handler) handleAuditEvents(w http.ResponseWriter, r *http.Request, sess
 				switch {
 				case err == nil:
 					name = tok.Username
-				case !errors.Is(err, token.ErrNotFound):
+				case !errors.Is(err, errkind.ErrNotFound):
 					return err
 				}
 				usernames[e.TargetID] = name

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -96,23 +95,12 @@ func read[T any](t *testing.T, ctx context.Context, what string, a chromedp.Acti
 	return v
 }
 
-// git runs the real git client in dir with a clean environment.
-func git(t *testing.T, dir string, args ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command(testenv.Binary(t, "git"), args...)
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "LANG=C"}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
 // pushReadme pushes one commit with README.md to a project as root.
 func pushReadme(t *testing.T, ts *testenv.TestServer, fullPath string) {
 	t.Helper()
 	dir := t.TempDir()
 	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"commit", "-q", "--allow-empty", "-m", "init"}} {
-		if out, err := git(t, dir, args...); err != nil {
+		if out, err := testenv.RunGit(t, dir, args...); err != nil {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
@@ -121,7 +109,7 @@ func pushReadme(t *testing.T, ts *testenv.TestServer, fullPath string) {
 	}
 	for _, args := range [][]string{{"add", "README.md"}, {"commit", "-q", "-m", "readme"},
 		{"push", "-q", ts.GitURL(fullPath, "root", ts.RootToken), "main"}} {
-		if out, err := git(t, dir, args...); err != nil {
+		if out, err := testenv.RunGit(t, dir, args...); err != nil {
 			t.Fatalf("git %v: %v\n%s", args[0], err, out)
 		}
 	}
@@ -131,7 +119,7 @@ func pushReadme(t *testing.T, ts *testenv.TestServer, fullPath string) {
 func cloneWith(t *testing.T, ts *testenv.TestServer, fullPath, user, secret string) (bool, string) {
 	t.Helper()
 	dir := t.TempDir()
-	out, err := git(t, dir, "clone", "-q", ts.GitURL(fullPath, user, secret), "repo")
+	out, err := testenv.RunGit(t, dir, "clone", "-q", ts.GitURL(fullPath, user, secret), "repo")
 	if err != nil {
 		return false, out
 	}

@@ -148,21 +148,3 @@ func usagePath(base string, id int64) string {
 }
 
 func auditPath(base string) string { return base + "/-/audit_events" }
-
-// gitStatus is the status of an authenticated Git info/refs request, the entry point of every
-// clone: 200 when the credentials may read the repository.
-func gitStatus(t *testing.T, ts *testenv.TestServer, project, user, secret string) int {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, ts.URL+"/"+project+".git/info/refs?service=git-upload-pack", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.SetBasicAuth(user, secret)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
-}

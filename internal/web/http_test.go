@@ -496,7 +496,7 @@ func TestRotateOverHTTP(t *testing.T) {
 			`<input type="radio" id="grace-0" name="grace_period" value="0" checked>`, `<label for="grace-0">None`,
 			`value="3600"`, `<label for="grace-86400">1 day</label>`, `<label for="grace-604800">7 days</label>`,
 			`action="`+rotatePath(base, old.ID)+`"`, `name="authenticity_token"`)
-		if st := gitStatus(t, ts, top.FullPath, old.Username, old.Token); st != http.StatusOK {
+		if st := ts.InfoRefs(t, top.FullPath, old.Username, old.Token).Status; st != http.StatusOK {
 			t.Fatalf("the GET rotated the token: old secret %d", st)
 		}
 
@@ -518,15 +518,15 @@ func TestRotateOverHTTP(t *testing.T) {
 		}
 
 		for name, s := range map[string]string{"old": old.Token, "new": secret[1]} {
-			if st := gitStatus(t, ts, top.FullPath, old.Username, s); st != http.StatusOK {
+			if st := ts.InfoRefs(t, top.FullPath, old.Username, s).Status; st != http.StatusOK {
 				t.Fatalf("%s secret within the grace period: %d", name, st)
 			}
 		}
 		ts.Clock.Advance(time.Hour + time.Second)
-		if st := gitStatus(t, ts, top.FullPath, old.Username, old.Token); st != http.StatusUnauthorized {
+		if st := ts.InfoRefs(t, top.FullPath, old.Username, old.Token).Status; st != http.StatusUnauthorized {
 			t.Fatalf("fail/old secret after the grace period: %d, want 401", st)
 		}
-		if st := gitStatus(t, ts, top.FullPath, old.Username, secret[1]); st != http.StatusOK {
+		if st := ts.InfoRefs(t, top.FullPath, old.Username, secret[1]).Status; st != http.StatusOK {
 			t.Fatalf("new secret after the grace period: %d", st)
 		}
 		if logs := ts.Logs(); strings.Contains(logs, secret[1]) || strings.Contains(logs, old.Token) {
@@ -541,10 +541,10 @@ func TestRotateOverHTTP(t *testing.T) {
 			t.Fatalf("rotate: %d", r.status)
 		}
 		mustContain(t, "rotated", r.body, "The previous token no longer works.")
-		if st := gitStatus(t, ts, top.FullPath, old.Username, old.Token); st != http.StatusUnauthorized {
+		if st := ts.InfoRefs(t, top.FullPath, old.Username, old.Token).Status; st != http.StatusUnauthorized {
 			t.Fatalf("fail/old secret: %d, want 401", st)
 		}
-		if st := gitStatus(t, ts, top.FullPath, old.Username, secret[1]); st != http.StatusOK {
+		if st := ts.InfoRefs(t, top.FullPath, old.Username, secret[1]).Status; st != http.StatusOK {
 			t.Fatalf("new secret: %d", st)
 		}
 	})
@@ -558,7 +558,7 @@ func TestRotateOverHTTP(t *testing.T) {
 			}
 			mustContain(t, "grace "+value, r.body, want, `role="alert"`, `<legend>Grace period`)
 		}
-		if st := gitStatus(t, ts, top.FullPath, old.Username, old.Token); st != http.StatusOK {
+		if st := ts.InfoRefs(t, top.FullPath, old.Username, old.Token).Status; st != http.StatusOK {
 			t.Fatalf("a refused rotation changed the secret: %d", st)
 		}
 	})
@@ -604,7 +604,7 @@ func TestRotateOverHTTP(t *testing.T) {
 			t.Fatalf("owner rotates: %d", r.status)
 		}
 		deep := f.Projects["grandchild"].FullPath
-		if st := gitStatus(t, ts, deep, tok.Username, secret[1]); st != http.StatusOK {
+		if st := ts.InfoRefs(t, deep, tok.Username, secret[1]).Status; st != http.StatusOK {
 			t.Fatalf("rotated group token on a project below: %d", st)
 		}
 	})
@@ -676,7 +676,7 @@ func TestAllowedIPsOverHTTP(t *testing.T) {
 		if strings.Join(got.AllowedIPs, " ") != "127.0.0.1/32 10.0.0.0/8 2001:db8::1/128" {
 			t.Fatalf("allowed_ips = %v", got.AllowedIPs)
 		}
-		if st := gitStatus(t, ts, top.FullPath, user, secret); st != http.StatusOK {
+		if st := ts.InfoRefs(t, top.FullPath, user, secret).Status; st != http.StatusOK {
 			t.Fatalf("git from 127.0.0.1: %d", st)
 		}
 		page := u.get(settingsPath(top.FullPath))
@@ -687,7 +687,7 @@ func TestAllowedIPsOverHTTP(t *testing.T) {
 		if r.status != http.StatusCreated {
 			t.Fatalf("create: %d", r.status)
 		}
-		if st := gitStatus(t, ts, top.FullPath, html.UnescapeString(newUsernameRE.FindStringSubmatch(r.body)[1]), newTokenRE.FindStringSubmatch(r.body)[1]); st != http.StatusForbidden {
+		if st := ts.InfoRefs(t, top.FullPath, html.UnescapeString(newUsernameRE.FindStringSubmatch(r.body)[1]), newTokenRE.FindStringSubmatch(r.body)[1]).Status; st != http.StatusForbidden {
 			t.Fatalf("fail/git from outside the allow-list: %d, want 403", st)
 		}
 	})
@@ -704,7 +704,7 @@ func TestLastUsedAndUsageOverHTTP(t *testing.T) {
 	page := u.get(settingsPath(top.FullPath))
 	mustContain(t, "unused", page.body, `<td class="last-used">Never</td>`, `href="`+usagePath(base, tok.ID)+`"`)
 	for range 3 {
-		if st := gitStatus(t, ts, top.FullPath, tok.Username, tok.Token); st != http.StatusOK {
+		if st := ts.InfoRefs(t, top.FullPath, tok.Username, tok.Token).Status; st != http.StatusOK {
 			t.Fatalf("git: %d", st)
 		}
 	}
@@ -769,7 +769,7 @@ func TestAuditEventsPage(t *testing.T) {
 	if r.status != http.StatusOK || rotated == nil {
 		t.Fatalf("rotate: %d", r.status)
 	}
-	if st := gitStatus(t, ts, top.FullPath, "audit-bot", rotated[1]); st != http.StatusForbidden {
+	if st := ts.InfoRefs(t, top.FullPath, "audit-bot", rotated[1]).Status; st != http.StatusForbidden {
 		t.Fatalf("git outside the allow-list: %d", st)
 	}
 	if r := u.post(revokePath(base, id), url.Values{"authenticity_token": {token}}); r.status != http.StatusSeeOther {
@@ -889,7 +889,7 @@ func TestCSRFOnTokenActions(t *testing.T) {
 			}
 		})
 	}
-	if st := gitStatus(t, ts, top.FullPath, tok.Username, tok.Token); st != http.StatusOK {
+	if st := ts.InfoRefs(t, top.FullPath, tok.Username, tok.Token).Status; st != http.StatusOK {
 		t.Fatalf("a refused POST rotated the token: %d", st)
 	}
 	t.Run("fail/no session", func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 )
 
@@ -69,7 +70,7 @@ func (h *Handler) visibleProjects(r *http.Request, sess *session, all []*namespa
 // loadGroup resolves a group path and checks the user may do act on it; 404 otherwise.
 func (h *Handler) loadGroup(r *http.Request, sess *session, fullPath string, act access.Action) (*namespace.Group, error) {
 	g, err := h.cfg.Namespaces.GroupByPath(r.Context(), fullPath)
-	if errors.Is(err, namespace.ErrNotFound) {
+	if errors.Is(err, errkind.ErrNotFound) {
 		return nil, errNotFound
 	}
 	if err != nil {
@@ -88,7 +89,7 @@ func (h *Handler) loadGroup(r *http.Request, sess *session, fullPath string, act
 // loadProject resolves a project path and checks the user may do act on it; 404 otherwise.
 func (h *Handler) loadProject(r *http.Request, sess *session, fullPath string, act access.Action) (*namespace.Project, error) {
 	p, err := h.cfg.Namespaces.ProjectByPath(r.Context(), fullPath)
-	if errors.Is(err, namespace.ErrNotFound) {
+	if errors.Is(err, errkind.ErrNotFound) {
 		return nil, errNotFound
 	}
 	if err != nil {

@@ -2,13 +2,13 @@ package web
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
@@ -66,23 +66,18 @@ func (h *Handler) rotateToken(w http.ResponseWriter, r *http.Request, sess *sess
 	if err == nil {
 		rotated, secret, err = h.cfg.Deploy.Rotate(r.Context(), tok.ID, grace)
 	}
-	var ve *token.ValidationError
+	var ve *errkind.ValidationError
 	switch {
 	case errors.As(err, &ve):
 		h.renderRotate(w, r, sess, t, tok, http.StatusUnprocessableEntity, graceText, fieldMessage(ve))
 		return nil
-	case errors.Is(err, token.ErrNotFound): // revoked or destroyed meanwhile
+	case errors.Is(err, errkind.ErrNotFound): // revoked or destroyed meanwhile
 		http.Redirect(w, r, settings, http.StatusSeeOther)
 		return nil
 	case err != nil:
 		return err
 	}
-	typ := audit.DeployTokenRotated
-	if t.owner.IsGroup() {
-		typ = audit.GroupDeployTokenRotated
-	}
-	h.record(r, sess, t, audit.Event{Type: typ, TargetType: "deploy_token", TargetID: rotated.ID, TargetName: rotated.Name,
-		Details: fmt.Sprintf("username %s, grace period %ds", rotated.Username, secs)})
+	h.record(r, sess, audit.TokenRotated(rotated, grace))
 	notice := "Rotated deploy token " + strconv.Quote(rotated.Name) + ". The previous token no longer works."
 	if until := rotated.PreviousValidUntil; until != nil {
 		notice = "Rotated deploy token " + strconv.Quote(rotated.Name) + ". The previous token keeps working until " +

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 )
 
@@ -84,7 +85,7 @@ func (h *Handler) session(r *http.Request) (*session, error) {
 		return nil, err
 	}
 	u, err := h.cfg.Namespaces.User(r.Context(), userID)
-	if errors.Is(err, namespace.ErrNotFound) || (err == nil && u.Blocked) {
+	if errors.Is(err, errkind.ErrNotFound) || (err == nil && u.Blocked) {
 		return nil, nil
 	}
 	if err != nil {
@@ -178,7 +179,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := h.checkPassword(r, d.Login, r.PostFormValue("password"))
-	if errors.Is(err, namespace.ErrNotFound) {
+	if errors.Is(err, errkind.ErrNotFound) {
 		h.recordFailure(r, d.Login)
 		d.Error = "Invalid login or password."
 		status := http.StatusUnauthorized
@@ -206,7 +207,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 // password. Unknown logins cost the same bcrypt time as known ones; ErrNotFound for any failure.
 func (h *Handler) checkPassword(r *http.Request, login, password string) (*namespace.User, error) {
 	if login == "" || password == "" {
-		return nil, namespace.ErrNotFound
+		return nil, errkind.ErrNotFound
 	}
 	username := login
 	if strings.Contains(login, "@") {

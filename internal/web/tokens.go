@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
@@ -30,9 +31,9 @@ var scopeDescriptions = map[token.Scope]string{
 var fieldLabels = map[string]string{"name": "Name", "expires_at": "Expiration date", "username": "Username", "scopes": "Scopes",
 	"allowed_ips": "The allowed IP list", "grace_period": "Grace period", "token": "The token"}
 
-// fieldMessage is a *token.ValidationError as a sentence: the field's label and the domain's
+// fieldMessage is a *errkind.ValidationError as a sentence: the field's label and the domain's
 // reason, the same reason the API answers after the field's name.
-func fieldMessage(ve *token.ValidationError) string {
+func fieldMessage(ve *errkind.ValidationError) string {
 	label := fieldLabels[ve.Field]
 	if label == "" {
 		label = ve.Field
@@ -228,7 +229,7 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request, sess *sess
 	}
 	d := tokensData{CanManage: true, Form: f, Errors: map[string]string{}}
 	addErr := func(err error) {
-		var ve *token.ValidationError
+		var ve *errkind.ValidationError
 		if errors.As(err, &ve) {
 			if _, dup := d.Errors[ve.Field]; !dup {
 				msg := fieldMessage(ve)
@@ -241,7 +242,7 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request, sess *sess
 		}
 	}
 	if f.Name == "" {
-		addErr(&token.ValidationError{Field: "name", Reason: "is missing"})
+		addErr(&errkind.ValidationError{Field: "name", Reason: "is missing"})
 	}
 	if _, err := token.ParseExpiry(f.ExpiresAt, h.cfg.Deploy.Now()); err != nil {
 		addErr(err)
@@ -255,35 +256,29 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request, sess *sess
 	if _, err := token.ParseAllowedIPs(allowedIPs); err != nil {
 		addErr(err)
 	}
-	created, failed := audit.DeployTokenCreated, audit.DeployTokenCreationFailed
-	if t.owner.IsGroup() {
-		created, failed = audit.GroupDeployTokenCreated, audit.GroupDeployTokenFailed
-	}
 	if len(d.Errors) == 0 {
 		tok, secret, err := h.cfg.Deploy.Create(r.Context(), token.CreateDeployInput{Name: f.Name, Username: f.Username,
 			Scopes: scopes, ExpiresAt: f.ExpiresAt, Owner: t.owner, CreatorID: sess.user.ID, AllowedIPs: allowedIPs})
 		if err == nil {
-			h.record(r, sess, t, audit.Event{Type: created, TargetType: "deploy_token", TargetID: tok.ID, TargetName: tok.Name,
-				Details: "username " + tok.Username})
+			h.record(r, sess, audit.TokenCreated(tok))
 			// A fresh, empty form below the new token: the values were used.
 			return h.renderTokens(w, r, sess, t, http.StatusCreated, tokensData{CanManage: true,
 				Created: &createdToken{Name: tok.Name, Username: tok.Username, Token: secret.Reveal()}},
 				"Your new deploy token has been created.")
 		}
-		if !errors.Is(err, token.ErrInvalid) {
+		if !errors.Is(err, errkind.ErrInvalid) {
 			return err
 		}
 		addErr(err)
 	}
-	h.record(r, sess, t, audit.Event{Type: failed, TargetType: "deploy_token", TargetName: f.Name,
-		Details: strings.Join(d.ErrorList, " ")})
+	h.record(r, sess, audit.TokenCreationFailed(t.owner, f.Name, strings.Join(d.ErrorList, " ")))
 	return h.renderTokens(w, r, sess, t, http.StatusUnprocessableEntity, d, "")
 }
 
 // ownedToken loads token id when it belongs to t; ErrNotFound-like 404 otherwise.
 func (h *Handler) ownedToken(r *http.Request, t *target, id int64) (*token.DeployToken, error) {
 	tok, err := h.cfg.Deploy.Get(r.Context(), id)
-	if errors.Is(err, token.ErrNotFound) || (err == nil && tok.Owner != t.owner) {
+	if errors.Is(err, errkind.ErrNotFound) || (err == nil && tok.Owner != t.owner) {
 		return nil, errNotFound
 	}
 	return tok, err
@@ -313,15 +308,10 @@ func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request, sess *sess
 			CSRF: sess.csrfToken(), Breadcrumbs: crumbs, Data: revokeData{Target: t, Token: rowOf(tok)}})
 		return nil
 	}
-	if err := h.cfg.Deploy.Revoke(r.Context(), tok.ID); err != nil && !errors.Is(err, token.ErrNotFound) {
+	if err := h.cfg.Deploy.Revoke(r.Context(), tok.ID); err != nil && !errors.Is(err, errkind.ErrNotFound) {
 		return err
 	}
-	typ := audit.DeployTokenRevoked
-	if t.owner.IsGroup() {
-		typ = audit.GroupDeployTokenRevoked
-	}
-	h.record(r, sess, t, audit.Event{Type: typ, TargetType: "deploy_token", TargetID: tok.ID, TargetName: tok.Name,
-		Details: "username " + tok.Username})
+	h.record(r, sess, audit.TokenRevoked(tok))
 	http.Redirect(w, r, settings+"?revoked="+strconv.FormatInt(tok.ID, 10), http.StatusSeeOther)
 	return nil
 }
@@ -333,12 +323,11 @@ func splitLines(v string) []string {
 }
 
 // record writes an audit event by the session's user on t; a failure to record is logged.
-func (h *Handler) record(r *http.Request, sess *session, t *target, e audit.Event) {
+func (h *Handler) record(r *http.Request, sess *session, e audit.Event) {
 	if h.cfg.Audit == nil {
 		return
 	}
 	e.ActorKind, e.ActorID, e.ActorName = "user", sess.user.ID, sess.user.Username
-	e.EntityType, e.EntityID = t.Kind, t.entityID
 	e.IP = authn.ClientIP(r).String()
 	if err := h.cfg.Audit.Record(r.Context(), e); err != nil {
 		h.cfg.Log.ErrorContext(r.Context(), "record audit event", "err", err)

@@ -11,7 +11,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,7 +32,6 @@ type env struct {
 	ts       *testenv.TestServer
 	f        testenv.Fixture
 	goBin    string
-	gitBin   string
 	front    string // host:port of the TLS front
 	certFile string
 }
@@ -44,7 +42,7 @@ const modHost = "127.0.0.1"
 
 func start(t *testing.T, opts ...testenv.ServerOption) *env {
 	t.Helper()
-	e := &env{goBin: testenv.Binary(t, "go"), gitBin: testenv.Binary(t, "git")}
+	e := &env{goBin: testenv.Binary(t, "go")}
 	e.ts, e.f = testenv.StartWithFixture(t, opts...)
 	target, err := url.Parse(e.ts.URL)
 	if err != nil {
@@ -73,17 +71,6 @@ func (e *env) proxyURL(project, user, secret string) string {
 	return fmt.Sprintf("https://%s%s/api/v4/projects/%d/packages/go", cred, e.front, e.f.Projects[project].ID)
 }
 
-func (e *env) git(t *testing.T, dir string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(e.gitBin, args...)
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com"}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
 func writeFiles(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
 	for p, c := range files {
@@ -103,19 +90,19 @@ func (e *env) pushModule(t *testing.T, project string) string {
 	t.Helper()
 	mod := e.module(project)
 	work := t.TempDir()
-	e.git(t, work, "init", "-q", "-b", "main")
+	testenv.Git(t, work, "init", "-q", "-b", "main")
 	writeFiles(t, work, map[string]string{"go.mod": "module " + mod + "\n\ngo 1.22\n", "LICENSE": "MIT\n",
 		"hello.go": "package child\n\nfunc Hello() string { return \"v1.0.0\" }\n"})
-	e.git(t, work, "add", ".")
-	e.git(t, work, "commit", "-q", "-m", "v1.0.0")
-	e.git(t, work, "tag", "v1.0.0")
+	testenv.Git(t, work, "add", ".")
+	testenv.Git(t, work, "commit", "-q", "-m", "v1.0.0")
+	testenv.Git(t, work, "tag", "v1.0.0")
 	writeFiles(t, work, map[string]string{"hello.go": "package child\n\nfunc Hello() string { return \"v1.1.0\" }\n",
 		"tool/go.mod": "module " + mod + "/tool\n\ngo 1.22\n", "tool/tool.go": "package tool\n\nconst Name = \"tool\"\n"})
-	e.git(t, work, "add", ".")
-	e.git(t, work, "commit", "-q", "-m", "v1.1.0")
-	e.git(t, work, "tag", "-a", "-m", "release", "v1.1.0")
-	e.git(t, work, "tag", "tool/v0.1.0")
-	e.git(t, work, "push", "-q", e.ts.GitURL(e.f.Projects[project].FullPath, "root", e.ts.RootToken), "main", "--tags")
+	testenv.Git(t, work, "add", ".")
+	testenv.Git(t, work, "commit", "-q", "-m", "v1.1.0")
+	testenv.Git(t, work, "tag", "-a", "-m", "release", "v1.1.0")
+	testenv.Git(t, work, "tag", "tool/v0.1.0")
+	testenv.Git(t, work, "push", "-q", e.ts.GitURL(e.f.Projects[project].FullPath, "root", e.ts.RootToken), "main", "--tags")
 	return mod
 }
 
@@ -417,16 +404,16 @@ func TestModuleSizeLimit(t *testing.T) {
 	e := start(t, func(c *config.Config) { c.Packages.MaxFileSize = map[string]int64{"golang": 256 << 10} })
 	mod := e.module("top")
 	work := t.TempDir()
-	e.git(t, work, "init", "-q", "-b", "main")
+	testenv.Git(t, work, "init", "-q", "-b", "main")
 	writeFiles(t, work, map[string]string{"go.mod": "module " + mod + "\n", "small.go": "package top\n"})
-	e.git(t, work, "add", ".")
-	e.git(t, work, "commit", "-q", "-m", "small")
-	e.git(t, work, "tag", "v1.0.0")
+	testenv.Git(t, work, "add", ".")
+	testenv.Git(t, work, "commit", "-q", "-m", "small")
+	testenv.Git(t, work, "tag", "v1.0.0")
 	writeFiles(t, work, map[string]string{"blob.bin": strings.Repeat("\x00", 4<<20)})
-	e.git(t, work, "add", ".")
-	e.git(t, work, "commit", "-q", "-m", "bomb")
-	e.git(t, work, "tag", "v1.1.0")
-	e.git(t, work, "push", "-q", e.ts.GitURL(e.f.Projects["top"].FullPath, "root", e.ts.RootToken), "main", "--tags")
+	testenv.Git(t, work, "add", ".")
+	testenv.Git(t, work, "commit", "-q", "-m", "bomb")
+	testenv.Git(t, work, "tag", "v1.1.0")
+	testenv.Git(t, work, "push", "-q", e.ts.GitURL(e.f.Projects["top"].FullPath, "root", e.ts.RootToken), "main", "--tags")
 
 	tok := e.token(t, project(e, "top"), "read_package_registry")
 	c := e.newClient(t, e.proxyURL("top", "", ""), tok.Token)

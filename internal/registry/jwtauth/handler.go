@@ -9,8 +9,8 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
-	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 )
 
@@ -176,7 +176,7 @@ func (g *RegistryGrantor) Grant(ctx context.Context, r *http.Request, p access.P
 			return nil, nil
 		}
 		project, err := g.Projects.Resolve(ctx, name)
-		if errors.Is(err, namespace.ErrNotFound) {
+		if errors.Is(err, errkind.ErrNotFound) {
 			return nil, nil
 		}
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 )
@@ -18,7 +19,7 @@ const DependencyProxyService = "dependency_proxy"
 // implements it.
 type Groups interface {
 	// GroupByPath returns the group with that full path (case-insensitively), or an error
-	// wrapping namespace.ErrNotFound.
+	// wrapping errkind.ErrNotFound.
 	GroupByPath(ctx context.Context, fullPath string) (*namespace.Group, error)
 }
 
@@ -42,7 +43,7 @@ func (g *ProxyGrantor) Grant(ctx context.Context, r *http.Request, p access.Prin
 		return nil, nil
 	}
 	group, err := g.Groups.GroupByPath(ctx, name.Group)
-	if errors.Is(err, namespace.ErrNotFound) {
+	if errors.Is(err, errkind.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {

@@ -13,12 +13,12 @@ import (
 // Projects finds the project an image name belongs to. *sqlstore.Store implements it.
 type Projects interface {
 	// ProjectByLongestPath returns the project whose full path (compared case-insensitively) is
-	// the longest of paths, or namespace.ErrNotFound when none is a project.
+	// the longest of paths, or errkind.ErrNotFound when none is a project.
 	ProjectByLongestPath(ctx context.Context, paths []string) (*namespace.Project, error)
 }
 
 // ResolveProject returns the project that owns image name n — the longest prefix of n that is a
-// project path — or an error wrapping namespace.ErrNotFound.
+// project path — or an error wrapping errkind.ErrNotFound.
 func ResolveProject(ctx context.Context, projects Projects, n oci.Name) (*namespace.Project, error) {
 	p, err := projects.ProjectByLongestPath(ctx, n.ProjectPaths())
 	if err != nil {
@@ -57,7 +57,7 @@ func NewProjectCache(projects Projects, now func() time.Time) *ProjectCache {
 	return &ProjectCache{projects: projects, now: now, entries: map[oci.Name]projectEntry{}}
 }
 
-// Resolve returns the project owning n, or an error wrapping namespace.ErrNotFound. The
+// Resolve returns the project owning n, or an error wrapping errkind.ErrNotFound. The
 // returned project is shared and must not be modified.
 func (c *ProjectCache) Resolve(ctx context.Context, n oci.Name) (*namespace.Project, error) {
 	now := c.now()

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlstore"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
@@ -54,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.Store) {
 	t.Run("users", func(t *testing.T) { testUsers(t, migrated(t)) })
 	t.Run("groups", func(t *testing.T) { testGroups(t, migrated(t)) })
 	t.Run("projects", func(t *testing.T) { testProjects(t, migrated(t)) })
+	t.Run("shared_paths", func(t *testing.T) { testSharedPaths(t, migrated(t)) })
 	t.Run("members", func(t *testing.T) { testMembers(t, migrated(t)) })
 	t.Run("deploy_tokens", func(t *testing.T) { testDeployTokens(t, migrated(t)) })
 	t.Run("deploy_token_list", func(t *testing.T) { testDeployTokenList(t, migrated(t)) })
@@ -211,7 +213,7 @@ func testUsers(t *testing.T, s *sqlstore.Store) {
 	for _, c := range conflicts {
 		t.Run(c.name, func(t *testing.T) {
 			err := s.CreateUser(ctx(), &namespace.User{Username: c.username, Email: c.email, Name: "x", PasswordHash: "h", CreatedAt: t0})
-			wantErr(t, err, namespace.ErrConflict)
+			wantErr(t, err, errkind.ErrConflict)
 		})
 	}
 	bob := &namespace.User{Username: "bob", Email: "bob@example.com", Name: "Bob", PasswordHash: "h2", Blocked: true, CreatedAt: t0}
@@ -247,15 +249,15 @@ func testUsers(t *testing.T, s *sqlstore.Store) {
 		}
 	})
 	t.Run("fail/set password of missing user", func(t *testing.T) {
-		wantErr(t, s.SetUserPassword(ctx(), 999999, "x"), namespace.ErrNotFound)
+		wantErr(t, s.SetUserPassword(ctx(), 999999, "x"), errkind.ErrNotFound)
 	})
 	t.Run("fail/missing by id", func(t *testing.T) {
 		_, err := s.User(ctx(), 999999)
-		wantErr(t, err, namespace.ErrNotFound)
+		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/missing by username", func(t *testing.T) {
 		_, err := s.UserByUsername(ctx(), "carol")
-		wantErr(t, err, namespace.ErrNotFound)
+		wantErr(t, err, errkind.ErrNotFound)
 	})
 }
 
@@ -305,25 +307,25 @@ func testGroups(t *testing.T, s *sqlstore.Store) {
 		}
 	})
 	t.Run("fail/top-level conflict case-insensitive", func(t *testing.T) {
-		wantErr(t, s.CreateGroup(ctx(), &namespace.Group{Name: "x", Path: "platform", CreatedAt: t0}), namespace.ErrConflict)
+		wantErr(t, s.CreateGroup(ctx(), &namespace.Group{Name: "x", Path: "platform", CreatedAt: t0}), errkind.ErrConflict)
 	})
 	t.Run("fail/nested conflict", func(t *testing.T) {
-		wantErr(t, s.CreateGroup(ctx(), &namespace.Group{Name: "x", Path: "Backend", ParentID: a.ID, CreatedAt: t0}), namespace.ErrConflict)
+		wantErr(t, s.CreateGroup(ctx(), &namespace.Group{Name: "x", Path: "Backend", ParentID: a.ID, CreatedAt: t0}), errkind.ErrConflict)
 	})
 	t.Run("fail/missing parent", func(t *testing.T) {
 		g := &namespace.Group{Name: "x", Path: "orphan", ParentID: 999999, CreatedAt: t0}
-		wantErr(t, s.CreateGroup(ctx(), g), namespace.ErrNotFound)
-		if _, err := s.GroupByPath(ctx(), "orphan"); !errors.Is(err, namespace.ErrNotFound) {
+		wantErr(t, s.CreateGroup(ctx(), g), errkind.ErrNotFound)
+		if _, err := s.GroupByPath(ctx(), "orphan"); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("orphan stored anyway: %v", err)
 		}
 	})
 	t.Run("fail/missing by id", func(t *testing.T) {
 		_, err := s.Group(ctx(), 999999)
-		wantErr(t, err, namespace.ErrNotFound)
+		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/missing by path", func(t *testing.T) {
 		_, err := s.GroupByPath(ctx(), "Platform/frontend")
-		wantErr(t, err, namespace.ErrNotFound)
+		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("ok/list", func(t *testing.T) {
 		top := mustGroup(t, s, "tools", 0)
@@ -431,11 +433,11 @@ func testProjects(t *testing.T, s *sqlstore.Store) {
 		p    namespace.Project
 		kind error
 	}{
-		{"fail/conflict case-insensitive", namespace.Project{Path: "SITE", GroupID: a.ID}, namespace.ErrConflict},
-		{"fail/conflict in user namespace", namespace.Project{Path: "Dotfiles", OwnerUserID: dana.ID}, namespace.ErrConflict},
-		{"fail/missing group", namespace.Project{Path: "x", GroupID: 999999}, namespace.ErrNotFound},
-		{"fail/missing owner", namespace.Project{Path: "x", OwnerUserID: 999999}, namespace.ErrNotFound},
-		{"fail/no namespace", namespace.Project{Path: "x"}, namespace.ErrNotFound},
+		{"fail/conflict case-insensitive", namespace.Project{Path: "SITE", GroupID: a.ID}, errkind.ErrConflict},
+		{"fail/conflict in user namespace", namespace.Project{Path: "Dotfiles", OwnerUserID: dana.ID}, errkind.ErrConflict},
+		{"fail/missing group", namespace.Project{Path: "x", GroupID: 999999}, errkind.ErrNotFound},
+		{"fail/missing owner", namespace.Project{Path: "x", OwnerUserID: 999999}, errkind.ErrNotFound},
+		{"fail/no namespace", namespace.Project{Path: "x"}, errkind.ErrNotFound},
 	}
 	for _, tc := range fails {
 		t.Run(tc.name, func(t *testing.T) {
@@ -444,13 +446,26 @@ func testProjects(t *testing.T, s *sqlstore.Store) {
 			wantErr(t, s.CreateProject(ctx(), &p), tc.kind)
 		})
 	}
+	t.Run("ok/delete frees the path", func(t *testing.T) {
+		p := mustProject(t, s, "gone", a.ID, 0)
+		must(t, s.DeleteProject(ctx(), p.ID))
+		_, err := s.Project(ctx(), p.ID)
+		wantErr(t, err, errkind.ErrNotFound)
+		_, err = s.ProjectByPath(ctx(), "acme/gone")
+		wantErr(t, err, errkind.ErrNotFound)
+		again := mustProject(t, s, "Gone", a.ID, 0)
+		must(t, s.DeleteProject(ctx(), again.ID))
+	})
+	t.Run("fail/delete missing", func(t *testing.T) {
+		wantErr(t, s.DeleteProject(ctx(), 999999), errkind.ErrNotFound)
+	})
 	t.Run("fail/missing by id", func(t *testing.T) {
 		_, err := s.Project(ctx(), 999999)
-		wantErr(t, err, namespace.ErrNotFound)
+		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/missing by path", func(t *testing.T) {
 		_, err := s.ProjectByPath(ctx(), "acme/infra")
-		wantErr(t, err, namespace.ErrNotFound)
+		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("ok/list by id", func(t *testing.T) {
 		ps, err := s.ListProjects(ctx())
@@ -535,15 +550,15 @@ func testMembers(t *testing.T, s *sqlstore.Store) {
 	})
 	t.Run("fail/missing user", func(t *testing.T) {
 		err := s.SetMember(ctx(), namespace.Member{UserID: 999999, GroupID: root.ID, Role: namespace.Guest, CreatedAt: t0})
-		wantErr(t, err, namespace.ErrNotFound)
+		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/missing group", func(t *testing.T) {
 		err := s.SetMember(ctx(), namespace.Member{UserID: erin.ID, GroupID: 999999, Role: namespace.Guest, CreatedAt: t0})
-		wantErr(t, err, namespace.ErrNotFound)
+		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/missing project", func(t *testing.T) {
 		err := s.SetMember(ctx(), namespace.Member{UserID: erin.ID, ProjectID: 999999, Role: namespace.Guest, CreatedAt: t0})
-		wantErr(t, err, namespace.ErrNotFound)
+		wantErr(t, err, errkind.ErrNotFound)
 	})
 }
 
@@ -631,32 +646,32 @@ func testDeployTokens(t *testing.T, s *sqlstore.Store) {
 	})
 	t.Run("fail/by unknown digest", func(t *testing.T) {
 		_, err := s.DeployTokenByDigest(ctx(), digestOf("nobody"))
-		wantErr(t, err, token.ErrNotFound)
+		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/by digest prefix", func(t *testing.T) {
 		_, err := s.DeployTokenByDigest(ctx(), def.Digest[:16])
-		wantErr(t, err, token.ErrNotFound)
+		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/custom username taken", func(t *testing.T) {
 		dup := f.deploy("dup", custom.Username, token.Owner{ProjectID: f.project.ID}, nil)
-		wantErr(t, s.CreateDeployToken(ctx(), dup), token.ErrConflict)
+		wantErr(t, s.CreateDeployToken(ctx(), dup), errkind.ErrConflict)
 	})
 	t.Run("fail/username taken by a default name", func(t *testing.T) {
 		dup := f.deploy("dup2", def.Username, token.Owner{GroupID: f.group.ID}, nil)
-		wantErr(t, s.CreateDeployToken(ctx(), dup), token.ErrConflict)
+		wantErr(t, s.CreateDeployToken(ctx(), dup), errkind.ErrConflict)
 	})
 	t.Run("fail/digest taken", func(t *testing.T) {
 		dup := f.deploy("dup3", "", token.Owner{ProjectID: f.project.ID}, nil)
 		dup.Digest = def.Digest
-		wantErr(t, s.CreateDeployToken(ctx(), dup), token.ErrConflict)
+		wantErr(t, s.CreateDeployToken(ctx(), dup), errkind.ErrConflict)
 	})
 	t.Run("fail/missing project", func(t *testing.T) {
 		err := s.CreateDeployToken(ctx(), f.deploy("orphan-p", "", token.Owner{ProjectID: 999999}, nil))
-		wantErr(t, err, token.ErrNotFound)
+		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/missing group", func(t *testing.T) {
 		err := s.CreateDeployToken(ctx(), f.deploy("orphan-g", "", token.Owner{GroupID: 999999}, nil))
-		wantErr(t, err, token.ErrNotFound)
+		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/no owner", func(t *testing.T) {
 		if err := s.CreateDeployToken(ctx(), f.deploy("ownerless", "", token.Owner{}, nil)); err == nil {
@@ -708,21 +723,21 @@ func testDeployTokens(t *testing.T, s *sqlstore.Store) {
 		}
 	})
 	t.Run("fail/revoke missing", func(t *testing.T) {
-		wantErr(t, s.RevokeDeployToken(ctx(), 999999), token.ErrNotFound)
+		wantErr(t, s.RevokeDeployToken(ctx(), 999999), errkind.ErrNotFound)
 	})
 	t.Run("ok/delete", func(t *testing.T) {
 		must(t, s.DeleteDeployToken(ctx(), grp.ID))
 		_, err := s.DeployToken(ctx(), grp.ID)
-		wantErr(t, err, token.ErrNotFound)
+		wantErr(t, err, errkind.ErrNotFound)
 		_, err = s.DeployTokenByDigest(ctx(), grp.Digest)
-		wantErr(t, err, token.ErrNotFound)
+		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/delete twice", func(t *testing.T) {
-		wantErr(t, s.DeleteDeployToken(ctx(), grp.ID), token.ErrNotFound)
+		wantErr(t, s.DeleteDeployToken(ctx(), grp.ID), errkind.ErrNotFound)
 	})
 	t.Run("fail/get missing", func(t *testing.T) {
 		_, err := s.DeployToken(ctx(), 999999)
-		wantErr(t, err, token.ErrNotFound)
+		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("ok/ids never reused after delete", func(t *testing.T) {
 		last := f.deploy("last", "", token.Owner{GroupID: f.group.ID}, nil)
@@ -889,15 +904,15 @@ func testPersonalTokens(t *testing.T, s *sqlstore.Store) {
 	})
 	t.Run("fail/unknown digest", func(t *testing.T) {
 		_, err := s.PersonalTokenByDigest(ctx(), digestOf("nope"))
-		wantErr(t, err, token.ErrNotFound)
+		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/duplicate digest", func(t *testing.T) {
 		dup := &token.PersonalToken{UserID: u.ID, Name: "dup", Scopes: token.Scopes{token.API}, CreatedAt: t0, Digest: pat.Digest}
-		wantErr(t, s.CreatePersonalToken(ctx(), dup), token.ErrConflict)
+		wantErr(t, s.CreatePersonalToken(ctx(), dup), errkind.ErrConflict)
 	})
 	t.Run("fail/missing user", func(t *testing.T) {
 		orphan := &token.PersonalToken{UserID: 999999, Name: "orphan", Scopes: token.Scopes{token.API}, CreatedAt: t0, Digest: digestOf("orphan")}
-		wantErr(t, s.CreatePersonalToken(ctx(), orphan), token.ErrNotFound)
+		wantErr(t, s.CreatePersonalToken(ctx(), orphan), errkind.ErrNotFound)
 	})
 }
 
@@ -974,13 +989,13 @@ func testDeployTokenRotate(t *testing.T, s *sqlstore.Store) {
 	t.Run("ok/rotate without grace clears the previous digest", func(t *testing.T) {
 		tok.Digest, tok.PreviousDigest, tok.PreviousValidUntil = []byte("third-digest-012345678901234567890"), nil, nil
 		must(t, s.RotateDeployToken(ctx(), tok))
-		if _, err := s.DeployTokenByDigest(ctx(), old); !errors.Is(err, token.ErrNotFound) {
+		if _, err := s.DeployTokenByDigest(ctx(), old); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("old digest still found: %v", err)
 		}
 	})
 	t.Run("fail/revoked tokens cannot be rotated", func(t *testing.T) {
 		must(t, s.RevokeDeployToken(ctx(), tok.ID))
-		if err := s.RotateDeployToken(ctx(), tok); !errors.Is(err, token.ErrNotFound) {
+		if err := s.RotateDeployToken(ctx(), tok); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("rotate revoked: %v, want ErrNotFound", err)
 		}
 	})

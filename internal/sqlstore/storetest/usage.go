@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
-	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlstore"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
@@ -91,5 +91,5 @@ func testExternalAuthorization(t *testing.T, s *sqlstore.Store) {
 			t.Fatalf("label = %q, want %q", got, want)
 		}
 	}
-	wantErr(t, s.SetProjectClassificationLabel(ctx(), p.ID+1000, "x", t0), namespace.ErrNotFound)
+	wantErr(t, s.SetProjectClassificationLabel(ctx(), p.ID+1000, "x", t0), errkind.ErrNotFound)
 }

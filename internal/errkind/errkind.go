@@ -1,0 +1,24 @@
+// Package errkind holds the domain error kinds every Gatehouse domain package shares (STYLE.md
+// convention 6). Callers wrap them with context and test them with errors.Is / errors.As; each
+// protocol's one error writer maps them to its wire format.
+package errkind
+
+import "errors"
+
+// Domain error kinds.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+	ErrInvalid  = errors.New("invalid")
+)
+
+// ValidationError names the field that failed validation and why. It wraps ErrInvalid.
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string { return e.Field + " " + e.Reason }
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold for validation errors.
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
