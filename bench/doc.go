@@ -7,6 +7,12 @@
 // project lookup by path, access.Authorize) against SQLite and PostgreSQL seeded with 100k deploy
 // tokens and 10k projects in nested groups; BenchmarkInfoRefs measures authenticated Git
 // info/refs requests over real HTTP against a server booted by testenv.StartServer on the same
-// data. bench/run runs both and compares `git clone` through Gatehouse with a local file://
-// clone of the same bare repository.
+// data; BenchmarkJWTAuth measures tokens issued per second by /jwt/auth with a deploy token;
+// BenchmarkSQLiteStatement measures what a prepared statement would save on the deploy-token
+// lookup. bench/run runs them and compares, each against a baseline measured in the same run:
+// `git clone` through Gatehouse with a local file:// clone; blob GET and upload through the OCI
+// registry with CNCF Distribution; authenticated manifest HEAD with Distribution's GET /v2/;
+// authenticated generic-package GET with the same GET on a public project and with
+// http.FileServer; and `npm install` of 200 dependencies from Gatehouse with an offline install
+// from npm's cache. bench/benchserve runs the servers bench/run measures.
 package bench

@@ -62,9 +62,86 @@ func pgCode(err error) string {
 
 // Store is the SQL implementation of the domain stores.
 type Store struct {
-	db      *sql.DB
+	db      *stmtDB
 	dialect dialect
 	queries sync.Map // query text → rebound text
+}
+
+// maxCachedStmts bounds stmtDB's cache; queries built with a variable number of placeholders
+// beyond it run unprepared.
+const maxCachedStmts = 512
+
+// stmtDB is the store's handle: a *sql.DB whose QueryContext and QueryRowContext reuse one
+// prepared statement per query text when prepare is set (SQLite). modernc's SQLite otherwise
+// parses and plans the SQL text on every call, which bench/run's CPU profiles showed to be the
+// largest single cost of authenticated registry and package requests. database/sql prepares a
+// cached *sql.Stmt lazily on each pooled connection and never shares one between goroutines.
+// Transactions and ExecContext are not affected. PostgreSQL is left alone: pgx caches
+// statements per connection itself.
+type stmtDB struct {
+	*sql.DB
+	prepare bool
+	mu      sync.Mutex
+	stmts   map[string]*sql.Stmt
+}
+
+// stmt returns the cached prepared statement for query, preparing it on first use, or nil when
+// query should run unprepared (caching off, cache full, or the prepare failed: the unprepared
+// call then reports the error).
+func (d *stmtDB) stmt(ctx context.Context, query string) *sql.Stmt {
+	if !d.prepare {
+		return nil
+	}
+	d.mu.Lock()
+	st, ok := d.stmts[query]
+	full := len(d.stmts) >= maxCachedStmts
+	d.mu.Unlock()
+	if ok || full {
+		return st
+	}
+	st, err := d.DB.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if prev, ok := d.stmts[query]; ok { // prepared concurrently
+		st.Close()
+		return prev
+	}
+	if len(d.stmts) >= maxCachedStmts {
+		st.Close()
+		return nil
+	}
+	d.stmts[query] = st
+	return st
+}
+
+// QueryContext runs query through its cached prepared statement when there is one.
+func (d *stmtDB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := d.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return d.DB.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs query through its cached prepared statement when there is one.
+func (d *stmtDB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := d.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return d.DB.QueryRowContext(ctx, query, args...)
+}
+
+// Close closes the cached statements, then the database.
+func (d *stmtDB) Close() error {
+	d.mu.Lock()
+	for q, st := range d.stmts {
+		st.Close()
+		delete(d.stmts, q)
+	}
+	d.mu.Unlock()
+	return d.DB.Close()
 }
 
 // Open connects to url: "postgres://…" or "postgresql://…" selects PostgreSQL; anything else is
@@ -100,7 +177,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", d.name, err)
 	}
-	return &Store{db: db, dialect: d}, nil
+	return &Store{db: &stmtDB{DB: db, prepare: d.name == "sqlite", stmts: map[string]*sql.Stmt{}}, dialect: d}, nil
 }
 
 // Close closes the database.
@@ -110,7 +187,7 @@ func (s *Store) Close() error { return s.db.Close() }
 func (s *Store) Dialect() string { return s.dialect.name }
 
 // DB exposes the handle for tests and benchmarks that need raw access.
-func (s *Store) DB() *sql.DB { return s.db }
+func (s *Store) DB() *sql.DB { return s.db.DB }
 
 // Migrate applies the embedded migrations not yet applied, each in its own transaction, and
 // returns how many it applied.
