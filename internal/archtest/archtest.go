@@ -11,7 +11,8 @@
 //  2. Protocol packages (git, api, registry, proxy, web, packages/<format>) never reach sqlstore,
 //     a blob implementation, or another protocol. A protocol's own subpackages (api/client,
 //     registry/jwtauth) belong to it. packages/pkghttp, the HTTP side the package formats
-//     share, is a protocol package too (so it can reach no format), but every format may use it.
+//     share, is a protocol package too (so it can reach no format), but every format may use it;
+//     likewise ocihttp, the HTTP side the OCI protocols (registry, proxy) share.
 //  3. Storage adapters (sqlstore, blob/<impl>) reach only the domain (and their own tree); never a
 //     protocol.
 //  4. Only server, testenv and cmd import sqlstore directly.
@@ -86,11 +87,12 @@ var forbiddenInDomain = []string{"net/http", "database/sql"}
 
 // protocolRoots are the protocol packages; each root with its subpackages is one protocol.
 // internal/packages/<format> is handled by protocolOf.
-var protocolRoots = []string{"internal/git", "internal/api", "internal/registry", "internal/proxy", "internal/web"}
+var protocolRoots = []string{"internal/git", "internal/api", "internal/registry", "internal/proxy", "internal/web", "internal/ocihttp"}
 
-// sharedProtocols are protocol packages that the package formats share: each is checked as a
-// protocol of its own, and reaching one is not reaching "another protocol".
-var sharedProtocols = []string{"internal/packages/pkghttp"}
+// sharedProtocols are protocol packages that several protocols share (pkghttp the package
+// formats, ocihttp the registry and the dependency proxy): each is checked as a protocol of its
+// own, and reaching one is not reaching "another protocol".
+var sharedProtocols = []string{"internal/packages/pkghttp", "internal/ocihttp"}
 
 // sqlstoreImporters may import sqlstore directly (besides sqlstore's own subpackages).
 var sqlstoreImporters = []string{"internal/server", "internal/testenv", "cmd"}

@@ -177,7 +177,9 @@ func healthy() map[string][]string {
 		"internal/git":                {"internal/authn", "internal/httpx", "internal/namespace"},
 		"internal/api":                {"internal/authn", "internal/httpx", "internal/api/client"},
 		"internal/api/client":         {"net/http"},
-		"internal/registry":           {"internal/authn", "internal/blob"},
+		"internal/registry":           {"internal/authn", "internal/blob", "internal/ocihttp"},
+		"internal/proxy":              {"internal/blob", "internal/ocihttp"},
+		"internal/ocihttp":            {"internal/blob", "net/http"},
 		"internal/registry/jwtauth":   {"internal/registry", "internal/token"},
 		"internal/packages/npm":       {"internal/packages", "internal/blob", "internal/packages/pkghttp"},
 		"internal/packages/pkghttp":   {"internal/packages", "internal/httpx"},
@@ -287,6 +289,30 @@ func TestCheck(t *testing.T) {
 			{"protocol package reaches sqlstore", "internal/packages/pkghttp", "internal/sqlstore"},
 			{"protocol package reaches sqlstore", "internal/packages/npm", "internal/sqlstore"},
 			{"only server, testenv and cmd may import sqlstore", "internal/packages/pkghttp", "internal/sqlstore"},
+		}},
+		{"fail/shared OCI helper imports a protocol", func(g map[string][]string) {
+			g["internal/ocihttp"] = append(g["internal/ocihttp"], "internal/git")
+		}, []want{
+			{"reaches another protocol", "internal/ocihttp", "internal/git"},
+			// the registry and the proxy reach git through the shared helper.
+			{"reaches another protocol", "internal/registry", "internal/git"},
+			{"reaches another protocol", "internal/registry/jwtauth", "internal/git"},
+			{"reaches another protocol", "internal/proxy", "internal/git"},
+		}},
+		{"fail/shared OCI helper imports sqlstore", func(g map[string][]string) {
+			g["internal/ocihttp"] = append(g["internal/ocihttp"], "internal/sqlstore")
+		}, []want{
+			{"protocol package reaches sqlstore", "internal/ocihttp", "internal/sqlstore"},
+			{"protocol package reaches sqlstore", "internal/registry", "internal/sqlstore"},
+			{"protocol package reaches sqlstore", "internal/registry/jwtauth", "internal/sqlstore"},
+			{"protocol package reaches sqlstore", "internal/proxy", "internal/sqlstore"},
+			{"only server, testenv and cmd may import sqlstore", "internal/ocihttp", "internal/sqlstore"},
+		}},
+		{"fail/registry imports the proxy", func(g map[string][]string) {
+			g["internal/registry"] = append(g["internal/registry"], "internal/proxy")
+		}, []want{
+			{"reaches another protocol", "internal/registry", "internal/proxy"},
+			{"reaches another protocol", "internal/registry/jwtauth", "internal/proxy"},
 		}},
 		{"fail/protocol imports a blob implementation", func(g map[string][]string) {
 			g["internal/registry"] = append(g["internal/registry"], "internal/blob/fsblob")

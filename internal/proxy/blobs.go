@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
+	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 )
 
 // clientWriteTimeout is how long the first client of a blob may take to accept one chunk of the
@@ -30,13 +31,6 @@ func copyBuffered(dst io.Writer, src io.Reader) (int64, error) {
 
 // errCollected: garbage collection deleted a blob while the proxy was recording it.
 var errCollected = fail(codeUnavailable, "garbage collection removed the blob while it was being cached; pull again")
-
-// setBlobHeaders sets what every blob answer carries.
-func setBlobHeaders(w http.ResponseWriter, d blob.Digest) {
-	w.Header().Set("Docker-Content-Digest", string(d))
-	w.Header().Set("ETag", `"`+string(d)+`"`)
-	w.Header().Set("Content-Type", "application/octet-stream")
-}
 
 // serveBlob answers GET and HEAD …/blobs/<digest>: from the group's cache, else from the
 // upstream. A GET miss is fetched once however many clients ask; the first one gets the bytes
@@ -62,7 +56,7 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g 
 			h.writeError(w, r, upstreamFailure(err, codeBlobUnknown))
 			return
 		}
-		setBlobHeaders(w, rt.digest)
+		ocihttp.SetBlobHeaders(w, rt.digest)
 		if size >= 0 {
 			w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 		}
@@ -197,7 +191,7 @@ func (h *Handler) sendStored(w http.ResponseWriter, r *http.Request, d blob.Dige
 			return false
 		}
 	}
-	setBlobHeaders(w, d)
+	ocihttp.SetBlobHeaders(w, d)
 	w.Header().Set("Accept-Ranges", "bytes")
 	w.Header().Set("Cache-Control", "max-age=31536000")
 	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == `"`+string(d)+`"` || inm == string(d)) {
@@ -228,7 +222,7 @@ func (h *Handler) sendStored(w http.ResponseWriter, r *http.Request, d blob.Dige
 	}
 	if r.Header.Get("Range") != "" {
 		rc.Close()
-		rs := &storedReader{ctx: ctx, store: h.cfg.Blobs, digest: d, size: size}
+		rs := ocihttp.NewBlobReader(ctx, h.cfg.Blobs, d, size)
 		defer rs.Close()
 		http.ServeContent(w, r, "", time.Time{}, rs)
 		return true
@@ -238,63 +232,6 @@ func (h *Handler) sendStored(w http.ResponseWriter, r *http.Request, d blob.Dige
 	w.WriteHeader(http.StatusOK)
 	_, _ = copyBuffered(w, rc)
 	return true
-}
-
-// storedReader is an io.ReadSeeker over a stored blob for http.ServeContent: seeking is free and
-// the blob is opened lazily at the read offset, so a range read transfers only the range.
-type storedReader struct {
-	ctx    context.Context
-	store  blob.Store
-	digest blob.Digest
-	size   int64
-	off    int64
-	rc     io.ReadCloser
-}
-
-func (b *storedReader) Seek(offset int64, whence int) (int64, error) {
-	var abs int64
-	switch whence {
-	case io.SeekStart:
-		abs = offset
-	case io.SeekCurrent:
-		abs = b.off + offset
-	case io.SeekEnd:
-		abs = b.size + offset
-	default:
-		return 0, errors.New("storedReader: bad whence")
-	}
-	if abs < 0 {
-		return 0, errors.New("storedReader: negative position")
-	}
-	if abs != b.off && b.rc != nil {
-		b.rc.Close()
-		b.rc = nil
-	}
-	b.off = abs
-	return abs, nil
-}
-
-func (b *storedReader) Read(p []byte) (int, error) {
-	if b.off >= b.size {
-		return 0, io.EOF
-	}
-	if b.rc == nil {
-		rc, err := b.store.Open(b.ctx, b.digest, b.off)
-		if err != nil {
-			return 0, err
-		}
-		b.rc = rc
-	}
-	n, err := b.rc.Read(p)
-	b.off += int64(n)
-	return n, err
-}
-
-func (b *storedReader) Close() error {
-	if b.rc != nil {
-		return b.rc.Close()
-	}
-	return nil
 }
 
 // clientSink is the fetching request's side of the tee. Writes reach the client while it keeps
@@ -319,7 +256,7 @@ func (s *clientSink) start(size int64) {
 	if s.gone || s.started {
 		return
 	}
-	setBlobHeaders(s.w, s.digest)
+	ocihttp.SetBlobHeaders(s.w, s.digest)
 	if size >= 0 {
 		s.w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 	}

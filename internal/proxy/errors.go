@@ -2,13 +2,13 @@ package proxy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
+	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 )
 
 // code is one OCI error code with the status it is answered with.
@@ -45,14 +45,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	s := e.code.name + ": " + e.code.message
-	if e.detail != "" {
-		s += ": " + e.detail
-	}
-	if e.cause != nil {
-		s += ": " + e.cause.Error()
-	}
-	return s
+	return ocihttp.ErrorString(e.code.name, e.code.message, e.detail, e.cause)
 }
 
 func (e *Error) Unwrap() error { return e.cause }
@@ -64,12 +57,6 @@ func fail(c code, format string, args ...any) *Error {
 		e.detail = fmt.Sprintf(format, args...)
 	}
 	return e
-}
-
-type wireError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Detail  any    `json:"detail,omitempty"`
 }
 
 // writeError is the proxy's one error writer: it maps error kinds to the OCI {"errors":[…]}
@@ -85,30 +72,23 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		return // the client went away; nobody to answer
 	default:
 		httpx.Internal(r.Context(), h.log, err)
-		writeEnvelope(w, r, http.StatusInternalServerError, wireError{Code: "UNKNOWN", Message: "internal server error"})
+		dropBlobHeaders(w)
+		ocihttp.WriteInternal(w, r)
 		return
 	}
 	if e.cause != nil && e.code.status >= 500 {
 		h.log.WarnContext(r.Context(), "dependency proxy", "request_id", httpx.RequestID(r.Context()),
 			"code", e.code.name, "status", e.code.status, "err", e.cause.Error())
 	}
-	we := wireError{Code: e.code.name, Message: e.code.message}
-	if e.detail != "" {
-		we.Detail = e.detail
-	}
-	writeEnvelope(w, r, e.code.status, we)
+	dropBlobHeaders(w)
+	ocihttp.WriteError(w, r, e.code.status, e.code.name, e.code.message, e.detail)
 }
 
-func writeEnvelope(w http.ResponseWriter, r *http.Request, status int, errs ...wireError) {
-	body, _ := json.Marshal(map[string][]wireError{"errors": errs})
+// dropBlobHeaders removes the blob headers an answer may have set before it failed, so an error
+// envelope never carries a blob's digest, range or caching.
+func dropBlobHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	for _, k := range []string{"Docker-Content-Digest", "ETag", "Content-Range", "Accept-Ranges", "Cache-Control"} {
 		h.Del(k)
-	}
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", fmt.Sprint(len(body)))
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
 	}
 }

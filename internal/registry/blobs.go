@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
+	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 )
 
 // copyBuf is a pool of 1 MiB buffers for streaming blobs in and out (fewer syscalls than
@@ -27,9 +28,7 @@ func copyBuffered(dst io.Writer, src io.Reader) (int64, error) {
 
 // setBlobHeaders sets what every blob answer carries.
 func setBlobHeaders(w http.ResponseWriter, d blob.Digest) {
-	w.Header().Set("Docker-Content-Digest", string(d))
-	w.Header().Set("ETag", `"`+string(d)+`"`)
-	w.Header().Set("Content-Type", "application/octet-stream")
+	ocihttp.SetBlobHeaders(w, d)
 	w.Header().Set("Accept-Ranges", "bytes")
 	w.Header().Set("Cache-Control", "max-age=31536000")
 }
@@ -97,11 +96,11 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, _ 
 		return
 	}
 	// Multiple ranges and conditional ranges: net/http's implementation.
-	rs := &blobReader{ctx: ctx, store: h.cfg.Blobs, digest: rt.digest, size: link.Size}
+	rs := ocihttp.NewBlobReader(ctx, h.cfg.Blobs, rt.digest, link.Size)
 	defer rs.Close()
 	http.ServeContent(w, r, "", time.Time{}, rs)
-	if rs.err != nil && !errors.Is(rs.err, context.Canceled) {
-		h.log.WarnContext(ctx, "blob read failed", "digest", string(rt.digest), "err", rs.err.Error())
+	if err := rs.Err(); err != nil && !errors.Is(err, context.Canceled) {
+		h.log.WarnContext(ctx, "blob read failed", "digest", string(rt.digest), "err", err.Error())
 	}
 }
 
@@ -113,68 +112,6 @@ func (h *Handler) blobOpenError(w http.ResponseWriter, r *http.Request, err erro
 		return
 	}
 	h.writeError(w, r, err)
-}
-
-// blobReader is an io.ReadSeeker over a stored blob for http.ServeContent: seeking is free, and
-// the blob is opened lazily at the read offset, so a range read transfers only the range.
-type blobReader struct {
-	ctx    context.Context
-	store  blob.Store
-	digest blob.Digest
-	size   int64
-	off    int64
-	rc     io.ReadCloser
-	err    error
-}
-
-func (b *blobReader) Seek(offset int64, whence int) (int64, error) {
-	var abs int64
-	switch whence {
-	case io.SeekStart:
-		abs = offset
-	case io.SeekCurrent:
-		abs = b.off + offset
-	case io.SeekEnd:
-		abs = b.size + offset
-	default:
-		return 0, errors.New("blobReader: bad whence")
-	}
-	if abs < 0 {
-		return 0, errors.New("blobReader: negative position")
-	}
-	if abs != b.off && b.rc != nil {
-		b.rc.Close()
-		b.rc = nil
-	}
-	b.off = abs
-	return abs, nil
-}
-
-func (b *blobReader) Read(p []byte) (int, error) {
-	if b.off >= b.size {
-		return 0, io.EOF
-	}
-	if b.rc == nil {
-		rc, err := b.store.Open(b.ctx, b.digest, b.off)
-		if err != nil {
-			b.err = err
-			return 0, err
-		}
-		b.rc = rc
-	}
-	n, err := b.rc.Read(p)
-	b.off += int64(n)
-	if err != nil && err != io.EOF {
-		b.err = err
-	}
-	return n, err
-}
-
-func (b *blobReader) Close() error {
-	if b.rc != nil {
-		return b.rc.Close()
-	}
-	return nil
 }
 
 // serveDeleteBlob answers DELETE /v2/<name>/blobs/<digest>: the repository's link goes at once

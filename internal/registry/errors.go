@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,6 +9,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
+	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 )
 
 // code is one OCI error code with the status it is answered with.
@@ -51,14 +51,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	s := e.code.name + ": " + e.code.message
-	if e.detail != "" {
-		s += ": " + e.detail
-	}
-	if e.cause != nil {
-		s += ": " + e.cause.Error()
-	}
-	return s
+	return ocihttp.ErrorString(e.code.name, e.code.message, e.detail, e.cause)
 }
 
 func (e *Error) Unwrap() error { return e.cause }
@@ -70,12 +63,6 @@ func fail(c code, format string, args ...any) *Error {
 		e.detail = fmt.Sprintf(format, args...)
 	}
 	return e
-}
-
-type wireError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Detail  any    `json:"detail,omitempty"`
 }
 
 // writeError is the registry's one error writer: it maps error kinds to the OCI
@@ -97,25 +84,11 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		return // the client went away; nobody to answer
 	default:
 		httpx.Internal(r.Context(), h.log, err)
-		writeEnvelope(w, r, http.StatusInternalServerError, wireError{Code: "UNKNOWN", Message: "internal server error"})
+		ocihttp.WriteInternal(w, r)
 		return
 	}
 	if e.cause != nil && e.code.status >= 500 {
 		httpx.Internal(r.Context(), h.log, e.cause)
 	}
-	we := wireError{Code: e.code.name, Message: e.code.message}
-	if e.detail != "" {
-		we.Detail = e.detail
-	}
-	writeEnvelope(w, r, e.code.status, we)
-}
-
-func writeEnvelope(w http.ResponseWriter, r *http.Request, status int, errs ...wireError) {
-	body, _ := json.Marshal(map[string][]wireError{"errors": errs})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
-	}
+	ocihttp.WriteError(w, r, e.code.status, e.code.name, e.code.message, e.detail)
 }

@@ -1,0 +1,39 @@
+package ocihttp
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+func TestWriteError(t *testing.T) {
+	for _, c := range []struct {
+		name, method, detail, body string
+	}{
+		{"ok/detail", http.MethodGet, "d", `{"errors":[{"code":"BLOB_UNKNOWN","message":"m","detail":"d"}]}`},
+		{"ok/no detail", http.MethodGet, "", `{"errors":[{"code":"BLOB_UNKNOWN","message":"m"}]}`},
+		{"ok/HEAD has no body", http.MethodHead, "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			WriteError(w, httptest.NewRequest(c.method, "/v2/", nil), http.StatusNotFound, "BLOB_UNKNOWN", "m", c.detail)
+			if w.Code != http.StatusNotFound || w.Body.String() != c.body || w.Header().Get("Content-Type") != "application/json" {
+				t.Fatalf("got %d %q %v", w.Code, w.Body.String(), w.Header())
+			}
+			if c.method == http.MethodHead && w.Header().Get("Content-Length") != "50" {
+				t.Fatalf("HEAD Content-Length %q, want the GET body's 50", w.Header().Get("Content-Length"))
+			}
+		})
+	}
+	t.Run("ok/internal", func(t *testing.T) {
+		w := httptest.NewRecorder()
+		WriteInternal(w, httptest.NewRequest(http.MethodGet, "/v2/", nil))
+		if w.Code != 500 || w.Body.String() != `{"errors":[{"code":"UNKNOWN","message":"internal server error"}]}` {
+			t.Fatalf("got %d %q", w.Code, w.Body.String())
+		}
+	})
+	if s := ErrorString("C", "m", "d", errors.New("x")); s != "C: m: d: x" {
+		t.Fatalf("ErrorString = %q", s)
+	}
+}
