@@ -107,7 +107,7 @@ type RegistryReferences struct{ s *Store }
 func (s *Store) RegistryReferences() RegistryReferences { return RegistryReferences{s} }
 
 // registryRefColumns are the columns holding blob digests the registry needs.
-var registryRefColumns = []struct{ table, column string }{
+var registryRefColumns = []refColumn{
 	{"registry_blob_links", "digest"},
 	{"registry_manifests", "digest"},
 	{"registry_manifest_references", "reference"},
@@ -116,35 +116,31 @@ var registryRefColumns = []struct{ table, column string }{
 // ReferencedBlobs calls fn for every digest a blob link, manifest or manifest reference names
 // (a digest may come more than once), stopping at fn's first error.
 func (r RegistryReferences) ReferencedBlobs(ctx context.Context, fn func(digest string) error) error {
-	for _, c := range registryRefColumns {
-		if err := r.scan(ctx, `SELECT DISTINCT `+c.column+` FROM `+c.table, fn); err != nil {
-			return fmt.Errorf("registry references: %w", err)
-		}
-	}
-	return nil
-}
-
-func (r RegistryReferences) scan(ctx context.Context, query string, fn func(string) error, args ...any) error {
-	rows, err := r.s.db.QueryContext(ctx, r.s.q(query), args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
-			return err
-		}
-		if err := fn(d); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return r.s.referencedBlobs(ctx, "registry references", registryRefColumns, fn)
 }
 
 // ReferencedAmong reports which of digests a blob link, manifest or manifest reference names,
 // by index lookups.
 func (r RegistryReferences) ReferencedAmong(ctx context.Context, digests []string) (map[string]bool, error) {
+	return r.s.referencedAmong(ctx, "registry references", registryRefColumns, digests)
+}
+
+// refColumn is a table column holding blob digests that garbage collection must keep.
+type refColumn struct{ table, column string }
+
+// referencedBlobs calls fn for every distinct digest in each of cols (a digest may come more
+// than once across columns), stopping at fn's first error. what names the owner in errors.
+func (s *Store) referencedBlobs(ctx context.Context, what string, cols []refColumn, fn func(digest string) error) error {
+	for _, c := range cols {
+		if err := s.scanStrings(ctx, `SELECT DISTINCT `+c.column+` FROM `+c.table, fn); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	return nil
+}
+
+// referencedAmong reports which of digests appear in any of cols, by index lookups in chunks.
+func (s *Store) referencedAmong(ctx context.Context, what string, cols []refColumn, digests []string) (map[string]bool, error) {
 	found := map[string]bool{}
 	for start := 0; start < len(digests); start += inChunk {
 		chunk := digests[start:min(start+inChunk, len(digests))]
@@ -152,13 +148,32 @@ func (r RegistryReferences) ReferencedAmong(ctx context.Context, digests []strin
 		for i, d := range chunk {
 			args[i] = d
 		}
-		for _, c := range registryRefColumns {
-			err := r.scan(ctx, `SELECT DISTINCT `+c.column+` FROM `+c.table+` WHERE `+c.column+` IN (`+placeholders(len(chunk))+`)`,
+		for _, c := range cols {
+			err := s.scanStrings(ctx, `SELECT DISTINCT `+c.column+` FROM `+c.table+` WHERE `+c.column+` IN (`+placeholders(len(chunk))+`)`,
 				func(d string) error { found[d] = true; return nil }, args...)
 			if err != nil {
-				return nil, fmt.Errorf("registry references: %w", err)
+				return nil, fmt.Errorf("%s: %w", what, err)
 			}
 		}
 	}
 	return found, nil
+}
+
+// scanStrings runs a one-column query and calls fn with each value, stopping at fn's first error.
+func (s *Store) scanStrings(ctx context.Context, query string, fn func(string) error, args ...any) error {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return err
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

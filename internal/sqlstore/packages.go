@@ -357,48 +357,17 @@ type PackageReferences struct{ s *Store }
 // PackageReferences returns the package registries' blob references.
 func (s *Store) PackageReferences() PackageReferences { return PackageReferences{s} }
 
+// packageRefColumns hold the blob digests package files need.
+var packageRefColumns = []refColumn{{"package_files", "blob_digest"}}
+
 // ReferencedBlobs calls fn for every digest a package file names, stopping at fn's first error.
 func (r PackageReferences) ReferencedBlobs(ctx context.Context, fn func(digest string) error) error {
-	if err := r.scan(ctx, `SELECT DISTINCT blob_digest FROM package_files`, fn); err != nil {
-		return fmt.Errorf("package references: %w", err)
-	}
-	return nil
+	return r.s.referencedBlobs(ctx, "package references", packageRefColumns, fn)
 }
 
 // ReferencedAmong reports which of digests a package file names, by index lookups.
 func (r PackageReferences) ReferencedAmong(ctx context.Context, digests []string) (map[string]bool, error) {
-	found := map[string]bool{}
-	for start := 0; start < len(digests); start += inChunk {
-		chunk := digests[start:min(start+inChunk, len(digests))]
-		args := make([]any, len(chunk))
-		for i, d := range chunk {
-			args[i] = d
-		}
-		err := r.scan(ctx, `SELECT DISTINCT blob_digest FROM package_files WHERE blob_digest IN (`+placeholders(len(chunk))+`)`,
-			func(d string) error { found[d] = true; return nil }, args...)
-		if err != nil {
-			return nil, fmt.Errorf("package references: %w", err)
-		}
-	}
-	return found, nil
-}
-
-func (r PackageReferences) scan(ctx context.Context, query string, fn func(string) error, args ...any) error {
-	rows, err := r.s.db.QueryContext(ctx, r.s.q(query), args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
-			return err
-		}
-		if err := fn(d); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return r.s.referencedAmong(ctx, "package references", packageRefColumns, digests)
 }
 
 // The REST API's view across packages (packages.Index): versions by filter and by id, and

@@ -168,53 +168,15 @@ type ProxyReferences struct{ s *Store }
 func (s *Store) ProxyReferences() ProxyReferences { return ProxyReferences{s} }
 
 // proxyRefTables are the tables whose digest column names blobs the proxy needs.
-var proxyRefTables = []string{"dependency_proxy_manifests", "dependency_proxy_blobs"}
+var proxyRefTables = []refColumn{{"dependency_proxy_manifests", "digest"}, {"dependency_proxy_blobs", "digest"}}
 
 // ReferencedBlobs calls fn for every digest a cached manifest or blob names (a digest may come
 // more than once), stopping at fn's first error.
 func (r ProxyReferences) ReferencedBlobs(ctx context.Context, fn func(digest string) error) error {
-	for _, table := range proxyRefTables {
-		if err := r.scan(ctx, `SELECT DISTINCT digest FROM `+table, fn); err != nil {
-			return fmt.Errorf("dependency proxy references: %w", err)
-		}
-	}
-	return nil
+	return r.s.referencedBlobs(ctx, "dependency proxy references", proxyRefTables, fn)
 }
 
 // ReferencedAmong reports which of digests a cached manifest or blob names, by index lookups.
 func (r ProxyReferences) ReferencedAmong(ctx context.Context, digests []string) (map[string]bool, error) {
-	found := map[string]bool{}
-	for start := 0; start < len(digests); start += inChunk {
-		chunk := digests[start:min(start+inChunk, len(digests))]
-		args := make([]any, len(chunk))
-		for i, d := range chunk {
-			args[i] = d
-		}
-		for _, table := range proxyRefTables {
-			err := r.scan(ctx, `SELECT DISTINCT digest FROM `+table+` WHERE digest IN (`+placeholders(len(chunk))+`)`,
-				func(d string) error { found[d] = true; return nil }, args...)
-			if err != nil {
-				return nil, fmt.Errorf("dependency proxy references: %w", err)
-			}
-		}
-	}
-	return found, nil
-}
-
-func (r ProxyReferences) scan(ctx context.Context, query string, fn func(string) error, args ...any) error {
-	rows, err := r.s.db.QueryContext(ctx, r.s.q(query), args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
-			return err
-		}
-		if err := fn(d); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return r.s.referencedAmong(ctx, "dependency proxy references", proxyRefTables, digests)
 }
