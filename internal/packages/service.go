@@ -35,6 +35,7 @@ type Service struct {
 	now    func() time.Time
 	limits map[Format]int64
 	fence  Fence
+	small  *blob.SmallCache
 }
 
 // NewService returns a Service. It fails only on invalid Options.
@@ -46,8 +47,16 @@ func NewService(store Store, blobs blob.Store, ns Namespaces, opts Options) (*Se
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{store: store, blobs: blobs, ns: ns, now: opts.Now, limits: lim, fence: opts.Fence}, nil
+	return &Service{store: store, blobs: blobs, ns: ns, now: opts.Now, limits: lim, fence: opts.Fence,
+		small: blob.NewSmallCache(smallFileMax, smallFilesMax)}, nil
 }
+
+// Files up to smallFileMax bytes, smallFilesMax in all, are kept in memory once downloaded:
+// package metadata and small artifacts are requested far more often than they change.
+const (
+	smallFileMax  = 64 << 10
+	smallFilesMax = 64 << 20
+)
 
 // MaxFileSize is the upload limit of format f in bytes (0 for an unknown format).
 func (s *Service) MaxFileSize(f Format) int64 { return s.limits[f] }
@@ -284,7 +293,7 @@ func (s *Service) File(ctx context.Context, projectID int64, f Format, name, ver
 
 // Open returns a reader of a file's bytes from offset, or ErrNotFound when the blob is gone.
 func (s *Service) Open(ctx context.Context, f *File, offset int64) (io.ReadCloser, error) {
-	rc, err := s.blobs.Open(ctx, f.Blob, offset)
+	rc, err := s.small.Open(ctx, s.blobs, f.Blob, f.Size, offset)
 	if errors.Is(err, blob.ErrNotFound) {
 		return nil, fmt.Errorf("file %s: %w", f.Filename, ErrNotFound)
 	}

@@ -265,14 +265,18 @@ func (s *Store) DeleteProject(ctx context.Context, id int64) error {
 
 // Project implements namespace.Store.
 func (s *Store) Project(ctx context.Context, id int64) (*namespace.Project, error) {
-	p, err := scanProject(s.db.QueryRowContext(ctx, s.q(`SELECT `+projectCols+projectFrom+` WHERE p.id = ?`), id))
-	return p, nsErr("project", s.classify(err))
+	return cached(s.cache, cacheKey{kind: "project", id: id}, cloneProject, func() (*namespace.Project, error) {
+		p, err := scanProject(s.db.QueryRowContext(ctx, s.q(`SELECT `+projectCols+projectFrom+` WHERE p.id = ?`), id))
+		return p, nsErr("project", s.classify(err))
+	})
 }
 
 // ProjectByPath implements namespace.Store.
 func (s *Store) ProjectByPath(ctx context.Context, fullPath string) (*namespace.Project, error) {
-	p, err := scanProject(s.db.QueryRowContext(ctx, s.q(`SELECT `+projectCols+projectFrom+` WHERE lower(p.full_path) = lower(?)`), fullPath))
-	return p, nsErr("project", s.classify(err))
+	return cached(s.cache, cacheKey{kind: "project by path", text: fullPath}, cloneProject, func() (*namespace.Project, error) {
+		p, err := scanProject(s.db.QueryRowContext(ctx, s.q(`SELECT `+projectCols+projectFrom+` WHERE lower(p.full_path) = lower(?)`), fullPath))
+		return p, nsErr("project", s.classify(err))
+	})
 }
 
 // ListProjects implements namespace.Store.

@@ -170,9 +170,12 @@ func (s *Store) deleteEmptyPackage(ctx context.Context, tx *sql.Tx, packageID in
 
 // Package implements packages.Catalog.
 func (s *Store) Package(ctx context.Context, projectID int64, format packages.Format, normalizedName string) (*packages.Package, error) {
-	p, err := scanPackage(s.db.QueryRowContext(ctx, s.q(`SELECT `+packageCols+` FROM packages
-		WHERE project_id = ? AND format = ? AND normalized_name = ?`), projectID, string(format), normalizedName))
-	return p, pkgErr("package", s.classify(err))
+	key := cacheKey{kind: "package", id: projectID, text: string(format) + "\x00" + normalizedName}
+	return cached(s.cache, key, clonePackage, func() (*packages.Package, error) {
+		p, err := scanPackage(s.db.QueryRowContext(ctx, s.q(`SELECT `+packageCols+` FROM packages
+			WHERE project_id = ? AND format = ? AND normalized_name = ?`), projectID, string(format), normalizedName))
+		return p, pkgErr("package", s.classify(err))
+	})
 }
 
 // ListPackages implements packages.Catalog.
@@ -242,6 +245,12 @@ func (s *Store) files(ctx context.Context, where string, arg int64, fn func(pack
 
 // PackageVersion implements packages.Catalog.
 func (s *Store) PackageVersion(ctx context.Context, packageID int64, version string) (*packages.Version, error) {
+	return cached(s.cache, cacheKey{kind: "package version", id: packageID, text: version}, cloneVersion, func() (*packages.Version, error) {
+		return s.packageVersion(ctx, packageID, version)
+	})
+}
+
+func (s *Store) packageVersion(ctx context.Context, packageID int64, version string) (*packages.Version, error) {
 	v, err := scanVersion(s.db.QueryRowContext(ctx, s.q(`SELECT `+versionCols+` FROM package_versions
 		WHERE package_id = ? AND version = ?`), packageID, version))
 	if err != nil {

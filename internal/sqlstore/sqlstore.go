@@ -64,7 +64,8 @@ func pgCode(err error) string {
 type Store struct {
 	db      *stmtDB
 	dialect dialect
-	queries sync.Map // query text → rebound text
+	queries sync.Map   // query text → rebound text
+	cache   *readCache // SQLite only; nil on PostgreSQL
 }
 
 // maxCachedStmts bounds stmtDB's cache; queries built with a variable number of placeholders
@@ -150,6 +151,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	var (
 		db  *sql.DB
 		d   dialect
+		dsn string
 		err error
 	)
 	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
@@ -161,7 +163,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		}
 	} else {
 		d = sqliteDialect
-		dsn := "file:" + strings.TrimPrefix(url, "sqlite://") +
+		dsn = "file:" + strings.TrimPrefix(url, "sqlite://") +
 			"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 		db, err = sql.Open("sqlite", dsn)
 		if err == nil {
@@ -177,11 +179,21 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", d.name, err)
 	}
-	return &Store{db: &stmtDB{DB: db, prepare: d.name == "sqlite", stmts: map[string]*sql.Stmt{}}, dialect: d}, nil
+	s := &Store{db: &stmtDB{DB: db, prepare: d.name == "sqlite", stmts: map[string]*sql.Stmt{}}, dialect: d}
+	if d.name == "sqlite" {
+		if s.cache, err = openReadCache(ctx, dsn, strings.TrimPrefix(url, "sqlite://")); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+	}
+	return s, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	err := s.db.Close()
+	return errors.Join(err, s.cache.close())
+}
 
 // Dialect names the database in use ("sqlite" or "postgres").
 func (s *Store) Dialect() string { return s.dialect.name }

@@ -220,3 +220,56 @@ func TestSecretsNeverStoredPostgres(t *testing.T) {
 	}
 	checkDump(t, dump.Bytes(), toks, func(d []byte) []byte { return []byte(`\\x` + hex.EncodeToString(d)) })
 }
+
+// TestRevocationSeenByOtherStores: two stores on one database, as two Gatehouse processes (or
+// the server and `gatehouse token revoke`) are: a revocation through one is seen by the other's
+// next read, on SQLite (whose reads may be cached) and PostgreSQL (never cached).
+func TestRevocationSeenByOtherStores(t *testing.T) {
+	ctx := context.Background()
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) {
+			url := filepath.Join(t.TempDir(), "gatehouse.db")
+			if dialect == "postgres" {
+				url = testenv.PostgresURL(t)
+			}
+			server, revoker := openURL(t, url), openURL(t, url)
+			if _, err := server.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			u := &namespace.User{Username: "owner", Email: "owner@example.com", Name: "Owner", PasswordHash: "x", CreatedAt: time.Unix(0, 0)}
+			must := func(err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			must(server.CreateUser(ctx, u))
+			p := &namespace.Project{Name: "App", Path: "app", OwnerUserID: u.ID, Visibility: namespace.Private, CreatedAt: time.Unix(0, 0)}
+			must(server.CreateProject(ctx, p))
+			tok := &token.DeployToken{Name: "deploy", Username: "gitlab+deploy-token-1", Scopes: token.Scopes{token.ReadPackageRegistry},
+				CreatedAt: time.Unix(0, 0), CreatorID: u.ID, Owner: token.Owner{ProjectID: p.ID}, Digest: bytes.Repeat([]byte{7}, 32)}
+			must(server.CreateDeployToken(ctx, tok))
+			for range 3 {
+				got, err := server.DeployTokenByDigest(ctx, tok.Digest)
+				if err != nil || got.Revoked {
+					t.Fatalf("before revocation: %+v, %v", got, err)
+				}
+			}
+			must(revoker.RevokeDeployToken(ctx, tok.ID))
+			got, err := server.DeployTokenByDigest(ctx, tok.Digest)
+			if err != nil || !got.Revoked {
+				t.Fatalf("after revocation by the other store: %+v, %v", got, err)
+			}
+		})
+	}
+}
+
+func openURL(t *testing.T, url string) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}

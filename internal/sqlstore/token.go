@@ -115,6 +115,12 @@ func (s *Store) DeployToken(ctx context.Context, id int64) (*token.DeployToken, 
 
 // DeployTokenByDigest implements token.DeployStore.
 func (s *Store) DeployTokenByDigest(ctx context.Context, digest []byte) (*token.DeployToken, error) {
+	return cached(s.cache, cacheKey{kind: "deploy token by digest", text: string(digest)}, cloneDeployToken, func() (*token.DeployToken, error) {
+		return s.deployTokenByDigest(ctx, digest)
+	})
+}
+
+func (s *Store) deployTokenByDigest(ctx context.Context, digest []byte) (*token.DeployToken, error) {
 	t, err := scanDeploy(s.db.QueryRowContext(ctx, s.q(`SELECT `+deployCols+` FROM deploy_tokens WHERE digest = ?`), digest))
 	if errors.Is(err, sql.ErrNoRows) {
 		// A secret replaced by a rotation: the service decides whether its grace period holds.

@@ -1,0 +1,197 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/packages"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
+)
+
+// readCache keeps the rows that every authenticated package, registry and Git request reads
+// (a deploy token by digest, a project, a package and its version) between two changes to the
+// database, and drops all of them at the first change. bench/run's CPU profiles showed these
+// reads to be most of the cost of a small package download.
+//
+// A change is any commit by any connection or process (the server's own pool, `gatehouse
+// token revoke`, a hand-run sqlite3). SQLite announces every commit in WAL mode in the
+// wal-index header at the start of the database's "-shm" file, which all connections map
+// (https://sqlite.org/walformat.html): the commit rewrites both copies of the header, and its
+// iChange counter moves. Every cached read compares the header with the one its entries were
+// loaded under, so a read never returns a row older than the last commit before it began: a
+// revoked token is refused on its next request, as without the cache. Time-dependent rules
+// (expiry, rotation grace) are decided by the callers on every request from the cached row,
+// never cached themselves.
+//
+// Only SQLite uses it. PostgreSQL may be shared by several Gatehouse processes, and learning of
+// another process's commit would cost a round trip, which is what the cached query costs.
+type readCache struct {
+	// hold keeps one connection open for the store's life: SQLite removes the -shm file when
+	// its last connection closes, and a new one would not be the file mapped here.
+	hold *sql.DB
+	shm  *walIndex
+
+	mu      sync.Mutex
+	version walHeader // header the entries were loaded under
+	entries map[cacheKey]any
+}
+
+// walHeader is the 48-byte wal-index header, read as words.
+type walHeader [6]uint64
+
+// maxCacheEntries bounds the cache; at the bound it is emptied and refilled (only rows that
+// exist are cached, so the bound is reached by real data, never by guessed keys).
+const maxCacheEntries = 16384
+
+// cacheKey names one cached read: the query kind and its arguments.
+type cacheKey struct {
+	kind string
+	id   int64
+	text string
+}
+
+// openReadCache maps the wal-index of the SQLite database at path, through a connection
+// opened with dsn. It returns nil (no cache) where the wal-index cannot be mapped.
+func openReadCache(ctx context.Context, dsn, path string) (*readCache, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxIdleTime(0)
+	db.SetConnMaxLifetime(0)
+	// A read creates the -wal and -shm files if this is the first connection.
+	var mode string
+	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open the read cache: %w", err)
+	}
+	if mode != "wal" {
+		db.Close()
+		return nil, nil
+	}
+	shm, err := mapWALIndex(path + "-shm")
+	if err != nil {
+		db.Close()
+		return nil, nil
+	}
+	c := &readCache{hold: db, shm: shm, entries: map[cacheKey]any{}}
+	if _, ok := c.current(); !ok {
+		c.close()
+		return nil, nil
+	}
+	return c, nil
+}
+
+// close closes the held connection, then the mapping. The store closes its pool first: the
+// mapping's file descriptor must outlive every SQLite connection of the process, because
+// closing a descriptor drops the process's POSIX locks on that file, SQLite's among them.
+func (c *readCache) close() error {
+	if c == nil {
+		return nil
+	}
+	err := c.hold.Close()
+	return errors.Join(err, c.shm.close())
+}
+
+// current returns the wal-index header now, or ok=false when no consistent header could be
+// read (a commit rewriting it each time; the caller then reads the database directly). It
+// reads the two copies in the order SQLite's readers do; a writer writes them in the other
+// order, so equal copies are a header no commit is halfway through.
+func (c *readCache) current() (walHeader, bool) {
+	for range 4 {
+		var a, b walHeader
+		for i := range a {
+			a[i] = c.shm.word(i)
+		}
+		for i := range b {
+			b[i] = c.shm.word(len(a) + i)
+		}
+		if a == b {
+			// isInit, byte 12 of the header: zero until a connection has built the wal-index.
+			return a, (*[48]byte)(unsafe.Pointer(&a))[12] != 0
+		}
+	}
+	return walHeader{}, false
+}
+
+// cached returns the value cached under key if the database has not changed since it was
+// loaded; otherwise it calls load and caches what load returns without error. clone copies a
+// value so that callers never share (or mutate) the cached one.
+func cached[T any](c *readCache, key cacheKey, clone func(*T) *T, load func() (*T, error)) (*T, error) {
+	if c == nil {
+		return load()
+	}
+	v, ok := c.current()
+	if !ok {
+		return load()
+	}
+	c.mu.Lock()
+	if v != c.version {
+		clear(c.entries)
+		c.version = v
+	}
+	e, hit := c.entries[key]
+	c.mu.Unlock()
+	if hit {
+		return clone(e.(*T)), nil
+	}
+	// Loaded after v was read, so the row is at least as new as v: caching it under v is safe.
+	// A commit in between changes the header, and the next read drops it.
+	val, err := load()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.version == v {
+		if len(c.entries) >= maxCacheEntries {
+			clear(c.entries)
+		}
+		c.entries[key] = clone(val)
+	}
+	c.mu.Unlock()
+	return val, nil
+}
+
+func cloneTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	return &c
+}
+
+func cloneDeployToken(t *token.DeployToken) *token.DeployToken {
+	c := *t
+	c.Scopes = slices.Clone(t.Scopes)
+	c.ExpiresAt, c.LastUsedAt, c.PreviousValidUntil = cloneTime(t.ExpiresAt), cloneTime(t.LastUsedAt), cloneTime(t.PreviousValidUntil)
+	c.Digest, c.SealedSecret, c.PreviousDigest = slices.Clone(t.Digest), slices.Clone(t.SealedSecret), slices.Clone(t.PreviousDigest)
+	c.AllowedIPs = slices.Clone(t.AllowedIPs)
+	return &c
+}
+
+func cloneProject(p *namespace.Project) *namespace.Project {
+	c := *p
+	c.GroupAncestry = slices.Clone(p.GroupAncestry)
+	return &c
+}
+
+func clonePackage(p *packages.Package) *packages.Package {
+	c := *p
+	return &c
+}
+
+func cloneVersion(v *packages.Version) *packages.Version {
+	c := *v
+	c.Metadata = slices.Clone(v.Metadata)
+	c.Files = slices.Clone(v.Files)
+	return &c
+}
