@@ -114,4 +114,3 @@ func TestSmallCacheRefusesWrongBytes(t *testing.T) {
 		}
 	}
 }
-
