@@ -103,9 +103,16 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 				// The handler wrote nothing: net/http answers 200.
 				status = http.StatusOK
 			}
-			log.InfoContext(ctx, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
-				"status", status, "bytes", sw.bytes, "duration_ms", time.Since(start).Milliseconds(),
-				"remote", r.RemoteAddr)
+			// The record is built here rather than with log.LogAttrs, which would capture the
+			// caller's program counter (a stack walk per request) for a source never logged.
+			if h := log.Handler(); h.Enabled(ctx, slog.LevelInfo) {
+				now := time.Now()
+				rec := slog.NewRecord(now, slog.LevelInfo, "request", 0)
+				rec.AddAttrs(slog.String("request_id", id), slog.String("method", r.Method),
+					slog.String("path", r.URL.Path), slog.Int("status", status), slog.Int64("bytes", sw.bytes),
+					slog.Int64("duration_ms", now.Sub(start).Milliseconds()), slog.String("remote", r.RemoteAddr))
+				_ = h.Handle(ctx, rec)
+			}
 		}()
 		next.ServeHTTP(sw, r.WithContext(ctx))
 	})

@@ -73,6 +73,8 @@ type Server struct {
 	Blobs      blob.Store
 	Tokens     *jwtauth.Issuer
 	Log        *slog.Logger
+	// logs buffers Log's output when New built the logger; Close flushes it.
+	logs *logBuffer
 
 	// GC collects unreferenced blobs and abandoned uploads; fence is the pushes' side of it.
 	GC    *gc.Collector
@@ -98,10 +100,16 @@ type Server struct {
 }
 
 // New opens the store (migrating it), builds every service and bootstraps the root user.
-func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) {
+func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err error) {
 	log := opts.Log
+	var logs *logBuffer
 	if log == nil {
-		log = NewLogger(os.Stderr, cfg.LogLevel)
+		log, logs = newBufferedLogger(os.Stderr, cfg.LogLevel)
+		defer func() {
+			if err != nil {
+				_ = logs.Flush()
+			}
+		}()
 	}
 	stdout := opts.Stdout
 	if stdout == nil {
@@ -125,7 +133,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		store.Close()
 		return nil, err
 	}
-	s := &Server{Config: cfg, Store: store, Log: log}
+	s := &Server{Config: cfg, Store: store, Log: log, logs: logs}
 	s.proxySettings = proxy.NewSettings(store, opts.Now, log)
 	digester := token.NewDigester(key)
 	s.Namespaces = namespace.NewService(store, opts.Now)
@@ -393,5 +401,8 @@ func (s *Server) Close() {
 	}
 	if s.Store != nil {
 		s.Store.Close()
+	}
+	if s.logs != nil {
+		_ = s.logs.Flush()
 	}
 }

@@ -364,15 +364,16 @@ func (s *DeployService) Authenticate(ctx context.Context, username string, secre
 	if !secret.HasPrefix(DeployTokenPrefix) {
 		return nil, errkind.ErrNotFound
 	}
-	t, err := s.store.DeployTokenByDigest(ctx, s.digester.Digest(secret))
+	digest := s.digester.Digest(secret)
+	t, err := s.store.DeployTokenByDigest(ctx, digest)
 	if err != nil {
 		return nil, err
 	}
 	// The lookup is by keyed digest; compare again in constant time so a store that matched
 	// loosely can never admit a wrong secret. A secret replaced by a rotation works until the
 	// end of its grace period.
-	if !s.digester.Matches(secret, t.Digest) {
-		if len(t.PreviousDigest) == 0 || !s.digester.Matches(secret, t.PreviousDigest) ||
+	if !SameDigest(digest, t.Digest) {
+		if len(t.PreviousDigest) == 0 || !SameDigest(digest, t.PreviousDigest) ||
 			t.PreviousValidUntil == nil || !s.now().Before(*t.PreviousValidUntil) {
 			return nil, errkind.ErrNotFound
 		}

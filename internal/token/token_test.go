@@ -215,21 +215,35 @@ func flip(b []byte, i int) []byte {
 	return out
 }
 
-// TestMatchesIsConstantTime reads Matches' source: timing cannot be measured reliably in a
+// TestMatchesIsConstantTime reads SameDigest's and Matches' source: timing cannot be measured reliably in a
 // unit test, but the comparison it uses can be checked (SPEC §2 "compared in constant time").
 func TestMatchesIsConstantTime(t *testing.T) {
 	f, err := parser.ParseFile(gotoken.NewFileSet(), "token.go", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var body *ast.BlockStmt
+	var body, matches *ast.BlockStmt
 	for _, decl := range f.Decls {
-		if fn, ok := decl.(*ast.FuncDecl); ok && fn.Name.Name == "Matches" && fn.Recv != nil {
+		if fn, ok := decl.(*ast.FuncDecl); ok && fn.Name.Name == "SameDigest" && fn.Recv == nil {
 			body = fn.Body
+		} else if ok && fn.Name.Name == "Matches" && fn.Recv != nil {
+			matches = fn.Body
 		}
 	}
-	if body == nil {
-		t.Fatal("Digester.Matches not found in go")
+	if body == nil || matches == nil {
+		t.Fatal("SameDigest or Digester.Matches not found in token.go")
+	}
+	callsSameDigest := false
+	ast.Inspect(matches, func(n ast.Node) bool {
+		if call, ok := n.(*ast.CallExpr); ok {
+			if id, ok := call.Fun.(*ast.Ident); ok && id.Name == "SameDigest" {
+				callsSameDigest = true
+			}
+		}
+		return true
+	})
+	if !callsSameDigest {
+		t.Fatal("Digester.Matches must compare with SameDigest")
 	}
 	constant, variable := false, ""
 	ast.Inspect(body, func(n ast.Node) bool {
@@ -253,7 +267,7 @@ func TestMatchesIsConstantTime(t *testing.T) {
 		return true
 	})
 	if !constant || variable != "" {
-		t.Fatalf("Matches must compare with subtle.ConstantTimeCompare or hmac.Equal (constant=%v, variable-time %q)", constant, variable)
+		t.Fatalf("SameDigest must compare with subtle.ConstantTimeCompare or hmac.Equal (constant=%v, variable-time %q)", constant, variable)
 	}
 }
 
