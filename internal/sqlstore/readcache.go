@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -36,7 +37,9 @@ type readCache struct {
 	// hold keeps one connection open for the store's life: SQLite removes the -shm file when
 	// its last connection closes, and a new one would not be the file mapped here.
 	hold *sql.DB
-	shm  *walIndex
+	shm  *walIndex // nil when the -shm file could not be opened
+	// off: the wal-index is not usable, and every read goes to the database.
+	off bool
 
 	mu      sync.Mutex
 	version walHeader // header the entries were loaded under
@@ -58,7 +61,8 @@ type cacheKey struct {
 }
 
 // openReadCache maps the wal-index of the SQLite database at path, through a connection
-// opened with dsn. It returns nil (no cache) where the wal-index cannot be mapped.
+// opened with dsn. The cache is off (every read goes to the database) where the wal-index
+// cannot be mapped or is not proven to be the one SQLite updates.
 func openReadCache(ctx context.Context, dsn, path string) (*readCache, error) {
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -68,6 +72,7 @@ func openReadCache(ctx context.Context, dsn, path string) (*readCache, error) {
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxIdleTime(0)
 	db.SetConnMaxLifetime(0)
+	c := &readCache{hold: db, off: true, entries: map[cacheKey]any{}}
 	// A read creates the -wal and -shm files if this is the first connection.
 	var mode string
 	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
@@ -75,20 +80,33 @@ func openReadCache(ctx context.Context, dsn, path string) (*readCache, error) {
 		return nil, fmt.Errorf("open the read cache: %w", err)
 	}
 	if mode != "wal" {
-		db.Close()
-		return nil, nil
+		return c, nil
 	}
-	shm, err := mapWALIndex(path + "-shm")
-	if err != nil {
-		db.Close()
-		return nil, nil
+	// SQLite names the -shm file after the database's path with symbolic links resolved.
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
 	}
-	c := &readCache{hold: db, shm: shm, entries: map[cacheKey]any{}}
-	if _, ok := c.current(); !ok {
-		c.close()
-		return nil, nil
-	}
+	c.shm, err = mapWALIndex(path + "-shm")
+	c.off = err != nil || !c.verify(ctx)
 	return c, nil
+}
+
+// verify proves that the mapped header is the one SQLite updates: it commits a change (writing
+// user_version, which Gatehouse does not use, back unchanged) and checks that the header moved.
+func (c *readCache) verify(ctx context.Context) bool {
+	before, ok := c.current()
+	if !ok {
+		return false
+	}
+	var v int64
+	if err := c.hold.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		return false
+	}
+	if _, err := c.hold.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, v)); err != nil {
+		return false
+	}
+	after, ok := c.current()
+	return ok && after != before
 }
 
 // close closes the held connection, then the mapping. The store closes its pool first: the
@@ -99,7 +117,10 @@ func (c *readCache) close() error {
 		return nil
 	}
 	err := c.hold.Close()
-	return errors.Join(err, c.shm.close())
+	if c.shm != nil {
+		err = errors.Join(err, c.shm.close())
+	}
+	return err
 }
 
 // current returns the wal-index header now, or ok=false when no consistent header could be
@@ -127,7 +148,7 @@ func (c *readCache) current() (walHeader, bool) {
 // loaded; otherwise it calls load and caches what load returns without error. clone copies a
 // value so that callers never share (or mutate) the cached one.
 func cached[T any](c *readCache, key cacheKey, clone func(*T) *T, load func() (*T, error)) (*T, error) {
-	if c == nil {
+	if c == nil || c.off {
 		return load()
 	}
 	v, ok := c.current()

@@ -55,10 +55,58 @@ func openCacheTestStore(t *testing.T) (*Store, string) {
 	if _, err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if s.cache == nil {
+	if s.cache == nil || s.cache.off {
 		t.Fatal("the read cache is off on a SQLite file database")
 	}
 	return s, path
+}
+
+// TestReadCacheThroughSymlink: a database opened through a symbolic link, with a stray -shm
+// file beside the link, still gets the wal-index SQLite updates; a wal-index that no commit
+// moves turns the cache off.
+func TestReadCacheThroughSymlink(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	real := filepath.Join(dir, "data", "gatehouse.db")
+	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "gatehouse.db")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(link+"-shm", make([]byte, 32<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.cache == nil || s.cache.off {
+		t.Fatal("the read cache is off for a database opened through a symbolic link")
+	}
+	_, tok := cacheFixture(t, s)
+	if got, err := s.DeployTokenByDigest(ctx, tok.Digest); err != nil || got.Revoked {
+		t.Fatalf("before revocation: %+v, %v", got, err)
+	}
+	execInOtherProcess(t, real, `UPDATE deploy_tokens SET revoked = 1`)
+	if got, err := s.DeployTokenByDigest(ctx, tok.Digest); err != nil || !got.Revoked {
+		t.Fatalf("after revocation by another process: %+v, %v", got, err)
+	}
+
+	decoy, err := mapWALIndex(link + "-shm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &readCache{hold: s.cache.hold, shm: decoy}
+	defer decoy.close()
+	if c.verify(ctx) {
+		t.Fatal("verify accepted a wal-index that no commit changes")
+	}
 }
 
 // TestReadCacheLoadsOncePerCommit: a cached read loads once, and again after every commit,

@@ -20,21 +20,22 @@ type walIndex struct {
 // walIndexSize covers both 48-byte header copies.
 const walIndexSize = 96
 
+// mapWALIndex maps the start of the -shm file at path. Once the file is open it returns a
+// walIndex even on error, for the caller to close with the store: see readCache.close.
 func mapWALIndex(path string) (*walIndex, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
+	w := &walIndex{file: f}
 	if st, err := f.Stat(); err != nil || st.Size() < walIndexSize {
-		f.Close()
-		return nil, fmt.Errorf("map %s: not a wal-index", path)
+		return w, fmt.Errorf("map %s: not a wal-index", path)
 	}
-	mem, err := syscall.Mmap(int(f.Fd()), 0, walIndexSize, syscall.PROT_READ, syscall.MAP_SHARED)
+	w.mem, err = syscall.Mmap(int(f.Fd()), 0, walIndexSize, syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("map %s: %w", path, err)
+		return w, fmt.Errorf("map %s: %w", path, err)
 	}
-	return &walIndex{file: f, mem: mem}, nil
+	return w, nil
 }
 
 // word reads the i-th 8-byte word atomically: SQLite writers (this process's and others')
@@ -44,7 +45,10 @@ func (w *walIndex) word(i int) uint64 {
 }
 
 func (w *walIndex) close() error {
-	err := syscall.Munmap(w.mem)
+	var err error
+	if w.mem != nil {
+		err = syscall.Munmap(w.mem)
+	}
 	if cerr := w.file.Close(); err == nil {
 		err = cerr
 	}
