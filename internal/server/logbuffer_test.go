@@ -1,35 +1,18 @@
-package server
+package server_test
 
 import (
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/server"
 )
 
-// syncBuilder is a strings.Builder safe for the flush timer's goroutine.
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// TestBufferedLogger: info lines wait (at most logFlushDelay), a warning is written at once
+// TestBufferedLogger: info lines wait (at most server.LogFlushDelay), a warning is written at once
 // with the lines before it, and Flush writes the rest.
 func TestBufferedLogger(t *testing.T) {
-	var out syncBuilder
-	log, buf := newBufferedLogger(&out, "info")
+	var out syncBuffer
+	log, flush := server.NewBufferedLogger(&out, "info")
 	log.Info("request", "path", "/one")
 	if got := out.String(); got != "" {
 		t.Fatalf("an info line was written at once: %q", got)
@@ -44,13 +27,13 @@ func TestBufferedLogger(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(out.String(), "/two") {
 		if time.Now().After(deadline) {
-			t.Fatalf("an info line was not written within %v: %q", logFlushDelay, out.String())
+			t.Fatalf("an info line was not written within %v: %q", server.LogFlushDelay, out.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	log.Debug("not at this level")
 	log.Info("request", "path", "/three")
-	if err := buf.Flush(); err != nil {
+	if err := flush(); err != nil {
 		t.Fatal(err)
 	}
 	if got := out.String(); !strings.Contains(got, "/three") || strings.Contains(got, "not at this level") || strings.Count(got, "\n") != 4 {

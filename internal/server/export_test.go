@@ -1,0 +1,15 @@
+package server
+
+import (
+	"io"
+	"log/slog"
+)
+
+// NewBufferedLogger exposes newBufferedLogger, with its buffer's Flush, to the external tests.
+func NewBufferedLogger(w io.Writer, level string) (*slog.Logger, func() error) {
+	log, buf := newBufferedLogger(w, level)
+	return log, buf.Flush
+}
+
+// LogFlushDelay is logFlushDelay, for the external tests.
+const LogFlushDelay = logFlushDelay
