@@ -231,7 +231,7 @@ func (a *Authorizer) deployToken(t *token.DeployToken, ip netip.Addr, r Resource
 	if !t.Scopes.HasAny(scopes...) {
 		return deny(Forbidden, "deploy token lacks the %s scope", scopes[0])
 	}
-	return allow(fmt.Sprintf("deploy token has the %s scope", scopes[0]))
+	return allow("deploy token has the " + string(scopes[0]) + " scope")
 }
 
 // reaches implements SPEC §2 "Reach": a project token its own project; a group token every
