@@ -8,9 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/gatehouse-dev/gatehouse/internal/config"
-	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
 // BenchmarkGenericGet measures the server side of a 4 KiB generic-package download through the
@@ -19,22 +16,16 @@ import (
 // credentials on a public project, and, as the baseline, Go's http.FileServer serving the same
 // bytes from a directory. bench/run's generic section compares the same three over HTTP.
 func BenchmarkGenericGet(b *testing.B) {
-	ts := testenv.StartServer(b, func(c *config.Config) { c.SecretKey = benchKey; c.LogLevel = "info" })
-	var g, private, public struct {
-		ID int64 `json:"id"`
-	}
-	ts.MustAPI(b, http.StatusCreated, http.MethodPost, "/groups", map[string]any{"name": "bench", "path": "bench"}, &g)
-	ts.MustAPI(b, http.StatusCreated, http.MethodPost, "/projects",
-		map[string]any{"name": "app", "path": "app", "namespace_id": g.ID}, &private)
-	ts.MustAPI(b, http.StatusCreated, http.MethodPost, "/projects",
-		map[string]any{"name": "pub", "path": "pub", "namespace_id": g.ID, "visibility": "public"}, &public)
-	dt := ts.CreateDeployToken(b, fmt.Sprintf("groups/%d", g.ID), []string{"read_package_registry", "write_package_registry"}, nil)
+	ts, group := startBenchServer(b)
+	private := createBenchProject(b, ts, group, "app", "")
+	public := createBenchProject(b, ts, group, "pub", "public")
+	dt := ts.CreateDeployToken(b, fmt.Sprintf("groups/%d", group), []string{"read_package_registry", "write_package_registry"}, nil)
 	content := bytes.Repeat([]byte("gatehouse-bench\n"), 256) // 4 KiB
 	h := ts.Server.Handler()
 	fileURL := func(project int64) string {
 		return fmt.Sprintf("/api/v4/projects/%d/packages/generic/app/1.0.0/app.bin", project)
 	}
-	for _, id := range []int64{private.ID, public.ID} {
+	for _, id := range []int64{private, public} {
 		req := httptest.NewRequest(http.MethodPut, fileURL(id), bytes.NewReader(content))
 		req.SetBasicAuth(dt.Username, dt.Token)
 		rec := httptest.NewRecorder()
@@ -64,7 +55,7 @@ func BenchmarkGenericGet(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 		b.ReportMetric(float64(cpuTime()-c0)/float64(b.N), "cpu-ns/op")
 	}
-	b.Run("deploy-token", func(b *testing.B) { get(b, h, fileURL(private.ID), true) })
-	b.Run("public", func(b *testing.B) { get(b, h, fileURL(public.ID), false) })
+	b.Run("deploy-token", func(b *testing.B) { get(b, h, fileURL(private), true) })
+	b.Run("public", func(b *testing.B) { get(b, h, fileURL(public), false) })
 	b.Run("fileserver", func(b *testing.B) { get(b, http.FileServer(http.Dir(dir)), "/app.bin", false) })
 }

@@ -6,9 +6,6 @@ import (
 	"io"
 	"net/http"
 	"testing"
-
-	"github.com/gatehouse-dev/gatehouse/internal/config"
-	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
 // BenchmarkJWTAuth measures the Docker token endpoint: `GET /jwt/auth?service=container_registry
@@ -18,14 +15,9 @@ import (
 // is the figure issue 3 sets a goal for (≥ 5,000/s on 2 cores); client and server share the
 // process, so it is a lower bound.
 func BenchmarkJWTAuth(b *testing.B) {
-	ts := testenv.StartServer(b, func(c *config.Config) { c.SecretKey = benchKey; c.LogLevel = "info" })
-	var g, p struct {
-		ID int64 `json:"id"`
-	}
-	ts.MustAPI(b, http.StatusCreated, http.MethodPost, "/groups", map[string]any{"name": "bench", "path": "bench"}, &g)
-	ts.MustAPI(b, http.StatusCreated, http.MethodPost, "/projects",
-		map[string]any{"name": "app", "path": "app", "namespace_id": g.ID}, &p)
-	dt := ts.CreateDeployToken(b, fmt.Sprintf("projects/%d", p.ID), []string{"read_registry", "write_registry"}, nil)
+	ts, group := startBenchServer(b)
+	project := createBenchProject(b, ts, group, "app", "")
+	dt := ts.CreateDeployToken(b, fmt.Sprintf("projects/%d", project), []string{"read_registry", "write_registry"}, nil)
 	url := ts.URL + "/jwt/auth?service=container_registry&scope=repository:bench/app:push,pull"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256,
 		DisableCompression: true}}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"container/list"
 	"context"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"sync"
@@ -55,9 +54,7 @@ func (c *SmallCache) Open(ctx context.Context, store Store, d Digest, size, offs
 	if extra, _ := rc.Read(make([]byte, 1)); extra != 0 {
 		return nil, fmt.Errorf("read blob %s: longer than its recorded %d bytes", d, size)
 	}
-	h := d.Algorithm().New()
-	h.Write(data)
-	if hex.EncodeToString(h.Sum(nil)) != d.Hex() {
+	if FromBytes(d.Algorithm(), data) != d {
 		return nil, fmt.Errorf("read blob %s: %w", d, ErrDigestMismatch)
 	}
 	c.add(d, data)

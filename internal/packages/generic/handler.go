@@ -125,8 +125,8 @@ func (h *Handler) handleGetFile(w http.ResponseWriter, r *http.Request, rt Route
 	// Checksums for clients to verify what they fetched. MD5 is left out: it proves nothing
 	// against tampering, and an eighth header keeps the response's header map in one small map
 	// group (bench/run measured a ninth at 10% of a cached download's CPU). The values share one
-	// backing array, and the keys are already canonical.
-	// The filename passed ValidateFilename: no quote, backslash or control character to escape.
+	// backing array, and the keys are already canonical. The filename passed ValidateFilename:
+	// no quote, backslash or control character to escape.
 	v := [...]string{"application/octet-stream", `attachment; filename="` + f.Filename + `"`,
 		strconv.FormatInt(f.Size, 10), `"` + f.SHA256 + `"`, f.SHA1, f.SHA256, f.SHA512}
 	hdr := w.Header()
