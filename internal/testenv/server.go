@@ -44,15 +44,20 @@ func (c *Clock) SetTo(t time.Time) {
 	c.mu.Unlock()
 }
 
-// syncBuffer is a goroutine-safe log sink.
+// syncBuffer is a goroutine-safe log sink. With a limit it keeps only about the last limit
+// bytes, so a benchmark's millions of access-log lines neither grow memory nor time the growth.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu    sync.Mutex
+	b     bytes.Buffer
+	limit int
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.limit > 0 && s.b.Len()+len(p) > s.limit {
+		s.b.Next(s.b.Len() / 2) // drop the older half; Write then reuses the space
+	}
 	return s.b.Write(p)
 }
 
@@ -110,8 +115,14 @@ func StartServer(tb testing.TB, opts ...ServerOption) *TestServer {
 	}
 	clock := &Clock{}
 	logs, stdout := &syncBuffer{}, &syncBuffer{}
+	// Tests log everything for their failure messages; benchmarks log at the configured level,
+	// as a deployment would, into a bounded buffer.
+	level := "debug"
+	if _, bench := tb.(*testing.B); bench {
+		level, logs.limit = cfg.LogLevel, 1<<20
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, server.Options{Log: server.NewLogger(logs, "debug"), Stdout: stdout, Now: clock.Now})
+	srv, err := server.New(ctx, cfg, server.Options{Log: server.NewLogger(logs, level), Stdout: stdout, Now: clock.Now})
 	if err != nil {
 		cancel()
 		l.Close()
