@@ -1,7 +1,8 @@
 // Package ocihttp is the HTTP side the OCI Distribution protocols (internal/registry and the
-// dependency proxy, internal/proxy) share: the {"errors":[…]} envelope every error answer is
-// written in, and the seekable reader blobs are served through. Each protocol keeps its own
-// error codes and decides how an error is logged; this package only writes.
+// dependency proxy, internal/proxy) share: the error codes both answer with, the Error they
+// return, the {"errors":[…]} envelope every error answer is written in, and the seekable reader
+// blobs are served through. Each protocol adds its own codes and decides how an error is
+// logged; this package only writes.
 package ocihttp
 
 import (
@@ -10,27 +11,67 @@ import (
 	"net/http"
 )
 
-// ErrorString is the text of an OCI error (for logs; never the wire form): the code, its
-// message, then the detail and the cause when there are any.
-func ErrorString(code, message, detail string, cause error) string {
-	s := code + ": " + message
-	if detail != "" {
-		s += ": " + detail
+// Code is one OCI error code with the status Gatehouse answers it with.
+type Code struct {
+	Name    string
+	Status  int
+	Message string
+}
+
+// The distribution-spec codes both the registry and the dependency proxy answer with.
+var (
+	CodeBlobUnknown     = Code{"BLOB_UNKNOWN", http.StatusNotFound, "blob unknown to registry"}
+	CodeDigestInvalid   = Code{"DIGEST_INVALID", http.StatusBadRequest, "provided digest did not match uploaded content"}
+	CodeManifestUnknown = Code{"MANIFEST_UNKNOWN", http.StatusNotFound, "manifest unknown to registry"}
+	CodeNameInvalid     = Code{"NAME_INVALID", http.StatusBadRequest, "invalid repository name"}
+	CodeNameUnknown     = Code{"NAME_UNKNOWN", http.StatusNotFound, "repository name not known to registry"}
+	CodeUnauthorized    = Code{"UNAUTHORIZED", http.StatusUnauthorized, "authentication required"}
+	CodeDenied          = Code{"DENIED", http.StatusForbidden, "requested access to the resource is denied"}
+	CodeUnsupported     = Code{"UNSUPPORTED", http.StatusMethodNotAllowed, "the operation is unsupported"}
+	CodeNotFound        = Code{"UNSUPPORTED", http.StatusNotFound, "no such endpoint"}
+	CodeUnavailable     = Code{"UNAVAILABLE", http.StatusServiceUnavailable, "service unavailable"}
+)
+
+// Error is an OCI error: a code, an optional detail shown to the client (so it must be safe),
+// and optionally the cause, which is logged and never shown.
+type Error struct {
+	Code   Code
+	Detail string
+	Cause  error
+}
+
+// Error is the text for logs (never the wire form): the code, its message, then the detail
+// and the cause when there are any.
+func (e *Error) Error() string {
+	s := e.Code.Name + ": " + e.Code.Message
+	if e.Detail != "" {
+		s += ": " + e.Detail
 	}
-	if cause != nil {
-		s += ": " + cause.Error()
+	if e.Cause != nil {
+		s += ": " + e.Cause.Error()
 	}
 	return s
 }
 
-// WriteError answers with one OCI error in the envelope; detail is shown to the client (so it
-// must be safe) and left out when empty.
-func WriteError(w http.ResponseWriter, r *http.Request, status int, code, message, detail string) {
-	we := wireError{Code: code, Message: message}
-	if detail != "" {
-		we.Detail = detail
+func (e *Error) Unwrap() error { return e.Cause }
+
+// Fail builds an *Error with a detail from format and args (none when format is empty).
+func Fail(c Code, format string, args ...any) *Error {
+	e := &Error{Code: c}
+	if format != "" {
+		e.Detail = fmt.Sprintf(format, args...)
 	}
-	writeEnvelope(w, r, status, we)
+	return e
+}
+
+// WriteError answers with e in the envelope, at its code's status; the detail is left out when
+// empty and the cause never written.
+func WriteError(w http.ResponseWriter, r *http.Request, e *Error) {
+	we := wireError{Code: e.Code.Name, Message: e.Code.Message}
+	if e.Detail != "" {
+		we.Detail = e.Detail
+	}
+	writeEnvelope(w, r, e.Code.Status, we)
 }
 
 // WriteInternal answers 500 UNKNOWN with a generic message; the caller logs the cause.

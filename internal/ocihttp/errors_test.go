@@ -17,7 +17,8 @@ func TestWriteError(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w := httptest.NewRecorder()
-			WriteError(w, httptest.NewRequest(c.method, "/v2/", nil), http.StatusNotFound, "BLOB_UNKNOWN", "m", c.detail)
+			e := &Error{Code: Code{"BLOB_UNKNOWN", http.StatusNotFound, "m"}, Detail: c.detail}
+			WriteError(w, httptest.NewRequest(c.method, "/v2/", nil), e)
 			if w.Code != http.StatusNotFound || w.Body.String() != c.body || w.Header().Get("Content-Type") != "application/json" {
 				t.Fatalf("got %d %q %v", w.Code, w.Body.String(), w.Header())
 			}
@@ -33,7 +34,17 @@ func TestWriteError(t *testing.T) {
 			t.Fatalf("got %d %q", w.Code, w.Body.String())
 		}
 	})
-	if s := ErrorString("C", "m", "d", errors.New("x")); s != "C: m: d: x" {
-		t.Fatalf("ErrorString = %q", s)
+	cause := errors.New("x")
+	e := &Error{Code: Code{"C", http.StatusBadGateway, "m"}, Detail: "d", Cause: cause}
+	if e.Error() != "C: m: d: x" || !errors.Is(e, cause) {
+		t.Fatalf("Error() = %q, Is(cause) = %v", e.Error(), errors.Is(e, cause))
+	}
+	if s := Fail(CodeDenied, "").Error(); s != "DENIED: requested access to the resource is denied" {
+		t.Fatalf("Fail(CodeDenied).Error() = %q", s)
+	}
+	w := httptest.NewRecorder()
+	WriteError(w, httptest.NewRequest(http.MethodGet, "/v2/", nil), e)
+	if w.Code != http.StatusBadGateway || w.Body.String() != `{"errors":[{"code":"C","message":"m","detail":"d"}]}` {
+		t.Fatalf("an error with a cause wrote %d %q; the cause must not be shown", w.Code, w.Body.String())
 	}
 }

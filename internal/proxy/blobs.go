@@ -30,7 +30,7 @@ func copyBuffered(dst io.Writer, src io.Reader) (int64, error) {
 }
 
 // errCollected: garbage collection deleted a blob while the proxy was recording it.
-var errCollected = fail(codeUnavailable, "garbage collection removed the blob while it was being cached; pull again")
+var errCollected = ocihttp.Fail(ocihttp.CodeUnavailable, "garbage collection removed the blob while it was being cached; pull again")
 
 // serveBlob answers GET and HEAD …/blobs/<digest>: from the group's cache, else from the
 // upstream. A GET miss is fetched once however many clients ask; the first one gets the bytes
@@ -53,7 +53,7 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g 
 	if r.Method == http.MethodHead {
 		size, err := h.cfg.Upstream.headBlob(ctx, image, rt.digest)
 		if err != nil {
-			h.writeError(w, r, upstreamFailure(err, codeBlobUnknown))
+			h.writeError(w, r, upstreamFailure(err, ocihttp.CodeBlobUnknown))
 			return
 		}
 		ocihttp.SetBlobHeaders(w, rt.digest)
@@ -82,9 +82,9 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g 
 		sink.abandon()
 		panic(http.ErrAbortHandler)
 	case err != nil:
-		h.writeError(w, r, upstreamFailure(err, codeBlobUnknown))
+		h.writeError(w, r, upstreamFailure(err, ocihttp.CodeBlobUnknown))
 	case !h.sendStored(w, r, rt.digest, info.Size):
-		h.writeError(w, r, fail(codeBlobUnknown, ""))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeBlobUnknown, ""))
 	}
 }
 
@@ -319,7 +319,7 @@ func (s *clientSink) state() (started, done bool) {
 func (h *Handler) serveDeleteBlob(w http.ResponseWriter, r *http.Request, rt route, g grant) {
 	err := h.cfg.Store.DeleteProxyBlob(r.Context(), g.group.ID, string(rt.digest))
 	if errors.Is(err, oci.ErrNotFound) {
-		h.writeError(w, r, fail(codeBlobUnknown, ""))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeBlobUnknown, ""))
 		return
 	}
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
+	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 )
 
 // serveManifest answers GET and HEAD …/manifests/<tag|digest> from the group's cache, filling
@@ -87,7 +88,7 @@ func (h *Handler) manifest(ctx context.Context, rt route, group *namespace.Group
 				"image", image, "tag", rt.tag, "err", err.Error())
 			return *cached, nil
 		}
-		return oci.CachedManifest{}, upstreamFailure(err, codeManifestUnknown)
+		return oci.CachedManifest{}, upstreamFailure(err, ocihttp.CodeManifestUnknown)
 	}
 	m := v.(oci.CachedManifest)
 	m.CheckedAt = h.now()
@@ -241,7 +242,7 @@ func (h *Handler) serveDeleteManifest(w http.ResponseWriter, r *http.Request, rt
 		err = h.cfg.Store.DeleteProxyTag(r.Context(), g.group.ID, image, rt.tag)
 	}
 	if errors.Is(err, oci.ErrNotFound) {
-		h.writeError(w, r, fail(codeManifestUnknown, ""))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestUnknown, ""))
 		return
 	}
 	if err != nil {

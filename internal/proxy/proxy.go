@@ -35,6 +35,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 )
 
 // Service is the token audience of the dependency proxy (SPEC §5).
@@ -114,7 +115,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep, ok := routes[rt.kind][r.Method]
 	if !ok {
 		w.Header().Set("Allow", allowHeader(rt.kind))
-		h.writeError(w, r, fail(codeUnsupported, "the dependency proxy only serves pulls and deletes of cached content"))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeUnsupported, "the dependency proxy only serves pulls and deletes of cached content"))
 		return
 	}
 	g, err := h.authorize(w, r, rt, ep.need)
@@ -179,16 +180,16 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, rt route, ne
 			return grant{}, h.challenge(w, rt, need, "insufficient_scope", "")
 		case d.Denial == access.NotFound:
 			if group == nil && p.Kind == access.UserPrincipal && p.User.Admin {
-				return grant{}, fail(codeNameUnknown, "no such group")
+				return grant{}, ocihttp.Fail(ocihttp.CodeNameUnknown, "no such group")
 			}
 			// Whether the group exists is not for this credential to learn.
-			return grant{}, fail(codeDenied, "")
+			return grant{}, ocihttp.Fail(ocihttp.CodeDenied, "")
 		default:
 			forbidden, reason = true, d.Reason
 		}
 	}
 	if forbidden {
-		return grant{}, fail(codeDenied, "%s", reason)
+		return grant{}, ocihttp.Fail(ocihttp.CodeDenied, "%s", reason)
 	}
 	if missing {
 		return grant{}, h.challenge(w, rt, need, "insufficient_scope", "")
@@ -207,5 +208,5 @@ func (h *Handler) challenge(w http.ResponseWriter, rt route, need []string, errP
 		v += fmt.Sprintf(`,error=%q`, errParam)
 	}
 	w.Header().Set("WWW-Authenticate", v)
-	return fail(codeUnauthorized, "%s", detail)
+	return ocihttp.Fail(ocihttp.CodeUnauthorized, "%s", detail)
 }

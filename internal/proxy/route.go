@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
+	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 )
 
 // kind is an endpoint of the proxy.
@@ -67,11 +68,11 @@ func Matches(path string) bool {
 func parsePath(p string) (route, error) {
 	rest, ok := strings.CutPrefix(p, "/v2/")
 	if !ok || len(rest) > oci.MaxNameLength+len("/blobs/uploads/")+256 {
-		return route{}, fail(codeNotFound, "")
+		return route{}, ocihttp.Fail(ocihttp.CodeNotFound, "")
 	}
 	i := strings.LastIndexByte(rest, '/')
 	if i < 0 {
-		return route{}, fail(codeNotFound, "")
+		return route{}, ocihttp.Fail(ocihttp.CodeNotFound, "")
 	}
 	head, last := rest[:i], rest[i+1:]
 	var rt route
@@ -86,28 +87,28 @@ func parsePath(p string) (route, error) {
 		if strings.IndexByte(last, ':') >= 0 {
 			d, err := blob.ParseDigest(last)
 			if err != nil {
-				return route{}, fail(codeDigestInvalid, "invalid digest")
+				return route{}, ocihttp.Fail(ocihttp.CodeDigestInvalid, "invalid digest")
 			}
 			rt.digest = d
 		} else if validTag(last) {
 			rt.tag = last
 		} else {
-			return route{}, fail(codeManifestUnknown, "invalid tag")
+			return route{}, ocihttp.Fail(ocihttp.CodeManifestUnknown, "invalid tag")
 		}
 	case strings.HasSuffix(head, "/blobs") && last != "":
 		rt.kind, name = kindBlob, strings.TrimSuffix(head, "/blobs")
 		d, err := blob.ParseDigest(last)
 		if err != nil {
-			return route{}, fail(codeDigestInvalid, "invalid digest")
+			return route{}, ocihttp.Fail(ocihttp.CodeDigestInvalid, "invalid digest")
 		}
 		rt.digest = d
 	default:
 		// Tag lists, the catalog and referrers are not part of the proxy.
-		return route{}, fail(codeNotFound, "")
+		return route{}, ocihttp.Fail(ocihttp.CodeNotFound, "")
 	}
 	n, err := oci.ParseProxyName(name)
 	if err != nil {
-		return route{}, fail(codeNameInvalid, "")
+		return route{}, ocihttp.Fail(ocihttp.CodeNameInvalid, "")
 	}
 	rt.name = n
 	return rt, nil

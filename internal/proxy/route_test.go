@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
+	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 )
 
 const digestA = "sha256:" + "a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4"
@@ -73,8 +74,8 @@ func TestParsePath(t *testing.T) {
 	for _, c := range fail {
 		t.Run("fail/"+c.path[:min(len(c.path), 90)], func(t *testing.T) {
 			_, err := parsePath(c.path)
-			var e *Error
-			if !errors.As(err, &e) || e.code.status != c.status {
+			var e *ocihttp.Error
+			if !errors.As(err, &e) || e.Code.Status != c.status {
 				t.Fatalf("parsePath error %v, want status %d", err, c.status)
 			}
 		})
@@ -101,9 +102,9 @@ func FuzzParsePath(f *testing.F) {
 	f.Fuzz(func(t *testing.T, p string) {
 		rt, err := parsePath(p)
 		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) || e.code.status < 400 || e.code.status >= 500 {
-				t.Fatalf("parsePath(%q) error %v is not a 4xx *Error", p, err)
+			var e *ocihttp.Error
+			if !errors.As(err, &e) || e.Code.Status < 400 || e.Code.Status >= 500 {
+				t.Fatalf("parsePath(%q) error %v is not a 4xx *ocihttp.Error", p, err)
 			}
 			return
 		}

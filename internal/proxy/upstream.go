@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
+	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 )
 
 // DefaultUpstreamURL is Docker Hub's registry endpoint.
@@ -150,23 +151,23 @@ func statusError(resp *http.Response) error {
 
 // upstreamFailure maps an upstream failure to the error the client gets; unknown says what is
 // missing (a manifest or a blob) when the upstream does not have it or refuses it.
-func upstreamFailure(err error, unknown code) error {
+func upstreamFailure(err error, unknown ocihttp.Code) error {
 	var ue *upstreamError
 	switch {
 	case errors.Is(err, errCorrupt):
-		return &Error{code: codeUpstreamCorrupt, cause: err}
+		return &ocihttp.Error{Code: codeUpstreamCorrupt, Cause: err}
 	case errors.Is(err, errUnsupportedMedia):
-		return &Error{code: codeUpstreamManifest, cause: err}
+		return &ocihttp.Error{Code: codeUpstreamManifest, Cause: err}
 	case errors.As(err, &ue):
 		switch {
 		case ue.status == http.StatusNotFound:
-			return fail(unknown, "not found upstream")
+			return ocihttp.Fail(unknown, "not found upstream")
 		case ue.status == http.StatusUnauthorized || ue.status == http.StatusForbidden:
-			return fail(unknown, "the upstream registry refused access to this image")
+			return ocihttp.Fail(unknown, "the upstream registry refused access to this image")
 		case ue.status == http.StatusTooManyRequests:
-			return &Error{code: codeTooManyRequests, cause: err}
+			return &ocihttp.Error{Code: codeTooManyRequests, Cause: err}
 		}
-		return &Error{code: codeUpstreamDown, cause: err}
+		return &ocihttp.Error{Code: codeUpstreamDown, Cause: err}
 	}
 	return err
 }

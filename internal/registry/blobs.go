@@ -39,7 +39,7 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, _ 
 	ctx := r.Context()
 	link, err := h.cfg.Store.BlobLink(ctx, rt.name, string(rt.digest))
 	if errors.Is(err, oci.ErrNotFound) {
-		h.writeError(w, r, fail(codeBlobUnknown, ""))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeBlobUnknown, ""))
 		return
 	}
 	if err != nil {
@@ -80,7 +80,7 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, _ 
 	if start, n, ok := singleRange(r, link.Size); ok {
 		if n < 0 {
 			w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(link.Size, 10))
-			h.writeError(w, r, fail(codeRangeNotSatisfiable, ""))
+			h.writeError(w, r, ocihttp.Fail(codeRangeNotSatisfiable, ""))
 			return
 		}
 		rc, err := h.cfg.Blobs.Open(ctx, rt.digest, start)
@@ -108,7 +108,7 @@ func (h *Handler) blobOpenError(w http.ResponseWriter, r *http.Request, err erro
 	if errors.Is(err, blob.ErrNotFound) {
 		// Linked but gone from storage: answer as unknown rather than fail.
 		h.log.WarnContext(r.Context(), "linked blob missing from storage", "err", err.Error())
-		h.writeError(w, r, fail(codeBlobUnknown, ""))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeBlobUnknown, ""))
 		return
 	}
 	h.writeError(w, r, err)
@@ -119,7 +119,7 @@ func (h *Handler) blobOpenError(w http.ResponseWriter, r *http.Request, err erro
 func (h *Handler) serveDeleteBlob(w http.ResponseWriter, r *http.Request, rt route, _ grant) {
 	err := h.cfg.Store.UnlinkBlob(r.Context(), rt.name, string(rt.digest))
 	if errors.Is(err, oci.ErrNotFound) {
-		h.writeError(w, r, fail(codeBlobUnknown, ""))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeBlobUnknown, ""))
 		return
 	}
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
+	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 )
 
 // Page sizes of the listing endpoints.
@@ -25,7 +26,7 @@ func pageSize(q url.Values) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		return 0, fail(codeBadRequest, "n must be a non-negative integer")
+		return 0, ocihttp.Fail(codeBadRequest, "n must be a non-negative integer")
 	}
 	return min(n, maxPage), nil
 }
@@ -54,7 +55,7 @@ func (h *Handler) serveTags(w http.ResponseWriter, r *http.Request, rt route, _ 
 	last := q.Get("last")
 	tags, err := h.cfg.Store.Tags(r.Context(), rt.name, last, n+1)
 	if errors.Is(err, oci.ErrNotFound) {
-		h.writeError(w, r, fail(codeNameUnknown, ""))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeNameUnknown, ""))
 		return
 	}
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
+	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 )
 
 // maxTagParams bounds the ?tag= parameters of one manifest push (OCI: at least 10).
@@ -21,7 +22,7 @@ func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route
 	ctx := r.Context()
 	rec, err := h.cfg.Store.Manifest(ctx, rt.name, rt.ref.String())
 	if errors.Is(err, oci.ErrNotFound) {
-		h.writeError(w, r, fail(codeManifestUnknown, ""))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestUnknown, ""))
 		return
 	}
 	if err != nil {
@@ -47,7 +48,7 @@ func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route
 		w.Header().Del("Content-Type")
 		if errors.Is(err, blob.ErrNotFound) {
 			h.log.WarnContext(ctx, "manifest missing from blob storage", "digest", rec.Digest)
-			err = fail(codeManifestUnknown, "")
+			err = ocihttp.Fail(ocihttp.CodeManifestUnknown, "")
 		}
 		h.writeError(w, r, err)
 		return
@@ -64,7 +65,7 @@ func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route
 func (h *Handler) servePutManifest(w http.ResponseWriter, r *http.Request, rt route, g grant) {
 	ctx := r.Context()
 	if r.ContentLength > oci.MaxManifestSize {
-		h.writeError(w, r, fail(codeManifestTooLarge, "manifests are limited to %d bytes", oci.MaxManifestSize))
+		h.writeError(w, r, ocihttp.Fail(codeManifestTooLarge, "manifests are limited to %d bytes", oci.MaxManifestSize))
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, oci.MaxManifestSize+1))
@@ -73,18 +74,18 @@ func (h *Handler) servePutManifest(w http.ResponseWriter, r *http.Request, rt ro
 		return
 	}
 	if len(body) > oci.MaxManifestSize {
-		h.writeError(w, r, fail(codeManifestTooLarge, "manifests are limited to %d bytes", oci.MaxManifestSize))
+		h.writeError(w, r, ocihttp.Fail(codeManifestTooLarge, "manifests are limited to %d bytes", oci.MaxManifestSize))
 		return
 	}
 	m, err := oci.ParseManifest(body, r.Header.Get("Content-Type"))
 	if err != nil {
-		h.writeError(w, r, fail(codeManifestInvalid, "%s", strings.TrimPrefix(err.Error(), "invalid: ")))
+		h.writeError(w, r, ocihttp.Fail(codeManifestInvalid, "%s", strings.TrimPrefix(err.Error(), "invalid: ")))
 		return
 	}
 	d := blob.FromBytes(blob.SHA256, body)
 	if rt.ref.Digest != "" {
 		if d = blob.FromBytes(rt.ref.Digest.Algorithm(), body); d != rt.ref.Digest {
-			h.writeError(w, r, fail(codeDigestInvalid, "the manifest does not have digest %s", rt.ref.Digest))
+			h.writeError(w, r, ocihttp.Fail(ocihttp.CodeDigestInvalid, "the manifest does not have digest %s", rt.ref.Digest))
 			return
 		}
 	}
@@ -94,13 +95,13 @@ func (h *Handler) servePutManifest(w http.ResponseWriter, r *http.Request, rt ro
 	}
 	for _, t := range r.URL.Query()["tag"] {
 		if !ValidTag(t) {
-			h.writeError(w, r, fail(codeManifestInvalid, "invalid tag"))
+			h.writeError(w, r, ocihttp.Fail(codeManifestInvalid, "invalid tag"))
 			return
 		}
 		paramTags = append(paramTags, t)
 	}
 	if len(paramTags) > maxTagParams {
-		h.writeError(w, r, fail(codeTagsTooMany, "at most %d tags per push", maxTagParams))
+		h.writeError(w, r, ocihttp.Fail(codeTagsTooMany, "at most %d tags per push", maxTagParams))
 		return
 	}
 	tags = append(tags, paramTags...)
@@ -183,7 +184,7 @@ func (h *Handler) serveDeleteManifest(w http.ResponseWriter, r *http.Request, rt
 		err = h.cfg.Store.DeleteTag(r.Context(), rt.name, rt.ref.Tag)
 	}
 	if errors.Is(err, oci.ErrNotFound) {
-		h.writeError(w, r, fail(codeManifestUnknown, ""))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestUnknown, ""))
 		return
 	}
 	if err != nil {

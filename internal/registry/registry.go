@@ -30,6 +30,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
+	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 	"github.com/gatehouse-dev/gatehouse/internal/registry/jwtauth"
 )
 
@@ -104,7 +105,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep, ok := routes[rt.kind][r.Method]
 	if !ok {
 		w.Header().Set("Allow", allowHeader(rt.kind))
-		h.writeError(w, r, fail(codeUnsupported, "method not allowed"))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeUnsupported, "method not allowed"))
 		return
 	}
 	g, err := h.authorize(w, r, rt, ep.need)
@@ -157,7 +158,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, rt route, ne
 		case d.Allow || p.Kind == access.Anonymous:
 			return grant{}, h.challenge(w, rt, need, "", errorParam(bearer), "")
 		}
-		return grant{}, fail(codeDenied, "the catalog is for administrators")
+		return grant{}, ocihttp.Fail(ocihttp.CodeDenied, "the catalog is for administrators")
 	}
 
 	project, err := h.cfg.Projects.Resolve(ctx, rt.name)
@@ -181,16 +182,16 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, rt route, ne
 			return grant{}, h.challenge(w, rt, need, "", errorParam(bearer), "")
 		case d.Denial == access.NotFound:
 			if project == nil && p.Kind == access.UserPrincipal && p.User.Admin {
-				return grant{}, fail(codeNameUnknown, "")
+				return grant{}, ocihttp.Fail(ocihttp.CodeNameUnknown, "")
 			}
 			// Whether the repository exists is not for this credential to learn.
-			return grant{}, fail(codeDenied, "")
+			return grant{}, ocihttp.Fail(ocihttp.CodeDenied, "")
 		default:
 			forbidden, reason = true, d.Reason
 		}
 	}
 	if forbidden {
-		return grant{}, fail(codeDenied, "%s", reason)
+		return grant{}, ocihttp.Fail(ocihttp.CodeDenied, "%s", reason)
 	}
 	if missing {
 		return grant{}, h.challenge(w, rt, need, "", "insufficient_scope", "")
@@ -271,7 +272,7 @@ func (h *Handler) challenge(w http.ResponseWriter, rt route, need []string, moun
 		v += fmt.Sprintf(`,error=%q`, errParam)
 	}
 	w.Header().Set("WWW-Authenticate", v)
-	return fail(codeUnauthorized, "%s", detail)
+	return ocihttp.Fail(ocihttp.CodeUnauthorized, "%s", detail)
 }
 
 func (h *Handler) serveBase(w http.ResponseWriter, r *http.Request, _ route, _ grant) {

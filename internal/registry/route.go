@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
+	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 	"github.com/gatehouse-dev/gatehouse/internal/registry/jwtauth"
 )
 
@@ -59,12 +60,12 @@ func ParseReference(s string) (Reference, error) {
 	if strings.IndexByte(s, ':') >= 0 {
 		d, err := blob.ParseDigest(s)
 		if err != nil {
-			return Reference{}, fail(codeDigestInvalid, "invalid digest")
+			return Reference{}, ocihttp.Fail(ocihttp.CodeDigestInvalid, "invalid digest")
 		}
 		return Reference{Digest: d}, nil
 	}
 	if !ValidTag(s) {
-		return Reference{}, fail(codeManifestUnknown, "invalid tag")
+		return Reference{}, ocihttp.Fail(ocihttp.CodeManifestUnknown, "invalid tag")
 	}
 	return Reference{Tag: s}, nil
 }
@@ -94,7 +95,7 @@ func parsePath(p string) (route, error) {
 		if p == "/v2" {
 			return route{kind: kindBase}, nil
 		}
-		return route{}, fail(codeNotFound, "")
+		return route{}, ocihttp.Fail(ocihttp.CodeNotFound, "")
 	}
 	switch rest {
 	case "":
@@ -103,11 +104,11 @@ func parsePath(p string) (route, error) {
 		return route{kind: kindCatalog}, nil
 	}
 	if len(rest) > oci.MaxNameLength+len("/blobs/uploads/")+256 {
-		return route{}, fail(codeNotFound, "path too long")
+		return route{}, ocihttp.Fail(ocihttp.CodeNotFound, "path too long")
 	}
 	i := strings.LastIndexByte(rest, '/')
 	if i < 0 {
-		return route{}, fail(codeNotFound, "")
+		return route{}, ocihttp.Fail(ocihttp.CodeNotFound, "")
 	}
 	head, last := rest[:i], rest[i+1:]
 	var rt route
@@ -122,7 +123,7 @@ func parsePath(p string) (route, error) {
 	case strings.HasSuffix(head, "/blobs/uploads") && last != "":
 		rt.kind, name, rt.upload = kindUpload, strings.TrimSuffix(head, "/blobs/uploads"), last
 		if len(last) > 128 {
-			return route{}, fail(codeBlobUploadUnknown, "")
+			return route{}, ocihttp.Fail(codeBlobUploadUnknown, "")
 		}
 	case strings.HasSuffix(head, "/manifests") && last != "":
 		rt.kind, name = kindManifest, strings.TrimSuffix(head, "/manifests")
@@ -135,22 +136,22 @@ func parsePath(p string) (route, error) {
 		rt.kind, name = kindBlob, strings.TrimSuffix(head, "/blobs")
 		d, err := blob.ParseDigest(last)
 		if err != nil {
-			return route{}, fail(codeDigestInvalid, "invalid digest")
+			return route{}, ocihttp.Fail(ocihttp.CodeDigestInvalid, "invalid digest")
 		}
 		rt.digest = d
 	case strings.HasSuffix(head, "/referrers") && last != "":
 		rt.kind, name = kindReferrers, strings.TrimSuffix(head, "/referrers")
 		d, err := blob.ParseDigest(last)
 		if err != nil {
-			return route{}, fail(codeDigestInvalid, "invalid digest")
+			return route{}, ocihttp.Fail(ocihttp.CodeDigestInvalid, "invalid digest")
 		}
 		rt.digest = d
 	default:
-		return route{}, fail(codeNotFound, "")
+		return route{}, ocihttp.Fail(ocihttp.CodeNotFound, "")
 	}
 	n, err := oci.ParseName(name)
 	if err != nil {
-		return route{}, fail(codeNameInvalid, "")
+		return route{}, ocihttp.Fail(ocihttp.CodeNameInvalid, "")
 	}
 	rt.name = n
 	return rt, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
+	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 	"github.com/gatehouse-dev/gatehouse/internal/registry/jwtauth"
 )
 
@@ -82,8 +83,8 @@ func TestParsePath(t *testing.T) {
 	} {
 		t.Run("fail"+c.path[:min(len(c.path), 60)], func(t *testing.T) {
 			_, err := parsePath(c.path)
-			var e *Error
-			if !errors.As(err, &e) || e.code.name != c.code {
+			var e *ocihttp.Error
+			if !errors.As(err, &e) || e.Code.Name != c.code {
 				t.Fatalf("parsePath(%q) = %v, want %s", c.path, err, c.code)
 			}
 		})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
+	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 )
 
 // uploadLocks serialize requests on one upload session within this process (a client never
@@ -79,7 +80,7 @@ func (h *Handler) serveStartUpload(w http.ResponseWriter, r *http.Request, rt ro
 	if ds := q.Get("digest"); ds != "" {
 		d, err := blob.ParseDigest(ds)
 		if err != nil {
-			h.writeError(w, r, fail(codeDigestInvalid, "invalid digest"))
+			h.writeError(w, r, ocihttp.Fail(ocihttp.CodeDigestInvalid, "invalid digest"))
 			return
 		}
 		wr, err := h.cfg.Blobs.Create(ctx)
@@ -95,7 +96,7 @@ func (h *Handler) serveStartUpload(w http.ResponseWriter, r *http.Request, rt ro
 		return
 	}
 	if alg := q.Get("digest-algorithm"); alg != "" && alg != string(blob.SHA256) && alg != string(blob.SHA512) {
-		h.writeError(w, r, fail(codeDigestInvalid, "unsupported digest algorithm"))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeDigestInvalid, "unsupported digest algorithm"))
 		return
 	}
 	wr, err := h.cfg.Blobs.Create(ctx)
@@ -158,7 +159,7 @@ func (h *Handler) finishUpload(r *http.Request, repo oci.Repository, wr blob.Wri
 	}
 	info, err := wr.Commit(ctx, d)
 	if errors.Is(err, blob.ErrDigestMismatch) {
-		return fail(codeDigestInvalid, "the uploaded content does not have digest %s", d)
+		return ocihttp.Fail(ocihttp.CodeDigestInvalid, "the uploaded content does not have digest %s", d)
 	}
 	if err != nil {
 		return err
@@ -172,7 +173,7 @@ func (h *Handler) finishUpload(r *http.Request, repo oci.Repository, wr blob.Wri
 
 // errCollected: garbage collection deleted a blob while a push was making it reachable (it
 // re-used bytes that were unreferenced and old). The push must start over.
-var errCollected = fail(codeUnavailable, "garbage collection removed the blob during the push; push it again")
+var errCollected = ocihttp.Fail(ocihttp.CodeUnavailable, "garbage collection removed the blob during the push; push it again")
 
 // fenceLink checks, after d was linked into repo, that garbage collection has not deleted its
 // bytes meanwhile; if it has, the link goes and the push fails.
@@ -204,14 +205,14 @@ func appendBody(r *http.Request, wr blob.Writer, want int64) error {
 			return r.Context().Err()
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return fail(codeSizeInvalid, "the body ended early")
+			return ocihttp.Fail(codeSizeInvalid, "the body ended early")
 		}
 		return fmt.Errorf("receive blob data: %w", err)
 	}
 	if want >= 0 {
 		var extra [1]byte
 		if m, _ := io.ReadFull(r.Body, extra[:]); n != want || m > 0 {
-			return fail(codeSizeInvalid, "the chunk does not have the %d bytes its Content-Range announced", want)
+			return ocihttp.Fail(codeSizeInvalid, "the chunk does not have the %d bytes its Content-Range announced", want)
 		}
 	}
 	return nil
@@ -241,11 +242,11 @@ func parseContentRange(s string) (start, end int64, ok bool) {
 // must Close, Commit or Cancel the writer.
 func (h *Handler) resume(r *http.Request, rt route) (blob.Writer, error) {
 	if !h.checkUploadMAC(rt.name, rt.upload, r.URL.Query().Get("_state")) {
-		return nil, fail(codeBlobUploadUnknown, "")
+		return nil, ocihttp.Fail(codeBlobUploadUnknown, "")
 	}
 	wr, err := h.cfg.Blobs.Resume(r.Context(), rt.upload)
 	if errors.Is(err, blob.ErrNotFound) {
-		return nil, fail(codeBlobUploadUnknown, "")
+		return nil, ocihttp.Fail(codeBlobUploadUnknown, "")
 	}
 	return wr, err
 }
@@ -259,11 +260,11 @@ func chunkRange(r *http.Request, wr blob.Writer) (int64, error) {
 	}
 	start, end, ok := parseContentRange(cr)
 	if !ok || start != wr.Size() {
-		return 0, fail(codeRangeInvalid, "the upload holds %d bytes", wr.Size())
+		return 0, ocihttp.Fail(codeRangeInvalid, "the upload holds %d bytes", wr.Size())
 	}
 	n := end - start + 1
 	if r.ContentLength >= 0 && r.ContentLength != n {
-		return 0, fail(codeSizeInvalid, "Content-Length does not match Content-Range")
+		return 0, ocihttp.Fail(codeSizeInvalid, "Content-Length does not match Content-Range")
 	}
 	return n, nil
 }
@@ -295,8 +296,8 @@ func (h *Handler) servePatchUpload(w http.ResponseWriter, r *http.Request, rt ro
 
 // rangeHeaders adds Location and Range to a 416 answer so the client can resume.
 func (h *Handler) rangeHeaders(w http.ResponseWriter, rt route, size int64, err error) {
-	var e *Error
-	if errors.As(err, &e) && e.code == codeRangeInvalid {
+	var e *ocihttp.Error
+	if errors.As(err, &e) && e.Code == codeRangeInvalid {
 		w.Header().Set("Location", h.uploadLocation(rt.name, rt.upload))
 		w.Header().Set("Range", rangeValue(size))
 		w.Header().Set("Docker-Upload-UUID", rt.upload)
@@ -309,7 +310,7 @@ func (h *Handler) servePutUpload(w http.ResponseWriter, r *http.Request, rt rout
 	defer h.uploads.lock(rt.upload)()
 	d, err := blob.ParseDigest(r.URL.Query().Get("digest"))
 	if err != nil {
-		h.writeError(w, r, fail(codeDigestInvalid, "a valid ?digest= is required"))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeDigestInvalid, "a valid ?digest= is required"))
 		return
 	}
 	wr, err := h.resume(r, rt)
