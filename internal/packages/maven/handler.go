@@ -35,7 +35,6 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
-	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/pkghttp"
 )
@@ -133,30 +132,18 @@ func (h *Handler) handleGet(w http.ResponseWriter, r *http.Request, rt Route, g 
 		}
 		return
 	}
-	var rc io.ReadCloser
-	if r.Method != http.MethodHead {
-		if rc, err = h.Packages.Open(ctx, f, 0); err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		defer rc.Close()
-	}
-	hdr.Set("Content-Type", contentType(f.Filename))
-	hdr.Set("Content-Length", strconv.FormatInt(f.Size, 10))
-	hdr.Set("Last-Modified", f.CreatedAt.UTC().Format(http.TimeFormat))
-	hdr.Set("ETag", `"`+f.SHA256+`"`)
-	// Maven Resolver takes checksums from these headers (Artifactory's convention) and skips
-	// fetching the checksum files.
-	hdr.Set("X-Checksum-Md5", f.MD5)
-	hdr.Set("X-Checksum-Sha1", f.SHA1)
-	hdr.Set("X-Checksum-Sha256", f.SHA256)
-	hdr.Set("X-Checksum-Sha512", f.SHA512)
-	w.WriteHeader(http.StatusOK)
-	if rc == nil {
-		return
-	}
-	if _, err := io.Copy(w, rc); err != nil && h.Log != nil {
-		h.Log.WarnContext(ctx, "maven download interrupted", "request_id", httpx.RequestID(ctx), "err", err.Error())
+	err = pkghttp.SendFile(w, r, h.Packages, h.Log, f, "maven download", func(hdr http.Header) {
+		hdr.Set("Content-Type", contentType(f.Filename))
+		hdr.Set("Last-Modified", f.CreatedAt.UTC().Format(http.TimeFormat))
+		// Maven Resolver takes checksums from these headers (Artifactory's convention) and
+		// skips fetching the checksum files.
+		hdr.Set("X-Checksum-Md5", f.MD5)
+		hdr.Set("X-Checksum-Sha1", f.SHA1)
+		hdr.Set("X-Checksum-Sha256", f.SHA256)
+		hdr.Set("X-Checksum-Sha512", f.SHA512)
+	})
+	if err != nil {
+		h.writeError(w, r, err)
 	}
 }
 

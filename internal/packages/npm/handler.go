@@ -20,7 +20,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
@@ -188,17 +187,11 @@ func (h *Handler) handleTarball(w http.ResponseWriter, r *http.Request, rt Route
 		h.writeError(w, r, err)
 		return
 	}
-	rc, err := h.Packages.Open(ctx, f, 0)
+	err = pkghttp.SendFile(w, r, h.Packages, h.Log, f, "npm tarball download", func(hdr http.Header) {
+		hdr.Set("Content-Type", "application/octet-stream")
+	})
 	if err != nil {
 		h.writeError(w, r, err)
-		return
-	}
-	defer rc.Close()
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Length", strconv.FormatInt(f.Size, 10))
-	w.Header().Set("ETag", `"`+f.SHA256+`"`)
-	if _, err := io.Copy(w, rc); err != nil && h.Log != nil {
-		h.Log.WarnContext(ctx, "npm tarball download interrupted", "request_id", httpx.RequestID(ctx), "err", err.Error())
 	}
 }
 

@@ -370,19 +370,12 @@ func (h *Handler) handleContent(w http.ResponseWriter, r *http.Request, rt Route
 		h.writeError(w, r, packages.ErrNotFound)
 		return
 	}
-	rc, err := h.Packages.Open(ctx, f, 0)
+	err := pkghttp.SendFile(w, r, h.Packages, h.Log, f, "nuget package download", func(hdr http.Header) {
+		hdr.Set("Content-Type", "application/octet-stream")
+		hdr.Set("Content-Disposition", `attachment; filename="`+f.Filename+`"`)
+	})
 	if err != nil {
 		h.writeError(w, r, err)
-		return
-	}
-	defer rc.Close()
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/octet-stream")
-	hdr.Set("Content-Disposition", `attachment; filename="`+f.Filename+`"`)
-	hdr.Set("Content-Length", strconv.FormatInt(f.Size, 10))
-	hdr.Set("ETag", `"`+f.SHA256+`"`)
-	if _, err := io.Copy(w, rc); err != nil && h.Log != nil {
-		h.Log.WarnContext(ctx, "nuget package download interrupted", "request_id", httpx.RequestID(ctx), "err", err.Error())
 	}
 }
 

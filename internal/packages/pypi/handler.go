@@ -25,12 +25,10 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
-	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/pkghttp"
@@ -353,7 +351,6 @@ func (h *Handler) handleProject(w http.ResponseWriter, r *http.Request, rt Route
 
 // handleFile streams a file found by digest and filename.
 func (h *Handler) handleFile(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
-	ctx := r.Context()
 	var f *packages.File
 	var err error
 	for _, proj := range g.Projects() {
@@ -365,25 +362,14 @@ func (h *Handler) handleFile(w http.ResponseWriter, r *http.Request, rt Route, g
 		h.writeError(w, r, err)
 		return
 	}
-	rc, err := h.Packages.Open(ctx, f, 0)
+	err = pkghttp.SendFile(w, r, h.Packages, h.Log, f, "pypi file download", func(hdr http.Header) {
+		hdr.Set("Content-Type", "application/octet-stream")
+		// The filename passed ValidateFilename: nothing in it needs quoting.
+		hdr.Set("Content-Disposition", `attachment; filename="`+f.Filename+`"`)
+		hdr.Set("Last-Modified", f.CreatedAt.UTC().Format(http.TimeFormat))
+	})
 	if err != nil {
 		h.writeError(w, r, err)
-		return
-	}
-	defer rc.Close()
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/octet-stream")
-	// The filename passed ValidateFilename: nothing in it needs quoting.
-	hdr.Set("Content-Disposition", `attachment; filename="`+f.Filename+`"`)
-	hdr.Set("Content-Length", strconv.FormatInt(f.Size, 10))
-	hdr.Set("ETag", `"`+f.SHA256+`"`)
-	hdr.Set("Last-Modified", f.CreatedAt.UTC().Format(http.TimeFormat))
-	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodHead {
-		return
-	}
-	if _, err := io.Copy(w, rc); err != nil && h.Log != nil {
-		h.Log.WarnContext(ctx, "pypi file download interrupted", "request_id", httpx.RequestID(ctx), "err", err.Error())
 	}
 }
 
