@@ -20,22 +20,11 @@ func (s *Store) DeployTokensExpiringBetween(ctx context.Context, after, until ti
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+deployCols+` FROM deploy_tokens
 		WHERE revoked = ? AND expires_at IS NOT NULL AND expires_at > ? AND expires_at <= ? ORDER BY id`),
 		false, unixTime(after), unixTime(until))
+	list, err := collect(rows, err, scanDeploy)
 	if err != nil {
 		return nil, fmt.Errorf("list expiring deploy tokens: %w", err)
 	}
-	defer rows.Close()
-	var out []*token.DeployToken
-	for rows.Next() {
-		t, err := scanDeploy(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list expiring deploy tokens: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list expiring deploy tokens: %w", err)
-	}
-	return out, nil
+	return list, nil
 }
 
 // ClaimExpiryNotice claims the notice of deploy token tokenID for intervalDays for holder, at

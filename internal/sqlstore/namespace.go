@@ -31,7 +31,7 @@ func nsErr(what string, err error) error {
 
 const userCols = `id, username, email, name, password_hash, admin, blocked, created_at`
 
-func scanUser(row interface{ Scan(...any) error }) (*namespace.User, error) {
+func scanUser(row scanner) (*namespace.User, error) {
 	var u namespace.User
 	var created int64
 	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &u.Admin, &u.Blocked, &created); err != nil {
@@ -67,19 +67,8 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (*namespace
 // ListUsers implements namespace.Store.
 func (s *Store) ListUsers(ctx context.Context) ([]*namespace.User, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY id`)
-	if err != nil {
-		return nil, nsErr("list users", err)
-	}
-	defer rows.Close()
-	var out []*namespace.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	users, err := collect(rows, err, scanUser)
+	return users, nsErr("list users", err)
 }
 
 // SetUserPassword implements namespace.Store.
@@ -127,7 +116,7 @@ func decodeIDs(s string) []int64 {
 
 const groupCols = `id, name, path, parent_id, full_path, ancestry, created_at`
 
-func scanGroup(row interface{ Scan(...any) error }) (*namespace.Group, error) {
+func scanGroup(row scanner) (*namespace.Group, error) {
 	var g namespace.Group
 	var parent sql.NullInt64
 	var ancestry string
@@ -193,25 +182,14 @@ func (s *Store) ListGroups(ctx context.Context, parentID int64, all bool) ([]*na
 	default:
 		rows, err = s.db.QueryContext(ctx, s.q(`SELECT `+groupCols+` FROM namespace_groups WHERE parent_id = ? ORDER BY id`), parentID)
 	}
-	if err != nil {
-		return nil, nsErr("list groups", err)
-	}
-	defer rows.Close()
-	var out []*namespace.Group
-	for rows.Next() {
-		g, err := scanGroup(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
+	groups, err := collect(rows, err, scanGroup)
+	return groups, nsErr("list groups", err)
 }
 
 const projectCols = `p.id, p.name, p.path, p.group_id, p.owner_user_id, p.full_path, p.visibility, p.created_at, COALESCE(g.ancestry, '')`
 const projectFrom = ` FROM projects p LEFT JOIN namespace_groups g ON g.id = p.group_id`
 
-func scanProject(row interface{ Scan(...any) error }) (*namespace.Project, error) {
+func scanProject(row scanner) (*namespace.Project, error) {
 	var p namespace.Project
 	var group, owner sql.NullInt64
 	var vis, ancestry string
@@ -282,19 +260,8 @@ func (s *Store) ProjectByPath(ctx context.Context, fullPath string) (*namespace.
 // ListProjects implements namespace.Store.
 func (s *Store) ListProjects(ctx context.Context) ([]*namespace.Project, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+projectCols+projectFrom+` ORDER BY p.id`)
-	if err != nil {
-		return nil, nsErr("list projects", err)
-	}
-	defer rows.Close()
-	var out []*namespace.Project
-	for rows.Next() {
-		p, err := scanProject(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	projects, err := collect(rows, err, scanProject)
+	return projects, nsErr("list projects", err)
 }
 
 // SetMember implements namespace.Store.

@@ -34,7 +34,7 @@ func pkgErr(what string, err error) error {
 
 const packageCols = `id, project_id, format, name, normalized_name, created_at, updated_at`
 
-func scanPackage(row interface{ Scan(...any) error }) (*packages.Package, error) {
+func scanPackage(row scanner) (*packages.Package, error) {
 	var p packages.Package
 	var format string
 	var created, updated int64
@@ -47,7 +47,7 @@ func scanPackage(row interface{ Scan(...any) error }) (*packages.Package, error)
 
 const versionCols = `id, package_id, version, metadata, status, created_at, updated_at`
 
-func scanVersion(row interface{ Scan(...any) error }) (*packages.Version, error) {
+func scanVersion(row scanner) (*packages.Version, error) {
 	var v packages.Version
 	var meta sql.NullString
 	var status string
@@ -64,7 +64,7 @@ func scanVersion(row interface{ Scan(...any) error }) (*packages.Version, error)
 
 const fileCols = `f.id, f.version_id, f.filename, f.size, f.md5, f.sha1, f.sha256, f.sha512, f.blob_digest, f.created_at`
 
-func scanFile(row interface{ Scan(...any) error }) (packages.File, error) {
+func scanFile(row scanner) (packages.File, error) {
 	var f packages.File
 	var digest string
 	var created int64
@@ -182,41 +182,20 @@ func (s *Store) Package(ctx context.Context, projectID int64, format packages.Fo
 func (s *Store) ListPackages(ctx context.Context, projectID int64, format packages.Format) ([]*packages.Package, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+packageCols+` FROM packages
 		WHERE project_id = ? AND format = ? ORDER BY normalized_name`), projectID, string(format))
-	if err != nil {
-		return nil, pkgErr("list packages", err)
-	}
-	defer rows.Close()
-	out := []*packages.Package{}
-	for rows.Next() {
-		p, err := scanPackage(rows)
-		if err != nil {
-			return nil, pkgErr("list packages", err)
-		}
-		out = append(out, p)
-	}
-	return out, pkgErr("list packages", rows.Err())
+	list, err := collect(rows, err, scanPackage)
+	return list, pkgErr("list packages", err)
 }
 
 // PackageVersions implements packages.Catalog.
 func (s *Store) PackageVersions(ctx context.Context, packageID int64) ([]*packages.Version, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+versionCols+` FROM package_versions WHERE package_id = ? ORDER BY id`), packageID)
+	out, err := collect(rows, err, scanVersion)
 	if err != nil {
 		return nil, pkgErr("versions", err)
 	}
-	out := []*packages.Version{}
-	byID := map[int64]*packages.Version{}
-	for rows.Next() {
-		v, err := scanVersion(rows)
-		if err != nil {
-			rows.Close()
-			return nil, pkgErr("versions", err)
-		}
-		out = append(out, v)
+	byID := make(map[int64]*packages.Version, len(out))
+	for _, v := range out {
 		byID[v.ID] = v
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, pkgErr("versions", err)
 	}
 	err = s.files(ctx, `JOIN package_versions v ON v.id = f.version_id WHERE v.package_id = ?`, packageID, func(f packages.File) {
 		if v := byID[f.VersionID]; v != nil {
@@ -385,7 +364,7 @@ func (r PackageReferences) ReferencedAmong(ctx context.Context, digests []string
 const listedCols = `p.id, p.project_id, p.format, p.name, p.normalized_name, p.created_at, p.updated_at,
 	v.id, v.package_id, v.version, v.metadata, v.status, v.created_at, v.updated_at`
 
-func scanListed(row interface{ Scan(...any) error }) (packages.ListedVersion, error) {
+func scanListed(row scanner) (packages.ListedVersion, error) {
 	var lv packages.ListedVersion
 	var format, status string
 	var meta sql.NullString
@@ -448,21 +427,11 @@ func (s *Store) FindPackageVersions(ctx context.Context, f packages.VersionFilte
 			args = append(args, f.Version)
 		}
 		rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY v.id`), args...)
+		found, err := collect(rows, err, scanListed)
 		if err != nil {
 			return nil, pkgErr("find versions", err)
 		}
-		for rows.Next() {
-			lv, err := scanListed(rows)
-			if err != nil {
-				rows.Close()
-				return nil, pkgErr("find versions", err)
-			}
-			out = append(out, lv)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, pkgErr("find versions", err)
-		}
+		out = append(out, found...)
 	}
 	if len(f.ProjectIDs) > inChunk {
 		slices.SortFunc(out, func(a, b packages.ListedVersion) int { return cmp.Compare(a.Version.ID, b.Version.ID) })

@@ -160,7 +160,7 @@ func (s *Store) ProjectBlobLink(ctx context.Context, projectID int64, digest str
 
 const manifestCols = `m.digest, m.media_type, m.size, m.artifact_type, m.subject, m.created_at`
 
-func scanManifest(row interface{ Scan(...any) error }) (oci.ManifestRecord, error) {
+func scanManifest(row scanner) (oci.ManifestRecord, error) {
 	var m oci.ManifestRecord
 	var subject sql.NullString
 	var created int64

@@ -361,3 +361,25 @@ func (s *Store) SetSettingIfAbsent(ctx context.Context, key, value string) (stri
 	v, _, err := s.Setting(ctx, key)
 	return v, err
 }
+
+// scanner is a row to scan: a *sql.Row or the current row of *sql.Rows.
+type scanner = interface{ Scan(...any) error }
+
+// collect scans every row of a query with scan and closes the rows. It takes the query's two
+// results, so a list is two lines: rows, err := s.db.QueryContext(…), then collect(rows, err,
+// scanX). No rows give an empty, non-nil slice, which encodes as [] rather than null.
+func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

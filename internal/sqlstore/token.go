@@ -49,7 +49,7 @@ func decodeScopes(v string) token.Scopes {
 
 const deployCols = `id, name, username, scopes, expires_at, revoked, created_at, creator_id, last_used_at, project_id, group_id, digest, sealed_secret, previous_digest, previous_valid_until, allowed_ips, last_used_ip`
 
-func scanDeploy(row interface{ Scan(...any) error }) (*token.DeployToken, error) {
+func scanDeploy(row scanner) (*token.DeployToken, error) {
 	var t token.DeployToken
 	var scopes string
 	var exp, last, project, group, prevUntil sql.NullInt64
@@ -153,19 +153,8 @@ func (s *Store) ListDeployTokens(ctx context.Context, f token.DeployFilter) ([]*
 		args = append(args, false, unixTime(f.ActiveAt))
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY id`), args...)
-	if err != nil {
-		return nil, tokErr("list deploy tokens", err)
-	}
-	defer rows.Close()
-	var out []*token.DeployToken
-	for rows.Next() {
-		t, err := scanDeploy(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	list, err := collect(rows, err, scanDeploy)
+	return list, tokErr("list deploy tokens", err)
 }
 
 // RevokeDeployToken implements token.DeployStore.
