@@ -14,8 +14,9 @@ import (
 
 var _ namespace.Store = (*Store)(nil)
 
-// nsErr maps store kinds to namespace kinds.
-func nsErr(what string, err error) error {
+// kindErr says what failed and maps a missing row or reference to errkind.ErrNotFound and a
+// taken unique key to errkind.ErrConflict: the kinds of the namespace and token domains.
+func kindErr(what string, err error) error {
 	switch {
 	case err == nil:
 		return nil
@@ -46,7 +47,7 @@ func (s *Store) CreateUser(ctx context.Context, u *namespace.User) error {
 	id, err := s.insertID(ctx, s.db, `INSERT INTO users (username, email, name, password_hash, admin, blocked, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		u.Username, u.Email, u.Name, u.PasswordHash, u.Admin, u.Blocked, unixTime(u.CreatedAt))
 	if err != nil {
-		return nsErr("create user", err)
+		return kindErr("create user", err)
 	}
 	u.ID = id
 	return nil
@@ -55,26 +56,26 @@ func (s *Store) CreateUser(ctx context.Context, u *namespace.User) error {
 // User implements namespace.Store.
 func (s *Store) User(ctx context.Context, id int64) (*namespace.User, error) {
 	u, err := scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE id = ?`), id))
-	return u, nsErr("user", s.classify(err))
+	return u, kindErr("user", s.classify(err))
 }
 
 // UserByUsername implements namespace.Store.
 func (s *Store) UserByUsername(ctx context.Context, username string) (*namespace.User, error) {
 	u, err := scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE lower(username) = lower(?)`), username))
-	return u, nsErr("user", s.classify(err))
+	return u, kindErr("user", s.classify(err))
 }
 
 // ListUsers implements namespace.Store.
 func (s *Store) ListUsers(ctx context.Context) ([]*namespace.User, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY id`)
 	users, err := collect(rows, err, scanUser)
-	return users, nsErr("list users", err)
+	return users, kindErr("list users", err)
 }
 
 // SetUserPassword implements namespace.Store.
 func (s *Store) SetUserPassword(ctx context.Context, id int64, hash string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE users SET password_hash = ? WHERE id = ?`), hash, id)
-	return nsErr("set password", affectedOne(res, err))
+	return kindErr("set password", affectedOne(res, err))
 }
 
 func affectedOne(res sql.Result, err error) error {
@@ -155,19 +156,19 @@ func (s *Store) CreateGroup(ctx context.Context, g *namespace.Group) error {
 		g.ID, g.FullPath, g.Ancestry = id, fullPath, ancestry
 		return nil
 	})
-	return nsErr("create group", s.classify(err))
+	return kindErr("create group", s.classify(err))
 }
 
 // Group implements namespace.Store.
 func (s *Store) Group(ctx context.Context, id int64) (*namespace.Group, error) {
 	g, err := scanGroup(s.db.QueryRowContext(ctx, s.q(`SELECT `+groupCols+` FROM namespace_groups WHERE id = ?`), id))
-	return g, nsErr("group", s.classify(err))
+	return g, kindErr("group", s.classify(err))
 }
 
 // GroupByPath implements namespace.Store.
 func (s *Store) GroupByPath(ctx context.Context, fullPath string) (*namespace.Group, error) {
 	g, err := scanGroup(s.db.QueryRowContext(ctx, s.q(`SELECT `+groupCols+` FROM namespace_groups WHERE lower(full_path) = lower(?)`), fullPath))
-	return g, nsErr("group", s.classify(err))
+	return g, kindErr("group", s.classify(err))
 }
 
 // ListGroups implements namespace.Store.
@@ -183,7 +184,7 @@ func (s *Store) ListGroups(ctx context.Context, parentID int64, all bool) ([]*na
 		rows, err = s.db.QueryContext(ctx, s.q(`SELECT `+groupCols+` FROM namespace_groups WHERE parent_id = ? ORDER BY id`), parentID)
 	}
 	groups, err := collect(rows, err, scanGroup)
-	return groups, nsErr("list groups", err)
+	return groups, kindErr("list groups", err)
 }
 
 const projectCols = `p.id, p.name, p.path, p.group_id, p.owner_user_id, p.full_path, p.visibility, p.created_at, COALESCE(g.ancestry, '')`
@@ -232,20 +233,20 @@ func (s *Store) CreateProject(ctx context.Context, p *namespace.Project) error {
 		p.ID, p.FullPath, p.GroupAncestry = id, fullPath, ancestry
 		return nil
 	})
-	return nsErr("create project", s.classify(err))
+	return kindErr("create project", s.classify(err))
 }
 
 // DeleteProject implements namespace.Store.
 func (s *Store) DeleteProject(ctx context.Context, id int64) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM projects WHERE id = ?`), id)
-	return nsErr("delete project", affectedOne(res, err))
+	return kindErr("delete project", affectedOne(res, err))
 }
 
 // Project implements namespace.Store.
 func (s *Store) Project(ctx context.Context, id int64) (*namespace.Project, error) {
 	return cached(s.cache, cacheKey{kind: "project", id: id}, cloneProject, func() (*namespace.Project, error) {
 		p, err := scanProject(s.db.QueryRowContext(ctx, s.q(`SELECT `+projectCols+projectFrom+` WHERE p.id = ?`), id))
-		return p, nsErr("project", s.classify(err))
+		return p, kindErr("project", s.classify(err))
 	})
 }
 
@@ -253,7 +254,7 @@ func (s *Store) Project(ctx context.Context, id int64) (*namespace.Project, erro
 func (s *Store) ProjectByPath(ctx context.Context, fullPath string) (*namespace.Project, error) {
 	return cached(s.cache, cacheKey{kind: "project by path", text: fullPath}, cloneProject, func() (*namespace.Project, error) {
 		p, err := scanProject(s.db.QueryRowContext(ctx, s.q(`SELECT `+projectCols+projectFrom+` WHERE lower(p.full_path) = lower(?)`), fullPath))
-		return p, nsErr("project", s.classify(err))
+		return p, kindErr("project", s.classify(err))
 	})
 }
 
@@ -261,7 +262,7 @@ func (s *Store) ProjectByPath(ctx context.Context, fullPath string) (*namespace.
 func (s *Store) ListProjects(ctx context.Context) ([]*namespace.Project, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+projectCols+projectFrom+` ORDER BY p.id`)
 	projects, err := collect(rows, err, scanProject)
-	return projects, nsErr("list projects", err)
+	return projects, kindErr("list projects", err)
 }
 
 // SetMember implements namespace.Store.
@@ -274,7 +275,7 @@ func (s *Store) SetMember(ctx context.Context, m namespace.Member) error {
 		_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO project_members (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (user_id, project_id) DO UPDATE SET role = excluded.role`), m.ProjectID, m.UserID, int(m.Role), unixTime(m.CreatedAt))
 	}
-	return nsErr("set member", s.classify(err))
+	return kindErr("set member", s.classify(err))
 }
 
 // ListMembers implements namespace.Store.
@@ -287,7 +288,7 @@ func (s *Store) ListMembers(ctx context.Context, groupID, projectID int64) ([]na
 		rows, err = s.db.QueryContext(ctx, s.q(`SELECT user_id, role, created_at FROM project_members WHERE project_id = ? ORDER BY user_id`), projectID)
 	}
 	if err != nil {
-		return nil, nsErr("list members", err)
+		return nil, kindErr("list members", err)
 	}
 	defer rows.Close()
 	var out []namespace.Member
@@ -317,7 +318,7 @@ func (s *Store) MemberRoles(ctx context.Context, userID, projectID int64, groupI
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
-		return nil, nsErr("member roles", err)
+		return nil, kindErr("member roles", err)
 	}
 	defer rows.Close()
 	var out []namespace.Role

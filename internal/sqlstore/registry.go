@@ -19,7 +19,9 @@ import (
 // their references and subject, and tags. Compile-time checks against the consumer interfaces
 // live in the registry tests (sqlstore may not import protocol packages).
 
-func regErr(what string, err error) error {
+// ociErr says what failed and maps a missing row to oci.ErrNotFound, for the registry and the
+// dependency proxy.
+func ociErr(what string, err error) error {
 	switch {
 	case err == nil:
 		return nil
@@ -50,7 +52,7 @@ func (s *Store) ProjectByLongestPath(ctx context.Context, paths []string) (*name
 	}
 	p, err := scanProject(s.db.QueryRowContext(ctx, s.q(`SELECT `+projectCols+projectFrom+
 		` WHERE lower(p.full_path) IN (`+strings.Join(conds, ", ")+`) ORDER BY length(p.full_path) DESC LIMIT 1`), args...))
-	return p, nsErr("project by path", s.classify(err))
+	return p, kindErr("project by path", s.classify(err))
 }
 
 // PersonalToken returns a personal access token by id, or errkind.ErrNotFound (the registry
@@ -63,7 +65,7 @@ func (s *Store) PersonalToken(ctx context.Context, id int64) (*token.PersonalTok
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT `+personalCols+` FROM personal_tokens WHERE id = ?`), id).
 		Scan(&t.ID, &t.UserID, &t.Name, &scopes, &exp, &t.Revoked, &created, &last, &t.Digest)
 	if err != nil {
-		return nil, tokErr("personal token", s.classify(err))
+		return nil, kindErr("personal token", s.classify(err))
 	}
 	t.Scopes, t.ExpiresAt, t.LastUsedAt, t.CreatedAt = decodeScopes(scopes), timePtr(exp), timePtr(last), fromUnix(created)
 	return &t, nil
@@ -102,7 +104,7 @@ func (s *Store) BlobLink(ctx context.Context, repo oci.Name, digest string) (oci
 		JOIN registry_repositories r ON r.id = l.repository_id WHERE r.name = ? AND l.digest = ?`), string(repo), digest).
 		Scan(&l.Size, &created)
 	if err != nil {
-		return oci.BlobLink{}, regErr("blob link", s.classify(err))
+		return oci.BlobLink{}, ociErr("blob link", s.classify(err))
 	}
 	l.CreatedAt = fromUnix(created)
 	return l, nil
@@ -119,14 +121,14 @@ func (s *Store) LinkBlob(ctx context.Context, repo oci.Repository, link oci.Blob
 			ON CONFLICT (repository_id, digest) DO NOTHING`), id, link.Digest, link.Size, unixTime(link.CreatedAt))
 		return err
 	})
-	return regErr("link blob", s.classify(err))
+	return ociErr("link blob", s.classify(err))
 }
 
 // UnlinkBlob removes digest from repo, or returns oci.ErrNotFound.
 func (s *Store) UnlinkBlob(ctx context.Context, repo oci.Name, digest string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM registry_blob_links
 		WHERE repository_id = (SELECT id FROM registry_repositories WHERE name = ?) AND digest = ?`), string(repo), digest)
-	return regErr("unlink blob", affected(res, err))
+	return ociErr("unlink blob", affected(res, err))
 }
 
 // affected turns "no row changed" into errNoRows.
@@ -152,7 +154,7 @@ func (s *Store) ProjectBlobLink(ctx context.Context, projectID int64, digest str
 		JOIN registry_repositories r ON r.id = l.repository_id WHERE r.project_id = ? AND l.digest = ? LIMIT 1`), projectID, digest).
 		Scan(&l.Size, &created)
 	if err != nil {
-		return oci.BlobLink{}, regErr("project blob link", s.classify(err))
+		return oci.BlobLink{}, ociErr("project blob link", s.classify(err))
 	}
 	l.CreatedAt = fromUnix(created)
 	return l, nil
@@ -185,7 +187,7 @@ func (s *Store) Manifest(ctx context.Context, repo oci.Name, ref string) (oci.Ma
 			WHERE r.name = ? AND t.name = ?`), string(repo), ref)
 	}
 	m, err := scanManifest(row)
-	return m, regErr("manifest", s.classify(err))
+	return m, ociErr("manifest", s.classify(err))
 }
 
 // present returns which of digests exist in table (registry_blob_links or registry_manifests)
@@ -305,7 +307,7 @@ func (s *Store) PutManifest(ctx context.Context, repo oci.Repository, m oci.Mani
 	if errors.As(err, &me) {
 		return me
 	}
-	return regErr("put manifest", s.classify(err))
+	return ociErr("put manifest", s.classify(err))
 }
 
 // DeleteManifest removes a manifest of repo with its tags and references, or returns
@@ -313,14 +315,14 @@ func (s *Store) PutManifest(ctx context.Context, repo oci.Repository, m oci.Mani
 func (s *Store) DeleteManifest(ctx context.Context, repo oci.Name, digest string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM registry_manifests
 		WHERE repository_id = (SELECT id FROM registry_repositories WHERE name = ?) AND digest = ?`), string(repo), digest)
-	return regErr("delete manifest", affected(res, err))
+	return ociErr("delete manifest", affected(res, err))
 }
 
 // DeleteTag removes a tag of repo, or returns oci.ErrNotFound.
 func (s *Store) DeleteTag(ctx context.Context, repo oci.Name, tag string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM registry_tags
 		WHERE repository_id = (SELECT id FROM registry_repositories WHERE name = ?) AND name = ?`), string(repo), tag)
-	return regErr("delete tag", affected(res, err))
+	return ociErr("delete tag", affected(res, err))
 }
 
 // Tags lists up to n tags of repo after last in byte order; oci.ErrNotFound when the repository
@@ -328,7 +330,7 @@ func (s *Store) DeleteTag(ctx context.Context, repo oci.Name, tag string) error 
 func (s *Store) Tags(ctx context.Context, repo oci.Name, last string, n int) ([]string, error) {
 	id, err := s.repositoryID(ctx, s.db, repo)
 	if err != nil {
-		return nil, regErr("tags", err)
+		return nil, ociErr("tags", err)
 	}
 	return s.names(ctx, `SELECT name FROM registry_tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?`, id, last, n)
 }
@@ -367,7 +369,7 @@ func (s *Store) Referrers(ctx context.Context, repo oci.Name, subject, artifactT
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY m.digest LIMIT ?`), append(args, n)...)
 	if err != nil {
-		return nil, regErr("referrers", err)
+		return nil, ociErr("referrers", err)
 	}
 	defer rows.Close()
 	var out []oci.Descriptor

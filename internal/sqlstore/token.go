@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
-	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
@@ -20,20 +19,6 @@ var (
 	_ token.PersonalStore = (*Store)(nil)
 	_ audit.Store         = (*Store)(nil)
 )
-
-func tokErr(what string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, errNoRows):
-		return fmt.Errorf("%s: %w", what, errkind.ErrNotFound)
-	case errors.Is(err, errUnique):
-		return fmt.Errorf("%s: %w", what, errkind.ErrConflict)
-	case errors.Is(err, errReference):
-		return fmt.Errorf("%s: %w", what, errkind.ErrNotFound)
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
 
 func encodeScopes(s token.Scopes) string { return strings.Join(s.Strings(), ",") }
 
@@ -104,13 +89,13 @@ func (s *Store) CreateDeployToken(ctx context.Context, t *token.DeployToken) err
 		t.ID, t.Username = id, username
 		return nil
 	})
-	return tokErr("create deploy token", s.classify(err))
+	return kindErr("create deploy token", s.classify(err))
 }
 
 // DeployToken implements token.DeployStore.
 func (s *Store) DeployToken(ctx context.Context, id int64) (*token.DeployToken, error) {
 	t, err := scanDeploy(s.db.QueryRowContext(ctx, s.q(`SELECT `+deployCols+` FROM deploy_tokens WHERE id = ?`), id))
-	return t, tokErr("deploy token", s.classify(err))
+	return t, kindErr("deploy token", s.classify(err))
 }
 
 // DeployTokenByDigest implements token.DeployStore.
@@ -126,14 +111,14 @@ func (s *Store) deployTokenByDigest(ctx context.Context, digest []byte) (*token.
 		// A secret replaced by a rotation: the service decides whether its grace period holds.
 		t, err = scanDeploy(s.db.QueryRowContext(ctx, s.q(`SELECT `+deployCols+` FROM deploy_tokens WHERE previous_digest = ?`), digest))
 	}
-	return t, tokErr("deploy token", s.classify(err))
+	return t, kindErr("deploy token", s.classify(err))
 }
 
 // RotateDeployToken implements token.DeployStore.
 func (s *Store) RotateDeployToken(ctx context.Context, t *token.DeployToken) error {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE deploy_tokens SET digest = ?, sealed_secret = ?, previous_digest = ?, previous_valid_until = ? WHERE id = ? AND revoked = ?`),
 		t.Digest, t.SealedSecret, t.PreviousDigest, nullTime(t.PreviousValidUntil), t.ID, false)
-	return tokErr("rotate deploy token", affectedOne(res, s.classify(err)))
+	return kindErr("rotate deploy token", affectedOne(res, s.classify(err)))
 }
 
 // ListDeployTokens implements token.DeployStore.
@@ -154,19 +139,19 @@ func (s *Store) ListDeployTokens(ctx context.Context, f token.DeployFilter) ([]*
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY id`), args...)
 	list, err := collect(rows, err, scanDeploy)
-	return list, tokErr("list deploy tokens", err)
+	return list, kindErr("list deploy tokens", err)
 }
 
 // RevokeDeployToken implements token.DeployStore.
 func (s *Store) RevokeDeployToken(ctx context.Context, id int64) error {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE deploy_tokens SET revoked = ? WHERE id = ?`), true, id)
-	return tokErr("revoke deploy token", affectedOne(res, err))
+	return kindErr("revoke deploy token", affectedOne(res, err))
 }
 
 // DeleteDeployToken implements token.DeployStore.
 func (s *Store) DeleteDeployToken(ctx context.Context, id int64) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM deploy_tokens WHERE id = ?`), id)
-	return tokErr("delete deploy token", affectedOne(res, err))
+	return kindErr("delete deploy token", affectedOne(res, err))
 }
 
 // TouchDeployToken implements token.DeployStore.
@@ -176,7 +161,7 @@ func (s *Store) TouchDeployToken(ctx context.Context, id int64, at time.Time, ip
 		addr = ip.String()
 	}
 	_, err := s.db.ExecContext(ctx, s.q(`UPDATE deploy_tokens SET last_used_at = ?, last_used_ip = ? WHERE id = ?`), unixTime(at), addr, id)
-	return tokErr("touch deploy token", err)
+	return kindErr("touch deploy token", err)
 }
 
 // usageDay is the DATE literal of a UTC day; both dialects compare and store it as a date.
@@ -215,7 +200,7 @@ func (s *Store) AddDeployTokenUsage(ctx context.Context, usage []token.DailyUsag
 		}
 		return nil
 	})
-	return tokErr("add deploy token usage", s.classify(err))
+	return kindErr("add deploy token usage", s.classify(err))
 }
 
 // DeployTokenUsage implements token.DeployStore.
@@ -223,7 +208,7 @@ func (s *Store) DeployTokenUsage(ctx context.Context, id int64, from, to time.Ti
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT CAST(day AS TEXT), requests FROM deploy_token_usage
 		WHERE deploy_token_id = ? AND day >= ? AND day <= ? ORDER BY day`), id, usageDay(from), usageDay(to))
 	if err != nil {
-		return nil, tokErr("deploy token usage", err)
+		return nil, kindErr("deploy token usage", err)
 	}
 	defer rows.Close()
 	var out []token.DailyUsage
@@ -248,7 +233,7 @@ func (s *Store) CreatePersonalToken(ctx context.Context, t *token.PersonalToken)
 	id, err := s.insertID(ctx, s.db, `INSERT INTO personal_tokens (user_id, name, scopes, expires_at, revoked, created_at, digest) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		t.UserID, t.Name, encodeScopes(t.Scopes), nullTime(t.ExpiresAt), false, unixTime(t.CreatedAt), t.Digest)
 	if err != nil {
-		return tokErr("create personal token", err)
+		return kindErr("create personal token", err)
 	}
 	t.ID = id
 	return nil
@@ -263,7 +248,7 @@ func (s *Store) PersonalTokenByDigest(ctx context.Context, digest []byte) (*toke
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT `+personalCols+` FROM personal_tokens WHERE digest = ?`), digest).
 		Scan(&t.ID, &t.UserID, &t.Name, &scopes, &exp, &t.Revoked, &created, &last, &t.Digest)
 	if err != nil {
-		return nil, tokErr("personal token", s.classify(err))
+		return nil, kindErr("personal token", s.classify(err))
 	}
 	t.Scopes, t.ExpiresAt, t.LastUsedAt, t.CreatedAt = decodeScopes(scopes), timePtr(exp), timePtr(last), fromUnix(created)
 	return &t, nil
