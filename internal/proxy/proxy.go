@@ -152,9 +152,10 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, rt route, ne
 	if err != nil {
 		return grant{}, h.challenge(w, rt, need, "invalid_token", "the bearer token is invalid or expired")
 	}
-	p, err := principal(ctx, h.cfg.Principals, h.now(), claims)
-	if errors.Is(err, errInactive) {
-		return grant{}, h.challenge(w, rt, need, "invalid_token", errInactive.Error())
+	p, err := access.Recheck(ctx, h.cfg.Principals, h.now(), access.CredentialIDs{
+		DeployToken: claims.DeployTokenID, User: claims.UserID, PersonalToken: claims.PersonalTokenID})
+	if errors.Is(err, access.ErrInactive) {
+		return grant{}, h.challenge(w, rt, need, "invalid_token", access.ErrInactive.Error())
 	}
 	if err != nil {
 		return grant{}, err

@@ -4,10 +4,10 @@ import (
 	"context"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
-	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
 // Manifests is the per-group cache of manifests and tags; *sqlstore.Store implements it.
@@ -59,14 +59,10 @@ type Groups interface {
 	GroupByPath(ctx context.Context, fullPath string) (*namespace.Group, error)
 }
 
-// Principals re-reads the credential behind a bearer token at request time, so a revoked
-// deploy token (or a blocked user) is refused on its next request. *sqlstore.Store implements
-// it. Each method returns the domain's not-found error when absent.
-type Principals interface {
-	DeployToken(ctx context.Context, id int64) (*token.DeployToken, error)
-	User(ctx context.Context, id int64) (*namespace.User, error)
-	PersonalToken(ctx context.Context, id int64) (*token.PersonalToken, error)
-}
+// Principals re-reads the credential behind a bearer token at request time (access.Recheck),
+// so a revoked deploy token (or a blocked user) is refused on its next request.
+// *sqlstore.Store implements it.
+type Principals = access.Credentials
 
 // Fence coordinates the cache with garbage collection (*gc.Fence implements it): after a
 // cache record is written, Survived reports whether the blob's bytes are still stored.

@@ -61,11 +61,10 @@ type Config struct {
 
 // Handler serves /v2/.
 type Handler struct {
-	cfg        Config
-	log        *slog.Logger
-	now        func() time.Time
-	principals *principalChecker
-	uploads    uploadLocks
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	uploads uploadLocks
 }
 
 // New returns the registry handler.
@@ -79,9 +78,7 @@ func New(cfg Config) *Handler {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	h := &Handler{cfg: cfg, log: cfg.Log, now: cfg.Now}
-	h.principals = &principalChecker{store: cfg.Principals, now: cfg.Now}
-	return h
+	return &Handler{cfg: cfg, log: cfg.Log, now: cfg.Now}
 }
 
 // grant is what the dispatcher hands a handler once the request is authorized; handlers cannot
@@ -116,9 +113,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep.serve(h, w, r, rt, g)
 }
 
-// errInactive: the credential behind a valid token is revoked, expired, deleted or blocked.
-var errInactive = errors.New("the credential of this token is no longer active")
-
 // authorize checks the bearer token and asks access for every action the route needs. The
 // grant is requested ∩ allowed-now: a token must carry the action for the repository, and the
 // credential behind it must still be allowed to do it. It writes the 401 challenge itself.
@@ -132,9 +126,10 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, rt route, ne
 		if err != nil {
 			return grant{}, h.challenge(w, rt, need, "", "invalid_token", "the bearer token is invalid or expired")
 		}
-		p, err = h.principals.principal(ctx, c)
-		if errors.Is(err, errInactive) {
-			return grant{}, h.challenge(w, rt, need, "", "invalid_token", errInactive.Error())
+		p, err = access.Recheck(ctx, h.cfg.Principals, h.now(), access.CredentialIDs{
+			DeployToken: c.DeployTokenID, User: c.UserID, PersonalToken: c.PersonalTokenID})
+		if errors.Is(err, access.ErrInactive) {
+			return grant{}, h.challenge(w, rt, need, "", "invalid_token", access.ErrInactive.Error())
 		}
 		if err != nil {
 			return grant{}, err

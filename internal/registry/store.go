@@ -3,10 +3,9 @@ package registry
 import (
 	"context"
 
+	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
-	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
-	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
 // BlobLinks records which blobs each repository may serve: a blob is reachable only from the
@@ -57,14 +56,10 @@ type Store interface {
 	Catalog
 }
 
-// Principals re-reads the credential behind a bearer token at request time, so a revoked deploy
-// token (or a blocked user) is refused on its next request, not when its JWT expires.
-// *sqlstore.Store implements it. Each method returns the domain's not-found error when absent.
-type Principals interface {
-	DeployToken(ctx context.Context, id int64) (*token.DeployToken, error)
-	User(ctx context.Context, id int64) (*namespace.User, error)
-	PersonalToken(ctx context.Context, id int64) (*token.PersonalToken, error)
-}
+// Principals re-reads the credential behind a bearer token at request time (access.Recheck),
+// so a revoked deploy token (or a blocked user) is refused on its next request, not when its
+// JWT expires. *sqlstore.Store implements it.
+type Principals = access.Credentials
 
 // BlobFence coordinates pushes with garbage collection (*gc.Fence implements it). After a push
 // has made a blob reachable (a blob link or a manifest row), Survived reports whether the
