@@ -25,7 +25,14 @@ type Options struct {
 	// Fence, when set, is asked after each upload is recorded whether its blob survived a
 	// concurrent garbage collection.
 	Fence Fence
+	// AfterVersionDeleted holds formats' follow-ups to DeleteVersion (the core may not import
+	// a format): Maven rewrites the artifact's maven-metadata.xml.
+	AfterVersionDeleted map[Format]VersionDeleted
 }
+
+// VersionDeleted is a format's follow-up to the deletion of one of pkg's versions. It runs
+// after the deletion is committed; now is the service's clock.
+type VersionDeleted func(ctx context.Context, s *Service, pkg *Package, now time.Time) error
 
 // Service stores and reads packages of every format.
 type Service struct {
@@ -36,6 +43,7 @@ type Service struct {
 	limits map[Format]int64
 	fence  Fence
 	small  *blob.SmallCache
+	after  map[Format]VersionDeleted
 }
 
 // NewService returns a Service. It fails only on invalid Options.
@@ -48,7 +56,7 @@ func NewService(store Store, blobs blob.Store, ns Namespaces, opts Options) (*Se
 		opts.Now = time.Now
 	}
 	return &Service{store: store, blobs: blobs, ns: ns, now: opts.Now, limits: lim, fence: opts.Fence,
-		small: blob.NewSmallCache(smallFileMax, smallFilesMax)}, nil
+		small: blob.NewSmallCache(smallFileMax, smallFilesMax), after: opts.AfterVersionDeleted}, nil
 }
 
 // Files up to smallFileMax bytes, smallFilesMax in all, are kept in memory once downloaded:
@@ -301,9 +309,18 @@ func (s *Service) Open(ctx context.Context, f *File, offset int64) (io.ReadClose
 }
 
 // DeleteVersion removes a version with its files and tags (the package too if it was the last
-// version); ErrNotFound when absent.
+// version); ErrNotFound when absent. Then it runs the format's follow-up, if any: an error
+// there is returned, though the version is gone.
 func (s *Service) DeleteVersion(ctx context.Context, pkg *Package, version string) error {
-	return s.store.DeletePackageVersion(ctx, pkg.ID, version)
+	if err := s.store.DeletePackageVersion(ctx, pkg.ID, version); err != nil {
+		return err
+	}
+	if after := s.after[pkg.Format]; after != nil {
+		if err := after(ctx, s, pkg, s.now()); err != nil {
+			return fmt.Errorf("%s %s: after deleting version %s: %w", pkg.Format, pkg.Name, version, err)
+		}
+	}
+	return nil
 }
 
 // DeletePackage removes a package with all its versions; ErrNotFound when absent.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -453,6 +454,58 @@ func TestDeleteAndTags(t *testing.T) {
 	}
 	if _, err := e.svc.Package(ctx, e.project.ID, packages.NPM, "x"); !errors.Is(err, packages.ErrNotFound) {
 		t.Fatalf("deleted package: %v", err)
+	}
+}
+
+// TestAfterVersionDeleted: a format's follow-up runs once per committed deletion of that
+// format's versions, after the version is gone, with the service's clock; its error is
+// returned; failed deletions and other formats do not run it.
+func TestAfterVersionDeleted(t *testing.T) {
+	at := time.Date(2026, 12, 6, 6, 0, 0, 0, time.UTC)
+	var e *env
+	var calls []string
+	var fail error
+	after := func(ctx context.Context, s *packages.Service, pkg *packages.Package, now time.Time) error {
+		if s != e.svc || !now.Equal(at) {
+			t.Errorf("follow-up called with another service or clock: %v", now)
+		}
+		if _, err := s.Version(ctx, pkg, "1.0.0"); !errors.Is(err, packages.ErrNotFound) {
+			t.Errorf("the follow-up ran before the deletion was committed: %v", err)
+		}
+		calls = append(calls, pkg.Name)
+		return fail
+	}
+	e = newEnv(t, packages.Options{Now: func() time.Time { return at },
+		AfterVersionDeleted: map[packages.Format]packages.VersionDeleted{packages.Maven: after}})
+	for _, f := range []packages.Format{packages.Maven, packages.Generic} {
+		for _, v := range []string{"1.0.0", "2.0.0"} {
+			u := e.upload("com/example/"+string(f), v, string(f)+"-"+v+".jar", v)
+			u.Format = f
+			if _, err := e.svc.AddFile(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pkgOf := func(f packages.Format) *packages.Package {
+		pkg, err := e.svc.Package(ctx, e.project.ID, f, "com/example/"+string(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pkg
+	}
+	mvn, gen := pkgOf(packages.Maven), pkgOf(packages.Generic)
+	if err := e.svc.DeleteVersion(ctx, gen, "1.0.0"); err != nil || len(calls) != 0 {
+		t.Fatalf("generic delete: %v; follow-ups %v", err, calls)
+	}
+	if err := e.svc.DeleteVersion(ctx, mvn, "1.0.0"); err != nil || !slices.Equal(calls, []string{"com/example/maven"}) {
+		t.Fatalf("maven delete: %v; follow-ups %v", err, calls)
+	}
+	if err := e.svc.DeleteVersion(ctx, mvn, "1.0.0"); !errors.Is(err, packages.ErrNotFound) || len(calls) != 1 {
+		t.Fatalf("a second delete: %v; follow-ups %v", err, calls)
+	}
+	fail = errors.New("metadata store is down")
+	if err := e.svc.DeleteVersion(ctx, mvn, "2.0.0"); !errors.Is(err, fail) || len(calls) != 2 {
+		t.Fatalf("a failing follow-up: %v; follow-ups %v", err, calls)
 	}
 }
 

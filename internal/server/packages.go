@@ -13,9 +13,11 @@ import (
 )
 
 // openPackages builds the package registries' service over the shared store and blob store,
-// with the configured per-format size limits and garbage collection's fence.
+// with the configured per-format size limits, garbage collection's fence and the formats'
+// follow-ups to deletes (Maven's metadata sync).
 func (s *Server) openPackages() error {
-	opts := packages.Options{Now: s.Deploy.Now, MaxFileSize: s.Config.Packages.MaxFileSize}
+	opts := packages.Options{Now: s.Deploy.Now, MaxFileSize: s.Config.Packages.MaxFileSize,
+		AfterVersionDeleted: map[packages.Format]packages.VersionDeleted{packages.Maven: maven.SyncMetadata}}
 	if s.fence != nil {
 		opts.Fence = s.fence
 	}

@@ -15,7 +15,8 @@
 // the stored file's checksum, 204 when it matches and 409 when it does not (GitLab does this for
 // .sha1 and ignores .md5; Gatehouse verifies all four, so a corrupted upload fails the deploy).
 // X-Checksum-Md5/Sha1/Sha256/Sha512 request headers on an upload are verified before anything is
-// stored.
+// stored. Deleting a version through the REST API rewrites the artifact's maven-metadata.xml
+// (SyncMetadata), so the listing never names a version that is gone.
 //
 // Group- and instance-level requests are served from the most recently updated project (in the
 // group, or anywhere) that holds the file and that the credential may read. Errors are a status
