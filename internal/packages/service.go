@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
@@ -398,9 +399,14 @@ func numericID(ref string) (int64, bool) {
 }
 
 // ProjectsHolding returns the projects inside group within (at any depth) that hold a package
-// of format f named name, most recently updated first; a nil within means the whole instance
-// (Maven's instance-level endpoint). The caller authorizes before serving any of them.
+// of format f named name, most recently updated first. The caller authorizes before serving any
+// of them, and refuses to choose when there are several (pkghttp.Holder).
 func (s *Service) ProjectsHolding(ctx context.Context, f Format, name string, within *namespace.Group) ([]*namespace.Project, error) {
+	if within == nil {
+		// No endpoint may look for a package anywhere on the instance: any user's project
+		// could answer (dependency confusion). The instance level goes through a name.
+		return nil, fmt.Errorf("projects holding %s %s: no group given", f, name)
+	}
 	ids, err := s.store.PackageProjects(ctx, f, NormalizeName(f, name))
 	if err != nil {
 		return nil, err
@@ -414,9 +420,37 @@ func (s *Service) ProjectsHolding(ctx context.Context, f Format, name string, wi
 		if err != nil {
 			return nil, err
 		}
-		if within == nil || p.InGroup(within.ID) {
+		if p.InGroup(within.ID) {
 			out = append(out, p)
 		}
+	}
+	return out, nil
+}
+
+// ProjectsNamedBy returns the projects that the package path name itself names and that hold a
+// package of format f named name: those whose full path is name, or begins it up to a "/"
+// ("com/acme/core" is held by project com/acme/core, or com/acme), longest path first. This is
+// the instance-level rule for Maven (docs/maven.md): a package is found through its path, so
+// only the owners of that namespace can publish what the instance serves under it. Paths
+// compare as the namespace compares them. More than one project is only possible while a
+// project and a group share a path; the caller refuses to choose then.
+func (s *Service) ProjectsNamedBy(ctx context.Context, f Format, name string) ([]*namespace.Project, error) {
+	norm := NormalizeName(f, name)
+	var out []*namespace.Project
+	for p := name; len(p) <= MaxNameLength && strings.Contains(p, "/"); p = p[:strings.LastIndexByte(p, '/')] {
+		proj, err := s.ns.ProjectByPath(ctx, p)
+		if errors.Is(err, errkind.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.store.Package(ctx, proj.ID, f, norm); errors.Is(err, ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		out = append(out, proj)
 	}
 	return out, nil
 }

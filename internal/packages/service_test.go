@@ -549,6 +549,48 @@ func TestResolveProjectsAndGroups(t *testing.T) {
 	if err != nil || len(none) != 0 {
 		t.Fatalf("ProjectsHolding(unknown) = %+v, %v", none, err)
 	}
+	// Nothing looks for a package anywhere on the instance.
+	if all, err := e.svc.ProjectsHolding(ctx, packages.NPM, "@g/x", nil); err == nil {
+		t.Fatalf("ProjectsHolding(nil) = %+v", all)
+	}
+}
+
+// TestProjectsNamedBy: Maven's instance-level rule finds the project whose full path is the
+// package path or begins it, and only when it holds the package; a copy in any other project
+// (o/q here) is never found.
+func TestProjectsNamedBy(t *testing.T) {
+	e := newEnv(t, packages.Options{})
+	for _, c := range []struct {
+		project *namespace.Project
+		name    string
+	}{{e.project, "g/s/p/lib"}, {e.project, "g/s/p"}, {e.other, "g/s/p/lib"}, {e.other, "g/s/p/other"}} {
+		u := e.upload(c.name, "1.0", "f-1.0.jar", "x")
+		u.Format, u.ProjectID = packages.Maven, c.project.ID
+		if _, err := e.svc.AddFile(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		want []int64
+	}{
+		{"g/s/p/lib", []int64{e.project.ID}},
+		{"g/s/p", []int64{e.project.ID}},
+		{"G/S/P/lib", nil}, // the package name is exact; only project paths ignore case
+		{"g/s/p/other", nil},
+		{"o/q/lib", nil},
+		{"g/s", nil},
+		{"lib", nil},
+	} {
+		got, err := e.svc.ProjectsNamedBy(ctx, packages.Maven, c.name)
+		var ids []int64
+		for _, p := range got {
+			ids = append(ids, p.ID)
+		}
+		if err != nil || !slices.Equal(ids, c.want) {
+			t.Fatalf("ProjectsNamedBy(%q) = %v, %v; want %v", c.name, ids, err, c.want)
+		}
+	}
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -18,14 +18,19 @@
 // stored. Deleting a version through the REST API rewrites the artifact's maven-metadata.xml
 // (SyncMetadata), so the listing never names a version that is gone.
 //
-// Group- and instance-level requests are served from the most recently updated project (in the
-// group, or anywhere) that holds the file and that the credential may read. Errors are a status
+// An instance-level request is served only from the project that the package path names: the
+// project whose full path is the package's groupId path and artifactId, or begins it
+// ("com/acme/core" from project com/acme/core or com/acme), as GitLab's naming convention asks
+// (docs/maven.md). A group-level request is served from the one project of the group (at any
+// depth) that holds the artifact. Neither ever picks among several holders: that is a 409 whose
+// text names them, for files and maven-metadata.xml (version ranges) alike. Errors are a status
 // and a line of text; 401 carries `WWW-Authenticate: Basic realm="Gatehouse"`, so Maven retries
 // with the server's basic credentials.
 package maven
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -36,6 +41,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/pkghttp"
 )
@@ -93,7 +99,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, pkghttp.ErrMethod)
 		return
 	}
-	g, err := pkghttp.Authorize(r, h.Auth, h.Packages, target(rt), ep.action)
+	g, err := pkghttp.Authorize(r, h.Auth, h.Packages, h.target(rt), ep.action)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -101,15 +107,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep.serve(h, w, r, rt, g)
 }
 
-// target is what a request acts on: the project, or the file among a group's or the
-// instance's projects.
-func target(rt Route) pkghttp.Target {
-	t := pkghttp.Target{Ref: rt.Ref, Format: packages.Maven, Name: rt.Name, Version: rt.Version, File: rt.File}
+// target is what a request acts on: the project; at the group level, the one project of the
+// group holding the package; at the instance level, the project the package path names
+// (ProjectsNamedBy), never a project found by searching the instance.
+func (h *Handler) target(rt Route) pkghttp.Target {
+	t := pkghttp.Target{Ref: rt.Ref, Format: packages.Maven, Name: rt.Name}
 	switch rt.level {
 	case levelGroup:
 		t.Level = pkghttp.GroupLevel
 	case levelInstance:
 		t.Level = pkghttp.InstanceLevel
+		t.Holders = func(ctx context.Context, _ *namespace.Group) ([]*namespace.Project, error) {
+			return h.Packages.ProjectsNamedBy(ctx, packages.Maven, rt.Name)
+		}
 	}
 	return t
 }

@@ -59,6 +59,13 @@ func randomHex(t testing.TB, n int) string {
 	return hex.EncodeToString(b)
 }
 
+// nameAfter makes the env's groupId the full path of project ("group.sub.child"), so that its
+// artifacts follow the instance-level naming convention: the instance endpoint serves a
+// package only from the project its path names (docs/maven.md).
+func (e *env) nameAfter(project string) {
+	e.groupID = strings.ReplaceAll(e.f.Projects[project].FullPath, "/", ".")
+}
+
 // groupPath is the env's groupId as a path.
 func (e *env) groupPath() string { return strings.ReplaceAll(e.groupID, ".", "/") }
 
@@ -287,6 +294,7 @@ func localJar(t *testing.T, m *maven, groupID, artifact, version string) []byte 
 // replace, release re-deploys and read-only tokens are refused.
 func TestMavenDeployAndResolve(t *testing.T) {
 	e := start(t)
+	e.nameAfter("child")
 	child := e.f.Projects["child"]
 	writer := e.ts.CreateDeployToken(t, fmt.Sprintf("projects/%d", child.ID), []string{"read_package_registry", "write_package_registry"}, nil)
 	groupReader := e.ts.CreateDeployToken(t, fmt.Sprintf("groups/%d", e.f.GroupID), []string{"read_package_registry"}, nil)
@@ -438,6 +446,7 @@ func TestMavenDeployAndResolve(t *testing.T) {
 // checksum and metadata PUTs) and downloads through every level, on PostgreSQL.
 func TestPostgres(t *testing.T) {
 	e := start(t, testenv.WithPostgres(t))
+	e.nameAfter("grandchild")
 	tok := e.ts.CreateDeployToken(t, fmt.Sprintf("groups/%d", e.f.GroupID), []string{"read_package_registry", "write_package_registry"}, nil)
 	m := newMaven(t, deployHeader(tok.Token))
 	dir := t.TempDir()

@@ -133,6 +133,7 @@ func TestProtocol(t *testing.T) {
 // TestAccess runs the credential rules for Maven.
 func TestAccess(t *testing.T) {
 	e := start(t)
+	e.nameAfter("grandchild")
 	ctx := context.Background()
 	rw := []string{"read_package_registry", "write_package_registry"}
 	groupTok := e.ts.CreateDeployToken(t, fmt.Sprintf("groups/%d", e.f.GroupID), rw, nil)

@@ -9,8 +9,10 @@
 // application/vnd.npm.install-v1+json; PUT publish), <name>/-/<base>-<version>.tgz (tarball),
 // -/package/<name>/dist-tags (GET) and -/package/<name>/dist-tags/<tag> (PUT, DELETE). Names
 // travel as "@scope%2fname" (npm) or "@scope/name". Group- and instance-level requests are
-// served from the most recently updated project in the group that holds the package and that
-// the credential may use. Errors are npm's {"error": "..."}.
+// served from the one project in the group (for the instance level, the top-level group the
+// @scope names) that holds the package. When several projects there hold it, the answer is a
+// 409 that names them: anyone who may publish to any project of the group could otherwise plant
+// a higher version that `npm install` would take. Errors are npm's {"error": "..."}.
 package npm
 
 import (
@@ -91,9 +93,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep.serve(h, w, r, rt, g)
 }
 
-// target is what a request acts on: the project, or the package (for a tarball, that file)
-// among a group's projects or, at the instance level, those of the top-level group its @scope
-// names (GitLab's rule).
+// target is what a request acts on: the project, or the one project holding the package among
+// a group's projects or, at the instance level, those of the top-level group its @scope names
+// (GitLab's rule). A second holder in that scope is a 409, never the newer one's versions.
 func target(rt Route) pkghttp.Target {
 	t := pkghttp.Target{Ref: rt.Ref, Format: packages.NPM, Name: rt.Name.String()}
 	switch rt.level {
@@ -101,9 +103,6 @@ func target(rt Route) pkghttp.Target {
 		t.Level = pkghttp.GroupLevel
 	case levelInstance:
 		t.Level, t.Ref, t.Scoped = pkghttp.InstanceLevel, rt.Name.Scope, true
-	}
-	if rt.kind == kindTarball {
-		t.Version, t.File = rt.Version, rt.Filename
 	}
 	return t
 }
@@ -302,6 +301,8 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		}
 	case p.Status == http.StatusRequestEntityTooLarge:
 		msg = "the package is larger than this registry's npm limit"
+	case p.Status == http.StatusConflict && p.Detail != "":
+		msg = "conflict: " + p.Detail
 	case p.Status == http.StatusConflict:
 		msg = "conflict: already exists"
 	case p.Status == http.StatusMethodNotAllowed:

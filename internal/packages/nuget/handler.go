@@ -121,14 +121,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep.serve(h, w, r, rt, g)
 }
 
-// target is what a request acts on: the project, or (group level) the group's projects holding
-// the package, or all of them for a search, that the credential may read, most recently updated
-// holder first.
+// target is what a request acts on: the project, or (group level) the one project of the group
+// holding the package, or for a search (a listing that names no package) every project of the
+// group that the credential may read, most recently updated first. Several holders of a package
+// are a 409 naming them (pkghttp.Holder): a feed merged across them would let any project of
+// the group add a higher version that restore takes.
 func (h *Handler) target(rt Route) pkghttp.Target {
 	if rt.level == levelProject {
 		return pkghttp.Target{Ref: rt.Ref, Credentials: auth}
 	}
-	return pkghttp.Target{Level: pkghttp.GroupLevel, Ref: rt.Ref, All: true, Credentials: auth,
+	return pkghttp.Target{Level: pkghttp.GroupLevel, Ref: rt.Ref, All: rt.kind == kindSearch, Name: rt.ID, Credentials: auth,
 		Holders: func(ctx context.Context, g *namespace.Group) ([]*namespace.Project, error) {
 			return h.groupCandidates(ctx, g, rt)
 		}}
@@ -276,8 +278,8 @@ func (e *conflictError) Error() string {
 
 func (e *conflictError) Unwrap() error { return packages.ErrConflict }
 
-// collect returns the listed versions of package id across the grant's projects (the first
-// project holding a version wins), ascending; ErrNotFound when there are none.
+// collect returns the listed versions of package id in the grant's project (the one holder of a
+// group-level request), ascending; ErrNotFound when there are none.
 func (h *Handler) collect(ctx context.Context, g pkghttp.Grant, id string) ([]entry, error) {
 	var out []entry
 	seen := map[string]bool{}
@@ -521,7 +523,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		p.Detail = "the credentials are not valid (a deploy token needs its own username)"
 	case p.Status == http.StatusConflict && errors.As(err, &ce):
 		p.Detail = ce.Error()
-	case p.Status == http.StatusConflict:
+	case p.Status == http.StatusConflict && p.Detail == "":
 		p.Detail = "this version already exists"
 	case p.Status == http.StatusRequestEntityTooLarge && errors.As(err, &te):
 		p.Detail = te.Error()

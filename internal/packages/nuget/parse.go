@@ -1,7 +1,12 @@
 // Package nuget serves NuGet feeds as GitLab does, for nuget.exe and dotnet nuget:
 //
 //	project /api/v4/projects/:id/packages/nuget/…   v3 feed, v2 feed, push
-//	group   /api/v4/groups/:id/-/packages/nuget/…   v3 feed (read) across the group's projects
+//	group   /api/v4/groups/:id/-/packages/nuget/…   v3 feed (read) of the group's projects
+//
+// At the group level, a package is served from the one project of the group (at any depth) that
+// holds its id: when several do, its feed and content answer 409 naming them, never versions
+// merged from projects the client did not choose. Search lists the ids of every project the
+// credential may read.
 //
 // Under each prefix (v3): index.json (service index), query (search), download/<id>/index.json
 // (flat container versions), download/<id>/<version>/<id>.<version>.nupkg (content),

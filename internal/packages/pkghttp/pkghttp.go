@@ -1,6 +1,6 @@
 // Package pkghttp is the HTTP side that every package format shares: the one authorization
-// decision of a request (Authorize, with Grant as its proof), the choice of the project that
-// serves a group- or instance-level request, and the mapping of the core's error kinds to HTTP
+// decision of a request (Authorize, with Grant as its proof), the choice of the one project that
+// serves a group- or instance-level request (Holder), and the mapping of the core's error kinds to HTTP
 // statuses (Classify). Each format keeps its own parser, route table, dispatcher and error
 // writer; the error writer starts from Classify and only words the answer the way its client
 // expects.
@@ -12,10 +12,12 @@ package pkghttp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
@@ -46,16 +48,13 @@ type Target struct {
 	// Format and Name are the package that group- and instance-level requests look for.
 	Format packages.Format
 	Name   string
-	// Version and File, when File is set, narrow the holders to those that hold that file of
-	// Name at Version (a download).
-	Version, File string
-	// Holders, when set, replaces the lookup of the projects holding Name: it lists the
-	// projects in g (nil at instance level) that may serve the request, most recently updated
-	// first.
+	// Holders, when set, replaces the lookup of the projects in g holding Name: it lists the
+	// projects in g (nil at an unscoped instance level, where it is required) that hold what
+	// the request names, most recently updated first.
 	Holders func(ctx context.Context, g *namespace.Group) ([]*namespace.Project, error)
-	// All keeps every holder the principal may act on (Grant.Projects), for formats that merge
-	// what several projects hold; otherwise the first one is enough and later holders are not
-	// looked at.
+	// All marks a listing that names no package (NuGet's search): every candidate the
+	// principal may act on is granted (Grant.Projects). Without it the request names a package,
+	// and Holder serves it only from a single holder.
 	All bool
 	// Credentials is how the format's clients present credentials (the zero value for most).
 	Credentials authn.PackageAuth
@@ -73,7 +72,7 @@ type Grant struct {
 func (g Grant) Principal() access.Principal { return g.principal }
 
 // Project is the project the decision was taken on: the project of a project-level request, or
-// the chosen holder of a group- or instance-level one. Nil in the zero Grant.
+// the one holder of a group- or instance-level one. Nil in the zero Grant.
 func (g Grant) Project() *namespace.Project {
 	if len(g.projects) == 0 {
 		return nil
@@ -81,15 +80,17 @@ func (g Grant) Project() *namespace.Project {
 	return g.projects[0]
 }
 
-// Projects are the projects the request may act on, most recently updated first: Project alone,
-// or (Target.All) every holder the principal may act on.
+// Projects are the projects the request may act on: Project alone, or (Target.All, a listing)
+// every candidate the principal may act on, most recently updated first.
 func (g Grant) Projects() []*namespace.Project { return g.projects }
 
 // Authorize authenticates r and decides it once, with auth.Authorize (which audits refusals of
-// deploy tokens), on the project of a project-level request, or on the holder Holder chooses
-// for a group- or instance-level one. A refusal is a *packages.DeniedError. When the project or
+// deploy tokens), on the project of a project-level request, or on the holder Holder finds for a
+// group- or instance-level one. A refusal is a *packages.DeniedError. When the project or
 // package is not found and the request has no credentials, it is ErrUnauthorized ("authentication
-// required"): clients such as npm, pip and curl send credentials only after a 401. Other errors
+// required"): clients such as npm, pip and curl send credentials only after a 401. When several
+// projects hold the package, the decision is still taken (and audited) on one the principal may
+// act on, and then the request is refused with an *AmbiguousError (ErrConflict). Other errors
 // are authn's (ErrInvalidCredentials), ErrNotFound, or ones that could not decide.
 func Authorize(r *http.Request, auth *authn.Authenticator, svc *packages.Service, t Target, act access.Action) (Grant, error) {
 	ctx := r.Context()
@@ -99,11 +100,15 @@ func Authorize(r *http.Request, auth *authn.Authenticator, svc *packages.Service
 	}
 	var decideOn *namespace.Project
 	var allowed []*namespace.Project
+	var ambiguous *AmbiguousError
 	if t.Level == ProjectLevel {
 		decideOn, err = svc.Project(ctx, t.Ref)
 	} else {
 		p.ClientIP = authn.ClientIP(r)
 		decideOn, allowed, err = Holder(ctx, auth.Authorizer, svc, t, p, act)
+		if errors.As(err, &ambiguous) {
+			err = nil
+		}
 	}
 	if errors.Is(err, packages.ErrNotFound) && p.Kind == access.Anonymous {
 		return Grant{}, packages.Denied(access.Decision{Denial: access.Unauthenticated, Reason: "authentication required"}, p)
@@ -118,17 +123,25 @@ func Authorize(r *http.Request, auth *authn.Authenticator, svc *packages.Service
 	if !d.Allow {
 		return Grant{}, packages.Denied(d, p)
 	}
+	if ambiguous != nil {
+		return Grant{}, ambiguous
+	}
 	if len(allowed) == 0 {
 		allowed = []*namespace.Project{decideOn}
 	}
 	return Grant{principal: p, projects: allowed}, nil
 }
 
-// Holder picks, for a group- or instance-level request, the project to decide it on: the most
-// recently updated project in the group (or anywhere) that holds what t asks for and that p may
-// act on. With t.All it also returns every such project (first one first); otherwise at most
-// the first. When p may act on none, it returns the newest holder and no allowed project, so
-// that the one audited decision explains the refusal. ErrNotFound when no project holds it.
+// Holder finds, for a group- or instance-level request, the project to decide it on. A request
+// that names a package is served only from the one project of the scope (the group and its
+// subgroups, the top-level group of a Scoped request, or what t.Holders names) that holds it:
+// when several do, whichever the principal may read, Holder returns the one it may act on
+// together with an *AmbiguousError naming them, and never picks the newest. A copy planted in
+// another project the client did not choose can then make the name unusable at this level, but
+// can never be served in place of the one the client meant. A listing (t.All) returns every
+// candidate the principal may act on, first one first. When p may act on none, Holder returns
+// the newest holder and no allowed project, so that the one audited decision explains the
+// refusal. ErrNotFound when no project holds it.
 //
 // The per-holder checks here are a filter, not the decision: Authorize decides (and audits) once
 // on the result.
@@ -143,6 +156,9 @@ func Holder(ctx context.Context, authz *access.Authorizer, svc *packages.Service
 		if err == nil && g.ParentID != 0 {
 			err = packages.ErrNotFound
 		}
+	case t.Holders == nil:
+		// An unscoped instance-level request names its project through Holders.
+		err = packages.ErrNotFound
 	}
 	if err != nil {
 		return nil, nil, err
@@ -156,38 +172,57 @@ func Holder(ctx context.Context, authz *access.Authorizer, svc *packages.Service
 	if err != nil {
 		return nil, nil, err
 	}
-	var first *namespace.Project
+	if len(holders) == 0 {
+		return nil, nil, packages.ErrNotFound
+	}
 	var allowed []*namespace.Project
 	for _, proj := range holders {
-		if t.File != "" {
-			if _, err := svc.File(ctx, proj.ID, t.Format, t.Name, t.Version, t.File); errors.Is(err, packages.ErrNotFound) {
-				continue
-			} else if err != nil {
-				return nil, nil, err
-			}
-		}
-		if first == nil {
-			first = proj
-		}
 		d, err := authz.Authorize(ctx, p, access.Resource{Project: proj}, act)
 		if err != nil {
 			return nil, nil, err
 		}
 		if d.Allow {
 			allowed = append(allowed, proj)
-			if !t.All {
-				break
-			}
 		}
 	}
-	if first == nil {
-		return nil, nil, packages.ErrNotFound
-	}
-	if len(allowed) > 0 {
+	switch {
+	case len(allowed) == 0:
+		return holders[0], nil, nil
+	case t.All || len(holders) == 1:
 		return allowed[0], allowed, nil
 	}
-	return first, nil, nil
+	amb := &AmbiguousError{Name: t.Name, Hidden: len(holders) - len(allowed)}
+	for _, proj := range allowed {
+		amb.Projects = append(amb.Projects, proj.FullPath)
+	}
+	return allowed[0], nil, amb
 }
+
+// AmbiguousError refuses a group- or instance-level request for a package that more than one
+// project in the scope holds (ErrConflict, 409): Gatehouse does not choose between them.
+type AmbiguousError struct {
+	// Name is the package, as the request named it ("" when it named a file).
+	Name string
+	// Projects are the full paths of the holders the principal may read; Hidden counts the
+	// others, which are not named.
+	Projects []string
+	Hidden   int
+}
+
+func (e *AmbiguousError) Error() string {
+	what := "this package"
+	if e.Name != "" {
+		what = e.Name
+	}
+	list := strings.Join(e.Projects, ", ")
+	if e.Hidden > 0 {
+		list += fmt.Sprintf(" and %d you cannot read", e.Hidden)
+	}
+	return fmt.Sprintf("%s is held by %d projects here (%s); this endpoint does not choose between them: use the project-level endpoint of the one you mean",
+		what, len(e.Projects)+e.Hidden, list)
+}
+
+func (e *AmbiguousError) Unwrap() error { return packages.ErrConflict }
 
 // ErrMethod is a method the route table has no endpoint for (405).
 var ErrMethod = errors.New("method not allowed")
@@ -211,13 +246,14 @@ type Problem struct {
 //	ErrNotFound                                     404 (never says why)
 //	ErrInvalid                                      400 (Detail: a *ValidationError's text)
 //	ErrTooLarge                                     413 (Detail: the error's text)
-//	ErrConflict                                     409
+//	ErrConflict                                     409 (Detail: an *AmbiguousError's text)
 //	ErrMethod                                       405
 //	anything else                                   500 (to be logged, never shown)
 func Classify(err error) Problem {
 	p := Problem{Err: err, Status: http.StatusInternalServerError}
 	var de *packages.DeniedError
 	var ve *packages.ValidationError
+	var ae *AmbiguousError
 	switch {
 	case errors.Is(err, authn.ErrInvalidCredentials), errors.Is(err, packages.ErrUnauthorized):
 		p.Status = http.StatusUnauthorized
@@ -241,6 +277,9 @@ func Classify(err error) Problem {
 		p.Detail = err.Error()
 	case errors.Is(err, packages.ErrConflict):
 		p.Status = http.StatusConflict
+		if errors.As(err, &ae) {
+			p.Detail = ae.Error()
+		}
 	case errors.Is(err, ErrMethod):
 		p.Status = http.StatusMethodNotAllowed
 	}

@@ -32,6 +32,10 @@ func TestClassify(t *testing.T) {
 		{"ok/too large names the limit", fmt.Errorf("%w: the limit is 5 bytes", packages.ErrTooLarge), 413, "413 Request Entity Too Large - " + packages.ErrTooLarge.Error() + ": the limit is 5 bytes"},
 		{"ok/conflict", fmt.Errorf("x: %w", packages.ErrConflict), 409, "409 Conflict"},
 		{"ok/method", ErrMethod, 405, "405 Method Not Allowed"},
+		{"ok/ambiguous names the readable holders and counts the others",
+			fmt.Errorf("x: %w", &AmbiguousError{Name: "com/acme/core", Projects: []string{"acme/core", "evil/core"}, Hidden: 1}), 409,
+			"409 Conflict - com/acme/core is held by 3 projects here (acme/core, evil/core and 1 you cannot read); " +
+				"this endpoint does not choose between them: use the project-level endpoint of the one you mean"},
 		{"ok/unknown is a bare 500", errors.New("db is down at 10.0.0.1"), 500, "500 Internal Server Error"},
 	}
 	for _, c := range cases {

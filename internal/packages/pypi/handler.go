@@ -4,8 +4,9 @@
 //	        /api/v4/projects/:id/packages/pypi/simple/      the project list (PEP 503/691)
 //	        /api/v4/projects/:id/packages/pypi/simple/:name/ a project's files (PEP 503/691)
 //	        /api/v4/projects/:id/packages/pypi/files/:sha256/:filename  a file
-//	group   /api/v4/groups/:id/-/packages/pypi/simple/:name/ the files of every project in the
-//	                                                          group (and below) the credential reads
+//	group   /api/v4/groups/:id/-/packages/pypi/simple/:name/ the files of the one project in the
+//	                                                          group (and below) holding :name; 409
+//	                                                          naming them when several do
 //	        /api/v4/groups/:id/-/packages/pypi/files/:sha256/:filename
 //
 // Simple pages are HTML (PEP 503) or, when the Accept header prefers it, JSON (PEP 691). Links
@@ -91,15 +92,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep.serve(h, w, r, rt, g)
 }
 
-// target is what a request acts on: the project, or (group level) every project in the group
-// holding what is asked for that the credential may read, most recently updated first. When it
-// may read none, the one audited decision on the most recently updated holder explains the
-// refusal.
+// target is what a request acts on: the project, or (group level) the one project in the group
+// holding what is asked for. Several holders are a 409 naming them (pkghttp.Holder): a merged
+// index would let any project of the group add a higher version that pip takes. When the
+// credential may read no holder, the one audited decision on the most recently updated holder
+// explains the refusal.
 func (h *Handler) target(r *http.Request, rt Route) pkghttp.Target {
 	if rt.level == levelProject {
 		return pkghttp.Target{Ref: rt.Ref}
 	}
-	return pkghttp.Target{Level: pkghttp.GroupLevel, Ref: rt.Ref, All: true,
+	return pkghttp.Target{Level: pkghttp.GroupLevel, Ref: rt.Ref, Name: rt.Name,
 		Holders: func(ctx context.Context, g *namespace.Group) ([]*namespace.Project, error) {
 			return h.groupHolders(r, g, rt)
 		}}
@@ -273,8 +275,8 @@ type fileJSON struct {
 	Yanked         bool              `json:"yanked"`
 }
 
-// handleProject answers a project's files: for a group-level request, the files of every
-// granted project (the most recently updated project's file wins a filename).
+// handleProject answers a project's files; a group-level request was granted the one project
+// of the group that holds the name.
 func (h *Handler) handleProject(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	ctx := r.Context()
 	norm := Normalize(rt.Name)
@@ -413,7 +415,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case p.Status == http.StatusConflict && errors.As(err, &ee):
 		// 409 lets `twine upload --skip-existing` skip the file.
 		p.Detail = ee.Error()
-	case p.Status == http.StatusConflict:
+	case p.Status == http.StatusConflict && p.Detail == "":
 		p.Detail = "already exists"
 	}
 	p.WriteText(w, r, h.Log)
