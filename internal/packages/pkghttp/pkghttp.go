@@ -135,8 +135,8 @@ func Authorize(r *http.Request, auth *authn.Authenticator, svc *packages.Service
 // Holder finds, for a group- or instance-level request, the project to decide it on. A request
 // that names a package is served only from the one project of the scope (the group and its
 // subgroups, the top-level group of a Scoped request, or what t.Holders names) that holds it:
-// when several do, whichever the principal may read, Holder returns the one it may act on
-// together with an *AmbiguousError naming them, and never picks the newest. A copy planted in
+// when several do (whether or not the principal may read them all), Holder returns one it may
+// act on together with an *AmbiguousError, and never picks the newest. A copy planted in
 // another project the client did not choose can then make the name unusable at this level, but
 // can never be served in place of the one the client meant. A listing (t.All) returns every
 // candidate the principal may act on, first one first. When p may act on none, Holder returns
