@@ -41,9 +41,12 @@ type Claims struct {
 	ID        string            `json:"jti"`
 	Access    []ResourceActions `json:"access"`
 
-	DeployTokenID   int64 `json:"deploy_token_id,omitempty"`
-	UserID          int64 `json:"user_id,omitempty"`
-	PersonalTokenID int64 `json:"personal_token_id,omitempty"`
+	DeployTokenID int64 `json:"deploy_token_id,omitempty"`
+	// DeployTokenSecret is the token.SecretBinding of the deploy-token secret this token was
+	// minted with: rotating that secret away ends the token (access.Recheck).
+	DeployTokenSecret string `json:"deploy_token_secret,omitempty"`
+	UserID            int64  `json:"user_id,omitempty"`
+	PersonalTokenID   int64  `json:"personal_token_id,omitempty"`
 }
 
 // The jwt.Claims interface, with a plain-string audience (what every Docker registry accepts).
@@ -158,6 +161,7 @@ func (i *Issuer) Issue(service string, p access.Principal, granted []ResourceAct
 	switch p.Kind {
 	case access.DeployTokenPrincipal:
 		c.Subject, c.DeployTokenID = p.DeployToken.Username, p.DeployToken.ID
+		c.DeployTokenSecret = p.DeployToken.Binding()
 	case access.UserPrincipal:
 		c.Subject, c.UserID = p.User.Username, p.User.ID
 		if p.PersonalToken != nil {
