@@ -37,9 +37,9 @@ func Deadlines(t Timeouts, next http.Handler) http.Handler {
 		next.ServeHTTP(dw, r)
 		// net/http flushes the buffered end of the response, and discards what is left of an
 		// unread body, after the handler returns: give both a fresh deadline.
-		dw.extend(true)
+		dw.extend(false)
 		if body != nil && !body.done {
-			body.extend(true)
+			body.extend(false)
 		}
 	})
 }
@@ -53,11 +53,12 @@ type deadlineBody struct {
 	done     bool
 }
 
-// extend sets the read deadline to now+timeout; unless forced, only once half of the current
-// one is spent, so a body read in many small pieces does not reset it on every read.
+// extend sets the read deadline to now+timeout; unless forced, only once a sixteenth of the
+// current one is spent, so a body read in many small pieces does not reset it on every read.
+// A stall is thus cut after 15/16 to all of the timeout.
 func (b *deadlineBody) extend(force bool) {
 	now := time.Now()
-	if !force && b.deadline.Sub(now) > b.timeout/2 {
+	if !force && b.deadline.Sub(now) > b.timeout-b.timeout/16 {
 		return
 	}
 	b.deadline = now.Add(b.timeout)
@@ -98,15 +99,15 @@ func (w *deadlineWriter) extend(force bool) {
 		return
 	}
 	now := time.Now()
-	if !force && w.deadline.Sub(now) > w.timeout/2 {
+	if !force && w.deadline.Sub(now) > w.timeout-w.timeout/16 {
 		return
 	}
 	w.deadline = now.Add(w.timeout)
 	_ = w.rc.SetWriteDeadline(w.deadline)
 }
 
-// Write sends p in steps of at most sendChunk, each under a fresh deadline when the one before
-// is half spent: one large Write (a whole file from memory) is a long download too.
+// Write sends p in steps of at most sendChunk, each under a (nearly) fresh deadline: one large
+// Write (a whole file from memory) is a long download too.
 func (w *deadlineWriter) Write(p []byte) (int, error) {
 	total := 0
 	for {
@@ -127,7 +128,7 @@ func (w *deadlineWriter) Flush() {
 }
 
 // sendChunk is how much one write step may send under one deadline: a client must take
-// 512 KiB per half write timeout (17 KiB/s with the default minute) to keep a download going.
+// 512 KiB per write timeout (8.7 KiB/s with the default minute) to keep a download going.
 const sendChunk = 512 << 10
 
 // ReadFrom sends r in steps, each under a fresh deadline, so a large download is cut only when
