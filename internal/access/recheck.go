@@ -25,10 +25,14 @@ type Credentials interface {
 // optionally the personal access token they signed in with. None is anonymous.
 type CredentialIDs struct {
 	DeployToken, User, PersonalToken int64
+	// DeployTokenBinding is the token.SecretBinding of the deploy-token secret the bearer token
+	// was minted with.
+	DeployTokenBinding string
 }
 
 // Recheck returns the principal behind ids as the store has it now, or ErrInactive when the
-// credential is gone, revoked, expired or blocked. The registry and the dependency proxy call
+// credential is gone, revoked, expired or blocked, or when a deploy token's secret it was minted
+// with has been rotated away (after the rotation's grace period, if any). The registry and the dependency proxy call
 // it for every bearer-token request, and it deliberately caches nothing: a revocation takes
 // effect on the very next request, whatever the token's own lifetime.
 func Recheck(ctx context.Context, store Credentials, now time.Time, ids CredentialIDs) (Principal, error) {
@@ -41,7 +45,7 @@ func Recheck(ctx context.Context, store Credentials, now time.Time, ids Credenti
 		if err != nil {
 			return AnonymousPrincipal, fmt.Errorf("re-check deploy token: %w", err)
 		}
-		if !t.Active(now) {
+		if !t.Active(now) || !t.BoundTo(ids.DeployTokenBinding, now) {
 			return AnonymousPrincipal, ErrInactive
 		}
 		return Principal{Kind: DeployTokenPrincipal, DeployToken: t}, nil

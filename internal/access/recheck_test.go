@@ -45,12 +45,16 @@ func (f *fakeCredentials) PersonalToken(_ context.Context, id int64) (*token.Per
 func TestRecheck(t *testing.T) {
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	yesterday, tomorrow := now.AddDate(0, 0, -1), now.AddDate(0, 0, 1)
+	cur, old := []byte("current secret digest"), []byte("replaced secret digest")
+	bound, stale := token.SecretBinding(cur), token.SecretBinding(old)
 	store := &fakeCredentials{
 		deploy: map[int64]*token.DeployToken{
-			1: {ID: 1, Name: "active"},
-			2: {ID: 2, Name: "revoked", Revoked: true},
-			3: {ID: 3, Name: "expired", ExpiresAt: &yesterday},
-			4: {ID: 4, Name: "expires tomorrow", ExpiresAt: &tomorrow},
+			1: {ID: 1, Name: "active", Digest: cur},
+			2: {ID: 2, Name: "revoked", Revoked: true, Digest: cur},
+			3: {ID: 3, Name: "expired", ExpiresAt: &yesterday, Digest: cur},
+			4: {ID: 4, Name: "expires tomorrow", ExpiresAt: &tomorrow, Digest: cur},
+			5: {ID: 5, Name: "rotated in grace", Digest: cur, PreviousDigest: old, PreviousValidUntil: &tomorrow},
+			6: {ID: 6, Name: "rotated, grace over", Digest: cur, PreviousDigest: old, PreviousValidUntil: &yesterday},
 		},
 		users: map[int64]*namespace.User{10: {ID: 10, Username: "alice"}, 11: {ID: 11, Username: "bob", Blocked: true}},
 		pats: map[int64]*token.PersonalToken{
@@ -67,12 +71,17 @@ func TestRecheck(t *testing.T) {
 		err  error
 	}{
 		{"ok/anonymous", access.CredentialIDs{}, access.Anonymous, nil},
-		{"ok/deploy token", access.CredentialIDs{DeployToken: 1}, access.DeployTokenPrincipal, nil},
-		{"ok/deploy token expiring tomorrow", access.CredentialIDs{DeployToken: 4}, access.DeployTokenPrincipal, nil},
+		{"ok/deploy token", access.CredentialIDs{DeployToken: 1, DeployTokenBinding: bound}, access.DeployTokenPrincipal, nil},
+		{"ok/deploy token expiring tomorrow", access.CredentialIDs{DeployToken: 4, DeployTokenBinding: bound}, access.DeployTokenPrincipal, nil},
+		{"ok/rotated deploy token, new secret", access.CredentialIDs{DeployToken: 5, DeployTokenBinding: bound}, access.DeployTokenPrincipal, nil},
+		{"ok/rotated deploy token, old secret in grace", access.CredentialIDs{DeployToken: 5, DeployTokenBinding: stale}, access.DeployTokenPrincipal, nil},
+		{"fail/rotated deploy token, old secret after grace", access.CredentialIDs{DeployToken: 6, DeployTokenBinding: stale}, access.Anonymous, access.ErrInactive},
+		{"fail/rotated deploy token, old secret without grace", access.CredentialIDs{DeployToken: 1, DeployTokenBinding: stale}, access.Anonymous, access.ErrInactive},
+		{"fail/deploy token without a secret binding", access.CredentialIDs{DeployToken: 1}, access.Anonymous, access.ErrInactive},
 		{"ok/user", access.CredentialIDs{User: 10}, access.UserPrincipal, nil},
 		{"ok/user with personal token", access.CredentialIDs{User: 10, PersonalToken: 20}, access.UserPrincipal, nil},
-		{"fail/revoked deploy token", access.CredentialIDs{DeployToken: 2}, access.Anonymous, access.ErrInactive},
-		{"fail/expired deploy token", access.CredentialIDs{DeployToken: 3}, access.Anonymous, access.ErrInactive},
+		{"fail/revoked deploy token", access.CredentialIDs{DeployToken: 2, DeployTokenBinding: bound}, access.Anonymous, access.ErrInactive},
+		{"fail/expired deploy token", access.CredentialIDs{DeployToken: 3, DeployTokenBinding: bound}, access.Anonymous, access.ErrInactive},
 		{"fail/deleted deploy token", access.CredentialIDs{DeployToken: 9}, access.Anonymous, access.ErrInactive},
 		{"fail/blocked user", access.CredentialIDs{User: 11}, access.Anonymous, access.ErrInactive},
 		{"fail/deleted user", access.CredentialIDs{User: 19}, access.Anonymous, access.ErrInactive},

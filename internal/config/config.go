@@ -58,6 +58,8 @@ type Config struct {
 	Packages Packages `yaml:"packages"`
 	// SMTP configures outgoing mail (deploy-token expiry notices); see smtp.go.
 	SMTP SMTP `yaml:"smtp"`
+	// HTTP configures the server's timeouts and per-client connection cap; see http.go.
+	HTTP HTTP `yaml:"http"`
 }
 
 // Packages configures the package registries.
@@ -158,6 +160,7 @@ func Default() Config {
 		S3:              S3{UseTLS: true},
 		GC:              GC{Interval: 24 * time.Hour, Grace: time.Hour, UploadTTL: 24 * time.Hour},
 		DependencyProxy: DependencyProxy{UpstreamURL: DefaultUpstreamURL, TagTTL: 24 * time.Hour},
+		HTTP:            DefaultHTTP(),
 	}
 }
 
@@ -265,6 +268,9 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 	if err := c.SMTP.fromEnv(getenv); err != nil {
 		return c, err
 	}
+	if err := c.HTTP.fromEnv(getenv); err != nil {
+		return c, err
+	}
 	if v := getenv("GATEHOUSE_AUTH_BAN_ALLOW_LIST"); v != "" {
 		c.AuthBan.AllowList = strings.Split(v, ",")
 	}
@@ -361,6 +367,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.SMTP.validate(); err != nil {
+		return err
+	}
+	if err := c.HTTP.validate(); err != nil {
 		return err
 	}
 	return c.DependencyProxy.validate()

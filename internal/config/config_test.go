@@ -64,6 +64,8 @@ func TestDefaults(t *testing.T) {
 				S3:              config.S3{UseTLS: true},
 				GC:              config.GC{Interval: 24 * time.Hour, Grace: time.Hour, UploadTTL: 24 * time.Hour},
 				DependencyProxy: config.DependencyProxy{UpstreamURL: "https://registry-1.docker.io", TagTTL: 24 * time.Hour},
+				HTTP: config.HTTP{ReadHeaderTimeout: 30 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute,
+					IdleTimeout: 2 * time.Minute, MaxConnsPerIP: 256, ExemptLoopback: true},
 			}
 			if !reflect.DeepEqual(c, want) {
 				t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)

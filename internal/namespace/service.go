@@ -15,7 +15,8 @@ import (
 
 // Store is the persistence the namespace service needs.
 type Store interface {
-	// CreateUser inserts u and assigns its ID; errkind.ErrConflict for a taken username or email.
+	// CreateUser inserts u and assigns its ID; errkind.ErrConflict for a taken username or email
+	// (a deploy token's custom username, compared case-insensitively, takes a username too).
 	CreateUser(ctx context.Context, u *User) error
 	// User returns a user by id, or errkind.ErrNotFound.
 	User(ctx context.Context, id int64) (*User, error)

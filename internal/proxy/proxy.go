@@ -153,7 +153,8 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, rt route, ne
 		return grant{}, h.challenge(w, rt, need, "invalid_token", "the bearer token is invalid or expired")
 	}
 	p, err := access.Recheck(ctx, h.cfg.Principals, h.now(), access.CredentialIDs{
-		DeployToken: claims.DeployTokenID, User: claims.UserID, PersonalToken: claims.PersonalTokenID})
+		DeployToken: claims.DeployTokenID, User: claims.UserID, PersonalToken: claims.PersonalTokenID,
+		DeployTokenBinding: claims.DeployTokenSecret})
 	if errors.Is(err, access.ErrInactive) {
 		return grant{}, h.challenge(w, rt, need, "invalid_token", access.ErrInactive.Error())
 	}

@@ -74,6 +74,8 @@ type Fence interface {
 type Claims struct {
 	// The credential behind the token (at most one of the three is set; none for anonymous).
 	DeployTokenID, UserID, PersonalTokenID int64
+	// DeployTokenSecret binds a deploy token's claims to the secret they were minted with.
+	DeployTokenSecret string
 	// Allows reports whether the token grants action on the resource (typ, name).
 	Allows func(typ, name, action string) bool
 }

@@ -127,7 +127,8 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, rt route, ne
 			return grant{}, h.challenge(w, rt, need, "", "invalid_token", "the bearer token is invalid or expired")
 		}
 		p, err = access.Recheck(ctx, h.cfg.Principals, h.now(), access.CredentialIDs{
-			DeployToken: c.DeployTokenID, User: c.UserID, PersonalToken: c.PersonalTokenID})
+			DeployToken: c.DeployTokenID, User: c.UserID, PersonalToken: c.PersonalTokenID,
+			DeployTokenBinding: c.DeployTokenSecret})
 		if errors.Is(err, access.ErrInactive) {
 			return grant{}, h.challenge(w, rt, need, "", "invalid_token", access.ErrInactive.Error())
 		}

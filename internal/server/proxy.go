@@ -57,5 +57,6 @@ func (t proxyTokens) VerifyBearer(raw string) (proxy.Claims, error) {
 	if err != nil {
 		return proxy.Claims{}, err
 	}
-	return proxy.Claims{DeployTokenID: c.DeployTokenID, UserID: c.UserID, PersonalTokenID: c.PersonalTokenID, Allows: c.Allows}, nil
+	return proxy.Claims{DeployTokenID: c.DeployTokenID, UserID: c.UserID, PersonalTokenID: c.PersonalTokenID,
+		DeployTokenSecret: c.DeployTokenSecret, Allows: c.Allows}, nil
 }

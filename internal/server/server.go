@@ -369,15 +369,20 @@ func (s *Server) routes() http.Handler {
 		}
 		http.NotFound(w, r)
 	})
-	return httpx.Middleware(s.Log, mux)
+	return httpx.Deadlines(httpx.Timeouts{Read: s.Config.HTTP.ReadTimeout, Write: s.Config.HTTP.WriteTimeout},
+		httpx.Middleware(s.Log, mux))
 }
 
 // Handler is the whole HTTP surface, for tests and embedding.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Serve listens on l until ctx is done, then shuts down gracefully.
+// Serve listens on l until ctx is done, then shuts down gracefully. Connections over the
+// per-client cap are refused at accept; the read and write timeouts are per progress (see
+// httpx.Deadlines), so http.Server's whole-request ReadTimeout and WriteTimeout stay unset.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	hc := s.Config.HTTP
+	l = httpx.LimitListener(l, httpx.ConnLimit{PerClient: hc.MaxConnsPerIP, ExemptLoopback: hc.ExemptLoopback})
+	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: hc.ReadHeaderTimeout, IdleTimeout: hc.IdleTimeout}
 	gcCtx, stopGC := context.WithCancel(ctx)
 	defer s.startGC(gcCtx)()
 	defer s.startNotify(gcCtx)()

@@ -44,12 +44,32 @@ func scanUser(row scanner) (*namespace.User, error) {
 
 // CreateUser implements namespace.Store.
 func (s *Store) CreateUser(ctx context.Context, u *namespace.User) error {
-	id, err := s.insertID(ctx, s.db, `INSERT INTO users (username, email, name, password_hash, admin, blocked, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		u.Username, u.Email, u.Name, u.PasswordHash, u.Admin, u.Blocked, unixTime(u.CreatedAt))
-	if err != nil {
-		return kindErr("create user", err)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// A deploy token's custom username is not a user's to take (see CreateDeployToken).
+		if err := s.usernameFree(ctx, tx, `SELECT EXISTS (SELECT 1 FROM deploy_tokens WHERE lower(username) = lower(?))`, u.Username); err != nil {
+			return err
+		}
+		id, err := s.insertID(ctx, tx, `INSERT INTO users (username, email, name, password_hash, admin, blocked, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			u.Username, u.Email, u.Name, u.PasswordHash, u.Admin, u.Blocked, unixTime(u.CreatedAt))
+		if err == nil {
+			u.ID = id
+		}
+		return err
+	})
+	return kindErr("create user", s.classify(err))
+}
+
+// usernameFree runs exists, a SELECT EXISTS query over the other kind of username, and answers
+// errUnique when it finds username there: users and custom deploy-token usernames share one
+// case-insensitive namespace.
+func (s *Store) usernameFree(ctx context.Context, tx *sql.Tx, exists, username string) error {
+	var taken bool
+	if err := tx.QueryRowContext(ctx, s.q(exists), username).Scan(&taken); err != nil {
+		return s.classify(err)
 	}
-	u.ID = id
+	if taken {
+		return fmt.Errorf("%w: username held by another kind of account", errUnique)
+	}
 	return nil
 }
 

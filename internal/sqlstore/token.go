@@ -69,6 +69,13 @@ func (s *Store) CreateDeployToken(ctx context.Context, t *token.DeployToken) err
 			// A placeholder unique to this digest, replaced below once the id is known.
 			username = "pending-" + strconv.FormatInt(time.Now().UnixNano(), 36) + fmt.Sprintf("-%x", t.Digest[:8])
 		}
+		if t.Username != "" {
+			// A custom username must not name a user, whatever the case (the reverse is
+			// checked in CreateUser), so no credential's username can pass for a person's.
+			if err := s.usernameFree(ctx, tx, `SELECT EXISTS (SELECT 1 FROM users WHERE lower(username) = lower(?))`, t.Username); err != nil {
+				return err
+			}
+		}
 		allowed := make([]string, len(t.AllowedIPs))
 		for i, p := range t.AllowedIPs {
 			allowed[i] = p.String()

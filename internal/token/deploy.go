@@ -2,6 +2,8 @@ package token
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -43,8 +45,42 @@ type DeployToken struct {
 	// PreviousValidUntil (the grace period).
 	PreviousDigest     []byte
 	PreviousValidUntil *time.Time
+	// AuthDigest is the digest of the secret Authenticate matched: Digest, or PreviousDigest
+	// during a rotation's grace period. It is not stored; a token read by id has none.
+	AuthDigest []byte
 	// AllowedIPs, when not empty, are the only networks the token may be used from.
 	AllowedIPs []netip.Prefix
+}
+
+// SecretBinding names the secret whose digest is digest without revealing either: the first
+// 64 bits of the digest's SHA-256, in hex. A registry token carries the binding of the secret it
+// was minted with, so a rotation can end it (see BoundTo).
+func SecretBinding(digest []byte) string {
+	sum := sha256.Sum256(digest)
+	return hex.EncodeToString(sum[:8])
+}
+
+// Binding is the SecretBinding of the secret t was authenticated with (AuthDigest), or of its
+// current secret when t was not read through Authenticate.
+func (t *DeployToken) Binding() string {
+	if len(t.AuthDigest) > 0 {
+		return SecretBinding(t.AuthDigest)
+	}
+	return SecretBinding(t.Digest)
+}
+
+// BoundTo reports whether binding names t's current secret, or the secret a rotation replaced
+// while its grace period lasts at now: a credential minted from a secret lives no longer than
+// the secret. An empty binding names no secret.
+func (t *DeployToken) BoundTo(binding string, now time.Time) bool {
+	if binding == "" {
+		return false
+	}
+	if SameDigest([]byte(binding), []byte(SecretBinding(t.Digest))) {
+		return true
+	}
+	return len(t.PreviousDigest) > 0 && t.PreviousValidUntil != nil && now.Before(*t.PreviousValidUntil) &&
+		SameDigest([]byte(binding), []byte(SecretBinding(t.PreviousDigest)))
 }
 
 // AllowsIP reports whether the token may be used from ip (always, without an allow-list).
@@ -114,7 +150,8 @@ type DeployFilter struct {
 // DeployStore is the persistence the deploy-token service needs.
 type DeployStore interface {
 	// CreateDeployToken inserts t, assigning ID and, when Username is empty, the default
-	// username; returns errkind.ErrConflict for a username already taken.
+	// username; returns errkind.ErrConflict for a username already taken by another token or,
+	// case-insensitively, by a user.
 	CreateDeployToken(ctx context.Context, t *DeployToken) error
 	// DeployToken returns the token with id, or errkind.ErrNotFound.
 	DeployToken(ctx context.Context, id int64) (*DeployToken, error)
@@ -381,6 +418,7 @@ func (s *DeployService) Authenticate(ctx context.Context, username string, secre
 	if checkUsername && t.Username != username {
 		return nil, errkind.ErrNotFound
 	}
+	t.AuthDigest = digest
 	return t, nil
 }
 

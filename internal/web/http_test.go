@@ -270,6 +270,8 @@ func TestBadInputKeepsValues(t *testing.T) {
 			[]string{"Expiration date must be in the future.", `value="` + yesterday + `"`, `aria-invalid="true"`}},
 		{"fail/taken username", url.Values{"name": {"n"}, "username": {"taken-name"}, "scopes": {"read_repository"}},
 			[]string{"Username has already been taken.", `value="taken-name"`}},
+		{"fail/username of a user in another case", url.Values{"name": {"n"}, "username": {"ROOT"}, "scopes": {"read_registry"}},
+			[]string{"Username has already been taken.", `value="ROOT"`}},
 		{"fail/everything", url.Values{"username": {"bad name!"}, "expires_at": {"not-a-date"}},
 			[]string{"Name is missing.", "Select at least one scope.", "Expiration date is invalid", "Username can contain only"}},
 	}

@@ -7,12 +7,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
 // Errors of token verification. Their texts say what is wrong with the token, never show it.
@@ -41,9 +43,12 @@ type Claims struct {
 	ID        string            `json:"jti"`
 	Access    []ResourceActions `json:"access"`
 
-	DeployTokenID   int64 `json:"deploy_token_id,omitempty"`
-	UserID          int64 `json:"user_id,omitempty"`
-	PersonalTokenID int64 `json:"personal_token_id,omitempty"`
+	DeployTokenID int64 `json:"deploy_token_id,omitempty"`
+	// DeployTokenSecret is the token.SecretBinding of the deploy-token secret this token was
+	// minted with: rotating that secret away ends the token (access.Recheck).
+	DeployTokenSecret string `json:"deploy_token_secret,omitempty"`
+	UserID            int64  `json:"user_id,omitempty"`
+	PersonalTokenID   int64  `json:"personal_token_id,omitempty"`
 }
 
 // The jwt.Claims interface, with a plain-string audience (what every Docker registry accepts).
@@ -157,7 +162,11 @@ func (i *Issuer) Issue(service string, p access.Principal, granted []ResourceAct
 		ExpiresAt: now.Add(i.opts.TTL).Unix(), ID: hex.EncodeToString(jti), Access: granted}
 	switch p.Kind {
 	case access.DeployTokenPrincipal:
-		c.Subject, c.DeployTokenID = p.DeployToken.Username, p.DeployToken.ID
+		// The subject is the token's default username, never its custom one: that has a '+',
+		// which no user's username can hold, so "sub" cannot name a user (a custom username
+		// could equal one created later, or one created before usernames were checked).
+		c.Subject, c.DeployTokenID = token.DefaultUsernamePrefix+strconv.FormatInt(p.DeployToken.ID, 10), p.DeployToken.ID
+		c.DeployTokenSecret = p.DeployToken.Binding()
 	case access.UserPrincipal:
 		c.Subject, c.UserID = p.User.Username, p.User.ID
 		if p.PersonalToken != nil {

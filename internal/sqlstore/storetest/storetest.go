@@ -660,6 +660,21 @@ func testDeployTokens(t *testing.T, s *sqlstore.Store) {
 		dup := f.deploy("dup2", def.Username, token.Owner{GroupID: f.group.ID}, nil)
 		wantErr(t, s.CreateDeployToken(ctx(), dup), errkind.ErrConflict)
 	})
+	t.Run("fail/custom username of a user, any case", func(t *testing.T) {
+		for i, name := range []string{f.user.Username, strings.ToUpper(f.user.Username)} {
+			dup := f.deploy(fmt.Sprintf("as-user-%d", i), name, token.Owner{ProjectID: f.project.ID}, nil)
+			wantErr(t, s.CreateDeployToken(ctx(), dup), errkind.ErrConflict)
+		}
+	})
+	t.Run("fail/user named as a custom deploy-token username, any case", func(t *testing.T) {
+		named := f.deploy("named", "release-bot", token.Owner{ProjectID: f.project.ID}, nil)
+		must(t, s.CreateDeployToken(ctx(), named))
+		defer func() { must(t, s.DeleteDeployToken(ctx(), named.ID)) }()
+		for _, name := range []string{"release-bot", "Release-Bot"} {
+			err := s.CreateUser(ctx(), &namespace.User{Username: name, Email: name + "@example.com", Name: "x", PasswordHash: "h", CreatedAt: t0})
+			wantErr(t, err, errkind.ErrConflict)
+		}
+	})
 	t.Run("fail/digest taken", func(t *testing.T) {
 		dup := f.deploy("dup3", "", token.Owner{ProjectID: f.project.ID}, nil)
 		dup.Digest = def.Digest
