@@ -15,7 +15,8 @@ import (
 
 // Store is the persistence the namespace service needs.
 type Store interface {
-	// CreateUser inserts u and assigns its ID; errkind.ErrConflict for a taken username or email.
+	// CreateUser inserts u and assigns its ID; errkind.ErrConflict for a taken email, or a
+	// username that another user or a top-level group holds.
 	CreateUser(ctx context.Context, u *User) error
 	// User returns a user by id, or errkind.ErrNotFound.
 	User(ctx context.Context, id int64) (*User, error)
@@ -27,7 +28,9 @@ type Store interface {
 	SetUserPassword(ctx context.Context, id int64, hash string) error
 
 	// CreateGroup inserts g under g.ParentID, assigning ID, FullPath and Ancestry; errkind.ErrConflict
-	// for a taken path, errkind.ErrNotFound for a missing parent.
+	// when any user, group or project holds the full path (case-insensitively, enforced by the
+	// store itself so that concurrent creates cannot both win), errkind.ErrNotFound for a missing
+	// parent.
 	CreateGroup(ctx context.Context, g *Group) error
 	// Group returns a group by id, or errkind.ErrNotFound.
 	Group(ctx context.Context, id int64) (*Group, error)
@@ -36,7 +39,8 @@ type Store interface {
 	// ListGroups returns the groups with parent parentID (0: top level), or all when all is set.
 	ListGroups(ctx context.Context, parentID int64, all bool) ([]*Group, error)
 
-	// CreateProject inserts p, assigning ID, FullPath and GroupAncestry; errkind.ErrConflict for a taken path.
+	// CreateProject inserts p, assigning ID, FullPath and GroupAncestry; errkind.ErrConflict when
+	// any user, group or project holds the full path, as for CreateGroup.
 	CreateProject(ctx context.Context, p *Project) error
 	// DeleteProject removes a project that nothing references yet (CreateProject's undo), or
 	// errkind.ErrNotFound.

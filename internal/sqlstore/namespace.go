@@ -44,13 +44,20 @@ func scanUser(row scanner) (*namespace.User, error) {
 
 // CreateUser implements namespace.Store.
 func (s *Store) CreateUser(ctx context.Context, u *namespace.User) error {
-	id, err := s.insertID(ctx, s.db, `INSERT INTO users (username, email, name, password_hash, admin, blocked, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		u.Username, u.Email, u.Name, u.PasswordHash, u.Admin, u.Blocked, unixTime(u.CreatedAt))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		id, err := s.insertID(ctx, tx, `INSERT INTO users (username, email, name, password_hash, admin, blocked, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			u.Username, u.Email, u.Name, u.PasswordHash, u.Admin, u.Blocked, unixTime(u.CreatedAt))
+		if err != nil {
+			return err
+		}
+		u.ID = id
+		// A username is a top-level path, shared with top-level groups.
+		return s.insertRoute(ctx, tx, u.Username, routeUser, id)
+	})
 	if err != nil {
-		return kindErr("create user", err)
+		u.ID = 0
 	}
-	u.ID = id
-	return nil
+	return kindErr("create user", err)
 }
 
 // User implements namespace.Store.
@@ -149,6 +156,9 @@ func (s *Store) CreateGroup(ctx context.Context, g *namespace.Group) error {
 		if err != nil {
 			return err
 		}
+		if err := s.insertRoute(ctx, tx, fullPath, routeGroup, id); err != nil {
+			return err
+		}
 		ancestry = append(ancestry, id)
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE namespace_groups SET ancestry = ? WHERE id = ?`), encodeIDs(ancestry), id); err != nil {
 			return err
@@ -230,6 +240,9 @@ func (s *Store) CreateProject(ctx context.Context, p *namespace.Project) error {
 		if err != nil {
 			return err
 		}
+		if err := s.insertRoute(ctx, tx, fullPath, routeProject, id); err != nil {
+			return err
+		}
 		p.ID, p.FullPath, p.GroupAncestry = id, fullPath, ancestry
 		return nil
 	})
@@ -238,8 +251,15 @@ func (s *Store) CreateProject(ctx context.Context, p *namespace.Project) error {
 
 // DeleteProject implements namespace.Store.
 func (s *Store) DeleteProject(ctx context.Context, id int64) error {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM projects WHERE id = ?`), id)
-	return kindErr("delete project", affectedOne(res, err))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM projects WHERE id = ?`), id)
+		if err := affectedOne(res, err); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM routes WHERE source_type = ? AND source_id = ?`), routeProject, id)
+		return err
+	})
+	return kindErr("delete project", s.classify(err))
 }
 
 // Project implements namespace.Store.

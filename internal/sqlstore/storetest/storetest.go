@@ -56,6 +56,8 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.Store) {
 	t.Run("groups", func(t *testing.T) { testGroups(t, migrated(t)) })
 	t.Run("projects", func(t *testing.T) { testProjects(t, migrated(t)) })
 	t.Run("shared_paths", func(t *testing.T) { testSharedPaths(t, migrated(t)) })
+	t.Run("sibling_paths", func(t *testing.T) { testSiblingPaths(t, migrated(t)) })
+	t.Run("routes_migration", func(t *testing.T) { testRoutesMigration(t, migrated(t)) })
 	t.Run("members", func(t *testing.T) { testMembers(t, migrated(t)) })
 	t.Run("member_changes", func(t *testing.T) { testMemberChanges(t, migrated(t)) })
 	t.Run("deploy_tokens", func(t *testing.T) { testDeployTokens(t, migrated(t)) })
