@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
@@ -58,6 +59,7 @@ func TestSiblingPathTakeover(t *testing.T) {
 		if s := ts.APIAs(t, pat.Token, "POST", "/projects", map[string]any{"name": "app", "path": "app", "namespace_id": sub.ID}, &app); s != http.StatusCreated {
 			t.Fatalf("project group/top/app: status %d", s)
 		}
+		ts.Clock.Advance(2 * time.Second) // past the registry's one-second image-name cache
 		stolen := ts.CreateDeployToken(t, "projects/"+itoa(app.ID), []string{"read_registry"}, nil)
 		home := t.TempDir()
 		mustRun(t, home, crane, "auth", "login", host, "-u", stolen.Username, "-p", stolen.Token)
