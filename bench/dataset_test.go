@@ -177,6 +177,15 @@ func seed1(ctx context.Context, db *sql.DB, postgres bool) (*dataset, error) {
 		ds.tokens = append(ds.tokens, t)
 	}
 
+	// Every group and project path is claimed in routes, as the server's own creates do.
+	var routeRows [][]any
+	for _, r := range groupRows {
+		routeRows = append(routeRows, []any{r[4], "group", r[0]})
+	}
+	for _, r := range projectRows {
+		routeRows = append(routeRows, []any{r[4], "project", r[0]})
+	}
+
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -189,6 +198,7 @@ func seed1(ctx context.Context, db *sql.DB, postgres bool) (*dataset, error) {
 	}{
 		{"namespace_groups", []string{"id", "name", "path", "parent_id", "full_path", "ancestry", "created_at"}, groupRows},
 		{"projects", []string{"id", "name", "path", "group_id", "full_path", "visibility", "created_at"}, projectRows},
+		{"routes", []string{"path", "source_type", "source_id"}, routeRows},
 		{"deploy_tokens", []string{"id", "name", "username", "scopes", "expires_at", "revoked", "created_at",
 			"creator_id", "project_id", "group_id", "digest"}, tokenRows},
 	}

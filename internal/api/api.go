@@ -82,12 +82,18 @@ func (h *Handler) routes() *http.ServeMux {
 	add("GET /api/v4/groups/{id}/subgroups", h.listSubgroups)
 	add("GET /api/v4/groups/{id}/members", h.listGroupMembers)
 	add("POST /api/v4/groups/{id}/members", h.addGroupMember)
+	add("GET /api/v4/groups/{id}/members/{user_id}", h.getMember)
+	add("PUT /api/v4/groups/{id}/members/{user_id}", h.updateMember)
+	add("DELETE /api/v4/groups/{id}/members/{user_id}", h.removeMember)
 
 	add("GET /api/v4/projects", h.listProjects)
 	add("POST /api/v4/projects", h.createProject)
 	add("GET /api/v4/projects/{id}", h.getProject)
 	add("GET /api/v4/projects/{id}/members", h.listProjectMembers)
 	add("POST /api/v4/projects/{id}/members", h.addProjectMember)
+	add("GET /api/v4/projects/{id}/members/{user_id}", h.getMember)
+	add("PUT /api/v4/projects/{id}/members/{user_id}", h.updateMember)
+	add("DELETE /api/v4/projects/{id}/members/{user_id}", h.removeMember)
 
 	add("GET /api/v4/projects/{id}/ci/variables/predefined", h.listCIVariables)
 
@@ -198,6 +204,7 @@ func writeMessage(w http.ResponseWriter, status int, msg string) {
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	var ve *errkind.ValidationError
+	var fe *errkind.ForbiddenError
 	switch {
 	case errors.As(err, &ae):
 		if ae.status == http.StatusUnauthorized {
@@ -206,6 +213,8 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		writeMessage(w, ae.status, ae.message)
 	case errors.As(err, &ve):
 		writeMessage(w, http.StatusBadRequest, ve.Error())
+	case errors.As(err, &fe):
+		writeMessage(w, http.StatusForbidden, "403 Forbidden - "+fe.Reason)
 	case errors.Is(err, authn.ErrDeployTokenNotAllowed), errors.Is(err, authn.ErrInvalidCredentials):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="Gatehouse API"`)
 		writeMessage(w, http.StatusUnauthorized, "401 Unauthorized")

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -305,7 +306,7 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *request) error {
 	}
 	if parentID == 0 && !r.principal.User.Admin {
 		// Whoever creates a top-level group owns it, as in GitLab.
-		if err := h.Namespaces.AddMember(ctxOf(r), namespace.Member{UserID: r.principal.User.ID, GroupID: g.ID, Role: namespace.Owner}); err != nil {
+		if err := h.Namespaces.AddMember(ctxOf(r), namespace.Instance, namespace.Member{UserID: r.principal.User.ID, GroupID: g.ID, Role: namespace.Owner}); err != nil {
 			return err
 		}
 	}
@@ -525,14 +526,13 @@ func (h *Handler) addProjectMember(w http.ResponseWriter, r *request) error {
 	return h.addMember(w, r, namespace.Member{ProjectID: p.ID})
 }
 
-func (h *Handler) addMember(w http.ResponseWriter, r *request, m namespace.Member) error {
-	var err error
-	if m.UserID, err = intParam(r, "user_id"); err != nil {
-		return err
-	}
-	if m.UserID == 0 {
-		return badRequest("user_id is missing")
-	}
+// actor is the principal as the namespace rules see it.
+func actor(r *request) namespace.Actor {
+	return namespace.Actor{UserID: r.principal.User.ID, Admin: r.principal.User.Admin}
+}
+
+// accessLevel reads the required access_level parameter into m.Role.
+func accessLevel(r *request, m *namespace.Member) error {
 	level, err := intParam(r, "access_level")
 	if err != nil {
 		return err
@@ -541,53 +541,111 @@ func (h *Handler) addMember(w http.ResponseWriter, r *request, m namespace.Membe
 		return badRequest("access_level is missing")
 	}
 	m.Role = namespace.Role(level)
-	// Only owners (or admins) may grant the owner role.
-	if m.Role == namespace.Owner && !r.principal.User.Admin {
-		if err := h.requireOwner(r, m); err != nil {
-			return err
-		}
-	}
-	if err := h.Namespaces.AddMember(ctxOf(r), m); err != nil {
+	return nil
+}
+
+func (h *Handler) addMember(w http.ResponseWriter, r *request, m namespace.Member) error {
+	var err error
+	if m.UserID, err = intParam(r, "user_id"); err != nil {
 		return err
 	}
+	if m.UserID == 0 {
+		return badRequest("user_id is missing")
+	}
+	if err := accessLevel(r, &m); err != nil {
+		return err
+	}
+	// POST never changes an existing membership, as in GitLab: that is PUT's, under its rules.
+	if err := h.Namespaces.AddMember(ctxOf(r), actor(r), m); err != nil {
+		if errors.Is(err, errkind.ErrConflict) {
+			return &apiError{http.StatusConflict, "Member already exists"}
+		}
+		return err
+	}
+	return h.writeMember(w, r, http.StatusCreated, m)
+}
+
+// writeMember answers with m's stored membership in the GitLab shape, or 404.
+func (h *Handler) writeMember(w http.ResponseWriter, r *request, status int, m namespace.Member) error {
 	members, err := h.Namespaces.ListMembers(ctxOf(r), m.GroupID, m.ProjectID)
 	if err != nil {
 		return err
 	}
-	for _, x := range members {
-		if x.UserID == m.UserID {
-			out, err := h.membersView(r, []namespace.Member{x})
-			if err != nil {
-				return err
-			}
-			httpx.WriteJSON(w, http.StatusCreated, out[0])
-			return nil
-		}
+	i := slices.IndexFunc(members, func(x namespace.Member) bool { return x.UserID == m.UserID })
+	if i < 0 {
+		return notFound("Member")
 	}
-	return errors.New("member vanished after insert")
+	out, err := h.membersView(r, members[i:i+1])
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, status, out[0])
+	return nil
 }
 
-func (h *Handler) requireOwner(r *request, m namespace.Member) error {
-	var role namespace.Role
-	var err error
-	if m.GroupID != 0 {
-		g, gerr := h.Namespaces.Group(ctxOf(r), m.GroupID)
-		if gerr != nil {
-			return gerr
+// member resolves {id} and {user_id} of a …/members/:user_id route, checking the principal may act
+// on the group or project with act.
+func (h *Handler) member(r *request, act access.Action) (namespace.Member, error) {
+	var m namespace.Member
+	if strings.HasPrefix(r.URL.Path, "/api/v4/groups/") {
+		g, err := h.group(r, act)
+		if err != nil {
+			return m, err
 		}
-		role, err = h.Namespaces.GroupRole(ctxOf(r), r.principal.User.ID, g)
+		m.GroupID = g.ID
 	} else {
-		p, perr := h.Namespaces.Project(ctxOf(r), m.ProjectID)
-		if perr != nil {
-			return perr
+		p, err := h.project(r, act)
+		if err != nil {
+			return m, err
 		}
-		role, err = h.Namespaces.ProjectRole(ctxOf(r), r.principal.User.ID, p)
+		m.ProjectID = p.ID
+	}
+	id, err := strconv.ParseInt(r.PathValue("user_id"), 10, 64)
+	if err != nil {
+		return m, notFound("Member")
+	}
+	m.UserID = id
+	return m, nil
+}
+
+func (h *Handler) getMember(w http.ResponseWriter, r *request) error {
+	m, err := h.member(r, access.ViewNamespace)
+	if err != nil {
+		return err
+	}
+	return h.writeMember(w, r, http.StatusOK, m)
+}
+
+func (h *Handler) updateMember(w http.ResponseWriter, r *request) error {
+	m, err := h.member(r, access.ManageMembers)
+	if err != nil {
+		return err
+	}
+	if err := accessLevel(r, &m); err != nil {
+		return err
+	}
+	_, err = h.Namespaces.UpdateMember(ctxOf(r), actor(r), m)
+	if errors.Is(err, errkind.ErrNotFound) {
+		return notFound("Member")
 	}
 	if err != nil {
 		return err
 	}
-	if role < namespace.Owner {
-		return errForbidden
+	return h.writeMember(w, r, http.StatusOK, m)
+}
+
+func (h *Handler) removeMember(w http.ResponseWriter, r *request) error {
+	m, err := h.member(r, access.ManageMembers)
+	if err != nil {
+		return err
 	}
+	err = h.Namespaces.RemoveMember(ctxOf(r), actor(r), m)
+	if errors.Is(err, errkind.ErrNotFound) {
+		return notFound("Member")
+	}
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

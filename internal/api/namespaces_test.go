@@ -474,7 +474,8 @@ func TestMembers(t *testing.T) {
 		mustStatus(t, asPAT(t, ts, users[40].PAT, "POST", path, map[string]any{"user_id": newcomer.ID, "access_level": 50}), 403, "maintainer grants owner")
 		mustStatus(t, asPAT(t, ts, users[30].PAT, "POST", path, map[string]any{"user_id": newcomer.ID, "access_level": 10}), 403, "developer adds a member")
 		mustStatus(t, asPAT(t, ts, users[40].PAT, "POST", path, map[string]any{"user_id": newcomer.ID, "access_level": 30}), 201, "maintainer adds a developer")
-		mustStatus(t, asPAT(t, ts, users[50].PAT, "POST", path, map[string]any{"user_id": newcomer.ID, "access_level": 50}), 201, "owner grants owner")
+		mustStatus(t, asPAT(t, ts, users[50].PAT, "POST", path, map[string]any{"user_id": newcomer.ID, "access_level": 50}), 409, "owner re-adds a member")
+		mustStatus(t, asPAT(t, ts, users[50].PAT, "PUT", fmt.Sprintf("%s/%d", path, newcomer.ID), map[string]any{"access_level": 50}), 200, "owner grants owner")
 		var ms []struct {
 			ID          int64 `json:"id"`
 			AccessLevel int   `json:"access_level"`

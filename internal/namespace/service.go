@@ -15,8 +15,9 @@ import (
 
 // Store is the persistence the namespace service needs.
 type Store interface {
-	// CreateUser inserts u and assigns its ID; errkind.ErrConflict for a taken username or email
-	// (a deploy token's custom username, compared case-insensitively, takes a username too).
+	// CreateUser inserts u and assigns its ID; errkind.ErrConflict for a taken email, or a
+	// username that another user, a top-level group or a deploy token's custom username holds
+	// (compared case-insensitively).
 	CreateUser(ctx context.Context, u *User) error
 	// User returns a user by id, or errkind.ErrNotFound.
 	User(ctx context.Context, id int64) (*User, error)
@@ -28,7 +29,9 @@ type Store interface {
 	SetUserPassword(ctx context.Context, id int64, hash string) error
 
 	// CreateGroup inserts g under g.ParentID, assigning ID, FullPath and Ancestry; errkind.ErrConflict
-	// for a taken path, errkind.ErrNotFound for a missing parent.
+	// when any user, group or project holds the full path (case-insensitively, enforced by the
+	// store itself so that concurrent creates cannot both win), errkind.ErrNotFound for a missing
+	// parent.
 	CreateGroup(ctx context.Context, g *Group) error
 	// Group returns a group by id, or errkind.ErrNotFound.
 	Group(ctx context.Context, id int64) (*Group, error)
@@ -37,7 +40,8 @@ type Store interface {
 	// ListGroups returns the groups with parent parentID (0: top level), or all when all is set.
 	ListGroups(ctx context.Context, parentID int64, all bool) ([]*Group, error)
 
-	// CreateProject inserts p, assigning ID, FullPath and GroupAncestry; errkind.ErrConflict for a taken path.
+	// CreateProject inserts p, assigning ID, FullPath and GroupAncestry; errkind.ErrConflict when
+	// any user, group or project holds the full path, as for CreateGroup.
 	CreateProject(ctx context.Context, p *Project) error
 	// DeleteProject removes a project that nothing references yet (CreateProject's undo), or
 	// errkind.ErrNotFound.
@@ -49,8 +53,18 @@ type Store interface {
 	// ListProjects returns all projects by id.
 	ListProjects(ctx context.Context) ([]*Project, error)
 
-	// SetMember adds or updates a membership.
-	SetMember(ctx context.Context, m Member) error
+	// AddMember inserts a membership; errkind.ErrConflict when the user is already a direct
+	// member there, errkind.ErrNotFound for a missing user, group or project.
+	AddMember(ctx context.Context, m Member) error
+	// ChangeMember sets the role of the existing membership m.UserID has on m's group or project
+	// to m.Role, or removes it when m.Role is NoRole, once decide approves. It reads and writes
+	// in one transaction that excludes every other ChangeMember in the same top-level group (or
+	// personal project), so two concurrent changes cannot both count on the other's owner.
+	// decide gets the current membership and how many owners remain apart from it: Owner
+	// members of the group and its ancestors, or of the project, its group and their ancestors,
+	// plus the owner of a personal project's namespace. It returns the membership as it was
+	// before, errkind.ErrNotFound when there is none, or decide's error.
+	ChangeMember(ctx context.Context, m Member, decide func(old Member, otherOwners int) error) (Member, error)
 	// ListMembers returns the direct members of a group (groupID) or a project (projectID).
 	ListMembers(ctx context.Context, groupID, projectID int64) ([]Member, error)
 	// MemberRoles returns the user's direct roles on the project (if projectID != 0) and on each
@@ -305,8 +319,66 @@ func (s *Service) ListProjects(ctx context.Context) ([]*Project, error) {
 	return s.store.ListProjects(ctx)
 }
 
-// AddMember gives user a role on a group or a project.
-func (s *Service) AddMember(ctx context.Context, m Member) error {
+// Actor is the user who asks for a membership change; an admin acts as an owner everywhere.
+type Actor struct {
+	UserID int64
+	Admin  bool
+}
+
+// Instance is Gatehouse itself acting (setup, making a top-level group's creator its owner),
+// bound by no member's role.
+var Instance = Actor{Admin: true}
+
+// actorRole is the actor's role on m's group or project; errkind.ErrNotFound when that is missing.
+func (s *Service) actorRole(ctx context.Context, by Actor, m Member) (Role, error) {
+	if m.GroupID != 0 {
+		g, err := s.store.Group(ctx, m.GroupID)
+		if err != nil || by.Admin {
+			return Owner, err
+		}
+		return s.GroupRole(ctx, by.UserID, g)
+	}
+	p, err := s.store.Project(ctx, m.ProjectID)
+	if err != nil || by.Admin {
+		return Owner, err
+	}
+	return s.ProjectRole(ctx, by.UserID, p)
+}
+
+// memberRule is one of GitLab's membership rules: when applies holds, the change is refused
+// with reason.
+type memberRule struct {
+	applies func(actor, old, new Role, otherOwners int) bool
+	reason  string
+}
+
+// memberRules are checked in order on every add, change and removal (old is NoRole for an add,
+// new is NoRole for a removal; actor is the actor's own role there).
+var memberRules = []memberRule{
+	{func(actor, _, new Role, _ int) bool { return new > actor },
+		"cannot grant a role above your own"},
+	{func(actor, old, _ Role, _ int) bool { return old == Owner && actor < Owner },
+		"only an owner can change or remove an owner"},
+	{func(_, old, new Role, owners int) bool { return old == Owner && new != Owner && owners == 0 },
+		"the last owner cannot be demoted or removed; make another member an owner first"},
+}
+
+// checkMemberChange applies memberRules; a refusal is an *errkind.ForbiddenError.
+func checkMemberChange(actor, old, new Role, otherOwners int) error {
+	for _, r := range memberRules {
+		if r.applies(actor, old, new, otherOwners) {
+			return &errkind.ForbiddenError{Reason: r.reason}
+		}
+	}
+	return nil
+}
+
+// AddMember gives a user who is not yet a direct member of m's group or project the role m.Role.
+// It returns a *errkind.ValidationError for a bad role or a missing user, errkind.ErrConflict
+// when the user is already a member (changing a role is UpdateMember's), an
+// *errkind.ForbiddenError when the role is above the actor's own, and errkind.ErrNotFound for a
+// missing group or project.
+func (s *Service) AddMember(ctx context.Context, by Actor, m Member) error {
 	if !m.Role.Valid() {
 		return &errkind.ValidationError{Field: "access_level", Reason: "is not a valid access level"}
 	}
@@ -316,8 +388,51 @@ func (s *Service) AddMember(ctx context.Context, m Member) error {
 		}
 		return err
 	}
+	actor, err := s.actorRole(ctx, by, m)
+	if err != nil {
+		return err
+	}
+	if err := checkMemberChange(actor, NoRole, m.Role, 0); err != nil {
+		return err
+	}
 	m.CreatedAt = s.now()
-	return s.store.SetMember(ctx, m)
+	return s.store.AddMember(ctx, m)
+}
+
+// UpdateMember sets the role of an existing direct member, as GitLab's rules allow: only an
+// owner changes an owner's role, nobody grants a role above their own, and the last owner is not
+// demoted. It returns the membership as changed, a *errkind.ValidationError for a bad role, an
+// *errkind.ForbiddenError for a refusal, or errkind.ErrNotFound when there is no such member.
+func (s *Service) UpdateMember(ctx context.Context, by Actor, m Member) (Member, error) {
+	if !m.Role.Valid() {
+		return Member{}, &errkind.ValidationError{Field: "access_level", Reason: "is not a valid access level"}
+	}
+	old, err := s.changeMember(ctx, by, m)
+	if err != nil {
+		return Member{}, err
+	}
+	old.Role = m.Role
+	return old, nil
+}
+
+// RemoveMember removes a direct member of m's group or project (m.Role is ignored): only an owner
+// removes an owner, and never the last one. It returns an *errkind.ForbiddenError for a refusal,
+// or errkind.ErrNotFound when there is no such member.
+func (s *Service) RemoveMember(ctx context.Context, by Actor, m Member) error {
+	m.Role = NoRole
+	_, err := s.changeMember(ctx, by, m)
+	return err
+}
+
+// changeMember applies the rules to a change or removal, inside the store's transaction.
+func (s *Service) changeMember(ctx context.Context, by Actor, m Member) (Member, error) {
+	actor, err := s.actorRole(ctx, by, m)
+	if err != nil {
+		return Member{}, err
+	}
+	return s.store.ChangeMember(ctx, m, func(old Member, otherOwners int) error {
+		return checkMemberChange(actor, old.Role, m.Role, otherOwners)
+	})
 }
 
 // ListMembers returns the direct members of a group or project.

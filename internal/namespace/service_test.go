@@ -360,7 +360,7 @@ func TestRoles(t *testing.T) {
 			} else {
 				m.ProjectID = g.project.ID
 			}
-			if err := svc.AddMember(ctx, m); err != nil {
+			if err := svc.AddMember(ctx, namespace.Instance, m); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -427,10 +427,10 @@ func TestRoles(t *testing.T) {
 		})
 	}
 	t.Run("ok/role change replaces the old one", func(t *testing.T) {
-		if err := svc.AddMember(ctx, namespace.Member{UserID: ids["root-owner"], GroupID: rt.root.ID, Role: namespace.Guest}); err != nil {
+		if _, err := svc.UpdateMember(ctx, namespace.Instance, namespace.Member{UserID: ids["root-reporter"], GroupID: rt.root.ID, Role: namespace.Guest}); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := svc.ProjectRole(ctx, ids["root-owner"], rt.leafProj); err != nil || got != namespace.Guest {
+		if got, err := svc.ProjectRole(ctx, ids["root-reporter"], rt.leafProj); err != nil || got != namespace.Guest {
 			t.Fatalf("after downgrade ProjectRole = %d, %v; want guest", got, err)
 		}
 		ms, err := svc.ListMembers(ctx, rt.root.ID, 0)
@@ -438,22 +438,22 @@ func TestRoles(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range ms {
-			if m.UserID == ids["root-owner"] && m.Role != namespace.Guest {
+			if m.UserID == ids["root-reporter"] && m.Role != namespace.Guest {
 				t.Fatalf("ListMembers shows role %d", m.Role)
 			}
 		}
 	})
 	t.Run("fail/member role invalid", func(t *testing.T) {
-		wantField(t, svc.AddMember(ctx, namespace.Member{UserID: ids["stranger"], GroupID: rt.root.ID, Role: 15}), "access_level")
+		wantField(t, svc.AddMember(ctx, namespace.Instance, namespace.Member{UserID: ids["stranger"], GroupID: rt.root.ID, Role: 15}), "access_level")
 	})
 	t.Run("fail/member role none", func(t *testing.T) {
-		wantField(t, svc.AddMember(ctx, namespace.Member{UserID: ids["stranger"], GroupID: rt.root.ID, Role: namespace.NoRole}), "access_level")
+		wantField(t, svc.AddMember(ctx, namespace.Instance, namespace.Member{UserID: ids["stranger"], GroupID: rt.root.ID, Role: namespace.NoRole}), "access_level")
 	})
 	t.Run("fail/member user missing", func(t *testing.T) {
-		wantField(t, svc.AddMember(ctx, namespace.Member{UserID: 999999, GroupID: rt.root.ID, Role: namespace.Guest}), "user_id")
+		wantField(t, svc.AddMember(ctx, namespace.Instance, namespace.Member{UserID: 999999, GroupID: rt.root.ID, Role: namespace.Guest}), "user_id")
 	})
 	t.Run("fail/member group missing", func(t *testing.T) {
-		if err := svc.AddMember(ctx, namespace.Member{UserID: ids["stranger"], GroupID: 999999, Role: namespace.Guest}); !errors.Is(err, errkind.ErrNotFound) {
+		if err := svc.AddMember(ctx, namespace.Instance, namespace.Member{UserID: ids["stranger"], GroupID: 999999, Role: namespace.Guest}); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("AddMember(missing group) = %v", err)
 		}
 	})

@@ -152,7 +152,7 @@ func newFixture(t *testing.T, s *sqlstore.Store) *fixture {
 		} else {
 			m.ProjectID = p.ID
 		}
-		must(t, s.SetMember(ctx, m))
+		must(t, s.AddMember(ctx, m))
 	}
 	member("alice", acme, nil, namespace.Owner)
 	member("erin", acme, nil, namespace.Developer)

@@ -35,9 +35,9 @@ func setBlobHeaders(w http.ResponseWriter, d blob.Digest) {
 
 // serveBlob answers GET and HEAD /v2/<name>/blobs/<digest>: only blobs linked into the
 // repository, streamed from the blob store, with Range support (RFC 9110 §14).
-func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, _ grant) {
+func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g grant) {
 	ctx := r.Context()
-	link, err := h.cfg.Store.BlobLink(ctx, rt.name, string(rt.digest))
+	link, err := h.cfg.Store.BlobLink(ctx, g.repo(rt), string(rt.digest))
 	if errors.Is(err, oci.ErrNotFound) {
 		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeBlobUnknown, ""))
 		return
@@ -116,8 +116,8 @@ func (h *Handler) blobOpenError(w http.ResponseWriter, r *http.Request, err erro
 
 // serveDeleteBlob answers DELETE /v2/<name>/blobs/<digest>: the repository's link goes at once
 // (202); the bytes stay for garbage collection, since other repositories may link them.
-func (h *Handler) serveDeleteBlob(w http.ResponseWriter, r *http.Request, rt route, _ grant) {
-	err := h.cfg.Store.UnlinkBlob(r.Context(), rt.name, string(rt.digest))
+func (h *Handler) serveDeleteBlob(w http.ResponseWriter, r *http.Request, rt route, g grant) {
+	err := h.cfg.Store.UnlinkBlob(r.Context(), g.repo(rt), string(rt.digest))
 	if errors.Is(err, oci.ErrNotFound) {
 		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeBlobUnknown, ""))
 		return

@@ -45,7 +45,7 @@ func nextLink(w http.ResponseWriter, path string, params url.Values) {
 }
 
 // serveTags answers GET /v2/<name>/tags/list[?n=&last=]: tags in byte order.
-func (h *Handler) serveTags(w http.ResponseWriter, r *http.Request, rt route, _ grant) {
+func (h *Handler) serveTags(w http.ResponseWriter, r *http.Request, rt route, g grant) {
 	q := r.URL.Query()
 	n, err := pageSize(q)
 	if err != nil {
@@ -53,7 +53,7 @@ func (h *Handler) serveTags(w http.ResponseWriter, r *http.Request, rt route, _ 
 		return
 	}
 	last := q.Get("last")
-	tags, err := h.cfg.Store.Tags(r.Context(), rt.name, last, n+1)
+	tags, err := h.cfg.Store.Tags(r.Context(), g.repo(rt), last, n+1)
 	if errors.Is(err, oci.ErrNotFound) {
 		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeNameUnknown, ""))
 		return
@@ -79,11 +79,11 @@ func (h *Handler) serveTags(w http.ResponseWriter, r *http.Request, rt route, _ 
 
 // serveReferrers answers GET /v2/<name>/referrers/<digest>[?artifactType=]: an image index of
 // the manifests whose subject is digest (empty, never 404, when there are none).
-func (h *Handler) serveReferrers(w http.ResponseWriter, r *http.Request, rt route, _ grant) {
+func (h *Handler) serveReferrers(w http.ResponseWriter, r *http.Request, rt route, g grant) {
 	q := r.URL.Query()
 	at := q.Get("artifactType")
 	last := q.Get("last")
-	refs, err := h.cfg.Store.Referrers(r.Context(), rt.name, string(rt.digest), at, last, referrersPage+1)
+	refs, err := h.cfg.Store.Referrers(r.Context(), g.repo(rt), string(rt.digest), at, last, referrersPage+1)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -329,7 +329,7 @@ func TestGCFence(t *testing.T) {
 	}
 	linked := func(repo, d string) func() bool {
 		return func() bool {
-			_, err := store.BlobLink(ctx, oci.Name(repo), d)
+			_, err := store.BlobLink(ctx, oci.Repository{ProjectID: f.Projects["top"].ID, Name: oci.Name(repo)}, d)
 			return err == nil
 		}
 	}
@@ -378,7 +378,10 @@ func TestGCFence(t *testing.T) {
 		img := newTestImage(randomBytes(3000))
 		must(t, app.push(img, "m1", 0))
 		must(t, admin.deleteManifest(img.digest))
-		recorded := func() bool { _, err := store.Manifest(ctx, "group/top/app", img.digest); return err == nil }
+		recorded := func() bool {
+			_, err := store.Manifest(ctx, oci.Repository{ProjectID: f.Projects["top"].ID, Name: "group/top/app"}, img.digest)
+			return err == nil
+		}
 		err := during(t, img.digest, false, recorded, func() error { return app.pushManifest("m1", img.manifest) })
 		if statusOf(err) != http.StatusServiceUnavailable {
 			t.Fatalf("manifest push: %v, want 503", err)

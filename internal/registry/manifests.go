@@ -18,9 +18,9 @@ import (
 const maxTagParams = 100
 
 // serveManifest answers GET and HEAD /v2/<name>/manifests/<tag|digest>.
-func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route, _ grant) {
+func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route, g grant) {
 	ctx := r.Context()
-	rec, err := h.cfg.Store.Manifest(ctx, rt.name, rt.ref.String())
+	rec, err := h.cfg.Store.Manifest(ctx, g.repo(rt), rt.ref.String())
 	if errors.Is(err, oci.ErrNotFound) {
 		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestUnknown, ""))
 		return
@@ -114,11 +114,11 @@ func (h *Handler) servePutManifest(w http.ResponseWriter, r *http.Request, rt ro
 	if m.Subject != nil {
 		rec.Subject, rec.Annotations = m.Subject.Digest, m.Annotations
 	}
-	if err := h.cfg.Store.PutManifest(ctx, oci.Repository{ProjectID: g.project.ID, Name: rt.name}, rec, tags); err != nil {
+	if err := h.cfg.Store.PutManifest(ctx, g.repo(rt), rec, tags); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	if err := h.fenceManifest(ctx, rt.name, d); err != nil {
+	if err := h.fenceManifest(ctx, g.repo(rt), d); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -136,7 +136,7 @@ func (h *Handler) servePutManifest(w http.ResponseWriter, r *http.Request, rt ro
 
 // fenceManifest checks, after the manifest d was recorded in repo, that garbage collection has
 // not deleted its bytes meanwhile; if it has, the manifest goes and the push fails.
-func (h *Handler) fenceManifest(ctx context.Context, repo oci.Name, d blob.Digest) error {
+func (h *Handler) fenceManifest(ctx context.Context, repo oci.Repository, d blob.Digest) error {
 	if h.cfg.Fence == nil {
 		return nil
 	}
@@ -176,12 +176,12 @@ func (h *Handler) storeManifestBytes(r *http.Request, d blob.Digest, body []byte
 
 // serveDeleteManifest answers DELETE /v2/<name>/manifests/<tag|digest>: by tag the tag goes, by
 // digest the manifest and every tag pointing at it.
-func (h *Handler) serveDeleteManifest(w http.ResponseWriter, r *http.Request, rt route, _ grant) {
+func (h *Handler) serveDeleteManifest(w http.ResponseWriter, r *http.Request, rt route, g grant) {
 	var err error
 	if rt.ref.Digest != "" {
-		err = h.cfg.Store.DeleteManifest(r.Context(), rt.name, string(rt.ref.Digest))
+		err = h.cfg.Store.DeleteManifest(r.Context(), g.repo(rt), string(rt.ref.Digest))
 	} else {
-		err = h.cfg.Store.DeleteTag(r.Context(), rt.name, rt.ref.Tag)
+		err = h.cfg.Store.DeleteTag(r.Context(), g.repo(rt), rt.ref.Tag)
 	}
 	if errors.Is(err, oci.ErrNotFound) {
 		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestUnknown, ""))

@@ -87,8 +87,15 @@ type grant struct {
 	principal access.Principal
 	// project owns the repository (nil for the base and catalog endpoints).
 	project *namespace.Project
-	// mount is the source repository of a cross-repository mount the principal may read, or "".
-	mount oci.Name
+	// mount is the source repository of a cross-repository mount the principal may read (with
+	// the project that owns it), or the zero Repository.
+	mount oci.Repository
+}
+
+// repo is the repository the route names, in the project that owns it: the store finds
+// repositories by both, so no project reaches another's repository of the same name.
+func (g grant) repo(rt route) oci.Repository {
+	return oci.Repository{ProjectID: g.project.ID, Name: rt.name}
 }
 
 // ServeHTTP is the dispatcher: parse, look up the route's access, authorize once, then serve.
@@ -224,7 +231,7 @@ func (h *Handler) authorizeMount(w http.ResponseWriter, r *http.Request, rt rout
 		return nil
 	}
 	if src == rt.name {
-		g.mount = src
+		g.mount = g.repo(rt)
 		return nil
 	}
 	ctx := r.Context()
@@ -242,7 +249,7 @@ func (h *Handler) authorizeMount(w http.ResponseWriter, r *http.Request, rt rout
 	if !has(jwtauth.RepositoryType, src.String(), jwtauth.Pull) {
 		return h.challenge(w, rt, need, src, "insufficient_scope", "")
 	}
-	g.mount = src
+	g.mount = oci.Repository{ProjectID: project.ID, Name: src}
 	return nil
 }
 

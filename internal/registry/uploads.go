@@ -63,7 +63,7 @@ func blobCreated(w http.ResponseWriter, name oci.Name, d blob.Digest) {
 func (h *Handler) serveStartUpload(w http.ResponseWriter, r *http.Request, rt route, g grant) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	repo := oci.Repository{ProjectID: g.project.ID, Name: rt.name}
+	repo := g.repo(rt)
 	if m := q.Get("mount"); m != "" {
 		if d, err := blob.ParseDigest(m); err == nil {
 			mounted, err := h.mount(r, repo, g, d, q.Get("from") == "")
@@ -118,7 +118,7 @@ func (h *Handler) mount(r *http.Request, repo oci.Repository, g grant, d blob.Di
 	var link oci.BlobLink
 	var err error
 	switch {
-	case g.mount != "":
+	case g.mount.Name != "":
 		link, err = h.cfg.Store.BlobLink(ctx, g.mount, string(d))
 	case anyRepo:
 		link, err = h.cfg.Store.ProjectBlobLink(ctx, repo.ProjectID, string(d))
@@ -141,7 +141,7 @@ func (h *Handler) mount(r *http.Request, repo oci.Repository, g grant, d blob.Di
 	if err := h.cfg.Store.LinkBlob(ctx, repo, link); err != nil {
 		return false, err
 	}
-	return true, h.fenceLink(ctx, repo.Name, d)
+	return true, h.fenceLink(ctx, repo, d)
 }
 
 // finishUpload appends the request body (of want bytes, or any length when want < 0) to wr,
@@ -168,7 +168,7 @@ func (h *Handler) finishUpload(r *http.Request, repo oci.Repository, wr blob.Wri
 	if err := h.cfg.Store.LinkBlob(ctx, repo, oci.BlobLink{Digest: string(d), Size: info.Size, CreatedAt: h.now()}); err != nil {
 		return err
 	}
-	return h.fenceLink(ctx, repo.Name, d)
+	return h.fenceLink(ctx, repo, d)
 }
 
 // errCollected: garbage collection deleted a blob while a push was making it reachable (it
@@ -177,7 +177,7 @@ var errCollected = ocihttp.Fail(ocihttp.CodeUnavailable, "garbage collection rem
 
 // fenceLink checks, after d was linked into repo, that garbage collection has not deleted its
 // bytes meanwhile; if it has, the link goes and the push fails.
-func (h *Handler) fenceLink(ctx context.Context, repo oci.Name, d blob.Digest) error {
+func (h *Handler) fenceLink(ctx context.Context, repo oci.Repository, d blob.Digest) error {
 	if h.cfg.Fence == nil {
 		return nil
 	}
@@ -326,7 +326,7 @@ func (h *Handler) servePutUpload(w http.ResponseWriter, r *http.Request, rt rout
 		h.writeError(w, r, err)
 		return
 	}
-	if err := h.finishUpload(r, oci.Repository{ProjectID: g.project.ID, Name: rt.name}, wr, d, n); err != nil {
+	if err := h.finishUpload(r, g.repo(rt), wr, d, n); err != nil {
 		h.writeError(w, r, err)
 		return
 	}

@@ -167,7 +167,7 @@ func expiryServerFixture(t *testing.T, srv *server.Server, today time.Time) map[
 	for _, m := range []namespace.Member{{UserID: users["alice"].ID, GroupID: g.ID, Role: namespace.Owner},
 		{UserID: users["bob"].ID, ProjectID: p.ID, Role: namespace.Maintainer},
 		{UserID: users["dave"].ID, ProjectID: p.ID, Role: namespace.Developer}} {
-		if err := srv.Namespaces.AddMember(ctx, m); err != nil {
+		if err := srv.Namespaces.AddMember(ctx, namespace.Instance, m); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -181,8 +181,8 @@ func testRegistryReferences(t *testing.T, s *sqlstore.Store) {
 	mustDo(t, s.PutManifest(ctx, repo, oci.ManifestRecord{Digest: manifest, MediaType: "application/vnd.oci.image.manifest.v1+json",
 		Size: 1, Blobs: []string{config, layer}, CreatedAt: t0}, []string{"v1"}))
 	// The layer's link goes, but the manifest still references it.
-	mustDo(t, s.UnlinkBlob(ctx, repo.Name, layer))
-	mustDo(t, s.UnlinkBlob(ctx, repo.Name, unlinked))
+	mustDo(t, s.UnlinkBlob(ctx, repo, layer))
+	mustDo(t, s.UnlinkBlob(ctx, repo, unlinked))
 
 	refs := s.RegistryReferences()
 	var all []string
@@ -204,7 +204,7 @@ func testRegistryReferences(t *testing.T, s *sqlstore.Store) {
 		t.Fatalf("referenced among = %v", among)
 	}
 	// Deleting the manifest drops its references too.
-	mustDo(t, s.DeleteManifest(ctx, repo.Name, manifest))
+	mustDo(t, s.DeleteManifest(ctx, repo, manifest))
 	among, err = refs.ReferencedAmong(ctx, []string{layer, config, manifest})
 	mustDo(t, err)
 	if among[layer] || among[manifest] || !among[config] {

@@ -51,11 +51,16 @@ func (s *Store) CreateUser(ctx context.Context, u *namespace.User) error {
 		}
 		id, err := s.insertID(ctx, tx, `INSERT INTO users (username, email, name, password_hash, admin, blocked, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			u.Username, u.Email, u.Name, u.PasswordHash, u.Admin, u.Blocked, unixTime(u.CreatedAt))
-		if err == nil {
-			u.ID = id
+		if err != nil {
+			return err
 		}
-		return err
+		u.ID = id
+		// A username is a top-level path, shared with top-level groups.
+		return s.insertRoute(ctx, tx, u.Username, routeUser, id)
 	})
+	if err != nil {
+		u.ID = 0
+	}
 	return kindErr("create user", s.classify(err))
 }
 
@@ -169,6 +174,9 @@ func (s *Store) CreateGroup(ctx context.Context, g *namespace.Group) error {
 		if err != nil {
 			return err
 		}
+		if err := s.insertRoute(ctx, tx, fullPath, routeGroup, id); err != nil {
+			return err
+		}
 		ancestry = append(ancestry, id)
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE namespace_groups SET ancestry = ? WHERE id = ?`), encodeIDs(ancestry), id); err != nil {
 			return err
@@ -250,6 +258,9 @@ func (s *Store) CreateProject(ctx context.Context, p *namespace.Project) error {
 		if err != nil {
 			return err
 		}
+		if err := s.insertRoute(ctx, tx, fullPath, routeProject, id); err != nil {
+			return err
+		}
 		p.ID, p.FullPath, p.GroupAncestry = id, fullPath, ancestry
 		return nil
 	})
@@ -258,8 +269,15 @@ func (s *Store) CreateProject(ctx context.Context, p *namespace.Project) error {
 
 // DeleteProject implements namespace.Store.
 func (s *Store) DeleteProject(ctx context.Context, id int64) error {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM projects WHERE id = ?`), id)
-	return kindErr("delete project", affectedOne(res, err))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM projects WHERE id = ?`), id)
+		if err := affectedOne(res, err); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM routes WHERE source_type = ? AND source_id = ?`), routeProject, id)
+		return err
+	})
+	return kindErr("delete project", s.classify(err))
 }
 
 // Project implements namespace.Store.
@@ -285,17 +303,105 @@ func (s *Store) ListProjects(ctx context.Context) ([]*namespace.Project, error) 
 	return projects, kindErr("list projects", err)
 }
 
-// SetMember implements namespace.Store.
-func (s *Store) SetMember(ctx context.Context, m namespace.Member) error {
+// AddMember implements namespace.Store.
+func (s *Store) AddMember(ctx context.Context, m namespace.Member) error {
 	var err error
 	if m.GroupID != 0 {
-		_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO group_members (group_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (user_id, group_id) DO UPDATE SET role = excluded.role`), m.GroupID, m.UserID, int(m.Role), unixTime(m.CreatedAt))
+		_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO group_members (group_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`),
+			m.GroupID, m.UserID, int(m.Role), unixTime(m.CreatedAt))
 	} else {
-		_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO project_members (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (user_id, project_id) DO UPDATE SET role = excluded.role`), m.ProjectID, m.UserID, int(m.Role), unixTime(m.CreatedAt))
+		_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO project_members (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`),
+			m.ProjectID, m.UserID, int(m.Role), unixTime(m.CreatedAt))
 	}
-	return kindErr("set member", s.classify(err))
+	return kindErr("add member", s.classify(err))
+}
+
+// ChangeMember implements namespace.Store. On SQLite every write transaction excludes the others
+// (BEGIN IMMEDIATE); on PostgreSQL the top-level group's row (or a personal project's) is locked
+// first, so changes in one tree run one after the other and each counts the owners the last one
+// left.
+func (s *Store) ChangeMember(ctx context.Context, m namespace.Member, decide func(old namespace.Member, otherOwners int) error) (namespace.Member, error) {
+	old := namespace.Member{UserID: m.UserID, GroupID: m.GroupID, ProjectID: m.ProjectID}
+	var refused error
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		table, col, source := "group_members", "group_id", m.GroupID
+		var ancestry []int64
+		personal := false
+		if m.GroupID != 0 {
+			g, err := scanGroup(tx.QueryRowContext(ctx, s.q(`SELECT `+groupCols+` FROM namespace_groups WHERE id = ?`), m.GroupID))
+			if err != nil {
+				return err
+			}
+			ancestry = g.Ancestry
+		} else {
+			table, col, source = "project_members", "project_id", m.ProjectID
+			p, err := scanProject(tx.QueryRowContext(ctx, s.q(`SELECT `+projectCols+projectFrom+` WHERE p.id = ?`), m.ProjectID))
+			if err != nil {
+				return err
+			}
+			ancestry, personal = p.GroupAncestry, p.OwnerUserID != 0
+		}
+		if s.dialect.name == "postgres" {
+			lock := `SELECT id FROM namespace_groups WHERE id = ? FOR UPDATE`
+			id := int64(0)
+			if len(ancestry) > 0 {
+				id = ancestry[0]
+			} else {
+				lock, id = `SELECT id FROM projects WHERE id = ? FOR UPDATE`, m.ProjectID
+			}
+			if _, err := tx.ExecContext(ctx, s.q(lock), id); err != nil {
+				return err
+			}
+		}
+		var role int
+		var created int64
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT role, created_at FROM `+table+` WHERE `+col+` = ? AND user_id = ?`), source, m.UserID).
+			Scan(&role, &created); err != nil {
+			return err
+		}
+		old.Role, old.CreatedAt = namespace.Role(role), fromUnix(created)
+		owners := 0
+		if personal {
+			owners++ // the namespace's owner, who is no member row
+		}
+		query := `SELECT COUNT(*) FROM ` + table + ` WHERE ` + col + ` = ? AND role = ? AND user_id <> ?`
+		args := []any{source, int(namespace.Owner), m.UserID}
+		if m.ProjectID != 0 && len(ancestry) > 0 {
+			query = `SELECT (` + query + `) + (SELECT COUNT(*) FROM group_members WHERE role = ? AND group_id IN (` + placeholders(len(ancestry)) + `))`
+			args = append(args, int(namespace.Owner))
+		} else if m.GroupID != 0 && len(ancestry) > 1 {
+			query = `SELECT (` + query + `) + (SELECT COUNT(*) FROM group_members WHERE role = ? AND group_id IN (` + placeholders(len(ancestry)-1) + `))`
+			args = append(args, int(namespace.Owner))
+			ancestry = ancestry[:len(ancestry)-1] // the group's own row is counted above
+		} else {
+			ancestry = nil
+		}
+		for _, id := range ancestry {
+			args = append(args, id)
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, s.q(query), args...).Scan(&n); err != nil {
+			return err
+		}
+		if refused = decide(old, owners+n); refused != nil {
+			return refused
+		}
+		var res sql.Result
+		var err error
+		if m.Role == namespace.NoRole {
+			res, err = tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE `+col+` = ? AND user_id = ?`), source, m.UserID)
+		} else {
+			res, err = tx.ExecContext(ctx, s.q(`UPDATE `+table+` SET role = ? WHERE `+col+` = ? AND user_id = ?`), int(m.Role), source, m.UserID)
+		}
+		return affectedOne(res, err)
+	})
+	if refused != nil {
+		return namespace.Member{}, refused
+	}
+	if err != nil {
+		return namespace.Member{}, kindErr("change member", s.classify(err))
+	}
+	return old, nil
 }
 
 // ListMembers implements namespace.Store.

@@ -71,37 +71,41 @@ func (s *Store) PersonalToken(ctx context.Context, id int64) (*token.PersonalTok
 	return &t, nil
 }
 
+// A repository is always found by its project and its name together (migration 0016), never by
+// name alone: a project can never reach another project's repository of the same name.
+
+// repoWhere selects the repository repo; its arguments are repoArgs(repo).
+const repoWhere = `project_id = ? AND name = ?`
+
+func repoArgs(repo oci.Repository) []any { return []any{repo.ProjectID, string(repo.Name)} }
+
 // ensureRepository returns the id of repository repo, creating it.
 func (s *Store) ensureRepository(ctx context.Context, tx *sql.Tx, repo oci.Repository, now time.Time) (int64, error) {
-	var id int64
-	err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM registry_repositories WHERE name = ?`), string(repo.Name)).Scan(&id)
-	if err == nil {
-		return id, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return 0, err
+	id, err := s.repositoryID(ctx, tx, repo)
+	if !errors.Is(err, errNoRows) {
+		return id, err
 	}
 	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO registry_repositories (project_id, name, created_at) VALUES (?, ?, ?)
-		ON CONFLICT (name) DO NOTHING`), repo.ProjectID, string(repo.Name), unixTime(now)); err != nil {
+		ON CONFLICT (project_id, name) DO NOTHING`), repo.ProjectID, string(repo.Name), unixTime(now)); err != nil {
 		return 0, s.classify(err)
 	}
-	err = tx.QueryRowContext(ctx, s.q(`SELECT id FROM registry_repositories WHERE name = ?`), string(repo.Name)).Scan(&id)
-	return id, s.classify(err)
+	return s.repositoryID(ctx, tx, repo)
 }
 
-// repositoryID returns the id of repository name, or errNoRows.
-func (s *Store) repositoryID(ctx context.Context, ex execer, name oci.Name) (int64, error) {
+// repositoryID returns the id of repository repo, or errNoRows.
+func (s *Store) repositoryID(ctx context.Context, ex execer, repo oci.Repository) (int64, error) {
 	var id int64
-	err := ex.QueryRowContext(ctx, s.q(`SELECT id FROM registry_repositories WHERE name = ?`), string(name)).Scan(&id)
+	err := ex.QueryRowContext(ctx, s.q(`SELECT id FROM registry_repositories WHERE `+repoWhere), repoArgs(repo)...).Scan(&id)
 	return id, s.classify(err)
 }
 
 // BlobLink returns the link of digest in repo, or oci.ErrNotFound.
-func (s *Store) BlobLink(ctx context.Context, repo oci.Name, digest string) (oci.BlobLink, error) {
+func (s *Store) BlobLink(ctx context.Context, repo oci.Repository, digest string) (oci.BlobLink, error) {
 	l := oci.BlobLink{Digest: digest}
 	var created int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT l.size, l.created_at FROM registry_blob_links l
-		JOIN registry_repositories r ON r.id = l.repository_id WHERE r.name = ? AND l.digest = ?`), string(repo), digest).
+		JOIN registry_repositories r ON r.id = l.repository_id WHERE r.project_id = ? AND r.name = ? AND l.digest = ?`),
+		repo.ProjectID, string(repo.Name), digest).
 		Scan(&l.Size, &created)
 	if err != nil {
 		return oci.BlobLink{}, ociErr("blob link", s.classify(err))
@@ -125,9 +129,9 @@ func (s *Store) LinkBlob(ctx context.Context, repo oci.Repository, link oci.Blob
 }
 
 // UnlinkBlob removes digest from repo, or returns oci.ErrNotFound.
-func (s *Store) UnlinkBlob(ctx context.Context, repo oci.Name, digest string) error {
+func (s *Store) UnlinkBlob(ctx context.Context, repo oci.Repository, digest string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM registry_blob_links
-		WHERE repository_id = (SELECT id FROM registry_repositories WHERE name = ?) AND digest = ?`), string(repo), digest)
+		WHERE repository_id = (SELECT id FROM registry_repositories WHERE `+repoWhere+`) AND digest = ?`), append(repoArgs(repo), digest)...)
 	return ociErr("unlink blob", affected(res, err))
 }
 
@@ -175,16 +179,17 @@ func scanManifest(row scanner) (oci.ManifestRecord, error) {
 
 // Manifest returns the manifest ref (a tag, or a digest: digests contain a colon) names in
 // repo, or oci.ErrNotFound.
-func (s *Store) Manifest(ctx context.Context, repo oci.Name, ref string) (oci.ManifestRecord, error) {
+func (s *Store) Manifest(ctx context.Context, repo oci.Repository, ref string) (oci.ManifestRecord, error) {
 	var row *sql.Row
 	if strings.Contains(ref, ":") {
 		row = s.db.QueryRowContext(ctx, s.q(`SELECT `+manifestCols+` FROM registry_manifests m
-			JOIN registry_repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?`), string(repo), ref)
+			JOIN registry_repositories r ON r.id = m.repository_id WHERE r.project_id = ? AND r.name = ? AND m.digest = ?`),
+			repo.ProjectID, string(repo.Name), ref)
 	} else {
 		row = s.db.QueryRowContext(ctx, s.q(`SELECT `+manifestCols+` FROM registry_tags t
 			JOIN registry_repositories r ON r.id = t.repository_id
 			JOIN registry_manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
-			WHERE r.name = ? AND t.name = ?`), string(repo), ref)
+			WHERE r.project_id = ? AND r.name = ? AND t.name = ?`), repo.ProjectID, string(repo.Name), ref)
 	}
 	m, err := scanManifest(row)
 	return m, ociErr("manifest", s.classify(err))
@@ -312,22 +317,22 @@ func (s *Store) PutManifest(ctx context.Context, repo oci.Repository, m oci.Mani
 
 // DeleteManifest removes a manifest of repo with its tags and references, or returns
 // oci.ErrNotFound.
-func (s *Store) DeleteManifest(ctx context.Context, repo oci.Name, digest string) error {
+func (s *Store) DeleteManifest(ctx context.Context, repo oci.Repository, digest string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM registry_manifests
-		WHERE repository_id = (SELECT id FROM registry_repositories WHERE name = ?) AND digest = ?`), string(repo), digest)
+		WHERE repository_id = (SELECT id FROM registry_repositories WHERE `+repoWhere+`) AND digest = ?`), append(repoArgs(repo), digest)...)
 	return ociErr("delete manifest", affected(res, err))
 }
 
 // DeleteTag removes a tag of repo, or returns oci.ErrNotFound.
-func (s *Store) DeleteTag(ctx context.Context, repo oci.Name, tag string) error {
+func (s *Store) DeleteTag(ctx context.Context, repo oci.Repository, tag string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM registry_tags
-		WHERE repository_id = (SELECT id FROM registry_repositories WHERE name = ?) AND name = ?`), string(repo), tag)
+		WHERE repository_id = (SELECT id FROM registry_repositories WHERE `+repoWhere+`) AND name = ?`), append(repoArgs(repo), tag)...)
 	return ociErr("delete tag", affected(res, err))
 }
 
 // Tags lists up to n tags of repo after last in byte order; oci.ErrNotFound when the repository
 // does not exist.
-func (s *Store) Tags(ctx context.Context, repo oci.Name, last string, n int) ([]string, error) {
+func (s *Store) Tags(ctx context.Context, repo oci.Repository, last string, n int) ([]string, error) {
 	id, err := s.repositoryID(ctx, s.db, repo)
 	if err != nil {
 		return nil, ociErr("tags", err)
@@ -337,7 +342,7 @@ func (s *Store) Tags(ctx context.Context, repo oci.Name, last string, n int) ([]
 
 // Repositories lists up to n repository names after last in byte order.
 func (s *Store) Repositories(ctx context.Context, last string, n int) ([]string, error) {
-	return s.names(ctx, `SELECT name FROM registry_repositories WHERE name > ? ORDER BY name LIMIT ?`, last, n)
+	return s.names(ctx, `SELECT DISTINCT name FROM registry_repositories WHERE name > ? ORDER BY name LIMIT ?`, last, n)
 }
 
 func (s *Store) names(ctx context.Context, query string, args ...any) ([]string, error) {
@@ -359,10 +364,10 @@ func (s *Store) names(ctx context.Context, query string, args ...any) ([]string,
 
 // Referrers lists up to n manifests of repo whose subject is subject (only those of
 // artifactType when it is set), after the digest last, in digest order.
-func (s *Store) Referrers(ctx context.Context, repo oci.Name, subject, artifactType, last string, n int) ([]oci.Descriptor, error) {
+func (s *Store) Referrers(ctx context.Context, repo oci.Repository, subject, artifactType, last string, n int) ([]oci.Descriptor, error) {
 	query := `SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM registry_manifests m
-		JOIN registry_repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.subject = ? AND m.digest > ?`
-	args := []any{string(repo), subject, last}
+		JOIN registry_repositories r ON r.id = m.repository_id WHERE r.project_id = ? AND r.name = ? AND m.subject = ? AND m.digest > ?`
+	args := []any{repo.ProjectID, string(repo.Name), subject, last}
 	if artifactType != "" {
 		query += ` AND m.artifact_type = ?`
 		args = append(args, artifactType)

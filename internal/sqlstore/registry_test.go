@@ -43,8 +43,8 @@ func TestRegistryStorePostgres(t *testing.T) {
 	})
 }
 
-// regFixture is a migrated store with group "g" holding projects "g/p" and "g/p/q" (a project
-// whose path extends another's) and "g/other".
+// regFixture is a migrated store with group "g" holding projects "g/p", "g/sub/q" (in a
+// subgroup) and "g/other".
 type regFixture struct {
 	s            *sqlstore.Store
 	p, q, other  *namespace.Project
@@ -77,7 +77,7 @@ func runRegistrySuite(t *testing.T, open func(t *testing.T) *sqlstore.Store) {
 			return p
 		}
 		f := &regFixture{s: s, ctx: ctx, t0: t0, p: proj("p", g.ID), other: proj("other", g.ID)}
-		sub := &namespace.Group{Name: "P", Path: "p", ParentID: g.ID, CreatedAt: t0}
+		sub := &namespace.Group{Name: "Sub", Path: "sub", ParentID: g.ID, CreatedAt: t0}
 		if err := s.CreateGroup(ctx, sub); err != nil {
 			t.Fatal(err)
 		}
@@ -93,6 +93,7 @@ func runRegistrySuite(t *testing.T, open func(t *testing.T) *sqlstore.Store) {
 	t.Run("tags", func(t *testing.T) { testTags(t, setup(t)) })
 	t.Run("referrers", func(t *testing.T) { testReferrers(t, setup(t)) })
 	t.Run("catalog", func(t *testing.T) { testCatalog(t, setup(t)) })
+	t.Run("repositories_by_project", func(t *testing.T) { testRepositoriesByProject(t, setup(t)) })
 }
 
 func wantKind(t *testing.T, err, kind error) {
@@ -114,14 +115,14 @@ func testProjectByLongestPath(t *testing.T, f *regFixture) {
 		name string
 		want int64
 	}{
-		{"g/p", f.p.ID}, {"g/p/img", f.p.ID}, {"g/p/q", f.q.ID}, {"g/p/q/img/x", f.q.ID}, {"G/P/Q/img", f.q.ID}, {"g/other/a/b", f.other.ID},
+		{"g/p", f.p.ID}, {"g/p/img", f.p.ID}, {"g/sub/q", f.q.ID}, {"g/sub/q/img/x", f.q.ID}, {"G/SUB/Q/img", f.q.ID}, {"g/other/a/b", f.other.ID},
 	} {
 		p, err := f.s.ProjectByLongestPath(f.ctx, oci.Name(c.name).ProjectPaths())
 		if err != nil || p.ID != c.want || len(p.GroupAncestry) == 0 {
 			t.Errorf("ok/%s: %+v %v, want project %d", c.name, p, err, c.want)
 		}
 	}
-	for _, name := range []string{"g", "nope/p", "g/pp"} {
+	for _, name := range []string{"g", "nope/p", "g/pp", "g/sub", "g/sub/img"} {
 		_, err := f.s.ProjectByLongestPath(f.ctx, oci.Name(name).ProjectPaths())
 		if !errors.Is(err, errkind.ErrNotFound) {
 			t.Errorf("fail/%s: %v", name, err)
@@ -144,16 +145,16 @@ func testPersonalTokenByID(t *testing.T, f *regFixture) {
 
 func testBlobLinks(t *testing.T, f *regFixture) {
 	d := digest("layer")
-	_, err := f.s.BlobLink(f.ctx, f.repoA.Name, d)
+	_, err := f.s.BlobLink(f.ctx, f.repoA, d)
 	wantKind(t, err, oci.ErrNotFound)
 	mustDo(t, f.s.LinkBlob(f.ctx, f.repoA, oci.BlobLink{Digest: d, Size: 42, CreatedAt: f.t0}))
 	mustDo(t, f.s.LinkBlob(f.ctx, f.repoA, oci.BlobLink{Digest: d, Size: 42, CreatedAt: f.t0.Add(time.Hour)})) // idempotent
-	l, err := f.s.BlobLink(f.ctx, f.repoA.Name, d)
+	l, err := f.s.BlobLink(f.ctx, f.repoA, d)
 	if err != nil || l.Size != 42 || !l.CreatedAt.Equal(f.t0) {
 		t.Fatalf("BlobLink: %+v %v", l, err)
 	}
 	// A blob is reachable only from repositories that link it.
-	_, err = f.s.BlobLink(f.ctx, f.repoB.Name, d)
+	_, err = f.s.BlobLink(f.ctx, f.repoB, d)
 	wantKind(t, err, oci.ErrNotFound)
 	if l, err := f.s.ProjectBlobLink(f.ctx, f.p.ID, d); err != nil || l.Size != 42 {
 		t.Fatalf("ProjectBlobLink: %+v %v", l, err)
@@ -161,10 +162,10 @@ func testBlobLinks(t *testing.T, f *regFixture) {
 	_, err = f.s.ProjectBlobLink(f.ctx, f.other.ID, d)
 	wantKind(t, err, oci.ErrNotFound)
 	mustDo(t, f.s.LinkBlob(f.ctx, f.repoB, oci.BlobLink{Digest: d, Size: 42, CreatedAt: f.t0}))
-	mustDo(t, f.s.UnlinkBlob(f.ctx, f.repoA.Name, d))
-	wantKind(t, f.s.UnlinkBlob(f.ctx, f.repoA.Name, d), oci.ErrNotFound)
-	wantKind(t, f.s.UnlinkBlob(f.ctx, "g/p/none", d), oci.ErrNotFound)
-	if _, err := f.s.BlobLink(f.ctx, f.repoB.Name, d); err != nil {
+	mustDo(t, f.s.UnlinkBlob(f.ctx, f.repoA, d))
+	wantKind(t, f.s.UnlinkBlob(f.ctx, f.repoA, d), oci.ErrNotFound)
+	wantKind(t, f.s.UnlinkBlob(f.ctx, oci.Repository{ProjectID: f.p.ID, Name: "g/p/none"}, d), oci.ErrNotFound)
+	if _, err := f.s.BlobLink(f.ctx, f.repoB, d); err != nil {
 		t.Fatalf("unlinking from one repository unlinked it from another: %v", err)
 	}
 }
@@ -182,9 +183,9 @@ func testManifests(t *testing.T, f *regFixture) {
 	if !errors.As(err, &me) || len(me.Digests) != 2 || !errors.Is(err, oci.ErrMissingReference) {
 		t.Fatalf("fail/missing blobs: %v", err)
 	}
-	_, err = f.s.Manifest(f.ctx, f.repoA.Name, img.Digest)
+	_, err = f.s.Manifest(f.ctx, f.repoA, img.Digest)
 	wantKind(t, err, oci.ErrNotFound)
-	_, err = f.s.Manifest(f.ctx, f.repoA.Name, "v1")
+	_, err = f.s.Manifest(f.ctx, f.repoA, "v1")
 	wantKind(t, err, oci.ErrNotFound)
 
 	for _, d := range []string{cfg, layer} {
@@ -193,13 +194,13 @@ func testManifests(t *testing.T, f *regFixture) {
 	mustDo(t, f.s.PutManifest(f.ctx, f.repoA, img, []string{"v1", "latest"}))
 	mustDo(t, f.s.PutManifest(f.ctx, f.repoA, img, nil)) // pushing again is fine
 	for _, ref := range []string{img.Digest, "v1", "latest"} {
-		m, err := f.s.Manifest(f.ctx, f.repoA.Name, ref)
+		m, err := f.s.Manifest(f.ctx, f.repoA, ref)
 		if err != nil || m.Digest != img.Digest || m.MediaType != img.MediaType || m.Size != img.Size || m.ArtifactType != img.ArtifactType {
 			t.Fatalf("Manifest(%s) = %+v %v", ref, m, err)
 		}
 	}
 	// Another repository of the project has neither the blobs nor the manifest.
-	wantKind(t, errOf(f.s.Manifest(f.ctx, f.repoB.Name, img.Digest)), oci.ErrNotFound)
+	wantKind(t, errOf(f.s.Manifest(f.ctx, f.repoB, img.Digest)), oci.ErrNotFound)
 	if err := f.s.PutManifest(f.ctx, f.repoB, img, nil); !errors.Is(err, oci.ErrMissingReference) {
 		t.Fatalf("fail/blobs of another repository: %v", err)
 	}
@@ -213,26 +214,26 @@ func testManifests(t *testing.T, f *regFixture) {
 	mustDo(t, f.s.PutManifest(f.ctx, f.repoA, idx, []string{"multi"}))
 	// Moving a tag.
 	mustDo(t, f.s.PutManifest(f.ctx, f.repoA, idx, []string{"latest"}))
-	if m, _ := f.s.Manifest(f.ctx, f.repoA.Name, "latest"); m.Digest != idx.Digest {
+	if m, _ := f.s.Manifest(f.ctx, f.repoA, "latest"); m.Digest != idx.Digest {
 		t.Fatalf("latest still at %s", m.Digest)
 	}
 	// Deleting a manifest deletes its tags.
-	mustDo(t, f.s.DeleteManifest(f.ctx, f.repoA.Name, img.Digest))
-	wantKind(t, f.s.DeleteManifest(f.ctx, f.repoA.Name, img.Digest), oci.ErrNotFound)
-	wantKind(t, errOf(f.s.Manifest(f.ctx, f.repoA.Name, "v1")), oci.ErrNotFound)
-	if tags, _ := f.s.Tags(f.ctx, f.repoA.Name, "", 10); !slices.Equal(tags, []string{"latest", "multi"}) {
+	mustDo(t, f.s.DeleteManifest(f.ctx, f.repoA, img.Digest))
+	wantKind(t, f.s.DeleteManifest(f.ctx, f.repoA, img.Digest), oci.ErrNotFound)
+	wantKind(t, errOf(f.s.Manifest(f.ctx, f.repoA, "v1")), oci.ErrNotFound)
+	if tags, _ := f.s.Tags(f.ctx, f.repoA, "", 10); !slices.Equal(tags, []string{"latest", "multi"}) {
 		t.Fatalf("tags after delete: %v", tags)
 	}
-	mustDo(t, f.s.DeleteTag(f.ctx, f.repoA.Name, "multi"))
-	wantKind(t, f.s.DeleteTag(f.ctx, f.repoA.Name, "multi"), oci.ErrNotFound)
-	if _, err := f.s.Manifest(f.ctx, f.repoA.Name, idx.Digest); err != nil {
+	mustDo(t, f.s.DeleteTag(f.ctx, f.repoA, "multi"))
+	wantKind(t, f.s.DeleteTag(f.ctx, f.repoA, "multi"), oci.ErrNotFound)
+	if _, err := f.s.Manifest(f.ctx, f.repoA, idx.Digest); err != nil {
 		t.Fatalf("deleting a tag deleted the manifest: %v", err)
 	}
 	// sha512 digests work as any other.
 	big := manifestRec(f, "sha512", nil, nil)
 	big.Digest = "sha512:" + strings.Repeat("ab", 64)
 	mustDo(t, f.s.PutManifest(f.ctx, f.repoA, big, nil))
-	if m, err := f.s.Manifest(f.ctx, f.repoA.Name, big.Digest); err != nil || m.Digest != big.Digest {
+	if m, err := f.s.Manifest(f.ctx, f.repoA, big.Digest); err != nil || m.Digest != big.Digest {
 		t.Fatalf("sha512: %+v %v", m, err)
 	}
 	// Many references in one manifest (more than one IN-list chunk).
@@ -248,23 +249,23 @@ func testManifests(t *testing.T, f *regFixture) {
 func errOf[T any](_ T, err error) error { return err }
 
 func testTags(t *testing.T, f *regFixture) {
-	_, err := f.s.Tags(f.ctx, f.repoA.Name, "", 10)
+	_, err := f.s.Tags(f.ctx, f.repoA, "", 10)
 	wantKind(t, err, oci.ErrNotFound)
 	m := manifestRec(f, "m", nil, nil)
 	tags := []string{"b", "a", "B", "v1.10", "v1.9", "_x", "A-1"}
 	mustDo(t, f.s.PutManifest(f.ctx, f.repoA, m, tags))
 	want := slices.Clone(tags)
 	slices.Sort(want) // byte order: upper case before lower case
-	got, err := f.s.Tags(f.ctx, f.repoA.Name, "", 100)
+	got, err := f.s.Tags(f.ctx, f.repoA, "", 100)
 	if err != nil || !slices.Equal(got, want) {
 		t.Fatalf("Tags = %v %v, want %v", got, err, want)
 	}
-	page, _ := f.s.Tags(f.ctx, f.repoA.Name, "", 3)
-	next, _ := f.s.Tags(f.ctx, f.repoA.Name, page[2], 100)
+	page, _ := f.s.Tags(f.ctx, f.repoA, "", 3)
+	next, _ := f.s.Tags(f.ctx, f.repoA, page[2], 100)
 	if !slices.Equal(append(page, next...), want) {
 		t.Fatalf("paging: %v + %v", page, next)
 	}
-	if got, _ := f.s.Tags(f.ctx, f.repoA.Name, "zzz", 10); len(got) != 0 {
+	if got, _ := f.s.Tags(f.ctx, f.repoA, "zzz", 10); len(got) != 0 {
 		t.Fatalf("after the last tag: %v", got)
 	}
 }
@@ -281,7 +282,7 @@ func testReferrers(t *testing.T, f *regFixture) {
 		mustDo(t, f.s.PutManifest(f.ctx, f.repoA, m, nil))
 	}
 	mustDo(t, f.s.PutManifest(f.ctx, f.repoB, sig, nil))
-	all, err := f.s.Referrers(f.ctx, f.repoA.Name, subject, "", "", 100)
+	all, err := f.s.Referrers(f.ctx, f.repoA, subject, "", "", 100)
 	if err != nil || len(all) != 3 {
 		t.Fatalf("Referrers = %+v %v", all, err)
 	}
@@ -300,16 +301,16 @@ func testReferrers(t *testing.T, f *regFixture) {
 			}
 		}
 	}
-	only, _ := f.s.Referrers(f.ctx, f.repoA.Name, subject, "application/vnd.sbom", "", 100)
+	only, _ := f.s.Referrers(f.ctx, f.repoA, subject, "application/vnd.sbom", "", 100)
 	if len(only) != 1 || only[0].Digest != sbom.Digest {
 		t.Fatalf("filtered: %+v", only)
 	}
-	page, _ := f.s.Referrers(f.ctx, f.repoA.Name, subject, "", "", 2)
-	rest, _ := f.s.Referrers(f.ctx, f.repoA.Name, subject, "", page[1].Digest, 2)
+	page, _ := f.s.Referrers(f.ctx, f.repoA, subject, "", "", 2)
+	rest, _ := f.s.Referrers(f.ctx, f.repoA, subject, "", page[1].Digest, 2)
 	if len(page) != 2 || len(rest) != 1 {
 		t.Fatalf("paging %d + %d", len(page), len(rest))
 	}
-	if none, err := f.s.Referrers(f.ctx, "g/p/none", subject, "", "", 10); err != nil || len(none) != 0 {
+	if none, err := f.s.Referrers(f.ctx, oci.Repository{ProjectID: f.p.ID, Name: "g/p/none"}, subject, "", "", 10); err != nil || len(none) != 0 {
 		t.Fatalf("unknown repository: %+v %v", none, err)
 	}
 }
@@ -324,5 +325,38 @@ func testCatalog(t *testing.T, f *regFixture) {
 	}
 	if got, _ := f.s.Repositories(f.ctx, "g/other", 1); !slices.Equal(got, []string{"g/p/a"}) {
 		t.Fatalf("page: %v", got)
+	}
+}
+
+// testRepositoriesByProject: a repository is found by its project and name together, so a
+// project never sees (nor writes into) another project's repository that has the same name.
+func testRepositoriesByProject(t *testing.T, f *regFixture) {
+	theirs := oci.Repository{ProjectID: f.other.ID, Name: f.repoA.Name}
+	d, d2 := digest("layer"), digest("other-layer")
+	mustDo(t, f.s.LinkBlob(f.ctx, f.repoA, oci.BlobLink{Digest: d, Size: 1, CreatedAt: f.t0}))
+	img := manifestRec(f, "img", []string{d}, nil)
+	mustDo(t, f.s.PutManifest(f.ctx, f.repoA, img, []string{"v1"}))
+
+	wantKind(t, errOf(f.s.BlobLink(f.ctx, theirs, d)), oci.ErrNotFound)
+	wantKind(t, errOf(f.s.Manifest(f.ctx, theirs, "v1")), oci.ErrNotFound)
+	wantKind(t, errOf(f.s.Manifest(f.ctx, theirs, img.Digest)), oci.ErrNotFound)
+	wantKind(t, errOf(f.s.Tags(f.ctx, theirs, "", 10)), oci.ErrNotFound)
+	wantKind(t, f.s.DeleteTag(f.ctx, theirs, "v1"), oci.ErrNotFound)
+	wantKind(t, f.s.DeleteManifest(f.ctx, theirs, img.Digest), oci.ErrNotFound)
+	wantKind(t, f.s.UnlinkBlob(f.ctx, theirs, d), oci.ErrNotFound)
+	if err := f.s.PutManifest(f.ctx, theirs, img, []string{"v1"}); !errors.Is(err, oci.ErrMissingReference) {
+		t.Fatalf("a manifest over the other project's blob: %v, want ErrMissingReference", err)
+	}
+	// Writing under the same name in another project makes a repository of its own.
+	mustDo(t, f.s.LinkBlob(f.ctx, theirs, oci.BlobLink{Digest: d2, Size: 1, CreatedAt: f.t0}))
+	wantKind(t, errOf(f.s.BlobLink(f.ctx, f.repoA, d2)), oci.ErrNotFound)
+	if _, err := f.s.BlobLink(f.ctx, theirs, d2); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := f.s.Manifest(f.ctx, f.repoA, "v1"); err != nil || m.Digest != img.Digest {
+		t.Fatalf("the owner's tag after the other project's writes: %+v, %v", m, err)
+	}
+	if got, _ := f.s.Repositories(f.ctx, "", 10); !slices.Equal(got, []string{string(f.repoA.Name)}) {
+		t.Fatalf("catalog = %v, want the name once", got)
 	}
 }

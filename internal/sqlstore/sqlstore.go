@@ -232,6 +232,11 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 			if n > 0 {
 				return nil
 			}
+			if version == routesMigration {
+				if err := s.checkRoutes(ctx, tx); err != nil {
+					return fmt.Errorf("%s: %w", e.Name(), err)
+				}
+			}
 			for _, stmt := range strings.Split(string(body), ";\n") {
 				if strings.TrimSpace(stmt) == "" {
 					continue

@@ -56,7 +56,10 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.Store) {
 	t.Run("groups", func(t *testing.T) { testGroups(t, migrated(t)) })
 	t.Run("projects", func(t *testing.T) { testProjects(t, migrated(t)) })
 	t.Run("shared_paths", func(t *testing.T) { testSharedPaths(t, migrated(t)) })
+	t.Run("sibling_paths", func(t *testing.T) { testSiblingPaths(t, migrated(t)) })
+	t.Run("routes_migration", func(t *testing.T) { testRoutesMigration(t, migrated(t)) })
 	t.Run("members", func(t *testing.T) { testMembers(t, migrated(t)) })
+	t.Run("member_changes", func(t *testing.T) { testMemberChanges(t, migrated(t)) })
 	t.Run("deploy_tokens", func(t *testing.T) { testDeployTokens(t, migrated(t)) })
 	t.Run("deploy_token_list", func(t *testing.T) { testDeployTokenList(t, migrated(t)) })
 	t.Run("deploy_token_rotate", func(t *testing.T) { testDeployTokenRotate(t, migrated(t)) })
@@ -497,7 +500,7 @@ func testMembers(t *testing.T, s *sqlstore.Store) {
 			{UserID: erin.ID, GroupID: other.ID, Role: namespace.Owner, CreatedAt: t0},
 			{UserID: finn.ID, GroupID: root.ID, Role: namespace.Guest, CreatedAt: t0},
 		} {
-			must(t, s.SetMember(ctx(), m))
+			must(t, s.AddMember(ctx(), m))
 		}
 	})
 	t.Run("ok/member roles with inheritance", func(t *testing.T) {
@@ -523,7 +526,9 @@ func testMembers(t *testing.T, s *sqlstore.Store) {
 		}
 	})
 	t.Run("ok/update role", func(t *testing.T) {
-		must(t, s.SetMember(ctx(), namespace.Member{UserID: finn.ID, GroupID: root.ID, Role: namespace.Maintainer, CreatedAt: t0}))
+		_, err := s.ChangeMember(ctx(), namespace.Member{UserID: finn.ID, GroupID: root.ID, Role: namespace.Maintainer},
+			func(namespace.Member, int) error { return nil })
+		must(t, err)
 		got, err := s.MemberRoles(ctx(), finn.ID, 0, []int64{root.ID})
 		must(t, err)
 		if !sameRoles(got, []namespace.Role{namespace.Maintainer}) {
@@ -548,16 +553,20 @@ func testMembers(t *testing.T, s *sqlstore.Store) {
 			t.Fatalf("ListMembers(mid) = %+v, want none (inherited members are not direct)", ms)
 		}
 	})
+	t.Run("fail/add an existing member", func(t *testing.T) {
+		err := s.AddMember(ctx(), namespace.Member{UserID: finn.ID, GroupID: root.ID, Role: namespace.Owner, CreatedAt: t0})
+		wantErr(t, err, errkind.ErrConflict)
+	})
 	t.Run("fail/missing user", func(t *testing.T) {
-		err := s.SetMember(ctx(), namespace.Member{UserID: 999999, GroupID: root.ID, Role: namespace.Guest, CreatedAt: t0})
+		err := s.AddMember(ctx(), namespace.Member{UserID: 999999, GroupID: root.ID, Role: namespace.Guest, CreatedAt: t0})
 		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/missing group", func(t *testing.T) {
-		err := s.SetMember(ctx(), namespace.Member{UserID: erin.ID, GroupID: 999999, Role: namespace.Guest, CreatedAt: t0})
+		err := s.AddMember(ctx(), namespace.Member{UserID: erin.ID, GroupID: 999999, Role: namespace.Guest, CreatedAt: t0})
 		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/missing project", func(t *testing.T) {
-		err := s.SetMember(ctx(), namespace.Member{UserID: erin.ID, ProjectID: 999999, Role: namespace.Guest, CreatedAt: t0})
+		err := s.AddMember(ctx(), namespace.Member{UserID: erin.ID, ProjectID: 999999, Role: namespace.Guest, CreatedAt: t0})
 		wantErr(t, err, errkind.ErrNotFound)
 	})
 }
