@@ -90,7 +90,7 @@ func (g Grant) Projects() []*namespace.Project { return g.projects }
 // for a group- or instance-level one. A refusal is a *packages.DeniedError. When the project or
 // package is not found and the request has no credentials, it is ErrUnauthorized ("authentication
 // required"): clients such as npm, pip and curl send credentials only after a 401. Other errors
-// are authn's (ErrInvalidCredentials), ErrNotFound, or ones that could not decide.
+// are authn's (ErrInvalidCredentials, ErrBanned), ErrNotFound, or ones that could not decide.
 func Authorize(r *http.Request, auth *authn.Authenticator, svc *packages.Service, t Target, act access.Action) (Grant, error) {
 	ctx := r.Context()
 	p, err := auth.PackagesWith(ctx, r, t.Credentials)
@@ -207,6 +207,7 @@ type Problem struct {
 // Classify maps an error kind to its HTTP status:
 //
 //	authn.ErrInvalidCredentials, ErrUnauthorized   401 (Detail: the refusal's reason)
+//	authn.ErrBanned                                 403 (Detail: the ban's text)
 //	ErrForbidden                                    403 (Detail: the refusal's reason)
 //	ErrNotFound                                     404 (never says why)
 //	ErrInvalid                                      400 (Detail: a *ValidationError's text)
@@ -224,6 +225,9 @@ func Classify(err error) Problem {
 		if errors.As(err, &de) {
 			p.Detail = de.Reason
 		}
+	case errors.Is(err, authn.ErrBanned):
+		p.Status = http.StatusForbidden
+		p.Detail = authn.ErrBanned.Error()
 	case errors.Is(err, packages.ErrForbidden):
 		p.Status = http.StatusForbidden
 		if errors.As(err, &de) {
