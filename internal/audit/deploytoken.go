@@ -42,6 +42,25 @@ func TokenRotated(t *token.DeployToken, grace time.Duration) Event {
 		fmt.Sprintf("username %s, grace period %ds", t.Username, int64(grace/time.Second)))
 }
 
+// TokenRefused is what a refusal of deploy token t on the project or group entityType/entityID
+// ("instance" with 0 for the instance) writes, details saying what was asked and why it was
+// refused. The token's own project or group gets the event with the token's metadata. When the
+// refusal was on another entity, that entity gets only the fact, without the token's name, id
+// or username, which are not its business (and would tell a victim's maintainers nothing they
+// could act on, while showing them another group's credentials). The caller adds the IP.
+func TokenRefused(t *token.DeployToken, entityType string, entityID int64, details string) []Event {
+	ownType, ownID := entity(t.Owner)
+	own := Event{Type: DeployTokenRefused, ActorKind: "deploy_token", ActorID: t.ID, ActorName: t.Username,
+		TargetType: "deploy_token", TargetID: t.ID, TargetName: t.Name, EntityType: ownType, EntityID: ownID, Details: details}
+	if entityType == ownType && entityID == ownID {
+		return []Event{own}
+	}
+	own.Details = details + " (on a " + entityType + " outside the token's own " + ownType + ")"
+	fact := Event{Type: DeployTokenRefused, ActorKind: "deploy_token", TargetType: "deploy_token",
+		EntityType: entityType, EntityID: entityID, Details: details + " (a deploy token of another project or group)"}
+	return []Event{own, fact}
+}
+
 func tokenEvent(t *token.DeployToken, typ, details string) Event {
 	e := Event{Type: typ, TargetType: "deploy_token", TargetID: t.ID, TargetName: t.Name, Details: details}
 	e.EntityType, e.EntityID = entity(t.Owner)

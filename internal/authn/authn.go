@@ -205,28 +205,27 @@ func (a *Authenticator) failed(ctx context.Context, r *http.Request, username, i
 	return ErrInvalidCredentials
 }
 
-// Authorize asks access for the decision and audits refusals of deploy tokens. Every protocol
-// calls this once per request before its handler runs.
+// Authorize asks access for the decision and audits refusals of deploy tokens: with the token's
+// metadata on its own project's or group's log, and only the fact on another's
+// (audit.TokenRefused). Every protocol calls this once per request before its handler runs.
 func (a *Authenticator) Authorize(ctx context.Context, r *http.Request, p access.Principal, res access.Resource, act access.Action) (access.Decision, error) {
 	p.ClientIP = ClientIP(r)
 	d, err := a.Authorizer.Authorize(ctx, p, res, act)
 	if err != nil || d.Allow || p.Kind != access.DeployTokenPrincipal || a.Audit == nil {
 		return d, err
 	}
-	t := p.DeployToken
-	e := audit.Event{Type: audit.DeployTokenRefused, ActorKind: "deploy_token", ActorID: t.ID, ActorName: t.Username,
-		TargetType: "deploy_token", TargetID: t.ID, TargetName: t.Name, IP: ClientIP(r).String(),
-		Details: string(act) + ": " + d.Reason}
+	entityType, entityID := "instance", int64(0)
 	switch {
 	case res.Project != nil:
-		e.EntityType, e.EntityID = "project", res.Project.ID
+		entityType, entityID = "project", res.Project.ID
 	case res.Group != nil:
-		e.EntityType, e.EntityID = "group", res.Group.ID
-	default:
-		e.EntityType = "instance"
+		entityType, entityID = "group", res.Group.ID
 	}
-	if err := a.Audit.Record(ctx, e); err != nil && a.Log != nil {
-		a.Log.ErrorContext(ctx, "record audit event", "err", err)
+	for _, e := range audit.TokenRefused(p.DeployToken, entityType, entityID, string(act)+": "+d.Reason) {
+		e.IP = p.ClientIP.String()
+		if err := a.Audit.Record(ctx, e); err != nil && a.Log != nil {
+			a.Log.ErrorContext(ctx, "record audit event", "err", err)
+		}
 	}
 	return d, nil
 }

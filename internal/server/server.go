@@ -92,6 +92,11 @@ type Server struct {
 	Expiry         *notify.Job
 	expirySchedule *notify.Scheduler
 
+	// AuditRetention deletes audit events older than audit.retention, daily at 02:00 UTC by
+	// auditSchedule (audit.go).
+	AuditRetention *audit.Retention
+	auditSchedule  *notify.Scheduler
+
 	// ExternalAuthorization is the external authorization service's client and settings.
 	ExternalAuthorization *extauthz.Service
 
@@ -177,6 +182,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		s.Close()
 		return nil, err
 	}
+	s.openAuditRetention(opts)
 	if err := s.openNotify(opts); err != nil {
 		s.Close()
 		return nil, err
@@ -381,6 +387,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	gcCtx, stopGC := context.WithCancel(ctx)
 	defer s.startGC(gcCtx)()
 	defer s.startNotify(gcCtx)()
+	defer s.startAudit(gcCtx)()
 	defer stopGC()
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(l) }()
