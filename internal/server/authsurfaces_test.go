@@ -115,7 +115,9 @@ func TestEverySurfaceSharesTheBan(t *testing.T) {
 			wrong: func(t *testing.T, i int) int {
 				return get(t, ts, "/jwt/auth?service=container_registry", nil, "root", bad(i))
 			},
-			valid: func(t *testing.T, _ int) int { return get(t, ts, "/jwt/auth?service=container_registry", nil, "root", root) }},
+			valid: func(t *testing.T, _ int) int {
+				return get(t, ts, "/jwt/auth?service=container_registry", nil, "root", root)
+			}},
 		pkg("generic", proj+"/generic/tool/1.0.0/tool.bin"),
 		pkg("npm", proj+"/npm/left-pad"),
 		pkg("maven", proj+"/maven/com/acme/core/1.0/core-1.0.pom"),
