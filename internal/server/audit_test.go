@@ -93,9 +93,9 @@ func TestRefusedTokenAuditedOnItsOwner(t *testing.T) {
 	}
 	onVictim := eventsOf(t, ts, audit.DeployTokenRefused, "project", victim.ID)
 	if len(onVictim) != 1 {
-		t.Fatalf("%d refusal rows on the victim's log, want 1 (aggregated)", len(onVictim))
+		t.Errorf("%d refusal rows on the victim's log, want 1 (aggregated)", len(onVictim))
 	}
-	for _, e := range onVictim {
+	for _, e := range onVictim[:min(len(onVictim), 1)] {
 		dump := fmt.Sprintf("%+v", *e)
 		if e.ActorID != 0 || e.TargetID != 0 || e.ActorName != "" || e.TargetName != "" ||
 			strings.Contains(dump, "other-group-secret-pipeline") || strings.Contains(dump, foreign.Username) {
