@@ -8,18 +8,13 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
-	"github.com/gatehouse-dev/gatehouse/internal/notify"
 )
 
-// auditRetentionHour is the UTC hour of the daily audit retention run, after the expiry job.
-const auditRetentionHour = 2
-
-// openAuditRetention builds the daily job that deletes audit events older than
-// audit.retention, one node at a time.
+// openAuditRetention builds the job that deletes audit events older than audit.retention, one
+// node at a time; the daily jobs' scheduler runs it after the expiry job (notify.go).
 func (s *Server) openAuditRetention(opts Options) {
 	node, _ := os.Hostname()
 	s.AuditRetention = &audit.Retention{Store: s.Store, Leases: s.Store, Keep: s.Config.Audit.Retention, Node: node, Now: opts.Now}
-	s.auditSchedule = &notify.Scheduler{Hour: auditRetentionHour, Now: opts.Now, After: opts.After, Run: s.runAuditRetention}
 }
 
 // runAuditRetention is one scheduled run: another node running it is not an error.
@@ -35,18 +30,10 @@ func (s *Server) runAuditRetention(ctx context.Context) {
 	}
 }
 
-// startAudit runs the daily retention job and, on every node, writes the audit log's summary
-// rows of aggregated failures as their windows close (and the open ones when ctx ends); wait
-// blocks until both have stopped.
+// startAudit writes, on every node, the audit log's summary rows of aggregated failures as
+// their windows close (and the open ones when ctx ends); wait blocks until it has stopped.
 func (s *Server) startAudit(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
-	if s.auditSchedule != nil && s.Config.Audit.Retention > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.auditSchedule.Loop(ctx)
-		}()
-	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

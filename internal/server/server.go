@@ -92,10 +92,9 @@ type Server struct {
 	Expiry         *notify.Job
 	expirySchedule *notify.Scheduler
 
-	// AuditRetention deletes audit events older than audit.retention, daily at 02:00 UTC by
-	// auditSchedule (audit.go).
+	// AuditRetention deletes audit events older than audit.retention, daily after the expiry
+	// job (audit.go).
 	AuditRetention *audit.Retention
-	auditSchedule  *notify.Scheduler
 
 	// ExternalAuthorization is the external authorization service's client and settings.
 	ExternalAuthorization *extauthz.Service
