@@ -221,7 +221,7 @@ func (a *Authenticator) Authorize(ctx context.Context, r *http.Request, p access
 	case res.Group != nil:
 		entityType, entityID = "group", res.Group.ID
 	}
-	for _, e := range audit.TokenRefused(p.DeployToken, entityType, entityID, string(act)+": "+d.Reason) {
+	for _, e := range audit.TokenRefused(p.DeployToken, entityType, entityID, string(act)+": "+d.Reason, access.Reaches(p.DeployToken, res)) {
 		e.IP = p.ClientIP.String()
 		if err := a.Audit.Record(ctx, e); err != nil && a.Log != nil {
 			a.Log.ErrorContext(ctx, "record audit event", "err", err)
