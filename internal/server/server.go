@@ -359,7 +359,7 @@ func (s *Server) routes() http.Handler {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	// The web UI: sign-in, group and project pages, deploy-token settings (never a .git/ path).
-	// Failed sign-ins count toward the same per-IP ban as Git and /jwt/auth.
+	// Failed sign-ins count in the one ban every credential-accepting surface shares.
 	webUI := web.New(web.Config{Namespaces: s.Namespaces, Deploy: s.Deploy, Auth: s.Auth, Audit: s.Audit,
 		Sessions: s.Store, SignInLimiter: s.Auth.Ban, Log: s.Log, ExternalURL: s.Config.ExternalURL,
 		Key: s.Tokens.Key().Derive("web-sign-in-csrf"), Now: s.Deploy.Now})
