@@ -75,26 +75,47 @@ type memoryLimiter struct {
 	now  func() time.Time
 
 	mu     sync.Mutex
-	addrs  map[netip.Prefix]*addrEntry
-	idents map[string]*identEntry
+	addrs  map[netip.Prefix]*window
+	idents map[string]*window
 }
 
+// failure is one failed attempt, with the identity it was for ("" when none).
 type failure struct {
 	at       time.Time
 	identity string
 }
 
-type addrEntry struct {
+// window is the recent failures of one address or identity, and its ban.
+type window struct {
 	failures    []failure
 	bannedUntil time.Time
 }
 
-type identEntry struct {
-	failures    []time.Time
-	bannedUntil time.Time
+// add records f, forgetting failures at or before cut, and bans until f.at+d once max failures
+// are left (starting the count afresh).
+func (w *window) add(f failure, cut time.Time, max int, d time.Duration) {
+	kept := w.failures[:0]
+	for _, old := range w.failures {
+		if old.at.After(cut) {
+			kept = append(kept, old)
+		}
+	}
+	w.failures = append(kept, f)
+	if len(w.failures) >= max {
+		w.bannedUntil = f.at.Add(d)
+		w.failures = w.failures[:0]
+	}
 }
 
-// maxEntries bounds each map before expired entries are pruned.
+// banned reports whether w is banned at now.
+func (w *window) banned(now time.Time) bool { return w != nil && now.Before(w.bannedUntil) }
+
+// idle reports whether w holds nothing that counts at now: no ban, no failure within span.
+func (w *window) idle(now time.Time, span time.Duration) bool {
+	return !w.banned(now) && (len(w.failures) == 0 || now.Sub(w.failures[len(w.failures)-1].at) > span)
+}
+
+// maxEntries bounds each map before idle entries are pruned.
 const maxEntries = 100_000
 
 // NewLimiter returns the in-memory Limiter; now may be nil for time.Now.
@@ -102,7 +123,7 @@ func NewLimiter(opts BanOptions, now func() time.Time) Limiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &memoryLimiter{opts: opts, now: now, addrs: map[netip.Prefix]*addrEntry{}, idents: map[string]*identEntry{}}
+	return &memoryLimiter{opts: opts, now: now, addrs: map[netip.Prefix]*window{}, idents: map[string]*window{}}
 }
 
 func (l *memoryLimiter) exempt(ip netip.Addr) bool {
@@ -127,11 +148,7 @@ func (l *memoryLimiter) Banned(ip netip.Addr, identity string) bool {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if e := l.addrs[audit.AddressGroup(ip)]; e != nil && now.Before(e.bannedUntil) {
-		return true
-	}
-	e := l.idents[identity]
-	return identity != "" && e != nil && now.Before(e.bannedUntil)
+	return l.addrs[audit.AddressGroup(ip)].banned(now) || (identity != "" && l.idents[identity].banned(now))
 }
 
 func (l *memoryLimiter) Fail(ip netip.Addr, identity string) bool {
@@ -139,7 +156,7 @@ func (l *memoryLimiter) Fail(ip netip.Addr, identity string) bool {
 		return false
 	}
 	now := l.now()
-	cut := now.Add(-l.opts.Window)
+	f, cut := failure{at: now, identity: identity}, now.Add(-l.opts.Window)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.addrs) > maxEntries || len(l.idents) > maxEntries {
@@ -148,41 +165,20 @@ func (l *memoryLimiter) Fail(ip netip.Addr, identity string) bool {
 	key := audit.AddressGroup(ip)
 	a := l.addrs[key]
 	if a == nil {
-		a = &addrEntry{}
+		a = &window{}
 		l.addrs[key] = a
 	}
-	kept := a.failures[:0]
-	for _, f := range a.failures {
-		if f.at.After(cut) {
-			kept = append(kept, f)
-		}
-	}
-	a.failures = append(kept, failure{at: now, identity: identity})
-	if len(a.failures) >= l.opts.MaxFailures {
-		a.bannedUntil = now.Add(l.opts.Duration)
-		a.failures = a.failures[:0]
-	}
-	banned := now.Before(a.bannedUntil)
+	a.add(f, cut, l.opts.MaxFailures, l.opts.Duration)
 	if identity == "" {
-		return banned
+		return a.banned(now)
 	}
 	id := l.idents[identity]
 	if id == nil {
-		id = &identEntry{}
+		id = &window{}
 		l.idents[identity] = id
 	}
-	keptAt := id.failures[:0]
-	for _, t := range id.failures {
-		if t.After(cut) {
-			keptAt = append(keptAt, t)
-		}
-	}
-	id.failures = append(keptAt, now)
-	if len(id.failures) >= l.opts.MaxFailures {
-		id.bannedUntil = now.Add(l.opts.Duration)
-		id.failures = id.failures[:0]
-	}
-	return banned || now.Before(id.bannedUntil)
+	id.add(f, cut, l.opts.MaxFailures, l.opts.Duration)
+	return a.banned(now) || id.banned(now)
 }
 
 func (l *memoryLimiter) Succeed(ip netip.Addr, identity string) {
@@ -192,7 +188,7 @@ func (l *memoryLimiter) Succeed(ip netip.Addr, identity string) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if id := l.idents[identity]; id != nil && !now.Before(id.bannedUntil) {
+	if id := l.idents[identity]; id != nil && !id.banned(now) {
 		delete(l.idents, identity)
 	}
 	// Only this identity's failures are forgiven: the others this address made still count.
@@ -208,13 +204,13 @@ func (l *memoryLimiter) Succeed(ip netip.Addr, identity string) {
 }
 
 func (l *memoryLimiter) pruneLocked(now time.Time) {
-	for k, e := range l.addrs {
-		if !now.Before(e.bannedUntil) && (len(e.failures) == 0 || now.Sub(e.failures[len(e.failures)-1].at) > l.opts.Window) {
+	for k, w := range l.addrs {
+		if w.idle(now, l.opts.Window) {
 			delete(l.addrs, k)
 		}
 	}
-	for k, e := range l.idents {
-		if !now.Before(e.bannedUntil) && (len(e.failures) == 0 || now.Sub(e.failures[len(e.failures)-1]) > l.opts.Window) {
+	for k, w := range l.idents {
+		if w.idle(now, l.opts.Window) {
 			delete(l.idents, k)
 		}
 	}
