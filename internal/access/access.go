@@ -213,7 +213,7 @@ func (a *Authorizer) deployToken(t *token.DeployToken, ip netip.Addr, r Resource
 	if why := a.externalDeployTokenRefusal(action); why != "" {
 		return deny(Forbidden, "%s", why)
 	}
-	if !reaches(t, r) {
+	if !Reaches(t, r) {
 		return deny(NotFound, "deploy token does not reach this resource")
 	}
 	if !ok {
@@ -234,10 +234,10 @@ func (a *Authorizer) deployToken(t *token.DeployToken, ip netip.Addr, r Resource
 	return allow("deploy token has the " + string(scopes[0]) + " scope")
 }
 
-// reaches implements SPEC §2 "Reach": a project token its own project; a group token every
+// Reaches implements SPEC §2 "Reach": a project token its own project; a group token every
 // project in the group or below it; for group resources (dependency proxy), the token's group
 // or a group below it. Never siblings or parents.
-func reaches(t *token.DeployToken, r Resource) bool {
+func Reaches(t *token.DeployToken, r Resource) bool {
 	switch {
 	case r.Project != nil:
 		if t.Owner.ProjectID != 0 {

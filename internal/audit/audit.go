@@ -4,6 +4,9 @@ package audit
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
+	"sync"
 	"time"
 )
 
@@ -49,10 +52,31 @@ type Store interface {
 	ListEvents(ctx context.Context, entityType string, entityID int64) ([]*Event, error)
 }
 
-// Log records events with the clock it was given.
+// AggregateWindow is how long, after a failed authentication from one address is written, the
+// next ones from that address are only counted; likewise a deploy token's refusals on one project
+// or group. The count is written as one summary row once the window is over (on the next such
+// event, or by Flush), so a client that fails 2,000 times writes a handful of rows, not 2,000.
+const AggregateWindow = 10 * time.Minute
+
+// maxAggregates bounds the open windows held before the expired ones are flushed on the spot.
+const maxAggregates = 10_000
+
+// Log records events with the clock it was given, aggregating failed authentications per client
+// address and deploy-token refusals per token and entity (AggregateWindow).
 type Log struct {
 	store Store
 	now   func() time.Time
+
+	mu   sync.Mutex
+	aggs map[string]*aggregate
+}
+
+// aggregate is the open window of one aggregation key.
+type aggregate struct {
+	start time.Time
+	// n events were counted, not written, since start; last is the latest of them.
+	n    int
+	last Event
 }
 
 // NewLog returns a Log over store; now may be nil for time.Now.
@@ -60,13 +84,122 @@ func NewLog(store Store, now func() time.Time) *Log {
 	if now == nil {
 		now = time.Now
 	}
-	return &Log{store: store, now: now}
+	return &Log{store: store, now: now, aggs: map[string]*aggregate{}}
 }
 
-// Record stamps e with the current time and stores it.
+// AddressGroup is the unit a client address is counted in, by the failed-authentication ban and
+// by this log's aggregation: the address itself for IPv4, its /64 for IPv6 (one client usually
+// holds a whole /64).
+func AddressGroup(ip netip.Addr) netip.Prefix {
+	ip = ip.Unmap().WithZone("")
+	bits := 64
+	if ip.Is4() {
+		bits = 32
+	}
+	p, _ := ip.Prefix(bits)
+	return p
+}
+
+// aggregateKey is the key events of e's kind are aggregated under, or "" for events written
+// one by one.
+func aggregateKey(e Event) string {
+	switch e.Type {
+	case AuthenticationFailed:
+		if ip, err := netip.ParseAddr(e.IP); err == nil {
+			return "failed " + AddressGroup(ip).String()
+		}
+		return "failed " + e.IP
+	case DeployTokenRefused:
+		return fmt.Sprintf("refused %d %s %d", e.ActorID, e.EntityType, e.EntityID)
+	}
+	return ""
+}
+
+// Record stamps e with the current time and stores it, unless it falls in the open window of
+// its aggregation key: then it is counted for that window's summary row.
 func (l *Log) Record(ctx context.Context, e Event) error {
 	e.CreatedAt = l.now()
+	key := aggregateKey(e)
+	if key == "" {
+		return l.store.RecordEvent(ctx, &e)
+	}
+	write, summaries := l.admit(key, e)
+	for _, s := range summaries {
+		if err := l.store.RecordEvent(ctx, s); err != nil {
+			return err
+		}
+	}
+	if !write {
+		return nil
+	}
 	return l.store.RecordEvent(ctx, &e)
+}
+
+// admit decides whether e opens a window for key (written) or is counted in the open one; it
+// returns the summaries of windows it closed.
+func (l *Log) admit(key string, e Event) (bool, []*Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var done []*Event
+	if a := l.aggs[key]; a != nil {
+		if e.CreatedAt.Sub(a.start) < AggregateWindow {
+			a.n++
+			a.last = e
+			return false, nil
+		}
+		if a.n > 0 {
+			done = append(done, a.summary())
+		}
+	}
+	if len(l.aggs) >= maxAggregates {
+		done = append(done, l.expireLocked(e.CreatedAt)...)
+	}
+	l.aggs[key] = &aggregate{start: e.CreatedAt}
+	return true, done
+}
+
+// summary is the row that stands for an aggregate's counted events: the latest of them, with
+// the count; a failed authentication's username is dropped (they may differ).
+func (a *aggregate) summary() *Event {
+	s := a.last
+	if s.Type == AuthenticationFailed {
+		s.ActorName = ""
+	}
+	s.Details = fmt.Sprintf("%d more like this between %s and %s, counted in this one row (%s)", a.n,
+		a.start.UTC().Format(time.RFC3339), a.last.CreatedAt.UTC().Format(time.RFC3339), a.last.Details)
+	return &s
+}
+
+// expireLocked removes the windows over at now and returns their summaries.
+func (l *Log) expireLocked(now time.Time) []*Event {
+	var done []*Event
+	for k, a := range l.aggs {
+		if now.Sub(a.start) >= AggregateWindow {
+			if a.n > 0 {
+				done = append(done, a.summary())
+			}
+			delete(l.aggs, k)
+		}
+	}
+	return done
+}
+
+// Flush writes the summary rows of the windows that are over. The server calls it every
+// AggregateWindow and at shutdown (with force, to write the open windows too).
+func (l *Log) Flush(ctx context.Context, force bool) error {
+	l.mu.Lock()
+	now := l.now()
+	if force {
+		now = now.Add(AggregateWindow)
+	}
+	done := l.expireLocked(now)
+	l.mu.Unlock()
+	for _, s := range done {
+		if err := l.store.RecordEvent(ctx, s); err != nil {
+			return fmt.Errorf("flush audit summaries: %w", err)
+		}
+	}
+	return nil
 }
 
 // List returns an entity's events, newest first.

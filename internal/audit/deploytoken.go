@@ -42,6 +42,27 @@ func TokenRotated(t *token.DeployToken, grace time.Duration) Event {
 		fmt.Sprintf("username %s, grace period %ds", t.Username, int64(grace/time.Second)))
 }
 
+// TokenRefused is what a refusal of deploy token t on the project or group entityType/entityID
+// ("instance" with 0 for the instance) writes, details saying what was asked and why it was
+// refused. inReach says whether the entity is within the token's reach (its own project, or a
+// project or group in its own group): then the entity's log gets the event with the token's
+// metadata. Otherwise the token's own project or group gets that event, and the entity only
+// the fact, without the token's name, id or username: another group's credentials are not its
+// business. The caller adds the IP.
+func TokenRefused(t *token.DeployToken, entityType string, entityID int64, details string, inReach bool) []Event {
+	own := Event{Type: DeployTokenRefused, ActorKind: "deploy_token", ActorID: t.ID, ActorName: t.Username,
+		TargetType: "deploy_token", TargetID: t.ID, TargetName: t.Name, EntityType: entityType, EntityID: entityID, Details: details}
+	if inReach {
+		return []Event{own}
+	}
+	ownType, ownID := entity(t.Owner)
+	own.EntityType, own.EntityID = ownType, ownID
+	own.Details = details + " (on a " + entityType + " outside the token's own " + ownType + ")"
+	fact := Event{Type: DeployTokenRefused, ActorKind: "deploy_token", TargetType: "deploy_token",
+		EntityType: entityType, EntityID: entityID, Details: details + " (a deploy token of another project or group)"}
+	return []Event{own, fact}
+}
+
 func tokenEvent(t *token.DeployToken, typ, details string) Event {
 	e := Event{Type: typ, TargetType: "deploy_token", TargetID: t.ID, TargetName: t.Name, Details: details}
 	e.EntityType, e.EntityID = entity(t.Owner)

@@ -55,3 +55,26 @@ func TestDeployTokenEvents(t *testing.T) {
 		})
 	}
 }
+
+func TestTokenRefused(t *testing.T) {
+	tok := &token.DeployToken{ID: 8, Name: "ci", Username: "gitlab+deploy-token-8", Owner: token.Owner{GroupID: 4}}
+	t.Run("ok/in reach: one event on the target, with the token", func(t *testing.T) {
+		got := audit.TokenRefused(tok, "project", 9, "read_registry: lacks scope", true)
+		if len(got) != 1 || got[0].EntityType != "project" || got[0].EntityID != 9 || got[0].ActorID != 8 || got[0].TargetName != "ci" {
+			t.Fatalf("got %+v", got)
+		}
+	})
+	t.Run("ok/out of reach: the token on its owner's log, only the fact on the target's", func(t *testing.T) {
+		got := audit.TokenRefused(tok, "project", 9, "read_repository: no", false)
+		if len(got) != 2 {
+			t.Fatalf("got %+v", got)
+		}
+		own, fact := got[0], got[1]
+		if own.EntityType != "group" || own.EntityID != 4 || own.ActorID != 8 || own.ActorName != tok.Username || own.TargetName != "ci" {
+			t.Errorf("owner's event %+v", own)
+		}
+		if fact.EntityType != "project" || fact.EntityID != 9 || fact.ActorID != 0 || fact.ActorName != "" || fact.TargetID != 0 || fact.TargetName != "" {
+			t.Errorf("target's event shows the token: %+v", fact)
+		}
+	})
+}

@@ -33,7 +33,7 @@ type Authenticator struct {
 	Users      *namespace.Service
 	Authorizer *access.Authorizer
 	Audit      *audit.Log
-	Ban        *Limiter
+	Ban        Limiter
 	Log        *slog.Logger
 }
 
@@ -52,41 +52,28 @@ func ClientIP(r *http.Request) netip.Addr {
 
 // Basic authenticates a request by HTTP basic auth, as Git and /jwt/auth do: a deploy token
 // (whose username must match), a personal access token (any username) or a password. No
-// credentials give the anonymous principal. Failures are counted toward the IP ban and audited.
+// credentials give the anonymous principal. Failures are counted in the ban and audited.
 func (a *Authenticator) Basic(ctx context.Context, r *http.Request) (access.Principal, error) {
-	ip := ClientIP(r)
-	if a.Ban.Banned(ip) {
+	if a.banned(ClientIP(r), "") {
 		return access.AnonymousPrincipal, ErrBanned
 	}
 	user, pass, ok, err := ParseBasic(r.Header.Get("Authorization"))
 	if err != nil {
-		return access.AnonymousPrincipal, a.failed(ctx, r, "", "malformed basic auth", true)
+		return access.AnonymousPrincipal, a.failed(ctx, r, "", "", "malformed basic auth")
 	}
 	if !ok {
 		return access.AnonymousPrincipal, nil
 	}
-	p, err := a.resolve(ctx, r, user, token.NewSecret(pass), true)
-	if err != nil {
-		if errors.Is(err, ErrInvalidCredentials) {
-			return access.AnonymousPrincipal, a.failed(ctx, r, user, "wrong username or password", true)
-		}
-		return access.AnonymousPrincipal, err
-	}
-	if p.Kind == access.DeployTokenPrincipal && !p.DeployToken.Active(a.Deploy.Now()) {
-		// A revoked or expired deploy token is a failed login for the ban, never a success that
-		// resets the count; access refuses it (and audits why) once the caller authorizes.
-		if a.Ban.Fail(ip) {
-			return access.AnonymousPrincipal, ErrBanned
-		}
-		return p, nil
-	}
-	a.Ban.Succeed(ip)
-	return p, nil
+	return a.attempt(ctx, r, user, token.NewSecret(pass), true, "wrong username or password")
 }
 
 // API authenticates a REST API request: PRIVATE-TOKEN or Authorization: Bearer with a personal
 // access token. Deploy tokens are refused wherever they appear (SPEC §2: they never open the API).
+// Wrong tokens count in the ban like every other surface's failures.
 func (a *Authenticator) API(ctx context.Context, r *http.Request) (access.Principal, error) {
+	if a.banned(ClientIP(r), "") {
+		return access.AnonymousPrincipal, ErrBanned
+	}
 	secret := r.Header.Get("Private-Token")
 	if secret == "" {
 		if b, ok := ParseBearer(r.Header.Get("Authorization")); ok {
@@ -104,12 +91,45 @@ func (a *Authenticator) API(ctx context.Context, r *http.Request) (access.Princi
 	if secret == "" {
 		return access.AnonymousPrincipal, nil
 	}
-	p, err := a.personal(ctx, token.NewSecret(secret))
-	if errors.Is(err, ErrInvalidCredentials) {
-		// Audited, but not counted: the ban covers Git and /jwt/auth only (SPEC §2).
-		return access.AnonymousPrincipal, a.failed(ctx, r, "", "invalid personal access token", false)
+	s := token.NewSecret(secret)
+	if !s.HasPrefix(token.PersonalTokenPrefix) {
+		return access.AnonymousPrincipal, a.failed(ctx, r, "", SecretIdentity(s), "invalid personal access token")
 	}
-	return p, err
+	return a.attempt(ctx, r, "", s, false, "invalid personal access token")
+}
+
+// attempt resolves presented credentials under the ban: refused while their address or
+// identity is banned, a failure counted (and audited, why saying what was wrong), a success
+// forgiving only this identity's failures.
+func (a *Authenticator) attempt(ctx context.Context, r *http.Request, user string, secret token.Secret, checkDeployUsername bool, why string) (access.Principal, error) {
+	ip, id := ClientIP(r), identity(user, secret)
+	if a.banned(ip, id) {
+		return access.AnonymousPrincipal, ErrBanned
+	}
+	p, err := a.resolve(ctx, r, user, secret, checkDeployUsername)
+	if errors.Is(err, ErrInvalidCredentials) {
+		return access.AnonymousPrincipal, a.failed(ctx, r, user, id, why)
+	}
+	if err != nil {
+		return access.AnonymousPrincipal, err
+	}
+	if p.Kind == access.DeployTokenPrincipal && !p.DeployToken.Active(a.Deploy.Now()) {
+		// A revoked or expired deploy token is a failed login for the ban, never a success that
+		// forgives; access refuses it (and audits why) once the caller authorizes.
+		if a.Ban != nil && a.Ban.Fail(ip, id) {
+			return access.AnonymousPrincipal, ErrBanned
+		}
+		return p, nil
+	}
+	if a.Ban != nil {
+		a.Ban.Succeed(ip, id)
+	}
+	return p, nil
+}
+
+// banned reports whether the ban refuses an attempt from ip for identity.
+func (a *Authenticator) banned(ip netip.Addr, identity string) bool {
+	return a.Ban != nil && a.Ban.Banned(ip, identity)
 }
 
 // resolve maps (username, secret) to a principal; r is the request, for the address a deploy
@@ -169,9 +189,9 @@ func (a *Authenticator) personal(ctx context.Context, secret token.Secret) (acce
 	return access.Principal{Kind: access.UserPrincipal, User: u, PersonalToken: pat}, nil
 }
 
-// failed records a failed authentication and, when countBan, counts it toward the ban; it
-// returns the error to answer with (ErrBanned once the IP is banned).
-func (a *Authenticator) failed(ctx context.Context, r *http.Request, username, why string, countBan bool) error {
+// failed records a failed authentication of identity ("" when none could be told) in the
+// audit log and the ban; it returns the error to answer with (ErrBanned once banned).
+func (a *Authenticator) failed(ctx context.Context, r *http.Request, username, identity, why string) error {
 	ip := ClientIP(r)
 	if a.Audit != nil {
 		if err := a.Audit.Record(ctx, audit.Event{Type: audit.AuthenticationFailed, ActorKind: "anonymous",
@@ -179,34 +199,33 @@ func (a *Authenticator) failed(ctx context.Context, r *http.Request, username, w
 			a.Log.ErrorContext(ctx, "record audit event", "err", err)
 		}
 	}
-	if countBan && a.Ban.Fail(ip) {
+	if a.Ban != nil && a.Ban.Fail(ip, identity) {
 		return ErrBanned
 	}
 	return ErrInvalidCredentials
 }
 
-// Authorize asks access for the decision and audits refusals of deploy tokens. Every protocol
-// calls this once per request before its handler runs.
+// Authorize asks access for the decision and audits refusals of deploy tokens: with the token's
+// metadata on its own project's or group's log, and only the fact on another's
+// (audit.TokenRefused). Every protocol calls this once per request before its handler runs.
 func (a *Authenticator) Authorize(ctx context.Context, r *http.Request, p access.Principal, res access.Resource, act access.Action) (access.Decision, error) {
 	p.ClientIP = ClientIP(r)
 	d, err := a.Authorizer.Authorize(ctx, p, res, act)
 	if err != nil || d.Allow || p.Kind != access.DeployTokenPrincipal || a.Audit == nil {
 		return d, err
 	}
-	t := p.DeployToken
-	e := audit.Event{Type: audit.DeployTokenRefused, ActorKind: "deploy_token", ActorID: t.ID, ActorName: t.Username,
-		TargetType: "deploy_token", TargetID: t.ID, TargetName: t.Name, IP: ClientIP(r).String(),
-		Details: string(act) + ": " + d.Reason}
+	entityType, entityID := "instance", int64(0)
 	switch {
 	case res.Project != nil:
-		e.EntityType, e.EntityID = "project", res.Project.ID
+		entityType, entityID = "project", res.Project.ID
 	case res.Group != nil:
-		e.EntityType, e.EntityID = "group", res.Group.ID
-	default:
-		e.EntityType = "instance"
+		entityType, entityID = "group", res.Group.ID
 	}
-	if err := a.Audit.Record(ctx, e); err != nil && a.Log != nil {
-		a.Log.ErrorContext(ctx, "record audit event", "err", err)
+	for _, e := range audit.TokenRefused(p.DeployToken, entityType, entityID, string(act)+": "+d.Reason, access.Reaches(p.DeployToken, res)) {
+		e.IP = p.ClientIP.String()
+		if err := a.Audit.Record(ctx, e); err != nil && a.Log != nil {
+			a.Log.ErrorContext(ctx, "record audit event", "err", err)
+		}
 	}
 	return d, nil
 }

@@ -2,7 +2,6 @@ package authn
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
@@ -37,23 +36,26 @@ func (a *Authenticator) Packages(ctx context.Context, r *http.Request) (access.P
 //     opts.CheckDeployUsername), a personal access token (username ignored) or the user's
 //     password.
 //
-// No credentials give the anonymous principal. Wrong ones give ErrInvalidCredentials and an
-// audit event; they are not counted toward the Git ban, which SPEC §2 limits to Git and
-// /jwt/auth (package clients such as npm retry on their own, and a shared CI runner address
-// would ban every project's Git). A revoked or expired deploy token is returned as its
-// principal: access refuses it with the reason, and authn.Authorize audits that.
+// No credentials give the anonymous principal. Wrong ones give ErrInvalidCredentials, an audit
+// event and a failure in the ban that Git, /jwt/auth, the API and web sign-in share; a banned
+// address (or identity) gets ErrBanned, whatever it presents. A revoked or expired deploy token
+// is returned as its principal: access refuses it with the reason, and authn.Authorize audits
+// that.
 func (a *Authenticator) PackagesWith(ctx context.Context, r *http.Request, opts PackageAuth) (access.Principal, error) {
+	if a.banned(ClientIP(r), "") {
+		return access.AnonymousPrincipal, ErrBanned
+	}
 	if v := r.Header.Get("Deploy-Token"); v != "" {
 		secret := token.NewSecret(v)
 		if !secret.HasPrefix(token.DeployTokenPrefix) {
-			return access.AnonymousPrincipal, a.failed(ctx, r, "", "the Deploy-Token header does not hold a deploy token", false)
+			return access.AnonymousPrincipal, a.failed(ctx, r, "", SecretIdentity(secret), "the Deploy-Token header does not hold a deploy token")
 		}
 		return a.packageCredential(ctx, r, "", secret, false)
 	}
 	if v := r.Header.Get("Private-Token"); v != "" {
 		secret := token.NewSecret(v)
 		if !secret.HasPrefix(token.PersonalTokenPrefix) {
-			return access.AnonymousPrincipal, a.failed(ctx, r, "", "the Private-Token header does not hold a personal access token", false)
+			return access.AnonymousPrincipal, a.failed(ctx, r, "", SecretIdentity(secret), "the Private-Token header does not hold a personal access token")
 		}
 		return a.packageCredential(ctx, r, "", secret, false)
 	}
@@ -68,7 +70,7 @@ func (a *Authenticator) PackagesWith(ctx context.Context, r *http.Request, opts 
 	}
 	user, pass, ok, err := ParseBasic(header)
 	if err != nil {
-		return access.AnonymousPrincipal, a.failed(ctx, r, "", "malformed basic auth", false)
+		return access.AnonymousPrincipal, a.failed(ctx, r, "", "", "malformed basic auth")
 	}
 	if !ok {
 		return access.AnonymousPrincipal, nil
@@ -80,17 +82,12 @@ func (a *Authenticator) PackagesWith(ctx context.Context, r *http.Request, opts 
 // access token (a password needs its username).
 func (a *Authenticator) packageToken(ctx context.Context, r *http.Request, secret token.Secret) (access.Principal, error) {
 	if !secret.HasPrefix(token.DeployTokenPrefix) && !secret.HasPrefix(token.PersonalTokenPrefix) {
-		return access.AnonymousPrincipal, a.failed(ctx, r, "", "the token is neither a deploy token nor a personal access token", false)
+		return access.AnonymousPrincipal, a.failed(ctx, r, "", SecretIdentity(secret), "the token is neither a deploy token nor a personal access token")
 	}
 	return a.packageCredential(ctx, r, "", secret, false)
 }
 
-// packageCredential resolves through the same code as Git and the API, auditing failures
-// without counting them toward the ban.
+// packageCredential resolves through the same code as Git and the API, under the same ban.
 func (a *Authenticator) packageCredential(ctx context.Context, r *http.Request, user string, secret token.Secret, checkDeployUsername bool) (access.Principal, error) {
-	p, err := a.resolve(ctx, r, user, secret, checkDeployUsername)
-	if errors.Is(err, ErrInvalidCredentials) {
-		return access.AnonymousPrincipal, a.failed(ctx, r, user, "wrong username, password or token", false)
-	}
-	return p, err
+	return a.attempt(ctx, r, user, secret, checkDeployUsername, "wrong username, password or token")
 }

@@ -39,8 +39,11 @@ type Config struct {
 	SecretKey string `yaml:"-"`
 	// GitBinary is the git executable.
 	GitBinary string `yaml:"git_binary"`
-	// AuthBan is the failed-authentication ban for Git and /jwt/auth.
+	// AuthBan is the failed-authentication ban every credential-accepting surface shares (Git,
+	// /jwt/auth, the package registries, the REST API and web sign-in).
 	AuthBan AuthBan `yaml:"auth_ban"`
+	// Audit configures the audit log.
+	Audit Audit `yaml:"audit"`
 	// ExternalAuthorization, when true, refuses deploy tokens for Git and packages (SPEC §2).
 	ExternalAuthorization bool `yaml:"external_authorization"`
 	// LogLevel is debug, info, warn or error.
@@ -105,6 +108,13 @@ type S3 struct {
 	Redirect bool `yaml:"redirect"`
 }
 
+// Audit configures the audit log.
+type Audit struct {
+	// Retention is how long audit events are kept; a daily job deletes older ones (one node at
+	// a time, in batches). 0 keeps them forever. Env: GATEHOUSE_AUDIT_RETENTION.
+	Retention time.Duration `yaml:"retention"`
+}
+
 // GC configures garbage collection.
 type GC struct {
 	// Interval is how often the cluster collects (one node at a time); 0 disables the periodic
@@ -158,6 +168,7 @@ func Default() Config {
 			ExemptLoopback: true},
 		BlobStore:       BlobStoreFS,
 		S3:              S3{UseTLS: true},
+		Audit:           Audit{Retention: 365 * 24 * time.Hour},
 		GC:              GC{Interval: 24 * time.Hour, Grace: time.Hour, UploadTTL: 24 * time.Hour},
 		DependencyProxy: DependencyProxy{UpstreamURL: DefaultUpstreamURL, TagTTL: 24 * time.Hour},
 		HTTP:            DefaultHTTP(),
@@ -242,7 +253,7 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 	for k, p := range map[string]*time.Duration{"GATEHOUSE_AUTH_BAN_WINDOW": &c.AuthBan.Window,
 		"GATEHOUSE_AUTH_BAN_DURATION": &c.AuthBan.Duration, "GATEHOUSE_GC_INTERVAL": &c.GC.Interval,
 		"GATEHOUSE_GC_GRACE": &c.GC.Grace, "GATEHOUSE_GC_UPLOAD_TTL": &c.GC.UploadTTL,
-		"GATEHOUSE_DEPENDENCY_PROXY_TAG_TTL": &c.DependencyProxy.TagTTL} {
+		"GATEHOUSE_DEPENDENCY_PROXY_TAG_TTL": &c.DependencyProxy.TagTTL, "GATEHOUSE_AUDIT_RETENTION": &c.Audit.Retention} {
 		if v := getenv(k); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -331,6 +342,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AuthBan.MaxFailures < 1 || c.AuthBan.Window <= 0 || c.AuthBan.Duration <= 0 {
 		return errors.New("auth_ban: max_failures, window and duration must be positive")
+	}
+	if c.Audit.Retention < 0 {
+		return errors.New("audit.retention: must not be negative (0 keeps events forever)")
 	}
 	for _, a := range c.AuthBan.AllowList {
 		if _, err := netip.ParsePrefix(strings.TrimSpace(a)); err != nil {

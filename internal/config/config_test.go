@@ -60,6 +60,7 @@ func TestDefaults(t *testing.T) {
 				LogLevel:    "info",
 				AuthBan: config.AuthBan{MaxFailures: 10, Window: time.Minute, Duration: time.Hour,
 					ExemptLoopback: true},
+				Audit:           config.Audit{Retention: 365 * 24 * time.Hour},
 				BlobStore:       "fs",
 				S3:              config.S3{UseTLS: true},
 				GC:              config.GC{Interval: 24 * time.Hour, Grace: time.Hour, UploadTTL: 24 * time.Hour},
@@ -153,6 +154,21 @@ auth_ban:
 			ExemptLoopback: true, AllowList: []string{"192.168.0.0/16", "172.16.0.1"}}
 		if !reflect.DeepEqual(c.AuthBan, want) {
 			t.Fatalf("auth_ban %+v, want %+v", c.AuthBan, want)
+		}
+	})
+	t.Run("ok/audit retention: default one year, from the file and the env", func(t *testing.T) {
+		if c := mustLoad(t, nil, env{}); c.Audit.Retention != 365*24*time.Hour {
+			t.Fatalf("default audit.retention %v, want one year", c.Audit.Retention)
+		}
+		f := writeFile(t, "audit:\n  retention: 2160h\n")
+		if c := mustLoad(t, nil, env{"GATEHOUSE_CONFIG": f}); c.Audit.Retention != 90*24*time.Hour {
+			t.Fatalf("audit.retention from the file: %v", c.Audit.Retention)
+		}
+		if c := mustLoad(t, nil, env{"GATEHOUSE_CONFIG": f, "GATEHOUSE_AUDIT_RETENTION": "0"}); c.Audit.Retention != 0 {
+			t.Fatalf("GATEHOUSE_AUDIT_RETENTION=0 (keep forever): %v", c.Audit.Retention)
+		}
+		if _, err := config.Load(nil, env{"GATEHOUSE_AUDIT_RETENTION": "-1h"}.get); err == nil || !strings.Contains(err.Error(), "audit.retention") {
+			t.Fatalf("a negative retention was accepted: %v", err)
 		}
 	})
 	t.Run("ok/flags override env and file", func(t *testing.T) {

@@ -9,7 +9,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/notify/smtpmail"
 )
 
-// expiryHour is the UTC hour of the daily deploy-token expiry run (SPEC §4: 01:00 UTC).
+// expiryHour is the UTC hour of the daily jobs: the deploy-token expiry run (SPEC §4: 01:00
+// UTC), then audit retention.
 const expiryHour = 1
 
 // openNotify builds the deploy-token expiry job, with an SMTP mailer when smtp.host is set
@@ -30,8 +31,17 @@ func (s *Server) openNotify(opts Options) error {
 		return err
 	}
 	s.Expiry = job
-	s.expirySchedule = &notify.Scheduler{Hour: expiryHour, Now: opts.Now, After: opts.After, Run: s.runExpiry}
+	s.expirySchedule = &notify.Scheduler{Hour: expiryHour, Now: opts.Now, After: opts.After, Run: s.runDaily}
 	return nil
+}
+
+// runDaily runs the daily jobs, one after the other; each takes its own lease, so one that is
+// busy or fails does not hold up the other.
+func (s *Server) runDaily(ctx context.Context) {
+	s.runExpiry(ctx)
+	if ctx.Err() == nil && s.AuditRetention != nil {
+		s.runAuditRetention(ctx)
+	}
 }
 
 // runExpiry is one scheduled run: another node running it is not an error.

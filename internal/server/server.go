@@ -92,6 +92,10 @@ type Server struct {
 	Expiry         *notify.Job
 	expirySchedule *notify.Scheduler
 
+	// AuditRetention deletes audit events older than audit.retention, daily after the expiry
+	// job (audit.go).
+	AuditRetention *audit.Retention
+
 	// ExternalAuthorization is the external authorization service's client and settings.
 	ExternalAuthorization *extauthz.Service
 
@@ -177,6 +181,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		s.Close()
 		return nil, err
 	}
+	s.openAuditRetention(opts)
 	if err := s.openNotify(opts); err != nil {
 		s.Close()
 		return nil, err
@@ -354,7 +359,7 @@ func (s *Server) routes() http.Handler {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	// The web UI: sign-in, group and project pages, deploy-token settings (never a .git/ path).
-	// Failed sign-ins count toward the same per-IP ban as Git and /jwt/auth.
+	// Failed sign-ins count in the one ban every credential-accepting surface shares.
 	webUI := web.New(web.Config{Namespaces: s.Namespaces, Deploy: s.Deploy, Auth: s.Auth, Audit: s.Audit,
 		Sessions: s.Store, SignInLimiter: s.Auth.Ban, Log: s.Log, ExternalURL: s.Config.ExternalURL,
 		Key: s.Tokens.Key().Derive("web-sign-in-csrf"), Now: s.Deploy.Now})
@@ -386,6 +391,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	gcCtx, stopGC := context.WithCancel(ctx)
 	defer s.startGC(gcCtx)()
 	defer s.startNotify(gcCtx)()
+	defer s.startAudit(gcCtx)()
 	defer stopGC()
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(l) }()

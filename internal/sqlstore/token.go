@@ -273,6 +273,21 @@ func (s *Store) RecordEvent(ctx context.Context, e *audit.Event) error {
 	return nil
 }
 
+// DeleteEventsBefore implements audit.Pruner: it deletes up to limit events created before
+// before, oldest first, and returns how many it deleted.
+func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM audit_events WHERE id IN
+		(SELECT id FROM audit_events WHERE created_at < ? ORDER BY created_at, id LIMIT ?)`), unixTime(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("delete audit events: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete audit events: %w", err)
+	}
+	return n, nil
+}
+
 // ListEvents implements audit.Store.
 func (s *Store) ListEvents(ctx context.Context, entityType string, entityID int64) ([]*audit.Event, error) {
 	query := `SELECT id, type, actor_kind, actor_id, actor_name, target_type, target_id, target_name, entity_type, entity_id, ip, details, created_at FROM audit_events`

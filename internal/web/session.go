@@ -172,9 +172,10 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := signInData{Login: strings.TrimSpace(r.PostFormValue("login")), RedirectTo: localRedirect(r.PostFormValue("redirect_to"))}
-	ip := authn.ClientIP(r)
-	if h.cfg.SignInLimiter.Banned(ip) {
-		d.Error = "Too many failed sign-in attempts from your address. Try again later."
+	ip, id := authn.ClientIP(r), authn.UserIdentity(d.Login)
+	ban := h.cfg.SignInLimiter
+	if ban != nil && ban.Banned(ip, id) {
+		d.Error = "Too many failed sign-in attempts. Try again later."
 		h.renderSignIn(w, r, http.StatusTooManyRequests, d)
 		return
 	}
@@ -183,8 +184,8 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		h.recordFailure(r, d.Login)
 		d.Error = "Invalid login or password."
 		status := http.StatusUnauthorized
-		if h.cfg.SignInLimiter.Fail(ip) {
-			d.Error = "Too many failed sign-in attempts from your address. Try again later."
+		if ban != nil && ban.Fail(ip, id) {
+			d.Error = "Too many failed sign-in attempts. Try again later."
 			status = http.StatusTooManyRequests
 		}
 		h.renderSignIn(w, r, status, d)
@@ -194,7 +195,9 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, err)
 		return
 	}
-	h.cfg.SignInLimiter.Succeed(ip)
+	if ban != nil {
+		ban.Succeed(ip, id)
+	}
 	if err := h.startSession(w, r, u); err != nil {
 		h.internal(w, r, err)
 		return

@@ -52,9 +52,10 @@ type Config struct {
 	Auth     *authn.Authenticator
 	Audit    *audit.Log
 	Sessions SessionStore
-	// SignInLimiter counts failed sign-ins per client address and refuses a banned one (429);
-	// nil disables the limit.
-	SignInLimiter *authn.Limiter
+	// SignInLimiter is the ban shared with every other credential-accepting surface: it counts
+	// failed sign-ins per client address and per login, and a banned one is refused (429); nil
+	// disables it.
+	SignInLimiter authn.Limiter
 	Log           *slog.Logger
 	// ExternalURL is the public base URL: the clone URLs shown, and Secure cookies when https.
 	ExternalURL string

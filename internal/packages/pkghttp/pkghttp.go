@@ -91,7 +91,7 @@ func (g Grant) Projects() []*namespace.Project { return g.projects }
 // required"): clients such as npm, pip and curl send credentials only after a 401. When several
 // projects hold the package, the decision is still taken (and audited) on one the principal may
 // act on, and then the request is refused with an *AmbiguousError (ErrConflict). Other errors
-// are authn's (ErrInvalidCredentials), ErrNotFound, or ones that could not decide.
+// are authn's (ErrInvalidCredentials, ErrBanned), ErrNotFound, or ones that could not decide.
 func Authorize(r *http.Request, auth *authn.Authenticator, svc *packages.Service, t Target, act access.Action) (Grant, error) {
 	ctx := r.Context()
 	p, err := auth.PackagesWith(ctx, r, t.Credentials)
@@ -242,6 +242,7 @@ type Problem struct {
 // Classify maps an error kind to its HTTP status:
 //
 //	authn.ErrInvalidCredentials, ErrUnauthorized   401 (Detail: the refusal's reason)
+//	authn.ErrBanned                                 403 (Detail: the ban's text)
 //	ErrForbidden                                    403 (Detail: the refusal's reason)
 //	ErrNotFound                                     404 (never says why)
 //	ErrInvalid                                      400 (Detail: a *ValidationError's text)
@@ -260,6 +261,9 @@ func Classify(err error) Problem {
 		if errors.As(err, &de) {
 			p.Detail = de.Reason
 		}
+	case errors.Is(err, authn.ErrBanned):
+		p.Status = http.StatusForbidden
+		p.Detail = authn.ErrBanned.Error()
 	case errors.Is(err, packages.ErrForbidden):
 		p.Status = http.StatusForbidden
 		if errors.As(err, &de) {
