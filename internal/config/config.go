@@ -157,31 +157,28 @@ type AuthBan struct {
 	AllowList      []string      `yaml:"allow_list"`
 }
 
-// Default returns the embedded defaults: SQLite and local disk under ./data, listening on :8080.
+// Default returns the defaults the settings table declares: SQLite and local disk under ./data,
+// listening on :8080.
 func Default() Config {
-	return Config{
-		Listen:    ":8080",
-		DataDir:   "./data",
-		GitBinary: "git",
-		LogLevel:  "info",
-		AuthBan: AuthBan{MaxFailures: 10, Window: 60 * time.Second, Duration: time.Hour,
-			ExemptLoopback: true},
-		BlobStore:       BlobStoreFS,
-		S3:              S3{UseTLS: true},
-		Audit:           Audit{Retention: 365 * 24 * time.Hour},
-		GC:              GC{Interval: 24 * time.Hour, Grace: time.Hour, UploadTTL: 24 * time.Hour},
-		DependencyProxy: DependencyProxy{UpstreamURL: DefaultUpstreamURL, TagTTL: 24 * time.Hour},
-		HTTP:            DefaultHTTP(),
+	var c Config
+	for i := range settings {
+		if s := &settings[i]; s.def != "" {
+			if err := s.set(&c, s.def); err != nil {
+				panic(fmt.Sprintf("config: default of %s: %v", s.key, err))
+			}
+		}
 	}
+	return c
 }
 
 // Flags registers the command-line flags that override the configuration.
 func Flags(fs *pflag.FlagSet) {
 	fs.String("config", "", "YAML configuration file (env GATEHOUSE_CONFIG)")
-	fs.String("listen", "", "listen address (env GATEHOUSE_LISTEN, default :8080)")
-	fs.String("data-dir", "", "data directory (env GATEHOUSE_DATA_DIR, default ./data)")
-	fs.String("database-url", "", "database: SQLite file path, or postgres://… (env GATEHOUSE_DATABASE_URL)")
-	fs.String("external-url", "", "URL clients use to reach this server (env GATEHOUSE_EXTERNAL_URL)")
+	for i := range settings {
+		if s := &settings[i]; s.flag != "" {
+			fs.String(s.flag, "", s.usage())
+		}
+	}
 }
 
 // Load builds the configuration from defaults, the YAML file (flag --config or GATEHOUSE_CONFIG),
@@ -213,97 +210,25 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("config file %s: %w", file, err)
 		}
 	}
-	str := map[string]*string{
-		"GATEHOUSE_LISTEN": &c.Listen, "GATEHOUSE_DATA_DIR": &c.DataDir,
-		"GATEHOUSE_DATABASE_URL": &c.DatabaseURL, "GATEHOUSE_EXTERNAL_URL": &c.ExternalURL,
-		"GATEHOUSE_ROOT_PASSWORD": &c.RootPassword, "GATEHOUSE_ROOT_TOKEN": &c.RootToken,
-		"GATEHOUSE_SECRET_KEY": &c.SecretKey, "GATEHOUSE_GIT_BINARY": &c.GitBinary,
-		"GATEHOUSE_LOG_LEVEL": &c.LogLevel, "GATEHOUSE_BLOB_STORE": &c.BlobStore,
-		"GATEHOUSE_S3_ENDPOINT": &c.S3.Endpoint, "GATEHOUSE_S3_BUCKET": &c.S3.Bucket,
-		"GATEHOUSE_S3_ACCESS_KEY": &c.S3.AccessKey, "GATEHOUSE_S3_REGION": &c.S3.Region,
-		"GATEHOUSE_S3_PREFIX": &c.S3.Prefix,
-	}
-	for k, p := range str {
-		if v := getenv(k); v != "" {
-			*p = v
-		}
-	}
-	if v := getenv("GATEHOUSE_S3_SECRET_KEY"); v != "" {
-		c.S3.SecretKey = Secret(v)
-	}
-	if v := getenv("GATEHOUSE_DEPENDENCY_PROXY_UPSTREAM_URL"); v != "" {
-		c.DependencyProxy.UpstreamURL = v
-	}
-	if v := getenv("GATEHOUSE_DEPENDENCY_PROXY_UPSTREAM_USERNAME"); v != "" {
-		c.DependencyProxy.UpstreamUsername = v
-	}
-	if v := getenv("GATEHOUSE_DEPENDENCY_PROXY_UPSTREAM_PASSWORD"); v != "" {
-		c.DependencyProxy.UpstreamPassword = Secret(v)
-	}
-	if v := getenv("GATEHOUSE_PACKAGES_MAX_FILE_SIZE"); v != "" {
-		m, err := parseSizes(v)
-		if err != nil {
-			return c, fmt.Errorf("GATEHOUSE_PACKAGES_MAX_FILE_SIZE: %w", err)
-		}
-		c.Packages.MaxFileSize = m
-	}
-	if err := envInt(getenv, "GATEHOUSE_AUTH_BAN_MAX_FAILURES", &c.AuthBan.MaxFailures); err != nil {
-		return c, err
-	}
-	for k, p := range map[string]*time.Duration{"GATEHOUSE_AUTH_BAN_WINDOW": &c.AuthBan.Window,
-		"GATEHOUSE_AUTH_BAN_DURATION": &c.AuthBan.Duration, "GATEHOUSE_GC_INTERVAL": &c.GC.Interval,
-		"GATEHOUSE_GC_GRACE": &c.GC.Grace, "GATEHOUSE_GC_UPLOAD_TTL": &c.GC.UploadTTL,
-		"GATEHOUSE_DEPENDENCY_PROXY_TAG_TTL": &c.DependencyProxy.TagTTL, "GATEHOUSE_AUDIT_RETENTION": &c.Audit.Retention} {
-		if v := getenv(k); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				return c, fmt.Errorf("%s: %w", k, err)
+	// The environment, then the flags: an empty variable counts as unset, a flag as set when given.
+	for i := range settings {
+		s := &settings[i]
+		if v := getenv(s.env); v != "" {
+			if err := s.set(&c, v); err != nil {
+				return c, fmt.Errorf("%s: %w", s.env, err)
 			}
-			*p = d
 		}
 	}
-	for k, p := range map[string]*bool{
-		"GATEHOUSE_AUTH_BAN_EXEMPT_LOOPBACK": &c.AuthBan.ExemptLoopback,
-		"GATEHOUSE_EXTERNAL_AUTHORIZATION":   &c.ExternalAuthorization,
-		"GATEHOUSE_S3_USE_TLS":               &c.S3.UseTLS,
-		"GATEHOUSE_S3_REDIRECT":              &c.S3.Redirect,
-	} {
-		if v := getenv(k); v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return c, fmt.Errorf("%s: %w", k, err)
+	for i := range settings {
+		s := &settings[i]
+		if v, ok := flag(s.flag); s.flag != "" && ok {
+			if err := s.set(&c, v); err != nil {
+				return c, fmt.Errorf("--%s: %w", s.flag, err)
 			}
-			*p = b
-		}
-	}
-	if err := c.SMTP.fromEnv(getenv); err != nil {
-		return c, err
-	}
-	if err := c.HTTP.fromEnv(getenv); err != nil {
-		return c, err
-	}
-	if v := getenv("GATEHOUSE_AUTH_BAN_ALLOW_LIST"); v != "" {
-		c.AuthBan.AllowList = strings.Split(v, ",")
-	}
-	for name, p := range map[string]*string{"listen": &c.Listen, "data-dir": &c.DataDir,
-		"database-url": &c.DatabaseURL, "external-url": &c.ExternalURL} {
-		if v, ok := flag(name); ok {
-			*p = v
 		}
 	}
 	c.fill()
 	return c, c.Validate()
-}
-
-func envInt(getenv func(string) string, k string, p *int) error {
-	if v := getenv(k); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("%s: %w", k, err)
-		}
-		*p = n
-	}
-	return nil
 }
 
 // fill derives the defaults that depend on other fields.

@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 )
 
@@ -27,40 +26,8 @@ type HTTP struct {
 	ExemptLoopback bool `yaml:"exempt_loopback"`
 }
 
-// DefaultHTTP: a minute without progress ends a read or write; 256 connections per client is
-// far above what a browser (6), docker (3 per pull) or a CI runner fleet behind one NAT needs
-// per address, and far below what ties up a server.
-func DefaultHTTP() HTTP {
-	return HTTP{ReadHeaderTimeout: 30 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute,
-		IdleTimeout: 2 * time.Minute, MaxConnsPerIP: 256, ExemptLoopback: true}
-}
-
-// fromEnv reads GATEHOUSE_HTTP_READ_HEADER_TIMEOUT, _READ_TIMEOUT, _WRITE_TIMEOUT,
-// _IDLE_TIMEOUT, _MAX_CONNS_PER_IP and _EXEMPT_LOOPBACK.
-func (h *HTTP) fromEnv(getenv func(string) string) error {
-	for k, p := range map[string]*time.Duration{"GATEHOUSE_HTTP_READ_HEADER_TIMEOUT": &h.ReadHeaderTimeout,
-		"GATEHOUSE_HTTP_READ_TIMEOUT": &h.ReadTimeout, "GATEHOUSE_HTTP_WRITE_TIMEOUT": &h.WriteTimeout,
-		"GATEHOUSE_HTTP_IDLE_TIMEOUT": &h.IdleTimeout} {
-		if v := getenv(k); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				return fmt.Errorf("%s: %w", k, err)
-			}
-			*p = d
-		}
-	}
-	if err := envInt(getenv, "GATEHOUSE_HTTP_MAX_CONNS_PER_IP", &h.MaxConnsPerIP); err != nil {
-		return err
-	}
-	if v := getenv("GATEHOUSE_HTTP_EXEMPT_LOOPBACK"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("GATEHOUSE_HTTP_EXEMPT_LOOPBACK: %w", err)
-		}
-		h.ExemptLoopback = b
-	}
-	return nil
-}
+// DefaultHTTP returns the HTTP defaults (the settings table says why they are what they are).
+func DefaultHTTP() HTTP { return Default().HTTP }
 
 func (h *HTTP) validate() error {
 	for name, d := range map[string]time.Duration{"read_header_timeout": h.ReadHeaderTimeout,

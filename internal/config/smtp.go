@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
-	"strconv"
 	"strings"
 )
 
@@ -35,27 +34,6 @@ const (
 
 // Enabled reports whether mail is configured (a host is set).
 func (s *SMTP) Enabled() bool { return s.Host != "" }
-
-// fromEnv reads GATEHOUSE_SMTP_HOST, _PORT, _TLS, _USERNAME, _PASSWORD and _FROM.
-func (s *SMTP) fromEnv(getenv func(string) string) error {
-	for k, p := range map[string]*string{"GATEHOUSE_SMTP_HOST": &s.Host, "GATEHOUSE_SMTP_TLS": &s.TLS,
-		"GATEHOUSE_SMTP_USERNAME": &s.Username, "GATEHOUSE_SMTP_FROM": &s.From} {
-		if v := getenv(k); v != "" {
-			*p = v
-		}
-	}
-	if v := getenv("GATEHOUSE_SMTP_PASSWORD"); v != "" {
-		s.Password = Secret(v)
-	}
-	if v := getenv("GATEHOUSE_SMTP_PORT"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("GATEHOUSE_SMTP_PORT: %q is not a number", v)
-		}
-		s.Port = n
-	}
-	return nil
-}
 
 // fill sets the defaults that depend on other fields, when mail is enabled.
 func (s *SMTP) fill(externalURL string) {
