@@ -32,11 +32,12 @@ type Config struct {
 	DatabaseURL string `yaml:"database_url"`
 	// ExternalURL is how clients reach the server; used in links and challenges.
 	ExternalURL string `yaml:"external_url"`
-	// RootPassword and RootToken, when set, bootstrap the admin user root (SPEC §6).
-	RootPassword string `yaml:"-"`
-	RootToken    string `yaml:"-"`
+	// RootPassword and RootToken, when set, bootstrap the admin user root (SPEC §6). Like
+	// SecretKey they come from the environment only, never from the file.
+	RootPassword Secret `yaml:"-"`
+	RootToken    Secret `yaml:"-"`
 	// SecretKey keys the token digests; empty means DataDir/secret.key (created on first start).
-	SecretKey string `yaml:"-"`
+	SecretKey Secret `yaml:"-"`
 	// GitBinary is the git executable.
 	GitBinary string `yaml:"git_binary"`
 	// AuthBan is the failed-authentication ban every credential-accepting surface shares (Git,

@@ -136,7 +136,7 @@ func TestEverySurfaceSharesTheBan(t *testing.T) {
 			}},
 		{name: "web sign-in", refused: http.StatusUnauthorized, banned: http.StatusTooManyRequests,
 			wrong: func(t *testing.T, i int) int { return webSignIn(t, ts, fmt.Sprintf("nobody-%d", i), "wrong") },
-			valid: func(t *testing.T, _ int) int { return webSignIn(t, ts, "root", ts.Server.Config.RootPassword) }},
+			valid: func(t *testing.T, _ int) int { return webSignIn(t, ts, "root", ts.Server.Config.RootPassword.Reveal()) }},
 	}
 	for _, s := range surfaces {
 		t.Run("fail/"+s.name, func(t *testing.T) {

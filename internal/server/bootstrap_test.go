@@ -219,7 +219,7 @@ func TestRootBootstrap(t *testing.T) {
 	rootToken := "glpat-bootstrap-0123456789abcdef"
 	for i := 0; i < 2; i++ {
 		cfg := bootConfig(dataDir)
-		cfg.RootToken = rootToken
+		cfg.RootToken = config.Secret(rootToken)
 		in := boot(t, cfg)
 		if out := in.Stdout.String(); out != "" {
 			t.Fatalf("boot %d with GATEHOUSE_ROOT_TOKEN printed %q", i+3, out)

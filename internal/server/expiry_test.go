@@ -103,9 +103,9 @@ func bootExpiryServer(t *testing.T, databaseURL, secretKey string, mp *testbin.M
 	cfg.Listen = l.Addr().String()
 	cfg.DataDir = t.TempDir()
 	cfg.ExternalURL = "http://" + l.Addr().String()
-	cfg.RootPassword = "root-password-" + hexN(4)
-	cfg.RootToken = "glpat-expiry-root-" + hexN(16)
-	cfg.SecretKey = secretKey
+	cfg.RootPassword = config.Secret("root-password-" + hexN(4))
+	cfg.RootToken = config.Secret("glpat-expiry-root-" + hexN(16))
+	cfg.SecretKey = config.Secret(secretKey)
 	cfg.DatabaseURL = databaseURL
 	if cfg.DatabaseURL == "" {
 		cfg.DatabaseURL = cfg.DataDir + "/gatehouse.db"
@@ -114,7 +114,7 @@ func bootExpiryServer(t *testing.T, databaseURL, secretKey string, mp *testbin.M
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	e := &expiryServer{url: cfg.ExternalURL, root: cfg.RootToken, timer: newSchedTimer(), logs: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	e := &expiryServer{url: cfg.ExternalURL, root: cfg.RootToken.Reveal(), timer: newSchedTimer(), logs: &bytes.Buffer{}, mu: &sync.Mutex{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg, server.Options{Log: server.NewLogger(lockedWriter{e.mu, e.logs}, "debug"),
 		Stdout: io.Discard, Now: c.Now, After: e.timer.After})

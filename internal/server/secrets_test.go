@@ -69,7 +69,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	secrets := map[string]string{
 		"project token": projTok.Token, "group token": groupTok.Token, "registry token": registryTok.Token,
 		"revoked token": revokedTok.Token, "deleted token": deletedTok.Token, "expiring token": expiringTok.Token,
-		"personal token": pat.Token, "root token": ts.RootToken, "root password": ts.Server.Config.RootPassword,
+		"personal token": pat.Token, "root token": ts.RootToken, "root password": ts.Server.Config.RootPassword.Reveal(),
 	}
 	// forbidden are the strings that must appear nowhere: each secret, its random part without
 	// the prefix, and every credential we put in a header in encoded form.
@@ -124,7 +124,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	// Git smart HTTP failure paths.
 	git("right secret, wrong username", gitRefs, map[string]string{"Authorization": basic("someone-else", projTok.Token)}, 401, "username must match")
-	git("right password, wrong username", gitRefs, map[string]string{"Authorization": basic("admin", ts.Server.Config.RootPassword)}, 401, "unknown user")
+	git("right password, wrong username", gitRefs, map[string]string{"Authorization": basic("admin", ts.Server.Config.RootPassword.Reveal())}, 401, "unknown user")
 	git("revoked (kept) token", gitRefs, map[string]string{"Authorization": basic(revokedTok.Username, revokedTok.Token)}, 401, "revoked")
 	git("revoked (deleted) token", gitRefs, map[string]string{"Authorization": basic(deletedTok.Username, deletedTok.Token)}, 401, "deleted")
 	git("token without read_repository", gitRefs, map[string]string{"Authorization": basic(registryTok.Username, registryTok.Token)}, 403, "wrong scope")

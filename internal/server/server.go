@@ -252,7 +252,7 @@ func NewLogger(w io.Writer, level string) *slog.Logger {
 // created with 256 random bits on first start. It is kept outside the database on purpose.
 func instanceKey(cfg config.Config) ([]byte, error) {
 	if cfg.SecretKey != "" {
-		return []byte(cfg.SecretKey), nil
+		return []byte(cfg.SecretKey.Reveal()), nil
 	}
 	path := filepath.Join(cfg.DataDir, "secret.key")
 	b, err := os.ReadFile(path)
@@ -296,7 +296,7 @@ func instanceKey(cfg config.Config) ([]byte, error) {
 func (s *Server) bootstrap(ctx context.Context, stdout io.Writer) error {
 	root, err := s.Namespaces.UserByUsername(ctx, "root")
 	if errors.Is(err, errkind.ErrNotFound) {
-		password, printed := s.Config.RootPassword, false
+		password, printed := s.Config.RootPassword.Reveal(), false
 		if password == "" {
 			b := make([]byte, 18)
 			if _, err := rand.Read(b); err != nil {
@@ -317,7 +317,7 @@ func (s *Server) bootstrap(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	if s.Config.RootToken != "" {
-		secret := token.NewSecret(s.Config.RootToken)
+		secret := token.NewSecret(s.Config.RootToken.Reveal())
 		if _, err := s.Personal.Authenticate(ctx, secret); errors.Is(err, errkind.ErrNotFound) {
 			if _, _, err := s.Personal.Create(ctx, token.CreatePersonalInput{UserID: root.ID, Name: "bootstrap",
 				Scopes: []string{string(token.API)}, Secret: secret}); err != nil {

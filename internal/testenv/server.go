@@ -101,8 +101,8 @@ func StartServer(tb testing.TB, opts ...ServerOption) *TestServer {
 	cfg.Listen = l.Addr().String()
 	cfg.DataDir = tb.TempDir()
 	cfg.ExternalURL = "http://" + l.Addr().String()
-	cfg.RootPassword = "root-password-" + randomHex(4)
-	cfg.RootToken = "glpat-test-root-" + randomHex(16)
+	cfg.RootPassword = config.Secret("root-password-" + randomHex(4))
+	cfg.RootToken = config.Secret("glpat-test-root-" + randomHex(16))
 	cfg.LogLevel = "debug"
 	for _, o := range opts {
 		o(&cfg)
@@ -138,7 +138,7 @@ func StartServer(tb testing.TB, opts ...ServerOption) *TestServer {
 		<-done
 		srv.Close()
 	})
-	return &TestServer{URL: cfg.ExternalURL, Server: srv, Clock: clock, RootToken: cfg.RootToken, logs: logs, stdout: stdout}
+	return &TestServer{URL: cfg.ExternalURL, Server: srv, Clock: clock, RootToken: cfg.RootToken.Reveal(), logs: logs, stdout: stdout}
 }
 
 // API calls the REST API as root (or with the given personal token) and decodes the JSON answer

@@ -103,7 +103,7 @@ func signIn(t *testing.T, ts *testenv.TestServer, login, password string) (*uiCl
 	return u, csrf(t, home.body)
 }
 
-func rootPassword(ts *testenv.TestServer) string { return ts.Server.Config.RootPassword }
+func rootPassword(ts *testenv.TestServer) string { return ts.Server.Config.RootPassword.Reveal() }
 
 // createUser makes a user through the API and returns its id.
 func createUser(t *testing.T, ts *testenv.TestServer, username, password string) int64 {
