@@ -155,7 +155,24 @@ type AuthBan struct {
 	Window         time.Duration `yaml:"window"`
 	Duration       time.Duration `yaml:"duration"`
 	ExemptLoopback bool          `yaml:"exempt_loopback"`
-	AllowList      []string      `yaml:"allow_list"`
+	// AllowList holds IPs and CIDRs that are never banned, as written; AllowPrefixes parses it.
+	AllowList []string `yaml:"allow_list"`
+}
+
+// AllowPrefixes parses AllowList: a CIDR is a prefix, a bare IP a single-address prefix.
+// A bad entry is an error that names it.
+func (b AuthBan) AllowPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, a := range b.AllowList {
+		if p, err := netip.ParsePrefix(strings.TrimSpace(a)); err == nil {
+			out = append(out, p)
+		} else if ip, err := netip.ParseAddr(strings.TrimSpace(a)); err == nil {
+			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+		} else {
+			return nil, fmt.Errorf("auth_ban.allow_list: %q is not an IP or CIDR", a)
+		}
+	}
+	return out, nil
 }
 
 // Default returns the defaults the settings table declares: SQLite and local disk under ./data,
@@ -272,12 +289,8 @@ func (c *Config) Validate() error {
 	if c.Audit.Retention < 0 {
 		return errors.New("audit.retention: must not be negative (0 keeps events forever)")
 	}
-	for _, a := range c.AuthBan.AllowList {
-		if _, err := netip.ParsePrefix(strings.TrimSpace(a)); err != nil {
-			if _, err := netip.ParseAddr(strings.TrimSpace(a)); err != nil {
-				return fmt.Errorf("auth_ban.allow_list: %q is not an IP or CIDR", a)
-			}
-		}
+	if _, err := c.AuthBan.AllowPrefixes(); err != nil {
+		return err
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/server"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
@@ -201,4 +202,19 @@ func projectID(t *testing.T, ts *testenv.TestServer, fullPath string) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprint(p.ID)
+}
+
+// TestBadAllowListRefused: a configuration that did not go through Load (Validate) with an entry
+// that is no IP or CIDR is refused by New, naming the entry, rather than booting without it.
+func TestBadAllowListRefused(t *testing.T) {
+	cfg := bootConfig(t.TempDir())
+	cfg.AuthBan.AllowList = []string{"10.0.0.0/8", "intranet"}
+	srv, err := server.New(context.Background(), cfg, server.Options{Log: server.NewLogger(&syncBuffer{}, "info"), Stdout: &syncBuffer{}})
+	if err == nil {
+		srv.Close()
+		t.Fatal("booted with an allow-list entry it cannot parse")
+	}
+	if !strings.Contains(err.Error(), `"intranet"`) {
+		t.Fatalf("error %q does not name the entry", err)
+	}
 }

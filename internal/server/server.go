@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,6 +118,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if stdout == nil {
 		stdout = os.Stdout
 	}
+	// Parsed before anything is opened: a bad entry is refused, never dropped.
+	allow, err := cfg.AuthBan.AllowPrefixes()
+	if err != nil {
+		return nil, err
+	}
 	if err := git.CheckBinary(cfg.GitBinary); err != nil {
 		return nil, err
 	}
@@ -152,15 +156,6 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		External:               s.ExternalAuthorization,
 		DependencyProxyEnabled: s.proxySettings.Enabled,
 	})
-	var allow []netip.Prefix
-	for _, a := range cfg.AuthBan.AllowList {
-		a = strings.TrimSpace(a)
-		if p, err := netip.ParsePrefix(a); err == nil {
-			allow = append(allow, p)
-		} else if ip, err := netip.ParseAddr(a); err == nil {
-			allow = append(allow, netip.PrefixFrom(ip, ip.BitLen()))
-		}
-	}
 	s.Auth = &authn.Authenticator{Deploy: s.Deploy, Personal: s.Personal, Users: s.Namespaces,
 		Authorizer: s.Authorizer, Audit: s.Audit, Log: log,
 		Ban: authn.NewLimiter(authn.BanOptions{MaxFailures: cfg.AuthBan.MaxFailures, Window: cfg.AuthBan.Window,
