@@ -228,7 +228,8 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("config file %s: %w", file, err)
 		}
 	}
-	// The environment, then the flags: an empty variable counts as unset, a flag as set when given.
+	// Each setting from the environment, then from its flag (settings are independent, so this is
+	// env over file and flags over env). An empty variable counts as unset; a flag counts when given.
 	for i := range settings {
 		s := &settings[i]
 		if v := getenv(s.env); v != "" {
@@ -236,10 +237,10 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 				return c, fmt.Errorf("%s: %w", s.env, err)
 			}
 		}
-	}
-	for i := range settings {
-		s := &settings[i]
-		if v, ok := flag(s.flag); s.flag != "" && ok {
+		if s.flag == "" {
+			continue
+		}
+		if v, ok := flag(s.flag); ok {
 			if err := s.set(&c, v); err != nil {
 				return c, fmt.Errorf("--%s: %w", s.flag, err)
 			}
