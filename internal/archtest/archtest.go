@@ -4,10 +4,15 @@
 // that every rule can fail.
 //
 // The rules:
-//  1. Domain packages (errkind, token, namespace, access, audit, oci, blob, packages) import only
-//     the standard library, each other along the allowed edges (every package → errkind; access →
-//     token, namespace; audit → token; packages → access, blob, namespace, token) and
-//     golang.org/x/crypto. They never reach net/http or database/sql, not even transitively.
+//  0. Deny by default (classes.go, CheckClasses): every package of the module belongs to a class
+//     (domain, plumbing, config, gate, adapter, protocol, shared protocol, client, composition,
+//     entry point, suite, test support), and imports directly only what its class allows; an
+//     unclassified package is a violation. The rules below refine it (transitive reach, the
+//     domain DAG, the standard library).
+//  1. Domain packages (errkind, token, namespace, access, audit, oci, blob, packages, notify, gc)
+//     import only the standard library, each other along the allowed edges (every package →
+//     errkind; access → token, namespace; audit → token; packages → access, blob, namespace,
+//     token; gc → blob) and golang.org/x/crypto. They never reach net/http or database/sql, not even transitively.
 //  2. Protocol packages (git, api, registry, proxy, web, packages/<format>) never reach sqlstore,
 //     a blob implementation, or another protocol. A protocol's own subpackages (api/client,
 //     registry/jwtauth) belong to it. packages/pkghttp, the HTTP side the package formats
@@ -47,6 +52,9 @@ type Violation struct {
 }
 
 func (v Violation) String() string {
+	if v.To == "" {
+		return v.Rule + ": " + short(v.From)
+	}
 	s := fmt.Sprintf("%s: %s imports %s", v.Rule, short(v.From), short(v.To))
 	if len(v.Via) > 2 {
 		parts := make([]string, len(v.Via))
@@ -77,6 +85,8 @@ var domain = map[string][]string{
 	"internal/packages": {"internal/access", "internal/blob", "internal/errkind", "internal/namespace", "internal/token"},
 	// notify is the deploy-token expiry job: which tokens, which people, which mails.
 	"internal/notify": {"internal/errkind", "internal/namespace", "internal/token"},
+	// gc is the blob garbage collector: mark through referencers, sweep under a fence.
+	"internal/gc": {"internal/blob"},
 }
 
 // domainThirdParty are the only non-standard modules domain packages may import directly.

@@ -118,11 +118,11 @@ func moduleRoot(t *testing.T) string {
 }
 
 // graph builds a synthetic listing from direct imports, computing Deps as go list does.
-// Paths starting with "internal/" or "cmd/" are put in the module; a path with a dot in its first
+// Paths starting with "internal/", "cmd/" or "bench/" are put in the module; a path with a dot in its first
 // element is third-party; anything else is standard.
 func graph(edges map[string][]string) []Package {
 	full := func(p string) string {
-		if strings.HasPrefix(p, "internal/") || strings.HasPrefix(p, "cmd/") {
+		if strings.HasPrefix(p, "internal/") || strings.HasPrefix(p, "cmd/") || strings.HasPrefix(p, "bench/") {
 			return Module + "/" + p
 		}
 		return p
@@ -382,7 +382,7 @@ func TestCheck(t *testing.T) {
 }
 
 func fullPath(p string) string {
-	if strings.HasPrefix(p, "internal/") || strings.HasPrefix(p, "cmd/") {
+	if strings.HasPrefix(p, "internal/") || strings.HasPrefix(p, "cmd/") || strings.HasPrefix(p, "bench/") {
 		return Module + "/" + p
 	}
 	return p
