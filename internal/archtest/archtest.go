@@ -7,8 +7,8 @@
 //  0. Deny by default (classes.go, CheckClasses): every package of the module belongs to a class
 //     (domain, plumbing, config, gate, adapter, protocol, shared protocol, client, composition,
 //     entry point, suite, test support), and imports directly only what its class allows; an
-//     unclassified package is a violation. The rules below refine it (transitive reach, the
-//     domain DAG, the standard library).
+//     unclassified package is a violation; only gitexec and test support import os/exec. The
+//     rules below refine it (transitive reach, the domain DAG, the standard library).
 //  1. Domain packages (errkind, token, namespace, access, audit, oci, blob, packages, notify, gc)
 //     import only the standard library, each other along the allowed edges (every package →
 //     errkind; access → token, namespace; audit → token; packages → access, blob, namespace,
@@ -20,7 +20,8 @@
 //     likewise ocihttp, the HTTP side the OCI protocols (registry, proxy) share.
 //  3. Storage adapters (sqlstore, blob/<impl>) reach only the domain (and their own tree); never a
 //     protocol.
-//  4. Only server, testenv and cmd import sqlstore directly.
+//  4. Only server, testenv and cmd import sqlstore directly (and the class rules keep cmd off it:
+//     STYLE §2.4 gives cmd/gatehouse config, server and api/client).
 package archtest
 
 import (

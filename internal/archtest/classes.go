@@ -17,8 +17,6 @@ type class struct {
 	// may are the classes whose packages this class's packages may import. A package may
 	// always import its own tree (the packages its classifying entry covers, see classified).
 	may []string
-	// packages are single packages allowed beyond may (a named exception, each with its reason).
-	packages []string
 	// modules are the third-party module paths (and their subpackages) its packages may import
 	// directly; the standard library is always allowed (Check keeps net/http and database/sql
 	// out of the domain).
@@ -54,14 +52,18 @@ var classes = map[string]class{
 	// The composition root: it alone wires everything (but no test support or entry point).
 	"composition": {may: []string{"domain", "plumbing", "config", "gate", "adapter", "protocol", "shared protocol"}},
 	// Entry points: cmd/gatehouse (STYLE §2.4: config, server, api/client) and the benchmark.
-	// cmd/gatehouse's `migrate` opens sqlstore itself, the one exception.
-	"entry point": {may: []string{"config", "composition", "client"}, packages: []string{"internal/sqlstore"},
-		modules: []string{"github.com/spf13/cobra"}},
+	"entry point": {may: []string{"config", "composition", "client"}, modules: []string{"github.com/spf13/cobra"}},
 	// Conformance suites, run against every implementation of an interface.
 	"suite": {may: []string{"domain", "adapter"}},
 	// Test support: booting the whole server, locating real clients, this package.
 	"test support": {may: []string{"domain", "config", "composition", "test support"},
 		modules: []string{"github.com/jackc/pgx/v5"}},
+}
+
+// restrictedStd are standard packages only the named packages or classes may import: the server
+// starts no process but git, and git only through gitexec (its environment, bounds and kill).
+var restrictedStd = map[string][]string{
+	"os/exec": {"internal/gitexec", "test support"},
 }
 
 // classified assigns each package of the module its class: an entry names a package, or with
@@ -153,7 +155,12 @@ func CheckClasses(pkgs []Package) []Violation {
 		for _, d := range p.Imports {
 			dr, inModule := rel(d)
 			if !inModule {
-				if !isStandard(byPath, d) && !anyUnder(d, c.modules) {
+				std := isStandard(byPath, d)
+				if allowed, restricted := restrictedStd[d]; std && restricted && !slices.Contains(allowed, r) && !slices.Contains(allowed, name) {
+					out = append(out, Violation{Rule: fmt.Sprintf("%s is imported only by %s", d, strings.Join(allowed, ", ")),
+						From: p.ImportPath, To: d})
+				}
+				if !std && !anyUnder(d, c.modules) {
 					out = append(out, Violation{Rule: fmt.Sprintf("third-party module outside the allow-list of class %q", name),
 						From: p.ImportPath, To: d})
 				}
@@ -161,7 +168,7 @@ func CheckClasses(pkgs []Package) []Violation {
 			}
 			dname, _ := classOf(dr)
 			switch {
-			case own(dr), slices.Contains(c.may, dname), slices.Contains(c.packages, dr):
+			case own(dr), slices.Contains(c.may, dname):
 			case dname == "":
 				out = append(out, Violation{Rule: "import of an unclassified package", From: p.ImportPath, To: d})
 			default:

@@ -101,7 +101,7 @@ func everyClass() map[string][]string {
 		"internal/packages/npm":       {"internal/packages/pkghttp"},
 		"internal/packages/goproxy":   {"internal/packages/pkghttp", "internal/gitexec", "golang.org/x/mod/module"},
 		"internal/server":             {"internal/config", "internal/sqlstore", "internal/blob/fsblob", "internal/extauthz", "internal/gc", "internal/git", "internal/api", "internal/registry", "internal/proxy", "internal/packages/npm", "internal/notify/smtpmail"},
-		"cmd/gatehouse":               {"internal/config", "internal/server", "internal/api/client", "internal/sqlstore", "github.com/spf13/cobra"},
+		"cmd/gatehouse":               {"internal/config", "internal/server", "internal/api/client", "github.com/spf13/cobra"},
 		"bench/benchserve":            {"internal/config", "internal/server"},
 		"internal/blob/blobtest":      {"internal/blob", "testing"},
 		"internal/sqlstore/storetest": {"internal/sqlstore", "testing"},
@@ -172,15 +172,21 @@ func TestCheckClasses(t *testing.T) {
 		{"fail/composition root imports test support", func(g map[string][]string) {
 			g["internal/server"] = append(g["internal/server"], "internal/testenv/testbin")
 		}, []want{{`class "composition" may not import class "test support"`, "internal/server", "internal/testenv/testbin"}}},
-		{"fail/entry point imports an adapter beyond its exception", func(g map[string][]string) {
-			g["cmd/gatehouse"] = append(g["cmd/gatehouse"], "internal/blob/fsblob")
-		}, []want{{`class "entry point" may not import class "adapter"`, "cmd/gatehouse", "internal/blob/fsblob"}}},
+		{"fail/entry point imports sqlstore", func(g map[string][]string) {
+			g["cmd/gatehouse"] = append(g["cmd/gatehouse"], "internal/sqlstore")
+		}, []want{{`class "entry point" may not import class "adapter"`, "cmd/gatehouse", "internal/sqlstore"}}},
 		{"fail/entry point imports a protocol", func(g map[string][]string) {
 			g["bench/benchserve"] = append(g["bench/benchserve"], "internal/git")
 		}, []want{{`class "entry point" may not import class "protocol"`, "bench/benchserve", "internal/git"}}},
 		{"fail/protocol imports a database driver", func(g map[string][]string) {
 			g["internal/git"] = append(g["internal/git"], "modernc.org/sqlite")
 		}, []want{{`third-party module outside the allow-list of class "protocol"`, "internal/git", "modernc.org/sqlite"}}},
+		{"fail/a protocol starts a process itself", func(g map[string][]string) {
+			g["internal/packages/goproxy"] = append(g["internal/packages/goproxy"], "os/exec")
+		}, []want{{"os/exec is imported only by internal/gitexec, test support", "internal/packages/goproxy", "os/exec"}}},
+		{"fail/plumbing other than gitexec starts a process", func(g map[string][]string) {
+			g["internal/httpx"] = append(g["internal/httpx"], "os/exec")
+		}, []want{{"os/exec is imported only by", "internal/httpx", "os/exec"}}},
 		{"fail/gate imports a third-party module", func(g map[string][]string) {
 			g["internal/authn"] = append(g["internal/authn"], "github.com/golang-jwt/jwt/v5")
 		}, []want{{`third-party module outside the allow-list of class "gate"`, "internal/authn", "github.com/golang-jwt/jwt/v5"}}},

@@ -2,7 +2,8 @@
 // command (binary, arguments, working directory), gives git a sanitized environment, bounds what
 // is read from it and kills it when its context ends or its time is up. internal/git (smart
 // HTTP) and internal/packages/goproxy (reading modules out of repositories) both run git through
-// it, so the two cannot drift apart again.
+// it, so the two cannot drift apart again; internal/archtest lets no other server package import
+// os/exec.
 package gitexec
 
 import (

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -159,7 +158,7 @@ func (r *repo) tree(ctx context.Context, commit, dir string) ([]treeEntry, error
 // objects is a `git cat-file --batch-command` process: object lookups and reads on one pipe.
 // It serves one goroutine at a time; a reader from open must be closed before the next call.
 type objects struct {
-	cmd    *exec.Cmd
+	wait   func() error // the process's Wait
 	cancel context.CancelFunc
 	in     io.WriteCloser
 	out    *bufio.Reader
@@ -184,14 +183,14 @@ func (r *repo) objects(ctx context.Context) (*objects, error) {
 		cancel()
 		return nil, fmt.Errorf("start git cat-file: %w", err)
 	}
-	return &objects{cmd: cmd, cancel: cancel, in: in, out: bufio.NewReaderSize(out, 64<<10)}, nil
+	return &objects{wait: cmd.Wait, cancel: cancel, in: in, out: bufio.NewReaderSize(out, 64<<10)}, nil
 }
 
 // Close stops the process.
 func (o *objects) Close() {
 	_ = o.in.Close()
 	o.cancel()
-	_ = o.cmd.Wait()
+	_ = o.wait()
 }
 
 // header sends one command and reads the object header it answers: "<oid> <type> <size>", or
