@@ -219,16 +219,21 @@ func Check(pkgs []Package) []Violation {
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].From != out[j].From {
-			return out[i].From < out[j].From
-		}
-		if out[i].To != out[j].To {
-			return out[i].To < out[j].To
-		}
-		return out[i].Rule < out[j].Rule
-	})
+	sortViolations(out)
 	return out
+}
+
+// sortViolations orders violations by importer, imported package, then rule.
+func sortViolations(vs []Violation) {
+	sort.Slice(vs, func(i, j int) bool {
+		if vs[i].From != vs[j].From {
+			return vs[i].From < vs[j].From
+		}
+		if vs[i].To != vs[j].To {
+			return vs[i].To < vs[j].To
+		}
+		return vs[i].Rule < vs[j].Rule
+	})
 }
 
 // chain finds an import path from → … → to along direct imports (breadth first), for messages.

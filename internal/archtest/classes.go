@@ -3,7 +3,6 @@ package archtest
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -177,14 +176,6 @@ func CheckClasses(pkgs []Package) []Violation {
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].From != out[j].From {
-			return out[i].From < out[j].From
-		}
-		if out[i].To != out[j].To {
-			return out[i].To < out[j].To
-		}
-		return out[i].Rule < out[j].Rule
-	})
+	sortViolations(out)
 	return out
 }

@@ -12,32 +12,22 @@ func TestClassRules(t *testing.T) {
 
 	// Every entry of the class table names a package that exists, so the table cannot rot into
 	// rules about nothing.
-	listed := map[string]bool{}
-	for _, p := range pkgs {
-		if r, ok := rel(p.ImportPath); ok {
-			listed[r] = true
-		}
-	}
+	listed := importPaths(pkgs)
 	for pattern := range classified {
 		root, _ := strings.CutSuffix(pattern, "/...")
-		if !listed[root] {
+		if !listed[Module+"/"+root] {
 			t.Errorf("class table entry %q matches no package of the module", pattern)
 		}
 	}
 	for r := range domain {
-		if !listed[r] {
+		if !listed[Module+"/"+r] {
 			t.Errorf("domain entry %q matches no package of the module", r)
 		}
 	}
 
 	// The real listing with a forbidden edge, and with a package no entry covers, must fail.
 	t.Run("fail/real listing with gc importing the proxy", func(t *testing.T) {
-		mutated := slices.Clone(pkgs)
-		for i, p := range mutated {
-			if p.ImportPath == Module+"/internal/gc" {
-				mutated[i].Imports = append(slices.Clone(p.Imports), Module+"/internal/proxy")
-			}
-		}
+		mutated := withEdge(pkgs, Module+"/internal/gc", Module+"/internal/proxy")
 		if !hasViolation(CheckClasses(mutated), `class "domain" may not import class "protocol"`, "internal/gc", "internal/proxy") {
 			t.Fatal("adding internal/gc → internal/proxy to the real listing was not reported")
 		}
@@ -49,13 +39,7 @@ func TestClassRules(t *testing.T) {
 		}
 	})
 
-	if vs := CheckClasses(pkgs); len(vs) > 0 {
-		var b strings.Builder
-		for _, v := range vs {
-			b.WriteString("\n  " + v.String())
-		}
-		t.Fatalf("class rules violated by %d import(s):%s", len(vs), b.String())
-	}
+	failOn(t, "class rules (archtest/classes.go)", CheckClasses(pkgs))
 }
 
 // hasViolation reports a violation whose rule contains rule, from from to to (module-relative;
