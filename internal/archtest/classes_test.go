@@ -25,6 +25,19 @@ func TestClassRules(t *testing.T) {
 		}
 	}
 
+	// Check's protocol rules and the classes name the same protocols, so a new protocol cannot be
+	// one without the other (api/client belongs to api's tree there, and is a client here).
+	for p := range listed {
+		r, ok := rel(p)
+		if !ok || r == "internal/api/client" {
+			continue
+		}
+		name, _ := classOf(r)
+		if isProtocol := name == "protocol" || name == "shared protocol"; isProtocol != (protocolOf(r) != "") {
+			t.Errorf("%s: class %q, but Check's protocolOf says %q: update protocolRoots or the class table", r, name, protocolOf(r))
+		}
+	}
+
 	// The real listing with a forbidden edge, and with a package no entry covers, must fail.
 	t.Run("fail/real listing with gc importing the proxy", func(t *testing.T) {
 		mutated := withEdge(pkgs, Module+"/internal/gc", Module+"/internal/proxy")
