@@ -13,7 +13,6 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
-	"github.com/gatehouse-dev/gatehouse/internal/sqlstore"
 )
 
 func main() {
@@ -67,21 +66,11 @@ func migrateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !cfg.IsPostgres() {
-				if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-					return err
-				}
-			}
-			store, err := sqlstore.Open(cmd.Context(), cfg.DatabaseURL)
+			n, dialect, err := server.Migrate(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
-			defer store.Close()
-			n, err := store.Migrate(cmd.Context())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "applied %d migration(s) to the %s database\n", n, store.Dialect())
+			fmt.Fprintf(cmd.OutOrStdout(), "applied %d migration(s) to the %s database\n", n, dialect)
 			return nil
 		}}
 	config.Flags(cmd.Flags())

@@ -4,10 +4,15 @@
 // that every rule can fail.
 //
 // The rules:
-//  1. Domain packages (errkind, token, namespace, access, audit, oci, blob, packages) import only
-//     the standard library, each other along the allowed edges (every package → errkind; access →
-//     token, namespace; audit → token; packages → access, blob, namespace, token) and
-//     golang.org/x/crypto. They never reach net/http or database/sql, not even transitively.
+//  0. Deny by default (classes.go, CheckClasses): every package of the module belongs to a class
+//     (domain, plumbing, config, gate, adapter, protocol, shared protocol, client, composition,
+//     entry point, suite, test support), and imports directly only what its class allows; an
+//     unclassified package is a violation; only gitexec and test support import os/exec. The
+//     rules below refine it (transitive reach, the domain DAG, the standard library).
+//  1. Domain packages (errkind, token, namespace, access, audit, oci, blob, packages, notify, gc)
+//     import only the standard library, each other along the allowed edges (every package →
+//     errkind; access → token, namespace; audit → token; packages → access, blob, namespace,
+//     token; gc → blob) and golang.org/x/crypto. They never reach net/http or database/sql, not even transitively.
 //  2. Protocol packages (git, api, registry, proxy, web, packages/<format>) never reach sqlstore,
 //     a blob implementation, or another protocol. A protocol's own subpackages (api/client,
 //     registry/jwtauth) belong to it. packages/pkghttp, the HTTP side the package formats
@@ -15,7 +20,8 @@
 //     likewise ocihttp, the HTTP side the OCI protocols (registry, proxy) share.
 //  3. Storage adapters (sqlstore, blob/<impl>) reach only the domain (and their own tree); never a
 //     protocol.
-//  4. Only server, testenv and cmd import sqlstore directly.
+//  4. Only server, testenv and cmd import sqlstore directly (and the class rules keep cmd off it:
+//     STYLE §2.4 gives cmd/gatehouse config, server and api/client).
 package archtest
 
 import (
@@ -47,6 +53,9 @@ type Violation struct {
 }
 
 func (v Violation) String() string {
+	if v.To == "" {
+		return v.Rule + ": " + short(v.From)
+	}
 	s := fmt.Sprintf("%s: %s imports %s", v.Rule, short(v.From), short(v.To))
 	if len(v.Via) > 2 {
 		parts := make([]string, len(v.Via))
@@ -77,6 +86,8 @@ var domain = map[string][]string{
 	"internal/packages": {"internal/access", "internal/blob", "internal/errkind", "internal/namespace", "internal/token"},
 	// notify is the deploy-token expiry job: which tokens, which people, which mails.
 	"internal/notify": {"internal/errkind", "internal/namespace", "internal/token"},
+	// gc is the blob garbage collector: mark through referencers, sweep under a fence.
+	"internal/gc": {"internal/blob"},
 }
 
 // domainThirdParty are the only non-standard modules domain packages may import directly.
@@ -208,16 +219,21 @@ func Check(pkgs []Package) []Violation {
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].From != out[j].From {
-			return out[i].From < out[j].From
-		}
-		if out[i].To != out[j].To {
-			return out[i].To < out[j].To
-		}
-		return out[i].Rule < out[j].Rule
-	})
+	sortViolations(out)
 	return out
+}
+
+// sortViolations orders violations by importer, imported package, then rule.
+func sortViolations(vs []Violation) {
+	sort.Slice(vs, func(i, j int) bool {
+		if vs[i].From != vs[j].From {
+			return vs[i].From < vs[j].From
+		}
+		if vs[i].To != vs[j].To {
+			return vs[i].To < vs[j].To
+		}
+		return vs[i].Rule < vs[j].Rule
+	})
 }
 
 // chain finds an import path from → … → to along direct imports (breadth first), for messages.

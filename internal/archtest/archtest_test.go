@@ -19,10 +19,7 @@ func TestImportRules(t *testing.T) {
 
 	// The rules must have something to check: if a package they name is renamed or moved, fail
 	// here rather than pass by checking nothing.
-	listed := map[string]bool{}
-	for _, p := range pkgs {
-		listed[p.ImportPath] = true
-	}
+	listed := importPaths(pkgs)
 	for _, r := range []string{"internal/token", "internal/namespace", "internal/access", "internal/audit",
 		"internal/sqlstore", "internal/server", "internal/git", "internal/api", "internal/authn", "internal/testenv"} {
 		if !listed[Module+"/"+r] {
@@ -36,13 +33,7 @@ func TestImportRules(t *testing.T) {
 	// The same listing with one forbidden edge added must fail, so the real listing is wired to the
 	// rules (module prefix, field names) and this test cannot pass by matching nothing.
 	t.Run("fail/real listing with token importing net/http", func(t *testing.T) {
-		mutated := slices.Clone(pkgs)
-		for i, p := range mutated {
-			if p.ImportPath == Module+"/internal/token" {
-				mutated[i].Imports = append(slices.Clone(p.Imports), "net/http")
-				mutated[i].Deps = append(slices.Clone(p.Deps), "net/http")
-			}
-		}
+		mutated := withEdge(pkgs, Module+"/internal/token", "net/http")
 		found := false
 		for _, v := range Check(mutated) {
 			found = found || (v.From == Module+"/internal/token" && v.To == "net/http")
@@ -52,13 +43,41 @@ func TestImportRules(t *testing.T) {
 		}
 	})
 
-	if vs := Check(pkgs); len(vs) > 0 {
-		var b strings.Builder
-		for _, v := range vs {
-			b.WriteString("\n  " + v.String())
+	failOn(t, "import rules (STYLE.md §2)", Check(pkgs))
+}
+
+// withEdge is a copy of the listing in which from also imports to (directly).
+func withEdge(pkgs []Package, from, to string) []Package {
+	mutated := slices.Clone(pkgs)
+	for i, p := range mutated {
+		if p.ImportPath == from {
+			mutated[i].Imports = append(slices.Clone(p.Imports), to)
+			mutated[i].Deps = append(slices.Clone(p.Deps), to)
 		}
-		t.Fatalf("import rules (STYLE.md §2) violated by %d edge(s):%s", len(vs), b.String())
 	}
+	return mutated
+}
+
+// importPaths is the set of the listing's import paths.
+func importPaths(pkgs []Package) map[string]bool {
+	listed := make(map[string]bool, len(pkgs))
+	for _, p := range pkgs {
+		listed[p.ImportPath] = true
+	}
+	return listed
+}
+
+// failOn fails the test listing the violations, if there are any.
+func failOn(t *testing.T, rules string, vs []Violation) {
+	t.Helper()
+	if len(vs) == 0 {
+		return
+	}
+	var b strings.Builder
+	for _, v := range vs {
+		b.WriteString("\n  " + v.String())
+	}
+	t.Fatalf("%s violated by %d edge(s):%s", rules, len(vs), b.String())
 }
 
 // listModule runs go list over the whole module.
@@ -118,11 +137,11 @@ func moduleRoot(t *testing.T) string {
 }
 
 // graph builds a synthetic listing from direct imports, computing Deps as go list does.
-// Paths starting with "internal/" or "cmd/" are put in the module; a path with a dot in its first
+// Paths starting with "internal/", "cmd/" or "bench/" are put in the module; a path with a dot in its first
 // element is third-party; anything else is standard.
 func graph(edges map[string][]string) []Package {
 	full := func(p string) string {
-		if strings.HasPrefix(p, "internal/") || strings.HasPrefix(p, "cmd/") {
+		if strings.HasPrefix(p, "internal/") || strings.HasPrefix(p, "cmd/") || strings.HasPrefix(p, "bench/") {
 			return Module + "/" + p
 		}
 		return p
@@ -382,7 +401,7 @@ func TestCheck(t *testing.T) {
 }
 
 func fullPath(p string) string {
-	if strings.HasPrefix(p, "internal/") || strings.HasPrefix(p, "cmd/") {
+	if strings.HasPrefix(p, "internal/") || strings.HasPrefix(p, "cmd/") || strings.HasPrefix(p, "bench/") {
 		return Module + "/" + p
 	}
 	return p

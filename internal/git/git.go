@@ -13,14 +13,15 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
+	"github.com/gatehouse-dev/gatehouse/internal/gitexec"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 )
@@ -47,18 +48,19 @@ func (r *Repos) Create(ctx context.Context, id int64) error {
 	if err := os.MkdirAll(r.Root, 0o750); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, r.GitBin, "init", "--bare", "--quiet", "--initial-branch=main", r.Dir(id))
-	cmd.Env = gitEnv(nil)
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if err := (gitexec.Git{Bin: r.GitBin}).Run(ctx, "init", "--bare", "--quiet", "--initial-branch=main", r.Dir(id)); err != nil {
 		_ = os.RemoveAll(r.Dir(id)) // no half-made repository left behind
-		return fmt.Errorf("git init: %v: %s", err, bytes.TrimSpace(out))
+		return err
 	}
 	return nil
 }
 
+// checkTimeout bounds `git version` at start-up, so a git that hangs is an error, not a hang.
+const checkTimeout = 30 * time.Second
+
 // CheckBinary verifies that git runs, for a clear error at start-up.
 func CheckBinary(gitBin string) error {
-	out, err := exec.Command(gitBin, "version").Output()
+	out, err := gitexec.Git{Bin: gitBin, Timeout: checkTimeout}.Output(context.Background(), 4096, "version")
 	if err != nil {
 		return fmt.Errorf("git is required (looked for %q): %w", gitBin, err)
 	}
@@ -183,14 +185,6 @@ func (h *Handler) internal(w http.ResponseWriter, r *http.Request, err error) {
 // colon-separated key=value lists), nothing that could smuggle other environment.
 var gitProtocolRE = regexp.MustCompile(`^[A-Za-z0-9=:._-]{1,256}$`)
 
-// gitEnv returns a minimal environment for git: no inherited GIT_* variables, no config from
-// the user's home or the system that could change what the server does.
-func gitEnv(extra []string) []string {
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=/nonexistent", "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_CONFIG_GLOBAL=/dev/null", "LANG=C"}
-	return append(env, extra...)
-}
-
 func (h *Handler) run(w http.ResponseWriter, r *http.Request, project *namespace.Project, svc service, advertise bool) {
 	ctx := r.Context()
 	dir := h.Repos.Dir(project.ID)
@@ -209,10 +203,10 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, project *namespace
 		args = append(args, "--advertise-refs")
 	}
 	args = append(args, dir)
-	cmd := exec.CommandContext(ctx, h.Repos.GitBin, args...)
-	cmd.Env = gitEnv(extra)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	cmd := gitexec.Git{Bin: h.Repos.GitBin, Env: extra}.Command(ctx, args...)
+	// The first 512 bytes of stderr are logged if git fails.
+	stderr := &gitexec.Head{N: 512}
+	cmd.Stderr = stderr
 
 	if advertise {
 		w.Header().Set("Content-Type", "application/x-"+string(svc)+"-advertisement")
@@ -258,15 +252,8 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, project *namespace
 	_, _ = io.Copy(io.Discard, stdout)
 	if err := cmd.Wait(); err != nil && ctx.Err() == nil {
 		h.Log.WarnContext(ctx, "git exited with an error", "request_id", httpx.RequestID(ctx),
-			"service", string(svc), "project_id", project.ID, "err", err.Error(), "stderr", truncate(stderr.String(), 512))
+			"service", string(svc), "project_id", project.ID, "err", err.Error(), "stderr", stderr.String())
 	}
 }
 
 func pktLine(s string) string { return fmt.Sprintf("%04x%s", len(s)+4, s) }
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}

@@ -236,6 +236,26 @@ func RegistrySigningKey(ctx context.Context, cfg config.Config) (*jwtauth.Key, e
 	return jwtauth.LoadOrCreateKey(ctx, store, secret, time.Now())
 }
 
+// Migrate applies the database migrations of the instance cfg describes (the `gatehouse
+// migrate` command) and returns how many it applied and the database's dialect.
+func Migrate(ctx context.Context, cfg config.Config) (applied int, dialect string, err error) {
+	if !cfg.IsPostgres() {
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return 0, "", err
+		}
+	}
+	store, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return 0, "", err
+	}
+	defer store.Close()
+	n, err := store.Migrate(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	return n, store.Dialect(), nil
+}
+
 // NewLogger returns a JSON slog logger at level.
 func NewLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level

@@ -2,16 +2,16 @@ package goproxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/gitexec"
 )
 
 // This file reads a bare repository with the real git binary, as internal/git serves it: tags
@@ -33,10 +33,7 @@ const (
 	maxCommitObject = 1 << 20
 )
 
-var (
-	errGitOutputTooLarge = errors.New("git output exceeds its bound")
-	errObjectMissing     = errors.New("object missing")
-)
+var errObjectMissing = errors.New("object missing")
 
 // repo is one bare repository.
 type repo struct {
@@ -44,60 +41,9 @@ type repo struct {
 	dir string
 }
 
-// gitEnv is a minimal environment: no inherited GIT_* variables, no user or system config, and
-// pathspecs taken literally.
-func gitEnv() []string {
-	return []string{"PATH=" + os.Getenv("PATH"), "HOME=/nonexistent", "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_LITERAL_PATHSPECS=1", "GIT_TERMINAL_PROMPT=0", "LANG=C"}
-}
-
-func (r *repo) command(ctx context.Context, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, r.bin, append([]string{"--git-dir=" + r.dir}, args...)...)
-	cmd.Env = gitEnv()
-	cmd.Dir = r.dir
-	return cmd
-}
-
-// output runs git and returns its standard output, failing if it exceeds limit bytes.
-func (r *repo) output(ctx context.Context, limit int64, args ...string) ([]byte, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	cmd := r.command(ctx, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &limitedBuffer{buf: &stderr, n: 4096}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start git: %w", err)
-	}
-	out, readErr := io.ReadAll(io.LimitReader(stdout, limit+1))
-	if int64(len(out)) > limit {
-		cancel()
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("git %s: %w", args[0], errGitOutputTooLarge)
-	}
-	if err := cmd.Wait(); err != nil {
-		return nil, fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
-	}
-	if readErr != nil {
-		return nil, readErr
-	}
-	return out, nil
-}
-
-// limitedBuffer keeps the first n bytes written and discards the rest.
-type limitedBuffer struct {
-	buf *bytes.Buffer
-	n   int
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.n - b.buf.Len(); room > 0 {
-		b.buf.Write(p[:min(room, len(p))])
-	}
-	return len(p), nil
+// git runs git on the repository, through gitexec (the server's one way to run git).
+func (r *repo) git() gitexec.Git {
+	return gitexec.Git{Bin: r.bin, Dir: r.dir, Env: []string{"GIT_DIR=" + r.dir}}
 }
 
 // tag is a tag that points (directly or through an annotated tag) at a commit.
@@ -116,7 +62,7 @@ func (r *repo) tags(ctx context.Context, prefix string) ([]tag, error) {
 	}
 	const format = "--format=%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(committerdate:unix)" +
 		"%00%(*objecttype)%00%(*objectname)%00%(*committerdate:unix)"
-	out, err := r.output(ctx, maxRefListing, "for-each-ref", format, "--", pattern)
+	out, err := r.git().Output(ctx, maxRefListing, "for-each-ref", format, "--", pattern)
 	if err != nil {
 		return nil, err
 	}
@@ -147,15 +93,14 @@ func (r *repo) isAncestor(ctx context.Context, a, b string) (bool, error) {
 	if !isHex(a) || !isHex(b) {
 		return false, nil
 	}
-	err := r.command(ctx, "merge-base", "--is-ancestor", a, b).Run()
-	var ee *exec.ExitError
+	err := r.git().Run(ctx, "merge-base", "--is-ancestor", a, b)
 	switch {
 	case err == nil:
 		return true, nil
-	case errors.As(err, &ee) && ee.ExitCode() == 1:
+	case gitexec.ExitCode(err) == 1:
 		return false, nil
 	}
-	return false, fmt.Errorf("git merge-base: %w", err)
+	return false, err
 }
 
 // treeEntry is one entry of a recursive tree listing.
@@ -176,7 +121,7 @@ func (r *repo) tree(ctx context.Context, commit, dir string) ([]treeEntry, error
 	if dir != "" {
 		args = append(args, "--", dir)
 	}
-	out, err := r.output(ctx, maxTreeListing, args...)
+	out, err := r.git().Output(ctx, maxTreeListing, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +148,7 @@ func (r *repo) tree(ctx context.Context, commit, dir string) ([]treeEntry, error
 			}
 		}
 		if len(entries) == maxTreeEntries {
-			return nil, fmt.Errorf("module has more than %d files: %w", maxTreeEntries, errGitOutputTooLarge)
+			return nil, fmt.Errorf("module has more than %d files: %w", maxTreeEntries, gitexec.ErrOutputTooLarge)
 		}
 		entries = append(entries, treeEntry{mode: f[0], typ: f[1], oid: f[2], size: size, path: p})
 	}
@@ -213,7 +158,7 @@ func (r *repo) tree(ctx context.Context, commit, dir string) ([]treeEntry, error
 // objects is a `git cat-file --batch-command` process: object lookups and reads on one pipe.
 // It serves one goroutine at a time; a reader from open must be closed before the next call.
 type objects struct {
-	cmd    *exec.Cmd
+	wait   func() error // the process's Wait
 	cancel context.CancelFunc
 	in     io.WriteCloser
 	out    *bufio.Reader
@@ -222,7 +167,7 @@ type objects struct {
 
 func (r *repo) objects(ctx context.Context) (*objects, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	cmd := r.command(ctx, "cat-file", "--batch-command")
+	cmd := r.git().Command(ctx, "cat-file", "--batch-command")
 	cmd.Stderr = io.Discard
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -238,14 +183,14 @@ func (r *repo) objects(ctx context.Context) (*objects, error) {
 		cancel()
 		return nil, fmt.Errorf("start git cat-file: %w", err)
 	}
-	return &objects{cmd: cmd, cancel: cancel, in: in, out: bufio.NewReaderSize(out, 64<<10)}, nil
+	return &objects{wait: cmd.Wait, cancel: cancel, in: in, out: bufio.NewReaderSize(out, 64<<10)}, nil
 }
 
 // Close stops the process.
 func (o *objects) Close() {
 	_ = o.in.Close()
 	o.cancel()
-	_ = o.cmd.Wait()
+	_ = o.wait()
 }
 
 // header sends one command and reads the object header it answers: "<oid> <type> <size>", or

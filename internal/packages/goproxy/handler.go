@@ -39,7 +39,7 @@ type Handler struct {
 	// start every module path.
 	ExternalURL string
 	Repos       RepoDirs
-	// GitBin is the git binary.
+	// GitBin is the git binary (gitexec.DefaultBinary when empty).
 	GitBin string
 	// TempDir holds module zips while they are built (os.TempDir when empty).
 	TempDir string
@@ -103,7 +103,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, packages.ErrNotFound)
 		return
 	}
-	rp := &repo{bin: h.gitBin(), dir: dir}
+	rp := &repo{bin: h.GitBin, dir: dir}
 	s, err := rp.session(r.Context(), mod)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -111,13 +111,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.Close()
 	ep.serve(h, w, r, s, rt, g)
-}
-
-func (h *Handler) gitBin() string {
-	if h.GitBin == "" {
-		return "git"
-	}
-	return h.GitBin
 }
 
 // moduleBase is the module path of the project's repository root: the external URL's host
