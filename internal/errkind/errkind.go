@@ -1,6 +1,10 @@
-// Package errkind holds the domain error kinds every Gatehouse domain package shares (STYLE.md
-// convention 6). Callers wrap them with context and test them with errors.Is / errors.As; each
-// protocol's one error writer maps them to its wire format.
+// Package errkind holds the one family of error kinds every Gatehouse package shares (STYLE.md
+// convention 6; upspin's errors.Kind is the model). Callers wrap them with context and test
+// them with errors.Is / errors.As; each protocol's one error writer maps them to its wire format.
+//
+// A package may name a kind for its callers, but only as an alias (packages.ErrNotFound ==
+// ErrNotFound) or as a sentinel that wraps one (blob.ErrNotFound, "blob not found"), never as a
+// kind of its own: errors.Is(err, ErrNotFound) then holds whichever package said it.
 package errkind
 
 import "errors"
@@ -12,7 +16,17 @@ var (
 	ErrInvalid  = errors.New("invalid")
 	// ErrForbidden: the actor is known but the domain's rules refuse what it asks.
 	ErrForbidden = errors.New("forbidden")
+	// ErrUnauthorized: credentials are missing or unusable; protocols answer 401 with their
+	// challenge.
+	ErrUnauthorized = errors.New("authentication required")
+	// ErrTooLarge: a body or document past its configured limit.
+	ErrTooLarge = errors.New("too large")
 )
+
+// Kinds lists every kind, for tests that check a wire writer maps each of them.
+func Kinds() []error {
+	return []error{ErrNotFound, ErrConflict, ErrInvalid, ErrForbidden, ErrUnauthorized, ErrTooLarge}
+}
 
 // ValidationError names the field that failed validation and why. It wraps ErrInvalid.
 type ValidationError struct {
