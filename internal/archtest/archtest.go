@@ -72,22 +72,22 @@ func short(p string) string { return strings.TrimPrefix(p, Module+"/") }
 
 // domain lists the domain packages and, for each, the other domain packages it may import.
 var domain = map[string][]string{
-	// errkind is the error kinds (ErrNotFound, ErrConflict, ErrInvalid, ValidationError) every
-	// domain package shares.
+	// errkind is the one family of error kinds (ErrNotFound, ErrConflict, ErrInvalid,
+	// ValidationError …) every domain package shares.
 	"internal/errkind":   nil,
 	"internal/token":     {"internal/errkind"},
 	"internal/namespace": {"internal/errkind"},
 	"internal/audit":     {"internal/errkind", "internal/token"},
 	"internal/access":    {"internal/errkind", "internal/token", "internal/namespace"},
-	"internal/oci":       nil,
-	// blob is the storage interface (types and digests, standard library only); packages is
-	// the package registries' shared model, which reads access decisions and stores blobs.
-	"internal/blob":     nil,
+	"internal/oci":       {"internal/errkind"},
+	// blob is the storage interface (types, digests and errkind's kinds); packages is the
+	// package registries' shared model, which reads access decisions and stores blobs.
+	"internal/blob":     {"internal/errkind"},
 	"internal/packages": {"internal/access", "internal/blob", "internal/errkind", "internal/namespace", "internal/token"},
 	// notify is the deploy-token expiry job: which tokens, which people, which mails.
 	"internal/notify": {"internal/errkind", "internal/namespace", "internal/token"},
 	// gc is the blob garbage collector: mark through referencers, sweep under a fence.
-	"internal/gc": {"internal/blob"},
+	"internal/gc": {"internal/blob", "internal/errkind"},
 }
 
 // domainThirdParty are the only non-standard modules domain packages may import directly.

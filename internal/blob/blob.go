@@ -17,16 +17,22 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 )
 
-// Error kinds.
+// Errors. ErrNotFound and ErrInvalidDigest are of errkind's kinds (errors.Is(err,
+// errkind.ErrNotFound) holds for a missing blob); each is its own sentinel too, since callers
+// must tell a missing blob from a missing metadata row.
 var (
 	// ErrNotFound: no blob with that digest, or no upload with that id.
-	ErrNotFound = errors.New("blob not found")
-	// ErrDigestMismatch: Commit's expected digest is not the digest of the bytes written.
+	ErrNotFound = fmt.Errorf("blob %w", errkind.ErrNotFound)
+	// ErrDigestMismatch: Commit's expected digest is not the digest of the bytes written. It
+	// has no kind: whether that is the client's fault (an upload) or the server's (corruption)
+	// is the caller's to say.
 	ErrDigestMismatch = errors.New("digest mismatch")
 	// ErrInvalidDigest: a string that is not "<algorithm>:<hex>" for a supported algorithm.
-	ErrInvalidDigest = errors.New("invalid digest")
+	ErrInvalidDigest = fmt.Errorf("%w digest", errkind.ErrInvalid)
 )
 
 // Algorithm is a digest algorithm Gatehouse supports.

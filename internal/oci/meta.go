@@ -1,14 +1,16 @@
 package oci
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 )
 
 // ErrMissingReference: a manifest points at blobs or manifests its repository does not have.
-var ErrMissingReference = errors.New("manifest references unknown content")
+// Its kind is errkind.ErrInvalid: the manifest is not acceptable in that repository.
+var ErrMissingReference = fmt.Errorf("%w: manifest references unknown content", errkind.ErrInvalid)
 
 // MissingError lists what a manifest references that is not in its repository. It wraps
 // ErrMissingReference.

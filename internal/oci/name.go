@@ -5,15 +5,17 @@
 package oci
 
 import (
-	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 )
 
-// Error kinds. Parse errors wrap ErrInvalid; stores return ErrNotFound.
+// Error kinds: errkind's, under the names the OCI code uses (aliases). Parse errors wrap
+// ErrInvalid; stores return ErrNotFound.
 var (
-	ErrInvalid  = errors.New("invalid")
-	ErrNotFound = errors.New("not found")
+	ErrInvalid  = errkind.ErrInvalid
+	ErrNotFound = errkind.ErrNotFound
 )
 
 // MaxNameLength bounds a repository name (OCI clients limit host + "/" + name to 255).
