@@ -21,72 +21,34 @@
 package packages
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 )
 
-// Error kinds. Formats map them to their wire errors with errors.Is.
+// Error kinds: errkind's, under the names the formats use (aliases, so a Store's
+// errkind.ErrNotFound is packages.ErrNotFound). Formats map them to their wire errors with
+// errors.Is.
 var (
 	// ErrNotFound: no such project, package, version, file or tag, or one the requester may not
 	// know about.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = errkind.ErrNotFound
 	// ErrConflict: the format does not allow publishing this version (or file) again.
-	ErrConflict = errors.New("already exists")
+	ErrConflict = errkind.ErrConflict
 	// ErrInvalid: a name, version, filename, checksum or document that is not acceptable. The
 	// error is usually a *ValidationError naming the field.
-	ErrInvalid = errors.New("invalid")
-	// ErrTooLarge: the upload is larger than the format's configured limit.
-	ErrTooLarge = errors.New("file too large")
-	// ErrUnauthorized: credentials are missing or unusable (answer 401 with a challenge).
-	ErrUnauthorized = errors.New("authentication required")
-	// ErrForbidden: the requester is known but may not do this (answer 403).
-	ErrForbidden = errors.New("forbidden")
+	ErrInvalid = errkind.ErrInvalid
+	// ErrTooLarge: the upload is larger than the format's configured limit (errkind.ErrTooLarge).
+	ErrTooLarge = fmt.Errorf("file %w", errkind.ErrTooLarge)
 )
 
 // ValidationError names the field that failed validation. It wraps ErrInvalid. Its text is
 // safe to show the client: it never quotes the offending value.
-type ValidationError struct {
-	Field  string
-	Reason string
-}
-
-func (e *ValidationError) Error() string { return e.Field + " " + e.Reason }
-
-// Unwrap makes errors.Is(err, ErrInvalid) hold.
-func (e *ValidationError) Unwrap() error { return ErrInvalid }
+type ValidationError = errkind.ValidationError
 
 func invalid(field, reason string) error { return &ValidationError{Field: field, Reason: reason} }
-
-// DeniedError is a refusal by access, as an error kind (ErrUnauthorized, ErrForbidden or
-// ErrNotFound) that each format writes in its own shape. Reason is access's explanation, safe to
-// show the requester; formats show it for 401 and 403 only, since a 404 must not say why.
-type DeniedError struct {
-	Kind   error
-	Reason string
-}
-
-func (e *DeniedError) Error() string { return e.Kind.Error() + ": " + e.Reason }
-
-// Unwrap returns the kind.
-func (e *DeniedError) Unwrap() error { return e.Kind }
-
-// Denied turns a refusal into a DeniedError. An anonymous requester is told to authenticate
-// (ErrUnauthorized) even where a known one would get 404, so clients retry with credentials
-// (npm and curl send them only after a 401).
-func Denied(d access.Decision, p access.Principal) error {
-	kind := ErrForbidden
-	switch {
-	case d.Denial == access.Unauthenticated, p.Kind == access.Anonymous:
-		kind = ErrUnauthorized
-	case d.Denial == access.NotFound:
-		kind = ErrNotFound
-	}
-	return &DeniedError{Kind: kind, Reason: d.Reason}
-}
 
 // Format names a package format; it is also the URL segment (/packages/<format>/).
 type Format string

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
-	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 )
 
@@ -360,10 +359,7 @@ func (s *Service) Project(ctx context.Context, ref string) (*namespace.Project, 
 	} else if ref != "" && len(ref) <= MaxNameLength {
 		p, err = s.ns.ProjectByPath(ctx, ref)
 	} else {
-		err = errkind.ErrNotFound
-	}
-	if errors.Is(err, errkind.ErrNotFound) {
-		return nil, fmt.Errorf("project: %w", ErrNotFound)
+		err = fmt.Errorf("project: %w", ErrNotFound)
 	}
 	return p, err
 }
@@ -377,10 +373,7 @@ func (s *Service) Group(ctx context.Context, ref string) (*namespace.Group, erro
 	} else if ref != "" && len(ref) <= MaxNameLength {
 		g, err = s.ns.GroupByPath(ctx, ref)
 	} else {
-		err = errkind.ErrNotFound
-	}
-	if errors.Is(err, errkind.ErrNotFound) {
-		return nil, fmt.Errorf("group: %w", ErrNotFound)
+		err = fmt.Errorf("group: %w", ErrNotFound)
 	}
 	return g, err
 }
@@ -414,7 +407,7 @@ func (s *Service) ProjectsHolding(ctx context.Context, f Format, name string, wi
 	var out []*namespace.Project
 	for _, id := range ids {
 		p, err := s.ns.Project(ctx, id)
-		if errors.Is(err, errkind.ErrNotFound) {
+		if errors.Is(err, ErrNotFound) {
 			continue
 		}
 		if err != nil {
@@ -439,7 +432,7 @@ func (s *Service) ProjectsNamedBy(ctx context.Context, f Format, name string) ([
 	var out []*namespace.Project
 	for p := name; len(p) <= MaxNameLength && strings.Contains(p, "/"); p = p[:strings.LastIndexByte(p, '/')] {
 		proj, err := s.ns.ProjectByPath(ctx, p)
-		if errors.Is(err, errkind.ErrNotFound) {
+		if errors.Is(err, ErrNotFound) {
 			continue
 		}
 		if err != nil {

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/blob/fsblob"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
@@ -594,28 +593,6 @@ func TestProjectsNamedBy(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-func TestDenied(t *testing.T) {
-	user := access.Principal{Kind: access.UserPrincipal, User: &namespace.User{ID: 1}}
-	cases := []struct {
-		name string
-		d    access.Denial
-		p    access.Principal
-		kind error
-	}{
-		{"unauthenticated", access.Unauthenticated, user, packages.ErrUnauthorized},
-		{"forbidden", access.Forbidden, user, packages.ErrForbidden},
-		{"not found", access.NotFound, user, packages.ErrNotFound},
-		{"not found for anonymous asks for credentials", access.NotFound, access.AnonymousPrincipal, packages.ErrUnauthorized},
-	}
-	for _, c := range cases {
-		err := packages.Denied(access.Decision{Denial: c.d, Reason: "because"}, c.p)
-		var de *packages.DeniedError
-		if !errors.Is(err, c.kind) || !errors.As(err, &de) || de.Reason != "because" {
-			t.Errorf("%s: Denied = %v, want %v", c.name, err, c.kind)
-		}
-	}
-}
 
 func TestValidators(t *testing.T) {
 	ok := map[string]func(string) error{

@@ -5,8 +5,8 @@
 // writer; the error writer starts from Classify and only words the answer the way its client
 // expects.
 //
-// It is a protocol-side package: it may import net/http, authn, httpx, access, namespace and
-// the packages core, never a format (internal/archtest checks).
+// It is a protocol-side package: it may import net/http, authn, httpx, access, namespace, errkind
+// and the packages core, never a format (internal/archtest checks).
 package pkghttp
 
 import (
@@ -21,6 +21,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
@@ -86,8 +87,8 @@ func (g Grant) Projects() []*namespace.Project { return g.projects }
 
 // Authorize authenticates r and decides it once, with auth.Authorize (which audits refusals of
 // deploy tokens), on the project of a project-level request, or on the holder Holder finds for a
-// group- or instance-level one. A refusal is a *packages.DeniedError. When the project or
-// package is not found and the request has no credentials, it is ErrUnauthorized ("authentication
+// group- or instance-level one. A refusal is a *DeniedError. When the project or package is not
+// found and the request has no credentials, it is errkind.ErrUnauthorized ("authentication
 // required"): clients such as npm, pip and curl send credentials only after a 401. When several
 // projects hold the package, the decision is still taken (and audited) on one the principal may
 // act on, and then the request is refused with an *AmbiguousError (ErrConflict). Other errors
@@ -111,7 +112,7 @@ func Authorize(r *http.Request, auth *authn.Authenticator, svc *packages.Service
 		}
 	}
 	if errors.Is(err, packages.ErrNotFound) && p.Kind == access.Anonymous {
-		return Grant{}, packages.Denied(access.Decision{Denial: access.Unauthenticated, Reason: "authentication required"}, p)
+		return Grant{}, Denied(access.Decision{Denial: access.Unauthenticated, Reason: "authentication required"}, p)
 	}
 	if err != nil {
 		return Grant{}, err
@@ -121,7 +122,7 @@ func Authorize(r *http.Request, auth *authn.Authenticator, svc *packages.Service
 		return Grant{}, err
 	}
 	if !d.Allow {
-		return Grant{}, packages.Denied(d, p)
+		return Grant{}, Denied(d, p)
 	}
 	if ambiguous != nil {
 		return Grant{}, ambiguous
@@ -224,6 +225,33 @@ func (e *AmbiguousError) Error() string {
 
 func (e *AmbiguousError) Unwrap() error { return packages.ErrConflict }
 
+// DeniedError is a refusal by access, as an error kind (errkind.ErrUnauthorized, ErrForbidden
+// or ErrNotFound) that each format writes in its own shape. Reason is access's explanation, safe
+// to show the requester; formats show it for 401 and 403 only, since a 404 must not say why.
+type DeniedError struct {
+	Kind   error
+	Reason string
+}
+
+func (e *DeniedError) Error() string { return e.Kind.Error() + ": " + e.Reason }
+
+// Unwrap returns the kind.
+func (e *DeniedError) Unwrap() error { return e.Kind }
+
+// Denied turns a refusal into a DeniedError. An anonymous requester is told to authenticate
+// (ErrUnauthorized) even where a known one would get 404, so clients retry with credentials
+// (npm and curl send them only after a 401).
+func Denied(d access.Decision, p access.Principal) error {
+	kind := errkind.ErrForbidden
+	switch {
+	case d.Denial == access.Unauthenticated, p.Kind == access.Anonymous:
+		kind = errkind.ErrUnauthorized
+	case d.Denial == access.NotFound:
+		kind = errkind.ErrNotFound
+	}
+	return &DeniedError{Kind: kind, Reason: d.Reason}
+}
+
 // ErrMethod is a method the route table has no endpoint for (405).
 var ErrMethod = errors.New("method not allowed")
 
@@ -239,7 +267,7 @@ type Problem struct {
 	Title, Detail string
 }
 
-// Classify maps an error kind to its HTTP status:
+// Classify maps an error kind (errkind's, or authn's) to its HTTP status:
 //
 //	authn.ErrInvalidCredentials, ErrUnauthorized   401 (Detail: the refusal's reason)
 //	authn.ErrBanned                                 403 (Detail: the ban's text)
@@ -252,11 +280,11 @@ type Problem struct {
 //	anything else                                   500 (to be logged, never shown)
 func Classify(err error) Problem {
 	p := Problem{Err: err, Status: http.StatusInternalServerError}
-	var de *packages.DeniedError
-	var ve *packages.ValidationError
+	var de *DeniedError
+	var ve *errkind.ValidationError
 	var ae *AmbiguousError
 	switch {
-	case errors.Is(err, authn.ErrInvalidCredentials), errors.Is(err, packages.ErrUnauthorized):
+	case errors.Is(err, authn.ErrInvalidCredentials), errors.Is(err, errkind.ErrUnauthorized):
 		p.Status = http.StatusUnauthorized
 		if errors.As(err, &de) {
 			p.Detail = de.Reason
@@ -264,22 +292,22 @@ func Classify(err error) Problem {
 	case errors.Is(err, authn.ErrBanned):
 		p.Status = http.StatusForbidden
 		p.Detail = authn.ErrBanned.Error()
-	case errors.Is(err, packages.ErrForbidden):
+	case errors.Is(err, errkind.ErrForbidden):
 		p.Status = http.StatusForbidden
 		if errors.As(err, &de) {
 			p.Detail = de.Reason
 		}
-	case errors.Is(err, packages.ErrNotFound):
+	case errors.Is(err, errkind.ErrNotFound):
 		p.Status = http.StatusNotFound
-	case errors.Is(err, packages.ErrInvalid):
+	case errors.Is(err, errkind.ErrInvalid):
 		p.Status = http.StatusBadRequest
 		if errors.As(err, &ve) {
 			p.Detail = ve.Error()
 		}
-	case errors.Is(err, packages.ErrTooLarge):
+	case errors.Is(err, errkind.ErrTooLarge):
 		p.Status = http.StatusRequestEntityTooLarge
 		p.Detail = err.Error()
-	case errors.Is(err, packages.ErrConflict):
+	case errors.Is(err, errkind.ErrConflict):
 		p.Status = http.StatusConflict
 		if errors.As(err, &ae) {
 			p.Detail = ae.Error()

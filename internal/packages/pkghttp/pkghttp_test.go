@@ -9,12 +9,14 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 )
 
 func TestClassify(t *testing.T) {
 	denied := func(d access.Denial, reason string, p access.Principal) error {
-		return packages.Denied(access.Decision{Denial: d, Reason: reason}, p)
+		return Denied(access.Decision{Denial: d, Reason: reason}, p)
 	}
 	user := access.Principal{Kind: access.UserPrincipal}
 	cases := []struct {
@@ -69,5 +71,27 @@ func TestZeroGrant(t *testing.T) {
 	var g Grant
 	if g.Project() != nil || len(g.Projects()) != 0 {
 		t.Fatal("the zero Grant holds a project")
+	}
+}
+
+func TestDenied(t *testing.T) {
+	user := access.Principal{Kind: access.UserPrincipal, User: &namespace.User{ID: 1}}
+	cases := []struct {
+		name string
+		d    access.Denial
+		p    access.Principal
+		kind error
+	}{
+		{"unauthenticated", access.Unauthenticated, user, errkind.ErrUnauthorized},
+		{"forbidden", access.Forbidden, user, errkind.ErrForbidden},
+		{"not found", access.NotFound, user, errkind.ErrNotFound},
+		{"not found for anonymous asks for credentials", access.NotFound, access.AnonymousPrincipal, errkind.ErrUnauthorized},
+	}
+	for _, c := range cases {
+		err := Denied(access.Decision{Denial: c.d, Reason: "because"}, c.p)
+		var de *DeniedError
+		if !errors.Is(err, c.kind) || !errors.As(err, &de) || de.Reason != "because" {
+			t.Errorf("%s: Denied = %v, want %v", c.name, err, c.kind)
+		}
 	}
 }
