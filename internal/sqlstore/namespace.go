@@ -15,7 +15,8 @@ import (
 var _ namespace.Store = (*Store)(nil)
 
 // kindErr says what failed and maps a missing row or reference to errkind.ErrNotFound and a
-// taken unique key to errkind.ErrConflict: the kinds of the namespace and token domains.
+// taken unique key to errkind.ErrConflict: the one mapping of every domain the store serves
+// (namespace, token, packages, the registry and the dependency proxy).
 func kindErr(what string, err error) error {
 	switch {
 	case err == nil:

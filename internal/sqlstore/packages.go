@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -19,18 +18,6 @@ import (
 // atomically, with the unique indexes as the arbiter between concurrent uploads.
 
 var _ packages.Store = (*Store)(nil)
-
-func pkgErr(what string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, errNoRows), errors.Is(err, errReference):
-		return fmt.Errorf("%s: %w", what, packages.ErrNotFound)
-	case errors.Is(err, errUnique):
-		return fmt.Errorf("%s: %w", what, packages.ErrConflict)
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
 
 const packageCols = `id, project_id, format, name, normalized_name, created_at, updated_at`
 
@@ -122,7 +109,7 @@ func (s *Store) PutPackageFile(ctx context.Context, f *packages.NewFile) (*packa
 		return nil
 	})
 	if err != nil {
-		return nil, pkgErr("put package file", err)
+		return nil, kindErr("put package file", err)
 	}
 	return &rec, nil
 }
@@ -159,7 +146,7 @@ func (s *Store) RemovePackageFile(ctx context.Context, id int64, d blob.Digest) 
 		}
 		return s.deleteEmptyPackage(ctx, tx, packageID)
 	})
-	return pkgErr("remove package file", err)
+	return kindErr("remove package file", err)
 }
 
 func (s *Store) deleteEmptyPackage(ctx context.Context, tx *sql.Tx, packageID int64) error {
@@ -174,7 +161,7 @@ func (s *Store) Package(ctx context.Context, projectID int64, format packages.Fo
 	return cached(s.cache, key, clonePackage, func() (*packages.Package, error) {
 		p, err := scanPackage(s.db.QueryRowContext(ctx, s.q(`SELECT `+packageCols+` FROM packages
 			WHERE project_id = ? AND format = ? AND normalized_name = ?`), projectID, string(format), normalizedName))
-		return p, pkgErr("package", s.classify(err))
+		return p, kindErr("package", s.classify(err))
 	})
 }
 
@@ -183,7 +170,7 @@ func (s *Store) ListPackages(ctx context.Context, projectID int64, format packag
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+packageCols+` FROM packages
 		WHERE project_id = ? AND format = ? ORDER BY normalized_name`), projectID, string(format))
 	list, err := collect(rows, err, scanPackage)
-	return list, pkgErr("list packages", err)
+	return list, kindErr("list packages", err)
 }
 
 // PackageVersions implements packages.Catalog.
@@ -191,7 +178,7 @@ func (s *Store) PackageVersions(ctx context.Context, packageID int64) ([]*packag
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+versionCols+` FROM package_versions WHERE package_id = ? ORDER BY id`), packageID)
 	out, err := collect(rows, err, scanVersion)
 	if err != nil {
-		return nil, pkgErr("versions", err)
+		return nil, kindErr("versions", err)
 	}
 	byID := make(map[int64]*packages.Version, len(out))
 	for _, v := range out {
@@ -202,7 +189,7 @@ func (s *Store) PackageVersions(ctx context.Context, packageID int64) ([]*packag
 			v.Files = append(v.Files, f)
 		}
 	})
-	return out, pkgErr("versions", err)
+	return out, kindErr("versions", err)
 }
 
 // files calls fn for each file matched by where (which joins or filters package_files f), by id.
@@ -233,10 +220,10 @@ func (s *Store) packageVersion(ctx context.Context, packageID int64, version str
 	v, err := scanVersion(s.db.QueryRowContext(ctx, s.q(`SELECT `+versionCols+` FROM package_versions
 		WHERE package_id = ? AND version = ?`), packageID, version))
 	if err != nil {
-		return nil, pkgErr("version", s.classify(err))
+		return nil, kindErr("version", s.classify(err))
 	}
 	err = s.files(ctx, `WHERE f.version_id = ?`, v.ID, func(f packages.File) { v.Files = append(v.Files, f) })
-	return v, pkgErr("version", err)
+	return v, kindErr("version", err)
 }
 
 // PackageProjects implements packages.Catalog.
@@ -244,18 +231,18 @@ func (s *Store) PackageProjects(ctx context.Context, format packages.Format, nor
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT project_id FROM packages WHERE format = ? AND normalized_name = ?
 		ORDER BY updated_at DESC, id DESC`), string(format), normalizedName)
 	if err != nil {
-		return nil, pkgErr("package projects", err)
+		return nil, kindErr("package projects", err)
 	}
 	defer rows.Close()
 	var out []int64
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
-			return nil, pkgErr("package projects", err)
+			return nil, kindErr("package projects", err)
 		}
 		out = append(out, id)
 	}
-	return out, pkgErr("package projects", rows.Err())
+	return out, kindErr("package projects", rows.Err())
 }
 
 // DeletePackageVersion implements packages.Remover.
@@ -273,20 +260,20 @@ func (s *Store) DeletePackageVersion(ctx context.Context, packageID int64, versi
 		}
 		return s.deleteEmptyPackage(ctx, tx, packageID)
 	})
-	return pkgErr("delete version", err)
+	return kindErr("delete version", err)
 }
 
 // DeletePackage implements packages.Remover.
 func (s *Store) DeletePackage(ctx context.Context, packageID int64) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM packages WHERE id = ?`), packageID)
 	if err != nil {
-		return pkgErr("delete package", err)
+		return kindErr("delete package", err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		if err == nil {
 			err = errNoRows
 		}
-		return pkgErr("delete package", err)
+		return kindErr("delete package", err)
 	}
 	return nil
 }
@@ -296,18 +283,18 @@ func (s *Store) PackageTags(ctx context.Context, packageID int64) ([]packages.Ta
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT t.name, v.version FROM package_tags t
 		JOIN package_versions v ON v.id = t.version_id WHERE t.package_id = ? ORDER BY t.name`), packageID)
 	if err != nil {
-		return nil, pkgErr("tags", err)
+		return nil, kindErr("tags", err)
 	}
 	defer rows.Close()
 	out := []packages.Tag{}
 	for rows.Next() {
 		var t packages.Tag
 		if err := rows.Scan(&t.Name, &t.Version); err != nil {
-			return nil, pkgErr("tags", err)
+			return nil, kindErr("tags", err)
 		}
 		out = append(out, t)
 	}
-	return out, pkgErr("tags", rows.Err())
+	return out, kindErr("tags", rows.Err())
 }
 
 // SetPackageTag implements packages.TagStore.
@@ -320,20 +307,20 @@ func (s *Store) SetPackageTag(ctx context.Context, packageID int64, tag, version
 		}
 		return s.setPackageTag(ctx, tx, packageID, tag, versionID, unixTime(now))
 	})
-	return pkgErr("set tag", err)
+	return kindErr("set tag", err)
 }
 
 // DeletePackageTag implements packages.TagStore.
 func (s *Store) DeletePackageTag(ctx context.Context, packageID int64, tag string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM package_tags WHERE package_id = ? AND name = ?`), packageID, tag)
 	if err != nil {
-		return pkgErr("delete tag", err)
+		return kindErr("delete tag", err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		if err == nil {
 			err = errNoRows
 		}
-		return pkgErr("delete tag", err)
+		return kindErr("delete tag", err)
 	}
 	return nil
 }
@@ -429,7 +416,7 @@ func (s *Store) FindPackageVersions(ctx context.Context, f packages.VersionFilte
 		rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY v.id`), args...)
 		found, err := collect(rows, err, scanListed)
 		if err != nil {
-			return nil, pkgErr("find versions", err)
+			return nil, kindErr("find versions", err)
 		}
 		out = append(out, found...)
 	}
@@ -444,12 +431,12 @@ func (s *Store) PackageVersionByID(ctx context.Context, id int64) (*packages.Pac
 	lv, err := scanListed(s.db.QueryRowContext(ctx, s.q(`SELECT `+listedCols+` FROM package_versions v
 		JOIN packages p ON p.id = v.package_id WHERE v.id = ?`), id))
 	if err != nil {
-		return nil, nil, pkgErr("version", s.classify(err))
+		return nil, nil, kindErr("version", s.classify(err))
 	}
 	v := lv.Version
 	err = s.files(ctx, `WHERE f.version_id = ?`, v.ID, func(f packages.File) { v.Files = append(v.Files, f) })
 	if err != nil {
-		return nil, nil, pkgErr("version", err)
+		return nil, nil, kindErr("version", err)
 	}
 	return &lv.Package, &v, nil
 }
@@ -473,5 +460,5 @@ func (s *Store) DeletePackageFile(ctx context.Context, versionID, fileID int64) 
 		}
 		return s.deleteEmptyPackage(ctx, tx, packageID)
 	})
-	return pkgErr("delete package file", err)
+	return kindErr("delete package file", err)
 }

@@ -36,7 +36,7 @@ func (s *Store) SetDependencyProxyEnabled(ctx context.Context, groupID int64, en
 		ON CONFLICT (group_id) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at`),
 		groupID, enabled, unixTime(now))
 	if err != nil {
-		return ociErr("set dependency proxy setting", s.classify(err))
+		return kindErr("set dependency proxy setting", s.classify(err))
 	}
 	return nil
 }
@@ -59,7 +59,7 @@ func (s *Store) ProxyManifest(ctx context.Context, groupID int64, image, ref str
 		m.CheckedAt = fromUnix(checked)
 	}
 	if err != nil {
-		return oci.CachedManifest{}, ociErr("cached manifest", s.classify(err))
+		return oci.CachedManifest{}, kindErr("cached manifest", s.classify(err))
 	}
 	m.CreatedAt = fromUnix(created)
 	return m, nil
@@ -83,7 +83,7 @@ func (s *Store) PutProxyManifest(ctx context.Context, groupID int64, image strin
 			groupID, image, tag, m.Digest, unixTime(m.CheckedAt))
 		return err
 	})
-	return ociErr("cache manifest", s.classify(err))
+	return kindErr("cache manifest", s.classify(err))
 }
 
 // TouchProxyTag records that the upstream confirmed tag still names digest at checkedAt. It
@@ -92,7 +92,7 @@ func (s *Store) TouchProxyTag(ctx context.Context, groupID int64, image, tag, di
 	_, err := s.db.ExecContext(ctx, s.q(`UPDATE dependency_proxy_tags SET checked_at = ?
 		WHERE group_id = ? AND image = ? AND tag = ? AND digest = ? AND checked_at < ?`),
 		unixTime(checkedAt), groupID, image, tag, digest, unixTime(checkedAt))
-	return ociErr("touch cached tag", err)
+	return kindErr("touch cached tag", err)
 }
 
 // DeleteProxyManifest removes a cached manifest of image and the tags naming it, or returns
@@ -100,14 +100,14 @@ func (s *Store) TouchProxyTag(ctx context.Context, groupID int64, image, tag, di
 func (s *Store) DeleteProxyManifest(ctx context.Context, groupID int64, image, digest string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM dependency_proxy_manifests WHERE group_id = ? AND image = ? AND digest = ?`),
 		groupID, image, digest)
-	return ociErr("delete cached manifest", affected(res, err))
+	return kindErr("delete cached manifest", affected(res, err))
 }
 
 // DeleteProxyTag removes a cached tag of image, or returns oci.ErrNotFound.
 func (s *Store) DeleteProxyTag(ctx context.Context, groupID int64, image, tag string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM dependency_proxy_tags WHERE group_id = ? AND image = ? AND tag = ?`),
 		groupID, image, tag)
-	return ociErr("delete cached tag", affected(res, err))
+	return kindErr("delete cached tag", affected(res, err))
 }
 
 // ProxyBlob returns the group's cached blob digest, or oci.ErrNotFound.
@@ -117,7 +117,7 @@ func (s *Store) ProxyBlob(ctx context.Context, groupID int64, digest string) (oc
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT size, created_at FROM dependency_proxy_blobs WHERE group_id = ? AND digest = ?`),
 		groupID, digest).Scan(&b.Size, &created)
 	if err != nil {
-		return oci.CachedBlob{}, ociErr("cached blob", s.classify(err))
+		return oci.CachedBlob{}, kindErr("cached blob", s.classify(err))
 	}
 	b.CreatedAt = fromUnix(created)
 	return b, nil
@@ -127,13 +127,13 @@ func (s *Store) ProxyBlob(ctx context.Context, groupID int64, digest string) (oc
 func (s *Store) PutProxyBlob(ctx context.Context, groupID int64, b oci.CachedBlob) error {
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO dependency_proxy_blobs (group_id, digest, size, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (group_id, digest) DO NOTHING`), groupID, b.Digest, b.Size, unixTime(b.CreatedAt))
-	return ociErr("cache blob", s.classify(err))
+	return kindErr("cache blob", s.classify(err))
 }
 
 // DeleteProxyBlob removes a blob from the group's cache, or returns oci.ErrNotFound.
 func (s *Store) DeleteProxyBlob(ctx context.Context, groupID int64, digest string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM dependency_proxy_blobs WHERE group_id = ? AND digest = ?`), groupID, digest)
-	return ociErr("delete cached blob", affected(res, err))
+	return kindErr("delete cached blob", affected(res, err))
 }
 
 // PurgeDependencyProxy removes everything the group's dependency proxy has cached (the bytes
@@ -147,7 +147,7 @@ func (s *Store) PurgeDependencyProxy(ctx context.Context, groupID int64) error {
 		}
 		return nil
 	})
-	return ociErr("purge dependency proxy", err)
+	return kindErr("purge dependency proxy", err)
 }
 
 // ProxyReferences is the dependency proxy's side of garbage collection's mark phase: the

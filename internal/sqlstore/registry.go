@@ -19,18 +19,6 @@ import (
 // their references and subject, and tags. Compile-time checks against the consumer interfaces
 // live in the registry tests (sqlstore may not import protocol packages).
 
-// ociErr says what failed and maps a missing row to oci.ErrNotFound, for the registry and the
-// dependency proxy.
-func ociErr(what string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, errNoRows):
-		return fmt.Errorf("%s: %w", what, oci.ErrNotFound)
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
 // inChunk bounds the placeholders of one IN (…) list.
 const inChunk = 500
 
@@ -108,7 +96,7 @@ func (s *Store) BlobLink(ctx context.Context, repo oci.Repository, digest string
 		repo.ProjectID, string(repo.Name), digest).
 		Scan(&l.Size, &created)
 	if err != nil {
-		return oci.BlobLink{}, ociErr("blob link", s.classify(err))
+		return oci.BlobLink{}, kindErr("blob link", s.classify(err))
 	}
 	l.CreatedAt = fromUnix(created)
 	return l, nil
@@ -125,14 +113,14 @@ func (s *Store) LinkBlob(ctx context.Context, repo oci.Repository, link oci.Blob
 			ON CONFLICT (repository_id, digest) DO NOTHING`), id, link.Digest, link.Size, unixTime(link.CreatedAt))
 		return err
 	})
-	return ociErr("link blob", s.classify(err))
+	return kindErr("link blob", s.classify(err))
 }
 
 // UnlinkBlob removes digest from repo, or returns oci.ErrNotFound.
 func (s *Store) UnlinkBlob(ctx context.Context, repo oci.Repository, digest string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM registry_blob_links
 		WHERE repository_id = (SELECT id FROM registry_repositories WHERE `+repoWhere+`) AND digest = ?`), append(repoArgs(repo), digest)...)
-	return ociErr("unlink blob", affected(res, err))
+	return kindErr("unlink blob", affected(res, err))
 }
 
 // affected turns "no row changed" into errNoRows.
@@ -158,7 +146,7 @@ func (s *Store) ProjectBlobLink(ctx context.Context, projectID int64, digest str
 		JOIN registry_repositories r ON r.id = l.repository_id WHERE r.project_id = ? AND l.digest = ? LIMIT 1`), projectID, digest).
 		Scan(&l.Size, &created)
 	if err != nil {
-		return oci.BlobLink{}, ociErr("project blob link", s.classify(err))
+		return oci.BlobLink{}, kindErr("project blob link", s.classify(err))
 	}
 	l.CreatedAt = fromUnix(created)
 	return l, nil
@@ -192,7 +180,7 @@ func (s *Store) Manifest(ctx context.Context, repo oci.Repository, ref string) (
 			WHERE r.project_id = ? AND r.name = ? AND t.name = ?`), repo.ProjectID, string(repo.Name), ref)
 	}
 	m, err := scanManifest(row)
-	return m, ociErr("manifest", s.classify(err))
+	return m, kindErr("manifest", s.classify(err))
 }
 
 // present returns which of digests exist in table (registry_blob_links or registry_manifests)
@@ -312,7 +300,7 @@ func (s *Store) PutManifest(ctx context.Context, repo oci.Repository, m oci.Mani
 	if errors.As(err, &me) {
 		return me
 	}
-	return ociErr("put manifest", s.classify(err))
+	return kindErr("put manifest", s.classify(err))
 }
 
 // DeleteManifest removes a manifest of repo with its tags and references, or returns
@@ -320,14 +308,14 @@ func (s *Store) PutManifest(ctx context.Context, repo oci.Repository, m oci.Mani
 func (s *Store) DeleteManifest(ctx context.Context, repo oci.Repository, digest string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM registry_manifests
 		WHERE repository_id = (SELECT id FROM registry_repositories WHERE `+repoWhere+`) AND digest = ?`), append(repoArgs(repo), digest)...)
-	return ociErr("delete manifest", affected(res, err))
+	return kindErr("delete manifest", affected(res, err))
 }
 
 // DeleteTag removes a tag of repo, or returns oci.ErrNotFound.
 func (s *Store) DeleteTag(ctx context.Context, repo oci.Repository, tag string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM registry_tags
 		WHERE repository_id = (SELECT id FROM registry_repositories WHERE `+repoWhere+`) AND name = ?`), append(repoArgs(repo), tag)...)
-	return ociErr("delete tag", affected(res, err))
+	return kindErr("delete tag", affected(res, err))
 }
 
 // Tags lists up to n tags of repo after last in byte order; oci.ErrNotFound when the repository
@@ -335,7 +323,7 @@ func (s *Store) DeleteTag(ctx context.Context, repo oci.Repository, tag string) 
 func (s *Store) Tags(ctx context.Context, repo oci.Repository, last string, n int) ([]string, error) {
 	id, err := s.repositoryID(ctx, s.db, repo)
 	if err != nil {
-		return nil, ociErr("tags", err)
+		return nil, kindErr("tags", err)
 	}
 	return s.names(ctx, `SELECT name FROM registry_tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?`, id, last, n)
 }
@@ -374,7 +362,7 @@ func (s *Store) Referrers(ctx context.Context, repo oci.Repository, subject, art
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY m.digest LIMIT ?`), append(args, n)...)
 	if err != nil {
-		return nil, ociErr("referrers", err)
+		return nil, kindErr("referrers", err)
 	}
 	defer rows.Close()
 	var out []oci.Descriptor
