@@ -199,8 +199,8 @@ func writeMessage(w http.ResponseWriter, status int, msg string) {
 	httpx.WriteJSON(w, status, map[string]string{"message": msg})
 }
 
-// writeError is the API's one error writer: domain kinds → status + {"message": …}. Unknown
-// errors are logged with the request ID and answered with a generic 500.
+// writeError is the API's one error writer: domain kinds (every errkind kind, authn's) → status
+// + {"message": …}. Unknown errors are logged with the request ID and answered with a generic 500.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	var ve *errkind.ValidationError
@@ -215,13 +215,19 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		writeMessage(w, http.StatusBadRequest, ve.Error())
 	case errors.As(err, &fe):
 		writeMessage(w, http.StatusForbidden, "403 Forbidden - "+fe.Reason)
-	case errors.Is(err, authn.ErrDeployTokenNotAllowed), errors.Is(err, authn.ErrInvalidCredentials):
+	case errors.Is(err, authn.ErrDeployTokenNotAllowed), errors.Is(err, authn.ErrInvalidCredentials), errors.Is(err, errkind.ErrUnauthorized):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="Gatehouse API"`)
 		writeMessage(w, http.StatusUnauthorized, "401 Unauthorized")
-	case errors.Is(err, authn.ErrBanned):
+	case errors.Is(err, authn.ErrBanned), errors.Is(err, errkind.ErrForbidden):
 		writeMessage(w, http.StatusForbidden, "403 Forbidden")
 	case errors.Is(err, errkind.ErrNotFound):
 		writeMessage(w, http.StatusNotFound, "404 Not Found")
+	case errors.Is(err, errkind.ErrInvalid):
+		writeMessage(w, http.StatusBadRequest, "400 Bad Request")
+	case errors.Is(err, errkind.ErrConflict):
+		writeMessage(w, http.StatusConflict, "409 Conflict")
+	case errors.Is(err, errkind.ErrTooLarge):
+		writeMessage(w, http.StatusRequestEntityTooLarge, "413 Request Entity Too Large")
 	default:
 		httpx.Internal(r.Context(), h.Log, err)
 		writeMessage(w, http.StatusInternalServerError, "500 Internal Server Error")

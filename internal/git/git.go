@@ -124,7 +124,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	principal, err := h.Auth.Basic(ctx, r)
 	if err != nil {
-		h.authError(w, r, err)
+		h.writeError(w, r, err)
 		return
 	}
 	project, err := h.Projects.ProjectByPath(ctx, projectPath)
@@ -160,12 +160,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.run(w, r, project, svc, advertise)
 }
 
-func (h *Handler) authError(w http.ResponseWriter, r *http.Request, err error) {
+// writeError is git's one error writer: authn's errors and errkind's kinds to a status and a
+// line of text (git shows it); anything else is logged and answered with a generic 500.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, authn.ErrBanned):
 		http.Error(w, err.Error(), http.StatusForbidden)
 	case errors.Is(err, authn.ErrInvalidCredentials), errors.Is(err, authn.ErrDeployTokenNotAllowed):
 		h.challenge(w, "HTTP Basic: Access denied. If a password was provided for Git authentication, the password was incorrect or you're required to use a token instead of a password.")
+	case errors.Is(err, errkind.ErrUnauthorized):
+		h.challenge(w, "authentication required")
+	case errors.Is(err, errkind.ErrForbidden):
+		http.Error(w, "access denied", http.StatusForbidden)
+	case errors.Is(err, errkind.ErrNotFound):
+		http.Error(w, "repository not found", http.StatusNotFound)
+	case errors.Is(err, errkind.ErrInvalid):
+		http.Error(w, "bad request", http.StatusBadRequest)
+	case errors.Is(err, errkind.ErrConflict):
+		http.Error(w, "conflict", http.StatusConflict)
+	case errors.Is(err, errkind.ErrTooLarge):
+		http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
 	default:
 		h.internal(w, r, err)
 	}

@@ -7,8 +7,11 @@ package ocihttp
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 )
 
 // Code is one OCI error code with the status Gatehouse answers it with.
@@ -62,6 +65,33 @@ func Fail(c Code, format string, args ...any) *Error {
 		e.Detail = fmt.Sprintf(format, args...)
 	}
 	return e
+}
+
+// kindCodes are the codes of errkind's kinds, for errors no handler gave a code of its own
+// (BLOB_UNKNOWN, MANIFEST_INVALID …). The spec has no generic codes for some kinds; those answer
+// UNSUPPORTED or SIZE_INVALID at the kind's status.
+var kindCodes = []struct {
+	kind error
+	code Code
+}{
+	{errkind.ErrUnauthorized, CodeUnauthorized},
+	{errkind.ErrForbidden, CodeDenied},
+	{errkind.ErrNotFound, CodeNameUnknown},
+	{errkind.ErrInvalid, Code{"UNSUPPORTED", http.StatusBadRequest, "the request is invalid"}},
+	{errkind.ErrConflict, Code{"UNSUPPORTED", http.StatusConflict, "the request conflicts with the registry's state"}},
+	{errkind.ErrTooLarge, Code{"SIZE_INVALID", http.StatusRequestEntityTooLarge, "content too large"}},
+}
+
+// KindError is err as an *Error with its kind's code and err as the cause (never shown), or nil
+// when err is of no errkind kind. The registry's and the proxy's error writers answer with it
+// what they do not map more precisely.
+func KindError(err error) *Error {
+	for _, kc := range kindCodes {
+		if errors.Is(err, kc.kind) {
+			return &Error{Code: kc.code, Cause: err}
+		}
+	}
+	return nil
 }
 
 // WriteError answers with e in the envelope, at its code's status; the detail is left out when

@@ -2,9 +2,13 @@ package ocihttp
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv/kindtest"
 )
 
 func TestWriteError(t *testing.T) {
@@ -47,4 +51,30 @@ func TestWriteError(t *testing.T) {
 	if w.Code != http.StatusBadGateway || w.Body.String() != `{"errors":[{"code":"C","message":"m","detail":"d"}]}` {
 		t.Fatalf("an error with a cause wrote %d %q; the cause must not be shown", w.Code, w.Body.String())
 	}
+}
+
+func TestKindErrorMapsEveryKind(t *testing.T) {
+	want := map[error]Code{
+		errkind.ErrNotFound:     CodeNameUnknown,
+		errkind.ErrConflict:     {"UNSUPPORTED", http.StatusConflict, "the request conflicts with the registry's state"},
+		errkind.ErrInvalid:      {"UNSUPPORTED", http.StatusBadRequest, "the request is invalid"},
+		errkind.ErrForbidden:    CodeDenied,
+		errkind.ErrUnauthorized: CodeUnauthorized,
+		errkind.ErrTooLarge:     {"SIZE_INVALID", http.StatusRequestEntityTooLarge, "content too large"},
+	}
+	for _, k := range errkind.Kinds() {
+		code, ok := want[k]
+		if !ok {
+			t.Errorf("no code expected for kind %q: add it here and to kindCodes", k)
+			continue
+		}
+		err := fmt.Errorf("x: %w", k)
+		if e := KindError(err); e == nil || e.Code != code || !errors.Is(e, err) || e.Detail != "" {
+			t.Errorf("KindError(%q) = %+v, want code %v, the error as its cause and no detail", k, e, code)
+		}
+	}
+	if e := KindError(errors.New("db down")); e != nil {
+		t.Errorf("KindError of an error of no kind = %+v, want nil", e)
+	}
+	kindtest.Check(t, func(w http.ResponseWriter, r *http.Request, err error) { WriteError(w, r, KindError(err)) })
 }

@@ -20,8 +20,8 @@ var (
 )
 
 // writeError is the proxy's one error writer: it maps error kinds to the OCI {"errors":[…]}
-// envelope. Unknown errors become 500 with a generic message; causes of 5xx answers are logged
-// with the request ID, never shown.
+// envelope (errkind's through ocihttp.KindError). Unknown errors become 500 with a generic message;
+// causes of 5xx answers are logged with the request ID, never shown.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *ocihttp.Error
 	switch {
@@ -31,10 +31,12 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		return // the client went away; nobody to answer
 	default:
-		httpx.Internal(r.Context(), h.log, err)
-		dropBlobHeaders(w)
-		ocihttp.WriteInternal(w, r)
-		return
+		if e = ocihttp.KindError(err); e == nil {
+			httpx.Internal(r.Context(), h.log, err)
+			dropBlobHeaders(w)
+			ocihttp.WriteInternal(w, r)
+			return
+		}
 	}
 	if e.Cause != nil && e.Code.Status >= 500 {
 		h.log.WarnContext(r.Context(), "dependency proxy", "request_id", httpx.RequestID(r.Context()),

@@ -25,9 +25,9 @@ var (
 	codeTagsTooMany         = ocihttp.Code{Name: "UNSUPPORTED", Status: http.StatusRequestURITooLong, Message: "too many tags in one request"}
 )
 
-// writeError is the registry's one error writer: it maps error kinds to the OCI
-// {"errors":[…]} envelope. Unknown errors become 500 with a generic message; the cause is
-// logged with the request ID.
+// writeError is the registry's one error writer: it maps error kinds to the OCI {"errors":[…]}
+// envelope (errkind's through ocihttp.KindError). Unknown errors become 500 with a generic message;
+// the cause is logged with the request ID.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *ocihttp.Error
 	switch {
@@ -43,9 +43,11 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		return // the client went away; nobody to answer
 	default:
-		httpx.Internal(r.Context(), h.log, err)
-		ocihttp.WriteInternal(w, r)
-		return
+		if e = ocihttp.KindError(err); e == nil {
+			httpx.Internal(r.Context(), h.log, err)
+			ocihttp.WriteInternal(w, r)
+			return
+		}
 	}
 	if e.Cause != nil && e.Code.Status >= 500 {
 		httpx.Internal(r.Context(), h.log, e.Cause)

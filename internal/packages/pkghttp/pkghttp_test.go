@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv/kindtest"
 )
 
 func TestClassify(t *testing.T) {
@@ -94,4 +95,8 @@ func TestDenied(t *testing.T) {
 			t.Errorf("%s: Denied = %v, want %v", c.name, err, c.kind)
 		}
 	}
+}
+
+func TestClassifyMapsEveryKind(t *testing.T) {
+	kindtest.Check(t, func(w http.ResponseWriter, r *http.Request, err error) { Classify(err).WriteText(w, r, nil) })
 }

@@ -1,0 +1,13 @@
+package api
+
+import (
+	"log/slog"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testenv/kindtest"
+)
+
+// TestWriteErrorMapsEveryKind: the REST API's error writer answers every errkind kind with its status, never a 500.
+func TestWriteErrorMapsEveryKind(t *testing.T) {
+	kindtest.Check(t, (&Handler{Log: slog.New(slog.DiscardHandler)}).writeError)
+}

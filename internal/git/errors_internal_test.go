@@ -1,0 +1,13 @@
+package git
+
+import (
+	"log/slog"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testenv/kindtest"
+)
+
+// TestWriteErrorMapsEveryKind: git's error writer answers every errkind kind with its status, never a 500.
+func TestWriteErrorMapsEveryKind(t *testing.T) {
+	kindtest.Check(t, (&Handler{Log: slog.New(slog.DiscardHandler), Realm: "Gatehouse"}).writeError)
+}

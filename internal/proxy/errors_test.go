@@ -1,0 +1,13 @@
+package proxy
+
+import (
+	"log/slog"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testenv/kindtest"
+)
+
+// TestWriteErrorMapsEveryKind: the dependency proxy's error writer answers every errkind kind with its status, never a 500.
+func TestWriteErrorMapsEveryKind(t *testing.T) {
+	kindtest.Check(t, (&Handler{log: slog.New(slog.DiscardHandler)}).writeError)
+}
