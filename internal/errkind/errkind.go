@@ -1,6 +1,6 @@
-// Package errkind holds the domain error kinds every Gatehouse domain package shares (STYLE.md
-// convention 6). Callers wrap them with context and test them with errors.Is / errors.As; each
-// protocol's one error writer maps them to its wire format.
+// Package errkind holds the domain error kinds every Gatehouse domain package shares
+// (docs/architecture.md §7.1). Callers wrap them with context and test them with errors.Is /
+// errors.As; each protocol's one error writer maps them to its wire format.
 package errkind
 
 import "errors"

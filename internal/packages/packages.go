@@ -91,7 +91,8 @@ func Denied(d access.Decision, p access.Principal) error {
 // Format names a package format; it is also the URL segment (/packages/<format>/).
 type Format string
 
-// The formats Gatehouse knows (SPEC §5). Each has an entry in the formats table (format.go).
+// The formats Gatehouse knows (docs/design.md §6.6). Each has an entry in the formats table
+// (format.go).
 const (
 	Generic Format = "generic"
 	NPM     Format = "npm"
