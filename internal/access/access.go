@@ -13,7 +13,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
-// PrincipalKind tags who is asking. A deploy token is never a user (SPEC §2 "Identity").
+// PrincipalKind tags who is asking. A deploy token is never a user (docs/design.md §1.4).
 type PrincipalKind int
 
 // The kinds of principal.
@@ -126,7 +126,8 @@ type Roles interface {
 
 // Options are instance settings that change decisions.
 type Options struct {
-	// ExternalAuthorization, when on, refuses deploy tokens for Git and packages (SPEC §2).
+	// ExternalAuthorization, when on, refuses deploy tokens for Git and packages
+	// (docs/design.md §5.2).
 	ExternalAuthorization func() bool
 	// External, when set, is the external authorization service humans are checked with
 	// while ExternalAuthorization is on.
@@ -207,7 +208,7 @@ func (a *Authorizer) deployToken(t *token.DeployToken, ip netip.Addr, r Resource
 	}
 	scopes, ok := deployScopeFor[action]
 	if !ok && r.Project == nil && r.Group == nil {
-		// Deploy tokens never open the REST API (SPEC §2).
+		// Deploy tokens never open the REST API (docs/design.md §6.8).
 		return deny(Unauthenticated, "deploy tokens cannot be used for this")
 	}
 	if why := a.externalDeployTokenRefusal(action); why != "" {
@@ -217,7 +218,7 @@ func (a *Authorizer) deployToken(t *token.DeployToken, ip netip.Addr, r Resource
 		return deny(NotFound, "deploy token does not reach this resource")
 	}
 	if !ok {
-		// Never push, never delete images, never administer (SPEC §2, §5).
+		// Never push, never delete images, never administer (docs/design.md §2.3).
 		return deny(Forbidden, "deploy tokens cannot %s", describe(action))
 	}
 	if proxyAction(action) != (r.Project == nil) {
@@ -234,7 +235,7 @@ func (a *Authorizer) deployToken(t *token.DeployToken, ip netip.Addr, r Resource
 	return allow("deploy token has the " + string(scopes[0]) + " scope")
 }
 
-// Reaches implements SPEC §2 "Reach": a project token its own project; a group token every
+// Reaches implements docs/design.md §2.2: a project token its own project; a group token every
 // project in the group or below it; for group resources (dependency proxy), the token's group
 // or a group below it. Never siblings or parents.
 func Reaches(t *token.DeployToken, r Resource) bool {

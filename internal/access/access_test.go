@@ -70,7 +70,7 @@ var allActions = []access.Action{access.ReadRepository, access.WriteRepository, 
 	access.ViewNamespace, access.ListDeployTokens, access.ManageDeployTokens, access.ManageMembers,
 	access.CreateInNamespace, access.AdministerInstance}
 
-// grants is SPEC §2's scope table, written independently of the code under test.
+// grants is the scope table of docs/design.md §2.3, written independently of the code under test.
 var grants = map[token.Scope][]access.Action{
 	token.ReadRepository:       {access.ReadRepository},
 	token.ReadRegistry:         {access.PullImage},
@@ -85,7 +85,8 @@ var grants = map[token.Scope][]access.Action{
 // action targets a project.
 var groupLevel = map[access.Action]bool{access.ProxyPull: true, access.ProxyPush: true, access.ProxyDelete: true}
 
-// externallyBlocked are refused to deploy tokens while external authorization is on (SPEC §2).
+// externallyBlocked are refused to deploy tokens while external authorization is on
+// (docs/design.md §5.2).
 var externallyBlocked = map[access.Action]bool{access.ReadRepository: true, access.ReadPackage: true, access.WritePackage: true}
 
 func granted(scopes token.Scopes, a access.Action) bool {
@@ -110,7 +111,8 @@ func anyScopeGrants(a access.Action) bool {
 	return false
 }
 
-// reach is one (token owner, resource) pair and whether SPEC §2 "Reach" lets the token touch it.
+// reach is one (token owner, resource) pair and whether docs/design.md §2.2 lets the token touch
+// it.
 type reach struct {
 	name    string
 	owner   token.Owner

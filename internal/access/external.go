@@ -12,7 +12,7 @@ import (
 )
 
 // ExternalSettings are the instance's external authorization settings (GitLab's
-// external_authorization_service_* application settings, SPEC §2 "External authorization").
+// external_authorization_service_* application settings, docs/design.md §5).
 type ExternalSettings struct {
 	// Enabled turns the rule on: deploy tokens are refused for Git and packages, and humans are
 	// checked with the service at ServiceURL.

@@ -51,7 +51,7 @@ func apiRoutes(t *testing.T) []string {
 	return routes
 }
 
-// A deploy token never opens the REST API (SPEC §2), whichever way it is presented.
+// A deploy token never opens the REST API (docs/design.md §6.8), whichever way it is presented.
 func TestDeployTokenRefusedOnEveryRoute(t *testing.T) {
 	t.Parallel()
 	ts := testenv.StartServer(t)
@@ -177,7 +177,7 @@ func TestPersonalTokenPresentation(t *testing.T) {
 	})
 }
 
-// Who may see and manage which deploy tokens (SPEC §2 "Who may manage"; §5 404 for what the
+// Who may see and manage which deploy tokens (docs/design.md §2.10; §6.10: 404 for what the
 // caller may not see, 403 for what it may see but not do).
 func TestDeployTokenPermissions(t *testing.T) {
 	t.Parallel()

@@ -19,8 +19,8 @@ type ciVariableJSON struct {
 }
 
 // listCIVariables answers GET /projects/:id/ci/variables/predefined: the variables a runner would
-// inject into the project's jobs (SPEC §3). CI_DEPLOY_USER and CI_DEPLOY_PASSWORD are present
-// only while an active gitlab-deploy-token applies to the project.
+// inject into the project's jobs (docs/design.md §3.2). CI_DEPLOY_USER and CI_DEPLOY_PASSWORD are
+// present only while an active gitlab-deploy-token applies to the project.
 func (h *Handler) listCIVariables(w http.ResponseWriter, r *request) error {
 	p, err := h.project(r, access.ReadCIVariables)
 	if err != nil {

@@ -192,7 +192,7 @@ func (h *Handler) deleteGroupDeployToken(w http.ResponseWriter, r *request) erro
 }
 
 // deleteDeployToken destroys the token as GitLab's API does (a later GET answers 404); it stops
-// working at once. The web UI's Revoke keeps it listed instead (SPEC §2).
+// working at once. The web UI's Revoke keeps it listed instead (docs/design.md §2.7).
 func (h *Handler) deleteDeployToken(w http.ResponseWriter, r *request, owner token.Owner) error {
 	t, err := h.ownedToken(r, owner)
 	if err != nil {

@@ -28,7 +28,8 @@ func futureDate(ts *testenv.TestServer, days int) string {
 	return ts.Clock.Now().UTC().AddDate(0, 0, days).Format("2006-01-02")
 }
 
-// The fields of SPEC §5: create answers all of them with the secret; list and get without it.
+// The fields of docs/design.md §6.8: create answers all of them with the secret; list and get
+// without it.
 func TestDeployTokenCreateListGet(t *testing.T) {
 	t.Parallel()
 	ts := testenv.StartServer(t)

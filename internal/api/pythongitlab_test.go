@@ -84,7 +84,7 @@ type pyOutput struct {
 }
 
 // TestPythonGitlab runs an automation script written for GitLab, with Debian's python-gitlab,
-// against Gatehouse with only the base URL changed (SPEC §5).
+// against Gatehouse with only the base URL changed (docs/design.md §6.8).
 func TestPythonGitlab(t *testing.T) {
 	t.Parallel()
 	python := pythonGitlab(t)

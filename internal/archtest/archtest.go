@@ -1,7 +1,7 @@
-// Package archtest enforces Gatehouse's import rules (STYLE.md §2) so the layering cannot rot.
-// The rules are a pure function over a package listing (Check); the test in this package feeds
-// it the output of `go list -deps -json ./...`, and also feeds it synthetic listings to prove
-// that every rule can fail.
+// Package archtest enforces Gatehouse's import rules (docs/architecture.md §2) so the layering
+// cannot rot. The rules are a pure function over a package listing (Check); the test in this
+// package feeds it the output of `go list -deps -json ./...`, and also feeds it synthetic listings
+// to prove that every rule can fail.
 //
 // The rules:
 //  0. Deny by default (classes.go, CheckClasses): every package of the module belongs to a class
@@ -21,7 +21,7 @@
 //  3. Storage adapters (sqlstore, blob/<impl>) reach only the domain (and their own tree); never a
 //     protocol.
 //  4. Only server, testenv and cmd import sqlstore directly (and the class rules keep cmd off it:
-//     STYLE §2.4 gives cmd/gatehouse config, server and api/client).
+//     docs/architecture.md §2.3 gives cmd/gatehouse config, server and api/client).
 package archtest
 
 import (

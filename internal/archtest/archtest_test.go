@@ -43,7 +43,7 @@ func TestImportRules(t *testing.T) {
 		}
 	})
 
-	failOn(t, "import rules (STYLE.md §2)", Check(pkgs))
+	failOn(t, "import rules (docs/architecture.md §2)", Check(pkgs))
 }
 
 // withEdge is a copy of the listing in which from also imports to (directly).

@@ -22,7 +22,7 @@ type class struct {
 	modules []string
 }
 
-// classes by name; each comment says what the class is (STYLE.md §2).
+// classes by name; each comment says what the class is (docs/architecture.md §1).
 var classes = map[string]class{
 	// The domain (the keys of domain in archtest.go): plain Go types and rules; the DAG between
 	// them is Check's.
@@ -50,7 +50,8 @@ var classes = map[string]class{
 	"client": {},
 	// The composition root: it alone wires everything (but no test support or entry point).
 	"composition": {may: []string{"domain", "plumbing", "config", "gate", "adapter", "protocol", "shared protocol"}},
-	// Entry points: cmd/gatehouse (STYLE §2.4: config, server, api/client) and the benchmark.
+	// Entry points: cmd/gatehouse (docs/architecture.md §2.3: config, server, api/client) and the
+	// benchmark.
 	"entry point": {may: []string{"config", "composition", "client"}, modules: []string{"github.com/spf13/cobra"}},
 	// Conformance suites, run against every implementation of an interface.
 	"suite": {may: []string{"domain", "adapter"}},

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Event types (SPEC §2 "Audit events").
+// Event types (docs/design.md §8.1).
 const (
 	DeployTokenCreated        = "deploy_token_created"
 	DeployTokenCreationFailed = "deploy_token_creation_failed"

@@ -68,8 +68,8 @@ func (a *Authenticator) Basic(ctx context.Context, r *http.Request) (access.Prin
 }
 
 // API authenticates a REST API request: PRIVATE-TOKEN or Authorization: Bearer with a personal
-// access token. Deploy tokens are refused wherever they appear (SPEC §2: they never open the API).
-// Wrong tokens count in the ban like every other surface's failures.
+// access token. Deploy tokens are refused wherever they appear (docs/design.md §6.8: they never
+// open the API). Wrong tokens count in the ban like every other surface's failures.
 func (a *Authenticator) API(ctx context.Context, r *http.Request) (access.Principal, error) {
 	if a.banned(ClientIP(r), "") {
 		return access.AnonymousPrincipal, ErrBanned

@@ -12,7 +12,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
-// BanOptions configure the failed-authentication ban (SPEC §2).
+// BanOptions configure the failed-authentication ban (docs/design.md §7).
 type BanOptions struct {
 	MaxFailures    int
 	Window         time.Duration

@@ -29,7 +29,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// specBan is SPEC §2's default: 10 failures within 60 s ban for 1 hour.
+// specBan is the default of docs/design.md §7.2: 10 failures within 60 s ban for 1 hour.
 func specBan() BanOptions {
 	return BanOptions{MaxFailures: 10, Window: 60 * time.Second, Duration: time.Hour}
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // PackageAuth adjusts how a package format's requests present credentials. The zero value is
-// GitLab's rule for most formats (SPEC §2 "Presenting a token"): the basic-auth username is
+// GitLab's rule for most formats (docs/design.md §6.6): the basic-auth username is
 // ignored for deploy tokens.
 type PackageAuth struct {
 	// CheckDeployUsername requires the basic-auth username to be the deploy token's username, as

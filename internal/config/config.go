@@ -32,7 +32,7 @@ type Config struct {
 	DatabaseURL string `yaml:"database_url"`
 	// ExternalURL is how clients reach the server; used in links and challenges.
 	ExternalURL string `yaml:"external_url"`
-	// RootPassword and RootToken, when set, bootstrap the admin user root (SPEC §6). Like
+	// RootPassword and RootToken, when set, bootstrap the admin user root (docs/design.md §9.1). Like
 	// SecretKey they come from the environment only, never from the file.
 	RootPassword Secret `yaml:"-"`
 	RootToken    Secret `yaml:"-"`
@@ -45,7 +45,8 @@ type Config struct {
 	AuthBan AuthBan `yaml:"auth_ban"`
 	// Audit configures the audit log.
 	Audit Audit `yaml:"audit"`
-	// ExternalAuthorization, when true, refuses deploy tokens for Git and packages (SPEC §2).
+	// ExternalAuthorization, when true, refuses deploy tokens for Git and packages
+	// (docs/design.md §5.2).
 	ExternalAuthorization bool `yaml:"external_authorization"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
@@ -149,7 +150,7 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 // LogValue hides the secret from slog.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
 
-// AuthBan configures the failed-auth ban (SPEC §2).
+// AuthBan configures the failed-auth ban (docs/design.md §7).
 type AuthBan struct {
 	MaxFailures    int           `yaml:"max_failures"`
 	Window         time.Duration `yaml:"window"`

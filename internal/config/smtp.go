@@ -8,8 +8,8 @@ import (
 	"strings"
 )
 
-// SMTP configures outgoing mail (deploy-token expiry notices, SPEC §4). Without a Host no mail
-// is sent: notices are logged and recorded instead.
+// SMTP configures outgoing mail (deploy-token expiry notices, docs/design.md §4). Without a Host no
+// mail is sent: notices are logged and recorded instead.
 type SMTP struct {
 	// Host is the SMTP server's host name or IP; empty disables mail.
 	Host string `yaml:"host"`

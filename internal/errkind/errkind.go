@@ -1,6 +1,7 @@
-// Package errkind holds the one family of error kinds every Gatehouse package shares (STYLE.md
-// convention 6; upspin's errors.Kind is the model). Callers wrap them with context and test
-// them with errors.Is / errors.As; each protocol's one error writer maps them to its wire format.
+// Package errkind holds the one family of error kinds every Gatehouse package shares
+// (docs/architecture.md §7.1; upspin's errors.Kind is the model). Callers wrap them with context
+// and test them with errors.Is / errors.As; each protocol's one error writer maps them to its
+// wire format.
 //
 // A package may name a kind for its callers, but only as an alias (packages.ErrNotFound ==
 // ErrNotFound) or as a sentinel that wraps one (blob.ErrNotFound, "blob not found"), never as a

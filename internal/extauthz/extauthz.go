@@ -1,5 +1,5 @@
-// Package extauthz is the client of GitLab's external authorization service (SPEC §2): it keeps
-// the instance settings and the projects' classification labels (through a Store), asks the
+// Package extauthz is the client of GitLab's external authorization service (docs/design.md §5): it
+// keeps the instance settings and the projects' classification labels (through a Store), asks the
 // service over HTTP whether a person may reach a label, and caches the answers briefly. It
 // implements access.ExternalAuthorizer, so access decides without speaking HTTP.
 package extauthz

@@ -13,7 +13,7 @@ import (
 // Role is a member's access level, with GitLab's numbers.
 type Role int
 
-// The five roles, weakest first (SPEC §1).
+// The five roles, weakest first (docs/design.md §1.2).
 const (
 	NoRole     Role = 0
 	Guest      Role = 10
@@ -53,7 +53,7 @@ func ParseVisibility(v string) (Visibility, error) {
 	return "", &errkind.ValidationError{Field: "visibility", Reason: "does not have a valid value"}
 }
 
-// User is a human account (SPEC §1). It is never a deploy token.
+// User is a human account (docs/design.md §1.2). It is never a deploy token.
 type User struct {
 	ID           int64
 	Username     string

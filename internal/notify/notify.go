@@ -1,8 +1,8 @@
 // Package notify mails the owners and maintainers of a project or group when one of its deploy
-// tokens is about to expire (SPEC §4). It knows no HTTP and no SQL: it declares the storage
-// (Store, Leases), the namespace lookups (Directory) and the Mailer it consumes; sqlstore,
-// namespace and notify/smtpmail implement them, and the server schedules the job daily at
-// 01:00 UTC (Scheduler).
+// tokens is about to expire (docs/design.md §4). It knows no HTTP and no SQL: it declares the
+// storage (Store, Leases), the namespace lookups (Directory) and the Mailer it consumes; sqlstore,
+// namespace and notify/smtpmail implement them, and the server schedules the job daily at 01:00 UTC
+// (Scheduler).
 //
 // The rules, decided here:
 //
@@ -23,7 +23,7 @@
 //     and counted). A claim never completed (the node died mid-send) is taken over after
 //     ClaimTimeout; in that rare case a mail may go out twice.
 //   - Without a Mailer (no SMTP host configured) notices are logged and recorded, not sent
-//     (SPEC §4); the summary says so.
+//     (docs/design.md §4.4); the summary says so.
 //   - A lease in the database (Leases) lets one node of a cluster run the job at a time; Run
 //     answers ErrBusy while another holds it. The claims alone already prevent double mail;
 //     the lease keeps nodes from doing the work twice.

@@ -88,7 +88,8 @@ func truncate(s string) string {
 }
 
 // ProjectPaths lists the project paths an image name may belong to, longest first: the name
-// itself and each of its '/'-prefixes (SPEC §5: images are <project path>[/<sub name>]).
+// itself and each of its '/'-prefixes (docs/design.md §6.4: images are
+// <project path>[/<sub name>]).
 func (n Name) ProjectPaths() []string {
 	s := string(n)
 	out := []string{s}

@@ -53,7 +53,8 @@ func invalid(field, reason string) error { return &ValidationError{Field: field,
 // Format names a package format; it is also the URL segment (/packages/<format>/).
 type Format string
 
-// The formats Gatehouse knows (SPEC §5). Each has an entry in the formats table (format.go).
+// The formats Gatehouse knows (docs/design.md §6.6). Each has an entry in the formats table
+// (format.go).
 const (
 	Generic Format = "generic"
 	NPM     Format = "npm"

@@ -27,7 +27,8 @@ import (
 )
 
 // localhost makes a server's external URL (and so its token realm) use "localhost": crane and
-// oras refuse a loopback token realm that is not on the registry's own host (SPEC §7).
+// oras refuse a loopback token realm that is not on the registry's own host
+// (docs/architecture.md §6.4).
 func localhost(c *config.Config) {
 	c.ExternalURL = strings.Replace(c.ExternalURL, "://127.0.0.1:", "://localhost:", 1)
 }

@@ -38,7 +38,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 )
 
-// Service is the token audience of the dependency proxy (SPEC §5).
+// Service is the token audience of the dependency proxy (docs/design.md §6.5).
 const Service = "dependency_proxy"
 
 // Defaults of Config.

@@ -194,7 +194,7 @@ func TestSkopeo(t *testing.T) {
 	// skopeo logs in (REGISTRY_AUTH_FILE is in the private home).
 	mustRun(t, home, skopeo, "login", "--tls-verify=false", "-u", e.rw.Username, "-p", e.rw.Token, e.host)
 	// A copy between two repositories asks for both scopes in one token request, with the scope
-	// parameter repeated (SPEC §7).
+	// parameter repeated (docs/design.md §6.3).
 	mustRun(t, home, skopeo, "--insecure-policy", "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
 		"docker://"+src, "docker://"+e.host+"/group/top/skopeo:v1")
 	mustRun(t, home, skopeo, "inspect", "--tls-verify=false", "docker://"+e.host+"/group/top/skopeo:v1")

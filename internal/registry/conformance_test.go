@@ -73,8 +73,8 @@ type conformanceResult struct {
 }
 
 // runConformance runs the suite with env against the server and reads results/junit.xml (the
-// suite exits 0 when its configuration does not load, SPEC §7, so the exit code alone proves
-// nothing).
+// suite exits 0 when its configuration does not load, docs/architecture.md §6.4, so the exit code
+// alone proves nothing).
 func runConformance(t *testing.T, bin string, env map[string]string) conformanceResult {
 	t.Helper()
 	dir := t.TempDir()

@@ -45,7 +45,7 @@ auth:
     jwks: %s
 `
 
-// TestDistribution runs the registry tier on CNCF Distribution (SPEC §5): Distribution
+// TestDistribution runs the registry tier on CNCF Distribution (docs/design.md §6.3): Distribution
 // verifies the tokens Gatehouse's /jwt/auth issues with the public key that `gatehouse
 // registry key` exports (certificate bundle and JWKS), and crane pushes and pulls through it
 // with deploy tokens; what a token may not do is refused.

@@ -17,7 +17,8 @@ import (
 )
 
 // localhost makes the server's external URL (and so the token realm) use "localhost": crane and
-// oras refuse a loopback token realm that is not on the registry's own host (SPEC §7).
+// oras refuse a loopback token realm that is not on the registry's own host
+// (docs/architecture.md §6.4).
 func localhost(c *config.Config) {
 	c.ExternalURL = strings.Replace(c.ExternalURL, "://127.0.0.1:", "://localhost:", 1)
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/notify/smtpmail"
 )
 
-// expiryHour is the UTC hour of the daily jobs: the deploy-token expiry run (SPEC §4: 01:00
-// UTC), then audit retention.
+// expiryHour is the UTC hour of the daily jobs: the deploy-token expiry run (docs/design.md §4.1:
+// 01:00 UTC), then audit retention.
 const expiryHour = 1
 
 // openNotify builds the deploy-token expiry job, with an SMTP mailer when smtp.host is set

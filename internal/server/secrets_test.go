@@ -17,7 +17,8 @@ import (
 
 // TestSecretsNeverLeak runs every failure path of Git and the API with real secrets and checks
 // that no secret appears in any response (headers and body), in the server's logs and printed
-// output, or in any audit event, while the failures themselves are audited (STYLE §4.3).
+// output, or in any audit event, while the failures themselves are audited
+// (docs/architecture.md §7.2).
 func TestSecretsNeverLeak(t *testing.T) {
 	ts := testenv.StartServer(t)
 	ctx := context.Background()

@@ -9,8 +9,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
-// Deploy-token expiry notifications (SPEC §4), run under a lease (lease.go): the expiring-token
-// scan and the per-(token, interval) notice records. The consumer interfaces live in
+// Deploy-token expiry notifications (docs/design.md §4), run under a lease (lease.go): the
+// expiring-token scan and the per-(token, interval) notice records. The consumer interfaces live in
 // internal/notify (notify.Store, notify.Leases); the compile-time checks are in expiry_test.go,
 // since sqlstore may not import notify.
 

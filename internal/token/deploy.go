@@ -24,7 +24,8 @@ type Owner struct {
 // IsGroup reports whether the owner is a group.
 func (o Owner) IsGroup() bool { return o.GroupID != 0 }
 
-// DeployToken is a (username, secret) pair with scopes, owned by one project or group (SPEC §2).
+// DeployToken is a (username, secret) pair with scopes, owned by one project or group
+// (docs/design.md §2.1).
 type DeployToken struct {
 	ID         int64
 	Name       string
@@ -193,7 +194,7 @@ type DeployService struct {
 	store    DeployStore
 	digester *Digester
 	now      func() time.Time
-	// sealer keeps the CI token's secret readable (SPEC §3); nil disables that.
+	// sealer keeps the CI token's secret readable (docs/design.md §3.3); nil disables that.
 	sealer *Sealer
 
 	touchMu   sync.Mutex
@@ -492,7 +493,7 @@ func (s *DeployService) Revoke(ctx context.Context, id int64) error {
 	return s.store.RevokeDeployToken(ctx, id)
 }
 
-// Delete destroys a token (the API's DELETE, SPEC §2).
+// Delete destroys a token (the API's DELETE, docs/design.md §2.7).
 func (s *DeployService) Delete(ctx context.Context, id int64) error {
 	return s.store.DeleteDeployToken(ctx, id)
 }
@@ -547,7 +548,7 @@ func (s *DeployService) Rotate(ctx context.Context, id int64, grace time.Duratio
 }
 
 // CITokenName is the name of the deploy token handed to CI jobs as CI_DEPLOY_USER and
-// CI_DEPLOY_PASSWORD (SPEC §3).
+// CI_DEPLOY_PASSWORD (docs/design.md §3).
 const CITokenName = "gitlab-deploy-token"
 
 // SealCITokens makes the service keep the secret of every new CITokenName token sealed with
@@ -556,7 +557,7 @@ func (s *DeployService) SealCITokens(sealer *Sealer) { s.sealer = sealer }
 
 // CITokenFor returns the CI token a project's jobs get, with its secret: the project's own
 // active gitlab-deploy-token if it has one, else one of the group the project is directly in
-// (never one of a group further up, SPEC §3). errkind.ErrNotFound when there is none.
+// (never one of a group further up, docs/design.md §3.1). errkind.ErrNotFound when there is none.
 func (s *DeployService) CITokenFor(ctx context.Context, projectID, parentGroupID int64) (*DeployToken, Secret, error) {
 	if s.sealer == nil {
 		return nil, Secret{}, errkind.ErrNotFound

@@ -9,7 +9,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 )
 
-// PersonalToken is a user's personal access token (SPEC §1).
+// PersonalToken is a user's personal access token (docs/design.md §1.3).
 type PersonalToken struct {
 	ID         int64
 	UserID     int64

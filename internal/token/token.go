@@ -23,7 +23,7 @@ import (
 // Scope is one deploy-token or personal-access-token permission.
 type Scope string
 
-// The seven deploy-token scopes (SPEC §2).
+// The seven deploy-token scopes (docs/design.md §2.3).
 const (
 	ReadRepository       Scope = "read_repository"
 	ReadRegistry         Scope = "read_registry"
@@ -34,7 +34,7 @@ const (
 	WritePackageRegistry Scope = "write_package_registry"
 )
 
-// Personal-access-token-only scopes (SPEC §1).
+// Personal-access-token-only scopes (docs/design.md §1.3).
 const (
 	API             Scope = "api"
 	ReadAPI         Scope = "read_api"
@@ -144,7 +144,7 @@ func (Secret) LogValue() slog.Value           { return slog.StringValue(redacted
 func (s Secret) Format(f fmt.State, _ rune)   { _, _ = f.Write([]byte(redacted)) }
 func (s Secret) HasPrefix(prefix string) bool { return strings.HasPrefix(s.Reveal(), prefix) }
 
-// Secret prefixes recognised by secret scanners (SPEC §1, §2).
+// Secret prefixes recognised by secret scanners (docs/design.md §1.3, §2.5).
 const (
 	DeployTokenPrefix   = "gldt-"
 	PersonalTokenPrefix = "glpat-"
@@ -199,7 +199,7 @@ func SameDigest(a, b []byte) bool {
 	return subtle.ConstantTimeCompare(a, b) == 1
 }
 
-// ExpiryDate normalises an expiry to 00:00:00 UTC of its date in UTC (SPEC §2).
+// ExpiryDate normalises an expiry to 00:00:00 UTC of its date in UTC (docs/design.md §2.6).
 func ExpiryDate(t time.Time) time.Time {
 	u := t.UTC()
 	return time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
@@ -238,8 +238,8 @@ var usernameRE = regexp.MustCompile(`^[A-Za-z0-9_.+-]{1,255}$`)
 // DefaultUsernamePrefix is followed by the token's id to form the default deploy-token username.
 const DefaultUsernamePrefix = "gitlab+deploy-token-"
 
-// ValidateUsername checks a custom deploy-token username (SPEC §2). The default-name prefix is
-// reserved so a custom name can never take the username a later token will be given.
+// ValidateUsername checks a custom deploy-token username (docs/design.md §2.4). The default-name
+// prefix is reserved so a custom name can never take the username a later token will be given.
 func ValidateUsername(u string) error {
 	if !usernameRE.MatchString(u) {
 		return &errkind.ValidationError{Field: "username", Reason: "can contain only letters, digits, '_', '-', '.' and '+'"}

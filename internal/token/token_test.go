@@ -216,7 +216,8 @@ func flip(b []byte, i int) []byte {
 }
 
 // TestMatchesIsConstantTime reads SameDigest's and Matches' source: timing cannot be measured reliably in a
-// unit test, but the comparison it uses can be checked (SPEC §2 "compared in constant time").
+// unit test, but the comparison it uses can be checked (docs/design.md §2.5: compared in constant
+// time).
 func TestMatchesIsConstantTime(t *testing.T) {
 	f, err := parser.ParseFile(gotoken.NewFileSet(), "token.go", nil, 0)
 	if err != nil {
@@ -467,7 +468,7 @@ func TestScopesSet(t *testing.T) {
 		t.Error("HasAny wrong")
 	}
 	if len(token.DeployScopes) != 7 {
-		t.Errorf("%d deploy scopes, SPEC §2 lists 7", len(token.DeployScopes))
+		t.Errorf("%d deploy scopes, docs/design.md §2.3 lists 7", len(token.DeployScopes))
 	}
 }
 

@@ -342,7 +342,7 @@ func TestWhoMaySeeTokenSettings(t *testing.T) {
 		if r.status != http.StatusCreated {
 			t.Fatalf("ok/create on a project below: %d", r.status)
 		}
-		// The group's tokens: listed, but only owners manage them (SPEC §2).
+		// The group's tokens: listed, but only owners manage them (docs/design.md §2.10).
 		r = u.get("/groups/group/-/settings/repository")
 		if r.status != http.StatusOK || strings.Contains(r.body, "Create deploy token") || strings.Contains(r.body, "/revoke") {
 			t.Fatalf("ok/group list without management: %d", r.status)

@@ -1,6 +1,6 @@
 // Package web is Gatehouse's small server-rendered UI: sign in, the user's groups and projects,
-// Settings › Repository › Deploy tokens for projects and groups (SPEC §5 "Web UI") with each
-// token's usage view and rotation, and the deploy-token audit events (SPEC §2). Pages are
+// Settings › Repository › Deploy tokens for projects and groups (docs/design.md §6.9) with each
+// token's usage view and rotation, and the deploy-token audit events (docs/design.md §8). Pages are
 // html/template with embedded templates and CSS; nothing needs JavaScript except the optional copy
 // button. Sessions live server-side (only a digest of the session id is stored), every POST carries
 // a per-session CSRF token, and each page asks access for its one decision before it renders.

@@ -1,6 +1,6 @@
 // Package blobtest is the behavioural conformance suite for blob.Store implementations. Every
 // implementation (fsblob, s3blob) runs the same Run from its own tests, so they cannot drift
-// apart (STYLE.md §1 "Backend parity").
+// apart (docs/architecture.md §7.3).
 package blobtest
 
 import (

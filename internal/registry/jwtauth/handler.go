@@ -14,7 +14,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 )
 
-// ContainerRegistryService is the token audience of the container registry (SPEC §5).
+// ContainerRegistryService is the token audience of the container registry (docs/design.md §6.3).
 const ContainerRegistryService = "container_registry"
 
 // Grantor decides, for one service, which of the actions a scope requests the principal gets.

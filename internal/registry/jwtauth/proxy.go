@@ -12,7 +12,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 )
 
-// DependencyProxyService is the token audience of the group dependency proxy (SPEC §5).
+// DependencyProxyService is the token audience of the group dependency proxy (docs/design.md §6.5).
 const DependencyProxyService = "dependency_proxy"
 
 // Groups finds the group a dependency-proxy image name belongs to. *namespace.Service

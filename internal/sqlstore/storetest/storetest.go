@@ -1,7 +1,7 @@
-// Package storetest is the behavioural suite every sqlstore backend must pass (STYLE §3
-// convention 12): sqlstore_test.go runs it against SQLite and PostgreSQL, so the two dialects
-// cannot drift apart. It also offers OpenSQLite, the builder other packages' tests use for a real
-// store.
+// Package storetest is the behavioural suite every sqlstore backend must pass
+// (docs/architecture.md §7.3): sqlstore_test.go runs it against SQLite and PostgreSQL, so the two
+// dialects cannot drift apart. It also offers OpenSQLite, the builder other packages' tests use for
+// a real store.
 package storetest
 
 import (

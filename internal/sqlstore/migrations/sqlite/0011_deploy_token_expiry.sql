@@ -1,4 +1,4 @@
--- Deploy-token expiry notifications (SPEC §4); the job runs under a row of leases (0010).
+-- Deploy-token expiry notifications (docs/design.md §4); the job runs under a row of leases (0010).
 -- deploy_token_expiry_notices records, per token and interval
 -- (60, 30 or 7 days), the notice a node claimed (sent_at NULL) and then sent (sent_at set); the
 -- primary key is what makes reruns, restarts and concurrent nodes send each notice once.
