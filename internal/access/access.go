@@ -87,6 +87,16 @@ const (
 	AdministerDependencyProxy Action = "administer_dependency_proxy"
 )
 
+// actions lists every Action constant above; TestActionsListsEveryConstant keeps it complete.
+var actions = []Action{ReadRepository, WriteRepository, PullImage, PushImage, DeleteImage, ReadPackage,
+	WritePackage, DeletePackage, ProxyPull, ProxyPush, ProxyDelete, ViewNamespace, ListDeployTokens,
+	ManageDeployTokens, ManageMembers, CreateInNamespace, AdministerInstance, ReadCIVariables,
+	ReadAuditEvents, AdministerDependencyProxy}
+
+// Actions returns every action, in declaration order, so tests can range over all of them and a
+// new action is covered without being named again. The slice is the caller's.
+func Actions() []Action { return append([]Action(nil), actions...) }
+
 // Resource is what an action targets: a project, a group, or the instance (both nil).
 type Resource struct {
 	Project *namespace.Project

@@ -65,11 +65,6 @@ func project(id int64, fullPath string, g *namespace.Group, v namespace.Visibili
 		FullPath: fullPath, Visibility: v, GroupAncestry: g.Ancestry}
 }
 
-var allActions = []access.Action{access.ReadRepository, access.WriteRepository, access.PullImage, access.PushImage,
-	access.DeleteImage, access.ReadPackage, access.WritePackage, access.DeletePackage, access.ProxyPull, access.ProxyPush, access.ProxyDelete,
-	access.ViewNamespace, access.ListDeployTokens, access.ManageDeployTokens, access.ManageMembers,
-	access.CreateInNamespace, access.AdministerInstance}
-
 // grants is SPEC §2's scope table, written independently of the code under test.
 var grants = map[token.Scope][]access.Action{
 	token.ReadRepository:       {access.ReadRepository},
@@ -207,7 +202,7 @@ func TestDeployTokenMatrix(t *testing.T) {
 					tok := &token.DeployToken{ID: 99, Username: "gitlab+deploy-token-99", Scopes: scopes,
 						Owner: r.owner, Revoked: st.revoked, ExpiresAt: st.expires}
 					p := access.Principal{Kind: access.DeployTokenPrincipal, DeployToken: tok}
-					for _, a := range allActions {
+					for _, a := range access.Actions() {
 						allow, denial := expect(tok, r, a, st, external)
 						prefix := "fail/"
 						if allow {
