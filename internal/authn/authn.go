@@ -211,7 +211,7 @@ func (a *Authenticator) failed(ctx context.Context, r *http.Request, username, i
 func (a *Authenticator) Authorize(ctx context.Context, r *http.Request, p access.Principal, res access.Resource, act access.Action) (access.Decision, error) {
 	p.ClientIP = ClientIP(r)
 	d, err := a.Authorizer.Authorize(ctx, p, res, act)
-	if err != nil || d.Allow || p.Kind != access.DeployTokenPrincipal || a.Audit == nil {
+	if err != nil || d.Allow() || p.Kind != access.DeployTokenPrincipal || a.Audit == nil {
 		return d, err
 	}
 	entityType, entityID := "instance", int64(0)

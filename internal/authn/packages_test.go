@@ -242,10 +242,10 @@ func TestPackagesInactiveDeployToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := access.Resource{Project: e.project}
-	if d, err := e.auth.Authorize(ctx, r, p, res, access.ReadPackage); err != nil || !d.Allow {
+	if d, err := e.auth.Authorize(ctx, r, p, res, access.ReadPackage); err != nil || !d.Allow() {
 		t.Fatalf("active token: %+v, %v", d, err)
 	}
-	if d, err := e.auth.Authorize(ctx, r, p, res, access.WritePackage); err != nil || d.Allow || d.Denial != access.Forbidden {
+	if d, err := e.auth.Authorize(ctx, r, p, res, access.WritePackage); err != nil || d.Allow() || d.Denial != access.Forbidden {
 		t.Fatalf("read-only token writing: %+v, %v", d, err)
 	}
 	if err := e.auth.Deploy.Revoke(ctx, e.deploy.ID); err != nil {
@@ -256,7 +256,7 @@ func TestPackagesInactiveDeployToken(t *testing.T) {
 		t.Fatalf("revoked token: %+v, %v", p, err)
 	}
 	d, err := e.auth.Authorize(ctx, r, p, res, access.ReadPackage)
-	if err != nil || d.Allow || d.Denial != access.Unauthenticated || !strings.Contains(d.Reason, "revoked") {
+	if err != nil || d.Allow() || d.Denial != access.Unauthenticated || !strings.Contains(d.Reason, "revoked") {
 		t.Fatalf("revoked token decision: %+v, %v", d, err)
 	}
 }
