@@ -64,7 +64,8 @@ func newPkgEnv(t *testing.T) *pkgEnv {
 	ns := namespace.NewService(s, c.Now)
 	dig := token.NewDigester([]byte("instance-key"))
 	deploy := token.NewDeployService(s, dig, c.Now)
-	t.Cleanup(deploy.Close)
+	usage := token.NewUsageWriter(s, c.Now)
+	t.Cleanup(usage.Close)
 	personal := token.NewPersonalService(s, dig, c.Now)
 	e := &pkgEnv{store: s, clock: c, password: envPassword}
 	var err error
@@ -89,7 +90,7 @@ func newPkgEnv(t *testing.T) *pkgEnv {
 		Owner: token.Owner{GroupID: g.ID}, CreatorID: e.user.ID}); err != nil {
 		t.Fatal(err)
 	}
-	e.auth = &authn.Authenticator{Deploy: deploy, Personal: personal, Users: ns,
+	e.auth = &authn.Authenticator{Deploy: deploy, Usage: usage, Personal: personal, Users: ns,
 		Authorizer: access.New(ns, c.Now, access.Options{}), Audit: audit.NewLog(s, c.Now),
 		Ban: authn.NewLimiter(authn.BanOptions{MaxFailures: 3, Window: time.Minute, Duration: time.Hour}, c.Now)}
 	return e
