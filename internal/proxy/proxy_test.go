@@ -444,10 +444,7 @@ func TestNoPartialOrFalseCacheEntries(t *testing.T) {
 	// cachedSoon waits for a fetch's cache entry: the client may have read the last byte of the
 	// tee before the proxy commits what it wrote beside it.
 	cachedSoon := func(d string) bool {
-		for deadline := time.Now().Add(30 * time.Second); !cached(d) && time.Now().Before(deadline); {
-			time.Sleep(20 * time.Millisecond)
-		}
-		return cached(d)
+		return testenv.Eventually(30*time.Second, func() bool { return cached(d) })
 	}
 	// abandon starts a GET of a paused blob, reads a little, and goes away.
 	abandon := func(t *testing.T, image, layer string) {

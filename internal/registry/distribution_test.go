@@ -185,8 +185,7 @@ func startDistribution(t *testing.T, bin, dir, gatehouseURL, issuer, certFile, j
 			t.Logf("distribution output:\n%s", tail(out.String(), 4000))
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	up := testenv.Eventually(30*time.Second, func() bool {
 		select {
 		case err := <-exited:
 			exited <- err
@@ -194,18 +193,19 @@ func startDistribution(t *testing.T, bin, dir, gatehouseURL, issuer, certFile, j
 		default:
 		}
 		resp, err := http.Get("http://" + addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), gatehouseURL+"/jwt/auth") {
-				t.Fatalf("Distribution /v2/: %d %q, want 401 with Gatehouse's realm", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
-			}
-			return addr
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("registry not up at %s:\n%s", addr, out.String())
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), gatehouseURL+"/jwt/auth") {
+			t.Fatalf("Distribution /v2/: %d %q, want 401 with Gatehouse's realm", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 		}
-		time.Sleep(100 * time.Millisecond)
+		return true
+	})
+	if !up {
+		t.Fatalf("registry not up at %s:\n%s", addr, out.String())
 	}
+	return addr
 }
 
 // tokenIssuer returns the iss claim of a token /jwt/auth issues to user.
