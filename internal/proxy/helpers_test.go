@@ -2,7 +2,6 @@ package proxy_test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -13,8 +12,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -41,18 +38,6 @@ func hostOf(t *testing.T, ts *testenv.TestServer) string {
 }
 
 func itoa(n int64) string { return fmt.Sprint(n) }
-
-// randomFile writes n random bytes to dir/name.
-func randomFile(t *testing.T, dir, name string, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // upstream is a Gatehouse serving as the proxy's upstream registry, with a public project
 // group/pub and the private group/top, and a spy in front of it.
@@ -81,7 +66,7 @@ func startUpstream(t *testing.T) *upstream {
 func (u *upstream) push(t *testing.T, ref string, n int) (manifest, layer string) {
 	t.Helper()
 	crane := testenv.GoTool(t, "crane")
-	file := randomFile(t, u.home, "layer.bin", n)
+	file := testenv.RandomFile(t, u.home, "layer.bin", n)
 	testenv.MustRun(t, u.home, crane, "append", "--new_layer", file, "-t", u.host+"/"+ref)
 	manifest = strings.TrimSpace(testenv.MustRun(t, u.home, crane, "digest", u.host+"/"+ref))
 	var m struct {

@@ -145,7 +145,7 @@ func TestPullThroughProxy(t *testing.T) {
 		})
 	}
 	t.Run("fail/a private upstream image without upstream credentials", func(t *testing.T) {
-		testenv.MustRun(t, e.up.home, e.crane, "append", "--new_layer", randomFile(t, e.up.home, "p.bin", 100), "-t", e.up.host+"/group/top/private:v1")
+		testenv.MustRun(t, e.up.home, e.crane, "append", "--new_layer", testenv.RandomFile(t, e.up.home, "p.bin", 100), "-t", e.up.host+"/group/top/private:v1")
 		testenv.MustFail(t, home, []string{"MANIFEST_UNKNOWN", "refused access"}, e.crane, "manifest", e.image("group", "group/top/private")+":v1")
 	})
 	t.Run("fail/disabled proxy, for deploy tokens and administrators", func(t *testing.T) {
@@ -565,7 +565,7 @@ func TestNoPartialOrFalseCacheEntries(t *testing.T) {
 func TestPrivateUpstreamWithCredentials(t *testing.T) {
 	up := startUpstream(t)
 	crane := testenv.GoTool(t, "crane")
-	testenv.MustRun(t, up.home, crane, "append", "--new_layer", randomFile(t, up.home, "l.bin", 32<<10), "-t", up.host+"/group/top/private:v1")
+	testenv.MustRun(t, up.home, crane, "append", "--new_layer", testenv.RandomFile(t, up.home, "l.bin", 32<<10), "-t", up.host+"/group/top/private:v1")
 	want := strings.TrimSpace(testenv.MustRun(t, up.home, crane, "digest", up.host+"/group/top/private:v1"))
 	cred := up.ts.CreateDeployToken(t, "projects/"+itoa(up.f.Projects["top"].ID), []string{"read_registry"}, nil)
 

@@ -1,7 +1,6 @@
 package registry_test
 
 import (
-	"crypto/rand"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -33,18 +32,6 @@ func newClientEnv(t *testing.T) *clientEnv {
 	return e
 }
 
-// randomFile writes n random bytes to dir/name (random, so every test pushes new blobs).
-func randomFile(t *testing.T, dir, name string, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func TestCrane(t *testing.T) {
 	e := newClientEnv(t)
 	crane := testenv.GoTool(t, "crane")
@@ -52,7 +39,7 @@ func TestCrane(t *testing.T) {
 
 	rw := t.TempDir()
 	testenv.MustRun(t, rw, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
-	layer := randomFile(t, rw, "layer.bin", 300<<10)
+	layer := testenv.RandomFile(t, rw, "layer.bin", 300<<10)
 	testenv.MustRun(t, rw, crane, "append", "--new_layer", layer, "-t", image)
 	digest := strings.TrimSpace(testenv.MustRun(t, rw, crane, "digest", image))
 	testenv.MustRun(t, rw, crane, "pull", image, filepath.Join(rw, "app.tar"))
@@ -71,7 +58,7 @@ func TestCrane(t *testing.T) {
 		home := t.TempDir()
 		testenv.MustRun(t, home, crane, "auth", "login", e.host, "-u", e.ro.Username, "-p", e.ro.Token)
 		testenv.MustRun(t, home, crane, "pull", image, filepath.Join(home, "app.tar"))
-		layer := randomFile(t, home, "layer.bin", 1000)
+		layer := testenv.RandomFile(t, home, "layer.bin", 1000)
 		testenv.MustFail(t, home, []string{"DENIED", "403"}, crane, "append", "--new_layer", layer, "-t", e.host+"/group/top/app:ro")
 	})
 	t.Run("fail/token of another project cannot pull", func(t *testing.T) {
@@ -88,11 +75,11 @@ func TestCrane(t *testing.T) {
 		root := t.TempDir()
 		testenv.MustRun(t, root, crane, "auth", "login", e.host, "-u", "root", "-p", e.ts.RootToken)
 		child := e.host + "/group/sub/child/img:v1"
-		testenv.MustRun(t, root, crane, "append", "--new_layer", randomFile(t, root, "l.bin", 2000), "-t", child)
+		testenv.MustRun(t, root, crane, "append", "--new_layer", testenv.RandomFile(t, root, "l.bin", 2000), "-t", child)
 		home := t.TempDir()
 		testenv.MustRun(t, home, crane, "auth", "login", e.host, "-u", e.group.Username, "-p", e.group.Token)
 		testenv.MustRun(t, home, crane, "pull", child, filepath.Join(home, "child.tar"))
-		testenv.MustFail(t, home, []string{"DENIED", "403"}, crane, "append", "--new_layer", randomFile(t, home, "l.bin", 10), "-t", e.host+"/group/sub/child/img:v2")
+		testenv.MustFail(t, home, []string{"DENIED", "403"}, crane, "append", "--new_layer", testenv.RandomFile(t, home, "l.bin", 10), "-t", e.host+"/group/sub/child/img:v2")
 		testenv.MustFail(t, home, []string{"DENIED", "403"}, crane, "ls", e.host+"/other/sibling/img")
 	})
 }
@@ -103,9 +90,9 @@ func TestOras(t *testing.T) {
 	home := t.TempDir()
 	ref := e.host + "/group/top/artifact:v1"
 	testenv.MustRun(t, home, oras, "login", "--plain-http", "-u", e.rw.Username, "-p", e.rw.Token, e.host)
-	randomFile(t, home, "payload.bin", 100<<10)
+	testenv.RandomFile(t, home, "payload.bin", 100<<10)
 	testenv.MustRun(t, home, oras, "push", "--plain-http", "--artifact-type", "application/vnd.gatehouse.test", ref, "payload.bin")
-	randomFile(t, home, "sig.bin", 64)
+	testenv.RandomFile(t, home, "sig.bin", 64)
 	testenv.MustRun(t, home, oras, "attach", "--plain-http", "--artifact-type", "application/vnd.gatehouse.sig", ref, "sig.bin")
 	disc := testenv.MustRun(t, home, oras, "discover", "--plain-http", "--format", "json", ref)
 	if !strings.Contains(disc, "application/vnd.gatehouse.sig") {
@@ -123,7 +110,7 @@ func TestOras(t *testing.T) {
 		home := t.TempDir()
 		testenv.MustRun(t, home, oras, "login", "--plain-http", "-u", e.ro.Username, "-p", e.ro.Token, e.host)
 		testenv.MustRun(t, home, oras, "pull", "--plain-http", "-o", filepath.Join(home, "o"), ref)
-		randomFile(t, home, "x.bin", 10)
+		testenv.RandomFile(t, home, "x.bin", 10)
 		testenv.MustFail(t, home, []string{"denied", "403"}, oras, "push", "--plain-http", e.host+"/group/top/artifact:ro", "x.bin")
 	})
 	t.Run("fail/token of another project cannot pull", func(t *testing.T) {
@@ -140,7 +127,7 @@ func TestRegctl(t *testing.T) {
 	home := t.TempDir()
 	src := e.host + "/group/top/app:v1"
 	testenv.MustRun(t, home, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
-	testenv.MustRun(t, home, crane, "append", "--new_layer", randomFile(t, home, "l.bin", 50<<10), "-t", src)
+	testenv.MustRun(t, home, crane, "append", "--new_layer", testenv.RandomFile(t, home, "l.bin", 50<<10), "-t", src)
 
 	testenv.MustRun(t, home, regctl, "registry", "set", e.host, "--tls", "disabled")
 	testenv.MustRun(t, home, regctl, "registry", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
@@ -173,7 +160,7 @@ func TestSkopeo(t *testing.T) {
 	home := t.TempDir()
 	src := e.host + "/group/top/app:v1"
 	testenv.MustRun(t, home, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
-	testenv.MustRun(t, home, crane, "append", "--new_layer", randomFile(t, home, "l.bin", 50<<10), "-t", src)
+	testenv.MustRun(t, home, crane, "append", "--new_layer", testenv.RandomFile(t, home, "l.bin", 50<<10), "-t", src)
 
 	// skopeo logs in (REGISTRY_AUTH_FILE is in the private home).
 	testenv.MustRun(t, home, skopeo, "login", "--tls-verify=false", "-u", e.rw.Username, "-p", e.rw.Token, e.host)
@@ -210,7 +197,7 @@ func TestRevokedTokenRefusedAtOnce(t *testing.T) {
 	home := t.TempDir()
 	image := e.host + "/group/top/app:v1"
 	testenv.MustRun(t, home, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
-	testenv.MustRun(t, home, crane, "append", "--new_layer", randomFile(t, home, "l.bin", 1000), "-t", image)
+	testenv.MustRun(t, home, crane, "append", "--new_layer", testenv.RandomFile(t, home, "l.bin", 1000), "-t", image)
 
 	status, jwt := tokenFor(t, e.ts.URL, e.rw.Username, e.rw.Token, "repository:group/top/app:pull")
 	if status != http.StatusOK {

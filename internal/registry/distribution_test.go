@@ -83,7 +83,7 @@ func TestDistribution(t *testing.T) {
 
 	rw := t.TempDir()
 	testenv.MustRun(t, rw, crane, "auth", "login", host, "-u", e.rw.Username, "-p", e.rw.Token)
-	testenv.MustRun(t, rw, crane, "append", "--new_layer", randomFile(t, rw, "layer.bin", 200<<10), "-t", image)
+	testenv.MustRun(t, rw, crane, "append", "--new_layer", testenv.RandomFile(t, rw, "layer.bin", 200<<10), "-t", image)
 	digest := strings.TrimSpace(testenv.MustRun(t, rw, crane, "digest", image))
 	if !strings.HasPrefix(digest, "sha256:") {
 		t.Fatalf("crane digest: %q", digest)
@@ -114,14 +114,14 @@ func TestDistribution(t *testing.T) {
 		home := t.TempDir()
 		testenv.MustRun(t, home, crane, "auth", "login", host, "-u", e.ro.Username, "-p", e.ro.Token)
 		testenv.MustFail(t, home, []string{"UNAUTHORIZED", "DENIED", "401", "403"},
-			crane, "append", "--new_layer", randomFile(t, home, "l.bin", 1000), "-t", host+"/group/top/app:ro")
+			crane, "append", "--new_layer", testenv.RandomFile(t, home, "l.bin", 1000), "-t", host+"/group/top/app:ro")
 	})
 	t.Run("fail/token of another project cannot pull or push", func(t *testing.T) {
 		home := t.TempDir()
 		testenv.MustRun(t, home, crane, "auth", "login", host, "-u", e.other.Username, "-p", e.other.Token)
 		testenv.MustFail(t, home, []string{"UNAUTHORIZED", "DENIED", "401", "403"}, crane, "pull", image, filepath.Join(home, "app.tar"))
 		testenv.MustFail(t, home, []string{"UNAUTHORIZED", "DENIED", "401", "403"},
-			crane, "append", "--new_layer", randomFile(t, home, "l.bin", 1000), "-t", host+"/group/top/app:other")
+			crane, "append", "--new_layer", testenv.RandomFile(t, home, "l.bin", 1000), "-t", host+"/group/top/app:other")
 	})
 	t.Run("fail/wrong password gets no token", func(t *testing.T) {
 		home := t.TempDir()
@@ -148,7 +148,7 @@ func TestDistribution(t *testing.T) {
 		home := t.TempDir()
 		testenv.MustRun(t, home, crane, "auth", "login", ohost, "-u", e.rw.Username, "-p", e.rw.Token)
 		testenv.MustFail(t, home, []string{"UNAUTHORIZED", "401"},
-			crane, "append", "--new_layer", randomFile(t, home, "l.bin", 1000), "-t", ohost+"/group/top/app:v1")
+			crane, "append", "--new_layer", testenv.RandomFile(t, home, "l.bin", 1000), "-t", ohost+"/group/top/app:v1")
 	})
 	// Nothing was written by the refused pushes.
 	if tags := strings.Fields(testenv.MustRun(t, rw, crane, "ls", host+"/group/top/app")); len(tags) != 1 || tags[0] != "v1" {

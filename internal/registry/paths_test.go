@@ -25,7 +25,7 @@ func TestSiblingPathTakeover(t *testing.T) {
 	victim := ts.CreateDeployToken(t, "projects/"+itoa(top.ID), []string{"read_registry", "write_registry"}, nil)
 	vhome := t.TempDir()
 	testenv.MustRun(t, vhome, crane, "auth", "login", host, "-u", victim.Username, "-p", victim.Token)
-	testenv.MustRun(t, vhome, crane, "append", "--new_layer", randomFile(t, vhome, "secret.bin", 4000), "-t", image)
+	testenv.MustRun(t, vhome, crane, "append", "--new_layer", testenv.RandomFile(t, vhome, "secret.bin", 4000), "-t", image)
 	digest := strings.TrimSpace(testenv.MustRun(t, vhome, crane, "digest", image))
 
 	// The attacker: a maintainer of group, with a personal access token.

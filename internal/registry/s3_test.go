@@ -98,8 +98,8 @@ func TestS3(t *testing.T) {
 			image := host + "/group/top/app:v1"
 			testenv.MustRun(t, home, crane, "auth", "login", host, "-u", rw.Username, "-p", rw.Token)
 			// 7 MiB: more than one S3 part, so the upload is assembled server-side.
-			testenv.MustRun(t, home, crane, "append", "--new_layer", randomFile(t, home, "big.bin", 7<<20), "-t", image)
-			testenv.MustRun(t, home, crane, "append", "--base", image, "--new_layer", randomFile(t, home, "small.bin", 3000), "-t", host+"/group/top/app:v2")
+			testenv.MustRun(t, home, crane, "append", "--new_layer", testenv.RandomFile(t, home, "big.bin", 7<<20), "-t", image)
+			testenv.MustRun(t, home, crane, "append", "--base", image, "--new_layer", testenv.RandomFile(t, home, "small.bin", 3000), "-t", host+"/group/top/app:v2")
 			digest := strings.TrimSpace(testenv.MustRun(t, home, crane, "digest", host+"/group/top/app:v2"))
 			testenv.MustRun(t, home, crane, "copy", host+"/group/top/app:v2", host+"/group/top/other:v2")
 

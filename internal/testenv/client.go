@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"crypto/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,4 +59,17 @@ func MustFail(tb testing.TB, home string, wants []string, argv ...string) {
 		}
 	}
 	tb.Fatalf("%s failed without any of %q:\n%s", strings.Join(argv, " "), wants, out)
+}
+
+// RandomFile writes n random bytes to dir/name and returns its path: content no earlier test
+// pushed, so every push uploads new blobs.
+func RandomFile(tb testing.TB, dir, name string, n int) string {
+	tb.Helper()
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return p
 }
