@@ -120,7 +120,7 @@ func Authorize(r *http.Request, auth *authn.Authenticator, svc *packages.Service
 	if err != nil {
 		return Grant{}, err
 	}
-	if !d.Allow {
+	if !d.Allow() {
 		return Grant{}, packages.Denied(d, p)
 	}
 	if ambiguous != nil {
@@ -181,7 +181,7 @@ func Holder(ctx context.Context, authz *access.Authorizer, svc *packages.Service
 		if err != nil {
 			return nil, nil, err
 		}
-		if d.Allow {
+		if d.Allow() {
 			allowed = append(allowed, proj)
 		}
 	}
