@@ -62,7 +62,6 @@ func benchDecisionPath(b *testing.B, st *sqlstore.Store, n int) {
 		reqs = reqs[:n]
 	}
 	deploy := token.NewDeployService(st, token.NewDigester([]byte(benchKey)), nil)
-	b.Cleanup(deploy.Close)
 	ns := namespace.NewService(st, nil)
 	authz := access.New(ns, nil, access.Options{})
 	ctx := context.Background()
@@ -76,7 +75,7 @@ func benchDecisionPath(b *testing.B, st *sqlstore.Store, n int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if !d.Allow {
+		if !d.Allow() {
 			b.Fatalf("%s on %s refused: %s", r.username, r.project, d.Reason)
 		}
 	}
@@ -110,7 +109,7 @@ func benchPureAuthorize(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		d, err := authz.Authorize(ctx, principal, access.Resource{Project: p}, access.ReadRepository)
-		if err != nil || !d.Allow {
+		if err != nil || !d.Allow() {
 			b.Fatalf("refused: %v %s", err, d.Reason)
 		}
 	}

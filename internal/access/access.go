@@ -87,32 +87,46 @@ const (
 	AdministerDependencyProxy Action = "administer_dependency_proxy"
 )
 
+// actions lists every Action constant above; TestActionsListsEveryConstant keeps it complete.
+var actions = []Action{ReadRepository, WriteRepository, PullImage, PushImage, DeleteImage, ReadPackage,
+	WritePackage, DeletePackage, ProxyPull, ProxyPush, ProxyDelete, ViewNamespace, ListDeployTokens,
+	ManageDeployTokens, ManageMembers, CreateInNamespace, AdministerInstance, ReadCIVariables,
+	ReadAuditEvents, AdministerDependencyProxy}
+
+// Actions returns every action, in declaration order, so tests can range over all of them and a
+// new action is covered without being named again. The slice is the caller's.
+func Actions() []Action { return append([]Action(nil), actions...) }
+
 // Resource is what an action targets: a project, a group, or the instance (both nil).
 type Resource struct {
 	Project *namespace.Project
 	Group   *namespace.Group
 }
 
-// Denial says how a refusal must be answered.
+// Denial says how a request is answered: allowed, or how the refusal must be answered.
 type Denial int
 
-// Kinds of refusal: the protocol maps them to 401 + challenge, 404, or 403.
+// Kinds of refusal, which the protocol maps to 401 + challenge, 404, or 403, and Allowed. The zero
+// Denial refuses (Unauthenticated), so a Decision nobody filled in denies.
 const (
-	Allowed         Denial = iota
-	Unauthenticated        // no or unusable credentials: 401 with the protocol's challenge
-	NotFound               // the principal may not know the resource exists: 404
-	Forbidden              // the resource is visible but the action is not allowed: 403
+	Unauthenticated Denial = iota // no or unusable credentials: 401 with the protocol's challenge
+	NotFound                      // the principal may not know the resource exists: 404
+	Forbidden                     // the resource is visible but the action is not allowed: 403
+	Allowed                       // not a refusal: the request may go ahead
 )
 
-// Decision is the answer to one authorization request.
+// Decision is the answer to one authorization request. It has one field for the outcome, so it
+// cannot say both "not allowed" and "denial: Allowed".
 type Decision struct {
-	Allow  bool
 	Denial Denial
 	// Reason explains the decision in words safe to show the requester and to log.
 	Reason string
 }
 
-func allow(reason string) Decision { return Decision{Allow: true, Denial: Allowed, Reason: reason} }
+// Allow reports whether the request may go ahead.
+func (d Decision) Allow() bool { return d.Denial == Allowed }
+
+func allow(reason string) Decision { return Decision{Denial: Allowed, Reason: reason} }
 
 func deny(d Denial, format string, args ...any) Decision {
 	return Decision{Denial: d, Reason: fmt.Sprintf(format, args...)}
@@ -159,7 +173,7 @@ func (a *Authorizer) Authorize(ctx context.Context, p Principal, r Resource, act
 		return a.deployToken(p.DeployToken, p.ClientIP, r, action), nil
 	case UserPrincipal:
 		d, err := a.user(ctx, p, r, action)
-		if err == nil && d.Allow && proxyAction(action) && r.Group != nil && r.Project == nil && !a.proxyEnabled(r.Group) {
+		if err == nil && d.Allow() && proxyAction(action) && r.Group != nil && r.Project == nil && !a.proxyEnabled(r.Group) {
 			// A disabled proxy is disabled for everyone, administrators included.
 			return deny(Forbidden, "the dependency proxy is disabled for this group"), nil
 		}
@@ -169,7 +183,7 @@ func (a *Authorizer) Authorize(ctx context.Context, p Principal, r Resource, act
 		return a.external(ctx, p.User, r, d)
 	case Anonymous:
 		d := a.anonymous(r, action)
-		if d.Allow {
+		if d.Allow() {
 			// The external service classifies people; an anonymous request has none to ask about.
 			if _, ok, err := a.externalLabel(ctx, r); err != nil || ok {
 				return deny(Unauthenticated, "external authorization is enabled: sign in"), err

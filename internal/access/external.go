@@ -95,7 +95,7 @@ func (a *Authorizer) externalLabel(ctx context.Context, r Resource) (string, boo
 // external applies the external service to a user's decision d on r: an allowed request to a
 // project is asked about (administrators excepted, as in GitLab); a refusal stays a refusal.
 func (a *Authorizer) external(ctx context.Context, u *namespace.User, r Resource, d Decision) (Decision, error) {
-	if !d.Allow || u.Admin {
+	if !d.Allow() || u.Admin {
 		return d, nil
 	}
 	label, ok, err := a.externalLabel(ctx, r)

@@ -241,7 +241,7 @@ func (h *Handler) authorize(r *request, res access.Resource, act access.Action, 
 	if err != nil {
 		return err
 	}
-	if d.Allow {
+	if d.Allow() {
 		return nil
 	}
 	switch d.Denial {

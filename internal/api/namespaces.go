@@ -228,7 +228,7 @@ func (h *Handler) visibleGroups(r *request, groups []*namespace.Group) ([]groupJ
 		if err != nil {
 			return nil, err
 		}
-		if d.Allow {
+		if d.Allow() {
 			out = append(out, h.groupView(r, g))
 		}
 	}
@@ -399,7 +399,7 @@ func (h *Handler) listProjects(w http.ResponseWriter, r *request) error {
 		if err != nil {
 			return err
 		}
-		if d.Allow {
+		if d.Allow() {
 			out = append(out, h.projectView(r, p))
 		}
 	}

@@ -175,8 +175,8 @@ func (m *mayDelete) project(p *namespace.Project) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	m.cache[p.ID] = d.Allow
-	return d.Allow, nil
+	m.cache[p.ID] = d.Allow()
+	return d.Allow(), nil
 }
 
 func (h *Handler) packageView(r *request, p *namespace.Project, pkg *packages.Package, v *packages.Version, canDelete, group bool) packageJSON {
@@ -263,7 +263,7 @@ func (h *Handler) listGroupPackages(w http.ResponseWriter, r *request) error {
 		if err != nil {
 			return err
 		}
-		if d.Allow {
+		if d.Allow() {
 			readable = append(readable, p)
 		}
 	}

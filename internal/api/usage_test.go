@@ -24,7 +24,7 @@ type usedToken struct {
 // todayUsage returns the requests of today (the last entry) from the usage endpoint.
 func todayUsage(t *testing.T, ts *testenv.TestServer, path string) int64 {
 	t.Helper()
-	ts.Server.Deploy.Flush()
+	ts.Server.Usage.Flush()
 	var days []usageDay
 	ts.MustAPI(t, 200, "GET", path+"?days=7", nil, &days)
 	if len(days) != 7 {
@@ -91,7 +91,7 @@ func testUsage(t *testing.T, ts *testenv.TestServer) {
 	}
 
 	t.Run("ok/last_used_at and last_used_ip in list and get", func(t *testing.T) {
-		ts.Server.Deploy.Flush()
+		ts.Server.Usage.Flush()
 		check := func(what string, tok usedToken) {
 			t.Helper()
 			if tok.LastUsedAt == nil || tok.LastUsedIP == nil || *tok.LastUsedIP != "127.0.0.1" {

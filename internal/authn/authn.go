@@ -28,7 +28,9 @@ var (
 
 // Authenticator resolves credentials into principals and gates decisions with an audit trail.
 type Authenticator struct {
-	Deploy     *token.DeployService
+	Deploy *token.DeployService
+	// Usage records each request of an active deploy token.
+	Usage      *token.UsageWriter
 	Personal   *token.PersonalService
 	Users      *namespace.Service
 	Authorizer *access.Authorizer
@@ -145,7 +147,7 @@ func (a *Authenticator) resolve(ctx context.Context, r *http.Request, username s
 			return access.AnonymousPrincipal, err
 		}
 		if t.Active(a.Deploy.Now()) {
-			a.Deploy.MarkUsed(t, ClientIP(r))
+			a.Usage.MarkUsed(t, ClientIP(r))
 		}
 		// A revoked or expired token is still returned: access refuses it and says why.
 		return access.Principal{Kind: access.DeployTokenPrincipal, DeployToken: t}, nil
@@ -211,7 +213,7 @@ func (a *Authenticator) failed(ctx context.Context, r *http.Request, username, i
 func (a *Authenticator) Authorize(ctx context.Context, r *http.Request, p access.Principal, res access.Resource, act access.Action) (access.Decision, error) {
 	p.ClientIP = ClientIP(r)
 	d, err := a.Authorizer.Authorize(ctx, p, res, act)
-	if err != nil || d.Allow || p.Kind != access.DeployTokenPrincipal || a.Audit == nil {
+	if err != nil || d.Allow() || p.Kind != access.DeployTokenPrincipal || a.Audit == nil {
 		return d, err
 	}
 	entityType, entityID := "instance", int64(0)

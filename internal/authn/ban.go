@@ -57,7 +57,11 @@ func SecretIdentity(s token.Secret) string {
 		return ""
 	}
 	sum := sha256.Sum256([]byte(s.Reveal()))
-	return "secret:" + hex.EncodeToString(sum[:8])
+	// Built in one buffer: this runs on every authenticated request.
+	var b [len("secret:") + 16]byte
+	copy(b[:], "secret:")
+	hex.Encode(b[len("secret:"):], sum[:8])
+	return string(b[:])
 }
 
 // identity is the ban identity of basic-auth credentials: the token when the secret is one,

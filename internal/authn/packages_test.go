@@ -64,7 +64,8 @@ func newPkgEnv(t *testing.T) *pkgEnv {
 	ns := namespace.NewService(s, c.Now)
 	dig := token.NewDigester([]byte("instance-key"))
 	deploy := token.NewDeployService(s, dig, c.Now)
-	t.Cleanup(deploy.Close)
+	usage := token.NewUsageWriter(s, c.Now)
+	t.Cleanup(usage.Close)
 	personal := token.NewPersonalService(s, dig, c.Now)
 	e := &pkgEnv{store: s, clock: c, password: envPassword}
 	var err error
@@ -89,7 +90,7 @@ func newPkgEnv(t *testing.T) *pkgEnv {
 		Owner: token.Owner{GroupID: g.ID}, CreatorID: e.user.ID}); err != nil {
 		t.Fatal(err)
 	}
-	e.auth = &authn.Authenticator{Deploy: deploy, Personal: personal, Users: ns,
+	e.auth = &authn.Authenticator{Deploy: deploy, Usage: usage, Personal: personal, Users: ns,
 		Authorizer: access.New(ns, c.Now, access.Options{}), Audit: audit.NewLog(s, c.Now),
 		Ban: authn.NewLimiter(authn.BanOptions{MaxFailures: 3, Window: time.Minute, Duration: time.Hour}, c.Now)}
 	return e
@@ -242,10 +243,10 @@ func TestPackagesInactiveDeployToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := access.Resource{Project: e.project}
-	if d, err := e.auth.Authorize(ctx, r, p, res, access.ReadPackage); err != nil || !d.Allow {
+	if d, err := e.auth.Authorize(ctx, r, p, res, access.ReadPackage); err != nil || !d.Allow() {
 		t.Fatalf("active token: %+v, %v", d, err)
 	}
-	if d, err := e.auth.Authorize(ctx, r, p, res, access.WritePackage); err != nil || d.Allow || d.Denial != access.Forbidden {
+	if d, err := e.auth.Authorize(ctx, r, p, res, access.WritePackage); err != nil || d.Allow() || d.Denial != access.Forbidden {
 		t.Fatalf("read-only token writing: %+v, %v", d, err)
 	}
 	if err := e.auth.Deploy.Revoke(ctx, e.deploy.ID); err != nil {
@@ -256,7 +257,7 @@ func TestPackagesInactiveDeployToken(t *testing.T) {
 		t.Fatalf("revoked token: %+v, %v", p, err)
 	}
 	d, err := e.auth.Authorize(ctx, r, p, res, access.ReadPackage)
-	if err != nil || d.Allow || d.Denial != access.Unauthenticated || !strings.Contains(d.Reason, "revoked") {
+	if err != nil || d.Allow() || d.Denial != access.Unauthenticated || !strings.Contains(d.Reason, "revoked") {
 		t.Fatalf("revoked token decision: %+v, %v", d, err)
 	}
 }

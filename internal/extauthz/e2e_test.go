@@ -34,26 +34,6 @@ func localhost(c *config.Config) {
 	c.ExternalURL = strings.Replace(c.ExternalURL, "://127.0.0.1:", "://localhost:", 1)
 }
 
-func run(t *testing.T, dir string, env []string, argv ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = dir
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "DOCKER_CONFIG=" + filepath.Join(dir, ".docker"),
-		"GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com"}, env...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-func mustRun(t *testing.T, dir string, argv ...string) string {
-	t.Helper()
-	out, err := run(t, dir, nil, argv...)
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", argv[0], err, out)
-	}
-	return out
-}
-
 func startE2E(t *testing.T) *e2e {
 	t.Helper()
 	e := &e2e{svc: newClassifier(t)}
@@ -66,13 +46,13 @@ func startE2E(t *testing.T) *e2e {
 
 	// A commit in group/top, pushed by root.
 	work := t.TempDir()
-	mustRun(t, work, git, "init", "-q", "-b", "main")
+	testenv.MustRun(t, work, git, "init", "-q", "-b", "main")
 	if err := os.WriteFile(filepath.Join(work, "README.md"), []byte("hello\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustRun(t, work, git, "add", ".")
-	mustRun(t, work, git, "commit", "-q", "-m", "initial")
-	mustRun(t, work, git, "push", "-q", e.ts.GitURL(e.top.FullPath, "root", e.ts.RootToken), "main")
+	testenv.MustRun(t, work, git, "add", ".")
+	testenv.MustRun(t, work, git, "commit", "-q", "-m", "initial")
+	testenv.MustRun(t, work, git, "push", "-q", e.ts.GitURL(e.top.FullPath, "root", e.ts.RootToken), "main")
 
 	// A generic package, uploaded by root.
 	e.pkgURL = fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/tool/1.0/tool.bin", e.ts.URL, e.top.ID)
@@ -84,8 +64,8 @@ func startE2E(t *testing.T) *e2e {
 	e.image = e.host + "/" + e.top.FullPath + "/app:v1"
 	home := t.TempDir()
 	c := testenv.GoTool(t, "crane")
-	mustRun(t, home, c, "auth", "login", e.host, "-u", "root", "-p", e.ts.RootToken)
-	mustRun(t, home, c, "append", "--new_layer", writeFile(t, home, "layer.bin", 2000), "-t", e.image)
+	testenv.MustRun(t, home, c, "auth", "login", e.host, "-u", "root", "-p", e.ts.RootToken)
+	testenv.MustRun(t, home, c, "append", "--new_layer", writeFile(t, home, "layer.bin", 2000), "-t", e.image)
 
 	e.tok = e.ts.CreateDeployToken(t, fmt.Sprintf("projects/%d", e.top.ID),
 		[]string{"read_repository", "read_registry", "read_package_registry"}, nil)
@@ -152,17 +132,17 @@ func (e *e2e) curlBody(t *testing.T, header, u string) (int, string) {
 func (e *e2e) clone(t *testing.T, user, secret string) (string, error) {
 	t.Helper()
 	dir := t.TempDir()
-	return run(t, dir, nil, testenv.Binary(t, "git"), "clone", "-q", e.ts.GitURL(e.top.FullPath, user, secret), filepath.Join(dir, "c"))
+	return testenv.Run(t, dir, testenv.Binary(t, "git"), "clone", "-q", e.ts.GitURL(e.top.FullPath, user, secret), filepath.Join(dir, "c"))
 }
 
 func (e *e2e) pull(t *testing.T, user, secret string) (string, error) {
 	t.Helper()
 	home := t.TempDir()
 	c := testenv.GoTool(t, "crane")
-	if out, err := run(t, home, nil, c, "auth", "login", e.host, "-u", user, "-p", secret); err != nil {
+	if out, err := testenv.Run(t, home, c, "auth", "login", e.host, "-u", user, "-p", secret); err != nil {
 		return out, err
 	}
-	return run(t, home, nil, c, "pull", e.image, filepath.Join(home, "img.tar"))
+	return testenv.Run(t, home, c, "pull", e.image, filepath.Join(home, "img.tar"))
 }
 
 // setExternal turns the service on (at the classifier, default label "internal") or off.

@@ -482,12 +482,8 @@ func TestLoop(t *testing.T) {
 		defer close(done)
 		e.c.Loop(ctx, 20*time.Millisecond)
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for e.stored(garbage.Digest) {
-		if time.Now().After(deadline) {
-			t.Fatal("the periodic job did not collect the garbage")
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testenv.Eventually(10*time.Second, func() bool { return !e.stored(garbage.Digest) }) {
+		t.Fatal("the periodic job did not collect the garbage")
 	}
 	cancel()
 	<-done

@@ -146,7 +146,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, err)
 		return
 	}
-	if !d.Allow {
+	if !d.Allow() {
 		switch d.Denial {
 		case access.Unauthenticated:
 			h.challenge(w, d.Reason)

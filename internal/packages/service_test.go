@@ -509,7 +509,8 @@ func TestAfterVersionDeleted(t *testing.T) {
 }
 
 func TestResolveProjectsAndGroups(t *testing.T) {
-	e := newEnv(t, packages.Options{})
+	now := time.Date(2030, 6, 15, 12, 0, 0, 0, time.UTC)
+	e := newEnv(t, packages.Options{Now: func() time.Time { return now }})
 	for _, ref := range []string{"g/s/p", "G/S/P", itoa(e.project.ID)} {
 		p, err := e.svc.Project(ctx, ref)
 		if err != nil || p.ID != e.project.ID {
@@ -538,7 +539,7 @@ func TestResolveProjectsAndGroups(t *testing.T) {
 		if _, err := e.svc.AddFile(ctx, u); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2 * time.Millisecond) // distinct updated_at
+		now = now.Add(time.Second) // distinct updated_at
 	}
 	in, err := e.svc.ProjectsHolding(ctx, packages.NPM, "@g/x", e.group)
 	if err != nil || len(in) != 1 || in[0].ID != e.project.ID {

@@ -2,7 +2,6 @@ package proxy_test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -13,9 +12,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -44,55 +40,6 @@ func hostOf(t *testing.T, ts *testenv.TestServer) string {
 
 func itoa(n int64) string { return fmt.Sprint(n) }
 
-// run runs a command in home, which is also its HOME (so client logins never touch the user's
-// config), and returns its combined output and error.
-func run(t *testing.T, home string, argv ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = home
-	cmd.Env = append(os.Environ(), "HOME="+home, "DOCKER_CONFIG="+filepath.Join(home, ".docker"),
-		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_RUNTIME_DIR="+filepath.Join(home, "run"),
-		"REGISTRY_AUTH_FILE="+filepath.Join(home, "auth.json"), "NO_COLOR=1")
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-func mustRun(t *testing.T, home string, argv ...string) string {
-	t.Helper()
-	out, err := run(t, home, argv...)
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
-	}
-	return out
-}
-
-// mustFail runs a command that must fail, with output containing one of wants.
-func mustFail(t *testing.T, home string, wants []string, argv ...string) {
-	t.Helper()
-	out, err := run(t, home, argv...)
-	if err == nil {
-		t.Fatalf("%s succeeded, want a refusal:\n%s", strings.Join(argv, " "), out)
-	}
-	for _, w := range wants {
-		if strings.Contains(out, w) {
-			return
-		}
-	}
-	t.Fatalf("%s failed without any of %q:\n%s", strings.Join(argv, " "), wants, out)
-}
-
-// randomFile writes n random bytes to dir/name.
-func randomFile(t *testing.T, dir, name string, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // upstream is a Gatehouse serving as the proxy's upstream registry, with a public project
 // group/pub and the private group/top, and a spy in front of it.
 type upstream struct {
@@ -110,7 +57,7 @@ func startUpstream(t *testing.T) *upstream {
 	var p testenv.Project
 	ts.MustAPI(t, http.StatusCreated, "POST", "/projects", map[string]any{"name": "pub", "path": "pub",
 		"namespace_id": u.f.GroupID, "visibility": "public"}, &p)
-	mustRun(t, u.home, testenv.GoTool(t, "crane"), "auth", "login", u.host, "-u", "root", "-p", ts.RootToken)
+	testenv.MustRun(t, u.home, testenv.GoTool(t, "crane"), "auth", "login", u.host, "-u", "root", "-p", ts.RootToken)
 	u.spy = newSpy(t, ts.URL)
 	return u
 }
@@ -120,15 +67,15 @@ func startUpstream(t *testing.T) *upstream {
 func (u *upstream) push(t *testing.T, ref string, n int) (manifest, layer string) {
 	t.Helper()
 	crane := testenv.GoTool(t, "crane")
-	file := randomFile(t, u.home, "layer.bin", n)
-	mustRun(t, u.home, crane, "append", "--new_layer", file, "-t", u.host+"/"+ref)
-	manifest = strings.TrimSpace(mustRun(t, u.home, crane, "digest", u.host+"/"+ref))
+	file := testenv.RandomFile(t, u.home, "layer.bin", n)
+	testenv.MustRun(t, u.home, crane, "append", "--new_layer", file, "-t", u.host+"/"+ref)
+	manifest = strings.TrimSpace(testenv.MustRun(t, u.home, crane, "digest", u.host+"/"+ref))
 	var m struct {
 		Layers []struct {
 			Digest string `json:"digest"`
 		} `json:"layers"`
 	}
-	if err := json.Unmarshal([]byte(mustRun(t, u.home, crane, "manifest", u.host+"/"+ref)), &m); err != nil || len(m.Layers) == 0 {
+	if err := json.Unmarshal([]byte(testenv.MustRun(t, u.home, crane, "manifest", u.host+"/"+ref)), &m); err != nil || len(m.Layers) == 0 {
 		t.Fatalf("manifest of %s: %v", ref, err)
 	}
 	return manifest, m.Layers[len(m.Layers)-1].Digest

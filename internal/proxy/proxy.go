@@ -176,7 +176,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, rt route, ne
 			}
 		}
 		switch {
-		case d.Allow:
+		case d.Allow():
 			missing = missing || claims.Allows == nil || !claims.Allows("repository", name, a)
 		case d.Denial == access.Unauthenticated || (d.Denial == access.NotFound && p.Kind == access.Anonymous):
 			return grant{}, h.challenge(w, rt, need, "insufficient_scope", "")

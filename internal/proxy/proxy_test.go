@@ -61,7 +61,7 @@ func (e *env) image(group, upstreamImage string) string {
 func (e *env) login(t *testing.T, tok testenv.DeployToken) string {
 	t.Helper()
 	home := t.TempDir()
-	mustRun(t, home, e.crane, "auth", "login", e.host, "-u", tok.Username, "-p", tok.Token)
+	testenv.MustRun(t, home, e.crane, "auth", "login", e.host, "-u", tok.Username, "-p", tok.Token)
 	return home
 }
 
@@ -87,12 +87,12 @@ func TestPullThroughProxy(t *testing.T) {
 	ref := e.image("group", "group/pub/app")
 	home := e.login(t, e.read)
 
-	mustRun(t, home, e.crane, "pull", ref+":v1", filepath.Join(home, "app.tar"))
-	if got := strings.TrimSpace(mustRun(t, home, e.crane, "digest", ref+":v1")); got != e.manifest {
+	testenv.MustRun(t, home, e.crane, "pull", ref+":v1", filepath.Join(home, "app.tar"))
+	if got := strings.TrimSpace(testenv.MustRun(t, home, e.crane, "digest", ref+":v1")); got != e.manifest {
 		t.Fatalf("digest through the proxy %s, upstream %s", got, e.manifest)
 	}
-	upstreamManifest := mustRun(t, e.up.home, e.crane, "manifest", e.up.host+"/group/pub/app:v1")
-	if got := mustRun(t, home, e.crane, "manifest", ref+":v1"); got != upstreamManifest {
+	upstreamManifest := testenv.MustRun(t, e.up.home, e.crane, "manifest", e.up.host+"/group/pub/app:v1")
+	if got := testenv.MustRun(t, home, e.crane, "manifest", ref+":v1"); got != upstreamManifest {
 		t.Fatalf("manifest through the proxy differs from the upstream's:\n%s\n%s", got, upstreamManifest)
 	}
 	if n := e.up.spy.count("GET", "/blobs/"+e.layer); n != 1 {
@@ -105,8 +105,8 @@ func TestPullThroughProxy(t *testing.T) {
 	t.Run("ok/second pull is served from the cache", func(t *testing.T) {
 		before := e.up.spy.total()
 		home := e.login(t, e.read)
-		mustRun(t, home, e.crane, "pull", ref+":v1", filepath.Join(home, "again.tar"))
-		mustRun(t, home, e.crane, "pull", ref+"@"+e.manifest, filepath.Join(home, "by-digest.tar"))
+		testenv.MustRun(t, home, e.crane, "pull", ref+":v1", filepath.Join(home, "again.tar"))
+		testenv.MustRun(t, home, e.crane, "pull", ref+"@"+e.manifest, filepath.Join(home, "by-digest.tar"))
 		if after := e.up.spy.total(); after != before {
 			t.Fatalf("the cached image reached the upstream %d more times", after-before)
 		}
@@ -114,9 +114,9 @@ func TestPullThroughProxy(t *testing.T) {
 	t.Run("ok/skopeo", func(t *testing.T) {
 		skopeo := testenv.Binary(t, "skopeo")
 		home := t.TempDir()
-		mustRun(t, home, skopeo, "--insecure-policy", "copy", "--src-tls-verify=false",
+		testenv.MustRun(t, home, skopeo, "--insecure-policy", "copy", "--src-tls-verify=false",
 			"--src-creds", e.read.Username+":"+e.read.Token, "docker://"+ref+":v1", "dir:"+filepath.Join(home, "dir"))
-		out := mustRun(t, home, skopeo, "inspect", "--no-tags", "--tls-verify=false", "--creds", e.write.Username+":"+e.write.Token,
+		out := testenv.MustRun(t, home, skopeo, "inspect", "--no-tags", "--tls-verify=false", "--creds", e.write.Username+":"+e.write.Token,
 			"docker://"+ref+":v1")
 		if !strings.Contains(out, e.manifest) {
 			t.Fatalf("skopeo inspect does not show digest %s:\n%s", e.manifest, out)
@@ -125,28 +125,28 @@ func TestPullThroughProxy(t *testing.T) {
 	t.Run("ok/a group token reaches its subgroups' proxies, each with its own cache", func(t *testing.T) {
 		gets, heads := e.up.spy.count("GET", "/blobs/"+e.layer), e.up.spy.count("HEAD", "/blobs/"+e.layer)
 		sub := e.image("group/sub", "group/pub/app")
-		mustRun(t, home, e.crane, "pull", sub+":v1", filepath.Join(home, "sub.tar"))
+		testenv.MustRun(t, home, e.crane, "pull", sub+":v1", filepath.Join(home, "sub.tar"))
 		// The subgroup's cache had nothing, but the bytes are stored: the upstream only confirms
 		// it serves the layer for this image.
 		if g, h := e.up.spy.count("GET", "/blobs/"+e.layer), e.up.spy.count("HEAD", "/blobs/"+e.layer); g != gets || h != heads+1 {
 			t.Fatalf("layer GETs %d→%d, HEADs %d→%d; want the GETs unchanged and one HEAD", gets, g, heads, h)
 		}
 		subHome := e.login(t, e.sub)
-		mustRun(t, subHome, e.crane, "pull", sub+":v1", filepath.Join(subHome, "sub.tar"))
-		mustFail(t, subHome, []string{"DENIED", "403"}, e.crane, "manifest", ref+":v1")
+		testenv.MustRun(t, subHome, e.crane, "pull", sub+":v1", filepath.Join(subHome, "sub.tar"))
+		testenv.MustFail(t, subHome, []string{"DENIED", "403"}, e.crane, "manifest", ref+":v1")
 	})
 	t.Run("fail/anonymous", func(t *testing.T) {
-		mustFail(t, t.TempDir(), []string{"UNAUTHORIZED", "401"}, e.crane, "manifest", ref+":v1")
+		testenv.MustFail(t, t.TempDir(), []string{"UNAUTHORIZED", "401"}, e.crane, "manifest", ref+":v1")
 	})
 	for name, tok := range map[string]testenv.DeployToken{
 		"a sibling group's token": e.other, "a token without the scope": e.noScope, "a project token": e.project} {
 		t.Run("fail/"+name, func(t *testing.T) {
-			mustFail(t, e.login(t, tok), []string{"DENIED", "403"}, e.crane, "manifest", ref+":v1")
+			testenv.MustFail(t, e.login(t, tok), []string{"DENIED", "403"}, e.crane, "manifest", ref+":v1")
 		})
 	}
 	t.Run("fail/a private upstream image without upstream credentials", func(t *testing.T) {
-		mustRun(t, e.up.home, e.crane, "append", "--new_layer", randomFile(t, e.up.home, "p.bin", 100), "-t", e.up.host+"/group/top/private:v1")
-		mustFail(t, home, []string{"MANIFEST_UNKNOWN", "refused access"}, e.crane, "manifest", e.image("group", "group/top/private")+":v1")
+		testenv.MustRun(t, e.up.home, e.crane, "append", "--new_layer", testenv.RandomFile(t, e.up.home, "p.bin", 100), "-t", e.up.host+"/group/top/private:v1")
+		testenv.MustFail(t, home, []string{"MANIFEST_UNKNOWN", "refused access"}, e.crane, "manifest", e.image("group", "group/top/private")+":v1")
 	})
 	t.Run("fail/disabled proxy, for deploy tokens and administrators", func(t *testing.T) {
 		path := "/groups/" + itoa(e.f.GroupID) + "/dependency_proxy"
@@ -161,15 +161,15 @@ func TestPullThroughProxy(t *testing.T) {
 		if s.Enabled {
 			t.Fatal("PUT enabled=false answered enabled")
 		}
-		mustFail(t, home, []string{"DENIED", "403"}, e.crane, "manifest", ref+":v1")
+		testenv.MustFail(t, home, []string{"DENIED", "403"}, e.crane, "manifest", ref+":v1")
 		root := t.TempDir()
-		mustRun(t, root, e.crane, "auth", "login", e.host, "-u", "root", "-p", e.ts.RootToken)
-		mustFail(t, root, []string{"DENIED", "403"}, e.crane, "manifest", ref+":v1")
+		testenv.MustRun(t, root, e.crane, "auth", "login", e.host, "-u", "root", "-p", e.ts.RootToken)
+		testenv.MustFail(t, root, []string{"DENIED", "403"}, e.crane, "manifest", ref+":v1")
 		// Subgroups keep their own setting, as in GitLab.
-		mustRun(t, home, e.crane, "manifest", e.image("group/sub", "group/pub/app")+":v1")
+		testenv.MustRun(t, home, e.crane, "manifest", e.image("group/sub", "group/pub/app")+":v1")
 		e.ts.MustAPI(t, http.StatusOK, "PUT", path, map[string]any{"enabled": true}, &s)
-		mustRun(t, home, e.crane, "manifest", ref+":v1")
-		mustRun(t, root, e.crane, "manifest", ref+":v1")
+		testenv.MustRun(t, home, e.crane, "manifest", ref+":v1")
+		testenv.MustRun(t, root, e.crane, "manifest", ref+":v1")
 	})
 }
 
@@ -275,9 +275,9 @@ func TestTokensAndChallenges(t *testing.T) {
 	t.Run("ok/crane deletes a cached manifest with write_virtual_registry", func(t *testing.T) {
 		ref := e.image("group", "group/pub/app")
 		home := e.login(t, e.write)
-		mustRun(t, home, e.crane, "manifest", ref+":v1")
-		mustFail(t, e.login(t, e.read), []string{"DENIED", "403", "UNAUTHORIZED"}, e.crane, "delete", ref+"@"+e.manifest)
-		mustRun(t, home, e.crane, "delete", ref+"@"+e.manifest)
+		testenv.MustRun(t, home, e.crane, "manifest", ref+":v1")
+		testenv.MustFail(t, e.login(t, e.read), []string{"DENIED", "403", "UNAUTHORIZED"}, e.crane, "delete", ref+"@"+e.manifest)
+		testenv.MustRun(t, home, e.crane, "delete", ref+"@"+e.manifest)
 		if _, err := e.ts.Server.Store.ProxyManifest(context.Background(), e.f.GroupID, "group/pub/app", e.manifest); err == nil {
 			t.Fatal("crane delete left the cached manifest")
 		}
@@ -344,7 +344,7 @@ func TestTagRefreshAndUpstreamDown(t *testing.T) {
 	e := newEnv(t)
 	ref := e.image("group", "group/pub/app") + ":v1"
 	home := e.login(t, e.read)
-	digest := func() string { return strings.TrimSpace(mustRun(t, home, e.crane, "digest", ref)) }
+	digest := func() string { return strings.TrimSpace(testenv.MustRun(t, home, e.crane, "digest", ref)) }
 	if got := digest(); got != e.manifest {
 		t.Fatalf("first pull %s, want %s", got, e.manifest)
 	}
@@ -366,7 +366,7 @@ func TestTagRefreshAndUpstreamDown(t *testing.T) {
 	if h, g := e.up.spy.count("HEAD", "/manifests/"), e.up.spy.count("GET", "/manifests/"); h != heads+1 || g != gets+1 {
 		t.Fatalf("refresh: HEAD %d→%d, GET %d→%d; want one of each", heads, h, gets, g)
 	}
-	mustRun(t, home, e.crane, "pull", ref, filepath.Join(home, "moved.tar"))
+	testenv.MustRun(t, home, e.crane, "pull", ref, filepath.Join(home, "moved.tar"))
 
 	// Unchanged upstream: the HEAD confirms it, nothing is fetched.
 	e.ts.Clock.Advance(25 * time.Hour)
@@ -382,11 +382,11 @@ func TestTagRefreshAndUpstreamDown(t *testing.T) {
 	e.up.spy.srv.Close()
 	e.ts.Clock.Advance(48 * time.Hour)
 	home2 := e.login(t, e.read)
-	mustRun(t, home2, e.crane, "pull", ref, filepath.Join(home2, "down.tar"))
-	if got := strings.TrimSpace(mustRun(t, home2, e.crane, "digest", ref)); got != moved {
+	testenv.MustRun(t, home2, e.crane, "pull", ref, filepath.Join(home2, "down.tar"))
+	if got := strings.TrimSpace(testenv.MustRun(t, home2, e.crane, "digest", ref)); got != moved {
 		t.Fatalf("upstream down: %s, want the cached %s", got, moved)
 	}
-	mustFail(t, home2, []string{"UNAVAILABLE", "502"}, e.crane, "manifest", e.image("group", "group/pub/never-cached")+":v1")
+	testenv.MustFail(t, home2, []string{"UNAVAILABLE", "502"}, e.crane, "manifest", e.image("group", "group/pub/never-cached")+":v1")
 }
 
 // TestConcurrentPullsFetchOnce: 20 clients asking at once for a blob the cache lacks cause one
@@ -444,10 +444,7 @@ func TestNoPartialOrFalseCacheEntries(t *testing.T) {
 	// cachedSoon waits for a fetch's cache entry: the client may have read the last byte of the
 	// tee before the proxy commits what it wrote beside it.
 	cachedSoon := func(d string) bool {
-		for deadline := time.Now().Add(30 * time.Second); !cached(d) && time.Now().Before(deadline); {
-			time.Sleep(20 * time.Millisecond)
-		}
-		return cached(d)
+		return testenv.Eventually(30*time.Second, func() bool { return cached(d) })
 	}
 	// abandon starts a GET of a paused blob, reads a little, and goes away.
 	abandon := func(t *testing.T, image, layer string) {
@@ -531,7 +528,7 @@ func TestNoPartialOrFalseCacheEntries(t *testing.T) {
 			t.Fatalf("a corrupt blob was cached (record %v, bytes %v)", cached(layer), stored(layer))
 		}
 		e.up.spy.set(func(s *spy) { delete(s.corrupt, layer) })
-		mustRun(t, e.login(t, e.read), e.crane, "pull", e.image("group", "group/pub/corrupt")+":v1", filepath.Join(t.TempDir(), "c.tar"))
+		testenv.MustRun(t, e.login(t, e.read), e.crane, "pull", e.image("group", "group/pub/corrupt")+":v1", filepath.Join(t.TempDir(), "c.tar"))
 		if !cachedSoon(layer) || e.up.spy.count("GET", "/blobs/"+layer) != 2 {
 			t.Fatalf("after the upstream healed: cached %v, upstream GETs %d", cached(layer), e.up.spy.count("GET", "/blobs/"+layer))
 		}
@@ -568,8 +565,8 @@ func TestNoPartialOrFalseCacheEntries(t *testing.T) {
 func TestPrivateUpstreamWithCredentials(t *testing.T) {
 	up := startUpstream(t)
 	crane := testenv.GoTool(t, "crane")
-	mustRun(t, up.home, crane, "append", "--new_layer", randomFile(t, up.home, "l.bin", 32<<10), "-t", up.host+"/group/top/private:v1")
-	want := strings.TrimSpace(mustRun(t, up.home, crane, "digest", up.host+"/group/top/private:v1"))
+	testenv.MustRun(t, up.home, crane, "append", "--new_layer", testenv.RandomFile(t, up.home, "l.bin", 32<<10), "-t", up.host+"/group/top/private:v1")
+	want := strings.TrimSpace(testenv.MustRun(t, up.home, crane, "digest", up.host+"/group/top/private:v1"))
 	cred := up.ts.CreateDeployToken(t, "projects/"+itoa(up.f.Projects["top"].ID), []string{"read_registry"}, nil)
 
 	ts := testenv.StartServer(t, localhost, testenv.WithPostgres(t), func(c *config.Config) {
@@ -581,14 +578,14 @@ func TestPrivateUpstreamWithCredentials(t *testing.T) {
 	tok := ts.CreateDeployToken(t, "groups/"+itoa(f.GroupID), []string{"read_virtual_registry"}, nil)
 	host := hostOf(t, ts)
 	home := t.TempDir()
-	mustRun(t, home, crane, "auth", "login", host, "-u", tok.Username, "-p", tok.Token)
+	testenv.MustRun(t, home, crane, "auth", "login", host, "-u", tok.Username, "-p", tok.Token)
 	ref := host + "/group/dependency_proxy/containers/group/top/private:v1"
-	mustRun(t, home, crane, "pull", ref, filepath.Join(home, "p.tar"))
-	if got := strings.TrimSpace(mustRun(t, home, crane, "digest", ref)); got != want {
+	testenv.MustRun(t, home, crane, "pull", ref, filepath.Join(home, "p.tar"))
+	if got := strings.TrimSpace(testenv.MustRun(t, home, crane, "digest", ref)); got != want {
 		t.Fatalf("digest %s, want %s", got, want)
 	}
 	before := up.spy.total()
-	mustRun(t, home, crane, "pull", ref, filepath.Join(home, "again.tar"))
+	testenv.MustRun(t, home, crane, "pull", ref, filepath.Join(home, "again.tar"))
 	if up.spy.total() != before {
 		t.Fatal("the second pull reached the upstream")
 	}
@@ -604,7 +601,7 @@ func TestGarbageCollectionKeepsTheCache(t *testing.T) {
 	ctx := context.Background()
 	home := e.login(t, e.read)
 	ref := e.image("group", "group/pub/app") + ":v1"
-	mustRun(t, home, e.crane, "pull", ref, filepath.Join(home, "app.tar"))
+	testenv.MustRun(t, home, e.crane, "pull", ref, filepath.Join(home, "app.tar"))
 	have := func(d string) bool {
 		_, err := e.ts.Server.Blobs.Stat(ctx, blobDigest(d))
 		return err == nil
@@ -629,7 +626,7 @@ func TestGarbageCollectionKeepsTheCache(t *testing.T) {
 		t.Fatalf("purged content survived garbage collection: %+v", rep)
 	}
 	// The proxy fetches it again.
-	mustRun(t, home, e.crane, "pull", ref, filepath.Join(home, "again.tar"))
+	testenv.MustRun(t, home, e.crane, "pull", ref, filepath.Join(home, "again.tar"))
 	if n := e.up.spy.count("GET", "/blobs/"+e.layer); n != 2 {
 		t.Fatalf("layer fetched %d times, want 2", n)
 	}

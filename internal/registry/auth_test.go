@@ -448,8 +448,8 @@ func TestNoSecretsInLogs(t *testing.T) {
 	base := e.ts.URL
 	crane := testenv.GoTool(t, "crane")
 	home := t.TempDir()
-	mustRun(t, home, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
-	mustRun(t, home, crane, "append", "--new_layer", randomFile(t, home, "l.bin", 1000), "-t", e.host+"/group/top/app:v1")
+	testenv.MustRun(t, home, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
+	testenv.MustRun(t, home, crane, "append", "--new_layer", testenv.RandomFile(t, home, "l.bin", 1000), "-t", e.host+"/group/top/app:v1")
 	_, jwtRW := tokenFor(t, base, e.rw.Username, e.rw.Token, "repository:group/top/app:pull,push")
 	_, jwtRO := tokenFor(t, base, e.ro.Username, e.ro.Token, "repository:group/top/app:pull,push")
 	tokenFor(t, base, e.rw.Username, e.rw.Token+"x", "repository:group/top/app:pull")

@@ -1,7 +1,6 @@
 package registry_test
 
 import (
-	"crypto/rand"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -33,83 +32,55 @@ func newClientEnv(t *testing.T) *clientEnv {
 	return e
 }
 
-// randomFile writes n random bytes to dir/name (random, so every test pushes new blobs).
-func randomFile(t *testing.T, dir, name string, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// mustFail runs a command that must fail, with output containing one of wants.
-func mustFail(t *testing.T, home string, wants []string, argv ...string) {
-	t.Helper()
-	out, err := run(t, home, argv...)
-	if err == nil {
-		t.Fatalf("%s succeeded, want a refusal:\n%s", strings.Join(argv, " "), out)
-	}
-	for _, w := range wants {
-		if strings.Contains(out, w) {
-			t.Logf("refused as expected: %s", tail(out, 300))
-			return
-		}
-	}
-	t.Fatalf("%s failed without any of %q:\n%s", strings.Join(argv, " "), wants, out)
-}
-
 func TestCrane(t *testing.T) {
 	e := newClientEnv(t)
 	crane := testenv.GoTool(t, "crane")
 	image := e.host + "/group/top/app:v1"
 
 	rw := t.TempDir()
-	mustRun(t, rw, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
-	layer := randomFile(t, rw, "layer.bin", 300<<10)
-	mustRun(t, rw, crane, "append", "--new_layer", layer, "-t", image)
-	digest := strings.TrimSpace(mustRun(t, rw, crane, "digest", image))
-	mustRun(t, rw, crane, "pull", image, filepath.Join(rw, "app.tar"))
+	testenv.MustRun(t, rw, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
+	layer := testenv.RandomFile(t, rw, "layer.bin", 300<<10)
+	testenv.MustRun(t, rw, crane, "append", "--new_layer", layer, "-t", image)
+	digest := strings.TrimSpace(testenv.MustRun(t, rw, crane, "digest", image))
+	testenv.MustRun(t, rw, crane, "pull", image, filepath.Join(rw, "app.tar"))
 	// A copy inside the project mounts the layers instead of uploading them again.
-	mustRun(t, rw, crane, "copy", image, e.host+"/group/top/app/copy:v1")
-	if got := strings.TrimSpace(mustRun(t, rw, crane, "digest", e.host+"/group/top/app/copy:v1")); got != digest {
+	testenv.MustRun(t, rw, crane, "copy", image, e.host+"/group/top/app/copy:v1")
+	if got := strings.TrimSpace(testenv.MustRun(t, rw, crane, "digest", e.host+"/group/top/app/copy:v1")); got != digest {
 		t.Fatalf("copied digest %s, want %s", got, digest)
 	}
-	if ls := mustRun(t, rw, crane, "ls", e.host+"/group/top/app"); strings.TrimSpace(ls) != "v1" {
+	if ls := testenv.MustRun(t, rw, crane, "ls", e.host+"/group/top/app"); strings.TrimSpace(ls) != "v1" {
 		t.Fatalf("crane ls: %q", ls)
 	}
 	// Deploy tokens never delete images.
-	mustFail(t, rw, []string{"DENIED", "403"}, crane, "delete", e.host+"/group/top/app@"+digest)
+	testenv.MustFail(t, rw, []string{"DENIED", "403"}, crane, "delete", e.host+"/group/top/app@"+digest)
 
 	t.Run("fail/read-only token cannot push", func(t *testing.T) {
 		home := t.TempDir()
-		mustRun(t, home, crane, "auth", "login", e.host, "-u", e.ro.Username, "-p", e.ro.Token)
-		mustRun(t, home, crane, "pull", image, filepath.Join(home, "app.tar"))
-		layer := randomFile(t, home, "layer.bin", 1000)
-		mustFail(t, home, []string{"DENIED", "403"}, crane, "append", "--new_layer", layer, "-t", e.host+"/group/top/app:ro")
+		testenv.MustRun(t, home, crane, "auth", "login", e.host, "-u", e.ro.Username, "-p", e.ro.Token)
+		testenv.MustRun(t, home, crane, "pull", image, filepath.Join(home, "app.tar"))
+		layer := testenv.RandomFile(t, home, "layer.bin", 1000)
+		testenv.MustFail(t, home, []string{"DENIED", "403"}, crane, "append", "--new_layer", layer, "-t", e.host+"/group/top/app:ro")
 	})
 	t.Run("fail/token of another project cannot pull", func(t *testing.T) {
 		home := t.TempDir()
-		mustRun(t, home, crane, "auth", "login", e.host, "-u", e.other.Username, "-p", e.other.Token)
-		mustFail(t, home, []string{"DENIED", "403"}, crane, "pull", image, filepath.Join(home, "app.tar"))
-		mustFail(t, home, []string{"DENIED", "403"}, crane, "ls", e.host+"/group/top/app")
+		testenv.MustRun(t, home, crane, "auth", "login", e.host, "-u", e.other.Username, "-p", e.other.Token)
+		testenv.MustFail(t, home, []string{"DENIED", "403"}, crane, "pull", image, filepath.Join(home, "app.tar"))
+		testenv.MustFail(t, home, []string{"DENIED", "403"}, crane, "ls", e.host+"/group/top/app")
 	})
 	t.Run("fail/anonymous cannot pull a private project", func(t *testing.T) {
-		mustFail(t, t.TempDir(), []string{"UNAUTHORIZED", "401"}, crane, "manifest", image)
+		testenv.MustFail(t, t.TempDir(), []string{"UNAUTHORIZED", "401"}, crane, "manifest", image)
 	})
 	t.Run("ok/group token pulls from a subgroup project", func(t *testing.T) {
 		// Push into group/sub/child as root, then pull it with the group's token.
 		root := t.TempDir()
-		mustRun(t, root, crane, "auth", "login", e.host, "-u", "root", "-p", e.ts.RootToken)
+		testenv.MustRun(t, root, crane, "auth", "login", e.host, "-u", "root", "-p", e.ts.RootToken)
 		child := e.host + "/group/sub/child/img:v1"
-		mustRun(t, root, crane, "append", "--new_layer", randomFile(t, root, "l.bin", 2000), "-t", child)
+		testenv.MustRun(t, root, crane, "append", "--new_layer", testenv.RandomFile(t, root, "l.bin", 2000), "-t", child)
 		home := t.TempDir()
-		mustRun(t, home, crane, "auth", "login", e.host, "-u", e.group.Username, "-p", e.group.Token)
-		mustRun(t, home, crane, "pull", child, filepath.Join(home, "child.tar"))
-		mustFail(t, home, []string{"DENIED", "403"}, crane, "append", "--new_layer", randomFile(t, home, "l.bin", 10), "-t", e.host+"/group/sub/child/img:v2")
-		mustFail(t, home, []string{"DENIED", "403"}, crane, "ls", e.host+"/other/sibling/img")
+		testenv.MustRun(t, home, crane, "auth", "login", e.host, "-u", e.group.Username, "-p", e.group.Token)
+		testenv.MustRun(t, home, crane, "pull", child, filepath.Join(home, "child.tar"))
+		testenv.MustFail(t, home, []string{"DENIED", "403"}, crane, "append", "--new_layer", testenv.RandomFile(t, home, "l.bin", 10), "-t", e.host+"/group/sub/child/img:v2")
+		testenv.MustFail(t, home, []string{"DENIED", "403"}, crane, "ls", e.host+"/other/sibling/img")
 	})
 }
 
@@ -118,17 +89,17 @@ func TestOras(t *testing.T) {
 	oras := testenv.GoTool(t, "oras")
 	home := t.TempDir()
 	ref := e.host + "/group/top/artifact:v1"
-	mustRun(t, home, oras, "login", "--plain-http", "-u", e.rw.Username, "-p", e.rw.Token, e.host)
-	randomFile(t, home, "payload.bin", 100<<10)
-	mustRun(t, home, oras, "push", "--plain-http", "--artifact-type", "application/vnd.gatehouse.test", ref, "payload.bin")
-	randomFile(t, home, "sig.bin", 64)
-	mustRun(t, home, oras, "attach", "--plain-http", "--artifact-type", "application/vnd.gatehouse.sig", ref, "sig.bin")
-	disc := mustRun(t, home, oras, "discover", "--plain-http", "--format", "json", ref)
+	testenv.MustRun(t, home, oras, "login", "--plain-http", "-u", e.rw.Username, "-p", e.rw.Token, e.host)
+	testenv.RandomFile(t, home, "payload.bin", 100<<10)
+	testenv.MustRun(t, home, oras, "push", "--plain-http", "--artifact-type", "application/vnd.gatehouse.test", ref, "payload.bin")
+	testenv.RandomFile(t, home, "sig.bin", 64)
+	testenv.MustRun(t, home, oras, "attach", "--plain-http", "--artifact-type", "application/vnd.gatehouse.sig", ref, "sig.bin")
+	disc := testenv.MustRun(t, home, oras, "discover", "--plain-http", "--format", "json", ref)
 	if !strings.Contains(disc, "application/vnd.gatehouse.sig") {
 		t.Fatalf("oras discover does not list the attached signature:\n%s", disc)
 	}
 	out := filepath.Join(home, "out")
-	mustRun(t, home, oras, "pull", "--plain-http", "-o", out, ref)
+	testenv.MustRun(t, home, oras, "pull", "--plain-http", "-o", out, ref)
 	want, _ := os.ReadFile(filepath.Join(home, "payload.bin"))
 	got, err := os.ReadFile(filepath.Join(out, "payload.bin"))
 	if err != nil || string(got) != string(want) {
@@ -137,15 +108,15 @@ func TestOras(t *testing.T) {
 
 	t.Run("fail/read-only token cannot push", func(t *testing.T) {
 		home := t.TempDir()
-		mustRun(t, home, oras, "login", "--plain-http", "-u", e.ro.Username, "-p", e.ro.Token, e.host)
-		mustRun(t, home, oras, "pull", "--plain-http", "-o", filepath.Join(home, "o"), ref)
-		randomFile(t, home, "x.bin", 10)
-		mustFail(t, home, []string{"denied", "403"}, oras, "push", "--plain-http", e.host+"/group/top/artifact:ro", "x.bin")
+		testenv.MustRun(t, home, oras, "login", "--plain-http", "-u", e.ro.Username, "-p", e.ro.Token, e.host)
+		testenv.MustRun(t, home, oras, "pull", "--plain-http", "-o", filepath.Join(home, "o"), ref)
+		testenv.RandomFile(t, home, "x.bin", 10)
+		testenv.MustFail(t, home, []string{"denied", "403"}, oras, "push", "--plain-http", e.host+"/group/top/artifact:ro", "x.bin")
 	})
 	t.Run("fail/token of another project cannot pull", func(t *testing.T) {
 		home := t.TempDir()
-		mustRun(t, home, oras, "login", "--plain-http", "-u", e.other.Username, "-p", e.other.Token, e.host)
-		mustFail(t, home, []string{"denied", "403"}, oras, "pull", "--plain-http", "-o", filepath.Join(home, "o"), ref)
+		testenv.MustRun(t, home, oras, "login", "--plain-http", "-u", e.other.Username, "-p", e.other.Token, e.host)
+		testenv.MustFail(t, home, []string{"denied", "403"}, oras, "pull", "--plain-http", "-o", filepath.Join(home, "o"), ref)
 	})
 }
 
@@ -155,30 +126,30 @@ func TestRegctl(t *testing.T) {
 	crane := testenv.GoTool(t, "crane")
 	home := t.TempDir()
 	src := e.host + "/group/top/app:v1"
-	mustRun(t, home, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
-	mustRun(t, home, crane, "append", "--new_layer", randomFile(t, home, "l.bin", 50<<10), "-t", src)
+	testenv.MustRun(t, home, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
+	testenv.MustRun(t, home, crane, "append", "--new_layer", testenv.RandomFile(t, home, "l.bin", 50<<10), "-t", src)
 
-	mustRun(t, home, regctl, "registry", "set", e.host, "--tls", "disabled")
-	mustRun(t, home, regctl, "registry", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
-	mustRun(t, home, regctl, "image", "copy", src, e.host+"/group/top/regctl-copy:v2")
-	if tags := mustRun(t, home, regctl, "tag", "ls", e.host+"/group/top/regctl-copy"); !hasLine(tags, "v2") {
+	testenv.MustRun(t, home, regctl, "registry", "set", e.host, "--tls", "disabled")
+	testenv.MustRun(t, home, regctl, "registry", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
+	testenv.MustRun(t, home, regctl, "image", "copy", src, e.host+"/group/top/regctl-copy:v2")
+	if tags := testenv.MustRun(t, home, regctl, "tag", "ls", e.host+"/group/top/regctl-copy"); !hasLine(tags, "v2") {
 		t.Fatalf("regctl tag ls: %q", tags)
 	}
-	mustRun(t, home, regctl, "manifest", "get", e.host+"/group/top/regctl-copy:v2")
-	mustRun(t, home, regctl, "image", "export", src, filepath.Join(home, "app.tar"))
+	testenv.MustRun(t, home, regctl, "manifest", "get", e.host+"/group/top/regctl-copy:v2")
+	testenv.MustRun(t, home, regctl, "image", "export", src, filepath.Join(home, "app.tar"))
 
 	t.Run("fail/read-only token cannot push", func(t *testing.T) {
 		home := t.TempDir()
-		mustRun(t, home, regctl, "registry", "set", e.host, "--tls", "disabled")
-		mustRun(t, home, regctl, "registry", "login", e.host, "-u", e.ro.Username, "-p", e.ro.Token)
-		mustRun(t, home, regctl, "manifest", "get", src)
-		mustFail(t, home, []string{"denied", "403", "unauthorized"}, regctl, "image", "copy", src, e.host+"/group/top/ro:v1")
+		testenv.MustRun(t, home, regctl, "registry", "set", e.host, "--tls", "disabled")
+		testenv.MustRun(t, home, regctl, "registry", "login", e.host, "-u", e.ro.Username, "-p", e.ro.Token)
+		testenv.MustRun(t, home, regctl, "manifest", "get", src)
+		testenv.MustFail(t, home, []string{"denied", "403", "unauthorized"}, regctl, "image", "copy", src, e.host+"/group/top/ro:v1")
 	})
 	t.Run("fail/token of another project cannot pull", func(t *testing.T) {
 		home := t.TempDir()
-		mustRun(t, home, regctl, "registry", "set", e.host, "--tls", "disabled")
-		mustRun(t, home, regctl, "registry", "login", e.host, "-u", e.other.Username, "-p", e.other.Token)
-		mustFail(t, home, []string{"denied", "403", "unauthorized"}, regctl, "manifest", "get", src)
+		testenv.MustRun(t, home, regctl, "registry", "set", e.host, "--tls", "disabled")
+		testenv.MustRun(t, home, regctl, "registry", "login", e.host, "-u", e.other.Username, "-p", e.other.Token)
+		testenv.MustFail(t, home, []string{"denied", "403", "unauthorized"}, regctl, "manifest", "get", src)
 	})
 }
 
@@ -188,31 +159,31 @@ func TestSkopeo(t *testing.T) {
 	crane := testenv.GoTool(t, "crane")
 	home := t.TempDir()
 	src := e.host + "/group/top/app:v1"
-	mustRun(t, home, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
-	mustRun(t, home, crane, "append", "--new_layer", randomFile(t, home, "l.bin", 50<<10), "-t", src)
+	testenv.MustRun(t, home, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
+	testenv.MustRun(t, home, crane, "append", "--new_layer", testenv.RandomFile(t, home, "l.bin", 50<<10), "-t", src)
 
 	// skopeo logs in (REGISTRY_AUTH_FILE is in the private home).
-	mustRun(t, home, skopeo, "login", "--tls-verify=false", "-u", e.rw.Username, "-p", e.rw.Token, e.host)
+	testenv.MustRun(t, home, skopeo, "login", "--tls-verify=false", "-u", e.rw.Username, "-p", e.rw.Token, e.host)
 	// A copy between two repositories asks for both scopes in one token request, with the scope
 	// parameter repeated (docs/design.md §6.3).
-	mustRun(t, home, skopeo, "--insecure-policy", "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
+	testenv.MustRun(t, home, skopeo, "--insecure-policy", "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
 		"docker://"+src, "docker://"+e.host+"/group/top/skopeo:v1")
-	mustRun(t, home, skopeo, "inspect", "--tls-verify=false", "docker://"+e.host+"/group/top/skopeo:v1")
-	if tags := mustRun(t, home, skopeo, "list-tags", "--tls-verify=false", "docker://"+e.host+"/group/top/skopeo"); !strings.Contains(tags, `"v1"`) {
+	testenv.MustRun(t, home, skopeo, "inspect", "--tls-verify=false", "docker://"+e.host+"/group/top/skopeo:v1")
+	if tags := testenv.MustRun(t, home, skopeo, "list-tags", "--tls-verify=false", "docker://"+e.host+"/group/top/skopeo"); !strings.Contains(tags, `"v1"`) {
 		t.Fatalf("skopeo list-tags: %s", tags)
 	}
-	mustRun(t, home, skopeo, "--insecure-policy", "copy", "--src-tls-verify=false", "docker://"+src, "dir:"+filepath.Join(home, "dir"))
-	mustRun(t, home, skopeo, "--insecure-policy", "copy", "--dest-tls-verify=false", "dir:"+filepath.Join(home, "dir"),
+	testenv.MustRun(t, home, skopeo, "--insecure-policy", "copy", "--src-tls-verify=false", "docker://"+src, "dir:"+filepath.Join(home, "dir"))
+	testenv.MustRun(t, home, skopeo, "--insecure-policy", "copy", "--dest-tls-verify=false", "dir:"+filepath.Join(home, "dir"),
 		"docker://"+e.host+"/group/top/skopeo:from-dir")
 
 	t.Run("fail/read-only token cannot push", func(t *testing.T) {
 		ro := e.ro.Username + ":" + e.ro.Token
-		mustFail(t, t.TempDir(), []string{"denied", "403", "unauthorized"}, skopeo, "--insecure-policy", "copy",
+		testenv.MustFail(t, t.TempDir(), []string{"denied", "403", "unauthorized"}, skopeo, "--insecure-policy", "copy",
 			"--src-tls-verify=false", "--dest-tls-verify=false", "--src-creds", ro, "--dest-creds", ro,
 			"docker://"+src, "docker://"+e.host+"/group/top/skopeo:ro")
 	})
 	t.Run("fail/token of another project cannot pull", func(t *testing.T) {
-		mustFail(t, t.TempDir(), []string{"denied", "403", "unauthorized"}, skopeo, "inspect", "--tls-verify=false",
+		testenv.MustFail(t, t.TempDir(), []string{"denied", "403", "unauthorized"}, skopeo, "inspect", "--tls-verify=false",
 			"--creds", e.other.Username+":"+e.other.Token, "docker://"+src)
 	})
 }
@@ -225,8 +196,8 @@ func TestRevokedTokenRefusedAtOnce(t *testing.T) {
 	crane := testenv.GoTool(t, "crane")
 	home := t.TempDir()
 	image := e.host + "/group/top/app:v1"
-	mustRun(t, home, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
-	mustRun(t, home, crane, "append", "--new_layer", randomFile(t, home, "l.bin", 1000), "-t", image)
+	testenv.MustRun(t, home, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
+	testenv.MustRun(t, home, crane, "append", "--new_layer", testenv.RandomFile(t, home, "l.bin", 1000), "-t", image)
 
 	status, jwt := tokenFor(t, e.ts.URL, e.rw.Username, e.rw.Token, "repository:group/top/app:pull")
 	if status != http.StatusOK {
@@ -250,7 +221,7 @@ func TestRevokedTokenRefusedAtOnce(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
 		t.Fatalf("after revocation: %d %q, want 401 with error=invalid_token", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
-	mustFail(t, home, []string{"UNAUTHORIZED", "401"}, crane, "manifest", image)
+	testenv.MustFail(t, home, []string{"UNAUTHORIZED", "401"}, crane, "manifest", image)
 }
 
 // hasLine reports whether out has a line equal to want (clients mix logs into their output).

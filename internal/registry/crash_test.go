@@ -71,8 +71,7 @@ func startGatehouse(t *testing.T, bin, dir, addr, rootToken string) *gatehousePr
 			t.Logf("gatehouse output:\n%s", tail(p.out.String(), 4000))
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	ready := testenv.Eventually(60*time.Second, func() bool {
 		select {
 		case err := <-p.exited:
 			p.exited <- err
@@ -80,17 +79,16 @@ func startGatehouse(t *testing.T, bin, dir, addr, rootToken string) *gatehousePr
 		default:
 		}
 		resp, err := http.Get(external + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gatehouse not ready at %s:\n%s", addr, p.out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if !ready {
+		t.Fatalf("gatehouse not ready at %s:\n%s", addr, p.out.String())
 	}
+	return p
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
@@ -169,12 +167,8 @@ func TestCrashConsistency(t *testing.T) {
 			}
 		}()
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for done.Load() < 60 {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d pushes completed in two minutes", done.Load())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testenv.Eventually(2*time.Minute, func() bool { return done.Load() >= 60 }) {
+		t.Fatalf("only %d pushes completed in two minutes", done.Load())
 	}
 	busy := active.Load()
 	proc.kill()

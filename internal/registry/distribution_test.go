@@ -82,9 +82,9 @@ func TestDistribution(t *testing.T) {
 	image := host + "/group/top/app:v1"
 
 	rw := t.TempDir()
-	mustRun(t, rw, crane, "auth", "login", host, "-u", e.rw.Username, "-p", e.rw.Token)
-	mustRun(t, rw, crane, "append", "--new_layer", randomFile(t, rw, "layer.bin", 200<<10), "-t", image)
-	digest := strings.TrimSpace(mustRun(t, rw, crane, "digest", image))
+	testenv.MustRun(t, rw, crane, "auth", "login", host, "-u", e.rw.Username, "-p", e.rw.Token)
+	testenv.MustRun(t, rw, crane, "append", "--new_layer", testenv.RandomFile(t, rw, "layer.bin", 200<<10), "-t", image)
+	digest := strings.TrimSpace(testenv.MustRun(t, rw, crane, "digest", image))
 	if !strings.HasPrefix(digest, "sha256:") {
 		t.Fatalf("crane digest: %q", digest)
 	}
@@ -99,37 +99,37 @@ func TestDistribution(t *testing.T) {
 
 	t.Run("ok/read-only token pulls", func(t *testing.T) {
 		home := t.TempDir()
-		mustRun(t, home, crane, "auth", "login", host, "-u", e.ro.Username, "-p", e.ro.Token)
-		mustRun(t, home, crane, "pull", image, filepath.Join(home, "app.tar"))
-		if got := strings.TrimSpace(mustRun(t, home, crane, "digest", image)); got != digest {
+		testenv.MustRun(t, home, crane, "auth", "login", host, "-u", e.ro.Username, "-p", e.ro.Token)
+		testenv.MustRun(t, home, crane, "pull", image, filepath.Join(home, "app.tar"))
+		if got := strings.TrimSpace(testenv.MustRun(t, home, crane, "digest", image)); got != digest {
 			t.Fatalf("pulled digest %s, want %s", got, digest)
 		}
 	})
 	t.Run("ok/group token pulls a project below the group", func(t *testing.T) {
 		home := t.TempDir()
-		mustRun(t, home, crane, "auth", "login", host, "-u", e.group.Username, "-p", e.group.Token)
-		mustRun(t, home, crane, "pull", image, filepath.Join(home, "app.tar"))
+		testenv.MustRun(t, home, crane, "auth", "login", host, "-u", e.group.Username, "-p", e.group.Token)
+		testenv.MustRun(t, home, crane, "pull", image, filepath.Join(home, "app.tar"))
 	})
 	t.Run("fail/read-only token cannot push", func(t *testing.T) {
 		home := t.TempDir()
-		mustRun(t, home, crane, "auth", "login", host, "-u", e.ro.Username, "-p", e.ro.Token)
-		mustFail(t, home, []string{"UNAUTHORIZED", "DENIED", "401", "403"},
-			crane, "append", "--new_layer", randomFile(t, home, "l.bin", 1000), "-t", host+"/group/top/app:ro")
+		testenv.MustRun(t, home, crane, "auth", "login", host, "-u", e.ro.Username, "-p", e.ro.Token)
+		testenv.MustFail(t, home, []string{"UNAUTHORIZED", "DENIED", "401", "403"},
+			crane, "append", "--new_layer", testenv.RandomFile(t, home, "l.bin", 1000), "-t", host+"/group/top/app:ro")
 	})
 	t.Run("fail/token of another project cannot pull or push", func(t *testing.T) {
 		home := t.TempDir()
-		mustRun(t, home, crane, "auth", "login", host, "-u", e.other.Username, "-p", e.other.Token)
-		mustFail(t, home, []string{"UNAUTHORIZED", "DENIED", "401", "403"}, crane, "pull", image, filepath.Join(home, "app.tar"))
-		mustFail(t, home, []string{"UNAUTHORIZED", "DENIED", "401", "403"},
-			crane, "append", "--new_layer", randomFile(t, home, "l.bin", 1000), "-t", host+"/group/top/app:other")
+		testenv.MustRun(t, home, crane, "auth", "login", host, "-u", e.other.Username, "-p", e.other.Token)
+		testenv.MustFail(t, home, []string{"UNAUTHORIZED", "DENIED", "401", "403"}, crane, "pull", image, filepath.Join(home, "app.tar"))
+		testenv.MustFail(t, home, []string{"UNAUTHORIZED", "DENIED", "401", "403"},
+			crane, "append", "--new_layer", testenv.RandomFile(t, home, "l.bin", 1000), "-t", host+"/group/top/app:other")
 	})
 	t.Run("fail/wrong password gets no token", func(t *testing.T) {
 		home := t.TempDir()
-		mustRun(t, home, crane, "auth", "login", host, "-u", e.rw.Username, "-p", "gldt-wrong")
-		mustFail(t, home, []string{"UNAUTHORIZED", "401"}, crane, "pull", image, filepath.Join(home, "app.tar"))
+		testenv.MustRun(t, home, crane, "auth", "login", host, "-u", e.rw.Username, "-p", "gldt-wrong")
+		testenv.MustFail(t, home, []string{"UNAUTHORIZED", "401"}, crane, "pull", image, filepath.Join(home, "app.tar"))
 	})
 	t.Run("fail/anonymous", func(t *testing.T) {
-		mustFail(t, t.TempDir(), []string{"UNAUTHORIZED", "401"}, crane, "manifest", image)
+		testenv.MustFail(t, t.TempDir(), []string{"UNAUTHORIZED", "401"}, crane, "manifest", image)
 	})
 	t.Run("fail/Distribution trusting another key refuses Gatehouse's tokens", func(t *testing.T) {
 		other, err := jwtauth.GenerateKey(time.Now())
@@ -146,12 +146,12 @@ func TestDistribution(t *testing.T) {
 		must(t, os.WriteFile(ojwksFile, ojwks, 0o600))
 		ohost := strings.Replace(startDistribution(t, bin, odir, e.ts.URL, issuer, ocert, ojwksFile), "127.0.0.1:", "localhost:", 1)
 		home := t.TempDir()
-		mustRun(t, home, crane, "auth", "login", ohost, "-u", e.rw.Username, "-p", e.rw.Token)
-		mustFail(t, home, []string{"UNAUTHORIZED", "401"},
-			crane, "append", "--new_layer", randomFile(t, home, "l.bin", 1000), "-t", ohost+"/group/top/app:v1")
+		testenv.MustRun(t, home, crane, "auth", "login", ohost, "-u", e.rw.Username, "-p", e.rw.Token)
+		testenv.MustFail(t, home, []string{"UNAUTHORIZED", "401"},
+			crane, "append", "--new_layer", testenv.RandomFile(t, home, "l.bin", 1000), "-t", ohost+"/group/top/app:v1")
 	})
 	// Nothing was written by the refused pushes.
-	if tags := strings.Fields(mustRun(t, rw, crane, "ls", host+"/group/top/app")); len(tags) != 1 || tags[0] != "v1" {
+	if tags := strings.Fields(testenv.MustRun(t, rw, crane, "ls", host+"/group/top/app")); len(tags) != 1 || tags[0] != "v1" {
 		t.Fatalf("tags after the refused pushes: %v", tags)
 	}
 }
@@ -185,8 +185,7 @@ func startDistribution(t *testing.T, bin, dir, gatehouseURL, issuer, certFile, j
 			t.Logf("distribution output:\n%s", tail(out.String(), 4000))
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	up := testenv.Eventually(30*time.Second, func() bool {
 		select {
 		case err := <-exited:
 			exited <- err
@@ -194,18 +193,19 @@ func startDistribution(t *testing.T, bin, dir, gatehouseURL, issuer, certFile, j
 		default:
 		}
 		resp, err := http.Get("http://" + addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), gatehouseURL+"/jwt/auth") {
-				t.Fatalf("Distribution /v2/: %d %q, want 401 with Gatehouse's realm", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
-			}
-			return addr
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("registry not up at %s:\n%s", addr, out.String())
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), gatehouseURL+"/jwt/auth") {
+			t.Fatalf("Distribution /v2/: %d %q, want 401 with Gatehouse's realm", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 		}
-		time.Sleep(100 * time.Millisecond)
+		return true
+	})
+	if !up {
+		t.Fatalf("registry not up at %s:\n%s", addr, out.String())
 	}
+	return addr
 }
 
 // tokenIssuer returns the iss claim of a token /jwt/auth issues to user.

@@ -258,16 +258,12 @@ func TestGCPeriodic(t *testing.T) {
 	must(t, app.pushBlobMonolithic(garbage))
 	must(t, admin.deleteBlob(digestOf(garbage)))
 	ts.Clock.Advance(2 * time.Hour) // past the default one-hour grace period
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		_, err := ts.Server.Blobs.Stat(ctx, blob.Digest(digestOf(garbage)))
-		if errors.Is(err, blob.ErrNotFound) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the periodic job did not delete the garbage blob (stat: %v)", err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var err error
+	if !testenv.Eventually(20*time.Second, func() bool {
+		_, err = ts.Server.Blobs.Stat(ctx, blob.Digest(digestOf(garbage)))
+		return errors.Is(err, blob.ErrNotFound)
+	}) {
+		t.Fatalf("the periodic job did not delete the garbage blob (stat: %v)", err)
 	}
 	for _, b := range [][]byte{img.manifest, img.config, img.layers[0]} {
 		if _, err := ts.Server.Blobs.Stat(ctx, blob.Digest(digestOf(b))); err != nil {
@@ -301,12 +297,8 @@ func TestGCFence(t *testing.T) {
 		must(t, store.BeginBlobDeletions(ctx, []string{d}, time.Now()))
 		res := make(chan error, 1)
 		go func() { res <- push() }()
-		deadline := time.Now().Add(20 * time.Second)
-		for !recorded() {
-			if time.Now().After(deadline) {
-				t.Fatal("the push never wrote its reference")
-			}
-			time.Sleep(10 * time.Millisecond)
+		if !testenv.Eventually(20*time.Second, recorded) {
+			t.Fatal("the push never wrote its reference")
 		}
 		select {
 		case err := <-res:

@@ -5,8 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -43,29 +41,6 @@ func moduleRoot(t *testing.T) string {
 		t.Fatal("no caller information")
 	}
 	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
-// run runs a command in home, which is also its HOME (so client logins never touch the user's
-// config), and returns its combined output and error.
-func run(t *testing.T, home string, argv ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = home
-	cmd.Env = append(os.Environ(), "HOME="+home, "DOCKER_CONFIG="+filepath.Join(home, ".docker"),
-		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_RUNTIME_DIR="+filepath.Join(home, "run"),
-		"REGISTRY_AUTH_FILE="+filepath.Join(home, "auth.json"), "NO_COLOR=1")
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-// mustRun is run that fails the test on error.
-func mustRun(t *testing.T, home string, argv ...string) string {
-	t.Helper()
-	out, err := run(t, home, argv...)
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
-	}
-	return out
 }
 
 // tokenFor asks /jwt/auth for a token as user:secret (empty user: anonymous).

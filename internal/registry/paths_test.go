@@ -24,9 +24,9 @@ func TestSiblingPathTakeover(t *testing.T) {
 
 	victim := ts.CreateDeployToken(t, "projects/"+itoa(top.ID), []string{"read_registry", "write_registry"}, nil)
 	vhome := t.TempDir()
-	mustRun(t, vhome, crane, "auth", "login", host, "-u", victim.Username, "-p", victim.Token)
-	mustRun(t, vhome, crane, "append", "--new_layer", randomFile(t, vhome, "secret.bin", 4000), "-t", image)
-	digest := strings.TrimSpace(mustRun(t, vhome, crane, "digest", image))
+	testenv.MustRun(t, vhome, crane, "auth", "login", host, "-u", victim.Username, "-p", victim.Token)
+	testenv.MustRun(t, vhome, crane, "append", "--new_layer", testenv.RandomFile(t, vhome, "secret.bin", 4000), "-t", image)
+	digest := strings.TrimSpace(testenv.MustRun(t, vhome, crane, "digest", image))
 
 	// The attacker: a maintainer of group, with a personal access token.
 	var attacker struct {
@@ -62,18 +62,18 @@ func TestSiblingPathTakeover(t *testing.T) {
 		ts.Clock.Advance(2 * time.Second) // past the registry's one-second image-name cache
 		stolen := ts.CreateDeployToken(t, "projects/"+itoa(app.ID), []string{"read_registry"}, nil)
 		home := t.TempDir()
-		mustRun(t, home, crane, "auth", "login", host, "-u", stolen.Username, "-p", stolen.Token)
-		if out, err := run(t, home, crane, "pull", image, filepath.Join(home, "stolen.tar")); err == nil {
+		testenv.MustRun(t, home, crane, "auth", "login", host, "-u", stolen.Username, "-p", stolen.Token)
+		if out, err := testenv.Run(t, home, crane, "pull", image, filepath.Join(home, "stolen.tar")); err == nil {
 			t.Errorf("the new project's token pulled the old project's image %s", image)
 		} else {
 			t.Logf("the new project's token: %s", tail(out, 200))
 		}
 	}
 	// The old project's token still reaches its image, unchanged.
-	if got := strings.TrimSpace(mustRun(t, vhome, crane, "digest", image)); got != digest {
+	if got := strings.TrimSpace(testenv.MustRun(t, vhome, crane, "digest", image)); got != digest {
 		t.Fatalf("the old project's image is now %s, want %s", got, digest)
 	}
-	mustRun(t, vhome, crane, "pull", image, filepath.Join(vhome, "app.tar"))
+	testenv.MustRun(t, vhome, crane, "pull", image, filepath.Join(vhome, "app.tar"))
 
 	t.Run("fail/project at a sibling subgroup's path", func(t *testing.T) {
 		status := ts.APIAs(t, pat.Token, "POST", "/projects", map[string]any{"name": "sub", "path": "sub", "namespace_id": f.GroupID}, &refusal)

@@ -156,9 +156,9 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, rt route, ne
 		switch {
 		case err != nil:
 			return grant{}, err
-		case d.Allow && bearer && has(jwtauth.RegistryType, "catalog", jwtauth.All):
+		case d.Allow() && bearer && has(jwtauth.RegistryType, "catalog", jwtauth.All):
 			return grant{principal: p}, nil
-		case d.Allow || p.Kind == access.Anonymous:
+		case d.Allow() || p.Kind == access.Anonymous:
 			return grant{}, h.challenge(w, rt, need, "", errorParam(bearer), "")
 		}
 		return grant{}, ocihttp.Fail(ocihttp.CodeDenied, "the catalog is for administrators")
@@ -179,7 +179,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, rt route, ne
 			}
 		}
 		switch {
-		case d.Allow:
+		case d.Allow():
 			missing = missing || !has(jwtauth.RepositoryType, rt.name.String(), a)
 		case d.Denial == access.Unauthenticated || (d.Denial == access.NotFound && p.Kind == access.Anonymous):
 			return grant{}, h.challenge(w, rt, need, "", errorParam(bearer), "")
@@ -243,7 +243,7 @@ func (h *Handler) authorizeMount(w http.ResponseWriter, r *http.Request, rt rout
 		return err
 	}
 	d, err := h.cfg.Auth.Authorize(ctx, r, p, access.Resource{Project: project}, access.PullImage)
-	if err != nil || !d.Allow {
+	if err != nil || !d.Allow() {
 		return err
 	}
 	if !has(jwtauth.RepositoryType, src.String(), jwtauth.Pull) {

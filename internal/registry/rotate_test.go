@@ -18,8 +18,8 @@ func TestRotatedSecretEndsItsJWTs(t *testing.T) {
 	crane := testenv.GoTool(t, "crane")
 	home := t.TempDir()
 	image := e.host + "/group/top/app:v1"
-	mustRun(t, home, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
-	mustRun(t, home, crane, "append", "--new_layer", randomFile(t, home, "l.bin", 1000), "-t", image)
+	testenv.MustRun(t, home, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
+	testenv.MustRun(t, home, crane, "append", "--new_layer", testenv.RandomFile(t, home, "l.bin", 1000), "-t", image)
 	top := "/projects/" + itoa(e.f.Projects["top"].ID)
 
 	head := func(t *testing.T, jwt string) *http.Response {

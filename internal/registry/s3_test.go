@@ -96,23 +96,23 @@ func TestS3(t *testing.T) {
 
 			home := t.TempDir()
 			image := host + "/group/top/app:v1"
-			mustRun(t, home, crane, "auth", "login", host, "-u", rw.Username, "-p", rw.Token)
+			testenv.MustRun(t, home, crane, "auth", "login", host, "-u", rw.Username, "-p", rw.Token)
 			// 7 MiB: more than one S3 part, so the upload is assembled server-side.
-			mustRun(t, home, crane, "append", "--new_layer", randomFile(t, home, "big.bin", 7<<20), "-t", image)
-			mustRun(t, home, crane, "append", "--base", image, "--new_layer", randomFile(t, home, "small.bin", 3000), "-t", host+"/group/top/app:v2")
-			digest := strings.TrimSpace(mustRun(t, home, crane, "digest", host+"/group/top/app:v2"))
-			mustRun(t, home, crane, "copy", host+"/group/top/app:v2", host+"/group/top/other:v2")
+			testenv.MustRun(t, home, crane, "append", "--new_layer", testenv.RandomFile(t, home, "big.bin", 7<<20), "-t", image)
+			testenv.MustRun(t, home, crane, "append", "--base", image, "--new_layer", testenv.RandomFile(t, home, "small.bin", 3000), "-t", host+"/group/top/app:v2")
+			digest := strings.TrimSpace(testenv.MustRun(t, home, crane, "digest", host+"/group/top/app:v2"))
+			testenv.MustRun(t, home, crane, "copy", host+"/group/top/app:v2", host+"/group/top/other:v2")
 
 			pull := t.TempDir()
-			mustRun(t, pull, crane, "auth", "login", host, "-u", ro.Username, "-p", ro.Token)
+			testenv.MustRun(t, pull, crane, "auth", "login", host, "-u", ro.Username, "-p", ro.Token)
 			for _, ref := range []string{host + "/group/top/app:v2", host + "/group/top/other:v2", host + "/group/top/app:v1"} {
 				tarball := filepath.Join(pull, "img.tar")
-				mustRun(t, pull, crane, "pull", ref, tarball)
+				testenv.MustRun(t, pull, crane, "pull", ref, tarball)
 				if st, err := os.Stat(tarball); err != nil || st.Size() < 7<<20 {
 					t.Fatalf("pulled %s: %v %v", ref, st, err)
 				}
 			}
-			if got := strings.TrimSpace(mustRun(t, pull, crane, "digest", host+"/group/top/other:v2")); got != digest {
+			if got := strings.TrimSpace(testenv.MustRun(t, pull, crane, "digest", host+"/group/top/other:v2")); got != digest {
 				t.Fatalf("copied image digest %s, want %s", got, digest)
 			}
 

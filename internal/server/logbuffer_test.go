@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/server"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
 // TestBufferedLogger: info lines wait (at most server.LogFlushDelay), a warning is written at once
@@ -24,12 +25,8 @@ func TestBufferedLogger(t *testing.T) {
 		t.Fatalf("after a warning the log holds %q", got)
 	}
 	log.Info("request", "path", "/two")
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(out.String(), "/two") {
-		if time.Now().After(deadline) {
-			t.Fatalf("an info line was not written within %v: %q", server.LogFlushDelay, out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testenv.Eventually(5*time.Second, func() bool { return strings.Contains(out.String(), "/two") }) {
+		t.Fatalf("an info line was not written within %v: %q", server.LogFlushDelay, out.String())
 	}
 	log.Debug("not at this level")
 	log.Info("request", "path", "/three")

@@ -64,6 +64,8 @@ type Server struct {
 	Store      *sqlstore.Store
 	Namespaces *namespace.Service
 	Deploy     *token.DeployService
+	// Usage records deploy-token uses in the background; Flush stores what it has counted.
+	Usage      *token.UsageWriter
 	Personal   *token.PersonalService
 	Audit      *audit.Log
 	Authorizer *access.Authorizer
@@ -147,6 +149,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	s.Namespaces = namespace.NewService(store, opts.Now)
 	s.Deploy = token.NewDeployService(store, digester, opts.Now)
 	s.Deploy.SealCITokens(token.NewSealer(key, "gatehouse/ci-deploy-token/v1"))
+	s.Usage = token.NewUsageWriter(store, opts.Now)
 	s.Personal = token.NewPersonalService(store, digester, opts.Now)
 	s.Audit = audit.NewLog(store, opts.Now)
 	// External authorization: settings in the database; the configuration flag forces it on.
@@ -156,7 +159,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		External:               s.ExternalAuthorization,
 		DependencyProxyEnabled: s.proxySettings.Enabled,
 	})
-	s.Auth = &authn.Authenticator{Deploy: s.Deploy, Personal: s.Personal, Users: s.Namespaces,
+	s.Auth = &authn.Authenticator{Deploy: s.Deploy, Usage: s.Usage, Personal: s.Personal, Users: s.Namespaces,
 		Authorizer: s.Authorizer, Audit: s.Audit, Log: log,
 		Ban: authn.NewLimiter(authn.BanOptions{MaxFailures: cfg.AuthBan.MaxFailures, Window: cfg.AuthBan.Window,
 			Duration: cfg.AuthBan.Duration, ExemptLoopback: cfg.AuthBan.ExemptLoopback, AllowList: allow}, opts.Now)}
@@ -422,8 +425,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 
 // Close releases the store and background workers.
 func (s *Server) Close() {
-	if s.Deploy != nil {
-		s.Deploy.Close()
+	if s.Usage != nil {
+		s.Usage.Close()
 	}
 	if s.Store != nil {
 		s.Store.Close()

@@ -272,15 +272,11 @@ func TestConnectionCapPerIP(t *testing.T) {
 		t.Fatalf("connection %d: %q, %v; want a 503 and close", capN+1, b, err)
 	}
 	open[0].conn.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		st, err := health(dial(t, ts))
-		if err == nil && st == "200 OK" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after one connection closed, a new one got %q %v", st, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var st string
+	if !testenv.Eventually(5*time.Second, func() bool {
+		st, err = health(dial(t, ts))
+		return err == nil && st == "200 OK"
+	}) {
+		t.Fatalf("after one connection closed, a new one got %q %v", st, err)
 	}
 }

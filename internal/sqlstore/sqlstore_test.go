@@ -108,7 +108,8 @@ func issueTokens(t *testing.T, s *sqlstore.Store) []issued {
 	}
 	d := token.NewDigester([]byte("instance-secret-for-leak-test"))
 	deploy := token.NewDeployService(s, d, nil)
-	defer deploy.Close()
+	usage := token.NewUsageWriter(s, nil)
+	defer usage.Close()
 	var out []issued
 	for i, owner := range []token.Owner{{ProjectID: p.ID}, {GroupID: g.ID}, {ProjectID: p.ID}} {
 		username := ""
@@ -125,7 +126,7 @@ func issueTokens(t *testing.T, s *sqlstore.Store) []issued {
 		if err != nil {
 			t.Fatal(err)
 		}
-		deploy.MarkUsed(got, netip.MustParseAddr("203.0.113.9"))
+		usage.MarkUsed(got, netip.MustParseAddr("203.0.113.9"))
 		out = append(out, issued{sec, tok.Digest})
 	}
 	pats := token.NewPersonalService(s, d, nil)

@@ -89,3 +89,9 @@ func redactURL(s string) string {
 	}
 	return u.Redacted()
 }
+
+// Eventually calls done until it returns true or timeout has passed, and reports whether it did
+// (testbin.Eventually): for waiting on something real, never on what a clock decides.
+func Eventually(timeout time.Duration, done func() bool) bool {
+	return testbin.Eventually(timeout, done)
+}

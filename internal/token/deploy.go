@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
@@ -164,11 +162,6 @@ type DeployStore interface {
 	RevokeDeployToken(ctx context.Context, id int64) error
 	// DeleteDeployToken removes the token; errkind.ErrNotFound if absent.
 	DeleteDeployToken(ctx context.Context, id int64) error
-	// TouchDeployToken records a use at at from ip (the zero Addr when unknown).
-	TouchDeployToken(ctx context.Context, id int64, at time.Time, ip netip.Addr) error
-	// AddDeployTokenUsage adds each entry's Requests to its token's counter for its Day; entries
-	// of tokens that no longer exist are dropped.
-	AddDeployTokenUsage(ctx context.Context, usage []DailyUsage) error
 	// DeployTokenUsage returns token id's counters for the days from..to (both included, UTC
 	// dates), oldest first; days without requests are absent.
 	DeployTokenUsage(ctx context.Context, id int64, from, to time.Time) ([]DailyUsage, error)
@@ -196,26 +189,6 @@ type DeployService struct {
 	now      func() time.Time
 	// sealer keeps the CI token's secret readable (docs/design.md §3.3); nil disables that.
 	sealer *Sealer
-
-	touchMu   sync.Mutex
-	touchedAt map[int64]time.Time
-	// usage counts requests per token and UTC day until the writer adds them to the store.
-	usage    map[usageKey]int64
-	touches  chan touch
-	flushReq chan chan struct{}
-	done     chan struct{}
-	wg       sync.WaitGroup
-}
-
-type touch struct {
-	id int64
-	at time.Time
-	ip netip.Addr
-}
-
-type usageKey struct {
-	id  int64
-	day time.Time
 }
 
 // DailyUsage is how many requests one deploy token authenticated on one UTC day.
@@ -225,121 +198,13 @@ type DailyUsage struct {
 	Requests int64
 }
 
-// touchInterval bounds how often last_used_at is written per token.
-const touchInterval = time.Minute
-
-// usageFlushInterval is how often the writer adds the counted requests to the store.
-const usageFlushInterval = 10 * time.Second
-
-// maxPendingUsage bounds the (token, day) counters held between flushes; uses of further
-// tokens are not counted until the next flush.
-const maxPendingUsage = 100_000
-
-// NewDeployService returns a service over store; now may be nil for time.Now. Close stops its
-// background writer of last-used times and usage counters.
+// NewDeployService returns a service over store; now may be nil for time.Now. Uses are recorded
+// by a UsageWriter.
 func NewDeployService(store DeployStore, d *Digester, now func() time.Time) *DeployService {
 	if now == nil {
 		now = time.Now
 	}
-	s := &DeployService{store: store, digester: d, now: now, touchedAt: map[int64]time.Time{},
-		usage: map[usageKey]int64{}, touches: make(chan touch, 1024), flushReq: make(chan chan struct{}),
-		done: make(chan struct{})}
-	s.wg.Add(1)
-	go s.touchLoop()
-	return s
-}
-
-// Close flushes pending last-used writes and usage counters and stops the writer.
-func (s *DeployService) Close() {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	close(s.done)
-	s.wg.Wait()
-}
-
-// Flush writes the queued last-used times and the usage counted so far, and returns once they
-// are stored (or at once after Close). The writer also flushes on its own every few seconds.
-func (s *DeployService) Flush() {
-	ack := make(chan struct{})
-	select {
-	case s.flushReq <- ack:
-		<-ack
-	case <-s.done:
-	}
-}
-
-func (s *DeployService) touchLoop() {
-	defer s.wg.Done()
-	write := func(t touch) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.store.TouchDeployToken(ctx, t.id, t.at, t.ip)
-	}
-	drain := func() {
-		for {
-			select {
-			case t := <-s.touches:
-				write(t)
-			default:
-				s.flushUsage()
-				return
-			}
-		}
-	}
-	tick := time.NewTicker(usageFlushInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case t := <-s.touches:
-			write(t)
-		case <-tick.C:
-			s.flushUsage()
-		case ack := <-s.flushReq:
-			drain()
-			close(ack)
-		case <-s.done:
-			drain()
-			return
-		}
-	}
-}
-
-// flushUsage adds the counted requests to the store in one batch; on failure they are kept
-// for the next flush.
-func (s *DeployService) flushUsage() {
-	s.touchMu.Lock()
-	if len(s.usage) == 0 {
-		s.touchMu.Unlock()
-		return
-	}
-	pending := s.usage
-	s.usage = map[usageKey]int64{}
-	s.touchMu.Unlock()
-	batch := make([]DailyUsage, 0, len(pending))
-	for k, n := range pending {
-		batch = append(batch, DailyUsage{TokenID: k.id, Day: k.day, Requests: n})
-	}
-	// A stable order keeps concurrent flushes of several nodes from deadlocking each other.
-	sort.Slice(batch, func(i, j int) bool {
-		if batch[i].TokenID != batch[j].TokenID {
-			return batch[i].TokenID < batch[j].TokenID
-		}
-		return batch[i].Day.Before(batch[j].Day)
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.store.AddDeployTokenUsage(ctx, batch); err != nil {
-		s.touchMu.Lock()
-		for k, n := range pending {
-			if _, ok := s.usage[k]; ok || len(s.usage) < maxPendingUsage {
-				s.usage[k] += n
-			}
-		}
-		s.touchMu.Unlock()
-	}
+	return &DeployService{store: store, digester: d, now: now}
 }
 
 // Create validates in and stores a new token, returning it with its secret. The secret is
@@ -421,30 +286,6 @@ func (s *DeployService) Authenticate(ctx context.Context, username string, secre
 	}
 	t.AuthDigest = digest
 	return t, nil
-}
-
-// MarkUsed records that t was used now from ip (the zero Addr when unknown): it counts the
-// request toward today's usage and writes last_used_at and last_used_ip at most once a minute
-// per token. Nothing is written on the caller's path: the writer stores both in the background
-// (a last-used write is dropped if its queue is full).
-func (s *DeployService) MarkUsed(t *DeployToken, ip netip.Addr) {
-	now := s.now()
-	key := usageKey{id: t.ID, day: ExpiryDate(now)}
-	s.touchMu.Lock()
-	if _, ok := s.usage[key]; ok || len(s.usage) < maxPendingUsage {
-		s.usage[key]++
-	}
-	last, ok := s.touchedAt[t.ID]
-	if ok && now.Sub(last) < touchInterval {
-		s.touchMu.Unlock()
-		return
-	}
-	s.touchedAt[t.ID] = now
-	s.touchMu.Unlock()
-	select {
-	case s.touches <- touch{id: t.ID, at: now, ip: ip}:
-	default:
-	}
 }
 
 // MaxUsageDays bounds the range Usage returns.

@@ -73,9 +73,7 @@ func (e *env) deployService(t *testing.T, store token.DeployStore) *token.Deploy
 	if store == nil {
 		store = e.store
 	}
-	svc := token.NewDeployService(store, e.digest, e.clock.Now)
-	t.Cleanup(svc.Close)
-	return svc
+	return token.NewDeployService(store, e.digest, e.clock.Now)
 }
 
 func (e *env) input(name string) token.CreateDeployInput {
@@ -278,6 +276,7 @@ func TestMarkUsed(t *testing.T) {
 	e := newEnv(t)
 	cs := &countingStore{Store: e.store}
 	svc := token.NewDeployService(cs, e.digest, e.clock.Now)
+	usage := token.NewUsageWriter(cs, e.clock.Now)
 	ctx := context.Background()
 	a, _, err := svc.Create(ctx, e.input("a"))
 	if err != nil {
@@ -303,10 +302,10 @@ func TestMarkUsed(t *testing.T) {
 	}
 	for _, st := range steps {
 		e.clock.Set(noon.Add(st.after))
-		svc.MarkUsed(st.tok, netip.Addr{})
+		usage.MarkUsed(st.tok, netip.Addr{})
 	}
-	svc.Close()
-	svc.Close() // idempotent
+	usage.Close()
+	usage.Close() // idempotent
 	want := fmt.Sprintf("%[1]d@12:00:00.000 %[2]d@12:00:30.000 %[1]d@12:01:00.000 %[1]d@12:03:00.000 %[2]d@12:03:00.000", a.ID, b.ID)
 	cs.mu.Lock()
 	got := strings.Join(cs.touches, " ")

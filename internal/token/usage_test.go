@@ -32,7 +32,8 @@ func TestUsageCounters(t *testing.T) {
 	e := newEnv(t)
 	bs := &batchStore{countingStore: &countingStore{Store: e.store}}
 	svc := token.NewDeployService(bs, e.digest, e.clock.Now)
-	t.Cleanup(svc.Close)
+	usage := token.NewUsageWriter(bs, e.clock.Now)
+	t.Cleanup(usage.Close)
 	ctx := context.Background()
 	a, _, err := svc.Create(ctx, e.input("a"))
 	if err != nil {
@@ -46,14 +47,14 @@ func TestUsageCounters(t *testing.T) {
 	// Yesterday just before midnight, then today.
 	e.clock.Set(noon.Add(-12*time.Hour - time.Second))
 	for range 3 {
-		svc.MarkUsed(a, ip)
+		usage.MarkUsed(a, ip)
 	}
 	e.clock.Set(noon)
 	for range 10 {
-		svc.MarkUsed(a, ip)
+		usage.MarkUsed(a, ip)
 	}
-	svc.MarkUsed(b, netip.Addr{})
-	svc.Flush()
+	usage.MarkUsed(b, netip.Addr{})
+	usage.Flush()
 	bs.mu.Lock()
 	if bs.batches != 1 {
 		t.Fatalf("%d usage writes for 14 requests, want 1 batch", bs.batches)
@@ -87,7 +88,7 @@ func TestUsageCounters(t *testing.T) {
 		t.Fatalf("last used %v from %v, want %v from %v", stored.LastUsedAt, stored.LastUsedIP, noon, ip)
 	}
 	// Nothing new: a flush writes nothing.
-	svc.Flush()
+	usage.Flush()
 	bs.mu.Lock()
 	if bs.batches != 1 {
 		t.Fatalf("an empty flush wrote a batch")
@@ -99,9 +100,9 @@ func TestUsageCounters(t *testing.T) {
 		}
 	}
 	// Close flushes what is left.
-	svc.MarkUsed(b, netip.Addr{})
-	svc.Close()
-	svc.Flush() // after Close: returns at once
+	usage.MarkUsed(b, netip.Addr{})
+	usage.Close()
+	usage.Flush() // after Close: returns at once
 	u, err := e.store.DeployTokenUsage(ctx, b.ID, today, today)
 	if err != nil || len(u) != 1 || u[0].Requests != 2 {
 		t.Fatalf("b's usage after Close = %+v, %v; want 2 requests", u, err)

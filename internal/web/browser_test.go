@@ -346,7 +346,7 @@ func TestBrowserRotateUsageAndAudit(t *testing.T) {
 	if ok, out := cloneWith(t, ts, top.FullPath, old.Username, old.Token); !ok {
 		t.Fatalf("clone with the first secret: %s", out)
 	}
-	ts.Server.Deploy.Flush() // last used and today's usage reach the store
+	ts.Server.Usage.Flush() // last used and today's usage reach the store
 	ctx := browser(t)
 	shots := shooter{t: t, dir: screenshotDir(t)}
 	signInBrowser(t, ctx, ts, shots, "root", rootPassword(ts))

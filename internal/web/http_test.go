@@ -710,7 +710,7 @@ func TestLastUsedAndUsageOverHTTP(t *testing.T) {
 			t.Fatalf("git: %d", st)
 		}
 	}
-	ts.Server.Deploy.Flush()
+	ts.Server.Usage.Flush()
 	page = u.get(settingsPath(top.FullPath))
 	mustContain(t, "used", page.body, "<br>from <code>127.0.0.1</code></td>")
 

@@ -319,5 +319,5 @@ func (h *Handler) authorize(r *http.Request, sess *session, res access.Resource,
 // allowed is authorize reduced to yes or no.
 func (h *Handler) allowed(r *http.Request, sess *session, res access.Resource, act access.Action) (bool, error) {
 	d, err := h.authorize(r, sess, res, act)
-	return err == nil && d.Allow, err
+	return err == nil && d.Allow(), err
 }

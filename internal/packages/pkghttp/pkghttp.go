@@ -121,7 +121,7 @@ func Authorize(r *http.Request, auth *authn.Authenticator, svc *packages.Service
 	if err != nil {
 		return Grant{}, err
 	}
-	if !d.Allow {
+	if !d.Allow() {
 		return Grant{}, Denied(d, p)
 	}
 	if ambiguous != nil {
@@ -182,7 +182,7 @@ func Holder(ctx context.Context, authz *access.Authorizer, svc *packages.Service
 		if err != nil {
 			return nil, nil, err
 		}
-		if d.Allow {
+		if d.Allow() {
 			allowed = append(allowed, proj)
 		}
 	}

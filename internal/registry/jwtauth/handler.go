@@ -192,7 +192,7 @@ func (g *RegistryGrantor) Grant(ctx context.Context, r *http.Request, p access.P
 			if err != nil {
 				return nil, err
 			}
-			if d.Allow {
+			if d.Allow() {
 				out = append(out, a)
 			}
 		}
@@ -206,7 +206,7 @@ func (g *RegistryGrantor) Grant(ctx context.Context, r *http.Request, p access.P
 				continue
 			}
 			d, err := g.Auth.Authorize(ctx, r, p, access.Resource{}, access.AdministerInstance)
-			if err != nil || !d.Allow {
+			if err != nil || !d.Allow() {
 				return nil, err
 			}
 			return []string{All}, nil

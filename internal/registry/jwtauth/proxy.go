@@ -59,7 +59,7 @@ func (g *ProxyGrantor) Grant(ctx context.Context, r *http.Request, p access.Prin
 		if err != nil {
 			return nil, err
 		}
-		if d.Allow {
+		if d.Allow() {
 			out = append(out, a)
 		}
 	}

@@ -143,29 +143,37 @@ func startMailpit(tb testing.TB, bin string, extra []string) (*Mailpit, error) {
 	_, port, _ := net.SplitHostPort(smtpAddr)
 	m.SMTPPort, _ = strconv.Atoi(port)
 	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var exitErr error
+	died := false
+	ready := Eventually(30*time.Second, func() bool {
 		select {
-		case err := <-exited:
-			exited <- err
-			return nil, fmt.Errorf("mailpit exited before it was ready (%v):\n%s", err, out.String())
+		case exitErr = <-exited:
+			died = true
+			exited <- exitErr
+			return true
 		default:
 		}
 		resp, err := client.Get(m.APIURL + "/api/v1/messages")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				if c, err := net.DialTimeout("tcp", smtpAddr, time.Second); err == nil {
-					c.Close()
-					break
-				}
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("mailpit not ready at %s:\n%s", httpAddr, out.String())
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
+		c, err := net.DialTimeout("tcp", smtpAddr, time.Second)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	})
+	switch {
+	case died:
+		return nil, fmt.Errorf("mailpit exited before it was ready (%v):\n%s", exitErr, out.String())
+	case !ready:
+		stop()
+		return nil, fmt.Errorf("mailpit not ready at %s:\n%s", httpAddr, out.String())
 	}
 	tb.Cleanup(stop)
 	return m, nil

@@ -70,28 +70,31 @@ func startMinio(tb testing.TB, bin, accessKey, secretKey string) (string, error)
 	}
 
 	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(minioReadyTimeout)
-	for {
+	var exitErr error
+	died := false
+	ready := Eventually(minioReadyTimeout, func() bool {
 		select {
-		case err := <-exited:
-			exited <- err // for stop
-			return "", fmt.Errorf("minio exited before it was ready (%v):\n%s", err, out.String())
+		case exitErr = <-exited:
+			died = true
+			exited <- exitErr // for stop
+			return true
 		default:
 		}
 		resp, err := client.Get("http://" + addr + "/minio/health/live")
-		if err == nil {
-			resp.Body.Close()
-			// Live, and its object layer initialized (until then MinIO answers 200 with this
-			// header, and S3 requests with "Server not initialized yet").
-			if resp.StatusCode == http.StatusOK && resp.Header.Get("X-Minio-Server-Status") != "unavailable" {
-				break
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			stop()
-			return "", fmt.Errorf("minio not live at %s after %v:\n%s", addr, minioReadyTimeout, out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
+		resp.Body.Close()
+		// Live, and its object layer initialized (until then MinIO answers 200 with this
+		// header, and S3 requests with "Server not initialized yet").
+		return resp.StatusCode == http.StatusOK && resp.Header.Get("X-Minio-Server-Status") != "unavailable"
+	})
+	switch {
+	case died:
+		return "", fmt.Errorf("minio exited before it was ready (%v):\n%s", exitErr, out.String())
+	case !ready:
+		stop()
+		return "", fmt.Errorf("minio not live at %s after %v:\n%s", addr, minioReadyTimeout, out.String())
 	}
 	tb.Cleanup(stop)
 	return addr, nil
