@@ -32,6 +32,16 @@ func newClientEnv(t *testing.T) *clientEnv {
 	return e
 }
 
+// pushApp logs crane in with the read-write token (in a fresh home) and pushes a one-layer
+// group/top/app:v1; it returns the crane binary, that home and the image reference.
+func (e *clientEnv) pushApp(t *testing.T) (crane, home, image string) {
+	t.Helper()
+	crane, home, image = testenv.GoTool(t, "crane"), t.TempDir(), e.host+"/group/top/app:v1"
+	testenv.MustRun(t, home, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
+	testenv.MustRun(t, home, crane, "append", "--new_layer", testenv.RandomFile(t, home, "l.bin", 1000), "-t", image)
+	return crane, home, image
+}
+
 func TestCrane(t *testing.T) {
 	e := newClientEnv(t)
 	crane := testenv.GoTool(t, "crane")
@@ -193,11 +203,7 @@ func TestSkopeo(t *testing.T) {
 // longer log in.
 func TestRevokedTokenRefusedAtOnce(t *testing.T) {
 	e := newClientEnv(t)
-	crane := testenv.GoTool(t, "crane")
-	home := t.TempDir()
-	image := e.host + "/group/top/app:v1"
-	testenv.MustRun(t, home, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
-	testenv.MustRun(t, home, crane, "append", "--new_layer", testenv.RandomFile(t, home, "l.bin", 1000), "-t", image)
+	crane, home, image := e.pushApp(t)
 
 	status, jwt := tokenFor(t, e.ts.URL, e.rw.Username, e.rw.Token, "repository:group/top/app:pull")
 	if status != http.StatusOK {

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
 // TestRotatedSecretEndsItsJWTs: a registry JWT lives no longer than the deploy-token secret it
@@ -15,11 +13,7 @@ import (
 // secret itself does.
 func TestRotatedSecretEndsItsJWTs(t *testing.T) {
 	e := newClientEnv(t)
-	crane := testenv.GoTool(t, "crane")
-	home := t.TempDir()
-	image := e.host + "/group/top/app:v1"
-	testenv.MustRun(t, home, crane, "auth", "login", e.host, "-u", e.rw.Username, "-p", e.rw.Token)
-	testenv.MustRun(t, home, crane, "append", "--new_layer", testenv.RandomFile(t, home, "l.bin", 1000), "-t", image)
+	e.pushApp(t)
 	top := "/projects/" + itoa(e.f.Projects["top"].ID)
 
 	head := func(t *testing.T, jwt string) *http.Response {
