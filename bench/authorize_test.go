@@ -40,13 +40,14 @@ func BenchmarkAuthorize(b *testing.B) {
 const hotTokens = 64
 
 // openStore opens and migrates a store that lives until the benchmark ends.
-func openStore(b *testing.B, url string) *sqlstore.Store {
+func openStore(b *testing.B, url string) *sqlstore.Stores {
 	b.Helper()
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, url)
+	db, err := sqlstore.Open(ctx, url)
 	if err != nil {
 		b.Fatal(err)
 	}
+	st := sqlstore.New(db)
 	b.Cleanup(func() { st.Close() })
 	if _, err := st.Migrate(ctx); err != nil {
 		b.Fatal(err)
@@ -55,14 +56,14 @@ func openStore(b *testing.B, url string) *sqlstore.Store {
 }
 
 // benchDecisionPath cycles over the first n requests (every request when n is 0).
-func benchDecisionPath(b *testing.B, st *sqlstore.Store, n int) {
-	ds := seedStore(b, st.DB(), st.Dialect() == "postgres")
+func benchDecisionPath(b *testing.B, st *sqlstore.Stores, n int) {
+	ds := seedStore(b, st.SQL(), st.Dialect() == "postgres")
 	reqs := ds.requests(ds.projects)
 	if n > 0 {
 		reqs = reqs[:n]
 	}
-	deploy := token.NewDeployService(st, token.NewDigester([]byte(benchKey)), nil)
-	ns := namespace.NewService(st, nil)
+	deploy := token.NewDeployService(st.Tokens, token.NewDigester([]byte(benchKey)), nil)
+	ns := namespace.NewService(st.Namespaces, nil)
 	authz := access.New(ns, nil, access.Options{})
 	ctx := context.Background()
 	b.ReportAllocs()

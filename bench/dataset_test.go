@@ -156,7 +156,7 @@ func seed1(ctx context.Context, db *sql.DB, postgres bool) (*dataset, error) {
 	total := len(ds.projects)*tokensPerProject + groupTokens
 	for i := range total {
 		tid++
-		t := deployToken{id: tid, username: token.DefaultUsernamePrefix + strconv.FormatInt(tid, 10)}
+		t := deployToken{id: tid, username: token.DefaultUsername(tid)}
 		if i < len(ds.projects)*tokensPerProject {
 			t.projectID = ds.projects[i/tokensPerProject].id
 		} else {

@@ -41,7 +41,7 @@ func BenchmarkInfoRefs(b *testing.B) {
 			}
 			ts := testenv.StartServer(b, opts...)
 			st := ts.Server.Store
-			ds := seedStore(b, st.DB(), st.Dialect() == "postgres")
+			ds := seedStore(b, st.SQL(), st.Dialect() == "postgres")
 			sel := ds.sample(infoRefsProjects)
 			ids := make([]int64, len(sel))
 			for i, p := range sel {

@@ -19,9 +19,9 @@ const deployByDigest = `SELECT id, name, username, scopes, expires_at, revoked, 
 // authenticated HEAD, generic GET and /jwt/auth requests.
 func BenchmarkSQLiteStatement(b *testing.B) {
 	st := openStore(b, filepath.Join(b.TempDir(), "bench.db"))
-	ds := seedStore(b, st.DB(), false)
+	ds := seedStore(b, st.SQL(), false)
 	digests := make([][]byte, 0, 4096)
-	rows, err := st.DB().Query(`SELECT digest FROM deploy_tokens LIMIT 4096`)
+	rows, err := st.SQL().Query(`SELECT digest FROM deploy_tokens LIMIT 4096`)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -56,10 +56,10 @@ func BenchmarkSQLiteStatement(b *testing.B) {
 		b.ReportMetric(float64(cpuTime()-c0)/float64(i), "cpu-ns/op")
 	}
 	b.Run("text", func(b *testing.B) {
-		lookup(b, func(d []byte) *sql.Row { return st.DB().QueryRowContext(ctx, deployByDigest, d) })
+		lookup(b, func(d []byte) *sql.Row { return st.SQL().QueryRowContext(ctx, deployByDigest, d) })
 	})
 	b.Run("prepared", func(b *testing.B) {
-		stmt, err := st.DB().PrepareContext(ctx, deployByDigest)
+		stmt, err := st.SQL().PrepareContext(ctx, deployByDigest)
 		if err != nil {
 			b.Fatal(err)
 		}

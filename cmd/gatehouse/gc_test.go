@@ -50,7 +50,7 @@ func TestGC(t *testing.T) {
 	}
 	referenced, garbage, fresh := put("referenced layer"), put("garbage layer"), put("fresh layer")
 	repo := oci.Repository{ProjectID: f.Projects["top"].ID, Name: "group/top/app"}
-	if err := ts.Server.Store.LinkBlob(ctx, repo, oci.BlobLink{Digest: string(referenced), Size: 16, CreatedAt: time.Now()}); err != nil {
+	if err := ts.Server.Store.Registry.LinkBlob(ctx, repo, oci.BlobLink{Digest: string(referenced), Size: 16, CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	age(referenced)

@@ -325,7 +325,7 @@ func TestPackagesGetAndFiles(t *testing.T) {
 func blobReferenced(t *testing.T, ts *testenv.TestServer, content string) bool {
 	t.Helper()
 	sum := sha256.Sum256([]byte(content))
-	found, err := ts.Server.Store.PackageReferences().ReferencedAmong(t.Context(), []string{"sha256:" + hexSum(sum[:])})
+	found, err := ts.Server.Store.Packages.References().ReferencedAmong(t.Context(), []string{"sha256:" + hexSum(sum[:])})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func TestAggregation(t *testing.T) {
 	ctx := context.Background()
 	s := storetest.OpenSQLite(t)
 	c := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-	l := audit.NewLog(s, c.Now)
+	l := audit.NewLog(s.Audit, c.Now)
 	failed := func(ip, user string) {
 		t.Helper()
 		if err := l.Record(ctx, audit.Event{Type: audit.AuthenticationFailed, ActorKind: "anonymous", ActorName: user,

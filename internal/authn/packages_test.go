@@ -43,7 +43,7 @@ func (c *clock) Advance(d time.Duration) {
 // deploy token on the project.
 type pkgEnv struct {
 	auth       *authn.Authenticator
-	store      *sqlstore.Store
+	store      *sqlstore.Stores
 	clock      *clock
 	project    *namespace.Project
 	user       *namespace.User
@@ -61,12 +61,12 @@ func newPkgEnv(t *testing.T) *pkgEnv {
 	ctx := context.Background()
 	s := storetest.OpenSQLite(t)
 	c := &clock{now: time.Date(2030, 6, 15, 12, 0, 0, 0, time.UTC)}
-	ns := namespace.NewService(s, c.Now)
+	ns := namespace.NewService(s.Namespaces, c.Now)
 	dig := token.NewDigester([]byte("instance-key"))
-	deploy := token.NewDeployService(s, dig, c.Now)
-	usage := token.NewUsageWriter(s, c.Now)
+	deploy := token.NewDeployService(s.Tokens, dig, c.Now)
+	usage := token.NewUsageWriter(s.Tokens, c.Now)
 	t.Cleanup(usage.Close)
-	personal := token.NewPersonalService(s, dig, c.Now)
+	personal := token.NewPersonalService(s.Tokens, dig, c.Now)
 	e := &pkgEnv{store: s, clock: c, password: envPassword}
 	var err error
 	if e.user, err = ns.CreateUser(ctx, namespace.CreateUserInput{Username: "dev", Email: "dev@example.com", Name: "Dev", Password: envPassword}); err != nil {
@@ -91,7 +91,7 @@ func newPkgEnv(t *testing.T) *pkgEnv {
 		t.Fatal(err)
 	}
 	e.auth = &authn.Authenticator{Deploy: deploy, Usage: usage, Personal: personal, Users: ns,
-		Authorizer: access.New(ns, c.Now, access.Options{}), Audit: audit.NewLog(s, c.Now),
+		Authorizer: access.New(ns, c.Now, access.Options{}), Audit: audit.NewLog(s.Audit, c.Now),
 		Ban: authn.NewLimiter(authn.BanOptions{MaxFailures: 3, Window: time.Minute, Duration: time.Hour}, c.Now)}
 	return e
 }

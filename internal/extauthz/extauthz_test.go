@@ -97,7 +97,7 @@ func newService(t *testing.T, c *classifier, opts extauthz.Options) (*extauthz.S
 	t.Helper()
 	clk := &clock{now: time.Date(2030, 6, 15, 12, 0, 0, 0, time.UTC)}
 	opts.Now = clk.Now
-	svc := extauthz.New(storetest.OpenSQLite(t), opts)
+	svc := extauthz.New(storetest.OpenSQLite(t).Settings, opts)
 	if c != nil {
 		if err := svc.SaveSettings(context.Background(), access.ExternalSettings{Enabled: true, ServiceURL: c.srv.URL,
 			Timeout: access.DefaultExternalTimeout, DefaultLabel: "public"}); err != nil {

@@ -86,7 +86,7 @@ func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 type env struct {
 	t     *testing.T
 	ctx   context.Context
-	store *sqlstore.Store
+	store *sqlstore.Stores
 	blobs blob.Store
 	refs  *refSet
 	clock *clock
@@ -101,10 +101,11 @@ const (
 
 func newEnv(t *testing.T, blobs blob.Store, checker bool) *env {
 	t.Helper()
-	store, err := sqlstore.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
+	db, err := sqlstore.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	store := sqlstore.New(db)
 	t.Cleanup(func() { store.Close() })
 	if _, err := store.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
@@ -115,12 +116,12 @@ func newEnv(t *testing.T, blobs blob.Store, checker bool) *env {
 	if checker {
 		r = checkingRefSet{e.refs}
 	}
-	e.c, err = gc.New(gc.Config{Blobs: blobs, Store: store, Referencers: map[string]gc.Referencer{"test": r},
+	e.c, err = gc.New(gc.Config{Blobs: blobs, Store: store.GC, Referencers: map[string]gc.Referencer{"test": r},
 		Grace: testGrace, UploadTTL: testTTL, Holder: "node-a", Now: e.clock.Now, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.fence = &gc.Fence{Deletions: store, Blobs: blobs, Now: e.clock.Now, Poll: 10 * time.Millisecond}
+	e.fence = &gc.Fence{Deletions: store.GC, Blobs: blobs, Now: e.clock.Now, Poll: 10 * time.Millisecond}
 	return e
 }
 
@@ -287,7 +288,7 @@ func testSweep(t *testing.T, e *env) {
 		t.Fatal("ok/recent upload purged")
 	}
 	// The deletion is on record for writers: ended, so the fence checks the bytes.
-	if _, ended, ok, err := e.store.BlobDeletion(e.ctx, string(garbage.Digest)); err != nil || !ok || ended.IsZero() {
+	if _, ended, ok, err := e.store.GC.BlobDeletion(e.ctx, string(garbage.Digest)); err != nil || !ok || ended.IsZero() {
 		t.Fatalf("deletion record: ended %v ok %v err %v", ended, ok, err)
 	}
 	if ok, err := e.fence.Survived(e.ctx, garbage.Digest); err != nil || ok {
@@ -296,7 +297,7 @@ func testSweep(t *testing.T, e *env) {
 	if ok, err := e.fence.Survived(e.ctx, referenced.Digest); err != nil || !ok {
 		t.Fatalf("fence says a kept blob is gone: %v %v", ok, err)
 	}
-	last, err := e.store.LastRun(e.ctx, gc.LeaseName)
+	last, err := e.store.Leases.LastRun(e.ctx, gc.LeaseName)
 	if err != nil || !last.Equal(e.clock.Now()) {
 		t.Fatalf("last run %v %v, want %v", last, err, e.clock.Now())
 	}
@@ -307,7 +308,7 @@ func testSweep(t *testing.T, e *env) {
 	// Records older than a day are pruned.
 	e.clock.advance(25 * time.Hour)
 	e.run(gc.RunOptions{})
-	if _, _, ok, _ := e.store.BlobDeletion(e.ctx, string(garbage.Digest)); ok {
+	if _, _, ok, _ := e.store.GC.BlobDeletion(e.ctx, string(garbage.Digest)); ok {
 		t.Fatal("a day-old deletion record was not pruned")
 	}
 }
@@ -347,7 +348,7 @@ func testFenceBeforeRecheck(t *testing.T, e *env) {
 	if !e.stored(reused.Digest) {
 		t.Fatal("a blob referenced during the sweep was deleted")
 	}
-	if _, _, ok, _ := e.store.BlobDeletion(e.ctx, string(reused.Digest)); ok {
+	if _, _, ok, _ := e.store.GC.BlobDeletion(e.ctx, string(reused.Digest)); ok {
 		t.Fatal("the kept blob is still recorded as being deleted")
 	}
 	if ok, err := e.fence.Survived(e.ctx, reused.Digest); err != nil || !ok {
@@ -390,7 +391,7 @@ func testFenceDuringDelete(t *testing.T, e *env) {
 	}
 	// A deletion whose collector died is presumed over after FenceTimeout: the bytes decide.
 	other := e.put()
-	if err := e.store.BeginBlobDeletions(e.ctx, []string{string(other.Digest)}, e.clock.Now()); err != nil {
+	if err := e.store.GC.BeginBlobDeletions(e.ctx, []string{string(other.Digest)}, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.advance(gc.FenceTimeout)
@@ -410,7 +411,7 @@ func testDeadline(t *testing.T, e *env) {
 	if !e.stored(slow.Digest) {
 		t.Fatal("deleted after the batch's time ran out")
 	}
-	if _, _, ok, _ := e.store.BlobDeletion(e.ctx, string(slow.Digest)); ok {
+	if _, _, ok, _ := e.store.GC.BlobDeletion(e.ctx, string(slow.Digest)); ok {
 		t.Fatal("a deferred blob is still recorded as being deleted")
 	}
 	gc.SetAfterBegin(e.c, nil)
@@ -430,7 +431,7 @@ func testReferencerError(t *testing.T, e *env) {
 		t.Fatal("deleted with an incomplete mark")
 	}
 	// The failed run released the lease without recording a completed run.
-	if last, err := e.store.LastRun(e.ctx, gc.LeaseName); err != nil || !last.IsZero() {
+	if last, err := e.store.Leases.LastRun(e.ctx, gc.LeaseName); err != nil || !last.IsZero() {
 		t.Fatalf("last run %v %v", last, err)
 	}
 	e.refs.fail = nil
@@ -442,7 +443,7 @@ func testReferencerError(t *testing.T, e *env) {
 func testLeaseExclusive(t *testing.T, e *env) {
 	garbage := e.put()
 	e.ageAll()
-	other, err := gc.New(gc.Config{Blobs: e.blobs, Store: e.store, Referencers: map[string]gc.Referencer{"test": e.refs},
+	other, err := gc.New(gc.Config{Blobs: e.blobs, Store: e.store.GC, Referencers: map[string]gc.Referencer{"test": e.refs},
 		Grace: testGrace, UploadTTL: testTTL, Holder: "node-b", Now: e.clock.Now, Log: quiet})
 	if err != nil {
 		t.Fatal(err)

@@ -17,10 +17,10 @@ import (
 
 var fixedNow = time.Date(2030, 6, 15, 12, 0, 0, 0, time.UTC)
 
-func newService(t *testing.T) (*namespace.Service, *sqlstore.Store) {
+func newService(t *testing.T) (*namespace.Service, *sqlstore.Stores) {
 	t.Helper()
 	s := storetest.OpenSQLite(t)
-	return namespace.NewService(s, func() time.Time { return fixedNow }), s
+	return namespace.NewService(s.Namespaces, func() time.Time { return fixedNow }), s
 }
 
 // wantField fails unless err is a *errkind.ValidationError on field (wrapping errkind.ErrInvalid).
@@ -33,10 +33,10 @@ func wantField(t *testing.T, err error, field string) {
 }
 
 // storeUser inserts a user directly, skipping bcrypt where the password does not matter.
-func storeUser(t *testing.T, s *sqlstore.Store, username string, blocked bool) *namespace.User {
+func storeUser(t *testing.T, s *sqlstore.Stores, username string, blocked bool) *namespace.User {
 	t.Helper()
 	u := &namespace.User{Username: username, Email: username + "@example.com", Name: username, PasswordHash: "!", Blocked: blocked, CreatedAt: fixedNow}
-	if err := s.CreateUser(context.Background(), u); err != nil {
+	if err := s.Namespaces.CreateUser(context.Background(), u); err != nil {
 		t.Fatal(err)
 	}
 	return u
@@ -291,7 +291,7 @@ func TestGroupsAndProjects(t *testing.T) {
 // roleTree is platform ⊃ backend ⊃ payments, a sibling group, and projects at each level.
 type roleTree struct {
 	svc                         *namespace.Service
-	store                       *sqlstore.Store
+	store                       *sqlstore.Stores
 	root, mid, leaf, sibling    *namespace.Group
 	rootProj, leafProj, sibProj *namespace.Project
 	userProj                    *namespace.Project

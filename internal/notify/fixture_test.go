@@ -24,10 +24,10 @@ import (
 
 // The store implements what the job consumes.
 var (
-	_ notify.Store     = (*sqlstore.Store)(nil)
-	_ notify.Leases    = (*sqlstore.Store)(nil)
+	_ notify.Store     = (*sqlstore.ExpiryStore)(nil)
+	_ notify.Leases    = (*sqlstore.LeaseStore)(nil)
 	_ notify.Directory = (*namespace.Service)(nil)
-	_ notify.Directory = (*sqlstore.Store)(nil)
+	_ notify.Directory = (*sqlstore.NamespaceStore)(nil)
 )
 
 // now is the fixture's "today, 01:00 UTC", when the scheduler runs.
@@ -48,7 +48,7 @@ const externalURL = "https://gatehouse.example.com"
 //	other (heidi owner)
 //	    └── side
 type fixture struct {
-	store *sqlstore.Store
+	store *sqlstore.Stores
 	users map[string]*namespace.User
 	// tokens by name: t5 (app, 5 days), t25 (group platform, 25 days), t55 (svc, 55 days),
 	// revoked5 (app, 5 days, revoked), t90 (side, 90 days), never (app, no expiry), expired
@@ -74,18 +74,19 @@ func wantMailCount() int {
 	return n
 }
 
-func openSQLite(t *testing.T) *sqlstore.Store {
+func openSQLite(t *testing.T) *sqlstore.Stores {
 	t.Helper()
 	return openSQLitePath(t, filepath.Join(t.TempDir(), "gatehouse.db"))
 }
 
 // openSQLitePath opens (and migrates) the SQLite database at path; several stores may share it.
-func openSQLitePath(t *testing.T, path string) *sqlstore.Store {
+func openSQLitePath(t *testing.T, path string) *sqlstore.Stores {
 	t.Helper()
-	s, err := sqlstore.Open(context.Background(), path)
+	db, err := sqlstore.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := sqlstore.New(db)
 	t.Cleanup(func() { _ = s.Close() })
 	if _, err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
@@ -95,15 +96,16 @@ func openSQLitePath(t *testing.T, path string) *sqlstore.Store {
 
 // openPostgres opens a migrated store on a fresh schema of the test PostgreSQL (url, or a new
 // schema when url is "").
-func openPostgres(t *testing.T, url string) *sqlstore.Store {
+func openPostgres(t *testing.T, url string) *sqlstore.Stores {
 	t.Helper()
 	if url == "" {
 		url = testenv.PostgresURL(t)
 	}
-	s, err := sqlstore.Open(context.Background(), url)
+	db, err := sqlstore.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := sqlstore.New(db)
 	t.Cleanup(func() { _ = s.Close() })
 	if _, err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
@@ -118,24 +120,24 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func newFixture(t *testing.T, s *sqlstore.Store) *fixture {
+func newFixture(t *testing.T, s *sqlstore.Stores) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{store: s, users: map[string]*namespace.User{}, tokens: map[string]*token.DeployToken{}}
 	for _, name := range []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan"} {
 		u := &namespace.User{Username: name, Email: name + "@example.com", Name: strings.ToUpper(name[:1]) + name[1:] + " Example",
 			PasswordHash: "x", CreatedAt: now}
-		must(t, s.CreateUser(ctx, u))
+		must(t, s.Namespaces.CreateUser(ctx, u))
 		f.users[name] = u
 	}
 	group := func(path string, parent int64) *namespace.Group {
 		g := &namespace.Group{Name: path, Path: path, ParentID: parent, CreatedAt: now}
-		must(t, s.CreateGroup(ctx, g))
+		must(t, s.Namespaces.CreateGroup(ctx, g))
 		return g
 	}
 	project := func(path string, groupID int64) *namespace.Project {
 		p := &namespace.Project{Name: path, Path: path, GroupID: groupID, Visibility: namespace.Private, CreatedAt: now}
-		must(t, s.CreateProject(ctx, p))
+		must(t, s.Namespaces.CreateProject(ctx, p))
 		return p
 	}
 	acme := group("acme", 0)
@@ -152,7 +154,7 @@ func newFixture(t *testing.T, s *sqlstore.Store) *fixture {
 		} else {
 			m.ProjectID = p.ID
 		}
-		must(t, s.AddMember(ctx, m))
+		must(t, s.Namespaces.AddMember(ctx, m))
 	}
 	member("alice", acme, nil, namespace.Owner)
 	member("erin", acme, nil, namespace.Developer)
@@ -164,7 +166,7 @@ func newFixture(t *testing.T, s *sqlstore.Store) *fixture {
 	member("ivan", nil, app, namespace.Maintainer)
 	member("grace", deep, nil, namespace.Maintainer)
 	member("heidi", other, nil, namespace.Owner)
-	_, err := s.DB().ExecContext(ctx, rebind(s, `UPDATE users SET blocked = ? WHERE id = ?`), true, f.users["frank"].ID)
+	_, err := s.SQL().ExecContext(ctx, rebind(s, `UPDATE users SET blocked = ? WHERE id = ?`), true, f.users["frank"].ID)
 	must(t, err)
 
 	tok := func(name string, owner token.Owner, expires *time.Time) *token.DeployToken {
@@ -172,7 +174,7 @@ func newFixture(t *testing.T, s *sqlstore.Store) *fixture {
 		_, _ = rand.Read(d)
 		tk := &token.DeployToken{Name: "deploy-" + name, Scopes: token.Scopes{token.ReadRepository}, ExpiresAt: expires,
 			CreatedAt: now.AddDate(0, 0, -100), CreatorID: f.users["alice"].ID, Owner: owner, Digest: d}
-		must(t, s.CreateDeployToken(ctx, tk))
+		must(t, s.Tokens.CreateDeployToken(ctx, tk))
 		f.tokens[name] = tk
 		return tk
 	}
@@ -180,7 +182,7 @@ func newFixture(t *testing.T, s *sqlstore.Store) *fixture {
 	tok("t5", token.Owner{ProjectID: app.ID}, at(5))
 	tok("t25", token.Owner{GroupID: platform.ID}, at(25))
 	tok("t55", token.Owner{ProjectID: svc.ID}, at(55))
-	must(t, s.RevokeDeployToken(ctx, tok("revoked5", token.Owner{ProjectID: app.ID}, at(5)).ID))
+	must(t, s.Tokens.RevokeDeployToken(ctx, tok("revoked5", token.Owner{ProjectID: app.ID}, at(5)).ID))
 	tok("t90", token.Owner{ProjectID: side.ID}, at(90))
 	tok("never", token.Owner{ProjectID: app.ID}, nil)
 	tok("expired", token.Owner{ProjectID: app.ID}, at(-1))
@@ -188,7 +190,7 @@ func newFixture(t *testing.T, s *sqlstore.Store) *fixture {
 }
 
 // rebind turns ? placeholders into $n for PostgreSQL.
-func rebind(s *sqlstore.Store, q string) string {
+func rebind(s *sqlstore.Stores, q string) string {
 	if s.Dialect() != "postgres" {
 		return q
 	}
@@ -250,10 +252,10 @@ func mailerFor(t *testing.T, mp *testbin.Mailpit) *smtpmail.Mailer {
 }
 
 // newJob builds a job over s at clock c; mailer may be nil (no SMTP).
-func newJob(t *testing.T, s *sqlstore.Store, c *clock, mailer notify.Mailer, opts ...func(*notify.Config)) (*notify.Job, *logBuffer) {
+func newJob(t *testing.T, s *sqlstore.Stores, c *clock, mailer notify.Mailer, opts ...func(*notify.Config)) (*notify.Job, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
-	cfg := notify.Config{Store: s, Leases: s, Namespaces: namespace.NewService(s, c.Now), ExternalURL: externalURL,
+	cfg := notify.Config{Store: s.Expiry, Leases: s.Leases, Namespaces: namespace.NewService(s.Namespaces, c.Now), ExternalURL: externalURL,
 		Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Now: c.Now, Node: "node-" + t.Name()}
 	if mailer != nil {
 		cfg.Mailer = mailer

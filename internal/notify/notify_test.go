@@ -61,7 +61,7 @@ func TestExpiryMailsPostgres(t *testing.T) { testExpiryMails(t, openPostgres(t, 
 // mails, to each owner and maintainer (direct and inherited) and nobody else; revoked, expired,
 // far and never-expiring tokens get none; a second run sends nothing; later runs send the next
 // interval once.
-func testExpiryMails(t *testing.T, s *sqlstore.Store) {
+func testExpiryMails(t *testing.T, s *sqlstore.Stores) {
 	ctx := context.Background()
 	f := newFixture(t, s)
 	mp := testbin.StartMailpit(t)
@@ -162,7 +162,7 @@ func testExpiryMails(t *testing.T, s *sqlstore.Store) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("day 49 mails = %v, want %v (summary %+v)", got, want, sum)
 	}
-	notices, err := s.ExpiryNotices(ctx, f.tokens["t55"].ID)
+	notices, err := s.Expiry.ExpiryNotices(ctx, f.tokens["t55"].ID)
 	must(t, err)
 	var intervals []int
 	for _, n := range notices {
@@ -175,7 +175,7 @@ func testExpiryMails(t *testing.T, s *sqlstore.Store) {
 		t.Fatalf("t55 notices for intervals %v, want 7, 30, 60", intervals)
 	}
 	for _, name := range []string{"revoked5", "never", "expired"} {
-		if notices, _ := s.ExpiryNotices(ctx, f.tokens[name].ID); len(notices) != 0 {
+		if notices, _ := s.Expiry.ExpiryNotices(ctx, f.tokens[name].ID); len(notices) != 0 {
 			t.Errorf("token %s has notices %+v, want none", name, notices)
 		}
 	}
@@ -201,7 +201,7 @@ func TestSendFailureRetried(t *testing.T) {
 		t.Fatalf("the failure is not logged:\n%s", logs.String())
 	}
 	for _, tk := range f.tokens {
-		if n, _ := s.ExpiryNotices(ctx, tk.ID); len(n) != 0 {
+		if n, _ := s.Expiry.ExpiryNotices(ctx, tk.ID); len(n) != 0 {
 			t.Fatalf("token %s keeps notices %+v after a failed send", tk.Name, n)
 		}
 	}
@@ -237,7 +237,7 @@ func TestNoSMTP(t *testing.T) {
 	if !strings.Contains(logs.String(), "SMTP is not configured") || !strings.Contains(logs.String(), `"carol"`) {
 		t.Fatalf("the notice is not logged with its recipients:\n%s", logs.String())
 	}
-	if n, _ := s.ExpiryNotices(ctx, f.tokens["t5"].ID); len(n) != 1 || n[0].IntervalDays != 7 || n[0].SentAt == nil {
+	if n, _ := s.Expiry.ExpiryNotices(ctx, f.tokens["t5"].ID); len(n) != 1 || n[0].IntervalDays != 7 || n[0].SentAt == nil {
 		t.Fatalf("t5 notices = %+v, want the 7-day one recorded", n)
 	}
 	sum, err = job.Run(ctx)
@@ -252,7 +252,7 @@ func TestLeaseBusy(t *testing.T) {
 	ctx := context.Background()
 	s := openSQLite(t)
 	c := &clock{t: now}
-	ok, err := s.AcquireLease(ctx, notify.JobName, "other-node", now, now.Add(time.Minute), now)
+	ok, err := s.Leases.AcquireLease(ctx, notify.JobName, "other-node", now, now.Add(time.Minute), now)
 	if err != nil || !ok {
 		t.Fatalf("take the lease: %v %v", ok, err)
 	}
@@ -271,19 +271,19 @@ func TestLeaseBusy(t *testing.T) {
 
 func TestTwoNodesPostgres(t *testing.T) {
 	url := testenv.PostgresURL(t)
-	testTwoNodes(t, func(t *testing.T) *sqlstore.Store { return openPostgres(t, url) })
+	testTwoNodes(t, func(t *testing.T) *sqlstore.Stores { return openPostgres(t, url) })
 }
 
 func TestTwoNodesSQLite(t *testing.T) {
 	path := t.TempDir() + "/gatehouse.db"
-	testTwoNodes(t, func(t *testing.T) *sqlstore.Store { return openSQLitePath(t, path) })
+	testTwoNodes(t, func(t *testing.T) *sqlstore.Stores { return openSQLitePath(t, path) })
 }
 
 // testTwoNodes runs two job runners, each with its own connection pool on one database, at
 // the same time, many times: every notice goes out exactly once. The first rounds share the
 // lease; the later ones use distinct lease names, so only the per-notice claims keep the nodes
 // apart.
-func testTwoNodes(t *testing.T, open func(t *testing.T) *sqlstore.Store) {
+func testTwoNodes(t *testing.T, open func(t *testing.T) *sqlstore.Stores) {
 	ctx := context.Background()
 	a, b := open(t), open(t)
 	f := newFixture(t, a)
@@ -292,7 +292,7 @@ func testTwoNodes(t *testing.T, open func(t *testing.T) *sqlstore.Store) {
 	for round, sharedLease := range []bool{true, true, false, false, false} {
 		mp.Clear(t)
 		var jobs []*notify.Job
-		for i, s := range []*sqlstore.Store{a, b} {
+		for i, s := range []*sqlstore.Stores{a, b} {
 			lease := func(cfg *notify.Config) {
 				if !sharedLease {
 					cfg.LeaseName = notify.JobName + "-node" + string(rune('a'+i))
@@ -302,7 +302,7 @@ func testTwoNodes(t *testing.T, open func(t *testing.T) *sqlstore.Store) {
 			jobs = append(jobs, j)
 		}
 		// Each round is a new day for fresh claims: reset the notices.
-		_, err := a.DB().ExecContext(ctx, `DELETE FROM deploy_token_expiry_notices`)
+		_, err := a.SQL().ExecContext(ctx, `DELETE FROM deploy_token_expiry_notices`)
 		must(t, err)
 		var wg sync.WaitGroup
 		sums := make([]notify.Summary, len(jobs))

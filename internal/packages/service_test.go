@@ -23,7 +23,7 @@ import (
 // env is a Service over real parts: SQLite and a disk blob store.
 type env struct {
 	svc            *packages.Service
-	store          *sqlstore.Store
+	store          *sqlstore.Stores
 	blobs          *fsblob.Store
 	blobDir        string
 	ns             *namespace.Service
@@ -41,7 +41,7 @@ func newEnv(t *testing.T, opts packages.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns := namespace.NewService(s, nil)
+	ns := namespace.NewService(s.Namespaces, nil)
 	e := &env{store: s, blobs: blobs, blobDir: dir, ns: ns}
 	if e.group, err = ns.CreateGroup(ctx, namespace.CreateGroupInput{Name: "G", Path: "g"}); err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func newEnv(t *testing.T, opts packages.Options) *env {
 	if e.other, err = ns.CreateProject(ctx, namespace.CreateProjectInput{Name: "q", Path: "q", GroupID: other.ID}); err != nil {
 		t.Fatal(err)
 	}
-	if e.svc, err = packages.NewService(s, blobs, ns, opts); err != nil {
+	if e.svc, err = packages.NewService(s.Packages, blobs, ns, opts); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -264,7 +264,7 @@ func TestAddFileRefusesAndStoresNothing(t *testing.T) {
 		if _, err := e.svc.AddFile(ctx, u); !errors.Is(err, packages.ErrNotFound) {
 			t.Fatalf("err = %v, want ErrNotFound", err)
 		}
-		if ids, err := e.store.PackageProjects(ctx, packages.Generic, "tool"); err != nil || len(ids) != 0 {
+		if ids, err := e.store.Packages.PackageProjects(ctx, packages.Generic, "tool"); err != nil || len(ids) != 0 {
 			t.Fatalf("rows for an unknown project: %v, %v", ids, err)
 		}
 	})
@@ -382,12 +382,12 @@ func TestNewServiceLimits(t *testing.T) {
 		"fail/zero":           {"npm": 0},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := packages.NewService(s, nil, nil, packages.Options{MaxFileSize: lim}); err == nil {
+			if _, err := packages.NewService(s.Packages, nil, nil, packages.Options{MaxFileSize: lim}); err == nil {
 				t.Fatal("NewService accepted invalid limits")
 			}
 		})
 	}
-	svc, err := packages.NewService(s, nil, nil, packages.Options{MaxFileSize: map[string]int64{"npm": 5}})
+	svc, err := packages.NewService(s.Packages, nil, nil, packages.Options{MaxFileSize: map[string]int64{"npm": 5}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -278,7 +278,7 @@ func TestTokensAndChallenges(t *testing.T) {
 		testenv.MustRun(t, home, e.crane, "manifest", ref+":v1")
 		testenv.MustFail(t, e.login(t, e.read), []string{"DENIED", "403", "UNAUTHORIZED"}, e.crane, "delete", ref+"@"+e.manifest)
 		testenv.MustRun(t, home, e.crane, "delete", ref+"@"+e.manifest)
-		if _, err := e.ts.Server.Store.ProxyManifest(context.Background(), e.f.GroupID, "group/pub/app", e.manifest); err == nil {
+		if _, err := e.ts.Server.Store.Proxy.ProxyManifest(context.Background(), e.f.GroupID, "group/pub/app", e.manifest); err == nil {
 			t.Fatal("crane delete left the cached manifest")
 		}
 	})
@@ -327,7 +327,7 @@ func TestTokensAndChallenges(t *testing.T) {
 			t.Fatal("a cached tag was checked upstream within the TTL")
 		}
 		e.ts.MustAPI(t, http.StatusAccepted, "DELETE", path+"/cache", nil, nil)
-		if _, err := e.ts.Server.Store.ProxyManifest(context.Background(), e.f.GroupID, "group/pub/app", "v1"); err == nil {
+		if _, err := e.ts.Server.Store.Proxy.ProxyManifest(context.Background(), e.f.GroupID, "group/pub/app", "v1"); err == nil {
 			t.Fatal("the purge left the cached tag")
 		}
 		pull()
@@ -434,7 +434,7 @@ func TestNoPartialOrFalseCacheEntries(t *testing.T) {
 	store, blobs := e.ts.Server.Store, e.ts.Server.Blobs
 	ctx := context.Background()
 	cached := func(d string) bool {
-		_, err := store.ProxyBlob(ctx, e.f.GroupID, d)
+		_, err := store.Proxy.ProxyBlob(ctx, e.f.GroupID, d)
 		return err == nil
 	}
 	stored := func(d string) bool {
@@ -542,7 +542,7 @@ func TestNoPartialOrFalseCacheEntries(t *testing.T) {
 			if resp.StatusCode != http.StatusBadGateway || ociError(t, resp) != "UNAVAILABLE" {
 				t.Fatalf("%s: %d, want 502", ref, resp.StatusCode)
 			}
-			if _, err := store.ProxyManifest(ctx, e.f.GroupID, "group/pub/badmanifest", ref); err == nil {
+			if _, err := store.Proxy.ProxyManifest(ctx, e.f.GroupID, "group/pub/badmanifest", ref); err == nil {
 				t.Fatalf("a corrupt manifest was cached under %s", ref)
 			}
 		}

@@ -192,12 +192,13 @@ func TestCrashConsistency(t *testing.T) {
 	}
 
 	// Every visible manifest is complete.
-	store, err := sqlstore.Open(vctx, filepath.Join(dir, "gatehouse.db"))
+	db, err := sqlstore.Open(vctx, filepath.Join(dir, "gatehouse.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	store := sqlstore.New(db)
 	defer store.Close()
-	repos, err := store.Repositories(vctx, "", 1000)
+	repos, err := store.Registry.Repositories(vctx, "", 1000)
 	if err != nil || len(repos) != 10 {
 		t.Fatalf("repositories %v %v, want 10", repos, err)
 	}
@@ -219,7 +220,7 @@ func TestCrashConsistency(t *testing.T) {
 	}
 
 	// Every blob linked into a repository, and every recorded manifest, is served whole.
-	rows, err := store.DB().QueryContext(vctx, `SELECT r.name, l.digest, l.size FROM registry_blob_links l
+	rows, err := store.SQL().QueryContext(vctx, `SELECT r.name, l.digest, l.size FROM registry_blob_links l
 		JOIN registry_repositories r ON r.id = l.repository_id
 		UNION ALL SELECT r.name, m.digest, m.size FROM registry_manifests m JOIN registry_repositories r ON r.id = m.repository_id`)
 	if err != nil {

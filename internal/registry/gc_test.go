@@ -99,7 +99,7 @@ func testGC(t *testing.T, opts ...testenv.ServerOption) {
 	// A collector with the server's referencers and a clock stopped one hour after the cutoff:
 	// everything stored before the cutoff is older than the grace period and the upload TTL,
 	// everything stored after it is not.
-	collector, err := gc.New(gc.Config{Blobs: ts.Server.Blobs, Store: ts.Server.Store, Referencers: ts.Server.Referencers(),
+	collector, err := gc.New(gc.Config{Blobs: ts.Server.Blobs, Store: ts.Server.Store.GC, Referencers: ts.Server.Referencers(),
 		Grace: time.Hour, UploadTTL: time.Hour, Now: func() time.Time { return cutoff.Add(time.Hour) }})
 	must(t, err)
 	stored := func(d string) bool {
@@ -294,7 +294,7 @@ func TestGCFence(t *testing.T) {
 	// bytes unless keep) and returns the push's error.
 	during := func(t *testing.T, d string, keep bool, recorded func() bool, push func() error) error {
 		t.Helper()
-		must(t, store.BeginBlobDeletions(ctx, []string{d}, time.Now()))
+		must(t, store.GC.BeginBlobDeletions(ctx, []string{d}, time.Now()))
 		res := make(chan error, 1)
 		go func() { res <- push() }()
 		if !testenv.Eventually(20*time.Second, recorded) {
@@ -306,10 +306,10 @@ func TestGCFence(t *testing.T) {
 		case <-time.After(300 * time.Millisecond):
 		}
 		if keep {
-			must(t, store.EndBlobDeletions(ctx, nil, []string{d}, time.Now()))
+			must(t, store.GC.EndBlobDeletions(ctx, nil, []string{d}, time.Now()))
 		} else {
 			must(t, ts.Server.Blobs.Delete(ctx, blob.Digest(d)))
-			must(t, store.EndBlobDeletions(ctx, []string{d}, nil, time.Now()))
+			must(t, store.GC.EndBlobDeletions(ctx, []string{d}, nil, time.Now()))
 		}
 		select {
 		case err := <-res:
@@ -321,7 +321,7 @@ func TestGCFence(t *testing.T) {
 	}
 	linked := func(repo, d string) func() bool {
 		return func() bool {
-			_, err := store.BlobLink(ctx, oci.Repository{ProjectID: f.Projects["top"].ID, Name: oci.Name(repo)}, d)
+			_, err := store.Registry.BlobLink(ctx, oci.Repository{ProjectID: f.Projects["top"].ID, Name: oci.Name(repo)}, d)
 			return err == nil
 		}
 	}
@@ -371,7 +371,7 @@ func TestGCFence(t *testing.T) {
 		must(t, app.push(img, "m1", 0))
 		must(t, admin.deleteManifest(img.digest))
 		recorded := func() bool {
-			_, err := store.Manifest(ctx, oci.Repository{ProjectID: f.Projects["top"].ID, Name: "group/top/app"}, img.digest)
+			_, err := store.Registry.Manifest(ctx, oci.Repository{ProjectID: f.Projects["top"].ID, Name: "group/top/app"}, img.digest)
 			return err == nil
 		}
 		err := during(t, img.digest, false, recorded, func() error { return app.pushManifest("m1", img.manifest) })

@@ -14,7 +14,7 @@ import (
 // node at a time; the daily jobs' scheduler runs it after the expiry job (notify.go).
 func (s *Server) openAuditRetention(opts Options) {
 	node, _ := os.Hostname()
-	s.AuditRetention = &audit.Retention{Store: s.Store, Leases: s.Store, Keep: s.Config.Audit.Retention, Node: node, Now: opts.Now}
+	s.AuditRetention = &audit.Retention{Store: s.Store.Audit, Leases: s.Store.Leases, Keep: s.Config.Audit.Retention, Node: node, Now: opts.Now}
 }
 
 // runAuditRetention is one scheduled run: another node running it is not an error.

@@ -154,13 +154,13 @@ func TestAuditRetention(t *testing.T) {
 			job.Batch = 7 // 25 old rows: four batches
 			// Another node holding the lease: this one skips.
 			now := ts.Clock.Now()
-			if ok, err := ts.Server.Store.AcquireLease(ctx, audit.RetentionJobName, "other-node", now, now.Add(time.Minute), now); err != nil || !ok {
+			if ok, err := ts.Server.Store.Leases.AcquireLease(ctx, audit.RetentionJobName, "other-node", now, now.Add(time.Minute), now); err != nil || !ok {
 				t.Fatalf("take the lease: %v %v", ok, err)
 			}
 			if n, err := job.Run(ctx); !errors.Is(err, audit.ErrBusy) || n != 0 {
 				t.Fatalf("run while another node holds the lease: %d, %v; want ErrBusy", n, err)
 			}
-			if err := ts.Server.Store.ReleaseLease(ctx, audit.RetentionJobName, "other-node", now.Add(-time.Hour), false); err != nil {
+			if err := ts.Server.Store.Leases.ReleaseLease(ctx, audit.RetentionJobName, "other-node", now.Add(-time.Hour), false); err != nil {
 				t.Fatal(err)
 			}
 			n, err := job.Run(ctx)

@@ -41,11 +41,11 @@ func openBlobs(ctx context.Context, cfg config.Config, log *slog.Logger) (blob.S
 
 // referencers are every owner of references into the shared blob store. Each component that
 // keeps blobs there must be listed, or garbage collection deletes its blobs.
-func referencers(store *sqlstore.Store) map[string]gc.Referencer {
+func referencers(store *sqlstore.Stores) map[string]gc.Referencer {
 	return map[string]gc.Referencer{
-		"registry":         store.RegistryReferences(),
-		"dependency_proxy": store.ProxyReferences(),
-		"packages":         store.PackageReferences(),
+		"registry":         store.Registry.References(),
+		"dependency_proxy": store.Proxy.References(),
+		"packages":         store.Packages.References(),
 	}
 }
 
@@ -54,8 +54,8 @@ func referencers(store *sqlstore.Store) map[string]gc.Referencer {
 func (s *Server) Referencers() map[string]gc.Referencer { return referencers(s.Store) }
 
 // newCollector builds the garbage collector over store and blobs.
-func newCollector(cfg config.Config, store *sqlstore.Store, blobs blob.Store, log *slog.Logger, now func() time.Time) (*gc.Collector, error) {
-	return gc.New(gc.Config{Blobs: blobs, Store: store, Referencers: referencers(store), Grace: cfg.GC.Grace,
+func newCollector(cfg config.Config, store *sqlstore.Stores, blobs blob.Store, log *slog.Logger, now func() time.Time) (*gc.Collector, error) {
+	return gc.New(gc.Config{Blobs: blobs, Store: store.GC, Referencers: referencers(store), Grace: cfg.GC.Grace,
 		UploadTTL: cfg.GC.UploadTTL, Log: log, Now: now})
 }
 
@@ -81,19 +81,19 @@ func CollectGarbage(ctx context.Context, cfg config.Config, log *slog.Logger, dr
 			return gc.Report{}, fmt.Errorf("data dir: %w", err)
 		}
 	}
-	store, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	db, err := sqlstore.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return gc.Report{}, err
 	}
-	defer store.Close()
-	if _, err := store.Migrate(ctx); err != nil {
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
 		return gc.Report{}, err
 	}
 	blobs, err := openBlobs(ctx, cfg, log)
 	if err != nil {
 		return gc.Report{}, err
 	}
-	c, err := newCollector(cfg, store, blobs, log, nil)
+	c, err := newCollector(cfg, sqlstore.New(db), blobs, log, nil)
 	if err != nil {
 		return gc.Report{}, err
 	}

@@ -101,7 +101,7 @@ func boot(t *testing.T, cfg config.Config) *instance {
 func count(t *testing.T, srv *server.Server, table string) int {
 	t.Helper()
 	var n int
-	if err := srv.Store.DB().QueryRowContext(context.Background(), "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
+	if err := srv.Store.SQL().QueryRowContext(context.Background(), "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
 		t.Fatalf("count %s: %v", table, err)
 	}
 	return n

@@ -64,7 +64,7 @@ func TestReadyWithoutDatabase(t *testing.T) {
 	if w := serve("/-/ready"); w.Code != http.StatusOK {
 		t.Fatalf("ready with a database: %d", w.Code)
 	}
-	if err := srv.Store.DB().Close(); err != nil {
+	if err := srv.Store.SQL().Close(); err != nil {
 		t.Fatal(err)
 	}
 	if w := serve("/-/ready"); w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "database unavailable") {

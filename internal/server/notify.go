@@ -25,7 +25,7 @@ func (s *Server) openNotify(opts Options) error {
 		}
 		mailer = m
 	}
-	job, err := notify.NewJob(notify.Config{Store: s.Store, Leases: s.Store, Namespaces: s.Namespaces, Mailer: mailer,
+	job, err := notify.NewJob(notify.Config{Store: s.Store.Expiry, Leases: s.Store.Leases, Namespaces: s.Namespaces, Mailer: mailer,
 		ExternalURL: s.Config.ExternalURL, Log: s.Log, Now: opts.Now})
 	if err != nil {
 		return err

@@ -21,7 +21,7 @@ func (s *Server) openPackages() error {
 	if s.fence != nil {
 		opts.Fence = s.fence
 	}
-	svc, err := packages.NewService(s.Store, s.Blobs, s.Namespaces, opts)
+	svc, err := packages.NewService(s.Store.Packages, s.Blobs, s.Namespaces, opts)
 	if err != nil {
 		return err
 	}

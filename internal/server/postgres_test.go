@@ -19,7 +19,7 @@ func TestPostgresCoreFlow(t *testing.T) {
 		t.Fatalf("server is not on PostgreSQL: %q", ts.Server.Store.Dialect())
 	}
 	var schema string
-	if err := ts.Server.Store.DB().QueryRowContext(context.Background(), "SELECT current_schema()").Scan(&schema); err != nil || !strings.HasPrefix(schema, "t_") {
+	if err := ts.Server.Store.SQL().QueryRowContext(context.Background(), "SELECT current_schema()").Scan(&schema); err != nil || !strings.HasPrefix(schema, "t_") {
 		t.Fatalf("not on the test's own schema: %q %v", schema, err)
 	}
 

@@ -61,7 +61,7 @@ type Options struct {
 // Server is a running Gatehouse instance.
 type Server struct {
 	Config     config.Config
-	Store      *sqlstore.Store
+	Store      *sqlstore.Stores
 	Namespaces *namespace.Service
 	Deploy     *token.DeployService
 	// Usage records deploy-token uses in the background; Flush stores what it has counted.
@@ -135,25 +135,26 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if err != nil {
 		return nil, err
 	}
-	store, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	db, err := sqlstore.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := store.Migrate(ctx); err != nil {
-		store.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
 		return nil, err
 	}
+	store := sqlstore.New(db)
 	s := &Server{Config: cfg, Store: store, Log: log, logs: logs}
-	s.proxySettings = proxy.NewSettings(store, opts.Now, log)
+	s.proxySettings = proxy.NewSettings(store.Proxy, opts.Now, log)
 	digester := token.NewDigester(key)
-	s.Namespaces = namespace.NewService(store, opts.Now)
-	s.Deploy = token.NewDeployService(store, digester, opts.Now)
+	s.Namespaces = namespace.NewService(store.Namespaces, opts.Now)
+	s.Deploy = token.NewDeployService(store.Tokens, digester, opts.Now)
 	s.Deploy.SealCITokens(token.NewSealer(key, "gatehouse/ci-deploy-token/v1"))
-	s.Usage = token.NewUsageWriter(store, opts.Now)
-	s.Personal = token.NewPersonalService(store, digester, opts.Now)
-	s.Audit = audit.NewLog(store, opts.Now)
+	s.Usage = token.NewUsageWriter(store.Tokens, opts.Now)
+	s.Personal = token.NewPersonalService(store.Tokens, digester, opts.Now)
+	s.Audit = audit.NewLog(store.Audit, opts.Now)
 	// External authorization: settings in the database; the configuration flag forces it on.
-	s.ExternalAuthorization = extauthz.New(store, extauthz.Options{Forced: cfg.ExternalAuthorization, Now: opts.Now, Log: log})
+	s.ExternalAuthorization = extauthz.New(store.Settings, extauthz.Options{Forced: cfg.ExternalAuthorization, Now: opts.Now, Log: log})
 	s.Authorizer = access.New(s.Namespaces, opts.Now, access.Options{
 		ExternalAuthorization:  s.ExternalAuthorization.Enabled,
 		External:               s.ExternalAuthorization,
@@ -206,8 +207,8 @@ func (s *Server) openRegistry(ctx context.Context, instanceKey []byte, now func(
 	if s.GC, err = newCollector(s.Config, s.Store, blobs, s.Log, now); err != nil {
 		return err
 	}
-	s.fence = &gc.Fence{Deletions: s.Store, Blobs: blobs, Now: now}
-	key, err := jwtauth.LoadOrCreateKey(ctx, s.Store, instanceKey, now())
+	s.fence = &gc.Fence{Deletions: s.Store.GC, Blobs: blobs, Now: now}
+	key, err := jwtauth.LoadOrCreateKey(ctx, s.Store.Settings, instanceKey, now())
 	if err != nil {
 		return err
 	}
@@ -228,15 +229,15 @@ func RegistrySigningKey(ctx context.Context, cfg config.Config) (*jwtauth.Key, e
 	if err != nil {
 		return nil, err
 	}
-	store, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	db, err := sqlstore.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
-	defer store.Close()
-	if _, err := store.Migrate(ctx); err != nil {
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
 		return nil, err
 	}
-	return jwtauth.LoadOrCreateKey(ctx, store, secret, time.Now())
+	return jwtauth.LoadOrCreateKey(ctx, sqlstore.New(db).Settings, secret, time.Now())
 }
 
 // Migrate applies the database migrations of the instance cfg describes (the `gatehouse
@@ -247,16 +248,16 @@ func Migrate(ctx context.Context, cfg config.Config) (applied int, dialect strin
 			return 0, "", err
 		}
 	}
-	store, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	db, err := sqlstore.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return 0, "", err
 	}
-	defer store.Close()
-	n, err := store.Migrate(ctx)
+	defer db.Close()
+	n, err := db.Migrate(ctx)
 	if err != nil {
 		return 0, "", err
 	}
-	return n, store.Dialect(), nil
+	return n, db.Dialect(), nil
 }
 
 // NewLogger returns a JSON slog logger at level.
@@ -357,8 +358,8 @@ func (s *Server) routes() http.Handler {
 	apiHandler.Init()
 	gitHandler := &git.Handler{Repos: s.Repos, Projects: s.Namespaces, Auth: s.Auth, Log: s.Log, Realm: "Gatehouse"}
 	mux.Handle("/api/v4/", apiHandler)
-	projects := jwtauth.NewProjectCache(s.Store, s.Tokens.Now)
-	mux.Handle("/v2/", v2Handler(registry.New(registry.Config{Store: s.Store, Blobs: s.Blobs, Projects: projects, Principals: s.Store,
+	projects := jwtauth.NewProjectCache(s.Store.Namespaces, s.Tokens.Now)
+	mux.Handle("/v2/", v2Handler(registry.New(registry.Config{Store: s.Store.Registry, Blobs: s.Blobs, Projects: projects, Principals: s.Store.Credentials(),
 		Tokens: s.Tokens, Auth: s.Auth, Realm: s.Config.ExternalURL + "/jwt/auth",
 		UploadSecret: s.Tokens.Key().Derive("registry-upload-state"), Log: s.Log, Now: s.Tokens.Now,
 		RedirectBlobs: s.Config.S3.Redirect, Fence: s.fence}), s.proxy))
@@ -370,7 +371,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := s.Store.DB().PingContext(ctx); err != nil {
+		if err := s.Store.SQL().PingContext(ctx); err != nil {
 			httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
 			return
 		}
@@ -379,7 +380,7 @@ func (s *Server) routes() http.Handler {
 	// The web UI: sign-in, group and project pages, deploy-token settings (never a .git/ path).
 	// Failed sign-ins count in the one ban every credential-accepting surface shares.
 	webUI := web.New(web.Config{Namespaces: s.Namespaces, Deploy: s.Deploy, Auth: s.Auth, Audit: s.Audit,
-		Sessions: s.Store, SignInLimiter: s.Auth.Ban, Log: s.Log, ExternalURL: s.Config.ExternalURL,
+		Sessions: s.Store.Sessions, SignInLimiter: s.Auth.Ban, Log: s.Log, ExternalURL: s.Config.ExternalURL,
 		Key: s.Tokens.Key().Derive("web-sign-in-csrf"), Now: s.Deploy.Now})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.URL.Path, ".git/") {

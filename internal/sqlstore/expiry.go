@@ -6,17 +6,19 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/notify"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
-// Deploy-token expiry notifications (docs/design.md §4), run under a lease (lease.go): the
-// expiring-token scan and the per-(token, interval) notice records. The consumer interfaces live in
-// internal/notify (notify.Store, notify.Leases); the compile-time checks are in expiry_test.go,
-// since sqlstore may not import notify.
+// ExpiryStore keeps the deploy-token expiry notifications (docs/design.md §4), run under a lease
+// (lease.go): the expiring-token scan and the per-(token, interval) notice records.
+type ExpiryStore struct{ *conn }
+
+var _ notify.Store = (*ExpiryStore)(nil)
 
 // DeployTokensExpiringBetween returns the unrevoked deploy tokens whose expiry instant is after
 // after and at or before until, by id. Tokens without an expiry never match.
-func (s *Store) DeployTokensExpiringBetween(ctx context.Context, after, until time.Time) ([]*token.DeployToken, error) {
+func (s *ExpiryStore) DeployTokensExpiringBetween(ctx context.Context, after, until time.Time) ([]*token.DeployToken, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+deployCols+` FROM deploy_tokens
 		WHERE revoked = ? AND expires_at IS NOT NULL AND expires_at > ? AND expires_at <= ? ORDER BY id`),
 		false, unixTime(after), unixTime(until))
@@ -32,7 +34,7 @@ func (s *Store) DeployTokensExpiringBetween(ctx context.Context, after, until ti
 // completed and was made at or before staleBefore (its node died between claim and send). One
 // atomic upsert decides, so of several nodes claiming at once exactly one succeeds. It reports
 // whether holder got the claim.
-func (s *Store) ClaimExpiryNotice(ctx context.Context, tokenID int64, intervalDays int, holder string, now, staleBefore time.Time) (bool, error) {
+func (s *ExpiryStore) ClaimExpiryNotice(ctx context.Context, tokenID int64, intervalDays int, holder string, now, staleBefore time.Time) (bool, error) {
 	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO deploy_token_expiry_notices (token_id, interval_days, holder, claimed_at, sent_at, recipients)
 		VALUES (?, ?, ?, ?, NULL, 0)
 		ON CONFLICT (token_id, interval_days) DO UPDATE SET holder = excluded.holder, claimed_at = excluded.claimed_at
@@ -46,7 +48,7 @@ func (s *Store) ClaimExpiryNotice(ctx context.Context, tokenID int64, intervalDa
 
 // CompleteExpiryNotice records that holder's claimed notice was handled at now, for recipients
 // people. It reports false when holder no longer holds the claim.
-func (s *Store) CompleteExpiryNotice(ctx context.Context, tokenID int64, intervalDays int, holder string, now time.Time, recipients int) (bool, error) {
+func (s *ExpiryStore) CompleteExpiryNotice(ctx context.Context, tokenID int64, intervalDays int, holder string, now time.Time, recipients int) (bool, error) {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE deploy_token_expiry_notices SET sent_at = ?, recipients = ?
 		WHERE token_id = ? AND interval_days = ? AND holder = ? AND sent_at IS NULL`),
 		unixTime(now), recipients, tokenID, intervalDays, holder)
@@ -55,7 +57,7 @@ func (s *Store) CompleteExpiryNotice(ctx context.Context, tokenID int64, interva
 
 // ReleaseExpiryNotice drops holder's claim of a notice not yet completed, so that a later run
 // claims it again.
-func (s *Store) ReleaseExpiryNotice(ctx context.Context, tokenID int64, intervalDays int, holder string) error {
+func (s *ExpiryStore) ReleaseExpiryNotice(ctx context.Context, tokenID int64, intervalDays int, holder string) error {
 	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM deploy_token_expiry_notices
 		WHERE token_id = ? AND interval_days = ? AND holder = ? AND sent_at IS NULL`), tokenID, intervalDays, holder); err != nil {
 		return fmt.Errorf("release expiry notice: %w", err)
@@ -73,7 +75,7 @@ type ExpiryNotice struct {
 }
 
 // ExpiryNotices returns the notice records of deploy token tokenID, by interval.
-func (s *Store) ExpiryNotices(ctx context.Context, tokenID int64) ([]ExpiryNotice, error) {
+func (s *ExpiryStore) ExpiryNotices(ctx context.Context, tokenID int64) ([]ExpiryNotice, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT interval_days, holder, claimed_at, sent_at, recipients
 		FROM deploy_token_expiry_notices WHERE token_id = ? ORDER BY interval_days`), tokenID)
 	if err != nil {

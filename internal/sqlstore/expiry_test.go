@@ -17,15 +17,15 @@ import (
 
 // The expiry job's consumer interfaces are implemented by the store.
 var (
-	_ notify.Store     = (*sqlstore.Store)(nil)
-	_ notify.Leases    = (*sqlstore.Store)(nil)
-	_ notify.Directory = (*sqlstore.Store)(nil)
+	_ notify.Store     = (*sqlstore.ExpiryStore)(nil)
+	_ notify.Leases    = (*sqlstore.LeaseStore)(nil)
+	_ notify.Directory = (*sqlstore.NamespaceStore)(nil)
 )
 
 func TestExpiryStoreSQLite(t *testing.T) {
-	runExpirySuite(t, func(t *testing.T) (*sqlstore.Store, func(t *testing.T) *sqlstore.Store) {
+	runExpirySuite(t, func(t *testing.T) (*sqlstore.Stores, func(t *testing.T) *sqlstore.Stores) {
 		path := filepath.Join(t.TempDir(), "gatehouse.db")
-		open := func(t *testing.T) *sqlstore.Store {
+		open := func(t *testing.T) *sqlstore.Stores {
 			s := openSQLite(t, path)
 			t.Cleanup(func() { _ = s.Close() })
 			return s
@@ -35,11 +35,12 @@ func TestExpiryStoreSQLite(t *testing.T) {
 }
 
 func TestExpiryStorePostgres(t *testing.T) {
-	runExpirySuite(t, func(t *testing.T) (*sqlstore.Store, func(t *testing.T) *sqlstore.Store) {
+	runExpirySuite(t, func(t *testing.T) (*sqlstore.Stores, func(t *testing.T) *sqlstore.Stores) {
 		url := testenv.PostgresURL(t)
-		open := func(t *testing.T) *sqlstore.Store {
-			s, err := sqlstore.Open(context.Background(), url)
+		open := func(t *testing.T) *sqlstore.Stores {
+			db, err := sqlstore.Open(context.Background(), url)
 			mustDo(t, err)
+			s := sqlstore.New(db)
 			t.Cleanup(func() { _ = s.Close() })
 			return s
 		}
@@ -49,8 +50,8 @@ func TestExpiryStorePostgres(t *testing.T) {
 
 // runExpirySuite runs the expiry store tests; setup returns a store on a fresh database and a
 // function opening more connections (other "nodes") to the same database.
-func runExpirySuite(t *testing.T, setup func(t *testing.T) (*sqlstore.Store, func(t *testing.T) *sqlstore.Store)) {
-	migrated := func(t *testing.T) (*sqlstore.Store, func(t *testing.T) *sqlstore.Store) {
+func runExpirySuite(t *testing.T, setup func(t *testing.T) (*sqlstore.Stores, func(t *testing.T) *sqlstore.Stores)) {
+	migrated := func(t *testing.T) (*sqlstore.Stores, func(t *testing.T) *sqlstore.Stores) {
 		s, open := setup(t)
 		if _, err := s.Migrate(context.Background()); err != nil {
 			t.Fatal(err)
@@ -67,12 +68,12 @@ var e0 = time.Date(2031, 3, 10, 1, 0, 0, 0, time.UTC)
 
 // testConcurrentLease: the lease every scheduled job runs under (garbage collection, the expiry
 // mail), taken by several nodes at once.
-func testConcurrentLease(t *testing.T, migrated func(t *testing.T) (*sqlstore.Store, func(t *testing.T) *sqlstore.Store)) {
+func testConcurrentLease(t *testing.T, migrated func(t *testing.T) (*sqlstore.Stores, func(t *testing.T) *sqlstore.Stores)) {
 	ctx := context.Background()
 	s, open := migrated(t)
-	acquire := func(s *sqlstore.Store, holder string, now time.Time) bool {
+	acquire := func(s *sqlstore.Stores, holder string, now time.Time) bool {
 		t.Helper()
-		ok, err := s.AcquireLease(ctx, "deploy-token-expiry", holder, now, now.Add(10*time.Minute), now)
+		ok, err := s.Leases.AcquireLease(ctx, "deploy-token-expiry", holder, now, now.Add(10*time.Minute), now)
 		mustDo(t, err)
 		return ok
 	}
@@ -82,14 +83,14 @@ func testConcurrentLease(t *testing.T, migrated func(t *testing.T) (*sqlstore.St
 	if acquire(s, "b", e0.Add(time.Minute)) || acquire(s, "a", e0.Add(time.Minute)) {
 		t.Fatal("the lease was taken while held")
 	}
-	if ok, err := s.AcquireLease(ctx, "other-job", "b", e0, e0.Add(time.Minute), e0); err != nil || !ok {
+	if ok, err := s.Leases.AcquireLease(ctx, "other-job", "b", e0, e0.Add(time.Minute), e0); err != nil || !ok {
 		t.Fatalf("another job's lease is independent: %v %v", ok, err)
 	}
-	mustDo(t, s.ReleaseLease(ctx, "deploy-token-expiry", "b", e0, false)) // not b's: no effect
+	mustDo(t, s.Leases.ReleaseLease(ctx, "deploy-token-expiry", "b", e0, false)) // not b's: no effect
 	if acquire(s, "b", e0.Add(2*time.Minute)) {
 		t.Fatal("a release by a non-holder freed the lease")
 	}
-	mustDo(t, s.ReleaseLease(ctx, "deploy-token-expiry", "a", e0, false))
+	mustDo(t, s.Leases.ReleaseLease(ctx, "deploy-token-expiry", "a", e0, false))
 	if !acquire(s, "b", e0.Add(3*time.Minute)) {
 		t.Fatal("b could not take a released lease")
 	}
@@ -98,7 +99,7 @@ func testConcurrentLease(t *testing.T, migrated func(t *testing.T) (*sqlstore.St
 	}
 
 	// Many nodes at once: exactly one wins.
-	nodes := make([]*sqlstore.Store, 4)
+	nodes := make([]*sqlstore.Stores, 4)
 	for i := range nodes {
 		nodes[i] = open(t)
 	}
@@ -111,7 +112,7 @@ func testConcurrentLease(t *testing.T, migrated func(t *testing.T) (*sqlstore.St
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ok, err := n.AcquireLease(ctx, "race", fmt.Sprintf("node%d-%d", i, j), at, at.Add(time.Minute), at)
+				ok, err := n.Leases.AcquireLease(ctx, "race", fmt.Sprintf("node%d-%d", i, j), at, at.Add(time.Minute), at)
 				if err != nil {
 					t.Error(err)
 				}
@@ -131,14 +132,14 @@ func testConcurrentLease(t *testing.T, migrated func(t *testing.T) (*sqlstore.St
 
 // expiryFixture creates a project and a group with deploy tokens expiring at the given days
 // after e0's date (nil: never); it returns the tokens by label.
-func expiryFixture(t *testing.T, s *sqlstore.Store, days map[string]*int) map[string]*token.DeployToken {
+func expiryFixture(t *testing.T, s *sqlstore.Stores, days map[string]*int) map[string]*token.DeployToken {
 	ctx := context.Background()
 	u := &namespace.User{Username: "owner", Email: "owner@example.com", Name: "Owner", PasswordHash: "x", CreatedAt: e0}
-	mustDo(t, s.CreateUser(ctx, u))
+	mustDo(t, s.Namespaces.CreateUser(ctx, u))
 	g := &namespace.Group{Name: "g", Path: "g", CreatedAt: e0}
-	mustDo(t, s.CreateGroup(ctx, g))
+	mustDo(t, s.Namespaces.CreateGroup(ctx, g))
 	p := &namespace.Project{Name: "p", Path: "p", GroupID: g.ID, Visibility: namespace.Private, CreatedAt: e0}
-	mustDo(t, s.CreateProject(ctx, p))
+	mustDo(t, s.Namespaces.CreateProject(ctx, p))
 	out := map[string]*token.DeployToken{}
 	i := 0
 	for label, d := range days {
@@ -152,7 +153,7 @@ func expiryFixture(t *testing.T, s *sqlstore.Store, days map[string]*int) map[st
 			exp := time.Date(2031, 3, 10+*d, 0, 0, 0, 0, time.UTC)
 			tk.ExpiresAt = &exp
 		}
-		mustDo(t, s.CreateDeployToken(ctx, tk))
+		mustDo(t, s.Tokens.CreateDeployToken(ctx, tk))
 		out[label] = tk
 	}
 	return out
@@ -160,12 +161,12 @@ func expiryFixture(t *testing.T, s *sqlstore.Store, days map[string]*int) map[st
 
 func days(n int) *int { return &n }
 
-func testExpiringTokens(t *testing.T, s *sqlstore.Store) {
+func testExpiringTokens(t *testing.T, s *sqlstore.Stores) {
 	ctx := context.Background()
 	toks := expiryFixture(t, s, map[string]*int{"d5": days(5), "d60": days(60), "d61": days(61), "never": nil,
 		"expired": days(-1), "today": days(0), "revoked": days(7)})
-	mustDo(t, s.RevokeDeployToken(ctx, toks["revoked"].ID))
-	got, err := s.DeployTokensExpiringBetween(ctx, e0, time.Date(2031, 3, 10+60, 0, 0, 0, 0, time.UTC))
+	mustDo(t, s.Tokens.RevokeDeployToken(ctx, toks["revoked"].ID))
+	got, err := s.Expiry.DeployTokensExpiringBetween(ctx, e0, time.Date(2031, 3, 10+60, 0, 0, 0, 0, time.UTC))
 	mustDo(t, err)
 	var names []string
 	for _, tk := range got {
@@ -183,13 +184,13 @@ func testExpiringTokens(t *testing.T, s *sqlstore.Store) {
 	}
 }
 
-func testNoticeClaims(t *testing.T, s *sqlstore.Store) {
+func testNoticeClaims(t *testing.T, s *sqlstore.Stores) {
 	ctx := context.Background()
 	toks := expiryFixture(t, s, map[string]*int{"a": days(5), "b": days(25)})
 	a := toks["a"].ID
 	claim := func(holder string, interval int, now time.Time) bool {
 		t.Helper()
-		ok, err := s.ClaimExpiryNotice(ctx, a, interval, holder, now, now.Add(-time.Hour))
+		ok, err := s.Expiry.ClaimExpiryNotice(ctx, a, interval, holder, now, now.Add(-time.Hour))
 		mustDo(t, err)
 		return ok
 	}
@@ -203,22 +204,22 @@ func testNoticeClaims(t *testing.T, s *sqlstore.Store) {
 		t.Fatal("another interval of the same token is a separate notice")
 	}
 	// A release by the holder lets the next run claim again; a release by another does nothing.
-	mustDo(t, s.ReleaseExpiryNotice(ctx, a, 7, "n2"))
+	mustDo(t, s.Expiry.ReleaseExpiryNotice(ctx, a, 7, "n2"))
 	if claim("n3", 7, e0.Add(2*time.Minute)) {
 		t.Fatal("a non-holder's release freed the claim")
 	}
-	mustDo(t, s.ReleaseExpiryNotice(ctx, a, 7, "n1"))
+	mustDo(t, s.Expiry.ReleaseExpiryNotice(ctx, a, 7, "n1"))
 	if !claim("n3", 7, e0.Add(3*time.Minute)) {
 		t.Fatal("a released claim could not be claimed again")
 	}
 	// Completed by the holder: never claimable again, not even long after.
-	if ok, err := s.CompleteExpiryNotice(ctx, a, 7, "n1", e0.Add(4*time.Minute), 3); err != nil || ok {
+	if ok, err := s.Expiry.CompleteExpiryNotice(ctx, a, 7, "n1", e0.Add(4*time.Minute), 3); err != nil || ok {
 		t.Fatalf("a non-holder completed the claim: %v %v", ok, err)
 	}
-	if ok, err := s.CompleteExpiryNotice(ctx, a, 7, "n3", e0.Add(4*time.Minute), 3); err != nil || !ok {
+	if ok, err := s.Expiry.CompleteExpiryNotice(ctx, a, 7, "n3", e0.Add(4*time.Minute), 3); err != nil || !ok {
 		t.Fatalf("complete: %v %v", ok, err)
 	}
-	mustDo(t, s.ReleaseExpiryNotice(ctx, a, 7, "n3")) // a completed notice is not released
+	mustDo(t, s.Expiry.ReleaseExpiryNotice(ctx, a, 7, "n3")) // a completed notice is not released
 	if claim("n4", 7, e0.Add(48*time.Hour)) {
 		t.Fatal("a completed notice was claimed again")
 	}
@@ -226,10 +227,10 @@ func testNoticeClaims(t *testing.T, s *sqlstore.Store) {
 	if !claim("n5", 30, e0.Add(2*time.Hour)) {
 		t.Fatal("a stale unfinished claim was not taken over")
 	}
-	if ok, _ := s.CompleteExpiryNotice(ctx, a, 30, "n2", e0.Add(2*time.Hour), 1); ok {
+	if ok, _ := s.Expiry.CompleteExpiryNotice(ctx, a, 30, "n2", e0.Add(2*time.Hour), 1); ok {
 		t.Fatal("the dead node completed a claim taken over by another")
 	}
-	notices, err := s.ExpiryNotices(ctx, a)
+	notices, err := s.Expiry.ExpiryNotices(ctx, a)
 	mustDo(t, err)
 	if len(notices) != 2 || notices[0].IntervalDays != 7 || notices[0].SentAt == nil || notices[0].Recipients != 3 ||
 		!notices[0].SentAt.Equal(e0.Add(4*time.Minute)) || notices[1].IntervalDays != 30 || notices[1].SentAt != nil ||
@@ -237,21 +238,21 @@ func testNoticeClaims(t *testing.T, s *sqlstore.Store) {
 		t.Fatalf("notices %+v", notices)
 	}
 	// Deleting the token (the API's DELETE) deletes its notices; claiming for a gone token fails softly.
-	mustDo(t, s.DeleteDeployToken(ctx, a))
-	if n, _ := s.ExpiryNotices(ctx, a); len(n) != 0 {
+	mustDo(t, s.Tokens.DeleteDeployToken(ctx, a))
+	if n, _ := s.Expiry.ExpiryNotices(ctx, a); len(n) != 0 {
 		t.Fatalf("notices of a deleted token survive: %+v", n)
 	}
-	if ok, err := s.ClaimExpiryNotice(ctx, a, 7, "n6", e0, e0); err != nil || ok {
+	if ok, err := s.Expiry.ClaimExpiryNotice(ctx, a, 7, "n6", e0, e0); err != nil || ok {
 		t.Fatalf("claim for a deleted token: %v %v, want false, nil", ok, err)
 	}
 }
 
 // testConcurrentClaims: many nodes claim the same notices at once; each is claimed exactly once.
-func testConcurrentClaims(t *testing.T, migrated func(t *testing.T) (*sqlstore.Store, func(t *testing.T) *sqlstore.Store)) {
+func testConcurrentClaims(t *testing.T, migrated func(t *testing.T) (*sqlstore.Stores, func(t *testing.T) *sqlstore.Stores)) {
 	ctx := context.Background()
 	s, open := migrated(t)
 	toks := expiryFixture(t, s, map[string]*int{"a": days(5), "b": days(25), "c": days(55)})
-	nodes := []*sqlstore.Store{s, open(t), open(t)}
+	nodes := []*sqlstore.Stores{s, open(t), open(t)}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	wins := map[string]int{}
@@ -262,7 +263,7 @@ func testConcurrentClaims(t *testing.T, migrated func(t *testing.T) (*sqlstore.S
 				defer wg.Done()
 				for _, tk := range toks {
 					for _, interval := range []int{7, 30, 60} {
-						ok, err := n.ClaimExpiryNotice(ctx, tk.ID, interval, fmt.Sprintf("node%d-%d", i, round), e0, e0.Add(-time.Hour))
+						ok, err := n.Expiry.ClaimExpiryNotice(ctx, tk.ID, interval, fmt.Sprintf("node%d-%d", i, round), e0, e0.Add(-time.Hour))
 						if err != nil {
 							t.Error(err)
 							return

@@ -7,16 +7,29 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/gc"
 )
 
-// Garbage collection's metadata (it runs under a lease, lease.go): the record of blob deletions
-// in progress (the fence writers check), and the registry's blob references.
-// The consumer interfaces live in internal/gc (gc.Store, gc.Referencer, gc.Checker); the
-// compile-time checks are in gc_test.go, since sqlstore may not import gc.
+// GCStore is garbage collection's metadata (gc.Store): the record of blob deletions in progress
+// (the fence writers check) and, since a collection runs under a lease, the leases it shares
+// with the other daily jobs. Each store that keeps blob references has its side of the mark
+// phase (gc.Referencer, gc.Checker) beside it, over the helpers below.
+type GCStore struct{ *LeaseStore }
+
+var (
+	_ gc.Store      = (*GCStore)(nil)
+	_ gc.Referencer = RegistryReferences{}
+	_ gc.Checker    = RegistryReferences{}
+	_ gc.Referencer = PackageReferences{}
+	_ gc.Checker    = PackageReferences{}
+	_ gc.Referencer = ProxyReferences{}
+	_ gc.Checker    = ProxyReferences{}
+)
 
 // BeginBlobDeletions records that the blobs digests are about to be deleted, as of now
 // (replacing older records of the same digests).
-func (s *Store) BeginBlobDeletions(ctx context.Context, digests []string, now time.Time) error {
+func (s *GCStore) BeginBlobDeletions(ctx context.Context, digests []string, now time.Time) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		for start := 0; start < len(digests); start += inChunk / 2 {
 			chunk := digests[start:min(start+inChunk/2, len(digests))]
@@ -41,7 +54,7 @@ func (s *Store) BeginBlobDeletions(ctx context.Context, digests []string, now ti
 
 // EndBlobDeletions marks the records of deleted as ended at now and removes those of kept
 // (blobs the sweep decided to keep after all).
-func (s *Store) EndBlobDeletions(ctx context.Context, deleted, kept []string, now time.Time) error {
+func (s *GCStore) EndBlobDeletions(ctx context.Context, deleted, kept []string, now time.Time) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		for start := 0; start < len(deleted); start += inChunk {
 			chunk := deleted[start:min(start+inChunk, len(deleted))]
@@ -73,7 +86,7 @@ func (s *Store) EndBlobDeletions(ctx context.Context, deleted, kept []string, no
 
 // BlobDeletion returns the record of digest's deletion: when it began and, once it ended, when
 // (zero while in progress). ok is false when there is no record.
-func (s *Store) BlobDeletion(ctx context.Context, digest string) (began, ended time.Time, ok bool, err error) {
+func (s *GCStore) BlobDeletion(ctx context.Context, digest string) (began, ended time.Time, ok bool, err error) {
 	var b int64
 	var e sql.NullInt64
 	err = s.db.QueryRowContext(ctx, s.q(`SELECT began_at, ended_at FROM blob_deletions WHERE digest = ?`), digest).Scan(&b, &e)
@@ -91,7 +104,7 @@ func (s *Store) BlobDeletion(ctx context.Context, digest string) (began, ended t
 
 // PruneBlobDeletions removes the records of deletions that began before before, and returns
 // how many it removed.
-func (s *Store) PruneBlobDeletions(ctx context.Context, before time.Time) (int64, error) {
+func (s *GCStore) PruneBlobDeletions(ctx context.Context, before time.Time) (int64, error) {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM blob_deletions WHERE began_at < ?`), unixTime(before))
 	if err != nil {
 		return 0, fmt.Errorf("prune blob deletions: %w", err)
@@ -99,38 +112,12 @@ func (s *Store) PruneBlobDeletions(ctx context.Context, before time.Time) (int64
 	return res.RowsAffected()
 }
 
-// RegistryReferences is the container registry's side of garbage collection's mark phase: the
-// digests its blob links, manifests and manifest references name (gc.Referencer, gc.Checker).
-type RegistryReferences struct{ s *Store }
-
-// RegistryReferences returns the registry's blob references.
-func (s *Store) RegistryReferences() RegistryReferences { return RegistryReferences{s} }
-
-// registryRefColumns are the columns holding blob digests the registry needs.
-var registryRefColumns = []refColumn{
-	{"registry_blob_links", "digest"},
-	{"registry_manifests", "digest"},
-	{"registry_manifest_references", "reference"},
-}
-
-// ReferencedBlobs calls fn for every digest a blob link, manifest or manifest reference names
-// (a digest may come more than once), stopping at fn's first error.
-func (r RegistryReferences) ReferencedBlobs(ctx context.Context, fn func(digest string) error) error {
-	return r.s.referencedBlobs(ctx, "registry references", registryRefColumns, fn)
-}
-
-// ReferencedAmong reports which of digests a blob link, manifest or manifest reference names,
-// by index lookups.
-func (r RegistryReferences) ReferencedAmong(ctx context.Context, digests []string) (map[string]bool, error) {
-	return r.s.referencedAmong(ctx, "registry references", registryRefColumns, digests)
-}
-
 // refColumn is a table column holding blob digests that garbage collection must keep.
 type refColumn struct{ table, column string }
 
 // referencedBlobs calls fn for every distinct digest in each of cols (a digest may come more
 // than once across columns), stopping at fn's first error. what names the owner in errors.
-func (s *Store) referencedBlobs(ctx context.Context, what string, cols []refColumn, fn func(digest string) error) error {
+func (s *conn) referencedBlobs(ctx context.Context, what string, cols []refColumn, fn func(digest string) error) error {
 	for _, c := range cols {
 		if err := s.scanStrings(ctx, `SELECT DISTINCT `+c.column+` FROM `+c.table, fn); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
@@ -140,7 +127,7 @@ func (s *Store) referencedBlobs(ctx context.Context, what string, cols []refColu
 }
 
 // referencedAmong reports which of digests appear in any of cols, by index lookups in chunks.
-func (s *Store) referencedAmong(ctx context.Context, what string, cols []refColumn, digests []string) (map[string]bool, error) {
+func (s *conn) referencedAmong(ctx context.Context, what string, cols []refColumn, digests []string) (map[string]bool, error) {
 	found := map[string]bool{}
 	for start := 0; start < len(digests); start += inChunk {
 		chunk := digests[start:min(start+inChunk, len(digests))]
@@ -160,7 +147,7 @@ func (s *Store) referencedAmong(ctx context.Context, what string, cols []refColu
 }
 
 // scanStrings runs a one-column query and calls fn with each value, stopping at fn's first error.
-func (s *Store) scanStrings(ctx context.Context, query string, fn func(string) error, args ...any) error {
+func (s *conn) scanStrings(ctx context.Context, query string, fn func(string) error, args ...any) error {
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return err

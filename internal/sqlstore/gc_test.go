@@ -16,13 +16,13 @@ import (
 
 // Garbage collection's consumer interfaces are implemented by the store.
 var (
-	_ gc.Store      = (*sqlstore.Store)(nil)
+	_ gc.Store      = (*sqlstore.GCStore)(nil)
 	_ gc.Referencer = sqlstore.RegistryReferences{}
 	_ gc.Checker    = sqlstore.RegistryReferences{}
 )
 
 func TestGCStoreSQLite(t *testing.T) {
-	runGCSuite(t, func(t *testing.T) *sqlstore.Store {
+	runGCSuite(t, func(t *testing.T) *sqlstore.Stores {
 		s := openSQLite(t, filepath.Join(t.TempDir(), "gatehouse.db"))
 		t.Cleanup(func() { _ = s.Close() })
 		return s
@@ -30,15 +30,15 @@ func TestGCStoreSQLite(t *testing.T) {
 }
 
 func TestGCStorePostgres(t *testing.T) {
-	runGCSuite(t, func(t *testing.T) *sqlstore.Store {
+	runGCSuite(t, func(t *testing.T) *sqlstore.Stores {
 		s := openPostgres(t)
 		t.Cleanup(func() { _ = s.Close() })
 		return s
 	})
 }
 
-func runGCSuite(t *testing.T, open func(t *testing.T) *sqlstore.Store) {
-	setup := func(t *testing.T) *sqlstore.Store {
+func runGCSuite(t *testing.T, open func(t *testing.T) *sqlstore.Stores) {
+	setup := func(t *testing.T) *sqlstore.Stores {
 		s := open(t)
 		if _, err := s.Migrate(context.Background()); err != nil {
 			t.Fatal(err)
@@ -50,12 +50,12 @@ func runGCSuite(t *testing.T, open func(t *testing.T) *sqlstore.Store) {
 	t.Run("registry_references", func(t *testing.T) { testRegistryReferences(t, setup(t)) })
 }
 
-func testLease(t *testing.T, s *sqlstore.Store) {
+func testLease(t *testing.T, s *sqlstore.Stores) {
 	ctx := context.Background()
 	t0 := time.Date(2031, 3, 14, 15, 9, 26, 0, time.UTC)
 	acquire := func(holder string, now, ranBefore time.Time) bool {
 		t.Helper()
-		ok, err := s.AcquireLease(ctx, "gc", holder, now, now.Add(5*time.Minute), ranBefore)
+		ok, err := s.Leases.AcquireLease(ctx, "gc", holder, now, now.Add(5*time.Minute), ranBefore)
 		mustDo(t, err)
 		return ok
 	}
@@ -68,10 +68,10 @@ func testLease(t *testing.T, s *sqlstore.Store) {
 	if acquire("a", t0.Add(time.Minute), t0.Add(time.Minute)) {
 		t.Fatal("fail/a acquired its own lease twice")
 	}
-	if ok, err := s.RenewLease(ctx, "gc", "b", t0.Add(time.Hour)); err != nil || ok {
+	if ok, err := s.Leases.RenewLease(ctx, "gc", "b", t0.Add(time.Hour)); err != nil || ok {
 		t.Fatalf("fail/b renewed a's lease: %v %v", ok, err)
 	}
-	if ok, err := s.RenewLease(ctx, "gc", "a", t0.Add(10*time.Minute)); err != nil || !ok {
+	if ok, err := s.Leases.RenewLease(ctx, "gc", "a", t0.Add(10*time.Minute)); err != nil || !ok {
 		t.Fatalf("ok/a renews: %v %v", ok, err)
 	}
 	if acquire("b", t0.Add(6*time.Minute), t0.Add(6*time.Minute)) {
@@ -81,20 +81,20 @@ func testLease(t *testing.T, s *sqlstore.Store) {
 	if !acquire("b", t0.Add(11*time.Minute), t0.Add(11*time.Minute)) {
 		t.Fatal("ok/b takes an expired lease: not acquired")
 	}
-	if ok, err := s.RenewLease(ctx, "gc", "a", t0.Add(time.Hour)); err != nil || ok {
+	if ok, err := s.Leases.RenewLease(ctx, "gc", "a", t0.Add(time.Hour)); err != nil || ok {
 		t.Fatalf("fail/a renewed a lease it lost: %v %v", ok, err)
 	}
 	// a's late release does not free b's lease.
-	mustDo(t, s.ReleaseLease(ctx, "gc", "a", t0.Add(12*time.Minute), true))
+	mustDo(t, s.Leases.ReleaseLease(ctx, "gc", "a", t0.Add(12*time.Minute), true))
 	if acquire("c", t0.Add(12*time.Minute), t0.Add(12*time.Minute)) {
 		t.Fatal("fail/a released b's lease")
 	}
-	if last, err := s.LastRun(ctx, "gc"); err != nil || !last.IsZero() {
+	if last, err := s.Leases.LastRun(ctx, "gc"); err != nil || !last.IsZero() {
 		t.Fatalf("no run completed yet, last run = %v %v", last, err)
 	}
 	done := t0.Add(13 * time.Minute)
-	mustDo(t, s.ReleaseLease(ctx, "gc", "b", done, true))
-	if last, err := s.LastRun(ctx, "gc"); err != nil || !last.Equal(done) {
+	mustDo(t, s.Leases.ReleaseLease(ctx, "gc", "b", done, true))
+	if last, err := s.Leases.LastRun(ctx, "gc"); err != nil || !last.Equal(done) {
 		t.Fatalf("last run = %v %v, want %v", last, err, done)
 	}
 	// Released, but the last run is more recent than the caller's interval.
@@ -105,50 +105,50 @@ func testLease(t *testing.T, s *sqlstore.Store) {
 		t.Fatal("ok/c: the last run is old enough, not acquired")
 	}
 	// An incomplete run keeps the previous last-run time.
-	mustDo(t, s.ReleaseLease(ctx, "gc", "c", done.Add(2*time.Hour), false))
-	if last, err := s.LastRun(ctx, "gc"); err != nil || !last.Equal(done) {
+	mustDo(t, s.Leases.ReleaseLease(ctx, "gc", "c", done.Add(2*time.Hour), false))
+	if last, err := s.Leases.LastRun(ctx, "gc"); err != nil || !last.Equal(done) {
 		t.Fatalf("after an incomplete run, last run = %v %v, want %v", last, err, done)
 	}
 	// Another lease name is independent.
-	if ok, err := s.AcquireLease(ctx, "other", "a", t0, t0.Add(time.Minute), t0); err != nil || !ok {
+	if ok, err := s.Leases.AcquireLease(ctx, "other", "a", t0, t0.Add(time.Minute), t0); err != nil || !ok {
 		t.Fatalf("ok/another lease: %v %v", ok, err)
 	}
 }
 
-func testBlobDeletions(t *testing.T, s *sqlstore.Store) {
+func testBlobDeletions(t *testing.T, s *sqlstore.Stores) {
 	ctx := context.Background()
 	t0 := time.Date(2031, 3, 14, 15, 9, 26, 0, time.UTC)
 	a, b, c := digest("a"), digest("b"), digest("c")
-	if _, _, ok, err := s.BlobDeletion(ctx, a); err != nil || ok {
+	if _, _, ok, err := s.GC.BlobDeletion(ctx, a); err != nil || ok {
 		t.Fatalf("no record yet: %v %v", ok, err)
 	}
-	mustDo(t, s.BeginBlobDeletions(ctx, []string{a, b, c}, t0))
-	began, ended, ok, err := s.BlobDeletion(ctx, a)
+	mustDo(t, s.GC.BeginBlobDeletions(ctx, []string{a, b, c}, t0))
+	began, ended, ok, err := s.GC.BlobDeletion(ctx, a)
 	if err != nil || !ok || !began.Equal(t0) || !ended.IsZero() {
 		t.Fatalf("in progress: %v %v %v %v", began, ended, ok, err)
 	}
 	t1 := t0.Add(time.Second)
-	mustDo(t, s.EndBlobDeletions(ctx, []string{a, b}, []string{c}, t1))
-	if began, ended, ok, err := s.BlobDeletion(ctx, a); err != nil || !ok || !began.Equal(t0) || !ended.Equal(t1) {
+	mustDo(t, s.GC.EndBlobDeletions(ctx, []string{a, b}, []string{c}, t1))
+	if began, ended, ok, err := s.GC.BlobDeletion(ctx, a); err != nil || !ok || !began.Equal(t0) || !ended.Equal(t1) {
 		t.Fatalf("ended: %v %v %v %v", began, ended, ok, err)
 	}
-	if _, _, ok, err := s.BlobDeletion(ctx, c); err != nil || ok {
+	if _, _, ok, err := s.GC.BlobDeletion(ctx, c); err != nil || ok {
 		t.Fatalf("kept blob still recorded: %v %v", ok, err)
 	}
 	// A new deletion of the same digest replaces the record.
 	t2 := t0.Add(time.Hour)
-	mustDo(t, s.BeginBlobDeletions(ctx, []string{a}, t2))
-	if began, ended, ok, err := s.BlobDeletion(ctx, a); err != nil || !ok || !began.Equal(t2) || !ended.IsZero() {
+	mustDo(t, s.GC.BeginBlobDeletions(ctx, []string{a}, t2))
+	if began, ended, ok, err := s.GC.BlobDeletion(ctx, a); err != nil || !ok || !began.Equal(t2) || !ended.IsZero() {
 		t.Fatalf("begun again: %v %v %v %v", began, ended, ok, err)
 	}
-	n, err := s.PruneBlobDeletions(ctx, t0.Add(time.Minute))
+	n, err := s.GC.PruneBlobDeletions(ctx, t0.Add(time.Minute))
 	if err != nil || n != 1 {
 		t.Fatalf("prune removed %d (%v), want 1 (b)", n, err)
 	}
-	if _, _, ok, _ := s.BlobDeletion(ctx, b); ok {
+	if _, _, ok, _ := s.GC.BlobDeletion(ctx, b); ok {
 		t.Fatal("pruned record of b still there")
 	}
-	if _, _, ok, _ := s.BlobDeletion(ctx, a); !ok {
+	if _, _, ok, _ := s.GC.BlobDeletion(ctx, a); !ok {
 		t.Fatal("recent record of a pruned")
 	}
 	// Batches larger than one statement's placeholders.
@@ -156,35 +156,35 @@ func testBlobDeletions(t *testing.T, s *sqlstore.Store) {
 	for i := range many {
 		many[i] = digest("many" + strconv.Itoa(i))
 	}
-	mustDo(t, s.BeginBlobDeletions(ctx, many, t2))
-	mustDo(t, s.EndBlobDeletions(ctx, many[:700], many[700:], t2))
-	if _, ended, ok, _ := s.BlobDeletion(ctx, many[699]); !ok || ended.IsZero() {
+	mustDo(t, s.GC.BeginBlobDeletions(ctx, many, t2))
+	mustDo(t, s.GC.EndBlobDeletions(ctx, many[:700], many[700:], t2))
+	if _, ended, ok, _ := s.GC.BlobDeletion(ctx, many[699]); !ok || ended.IsZero() {
 		t.Fatal("a deleted digest of a large batch is not marked ended")
 	}
-	if _, _, ok, _ := s.BlobDeletion(ctx, many[1199]); ok {
+	if _, _, ok, _ := s.GC.BlobDeletion(ctx, many[1199]); ok {
 		t.Fatal("a kept digest of a large batch is still recorded")
 	}
 }
 
-func testRegistryReferences(t *testing.T, s *sqlstore.Store) {
+func testRegistryReferences(t *testing.T, s *sqlstore.Stores) {
 	ctx := context.Background()
 	t0 := time.Date(2031, 3, 14, 15, 9, 26, 0, time.UTC)
 	g := &namespace.Group{Name: "G", Path: "g", CreatedAt: t0}
-	mustDo(t, s.CreateGroup(ctx, g))
+	mustDo(t, s.Namespaces.CreateGroup(ctx, g))
 	p := &namespace.Project{Name: "p", Path: "p", GroupID: g.ID, Visibility: namespace.Private, CreatedAt: t0}
-	mustDo(t, s.CreateProject(ctx, p))
+	mustDo(t, s.Namespaces.CreateProject(ctx, p))
 	repo := oci.Repository{ProjectID: p.ID, Name: "g/p"}
 	layer, config, unlinked, manifest, unknown := digest("layer"), digest("config"), digest("unlinked"), digest("manifest"), digest("unknown")
 	for _, d := range []string{layer, config, unlinked} {
-		mustDo(t, s.LinkBlob(ctx, repo, oci.BlobLink{Digest: d, Size: 1, CreatedAt: t0}))
+		mustDo(t, s.Registry.LinkBlob(ctx, repo, oci.BlobLink{Digest: d, Size: 1, CreatedAt: t0}))
 	}
-	mustDo(t, s.PutManifest(ctx, repo, oci.ManifestRecord{Digest: manifest, MediaType: "application/vnd.oci.image.manifest.v1+json",
+	mustDo(t, s.Registry.PutManifest(ctx, repo, oci.ManifestRecord{Digest: manifest, MediaType: "application/vnd.oci.image.manifest.v1+json",
 		Size: 1, Blobs: []string{config, layer}, CreatedAt: t0}, []string{"v1"}))
 	// The layer's link goes, but the manifest still references it.
-	mustDo(t, s.UnlinkBlob(ctx, repo, layer))
-	mustDo(t, s.UnlinkBlob(ctx, repo, unlinked))
+	mustDo(t, s.Registry.UnlinkBlob(ctx, repo, layer))
+	mustDo(t, s.Registry.UnlinkBlob(ctx, repo, unlinked))
 
-	refs := s.RegistryReferences()
+	refs := s.Registry.References()
 	var all []string
 	mustDo(t, refs.ReferencedBlobs(ctx, func(d string) error {
 		if !slices.Contains(all, d) {
@@ -204,7 +204,7 @@ func testRegistryReferences(t *testing.T, s *sqlstore.Store) {
 		t.Fatalf("referenced among = %v", among)
 	}
 	// Deleting the manifest drops its references too.
-	mustDo(t, s.DeleteManifest(ctx, repo, manifest))
+	mustDo(t, s.Registry.DeleteManifest(ctx, repo, manifest))
 	among, err = refs.ReferencedAmong(ctx, []string{layer, config, manifest})
 	mustDo(t, err)
 	if among[layer] || among[manifest] || !among[config] {

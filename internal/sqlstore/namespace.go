@@ -12,7 +12,11 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 )
 
-var _ namespace.Store = (*Store)(nil)
+// NamespaceStore keeps users, groups, projects, their members and the routes (full paths)
+// that name them.
+type NamespaceStore struct{ *conn }
+
+var _ namespace.Store = (*NamespaceStore)(nil)
 
 // kindErr says what failed and maps a missing row or reference to errkind.ErrNotFound and a
 // taken unique key to errkind.ErrConflict: the one mapping of every domain the store serves
@@ -44,7 +48,7 @@ func scanUser(row scanner) (*namespace.User, error) {
 }
 
 // CreateUser implements namespace.Store.
-func (s *Store) CreateUser(ctx context.Context, u *namespace.User) error {
+func (s *NamespaceStore) CreateUser(ctx context.Context, u *namespace.User) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		// A deploy token's custom username is not a user's to take (see CreateDeployToken).
 		if err := s.usernameFree(ctx, tx, `SELECT EXISTS (SELECT 1 FROM deploy_tokens WHERE lower(username) = lower(?))`, u.Username); err != nil {
@@ -68,7 +72,7 @@ func (s *Store) CreateUser(ctx context.Context, u *namespace.User) error {
 // usernameFree runs exists, a SELECT EXISTS query over the other kind of username, and answers
 // errUnique when it finds username there: users and custom deploy-token usernames share one
 // case-insensitive namespace.
-func (s *Store) usernameFree(ctx context.Context, tx *sql.Tx, exists, username string) error {
+func (s *conn) usernameFree(ctx context.Context, tx *sql.Tx, exists, username string) error {
 	var taken bool
 	if err := tx.QueryRowContext(ctx, s.q(exists), username).Scan(&taken); err != nil {
 		return s.classify(err)
@@ -80,26 +84,26 @@ func (s *Store) usernameFree(ctx context.Context, tx *sql.Tx, exists, username s
 }
 
 // User implements namespace.Store.
-func (s *Store) User(ctx context.Context, id int64) (*namespace.User, error) {
+func (s *NamespaceStore) User(ctx context.Context, id int64) (*namespace.User, error) {
 	u, err := scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE id = ?`), id))
 	return u, kindErr("user", s.classify(err))
 }
 
 // UserByUsername implements namespace.Store.
-func (s *Store) UserByUsername(ctx context.Context, username string) (*namespace.User, error) {
+func (s *NamespaceStore) UserByUsername(ctx context.Context, username string) (*namespace.User, error) {
 	u, err := scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE lower(username) = lower(?)`), username))
 	return u, kindErr("user", s.classify(err))
 }
 
 // ListUsers implements namespace.Store.
-func (s *Store) ListUsers(ctx context.Context) ([]*namespace.User, error) {
+func (s *NamespaceStore) ListUsers(ctx context.Context) ([]*namespace.User, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY id`)
 	users, err := collect(rows, err, scanUser)
 	return users, kindErr("list users", err)
 }
 
 // SetUserPassword implements namespace.Store.
-func (s *Store) SetUserPassword(ctx context.Context, id int64, hash string) error {
+func (s *NamespaceStore) SetUserPassword(ctx context.Context, id int64, hash string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE users SET password_hash = ? WHERE id = ?`), hash, id)
 	return kindErr("set password", affectedOne(res, err))
 }
@@ -159,7 +163,7 @@ func scanGroup(row scanner) (*namespace.Group, error) {
 
 // CreateGroup implements namespace.Store: full path and ancestry come from the parent, read in
 // the same transaction.
-func (s *Store) CreateGroup(ctx context.Context, g *namespace.Group) error {
+func (s *NamespaceStore) CreateGroup(ctx context.Context, g *namespace.Group) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		fullPath, ancestry := g.Path, []int64{}
 		if g.ParentID != 0 {
@@ -189,19 +193,19 @@ func (s *Store) CreateGroup(ctx context.Context, g *namespace.Group) error {
 }
 
 // Group implements namespace.Store.
-func (s *Store) Group(ctx context.Context, id int64) (*namespace.Group, error) {
+func (s *NamespaceStore) Group(ctx context.Context, id int64) (*namespace.Group, error) {
 	g, err := scanGroup(s.db.QueryRowContext(ctx, s.q(`SELECT `+groupCols+` FROM namespace_groups WHERE id = ?`), id))
 	return g, kindErr("group", s.classify(err))
 }
 
 // GroupByPath implements namespace.Store.
-func (s *Store) GroupByPath(ctx context.Context, fullPath string) (*namespace.Group, error) {
+func (s *NamespaceStore) GroupByPath(ctx context.Context, fullPath string) (*namespace.Group, error) {
 	g, err := scanGroup(s.db.QueryRowContext(ctx, s.q(`SELECT `+groupCols+` FROM namespace_groups WHERE lower(full_path) = lower(?)`), fullPath))
 	return g, kindErr("group", s.classify(err))
 }
 
 // ListGroups implements namespace.Store.
-func (s *Store) ListGroups(ctx context.Context, parentID int64, all bool) ([]*namespace.Group, error) {
+func (s *NamespaceStore) ListGroups(ctx context.Context, parentID int64, all bool) ([]*namespace.Group, error) {
 	var rows *sql.Rows
 	var err error
 	switch {
@@ -235,7 +239,7 @@ func scanProject(row scanner) (*namespace.Project, error) {
 }
 
 // CreateProject implements namespace.Store.
-func (s *Store) CreateProject(ctx context.Context, p *namespace.Project) error {
+func (s *NamespaceStore) CreateProject(ctx context.Context, p *namespace.Project) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var nsPath string
 		var ancestry []int64
@@ -269,7 +273,7 @@ func (s *Store) CreateProject(ctx context.Context, p *namespace.Project) error {
 }
 
 // DeleteProject implements namespace.Store.
-func (s *Store) DeleteProject(ctx context.Context, id int64) error {
+func (s *NamespaceStore) DeleteProject(ctx context.Context, id int64) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM projects WHERE id = ?`), id)
 		if err := affectedOne(res, err); err != nil {
@@ -282,7 +286,7 @@ func (s *Store) DeleteProject(ctx context.Context, id int64) error {
 }
 
 // Project implements namespace.Store.
-func (s *Store) Project(ctx context.Context, id int64) (*namespace.Project, error) {
+func (s *NamespaceStore) Project(ctx context.Context, id int64) (*namespace.Project, error) {
 	return cached(s.cache, cacheKey{kind: "project", id: id}, cloneProject, func() (*namespace.Project, error) {
 		p, err := scanProject(s.db.QueryRowContext(ctx, s.q(`SELECT `+projectCols+projectFrom+` WHERE p.id = ?`), id))
 		return p, kindErr("project", s.classify(err))
@@ -290,7 +294,7 @@ func (s *Store) Project(ctx context.Context, id int64) (*namespace.Project, erro
 }
 
 // ProjectByPath implements namespace.Store.
-func (s *Store) ProjectByPath(ctx context.Context, fullPath string) (*namespace.Project, error) {
+func (s *NamespaceStore) ProjectByPath(ctx context.Context, fullPath string) (*namespace.Project, error) {
 	return cached(s.cache, cacheKey{kind: "project by path", text: fullPath}, cloneProject, func() (*namespace.Project, error) {
 		p, err := scanProject(s.db.QueryRowContext(ctx, s.q(`SELECT `+projectCols+projectFrom+` WHERE lower(p.full_path) = lower(?)`), fullPath))
 		return p, kindErr("project", s.classify(err))
@@ -298,14 +302,14 @@ func (s *Store) ProjectByPath(ctx context.Context, fullPath string) (*namespace.
 }
 
 // ListProjects implements namespace.Store.
-func (s *Store) ListProjects(ctx context.Context) ([]*namespace.Project, error) {
+func (s *NamespaceStore) ListProjects(ctx context.Context) ([]*namespace.Project, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+projectCols+projectFrom+` ORDER BY p.id`)
 	projects, err := collect(rows, err, scanProject)
 	return projects, kindErr("list projects", err)
 }
 
 // AddMember implements namespace.Store.
-func (s *Store) AddMember(ctx context.Context, m namespace.Member) error {
+func (s *NamespaceStore) AddMember(ctx context.Context, m namespace.Member) error {
 	var err error
 	if m.GroupID != 0 {
 		_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO group_members (group_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`),
@@ -321,7 +325,7 @@ func (s *Store) AddMember(ctx context.Context, m namespace.Member) error {
 // (BEGIN IMMEDIATE); on PostgreSQL the top-level group's row (or a personal project's) is locked
 // first, so changes in one tree run one after the other and each counts the owners the last one
 // left.
-func (s *Store) ChangeMember(ctx context.Context, m namespace.Member, decide func(old namespace.Member, otherOwners int) error) (namespace.Member, error) {
+func (s *NamespaceStore) ChangeMember(ctx context.Context, m namespace.Member, decide func(old namespace.Member, otherOwners int) error) (namespace.Member, error) {
 	old := namespace.Member{UserID: m.UserID, GroupID: m.GroupID, ProjectID: m.ProjectID}
 	var refused error
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -406,7 +410,7 @@ func (s *Store) ChangeMember(ctx context.Context, m namespace.Member, decide fun
 }
 
 // ListMembers implements namespace.Store.
-func (s *Store) ListMembers(ctx context.Context, groupID, projectID int64) ([]namespace.Member, error) {
+func (s *NamespaceStore) ListMembers(ctx context.Context, groupID, projectID int64) ([]namespace.Member, error) {
 	var rows *sql.Rows
 	var err error
 	if groupID != 0 {
@@ -433,7 +437,7 @@ func (s *Store) ListMembers(ctx context.Context, groupID, projectID int64) ([]na
 }
 
 // MemberRoles implements namespace.Store in one round trip.
-func (s *Store) MemberRoles(ctx context.Context, userID, projectID int64, groupIDs []int64) ([]namespace.Role, error) {
+func (s *NamespaceStore) MemberRoles(ctx context.Context, userID, projectID int64, groupIDs []int64) ([]namespace.Role, error) {
 	query := `SELECT role FROM project_members WHERE user_id = ? AND project_id = ?`
 	args := []any{userID, projectID}
 	if len(groupIDs) > 0 {
@@ -457,4 +461,21 @@ func (s *Store) MemberRoles(ctx context.Context, userID, projectID int64, groupI
 		out = append(out, namespace.Role(r))
 	}
 	return out, rows.Err()
+}
+
+// ProjectByLongestPath returns the project whose full path is the longest of paths (compared
+// case-insensitively), or errkind.ErrNotFound. One query, for image-name resolution.
+func (s *NamespaceStore) ProjectByLongestPath(ctx context.Context, paths []string) (*namespace.Project, error) {
+	if len(paths) == 0 || len(paths) > inChunk {
+		return nil, fmt.Errorf("project by path: %w", errkind.ErrNotFound)
+	}
+	args := make([]any, len(paths))
+	conds := make([]string, len(paths))
+	for i, p := range paths {
+		args[i] = p
+		conds[i] = "lower(?)"
+	}
+	p, err := scanProject(s.db.QueryRowContext(ctx, s.q(`SELECT `+projectCols+projectFrom+
+		` WHERE lower(p.full_path) IN (`+strings.Join(conds, ", ")+`) ORDER BY length(p.full_path) DESC LIMIT 1`), args...))
+	return p, kindErr("project by path", s.classify(err))
 }

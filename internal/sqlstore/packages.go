@@ -17,7 +17,10 @@ import (
 // duplicate policy arrives decided (packages.NewFile.Duplicates); the SQL only applies it
 // atomically, with the unique indexes as the arbiter between concurrent uploads.
 
-var _ packages.Store = (*Store)(nil)
+// PackageStore keeps packages, their versions, files and tags, for every format.
+type PackageStore struct{ *conn }
+
+var _ packages.Store = (*PackageStore)(nil)
 
 const packageCols = `id, project_id, format, name, normalized_name, created_at, updated_at`
 
@@ -61,7 +64,7 @@ func scanFile(row scanner) (packages.File, error) {
 }
 
 // PutPackageFile implements packages.FileStore.
-func (s *Store) PutPackageFile(ctx context.Context, f *packages.NewFile) (*packages.Recorded, error) {
+func (s *PackageStore) PutPackageFile(ctx context.Context, f *packages.NewFile) (*packages.Recorded, error) {
 	var rec packages.Recorded
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		now := unixTime(f.Now)
@@ -117,7 +120,7 @@ func (s *Store) PutPackageFile(ctx context.Context, f *packages.NewFile) (*packa
 // fileColsBare are fileCols without the table alias, for RETURNING.
 const fileColsBare = `id, version_id, filename, size, md5, sha1, sha256, sha512, blob_digest, created_at`
 
-func (s *Store) setPackageTag(ctx context.Context, tx *sql.Tx, packageID int64, tag string, versionID, now int64) error {
+func (s *PackageStore) setPackageTag(ctx context.Context, tx *sql.Tx, packageID int64, tag string, versionID, now int64) error {
 	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO package_tags (package_id, name, version_id, updated_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (package_id, name) DO UPDATE SET version_id = excluded.version_id, updated_at = excluded.updated_at`),
 		packageID, tag, versionID, now)
@@ -125,7 +128,7 @@ func (s *Store) setPackageTag(ctx context.Context, tx *sql.Tx, packageID int64, 
 }
 
 // RemovePackageFile implements packages.FileStore.
-func (s *Store) RemovePackageFile(ctx context.Context, id int64, d blob.Digest) error {
+func (s *PackageStore) RemovePackageFile(ctx context.Context, id int64, d blob.Digest) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var versionID, packageID int64
 		err := tx.QueryRowContext(ctx, s.q(`SELECT f.version_id, v.package_id FROM package_files f
@@ -149,14 +152,14 @@ func (s *Store) RemovePackageFile(ctx context.Context, id int64, d blob.Digest) 
 	return kindErr("remove package file", err)
 }
 
-func (s *Store) deleteEmptyPackage(ctx context.Context, tx *sql.Tx, packageID int64) error {
+func (s *PackageStore) deleteEmptyPackage(ctx context.Context, tx *sql.Tx, packageID int64) error {
 	_, err := tx.ExecContext(ctx, s.q(`DELETE FROM packages WHERE id = ?
 		AND NOT EXISTS (SELECT 1 FROM package_versions WHERE package_id = ?)`), packageID, packageID)
 	return err
 }
 
 // Package implements packages.Catalog.
-func (s *Store) Package(ctx context.Context, projectID int64, format packages.Format, normalizedName string) (*packages.Package, error) {
+func (s *PackageStore) Package(ctx context.Context, projectID int64, format packages.Format, normalizedName string) (*packages.Package, error) {
 	key := cacheKey{kind: "package", id: projectID, text: string(format) + "\x00" + normalizedName}
 	return cached(s.cache, key, clonePackage, func() (*packages.Package, error) {
 		p, err := scanPackage(s.db.QueryRowContext(ctx, s.q(`SELECT `+packageCols+` FROM packages
@@ -166,7 +169,7 @@ func (s *Store) Package(ctx context.Context, projectID int64, format packages.Fo
 }
 
 // ListPackages implements packages.Catalog.
-func (s *Store) ListPackages(ctx context.Context, projectID int64, format packages.Format) ([]*packages.Package, error) {
+func (s *PackageStore) ListPackages(ctx context.Context, projectID int64, format packages.Format) ([]*packages.Package, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+packageCols+` FROM packages
 		WHERE project_id = ? AND format = ? ORDER BY normalized_name`), projectID, string(format))
 	list, err := collect(rows, err, scanPackage)
@@ -174,7 +177,7 @@ func (s *Store) ListPackages(ctx context.Context, projectID int64, format packag
 }
 
 // PackageVersions implements packages.Catalog.
-func (s *Store) PackageVersions(ctx context.Context, packageID int64) ([]*packages.Version, error) {
+func (s *PackageStore) PackageVersions(ctx context.Context, packageID int64) ([]*packages.Version, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+versionCols+` FROM package_versions WHERE package_id = ? ORDER BY id`), packageID)
 	out, err := collect(rows, err, scanVersion)
 	if err != nil {
@@ -193,7 +196,7 @@ func (s *Store) PackageVersions(ctx context.Context, packageID int64) ([]*packag
 }
 
 // files calls fn for each file matched by where (which joins or filters package_files f), by id.
-func (s *Store) files(ctx context.Context, where string, arg int64, fn func(packages.File)) error {
+func (s *PackageStore) files(ctx context.Context, where string, arg int64, fn func(packages.File)) error {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+fileCols+` FROM package_files f `+where+` ORDER BY f.id`), arg)
 	if err != nil {
 		return err
@@ -210,13 +213,13 @@ func (s *Store) files(ctx context.Context, where string, arg int64, fn func(pack
 }
 
 // PackageVersion implements packages.Catalog.
-func (s *Store) PackageVersion(ctx context.Context, packageID int64, version string) (*packages.Version, error) {
+func (s *PackageStore) PackageVersion(ctx context.Context, packageID int64, version string) (*packages.Version, error) {
 	return cached(s.cache, cacheKey{kind: "package version", id: packageID, text: version}, cloneVersion, func() (*packages.Version, error) {
 		return s.packageVersion(ctx, packageID, version)
 	})
 }
 
-func (s *Store) packageVersion(ctx context.Context, packageID int64, version string) (*packages.Version, error) {
+func (s *PackageStore) packageVersion(ctx context.Context, packageID int64, version string) (*packages.Version, error) {
 	v, err := scanVersion(s.db.QueryRowContext(ctx, s.q(`SELECT `+versionCols+` FROM package_versions
 		WHERE package_id = ? AND version = ?`), packageID, version))
 	if err != nil {
@@ -227,7 +230,7 @@ func (s *Store) packageVersion(ctx context.Context, packageID int64, version str
 }
 
 // PackageProjects implements packages.Catalog.
-func (s *Store) PackageProjects(ctx context.Context, format packages.Format, normalizedName string) ([]int64, error) {
+func (s *PackageStore) PackageProjects(ctx context.Context, format packages.Format, normalizedName string) ([]int64, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT project_id FROM packages WHERE format = ? AND normalized_name = ?
 		ORDER BY updated_at DESC, id DESC`), string(format), normalizedName)
 	if err != nil {
@@ -246,7 +249,7 @@ func (s *Store) PackageProjects(ctx context.Context, format packages.Format, nor
 }
 
 // DeletePackageVersion implements packages.Remover.
-func (s *Store) DeletePackageVersion(ctx context.Context, packageID int64, version string) error {
+func (s *PackageStore) DeletePackageVersion(ctx context.Context, packageID int64, version string) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM package_versions WHERE package_id = ? AND version = ?`), packageID, version)
 		if err != nil {
@@ -264,7 +267,7 @@ func (s *Store) DeletePackageVersion(ctx context.Context, packageID int64, versi
 }
 
 // DeletePackage implements packages.Remover.
-func (s *Store) DeletePackage(ctx context.Context, packageID int64) error {
+func (s *PackageStore) DeletePackage(ctx context.Context, packageID int64) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM packages WHERE id = ?`), packageID)
 	if err != nil {
 		return kindErr("delete package", err)
@@ -279,7 +282,7 @@ func (s *Store) DeletePackage(ctx context.Context, packageID int64) error {
 }
 
 // PackageTags implements packages.TagStore.
-func (s *Store) PackageTags(ctx context.Context, packageID int64) ([]packages.Tag, error) {
+func (s *PackageStore) PackageTags(ctx context.Context, packageID int64) ([]packages.Tag, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT t.name, v.version FROM package_tags t
 		JOIN package_versions v ON v.id = t.version_id WHERE t.package_id = ? ORDER BY t.name`), packageID)
 	if err != nil {
@@ -298,7 +301,7 @@ func (s *Store) PackageTags(ctx context.Context, packageID int64) ([]packages.Ta
 }
 
 // SetPackageTag implements packages.TagStore.
-func (s *Store) SetPackageTag(ctx context.Context, packageID int64, tag, version string, now time.Time) error {
+func (s *PackageStore) SetPackageTag(ctx context.Context, packageID int64, tag, version string, now time.Time) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var versionID int64
 		if err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM package_versions WHERE package_id = ? AND version = ?`),
@@ -311,7 +314,7 @@ func (s *Store) SetPackageTag(ctx context.Context, packageID int64, tag, version
 }
 
 // DeletePackageTag implements packages.TagStore.
-func (s *Store) DeletePackageTag(ctx context.Context, packageID int64, tag string) error {
+func (s *PackageStore) DeletePackageTag(ctx context.Context, packageID int64, tag string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM package_tags WHERE package_id = ? AND name = ?`), packageID, tag)
 	if err != nil {
 		return kindErr("delete tag", err)
@@ -327,10 +330,10 @@ func (s *Store) DeletePackageTag(ctx context.Context, packageID int64, tag strin
 
 // PackageReferences is the package registries' side of garbage collection's mark phase: the
 // blob digests their files name (gc.Referencer, gc.Checker; checked in packages_test.go).
-type PackageReferences struct{ s *Store }
+type PackageReferences struct{ s *conn }
 
 // PackageReferences returns the package registries' blob references.
-func (s *Store) PackageReferences() PackageReferences { return PackageReferences{s} }
+func (s *PackageStore) References() PackageReferences { return PackageReferences{s.conn} }
 
 // packageRefColumns hold the blob digests package files need.
 var packageRefColumns = []refColumn{{"package_files", "blob_digest"}}
@@ -391,7 +394,7 @@ func likeContains(s string) string {
 }
 
 // FindPackageVersions implements packages.Index.
-func (s *Store) FindPackageVersions(ctx context.Context, f packages.VersionFilter) ([]packages.ListedVersion, error) {
+func (s *PackageStore) FindPackageVersions(ctx context.Context, f packages.VersionFilter) ([]packages.ListedVersion, error) {
 	out := []packages.ListedVersion{}
 	for start := 0; start < len(f.ProjectIDs); start += inChunk {
 		chunk := f.ProjectIDs[start:min(start+inChunk, len(f.ProjectIDs))]
@@ -427,7 +430,7 @@ func (s *Store) FindPackageVersions(ctx context.Context, f packages.VersionFilte
 }
 
 // PackageVersionByID implements packages.Index.
-func (s *Store) PackageVersionByID(ctx context.Context, id int64) (*packages.Package, *packages.Version, error) {
+func (s *PackageStore) PackageVersionByID(ctx context.Context, id int64) (*packages.Package, *packages.Version, error) {
 	lv, err := scanListed(s.db.QueryRowContext(ctx, s.q(`SELECT `+listedCols+` FROM package_versions v
 		JOIN packages p ON p.id = v.package_id WHERE v.id = ?`), id))
 	if err != nil {
@@ -442,7 +445,7 @@ func (s *Store) PackageVersionByID(ctx context.Context, id int64) (*packages.Pac
 }
 
 // DeletePackageFile implements packages.Index.
-func (s *Store) DeletePackageFile(ctx context.Context, versionID, fileID int64) error {
+func (s *PackageStore) DeletePackageFile(ctx context.Context, versionID, fileID int64) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var packageID int64
 		err := tx.QueryRowContext(ctx, s.q(`SELECT v.package_id FROM package_files f

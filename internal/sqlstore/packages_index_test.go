@@ -50,7 +50,7 @@ func testPackageIndex(t *testing.T, f *pkgFixture) {
 		{"ok/nothing matches", packages.VersionFilter{ProjectIDs: []int64{f.a.ID}, NameContains: "zzz"}, []int64{}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := f.s.FindPackageVersions(pkgCtx, c.filter)
+			got, err := f.s.Packages.FindPackageVersions(pkgCtx, c.filter)
 			mustDo(t, err)
 			if !slices.Equal(versionIDs(got), c.want) {
 				t.Fatalf("versions = %v, want %v", versionIDs(got), c.want)
@@ -64,13 +64,13 @@ func testPackageIndex(t *testing.T, f *pkgFixture) {
 		many = append(many, 1_000_000+i)
 	}
 	many = append(many, f.a.ID)
-	got, err := f.s.FindPackageVersions(pkgCtx, packages.VersionFilter{ProjectIDs: many, Version: "1.0.0", Format: packages.Generic})
+	got, err := f.s.Packages.FindPackageVersions(pkgCtx, packages.VersionFilter{ProjectIDs: many, Version: "1.0.0", Format: packages.Generic})
 	mustDo(t, err)
 	if want := []int64{foo1.Version.ID, hidden.Version.ID, other.Version.ID}; !slices.Equal(versionIDs(got), want) {
 		t.Fatalf("chunked versions = %v, want %v", versionIDs(got), want)
 	}
 
-	list, err := f.s.FindPackageVersions(pkgCtx, packages.VersionFilter{ProjectIDs: []int64{f.a.ID}, Format: packages.NPM})
+	list, err := f.s.Packages.FindPackageVersions(pkgCtx, packages.VersionFilter{ProjectIDs: []int64{f.a.ID}, Format: packages.NPM})
 	mustDo(t, err)
 	lv := list[0]
 	if lv.Package.ID != npm.Package.ID || lv.Package.Name != "myxfoo" || lv.Package.Format != packages.NPM ||
@@ -79,18 +79,18 @@ func testPackageIndex(t *testing.T, f *pkgFixture) {
 		t.Fatalf("listed = %+v", lv)
 	}
 
-	pkg, v, err := f.s.PackageVersionByID(pkgCtx, foo1.Version.ID)
+	pkg, v, err := f.s.Packages.PackageVersionByID(pkgCtx, foo1.Version.ID)
 	mustDo(t, err)
 	if pkg.ID != foo1.Package.ID || pkg.Name != "My_Foo" || v.Version != "1.0.0" || len(v.Files) != 2 ||
 		v.Files[0].Filename != "a.bin" || v.Files[1].Filename != "b.bin" || v.Files[0].SHA256 != foo1.File.SHA256 {
 		t.Fatalf("by id = %+v %+v", pkg, v)
 	}
-	_, v, err = f.s.PackageVersionByID(pkgCtx, hidden.Version.ID)
+	_, v, err = f.s.Packages.PackageVersionByID(pkgCtx, hidden.Version.ID)
 	mustDo(t, err)
 	if v.Status != packages.StatusHidden {
 		t.Fatalf("hidden by id = %+v", v)
 	}
-	_, _, err = f.s.PackageVersionByID(pkgCtx, 1<<40)
+	_, _, err = f.s.Packages.PackageVersionByID(pkgCtx, 1<<40)
 	wantKind(t, err, packages.ErrNotFound)
 }
 
@@ -100,10 +100,10 @@ func testPackageDeleteFile(t *testing.T, f *pkgFixture) {
 	a := f.mustPut(t, f.a, packages.Generic, "g", "1", "a", "a", packages.ReplaceFile, 0)
 	b := f.mustPut(t, f.a, packages.Generic, "g", "1", "b", "b", packages.ReplaceFile, 0)
 	c := f.mustPut(t, f.a, packages.Generic, "g", "2", "c", "c", packages.ReplaceFile, 0)
-	wantKind(t, f.s.DeletePackageFile(pkgCtx, c.Version.ID, a.File.ID), packages.ErrNotFound)
-	mustDo(t, f.s.DeletePackageFile(pkgCtx, a.Version.ID, a.File.ID))
-	wantKind(t, f.s.DeletePackageFile(pkgCtx, a.Version.ID, a.File.ID), packages.ErrNotFound)
-	v, err := f.s.PackageVersion(pkgCtx, a.Package.ID, "1")
+	wantKind(t, f.s.Packages.DeletePackageFile(pkgCtx, c.Version.ID, a.File.ID), packages.ErrNotFound)
+	mustDo(t, f.s.Packages.DeletePackageFile(pkgCtx, a.Version.ID, a.File.ID))
+	wantKind(t, f.s.Packages.DeletePackageFile(pkgCtx, a.Version.ID, a.File.ID), packages.ErrNotFound)
+	v, err := f.s.Packages.PackageVersion(pkgCtx, a.Package.ID, "1")
 	mustDo(t, err)
 	if len(v.Files) != 1 || v.Files[0].ID != b.File.ID {
 		t.Fatalf("files after delete = %+v", v.Files)
@@ -111,11 +111,11 @@ func testPackageDeleteFile(t *testing.T, f *pkgFixture) {
 	if refs := referenced(t, f.s); slices.Contains(refs, string(a.File.Blob)) {
 		t.Fatalf("deleted file still referenced: %v", refs)
 	}
-	mustDo(t, f.s.DeletePackageFile(pkgCtx, b.Version.ID, b.File.ID))
-	_, err = f.s.PackageVersion(pkgCtx, a.Package.ID, "1")
+	mustDo(t, f.s.Packages.DeletePackageFile(pkgCtx, b.Version.ID, b.File.ID))
+	_, err = f.s.Packages.PackageVersion(pkgCtx, a.Package.ID, "1")
 	wantKind(t, err, packages.ErrNotFound)
-	mustDo(t, f.s.DeletePackageFile(pkgCtx, c.Version.ID, c.File.ID))
-	_, err = f.s.Package(pkgCtx, f.a.ID, packages.Generic, "g")
+	mustDo(t, f.s.Packages.DeletePackageFile(pkgCtx, c.Version.ID, c.File.ID))
+	_, err = f.s.Packages.Package(pkgCtx, f.a.ID, packages.Generic, "g")
 	wantKind(t, err, packages.ErrNotFound)
 	if refs := referenced(t, f.s); len(refs) != 0 {
 		t.Fatalf("references left: %v", refs)

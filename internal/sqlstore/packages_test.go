@@ -19,13 +19,13 @@ import (
 
 // The package registries' consumer interfaces are implemented by the store.
 var (
-	_ packages.Store = (*sqlstore.Store)(nil)
+	_ packages.Store = (*sqlstore.PackageStore)(nil)
 	_ gc.Referencer  = sqlstore.PackageReferences{}
 	_ gc.Checker     = sqlstore.PackageReferences{}
 )
 
 func TestPackageStoreSQLite(t *testing.T) {
-	runPackageSuite(t, func(t *testing.T) *sqlstore.Store {
+	runPackageSuite(t, func(t *testing.T) *sqlstore.Stores {
 		s := openSQLite(t, filepath.Join(t.TempDir(), "gatehouse.db"))
 		t.Cleanup(func() { _ = s.Close() })
 		return s
@@ -33,7 +33,7 @@ func TestPackageStoreSQLite(t *testing.T) {
 }
 
 func TestPackageStorePostgres(t *testing.T) {
-	runPackageSuite(t, func(t *testing.T) *sqlstore.Store {
+	runPackageSuite(t, func(t *testing.T) *sqlstore.Stores {
 		s := openPostgres(t)
 		t.Cleanup(func() { _ = s.Close() })
 		return s
@@ -42,7 +42,7 @@ func TestPackageStorePostgres(t *testing.T) {
 
 // pkgFixture is a migrated store with projects g/a and g/b.
 type pkgFixture struct {
-	s    *sqlstore.Store
+	s    *sqlstore.Stores
 	a, b *namespace.Project
 	t0   time.Time
 }
@@ -60,7 +60,7 @@ func (f *pkgFixture) put(t *testing.T, project *namespace.Project, format packag
 	for _, m := range mods {
 		m(nf)
 	}
-	return f.s.PutPackageFile(pkgCtx, nf)
+	return f.s.Packages.PutPackageFile(pkgCtx, nf)
 }
 
 func (f *pkgFixture) mustPut(t *testing.T, project *namespace.Project, format packages.Format, name, version, file, label string,
@@ -73,7 +73,7 @@ func (f *pkgFixture) mustPut(t *testing.T, project *namespace.Project, format pa
 	return rec
 }
 
-func runPackageSuite(t *testing.T, open func(t *testing.T) *sqlstore.Store) {
+func runPackageSuite(t *testing.T, open func(t *testing.T) *sqlstore.Stores) {
 	setup := func(t *testing.T) *pkgFixture {
 		s := open(t)
 		if _, err := s.Migrate(pkgCtx); err != nil {
@@ -81,7 +81,7 @@ func runPackageSuite(t *testing.T, open func(t *testing.T) *sqlstore.Store) {
 		}
 		t0 := time.Date(2031, 3, 14, 15, 9, 26, 0, time.UTC)
 		g := &namespace.Group{Name: "G", Path: "g", CreatedAt: t0}
-		if err := s.CreateGroup(pkgCtx, g); err != nil {
+		if err := s.Namespaces.CreateGroup(pkgCtx, g); err != nil {
 			t.Fatal(err)
 		}
 		f := &pkgFixture{s: s, t0: t0}
@@ -91,7 +91,7 @@ func runPackageSuite(t *testing.T, open func(t *testing.T) *sqlstore.Store) {
 				path = "b"
 			}
 			*p = &namespace.Project{Name: path, Path: path, GroupID: g.ID, Visibility: namespace.Private, CreatedAt: t0}
-			if err := s.CreateProject(pkgCtx, *p); err != nil {
+			if err := s.Namespaces.CreateProject(pkgCtx, *p); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -127,24 +127,24 @@ func testPackagePutAndRead(t *testing.T, f *pkgFixture) {
 		t.Fatalf("file = %+v", rec.File)
 	}
 
-	pkg, err := f.s.Package(pkgCtx, f.a.ID, packages.NPM, "@s/x")
+	pkg, err := f.s.Packages.Package(pkgCtx, f.a.ID, packages.NPM, "@s/x")
 	mustDo(t, err)
 	if *pkg != rec.Package {
 		t.Fatalf("Package = %+v, want %+v", pkg, rec.Package)
 	}
-	_, err = f.s.Package(pkgCtx, f.b.ID, packages.NPM, "@s/x")
+	_, err = f.s.Packages.Package(pkgCtx, f.b.ID, packages.NPM, "@s/x")
 	wantKind(t, err, packages.ErrNotFound)
-	_, err = f.s.Package(pkgCtx, f.a.ID, packages.Generic, "@s/x")
+	_, err = f.s.Packages.Package(pkgCtx, f.a.ID, packages.Generic, "@s/x")
 	wantKind(t, err, packages.ErrNotFound)
 
-	v, err := f.s.PackageVersion(pkgCtx, pkg.ID, "1.0.0")
+	v, err := f.s.Packages.PackageVersion(pkgCtx, pkg.ID, "1.0.0")
 	mustDo(t, err)
 	if len(v.Files) != 1 || v.Files[0] != rec.File || string(v.Metadata) != string(meta) {
 		t.Fatalf("PackageVersion = %+v", v)
 	}
-	_, err = f.s.PackageVersion(pkgCtx, pkg.ID, "1.0.1")
+	_, err = f.s.Packages.PackageVersion(pkgCtx, pkg.ID, "1.0.1")
 	wantKind(t, err, packages.ErrNotFound)
-	tags, err := f.s.PackageTags(pkgCtx, pkg.ID)
+	tags, err := f.s.Packages.PackageTags(pkgCtx, pkg.ID)
 	mustDo(t, err)
 	if !slices.Equal(tags, []packages.Tag{{Name: "latest", Version: "1.0.0"}}) {
 		t.Fatalf("tags = %+v", tags)
@@ -152,13 +152,13 @@ func testPackagePutAndRead(t *testing.T, f *pkgFixture) {
 
 	// A second version: files stay with their own version; the package's updated_at moves.
 	f.mustPut(t, f.a, packages.NPM, "@s/x", "1.1.0", "x-1.1.0.tgz", "two", packages.RefuseVersion, time.Minute)
-	vs, err := f.s.PackageVersions(pkgCtx, pkg.ID)
+	vs, err := f.s.Packages.PackageVersions(pkgCtx, pkg.ID)
 	mustDo(t, err)
 	if len(vs) != 2 || vs[0].Version != "1.0.0" || vs[1].Version != "1.1.0" || len(vs[0].Files) != 1 || len(vs[1].Files) != 1 ||
 		vs[1].Files[0].Filename != "x-1.1.0.tgz" || vs[1].Metadata != nil {
 		t.Fatalf("versions = %+v", vs)
 	}
-	pkg, err = f.s.Package(pkgCtx, f.a.ID, packages.NPM, "@s/x")
+	pkg, err = f.s.Packages.Package(pkgCtx, f.a.ID, packages.NPM, "@s/x")
 	mustDo(t, err)
 	if !pkg.UpdatedAt.Equal(f.t0.Add(time.Minute)) || !pkg.CreatedAt.Equal(f.t0) {
 		t.Fatalf("package times = %v, %v", pkg.CreatedAt, pkg.UpdatedAt)
@@ -179,12 +179,12 @@ func testPackageRefuseVersion(t *testing.T, f *pkgFixture) {
 	// Also under another filename: the version itself is immutable.
 	_, err = f.put(t, f.a, packages.NPM, "x", "1.0.0", "other.tgz", "evil", packages.RefuseVersion, time.Minute)
 	wantKind(t, err, packages.ErrConflict)
-	v, err := f.s.PackageVersion(pkgCtx, first.Package.ID, "1.0.0")
+	v, err := f.s.Packages.PackageVersion(pkgCtx, first.Package.ID, "1.0.0")
 	mustDo(t, err)
 	if len(v.Files) != 1 || v.Files[0] != first.File {
 		t.Fatalf("after refused re-publish: %+v", v.Files)
 	}
-	tags, err := f.s.PackageTags(pkgCtx, first.Package.ID)
+	tags, err := f.s.Packages.PackageTags(pkgCtx, first.Package.ID)
 	mustDo(t, err)
 	if len(tags) != 1 {
 		t.Fatalf("refused publish left tags: %+v", tags)
@@ -202,7 +202,7 @@ func testPackageRefuseFile(t *testing.T, f *pkgFixture) {
 	}
 	_, err := f.put(t, f.a, packages.PyPI, "my_pkg", "1.0", "my_pkg-1.0.tar.gz", "evil", packages.RefuseFile, time.Minute)
 	wantKind(t, err, packages.ErrConflict)
-	v, err := f.s.PackageVersion(pkgCtx, rec.Package.ID, "1.0")
+	v, err := f.s.Packages.PackageVersion(pkgCtx, rec.Package.ID, "1.0")
 	mustDo(t, err)
 	if len(v.Files) != 2 || v.Files[0].Checksums != packages.SumsOf([]byte("sdist")) {
 		t.Fatalf("files = %+v", v.Files)
@@ -221,7 +221,7 @@ func testPackageReplaceFile(t *testing.T, f *pkgFixture) {
 		t.Fatalf("version after replace = %+v (status should follow the upload, metadata stay)", second.Version)
 	}
 	f.mustPut(t, f.a, packages.Generic, "tool", "1.0", "tool.sig", "sig", packages.ReplaceFile, 2*time.Minute)
-	v, err := f.s.PackageVersion(pkgCtx, first.Package.ID, "1.0")
+	v, err := f.s.Packages.PackageVersion(pkgCtx, first.Package.ID, "1.0")
 	mustDo(t, err)
 	if len(v.Files) != 2 || v.Files[0].Filename != "tool.bin" || v.Files[0].Blob != second.File.Blob || v.Status != packages.StatusDefault {
 		t.Fatalf("version = %+v", v)
@@ -234,20 +234,20 @@ func testPackageTags(t *testing.T, f *pkgFixture) {
 	f.mustPut(t, f.a, packages.NPM, "x", "2.0.0-rc.1", "x-2.0.0-rc.1.tgz", "two", packages.RefuseVersion, time.Second,
 		func(nf *packages.NewFile) { nf.Tags = []string{"next"} })
 	id := rec.Package.ID
-	mustDo(t, f.s.SetPackageTag(pkgCtx, id, "beta", "1.0.0", f.t0))
-	mustDo(t, f.s.SetPackageTag(pkgCtx, id, "beta", "2.0.0-rc.1", f.t0)) // moves
-	wantKind(t, f.s.SetPackageTag(pkgCtx, id, "gamma", "9.9.9", f.t0), packages.ErrNotFound)
-	tags, err := f.s.PackageTags(pkgCtx, id)
+	mustDo(t, f.s.Packages.SetPackageTag(pkgCtx, id, "beta", "1.0.0", f.t0))
+	mustDo(t, f.s.Packages.SetPackageTag(pkgCtx, id, "beta", "2.0.0-rc.1", f.t0)) // moves
+	wantKind(t, f.s.Packages.SetPackageTag(pkgCtx, id, "gamma", "9.9.9", f.t0), packages.ErrNotFound)
+	tags, err := f.s.Packages.PackageTags(pkgCtx, id)
 	mustDo(t, err)
 	want := []packages.Tag{{Name: "beta", Version: "2.0.0-rc.1"}, {Name: "latest", Version: "1.0.0"}, {Name: "next", Version: "2.0.0-rc.1"}}
 	if !slices.Equal(tags, want) {
 		t.Fatalf("tags = %+v, want %+v", tags, want)
 	}
-	mustDo(t, f.s.DeletePackageTag(pkgCtx, id, "beta"))
-	wantKind(t, f.s.DeletePackageTag(pkgCtx, id, "beta"), packages.ErrNotFound)
+	mustDo(t, f.s.Packages.DeletePackageTag(pkgCtx, id, "beta"))
+	wantKind(t, f.s.Packages.DeletePackageTag(pkgCtx, id, "beta"), packages.ErrNotFound)
 	// Deleting a version drops the tags pointing at it.
-	mustDo(t, f.s.DeletePackageVersion(pkgCtx, id, "2.0.0-rc.1"))
-	tags, err = f.s.PackageTags(pkgCtx, id)
+	mustDo(t, f.s.Packages.DeletePackageVersion(pkgCtx, id, "2.0.0-rc.1"))
+	tags, err = f.s.Packages.PackageTags(pkgCtx, id)
 	mustDo(t, err)
 	if !slices.Equal(tags, []packages.Tag{{Name: "latest", Version: "1.0.0"}}) {
 		t.Fatalf("tags after version delete = %+v", tags)
@@ -259,29 +259,29 @@ func testPackageProjects(t *testing.T, f *pkgFixture) {
 	f.mustPut(t, f.b, packages.NPM, "@g/x", "1.0.0", "x-1.0.0.tgz", "b", packages.RefuseVersion, time.Minute)
 	f.mustPut(t, f.a, packages.NPM, "@g/y", "1.0.0", "y-1.0.0.tgz", "c", packages.RefuseVersion, 0)
 	f.mustPut(t, f.a, packages.Generic, "@g/x", "1", "file", "d", packages.ReplaceFile, 0)
-	ids, err := f.s.PackageProjects(pkgCtx, packages.NPM, "@g/x")
+	ids, err := f.s.Packages.PackageProjects(pkgCtx, packages.NPM, "@g/x")
 	mustDo(t, err)
 	if !slices.Equal(ids, []int64{f.b.ID, f.a.ID}) {
 		t.Fatalf("projects = %v, want newest first [%d %d]", ids, f.b.ID, f.a.ID)
 	}
 	// a's package moves ahead when it gets a new version.
 	f.mustPut(t, f.a, packages.NPM, "@g/x", "1.1.0", "x-1.1.0.tgz", "e", packages.RefuseVersion, time.Hour)
-	ids, err = f.s.PackageProjects(pkgCtx, packages.NPM, "@g/x")
+	ids, err = f.s.Packages.PackageProjects(pkgCtx, packages.NPM, "@g/x")
 	mustDo(t, err)
 	if !slices.Equal(ids, []int64{f.a.ID, f.b.ID}) {
 		t.Fatalf("projects = %v after update", ids)
 	}
-	ids, err = f.s.PackageProjects(pkgCtx, packages.NPM, "@g/none")
+	ids, err = f.s.Packages.PackageProjects(pkgCtx, packages.NPM, "@g/none")
 	mustDo(t, err)
 	if len(ids) != 0 {
 		t.Fatalf("projects of an unknown package = %v", ids)
 	}
-	list, err := f.s.ListPackages(pkgCtx, f.a.ID, packages.NPM)
+	list, err := f.s.Packages.ListPackages(pkgCtx, f.a.ID, packages.NPM)
 	mustDo(t, err)
 	if len(list) != 2 || list[0].Name != "@g/x" || list[1].Name != "@g/y" {
 		t.Fatalf("list = %+v", list)
 	}
-	list, err = f.s.ListPackages(pkgCtx, f.b.ID, packages.Generic)
+	list, err = f.s.Packages.ListPackages(pkgCtx, f.b.ID, packages.Generic)
 	mustDo(t, err)
 	if len(list) != 0 {
 		t.Fatalf("list = %+v, want empty", list)
@@ -292,26 +292,26 @@ func testPackageDelete(t *testing.T, f *pkgFixture) {
 	rec := f.mustPut(t, f.a, packages.NPM, "x", "1.0.0", "x-1.0.0.tgz", "one", packages.RefuseVersion, 0)
 	f.mustPut(t, f.a, packages.NPM, "x", "1.1.0", "x-1.1.0.tgz", "two", packages.RefuseVersion, 0)
 	id := rec.Package.ID
-	mustDo(t, f.s.DeletePackageVersion(pkgCtx, id, "1.0.0"))
-	wantKind(t, f.s.DeletePackageVersion(pkgCtx, id, "1.0.0"), packages.ErrNotFound)
+	mustDo(t, f.s.Packages.DeletePackageVersion(pkgCtx, id, "1.0.0"))
+	wantKind(t, f.s.Packages.DeletePackageVersion(pkgCtx, id, "1.0.0"), packages.ErrNotFound)
 	// A deleted version may be published again.
 	f.mustPut(t, f.a, packages.NPM, "x", "1.0.0", "x-1.0.0.tgz", "three", packages.RefuseVersion, 0)
-	vs, err := f.s.PackageVersions(pkgCtx, id)
+	vs, err := f.s.Packages.PackageVersions(pkgCtx, id)
 	mustDo(t, err)
 	if len(vs) != 2 {
 		t.Fatalf("versions = %+v", vs)
 	}
-	mustDo(t, f.s.DeletePackageVersion(pkgCtx, id, "1.0.0"))
-	mustDo(t, f.s.DeletePackageVersion(pkgCtx, id, "1.1.0"))
+	mustDo(t, f.s.Packages.DeletePackageVersion(pkgCtx, id, "1.0.0"))
+	mustDo(t, f.s.Packages.DeletePackageVersion(pkgCtx, id, "1.1.0"))
 	// The last version took the package with it.
-	_, err = f.s.Package(pkgCtx, f.a.ID, packages.NPM, "x")
+	_, err = f.s.Packages.Package(pkgCtx, f.a.ID, packages.NPM, "x")
 	wantKind(t, err, packages.ErrNotFound)
 
 	rec = f.mustPut(t, f.a, packages.Generic, "g", "1", "a", "a", packages.ReplaceFile, 0)
 	f.mustPut(t, f.a, packages.Generic, "g", "2", "b", "b", packages.ReplaceFile, 0)
-	mustDo(t, f.s.DeletePackage(pkgCtx, rec.Package.ID))
-	wantKind(t, f.s.DeletePackage(pkgCtx, rec.Package.ID), packages.ErrNotFound)
-	_, err = f.s.PackageVersion(pkgCtx, rec.Package.ID, "2")
+	mustDo(t, f.s.Packages.DeletePackage(pkgCtx, rec.Package.ID))
+	wantKind(t, f.s.Packages.DeletePackage(pkgCtx, rec.Package.ID), packages.ErrNotFound)
+	_, err = f.s.Packages.PackageVersion(pkgCtx, rec.Package.ID, "2")
 	wantKind(t, err, packages.ErrNotFound)
 	refs := referenced(t, f.s)
 	if len(refs) != 0 {
@@ -323,23 +323,23 @@ func testPackageRemoveFile(t *testing.T, f *pkgFixture) {
 	keep := f.mustPut(t, f.a, packages.Generic, "g", "1", "keep", "keep", packages.ReplaceFile, 0)
 	gone := f.mustPut(t, f.a, packages.Generic, "g", "2", "gone", "gone", packages.ReplaceFile, 0)
 	// A stale digest (the row was replaced meanwhile) removes nothing.
-	mustDo(t, f.s.RemovePackageFile(pkgCtx, gone.File.ID, blob.Digest("sha256:"+packages.SumsOf([]byte("other")).SHA256)))
-	if _, err := f.s.PackageVersion(pkgCtx, gone.Package.ID, "2"); err != nil {
+	mustDo(t, f.s.Packages.RemovePackageFile(pkgCtx, gone.File.ID, blob.Digest("sha256:"+packages.SumsOf([]byte("other")).SHA256)))
+	if _, err := f.s.Packages.PackageVersion(pkgCtx, gone.Package.ID, "2"); err != nil {
 		t.Fatalf("stale remove took the version: %v", err)
 	}
-	mustDo(t, f.s.RemovePackageFile(pkgCtx, gone.File.ID, gone.File.Blob))
-	_, err := f.s.PackageVersion(pkgCtx, gone.Package.ID, "2")
+	mustDo(t, f.s.Packages.RemovePackageFile(pkgCtx, gone.File.ID, gone.File.Blob))
+	_, err := f.s.Packages.PackageVersion(pkgCtx, gone.Package.ID, "2")
 	wantKind(t, err, packages.ErrNotFound)
-	mustDo(t, f.s.RemovePackageFile(pkgCtx, gone.File.ID, gone.File.Blob)) // idempotent
-	mustDo(t, f.s.RemovePackageFile(pkgCtx, keep.File.ID, keep.File.Blob))
-	_, err = f.s.Package(pkgCtx, f.a.ID, packages.Generic, "g")
+	mustDo(t, f.s.Packages.RemovePackageFile(pkgCtx, gone.File.ID, gone.File.Blob)) // idempotent
+	mustDo(t, f.s.Packages.RemovePackageFile(pkgCtx, keep.File.ID, keep.File.Blob))
+	_, err = f.s.Packages.Package(pkgCtx, f.a.ID, packages.Generic, "g")
 	wantKind(t, err, packages.ErrNotFound)
 }
 
-func referenced(t *testing.T, s *sqlstore.Store) []string {
+func referenced(t *testing.T, s *sqlstore.Stores) []string {
 	t.Helper()
 	var out []string
-	mustDo(t, s.PackageReferences().ReferencedBlobs(pkgCtx, func(d string) error { out = append(out, d); return nil }))
+	mustDo(t, s.Packages.References().ReferencedBlobs(pkgCtx, func(d string) error { out = append(out, d); return nil }))
 	slices.Sort(out)
 	return slices.Compact(out)
 }
@@ -354,13 +354,13 @@ func testPackageReferences(t *testing.T, f *pkgFixture) {
 		t.Fatalf("referenced = %v, want %v", got, want)
 	}
 	absent := "sha256:" + packages.SumsOf([]byte("absent")).SHA256
-	found, err := f.s.PackageReferences().ReferencedAmong(pkgCtx, []string{string(one.File.Blob), absent})
+	found, err := f.s.Packages.References().ReferencedAmong(pkgCtx, []string{string(one.File.Blob), absent})
 	mustDo(t, err)
 	if !found[string(one.File.Blob)] || found[absent] || len(found) != 1 {
 		t.Fatalf("ReferencedAmong = %v", found)
 	}
 	stop := errors.New("stop")
-	if err := f.s.PackageReferences().ReferencedBlobs(pkgCtx, func(string) error { return stop }); !errors.Is(err, stop) {
+	if err := f.s.Packages.References().ReferencedBlobs(pkgCtx, func(string) error { return stop }); !errors.Is(err, stop) {
 		t.Fatalf("ReferencedBlobs did not stop at fn's error: %v", err)
 	}
 }
@@ -402,9 +402,9 @@ func testPackageConcurrentPublish(t *testing.T, f *pkgFixture) {
 	for _, err := range errs {
 		mustDo(t, err)
 	}
-	pkg, err := f.s.Package(pkgCtx, f.a.ID, packages.Generic, "race")
+	pkg, err := f.s.Packages.Package(pkgCtx, f.a.ID, packages.Generic, "race")
 	mustDo(t, err)
-	v, err := f.s.PackageVersion(pkgCtx, pkg.ID, "1")
+	v, err := f.s.Packages.PackageVersion(pkgCtx, pkg.ID, "1")
 	mustDo(t, err)
 	if len(v.Files) != 1 {
 		t.Fatalf("%d rows for one replaced filename", len(v.Files))

@@ -44,13 +44,14 @@ func execInOtherProcess(t *testing.T, path, stmt string) {
 	}
 }
 
-func openCacheTestStore(t *testing.T) (*Store, string) {
+func openCacheTestStore(t *testing.T) (*Stores, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "gatehouse.db")
-	s, err := Open(context.Background(), path)
+	db, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := New(db)
 	t.Cleanup(func() { s.Close() })
 	if _, err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
@@ -78,10 +79,11 @@ func TestReadCacheThroughSymlink(t *testing.T) {
 	if err := os.WriteFile(link+"-shm", make([]byte, 32<<10), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(ctx, link)
+	db, err := Open(ctx, link)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := New(db)
 	defer s.Close()
 	if _, err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
@@ -90,11 +92,11 @@ func TestReadCacheThroughSymlink(t *testing.T) {
 		t.Fatal("the read cache is off for a database opened through a symbolic link")
 	}
 	_, tok := cacheFixture(t, s)
-	if got, err := s.DeployTokenByDigest(ctx, tok.Digest); err != nil || got.Revoked {
+	if got, err := s.Tokens.DeployTokenByDigest(ctx, tok.Digest); err != nil || got.Revoked {
 		t.Fatalf("before revocation: %+v, %v", got, err)
 	}
 	execInOtherProcess(t, real, `UPDATE deploy_tokens SET revoked = 1`)
-	if got, err := s.DeployTokenByDigest(ctx, tok.Digest); err != nil || !got.Revoked {
+	if got, err := s.Tokens.DeployTokenByDigest(ctx, tok.Digest); err != nil || !got.Revoked {
 		t.Fatalf("after revocation by another process: %+v, %v", got, err)
 	}
 
@@ -130,10 +132,11 @@ func TestReadCacheLoadsOncePerCommit(t *testing.T) {
 		}
 		return *v
 	}
-	other, err := Open(ctx, path)
+	db, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	other := New(db)
 	defer other.Close()
 
 	steps := []struct {
@@ -186,21 +189,21 @@ func TestReadCacheLoadsOncePerCommit(t *testing.T) {
 	}
 }
 
-func cacheFixture(t *testing.T, s *Store) (*namespace.Project, *token.DeployToken) {
+func cacheFixture(t *testing.T, s *Stores) (*namespace.Project, *token.DeployToken) {
 	t.Helper()
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	u := &namespace.User{Username: "owner", Email: "owner@example.com", Name: "Owner", PasswordHash: "x", CreatedAt: t0}
-	if err := s.CreateUser(ctx, u); err != nil {
+	if err := s.Namespaces.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
 	p := &namespace.Project{Name: "App", Path: "app", OwnerUserID: u.ID, Visibility: namespace.Private, CreatedAt: t0}
-	if err := s.CreateProject(ctx, p); err != nil {
+	if err := s.Namespaces.CreateProject(ctx, p); err != nil {
 		t.Fatal(err)
 	}
 	tok := &token.DeployToken{Name: "deploy", Username: "gitlab+deploy-token-1", Scopes: token.Scopes{token.ReadPackageRegistry},
 		CreatedAt: t0, CreatorID: u.ID, Owner: token.Owner{ProjectID: p.ID}, Digest: []byte("digest-of-the-secret-0123456789ab")}
-	if err := s.CreateDeployToken(ctx, tok); err != nil {
+	if err := s.Tokens.CreateDeployToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
 	return p, tok
@@ -216,28 +219,29 @@ func TestReadCacheRevocation(t *testing.T) {
 			s, path := openCacheTestStore(t)
 			p, tok := cacheFixture(t, s)
 			for range 2 {
-				got, err := s.DeployTokenByDigest(ctx, tok.Digest)
+				got, err := s.Tokens.DeployTokenByDigest(ctx, tok.Digest)
 				if err != nil || got.Revoked {
 					t.Fatalf("before revocation: %+v, %v", got, err)
 				}
-				if got, err := s.ProjectByPath(ctx, p.FullPath); err != nil || got.Visibility != namespace.Private {
+				if got, err := s.Namespaces.ProjectByPath(ctx, p.FullPath); err != nil || got.Visibility != namespace.Private {
 					t.Fatalf("before the visibility change: %+v, %v", got, err)
 				}
 			}
 			switch how {
 			case "store":
-				if err := s.RevokeDeployToken(ctx, tok.ID); err != nil {
+				if err := s.Tokens.RevokeDeployToken(ctx, tok.ID); err != nil {
 					t.Fatal(err)
 				}
 				if _, err := s.db.ExecContext(ctx, `UPDATE projects SET visibility = 'public'`); err != nil {
 					t.Fatal(err)
 				}
 			case "other store":
-				other, err := Open(ctx, path)
+				db, err := Open(ctx, path)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := other.RevokeDeployToken(ctx, tok.ID); err != nil {
+				other := New(db)
+				if err := other.Tokens.RevokeDeployToken(ctx, tok.ID); err != nil {
 					t.Fatal(err)
 				}
 				if _, err := other.db.ExecContext(ctx, `UPDATE projects SET visibility = 'public'`); err != nil {
@@ -247,11 +251,11 @@ func TestReadCacheRevocation(t *testing.T) {
 			case "other process":
 				execInOtherProcess(t, path, `UPDATE deploy_tokens SET revoked = 1; UPDATE projects SET visibility = 'public'`)
 			}
-			got, err := s.DeployTokenByDigest(ctx, tok.Digest)
+			got, err := s.Tokens.DeployTokenByDigest(ctx, tok.Digest)
 			if err != nil || !got.Revoked {
 				t.Fatalf("after revocation by %s: %+v, %v", how, got, err)
 			}
-			if got, err := s.ProjectByPath(ctx, p.FullPath); err != nil || got.Visibility != namespace.Public {
+			if got, err := s.Namespaces.ProjectByPath(ctx, p.FullPath); err != nil || got.Visibility != namespace.Public {
 				t.Fatalf("after the visibility change by %s: %+v, %v", how, got, err)
 			}
 		})
@@ -263,14 +267,14 @@ func TestReadCacheCopies(t *testing.T) {
 	s, _ := openCacheTestStore(t)
 	ctx := context.Background()
 	_, tok := cacheFixture(t, s)
-	first, err := s.DeployTokenByDigest(ctx, tok.Digest)
+	first, err := s.Tokens.DeployTokenByDigest(ctx, tok.Digest)
 	if err != nil {
 		t.Fatal(err)
 	}
 	first.Scopes[0] = token.WritePackageRegistry
 	first.Revoked = true
 	first.Digest[0] ^= 0xff
-	second, err := s.DeployTokenByDigest(ctx, tok.Digest)
+	second, err := s.Tokens.DeployTokenByDigest(ctx, tok.Digest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +299,7 @@ func TestReadCacheConcurrentReadsAndWrites(t *testing.T) {
 					return
 				default:
 				}
-				if _, err := s.DeployTokenByDigest(ctx, tok.Digest); err != nil {
+				if _, err := s.Tokens.DeployTokenByDigest(ctx, tok.Digest); err != nil {
 					t.Error(err)
 					return
 				}
@@ -303,10 +307,10 @@ func TestReadCacheConcurrentReadsAndWrites(t *testing.T) {
 		})
 	}
 	time.Sleep(20 * time.Millisecond)
-	if err := s.RevokeDeployToken(ctx, tok.ID); err != nil {
+	if err := s.Tokens.RevokeDeployToken(ctx, tok.ID); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.DeployTokenByDigest(ctx, tok.Digest)
+	got, err := s.Tokens.DeployTokenByDigest(ctx, tok.Digest)
 	close(stop)
 	wg.Wait()
 	if err != nil || !got.Revoked {

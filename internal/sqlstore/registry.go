@@ -9,54 +9,19 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/errkind"
-	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
-	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
-// The container registry's metadata: repositories, per-repository blob links, manifests with
-// their references and subject, and tags. Compile-time checks against the consumer interfaces
-// live in the registry tests (sqlstore may not import protocol packages).
+// RegistryStore keeps the container registry's metadata: repositories, per-repository blob
+// links, manifests with their references and subject, and tags. Compile-time checks against the
+// consumer interfaces live in the registry tests (sqlstore may not import protocol packages).
+type RegistryStore struct{ *conn }
 
 // inChunk bounds the placeholders of one IN (…) list.
 const inChunk = 500
 
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
-}
-
-// ProjectByLongestPath returns the project whose full path is the longest of paths (compared
-// case-insensitively), or errkind.ErrNotFound. One query, for image-name resolution.
-func (s *Store) ProjectByLongestPath(ctx context.Context, paths []string) (*namespace.Project, error) {
-	if len(paths) == 0 || len(paths) > inChunk {
-		return nil, fmt.Errorf("project by path: %w", errkind.ErrNotFound)
-	}
-	args := make([]any, len(paths))
-	conds := make([]string, len(paths))
-	for i, p := range paths {
-		args[i] = p
-		conds[i] = "lower(?)"
-	}
-	p, err := scanProject(s.db.QueryRowContext(ctx, s.q(`SELECT `+projectCols+projectFrom+
-		` WHERE lower(p.full_path) IN (`+strings.Join(conds, ", ")+`) ORDER BY length(p.full_path) DESC LIMIT 1`), args...))
-	return p, kindErr("project by path", s.classify(err))
-}
-
-// PersonalToken returns a personal access token by id, or errkind.ErrNotFound (the registry
-// re-checks the token behind a bearer JWT on every request).
-func (s *Store) PersonalToken(ctx context.Context, id int64) (*token.PersonalToken, error) {
-	var t token.PersonalToken
-	var scopes string
-	var exp, last sql.NullInt64
-	var created int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT `+personalCols+` FROM personal_tokens WHERE id = ?`), id).
-		Scan(&t.ID, &t.UserID, &t.Name, &scopes, &exp, &t.Revoked, &created, &last, &t.Digest)
-	if err != nil {
-		return nil, kindErr("personal token", s.classify(err))
-	}
-	t.Scopes, t.ExpiresAt, t.LastUsedAt, t.CreatedAt = decodeScopes(scopes), timePtr(exp), timePtr(last), fromUnix(created)
-	return &t, nil
 }
 
 // A repository is always found by its project and its name together (migration 0016), never by
@@ -68,7 +33,7 @@ const repoWhere = `project_id = ? AND name = ?`
 func repoArgs(repo oci.Repository) []any { return []any{repo.ProjectID, string(repo.Name)} }
 
 // ensureRepository returns the id of repository repo, creating it.
-func (s *Store) ensureRepository(ctx context.Context, tx *sql.Tx, repo oci.Repository, now time.Time) (int64, error) {
+func (s *RegistryStore) ensureRepository(ctx context.Context, tx *sql.Tx, repo oci.Repository, now time.Time) (int64, error) {
 	id, err := s.repositoryID(ctx, tx, repo)
 	if !errors.Is(err, errNoRows) {
 		return id, err
@@ -81,14 +46,14 @@ func (s *Store) ensureRepository(ctx context.Context, tx *sql.Tx, repo oci.Repos
 }
 
 // repositoryID returns the id of repository repo, or errNoRows.
-func (s *Store) repositoryID(ctx context.Context, ex execer, repo oci.Repository) (int64, error) {
+func (s *RegistryStore) repositoryID(ctx context.Context, ex execer, repo oci.Repository) (int64, error) {
 	var id int64
 	err := ex.QueryRowContext(ctx, s.q(`SELECT id FROM registry_repositories WHERE `+repoWhere), repoArgs(repo)...).Scan(&id)
 	return id, s.classify(err)
 }
 
 // BlobLink returns the link of digest in repo, or oci.ErrNotFound.
-func (s *Store) BlobLink(ctx context.Context, repo oci.Repository, digest string) (oci.BlobLink, error) {
+func (s *RegistryStore) BlobLink(ctx context.Context, repo oci.Repository, digest string) (oci.BlobLink, error) {
 	l := oci.BlobLink{Digest: digest}
 	var created int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT l.size, l.created_at FROM registry_blob_links l
@@ -103,7 +68,7 @@ func (s *Store) BlobLink(ctx context.Context, repo oci.Repository, digest string
 }
 
 // LinkBlob links a committed blob into repo (creating the repository), idempotently.
-func (s *Store) LinkBlob(ctx context.Context, repo oci.Repository, link oci.BlobLink) error {
+func (s *RegistryStore) LinkBlob(ctx context.Context, repo oci.Repository, link oci.BlobLink) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		id, err := s.ensureRepository(ctx, tx, repo, link.CreatedAt)
 		if err != nil {
@@ -117,7 +82,7 @@ func (s *Store) LinkBlob(ctx context.Context, repo oci.Repository, link oci.Blob
 }
 
 // UnlinkBlob removes digest from repo, or returns oci.ErrNotFound.
-func (s *Store) UnlinkBlob(ctx context.Context, repo oci.Repository, digest string) error {
+func (s *RegistryStore) UnlinkBlob(ctx context.Context, repo oci.Repository, digest string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM registry_blob_links
 		WHERE repository_id = (SELECT id FROM registry_repositories WHERE `+repoWhere+`) AND digest = ?`), append(repoArgs(repo), digest)...)
 	return kindErr("unlink blob", affected(res, err))
@@ -139,7 +104,7 @@ func affected(res sql.Result, err error) error {
 }
 
 // ProjectBlobLink finds digest linked in any repository of the project, or oci.ErrNotFound.
-func (s *Store) ProjectBlobLink(ctx context.Context, projectID int64, digest string) (oci.BlobLink, error) {
+func (s *RegistryStore) ProjectBlobLink(ctx context.Context, projectID int64, digest string) (oci.BlobLink, error) {
 	l := oci.BlobLink{Digest: digest}
 	var created int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT l.size, l.created_at FROM registry_blob_links l
@@ -167,7 +132,7 @@ func scanManifest(row scanner) (oci.ManifestRecord, error) {
 
 // Manifest returns the manifest ref (a tag, or a digest: digests contain a colon) names in
 // repo, or oci.ErrNotFound.
-func (s *Store) Manifest(ctx context.Context, repo oci.Repository, ref string) (oci.ManifestRecord, error) {
+func (s *RegistryStore) Manifest(ctx context.Context, repo oci.Repository, ref string) (oci.ManifestRecord, error) {
 	var row *sql.Row
 	if strings.Contains(ref, ":") {
 		row = s.db.QueryRowContext(ctx, s.q(`SELECT `+manifestCols+` FROM registry_manifests m
@@ -185,7 +150,7 @@ func (s *Store) Manifest(ctx context.Context, repo oci.Repository, ref string) (
 
 // present returns which of digests exist in table (registry_blob_links or registry_manifests)
 // for the repository.
-func (s *Store) present(ctx context.Context, tx *sql.Tx, table string, repoID int64, digests []string) (map[string]bool, error) {
+func (s *RegistryStore) present(ctx context.Context, tx *sql.Tx, table string, repoID int64, digests []string) (map[string]bool, error) {
 	found := map[string]bool{}
 	for start := 0; start < len(digests); start += inChunk {
 		chunk := digests[start:min(start+inChunk, len(digests))]
@@ -229,7 +194,7 @@ func unique(lists ...[]string) []string {
 
 // PutManifest stores m in repo and points tags at it, in one transaction that first checks that
 // m.Blobs are linked in repo and m.Children are manifests of repo (*oci.MissingError otherwise).
-func (s *Store) PutManifest(ctx context.Context, repo oci.Repository, m oci.ManifestRecord, tags []string) error {
+func (s *RegistryStore) PutManifest(ctx context.Context, repo oci.Repository, m oci.ManifestRecord, tags []string) error {
 	var annotations sql.NullString
 	if m.Subject != "" && len(m.Annotations) > 0 {
 		b, err := json.Marshal(m.Annotations)
@@ -305,14 +270,14 @@ func (s *Store) PutManifest(ctx context.Context, repo oci.Repository, m oci.Mani
 
 // DeleteManifest removes a manifest of repo with its tags and references, or returns
 // oci.ErrNotFound.
-func (s *Store) DeleteManifest(ctx context.Context, repo oci.Repository, digest string) error {
+func (s *RegistryStore) DeleteManifest(ctx context.Context, repo oci.Repository, digest string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM registry_manifests
 		WHERE repository_id = (SELECT id FROM registry_repositories WHERE `+repoWhere+`) AND digest = ?`), append(repoArgs(repo), digest)...)
 	return kindErr("delete manifest", affected(res, err))
 }
 
 // DeleteTag removes a tag of repo, or returns oci.ErrNotFound.
-func (s *Store) DeleteTag(ctx context.Context, repo oci.Repository, tag string) error {
+func (s *RegistryStore) DeleteTag(ctx context.Context, repo oci.Repository, tag string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM registry_tags
 		WHERE repository_id = (SELECT id FROM registry_repositories WHERE `+repoWhere+`) AND name = ?`), append(repoArgs(repo), tag)...)
 	return kindErr("delete tag", affected(res, err))
@@ -320,7 +285,7 @@ func (s *Store) DeleteTag(ctx context.Context, repo oci.Repository, tag string) 
 
 // Tags lists up to n tags of repo after last in byte order; oci.ErrNotFound when the repository
 // does not exist.
-func (s *Store) Tags(ctx context.Context, repo oci.Repository, last string, n int) ([]string, error) {
+func (s *RegistryStore) Tags(ctx context.Context, repo oci.Repository, last string, n int) ([]string, error) {
 	id, err := s.repositoryID(ctx, s.db, repo)
 	if err != nil {
 		return nil, kindErr("tags", err)
@@ -329,11 +294,11 @@ func (s *Store) Tags(ctx context.Context, repo oci.Repository, last string, n in
 }
 
 // Repositories lists up to n repository names after last in byte order.
-func (s *Store) Repositories(ctx context.Context, last string, n int) ([]string, error) {
+func (s *RegistryStore) Repositories(ctx context.Context, last string, n int) ([]string, error) {
 	return s.names(ctx, `SELECT DISTINCT name FROM registry_repositories WHERE name > ? ORDER BY name LIMIT ?`, last, n)
 }
 
-func (s *Store) names(ctx context.Context, query string, args ...any) ([]string, error) {
+func (s *RegistryStore) names(ctx context.Context, query string, args ...any) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, err
@@ -352,7 +317,7 @@ func (s *Store) names(ctx context.Context, query string, args ...any) ([]string,
 
 // Referrers lists up to n manifests of repo whose subject is subject (only those of
 // artifactType when it is set), after the digest last, in digest order.
-func (s *Store) Referrers(ctx context.Context, repo oci.Repository, subject, artifactType, last string, n int) ([]oci.Descriptor, error) {
+func (s *RegistryStore) Referrers(ctx context.Context, repo oci.Repository, subject, artifactType, last string, n int) ([]oci.Descriptor, error) {
 	query := `SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM registry_manifests m
 		JOIN registry_repositories r ON r.id = m.repository_id WHERE r.project_id = ? AND r.name = ? AND m.subject = ? AND m.digest > ?`
 	args := []any{repo.ProjectID, string(repo.Name), subject, last}
@@ -380,4 +345,30 @@ func (s *Store) Referrers(ctx context.Context, repo oci.Repository, subject, art
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+// RegistryReferences is the container registry's side of garbage collection's mark phase: the
+// digests its blob links, manifests and manifest references name (gc.Referencer, gc.Checker).
+type RegistryReferences struct{ s *conn }
+
+// RegistryReferences returns the registry's blob references.
+func (s *RegistryStore) References() RegistryReferences { return RegistryReferences{s.conn} }
+
+// registryRefColumns are the columns holding blob digests the registry needs.
+var registryRefColumns = []refColumn{
+	{"registry_blob_links", "digest"},
+	{"registry_manifests", "digest"},
+	{"registry_manifest_references", "reference"},
+}
+
+// ReferencedBlobs calls fn for every digest a blob link, manifest or manifest reference names
+// (a digest may come more than once), stopping at fn's first error.
+func (r RegistryReferences) ReferencedBlobs(ctx context.Context, fn func(digest string) error) error {
+	return r.s.referencedBlobs(ctx, "registry references", registryRefColumns, fn)
+}
+
+// ReferencedAmong reports which of digests a blob link, manifest or manifest reference names,
+// by index lookups.
+func (r RegistryReferences) ReferencedAmong(ctx context.Context, digests []string) (map[string]bool, error) {
+	return r.s.referencedAmong(ctx, "registry references", registryRefColumns, digests)
 }

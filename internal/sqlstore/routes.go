@@ -20,7 +20,7 @@ const (
 )
 
 // insertRoute claims path for a source in tx.
-func (s *Store) insertRoute(ctx context.Context, tx *sql.Tx, path, sourceType string, sourceID int64) error {
+func (s *conn) insertRoute(ctx context.Context, tx *sql.Tx, path, sourceType string, sourceID int64) error {
 	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO routes (path, source_type, source_id) VALUES (?, ?, ?)`), path, sourceType, sourceID)
 	return s.classify(err)
 }
@@ -31,7 +31,7 @@ const routesMigration = 15
 // checkRoutes refuses to build the routes table while two existing users, groups or projects hold
 // the same path (case-insensitively), naming them, so the operator can rename all but one: the
 // unique index alone would fail with no hint of which.
-func (s *Store) checkRoutes(ctx context.Context, tx *sql.Tx) error {
+func (s *conn) checkRoutes(ctx context.Context, tx *sql.Tx) error {
 	rows, err := tx.QueryContext(ctx, `SELECT lower(path), COUNT(*) FROM (
 		SELECT username AS path FROM users UNION ALL SELECT full_path FROM namespace_groups UNION ALL SELECT full_path FROM projects
 	) held GROUP BY lower(path) HAVING COUNT(*) > 1 ORDER BY lower(path)`)

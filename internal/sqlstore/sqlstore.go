@@ -19,6 +19,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+
+	"github.com/gatehouse-dev/gatehouse/internal/access"
 )
 
 //go:embed migrations
@@ -60,12 +62,61 @@ func pgCode(err error) string {
 	return ""
 }
 
-// Store is the SQL implementation of the domain stores.
-type Store struct {
+// conn is what every store shares: one handle, its dialect and the SQLite read cache. DB and
+// each domain store embed the same *conn, so the SQL helpers (q, tx, classify, insertID) exist
+// once and every store's writes invalidate the one cache.
+type conn struct {
 	db      *stmtDB
 	dialect dialect
 	queries sync.Map   // query text → rebound text
 	cache   *readCache // SQLite only; nil on PostgreSQL
+}
+
+// DB is the shared database handle: opening, migrating and closing it. The domain stores built
+// over it by New hold the queries.
+type DB struct{ *conn }
+
+// Stores are the domain stores over one DB, one type per domain, each holding only its
+// domain's methods and satisfying the interface its consumer declares. DB is embedded for
+// Close, Migrate, Dialect and SQL.
+type Stores struct {
+	*DB
+	Tokens     *TokenStore     // deploy and personal access tokens, their usage
+	Audit      *AuditStore     // audit events
+	Namespaces *NamespaceStore // users, groups, projects, members, routes
+	Registry   *RegistryStore  // container registry metadata
+	Proxy      *ProxyStore     // dependency-proxy cache index and per-group setting
+	Packages   *PackageStore   // packages, versions, files, tags
+	Settings   *SettingsStore  // instance settings, external authorization, classification labels
+	Sessions   *SessionStore   // web sessions
+	Expiry     *ExpiryStore    // deploy-token expiry notices
+	Leases     *LeaseStore     // the daily jobs' leases
+	GC         *GCStore        // garbage collection's deletion fence (and the leases)
+}
+
+// Credentials re-reads the credential behind a bearer token (access.Credentials) for the
+// registry's and the dependency proxy's recheck: deploy and personal tokens from the token store,
+// users from the namespace store. It is the one reader that spans two domains.
+type Credentials struct {
+	*TokenStore
+	*NamespaceStore
+}
+
+var _ access.Credentials = Credentials{}
+
+// Credentials returns the recheck's reader over s's token and namespace stores.
+func (s *Stores) Credentials() Credentials { return Credentials{s.Tokens, s.Namespaces} }
+
+// New returns the domain stores over db.
+func New(db *DB) *Stores {
+	c := db.conn
+	leases := &LeaseStore{c}
+	return &Stores{DB: db,
+		Tokens: &TokenStore{c}, Audit: &AuditStore{c}, Namespaces: &NamespaceStore{c},
+		Registry: &RegistryStore{c}, Proxy: &ProxyStore{c}, Packages: &PackageStore{c},
+		Settings: &SettingsStore{c}, Sessions: &SessionStore{c}, Expiry: &ExpiryStore{c},
+		Leases: leases, GC: &GCStore{leases},
+	}
 }
 
 // maxCachedStmts bounds stmtDB's cache; queries built with a variable number of placeholders
@@ -147,7 +198,7 @@ func (d *stmtDB) Close() error {
 
 // Open connects to url: "postgres://…" or "postgresql://…" selects PostgreSQL; anything else is
 // a SQLite file path. It does not migrate; call Migrate.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string) (*DB, error) {
 	var (
 		db  *sql.DB
 		d   dialect
@@ -179,7 +230,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", d.name, err)
 	}
-	s := &Store{db: &stmtDB{DB: db, prepare: d.name == "sqlite", stmts: map[string]*sql.Stmt{}}, dialect: d}
+	s := &DB{&conn{db: &stmtDB{DB: db, prepare: d.name == "sqlite", stmts: map[string]*sql.Stmt{}}, dialect: d}}
 	if d.name == "sqlite" {
 		if s.cache, err = openReadCache(ctx, dsn, strings.TrimPrefix(url, "sqlite://")); err != nil {
 			db.Close()
@@ -190,20 +241,20 @@ func Open(ctx context.Context, url string) (*Store, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error {
+func (s *DB) Close() error {
 	err := s.db.Close()
 	return errors.Join(err, s.cache.close())
 }
 
 // Dialect names the database in use ("sqlite" or "postgres").
-func (s *Store) Dialect() string { return s.dialect.name }
+func (s *DB) Dialect() string { return s.dialect.name }
 
-// DB exposes the handle for tests and benchmarks that need raw access.
-func (s *Store) DB() *sql.DB { return s.db.DB }
+// SQL exposes the handle for tests and benchmarks that need raw access.
+func (s *DB) SQL() *sql.DB { return s.db.DB }
 
 // Migrate applies the embedded migrations not yet applied, each in its own transaction, and
 // returns how many it applied.
-func (s *Store) Migrate(ctx context.Context) (int, error) {
+func (s *DB) Migrate(ctx context.Context) (int, error) {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return 0, fmt.Errorf("migrate: %w", err)
 	}
@@ -263,7 +314,7 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 }
 
 // q rewrites ? placeholders to $n for PostgreSQL. Queries never contain a literal '?'.
-func (s *Store) q(query string) string {
+func (s *conn) q(query string) string {
 	if !s.dialect.positional {
 		return query
 	}
@@ -286,7 +337,7 @@ func (s *Store) q(query string) string {
 }
 
 // tx runs fn in a transaction, committing if fn returns nil.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *conn) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -299,7 +350,7 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 // classify maps driver errors to the store's kinds.
-func (s *Store) classify(err error) error {
+func (s *conn) classify(err error) error {
 	switch {
 	case err == nil:
 		return nil
@@ -314,7 +365,7 @@ func (s *Store) classify(err error) error {
 }
 
 // insertID runs an INSERT … RETURNING id (both dialects support RETURNING).
-func (s *Store) insertID(ctx context.Context, ex execer, query string, args ...any) (int64, error) {
+func (s *conn) insertID(ctx context.Context, ex execer, query string, args ...any) (int64, error) {
 	var id int64
 	err := ex.QueryRowContext(ctx, s.q(query+" RETURNING id"), args...).Scan(&id)
 	return id, s.classify(err)
@@ -347,25 +398,6 @@ func timePtr(v sql.NullInt64) *time.Time {
 }
 
 func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
-
-// Setting returns a stored instance setting, or ok false.
-func (s *Store) Setting(ctx context.Context, key string) (value string, ok bool, err error) {
-	err = s.db.QueryRowContext(ctx, s.q(`SELECT value FROM settings WHERE key = ?`), key).Scan(&value)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", false, nil
-	}
-	return value, err == nil, err
-}
-
-// SetSettingIfAbsent stores value under key unless a value is there, and returns the value kept.
-func (s *Store) SetSettingIfAbsent(ctx context.Context, key, value string) (string, error) {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`), key, value)
-	if err != nil {
-		return "", err
-	}
-	v, _, err := s.Setting(ctx, key)
-	return v, err
-}
 
 // scanner is a row to scan: a *sql.Row or the current row of *sql.Rows.
 type scanner = interface{ Scan(...any) error }

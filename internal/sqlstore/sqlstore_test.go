@@ -19,26 +19,26 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
-func openSQLite(t *testing.T, path string) *sqlstore.Store {
+func openSQLite(t *testing.T, path string) *sqlstore.Stores {
 	t.Helper()
-	s, err := sqlstore.Open(context.Background(), path)
+	db, err := sqlstore.Open(context.Background(), path)
 	if err != nil {
 		t.Fatalf("open sqlite: %v", err)
 	}
-	return s
+	return sqlstore.New(db)
 }
 
-func openPostgres(t *testing.T) *sqlstore.Store {
+func openPostgres(t *testing.T) *sqlstore.Stores {
 	t.Helper()
-	s, err := sqlstore.Open(context.Background(), testenv.PostgresURL(t))
+	db, err := sqlstore.Open(context.Background(), testenv.PostgresURL(t))
 	if err != nil {
 		t.Fatalf("open postgres: %v", err)
 	}
-	return s
+	return sqlstore.New(db)
 }
 
 func TestSQLite(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) *sqlstore.Store {
+	storetest.Run(t, func(t *testing.T) *sqlstore.Stores {
 		s := openSQLite(t, filepath.Join(t.TempDir(), "gatehouse.db"))
 		t.Cleanup(func() { _ = s.Close() })
 		if s.Dialect() != "sqlite" {
@@ -49,7 +49,7 @@ func TestSQLite(t *testing.T) {
 }
 
 func TestPostgres(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) *sqlstore.Store {
+	storetest.Run(t, func(t *testing.T) *sqlstore.Stores {
 		s := openPostgres(t)
 		t.Cleanup(func() { _ = s.Close() })
 		if s.Dialect() != "postgres" {
@@ -66,7 +66,7 @@ func TestSQLiteURLForms(t *testing.T) {
 	if _, err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SetSettingIfAbsent(context.Background(), "k", "v"); err != nil {
+	if _, err := s.Settings.SetSettingIfAbsent(context.Background(), "k", "v"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -74,7 +74,7 @@ func TestSQLiteURLForms(t *testing.T) {
 	}
 	s2 := openSQLite(t, "sqlite://"+path)
 	defer s2.Close()
-	v, ok, err := s2.Setting(context.Background(), "k")
+	v, ok, err := s2.Settings.Setting(context.Background(), "k")
 	if err != nil || !ok || v != "v" {
 		t.Fatalf("reopened via sqlite:// URL: %q %v %v", v, ok, err)
 	}
@@ -88,7 +88,7 @@ type issued struct {
 
 // issueTokens creates project, group and personal tokens through the real services, so the
 // test sees exactly what production writes.
-func issueTokens(t *testing.T, s *sqlstore.Store) []issued {
+func issueTokens(t *testing.T, s *sqlstore.Stores) []issued {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := s.Migrate(ctx); err != nil {
@@ -96,19 +96,19 @@ func issueTokens(t *testing.T, s *sqlstore.Store) []issued {
 	}
 	u := &namespace.User{Username: "owner", Email: "owner@example.com", Name: "Owner", PasswordHash: "x", CreatedAt: time.Now()}
 	g := &namespace.Group{Name: "G", Path: "g", CreatedAt: time.Now()}
-	if err := s.CreateUser(ctx, u); err != nil {
+	if err := s.Namespaces.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateGroup(ctx, g); err != nil {
+	if err := s.Namespaces.CreateGroup(ctx, g); err != nil {
 		t.Fatal(err)
 	}
 	p := &namespace.Project{Name: "P", Path: "p", GroupID: g.ID, Visibility: namespace.Private, CreatedAt: time.Now()}
-	if err := s.CreateProject(ctx, p); err != nil {
+	if err := s.Namespaces.CreateProject(ctx, p); err != nil {
 		t.Fatal(err)
 	}
 	d := token.NewDigester([]byte("instance-secret-for-leak-test"))
-	deploy := token.NewDeployService(s, d, nil)
-	usage := token.NewUsageWriter(s, nil)
+	deploy := token.NewDeployService(s.Tokens, d, nil)
+	usage := token.NewUsageWriter(s.Tokens, nil)
 	defer usage.Close()
 	var out []issued
 	for i, owner := range []token.Owner{{ProjectID: p.ID}, {GroupID: g.ID}, {ProjectID: p.ID}} {
@@ -129,7 +129,7 @@ func issueTokens(t *testing.T, s *sqlstore.Store) []issued {
 		usage.MarkUsed(got, netip.MustParseAddr("203.0.113.9"))
 		out = append(out, issued{sec, tok.Digest})
 	}
-	pats := token.NewPersonalService(s, d, nil)
+	pats := token.NewPersonalService(s.Tokens, d, nil)
 	pt, sec, err := pats.Create(ctx, token.CreatePersonalInput{UserID: u.ID, Name: "pat", Scopes: []string{"api"}})
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +180,7 @@ func TestSecretsNeverStoredPostgres(t *testing.T) {
 	defer s.Close()
 	toks := issueTokens(t, s)
 	ctx := context.Background()
-	rows, err := s.DB().QueryContext(ctx, `SELECT table_name FROM information_schema.tables
+	rows, err := s.SQL().QueryContext(ctx, `SELECT table_name FROM information_schema.tables
 		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`)
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +203,7 @@ func TestSecretsNeverStoredPostgres(t *testing.T) {
 	var dump bytes.Buffer
 	for _, table := range tables {
 		// A whole row cast to text shows every column, bytea as \x<hex>.
-		rs, err := s.DB().QueryContext(ctx, fmt.Sprintf(`SELECT t::text FROM %q t`, table))
+		rs, err := s.SQL().QueryContext(ctx, fmt.Sprintf(`SELECT t::text FROM %q t`, table))
 		if err != nil {
 			t.Fatalf("dump %s: %v", table, err)
 		}
@@ -244,20 +244,20 @@ func TestRevocationSeenByOtherStores(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			must(server.CreateUser(ctx, u))
+			must(server.Namespaces.CreateUser(ctx, u))
 			p := &namespace.Project{Name: "App", Path: "app", OwnerUserID: u.ID, Visibility: namespace.Private, CreatedAt: time.Unix(0, 0)}
-			must(server.CreateProject(ctx, p))
+			must(server.Namespaces.CreateProject(ctx, p))
 			tok := &token.DeployToken{Name: "deploy", Username: "gitlab+deploy-token-1", Scopes: token.Scopes{token.ReadPackageRegistry},
 				CreatedAt: time.Unix(0, 0), CreatorID: u.ID, Owner: token.Owner{ProjectID: p.ID}, Digest: bytes.Repeat([]byte{7}, 32)}
-			must(server.CreateDeployToken(ctx, tok))
+			must(server.Tokens.CreateDeployToken(ctx, tok))
 			for range 3 {
-				got, err := server.DeployTokenByDigest(ctx, tok.Digest)
+				got, err := server.Tokens.DeployTokenByDigest(ctx, tok.Digest)
 				if err != nil || got.Revoked {
 					t.Fatalf("before revocation: %+v, %v", got, err)
 				}
 			}
-			must(revoker.RevokeDeployToken(ctx, tok.ID))
-			got, err := server.DeployTokenByDigest(ctx, tok.Digest)
+			must(revoker.Tokens.RevokeDeployToken(ctx, tok.ID))
+			got, err := server.Tokens.DeployTokenByDigest(ctx, tok.Digest)
 			if err != nil || !got.Revoked {
 				t.Fatalf("after revocation by the other store: %+v, %v", got, err)
 			}
@@ -265,12 +265,13 @@ func TestRevocationSeenByOtherStores(t *testing.T) {
 	}
 }
 
-func openURL(t *testing.T, url string) *sqlstore.Store {
+func openURL(t *testing.T, url string) *sqlstore.Stores {
 	t.Helper()
-	s, err := sqlstore.Open(context.Background(), url)
+	db, err := sqlstore.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := sqlstore.New(db)
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }

@@ -10,14 +10,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
+// TokenStore keeps deploy tokens (with their last use and daily usage) and personal access
+// tokens.
+type TokenStore struct{ *conn }
+
 var (
-	_ token.DeployStore   = (*Store)(nil)
-	_ token.PersonalStore = (*Store)(nil)
-	_ audit.Store         = (*Store)(nil)
+	_ token.DeployStore   = (*TokenStore)(nil)
+	_ token.UsageStore    = (*TokenStore)(nil)
+	_ token.PersonalStore = (*TokenStore)(nil)
 )
 
 func encodeScopes(s token.Scopes) string { return strings.Join(s.Strings(), ",") }
@@ -60,9 +63,9 @@ func scanDeploy(row scanner) (*token.DeployToken, error) {
 	return &t, nil
 }
 
-// CreateDeployToken implements token.DeployStore. A token without a username gets the default
-// one from its id in the same transaction.
-func (s *Store) CreateDeployToken(ctx context.Context, t *token.DeployToken) error {
+// CreateDeployToken implements token.DeployStore. A token without a username gets
+// token.DefaultUsername of its id in the same transaction.
+func (s *TokenStore) CreateDeployToken(ctx context.Context, t *token.DeployToken) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		username := t.Username
 		if username == "" {
@@ -88,7 +91,7 @@ func (s *Store) CreateDeployToken(ctx context.Context, t *token.DeployToken) err
 			return err
 		}
 		if t.Username == "" {
-			username = token.DefaultUsernamePrefix + strconv.FormatInt(id, 10)
+			username = token.DefaultUsername(id)
 			if _, err := tx.ExecContext(ctx, s.q(`UPDATE deploy_tokens SET username = ? WHERE id = ?`), username, id); err != nil {
 				return s.classify(err)
 			}
@@ -100,19 +103,19 @@ func (s *Store) CreateDeployToken(ctx context.Context, t *token.DeployToken) err
 }
 
 // DeployToken implements token.DeployStore.
-func (s *Store) DeployToken(ctx context.Context, id int64) (*token.DeployToken, error) {
+func (s *TokenStore) DeployToken(ctx context.Context, id int64) (*token.DeployToken, error) {
 	t, err := scanDeploy(s.db.QueryRowContext(ctx, s.q(`SELECT `+deployCols+` FROM deploy_tokens WHERE id = ?`), id))
 	return t, kindErr("deploy token", s.classify(err))
 }
 
 // DeployTokenByDigest implements token.DeployStore.
-func (s *Store) DeployTokenByDigest(ctx context.Context, digest []byte) (*token.DeployToken, error) {
+func (s *TokenStore) DeployTokenByDigest(ctx context.Context, digest []byte) (*token.DeployToken, error) {
 	return cached(s.cache, cacheKey{kind: "deploy token by digest", text: string(digest)}, cloneDeployToken, func() (*token.DeployToken, error) {
 		return s.deployTokenByDigest(ctx, digest)
 	})
 }
 
-func (s *Store) deployTokenByDigest(ctx context.Context, digest []byte) (*token.DeployToken, error) {
+func (s *TokenStore) deployTokenByDigest(ctx context.Context, digest []byte) (*token.DeployToken, error) {
 	t, err := scanDeploy(s.db.QueryRowContext(ctx, s.q(`SELECT `+deployCols+` FROM deploy_tokens WHERE digest = ?`), digest))
 	if errors.Is(err, sql.ErrNoRows) {
 		// A secret replaced by a rotation: the service decides whether its grace period holds.
@@ -122,14 +125,14 @@ func (s *Store) deployTokenByDigest(ctx context.Context, digest []byte) (*token.
 }
 
 // RotateDeployToken implements token.DeployStore.
-func (s *Store) RotateDeployToken(ctx context.Context, t *token.DeployToken) error {
+func (s *TokenStore) RotateDeployToken(ctx context.Context, t *token.DeployToken) error {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE deploy_tokens SET digest = ?, sealed_secret = ?, previous_digest = ?, previous_valid_until = ? WHERE id = ? AND revoked = ?`),
 		t.Digest, t.SealedSecret, t.PreviousDigest, nullTime(t.PreviousValidUntil), t.ID, false)
 	return kindErr("rotate deploy token", affectedOne(res, s.classify(err)))
 }
 
 // ListDeployTokens implements token.DeployStore.
-func (s *Store) ListDeployTokens(ctx context.Context, f token.DeployFilter) ([]*token.DeployToken, error) {
+func (s *TokenStore) ListDeployTokens(ctx context.Context, f token.DeployFilter) ([]*token.DeployToken, error) {
 	query := `SELECT ` + deployCols + ` FROM deploy_tokens WHERE 1=1`
 	var args []any
 	if f.ProjectID != 0 {
@@ -150,19 +153,19 @@ func (s *Store) ListDeployTokens(ctx context.Context, f token.DeployFilter) ([]*
 }
 
 // RevokeDeployToken implements token.DeployStore.
-func (s *Store) RevokeDeployToken(ctx context.Context, id int64) error {
+func (s *TokenStore) RevokeDeployToken(ctx context.Context, id int64) error {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE deploy_tokens SET revoked = ? WHERE id = ?`), true, id)
 	return kindErr("revoke deploy token", affectedOne(res, err))
 }
 
 // DeleteDeployToken implements token.DeployStore.
-func (s *Store) DeleteDeployToken(ctx context.Context, id int64) error {
+func (s *TokenStore) DeleteDeployToken(ctx context.Context, id int64) error {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM deploy_tokens WHERE id = ?`), id)
 	return kindErr("delete deploy token", affectedOne(res, err))
 }
 
 // TouchDeployToken implements token.DeployStore.
-func (s *Store) TouchDeployToken(ctx context.Context, id int64, at time.Time, ip netip.Addr) error {
+func (s *TokenStore) TouchDeployToken(ctx context.Context, id int64, at time.Time, ip netip.Addr) error {
 	addr := ""
 	if ip.IsValid() {
 		addr = ip.String()
@@ -176,7 +179,7 @@ func usageDay(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 
 // AddDeployTokenUsage implements token.DeployStore: one upsert per (token, day) in a single
 // transaction; entries of tokens deleted meanwhile are skipped rather than failing the batch.
-func (s *Store) AddDeployTokenUsage(ctx context.Context, usage []token.DailyUsage) error {
+func (s *TokenStore) AddDeployTokenUsage(ctx context.Context, usage []token.DailyUsage) error {
 	if len(usage) == 0 {
 		return nil
 	}
@@ -211,7 +214,7 @@ func (s *Store) AddDeployTokenUsage(ctx context.Context, usage []token.DailyUsag
 }
 
 // DeployTokenUsage implements token.DeployStore.
-func (s *Store) DeployTokenUsage(ctx context.Context, id int64, from, to time.Time) ([]token.DailyUsage, error) {
+func (s *TokenStore) DeployTokenUsage(ctx context.Context, id int64, from, to time.Time) ([]token.DailyUsage, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT CAST(day AS TEXT), requests FROM deploy_token_usage
 		WHERE deploy_token_id = ? AND day >= ? AND day <= ? ORDER BY day`), id, usageDay(from), usageDay(to))
 	if err != nil {
@@ -236,7 +239,7 @@ func (s *Store) DeployTokenUsage(ctx context.Context, id int64, from, to time.Ti
 const personalCols = `id, user_id, name, scopes, expires_at, revoked, created_at, last_used_at, digest`
 
 // CreatePersonalToken implements token.PersonalStore.
-func (s *Store) CreatePersonalToken(ctx context.Context, t *token.PersonalToken) error {
+func (s *TokenStore) CreatePersonalToken(ctx context.Context, t *token.PersonalToken) error {
 	id, err := s.insertID(ctx, s.db, `INSERT INTO personal_tokens (user_id, name, scopes, expires_at, revoked, created_at, digest) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		t.UserID, t.Name, encodeScopes(t.Scopes), nullTime(t.ExpiresAt), false, unixTime(t.CreatedAt), t.Digest)
 	if err != nil {
@@ -247,7 +250,7 @@ func (s *Store) CreatePersonalToken(ctx context.Context, t *token.PersonalToken)
 }
 
 // PersonalTokenByDigest implements token.PersonalStore.
-func (s *Store) PersonalTokenByDigest(ctx context.Context, digest []byte) (*token.PersonalToken, error) {
+func (s *TokenStore) PersonalTokenByDigest(ctx context.Context, digest []byte) (*token.PersonalToken, error) {
 	var t token.PersonalToken
 	var scopes string
 	var exp, last sql.NullInt64
@@ -261,55 +264,18 @@ func (s *Store) PersonalTokenByDigest(ctx context.Context, digest []byte) (*toke
 	return &t, nil
 }
 
-// RecordEvent implements audit.Store.
-func (s *Store) RecordEvent(ctx context.Context, e *audit.Event) error {
-	id, err := s.insertID(ctx, s.db, `INSERT INTO audit_events (type, actor_kind, actor_id, actor_name, target_type, target_id, target_name, entity_type, entity_id, ip, details, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Type, e.ActorKind, e.ActorID, e.ActorName, e.TargetType, e.TargetID, e.TargetName, e.EntityType, e.EntityID, e.IP, e.Details, unixTime(e.CreatedAt))
+// PersonalToken returns a personal access token by id, or errkind.ErrNotFound (the registry
+// re-checks the token behind a bearer JWT on every request).
+func (s *TokenStore) PersonalToken(ctx context.Context, id int64) (*token.PersonalToken, error) {
+	var t token.PersonalToken
+	var scopes string
+	var exp, last sql.NullInt64
+	var created int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT `+personalCols+` FROM personal_tokens WHERE id = ?`), id).
+		Scan(&t.ID, &t.UserID, &t.Name, &scopes, &exp, &t.Revoked, &created, &last, &t.Digest)
 	if err != nil {
-		return fmt.Errorf("record audit event: %w", err)
+		return nil, kindErr("personal token", s.classify(err))
 	}
-	e.ID = id
-	return nil
-}
-
-// DeleteEventsBefore implements audit.Pruner: it deletes up to limit events created before
-// before, oldest first, and returns how many it deleted.
-func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int64, error) {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM audit_events WHERE id IN
-		(SELECT id FROM audit_events WHERE created_at < ? ORDER BY created_at, id LIMIT ?)`), unixTime(before), limit)
-	if err != nil {
-		return 0, fmt.Errorf("delete audit events: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("delete audit events: %w", err)
-	}
-	return n, nil
-}
-
-// ListEvents implements audit.Store.
-func (s *Store) ListEvents(ctx context.Context, entityType string, entityID int64) ([]*audit.Event, error) {
-	query := `SELECT id, type, actor_kind, actor_id, actor_name, target_type, target_id, target_name, entity_type, entity_id, ip, details, created_at FROM audit_events`
-	var args []any
-	if entityType != "" {
-		query += ` WHERE entity_type = ? AND entity_id = ?`
-		args = append(args, entityType, entityID)
-	}
-	rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY id DESC`), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list audit events: %w", err)
-	}
-	defer rows.Close()
-	var out []*audit.Event
-	for rows.Next() {
-		var e audit.Event
-		var created int64
-		if err := rows.Scan(&e.ID, &e.Type, &e.ActorKind, &e.ActorID, &e.ActorName, &e.TargetType, &e.TargetID, &e.TargetName, &e.EntityType, &e.EntityID, &e.IP, &e.Details, &created); err != nil {
-			return nil, err
-		}
-		e.CreatedAt = fromUnix(created)
-		out = append(out, &e)
-	}
-	return out, rows.Err()
+	t.Scopes, t.ExpiresAt, t.LastUsedAt, t.CreatedAt = decodeScopes(scopes), timePtr(exp), timePtr(last), fromUnix(created)
+	return &t, nil
 }

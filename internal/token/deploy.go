@@ -148,8 +148,8 @@ type DeployFilter struct {
 
 // DeployStore is the persistence the deploy-token service needs.
 type DeployStore interface {
-	// CreateDeployToken inserts t, assigning ID and, when Username is empty, the default
-	// username; returns errkind.ErrConflict for a username already taken by another token or,
+	// CreateDeployToken inserts t, assigning ID and, when Username is empty, DefaultUsername(ID);
+	// returns errkind.ErrConflict for a username already taken by another token or,
 	// case-insensitively, by a user.
 	CreateDeployToken(ctx context.Context, t *DeployToken) error
 	// DeployToken returns the token with id, or errkind.ErrNotFound.

@@ -38,7 +38,7 @@ func (c *clock) Set(t time.Time) {
 
 // env is a real SQLite store with one user, group and project to own tokens.
 type env struct {
-	store   *sqlstore.Store
+	store   *sqlstore.Stores
 	clock   *clock
 	digest  *token.Digester
 	user    *namespace.User
@@ -55,14 +55,14 @@ func newEnv(t *testing.T) *env {
 	e := &env{store: s, clock: &clock{now: noon}, digest: token.NewDigester([]byte("k"))}
 	e.user = &namespace.User{Username: "root", Email: "root@example.com", Name: "Root", PasswordHash: "x", CreatedAt: noon}
 	e.group = &namespace.Group{Name: "G", Path: "g", CreatedAt: noon}
-	if err := s.CreateUser(ctx, e.user); err != nil {
+	if err := s.Namespaces.CreateUser(ctx, e.user); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateGroup(ctx, e.group); err != nil {
+	if err := s.Namespaces.CreateGroup(ctx, e.group); err != nil {
 		t.Fatal(err)
 	}
 	e.project = &namespace.Project{Name: "P", Path: "p", GroupID: e.group.ID, Visibility: namespace.Private, CreatedAt: noon}
-	if err := s.CreateProject(ctx, e.project); err != nil {
+	if err := s.Namespaces.CreateProject(ctx, e.project); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -71,7 +71,7 @@ func newEnv(t *testing.T) *env {
 func (e *env) deployService(t *testing.T, store token.DeployStore) *token.DeployService {
 	t.Helper()
 	if store == nil {
-		store = e.store
+		store = e.store.Tokens
 	}
 	return token.NewDeployService(store, e.digest, e.clock.Now)
 }
@@ -260,7 +260,7 @@ func TestDeployAuthenticate(t *testing.T) {
 
 // countingStore is the real store, counting and recording last-used writes.
 type countingStore struct {
-	*sqlstore.Store
+	*sqlstore.TokenStore
 	mu      sync.Mutex
 	touches []string
 }
@@ -269,12 +269,12 @@ func (c *countingStore) TouchDeployToken(ctx context.Context, id int64, at time.
 	c.mu.Lock()
 	c.touches = append(c.touches, fmt.Sprintf("%d@%s", id, at.Format("15:04:05.000")))
 	c.mu.Unlock()
-	return c.Store.TouchDeployToken(ctx, id, at, ip)
+	return c.TokenStore.TouchDeployToken(ctx, id, at, ip)
 }
 
 func TestMarkUsed(t *testing.T) {
 	e := newEnv(t)
-	cs := &countingStore{Store: e.store}
+	cs := &countingStore{TokenStore: e.store.Tokens}
 	svc := token.NewDeployService(cs, e.digest, e.clock.Now)
 	usage := token.NewUsageWriter(cs, e.clock.Now)
 	ctx := context.Background()
@@ -315,7 +315,7 @@ func TestMarkUsed(t *testing.T) {
 	}
 	// Close flushed the queue: the database holds the last write of each token.
 	for _, tok := range []*token.DeployToken{a, b} {
-		stored, err := e.store.DeployToken(ctx, tok.ID)
+		stored, err := e.store.Tokens.DeployToken(ctx, tok.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -371,7 +371,7 @@ func TestDeployRevokeDelete(t *testing.T) {
 
 func TestPersonalTokens(t *testing.T) {
 	e := newEnv(t)
-	svc := token.NewPersonalService(e.store, e.digest, e.clock.Now)
+	svc := token.NewPersonalService(e.store.Tokens, e.digest, e.clock.Now)
 	ctx := context.Background()
 	tok, sec, err := svc.Create(ctx, token.CreatePersonalInput{UserID: e.user.ID, Name: "laptop",
 		Scopes: []string{"read_repository", "api"}, ExpiresAt: "2030-06-17"})

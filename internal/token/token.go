@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -237,6 +238,11 @@ var usernameRE = regexp.MustCompile(`^[A-Za-z0-9_.+-]{1,255}$`)
 
 // DefaultUsernamePrefix is followed by the token's id to form the default deploy-token username.
 const DefaultUsernamePrefix = "gitlab+deploy-token-"
+
+// DefaultUsername is the username of deploy token id created without one, GitLab's
+// gitlab+deploy-token-{id} (docs/design.md §2.4). The store assigns it once the id is known, and
+// keeps it: a token created before keeps the name it was given.
+func DefaultUsername(id int64) string { return DefaultUsernamePrefix + strconv.FormatInt(id, 10) }
 
 // ValidateUsername checks a custom deploy-token username (docs/design.md §2.4). The default-name
 // prefix is reserved so a custom name can never take the username a later token will be given.

@@ -472,6 +472,19 @@ func TestScopesSet(t *testing.T) {
 	}
 }
 
+// TestDefaultUsername: a token created without a username is GitLab's gitlab+deploy-token-{id}
+// (docs/design.md §2.4), which ValidateUsername refuses as a custom name.
+func TestDefaultUsername(t *testing.T) {
+	for id, want := range map[int64]string{1: "gitlab+deploy-token-1", 42: "gitlab+deploy-token-42", 1234567890123: "gitlab+deploy-token-1234567890123"} {
+		if got := token.DefaultUsername(id); got != want {
+			t.Errorf("DefaultUsername(%d) = %q, want %q", id, got, want)
+		}
+		if token.ValidateUsername(want) == nil {
+			t.Errorf("ValidateUsername(%q) accepted the default username as a custom one", want)
+		}
+	}
+}
+
 func TestValidateUsername(t *testing.T) {
 	cases := []struct {
 		name, in string

@@ -30,7 +30,7 @@ func (b *batchStore) AddDeployTokenUsage(ctx context.Context, u []token.DailyUsa
 // not per request), and Usage fills days without requests with zero.
 func TestUsageCounters(t *testing.T) {
 	e := newEnv(t)
-	bs := &batchStore{countingStore: &countingStore{Store: e.store}}
+	bs := &batchStore{countingStore: &countingStore{TokenStore: e.store.Tokens}}
 	svc := token.NewDeployService(bs, e.digest, e.clock.Now)
 	usage := token.NewUsageWriter(bs, e.clock.Now)
 	t.Cleanup(usage.Close)
@@ -80,7 +80,7 @@ func TestUsageCounters(t *testing.T) {
 	if len(got) != 3 {
 		t.Fatalf("usage = %+v, want 3 days", got)
 	}
-	stored, err := e.store.DeployToken(ctx, a.ID)
+	stored, err := e.store.Tokens.DeployToken(ctx, a.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestUsageCounters(t *testing.T) {
 	usage.MarkUsed(b, netip.Addr{})
 	usage.Close()
 	usage.Flush() // after Close: returns at once
-	u, err := e.store.DeployTokenUsage(ctx, b.ID, today, today)
+	u, err := e.store.Tokens.DeployTokenUsage(ctx, b.ID, today, today)
 	if err != nil || len(u) != 1 || u[0].Requests != 2 {
 		t.Fatalf("b's usage after Close = %+v, %v; want 2 requests", u, err)
 	}

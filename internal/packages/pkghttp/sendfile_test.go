@@ -27,7 +27,7 @@ func TestSendFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns := namespace.NewService(s, nil)
+	ns := namespace.NewService(s.Namespaces, nil)
 	g, err := ns.CreateGroup(ctx, namespace.CreateGroupInput{Name: "G", Path: "g"})
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +36,7 @@ func TestSendFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := packages.NewService(s, blobs, ns, packages.Options{})
+	svc, err := packages.NewService(s.Packages, blobs, ns, packages.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 // testMemberChanges checks ChangeMember: the owners it counts for the domain's last-owner rule,
 // that a refusal changes nothing, and that two concurrent demotions in one tree cannot both
 // count on the other's ownership.
-func testMemberChanges(t *testing.T, s *sqlstore.Store) {
+func testMemberChanges(t *testing.T, s *sqlstore.Stores) {
 	top := mustGroup(t, s, "co", 0)
 	dept := mustGroup(t, s, "dept", top.ID)
 	alice, bob, carol, dave, erin, frank := mustUser(t, s, "alice"), mustUser(t, s, "bob"), mustUser(t, s, "carol"),
@@ -30,7 +30,7 @@ func testMemberChanges(t *testing.T, s *sqlstore.Store) {
 		{UserID: frank.ID, GroupID: dept.ID, Role: namespace.Developer},
 	} {
 		m.CreatedAt = t0
-		must(t, s.AddMember(ctx(), m))
+		must(t, s.Namespaces.AddMember(ctx(), m))
 	}
 	// owners asks ChangeMember how many owners remain apart from m, refusing so nothing changes.
 	errAsked := errors.New("asked")
@@ -38,7 +38,7 @@ func testMemberChanges(t *testing.T, s *sqlstore.Store) {
 		t.Helper()
 		var old namespace.Member
 		n := -1
-		_, err := s.ChangeMember(ctx(), m, func(o namespace.Member, others int) error { old, n = o, others; return errAsked })
+		_, err := s.Namespaces.ChangeMember(ctx(), m, func(o namespace.Member, others int) error { old, n = o, others; return errAsked })
 		wantErr(t, err, errAsked)
 		return old, n
 	}
@@ -65,29 +65,29 @@ func testMemberChanges(t *testing.T, s *sqlstore.Store) {
 	})
 	t.Run("ok/refusal changes nothing", func(t *testing.T) {
 		owners(t, namespace.Member{UserID: alice.ID, GroupID: top.ID, Role: namespace.Guest})
-		if roles, err := s.MemberRoles(ctx(), alice.ID, 0, []int64{top.ID}); err != nil || !sameRoles(roles, []namespace.Role{namespace.Owner}) {
+		if roles, err := s.Namespaces.MemberRoles(ctx(), alice.ID, 0, []int64{top.ID}); err != nil || !sameRoles(roles, []namespace.Role{namespace.Owner}) {
 			t.Fatalf("alice after a refused change: %v, %v", roles, err)
 		}
 	})
 	t.Run("ok/change and remove", func(t *testing.T) {
-		old, err := s.ChangeMember(ctx(), namespace.Member{UserID: frank.ID, GroupID: dept.ID, Role: namespace.Reporter},
+		old, err := s.Namespaces.ChangeMember(ctx(), namespace.Member{UserID: frank.ID, GroupID: dept.ID, Role: namespace.Reporter},
 			func(namespace.Member, int) error { return nil })
 		must(t, err)
 		if old.Role != namespace.Developer {
 			t.Fatalf("old role %d, want developer", old.Role)
 		}
-		_, err = s.ChangeMember(ctx(), namespace.Member{UserID: frank.ID, GroupID: dept.ID, Role: namespace.NoRole},
+		_, err = s.Namespaces.ChangeMember(ctx(), namespace.Member{UserID: frank.ID, GroupID: dept.ID, Role: namespace.NoRole},
 			func(namespace.Member, int) error { return nil })
 		must(t, err)
-		if roles, err := s.MemberRoles(ctx(), frank.ID, 0, []int64{dept.ID}); err != nil || len(roles) != 0 {
+		if roles, err := s.Namespaces.MemberRoles(ctx(), frank.ID, 0, []int64{dept.ID}); err != nil || len(roles) != 0 {
 			t.Fatalf("frank after removal: %v, %v", roles, err)
 		}
 	})
 	t.Run("fail/no such membership", func(t *testing.T) {
-		_, err := s.ChangeMember(ctx(), namespace.Member{UserID: frank.ID, GroupID: top.ID, Role: namespace.Guest},
+		_, err := s.Namespaces.ChangeMember(ctx(), namespace.Member{UserID: frank.ID, GroupID: top.ID, Role: namespace.Guest},
 			func(namespace.Member, int) error { return nil })
 		wantErr(t, err, errkind.ErrNotFound)
-		_, err = s.ChangeMember(ctx(), namespace.Member{UserID: frank.ID, GroupID: 999999, Role: namespace.Guest},
+		_, err = s.Namespaces.ChangeMember(ctx(), namespace.Member{UserID: frank.ID, GroupID: 999999, Role: namespace.Guest},
 			func(namespace.Member, int) error { return nil })
 		wantErr(t, err, errkind.ErrNotFound)
 	})
@@ -117,7 +117,7 @@ func testMemberChanges(t *testing.T, s *sqlstore.Store) {
 			errs := make(chan error, 2)
 			for _, u := range []*namespace.User{alice, bob} {
 				go func() {
-					_, err := s.ChangeMember(ctx(), namespace.Member{UserID: u.ID, GroupID: top.ID, Role: namespace.Maintainer}, decide)
+					_, err := s.Namespaces.ChangeMember(ctx(), namespace.Member{UserID: u.ID, GroupID: top.ID, Role: namespace.Maintainer}, decide)
 					errs <- err
 				}()
 			}
@@ -129,7 +129,7 @@ func testMemberChanges(t *testing.T, s *sqlstore.Store) {
 					must(t, err)
 				}
 			}
-			ms, err := s.ListMembers(ctx(), top.ID, 0)
+			ms, err := s.Namespaces.ListMembers(ctx(), top.ID, 0)
 			must(t, err)
 			var left []int64
 			for _, m := range ms {
@@ -142,7 +142,7 @@ func testMemberChanges(t *testing.T, s *sqlstore.Store) {
 			}
 			// Make both owners again for the next round.
 			for _, u := range []*namespace.User{alice, bob} {
-				_, err := s.ChangeMember(ctx(), namespace.Member{UserID: u.ID, GroupID: top.ID, Role: namespace.Owner},
+				_, err := s.Namespaces.ChangeMember(ctx(), namespace.Member{UserID: u.ID, GroupID: top.ID, Role: namespace.Owner},
 					func(namespace.Member, int) error { return nil })
 				must(t, err)
 			}

@@ -15,8 +15,8 @@ import (
 // testSharedPaths checks, through the namespace service, that users and top-level groups share
 // one namespace of paths (case-insensitively), as in GitLab, while a subgroup may reuse a
 // username.
-func testSharedPaths(t *testing.T, s *sqlstore.Store) {
-	svc := namespace.NewService(s, func() time.Time { return t0 })
+func testSharedPaths(t *testing.T, s *sqlstore.Stores) {
+	svc := namespace.NewService(s.Namespaces, func() time.Time { return t0 })
 	user := func(name string) error {
 		_, err := svc.CreateUser(ctx(), namespace.CreateUserInput{Username: name, Email: strings.ToLower(name) + "@example.com",
 			Name: name, Password: "correct horse"})
@@ -52,10 +52,10 @@ func testSharedPaths(t *testing.T, s *sqlstore.Store) {
 		must(t, user("bob"))
 	})
 	t.Run("ok/nothing stored by the refusals", func(t *testing.T) {
-		if _, err := s.UserByUsername(ctx(), "acme"); !errors.Is(err, errkind.ErrNotFound) {
+		if _, err := s.Namespaces.UserByUsername(ctx(), "acme"); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("user acme: %v, want not found", err)
 		}
-		if g, err := s.GroupByPath(ctx(), "alice"); !errors.Is(err, errkind.ErrNotFound) {
+		if g, err := s.Namespaces.GroupByPath(ctx(), "alice"); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("group alice: %+v %v, want not found", g, err)
 		}
 	})
@@ -64,8 +64,8 @@ func testSharedPaths(t *testing.T, s *sqlstore.Store) {
 // testSiblingPaths checks that a group's subgroups and projects share one namespace of paths
 // (g1/p1 cannot be both), case-insensitively, through the service and under concurrency: the
 // store's unique index decides, so of two creates racing for one path exactly one wins.
-func testSiblingPaths(t *testing.T, s *sqlstore.Store) {
-	svc := namespace.NewService(s, func() time.Time { return t0 })
+func testSiblingPaths(t *testing.T, s *sqlstore.Stores) {
+	svc := namespace.NewService(s.Namespaces, func() time.Time { return t0 })
 	g1, err := svc.CreateGroup(ctx(), namespace.CreateGroupInput{Name: "g1", Path: "g1"})
 	must(t, err)
 	group := func(path string) error {
@@ -94,17 +94,17 @@ func testSiblingPaths(t *testing.T, s *sqlstore.Store) {
 		taken(t, project("SUB"))
 	})
 	t.Run("ok/nothing stored by the refusals", func(t *testing.T) {
-		if _, err := s.GroupByPath(ctx(), "g1/p1"); !errors.Is(err, errkind.ErrNotFound) {
+		if _, err := s.Namespaces.GroupByPath(ctx(), "g1/p1"); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("group g1/p1: %v, want not found", err)
 		}
-		if _, err := s.ProjectByPath(ctx(), "g1/sub"); !errors.Is(err, errkind.ErrNotFound) {
+		if _, err := s.Namespaces.ProjectByPath(ctx(), "g1/sub"); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("project g1/sub: %v, want not found", err)
 		}
 	})
 	t.Run("ok/a refused project frees nothing and an undone one frees its path", func(t *testing.T) {
 		p, err := svc.CreateProject(ctx(), namespace.CreateProjectInput{Name: "tmp", Path: "tmp", GroupID: g1.ID})
 		must(t, err)
-		must(t, s.DeleteProject(ctx(), p.ID))
+		must(t, s.Namespaces.DeleteProject(ctx(), p.ID))
 		must(t, group("tmp"))
 	})
 	t.Run("ok/concurrent project and subgroup creates: exactly one wins", func(t *testing.T) {
@@ -127,8 +127,8 @@ func testSiblingPaths(t *testing.T, s *sqlstore.Store) {
 					taken(t, err)
 				}
 			}
-			_, gerr := s.GroupByPath(ctx(), "g1/"+path)
-			_, perr := s.ProjectByPath(ctx(), "g1/"+path)
+			_, gerr := s.Namespaces.GroupByPath(ctx(), "g1/"+path)
+			_, perr := s.Namespaces.ProjectByPath(ctx(), "g1/"+path)
 			if won != 1 || (gerr == nil) == (perr == nil) {
 				t.Fatalf("%s: %d creates won; group: %v, project: %v", path, won, gerr, perr)
 			}
@@ -147,7 +147,7 @@ func testSiblingPaths(t *testing.T, s *sqlstore.Store) {
 			go func() {
 				<-start
 				// A store user: bcrypt would make the race one-sided.
-				errs <- s.CreateUser(ctx(), &namespace.User{Username: name, Email: name + "@example.com", Name: name, PasswordHash: "!", CreatedAt: t0})
+				errs <- s.Namespaces.CreateUser(ctx(), &namespace.User{Username: name, Email: name + "@example.com", Name: name, PasswordHash: "!", CreatedAt: t0})
 			}()
 			close(start)
 			won := 0
@@ -167,8 +167,8 @@ func testSiblingPaths(t *testing.T, s *sqlstore.Store) {
 
 // testRoutesMigration checks that migration 0015 refuses existing paths held twice, naming them,
 // and builds the routes table once they are gone.
-func testRoutesMigration(t *testing.T, s *sqlstore.Store) {
-	db := s.DB()
+func testRoutesMigration(t *testing.T, s *sqlstore.Stores) {
+	db := s.SQL()
 	exec := func(query string, args ...any) {
 		t.Helper()
 		if s.Dialect() == "postgres" {
@@ -196,7 +196,7 @@ func testRoutesMigration(t *testing.T, s *sqlstore.Store) {
 		t.Fatalf("Migrate after the rename = %d, %v; want 0015 applied", n, err)
 	}
 	// The backfilled routes hold the existing paths.
-	svc := namespace.NewService(s, func() time.Time { return t0 })
+	svc := namespace.NewService(s.Namespaces, func() time.Time { return t0 })
 	_, err = svc.CreateGroup(ctx(), namespace.CreateGroupInput{Name: "p1", Path: "p1", ParentID: g1.ID})
 	var ve *errkind.ValidationError
 	if !errors.As(err, &ve) || ve.Reason != "has already been taken" {

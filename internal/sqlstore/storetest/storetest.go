@@ -25,12 +25,13 @@ import (
 
 // OpenSQLite opens a migrated SQLite store in a fresh temporary directory and closes it when
 // the test ends.
-func OpenSQLite(tb testing.TB) *sqlstore.Store {
+func OpenSQLite(tb testing.TB) *sqlstore.Stores {
 	tb.Helper()
-	s, err := sqlstore.Open(context.Background(), filepath.Join(tb.TempDir(), "gatehouse.db"))
+	db, err := sqlstore.Open(context.Background(), filepath.Join(tb.TempDir(), "gatehouse.db"))
 	if err != nil {
 		tb.Fatalf("open sqlite store: %v", err)
 	}
+	s := sqlstore.New(db)
 	tb.Cleanup(func() { _ = s.Close() })
 	if _, err := s.Migrate(context.Background()); err != nil {
 		tb.Fatalf("migrate sqlite store: %v", err)
@@ -40,9 +41,9 @@ func OpenSQLite(tb testing.TB) *sqlstore.Store {
 
 // Run runs the suite. open must return a store on a fresh, empty and NOT yet migrated database
 // (the suite migrates it itself so it can check Migrate), and arrange for it to be closed.
-func Run(t *testing.T, open func(t *testing.T) *sqlstore.Store) {
+func Run(t *testing.T, open func(t *testing.T) *sqlstore.Stores) {
 	t.Helper()
-	migrated := func(t *testing.T) *sqlstore.Store {
+	migrated := func(t *testing.T) *sqlstore.Stores {
 		t.Helper()
 		s := open(t)
 		if _, err := s.Migrate(context.Background()); err != nil {
@@ -89,30 +90,30 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func mustUser(t *testing.T, s *sqlstore.Store, username string) *namespace.User {
+func mustUser(t *testing.T, s *sqlstore.Stores, username string) *namespace.User {
 	t.Helper()
 	u := &namespace.User{Username: username, Email: username + "@example.com", Name: strings.ToUpper(username),
 		PasswordHash: "hash-of-" + username, CreatedAt: t0}
-	if err := s.CreateUser(ctx(), u); err != nil {
+	if err := s.Namespaces.CreateUser(ctx(), u); err != nil {
 		t.Fatalf("create user %s: %v", username, err)
 	}
 	return u
 }
 
-func mustGroup(t *testing.T, s *sqlstore.Store, path string, parent int64) *namespace.Group {
+func mustGroup(t *testing.T, s *sqlstore.Stores, path string, parent int64) *namespace.Group {
 	t.Helper()
 	g := &namespace.Group{Name: "Group " + path, Path: path, ParentID: parent, CreatedAt: t0}
-	if err := s.CreateGroup(ctx(), g); err != nil {
+	if err := s.Namespaces.CreateGroup(ctx(), g); err != nil {
 		t.Fatalf("create group %s: %v", path, err)
 	}
 	return g
 }
 
-func mustProject(t *testing.T, s *sqlstore.Store, path string, groupID, ownerID int64) *namespace.Project {
+func mustProject(t *testing.T, s *sqlstore.Stores, path string, groupID, ownerID int64) *namespace.Project {
 	t.Helper()
 	p := &namespace.Project{Name: "Project " + path, Path: path, GroupID: groupID, OwnerUserID: ownerID,
 		Visibility: namespace.Private, CreatedAt: t0}
-	if err := s.CreateProject(ctx(), p); err != nil {
+	if err := s.Namespaces.CreateProject(ctx(), p); err != nil {
 		t.Fatalf("create project %s: %v", path, err)
 	}
 	return p
@@ -125,7 +126,7 @@ func digestOf(label string) []byte {
 	return d
 }
 
-func testMigrate(t *testing.T, s *sqlstore.Store) {
+func testMigrate(t *testing.T, s *sqlstore.Stores) {
 	t.Run("ok/first applies every migration", func(t *testing.T) {
 		n, err := s.Migrate(ctx())
 		must(t, err)
@@ -148,35 +149,35 @@ func testMigrate(t *testing.T, s *sqlstore.Store) {
 	})
 }
 
-func testSettings(t *testing.T, s *sqlstore.Store) {
+func testSettings(t *testing.T, s *sqlstore.Stores) {
 	t.Run("ok/absent", func(t *testing.T) {
-		v, ok, err := s.Setting(ctx(), "jwt_key")
+		v, ok, err := s.Settings.Setting(ctx(), "jwt_key")
 		must(t, err)
 		if ok || v != "" {
 			t.Fatalf("Setting on empty store = %q, %v; want \"\", false", v, ok)
 		}
 	})
 	t.Run("ok/first value stored", func(t *testing.T) {
-		v, err := s.SetSettingIfAbsent(ctx(), "jwt_key", "first")
+		v, err := s.Settings.SetSettingIfAbsent(ctx(), "jwt_key", "first")
 		must(t, err)
 		if v != "first" {
 			t.Fatalf("SetSettingIfAbsent = %q, want first", v)
 		}
 	})
 	t.Run("ok/second value ignored", func(t *testing.T) {
-		v, err := s.SetSettingIfAbsent(ctx(), "jwt_key", "second")
+		v, err := s.Settings.SetSettingIfAbsent(ctx(), "jwt_key", "second")
 		must(t, err)
 		if v != "first" {
 			t.Fatalf("SetSettingIfAbsent kept %q, want first", v)
 		}
-		got, ok, err := s.Setting(ctx(), "jwt_key")
+		got, ok, err := s.Settings.Setting(ctx(), "jwt_key")
 		must(t, err)
 		if !ok || got != "first" {
 			t.Fatalf("Setting = %q, %v; want first, true", got, ok)
 		}
 	})
 	t.Run("ok/keys independent", func(t *testing.T) {
-		v, err := s.SetSettingIfAbsent(ctx(), "other", "x")
+		v, err := s.Settings.SetSettingIfAbsent(ctx(), "other", "x")
 		must(t, err)
 		if v != "x" {
 			t.Fatalf("SetSettingIfAbsent(other) = %q, want x", v)
@@ -184,15 +185,15 @@ func testSettings(t *testing.T, s *sqlstore.Store) {
 	})
 }
 
-func testUsers(t *testing.T, s *sqlstore.Store) {
+func testUsers(t *testing.T, s *sqlstore.Stores) {
 	alice := &namespace.User{Username: "Alice", Email: "Alice@Example.com", Name: "Alice A", PasswordHash: "h1",
 		Admin: true, CreatedAt: t0}
 	t.Run("ok/create", func(t *testing.T) {
-		must(t, s.CreateUser(ctx(), alice))
+		must(t, s.Namespaces.CreateUser(ctx(), alice))
 		if alice.ID == 0 {
 			t.Fatal("CreateUser assigned no id")
 		}
-		got, err := s.User(ctx(), alice.ID)
+		got, err := s.Namespaces.User(ctx(), alice.ID)
 		must(t, err)
 		want := *alice
 		if *got != want {
@@ -201,7 +202,7 @@ func testUsers(t *testing.T, s *sqlstore.Store) {
 	})
 	t.Run("ok/by username case-insensitive", func(t *testing.T) {
 		for _, name := range []string{"Alice", "alice", "ALICE"} {
-			got, err := s.UserByUsername(ctx(), name)
+			got, err := s.Namespaces.UserByUsername(ctx(), name)
 			must(t, err)
 			if got.ID != alice.ID || got.Username != "Alice" {
 				t.Fatalf("UserByUsername(%q) = %d %q, want %d Alice", name, got.ID, got.Username, alice.ID)
@@ -215,56 +216,56 @@ func testUsers(t *testing.T, s *sqlstore.Store) {
 	}
 	for _, c := range conflicts {
 		t.Run(c.name, func(t *testing.T) {
-			err := s.CreateUser(ctx(), &namespace.User{Username: c.username, Email: c.email, Name: "x", PasswordHash: "h", CreatedAt: t0})
+			err := s.Namespaces.CreateUser(ctx(), &namespace.User{Username: c.username, Email: c.email, Name: "x", PasswordHash: "h", CreatedAt: t0})
 			wantErr(t, err, errkind.ErrConflict)
 		})
 	}
 	bob := &namespace.User{Username: "bob", Email: "bob@example.com", Name: "Bob", PasswordHash: "h2", Blocked: true, CreatedAt: t0}
 	t.Run("ok/second user, blocked flag kept", func(t *testing.T) {
-		must(t, s.CreateUser(ctx(), bob))
+		must(t, s.Namespaces.CreateUser(ctx(), bob))
 		if bob.ID <= alice.ID {
 			t.Fatalf("ids not increasing: %d then %d", alice.ID, bob.ID)
 		}
-		got, err := s.User(ctx(), bob.ID)
+		got, err := s.Namespaces.User(ctx(), bob.ID)
 		must(t, err)
 		if !got.Blocked || got.Admin {
 			t.Fatalf("bob: blocked=%v admin=%v, want true false", got.Blocked, got.Admin)
 		}
 	})
 	t.Run("ok/list by id", func(t *testing.T) {
-		us, err := s.ListUsers(ctx())
+		us, err := s.Namespaces.ListUsers(ctx())
 		must(t, err)
 		if len(us) != 2 || us[0].ID != alice.ID || us[1].ID != bob.ID {
 			t.Fatalf("ListUsers = %v, want alice then bob", us)
 		}
 	})
 	t.Run("ok/set password", func(t *testing.T) {
-		must(t, s.SetUserPassword(ctx(), bob.ID, "new-hash"))
-		got, err := s.User(ctx(), bob.ID)
+		must(t, s.Namespaces.SetUserPassword(ctx(), bob.ID, "new-hash"))
+		got, err := s.Namespaces.User(ctx(), bob.ID)
 		must(t, err)
 		if got.PasswordHash != "new-hash" {
 			t.Fatalf("password hash = %q, want new-hash", got.PasswordHash)
 		}
-		a, err := s.User(ctx(), alice.ID)
+		a, err := s.Namespaces.User(ctx(), alice.ID)
 		must(t, err)
 		if a.PasswordHash != "h1" {
 			t.Fatalf("other user's hash changed to %q", a.PasswordHash)
 		}
 	})
 	t.Run("fail/set password of missing user", func(t *testing.T) {
-		wantErr(t, s.SetUserPassword(ctx(), 999999, "x"), errkind.ErrNotFound)
+		wantErr(t, s.Namespaces.SetUserPassword(ctx(), 999999, "x"), errkind.ErrNotFound)
 	})
 	t.Run("fail/missing by id", func(t *testing.T) {
-		_, err := s.User(ctx(), 999999)
+		_, err := s.Namespaces.User(ctx(), 999999)
 		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/missing by username", func(t *testing.T) {
-		_, err := s.UserByUsername(ctx(), "carol")
+		_, err := s.Namespaces.UserByUsername(ctx(), "carol")
 		wantErr(t, err, errkind.ErrNotFound)
 	})
 }
 
-func testGroups(t *testing.T, s *sqlstore.Store) {
+func testGroups(t *testing.T, s *sqlstore.Stores) {
 	var a, b, c, d *namespace.Group
 	t.Run("ok/nested four deep", func(t *testing.T) {
 		a = mustGroup(t, s, "Platform", 0)
@@ -296,7 +297,7 @@ func testGroups(t *testing.T, s *sqlstore.Store) {
 	})
 	t.Run("ok/by path case-insensitive", func(t *testing.T) {
 		for _, p := range []string{"Platform/backend/payments/ledger", "platform/BACKEND/payments/Ledger"} {
-			g, err := s.GroupByPath(ctx(), p)
+			g, err := s.Namespaces.GroupByPath(ctx(), p)
 			must(t, err)
 			if g.ID != d.ID || !equalIDs(g.Ancestry, []int64{a.ID, b.ID, c.ID, d.ID}) {
 				t.Fatalf("GroupByPath(%q) = %d %v, want %d", p, g.ID, g.Ancestry, d.ID)
@@ -310,24 +311,24 @@ func testGroups(t *testing.T, s *sqlstore.Store) {
 		}
 	})
 	t.Run("fail/top-level conflict case-insensitive", func(t *testing.T) {
-		wantErr(t, s.CreateGroup(ctx(), &namespace.Group{Name: "x", Path: "platform", CreatedAt: t0}), errkind.ErrConflict)
+		wantErr(t, s.Namespaces.CreateGroup(ctx(), &namespace.Group{Name: "x", Path: "platform", CreatedAt: t0}), errkind.ErrConflict)
 	})
 	t.Run("fail/nested conflict", func(t *testing.T) {
-		wantErr(t, s.CreateGroup(ctx(), &namespace.Group{Name: "x", Path: "Backend", ParentID: a.ID, CreatedAt: t0}), errkind.ErrConflict)
+		wantErr(t, s.Namespaces.CreateGroup(ctx(), &namespace.Group{Name: "x", Path: "Backend", ParentID: a.ID, CreatedAt: t0}), errkind.ErrConflict)
 	})
 	t.Run("fail/missing parent", func(t *testing.T) {
 		g := &namespace.Group{Name: "x", Path: "orphan", ParentID: 999999, CreatedAt: t0}
-		wantErr(t, s.CreateGroup(ctx(), g), errkind.ErrNotFound)
-		if _, err := s.GroupByPath(ctx(), "orphan"); !errors.Is(err, errkind.ErrNotFound) {
+		wantErr(t, s.Namespaces.CreateGroup(ctx(), g), errkind.ErrNotFound)
+		if _, err := s.Namespaces.GroupByPath(ctx(), "orphan"); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("orphan stored anyway: %v", err)
 		}
 	})
 	t.Run("fail/missing by id", func(t *testing.T) {
-		_, err := s.Group(ctx(), 999999)
+		_, err := s.Namespaces.Group(ctx(), 999999)
 		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/missing by path", func(t *testing.T) {
-		_, err := s.GroupByPath(ctx(), "Platform/frontend")
+		_, err := s.Namespaces.GroupByPath(ctx(), "Platform/frontend")
 		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("ok/list", func(t *testing.T) {
@@ -345,7 +346,7 @@ func testGroups(t *testing.T, s *sqlstore.Store) {
 				"Platform/backend/payments/ledger", "Platform/backend/payments/ledger/backend", "tools"}},
 		}
 		for _, tc := range cases {
-			gs, err := s.ListGroups(ctx(), tc.parent, tc.all)
+			gs, err := s.Namespaces.ListGroups(ctx(), tc.parent, tc.all)
 			must(t, err)
 			var got []string
 			for _, g := range gs {
@@ -358,9 +359,9 @@ func testGroups(t *testing.T, s *sqlstore.Store) {
 	})
 }
 
-func mustGetGroup(t *testing.T, s *sqlstore.Store, id int64) *namespace.Group {
+func mustGetGroup(t *testing.T, s *sqlstore.Stores, id int64) *namespace.Group {
 	t.Helper()
-	g, err := s.Group(ctx(), id)
+	g, err := s.Namespaces.Group(ctx(), id)
 	if err != nil {
 		t.Fatalf("group %d: %v", id, err)
 	}
@@ -379,7 +380,7 @@ func equalIDs(a, b []int64) bool {
 	return true
 }
 
-func testProjects(t *testing.T, s *sqlstore.Store) {
+func testProjects(t *testing.T, s *sqlstore.Stores) {
 	a := mustGroup(t, s, "acme", 0)
 	b := mustGroup(t, s, "infra", a.ID)
 	c := mustGroup(t, s, "deep", b.ID)
@@ -399,17 +400,17 @@ func testProjects(t *testing.T, s *sqlstore.Store) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := tc.p
 			p.Name, p.CreatedAt = "P "+p.Path, t0
-			must(t, s.CreateProject(ctx(), &p))
+			must(t, s.Namespaces.CreateProject(ctx(), &p))
 			if p.ID == 0 || p.FullPath != tc.fullPath || !equalIDs(p.GroupAncestry, tc.ancestry) {
 				t.Fatalf("created: id=%d full_path=%q ancestry=%v; want %q %v", p.ID, p.FullPath, p.GroupAncestry, tc.fullPath, tc.ancestry)
 			}
-			got, err := s.Project(ctx(), p.ID)
+			got, err := s.Namespaces.Project(ctx(), p.ID)
 			must(t, err)
 			if got.FullPath != tc.fullPath || !equalIDs(got.GroupAncestry, tc.ancestry) || got.GroupID != p.GroupID ||
 				got.OwnerUserID != p.OwnerUserID || got.Visibility != p.Visibility || got.Name != p.Name || !got.CreatedAt.Equal(t0) {
 				t.Fatalf("Project = %+v, want %+v", *got, p)
 			}
-			byPath, err := s.ProjectByPath(ctx(), strings.ToUpper(tc.fullPath))
+			byPath, err := s.Namespaces.ProjectByPath(ctx(), strings.ToUpper(tc.fullPath))
 			must(t, err)
 			if byPath.ID != p.ID {
 				t.Fatalf("ProjectByPath(upper) = %d, want %d", byPath.ID, p.ID)
@@ -446,32 +447,32 @@ func testProjects(t *testing.T, s *sqlstore.Store) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := tc.p
 			p.Name, p.Visibility, p.CreatedAt = "x", namespace.Private, t0
-			wantErr(t, s.CreateProject(ctx(), &p), tc.kind)
+			wantErr(t, s.Namespaces.CreateProject(ctx(), &p), tc.kind)
 		})
 	}
 	t.Run("ok/delete frees the path", func(t *testing.T) {
 		p := mustProject(t, s, "gone", a.ID, 0)
-		must(t, s.DeleteProject(ctx(), p.ID))
-		_, err := s.Project(ctx(), p.ID)
+		must(t, s.Namespaces.DeleteProject(ctx(), p.ID))
+		_, err := s.Namespaces.Project(ctx(), p.ID)
 		wantErr(t, err, errkind.ErrNotFound)
-		_, err = s.ProjectByPath(ctx(), "acme/gone")
+		_, err = s.Namespaces.ProjectByPath(ctx(), "acme/gone")
 		wantErr(t, err, errkind.ErrNotFound)
 		again := mustProject(t, s, "Gone", a.ID, 0)
-		must(t, s.DeleteProject(ctx(), again.ID))
+		must(t, s.Namespaces.DeleteProject(ctx(), again.ID))
 	})
 	t.Run("fail/delete missing", func(t *testing.T) {
-		wantErr(t, s.DeleteProject(ctx(), 999999), errkind.ErrNotFound)
+		wantErr(t, s.Namespaces.DeleteProject(ctx(), 999999), errkind.ErrNotFound)
 	})
 	t.Run("fail/missing by id", func(t *testing.T) {
-		_, err := s.Project(ctx(), 999999)
+		_, err := s.Namespaces.Project(ctx(), 999999)
 		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/missing by path", func(t *testing.T) {
-		_, err := s.ProjectByPath(ctx(), "acme/infra")
+		_, err := s.Namespaces.ProjectByPath(ctx(), "acme/infra")
 		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("ok/list by id", func(t *testing.T) {
-		ps, err := s.ListProjects(ctx())
+		ps, err := s.Namespaces.ListProjects(ctx())
 		must(t, err)
 		var got []string
 		for _, p := range ps {
@@ -484,7 +485,7 @@ func testProjects(t *testing.T, s *sqlstore.Store) {
 	})
 }
 
-func testMembers(t *testing.T, s *sqlstore.Store) {
+func testMembers(t *testing.T, s *sqlstore.Stores) {
 	root := mustGroup(t, s, "org", 0)
 	mid := mustGroup(t, s, "team", root.ID)
 	leaf := mustGroup(t, s, "squad", mid.ID)
@@ -500,7 +501,7 @@ func testMembers(t *testing.T, s *sqlstore.Store) {
 			{UserID: erin.ID, GroupID: other.ID, Role: namespace.Owner, CreatedAt: t0},
 			{UserID: finn.ID, GroupID: root.ID, Role: namespace.Guest, CreatedAt: t0},
 		} {
-			must(t, s.AddMember(ctx(), m))
+			must(t, s.Namespaces.AddMember(ctx(), m))
 		}
 	})
 	t.Run("ok/member roles with inheritance", func(t *testing.T) {
@@ -518,7 +519,7 @@ func testMembers(t *testing.T, s *sqlstore.Store) {
 			{"unrelated group not counted", finn.ID, 0, other.Ancestry, nil},
 		}
 		for _, tc := range cases {
-			got, err := s.MemberRoles(ctx(), tc.user, tc.project, tc.groups)
+			got, err := s.Namespaces.MemberRoles(ctx(), tc.user, tc.project, tc.groups)
 			must(t, err)
 			if !sameRoles(got, tc.want) {
 				t.Errorf("%s: MemberRoles = %v, want %v", tc.name, got, tc.want)
@@ -526,47 +527,47 @@ func testMembers(t *testing.T, s *sqlstore.Store) {
 		}
 	})
 	t.Run("ok/update role", func(t *testing.T) {
-		_, err := s.ChangeMember(ctx(), namespace.Member{UserID: finn.ID, GroupID: root.ID, Role: namespace.Maintainer},
+		_, err := s.Namespaces.ChangeMember(ctx(), namespace.Member{UserID: finn.ID, GroupID: root.ID, Role: namespace.Maintainer},
 			func(namespace.Member, int) error { return nil })
 		must(t, err)
-		got, err := s.MemberRoles(ctx(), finn.ID, 0, []int64{root.ID})
+		got, err := s.Namespaces.MemberRoles(ctx(), finn.ID, 0, []int64{root.ID})
 		must(t, err)
 		if !sameRoles(got, []namespace.Role{namespace.Maintainer}) {
 			t.Fatalf("after update MemberRoles = %v, want [maintainer] only", got)
 		}
 	})
 	t.Run("ok/list members", func(t *testing.T) {
-		ms, err := s.ListMembers(ctx(), root.ID, 0)
+		ms, err := s.Namespaces.ListMembers(ctx(), root.ID, 0)
 		must(t, err)
 		if len(ms) != 2 || ms[0].UserID != erin.ID || ms[0].Role != namespace.Reporter || ms[0].GroupID != root.ID ||
 			ms[1].UserID != finn.ID || ms[1].Role != namespace.Maintainer || !ms[0].CreatedAt.Equal(t0) {
 			t.Fatalf("ListMembers(root) = %+v", ms)
 		}
-		ms, err = s.ListMembers(ctx(), 0, p.ID)
+		ms, err = s.Namespaces.ListMembers(ctx(), 0, p.ID)
 		must(t, err)
 		if len(ms) != 1 || ms[0].UserID != erin.ID || ms[0].ProjectID != p.ID || ms[0].Role != namespace.Guest {
 			t.Fatalf("ListMembers(project) = %+v", ms)
 		}
-		ms, err = s.ListMembers(ctx(), mid.ID, 0)
+		ms, err = s.Namespaces.ListMembers(ctx(), mid.ID, 0)
 		must(t, err)
 		if len(ms) != 0 {
 			t.Fatalf("ListMembers(mid) = %+v, want none (inherited members are not direct)", ms)
 		}
 	})
 	t.Run("fail/add an existing member", func(t *testing.T) {
-		err := s.AddMember(ctx(), namespace.Member{UserID: finn.ID, GroupID: root.ID, Role: namespace.Owner, CreatedAt: t0})
+		err := s.Namespaces.AddMember(ctx(), namespace.Member{UserID: finn.ID, GroupID: root.ID, Role: namespace.Owner, CreatedAt: t0})
 		wantErr(t, err, errkind.ErrConflict)
 	})
 	t.Run("fail/missing user", func(t *testing.T) {
-		err := s.AddMember(ctx(), namespace.Member{UserID: 999999, GroupID: root.ID, Role: namespace.Guest, CreatedAt: t0})
+		err := s.Namespaces.AddMember(ctx(), namespace.Member{UserID: 999999, GroupID: root.ID, Role: namespace.Guest, CreatedAt: t0})
 		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/missing group", func(t *testing.T) {
-		err := s.AddMember(ctx(), namespace.Member{UserID: erin.ID, GroupID: 999999, Role: namespace.Guest, CreatedAt: t0})
+		err := s.Namespaces.AddMember(ctx(), namespace.Member{UserID: erin.ID, GroupID: 999999, Role: namespace.Guest, CreatedAt: t0})
 		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/missing project", func(t *testing.T) {
-		err := s.AddMember(ctx(), namespace.Member{UserID: erin.ID, ProjectID: 999999, Role: namespace.Guest, CreatedAt: t0})
+		err := s.Namespaces.AddMember(ctx(), namespace.Member{UserID: erin.ID, ProjectID: 999999, Role: namespace.Guest, CreatedAt: t0})
 		wantErr(t, err, errkind.ErrNotFound)
 	})
 }
@@ -594,7 +595,7 @@ type tokenFixture struct {
 	user    *namespace.User
 }
 
-func newTokenFixture(t *testing.T, s *sqlstore.Store) tokenFixture {
+func newTokenFixture(t *testing.T, s *sqlstore.Stores) tokenFixture {
 	g := mustGroup(t, s, "tokens", 0)
 	return tokenFixture{group: g, project: mustProject(t, s, "repo", g.ID, 0), user: mustUser(t, s, "creator")}
 }
@@ -604,21 +605,21 @@ func (f tokenFixture) deploy(name, username string, owner token.Owner, exp *time
 		ExpiresAt: exp, CreatedAt: t0, CreatorID: f.user.ID, Owner: owner, Digest: digestOf(name)}
 }
 
-func testDeployTokens(t *testing.T, s *sqlstore.Store) {
+func testDeployTokens(t *testing.T, s *sqlstore.Stores) {
 	f := newTokenFixture(t, s)
 	exp := time.Date(2032, 1, 2, 0, 0, 0, 0, time.UTC)
 	var def, custom, grp *token.DeployToken
 
 	t.Run("ok/default username", func(t *testing.T) {
 		def = f.deploy("default", "", token.Owner{ProjectID: f.project.ID}, &exp)
-		must(t, s.CreateDeployToken(ctx(), def))
+		must(t, s.Tokens.CreateDeployToken(ctx(), def))
 		if def.ID == 0 {
 			t.Fatal("no id assigned")
 		}
 		if want := fmt.Sprintf("gitlab+deploy-token-%d", def.ID); def.Username != want {
 			t.Fatalf("username = %q, want %q", def.Username, want)
 		}
-		got, err := s.DeployToken(ctx(), def.ID)
+		got, err := s.Tokens.DeployToken(ctx(), def.ID)
 		must(t, err)
 		if got.Username != def.Username {
 			t.Fatalf("stored username = %q, want %q", got.Username, def.Username)
@@ -627,15 +628,15 @@ func testDeployTokens(t *testing.T, s *sqlstore.Store) {
 	})
 	t.Run("ok/custom username", func(t *testing.T) {
 		custom = f.deploy("custom", "ci.bot+prod_1-a", token.Owner{ProjectID: f.project.ID}, nil)
-		must(t, s.CreateDeployToken(ctx(), custom))
-		got, err := s.DeployToken(ctx(), custom.ID)
+		must(t, s.Tokens.CreateDeployToken(ctx(), custom))
+		got, err := s.Tokens.DeployToken(ctx(), custom.ID)
 		must(t, err)
 		assertDeployEqual(t, got, custom)
 	})
 	t.Run("ok/group owner", func(t *testing.T) {
 		grp = f.deploy("group", "", token.Owner{GroupID: f.group.ID}, nil)
-		must(t, s.CreateDeployToken(ctx(), grp))
-		got, err := s.DeployToken(ctx(), grp.ID)
+		must(t, s.Tokens.CreateDeployToken(ctx(), grp))
+		got, err := s.Tokens.DeployToken(ctx(), grp.ID)
 		must(t, err)
 		if !got.Owner.IsGroup() || got.Owner.GroupID != f.group.ID || got.Owner.ProjectID != 0 {
 			t.Fatalf("owner = %+v, want group %d", got.Owner, f.group.ID)
@@ -646,7 +647,7 @@ func testDeployTokens(t *testing.T, s *sqlstore.Store) {
 	}
 	t.Run("ok/by digest", func(t *testing.T) {
 		for _, want := range []*token.DeployToken{def, custom, grp} {
-			got, err := s.DeployTokenByDigest(ctx(), want.Digest)
+			got, err := s.Tokens.DeployTokenByDigest(ctx(), want.Digest)
 			must(t, err)
 			if got.ID != want.ID {
 				t.Fatalf("DeployTokenByDigest(%s) = %d, want %d", want.Name, got.ID, want.ID)
@@ -654,61 +655,61 @@ func testDeployTokens(t *testing.T, s *sqlstore.Store) {
 		}
 	})
 	t.Run("fail/by unknown digest", func(t *testing.T) {
-		_, err := s.DeployTokenByDigest(ctx(), digestOf("nobody"))
+		_, err := s.Tokens.DeployTokenByDigest(ctx(), digestOf("nobody"))
 		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/by digest prefix", func(t *testing.T) {
-		_, err := s.DeployTokenByDigest(ctx(), def.Digest[:16])
+		_, err := s.Tokens.DeployTokenByDigest(ctx(), def.Digest[:16])
 		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/custom username taken", func(t *testing.T) {
 		dup := f.deploy("dup", custom.Username, token.Owner{ProjectID: f.project.ID}, nil)
-		wantErr(t, s.CreateDeployToken(ctx(), dup), errkind.ErrConflict)
+		wantErr(t, s.Tokens.CreateDeployToken(ctx(), dup), errkind.ErrConflict)
 	})
 	t.Run("fail/username taken by a default name", func(t *testing.T) {
 		dup := f.deploy("dup2", def.Username, token.Owner{GroupID: f.group.ID}, nil)
-		wantErr(t, s.CreateDeployToken(ctx(), dup), errkind.ErrConflict)
+		wantErr(t, s.Tokens.CreateDeployToken(ctx(), dup), errkind.ErrConflict)
 	})
 	t.Run("fail/custom username of a user, any case", func(t *testing.T) {
 		for i, name := range []string{f.user.Username, strings.ToUpper(f.user.Username)} {
 			dup := f.deploy(fmt.Sprintf("as-user-%d", i), name, token.Owner{ProjectID: f.project.ID}, nil)
-			wantErr(t, s.CreateDeployToken(ctx(), dup), errkind.ErrConflict)
+			wantErr(t, s.Tokens.CreateDeployToken(ctx(), dup), errkind.ErrConflict)
 		}
 	})
 	t.Run("fail/user named as a custom deploy-token username, any case", func(t *testing.T) {
 		named := f.deploy("named", "release-bot", token.Owner{ProjectID: f.project.ID}, nil)
-		must(t, s.CreateDeployToken(ctx(), named))
-		defer func() { must(t, s.DeleteDeployToken(ctx(), named.ID)) }()
+		must(t, s.Tokens.CreateDeployToken(ctx(), named))
+		defer func() { must(t, s.Tokens.DeleteDeployToken(ctx(), named.ID)) }()
 		for _, name := range []string{"release-bot", "Release-Bot"} {
-			err := s.CreateUser(ctx(), &namespace.User{Username: name, Email: name + "@example.com", Name: "x", PasswordHash: "h", CreatedAt: t0})
+			err := s.Namespaces.CreateUser(ctx(), &namespace.User{Username: name, Email: name + "@example.com", Name: "x", PasswordHash: "h", CreatedAt: t0})
 			wantErr(t, err, errkind.ErrConflict)
 		}
 	})
 	t.Run("fail/digest taken", func(t *testing.T) {
 		dup := f.deploy("dup3", "", token.Owner{ProjectID: f.project.ID}, nil)
 		dup.Digest = def.Digest
-		wantErr(t, s.CreateDeployToken(ctx(), dup), errkind.ErrConflict)
+		wantErr(t, s.Tokens.CreateDeployToken(ctx(), dup), errkind.ErrConflict)
 	})
 	t.Run("fail/missing project", func(t *testing.T) {
-		err := s.CreateDeployToken(ctx(), f.deploy("orphan-p", "", token.Owner{ProjectID: 999999}, nil))
+		err := s.Tokens.CreateDeployToken(ctx(), f.deploy("orphan-p", "", token.Owner{ProjectID: 999999}, nil))
 		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/missing group", func(t *testing.T) {
-		err := s.CreateDeployToken(ctx(), f.deploy("orphan-g", "", token.Owner{GroupID: 999999}, nil))
+		err := s.Tokens.CreateDeployToken(ctx(), f.deploy("orphan-g", "", token.Owner{GroupID: 999999}, nil))
 		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/no owner", func(t *testing.T) {
-		if err := s.CreateDeployToken(ctx(), f.deploy("ownerless", "", token.Owner{}, nil)); err == nil {
+		if err := s.Tokens.CreateDeployToken(ctx(), f.deploy("ownerless", "", token.Owner{}, nil)); err == nil {
 			t.Fatal("token without owner stored")
 		}
 	})
 	t.Run("fail/two owners", func(t *testing.T) {
-		if err := s.CreateDeployToken(ctx(), f.deploy("two-owners", "", token.Owner{ProjectID: f.project.ID, GroupID: f.group.ID}, nil)); err == nil {
+		if err := s.Tokens.CreateDeployToken(ctx(), f.deploy("two-owners", "", token.Owner{ProjectID: f.project.ID, GroupID: f.group.ID}, nil)); err == nil {
 			t.Fatal("token with two owners stored")
 		}
 	})
 	t.Run("ok/failed creations left nothing behind", func(t *testing.T) {
-		all, err := s.ListDeployTokens(ctx(), token.DeployFilter{})
+		all, err := s.Tokens.ListDeployTokens(ctx(), token.DeployFilter{})
 		must(t, err)
 		if len(all) != 3 {
 			t.Fatalf("%d tokens stored, want 3", len(all))
@@ -716,56 +717,56 @@ func testDeployTokens(t *testing.T, s *sqlstore.Store) {
 	})
 	t.Run("ok/touch", func(t *testing.T) {
 		at := t0.Add(90 * time.Minute)
-		must(t, s.TouchDeployToken(ctx(), def.ID, at, netip.MustParseAddr("192.0.2.7")))
-		got, err := s.DeployToken(ctx(), def.ID)
+		must(t, s.Tokens.TouchDeployToken(ctx(), def.ID, at, netip.MustParseAddr("192.0.2.7")))
+		got, err := s.Tokens.DeployToken(ctx(), def.ID)
 		must(t, err)
 		if got.LastUsedAt == nil || !got.LastUsedAt.Equal(at) || got.LastUsedIP != netip.MustParseAddr("192.0.2.7") {
 			t.Fatalf("last_used_at = %v from %v, want %v from 192.0.2.7", got.LastUsedAt, got.LastUsedIP, at)
 		}
-		other, err := s.DeployToken(ctx(), custom.ID)
+		other, err := s.Tokens.DeployToken(ctx(), custom.ID)
 		must(t, err)
 		if other.LastUsedAt != nil {
 			t.Fatalf("touch leaked to another token: %v", other.LastUsedAt)
 		}
 	})
 	t.Run("ok/revoke", func(t *testing.T) {
-		must(t, s.RevokeDeployToken(ctx(), custom.ID))
-		got, err := s.DeployToken(ctx(), custom.ID)
+		must(t, s.Tokens.RevokeDeployToken(ctx(), custom.ID))
+		got, err := s.Tokens.DeployToken(ctx(), custom.ID)
 		must(t, err)
 		if !got.Revoked {
 			t.Fatal("revoked token not marked revoked")
 		}
-		byDigest, err := s.DeployTokenByDigest(ctx(), custom.Digest)
+		byDigest, err := s.Tokens.DeployTokenByDigest(ctx(), custom.Digest)
 		must(t, err)
 		if !byDigest.Revoked {
 			t.Fatal("lookup by digest does not show revocation")
 		}
-		d, err := s.DeployToken(ctx(), def.ID)
+		d, err := s.Tokens.DeployToken(ctx(), def.ID)
 		must(t, err)
 		if d.Revoked {
 			t.Fatal("revocation leaked to another token")
 		}
 	})
 	t.Run("fail/revoke missing", func(t *testing.T) {
-		wantErr(t, s.RevokeDeployToken(ctx(), 999999), errkind.ErrNotFound)
+		wantErr(t, s.Tokens.RevokeDeployToken(ctx(), 999999), errkind.ErrNotFound)
 	})
 	t.Run("ok/delete", func(t *testing.T) {
-		must(t, s.DeleteDeployToken(ctx(), grp.ID))
-		_, err := s.DeployToken(ctx(), grp.ID)
+		must(t, s.Tokens.DeleteDeployToken(ctx(), grp.ID))
+		_, err := s.Tokens.DeployToken(ctx(), grp.ID)
 		wantErr(t, err, errkind.ErrNotFound)
-		_, err = s.DeployTokenByDigest(ctx(), grp.Digest)
+		_, err = s.Tokens.DeployTokenByDigest(ctx(), grp.Digest)
 		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/delete twice", func(t *testing.T) {
-		wantErr(t, s.DeleteDeployToken(ctx(), grp.ID), errkind.ErrNotFound)
+		wantErr(t, s.Tokens.DeleteDeployToken(ctx(), grp.ID), errkind.ErrNotFound)
 	})
 	t.Run("fail/get missing", func(t *testing.T) {
-		_, err := s.DeployToken(ctx(), 999999)
+		_, err := s.Tokens.DeployToken(ctx(), 999999)
 		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("ok/ids never reused after delete", func(t *testing.T) {
 		last := f.deploy("last", "", token.Owner{GroupID: f.group.ID}, nil)
-		must(t, s.CreateDeployToken(ctx(), last))
+		must(t, s.Tokens.CreateDeployToken(ctx(), last))
 		if last.ID <= grp.ID {
 			t.Fatalf("new token id %d ≤ deleted token id %d: ids reused", last.ID, grp.ID)
 		}
@@ -773,9 +774,9 @@ func testDeployTokens(t *testing.T, s *sqlstore.Store) {
 			t.Fatalf("new token took deleted token's username %q", last.Username)
 		}
 		// Delete the newest token too: the next id must still move on.
-		must(t, s.DeleteDeployToken(ctx(), last.ID))
+		must(t, s.Tokens.DeleteDeployToken(ctx(), last.ID))
 		next := f.deploy("next", "", token.Owner{GroupID: f.group.ID}, nil)
-		must(t, s.CreateDeployToken(ctx(), next))
+		must(t, s.Tokens.CreateDeployToken(ctx(), next))
 		if next.ID <= last.ID {
 			t.Fatalf("id %d reused after deleting the newest token (%d)", next.ID, last.ID)
 		}
@@ -802,7 +803,7 @@ func equalTimePtr(a, b *time.Time) bool {
 	return a.Equal(*b)
 }
 
-func testDeployTokenList(t *testing.T, s *sqlstore.Store) {
+func testDeployTokenList(t *testing.T, s *sqlstore.Stores) {
 	f := newTokenFixture(t, s)
 	p2 := mustProject(t, s, "repo2", f.group.ID, 0)
 	day := func(d int) *time.Time { v := time.Date(2031, 6, d, 0, 0, 0, 0, time.UTC); return &v }
@@ -821,9 +822,9 @@ func testDeployTokenList(t *testing.T, s *sqlstore.Store) {
 	}
 	for _, sp := range specs {
 		tok := f.deploy(sp.name, "", sp.owner, sp.exp)
-		must(t, s.CreateDeployToken(ctx(), tok))
+		must(t, s.Tokens.CreateDeployToken(ctx(), tok))
 		if sp.revoked {
-			must(t, s.RevokeDeployToken(ctx(), tok.ID))
+			must(t, s.Tokens.RevokeDeployToken(ctx(), tok.ID))
 		}
 	}
 	cases := []struct {
@@ -846,7 +847,7 @@ func testDeployTokenList(t *testing.T, s *sqlstore.Store) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ts, err := s.ListDeployTokens(ctx(), tc.f)
+			ts, err := s.Tokens.ListDeployTokens(ctx(), tc.f)
 			must(t, err)
 			var got []string
 			for i, tok := range ts {
@@ -865,7 +866,7 @@ func testDeployTokenList(t *testing.T, s *sqlstore.Store) {
 	}
 }
 
-func testDeployTokenConcurrent(t *testing.T, s *sqlstore.Store) {
+func testDeployTokenConcurrent(t *testing.T, s *sqlstore.Stores) {
 	f := newTokenFixture(t, s)
 	const n = 16
 	var wg sync.WaitGroup
@@ -876,7 +877,7 @@ func testDeployTokenConcurrent(t *testing.T, s *sqlstore.Store) {
 		go func() {
 			defer wg.Done()
 			toks[i] = f.deploy(fmt.Sprintf("c%02d", i), "", token.Owner{ProjectID: f.project.ID}, nil)
-			errs[i] = s.CreateDeployToken(ctx(), toks[i])
+			errs[i] = s.Tokens.CreateDeployToken(ctx(), toks[i])
 		}()
 	}
 	wg.Wait()
@@ -890,7 +891,7 @@ func testDeployTokenConcurrent(t *testing.T, s *sqlstore.Store) {
 		}
 		seen[tok.Username] = true
 	}
-	all, err := s.ListDeployTokens(ctx(), token.DeployFilter{ProjectID: f.project.ID})
+	all, err := s.Tokens.ListDeployTokens(ctx(), token.DeployFilter{ProjectID: f.project.ID})
 	must(t, err)
 	for _, tok := range all {
 		if !seen[tok.Username] {
@@ -899,17 +900,17 @@ func testDeployTokenConcurrent(t *testing.T, s *sqlstore.Store) {
 	}
 }
 
-func testPersonalTokens(t *testing.T, s *sqlstore.Store) {
+func testPersonalTokens(t *testing.T, s *sqlstore.Stores) {
 	u := mustUser(t, s, "pat-owner")
 	exp := time.Date(2032, 2, 3, 0, 0, 0, 0, time.UTC)
 	pat := &token.PersonalToken{UserID: u.ID, Name: "laptop", Scopes: token.Scopes{token.API, token.ReadRepository},
 		ExpiresAt: &exp, CreatedAt: t0, Digest: digestOf("pat")}
 	t.Run("ok/create and look up", func(t *testing.T) {
-		must(t, s.CreatePersonalToken(ctx(), pat))
+		must(t, s.Tokens.CreatePersonalToken(ctx(), pat))
 		if pat.ID == 0 {
 			t.Fatal("no id assigned")
 		}
-		got, err := s.PersonalTokenByDigest(ctx(), pat.Digest)
+		got, err := s.Tokens.PersonalTokenByDigest(ctx(), pat.Digest)
 		must(t, err)
 		if got.ID != pat.ID || got.UserID != u.ID || got.Name != "laptop" || !got.Scopes.Has(token.API) ||
 			!got.Scopes.Has(token.ReadRepository) || len(got.Scopes) != 2 || !equalTimePtr(got.ExpiresAt, &exp) ||
@@ -919,28 +920,28 @@ func testPersonalTokens(t *testing.T, s *sqlstore.Store) {
 	})
 	t.Run("ok/no expiry", func(t *testing.T) {
 		p := &token.PersonalToken{UserID: u.ID, Name: "forever", Scopes: token.Scopes{token.ReadAPI}, CreatedAt: t0, Digest: digestOf("forever")}
-		must(t, s.CreatePersonalToken(ctx(), p))
-		got, err := s.PersonalTokenByDigest(ctx(), p.Digest)
+		must(t, s.Tokens.CreatePersonalToken(ctx(), p))
+		got, err := s.Tokens.PersonalTokenByDigest(ctx(), p.Digest)
 		must(t, err)
 		if got.ExpiresAt != nil || got.ID <= pat.ID {
 			t.Fatalf("got %+v", *got)
 		}
 	})
 	t.Run("fail/unknown digest", func(t *testing.T) {
-		_, err := s.PersonalTokenByDigest(ctx(), digestOf("nope"))
+		_, err := s.Tokens.PersonalTokenByDigest(ctx(), digestOf("nope"))
 		wantErr(t, err, errkind.ErrNotFound)
 	})
 	t.Run("fail/duplicate digest", func(t *testing.T) {
 		dup := &token.PersonalToken{UserID: u.ID, Name: "dup", Scopes: token.Scopes{token.API}, CreatedAt: t0, Digest: pat.Digest}
-		wantErr(t, s.CreatePersonalToken(ctx(), dup), errkind.ErrConflict)
+		wantErr(t, s.Tokens.CreatePersonalToken(ctx(), dup), errkind.ErrConflict)
 	})
 	t.Run("fail/missing user", func(t *testing.T) {
 		orphan := &token.PersonalToken{UserID: 999999, Name: "orphan", Scopes: token.Scopes{token.API}, CreatedAt: t0, Digest: digestOf("orphan")}
-		wantErr(t, s.CreatePersonalToken(ctx(), orphan), errkind.ErrNotFound)
+		wantErr(t, s.Tokens.CreatePersonalToken(ctx(), orphan), errkind.ErrNotFound)
 	})
 }
 
-func testAuditEvents(t *testing.T, s *sqlstore.Store) {
+func testAuditEvents(t *testing.T, s *sqlstore.Stores) {
 	events := []*audit.Event{
 		{Type: audit.DeployTokenCreated, ActorKind: "user", ActorID: 1, ActorName: "root", TargetType: "deploy_token",
 			TargetID: 7, TargetName: "ci", EntityType: "project", EntityID: 3, IP: "192.0.2.1", Details: "scopes=read_repository", CreatedAt: t0},
@@ -953,7 +954,7 @@ func testAuditEvents(t *testing.T, s *sqlstore.Store) {
 	t.Run("ok/record", func(t *testing.T) {
 		var last int64
 		for _, e := range events {
-			must(t, s.RecordEvent(ctx(), e))
+			must(t, s.Audit.RecordEvent(ctx(), e))
 			if e.ID <= last {
 				t.Fatalf("event ids not increasing: %d after %d", e.ID, last)
 			}
@@ -973,7 +974,7 @@ func testAuditEvents(t *testing.T, s *sqlstore.Store) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.ListEvents(ctx(), tc.entityType, tc.entityID)
+			got, err := s.Audit.ListEvents(ctx(), tc.entityType, tc.entityID)
 			must(t, err)
 			if len(got) != len(tc.want) {
 				t.Fatalf("ListEvents = %d events, want %d", len(got), len(tc.want))
@@ -987,24 +988,24 @@ func testAuditEvents(t *testing.T, s *sqlstore.Store) {
 	}
 }
 
-func testDeployTokenRotate(t *testing.T, s *sqlstore.Store) {
+func testDeployTokenRotate(t *testing.T, s *sqlstore.Stores) {
 	f := newTokenFixture(t, s)
 	tok := f.deploy("ci", "", token.Owner{ProjectID: f.project.ID}, nil)
 	tok.SealedSecret = []byte("sealed-one")
-	must(t, s.CreateDeployToken(ctx(), tok))
+	must(t, s.Tokens.CreateDeployToken(ctx(), tok))
 	old := tok.Digest
 	until := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
 	tok.Digest = []byte("new-digest-0123456789012345678901")
 	tok.SealedSecret, tok.PreviousDigest, tok.PreviousValidUntil = []byte("sealed-two"), old, &until
 	t.Run("ok/rotate keeps the previous digest", func(t *testing.T) {
-		must(t, s.RotateDeployToken(ctx(), tok))
-		got, err := s.DeployTokenByDigest(ctx(), tok.Digest)
+		must(t, s.Tokens.RotateDeployToken(ctx(), tok))
+		got, err := s.Tokens.DeployTokenByDigest(ctx(), tok.Digest)
 		must(t, err)
 		if got.ID != tok.ID || string(got.SealedSecret) != "sealed-two" || string(got.PreviousDigest) != string(old) ||
 			got.PreviousValidUntil == nil || !got.PreviousValidUntil.Equal(until) {
 			t.Fatalf("after rotate: %+v", got)
 		}
-		byOld, err := s.DeployTokenByDigest(ctx(), old)
+		byOld, err := s.Tokens.DeployTokenByDigest(ctx(), old)
 		must(t, err)
 		if byOld.ID != tok.ID {
 			t.Fatalf("lookup by the previous digest found %d, want %d", byOld.ID, tok.ID)
@@ -1012,14 +1013,14 @@ func testDeployTokenRotate(t *testing.T, s *sqlstore.Store) {
 	})
 	t.Run("ok/rotate without grace clears the previous digest", func(t *testing.T) {
 		tok.Digest, tok.PreviousDigest, tok.PreviousValidUntil = []byte("third-digest-012345678901234567890"), nil, nil
-		must(t, s.RotateDeployToken(ctx(), tok))
-		if _, err := s.DeployTokenByDigest(ctx(), old); !errors.Is(err, errkind.ErrNotFound) {
+		must(t, s.Tokens.RotateDeployToken(ctx(), tok))
+		if _, err := s.Tokens.DeployTokenByDigest(ctx(), old); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("old digest still found: %v", err)
 		}
 	})
 	t.Run("fail/revoked tokens cannot be rotated", func(t *testing.T) {
-		must(t, s.RevokeDeployToken(ctx(), tok.ID))
-		if err := s.RotateDeployToken(ctx(), tok); !errors.Is(err, errkind.ErrNotFound) {
+		must(t, s.Tokens.RevokeDeployToken(ctx(), tok.ID))
+		if err := s.Tokens.RotateDeployToken(ctx(), tok); !errors.Is(err, errkind.ErrNotFound) {
 			t.Fatalf("rotate revoked: %v, want ErrNotFound", err)
 		}
 	})

@@ -11,9 +11,32 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 )
 
+// SettingsStore keeps instance settings: the key-value settings (the registry signing key), the
+// external authorization settings and each project's classification label (extauthz.Store).
+type SettingsStore struct{ *conn }
+
+// Setting returns a stored instance setting, or ok false.
+func (s *SettingsStore) Setting(ctx context.Context, key string) (value string, ok bool, err error) {
+	err = s.db.QueryRowContext(ctx, s.q(`SELECT value FROM settings WHERE key = ?`), key).Scan(&value)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return value, err == nil, err
+}
+
+// SetSettingIfAbsent stores value under key unless a value is there, and returns the value kept.
+func (s *SettingsStore) SetSettingIfAbsent(ctx context.Context, key, value string) (string, error) {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`), key, value)
+	if err != nil {
+		return "", err
+	}
+	v, _, err := s.Setting(ctx, key)
+	return v, err
+}
+
 // ExternalAuthorizationSettings returns the stored external authorization settings, or ok false
 // when none were ever saved.
-func (s *Store) ExternalAuthorizationSettings(ctx context.Context) (access.ExternalSettings, bool, error) {
+func (s *SettingsStore) ExternalAuthorizationSettings(ctx context.Context) (access.ExternalSettings, bool, error) {
 	var out access.ExternalSettings
 	var timeoutMS int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT enabled, service_url, timeout_ms, default_label FROM external_authorization_settings WHERE id = ?`), 1).
@@ -29,7 +52,7 @@ func (s *Store) ExternalAuthorizationSettings(ctx context.Context) (access.Exter
 }
 
 // SaveExternalAuthorizationSettings stores the external authorization settings.
-func (s *Store) SaveExternalAuthorizationSettings(ctx context.Context, set access.ExternalSettings, now time.Time) error {
+func (s *SettingsStore) SaveExternalAuthorizationSettings(ctx context.Context, set access.ExternalSettings, now time.Time) error {
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO external_authorization_settings (id, enabled, service_url, timeout_ms, default_label, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET enabled = excluded.enabled, service_url = excluded.service_url,
@@ -43,7 +66,7 @@ func (s *Store) SaveExternalAuthorizationSettings(ctx context.Context, set acces
 
 // ProjectClassificationLabel returns the project's own classification label, "" when it has
 // none.
-func (s *Store) ProjectClassificationLabel(ctx context.Context, projectID int64) (string, error) {
+func (s *SettingsStore) ProjectClassificationLabel(ctx context.Context, projectID int64) (string, error) {
 	var label string
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT label FROM project_classification_labels WHERE project_id = ?`), projectID).Scan(&label)
 	switch {
@@ -57,7 +80,7 @@ func (s *Store) ProjectClassificationLabel(ctx context.Context, projectID int64)
 
 // SetProjectClassificationLabel sets the project's classification label; "" removes it (the
 // project then has the instance default). errkind.ErrNotFound if the project does not exist.
-func (s *Store) SetProjectClassificationLabel(ctx context.Context, projectID int64, label string, now time.Time) error {
+func (s *SettingsStore) SetProjectClassificationLabel(ctx context.Context, projectID int64, label string, now time.Time) error {
 	var err error
 	if label == "" {
 		_, err = s.db.ExecContext(ctx, s.q(`DELETE FROM project_classification_labels WHERE project_id = ?`), projectID)
