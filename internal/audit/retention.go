@@ -19,14 +19,14 @@ const DefaultRetentionBatch = 1000
 // ErrBusy is returned by Retention.Run when another node holds the job's lease.
 var ErrBusy = errors.New("audit retention: another run holds the lease")
 
-// Pruner deletes expired events (*sqlstore.Store implements it).
+// Pruner deletes expired events (*sqlstore.AuditStore implements it).
 type Pruner interface {
 	// DeleteEventsBefore deletes up to limit events created before before, oldest first, and
 	// returns how many it deleted.
 	DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int64, error)
 }
 
-// Leases let one node of a cluster run the job at a time (*sqlstore.Store implements them).
+// Leases let one node of a cluster run the job at a time (*sqlstore.LeaseStore implements them).
 type Leases interface {
 	// AcquireLease takes the lease name for holder until until, if it is free at now and the
 	// last completed run ended at or before ranBefore.

@@ -23,7 +23,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 )
 
-// Store keeps the settings and labels; *sqlstore.Store implements it.
+// Store keeps the settings and labels; *sqlstore.SettingsStore implements it.
 type Store interface {
 	// ExternalAuthorizationSettings returns the stored settings, or ok false if never saved.
 	ExternalAuthorizationSettings(ctx context.Context) (s access.ExternalSettings, ok bool, err error)

@@ -70,7 +70,7 @@ type Checker interface {
 	ReferencedAmong(ctx context.Context, digests []string) (map[string]bool, error)
 }
 
-// Leases let one node collect at a time (*sqlstore.Store implements them).
+// Leases let one node collect at a time (*sqlstore.LeaseStore implements them).
 type Leases interface {
 	// AcquireLease takes the lease name for holder until until, if it is free at now and the
 	// last completed run ended at or before ranBefore; it reports whether it did.
@@ -82,7 +82,7 @@ type Leases interface {
 }
 
 // Deletions record blob deletions in progress and recently ended: the fence between the sweep
-// and writers (*sqlstore.Store implements them).
+// and writers (*sqlstore.GCStore implements them).
 type Deletions interface {
 	// BeginBlobDeletions records that digests are about to be deleted, as of now.
 	BeginBlobDeletions(ctx context.Context, digests []string, now time.Time) error
@@ -95,7 +95,7 @@ type Deletions interface {
 	PruneBlobDeletions(ctx context.Context, before time.Time) (int64, error)
 }
 
-// Store is the metadata garbage collection keeps.
+// Store is the metadata garbage collection keeps (*sqlstore.GCStore implements it).
 type Store interface {
 	Leases
 	Deletions

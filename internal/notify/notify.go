@@ -61,7 +61,7 @@ const (
 // ErrBusy is returned by Run while another node (or another run on this one) holds the lease.
 var ErrBusy = errors.New("the job is already running")
 
-// Store is the persistence the job needs (*sqlstore.Store implements it).
+// Store is the persistence the job needs (*sqlstore.ExpiryStore implements it).
 type Store interface {
 	// DeployTokensExpiringBetween returns the unrevoked deploy tokens whose expiry instant is
 	// after after and at or before until, by id.
@@ -76,7 +76,7 @@ type Store interface {
 	ReleaseExpiryNotice(ctx context.Context, tokenID int64, intervalDays int, holder string) error
 }
 
-// Leases let one node run a job at a time (*sqlstore.Store implements them).
+// Leases let one node run a job at a time (*sqlstore.LeaseStore implements them).
 type Leases interface {
 	// AcquireLease takes the lease name for holder until until, if it is free at now and the
 	// last completed run ended at or before ranBefore.

@@ -8,9 +8,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 )
 
-// The persistence the service consumes, as role interfaces; *sqlstore.Store implements them all.
-// Method names say "Package" because that one store serves every domain (the registry has its
-// own Tags). Methods return ErrNotFound and ErrConflict as the kinds.
+// The persistence the service consumes, as role interfaces; *sqlstore.PackageStore implements
+// them all. Methods return ErrNotFound and ErrConflict as the kinds.
 
 // NewFile is one file to record, with the package and version it belongs to. The store creates
 // the package and the version when missing, inside one transaction with the file.

@@ -10,7 +10,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 )
 
-// Manifests is the per-group cache of manifests and tags; *sqlstore.Store implements it.
+// Manifests is the per-group cache of manifests and tags; *sqlstore.ProxyStore implements it.
 type Manifests interface {
 	// ProxyManifest returns the manifest ref (a tag, or a digest: digests contain a colon) names
 	// in the group's cache of image, or oci.ErrNotFound. A tag lookup sets CheckedAt.
@@ -26,7 +26,7 @@ type Manifests interface {
 	DeleteProxyTag(ctx context.Context, groupID int64, image, tag string) error
 }
 
-// Blobs is the per-group cache of blobs; *sqlstore.Store implements it.
+// Blobs is the per-group cache of blobs; *sqlstore.ProxyStore implements it.
 type Blobs interface {
 	// ProxyBlob returns the group's cached blob, or oci.ErrNotFound.
 	ProxyBlob(ctx context.Context, groupID int64, digest string) (oci.CachedBlob, error)
@@ -36,13 +36,13 @@ type Blobs interface {
 	DeleteProxyBlob(ctx context.Context, groupID int64, digest string) error
 }
 
-// Store is the proxy's metadata store; *sqlstore.Store implements it.
+// Store is the proxy's metadata store; *sqlstore.ProxyStore implements it.
 type Store interface {
 	Manifests
 	Blobs
 }
 
-// SettingsStore keeps each group's dependency-proxy setting; *sqlstore.Store implements it.
+// SettingsStore keeps each group's dependency-proxy setting; *sqlstore.ProxyStore implements it.
 type SettingsStore interface {
 	// DependencyProxyEnabled reports whether the group's proxy is on (it is unless turned off).
 	DependencyProxyEnabled(ctx context.Context, groupID int64) (bool, error)
@@ -61,7 +61,7 @@ type Groups interface {
 
 // Principals re-reads the credential behind a bearer token at request time (access.Recheck),
 // so a revoked deploy token (or a blocked user) is refused on its next request.
-// *sqlstore.Store implements it.
+// sqlstore.Credentials implements it.
 type Principals = access.Credentials
 
 // Fence coordinates the cache with garbage collection (*gc.Fence implements it): after a

@@ -49,7 +49,7 @@ type Catalog interface {
 	Repositories(ctx context.Context, last string, n int) ([]string, error)
 }
 
-// Store is the registry's metadata store; *sqlstore.Store implements it.
+// Store is the registry's metadata store; *sqlstore.RegistryStore implements it.
 type Store interface {
 	BlobLinks
 	Manifests
@@ -58,7 +58,7 @@ type Store interface {
 
 // Principals re-reads the credential behind a bearer token at request time (access.Recheck),
 // so a revoked deploy token (or a blocked user) is refused on its next request, not when its
-// JWT expires. *sqlstore.Store implements it.
+// JWT expires. sqlstore.Credentials implements it.
 type Principals = access.Credentials
 
 // BlobFence coordinates pushes with garbage collection (*gc.Fence implements it). After a push

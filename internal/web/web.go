@@ -28,7 +28,7 @@ import (
 var files embed.FS
 
 // SessionStore keeps web sessions server-side, keyed by the SHA-256 digest of the session id.
-// *sqlstore.Store implements it.
+// *sqlstore.SessionStore implements it.
 type SessionStore interface {
 	// CreateWebSession stores a session of userID under digest, valid until expiresAt.
 	CreateWebSession(ctx context.Context, digest []byte, userID int64, createdAt, expiresAt time.Time) error

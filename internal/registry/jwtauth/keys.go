@@ -130,7 +130,7 @@ func (k *Key) JWKS() ([]byte, error) {
 	return json.MarshalIndent(set, "", "  ")
 }
 
-// Settings is the instance-settings store the key is kept in; *sqlstore.Store implements it.
+// Settings is the instance-settings store the key is kept in; *sqlstore.SettingsStore implements it.
 type Settings interface {
 	Setting(ctx context.Context, key string) (value string, ok bool, err error)
 	SetSettingIfAbsent(ctx context.Context, key, value string) (string, error)

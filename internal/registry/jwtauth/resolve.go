@@ -10,7 +10,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 )
 
-// Projects finds the project an image name belongs to. *sqlstore.Store implements it.
+// Projects finds the project an image name belongs to. *sqlstore.NamespaceStore implements it.
 type Projects interface {
 	// ProjectByLongestPath returns the project whose full path (compared case-insensitively) is
 	// the longest of paths, or errkind.ErrNotFound when none is a project.
