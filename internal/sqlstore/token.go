@@ -251,30 +251,24 @@ func (s *TokenStore) CreatePersonalToken(ctx context.Context, t *token.PersonalT
 
 // PersonalTokenByDigest implements token.PersonalStore.
 func (s *TokenStore) PersonalTokenByDigest(ctx context.Context, digest []byte) (*token.PersonalToken, error) {
-	var t token.PersonalToken
-	var scopes string
-	var exp, last sql.NullInt64
-	var created int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT `+personalCols+` FROM personal_tokens WHERE digest = ?`), digest).
-		Scan(&t.ID, &t.UserID, &t.Name, &scopes, &exp, &t.Revoked, &created, &last, &t.Digest)
-	if err != nil {
-		return nil, kindErr("personal token", s.classify(err))
-	}
-	t.Scopes, t.ExpiresAt, t.LastUsedAt, t.CreatedAt = decodeScopes(scopes), timePtr(exp), timePtr(last), fromUnix(created)
-	return &t, nil
+	t, err := scanPersonal(s.db.QueryRowContext(ctx, s.q(`SELECT `+personalCols+` FROM personal_tokens WHERE digest = ?`), digest))
+	return t, kindErr("personal token", s.classify(err))
 }
 
 // PersonalToken returns a personal access token by id, or errkind.ErrNotFound (the registry
 // re-checks the token behind a bearer JWT on every request).
 func (s *TokenStore) PersonalToken(ctx context.Context, id int64) (*token.PersonalToken, error) {
+	t, err := scanPersonal(s.db.QueryRowContext(ctx, s.q(`SELECT `+personalCols+` FROM personal_tokens WHERE id = ?`), id))
+	return t, kindErr("personal token", s.classify(err))
+}
+
+func scanPersonal(row scanner) (*token.PersonalToken, error) {
 	var t token.PersonalToken
 	var scopes string
 	var exp, last sql.NullInt64
 	var created int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT `+personalCols+` FROM personal_tokens WHERE id = ?`), id).
-		Scan(&t.ID, &t.UserID, &t.Name, &scopes, &exp, &t.Revoked, &created, &last, &t.Digest)
-	if err != nil {
-		return nil, kindErr("personal token", s.classify(err))
+	if err := row.Scan(&t.ID, &t.UserID, &t.Name, &scopes, &exp, &t.Revoked, &created, &last, &t.Digest); err != nil {
+		return nil, err
 	}
 	t.Scopes, t.ExpiresAt, t.LastUsedAt, t.CreatedAt = decodeScopes(scopes), timePtr(exp), timePtr(last), fromUnix(created)
 	return &t, nil
