@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// deployByDigest is the query sqlstore.DeployTokenByDigest runs on every authenticated request
+// deployByDigest is the query sqlstore.TokenStore.DeployTokenByDigest runs on every authenticated request
 // (the column list copied from internal/sqlstore/token.go).
 const deployByDigest = `SELECT id, name, username, scopes, expires_at, revoked, created_at, creator_id, last_used_at, project_id, group_id, digest, sealed_secret, previous_digest, previous_valid_until, allowed_ips, last_used_ip FROM deploy_tokens WHERE digest = ?`
 
