@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
@@ -32,6 +33,7 @@ type Handler struct {
 	Deploy     *token.DeployService
 	Personal   *token.PersonalService
 	Auth       *authn.Authenticator
+	Gate       *gate.Gate
 	Audit      *audit.Log
 	Log        *slog.Logger
 	Version    string
@@ -237,7 +239,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 // authorize asks for the decision and turns a refusal into the right API error; notFoundWhat
 // names the resource in a 404 ("Project", "Group").
 func (h *Handler) authorize(r *request, res access.Resource, act access.Action, notFoundWhat string) error {
-	d, err := h.Auth.Authorize(r.Context(), r.Request, r.principal, res, act)
+	d, err := h.Gate.Authorize(r.Context(), r.Request, r.principal, res, act)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
-	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
@@ -136,7 +135,7 @@ func (h *Handler) createGroupDeployToken(w http.ResponseWriter, r *request) erro
 func (h *Handler) record(r *request, e audit.Event) {
 	u := r.principal.User
 	e.ActorKind, e.ActorID, e.ActorName = "user", u.ID, u.Username
-	e.IP = authn.ClientIP(r.Request).String()
+	e.IP = httpx.ClientIP(r.Request).String()
 	if err := h.Audit.Record(ctxOf(r), e); err != nil {
 		httpx.Internal(ctxOf(r), h.Log, err)
 	}

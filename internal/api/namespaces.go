@@ -224,11 +224,11 @@ func (h *Handler) group(r *request, act access.Action) (*namespace.Group, error)
 func (h *Handler) visibleGroups(r *request, groups []*namespace.Group) ([]groupJSON, error) {
 	out := []groupJSON{}
 	for _, g := range groups {
-		d, err := h.Auth.Authorizer.Authorize(ctxOf(r), r.principal, access.Resource{Group: g}, access.ViewNamespace)
+		ok, err := h.Gate.Permits(ctxOf(r), r.Request, r.principal, access.Resource{Group: g}, access.ViewNamespace)
 		if err != nil {
 			return nil, err
 		}
-		if d.Allow() {
+		if ok {
 			out = append(out, h.groupView(r, g))
 		}
 	}
@@ -395,11 +395,11 @@ func (h *Handler) listProjects(w http.ResponseWriter, r *request) error {
 	}
 	out := []projectJSON{}
 	for _, p := range projects {
-		d, err := h.Auth.Authorizer.Authorize(ctxOf(r), r.principal, access.Resource{Project: p}, access.ViewNamespace)
+		ok, err := h.Gate.Permits(ctxOf(r), r.Request, r.principal, access.Resource{Project: p}, access.ViewNamespace)
 		if err != nil {
 			return err
 		}
-		if d.Allow() {
+		if ok {
 			out = append(out, h.projectView(r, p))
 		}
 	}

@@ -171,12 +171,12 @@ func (m *mayDelete) project(p *namespace.Project) (bool, error) {
 	if ok, seen := m.cache[p.ID]; seen {
 		return ok, nil
 	}
-	d, err := m.h.Auth.Authorizer.Authorize(ctxOf(m.r), m.r.principal, access.Resource{Project: p}, access.DeletePackage)
+	ok, err := m.h.Gate.Permits(ctxOf(m.r), m.r.Request, m.r.principal, access.Resource{Project: p}, access.DeletePackage)
 	if err != nil {
 		return false, err
 	}
-	m.cache[p.ID] = d.Allow()
-	return d.Allow(), nil
+	m.cache[p.ID] = ok
+	return ok, nil
 }
 
 func (h *Handler) packageView(r *request, p *namespace.Project, pkg *packages.Package, v *packages.Version, canDelete, group bool) packageJSON {
@@ -259,11 +259,11 @@ func (h *Handler) listGroupPackages(w http.ResponseWriter, r *request) error {
 		if (exclude && p.GroupID != g.ID) || (!exclude && !p.InGroup(g.ID)) {
 			continue
 		}
-		d, err := h.Auth.Authorizer.Authorize(ctxOf(r), r.principal, access.Resource{Project: p}, access.ReadPackage)
+		ok, err := h.Gate.Permits(ctxOf(r), r.Request, r.principal, access.Resource{Project: p}, access.ReadPackage)
 		if err != nil {
 			return err
 		}
-		if d.Allow() {
+		if ok {
 			readable = append(readable, p)
 		}
 	}

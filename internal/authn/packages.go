@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
@@ -42,7 +43,7 @@ func (a *Authenticator) Packages(ctx context.Context, r *http.Request) (access.P
 // is returned as its principal: access refuses it with the reason, and authn.Authorize audits
 // that.
 func (a *Authenticator) PackagesWith(ctx context.Context, r *http.Request, opts PackageAuth) (access.Principal, error) {
-	if a.banned(ClientIP(r), "") {
+	if a.banned(httpx.ClientIP(r), "") {
 		return access.AnonymousPrincipal, ErrBanned
 	}
 	if v := r.Header.Get("Deploy-Token"); v != "" {

@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/gitexec"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
@@ -75,6 +76,7 @@ type Handler struct {
 	Repos    *Repos
 	Projects Projects
 	Auth     *authn.Authenticator
+	Gate     *gate.Gate
 	Log      *slog.Logger
 	// Realm is the basic-auth realm in challenges.
 	Realm string
@@ -141,7 +143,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "repository not found", http.StatusNotFound)
 		return
 	}
-	d, err := h.Auth.Authorize(ctx, r, principal, access.Resource{Project: project}, svc.action())
+	d, err := h.Gate.Authorize(ctx, r, principal, access.Resource{Project: project}, svc.action())
 	if err != nil {
 		h.internal(w, r, err)
 		return

@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
@@ -48,8 +49,8 @@ const DefaultSessionTTL = 24 * time.Hour
 type Config struct {
 	Namespaces *namespace.Service
 	Deploy     *token.DeployService
-	// Auth makes the authorization decisions (Auth.Authorize) for every page.
-	Auth     *authn.Authenticator
+	// Gate makes the authorization decisions for every page.
+	Gate     *gate.Gate
 	Audit    *audit.Log
 	Sessions SessionStore
 	// SignInLimiter is the ban shared with every other credential-accepting surface: it counts
@@ -313,7 +314,7 @@ func (h *Handler) internal(w http.ResponseWriter, r *http.Request, err error) {
 
 // authorize asks access whether the session's user may do act on res.
 func (h *Handler) authorize(r *http.Request, sess *session, res access.Resource, act access.Action) (access.Decision, error) {
-	return h.cfg.Auth.Authorize(r.Context(), r, sess.principal(), res, act)
+	return h.cfg.Gate.Authorize(r.Context(), r, sess.principal(), res, act)
 }
 
 // allowed is authorize reduced to yes or no.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
@@ -32,6 +33,7 @@ type ProjectLister interface {
 type Handler struct {
 	Packages *packages.Service
 	Auth     *authn.Authenticator
+	Gate     *gate.Gate
 	Log      *slog.Logger
 	// ExternalURL is the server's public base URL, for the URLs in feed documents.
 	ExternalURL string
@@ -113,7 +115,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ep.serve(h, w, r, rt, pkghttp.Grant{})
 		return
 	}
-	g, err := pkghttp.Authorize(r, h.Auth, h.Packages, h.target(rt), ep.action)
+	g, err := pkghttp.Authorize(r, h.Auth, h.Gate, h.Packages, h.target(rt), ep.action)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
