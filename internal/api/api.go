@@ -27,8 +27,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
-// Handler serves /api/v4/.
-type Handler struct {
+// Config is what the API needs from the composition root.
+type Config struct {
 	Namespaces *namespace.Service
 	Deploy     *token.DeployService
 	Personal   *token.PersonalService
@@ -50,8 +50,19 @@ type Handler struct {
 	// Packages, when set, serves the Packages API (/projects/:id/packages, /groups/:id/packages;
 	// see packages.go).
 	Packages *packages.Service
+}
 
+// Handler serves /api/v4/. Create it with New.
+type Handler struct {
+	cfg Config
 	mux *http.ServeMux
+}
+
+// New returns the API handler for cfg, its route table built.
+func New(cfg Config) *Handler {
+	h := &Handler{cfg: cfg}
+	h.mux = h.routes()
+	return h
 }
 
 // request carries what every endpoint needs: the principal, already authenticated.
@@ -59,7 +70,7 @@ type request struct {
 	*http.Request
 	principal access.Principal
 	params    url.Values
-	// external is the server's public base URL (Handler.ExternalURL) for links; "" means the
+	// external is the server's public base URL (Config.ExternalURL) for links; "" means the
 	// request's own host.
 	external string
 }
@@ -116,20 +127,20 @@ func (h *Handler) routes() *http.ServeMux {
 	add("POST /api/v4/groups/{id}/deploy_tokens/{token_id}/rotate", h.rotateGroupDeployToken)
 	add("GET /api/v4/projects/{id}/deploy_tokens/{token_id}/usage", h.projectDeployTokenUsage)
 	add("GET /api/v4/groups/{id}/deploy_tokens/{token_id}/usage", h.groupDeployTokenUsage)
-	if h.ExternalAuthorization != nil {
+	if h.cfg.ExternalAuthorization != nil {
 		add("GET /api/v4/application/settings", h.getApplicationSettings)
 		add("PUT /api/v4/application/settings", h.putApplicationSettings)
 		add("PUT /api/v4/projects/{id}", h.editProject)
 	}
-	if h.DependencyProxy != nil {
+	if h.cfg.DependencyProxy != nil {
 		add("GET /api/v4/groups/{id}/dependency_proxy", h.getDependencyProxy)
 		add("PUT /api/v4/groups/{id}/dependency_proxy", h.putDependencyProxy)
 		add("DELETE /api/v4/groups/{id}/dependency_proxy/cache", h.purgeDependencyProxy)
 	}
-	if h.ExpiryJob != nil {
+	if h.cfg.ExpiryJob != nil {
 		add("POST /api/v4/admin/jobs/deploy-token-expiry/run", h.runDeployTokenExpiry)
 	}
-	if h.Packages != nil {
+	if h.cfg.Packages != nil {
 		add("GET /api/v4/projects/{id}/packages", h.listProjectPackages)
 		add("GET /api/v4/projects/{id}/packages/{package_id}", h.getProjectPackage)
 		add("DELETE /api/v4/projects/{id}/packages/{package_id}", h.deleteProjectPackage)
@@ -144,15 +155,7 @@ func (h *Handler) routes() *http.ServeMux {
 }
 
 // ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.mux == nil {
-		h.mux = h.routes()
-	}
-	h.mux.ServeHTTP(w, r)
-}
-
-// Init builds the route table; call once before serving concurrently.
-func (h *Handler) Init() { h.mux = h.routes() }
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 // maxBody bounds API request bodies.
 const maxBody = 1 << 20
@@ -160,7 +163,7 @@ const maxBody = 1 << 20
 // wrap authenticates, parses parameters and maps errors; it never logs headers or bodies.
 func (h *Handler) wrap(e endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := h.Auth.API(r.Context(), r)
+		p, err := h.cfg.Auth.API(r.Context(), r)
 		if err != nil {
 			h.writeError(w, r, err)
 			return
@@ -170,7 +173,7 @@ func (h *Handler) wrap(e endpoint) http.Handler {
 			h.writeError(w, r, err)
 			return
 		}
-		if err := e(w, &request{Request: r, principal: p, params: params, external: h.ExternalURL}); err != nil {
+		if err := e(w, &request{Request: r, principal: p, params: params, external: h.cfg.ExternalURL}); err != nil {
 			h.writeError(w, r, err)
 		}
 	})
@@ -231,7 +234,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, errkind.ErrTooLarge):
 		writeMessage(w, http.StatusRequestEntityTooLarge, "413 Request Entity Too Large")
 	default:
-		httpx.Internal(r.Context(), h.Log, err)
+		httpx.Internal(r.Context(), h.cfg.Log, err)
 		writeMessage(w, http.StatusInternalServerError, "500 Internal Server Error")
 	}
 }
@@ -239,7 +242,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 // authorize asks for the decision and turns a refusal into the right API error; notFoundWhat
 // names the resource in a 404 ("Project", "Group").
 func (h *Handler) authorize(r *request, res access.Resource, act access.Action, notFoundWhat string) error {
-	d, err := h.Gate.Authorize(r.Context(), r.Request, r.principal, res, act)
+	d, err := h.cfg.Gate.Authorize(r.Context(), r.Request, r.principal, res, act)
 	if err != nil {
 		return err
 	}

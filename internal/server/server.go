@@ -352,12 +352,11 @@ func (s *Server) bootstrap(ctx context.Context, stdout io.Writer) error {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	apiHandler := &api.Handler{Namespaces: s.Namespaces, Deploy: s.Deploy, Personal: s.Personal, Auth: s.Auth, Gate: s.Gate,
+	apiHandler := api.New(api.Config{Namespaces: s.Namespaces, Deploy: s.Deploy, Personal: s.Personal, Auth: s.Auth, Gate: s.Gate,
 		Audit: s.Audit, Log: s.Log, Version: Version, Revision: Revision, ExternalURL: s.Config.ExternalURL,
 		DependencyProxy: s.proxySettings, ExternalAuthorization: s.ExternalAuthorization,
-		ExpiryJob: s.Expiry, Packages: s.Packages}
-	apiHandler.Init()
-	gitHandler := &git.Handler{Repos: s.Repos, Projects: s.Namespaces, Auth: s.Auth, Gate: s.Gate, Log: s.Log, Realm: "Gatehouse"}
+		ExpiryJob: s.Expiry, Packages: s.Packages})
+	gitHandler := git.New(git.Config{Repos: s.Repos, Projects: s.Namespaces, Auth: s.Auth, Gate: s.Gate, Log: s.Log, Realm: "Gatehouse"})
 	mux.Handle("/api/v4/", apiHandler)
 	projects := jwtauth.NewProjectCache(s.Store, s.Tokens.Now)
 	mux.Handle("/v2/", v2Handler(registry.New(registry.Config{Store: s.Store, Blobs: s.Blobs, Projects: projects, Principals: s.Store,
