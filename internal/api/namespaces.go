@@ -15,9 +15,6 @@ import (
 )
 
 func (h *Handler) version(w http.ResponseWriter, r *request) error {
-	if err := requireUser(r); err != nil {
-		return err
-	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]string{"version": h.cfg.Version, "revision": h.cfg.Revision})
 	return nil
 }
@@ -54,15 +51,12 @@ func (h *Handler) userView(r *request, u *namespace.User) userJSON {
 func (h *Handler) webURL(_ *request, path string) string { return h.cfg.ExternalURL + "/" + path }
 
 func (h *Handler) currentUser(w http.ResponseWriter, r *request) error {
-	if err := requireUser(r); err != nil {
-		return err
-	}
 	httpx.WriteJSON(w, http.StatusOK, h.userView(r, r.principal.User))
 	return nil
 }
 
 func (h *Handler) listUsers(w http.ResponseWriter, r *request) error {
-	if err := requireUser(r); err != nil {
+	if err := h.authorize(r, access.Resource{}, access.ViewUsers, "User"); err != nil {
 		return err
 	}
 	users, err := h.cfg.Namespaces.ListUsers(ctxOf(r))
@@ -81,7 +75,7 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *request) error {
 }
 
 func (h *Handler) getUser(w http.ResponseWriter, r *request) error {
-	if err := requireUser(r); err != nil {
+	if err := h.authorize(r, access.Resource{}, access.ViewUsers, "User"); err != nil {
 		return err
 	}
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -163,9 +157,6 @@ func (h *Handler) createPersonalToken(w http.ResponseWriter, r *request) error {
 }
 
 func (h *Handler) personalTokenSelf(w http.ResponseWriter, r *request) error {
-	if err := requireUser(r); err != nil {
-		return err
-	}
 	if r.principal.PersonalToken == nil {
 		return errUnauthorized
 	}
@@ -236,9 +227,6 @@ func (h *Handler) visibleGroups(r *request, groups []*namespace.Group) ([]groupJ
 }
 
 func (h *Handler) listGroups(w http.ResponseWriter, r *request) error {
-	if err := requireUser(r); err != nil {
-		return err
-	}
 	groups, err := h.cfg.Namespaces.ListGroups(ctxOf(r))
 	if err != nil {
 		return err
@@ -278,9 +266,6 @@ func (h *Handler) listSubgroups(w http.ResponseWriter, r *request) error {
 }
 
 func (h *Handler) createGroup(w http.ResponseWriter, r *request) error {
-	if err := requireUser(r); err != nil {
-		return err
-	}
 	parentID, err := intParam(r, "parent_id")
 	if err != nil {
 		return err
@@ -417,9 +402,6 @@ func (h *Handler) getProject(w http.ResponseWriter, r *request) error {
 }
 
 func (h *Handler) createProject(w http.ResponseWriter, r *request) error {
-	if err := requireUser(r); err != nil {
-		return err
-	}
 	nsID, err := intParam(r, "namespace_id")
 	if err != nil {
 		return err

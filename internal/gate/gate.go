@@ -122,3 +122,38 @@ func record(ctx context.Context, c Check) {
 		rec.mu.Unlock()
 	}
 }
+
+// Route is one route of a protocol's route table with how it is gated, so that the table says
+// what each route decides and a test can walk every route (docs/architecture.md §3.3).
+type Route struct {
+	// Method and Pattern name the route ("GET", "/api/v4/projects/{id}").
+	Method, Pattern string
+	Rule
+}
+
+// Rule is how a route is gated: a decision at the gate (Action), or, for a route with nothing
+// to decide on, a signed-in user (SignedIn) or nothing at all, with the reason in Why.
+type Rule struct {
+	// Action is decided at the gate (Authorize) before the route acts: on the project or group
+	// its path names, or on the instance.
+	Action access.Action
+	// Filter is the action each item of a listing is checked with (Permits): it shows only what
+	// the requester may see.
+	Filter access.Action
+	// SignedIn refuses requests without a signed-in user; nothing more is decided.
+	SignedIn bool
+	// Why says why a route without Action needs no decision.
+	Why string
+}
+
+// Decide is the rule of a route decided with act.
+func Decide(act access.Action) Rule { return Rule{Action: act} }
+
+// SignedIn is the rule of a route that needs a signed-in user and nothing more, and why.
+func SignedIn(why string) Rule { return Rule{SignedIn: true, Why: why} }
+
+// Public is the rule of a route anyone may use, and why.
+func Public(why string) Rule { return Rule{Why: why} }
+
+// Filtered is r whose listing shows only the items the requester may do act on.
+func (r Rule) Filtered(act access.Action) Rule { r.Filter = act; return r }

@@ -105,6 +105,18 @@ func (s service) action() access.Action {
 	return access.ReadRepository
 }
 
+// Routes lists Git's routes with how each is gated: every one decides the service's action on
+// the project its path names (docs/architecture.md §3.3).
+func Routes() []gate.Route {
+	var out []gate.Route
+	for _, svc := range []service{uploadPack, receivePack} {
+		out = append(out,
+			gate.Route{Method: http.MethodGet, Pattern: "/{path}.git/info/refs?service=" + string(svc), Rule: gate.Decide(svc.action())},
+			gate.Route{Method: http.MethodPost, Pattern: "/{path}.git/" + string(svc), Rule: gate.Decide(svc.action())})
+	}
+	return out
+}
+
 // maxRequestBody bounds a POSTed pack negotiation or push (after gzip decoding).
 const maxRequestBody = 2 << 30
 
