@@ -16,12 +16,13 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/git"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/generic"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 	"github.com/gatehouse-dev/gatehouse/internal/web"
 )
 
-// TestEveryRouteGoesThroughTheGate walks the route tables of the REST API, the web UI and Git
-// and sends each route as a signed-in user who is a member of nothing, through a front that
+// TestEveryRouteGoesThroughTheGate walks the route tables of the REST API, the web UI, Git and
+// the generic package registry and sends each route as a signed-in user who is a member of nothing, through a front that
 // records every check the gate makes (docs/architecture.md §3.3). A route that decides must
 // have asked the gate for its declared action first; a listing must have filtered at the gate;
 // a route for signed-in users only must refuse an anonymous request without asking anything; a
@@ -212,6 +213,16 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 				}
 				resp.Body.Close()
 				check(t, rt, resp.StatusCode)
+			})
+		}
+	})
+
+	t.Run("generic packages", func(t *testing.T) {
+		for _, rt := range generic.Routes() {
+			t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
+				p := strings.NewReplacer("{id}", fmt.Sprint(top.ID), "{name}", "app", "{version}", "1.0.0", "{file}", "app.txt").Replace(rt.Pattern)
+				status, _ := send(t, anonymous, rt.Method, p, nil, map[string]string{"PRIVATE-TOKEN": pat.Token})
+				check(t, rt, status)
 			})
 		}
 	})

@@ -48,6 +48,17 @@ var routes = map[string]endpoint{
 	http.MethodPut:  {access.WritePackage, (*Handler).handlePutFile},
 }
 
+// Routes lists the routes with how each is gated: the route's action, decided at the gate on
+// the project {id} names (docs/architecture.md §3.3).
+func Routes() []gate.Route {
+	var out []gate.Route
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPut} {
+		out = append(out, gate.Route{Method: m, Pattern: "/api/v4/projects/{id}/packages/generic/{name}/{version}/{file}",
+			Rule: gate.Decide(routes[m].action)})
+	}
+	return out
+}
+
 // ServeHTTP is the dispatcher: parse the path, look up the route's access, authenticate,
 // resolve the project, authorize once, then serve.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
