@@ -22,25 +22,16 @@ import (
 )
 
 // TestEveryRouteGoesThroughTheGate walks the route tables of the REST API, the web UI, Git and
-// the generic package registry and sends each route as a signed-in user who is a member of nothing, through a front that
-// records every check the gate makes (docs/architecture.md §3.3). A route that decides must
-// have asked the gate for its declared action first; a listing must have filtered at the gate;
-// a route for signed-in users only must refuse an anonymous request without asking anything; a
-// public route asks nothing.
+// the generic package registry and sends each route as a signed-in user who is a member of
+// nothing, through a front that records every check the gate makes (docs/architecture.md
+// §3.3). A route that decides must have asked the gate for its declared action first; a listing
+// must have filtered at the gate; a route for signed-in users only must refuse an anonymous
+// request without asking anything; a public route asks nothing.
 func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 	ts := testenv.StartServer(t)
 	f := ts.MakeFixture(t)
 	top := f.Projects["top"]
-	var outsider struct {
-		ID int64 `json:"id"`
-	}
-	ts.MustAPI(t, http.StatusCreated, "POST", "/users", map[string]any{"username": "outsider", "email": "outsider@example.com",
-		"name": "Outsider", "password": "outsider-password"}, &outsider)
-	var pat struct {
-		Token string `json:"token"`
-	}
-	ts.MustAPI(t, http.StatusCreated, "POST", fmt.Sprintf("/users/%d/personal_access_tokens", outsider.ID),
-		map[string]any{"name": "pat", "scopes": []string{"api"}}, &pat)
+	outsider := ts.CreateUser(t, "outsider")
 	projectToken := ts.CreateDeployToken(t, fmt.Sprintf("projects/%d", top.ID), []string{"read_repository"}, nil)
 	groupToken := ts.CreateDeployToken(t, fmt.Sprintf("groups/%d", f.GroupID), []string{"read_repository"}, nil)
 
@@ -143,7 +134,7 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 				if method != http.MethodGet {
 					body = url.Values{}
 				}
-				status, _ := send(t, anonymous, method, path, body, map[string]string{"PRIVATE-TOKEN": pat.Token})
+				status, _ := send(t, anonymous, method, path, body, map[string]string{"PRIVATE-TOKEN": outsider.PAT})
 				check(t, rt, status)
 			})
 		}
@@ -165,7 +156,7 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 		}
 		_, form := send(t, user, http.MethodGet, "/users/sign_in", nil, nil)
 		if status, _ := send(t, user, http.MethodPost, "/users/sign_in", url.Values{"authenticity_token": {csrfOf(form)},
-			"login": {"outsider"}, "password": {"outsider-password"}}, nil); status != http.StatusSeeOther {
+			"login": {outsider.Username}, "password": {"password-outsider"}}, nil); status != http.StatusSeeOther {
 			t.Fatalf("sign in: %d", status)
 		}
 		_, home := send(t, user, http.MethodGet, "/", nil, nil)
@@ -205,7 +196,7 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				req.SetBasicAuth("outsider", pat.Token)
+				req.SetBasicAuth(outsider.Username, outsider.PAT)
 				rec.Reset()
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
@@ -221,7 +212,7 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 		for _, rt := range generic.Routes() {
 			t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
 				p := strings.NewReplacer("{id}", fmt.Sprint(top.ID), "{name}", "app", "{version}", "1.0.0", "{file}", "app.txt").Replace(rt.Pattern)
-				status, _ := send(t, anonymous, rt.Method, p, nil, map[string]string{"PRIVATE-TOKEN": pat.Token})
+				status, _ := send(t, anonymous, rt.Method, p, nil, map[string]string{"PRIVATE-TOKEN": outsider.PAT})
 				check(t, rt, status)
 			})
 		}
@@ -230,7 +221,7 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 	// The walk must have decided something: a recorder that saw nothing would pass the public
 	// routes and fail every other one, so check that refusals were recorded as refusals.
 	rec.Reset()
-	if status, _ := send(t, anonymous, http.MethodGet, fmt.Sprintf("/api/v4/projects/%d", top.ID), nil, map[string]string{"PRIVATE-TOKEN": pat.Token}); status != http.StatusNotFound {
+	if status, _ := send(t, anonymous, http.MethodGet, fmt.Sprintf("/api/v4/projects/%d", top.ID), nil, map[string]string{"PRIVATE-TOKEN": outsider.PAT}); status != http.StatusNotFound {
 		t.Fatalf("outsider reading a private project: %d, want 404", status)
 	}
 	if cs := rec.Checks(); len(cs) != 1 || cs[0].Action != access.ViewNamespace || cs[0].Decision.Allow() || cs[0].Resource.Project == nil || cs[0].Resource.Project.ID != top.ID {
