@@ -85,13 +85,16 @@ const (
 	// AdministerDependencyProxy turns a group's dependency proxy on or off and purges its cache
 	// (group owners, as GitLab's admin_dependency_proxy).
 	AdministerDependencyProxy Action = "administer_dependency_proxy"
+	// ViewUsers lists and reads users' public profiles (the instance's): any signed-in user, with
+	// a personal access token of any scope (docs/design.md §1.2).
+	ViewUsers Action = "view_users"
 )
 
 // actions lists every Action constant above; TestActionsListsEveryConstant keeps it complete.
 var actions = []Action{ReadRepository, WriteRepository, PullImage, PushImage, DeleteImage, ReadPackage,
 	WritePackage, DeletePackage, ProxyPull, ProxyPush, ProxyDelete, ViewNamespace, ListDeployTokens,
 	ManageDeployTokens, ManageMembers, CreateInNamespace, AdministerInstance, ReadCIVariables,
-	ReadAuditEvents, AdministerDependencyProxy}
+	ReadAuditEvents, AdministerDependencyProxy, ViewUsers}
 
 // Actions returns every action, in declaration order, so tests can range over all of them and a
 // new action is covered without being named again. The slice is the caller's.
@@ -304,6 +307,7 @@ var personalScopeFor = map[Action][]token.Scope{
 	ReadAuditEvents:    {token.API, token.ReadAPI},
 
 	AdministerDependencyProxy: {token.API},
+	ViewUsers:                 token.PersonalScopes,
 }
 
 // projectRoleFor is the least project role each action needs.
@@ -337,6 +341,10 @@ var groupRoleFor = map[Action]namespace.Role{
 
 	AdministerDependencyProxy: namespace.Owner,
 }
+
+// signedInActions are the instance's actions every signed-in user may do (the others on the
+// instance are administrators' only).
+var signedInActions = map[Action]bool{ViewUsers: true}
 
 // readActions are allowed to anyone who can see a public (or, signed in, internal) project.
 var readActions = map[Action]bool{ViewNamespace: true, ReadRepository: true, PullImage: true, ReadPackage: true}
@@ -392,6 +400,8 @@ func (a *Authorizer) user(ctx context.Context, p Principal, r Resource, action A
 			return deny(NotFound, "not a member of this group"), nil
 		}
 		return deny(Forbidden, "your role does not allow %s", action), nil
+	case signedInActions[action]:
+		return allow("signed in"), nil
 	}
 	return deny(Forbidden, "administrators only"), nil
 }

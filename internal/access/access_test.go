@@ -378,6 +378,9 @@ func TestHumans(t *testing.T) {
 		{"ok/admin administers", user(admin), access.Resource{}, access.AdministerInstance, true, access.Allowed},
 		{"ok/admin manages group tokens", user(admin), G(other), access.ManageDeployTokens, true, access.Allowed},
 		{"fail/non-admin administers", user(owner), access.Resource{}, access.AdministerInstance, false, access.Forbidden},
+		{"ok/any user views users", user(outsider), access.Resource{}, access.ViewUsers, true, access.Allowed},
+		{"ok/a PAT of any scope views users", withPAT(outsider, nil, false, token.ReadRegistry), access.Resource{}, access.ViewUsers, true, access.Allowed},
+		{"fail/anonymous views users", anon, access.Resource{}, access.ViewUsers, false, access.Unauthenticated},
 
 		{"ok/reporter clones", user(reporter), P(child), access.ReadRepository, true, access.Allowed},
 		{"ok/reporter pulls", user(reporter), P(child), access.PullImage, true, access.Allowed},

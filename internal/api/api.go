@@ -20,18 +20,20 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
-// Handler serves /api/v4/.
-type Handler struct {
+// Config is what the API needs from the composition root.
+type Config struct {
 	Namespaces *namespace.Service
 	Deploy     *token.DeployService
 	Personal   *token.PersonalService
 	Auth       *authn.Authenticator
+	Gate       *gate.Gate
 	Audit      *audit.Log
 	Log        *slog.Logger
 	Version    string
@@ -48,8 +50,19 @@ type Handler struct {
 	// Packages, when set, serves the Packages API (/projects/:id/packages, /groups/:id/packages;
 	// see packages.go).
 	Packages *packages.Service
+}
 
+// Handler serves /api/v4/. Create it with New.
+type Handler struct {
+	cfg Config
 	mux *http.ServeMux
+}
+
+// New returns the API handler for cfg, its route table built.
+func New(cfg Config) *Handler {
+	h := &Handler{cfg: cfg}
+	h.mux = h.routes()
+	return h
 }
 
 // request carries what every endpoint needs: the principal, already authenticated.
@@ -57,83 +70,119 @@ type request struct {
 	*http.Request
 	principal access.Principal
 	params    url.Values
-	// external is the server's public base URL (Handler.ExternalURL) for links; "" means the
+	// external is the server's public base URL (Config.ExternalURL) for links; "" means the
 	// request's own host.
 	external string
 }
 
-type endpoint func(w http.ResponseWriter, r *request) error
+type endpoint func(h *Handler, w http.ResponseWriter, r *request) error
 
-// routes lists every API route. Each endpoint authorizes through h.authorize before acting.
+// route is one API route: its pattern, how the gate decides it, and its endpoint. A route with
+// an Action decides it on the project or group {id} names (or the instance) before it acts; the
+// wrap refuses SignedIn routes without a user.
+type route struct {
+	method, path string
+	rule         gate.Rule
+	serve        endpoint
+	// on, when set, says whether cfg serves the route (optional features).
+	on func(Config) bool
+}
+
+var (
+	withExternalAuthorization = func(c Config) bool { return c.ExternalAuthorization != nil }
+	withDependencyProxy       = func(c Config) bool { return c.DependencyProxy != nil }
+	withExpiryJob             = func(c Config) bool { return c.ExpiryJob != nil }
+	withPackages              = func(c Config) bool { return c.Packages != nil }
+)
+
+// routeTable is every API route (docs/architecture.md §3.3).
+var routeTable = []route{
+	{"GET", "/api/v4/version", gate.SignedIn("the instance's version, for clients' feature checks"), (*Handler).version, nil},
+	{"GET", "/api/v4/user", gate.SignedIn("the requester's own account"), (*Handler).currentUser, nil},
+	{"GET", "/api/v4/users", gate.Decide(access.ViewUsers), (*Handler).listUsers, nil},
+	{"POST", "/api/v4/users", gate.Decide(access.AdministerInstance), (*Handler).createUser, nil},
+	{"GET", "/api/v4/users/{id}", gate.Decide(access.ViewUsers), (*Handler).getUser, nil},
+	{"POST", "/api/v4/users/{id}/personal_access_tokens", gate.Decide(access.AdministerInstance), (*Handler).createPersonalToken, nil},
+	{"GET", "/api/v4/personal_access_tokens/self", gate.SignedIn("the requester's own token"), (*Handler).personalTokenSelf, nil},
+
+	{"GET", "/api/v4/groups", gate.SignedIn("a listing of what the requester may view").Filtered(access.ViewNamespace), (*Handler).listGroups, nil},
+	{"POST", "/api/v4/groups", gate.SignedIn("a top-level group needs the api scope and is owned by its creator; a subgroup (parent_id) decides create_in_namespace on its parent"), (*Handler).createGroup, nil},
+	{"GET", "/api/v4/groups/{id}", gate.Decide(access.ViewNamespace), (*Handler).getGroup, nil},
+	{"GET", "/api/v4/groups/{id}/subgroups", gate.Decide(access.ViewNamespace).Filtered(access.ViewNamespace), (*Handler).listSubgroups, nil},
+	{"GET", "/api/v4/groups/{id}/members", gate.Decide(access.ViewNamespace), (*Handler).listGroupMembers, nil},
+	{"POST", "/api/v4/groups/{id}/members", gate.Decide(access.ManageMembers), (*Handler).addGroupMember, nil},
+	{"GET", "/api/v4/groups/{id}/members/{user_id}", gate.Decide(access.ViewNamespace), (*Handler).getMember, nil},
+	{"PUT", "/api/v4/groups/{id}/members/{user_id}", gate.Decide(access.ManageMembers), (*Handler).updateMember, nil},
+	{"DELETE", "/api/v4/groups/{id}/members/{user_id}", gate.Decide(access.ManageMembers), (*Handler).removeMember, nil},
+
+	{"GET", "/api/v4/projects", gate.Public("a listing of what the requester may view (anonymous: the public projects)").Filtered(access.ViewNamespace), (*Handler).listProjects, nil},
+	{"POST", "/api/v4/projects", gate.SignedIn("a personal project needs the api scope; one in a group (namespace_id) decides create_in_namespace on the group"), (*Handler).createProject, nil},
+	{"GET", "/api/v4/projects/{id}", gate.Decide(access.ViewNamespace), (*Handler).getProject, nil},
+	{"GET", "/api/v4/projects/{id}/members", gate.Decide(access.ViewNamespace), (*Handler).listProjectMembers, nil},
+	{"POST", "/api/v4/projects/{id}/members", gate.Decide(access.ManageMembers), (*Handler).addProjectMember, nil},
+	{"GET", "/api/v4/projects/{id}/members/{user_id}", gate.Decide(access.ViewNamespace), (*Handler).getMember, nil},
+	{"PUT", "/api/v4/projects/{id}/members/{user_id}", gate.Decide(access.ManageMembers), (*Handler).updateMember, nil},
+	{"DELETE", "/api/v4/projects/{id}/members/{user_id}", gate.Decide(access.ManageMembers), (*Handler).removeMember, nil},
+
+	{"GET", "/api/v4/projects/{id}/ci/variables/predefined", gate.Decide(access.ReadCIVariables), (*Handler).listCIVariables, nil},
+
+	{"GET", "/api/v4/audit_events", gate.Decide(access.AdministerInstance), (*Handler).listInstanceAuditEvents, nil},
+	{"GET", "/api/v4/projects/{id}/audit_events", gate.Decide(access.ReadAuditEvents), (*Handler).listProjectAuditEvents, nil},
+	{"GET", "/api/v4/groups/{id}/audit_events", gate.Decide(access.ReadAuditEvents), (*Handler).listGroupAuditEvents, nil},
+
+	{"GET", "/api/v4/deploy_tokens", gate.Decide(access.AdministerInstance), (*Handler).listAllDeployTokens, nil},
+	{"GET", "/api/v4/projects/{id}/deploy_tokens", gate.Decide(access.ListDeployTokens), (*Handler).listProjectDeployTokens, nil},
+	{"POST", "/api/v4/projects/{id}/deploy_tokens", gate.Decide(access.ManageDeployTokens), (*Handler).createProjectDeployToken, nil},
+	{"GET", "/api/v4/projects/{id}/deploy_tokens/{token_id}", gate.Decide(access.ListDeployTokens), (*Handler).getProjectDeployToken, nil},
+	{"DELETE", "/api/v4/projects/{id}/deploy_tokens/{token_id}", gate.Decide(access.ManageDeployTokens), (*Handler).deleteProjectDeployToken, nil},
+	{"POST", "/api/v4/projects/{id}/deploy_tokens/{token_id}/rotate", gate.Decide(access.ManageDeployTokens), (*Handler).rotateProjectDeployToken, nil},
+	{"GET", "/api/v4/groups/{id}/deploy_tokens", gate.Decide(access.ListDeployTokens), (*Handler).listGroupDeployTokens, nil},
+	{"POST", "/api/v4/groups/{id}/deploy_tokens", gate.Decide(access.ManageDeployTokens), (*Handler).createGroupDeployToken, nil},
+	{"GET", "/api/v4/groups/{id}/deploy_tokens/{token_id}", gate.Decide(access.ListDeployTokens), (*Handler).getGroupDeployToken, nil},
+	{"DELETE", "/api/v4/groups/{id}/deploy_tokens/{token_id}", gate.Decide(access.ManageDeployTokens), (*Handler).deleteGroupDeployToken, nil},
+	{"POST", "/api/v4/groups/{id}/deploy_tokens/{token_id}/rotate", gate.Decide(access.ManageDeployTokens), (*Handler).rotateGroupDeployToken, nil},
+	{"GET", "/api/v4/projects/{id}/deploy_tokens/{token_id}/usage", gate.Decide(access.ListDeployTokens), (*Handler).projectDeployTokenUsage, nil},
+	{"GET", "/api/v4/groups/{id}/deploy_tokens/{token_id}/usage", gate.Decide(access.ListDeployTokens), (*Handler).groupDeployTokenUsage, nil},
+
+	{"GET", "/api/v4/application/settings", gate.Decide(access.AdministerInstance), (*Handler).getApplicationSettings, withExternalAuthorization},
+	{"PUT", "/api/v4/application/settings", gate.Decide(access.AdministerInstance), (*Handler).putApplicationSettings, withExternalAuthorization},
+	// Then manage_members on the project, or administer_instance to set the label.
+	{"PUT", "/api/v4/projects/{id}", gate.Decide(access.ViewNamespace), (*Handler).editProject, withExternalAuthorization},
+
+	{"GET", "/api/v4/groups/{id}/dependency_proxy", gate.Decide(access.ViewNamespace), (*Handler).getDependencyProxy, withDependencyProxy},
+	{"PUT", "/api/v4/groups/{id}/dependency_proxy", gate.Decide(access.AdministerDependencyProxy), (*Handler).putDependencyProxy, withDependencyProxy},
+	{"DELETE", "/api/v4/groups/{id}/dependency_proxy/cache", gate.Decide(access.AdministerDependencyProxy), (*Handler).purgeDependencyProxy, withDependencyProxy},
+
+	{"POST", "/api/v4/admin/jobs/deploy-token-expiry/run", gate.Decide(access.AdministerInstance), (*Handler).runDeployTokenExpiry, withExpiryJob},
+
+	{"GET", "/api/v4/projects/{id}/packages", gate.Decide(access.ReadPackage).Filtered(access.DeletePackage), (*Handler).listProjectPackages, withPackages},
+	{"GET", "/api/v4/projects/{id}/packages/{package_id}", gate.Decide(access.ReadPackage).Filtered(access.DeletePackage), (*Handler).getProjectPackage, withPackages},
+	{"DELETE", "/api/v4/projects/{id}/packages/{package_id}", gate.Decide(access.DeletePackage), (*Handler).deleteProjectPackage, withPackages},
+	{"GET", "/api/v4/projects/{id}/packages/{package_id}/package_files", gate.Decide(access.ReadPackage), (*Handler).listPackageFiles, withPackages},
+	{"DELETE", "/api/v4/projects/{id}/packages/{package_id}/package_files/{package_file_id}", gate.Decide(access.DeletePackage), (*Handler).deletePackageFile, withPackages},
+	{"GET", "/api/v4/groups/{id}/packages", gate.Decide(access.ViewNamespace).Filtered(access.ReadPackage), (*Handler).listGroupPackages, withPackages},
+}
+
+// notFoundRule is the catch-all's: an unknown path is answered 404 before anything is read.
+var notFoundRule = gate.Public("an unknown API path: 404, nothing read")
+
+// Routes lists every API route with how it is gated, the catch-all last. The optional ones
+// are included; each is served only when its feature is configured.
+func Routes() []gate.Route {
+	var out []gate.Route
+	for _, rt := range routeTable {
+		out = append(out, gate.Route{Method: rt.method, Pattern: rt.path, Rule: rt.rule})
+	}
+	return append(out, gate.Route{Pattern: "/api/v4/", Rule: notFoundRule})
+}
+
+// routes builds the mux from the route table.
 func (h *Handler) routes() *http.ServeMux {
 	m := http.NewServeMux()
-	add := func(pattern string, e endpoint) { m.Handle(pattern, h.wrap(e)) }
-	add("GET /api/v4/version", h.version)
-	add("GET /api/v4/user", h.currentUser)
-	add("GET /api/v4/users", h.listUsers)
-	add("POST /api/v4/users", h.createUser)
-	add("GET /api/v4/users/{id}", h.getUser)
-	add("POST /api/v4/users/{id}/personal_access_tokens", h.createPersonalToken)
-	add("GET /api/v4/personal_access_tokens/self", h.personalTokenSelf)
-
-	add("GET /api/v4/groups", h.listGroups)
-	add("POST /api/v4/groups", h.createGroup)
-	add("GET /api/v4/groups/{id}", h.getGroup)
-	add("GET /api/v4/groups/{id}/subgroups", h.listSubgroups)
-	add("GET /api/v4/groups/{id}/members", h.listGroupMembers)
-	add("POST /api/v4/groups/{id}/members", h.addGroupMember)
-	add("GET /api/v4/groups/{id}/members/{user_id}", h.getMember)
-	add("PUT /api/v4/groups/{id}/members/{user_id}", h.updateMember)
-	add("DELETE /api/v4/groups/{id}/members/{user_id}", h.removeMember)
-
-	add("GET /api/v4/projects", h.listProjects)
-	add("POST /api/v4/projects", h.createProject)
-	add("GET /api/v4/projects/{id}", h.getProject)
-	add("GET /api/v4/projects/{id}/members", h.listProjectMembers)
-	add("POST /api/v4/projects/{id}/members", h.addProjectMember)
-	add("GET /api/v4/projects/{id}/members/{user_id}", h.getMember)
-	add("PUT /api/v4/projects/{id}/members/{user_id}", h.updateMember)
-	add("DELETE /api/v4/projects/{id}/members/{user_id}", h.removeMember)
-
-	add("GET /api/v4/projects/{id}/ci/variables/predefined", h.listCIVariables)
-
-	add("GET /api/v4/audit_events", h.listInstanceAuditEvents)
-	add("GET /api/v4/projects/{id}/audit_events", h.listProjectAuditEvents)
-	add("GET /api/v4/groups/{id}/audit_events", h.listGroupAuditEvents)
-
-	add("GET /api/v4/deploy_tokens", h.listAllDeployTokens)
-	add("GET /api/v4/projects/{id}/deploy_tokens", h.listProjectDeployTokens)
-	add("POST /api/v4/projects/{id}/deploy_tokens", h.createProjectDeployToken)
-	add("GET /api/v4/projects/{id}/deploy_tokens/{token_id}", h.getProjectDeployToken)
-	add("DELETE /api/v4/projects/{id}/deploy_tokens/{token_id}", h.deleteProjectDeployToken)
-	add("POST /api/v4/projects/{id}/deploy_tokens/{token_id}/rotate", h.rotateProjectDeployToken)
-	add("GET /api/v4/groups/{id}/deploy_tokens", h.listGroupDeployTokens)
-	add("POST /api/v4/groups/{id}/deploy_tokens", h.createGroupDeployToken)
-	add("GET /api/v4/groups/{id}/deploy_tokens/{token_id}", h.getGroupDeployToken)
-	add("DELETE /api/v4/groups/{id}/deploy_tokens/{token_id}", h.deleteGroupDeployToken)
-	add("POST /api/v4/groups/{id}/deploy_tokens/{token_id}/rotate", h.rotateGroupDeployToken)
-	add("GET /api/v4/projects/{id}/deploy_tokens/{token_id}/usage", h.projectDeployTokenUsage)
-	add("GET /api/v4/groups/{id}/deploy_tokens/{token_id}/usage", h.groupDeployTokenUsage)
-	if h.ExternalAuthorization != nil {
-		add("GET /api/v4/application/settings", h.getApplicationSettings)
-		add("PUT /api/v4/application/settings", h.putApplicationSettings)
-		add("PUT /api/v4/projects/{id}", h.editProject)
-	}
-	if h.DependencyProxy != nil {
-		add("GET /api/v4/groups/{id}/dependency_proxy", h.getDependencyProxy)
-		add("PUT /api/v4/groups/{id}/dependency_proxy", h.putDependencyProxy)
-		add("DELETE /api/v4/groups/{id}/dependency_proxy/cache", h.purgeDependencyProxy)
-	}
-	if h.ExpiryJob != nil {
-		add("POST /api/v4/admin/jobs/deploy-token-expiry/run", h.runDeployTokenExpiry)
-	}
-	if h.Packages != nil {
-		add("GET /api/v4/projects/{id}/packages", h.listProjectPackages)
-		add("GET /api/v4/projects/{id}/packages/{package_id}", h.getProjectPackage)
-		add("DELETE /api/v4/projects/{id}/packages/{package_id}", h.deleteProjectPackage)
-		add("GET /api/v4/projects/{id}/packages/{package_id}/package_files", h.listPackageFiles)
-		add("DELETE /api/v4/projects/{id}/packages/{package_id}/package_files/{package_file_id}", h.deletePackageFile)
-		add("GET /api/v4/groups/{id}/packages", h.listGroupPackages)
+	for _, rt := range routeTable {
+		if rt.on == nil || rt.on(h.cfg) {
+			m.Handle(rt.method+" "+rt.path, h.wrap(rt))
+		}
 	}
 	m.Handle("/api/v4/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeMessage(w, http.StatusNotFound, "404 Not Found")
@@ -142,23 +191,16 @@ func (h *Handler) routes() *http.ServeMux {
 }
 
 // ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.mux == nil {
-		h.mux = h.routes()
-	}
-	h.mux.ServeHTTP(w, r)
-}
-
-// Init builds the route table; call once before serving concurrently.
-func (h *Handler) Init() { h.mux = h.routes() }
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 // maxBody bounds API request bodies.
 const maxBody = 1 << 20
 
-// wrap authenticates, parses parameters and maps errors; it never logs headers or bodies.
-func (h *Handler) wrap(e endpoint) http.Handler {
+// wrap authenticates, parses parameters, refuses a SignedIn route without a user, and maps
+// errors; it never logs headers or bodies.
+func (h *Handler) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := h.Auth.API(r.Context(), r)
+		p, err := h.cfg.Auth.API(r.Context(), r)
 		if err != nil {
 			h.writeError(w, r, err)
 			return
@@ -168,7 +210,11 @@ func (h *Handler) wrap(e endpoint) http.Handler {
 			h.writeError(w, r, err)
 			return
 		}
-		if err := e(w, &request{Request: r, principal: p, params: params, external: h.ExternalURL}); err != nil {
+		if rt.rule.SignedIn && p.Kind != access.UserPrincipal {
+			h.writeError(w, r, errUnauthorized)
+			return
+		}
+		if err := rt.serve(h, w, &request{Request: r, principal: p, params: params, external: h.cfg.ExternalURL}); err != nil {
 			h.writeError(w, r, err)
 		}
 	})
@@ -229,7 +275,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, errkind.ErrTooLarge):
 		writeMessage(w, http.StatusRequestEntityTooLarge, "413 Request Entity Too Large")
 	default:
-		httpx.Internal(r.Context(), h.Log, err)
+		httpx.Internal(r.Context(), h.cfg.Log, err)
 		writeMessage(w, http.StatusInternalServerError, "500 Internal Server Error")
 	}
 }
@@ -237,7 +283,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 // authorize asks for the decision and turns a refusal into the right API error; notFoundWhat
 // names the resource in a 404 ("Project", "Group").
 func (h *Handler) authorize(r *request, res access.Resource, act access.Action, notFoundWhat string) error {
-	d, err := h.Auth.Authorize(r.Context(), r.Request, r.principal, res, act)
+	d, err := h.cfg.Gate.Authorize(r.Context(), r.Request, r.principal, res, act)
 	if err != nil {
 		return err
 	}
@@ -254,14 +300,6 @@ func (h *Handler) authorize(r *request, res access.Resource, act access.Action, 
 		return notFound(notFoundWhat)
 	}
 	return errForbidden
-}
-
-// requireUser refuses anonymous requests.
-func requireUser(r *request) error {
-	if r.principal.Kind != access.UserPrincipal {
-		return errUnauthorized
-	}
-	return nil
 }
 
 // readParams merges the query string with a JSON or form body, as GitLab accepts both. JSON

@@ -73,7 +73,7 @@ func (h *Handler) writeAuditEvents(w http.ResponseWriter, r *request, entityType
 			return badRequest("entity_id needs entity_type")
 		}
 	}
-	events, err := h.Audit.List(ctxOf(r), entityType, entityID)
+	events, err := h.cfg.Audit.List(ctxOf(r), entityType, entityID)
 	if err != nil {
 		return err
 	}

@@ -26,18 +26,18 @@ func (h *Handler) listCIVariables(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	registry := h.ExternalURL
-	if u, err := url.Parse(h.ExternalURL); err == nil {
+	registry := h.cfg.ExternalURL
+	if u, err := url.Parse(h.cfg.ExternalURL); err == nil {
 		registry = u.Host
 	}
 	vars := []ciVariableJSON{
-		{Key: "CI_SERVER_URL", Value: h.ExternalURL},
-		{Key: "CI_API_V4_URL", Value: h.ExternalURL + "/api/v4"},
+		{Key: "CI_SERVER_URL", Value: h.cfg.ExternalURL},
+		{Key: "CI_API_V4_URL", Value: h.cfg.ExternalURL + "/api/v4"},
 		{Key: "CI_PROJECT_PATH", Value: p.FullPath},
 		{Key: "CI_REGISTRY", Value: registry},
 		{Key: "CI_REGISTRY_IMAGE", Value: registry + "/" + strings.ToLower(p.FullPath)},
 	}
-	t, secret, err := h.Deploy.CITokenFor(ctxOf(r), p.ID, p.GroupID)
+	t, secret, err := h.cfg.Deploy.CITokenFor(ctxOf(r), p.ID, p.GroupID)
 	switch {
 	case err == nil:
 		vars = append(vars, ciVariableJSON{Key: "CI_DEPLOY_USER", Value: t.Username},

@@ -32,7 +32,7 @@ func (h *Handler) getDependencyProxy(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	on, err := h.DependencyProxy.GroupEnabled(ctxOf(r), g.ID)
+	on, err := h.cfg.DependencyProxy.GroupEnabled(ctxOf(r), g.ID)
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func (h *Handler) putDependencyProxy(w http.ResponseWriter, r *request) error {
 	default:
 		return badRequest("enabled is missing or invalid")
 	}
-	if err := h.DependencyProxy.SetEnabled(ctxOf(r), g.ID, on); err != nil {
+	if err := h.cfg.DependencyProxy.SetEnabled(ctxOf(r), g.ID, on); err != nil {
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, dependencyProxyJSON{Enabled: on})
@@ -69,7 +69,7 @@ func (h *Handler) purgeDependencyProxy(w http.ResponseWriter, r *request) error 
 	if err != nil {
 		return err
 	}
-	if err := h.DependencyProxy.Purge(ctxOf(r), g.ID); err != nil {
+	if err := h.cfg.DependencyProxy.Purge(ctxOf(r), g.ID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusAccepted)

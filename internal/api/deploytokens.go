@@ -8,7 +8,6 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
-	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
@@ -35,15 +34,15 @@ func (h *Handler) deployView(t *token.DeployToken) deployTokenJSON {
 		allowed[i] = p.String()
 	}
 	return deployTokenJSON{AllowedIPs: allowed, ID: t.ID, Name: t.Name, Username: t.Username, ExpiresAt: isoTimePtr(t.ExpiresAt),
-		Scopes: t.Scopes.Strings(), Revoked: t.Revoked, Expired: t.Expired(h.Deploy.Now()),
+		Scopes: t.Scopes.Strings(), Revoked: t.Revoked, Expired: t.Expired(h.cfg.Deploy.Now()),
 		LastUsedAt: isoTimePtr(t.LastUsedAt), LastUsedIP: addrPtr(t.LastUsedIP)}
 }
 
 func (h *Handler) writeDeployList(w http.ResponseWriter, r *request, f token.DeployFilter) error {
 	if boolParam(r, "active") {
-		f.ActiveAt = h.Deploy.Now()
+		f.ActiveAt = h.cfg.Deploy.Now()
 	}
-	list, err := h.Deploy.List(ctxOf(r), f)
+	list, err := h.cfg.Deploy.List(ctxOf(r), f)
 	if err != nil {
 		return err
 	}
@@ -84,7 +83,7 @@ func (h *Handler) ownedToken(r *request, owner token.Owner) (*token.DeployToken,
 	if err != nil {
 		return nil, notFound("Deploy Token")
 	}
-	t, err := h.Deploy.Get(ctxOf(r), id)
+	t, err := h.cfg.Deploy.Get(ctxOf(r), id)
 	if errors.Is(err, errkind.ErrNotFound) || (err == nil && t.Owner != owner) {
 		return nil, notFound("Deploy Token")
 	}
@@ -136,14 +135,14 @@ func (h *Handler) createGroupDeployToken(w http.ResponseWriter, r *request) erro
 func (h *Handler) record(r *request, e audit.Event) {
 	u := r.principal.User
 	e.ActorKind, e.ActorID, e.ActorName = "user", u.ID, u.Username
-	e.IP = authn.ClientIP(r.Request).String()
-	if err := h.Audit.Record(ctxOf(r), e); err != nil {
-		httpx.Internal(ctxOf(r), h.Log, err)
+	e.IP = httpx.ClientIP(r.Request).String()
+	if err := h.cfg.Audit.Record(ctxOf(r), e); err != nil {
+		httpx.Internal(ctxOf(r), h.cfg.Log, err)
 	}
 }
 
 func (h *Handler) createDeployToken(w http.ResponseWriter, r *request, owner token.Owner) error {
-	t, secret, err := h.Deploy.Create(ctxOf(r), token.CreateDeployInput{Name: r.params.Get("name"),
+	t, secret, err := h.cfg.Deploy.Create(ctxOf(r), token.CreateDeployInput{Name: r.params.Get("name"),
 		Username: r.params.Get("username"), Scopes: scopeList(r.params["scopes"]), ExpiresAt: r.params.Get("expires_at"),
 		Owner: owner, CreatorID: r.principal.User.ID, AllowedIPs: r.params["allowed_ips"]})
 	if err != nil {
@@ -198,7 +197,7 @@ func (h *Handler) deleteDeployToken(w http.ResponseWriter, r *request, owner tok
 	if err != nil {
 		return err
 	}
-	if err := h.Deploy.Delete(ctxOf(r), t.ID); err != nil {
+	if err := h.cfg.Deploy.Delete(ctxOf(r), t.ID); err != nil {
 		return err
 	}
 	h.record(r, audit.TokenDestroyed(t))
@@ -238,7 +237,7 @@ func (h *Handler) rotateDeployToken(w http.ResponseWriter, r *request, owner tok
 	if err != nil {
 		return err
 	}
-	t, secret, err := h.Deploy.Rotate(ctxOf(r), t.ID, d)
+	t, secret, err := h.cfg.Deploy.Rotate(ctxOf(r), t.ID, d)
 	if err != nil {
 		return err
 	}

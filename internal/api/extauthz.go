@@ -49,7 +49,7 @@ func (h *Handler) getApplicationSettings(w http.ResponseWriter, r *request) erro
 	if err := h.authorize(r, access.Resource{}, access.AdministerInstance, ""); err != nil {
 		return err
 	}
-	s, err := h.ExternalAuthorization.Settings(ctxOf(r))
+	s, err := h.cfg.ExternalAuthorization.Settings(ctxOf(r))
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func (h *Handler) putApplicationSettings(w http.ResponseWriter, r *request) erro
 	if err := h.authorize(r, access.Resource{}, access.AdministerInstance, ""); err != nil {
 		return err
 	}
-	s, err := h.ExternalAuthorization.Settings(ctxOf(r))
+	s, err := h.cfg.ExternalAuthorization.Settings(ctxOf(r))
 	if err != nil {
 		return err
 	}
@@ -83,13 +83,13 @@ func (h *Handler) putApplicationSettings(w http.ResponseWriter, r *request) erro
 	if _, ok := r.params["external_authorization_service_default_label"]; ok {
 		s.DefaultLabel = strings.TrimSpace(r.params.Get("external_authorization_service_default_label"))
 	}
-	if err := h.ExternalAuthorization.SaveSettings(ctxOf(r), s); err != nil {
+	if err := h.cfg.ExternalAuthorization.SaveSettings(ctxOf(r), s); err != nil {
 		if errors.Is(err, access.ErrInvalidSetting) {
 			return badRequest("%s", strings.TrimPrefix(err.Error(), access.ErrInvalidSetting.Error()+": "))
 		}
 		return err
 	}
-	s, err = h.ExternalAuthorization.Settings(ctxOf(r))
+	s, err = h.cfg.ExternalAuthorization.Settings(ctxOf(r))
 	if err != nil {
 		return err
 	}
@@ -115,7 +115,7 @@ func (h *Handler) editProject(w http.ResponseWriter, r *request) error {
 		if err := h.authorize(r, access.Resource{}, access.AdministerInstance, ""); err != nil {
 			return err
 		}
-		if err := h.ExternalAuthorization.SetProjectLabel(ctxOf(r), p.ID, r.params.Get(labelParam)); err != nil {
+		if err := h.cfg.ExternalAuthorization.SetProjectLabel(ctxOf(r), p.ID, r.params.Get(labelParam)); err != nil {
 			if errors.Is(err, access.ErrInvalidSetting) {
 				return badRequest("%s", strings.TrimPrefix(err.Error(), access.ErrInvalidSetting.Error()+": "))
 			}
@@ -131,12 +131,12 @@ func (h *Handler) editProject(w http.ResponseWriter, r *request) error {
 // classificationLabel is p's own classification label for its JSON; a failure to read it is
 // logged and shown as none (the JSON is informational; access reads the label itself).
 func (h *Handler) classificationLabel(r *request, p *namespace.Project) string {
-	if h.ExternalAuthorization == nil {
+	if h.cfg.ExternalAuthorization == nil {
 		return ""
 	}
-	label, err := h.ExternalAuthorization.ProjectLabel(ctxOf(r), p.ID)
+	label, err := h.cfg.ExternalAuthorization.ProjectLabel(ctxOf(r), p.ID)
 	if err != nil {
-		httpx.Internal(ctxOf(r), h.Log, err)
+		httpx.Internal(ctxOf(r), h.cfg.Log, err)
 		return ""
 	}
 	return label

@@ -3,7 +3,6 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -100,32 +99,12 @@ func mustStatus(tb testing.TB, r result, want int, what string) {
 }
 
 // user is a non-admin account with a personal access token.
-type user struct {
-	ID       int64
-	Username string
-	PAT      string
-}
+type user = testenv.User
 
 // newUser creates a user as root and gives it a personal access token with scopes (default api).
 func newUser(tb testing.TB, ts *testenv.TestServer, username string, scopes ...string) user {
 	tb.Helper()
-	if len(scopes) == 0 {
-		scopes = []string{"api"}
-	}
-	var u struct {
-		ID int64 `json:"id"`
-	}
-	ts.MustAPI(tb, http.StatusCreated, "POST", "/users", map[string]any{"username": username,
-		"email": username + "@example.com", "name": "User " + username, "password": "password-" + username}, &u)
-	var pat struct {
-		Token string `json:"token"`
-	}
-	ts.MustAPI(tb, http.StatusCreated, "POST", fmt.Sprintf("/users/%d/personal_access_tokens", u.ID),
-		map[string]any{"name": "pat", "scopes": scopes}, &pat)
-	if !strings.HasPrefix(pat.Token, "glpat-") {
-		tb.Fatalf("personal access token without glpat- prefix")
-	}
-	return user{ID: u.ID, Username: username, PAT: pat.Token}
+	return ts.CreateUser(tb, username, scopes...)
 }
 
 // addMember gives u the access level on "groups/<id>" or "projects/<id>".

@@ -52,7 +52,7 @@ func (h *Handler) runDeployTokenExpiry(w http.ResponseWriter, r *request) error 
 	// The run outlives a client that hangs up: a half-done run would only be finished tomorrow.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctxOf(r)), 30*time.Minute)
 	defer cancel()
-	sum, err := h.ExpiryJob.Run(ctx)
+	sum, err := h.cfg.ExpiryJob.Run(ctx)
 	if errors.Is(err, notify.ErrBusy) {
 		return &apiError{http.StatusConflict, "409 Conflict: " + notify.JobName + " is already running"}
 	}

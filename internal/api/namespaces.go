@@ -15,10 +15,7 @@ import (
 )
 
 func (h *Handler) version(w http.ResponseWriter, r *request) error {
-	if err := requireUser(r); err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]string{"version": h.Version, "revision": h.Revision})
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"version": h.cfg.Version, "revision": h.cfg.Revision})
 	return nil
 }
 
@@ -51,21 +48,18 @@ func (h *Handler) userView(r *request, u *namespace.User) userJSON {
 }
 
 // webURL is the external URL of a page or repository.
-func (h *Handler) webURL(_ *request, path string) string { return h.ExternalURL + "/" + path }
+func (h *Handler) webURL(_ *request, path string) string { return h.cfg.ExternalURL + "/" + path }
 
 func (h *Handler) currentUser(w http.ResponseWriter, r *request) error {
-	if err := requireUser(r); err != nil {
-		return err
-	}
 	httpx.WriteJSON(w, http.StatusOK, h.userView(r, r.principal.User))
 	return nil
 }
 
 func (h *Handler) listUsers(w http.ResponseWriter, r *request) error {
-	if err := requireUser(r); err != nil {
+	if err := h.authorize(r, access.Resource{}, access.ViewUsers, "User"); err != nil {
 		return err
 	}
-	users, err := h.Namespaces.ListUsers(ctxOf(r))
+	users, err := h.cfg.Namespaces.ListUsers(ctxOf(r))
 	if err != nil {
 		return err
 	}
@@ -81,14 +75,14 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *request) error {
 }
 
 func (h *Handler) getUser(w http.ResponseWriter, r *request) error {
-	if err := requireUser(r); err != nil {
+	if err := h.authorize(r, access.Resource{}, access.ViewUsers, "User"); err != nil {
 		return err
 	}
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
 		return notFound("User")
 	}
-	u, err := h.Namespaces.User(ctxOf(r), id)
+	u, err := h.cfg.Namespaces.User(ctxOf(r), id)
 	if errors.Is(err, errkind.ErrNotFound) {
 		return notFound("User")
 	}
@@ -103,7 +97,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *request) error {
 	if err := h.authorize(r, access.Resource{}, access.AdministerInstance, ""); err != nil {
 		return err
 	}
-	u, err := h.Namespaces.CreateUser(ctxOf(r), namespace.CreateUserInput{Username: r.params.Get("username"),
+	u, err := h.cfg.Namespaces.CreateUser(ctxOf(r), namespace.CreateUserInput{Username: r.params.Get("username"),
 		Email: r.params.Get("email"), Name: r.params.Get("name"), Password: r.params.Get("password"),
 		Admin: boolParam(r, "admin")})
 	if err != nil {
@@ -133,7 +127,7 @@ func (h *Handler) personalView(t *token.PersonalToken) personalTokenJSON {
 		exp = &s
 	}
 	return personalTokenJSON{ID: t.ID, Name: t.Name, Revoked: t.Revoked, CreatedAt: isoTime(t.CreatedAt),
-		Scopes: t.Scopes.Strings(), UserID: t.UserID, Active: t.Active(h.Deploy.Now()), ExpiresAt: exp,
+		Scopes: t.Scopes.Strings(), UserID: t.UserID, Active: t.Active(h.cfg.Deploy.Now()), ExpiresAt: exp,
 		LastUsedAt: isoTimePtr(t.LastUsedAt)}
 }
 
@@ -145,13 +139,13 @@ func (h *Handler) createPersonalToken(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return notFound("User")
 	}
-	if _, err := h.Namespaces.User(ctxOf(r), id); err != nil {
+	if _, err := h.cfg.Namespaces.User(ctxOf(r), id); err != nil {
 		if errors.Is(err, errkind.ErrNotFound) {
 			return notFound("User")
 		}
 		return err
 	}
-	t, secret, err := h.Personal.Create(ctxOf(r), token.CreatePersonalInput{UserID: id, Name: r.params.Get("name"),
+	t, secret, err := h.cfg.Personal.Create(ctxOf(r), token.CreatePersonalInput{UserID: id, Name: r.params.Get("name"),
 		Scopes: r.params["scopes"], ExpiresAt: r.params.Get("expires_at")})
 	if err != nil {
 		return err
@@ -163,9 +157,6 @@ func (h *Handler) createPersonalToken(w http.ResponseWriter, r *request) error {
 }
 
 func (h *Handler) personalTokenSelf(w http.ResponseWriter, r *request) error {
-	if err := requireUser(r); err != nil {
-		return err
-	}
 	if r.principal.PersonalToken == nil {
 		return errUnauthorized
 	}
@@ -201,9 +192,9 @@ func (h *Handler) group(r *request, act access.Action) (*namespace.Group, error)
 	var g *namespace.Group
 	var err error
 	if id, perr := strconv.ParseInt(ref, 10, 64); perr == nil {
-		g, err = h.Namespaces.Group(ctxOf(r), id)
+		g, err = h.cfg.Namespaces.Group(ctxOf(r), id)
 	} else {
-		g, err = h.Namespaces.GroupByPath(ctxOf(r), ref)
+		g, err = h.cfg.Namespaces.GroupByPath(ctxOf(r), ref)
 	}
 	if errors.Is(err, errkind.ErrNotFound) {
 		if r.principal.Kind == access.Anonymous {
@@ -224,11 +215,11 @@ func (h *Handler) group(r *request, act access.Action) (*namespace.Group, error)
 func (h *Handler) visibleGroups(r *request, groups []*namespace.Group) ([]groupJSON, error) {
 	out := []groupJSON{}
 	for _, g := range groups {
-		d, err := h.Auth.Authorizer.Authorize(ctxOf(r), r.principal, access.Resource{Group: g}, access.ViewNamespace)
+		ok, err := h.cfg.Gate.Permits(ctxOf(r), r.Request, r.principal, access.Resource{Group: g}, access.ViewNamespace)
 		if err != nil {
 			return nil, err
 		}
-		if d.Allow() {
+		if ok {
 			out = append(out, h.groupView(r, g))
 		}
 	}
@@ -236,10 +227,7 @@ func (h *Handler) visibleGroups(r *request, groups []*namespace.Group) ([]groupJ
 }
 
 func (h *Handler) listGroups(w http.ResponseWriter, r *request) error {
-	if err := requireUser(r); err != nil {
-		return err
-	}
-	groups, err := h.Namespaces.ListGroups(ctxOf(r))
+	groups, err := h.cfg.Namespaces.ListGroups(ctxOf(r))
 	if err != nil {
 		return err
 	}
@@ -265,7 +253,7 @@ func (h *Handler) listSubgroups(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	subs, err := h.Namespaces.Subgroups(ctxOf(r), g.ID)
+	subs, err := h.cfg.Namespaces.Subgroups(ctxOf(r), g.ID)
 	if err != nil {
 		return err
 	}
@@ -278,15 +266,12 @@ func (h *Handler) listSubgroups(w http.ResponseWriter, r *request) error {
 }
 
 func (h *Handler) createGroup(w http.ResponseWriter, r *request) error {
-	if err := requireUser(r); err != nil {
-		return err
-	}
 	parentID, err := intParam(r, "parent_id")
 	if err != nil {
 		return err
 	}
 	if parentID != 0 {
-		parent, err := h.Namespaces.Group(ctxOf(r), parentID)
+		parent, err := h.cfg.Namespaces.Group(ctxOf(r), parentID)
 		if errors.Is(err, errkind.ErrNotFound) {
 			return notFound("Group")
 		}
@@ -299,14 +284,14 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *request) error {
 	} else if err := h.requireAPIScope(r); err != nil {
 		return err
 	}
-	g, err := h.Namespaces.CreateGroup(ctxOf(r), namespace.CreateGroupInput{Name: r.params.Get("name"),
+	g, err := h.cfg.Namespaces.CreateGroup(ctxOf(r), namespace.CreateGroupInput{Name: r.params.Get("name"),
 		Path: r.params.Get("path"), ParentID: parentID})
 	if err != nil {
 		return err
 	}
 	if parentID == 0 && !r.principal.User.Admin {
 		// Whoever creates a top-level group owns it, as in GitLab.
-		if err := h.Namespaces.AddMember(ctxOf(r), namespace.Instance, namespace.Member{UserID: r.principal.User.ID, GroupID: g.ID, Role: namespace.Owner}); err != nil {
+		if err := h.cfg.Namespaces.AddMember(ctxOf(r), namespace.Instance, namespace.Member{UserID: r.principal.User.ID, GroupID: g.ID, Role: namespace.Owner}); err != nil {
 			return err
 		}
 	}
@@ -369,9 +354,9 @@ func (h *Handler) project(r *request, act access.Action) (*namespace.Project, er
 	var p *namespace.Project
 	var err error
 	if id, perr := strconv.ParseInt(ref, 10, 64); perr == nil {
-		p, err = h.Namespaces.Project(ctxOf(r), id)
+		p, err = h.cfg.Namespaces.Project(ctxOf(r), id)
 	} else {
-		p, err = h.Namespaces.ProjectByPath(ctxOf(r), ref)
+		p, err = h.cfg.Namespaces.ProjectByPath(ctxOf(r), ref)
 	}
 	if errors.Is(err, errkind.ErrNotFound) {
 		if r.principal.Kind == access.Anonymous {
@@ -389,17 +374,17 @@ func (h *Handler) project(r *request, act access.Action) (*namespace.Project, er
 }
 
 func (h *Handler) listProjects(w http.ResponseWriter, r *request) error {
-	projects, err := h.Namespaces.ListProjects(ctxOf(r))
+	projects, err := h.cfg.Namespaces.ListProjects(ctxOf(r))
 	if err != nil {
 		return err
 	}
 	out := []projectJSON{}
 	for _, p := range projects {
-		d, err := h.Auth.Authorizer.Authorize(ctxOf(r), r.principal, access.Resource{Project: p}, access.ViewNamespace)
+		ok, err := h.cfg.Gate.Permits(ctxOf(r), r.Request, r.principal, access.Resource{Project: p}, access.ViewNamespace)
 		if err != nil {
 			return err
 		}
-		if d.Allow() {
+		if ok {
 			out = append(out, h.projectView(r, p))
 		}
 	}
@@ -417,9 +402,6 @@ func (h *Handler) getProject(w http.ResponseWriter, r *request) error {
 }
 
 func (h *Handler) createProject(w http.ResponseWriter, r *request) error {
-	if err := requireUser(r); err != nil {
-		return err
-	}
 	nsID, err := intParam(r, "namespace_id")
 	if err != nil {
 		return err
@@ -433,7 +415,7 @@ func (h *Handler) createProject(w http.ResponseWriter, r *request) error {
 		in.Name = in.Path
 	}
 	if nsID != 0 {
-		g, err := h.Namespaces.Group(ctxOf(r), nsID)
+		g, err := h.cfg.Namespaces.Group(ctxOf(r), nsID)
 		if errors.Is(err, errkind.ErrNotFound) {
 			return notFound("Namespace")
 		}
@@ -450,7 +432,7 @@ func (h *Handler) createProject(w http.ResponseWriter, r *request) error {
 		}
 		in.OwnerUserID = r.principal.User.ID
 	}
-	p, err := h.Namespaces.CreateProject(ctxOf(r), in)
+	p, err := h.cfg.Namespaces.CreateProject(ctxOf(r), in)
 	if err != nil {
 		return err
 	}
@@ -470,7 +452,7 @@ type memberJSON struct {
 func (h *Handler) membersView(r *request, members []namespace.Member) ([]memberJSON, error) {
 	out := []memberJSON{}
 	for _, m := range members {
-		u, err := h.Namespaces.User(ctxOf(r), m.UserID)
+		u, err := h.cfg.Namespaces.User(ctxOf(r), m.UserID)
 		if err != nil {
 			return nil, err
 		}
@@ -498,7 +480,7 @@ func (h *Handler) listProjectMembers(w http.ResponseWriter, r *request) error {
 }
 
 func (h *Handler) writeMembers(w http.ResponseWriter, r *request, groupID, projectID int64) error {
-	members, err := h.Namespaces.ListMembers(ctxOf(r), groupID, projectID)
+	members, err := h.cfg.Namespaces.ListMembers(ctxOf(r), groupID, projectID)
 	if err != nil {
 		return err
 	}
@@ -556,7 +538,7 @@ func (h *Handler) addMember(w http.ResponseWriter, r *request, m namespace.Membe
 		return err
 	}
 	// POST never changes an existing membership, as in GitLab: that is PUT's, under its rules.
-	if err := h.Namespaces.AddMember(ctxOf(r), actor(r), m); err != nil {
+	if err := h.cfg.Namespaces.AddMember(ctxOf(r), actor(r), m); err != nil {
 		if errors.Is(err, errkind.ErrConflict) {
 			return &apiError{http.StatusConflict, "Member already exists"}
 		}
@@ -567,7 +549,7 @@ func (h *Handler) addMember(w http.ResponseWriter, r *request, m namespace.Membe
 
 // writeMember answers with m's stored membership in the GitLab shape, or 404.
 func (h *Handler) writeMember(w http.ResponseWriter, r *request, status int, m namespace.Member) error {
-	members, err := h.Namespaces.ListMembers(ctxOf(r), m.GroupID, m.ProjectID)
+	members, err := h.cfg.Namespaces.ListMembers(ctxOf(r), m.GroupID, m.ProjectID)
 	if err != nil {
 		return err
 	}
@@ -624,7 +606,7 @@ func (h *Handler) updateMember(w http.ResponseWriter, r *request) error {
 	if err := accessLevel(r, &m); err != nil {
 		return err
 	}
-	_, err = h.Namespaces.UpdateMember(ctxOf(r), actor(r), m)
+	_, err = h.cfg.Namespaces.UpdateMember(ctxOf(r), actor(r), m)
 	if errors.Is(err, errkind.ErrNotFound) {
 		return notFound("Member")
 	}
@@ -639,7 +621,7 @@ func (h *Handler) removeMember(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	err = h.Namespaces.RemoveMember(ctxOf(r), actor(r), m)
+	err = h.cfg.Namespaces.RemoveMember(ctxOf(r), actor(r), m)
 	if errors.Is(err, errkind.ErrNotFound) {
 		return notFound("Member")
 	}

@@ -171,12 +171,12 @@ func (m *mayDelete) project(p *namespace.Project) (bool, error) {
 	if ok, seen := m.cache[p.ID]; seen {
 		return ok, nil
 	}
-	d, err := m.h.Auth.Authorizer.Authorize(ctxOf(m.r), m.r.principal, access.Resource{Project: p}, access.DeletePackage)
+	ok, err := m.h.cfg.Gate.Permits(ctxOf(m.r), m.r.Request, m.r.principal, access.Resource{Project: p}, access.DeletePackage)
 	if err != nil {
 		return false, err
 	}
-	m.cache[p.ID] = d.Allow()
-	return d.Allow(), nil
+	m.cache[p.ID] = ok
+	return ok, nil
 }
 
 func (h *Handler) packageView(r *request, p *namespace.Project, pkg *packages.Package, v *packages.Version, canDelete, group bool) packageJSON {
@@ -212,7 +212,7 @@ func (h *Handler) writePackages(w http.ResponseWriter, r *request, projects []*n
 			byID[p.ID] = p
 		}
 	}
-	found, err := h.Packages.ListVersions(ctxOf(r), q)
+	found, err := h.cfg.Packages.ListVersions(ctxOf(r), q)
 	if err != nil {
 		return err
 	}
@@ -249,7 +249,7 @@ func (h *Handler) listGroupPackages(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	all, err := h.Namespaces.ListProjects(ctxOf(r))
+	all, err := h.cfg.Namespaces.ListProjects(ctxOf(r))
 	if err != nil {
 		return err
 	}
@@ -259,11 +259,11 @@ func (h *Handler) listGroupPackages(w http.ResponseWriter, r *request) error {
 		if (exclude && p.GroupID != g.ID) || (!exclude && !p.InGroup(g.ID)) {
 			continue
 		}
-		d, err := h.Auth.Authorizer.Authorize(ctxOf(r), r.principal, access.Resource{Project: p}, access.ReadPackage)
+		ok, err := h.cfg.Gate.Permits(ctxOf(r), r.Request, r.principal, access.Resource{Project: p}, access.ReadPackage)
 		if err != nil {
 			return err
 		}
-		if d.Allow() {
+		if ok {
 			readable = append(readable, p)
 		}
 	}
@@ -280,7 +280,7 @@ func (h *Handler) projectPackage(r *request, act access.Action) (*namespace.Proj
 	if err != nil {
 		return nil, nil, nil, badRequest("package_id is invalid")
 	}
-	pkg, v, err := h.Packages.VersionByID(ctxOf(r), p.ID, id)
+	pkg, v, err := h.cfg.Packages.VersionByID(ctxOf(r), p.ID, id)
 	if errors.Is(err, packages.ErrNotFound) {
 		return nil, nil, nil, notFound("Package")
 	}
@@ -300,7 +300,7 @@ func (h *Handler) getProjectPackage(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	out := h.packageView(r, p, pkg, v, canDelete, false)
-	others, err := h.Packages.Versions(ctxOf(r), pkg, false)
+	others, err := h.cfg.Packages.Versions(ctxOf(r), pkg, false)
 	if err != nil {
 		return err
 	}
@@ -355,7 +355,7 @@ func (h *Handler) deleteProjectPackage(w http.ResponseWriter, r *request) error 
 	if err != nil {
 		return err
 	}
-	err = h.Packages.DeleteVersion(ctxOf(r), pkg, v.Version)
+	err = h.cfg.Packages.DeleteVersion(ctxOf(r), pkg, v.Version)
 	if errors.Is(err, packages.ErrNotFound) {
 		return notFound("Package")
 	}
@@ -375,7 +375,7 @@ func (h *Handler) deletePackageFile(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return badRequest("package_file_id is invalid")
 	}
-	err = h.Packages.DeleteFile(ctxOf(r), v, id)
+	err = h.cfg.Packages.DeleteFile(ctxOf(r), v, id)
 	if errors.Is(err, packages.ErrNotFound) {
 		return notFound("Package File")
 	}

@@ -54,7 +54,7 @@ func (h *Handler) writeUsage(w http.ResponseWriter, r *request, owner token.Owne
 			return badRequest("days is invalid")
 		}
 	}
-	usage, err := h.Deploy.Usage(ctxOf(r), t.ID, days)
+	usage, err := h.cfg.Deploy.Usage(ctxOf(r), t.ID, days)
 	if err != nil {
 		return err
 	}

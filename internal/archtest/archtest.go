@@ -22,6 +22,9 @@
 //     protocol.
 //  4. Only server, testenv and cmd import sqlstore directly (and the class rules keep cmd off it:
 //     docs/architecture.md §2.3 gives cmd/gatehouse config, server and api/client).
+//  5. Only internal/gate (and access itself) calls access.(*Authorizer).Authorize, so every
+//     decision sets the client address and audits refusals (decide.go, CheckDecisions, which
+//     type-checks the module: docs/architecture.md §3.3).
 package archtest
 
 import (

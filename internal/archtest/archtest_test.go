@@ -83,11 +83,18 @@ func failOn(t *testing.T, rules string, vs []Violation) {
 // listModule runs go list over the whole module.
 func listModule(t *testing.T) []Package {
 	t.Helper()
+	return goList[Package](t, "-json=ImportPath,Standard,Imports,Deps,Error")
+}
+
+// goList runs `go list -e -deps <flags> ./...` from the module root and decodes each package
+// into a T (whose fields name what the flags ask for).
+func goList[T any](t *testing.T, flags ...string) []T {
+	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatalf("the go command is needed to list packages: %v", err)
 	}
-	cmd := exec.Command(goBin, "list", "-e", "-deps", "-json=ImportPath,Standard,Imports,Deps,Error", "./...")
+	cmd := exec.Command(goBin, append(append([]string{"list", "-e", "-deps"}, flags...), "./...")...)
 	cmd.Dir = moduleRoot(t)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -95,24 +102,31 @@ func listModule(t *testing.T) []Package {
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, stderr.String())
 	}
-	type listed struct {
-		Package
-		Error *struct{ Err string }
-	}
-	var pkgs []Package
+	var pkgs []T
 	dec := json.NewDecoder(bytes.NewReader(out))
 	for {
-		var p listed
-		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
 			t.Fatalf("decode go list output: %v", err)
 		}
-		if p.Error != nil {
-			// A package that does not load has an incomplete import list: the rules cannot vouch for it.
-			t.Errorf("go list: %s: %s", p.ImportPath, p.Error.Err)
+		var p T
+		var e struct {
+			ImportPath string
+			Error      *struct{ Err string }
 		}
-		pkgs = append(pkgs, p.Package)
+		if err := json.Unmarshal(raw, &p); err != nil {
+			t.Fatalf("decode go list output: %v", err)
+		}
+		if err := json.Unmarshal(raw, &e); err != nil {
+			t.Fatalf("decode go list output: %v", err)
+		}
+		if e.Error != nil {
+			// A package that does not load has an incomplete import list: the rules cannot vouch for it.
+			t.Errorf("go list: %s: %s", e.ImportPath, e.Error.Err)
+		}
+		pkgs = append(pkgs, p)
 	}
 	return pkgs
 }

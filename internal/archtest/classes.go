@@ -33,7 +33,7 @@ var classes = map[string]class{
 	// Configuration: the typed Config, read only by the composition root and the entry points
 	// (components take values through their constructors).
 	"config": {modules: []string{"github.com/spf13/pflag", "go.yaml.in/yaml/v3"}},
-	// The gate: request → principal, and the audited decision.
+	// The gate: request → principal (authn), and the one audited decision (gate).
 	"gate": {may: []string{"domain", "plumbing"}},
 	// Adapters implement the domain's interfaces over a technology (SQL, disk, S3, SMTP, the
 	// external authorization service); they see the domain only.
@@ -76,6 +76,7 @@ var classified = map[string]string{
 	"internal/config": "config",
 
 	"internal/authn": "gate",
+	"internal/gate":  "gate",
 
 	"internal/sqlstore":        "adapter",
 	"internal/blob/fsblob":     "adapter",

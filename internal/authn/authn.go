@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
+	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
@@ -26,37 +26,24 @@ var (
 	ErrBanned = errors.New("too many failed authentication attempts from this address; try again later")
 )
 
-// Authenticator resolves credentials into principals and gates decisions with an audit trail.
+// Authenticator resolves credentials into principals, under the failed-authentication ban and
+// with an audit trail of failures. Deciding what a principal may do is the gate's (internal/gate).
 type Authenticator struct {
 	Deploy *token.DeployService
 	// Usage records each request of an active deploy token.
-	Usage      *token.UsageWriter
-	Personal   *token.PersonalService
-	Users      *namespace.Service
-	Authorizer *access.Authorizer
-	Audit      *audit.Log
-	Ban        Limiter
-	Log        *slog.Logger
-}
-
-// ClientIP is the request's peer address.
-func ClientIP(r *http.Request) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ip.Unmap()
+	Usage    *token.UsageWriter
+	Personal *token.PersonalService
+	Users    *namespace.Service
+	Audit    *audit.Log
+	Ban      Limiter
+	Log      *slog.Logger
 }
 
 // Basic authenticates a request by HTTP basic auth, as Git and /jwt/auth do: a deploy token
 // (whose username must match), a personal access token (any username) or a password. No
 // credentials give the anonymous principal. Failures are counted in the ban and audited.
 func (a *Authenticator) Basic(ctx context.Context, r *http.Request) (access.Principal, error) {
-	if a.banned(ClientIP(r), "") {
+	if a.banned(httpx.ClientIP(r), "") {
 		return access.AnonymousPrincipal, ErrBanned
 	}
 	user, pass, ok, err := ParseBasic(r.Header.Get("Authorization"))
@@ -73,7 +60,7 @@ func (a *Authenticator) Basic(ctx context.Context, r *http.Request) (access.Prin
 // access token. Deploy tokens are refused wherever they appear (docs/design.md §6.8: they never
 // open the API). Wrong tokens count in the ban like every other surface's failures.
 func (a *Authenticator) API(ctx context.Context, r *http.Request) (access.Principal, error) {
-	if a.banned(ClientIP(r), "") {
+	if a.banned(httpx.ClientIP(r), "") {
 		return access.AnonymousPrincipal, ErrBanned
 	}
 	secret := r.Header.Get("Private-Token")
@@ -104,7 +91,7 @@ func (a *Authenticator) API(ctx context.Context, r *http.Request) (access.Princi
 // identity is banned, a failure counted (and audited, why saying what was wrong), a success
 // forgiving only this identity's failures.
 func (a *Authenticator) attempt(ctx context.Context, r *http.Request, user string, secret token.Secret, checkDeployUsername bool, why string) (access.Principal, error) {
-	ip, id := ClientIP(r), identity(user, secret)
+	ip, id := httpx.ClientIP(r), identity(user, secret)
 	if a.banned(ip, id) {
 		return access.AnonymousPrincipal, ErrBanned
 	}
@@ -147,7 +134,7 @@ func (a *Authenticator) resolve(ctx context.Context, r *http.Request, username s
 			return access.AnonymousPrincipal, err
 		}
 		if t.Active(a.Deploy.Now()) {
-			a.Usage.MarkUsed(t, ClientIP(r))
+			a.Usage.MarkUsed(t, httpx.ClientIP(r))
 		}
 		// A revoked or expired token is still returned: access refuses it and says why.
 		return access.Principal{Kind: access.DeployTokenPrincipal, DeployToken: t}, nil
@@ -194,7 +181,7 @@ func (a *Authenticator) personal(ctx context.Context, secret token.Secret) (acce
 // failed records a failed authentication of identity ("" when none could be told) in the
 // audit log and the ban; it returns the error to answer with (ErrBanned once banned).
 func (a *Authenticator) failed(ctx context.Context, r *http.Request, username, identity, why string) error {
-	ip := ClientIP(r)
+	ip := httpx.ClientIP(r)
 	if a.Audit != nil {
 		if err := a.Audit.Record(ctx, audit.Event{Type: audit.AuthenticationFailed, ActorKind: "anonymous",
 			ActorName: safeUsername(username), EntityType: "instance", IP: ip.String(), Details: why}); err != nil && a.Log != nil {
@@ -205,31 +192,6 @@ func (a *Authenticator) failed(ctx context.Context, r *http.Request, username, i
 		return ErrBanned
 	}
 	return ErrInvalidCredentials
-}
-
-// Authorize asks access for the decision and audits refusals of deploy tokens: with the token's
-// metadata on its own project's or group's log, and only the fact on another's
-// (audit.TokenRefused). Every protocol calls this once per request before its handler runs.
-func (a *Authenticator) Authorize(ctx context.Context, r *http.Request, p access.Principal, res access.Resource, act access.Action) (access.Decision, error) {
-	p.ClientIP = ClientIP(r)
-	d, err := a.Authorizer.Authorize(ctx, p, res, act)
-	if err != nil || d.Allow() || p.Kind != access.DeployTokenPrincipal || a.Audit == nil {
-		return d, err
-	}
-	entityType, entityID := "instance", int64(0)
-	switch {
-	case res.Project != nil:
-		entityType, entityID = "project", res.Project.ID
-	case res.Group != nil:
-		entityType, entityID = "group", res.Group.ID
-	}
-	for _, e := range audit.TokenRefused(p.DeployToken, entityType, entityID, string(act)+": "+d.Reason, access.Reaches(p.DeployToken, res)) {
-		e.IP = p.ClientIP.String()
-		if err := a.Audit.Record(ctx, e); err != nil && a.Log != nil {
-			a.Log.ErrorContext(ctx, "record audit event", "err", err)
-		}
-	}
-	return d, nil
 }
 
 // Bearer returns the token of the request's "Authorization: Bearer …" header, if it has one.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
@@ -39,10 +40,9 @@ func (a *Authenticator) Packages(ctx context.Context, r *http.Request) (access.P
 // No credentials give the anonymous principal. Wrong ones give ErrInvalidCredentials, an audit
 // event and a failure in the ban that Git, /jwt/auth, the API and web sign-in share; a banned
 // address (or identity) gets ErrBanned, whatever it presents. A revoked or expired deploy token
-// is returned as its principal: access refuses it with the reason, and authn.Authorize audits
-// that.
+// is returned as its principal: access refuses it with the reason, and the gate audits that.
 func (a *Authenticator) PackagesWith(ctx context.Context, r *http.Request, opts PackageAuth) (access.Principal, error) {
-	if a.banned(ClientIP(r), "") {
+	if a.banned(httpx.ClientIP(r), "") {
 		return access.AnonymousPrincipal, ErrBanned
 	}
 	if v := r.Header.Get("Deploy-Token"); v != "" {

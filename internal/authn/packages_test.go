@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlstore"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlstore/storetest"
@@ -43,6 +44,7 @@ func (c *clock) Advance(d time.Duration) {
 // deploy token on the project.
 type pkgEnv struct {
 	auth       *authn.Authenticator
+	gate       *gate.Gate
 	store      *sqlstore.Stores
 	clock      *clock
 	project    *namespace.Project
@@ -90,8 +92,9 @@ func newPkgEnv(t *testing.T) *pkgEnv {
 		Owner: token.Owner{GroupID: g.ID}, CreatorID: e.user.ID}); err != nil {
 		t.Fatal(err)
 	}
-	e.auth = &authn.Authenticator{Deploy: deploy, Usage: usage, Personal: personal, Users: ns,
-		Authorizer: access.New(ns, c.Now, access.Options{}), Audit: audit.NewLog(s.Audit, c.Now),
+	log := audit.NewLog(s.Audit, c.Now)
+	e.gate = gate.New(gate.Config{Authorizer: access.New(ns, c.Now, access.Options{}), Audit: log})
+	e.auth = &authn.Authenticator{Deploy: deploy, Usage: usage, Personal: personal, Users: ns, Audit: log,
 		Ban: authn.NewLimiter(authn.BanOptions{MaxFailures: 3, Window: time.Minute, Duration: time.Hour}, c.Now)}
 	return e
 }
@@ -243,10 +246,10 @@ func TestPackagesInactiveDeployToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := access.Resource{Project: e.project}
-	if d, err := e.auth.Authorize(ctx, r, p, res, access.ReadPackage); err != nil || !d.Allow() {
+	if d, err := e.gate.Authorize(ctx, r, p, res, access.ReadPackage); err != nil || !d.Allow() {
 		t.Fatalf("active token: %+v, %v", d, err)
 	}
-	if d, err := e.auth.Authorize(ctx, r, p, res, access.WritePackage); err != nil || d.Allow() || d.Denial != access.Forbidden {
+	if d, err := e.gate.Authorize(ctx, r, p, res, access.WritePackage); err != nil || d.Allow() || d.Denial != access.Forbidden {
 		t.Fatalf("read-only token writing: %+v, %v", d, err)
 	}
 	if err := e.auth.Deploy.Revoke(ctx, e.deploy.ID); err != nil {
@@ -256,7 +259,7 @@ func TestPackagesInactiveDeployToken(t *testing.T) {
 	if err != nil || p.Kind != access.DeployTokenPrincipal || !p.DeployToken.Revoked {
 		t.Fatalf("revoked token: %+v, %v", p, err)
 	}
-	d, err := e.auth.Authorize(ctx, r, p, res, access.ReadPackage)
+	d, err := e.gate.Authorize(ctx, r, p, res, access.ReadPackage)
 	if err != nil || d.Allow() || d.Denial != access.Unauthenticated || !strings.Contains(d.Reason, "revoked") {
 		t.Fatalf("revoked token decision: %+v, %v", d, err)
 	}

@@ -9,5 +9,5 @@ import (
 
 // TestWriteErrorMapsEveryKind: git's error writer answers every errkind kind with its status, never a 500.
 func TestWriteErrorMapsEveryKind(t *testing.T) {
-	kindtest.Check(t, (&Handler{Log: slog.New(slog.DiscardHandler), Realm: "Gatehouse"}).writeError)
+	kindtest.Check(t, New(Config{Log: slog.New(slog.DiscardHandler), Realm: "Gatehouse"}).writeError)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/gitexec"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
@@ -70,15 +71,24 @@ func CheckBinary(gitBin string) error {
 	return nil
 }
 
-// Handler serves /<project path>.git/… requests.
-type Handler struct {
+// Config is what Git smart HTTP needs from the composition root.
+type Config struct {
 	Repos    *Repos
 	Projects Projects
 	Auth     *authn.Authenticator
+	Gate     *gate.Gate
 	Log      *slog.Logger
 	// Realm is the basic-auth realm in challenges.
 	Realm string
 }
+
+// Handler serves /<project path>.git/… requests. Create it with New.
+type Handler struct {
+	cfg Config
+}
+
+// New returns the handler for cfg.
+func New(cfg Config) *Handler { return &Handler{cfg: cfg} }
 
 // service is one of the two RPCs git serves over HTTP.
 type service string
@@ -93,6 +103,18 @@ func (s service) action() access.Action {
 		return access.WriteRepository
 	}
 	return access.ReadRepository
+}
+
+// Routes lists Git's routes with how each is gated: every one decides the service's action on
+// the project its path names (docs/architecture.md §3.3).
+func Routes() []gate.Route {
+	var out []gate.Route
+	for _, svc := range []service{uploadPack, receivePack} {
+		out = append(out,
+			gate.Route{Method: http.MethodGet, Pattern: "/{path}.git/info/refs?service=" + string(svc), Rule: gate.Decide(svc.action())},
+			gate.Route{Method: http.MethodPost, Pattern: "/{path}.git/" + string(svc), Rule: gate.Decide(svc.action())})
+	}
+	return out
 }
 
 // maxRequestBody bounds a POSTed pack negotiation or push (after gzip decoding).
@@ -122,12 +144,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	principal, err := h.Auth.Basic(ctx, r)
+	principal, err := h.cfg.Auth.Basic(ctx, r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	project, err := h.Projects.ProjectByPath(ctx, projectPath)
+	project, err := h.cfg.Projects.ProjectByPath(ctx, projectPath)
 	if err != nil {
 		if !errors.Is(err, errkind.ErrNotFound) {
 			h.internal(w, r, err)
@@ -141,7 +163,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "repository not found", http.StatusNotFound)
 		return
 	}
-	d, err := h.Auth.Authorize(ctx, r, principal, access.Resource{Project: project}, svc.action())
+	d, err := h.cfg.Gate.Authorize(ctx, r, principal, access.Resource{Project: project}, svc.action())
 	if err != nil {
 		h.internal(w, r, err)
 		return
@@ -186,12 +208,12 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 }
 
 func (h *Handler) challenge(w http.ResponseWriter, msg string) {
-	w.Header().Set("WWW-Authenticate", `Basic realm="`+h.Realm+`"`)
+	w.Header().Set("WWW-Authenticate", `Basic realm="`+h.cfg.Realm+`"`)
 	http.Error(w, msg, http.StatusUnauthorized)
 }
 
 func (h *Handler) internal(w http.ResponseWriter, r *http.Request, err error) {
-	httpx.Internal(r.Context(), h.Log, err)
+	httpx.Internal(r.Context(), h.cfg.Log, err)
 	http.Error(w, "internal server error", http.StatusInternalServerError)
 }
 
@@ -201,7 +223,7 @@ var gitProtocolRE = regexp.MustCompile(`^[A-Za-z0-9=:._-]{1,256}$`)
 
 func (h *Handler) run(w http.ResponseWriter, r *http.Request, project *namespace.Project, svc service, advertise bool) {
 	ctx := r.Context()
-	dir := h.Repos.Dir(project.ID)
+	dir := h.cfg.Repos.Dir(project.ID)
 	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
 		h.internal(w, r, fmt.Errorf("repository of project %d missing: %w", project.ID, err))
 		return
@@ -217,7 +239,7 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, project *namespace
 		args = append(args, "--advertise-refs")
 	}
 	args = append(args, dir)
-	cmd := gitexec.Git{Bin: h.Repos.GitBin, Env: extra}.Command(ctx, args...)
+	cmd := gitexec.Git{Bin: h.cfg.Repos.GitBin, Env: extra}.Command(ctx, args...)
 	// The first 512 bytes of stderr are logged if git fails.
 	stderr := &gitexec.Head{N: 512}
 	cmd.Stderr = stderr
@@ -265,7 +287,7 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, project *namespace
 	_, _ = io.Copy(w, stdout)
 	_, _ = io.Copy(io.Discard, stdout)
 	if err := cmd.Wait(); err != nil && ctx.Err() == nil {
-		h.Log.WarnContext(ctx, "git exited with an error", "request_id", httpx.RequestID(ctx),
+		h.cfg.Log.WarnContext(ctx, "git exited with an error", "request_id", httpx.RequestID(ctx),
 			"service", string(svc), "project_id", project.ID, "err", err.Error(), "stderr", stderr.String())
 	}
 }

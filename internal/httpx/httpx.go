@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"time"
 )
@@ -129,4 +131,18 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // details are never shown to clients.
 func Internal(ctx context.Context, log *slog.Logger, err error) {
 	log.ErrorContext(ctx, "internal error", "request_id", RequestID(ctx), "err", err.Error())
+}
+
+// ClientIP is the request's peer address (an IPv4-mapped address unmapped, so bans and
+// allow-lists match); the zero Addr when RemoteAddr is not an address.
+func ClientIP(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ip.Unmap()
 }

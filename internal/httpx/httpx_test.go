@@ -254,3 +254,19 @@ func TestInternal(t *testing.T) {
 		t.Fatal("RequestID of a bare context is not empty")
 	}
 }
+
+func TestClientIP(t *testing.T) {
+	for _, c := range []struct{ remote, want string }{
+		{"192.0.2.7:5555", "192.0.2.7"},
+		{"[2001:db8::1]:443", "2001:db8::1"},
+		{"[::ffff:127.0.0.1]:80", "127.0.0.1"}, // v4-mapped is unmapped, so bans and allow-lists match
+		{"198.51.100.2", "198.51.100.2"},
+		{"not-an-address", "invalid IP"},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = c.remote
+		if got := httpx.ClientIP(r).String(); got != c.want {
+			t.Errorf("ClientIP(%q) = %q, want %q", c.remote, got, c.want)
+		}
+	}
+}

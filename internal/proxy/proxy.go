@@ -34,6 +34,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 )
@@ -54,7 +55,7 @@ type Config struct {
 	Groups     Groups
 	Principals Principals
 	Tokens     Tokens
-	Auth       *authn.Authenticator
+	Gate       *gate.Gate
 	Upstream   *Upstream
 	// Realm is the token endpoint clients are sent to (<external URL>/jwt/auth).
 	Realm string
@@ -171,7 +172,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, rt route, ne
 	for _, a := range need {
 		d := access.Decision{Denial: access.NotFound, Reason: "no such group"}
 		if group != nil {
-			if d, err = h.cfg.Auth.Authorize(ctx, r, p, access.Resource{Group: group}, proxyAction(a)); err != nil {
+			if d, err = h.cfg.Gate.Authorize(ctx, r, p, access.Resource{Group: group}, proxyAction(a)); err != nil {
 				return grant{}, err
 			}
 		}

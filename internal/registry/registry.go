@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
@@ -42,7 +43,7 @@ type Config struct {
 	Projects   *jwtauth.ProjectCache
 	Principals Principals
 	Tokens     *jwtauth.Issuer
-	Auth       *authn.Authenticator
+	Gate       *gate.Gate
 	// Realm is the token endpoint clients are sent to (<external URL>/jwt/auth).
 	Realm string
 	// Service is the token audience; jwtauth.ContainerRegistryService by default.
@@ -152,7 +153,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, rt route, ne
 		}
 		return grant{principal: p}, nil
 	case kindCatalog:
-		d, err := h.cfg.Auth.Authorize(ctx, r, p, access.Resource{}, access.AdministerInstance)
+		d, err := h.cfg.Gate.Authorize(ctx, r, p, access.Resource{}, access.AdministerInstance)
 		switch {
 		case err != nil:
 			return grant{}, err
@@ -174,7 +175,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, rt route, ne
 		act, _ := jwtauth.ImageAction(a)
 		d := access.Decision{Denial: access.NotFound, Reason: "no such repository"}
 		if project != nil {
-			if d, err = h.cfg.Auth.Authorize(ctx, r, p, access.Resource{Project: project}, act); err != nil {
+			if d, err = h.cfg.Gate.Authorize(ctx, r, p, access.Resource{Project: project}, act); err != nil {
 				return grant{}, err
 			}
 		}
@@ -242,7 +243,7 @@ func (h *Handler) authorizeMount(w http.ResponseWriter, r *http.Request, rt rout
 	if err != nil {
 		return err
 	}
-	d, err := h.cfg.Auth.Authorize(ctx, r, p, access.Resource{Project: project}, access.PullImage)
+	d, err := h.cfg.Gate.Authorize(ctx, r, p, access.Resource{Project: project}, access.PullImage)
 	if err != nil || !d.Allow() {
 		return err
 	}

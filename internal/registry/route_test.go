@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
-	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
@@ -184,7 +184,7 @@ func TestDispatcherAuthorizesFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := New(Config{Store: panicStore{}, Projects: jwtauth.NewProjectCache(fixedProjects{&namespace.Project{ID: 1, FullPath: "group/top", Visibility: namespace.Private}}, nil),
-		Tokens: jwtauth.NewIssuer(key, jwtauth.Options{}), Auth: &authn.Authenticator{Authorizer: access.New(noRoles{}, nil, access.Options{})},
+		Tokens: jwtauth.NewIssuer(key, jwtauth.Options{}), Gate: gate.New(gate.Config{Authorizer: access.New(noRoles{}, nil, access.Options{})}),
 		Realm: "http://localhost/jwt/auth", UploadSecret: []byte("k")})
 	paths := map[kind]string{kindBase: "/v2/", kindCatalog: "/v2/_catalog", kindTags: "/v2/group/top/tags/list",
 		kindManifest: "/v2/group/top/manifests/v1", kindBlob: "/v2/group/top/blobs/" + sha,

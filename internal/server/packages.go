@@ -39,12 +39,12 @@ type packageHandler interface {
 // than the REST API's /api/v4/, so they win).
 func (s *Server) mountPackages(mux *http.ServeMux) {
 	formats := []packageHandler{
-		&generic.Handler{Packages: s.Packages, Auth: s.Auth, Log: s.Log},
-		&maven.Handler{Packages: s.Packages, Auth: s.Auth, Log: s.Log},
-		&goproxy.Handler{Packages: s.Packages, Auth: s.Auth, Log: s.Log, ExternalURL: s.Config.ExternalURL, Repos: s.Repos, GitBin: s.Config.GitBinary},
-		&npm.Handler{Packages: s.Packages, Auth: s.Auth, Log: s.Log, ExternalURL: s.Config.ExternalURL},
-		&nuget.Handler{Packages: s.Packages, Auth: s.Auth, Log: s.Log, ExternalURL: s.Config.ExternalURL, Projects: s.Namespaces},
-		&pypi.Handler{Packages: s.Packages, Auth: s.Auth, Log: s.Log, ExternalURL: s.Config.ExternalURL},
+		generic.New(generic.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log}),
+		maven.New(maven.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log}),
+		goproxy.New(goproxy.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, ExternalURL: s.Config.ExternalURL, Repos: s.Repos, GitBin: s.Config.GitBinary}),
+		npm.New(npm.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, ExternalURL: s.Config.ExternalURL}),
+		nuget.New(nuget.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, ExternalURL: s.Config.ExternalURL, Projects: s.Namespaces}),
+		pypi.New(pypi.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, ExternalURL: s.Config.ExternalURL}),
 	}
 	for _, h := range formats {
 		for _, p := range h.Patterns() {

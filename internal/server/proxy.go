@@ -16,7 +16,7 @@ func (s *Server) openProxy() error {
 		return err
 	}
 	s.proxy = proxy.New(proxy.Config{Store: s.Store.Proxy, Blobs: s.Blobs, Groups: s.Namespaces, Principals: s.Store.Credentials(),
-		Tokens: proxyTokens{s.Tokens}, Auth: s.Auth, Upstream: up, Realm: s.Config.ExternalURL + "/jwt/auth",
+		Tokens: proxyTokens{s.Tokens}, Gate: s.Gate, Upstream: up, Realm: s.Config.ExternalURL + "/jwt/auth",
 		TagTTL: cfg.TagTTL, RedirectBlobs: s.Config.S3.Redirect, Fence: s.fence, Log: s.Log, Now: s.Tokens.Now})
 	return nil
 }
@@ -37,9 +37,9 @@ func v2Handler(registry, dependencyProxy http.Handler) http.Handler {
 // dependency-proxy names, since clients ask for the service of the shared /v2/ challenge) and
 // the dependency proxy's.
 func (s *Server) tokenServices(projects *jwtauth.ProjectCache) map[string]jwtauth.Grantor {
-	dp := &jwtauth.ProxyGrantor{Groups: s.Namespaces, Auth: s.Auth}
+	dp := &jwtauth.ProxyGrantor{Groups: s.Namespaces, Gate: s.Gate}
 	return map[string]jwtauth.Grantor{
-		jwtauth.ContainerRegistryService: &jwtauth.NameRouter{Registry: &jwtauth.RegistryGrantor{Projects: projects, Auth: s.Auth}, Proxy: dp},
+		jwtauth.ContainerRegistryService: &jwtauth.NameRouter{Registry: &jwtauth.RegistryGrantor{Projects: projects, Gate: s.Gate}, Proxy: dp},
 		jwtauth.DependencyProxyService:   dp,
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/extauthz"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/gc"
 	"github.com/gatehouse-dev/gatehouse/internal/git"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
@@ -65,15 +66,16 @@ type Server struct {
 	Namespaces *namespace.Service
 	Deploy     *token.DeployService
 	// Usage records deploy-token uses in the background; Flush stores what it has counted.
-	Usage      *token.UsageWriter
-	Personal   *token.PersonalService
-	Audit      *audit.Log
-	Authorizer *access.Authorizer
-	Auth       *authn.Authenticator
-	Repos      *git.Repos
-	Blobs      blob.Store
-	Tokens     *jwtauth.Issuer
-	Log        *slog.Logger
+	Usage    *token.UsageWriter
+	Personal *token.PersonalService
+	Audit    *audit.Log
+	Auth     *authn.Authenticator
+	// Gate is the one audited authorization decision every protocol asks (docs/architecture.md §3.3).
+	Gate   *gate.Gate
+	Repos  *git.Repos
+	Blobs  blob.Store
+	Tokens *jwtauth.Issuer
+	Log    *slog.Logger
 	// logs buffers Log's output when New built the logger; Close flushes it.
 	logs *logBuffer
 
@@ -155,13 +157,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	s.Audit = audit.NewLog(store.Audit, opts.Now)
 	// External authorization: settings in the database; the configuration flag forces it on.
 	s.ExternalAuthorization = extauthz.New(store.Settings, extauthz.Options{Forced: cfg.ExternalAuthorization, Now: opts.Now, Log: log})
-	s.Authorizer = access.New(s.Namespaces, opts.Now, access.Options{
+	s.Gate = gate.New(gate.Config{Authorizer: access.New(s.Namespaces, opts.Now, access.Options{
 		ExternalAuthorization:  s.ExternalAuthorization.Enabled,
 		External:               s.ExternalAuthorization,
 		DependencyProxyEnabled: s.proxySettings.Enabled,
-	})
+	}), Audit: s.Audit, Log: log})
 	s.Auth = &authn.Authenticator{Deploy: s.Deploy, Usage: s.Usage, Personal: s.Personal, Users: s.Namespaces,
-		Authorizer: s.Authorizer, Audit: s.Audit, Log: log,
+		Audit: s.Audit, Log: log,
 		Ban: authn.NewLimiter(authn.BanOptions{MaxFailures: cfg.AuthBan.MaxFailures, Window: cfg.AuthBan.Window,
 			Duration: cfg.AuthBan.Duration, ExemptLoopback: cfg.AuthBan.ExemptLoopback, AllowList: allow}, opts.Now)}
 	s.Repos = &git.Repos{Root: filepath.Join(cfg.DataDir, "repositories"), GitBin: cfg.GitBinary}
@@ -351,16 +353,15 @@ func (s *Server) bootstrap(ctx context.Context, stdout io.Writer) error {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	apiHandler := &api.Handler{Namespaces: s.Namespaces, Deploy: s.Deploy, Personal: s.Personal, Auth: s.Auth,
+	apiHandler := api.New(api.Config{Namespaces: s.Namespaces, Deploy: s.Deploy, Personal: s.Personal, Auth: s.Auth, Gate: s.Gate,
 		Audit: s.Audit, Log: s.Log, Version: Version, Revision: Revision, ExternalURL: s.Config.ExternalURL,
 		DependencyProxy: s.proxySettings, ExternalAuthorization: s.ExternalAuthorization,
-		ExpiryJob: s.Expiry, Packages: s.Packages}
-	apiHandler.Init()
-	gitHandler := &git.Handler{Repos: s.Repos, Projects: s.Namespaces, Auth: s.Auth, Log: s.Log, Realm: "Gatehouse"}
+		ExpiryJob: s.Expiry, Packages: s.Packages})
+	gitHandler := git.New(git.Config{Repos: s.Repos, Projects: s.Namespaces, Auth: s.Auth, Gate: s.Gate, Log: s.Log, Realm: "Gatehouse"})
 	mux.Handle("/api/v4/", apiHandler)
 	projects := jwtauth.NewProjectCache(s.Store.Namespaces, s.Tokens.Now)
 	mux.Handle("/v2/", v2Handler(registry.New(registry.Config{Store: s.Store.Registry, Blobs: s.Blobs, Projects: projects, Principals: s.Store.Credentials(),
-		Tokens: s.Tokens, Auth: s.Auth, Realm: s.Config.ExternalURL + "/jwt/auth",
+		Tokens: s.Tokens, Gate: s.Gate, Realm: s.Config.ExternalURL + "/jwt/auth",
 		UploadSecret: s.Tokens.Key().Derive("registry-upload-state"), Log: s.Log, Now: s.Tokens.Now,
 		RedirectBlobs: s.Config.S3.Redirect, Fence: s.fence}), s.proxy))
 	mux.Handle("/jwt/auth", &jwtauth.Handler{Issuer: s.Tokens, Auth: s.Auth, Log: s.Log, Services: s.tokenServices(projects)})
@@ -379,7 +380,7 @@ func (s *Server) routes() http.Handler {
 	})
 	// The web UI: sign-in, group and project pages, deploy-token settings (never a .git/ path).
 	// Failed sign-ins count in the one ban every credential-accepting surface shares.
-	webUI := web.New(web.Config{Namespaces: s.Namespaces, Deploy: s.Deploy, Auth: s.Auth, Audit: s.Audit,
+	webUI := web.New(web.Config{Namespaces: s.Namespaces, Deploy: s.Deploy, Gate: s.Gate, Audit: s.Audit,
 		Sessions: s.Store.Sessions, SignInLimiter: s.Auth.Ban, Log: s.Log, ExternalURL: s.Config.ExternalURL,
 		Key: s.Tokens.Key().Derive("web-sign-in-csrf"), Now: s.Deploy.Now})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -198,6 +198,36 @@ func (ts *TestServer) MustAPI(tb testing.TB, want int, method, path string, body
 	}
 }
 
+// User is a non-admin account created through the API, with a personal access token.
+type User struct {
+	ID       int64
+	Username string
+	PAT      string
+}
+
+// CreateUser creates a non-admin user as root, with the password "password-<username>", and
+// gives it a personal access token with scopes (default api).
+func (ts *TestServer) CreateUser(tb testing.TB, username string, scopes ...string) User {
+	tb.Helper()
+	if len(scopes) == 0 {
+		scopes = []string{"api"}
+	}
+	var u struct {
+		ID int64 `json:"id"`
+	}
+	ts.MustAPI(tb, http.StatusCreated, "POST", "/users", map[string]any{"username": username,
+		"email": username + "@example.com", "name": "User " + username, "password": "password-" + username}, &u)
+	var pat struct {
+		Token string `json:"token"`
+	}
+	ts.MustAPI(tb, http.StatusCreated, "POST", fmt.Sprintf("/users/%d/personal_access_tokens", u.ID),
+		map[string]any{"name": "pat", "scopes": scopes}, &pat)
+	if !strings.HasPrefix(pat.Token, "glpat-") {
+		tb.Fatalf("personal access token without glpat- prefix")
+	}
+	return User{ID: u.ID, Username: username, PAT: pat.Token}
+}
+
 // Fixture is a small namespace tree: group/sub/subsub with projects at each level and a sibling.
 type Fixture struct {
 	GroupID, SubID, SubSubID, OtherGroupID int64

@@ -40,7 +40,7 @@ func (h *Handler) handleHome(w http.ResponseWriter, r *http.Request, sess *sessi
 func (h *Handler) visibleGroups(r *http.Request, sess *session, all []*namespace.Group) ([]*namespace.Group, error) {
 	var out []*namespace.Group
 	for _, g := range all {
-		ok, err := h.allowed(r, sess, access.Resource{Group: g}, access.ViewNamespace)
+		ok, err := h.permits(r, sess, access.Resource{Group: g}, access.ViewNamespace)
 		if err != nil {
 			return nil, err
 		}
@@ -55,7 +55,7 @@ func (h *Handler) visibleGroups(r *http.Request, sess *session, all []*namespace
 func (h *Handler) visibleProjects(r *http.Request, sess *session, all []*namespace.Project) ([]*namespace.Project, error) {
 	var out []*namespace.Project
 	for _, p := range all {
-		ok, err := h.allowed(r, sess, access.Resource{Project: p}, access.ViewNamespace)
+		ok, err := h.permits(r, sess, access.Resource{Project: p}, access.ViewNamespace)
 		if err != nil {
 			return nil, err
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
+	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 )
 
@@ -172,7 +173,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := signInData{Login: strings.TrimSpace(r.PostFormValue("login")), RedirectTo: localRedirect(r.PostFormValue("redirect_to"))}
-	ip, id := authn.ClientIP(r), authn.UserIdentity(d.Login)
+	ip, id := httpx.ClientIP(r), authn.UserIdentity(d.Login)
 	ban := h.cfg.SignInLimiter
 	if ban != nil && ban.Banned(ip, id) {
 		d.Error = "Too many failed sign-in attempts. Try again later."
@@ -239,7 +240,7 @@ func (h *Handler) recordFailure(r *http.Request, login string) {
 		login = ""
 	}
 	if err := h.cfg.Audit.Record(r.Context(), audit.Event{Type: audit.AuthenticationFailed, ActorKind: "anonymous",
-		ActorName: login, EntityType: "instance", IP: authn.ClientIP(r).String(), Details: "web sign-in failed"}); err != nil {
+		ActorName: login, EntityType: "instance", IP: httpx.ClientIP(r).String(), Details: "web sign-in failed"}); err != nil {
 		h.cfg.Log.ErrorContext(r.Context(), "record audit event", "err", err)
 	}
 }

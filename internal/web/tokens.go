@@ -9,8 +9,8 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
-	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
+	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
@@ -328,7 +328,7 @@ func (h *Handler) record(r *http.Request, sess *session, e audit.Event) {
 		return
 	}
 	e.ActorKind, e.ActorID, e.ActorName = "user", sess.user.ID, sess.user.Username
-	e.IP = authn.ClientIP(r).String()
+	e.IP = httpx.ClientIP(r).String()
 	if err := h.cfg.Audit.Record(r.Context(), e); err != nil {
 		h.cfg.Log.ErrorContext(r.Context(), "record audit event", "err", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
@@ -48,8 +50,8 @@ const DefaultSessionTTL = 24 * time.Hour
 type Config struct {
 	Namespaces *namespace.Service
 	Deploy     *token.DeployService
-	// Auth makes the authorization decisions (Auth.Authorize) for every page.
-	Auth     *authn.Authenticator
+	// Gate makes the authorization decisions for every page.
+	Gate     *gate.Gate
 	Audit    *audit.Log
 	Sessions SessionStore
 	// SignInLimiter is the ban shared with every other credential-accepting surface: it counts
@@ -265,24 +267,87 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func methodAllowed(rt route, m string) bool {
-	switch rt.action {
-	case actCreate:
-		return m == http.MethodPost
-	case actRevoke, actRotate:
-		return m == http.MethodGet || m == http.MethodHead || m == http.MethodPost
-	}
-	return m == http.MethodGet || m == http.MethodHead
+// uiRoute is one kind of UI page: the methods it answers and how the gate decides it
+// (docs/architecture.md §3.3). A page below a group or a project decides on that namespace.
+type uiRoute struct {
+	kind    routeKind
+	action  string
+	methods []string
+	rule    gate.Rule
 }
 
-func allowedMethods(rt route) string {
-	switch rt.action {
-	case actCreate:
-		return "POST"
-	case actRevoke, actRotate:
-		return "GET, HEAD, POST"
+var (
+	readMethods     = []string{http.MethodGet, http.MethodHead}
+	postMethods     = []string{http.MethodPost}
+	readPostMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost}
+)
+
+// uiRoutes is the route table of the pages behind a session. The token pages decide
+// list_deploy_tokens on the namespace first; creating, revoking and rotating then also need
+// manage_deploy_tokens (403 without it).
+var uiRoutes = slices.Concat([]uiRoute{
+	{homeRoute, actShow, readMethods, gate.SignedIn("the user's own start page: a listing of what the user may view").Filtered(access.ViewNamespace)},
+	{groupRoute, actShow, readMethods, gate.Decide(access.ViewNamespace).Filtered(access.ViewNamespace)},
+	{projectRoute, actShow, readMethods, gate.Decide(access.ViewNamespace)},
+}, tokenPages(groupRoute), tokenPages(projectRoute))
+
+// tokenPages are the deploy-token and audit pages of a group or a project.
+func tokenPages(kind routeKind) []uiRoute {
+	return []uiRoute{
+		{kind, actSettings, readMethods, gate.Decide(access.ListDeployTokens)},
+		{kind, actCreate, postMethods, gate.Decide(access.ListDeployTokens)},
+		{kind, actRevoke, readPostMethods, gate.Decide(access.ListDeployTokens)},
+		{kind, actRotate, readPostMethods, gate.Decide(access.ListDeployTokens)},
+		{kind, actUsage, readMethods, gate.Decide(access.ListDeployTokens)},
+		{kind, actAudit, readMethods, gate.Decide(access.ReadAuditEvents)},
 	}
-	return "GET, HEAD"
+}
+
+// uiRouteOf is the table's entry for a parsed path (parseRoute yields only paths it has).
+func uiRouteOf(rt route) uiRoute {
+	for _, u := range uiRoutes {
+		if u.kind == rt.kind && u.action == rt.action {
+			return u
+		}
+	}
+	panic("web: no route table entry for a parsed path")
+}
+
+func methodAllowed(rt route, m string) bool { return slices.Contains(uiRouteOf(rt).methods, m) }
+
+func allowedMethods(rt route) string { return strings.Join(uiRouteOf(rt).methods, ", ") }
+
+// Routes lists every UI route with how it is gated: the pages of the route table (with
+// {path} for a group's or project's full path and {id} for a deploy token), then the assets and
+// sign-in and sign-out, which take no decision.
+func Routes() []gate.Route {
+	var out []gate.Route
+	for _, u := range uiRoutes {
+		pattern := "/"
+		if u.kind != homeRoute {
+			pattern = basePath(u.kind, "{path}") + pageSuffix[u.action]
+		}
+		for _, m := range u.methods {
+			out = append(out, gate.Route{Method: m, Pattern: pattern, Rule: u.rule})
+		}
+	}
+	signIn := gate.Public("the sign-in form and sign-in: the password is checked here, under the ban (docs/design.md §6.9)")
+	return append(out,
+		gate.Route{Method: http.MethodGet, Pattern: "/assets/{file}", Rule: gate.Public("static CSS and script")},
+		gate.Route{Method: http.MethodGet, Pattern: "/users/sign_in", Rule: signIn},
+		gate.Route{Method: http.MethodPost, Pattern: "/users/sign_in", Rule: signIn},
+		gate.Route{Method: http.MethodPost, Pattern: "/users/sign_out", Rule: gate.Public("ends the session it carries, if any (403 without its CSRF token)")})
+}
+
+// pageSuffix is the path below a group or project of each page, as parseRoute reads it.
+var pageSuffix = map[string]string{
+	actShow:     "",
+	actSettings: "/-/settings/repository",
+	actCreate:   "/-/settings/repository/deploy_token/create",
+	actRevoke:   "/-/deploy_tokens/{id}/revoke",
+	actRotate:   "/-/deploy_tokens/{id}/rotate",
+	actUsage:    "/-/deploy_tokens/{id}/usage",
+	actAudit:    "/-/audit_events",
 }
 
 // statusError is a refusal or "not there" with the status to answer.
@@ -313,7 +378,12 @@ func (h *Handler) internal(w http.ResponseWriter, r *http.Request, err error) {
 
 // authorize asks access whether the session's user may do act on res.
 func (h *Handler) authorize(r *http.Request, sess *session, res access.Resource, act access.Action) (access.Decision, error) {
-	return h.cfg.Auth.Authorize(r.Context(), r, sess.principal(), res, act)
+	return h.cfg.Gate.Authorize(r.Context(), r, sess.principal(), res, act)
+}
+
+// permits asks the gate whether to show res in a listing (not the request's decision).
+func (h *Handler) permits(r *http.Request, sess *session, res access.Resource, act access.Action) (bool, error) {
+	return h.cfg.Gate.Permits(r.Context(), r, sess.principal(), res, act)
 }
 
 // allowed is authorize reduced to yes or no.

@@ -7,17 +7,27 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/pkghttp"
 )
 
-// Handler serves the generic package registry.
-type Handler struct {
+// Config is what the generic registry needs from the composition root.
+type Config struct {
 	Packages *packages.Service
 	Auth     *authn.Authenticator
+	Gate     *gate.Gate
 	Log      *slog.Logger
 }
+
+// Handler serves the generic package registry. Create it with New.
+type Handler struct {
+	cfg Config
+}
+
+// New returns the handler for cfg.
+func New(cfg Config) *Handler { return &Handler{cfg: cfg} }
 
 // Patterns are the ServeMux patterns the handler serves.
 func (h *Handler) Patterns() []string {
@@ -38,6 +48,17 @@ var routes = map[string]endpoint{
 	http.MethodPut:  {access.WritePackage, (*Handler).handlePutFile},
 }
 
+// Routes lists the routes with how each is gated: the route's action, decided at the gate on
+// the project {id} names (docs/architecture.md §3.3).
+func Routes() []gate.Route {
+	var out []gate.Route
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPut} {
+		out = append(out, gate.Route{Method: m, Pattern: "/api/v4/projects/{id}/packages/generic/{name}/{version}/{file}",
+			Rule: gate.Decide(routes[m].action)})
+	}
+	return out
+}
+
 // ServeHTTP is the dispatcher: parse the path, look up the route's access, authenticate,
 // resolve the project, authorize once, then serve.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -52,7 +73,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, pkghttp.ErrMethod)
 		return
 	}
-	g, err := pkghttp.Authorize(r, h.Auth, h.Packages, pkghttp.Target{Ref: rt.Project}, ep.action)
+	g, err := pkghttp.Authorize(r, h.cfg.Auth, h.cfg.Gate, h.cfg.Packages, pkghttp.Target{Ref: rt.Project}, ep.action)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -68,7 +89,7 @@ func (h *Handler) handlePutFile(w http.ResponseWriter, r *http.Request, rt Route
 		h.writeError(w, r, err)
 		return
 	}
-	rec, err := h.Packages.AddFile(r.Context(), packages.Upload{ProjectID: g.Project().ID, Format: packages.Generic,
+	rec, err := h.cfg.Packages.AddFile(r.Context(), packages.Upload{ProjectID: g.Project().ID, Format: packages.Generic,
 		Name: rt.Name, Version: rt.Version, Filename: rt.File, Status: q.Status, Expected: pkghttp.ExpectedChecksums(r),
 		Size: r.ContentLength, Body: r.Body})
 	if err != nil {
@@ -107,12 +128,12 @@ func fileView(rec *packages.Recorded) fileJSON {
 
 // handleGetFile streams a file (hidden versions too: hiding only keeps them out of listings).
 func (h *Handler) handleGetFile(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
-	f, err := h.Packages.File(r.Context(), g.Project().ID, packages.Generic, rt.Name, rt.Version, rt.File)
+	f, err := h.cfg.Packages.File(r.Context(), g.Project().ID, packages.Generic, rt.Name, rt.Version, rt.File)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	err = pkghttp.SendFile(w, r, h.Packages, h.Log, f, "generic package download", func(hdr http.Header) {
+	err = pkghttp.SendFile(w, r, h.cfg.Packages, h.cfg.Log, f, "generic package download", func(hdr http.Header) {
 		// Checksums for clients to verify what they fetched. MD5 is left out: it proves nothing
 		// against tampering, and an eighth header keeps the response's header map in one small
 		// map group (bench/run measured a ninth at 10% of a cached download's CPU). The values
@@ -143,6 +164,6 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case http.StatusConflict:
 		p.Detail = "this file already exists"
 	}
-	p.Prepare(w, r, h.Log)
+	p.Prepare(w, r, h.cfg.Log)
 	writeMessage(w, p.Status, p.Line())
 }

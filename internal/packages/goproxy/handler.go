@@ -12,13 +12,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/mod/zip"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
@@ -30,10 +30,11 @@ type RepoDirs interface {
 	Dir(projectID int64) string
 }
 
-// Handler serves the Go module proxy of every project, from its Git repository.
-type Handler struct {
+// Config is what the Go module proxy needs from the composition root.
+type Config struct {
 	Packages *packages.Service
 	Auth     *authn.Authenticator
+	Gate     *gate.Gate
 	Log      *slog.Logger
 	// ExternalURL is the server's public base URL: its host name (without the port) and path
 	// start every module path.
@@ -45,9 +46,21 @@ type Handler struct {
 	TempDir string
 	// MaxConcurrentZips bounds the zips built at once (4 when zero); more requests wait.
 	MaxConcurrentZips int
+}
 
-	once  sync.Once
+// Handler serves the Go module proxy of every project, from its Git repository. Create it with New.
+type Handler struct {
+	cfg   Config
 	slots chan struct{}
+}
+
+// New returns the handler for cfg.
+func New(cfg Config) *Handler {
+	n := cfg.MaxConcurrentZips
+	if n <= 0 {
+		n = 4
+	}
+	return &Handler{cfg: cfg, slots: make(chan struct{}, n)}
 }
 
 // Patterns are the ServeMux patterns the handler serves.
@@ -88,7 +101,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, packages.ErrNotFound)
 		return
 	}
-	g, err := pkghttp.Authorize(r, h.Auth, h.Packages, pkghttp.Target{Ref: rt.Project}, ep.action)
+	g, err := pkghttp.Authorize(r, h.cfg.Auth, h.cfg.Gate, h.cfg.Packages, pkghttp.Target{Ref: rt.Project}, ep.action)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -98,12 +111,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, packages.ErrNotFound)
 		return
 	}
-	dir := h.Repos.Dir(g.Project().ID)
+	dir := h.cfg.Repos.Dir(g.Project().ID)
 	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
 		h.writeError(w, r, packages.ErrNotFound)
 		return
 	}
-	rp := &repo{bin: h.GitBin, dir: dir}
+	rp := &repo{bin: h.cfg.GitBin, dir: dir}
 	s, err := rp.session(r.Context(), mod)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -117,7 +130,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // name (Go module paths have no port) and path, then the project's full path.
 func (h *Handler) moduleBase(p *namespace.Project) string {
 	host, root := "localhost", ""
-	if u, err := url.Parse(h.ExternalURL); err == nil && u.Hostname() != "" {
+	if u, err := url.Parse(h.cfg.ExternalURL); err == nil && u.Hostname() != "" {
 		host, root = strings.ToLower(u.Hostname()), strings.Trim(u.Path, "/")
 	}
 	if root != "" {
@@ -201,7 +214,7 @@ func (h *Handler) handleZip(w http.ResponseWriter, r *http.Request, s *session, 
 	limit := h.maxZip()
 	// The zip holds at most limit bytes of content; its headers and a few compressed-size
 	// overheads stay well within another limit.
-	f, err := tempZip(h.TempDir, func(dst io.Writer) error { return s.writeZip(ctx, dst, v, limit) }, 2*limit+(1<<20))
+	f, err := tempZip(h.cfg.TempDir, func(dst io.Writer) error { return s.writeZip(ctx, dst, v, limit) }, 2*limit+(1<<20))
 	h.release()
 	if err != nil {
 		h.writeError(w, r, err)
@@ -221,8 +234,8 @@ func (h *Handler) handleZip(w http.ResponseWriter, r *http.Request, s *session, 
 	if r.Method == http.MethodHead {
 		return
 	}
-	if _, err := io.Copy(w, f); err != nil && h.Log != nil {
-		h.Log.WarnContext(ctx, "go module zip download interrupted", "request_id", httpx.RequestID(ctx), "err", err.Error())
+	if _, err := io.Copy(w, f); err != nil && h.cfg.Log != nil {
+		h.cfg.Log.WarnContext(ctx, "go module zip download interrupted", "request_id", httpx.RequestID(ctx), "err", err.Error())
 	}
 }
 
@@ -230,8 +243,8 @@ func (h *Handler) handleZip(w http.ResponseWriter, r *http.Request, s *session, 
 // (packages.max_file_size.golang), never above the Go module zip limit.
 func (h *Handler) maxZip() int64 {
 	limit := int64(zip.MaxZipFile)
-	if h.Packages != nil {
-		if l := h.Packages.MaxFileSize(packages.GoProxy); l > 0 && l < limit {
+	if h.cfg.Packages != nil {
+		if l := h.cfg.Packages.MaxFileSize(packages.GoProxy); l > 0 && l < limit {
 			limit = l
 		}
 	}
@@ -239,13 +252,6 @@ func (h *Handler) maxZip() int64 {
 }
 
 func (h *Handler) acquire(ctx context.Context) error {
-	h.once.Do(func() {
-		n := h.MaxConcurrentZips
-		if n <= 0 {
-			n = 4
-		}
-		h.slots = make(chan struct{}, n)
-	})
 	select {
 	case h.slots <- struct{}{}:
 		return nil
@@ -275,5 +281,5 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		// The client went away.
 		p.Status, p.Title = http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable)
 	}
-	p.WriteText(w, r, h.Log)
+	p.WriteText(w, r, h.cfg.Log)
 }

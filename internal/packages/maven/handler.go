@@ -41,17 +41,27 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/pkghttp"
 )
 
-// Handler serves the Maven repository API.
-type Handler struct {
+// Config is what the Maven registry needs from the composition root.
+type Config struct {
 	Packages *packages.Service
 	Auth     *authn.Authenticator
+	Gate     *gate.Gate
 	Log      *slog.Logger
 }
+
+// Handler serves the Maven repository API. Create it with New.
+type Handler struct {
+	cfg Config
+}
+
+// New returns the handler for cfg.
+func New(cfg Config) *Handler { return &Handler{cfg: cfg} }
 
 // Patterns are the ServeMux patterns the handler serves.
 func (h *Handler) Patterns() []string {
@@ -99,7 +109,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, pkghttp.ErrMethod)
 		return
 	}
-	g, err := pkghttp.Authorize(r, h.Auth, h.Packages, h.target(rt), ep.action)
+	g, err := pkghttp.Authorize(r, h.cfg.Auth, h.cfg.Gate, h.cfg.Packages, h.target(rt), ep.action)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -118,7 +128,7 @@ func (h *Handler) target(rt Route) pkghttp.Target {
 	case levelInstance:
 		t.Level = pkghttp.InstanceLevel
 		t.Holders = func(ctx context.Context, _ *namespace.Group) ([]*namespace.Project, error) {
-			return h.Packages.ProjectsNamedBy(ctx, packages.Maven, rt.Name)
+			return h.cfg.Packages.ProjectsNamedBy(ctx, packages.Maven, rt.Name)
 		}
 	}
 	return t
@@ -127,7 +137,7 @@ func (h *Handler) target(rt Route) pkghttp.Target {
 // handleGet answers a file, or one of its checksums as text (GET and HEAD).
 func (h *Handler) handleGet(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	ctx := r.Context()
-	f, err := h.Packages.File(ctx, g.Project().ID, packages.Maven, rt.Name, rt.Version, rt.File)
+	f, err := h.cfg.Packages.File(ctx, g.Project().ID, packages.Maven, rt.Name, rt.Version, rt.File)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -143,7 +153,7 @@ func (h *Handler) handleGet(w http.ResponseWriter, r *http.Request, rt Route, g 
 		}
 		return
 	}
-	err = pkghttp.SendFile(w, r, h.Packages, h.Log, f, "maven download", func(hdr http.Header) {
+	err = pkghttp.SendFile(w, r, h.cfg.Packages, h.cfg.Log, f, "maven download", func(hdr http.Header) {
 		hdr.Set("Content-Type", contentType(f.Filename))
 		hdr.Set("Last-Modified", f.CreatedAt.UTC().Format(http.TimeFormat))
 		// Maven Resolver takes checksums from these headers (Artifactory's convention) and
@@ -184,7 +194,7 @@ func (h *Handler) handlePut(w http.ResponseWriter, r *http.Request, rt Route, g 
 		return
 	}
 	ctx := r.Context()
-	limit := h.Packages.MaxFileSize(packages.Maven)
+	limit := h.cfg.Packages.MaxFileSize(packages.Maven)
 	meta := versionMetadata{Path: rt.Path(), GroupID: rt.GroupID(), ArtifactID: rt.ArtifactID()}
 	up := packages.Upload{ProjectID: g.Project().ID, Format: packages.Maven, Name: rt.Name, Version: rt.Version,
 		Filename: rt.File, Expected: pkghttp.ExpectedChecksums(r), Size: r.ContentLength, Body: r.Body}
@@ -213,7 +223,7 @@ func (h *Handler) handlePut(w http.ResponseWriter, r *http.Request, rt Route, g 
 		h.writeError(w, r, err)
 		return
 	}
-	if _, err := h.Packages.AddFile(ctx, up); err != nil {
+	if _, err := h.cfg.Packages.AddFile(ctx, up); err != nil {
 		if errors.Is(err, packages.ErrConflict) {
 			err = &conflictError{"a release version's files cannot be deployed again; deploy a new version or a -SNAPSHOT"}
 		}
@@ -231,7 +241,7 @@ func (h *Handler) verifyChecksum(w http.ResponseWriter, r *http.Request, rt Rout
 		h.writeError(w, r, err)
 		return
 	}
-	f, err := h.Packages.File(r.Context(), g.Project().ID, packages.Maven, rt.Name, rt.Version, rt.File)
+	f, err := h.cfg.Packages.File(r.Context(), g.Project().ID, packages.Maven, rt.Name, rt.Version, rt.File)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -264,5 +274,5 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case p.Status == http.StatusConflict && errors.As(err, &ce):
 		p.Detail = ce.Error()
 	}
-	p.WriteText(w, r, h.Log)
+	p.WriteText(w, r, h.cfg.Log)
 }

@@ -26,19 +26,29 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/pkghttp"
 )
 
-// Handler serves the npm registry API.
-type Handler struct {
+// Config is what the npm registry needs from the composition root.
+type Config struct {
 	Packages *packages.Service
 	Auth     *authn.Authenticator
+	Gate     *gate.Gate
 	Log      *slog.Logger
 	// ExternalURL is the server's public base URL, for tarball URLs in packuments.
 	ExternalURL string
 }
+
+// Handler serves the npm registry API. Create it with New.
+type Handler struct {
+	cfg Config
+}
+
+// New returns the handler for cfg.
+func New(cfg Config) *Handler { return &Handler{cfg: cfg} }
 
 // Patterns are the ServeMux patterns the handler serves.
 func (h *Handler) Patterns() []string {
@@ -85,7 +95,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, pkghttp.ErrMethod)
 		return
 	}
-	g, err := pkghttp.Authorize(r, h.Auth, h.Packages, target(rt), ep.action)
+	g, err := pkghttp.Authorize(r, h.cfg.Auth, h.cfg.Gate, h.cfg.Packages, target(rt), ep.action)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -110,7 +120,7 @@ func target(rt Route) pkghttp.Target {
 // handlePublish stores an `npm publish`: the document is parsed and its tarball verified before
 // anything is stored; the version, its file and its dist-tags are recorded together.
 func (h *Handler) handlePublish(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
-	lim := DefaultLimits(h.Packages.MaxFileSize(packages.NPM))
+	lim := DefaultLimits(h.cfg.Packages.MaxFileSize(packages.NPM))
 	if r.ContentLength > lim.MaxBody() {
 		h.writeError(w, r, packages.ErrTooLarge)
 		return
@@ -120,7 +130,7 @@ func (h *Handler) handlePublish(w http.ResponseWriter, r *http.Request, rt Route
 		h.writeError(w, r, err)
 		return
 	}
-	_, err = h.Packages.AddFile(r.Context(), packages.Upload{ProjectID: g.Project().ID, Format: packages.NPM,
+	_, err = h.cfg.Packages.AddFile(r.Context(), packages.Upload{ProjectID: g.Project().ID, Format: packages.NPM,
 		Name: pub.Name.String(), Version: pub.Version, Filename: pub.Filename, Metadata: pub.Manifest, Tags: pub.Tags,
 		Expected: pub.Expected, Size: int64(len(pub.Tarball)), Body: bytes.NewReader(pub.Tarball)})
 	if errors.Is(err, packages.ErrConflict) {
@@ -148,17 +158,17 @@ func (e *conflictError) Unwrap() error { return packages.ErrConflict }
 // handlePackument answers the package document: full, or abbreviated for npm install.
 func (h *Handler) handlePackument(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	ctx := r.Context()
-	pkg, err := h.Packages.Package(ctx, g.Project().ID, packages.NPM, rt.Name.String())
+	pkg, err := h.cfg.Packages.Package(ctx, g.Project().ID, packages.NPM, rt.Name.String())
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	versions, err := h.Packages.Versions(ctx, pkg, false)
+	versions, err := h.cfg.Packages.Versions(ctx, pkg, false)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	tags, err := h.Packages.Tags(ctx, pkg)
+	tags, err := h.cfg.Packages.Tags(ctx, pkg)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -168,7 +178,7 @@ func (h *Handler) handlePackument(w http.ResponseWriter, r *http.Request, rt Rou
 		return
 	}
 	abbreviated := strings.Contains(r.Header.Get("Accept"), abbreviatedType)
-	doc := packument(pkg, versions, tags, h.ExternalURL+rt.Prefix, abbreviated)
+	doc := packument(pkg, versions, tags, h.cfg.ExternalURL+rt.Prefix, abbreviated)
 	ct := "application/json"
 	if abbreviated {
 		ct = abbreviatedType
@@ -181,12 +191,12 @@ func (h *Handler) handlePackument(w http.ResponseWriter, r *http.Request, rt Rou
 // handleTarball streams a version's tarball.
 func (h *Handler) handleTarball(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	ctx := r.Context()
-	f, err := h.Packages.File(ctx, g.Project().ID, packages.NPM, rt.Name.String(), rt.Version, rt.Filename)
+	f, err := h.cfg.Packages.File(ctx, g.Project().ID, packages.NPM, rt.Name.String(), rt.Version, rt.Filename)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	err = pkghttp.SendFile(w, r, h.Packages, h.Log, f, "npm tarball download", func(hdr http.Header) {
+	err = pkghttp.SendFile(w, r, h.cfg.Packages, h.cfg.Log, f, "npm tarball download", func(hdr http.Header) {
 		hdr.Set("Content-Type", "application/octet-stream")
 	})
 	if err != nil {
@@ -197,12 +207,12 @@ func (h *Handler) handleTarball(w http.ResponseWriter, r *http.Request, rt Route
 // handleDistTags lists the package's dist-tags.
 func (h *Handler) handleDistTags(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	ctx := r.Context()
-	pkg, err := h.Packages.Package(ctx, g.Project().ID, packages.NPM, rt.Name.String())
+	pkg, err := h.cfg.Packages.Package(ctx, g.Project().ID, packages.NPM, rt.Name.String())
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	tags, err := h.Packages.Tags(ctx, pkg)
+	tags, err := h.cfg.Packages.Tags(ctx, pkg)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -234,12 +244,12 @@ func (h *Handler) handleSetDistTag(w http.ResponseWriter, r *http.Request, rt Ro
 		h.writeError(w, r, invalid("version", "must be a semantic version (semver.org)"))
 		return
 	}
-	pkg, err := h.Packages.Package(ctx, g.Project().ID, packages.NPM, rt.Name.String())
+	pkg, err := h.cfg.Packages.Package(ctx, g.Project().ID, packages.NPM, rt.Name.String())
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	if err := h.Packages.SetTag(ctx, pkg, rt.Tag, version); err != nil {
+	if err := h.cfg.Packages.SetTag(ctx, pkg, rt.Tag, version); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -249,7 +259,7 @@ func (h *Handler) handleSetDistTag(w http.ResponseWriter, r *http.Request, rt Ro
 // handleDeleteDistTag removes a dist-tag.
 func (h *Handler) handleDeleteDistTag(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	ctx := r.Context()
-	pkg, err := h.Packages.Package(ctx, g.Project().ID, packages.NPM, rt.Name.String())
+	pkg, err := h.cfg.Packages.Package(ctx, g.Project().ID, packages.NPM, rt.Name.String())
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -258,7 +268,7 @@ func (h *Handler) handleDeleteDistTag(w http.ResponseWriter, r *http.Request, rt
 		h.writeError(w, r, invalid("dist-tag", "latest cannot be removed; point it at another version instead"))
 		return
 	}
-	if err := h.Packages.DeleteTag(ctx, pkg, rt.Tag); err != nil {
+	if err := h.cfg.Packages.DeleteTag(ctx, pkg, rt.Tag); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -310,6 +320,6 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	default:
 		msg = "internal server error"
 	}
-	p.Prepare(w, r, h.Log)
+	p.Prepare(w, r, h.cfg.Log)
 	writeNPMError(w, p.Status, msg)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
@@ -28,10 +29,11 @@ type ProjectLister interface {
 	ListProjects(ctx context.Context) ([]*namespace.Project, error)
 }
 
-// Handler serves the NuGet feeds.
-type Handler struct {
+// Config is what the NuGet feeds need from the composition root.
+type Config struct {
 	Packages *packages.Service
 	Auth     *authn.Authenticator
+	Gate     *gate.Gate
 	Log      *slog.Logger
 	// ExternalURL is the server's public base URL, for the URLs in feed documents.
 	ExternalURL string
@@ -40,6 +42,14 @@ type Handler struct {
 	// TempDir holds pushed packages while they are checked; "" is the system's.
 	TempDir string
 }
+
+// Handler serves the NuGet feeds. Create it with New.
+type Handler struct {
+	cfg Config
+}
+
+// New returns the handler for cfg.
+func New(cfg Config) *Handler { return &Handler{cfg: cfg} }
 
 // Patterns are the ServeMux patterns the handler serves (the publish URL has no trailing
 // slash, as the service index names it).
@@ -113,7 +123,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ep.serve(h, w, r, rt, pkghttp.Grant{})
 		return
 	}
-	g, err := pkghttp.Authorize(r, h.Auth, h.Packages, h.target(rt), ep.action)
+	g, err := pkghttp.Authorize(r, h.cfg.Auth, h.cfg.Gate, h.cfg.Packages, h.target(rt), ep.action)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -140,12 +150,12 @@ func (h *Handler) target(rt Route) pkghttp.Target {
 // or every project in the group (at any depth) for a search.
 func (h *Handler) groupCandidates(ctx context.Context, g *namespace.Group, rt Route) ([]*namespace.Project, error) {
 	if rt.kind != kindSearch {
-		return h.Packages.ProjectsHolding(ctx, packages.NuGet, rt.ID, g)
+		return h.cfg.Packages.ProjectsHolding(ctx, packages.NuGet, rt.ID, g)
 	}
-	if h.Projects == nil {
+	if h.cfg.Projects == nil {
 		return nil, nil
 	}
-	all, err := h.Projects.ListProjects(ctx)
+	all, err := h.cfg.Projects.ListProjects(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +168,9 @@ func (h *Handler) groupCandidates(ctx context.Context, g *namespace.Group, rt Ro
 	return out, nil
 }
 
-func (h *Handler) base(rt Route) string { return strings.TrimSuffix(h.ExternalURL, "/") + rt.Prefix }
+func (h *Handler) base(rt Route) string {
+	return strings.TrimSuffix(h.cfg.ExternalURL, "/") + rt.Prefix
+}
 
 func (h *Handler) handleServiceIndex(w http.ResponseWriter, r *http.Request, rt Route, _ pkghttp.Grant) {
 	httpx.WriteJSON(w, http.StatusOK, serviceIndex(h.base(rt), rt.level == levelProject))
@@ -187,12 +199,12 @@ const multipartOverhead = 64 << 10
 // the package stored.
 func (h *Handler) handlePublish(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	ctx := r.Context()
-	limit := h.Packages.MaxFileSize(packages.NuGet)
+	limit := h.cfg.Packages.MaxFileSize(packages.NuGet)
 	if r.ContentLength > limit+multipartOverhead {
 		h.writeError(w, r, tooLarge(limit))
 		return
 	}
-	tmp, err := os.CreateTemp(h.TempDir, "gatehouse-nuget-*")
+	tmp, err := os.CreateTemp(h.cfg.TempDir, "gatehouse-nuget-*")
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -231,7 +243,7 @@ func (h *Handler) handlePublish(w http.ResponseWriter, r *http.Request, rt Route
 		return
 	}
 	key := spec.ParsedVersion().Key()
-	_, err = h.Packages.AddFile(ctx, packages.Upload{ProjectID: g.Project().ID, Format: packages.NuGet, Name: spec.ID,
+	_, err = h.cfg.Packages.AddFile(ctx, packages.Upload{ProjectID: g.Project().ID, Format: packages.NuGet, Name: spec.ID,
 		Version: key, Filename: strings.ToLower(spec.ID) + "." + key + ".nupkg", Metadata: meta, Size: n, Body: pkg})
 	if errors.Is(err, packages.ErrConflict) {
 		h.writeError(w, r, &conflictError{id: spec.ID, version: spec.Version})
@@ -284,14 +296,14 @@ func (h *Handler) collect(ctx context.Context, g pkghttp.Grant, id string) ([]en
 	var out []entry
 	seen := map[string]bool{}
 	for _, p := range g.Projects() {
-		pkg, err := h.Packages.Package(ctx, p.ID, packages.NuGet, id)
+		pkg, err := h.cfg.Packages.Package(ctx, p.ID, packages.NuGet, id)
 		if errors.Is(err, packages.ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		vs, err := h.Packages.Versions(ctx, pkg, false)
+		vs, err := h.cfg.Packages.Versions(ctx, pkg, false)
 		if err != nil {
 			return nil, err
 		}
@@ -357,7 +369,7 @@ func (h *Handler) handleContent(w http.ResponseWriter, r *http.Request, rt Route
 	filename := strings.ToLower(rt.ID) + "." + key + ".nupkg"
 	var f *packages.File
 	for _, p := range g.Projects() {
-		found, err := h.Packages.File(ctx, p.ID, packages.NuGet, rt.ID, key, filename)
+		found, err := h.cfg.Packages.File(ctx, p.ID, packages.NuGet, rt.ID, key, filename)
 		if errors.Is(err, packages.ErrNotFound) {
 			continue
 		}
@@ -372,7 +384,7 @@ func (h *Handler) handleContent(w http.ResponseWriter, r *http.Request, rt Route
 		h.writeError(w, r, packages.ErrNotFound)
 		return
 	}
-	err := pkghttp.SendFile(w, r, h.Packages, h.Log, f, "nuget package download", func(hdr http.Header) {
+	err := pkghttp.SendFile(w, r, h.cfg.Packages, h.cfg.Log, f, "nuget package download", func(hdr http.Header) {
 		hdr.Set("Content-Type", "application/octet-stream")
 		hdr.Set("Content-Disposition", `attachment; filename="`+f.Filename+`"`)
 	})
@@ -449,7 +461,7 @@ func (h *Handler) handleSearch(w http.ResponseWriter, r *http.Request, rt Route,
 	seen := map[string]bool{}
 	looked := 0
 	for _, p := range g.Projects() {
-		pkgs, err := h.Packages.Packages(ctx, p.ID, packages.NuGet)
+		pkgs, err := h.cfg.Packages.Packages(ctx, p.ID, packages.NuGet)
 		if err != nil {
 			h.writeError(w, r, err)
 			return
@@ -459,7 +471,7 @@ func (h *Handler) handleSearch(w http.ResponseWriter, r *http.Request, rt Route,
 				continue
 			}
 			looked++
-			vs, err := h.Packages.Versions(ctx, pkg, false)
+			vs, err := h.cfg.Packages.Versions(ctx, pkg, false)
 			if err != nil {
 				h.writeError(w, r, err)
 				return
@@ -528,5 +540,5 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case p.Status == http.StatusRequestEntityTooLarge && errors.As(err, &te):
 		p.Detail = te.Error()
 	}
-	p.WriteText(w, r, h.Log)
+	p.WriteText(w, r, h.cfg.Log)
 }

@@ -5,8 +5,8 @@
 // writer; the error writer starts from Classify and only words the answer the way its client
 // expects.
 //
-// It is a protocol-side package: it may import net/http, authn, httpx, access, namespace, errkind
-// and the packages core, never a format (internal/archtest checks).
+// It is a protocol-side package: it may import net/http, authn, gate, httpx, access, namespace,
+// errkind and the packages core, never a format (internal/archtest checks).
 package pkghttp
 
 import (
@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
@@ -85,7 +86,7 @@ func (g Grant) Project() *namespace.Project {
 // every candidate the principal may act on, most recently updated first.
 func (g Grant) Projects() []*namespace.Project { return g.projects }
 
-// Authorize authenticates r and decides it once, with auth.Authorize (which audits refusals of
+// Authorize authenticates r with auth and decides it once, at the gate (which audits refusals of
 // deploy tokens), on the project of a project-level request, or on the holder Holder finds for a
 // group- or instance-level one. A refusal is a *DeniedError. When the project or package is not
 // found and the request has no credentials, it is errkind.ErrUnauthorized ("authentication
@@ -93,7 +94,7 @@ func (g Grant) Projects() []*namespace.Project { return g.projects }
 // projects hold the package, the decision is still taken (and audited) on one the principal may
 // act on, and then the request is refused with an *AmbiguousError (ErrConflict). Other errors
 // are authn's (ErrInvalidCredentials, ErrBanned), ErrNotFound, or ones that could not decide.
-func Authorize(r *http.Request, auth *authn.Authenticator, svc *packages.Service, t Target, act access.Action) (Grant, error) {
+func Authorize(r *http.Request, auth *authn.Authenticator, g *gate.Gate, svc *packages.Service, t Target, act access.Action) (Grant, error) {
 	ctx := r.Context()
 	p, err := auth.PackagesWith(ctx, r, t.Credentials)
 	if err != nil {
@@ -105,8 +106,7 @@ func Authorize(r *http.Request, auth *authn.Authenticator, svc *packages.Service
 	if t.Level == ProjectLevel {
 		decideOn, err = svc.Project(ctx, t.Ref)
 	} else {
-		p.ClientIP = authn.ClientIP(r)
-		decideOn, allowed, err = Holder(ctx, auth.Authorizer, svc, t, p, act)
+		decideOn, allowed, err = Holder(r, g, svc, t, p, act)
 		if errors.As(err, &ambiguous) {
 			err = nil
 		}
@@ -117,7 +117,7 @@ func Authorize(r *http.Request, auth *authn.Authenticator, svc *packages.Service
 	if err != nil {
 		return Grant{}, err
 	}
-	d, err := auth.Authorize(ctx, r, p, access.Resource{Project: decideOn}, act)
+	d, err := g.Authorize(ctx, r, p, access.Resource{Project: decideOn}, act)
 	if err != nil {
 		return Grant{}, err
 	}
@@ -144,9 +144,10 @@ func Authorize(r *http.Request, auth *authn.Authenticator, svc *packages.Service
 // the newest holder and no allowed project, so that the one audited decision explains the
 // refusal. ErrNotFound when no project holds it.
 //
-// The per-holder checks here are a filter, not the decision: Authorize decides (and audits) once
-// on the result.
-func Holder(ctx context.Context, authz *access.Authorizer, svc *packages.Service, t Target, p access.Principal, act access.Action) (*namespace.Project, []*namespace.Project, error) {
+// The per-holder checks here are a filter (the gate's Permits), not the decision: Authorize
+// decides (and audits) once on the result.
+func Holder(r *http.Request, gt *gate.Gate, svc *packages.Service, t Target, p access.Principal, act access.Action) (*namespace.Project, []*namespace.Project, error) {
+	ctx := r.Context()
 	var g *namespace.Group
 	var err error
 	switch {
@@ -178,11 +179,11 @@ func Holder(ctx context.Context, authz *access.Authorizer, svc *packages.Service
 	}
 	var allowed []*namespace.Project
 	for _, proj := range holders {
-		d, err := authz.Authorize(ctx, p, access.Resource{Project: proj}, act)
+		ok, err := gt.Permits(ctx, r, p, access.Resource{Project: proj}, act)
 		if err != nil {
 			return nil, nil, err
 		}
-		if d.Allow() {
+		if ok {
 			allowed = append(allowed, proj)
 		}
 	}

@@ -30,19 +30,29 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/pkghttp"
 )
 
-// Handler serves the PyPI API.
-type Handler struct {
+// Config is what the PyPI registry needs from the composition root.
+type Config struct {
 	Packages *packages.Service
 	Auth     *authn.Authenticator
+	Gate     *gate.Gate
 	Log      *slog.Logger
 	// ExternalURL is the server's public base URL, for file links in simple pages.
 	ExternalURL string
 }
+
+// Handler serves the PyPI API. Create it with New.
+type Handler struct {
+	cfg Config
+}
+
+// New returns the handler for cfg.
+func New(cfg Config) *Handler { return &Handler{cfg: cfg} }
 
 // Patterns are the ServeMux patterns the handler serves. The repository URL itself has no
 // trailing slash (twine posts to it and refuses redirects), so it is a pattern of its own.
@@ -84,7 +94,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, pkghttp.ErrMethod)
 		return
 	}
-	g, err := pkghttp.Authorize(r, h.Auth, h.Packages, h.target(r, rt), ep.action)
+	g, err := pkghttp.Authorize(r, h.cfg.Auth, h.cfg.Gate, h.cfg.Packages, h.target(r, rt), ep.action)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -112,12 +122,12 @@ func (h *Handler) target(r *http.Request, rt Route) pkghttp.Target {
 func (h *Handler) groupHolders(r *http.Request, grp *namespace.Group, rt Route) ([]*namespace.Project, error) {
 	ctx := r.Context()
 	if rt.kind == kindSimpleProject {
-		return h.Packages.ProjectsHolding(ctx, packages.PyPI, rt.Name, grp)
+		return h.cfg.Packages.ProjectsHolding(ctx, packages.PyPI, rt.Name, grp)
 	}
 	var out []*namespace.Project
 	seen := map[int64]bool{}
 	for _, name := range FilenameProjects(rt.Filename) {
-		projects, err := h.Packages.ProjectsHolding(ctx, packages.PyPI, name, grp)
+		projects, err := h.cfg.Packages.ProjectsHolding(ctx, packages.PyPI, name, grp)
 		if err != nil {
 			return nil, err
 		}
@@ -142,14 +152,14 @@ func (h *Handler) groupHolders(r *http.Request, grp *namespace.Group, rt Route) 
 func (h *Handler) findFile(r *http.Request, projectID int64, rt Route) (*packages.File, error) {
 	ctx := r.Context()
 	for _, name := range FilenameProjects(rt.Filename) {
-		pkg, err := h.Packages.Package(ctx, projectID, packages.PyPI, name)
+		pkg, err := h.cfg.Packages.Package(ctx, projectID, packages.PyPI, name)
 		if errors.Is(err, packages.ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		versions, err := h.Packages.Versions(ctx, pkg, true)
+		versions, err := h.cfg.Packages.Versions(ctx, pkg, true)
 		if err != nil {
 			return nil, err
 		}
@@ -168,7 +178,7 @@ func (h *Handler) findFile(r *http.Request, projectID int64, rt Route) (*package
 func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request, _ Route, g pkghttp.Grant) {
 	ctx := r.Context()
 	lim := DefaultLimits()
-	if max := h.Packages.MaxFileSize(packages.PyPI); r.ContentLength > max+int64(lim.MaxMetadata) {
+	if max := h.cfg.Packages.MaxFileSize(packages.PyPI); r.ContentLength > max+int64(lim.MaxMetadata) {
 		h.writeError(w, r, fmt.Errorf("%w: the pypi limit is %d bytes", packages.ErrTooLarge, max))
 		return
 	}
@@ -179,8 +189,8 @@ func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request, _ Route, 
 	}
 	project := g.Project()
 	meta := up.Metadata
-	if pkg, err := h.Packages.Package(ctx, project.ID, packages.PyPI, up.Name); err == nil {
-		if v, err := h.Packages.Version(ctx, pkg, up.Version); err == nil {
+	if pkg, err := h.cfg.Packages.Package(ctx, project.ID, packages.PyPI, up.Name); err == nil {
+		if v, err := h.cfg.Packages.Version(ctx, pkg, up.Version); err == nil {
 			var old Metadata
 			_ = json.Unmarshal(v.Metadata, &old) // stored by this handler
 			meta = meta.Merge(old)
@@ -197,7 +207,7 @@ func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request, _ Route, 
 		h.writeError(w, r, err)
 		return
 	}
-	_, err = h.Packages.AddFile(ctx, packages.Upload{ProjectID: project.ID, Format: packages.PyPI, Name: up.Name,
+	_, err = h.cfg.Packages.AddFile(ctx, packages.Upload{ProjectID: project.ID, Format: packages.PyPI, Name: up.Name,
 		Version: up.Version, Filename: up.Filename, Metadata: doc, Expected: up.Expected, Size: -1, Body: up.Content})
 	if errors.Is(err, packages.ErrConflict) {
 		h.writeError(w, r, &existsError{up.Filename})
@@ -220,10 +230,10 @@ func (e *existsError) Unwrap() error { return packages.ErrConflict }
 // handleIndex lists the project's PyPI packages (PEP 503 root page, or PEP 691 JSON).
 func (h *Handler) handleIndex(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	if !strings.HasSuffix(r.URL.Path, "/") {
-		redirect(w, r, h.ExternalURL+rt.Prefix+"/simple/")
+		redirect(w, r, h.cfg.ExternalURL+rt.Prefix+"/simple/")
 		return
 	}
-	list, err := h.Packages.Packages(r.Context(), g.Project().ID, packages.PyPI)
+	list, err := h.cfg.Packages.Packages(r.Context(), g.Project().ID, packages.PyPI)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -281,14 +291,14 @@ func (h *Handler) handleProject(w http.ResponseWriter, r *http.Request, rt Route
 	ctx := r.Context()
 	norm := Normalize(rt.Name)
 	if !rt.Canonical {
-		redirect(w, r, h.ExternalURL+rt.Prefix+"/simple/"+norm+"/")
+		redirect(w, r, h.cfg.ExternalURL+rt.Prefix+"/simple/"+norm+"/")
 		return
 	}
 	var files []fileJSON
 	var versions []string
 	seenFile, seenVersion := map[string]bool{}, map[string]bool{}
 	for _, proj := range g.Projects() {
-		pkg, err := h.Packages.Package(ctx, proj.ID, packages.PyPI, rt.Name)
+		pkg, err := h.cfg.Packages.Package(ctx, proj.ID, packages.PyPI, rt.Name)
 		if errors.Is(err, packages.ErrNotFound) {
 			continue
 		}
@@ -296,7 +306,7 @@ func (h *Handler) handleProject(w http.ResponseWriter, r *http.Request, rt Route
 			h.writeError(w, r, err)
 			return
 		}
-		vs, err := h.Packages.Versions(ctx, pkg, false)
+		vs, err := h.cfg.Packages.Versions(ctx, pkg, false)
 		if err != nil {
 			h.writeError(w, r, err)
 			return
@@ -313,7 +323,7 @@ func (h *Handler) handleProject(w http.ResponseWriter, r *http.Request, rt Route
 					continue
 				}
 				seenFile[f.Filename] = true
-				fj := fileJSON{Filename: f.Filename, URL: h.ExternalURL + rt.Prefix + "/files/" + f.SHA256 + "/" + f.Filename,
+				fj := fileJSON{Filename: f.Filename, URL: h.cfg.ExternalURL + rt.Prefix + "/files/" + f.SHA256 + "/" + f.Filename,
 					Hashes: map[string]string{"sha256": f.SHA256}, Size: f.Size,
 					UploadTime: f.CreatedAt.UTC().Format("2006-01-02T15:04:05.000000Z")}
 				if m.RequiresPython != "" {
@@ -364,7 +374,7 @@ func (h *Handler) handleFile(w http.ResponseWriter, r *http.Request, rt Route, g
 		h.writeError(w, r, err)
 		return
 	}
-	err = pkghttp.SendFile(w, r, h.Packages, h.Log, f, "pypi file download", func(hdr http.Header) {
+	err = pkghttp.SendFile(w, r, h.cfg.Packages, h.cfg.Log, f, "pypi file download", func(hdr http.Header) {
 		hdr.Set("Content-Type", "application/octet-stream")
 		// The filename passed ValidateFilename: nothing in it needs quoting.
 		hdr.Set("Content-Disposition", `attachment; filename="`+f.Filename+`"`)
@@ -418,5 +428,5 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case p.Status == http.StatusConflict && p.Detail == "":
 		p.Detail = "already exists"
 	}
-	p.WriteText(w, r, h.Log)
+	p.WriteText(w, r, h.cfg.Log)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 )
@@ -164,7 +165,7 @@ func (h *Handler) internal(w http.ResponseWriter, r *http.Request, err error) {
 // registry:catalog:* for administrators.
 type RegistryGrantor struct {
 	Projects *ProjectCache
-	Auth     *authn.Authenticator
+	Gate     *gate.Gate
 }
 
 // Grant implements Grantor.
@@ -188,7 +189,7 @@ func (g *RegistryGrantor) Grant(ctx context.Context, r *http.Request, p access.P
 			if !ok {
 				continue
 			}
-			d, err := g.Auth.Authorize(ctx, r, p, access.Resource{Project: project}, act)
+			d, err := g.Gate.Authorize(ctx, r, p, access.Resource{Project: project}, act)
 			if err != nil {
 				return nil, err
 			}
@@ -205,7 +206,7 @@ func (g *RegistryGrantor) Grant(ctx context.Context, r *http.Request, p access.P
 			if a != All {
 				continue
 			}
-			d, err := g.Auth.Authorize(ctx, r, p, access.Resource{}, access.AdministerInstance)
+			d, err := g.Gate.Authorize(ctx, r, p, access.Resource{}, access.AdministerInstance)
 			if err != nil || !d.Allow() {
 				return nil, err
 			}

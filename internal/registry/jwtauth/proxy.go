@@ -6,8 +6,8 @@ import (
 	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
-	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 )
@@ -30,7 +30,7 @@ type Groups interface {
 // and delete, for its group and the groups below it; project tokens get nothing.
 type ProxyGrantor struct {
 	Groups Groups
-	Auth   *authn.Authenticator
+	Gate   *gate.Gate
 }
 
 // Grant implements Grantor.
@@ -55,7 +55,7 @@ func (g *ProxyGrantor) Grant(ctx context.Context, r *http.Request, p access.Prin
 		if !ok {
 			continue
 		}
-		d, err := g.Auth.Authorize(ctx, r, p, access.Resource{Group: group}, act)
+		d, err := g.Gate.Authorize(ctx, r, p, access.Resource{Group: group}, act)
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,230 @@
+package server_test
+
+import (
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
+	"github.com/gatehouse-dev/gatehouse/internal/git"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/generic"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+	"github.com/gatehouse-dev/gatehouse/internal/web"
+)
+
+// TestEveryRouteGoesThroughTheGate walks the route tables of the REST API, the web UI, Git and
+// the generic package registry and sends each route as a signed-in user who is a member of
+// nothing, through a front that records every check the gate makes (docs/architecture.md
+// §3.3). A route that decides must have asked the gate for its declared action first; a listing
+// must have filtered at the gate; a route for signed-in users only must refuse an anonymous
+// request without asking anything; a public route asks nothing.
+func TestEveryRouteGoesThroughTheGate(t *testing.T) {
+	ts := testenv.StartServer(t)
+	f := ts.MakeFixture(t)
+	top := f.Projects["top"]
+	outsider := ts.CreateUser(t, "outsider")
+	projectToken := ts.CreateDeployToken(t, fmt.Sprintf("projects/%d", top.ID), []string{"read_repository"}, nil)
+	groupToken := ts.CreateDeployToken(t, fmt.Sprintf("groups/%d", f.GroupID), []string{"read_repository"}, nil)
+
+	rec := &gate.Recorder{}
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ts.Server.Handler().ServeHTTP(w, r.WithContext(gate.WithRecorder(r.Context(), rec)))
+	}))
+	t.Cleanup(front.Close)
+
+	// send makes one request through the front with the recorder emptied first.
+	send := func(t *testing.T, c *http.Client, method, path string, body url.Values, header map[string]string) (int, string) {
+		t.Helper()
+		rec.Reset()
+		var rd io.Reader
+		if body != nil {
+			rd = strings.NewReader(body.Encode())
+		}
+		req, err := http.NewRequest(method, front.URL+path, rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	anonymous := &http.Client{CheckRedirect: noRedirect}
+
+	// check asserts what the recorder saw for a route, given its rule.
+	check := func(t *testing.T, rt gate.Route, status int) {
+		t.Helper()
+		checks := rec.Checks()
+		switch {
+		case rt.Action != "":
+			for _, c := range checks {
+				if !c.Filter {
+					if c.Action != rt.Action {
+						t.Fatalf("first decision is %s, the route table says %s", c.Action, rt.Action)
+					}
+					return
+				}
+			}
+			t.Fatalf("answered %d without a decision at the gate (checks: %+v)", status, checks)
+		case rt.Filter != "":
+			for _, c := range checks {
+				if c.Filter && c.Action == rt.Filter {
+					return
+				}
+			}
+			t.Fatalf("a listing answered %d without filtering with %s at the gate (checks: %+v)", status, rt.Filter, checks)
+		case rt.Why == "":
+			t.Fatal("a route without an action must say why it needs none")
+		case len(checks) > 0:
+			t.Fatalf("a route that decides nothing asked the gate %+v", checks)
+		}
+	}
+
+	t.Run("api", func(t *testing.T) {
+		params := strings.NewReplacer("{user_id}", fmt.Sprint(outsider.ID), "{package_id}", "1", "{package_file_id}", "1")
+		pathOf := func(pattern string) string {
+			p := params.Replace(pattern)
+			switch {
+			case strings.HasPrefix(p, "/api/v4/projects/{id}"):
+				p = strings.Replace(strings.Replace(p, "{id}", fmt.Sprint(top.ID), 1), "{token_id}", fmt.Sprint(projectToken.ID), 1)
+			case strings.HasPrefix(p, "/api/v4/groups/{id}"):
+				p = strings.Replace(strings.Replace(p, "{id}", fmt.Sprint(f.GroupID), 1), "{token_id}", fmt.Sprint(groupToken.ID), 1)
+			case strings.HasPrefix(p, "/api/v4/users/{id}"):
+				p = strings.Replace(p, "{id}", fmt.Sprint(outsider.ID), 1)
+			case p == "/api/v4/":
+				p += "no/such/route"
+			}
+			if strings.Contains(p, "{") {
+				t.Fatalf("no value for a parameter of %s", pattern)
+			}
+			return p
+		}
+		for _, rt := range api.Routes() {
+			t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
+				method := rt.Method
+				if method == "" {
+					method = http.MethodGet
+				}
+				path := pathOf(rt.Pattern)
+				if rt.SignedIn {
+					if status, _ := send(t, anonymous, method, path, nil, nil); status != http.StatusUnauthorized || len(rec.Checks()) > 0 {
+						t.Fatalf("anonymous: %d with checks %+v, want 401 and none", status, rec.Checks())
+					}
+				}
+				var body url.Values
+				if method != http.MethodGet {
+					body = url.Values{}
+				}
+				status, _ := send(t, anonymous, method, path, body, map[string]string{"PRIVATE-TOKEN": outsider.PAT})
+				check(t, rt, status)
+			})
+		}
+	})
+
+	t.Run("web", func(t *testing.T) {
+		jar, err := cookiejar.New(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		user := &http.Client{Jar: jar, CheckRedirect: noRedirect}
+		token := regexp.MustCompile(`name="authenticity_token" value="([^"]+)"`)
+		csrfOf := func(page string) string {
+			m := token.FindStringSubmatch(page)
+			if m == nil {
+				t.Fatalf("no CSRF token in %q", page)
+			}
+			return html.UnescapeString(m[1])
+		}
+		_, form := send(t, user, http.MethodGet, "/users/sign_in", nil, nil)
+		if status, _ := send(t, user, http.MethodPost, "/users/sign_in", url.Values{"authenticity_token": {csrfOf(form)},
+			"login": {outsider.Username}, "password": {"password-outsider"}}, nil); status != http.StatusSeeOther {
+			t.Fatalf("sign in: %d", status)
+		}
+		_, home := send(t, user, http.MethodGet, "/", nil, nil)
+		csrf := csrfOf(home)
+		for _, rt := range web.Routes() {
+			t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
+				p := strings.NewReplacer("{file}", "gatehouse.css").Replace(rt.Pattern)
+				if strings.HasPrefix(p, "/groups/") {
+					p = strings.NewReplacer("{path}", "group", "{id}", fmt.Sprint(groupToken.ID)).Replace(p)
+				} else {
+					p = strings.NewReplacer("{path}", top.FullPath, "{id}", fmt.Sprint(projectToken.ID)).Replace(p)
+				}
+				c := user
+				if rt.Action == "" && !rt.SignedIn {
+					// Public routes (sign-in, sign-out) run without the session, which they could end.
+					c = anonymous
+				}
+				if rt.SignedIn {
+					if status, _ := send(t, anonymous, rt.Method, p, nil, nil); status != http.StatusSeeOther || len(rec.Checks()) > 0 {
+						t.Fatalf("anonymous: %d with checks %+v, want the sign-in redirect and none", status, rec.Checks())
+					}
+				}
+				var body url.Values
+				if rt.Method == http.MethodPost {
+					body = url.Values{"authenticity_token": {csrf}}
+				}
+				status, _ := send(t, c, rt.Method, p, body, nil)
+				check(t, rt, status)
+			})
+		}
+	})
+
+	t.Run("git", func(t *testing.T) {
+		for _, rt := range git.Routes() {
+			t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
+				req, err := http.NewRequest(rt.Method, front.URL+strings.Replace(rt.Pattern, "{path}", top.FullPath, 1), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.SetBasicAuth(outsider.Username, outsider.PAT)
+				rec.Reset()
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				check(t, rt, resp.StatusCode)
+			})
+		}
+	})
+
+	t.Run("generic packages", func(t *testing.T) {
+		for _, rt := range generic.Routes() {
+			t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
+				p := strings.NewReplacer("{id}", fmt.Sprint(top.ID), "{name}", "app", "{version}", "1.0.0", "{file}", "app.txt").Replace(rt.Pattern)
+				status, _ := send(t, anonymous, rt.Method, p, nil, map[string]string{"PRIVATE-TOKEN": outsider.PAT})
+				check(t, rt, status)
+			})
+		}
+	})
+
+	// The walk must have decided something: a recorder that saw nothing would pass the public
+	// routes and fail every other one, so check that refusals were recorded as refusals.
+	rec.Reset()
+	if status, _ := send(t, anonymous, http.MethodGet, fmt.Sprintf("/api/v4/projects/%d", top.ID), nil, map[string]string{"PRIVATE-TOKEN": outsider.PAT}); status != http.StatusNotFound {
+		t.Fatalf("outsider reading a private project: %d, want 404", status)
+	}
+	if cs := rec.Checks(); len(cs) != 1 || cs[0].Action != access.ViewNamespace || cs[0].Decision.Allow() || cs[0].Resource.Project == nil || cs[0].Resource.Project.ID != top.ID {
+		t.Fatalf("checks %+v, want one refused view of project %d", cs, top.ID)
+	}
+}
