@@ -48,14 +48,15 @@ var routes = map[string]endpoint{
 	http.MethodPut:  {access.WritePackage, (*Handler).handlePutFile},
 }
 
-// Routes lists the routes with how each is gated: the route's action, decided at the gate on
-// the project {id} names (docs/architecture.md §3.3).
+// Routes lists the route table with how each route is gated: its action, decided at the gate
+// on the project {id} names (docs/architecture.md §3.3).
 func Routes() []gate.Route {
 	var out []gate.Route
-	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPut} {
-		out = append(out, gate.Route{Method: m, Pattern: "/api/v4/projects/{id}/packages/generic/{name}/{version}/{file}",
-			Rule: gate.Decide(routes[m].action)})
+	for m, ep := range routes {
+		out = append(out, gate.Route{Method: m, Pattern: pkghttp.ProjectLevel.Pattern("generic", "/{name}/{version}/{file}"),
+			Rule: pkghttp.ProjectLevel.Decide(ep.action)})
 	}
+	pkghttp.SortRoutes(out)
 	return out
 }
 

@@ -82,6 +82,36 @@ var routes = map[level]map[kind]map[string]endpoint{
 	},
 }
 
+// paths are the route patterns of the kinds, after the level's prefix (route_test.go checks
+// that each parses as its kind).
+var paths = map[kind]string{
+	kindPackage:  "/{name}",
+	kindTarball:  "/{name}/-/{file}",
+	kindDistTags: "/-/package/{name}/dist-tags",
+	kindDistTag:  "/-/package/{name}/dist-tags/{tag}",
+}
+
+// at is the level as pkghttp names it.
+func (l level) at() pkghttp.Level {
+	return [...]pkghttp.Level{levelProject: pkghttp.ProjectLevel, levelGroup: pkghttp.GroupLevel, levelInstance: pkghttp.InstanceLevel}[l]
+}
+
+// Routes lists the route table with how each route is gated: its action, decided at the gate on
+// the project {id} names, or on the one holder of the package in the group {id} names or in
+// the top-level group of the name's @scope (docs/architecture.md §3.3).
+func Routes() []gate.Route {
+	var out []gate.Route
+	for lv, kinds := range routes {
+		for k, methods := range kinds {
+			for m, ep := range methods {
+				out = append(out, gate.Route{Method: m, Pattern: lv.at().Pattern("npm", paths[k]), Rule: lv.at().Decide(ep.action)})
+			}
+		}
+	}
+	pkghttp.SortRoutes(out)
+	return out
+}
+
 // ServeHTTP is the dispatcher: parse, look up the route's access, authenticate, resolve the
 // project, authorize once, then serve.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -107,12 +137,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // a group's projects or, at the instance level, those of the top-level group its @scope names
 // (GitLab's rule). A second holder in that scope is a 409, never the newer one's versions.
 func target(rt Route) pkghttp.Target {
-	t := pkghttp.Target{Ref: rt.Ref, Format: packages.NPM, Name: rt.Name.String()}
-	switch rt.level {
-	case levelGroup:
-		t.Level = pkghttp.GroupLevel
-	case levelInstance:
-		t.Level, t.Ref, t.Scoped = pkghttp.InstanceLevel, rt.Name.Scope, true
+	t := pkghttp.Target{Level: rt.level.at(), Ref: rt.Ref, Format: packages.NPM, Name: rt.Name.String()}
+	if rt.level == levelInstance {
+		t.Ref, t.Scoped = rt.Name.Scope, true
 	}
 	return t
 }

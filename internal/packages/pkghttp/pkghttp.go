@@ -10,12 +10,14 @@
 package pkghttp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -37,6 +39,36 @@ const (
 	GroupLevel
 	InstanceLevel
 )
+
+// Pattern is the route pattern of a format's path at level l: the level's prefix for the
+// format's URL segment ("npm"), then path ("/{name}"), as gate.Route names it.
+func (l Level) Pattern(format, path string) string {
+	switch l {
+	case GroupLevel:
+		return "/api/v4/groups/{id}/-/packages/" + format + path
+	case InstanceLevel:
+		return "/api/v4/packages/" + format + path
+	}
+	return "/api/v4/projects/{id}/packages/" + format + path
+}
+
+// Decide is how a route at level l that needs act is gated (docs/architecture.md §3.3): decided
+// at the gate by Authorize, on the project the path names or, at the group and instance levels,
+// on the holder that Holder chose after filtering the candidates with act (Permits).
+func (l Level) Decide(act access.Action) gate.Rule {
+	if l == ProjectLevel {
+		return gate.Decide(act)
+	}
+	return gate.Decide(act).Filtered(act)
+}
+
+// SortRoutes orders a format's routes by pattern, then method: a list built from a map reads
+// the same each time.
+func SortRoutes(rs []gate.Route) {
+	slices.SortFunc(rs, func(a, b gate.Route) int {
+		return cmp.Or(strings.Compare(a.Pattern, b.Pattern), strings.Compare(a.Method, b.Method))
+	})
+}
 
 // Target is what a request acts on, as Authorize needs it.
 type Target struct {
