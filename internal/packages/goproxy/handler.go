@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,13 +75,41 @@ type endpoint struct {
 	serve  func(h *Handler, w http.ResponseWriter, r *http.Request, s *session, rt Route, g pkghttp.Grant)
 }
 
-// routes is the route table: every endpoint is a read (GET or HEAD); route_test.go checks.
+// routes is the route table: kind → endpoint, each served for every one of methods;
+// route_test.go checks.
 var routes = map[Kind]endpoint{
 	List:   {access.ReadPackage, (*Handler).handleList},
 	Info:   {access.ReadPackage, (*Handler).handleInfo},
 	Mod:    {access.ReadPackage, (*Handler).handleMod},
 	Zip:    {access.ReadPackage, (*Handler).handleZip},
 	Latest: {access.ReadPackage, (*Handler).handleLatest},
+}
+
+// methods are the methods of every route: the GOPROXY protocol only reads.
+var methods = []string{http.MethodGet, http.MethodHead}
+
+// paths are the route patterns of the kinds, after the project level's prefix (route_test.go
+// checks that each parses as its kind).
+var paths = map[Kind]string{
+	List:   "/{module}/@v/list",
+	Info:   "/{module}/@v/{version}.info",
+	Mod:    "/{module}/@v/{version}.mod",
+	Zip:    "/{module}/@v/{version}.zip",
+	Latest: "/{module}/@latest",
+}
+
+// Routes lists the route table with how each route is gated: its action, decided at the gate on
+// the project {id} names (docs/architecture.md §3.3).
+func Routes() []gate.Route {
+	var out []gate.Route
+	for k, ep := range routes {
+		for _, m := range methods {
+			out = append(out, gate.Route{Method: m, Pattern: pkghttp.ProjectLevel.Pattern("go", paths[k]),
+				Rule: pkghttp.ProjectLevel.Decide(ep.action)})
+		}
+	}
+	pkghttp.SortRoutes(out)
+	return out
 }
 
 // ServeHTTP is the dispatcher: parse the path, look up the route's access, authenticate,
@@ -91,8 +120,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
+	if !slices.Contains(methods, r.Method) {
+		w.Header().Set("Allow", strings.Join(methods, ", "))
 		h.writeError(w, r, pkghttp.ErrMethod)
 		return
 	}

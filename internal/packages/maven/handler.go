@@ -91,6 +91,29 @@ var routes = map[level]map[string]endpoint{
 	},
 }
 
+// routePath is the route pattern of every level, after the level's prefix: a file of a version
+// of an artifact (or an artifact's maven-metadata.xml, in place of the version and file).
+const routePath = "/{groupPath}/{artifactId}/{version}/{file}"
+
+// at is the level as pkghttp names it.
+func (l level) at() pkghttp.Level {
+	return [...]pkghttp.Level{levelProject: pkghttp.ProjectLevel, levelGroup: pkghttp.GroupLevel, levelInstance: pkghttp.InstanceLevel}[l]
+}
+
+// Routes lists the route table with how each route is gated: its action, decided at the gate on
+// the project {id} names, on the one holder of the artifact in the group {id} names, or on the
+// project the package path names (docs/architecture.md §3.3).
+func Routes() []gate.Route {
+	var out []gate.Route
+	for lv, methods := range routes {
+		for m, ep := range methods {
+			out = append(out, gate.Route{Method: m, Pattern: lv.at().Pattern("maven", routePath), Rule: lv.at().Decide(ep.action)})
+		}
+	}
+	pkghttp.SortRoutes(out)
+	return out
+}
+
 // ServeHTTP is the dispatcher: parse, look up the route's access, authenticate, resolve the
 // project, authorize once, then serve.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -121,12 +144,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // group holding the package; at the instance level, the project the package path names
 // (ProjectsNamedBy), never a project found by searching the instance.
 func (h *Handler) target(rt Route) pkghttp.Target {
-	t := pkghttp.Target{Ref: rt.Ref, Format: packages.Maven, Name: rt.Name}
-	switch rt.level {
-	case levelGroup:
-		t.Level = pkghttp.GroupLevel
-	case levelInstance:
-		t.Level = pkghttp.InstanceLevel
+	t := pkghttp.Target{Level: rt.level.at(), Ref: rt.Ref, Format: packages.Maven, Name: rt.Name}
+	if rt.level == levelInstance {
 		t.Holders = func(ctx context.Context, _ *namespace.Group) ([]*namespace.Project, error) {
 			return h.cfg.Packages.ProjectsNamedBy(ctx, packages.Maven, rt.Name)
 		}

@@ -64,9 +64,9 @@ var auth = authn.PackageAuth{CheckDeployUsername: true, TokenHeaders: []string{"
 
 type endpoint struct {
 	// action is what the request needs; "" marks a public service document, which is the
-	// same for every :id and holds no data (public is then true).
+	// same for every :id and holds no data (public then says why it is answered to anyone).
 	action access.Action
-	public bool
+	public string
 	serve  func(h *Handler, w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant)
 }
 
@@ -74,15 +74,21 @@ func read(f func(*Handler, http.ResponseWriter, *http.Request, Route, pkghttp.Gr
 	return endpoint{action: access.ReadPackage, serve: f}
 }
 
-func public(f func(*Handler, http.ResponseWriter, *http.Request, Route, pkghttp.Grant)) endpoint {
-	return endpoint{public: true, serve: f}
+func public(why string, f func(*Handler, http.ResponseWriter, *http.Request, Route, pkghttp.Grant)) endpoint {
+	return endpoint{public: why, serve: f}
 }
+
+// Why the service documents are public (GitLab answers them so too).
+const (
+	serviceIndexPublic = "the v3 service index is the same for every :id and holds no data; dotnet nuget push reads it before it pushes with only an API key"
+	v2MetadataPublic   = "the v2 $metadata document is the same for every :id and holds no data"
+)
 
 // routes is the route table: level → kind → method → endpoint (route_test.go checks it).
 // Anything else is 405.
 var routes = map[level]map[kind]map[string]endpoint{
 	levelProject: {
-		kindServiceIndex:     {http.MethodGet: public((*Handler).handleServiceIndex)},
+		kindServiceIndex:     {http.MethodGet: public(serviceIndexPublic, (*Handler).handleServiceIndex)},
 		kindPublish:          {http.MethodPut: {action: access.WritePackage, serve: (*Handler).handlePublish}},
 		kindSearch:           {http.MethodGet: read((*Handler).handleSearch)},
 		kindVersions:         {http.MethodGet: read((*Handler).handleVersions)},
@@ -91,19 +97,62 @@ var routes = map[level]map[kind]map[string]endpoint{
 		kindRegistrationLeaf: {http.MethodGet: read((*Handler).handleRegistrationLeaf)},
 		kindV2Service: {http.MethodGet: read((*Handler).handleV2Service),
 			http.MethodPut: {action: access.WritePackage, serve: (*Handler).handlePublish}},
-		kindV2Metadata: {http.MethodGet: public((*Handler).handleV2Metadata)},
+		kindV2Metadata: {http.MethodGet: public(v2MetadataPublic, (*Handler).handleV2Metadata)},
 		kindV2FindByID: {http.MethodGet: read((*Handler).handleV2FindByID)},
 		kindV2Entry:    {http.MethodGet: read((*Handler).handleV2Entry)},
 		kindV2Download: {http.MethodGet: read((*Handler).handleContent)},
 	},
 	levelGroup: {
-		kindServiceIndex:     {http.MethodGet: public((*Handler).handleServiceIndex)},
+		kindServiceIndex:     {http.MethodGet: public(serviceIndexPublic, (*Handler).handleServiceIndex)},
 		kindSearch:           {http.MethodGet: read((*Handler).handleSearch)},
 		kindVersions:         {http.MethodGet: read((*Handler).handleVersions)},
 		kindContent:          {http.MethodGet: read((*Handler).handleContent)},
 		kindRegistration:     {http.MethodGet: read((*Handler).handleRegistration)},
 		kindRegistrationLeaf: {http.MethodGet: read((*Handler).handleRegistrationLeaf)},
 	},
+}
+
+// paths are the route patterns of the kinds, after the level's prefix (route_test.go checks
+// that each parses as its kind).
+var paths = map[kind]string{
+	kindServiceIndex:     "/index.json",
+	kindPublish:          "",
+	kindSearch:           "/query",
+	kindVersions:         "/download/{package}/index.json",
+	kindContent:          "/download/{package}/{version}/{file}",
+	kindRegistration:     "/metadata/{package}/index.json",
+	kindRegistrationLeaf: "/metadata/{package}/{version}.json",
+	kindV2Service:        "/v2",
+	kindV2Metadata:       "/v2/$metadata",
+	kindV2FindByID:       "/v2/FindPackagesById()",
+	kindV2Entry:          "/v2/Packages(Id='{package}',Version='{version}')",
+	kindV2Download:       "/v2/download/{package}/{version}",
+}
+
+// at is the level as pkghttp names it.
+func (l level) at() pkghttp.Level {
+	return [...]pkghttp.Level{levelProject: pkghttp.ProjectLevel, levelGroup: pkghttp.GroupLevel}[l]
+}
+
+// Routes lists the route table with how each route is gated: its action, decided at the gate on
+// the project {id} names or on the one project in the group {id} names that holds the package
+// (a search: on the first the credential may read, showing only those), or public with the
+// reason (docs/architecture.md §3.3).
+func Routes() []gate.Route {
+	var out []gate.Route
+	for lv, kinds := range routes {
+		for k, methods := range kinds {
+			for m, ep := range methods {
+				rule := gate.Public(ep.public)
+				if ep.public == "" {
+					rule = lv.at().Decide(ep.action)
+				}
+				out = append(out, gate.Route{Method: m, Pattern: lv.at().Pattern("nuget", paths[k]), Rule: rule})
+			}
+		}
+	}
+	pkghttp.SortRoutes(out)
+	return out
 }
 
 // ServeHTTP is the dispatcher: parse, look up the route's access, authenticate, resolve the
@@ -119,7 +168,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, pkghttp.ErrMethod)
 		return
 	}
-	if ep.public {
+	if ep.public != "" {
 		ep.serve(h, w, r, rt, pkghttp.Grant{})
 		return
 	}
@@ -140,7 +189,7 @@ func (h *Handler) target(rt Route) pkghttp.Target {
 	if rt.level == levelProject {
 		return pkghttp.Target{Ref: rt.Ref, Credentials: auth}
 	}
-	return pkghttp.Target{Level: pkghttp.GroupLevel, Ref: rt.Ref, All: rt.kind == kindSearch, Name: rt.ID, Credentials: auth,
+	return pkghttp.Target{Level: rt.level.at(), Ref: rt.Ref, All: rt.kind == kindSearch, Name: rt.ID, Credentials: auth,
 		Holders: func(ctx context.Context, g *namespace.Group) ([]*namespace.Project, error) {
 			return h.groupCandidates(ctx, g, rt)
 		}}

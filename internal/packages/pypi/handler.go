@@ -81,6 +81,36 @@ var routes = map[level]map[kind]map[string]endpoint{
 	},
 }
 
+// paths are the route patterns of the kinds, after the level's prefix (parse_test.go checks
+// that each parses as its kind).
+var paths = map[kind]string{
+	kindUpload:        "",
+	kindSimpleIndex:   "/simple/",
+	kindSimpleProject: "/simple/{name}/",
+	kindFile:          "/files/{sha256}/{file}",
+}
+
+// at is the level as pkghttp names it.
+func (l level) at() pkghttp.Level {
+	return [...]pkghttp.Level{levelProject: pkghttp.ProjectLevel, levelGroup: pkghttp.GroupLevel}[l]
+}
+
+// Routes lists the route table with how each route is gated: its action, decided at the gate on
+// the project {id} names, or on the one project in the group {id} names that holds the name or
+// file (docs/architecture.md §3.3).
+func Routes() []gate.Route {
+	var out []gate.Route
+	for lv, kinds := range routes {
+		for k, methods := range kinds {
+			for m, ep := range methods {
+				out = append(out, gate.Route{Method: m, Pattern: lv.at().Pattern("pypi", paths[k]), Rule: lv.at().Decide(ep.action)})
+			}
+		}
+	}
+	pkghttp.SortRoutes(out)
+	return out
+}
+
 // ServeHTTP is the dispatcher: parse, look up the route's access, authenticate, resolve the
 // project(s), authorize, then serve.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -111,7 +141,7 @@ func (h *Handler) target(r *http.Request, rt Route) pkghttp.Target {
 	if rt.level == levelProject {
 		return pkghttp.Target{Ref: rt.Ref}
 	}
-	return pkghttp.Target{Level: pkghttp.GroupLevel, Ref: rt.Ref, Name: rt.Name,
+	return pkghttp.Target{Level: rt.level.at(), Ref: rt.Ref, Name: rt.Name,
 		Holders: func(ctx context.Context, g *namespace.Group) ([]*namespace.Project, error) {
 			return h.groupHolders(r, g, rt)
 		}}
