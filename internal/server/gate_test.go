@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"context"
+	"encoding/base64"
 	"fmt"
 	"html"
 	"io"
@@ -16,13 +18,19 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/git"
+	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/generic"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/goproxy"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/maven"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/npm"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/nuget"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/pypi"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 	"github.com/gatehouse-dev/gatehouse/internal/web"
 )
 
 // TestEveryRouteGoesThroughTheGate walks the route tables of the REST API, the web UI, Git and
-// the generic package registry and sends each route as a signed-in user who is a member of
+// every package format and sends each route as a signed-in user who is a member of
 // nothing, through a front that records every check the gate makes (docs/architecture.md
 // §3.3). A route that decides must have asked the gate for its declared action first; a listing
 // must have filtered at the gate; a route for signed-in users only must refuse an anonymous
@@ -208,14 +216,74 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 		}
 	})
 
-	t.Run("generic packages", func(t *testing.T) {
-		for _, rt := range generic.Routes() {
+	// The package formats. Group- and instance-level routes decide on the one project of the
+	// scope that holds the package, so top (in group) holds one of each format's; a name no
+	// project holds is 404 with nothing to decide on.
+	seed := func(t *testing.T, format packages.Format, name, version, file string) *packages.Recorded {
+		t.Helper()
+		rec, err := ts.Server.Packages.AddFile(context.Background(), packages.Upload{ProjectID: top.ID, Format: format,
+			Name: name, Version: version, Filename: file, Size: -1, Body: strings.NewReader("content of " + file)})
+		if err != nil {
+			t.Fatalf("store %s %s: %v", format, name, err)
+		}
+		return rec
+	}
+	basic := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(outsider.Username+":"+outsider.PAT))}
+	// walkPackages sends each route of a format's table with params filled in and {id} naming
+	// top (project level) or group (group level), with header carrying the outsider's credential
+	// as the format's clients send it. A route that decides on a holder must have filtered the
+	// candidates at the gate before its decision (pkghttp.Holder).
+	walkPackages := func(t *testing.T, routes []gate.Route, params *strings.Replacer, header map[string]string) {
+		for _, rt := range routes {
 			t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
-				p := strings.NewReplacer("{id}", fmt.Sprint(top.ID), "{name}", "app", "{version}", "1.0.0", "{file}", "app.txt").Replace(rt.Pattern)
-				status, _ := send(t, anonymous, rt.Method, p, nil, map[string]string{"PRIVATE-TOKEN": outsider.PAT})
+				id := top.ID
+				if strings.HasPrefix(rt.Pattern, "/api/v4/groups/") {
+					id = f.GroupID
+				}
+				p := strings.Replace(params.Replace(rt.Pattern), "{id}", fmt.Sprint(id), 1)
+				if strings.Contains(p, "{") {
+					t.Fatalf("no value for a parameter of %s", rt.Pattern)
+				}
+				status, _ := send(t, anonymous, rt.Method, p, nil, header)
 				check(t, rt, status)
+				if rt.Action != "" && rt.Filter != "" {
+					if cs := rec.Checks(); !cs[0].Filter || cs[0].Action != rt.Filter {
+						t.Fatalf("decided on a holder without filtering with %s first (checks: %+v)", rt.Filter, cs)
+					}
+				}
 			})
 		}
+	}
+
+	t.Run("generic packages", func(t *testing.T) {
+		walkPackages(t, generic.Routes(), strings.NewReplacer("{name}", "app", "{version}", "1.0.0", "{file}", "app.txt"),
+			map[string]string{"PRIVATE-TOKEN": outsider.PAT})
+	})
+
+	t.Run("npm packages", func(t *testing.T) {
+		seed(t, packages.NPM, "@group/app", "1.0.0", "app-1.0.0.tgz")
+		walkPackages(t, npm.Routes(), strings.NewReplacer("{name}", "@group%2fapp", "{file}", "app-1.0.0.tgz", "{tag}", "beta"),
+			map[string]string{"Authorization": "Bearer " + outsider.PAT})
+	})
+
+	t.Run("pypi packages", func(t *testing.T) {
+		file := seed(t, packages.PyPI, "app", "1.0.0", "app-1.0.0.tar.gz").File
+		walkPackages(t, pypi.Routes(), strings.NewReplacer("{name}", "app", "{sha256}", file.SHA256, "{file}", file.Filename), basic)
+	})
+
+	t.Run("maven packages", func(t *testing.T) {
+		// The instance level serves group/top/app from the project its path names, group/top.
+		seed(t, packages.Maven, "group/top/app", "1.0", "app-1.0.jar")
+		walkPackages(t, maven.Routes(), strings.NewReplacer("{groupPath}", "group/top", "{artifactId}", "app", "{version}", "1.0", "{file}", "app-1.0.jar"), basic)
+	})
+
+	t.Run("nuget packages", func(t *testing.T) {
+		seed(t, packages.NuGet, "App", "1.0.0", "app.1.0.0.nupkg")
+		walkPackages(t, nuget.Routes(), strings.NewReplacer("{package}", "app", "{version}", "1.0.0", "{file}", "app.1.0.0.nupkg"), basic)
+	})
+
+	t.Run("go proxy", func(t *testing.T) {
+		walkPackages(t, goproxy.Routes(), strings.NewReplacer("{module}", "127.0.0.1/"+top.FullPath, "{version}", "v1.0.0"), basic)
 	})
 
 	// The walk must have decided something: a recorder that saw nothing would pass the public
