@@ -61,7 +61,7 @@ type endpoint struct {
 }
 
 // routes is the route table: level → kind → method → endpoint. Every route names its access
-// action (route_test.go checks); anything else is 405.
+// action (parse_test.go checks); anything else is 405.
 var routes = map[level]map[kind]map[string]endpoint{
 	levelProject: {
 		kindPackage:  {http.MethodGet: {access.ReadPackage, (*Handler).handlePackument}, http.MethodPut: {access.WritePackage, (*Handler).handlePublish}},
@@ -82,7 +82,7 @@ var routes = map[level]map[kind]map[string]endpoint{
 	},
 }
 
-// paths are the route patterns of the kinds, after the level's prefix (route_test.go checks
+// paths are the route patterns of the kinds, after the level's prefix (parse_test.go checks
 // that each parses as its kind).
 var paths = map[kind]string{
 	kindPackage:  "/{name}",

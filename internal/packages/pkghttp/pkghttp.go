@@ -3,7 +3,8 @@
 // serves a group- or instance-level request (Holder), and the mapping of the core's error kinds to HTTP
 // statuses (Classify). Each format keeps its own parser, route table, dispatcher and error
 // writer; the error writer starts from Classify and only words the answer the way its client
-// expects.
+// expects, and the format lists its route table as gate routes with Level.Pattern and
+// Level.Decide.
 //
 // It is a protocol-side package: it may import net/http, authn, gate, httpx, access, namespace,
 // errkind and the packages core, never a format (internal/archtest checks).

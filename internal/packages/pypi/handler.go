@@ -67,7 +67,7 @@ type endpoint struct {
 }
 
 // routes is the route table: level → kind → method → endpoint. Every route names its access
-// action (route_test.go checks); anything else is 405.
+// action (parse_test.go checks); anything else is 405.
 var routes = map[level]map[kind]map[string]endpoint{
 	levelProject: {
 		kindUpload:        {http.MethodPost: {access.WritePackage, (*Handler).handleUpload}},
