@@ -88,8 +88,8 @@ var routes = map[Kind]endpoint{
 // methods are the methods of every route: the GOPROXY protocol only reads.
 var methods = []string{http.MethodGet, http.MethodHead}
 
-// paths are the route patterns of the kinds, after the project level's prefix (route_test.go
-// checks that each parses as its kind).
+// paths are the route patterns of the kinds, after the project level's prefix, for Routes (the
+// gate walk in internal/server sends each, filled in).
 var paths = map[Kind]string{
 	List:   "/{module}/@v/list",
 	Info:   "/{module}/@v/{version}.info",

@@ -2,7 +2,6 @@ package goproxy
 
 import (
 	"errors"
-	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -31,25 +30,6 @@ func TestRouteTable(t *testing.T) {
 }
 
 const pfx = "/api/v4/projects/7/packages/go/"
-
-// TestRoutes: Routes lists every route of the table once for each method, and each pattern,
-// filled in, parses as the kind whose action the route names.
-func TestRoutes(t *testing.T) {
-	fill := strings.NewReplacer("{id}", "7", "{module}", "127.0.0.1/group/sub/child", "{version}", "v1.1.0")
-	got := Routes()
-	if len(got) != len(routes)*len(methods) {
-		t.Fatalf("Routes lists %d routes, the table has %d", len(got), len(routes)*len(methods))
-	}
-	for _, gr := range got {
-		rt, err := ParsePath(fill.Replace(gr.Pattern))
-		if err != nil {
-			t.Fatalf("%s %s: %v", gr.Method, gr.Pattern, err)
-		}
-		if ep, ok := routes[rt.Kind]; !ok || ep.action != gr.Action || gr.Why != "" || gr.Filter != "" || !slices.Contains(methods, gr.Method) {
-			t.Errorf("%s %s parses as %v, routed %v with %q; listed with %+v", gr.Method, gr.Pattern, rt.Kind, ok, ep.action, gr.Rule)
-		}
-	}
-}
 
 func TestParsePath(t *testing.T) {
 	mod := "127.0.0.1/group/sub/child"

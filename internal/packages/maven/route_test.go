@@ -44,32 +44,6 @@ func TestRouteTable(t *testing.T) {
 	}
 }
 
-// TestRoutes: Routes lists every route of the table once, and each pattern, filled in, parses
-// as the level whose action the route names.
-func TestRoutes(t *testing.T) {
-	fill := strings.NewReplacer("{id}", "7", "{groupPath}", "com/example", "{artifactId}", "app", "{version}", "1.0", "{file}", "app-1.0.jar")
-	n := 0
-	for _, methods := range routes {
-		n += len(methods)
-	}
-	got := Routes()
-	if len(got) != n {
-		t.Fatalf("Routes lists %d routes, the table has %d", len(got), n)
-	}
-	for _, gr := range got {
-		rt, err := ParsePath(fill.Replace(gr.Pattern))
-		if err != nil {
-			t.Fatalf("%s %s: %v", gr.Method, gr.Pattern, err)
-		}
-		if ep, ok := routes[rt.level][gr.Method]; !ok || ep.action != gr.Action || gr.Why != "" {
-			t.Errorf("%s %s parses at the %s level, routed %v with %q; listed with %+v", gr.Method, gr.Pattern, rt.level, ok, ep.action, gr.Rule)
-		}
-		if (rt.level == levelProject) == (gr.Filter != "") {
-			t.Errorf("%s %s: filter %q at the %s level", gr.Method, gr.Pattern, gr.Filter, rt.level)
-		}
-	}
-}
-
 func TestParsePath(t *testing.T) {
 	const p = "/api/v4/projects/7/packages/maven/"
 	cases := []struct {

@@ -112,8 +112,8 @@ var routes = map[level]map[kind]map[string]endpoint{
 	},
 }
 
-// paths are the route patterns of the kinds, after the level's prefix (route_test.go checks
-// that each parses as its kind).
+// paths are the route patterns of the kinds, after the level's prefix, for Routes (the
+// gate walk in internal/server sends each, filled in).
 var paths = map[kind]string{
 	kindServiceIndex:     "/index.json",
 	kindPublish:          "",
@@ -139,20 +139,12 @@ func (l level) at() pkghttp.Level {
 // (a search: on the first the credential may read, showing only those), or public with the
 // reason (docs/architecture.md §3.3).
 func Routes() []gate.Route {
-	var out []gate.Route
-	for lv, kinds := range routes {
-		for k, methods := range kinds {
-			for m, ep := range methods {
-				rule := gate.Public(ep.public)
-				if ep.public == "" {
-					rule = lv.at().Decide(ep.action)
-				}
-				out = append(out, gate.Route{Method: m, Pattern: lv.at().Pattern("nuget", paths[k]), Rule: rule})
-			}
+	return pkghttp.Routes("nuget", routes, level.at, paths, func(lv pkghttp.Level, ep endpoint) gate.Rule {
+		if ep.public != "" {
+			return gate.Public(ep.public)
 		}
-	}
-	pkghttp.SortRoutes(out)
-	return out
+		return lv.Decide(ep.action)
+	})
 }
 
 // ServeHTTP is the dispatcher: parse, look up the route's access, authenticate, resolve the

@@ -46,34 +46,6 @@ func TestRouteTable(t *testing.T) {
 	}
 }
 
-// TestRoutes: Routes lists every route of the table once, and each pattern, filled in, parses
-// as the level and kind whose action (or public reason) the route names.
-func TestRoutes(t *testing.T) {
-	fill := strings.NewReplacer("{id}", "7", "{package}", "my.pkg", "{version}", "1.0.0", "{file}", "my.pkg.1.0.0.nupkg")
-	n := 0
-	for _, kinds := range routes {
-		for _, methods := range kinds {
-			n += len(methods)
-		}
-	}
-	got := Routes()
-	if len(got) != n {
-		t.Fatalf("Routes lists %d routes, the table has %d", len(got), n)
-	}
-	for _, gr := range got {
-		rt, err := ParsePath(fill.Replace(gr.Pattern))
-		if err != nil {
-			t.Fatalf("%s %s: %v", gr.Method, gr.Pattern, err)
-		}
-		if ep, ok := routes[rt.level][rt.kind][gr.Method]; !ok || ep.action != gr.Action || ep.public != gr.Why {
-			t.Errorf("%s %s parses as %d/%d, routed %v with %q; listed with %+v", gr.Method, gr.Pattern, rt.level, rt.kind, ok, ep.action, gr.Rule)
-		}
-		if (rt.level == levelProject || gr.Action == "") == (gr.Filter != "") {
-			t.Errorf("%s %s: filter %q at level %d", gr.Method, gr.Pattern, gr.Filter, rt.level)
-		}
-	}
-}
-
 func TestParsePath(t *testing.T) {
 	const p = "/api/v4/projects/7/packages/nuget"
 	const g = "/api/v4/groups/group%2Fsub/-/packages/nuget"

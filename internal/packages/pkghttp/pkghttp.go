@@ -63,6 +63,23 @@ func (l Level) Decide(act access.Action) gate.Rule {
 	return gate.Decide(act).Filtered(act)
 }
 
+// Routes lists a route table of level → kind → method → endpoint as gate routes, sorted, so
+// that what a format lists is the table its dispatcher looks up: at is the Level of a level of
+// the table, paths are the kinds' patterns after the level's prefix, and rule is how an
+// endpoint is gated at its level (Level.Decide of its action, or gate.Public with the reason).
+func Routes[L, K comparable, E any](format string, table map[L]map[K]map[string]E, at func(L) Level, paths map[K]string, rule func(Level, E) gate.Rule) []gate.Route {
+	var out []gate.Route
+	for l, kinds := range table {
+		for k, methods := range kinds {
+			for m, ep := range methods {
+				out = append(out, gate.Route{Method: m, Pattern: at(l).Pattern(format, paths[k]), Rule: rule(at(l), ep)})
+			}
+		}
+	}
+	SortRoutes(out)
+	return out
+}
+
 // SortRoutes orders a format's routes by pattern, then method: a list built from a map reads
 // the same each time.
 func SortRoutes(rs []gate.Route) {

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv/kindtest"
@@ -99,4 +101,30 @@ func TestDenied(t *testing.T) {
 
 func TestClassifyMapsEveryKind(t *testing.T) {
 	kindtest.Check(t, func(w http.ResponseWriter, r *http.Request, err error) { Classify(err).WriteText(w, r, nil) })
+}
+
+// TestRoutes: a table of level → kind → method is listed whole, sorted, at each level's prefix,
+// with the rule of its level (a holder's decision also filters).
+func TestRoutes(t *testing.T) {
+	table := map[Level]map[string]map[string]access.Action{
+		ProjectLevel:  {"file": {http.MethodPut: access.WritePackage, http.MethodGet: access.ReadPackage}},
+		GroupLevel:    {"file": {http.MethodGet: access.ReadPackage}},
+		InstanceLevel: {"index": {http.MethodGet: ""}},
+	}
+	paths := map[string]string{"file": "/{file}", "index": "/index"}
+	got := Routes("fmt", table, func(l Level) Level { return l }, paths, func(l Level, act access.Action) gate.Rule {
+		if act == "" {
+			return gate.Public("no data")
+		}
+		return l.Decide(act)
+	})
+	want := []gate.Route{
+		{Method: http.MethodGet, Pattern: "/api/v4/groups/{id}/-/packages/fmt/{file}", Rule: gate.Decide(access.ReadPackage).Filtered(access.ReadPackage)},
+		{Method: http.MethodGet, Pattern: "/api/v4/packages/fmt/index", Rule: gate.Public("no data")},
+		{Method: http.MethodGet, Pattern: "/api/v4/projects/{id}/packages/fmt/{file}", Rule: gate.Decide(access.ReadPackage)},
+		{Method: http.MethodPut, Pattern: "/api/v4/projects/{id}/packages/fmt/{file}", Rule: gate.Decide(access.WritePackage)},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Routes = %+v\nwant %+v", got, want)
+	}
 }

@@ -81,8 +81,8 @@ var routes = map[level]map[kind]map[string]endpoint{
 	},
 }
 
-// paths are the route patterns of the kinds, after the level's prefix (parse_test.go checks
-// that each parses as its kind).
+// paths are the route patterns of the kinds, after the level's prefix, for Routes (the
+// gate walk in internal/server sends each, filled in).
 var paths = map[kind]string{
 	kindUpload:        "",
 	kindSimpleIndex:   "/simple/",
@@ -99,16 +99,7 @@ func (l level) at() pkghttp.Level {
 // the project {id} names, or on the one project in the group {id} names that holds the name or
 // file (docs/architecture.md §3.3).
 func Routes() []gate.Route {
-	var out []gate.Route
-	for lv, kinds := range routes {
-		for k, methods := range kinds {
-			for m, ep := range methods {
-				out = append(out, gate.Route{Method: m, Pattern: lv.at().Pattern("pypi", paths[k]), Rule: lv.at().Decide(ep.action)})
-			}
-		}
-	}
-	pkghttp.SortRoutes(out)
-	return out
+	return pkghttp.Routes("pypi", routes, level.at, paths, func(lv pkghttp.Level, ep endpoint) gate.Rule { return lv.Decide(ep.action) })
 }
 
 // ServeHTTP is the dispatcher: parse, look up the route's access, authenticate, resolve the
