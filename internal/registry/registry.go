@@ -28,10 +28,10 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
+	"github.com/gatehouse-dev/gatehouse/internal/jwtauth"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
-	"github.com/gatehouse-dev/gatehouse/internal/registry/jwtauth"
 )
 
 // Config is what the registry needs.

@@ -5,9 +5,9 @@ import (
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
+	"github.com/gatehouse-dev/gatehouse/internal/jwtauth"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
-	"github.com/gatehouse-dev/gatehouse/internal/registry/jwtauth"
 )
 
 // kind is an endpoint of the distribution API.

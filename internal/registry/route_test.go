@@ -11,10 +11,10 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/jwtauth"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
-	"github.com/gatehouse-dev/gatehouse/internal/registry/jwtauth"
 )
 
 const (

@@ -3,8 +3,8 @@ package server
 import (
 	"net/http"
 
+	"github.com/gatehouse-dev/gatehouse/internal/jwtauth"
 	"github.com/gatehouse-dev/gatehouse/internal/proxy"
-	"github.com/gatehouse-dev/gatehouse/internal/registry/jwtauth"
 )
 
 // openProxy builds the group dependency proxy over the registry's blob store and token issuer.
