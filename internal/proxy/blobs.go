@@ -38,52 +38,52 @@ var errCollected = ocihttp.Fail(ocihttp.CodeUnavailable, "garbage collection rem
 // miss only asks the upstream.
 func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g grant) {
 	ctx := r.Context()
-	cached, err := h.cfg.Store.ProxyBlob(ctx, g.group.ID, string(rt.digest))
+	cached, err := h.cfg.Store.ProxyBlob(ctx, g.group.ID, string(rt.Digest))
 	switch {
 	case err == nil:
-		if h.sendStored(w, r, rt.digest, cached.Size) {
+		if h.sendStored(w, r, rt.Digest, cached.Size) {
 			return
 		}
-		h.log.WarnContext(ctx, "cached blob missing from storage; fetching it again", "digest", string(rt.digest))
+		h.log.WarnContext(ctx, "cached blob missing from storage; fetching it again", "digest", string(rt.Digest))
 	case !errors.Is(err, oci.ErrNotFound):
 		h.writeError(w, r, err)
 		return
 	}
-	image := h.cfg.Upstream.ImagePath(rt.name.Image)
+	image := h.cfg.Upstream.ImagePath(rt.Name.Image)
 	if r.Method == http.MethodHead {
-		size, err := h.cfg.Upstream.headBlob(ctx, image, rt.digest)
+		size, err := h.cfg.Upstream.headBlob(ctx, image, rt.Digest)
 		if err != nil {
 			h.writeError(w, r, upstreamFailure(err, ocihttp.CodeBlobUnknown))
 			return
 		}
-		ocihttp.SetBlobHeaders(w, rt.digest)
+		ocihttp.SetBlobHeaders(w, rt.Digest)
 		if size >= 0 {
 			w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 		}
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	sink := &clientSink{w: w, rc: http.NewResponseController(w), digest: rt.digest}
+	sink := &clientSink{w: w, rc: http.NewResponseController(w), digest: rt.Digest}
 	// Once this returns, the flight (which may outlive the request) no longer touches w.
 	defer sink.abandon()
-	info, err := h.fillBlob(ctx, image, rt.digest, g.group, sink)
+	info, err := h.fillBlob(ctx, image, rt.Digest, g.group, sink)
 	switch started, done := sink.state(); {
 	case done:
 		if err != nil {
-			h.log.WarnContext(ctx, "blob served but not cached", "digest", string(rt.digest), "err", err.Error())
+			h.log.WarnContext(ctx, "blob served but not cached", "digest", string(rt.Digest), "err", err.Error())
 		}
 		return
 	case started:
 		// The client has part of a blob that failed (or whose digest is wrong), or it went
 		// away: cut the connection so it cannot take the part for the whole.
 		if ctx.Err() == nil {
-			h.log.WarnContext(ctx, "blob fetch failed mid-stream", "digest", string(rt.digest), "err", errString(err))
+			h.log.WarnContext(ctx, "blob fetch failed mid-stream", "digest", string(rt.Digest), "err", errString(err))
 		}
 		sink.abandon()
 		panic(http.ErrAbortHandler)
 	case err != nil:
 		h.writeError(w, r, upstreamFailure(err, ocihttp.CodeBlobUnknown))
-	case !h.sendStored(w, r, rt.digest, info.Size):
+	case !h.sendStored(w, r, rt.Digest, info.Size):
 		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeBlobUnknown, ""))
 	}
 }
@@ -317,7 +317,7 @@ func (s *clientSink) state() (started, done bool) {
 // serveDeleteBlob answers DELETE …/blobs/<digest>: the group's record goes at once (202); the
 // bytes stay for garbage collection, since others may use them.
 func (h *Handler) serveDeleteBlob(w http.ResponseWriter, r *http.Request, rt route, g grant) {
-	err := h.cfg.Store.DeleteProxyBlob(r.Context(), g.group.ID, string(rt.digest))
+	err := h.cfg.Store.DeleteProxyBlob(r.Context(), g.group.ID, string(rt.Digest))
 	if errors.Is(err, oci.ErrNotFound) {
 		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeBlobUnknown, ""))
 		return

@@ -61,13 +61,13 @@ func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route
 // while it is fresh (a digest always is; a tag for the TTL), else from the upstream. A stale
 // tag the upstream cannot confirm is served as cached. refetch ignores the cache.
 func (h *Handler) manifest(ctx context.Context, rt route, group *namespace.Group, refetch bool) (oci.CachedManifest, error) {
-	image := rt.name.Image.String()
+	image := rt.Name.Image.String()
 	var cached *oci.CachedManifest
 	if !refetch {
-		m, err := h.cfg.Store.ProxyManifest(ctx, group.ID, image, rt.ref())
+		m, err := h.cfg.Store.ProxyManifest(ctx, group.ID, image, rt.Ref.String())
 		switch {
 		case err == nil:
-			if rt.digest != "" || h.now().Sub(m.CheckedAt) < h.cfg.TagTTL {
+			if rt.Ref.Digest != "" || h.now().Sub(m.CheckedAt) < h.cfg.TagTTL {
 				return m, nil
 			}
 			cached = &m
@@ -75,8 +75,8 @@ func (h *Handler) manifest(ctx context.Context, rt route, group *namespace.Group
 			return oci.CachedManifest{}, err
 		}
 	}
-	up := h.cfg.Upstream.ImagePath(rt.name.Image)
-	v, err := h.shared(ctx, "manifest\x00"+up+"\x00"+rt.ref(),
+	up := h.cfg.Upstream.ImagePath(rt.Name.Image)
+	v, err := h.shared(ctx, "manifest\x00"+up+"\x00"+rt.Ref.String(),
 		func(ctx context.Context) (any, error) { return h.fetchManifest(ctx, up, rt) },
 		func(ctx context.Context, v any) error {
 			_, err := h.keepManifest(ctx, group.ID, image, rt, v.(oci.CachedManifest), cached)
@@ -85,7 +85,7 @@ func (h *Handler) manifest(ctx context.Context, rt route, group *namespace.Group
 	if err != nil {
 		if cached != nil && ctx.Err() == nil {
 			h.log.WarnContext(ctx, "cannot check a cached tag with the upstream; serving the cached copy",
-				"image", image, "tag", rt.tag, "err", err.Error())
+				"image", image, "tag", rt.Ref.Tag, "err", err.Error())
 			return *cached, nil
 		}
 		return oci.CachedManifest{}, upstreamFailure(err, ocihttp.CodeManifestUnknown)
@@ -101,8 +101,8 @@ func (h *Handler) manifest(ctx context.Context, rt route, group *namespace.Group
 // holds (for another group) needs only the HEAD, to confirm the upstream serves it for this
 // image. The bytes must match the digest the request or the upstream names.
 func (h *Handler) fetchManifest(ctx context.Context, image string, rt route) (oci.CachedManifest, error) {
-	ref := rt.ref()
-	want := rt.digest
+	ref := rt.Ref.String()
+	want := rt.Ref.Digest
 	headType := ""
 	if want == "" || h.stored(ctx, want) {
 		head, err := h.cfg.Upstream.headManifest(ctx, image, ref)
@@ -136,7 +136,7 @@ func (h *Handler) fetchManifest(ctx context.Context, image string, rt route) (oc
 		want = blob.FromBytes(blob.SHA256, body)
 	}
 	if blob.FromBytes(want.Algorithm(), body) != want || (told != "" && told != want) {
-		h.log.WarnContext(ctx, "upstream manifest does not match its digest; not cached", "image", image, "ref", rt.ref())
+		h.log.WarnContext(ctx, "upstream manifest does not match its digest; not cached", "image", image, "ref", rt.Ref.String())
 		return oci.CachedManifest{}, errCorrupt
 	}
 	parsed, err := oci.ParseManifest(body, contentType)
@@ -212,10 +212,10 @@ func (h *Handler) keepManifest(ctx context.Context, groupID int64, image string,
 	now := h.now()
 	m.CreatedAt, m.CheckedAt = now, now
 	var err error
-	if rt.tag != "" && cached != nil && cached.Digest == m.Digest {
-		err = h.cfg.Store.TouchProxyTag(ctx, groupID, image, rt.tag, m.Digest, now)
+	if rt.Ref.Tag != "" && cached != nil && cached.Digest == m.Digest {
+		err = h.cfg.Store.TouchProxyTag(ctx, groupID, image, rt.Ref.Tag, m.Digest, now)
 	} else {
-		err = h.cfg.Store.PutProxyManifest(ctx, groupID, image, m, rt.tag)
+		err = h.cfg.Store.PutProxyManifest(ctx, groupID, image, m, rt.Ref.Tag)
 	}
 	if err != nil || h.cfg.Fence == nil {
 		return m, err
@@ -234,12 +234,12 @@ func (h *Handler) keepManifest(ctx context.Context, groupID int64, image string,
 // digest the cached manifest and every tag naming it (202); the bytes stay for garbage
 // collection.
 func (h *Handler) serveDeleteManifest(w http.ResponseWriter, r *http.Request, rt route, g grant) {
-	image := rt.name.Image.String()
+	image := rt.Name.Image.String()
 	var err error
-	if rt.digest != "" {
-		err = h.cfg.Store.DeleteProxyManifest(r.Context(), g.group.ID, image, string(rt.digest))
+	if rt.Ref.Digest != "" {
+		err = h.cfg.Store.DeleteProxyManifest(r.Context(), g.group.ID, image, string(rt.Ref.Digest))
 	} else {
-		err = h.cfg.Store.DeleteProxyTag(r.Context(), g.group.ID, image, rt.tag)
+		err = h.cfg.Store.DeleteProxyTag(r.Context(), g.group.ID, image, rt.Ref.Tag)
 	}
 	if errors.Is(err, oci.ErrNotFound) {
 		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestUnknown, ""))

@@ -37,7 +37,7 @@ func setBlobHeaders(w http.ResponseWriter, d blob.Digest) {
 // repository, streamed from the blob store, with Range support (RFC 9110 §14).
 func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g grant) {
 	ctx := r.Context()
-	link, err := h.cfg.Store.BlobLink(ctx, g.repo(rt), string(rt.digest))
+	link, err := h.cfg.Store.BlobLink(ctx, g.repo(rt), string(rt.Digest))
 	if errors.Is(err, oci.ErrNotFound) {
 		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeBlobUnknown, ""))
 		return
@@ -46,8 +46,8 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g 
 		h.writeError(w, r, err)
 		return
 	}
-	setBlobHeaders(w, rt.digest)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == `"`+string(rt.digest)+`"` || inm == string(rt.digest)) {
+	setBlobHeaders(w, rt.Digest)
+	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == `"`+string(rt.Digest)+`"` || inm == string(rt.Digest)) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -57,16 +57,16 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g 
 		return
 	}
 	if rd, ok := h.cfg.Blobs.(blob.Redirector); ok && h.cfg.RedirectBlobs {
-		u, err := rd.RedirectURL(ctx, rt.digest, 20*time.Minute)
+		u, err := rd.RedirectURL(ctx, rt.Digest, 20*time.Minute)
 		if err == nil {
 			w.Header().Del("Content-Type")
 			http.Redirect(w, r, u, http.StatusTemporaryRedirect)
 			return
 		}
-		h.log.WarnContext(ctx, "blob redirect failed; serving directly", "digest", string(rt.digest), "err", err.Error())
+		h.log.WarnContext(ctx, "blob redirect failed; serving directly", "digest", string(rt.Digest), "err", err.Error())
 	}
 	if r.Header.Get("Range") == "" {
-		rc, err := h.cfg.Blobs.Open(ctx, rt.digest, 0)
+		rc, err := h.cfg.Blobs.Open(ctx, rt.Digest, 0)
 		if err != nil {
 			h.blobOpenError(w, r, err)
 			return
@@ -83,7 +83,7 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g 
 			h.writeError(w, r, ocihttp.Fail(codeRangeNotSatisfiable, ""))
 			return
 		}
-		rc, err := h.cfg.Blobs.Open(ctx, rt.digest, start)
+		rc, err := h.cfg.Blobs.Open(ctx, rt.Digest, start)
 		if err != nil {
 			h.blobOpenError(w, r, err)
 			return
@@ -96,11 +96,11 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g 
 		return
 	}
 	// Multiple ranges and conditional ranges: net/http's implementation.
-	rs := ocihttp.NewBlobReader(ctx, h.cfg.Blobs, rt.digest, link.Size)
+	rs := ocihttp.NewBlobReader(ctx, h.cfg.Blobs, rt.Digest, link.Size)
 	defer rs.Close()
 	http.ServeContent(w, r, "", time.Time{}, rs)
 	if err := rs.Err(); err != nil && !errors.Is(err, context.Canceled) {
-		h.log.WarnContext(ctx, "blob read failed", "digest", string(rt.digest), "err", err.Error())
+		h.log.WarnContext(ctx, "blob read failed", "digest", string(rt.Digest), "err", err.Error())
 	}
 }
 
@@ -117,7 +117,7 @@ func (h *Handler) blobOpenError(w http.ResponseWriter, r *http.Request, err erro
 // serveDeleteBlob answers DELETE /v2/<name>/blobs/<digest>: the repository's link goes at once
 // (202); the bytes stay for garbage collection, since other repositories may link them.
 func (h *Handler) serveDeleteBlob(w http.ResponseWriter, r *http.Request, rt route, g grant) {
-	err := h.cfg.Store.UnlinkBlob(r.Context(), g.repo(rt), string(rt.digest))
+	err := h.cfg.Store.UnlinkBlob(r.Context(), g.repo(rt), string(rt.Digest))
 	if errors.Is(err, oci.ErrNotFound) {
 		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeBlobUnknown, ""))
 		return

@@ -20,7 +20,7 @@ const maxTagParams = 100
 // serveManifest answers GET and HEAD /v2/<name>/manifests/<tag|digest>.
 func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route, g grant) {
 	ctx := r.Context()
-	rec, err := h.cfg.Store.Manifest(ctx, g.repo(rt), rt.ref.String())
+	rec, err := h.cfg.Store.Manifest(ctx, g.repo(rt), rt.Ref.String())
 	if errors.Is(err, oci.ErrNotFound) {
 		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestUnknown, ""))
 		return
@@ -83,18 +83,18 @@ func (h *Handler) servePutManifest(w http.ResponseWriter, r *http.Request, rt ro
 		return
 	}
 	d := blob.FromBytes(blob.SHA256, body)
-	if rt.ref.Digest != "" {
-		if d = blob.FromBytes(rt.ref.Digest.Algorithm(), body); d != rt.ref.Digest {
-			h.writeError(w, r, ocihttp.Fail(ocihttp.CodeDigestInvalid, "the manifest does not have digest %s", rt.ref.Digest))
+	if rt.Ref.Digest != "" {
+		if d = blob.FromBytes(rt.Ref.Digest.Algorithm(), body); d != rt.Ref.Digest {
+			h.writeError(w, r, ocihttp.Fail(ocihttp.CodeDigestInvalid, "the manifest does not have digest %s", rt.Ref.Digest))
 			return
 		}
 	}
 	var tags, paramTags []string
-	if rt.ref.Tag != "" {
-		tags = append(tags, rt.ref.Tag)
+	if rt.Ref.Tag != "" {
+		tags = append(tags, rt.Ref.Tag)
 	}
 	for _, t := range r.URL.Query()["tag"] {
-		if !ValidTag(t) {
+		if !oci.ValidTag(t) {
 			h.writeError(w, r, ocihttp.Fail(codeManifestInvalid, "invalid tag"))
 			return
 		}
@@ -122,7 +122,7 @@ func (h *Handler) servePutManifest(w http.ResponseWriter, r *http.Request, rt ro
 		h.writeError(w, r, err)
 		return
 	}
-	w.Header().Set("Location", "/v2/"+rt.name.String()+"/manifests/"+string(d))
+	w.Header().Set("Location", "/v2/"+rt.Name.String()+"/manifests/"+string(d))
 	w.Header().Set("Docker-Content-Digest", string(d))
 	if m.Subject != nil {
 		w.Header().Set("OCI-Subject", m.Subject.Digest)
@@ -178,10 +178,10 @@ func (h *Handler) storeManifestBytes(r *http.Request, d blob.Digest, body []byte
 // digest the manifest and every tag pointing at it.
 func (h *Handler) serveDeleteManifest(w http.ResponseWriter, r *http.Request, rt route, g grant) {
 	var err error
-	if rt.ref.Digest != "" {
-		err = h.cfg.Store.DeleteManifest(r.Context(), g.repo(rt), string(rt.ref.Digest))
+	if rt.Ref.Digest != "" {
+		err = h.cfg.Store.DeleteManifest(r.Context(), g.repo(rt), string(rt.Ref.Digest))
 	} else {
-		err = h.cfg.Store.DeleteTag(r.Context(), g.repo(rt), rt.ref.Tag)
+		err = h.cfg.Store.DeleteTag(r.Context(), g.repo(rt), rt.Ref.Tag)
 	}
 	if errors.Is(err, oci.ErrNotFound) {
 		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestUnknown, ""))

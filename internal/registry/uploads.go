@@ -72,7 +72,7 @@ func (h *Handler) serveStartUpload(w http.ResponseWriter, r *http.Request, rt ro
 				return
 			}
 			if mounted {
-				blobCreated(w, rt.name, d)
+				blobCreated(w, rt.Name, d)
 				return
 			}
 		}
@@ -92,7 +92,7 @@ func (h *Handler) serveStartUpload(w http.ResponseWriter, r *http.Request, rt ro
 			h.writeError(w, r, err)
 			return
 		}
-		blobCreated(w, rt.name, d)
+		blobCreated(w, rt.Name, d)
 		return
 	}
 	if alg := q.Get("digest-algorithm"); alg != "" && alg != string(blob.SHA256) && alg != string(blob.SHA512) {
@@ -108,7 +108,7 @@ func (h *Handler) serveStartUpload(w http.ResponseWriter, r *http.Request, rt ro
 		h.writeError(w, r, err)
 		return
 	}
-	h.uploadAccepted(w, rt.name, wr.ID(), 0, http.StatusAccepted)
+	h.uploadAccepted(w, rt.Name, wr.ID(), 0, http.StatusAccepted)
 }
 
 // mount links digest into repo from the granted source repository, or (anyRepo, no "from") from
@@ -241,10 +241,10 @@ func parseContentRange(s string) (start, end int64, ok bool) {
 // resume reopens the session of an upload route after checking its MAC. On success the caller
 // must Close, Commit or Cancel the writer.
 func (h *Handler) resume(r *http.Request, rt route) (blob.Writer, error) {
-	if !h.checkUploadMAC(rt.name, rt.upload, r.URL.Query().Get("_state")) {
+	if !h.checkUploadMAC(rt.Name, rt.Upload, r.URL.Query().Get("_state")) {
 		return nil, ocihttp.Fail(codeBlobUploadUnknown, "")
 	}
-	wr, err := h.cfg.Blobs.Resume(r.Context(), rt.upload)
+	wr, err := h.cfg.Blobs.Resume(r.Context(), rt.Upload)
 	if errors.Is(err, blob.ErrNotFound) {
 		return nil, ocihttp.Fail(codeBlobUploadUnknown, "")
 	}
@@ -272,7 +272,7 @@ func chunkRange(r *http.Request, wr blob.Writer) (int64, error) {
 // servePatchUpload answers PATCH <upload location>: append one chunk (in order, else 416) or
 // stream the whole blob.
 func (h *Handler) servePatchUpload(w http.ResponseWriter, r *http.Request, rt route, _ grant) {
-	defer h.uploads.lock(rt.upload)()
+	defer h.uploads.lock(rt.Upload)()
 	wr, err := h.resume(r, rt)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -291,23 +291,23 @@ func (h *Handler) servePatchUpload(w http.ResponseWriter, r *http.Request, rt ro
 		h.writeError(w, r, err)
 		return
 	}
-	h.uploadAccepted(w, rt.name, rt.upload, size, http.StatusAccepted)
+	h.uploadAccepted(w, rt.Name, rt.Upload, size, http.StatusAccepted)
 }
 
 // rangeHeaders adds Location and Range to a 416 answer so the client can resume.
 func (h *Handler) rangeHeaders(w http.ResponseWriter, rt route, size int64, err error) {
 	var e *ocihttp.Error
 	if errors.As(err, &e) && e.Code == codeRangeInvalid {
-		w.Header().Set("Location", h.uploadLocation(rt.name, rt.upload))
+		w.Header().Set("Location", h.uploadLocation(rt.Name, rt.Upload))
 		w.Header().Set("Range", rangeValue(size))
-		w.Header().Set("Docker-Upload-UUID", rt.upload)
+		w.Header().Set("Docker-Upload-UUID", rt.Upload)
 	}
 }
 
 // servePutUpload answers PUT <upload location>?digest=: append the optional last chunk, verify
 // the digest, commit (making the blob visible) and link it into the repository.
 func (h *Handler) servePutUpload(w http.ResponseWriter, r *http.Request, rt route, g grant) {
-	defer h.uploads.lock(rt.upload)()
+	defer h.uploads.lock(rt.Upload)()
 	d, err := blob.ParseDigest(r.URL.Query().Get("digest"))
 	if err != nil {
 		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeDigestInvalid, "a valid ?digest= is required"))
@@ -330,12 +330,12 @@ func (h *Handler) servePutUpload(w http.ResponseWriter, r *http.Request, rt rout
 		h.writeError(w, r, err)
 		return
 	}
-	blobCreated(w, rt.name, d)
+	blobCreated(w, rt.Name, d)
 }
 
 // serveUploadStatus answers GET <upload location>: 204 with the range received so far.
 func (h *Handler) serveUploadStatus(w http.ResponseWriter, r *http.Request, rt route, _ grant) {
-	defer h.uploads.lock(rt.upload)()
+	defer h.uploads.lock(rt.Upload)()
 	wr, err := h.resume(r, rt)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -346,12 +346,12 @@ func (h *Handler) serveUploadStatus(w http.ResponseWriter, r *http.Request, rt r
 		h.writeError(w, r, err)
 		return
 	}
-	h.uploadAccepted(w, rt.name, rt.upload, size, http.StatusNoContent)
+	h.uploadAccepted(w, rt.Name, rt.Upload, size, http.StatusNoContent)
 }
 
 // serveCancelUpload answers DELETE <upload location>: the session and its data are discarded.
 func (h *Handler) serveCancelUpload(w http.ResponseWriter, r *http.Request, rt route, _ grant) {
-	defer h.uploads.lock(rt.upload)()
+	defer h.uploads.lock(rt.Upload)()
 	wr, err := h.resume(r, rt)
 	if err != nil {
 		h.writeError(w, r, err)

@@ -16,7 +16,7 @@ func (s *Server) openProxy() error {
 		return err
 	}
 	s.proxy = proxy.New(proxy.Config{Store: s.Store, Blobs: s.Blobs, Groups: s.Namespaces, Principals: s.Store,
-		Tokens: proxyTokens{s.Tokens}, Auth: s.Auth, Upstream: up, Realm: s.Config.ExternalURL + "/jwt/auth",
+		Tokens: s.Tokens, Auth: s.Auth, Upstream: up, Realm: s.Config.ExternalURL + "/jwt/auth",
 		TagTTL: cfg.TagTTL, RedirectBlobs: s.Config.S3.Redirect, Fence: s.fence, Log: s.Log, Now: s.Tokens.Now})
 	return nil
 }
@@ -42,21 +42,4 @@ func (s *Server) tokenServices(projects *jwtauth.ProjectCache) map[string]jwtaut
 		jwtauth.ContainerRegistryService: &jwtauth.NameRouter{Registry: &jwtauth.RegistryGrantor{Projects: projects, Auth: s.Auth}, Proxy: dp},
 		jwtauth.DependencyProxyService:   dp,
 	}
-}
-
-// proxyTokens verifies bearer tokens for the proxy: those issued for the dependency proxy, and
-// those issued for the container registry (what clients hold after the /v2/ challenge). The
-// proxy checks each token's access claim against the image and re-asks access either way.
-type proxyTokens struct{ issuer *jwtauth.Issuer }
-
-func (t proxyTokens) VerifyBearer(raw string) (proxy.Claims, error) {
-	c, err := t.issuer.Verify(raw, jwtauth.DependencyProxyService)
-	if err != nil {
-		c, err = t.issuer.Verify(raw, jwtauth.ContainerRegistryService)
-	}
-	if err != nil {
-		return proxy.Claims{}, err
-	}
-	return proxy.Claims{DeployTokenID: c.DeployTokenID, UserID: c.UserID, PersonalTokenID: c.PersonalTokenID,
-		DeployTokenSecret: c.DeployTokenSecret, Allows: c.Allows}, nil
 }
