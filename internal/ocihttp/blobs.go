@@ -9,12 +9,35 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 )
 
-// SetBlobHeaders sets what every blob answer carries: the digest (also as the ETag) and the
-// content type.
+// SetDigestHeaders sets what every manifest and blob answer carries: the digest, also as the
+// ETag.
+func SetDigestHeaders(w http.ResponseWriter, d string) {
+	w.Header().Set("Docker-Content-Digest", d)
+	w.Header().Set("ETag", `"`+d+`"`)
+}
+
+// NotModified answers 304 and reports true when r's If-None-Match names digest d (as its ETag,
+// or bare).
+func NotModified(w http.ResponseWriter, r *http.Request, d string) bool {
+	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == `"`+d+`"` || inm == d) {
+		w.WriteHeader(http.StatusNotModified)
+		return true
+	}
+	return false
+}
+
+// SetBlobHeaders sets what every blob answer carries: the digest headers and the content type.
 func SetBlobHeaders(w http.ResponseWriter, d blob.Digest) {
-	w.Header().Set("Docker-Content-Digest", string(d))
-	w.Header().Set("ETag", `"`+string(d)+`"`)
+	SetDigestHeaders(w, string(d))
 	w.Header().Set("Content-Type", "application/octet-stream")
+}
+
+// SetStoredBlobHeaders sets what a blob answer from the blob store carries: the blob headers,
+// byte ranges, and a year of caching (the content is addressed by its digest).
+func SetStoredBlobHeaders(w http.ResponseWriter, d blob.Digest) {
+	SetBlobHeaders(w, d)
+	w.Header().Set("Accept-Ranges", "bytes")
+	w.Header().Set("Cache-Control", "max-age=31536000")
 }
 
 // BlobReader is an io.ReadSeeker over a stored blob for http.ServeContent (multiple and

@@ -140,7 +140,7 @@ func (h *Handler) fetchBlob(ctx context.Context, image string, d blob.Digest, si
 	if err != nil {
 		return blob.Info{}, err
 	}
-	defer cancelUpload(ctx, wr) // nothing after a successful Commit
+	defer blob.CancelDetached(ctx, wr) // nothing after a successful Commit
 	sink.start(resp.ContentLength)
 	n, err := copyBuffered(io.MultiWriter(wr, sink), upstreamReader{resp.Body})
 	if err != nil {
@@ -191,11 +191,8 @@ func (h *Handler) sendStored(w http.ResponseWriter, r *http.Request, d blob.Dige
 			return false
 		}
 	}
-	ocihttp.SetBlobHeaders(w, d)
-	w.Header().Set("Accept-Ranges", "bytes")
-	w.Header().Set("Cache-Control", "max-age=31536000")
-	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == `"`+string(d)+`"` || inm == string(d)) {
-		w.WriteHeader(http.StatusNotModified)
+	ocihttp.SetStoredBlobHeaders(w, d)
+	if ocihttp.NotModified(w, r, string(d)) {
 		return true
 	}
 	if r.Method == http.MethodHead {
@@ -318,14 +315,5 @@ func (s *clientSink) state() (started, done bool) {
 // bytes stay for garbage collection, since others may use them.
 func (h *Handler) serveDeleteBlob(w http.ResponseWriter, r *http.Request, rt route, g grant) {
 	err := h.cfg.Store.DeleteProxyBlob(r.Context(), g.group.ID, string(rt.Digest))
-	if errors.Is(err, oci.ErrNotFound) {
-		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeBlobUnknown, ""))
-		return
-	}
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusAccepted)
+	ocihttp.Deleted(w, r, err, ocihttp.CodeBlobUnknown, h.writeError)
 }

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,11 +23,8 @@ func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route
 		h.writeError(w, r, err)
 		return
 	}
-	etag := `"` + m.Digest + `"`
-	w.Header().Set("Docker-Content-Digest", m.Digest)
-	w.Header().Set("ETag", etag)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == etag || inm == m.Digest) {
-		w.WriteHeader(http.StatusNotModified)
+	ocihttp.SetDigestHeaders(w, m.Digest)
+	if ocihttp.NotModified(w, r, m.Digest) {
 		return
 	}
 	var rc io.ReadCloser
@@ -38,8 +34,7 @@ func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route
 			// Recorded but gone from storage (garbage collection, a lost disk): fetch it again.
 			h.log.WarnContext(ctx, "cached manifest missing from storage; fetching it again", "digest", m.Digest)
 			if m, err = h.manifest(ctx, rt, g.group, true); err == nil {
-				w.Header().Set("Docker-Content-Digest", m.Digest)
-				w.Header().Set("ETag", `"`+m.Digest+`"`)
+				ocihttp.SetDigestHeaders(w, m.Digest)
 				rc, err = h.cfg.Blobs.Open(ctx, blob.Digest(m.Digest), 0)
 			}
 		}
@@ -143,7 +138,7 @@ func (h *Handler) fetchManifest(ctx context.Context, image string, rt route) (oc
 	if err != nil {
 		return oci.CachedManifest{}, fmt.Errorf("%w: %v", errUnsupportedMedia, err)
 	}
-	if err := h.storeBytes(ctx, want, body); err != nil {
+	if err := blob.PutBytes(ctx, h.cfg.Blobs, want, body); err != nil {
 		return oci.CachedManifest{}, err
 	}
 	return oci.CachedManifest{Digest: string(want), MediaType: parsed.MediaType, Size: int64(len(body))}, nil
@@ -185,25 +180,6 @@ func (h *Handler) storedManifest(ctx context.Context, d blob.Digest, contentType
 	return oci.CachedManifest{Digest: string(d), MediaType: parsed.MediaType, Size: int64(len(body))}, true, nil
 }
 
-// storeBytes commits body as a blob under d (once: bytes already stored stay).
-func (h *Handler) storeBytes(ctx context.Context, d blob.Digest, body []byte) error {
-	if _, err := h.cfg.Blobs.Stat(ctx, d); err == nil {
-		return nil
-	} else if !errors.Is(err, blob.ErrNotFound) {
-		return err
-	}
-	wr, err := h.cfg.Blobs.Create(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancelUpload(ctx, wr)
-	if _, err := io.Copy(wr, bytes.NewReader(body)); err != nil {
-		return err
-	}
-	_, err = wr.Commit(ctx, d)
-	return err
-}
-
 // keepManifest records a fetched manifest in the group's cache of image: under the route's
 // tag (as checked now) or by digest. A tag the upstream still points at the cached manifest is
 // only marked as checked. Then it checks the bytes survived garbage collection.
@@ -241,14 +217,5 @@ func (h *Handler) serveDeleteManifest(w http.ResponseWriter, r *http.Request, rt
 	} else {
 		err = h.cfg.Store.DeleteProxyTag(r.Context(), g.group.ID, image, rt.Ref.Tag)
 	}
-	if errors.Is(err, oci.ErrNotFound) {
-		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestUnknown, ""))
-		return
-	}
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusAccepted)
+	ocihttp.Deleted(w, r, err, ocihttp.CodeManifestUnknown, h.writeError)
 }

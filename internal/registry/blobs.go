@@ -26,13 +26,6 @@ func copyBuffered(dst io.Writer, src io.Reader) (int64, error) {
 	return io.CopyBuffer(dst, src, *bp)
 }
 
-// setBlobHeaders sets what every blob answer carries.
-func setBlobHeaders(w http.ResponseWriter, d blob.Digest) {
-	ocihttp.SetBlobHeaders(w, d)
-	w.Header().Set("Accept-Ranges", "bytes")
-	w.Header().Set("Cache-Control", "max-age=31536000")
-}
-
 // serveBlob answers GET and HEAD /v2/<name>/blobs/<digest>: only blobs linked into the
 // repository, streamed from the blob store, with Range support (RFC 9110 §14).
 func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g grant) {
@@ -46,9 +39,8 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g 
 		h.writeError(w, r, err)
 		return
 	}
-	setBlobHeaders(w, rt.Digest)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == `"`+string(rt.Digest)+`"` || inm == string(rt.Digest)) {
-		w.WriteHeader(http.StatusNotModified)
+	ocihttp.SetStoredBlobHeaders(w, rt.Digest)
+	if ocihttp.NotModified(w, r, string(rt.Digest)) {
 		return
 	}
 	if r.Method == http.MethodHead {
@@ -118,16 +110,7 @@ func (h *Handler) blobOpenError(w http.ResponseWriter, r *http.Request, err erro
 // (202); the bytes stay for garbage collection, since other repositories may link them.
 func (h *Handler) serveDeleteBlob(w http.ResponseWriter, r *http.Request, rt route, g grant) {
 	err := h.cfg.Store.UnlinkBlob(r.Context(), g.repo(rt), string(rt.Digest))
-	if errors.Is(err, oci.ErrNotFound) {
-		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeBlobUnknown, ""))
-		return
-	}
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusAccepted)
+	ocihttp.Deleted(w, r, err, ocihttp.CodeBlobUnknown, h.writeError)
 }
 
 // singleRange interprets a Range header of one byte range (RFC 9110 §14) over size bytes. ok

@@ -1,12 +1,9 @@
 package registry
 
 import (
-	"context"
 	"errors"
 	"net/http"
 
-	"github.com/gatehouse-dev/gatehouse/internal/blob"
-	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 )
@@ -25,32 +22,17 @@ var (
 	codeTagsTooMany         = ocihttp.Code{Name: "UNSUPPORTED", Status: http.StatusRequestURITooLong, Message: "too many tags in one request"}
 )
 
-// writeError is the registry's one error writer: it maps error kinds to the OCI {"errors":[…]}
-// envelope (errkind's through ocihttp.KindError). Unknown errors become 500 with a generic message;
-// the cause is logged with the request ID.
+// writeError is the registry's one error writer (ocihttp.Answer), which also answers a
+// manifest's missing references as MANIFEST_BLOB_UNKNOWN.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *ocihttp.Error
-	switch {
-	case errors.As(err, &e):
-	case errors.Is(err, oci.ErrMissingReference):
+	if !errors.As(err, &e) && errors.Is(err, oci.ErrMissingReference) {
 		e = &ocihttp.Error{Code: codeManifestBlobUnknown}
 		var me *oci.MissingError
 		if errors.As(err, &me) && len(me.Digests) > 0 {
 			e.Detail = me.Digests[0]
 		}
-	case errors.Is(err, blob.ErrInvalidDigest):
-		e = &ocihttp.Error{Code: ocihttp.CodeDigestInvalid, Detail: "invalid digest"}
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		return // the client went away; nobody to answer
-	default:
-		if e = ocihttp.KindError(err); e == nil {
-			httpx.Internal(r.Context(), h.log, err)
-			ocihttp.WriteInternal(w, r)
-			return
-		}
+		err = e
 	}
-	if e.Cause != nil && e.Code.Status >= 500 {
-		httpx.Internal(r.Context(), h.log, e.Cause)
-	}
-	ocihttp.WriteError(w, r, e)
+	ocihttp.Answer(w, r, h.log, err)
 }

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -29,11 +28,8 @@ func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route
 		h.writeError(w, r, err)
 		return
 	}
-	etag := `"` + rec.Digest + `"`
-	w.Header().Set("Docker-Content-Digest", rec.Digest)
-	w.Header().Set("ETag", etag)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == etag || inm == rec.Digest) {
-		w.WriteHeader(http.StatusNotModified)
+	ocihttp.SetDigestHeaders(w, rec.Digest)
+	if ocihttp.NotModified(w, r, rec.Digest) {
 		return
 	}
 	w.Header().Set("Content-Type", rec.MediaType)
@@ -105,7 +101,7 @@ func (h *Handler) servePutManifest(w http.ResponseWriter, r *http.Request, rt ro
 		return
 	}
 	tags = append(tags, paramTags...)
-	if err := h.storeManifestBytes(r, d, body); err != nil {
+	if err := blob.PutBytes(ctx, h.cfg.Blobs, d, body); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -150,30 +146,6 @@ func (h *Handler) fenceManifest(ctx context.Context, repo oci.Repository, d blob
 	return errCollected
 }
 
-// storeManifestBytes commits the manifest's exact bytes as a blob under d (once: a manifest
-// pushed again is already there).
-func (h *Handler) storeManifestBytes(r *http.Request, d blob.Digest, body []byte) error {
-	ctx := r.Context()
-	if _, err := h.cfg.Blobs.Stat(ctx, d); err == nil {
-		return nil
-	} else if !errors.Is(err, blob.ErrNotFound) {
-		return err
-	}
-	wr, err := h.cfg.Blobs.Create(ctx)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(wr, bytes.NewReader(body)); err != nil {
-		_ = wr.Cancel(ctx)
-		return err
-	}
-	if _, err := wr.Commit(ctx, d); err != nil {
-		_ = wr.Cancel(ctx)
-		return err
-	}
-	return nil
-}
-
 // serveDeleteManifest answers DELETE /v2/<name>/manifests/<tag|digest>: by tag the tag goes, by
 // digest the manifest and every tag pointing at it.
 func (h *Handler) serveDeleteManifest(w http.ResponseWriter, r *http.Request, rt route, g grant) {
@@ -183,14 +155,5 @@ func (h *Handler) serveDeleteManifest(w http.ResponseWriter, r *http.Request, rt
 	} else {
 		err = h.cfg.Store.DeleteTag(r.Context(), g.repo(rt), rt.Ref.Tag)
 	}
-	if errors.Is(err, oci.ErrNotFound) {
-		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestUnknown, ""))
-		return
-	}
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusAccepted)
+	ocihttp.Deleted(w, r, err, ocihttp.CodeManifestUnknown, h.writeError)
 }
