@@ -182,21 +182,7 @@ func (g *RegistryGrantor) Grant(ctx context.Context, r *http.Request, p access.P
 		if err != nil {
 			return nil, err
 		}
-		var out []string
-		for _, a := range expand(s.Actions) {
-			act, ok := ImageAction(a)
-			if !ok {
-				continue
-			}
-			d, err := g.Auth.Authorize(ctx, r, p, access.Resource{Project: project}, act)
-			if err != nil {
-				return nil, err
-			}
-			if d.Allow() {
-				out = append(out, a)
-			}
-		}
-		return out, nil
+		return grantEach(ctx, r, g.Auth, p, access.Resource{Project: project}, s.Actions, ImageAction)
 	case RegistryType:
 		if s.Name != "catalog" {
 			return nil, nil
@@ -213,6 +199,28 @@ func (g *RegistryGrantor) Grant(ctx context.Context, r *http.Request, p access.P
 		}
 	}
 	return nil, nil
+}
+
+// grantEach asks the audited gate about each token action of a scope ("*": each of them) on
+// res, mapping them to access actions with action (unknown ones are dropped), and returns those
+// allowed.
+func grantEach(ctx context.Context, r *http.Request, auth *authn.Authenticator, p access.Principal, res access.Resource,
+	actions []string, action func(string) (access.Action, bool)) ([]string, error) {
+	var out []string
+	for _, a := range expand(actions) {
+		act, ok := action(a)
+		if !ok {
+			continue
+		}
+		d, err := auth.Authorize(ctx, r, p, res, act)
+		if err != nil {
+			return nil, err
+		}
+		if d.Allow() {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 // expand replaces "*" by every image action.
