@@ -27,7 +27,8 @@ type Code struct {
 	Message string
 }
 
-// The distribution-spec codes both the registry and the dependency proxy answer with.
+// The distribution-spec codes the registry and the dependency proxy answer with (and the
+// statuses Gatehouse answers them with).
 var (
 	CodeBlobUnknown     = Code{"BLOB_UNKNOWN", http.StatusNotFound, "blob unknown to registry"}
 	CodeDigestInvalid   = Code{"DIGEST_INVALID", http.StatusBadRequest, "provided digest did not match uploaded content"}
@@ -39,6 +40,17 @@ var (
 	CodeUnsupported     = Code{"UNSUPPORTED", http.StatusMethodNotAllowed, "the operation is unsupported"}
 	CodeNotFound        = Code{"UNSUPPORTED", http.StatusNotFound, "no such endpoint"}
 	CodeUnavailable     = Code{"UNAVAILABLE", http.StatusServiceUnavailable, "service unavailable"}
+
+	// The registry's only: uploads, ranges, manifest pushes, tag lists.
+	CodeBlobUploadUnknown   = Code{"BLOB_UPLOAD_UNKNOWN", http.StatusNotFound, "blob upload unknown to registry"}
+	CodeRangeInvalid        = Code{"BLOB_UPLOAD_INVALID", http.StatusRequestedRangeNotSatisfiable, "chunk out of order"}
+	CodeRangeNotSatisfiable = Code{"BLOB_UNKNOWN", http.StatusRequestedRangeNotSatisfiable, "requested range not satisfiable"}
+	CodeManifestBlobUnknown = Code{"MANIFEST_BLOB_UNKNOWN", http.StatusBadRequest, "manifest references a manifest or blob unknown to registry"}
+	CodeManifestInvalid     = Code{"MANIFEST_INVALID", http.StatusBadRequest, "manifest invalid"}
+	CodeManifestTooLarge    = Code{"SIZE_INVALID", http.StatusRequestEntityTooLarge, "manifest too large"}
+	CodeSizeInvalid         = Code{"SIZE_INVALID", http.StatusBadRequest, "provided length did not match content length"}
+	CodeBadRequest          = Code{"UNSUPPORTED", http.StatusBadRequest, "the request is not supported"}
+	CodeTagsTooMany         = Code{"UNSUPPORTED", http.StatusRequestURITooLong, "too many tags in one request"}
 )
 
 // Error is an OCI error: a code, an optional detail shown to the client (so it must be safe),

@@ -19,7 +19,7 @@ var (
 // an answer may have set before it failed.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	dropBlobHeaders(w)
-	ocihttp.Answer(w, r, h.log, err)
+	ocihttp.Answer(w, r, h.cfg.Log, err)
 }
 
 // dropBlobHeaders removes the blob headers an answer may have set before it failed, so an error

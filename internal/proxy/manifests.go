@@ -32,7 +32,7 @@ func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route
 		rc, err = h.cfg.Blobs.Open(ctx, blob.Digest(m.Digest), 0)
 		if errors.Is(err, blob.ErrNotFound) {
 			// Recorded but gone from storage (garbage collection, a lost disk): fetch it again.
-			h.log.WarnContext(ctx, "cached manifest missing from storage; fetching it again", "digest", m.Digest)
+			h.cfg.Log.WarnContext(ctx, "cached manifest missing from storage; fetching it again", "digest", m.Digest)
 			if m, err = h.manifest(ctx, rt, g.group, true); err == nil {
 				ocihttp.SetDigestHeaders(w, m.Digest)
 				rc, err = h.cfg.Blobs.Open(ctx, blob.Digest(m.Digest), 0)
@@ -62,7 +62,7 @@ func (h *Handler) manifest(ctx context.Context, rt route, group *namespace.Group
 		m, err := h.cfg.Store.ProxyManifest(ctx, group.ID, image, rt.Ref.String())
 		switch {
 		case err == nil:
-			if rt.Ref.Digest != "" || h.now().Sub(m.CheckedAt) < h.cfg.TagTTL {
+			if rt.Ref.Digest != "" || h.cfg.Now().Sub(m.CheckedAt) < h.cfg.TagTTL {
 				return m, nil
 			}
 			cached = &m
@@ -79,14 +79,14 @@ func (h *Handler) manifest(ctx context.Context, rt route, group *namespace.Group
 		})
 	if err != nil {
 		if cached != nil && ctx.Err() == nil {
-			h.log.WarnContext(ctx, "cannot check a cached tag with the upstream; serving the cached copy",
+			h.cfg.Log.WarnContext(ctx, "cannot check a cached tag with the upstream; serving the cached copy",
 				"image", image, "tag", rt.Ref.Tag, "err", err.Error())
 			return *cached, nil
 		}
 		return oci.CachedManifest{}, upstreamFailure(err, ocihttp.CodeManifestUnknown)
 	}
 	m := v.(oci.CachedManifest)
-	m.CheckedAt = h.now()
+	m.CheckedAt = h.cfg.Now()
 	return m, nil
 }
 
@@ -131,7 +131,7 @@ func (h *Handler) fetchManifest(ctx context.Context, image string, rt route) (oc
 		want = blob.FromBytes(blob.SHA256, body)
 	}
 	if blob.FromBytes(want.Algorithm(), body) != want || (told != "" && told != want) {
-		h.log.WarnContext(ctx, "upstream manifest does not match its digest; not cached", "image", image, "ref", rt.Ref.String())
+		h.cfg.Log.WarnContext(ctx, "upstream manifest does not match its digest; not cached", "image", image, "ref", rt.Ref.String())
 		return oci.CachedManifest{}, errCorrupt
 	}
 	parsed, err := oci.ParseManifest(body, contentType)
@@ -185,7 +185,7 @@ func (h *Handler) storedManifest(ctx context.Context, d blob.Digest, contentType
 // only marked as checked. Then it checks the bytes survived garbage collection.
 func (h *Handler) keepManifest(ctx context.Context, groupID int64, image string, rt route, m oci.CachedManifest,
 	cached *oci.CachedManifest) (oci.CachedManifest, error) {
-	now := h.now()
+	now := h.cfg.Now()
 	m.CreatedAt, m.CheckedAt = now, now
 	var err error
 	if rt.Ref.Tag != "" && cached != nil && cached.Digest == m.Digest {
@@ -201,7 +201,7 @@ func (h *Handler) keepManifest(ctx context.Context, groupID int64, image string,
 		return m, err
 	}
 	if err := h.cfg.Store.DeleteProxyManifest(context.WithoutCancel(ctx), groupID, image, m.Digest); err != nil && !errors.Is(err, oci.ErrNotFound) {
-		h.log.WarnContext(ctx, "delete a cached manifest garbage collection removed", "digest", m.Digest, "err", err.Error())
+		h.cfg.Log.WarnContext(ctx, "delete a cached manifest garbage collection removed", "digest", m.Digest, "err", err.Error())
 	}
 	return m, errCollected
 }

@@ -72,8 +72,6 @@ type Config struct {
 // Handler serves the dependency proxy's part of /v2/ (see Matches).
 type Handler struct {
 	cfg     Config
-	log     *slog.Logger
-	now     func() time.Time
 	gate    *ocihttp.Gate
 	flights singleflight.Group
 }
@@ -94,7 +92,7 @@ func New(cfg Config) *Handler {
 	}
 	// Tokens for the container registry are accepted too: clients follow the /v2/ challenge,
 	// which names the registry's service, whichever image they pull (docs/design.md §6.5).
-	return &Handler{cfg: cfg, log: cfg.Log, now: cfg.Now, gate: &ocihttp.Gate{Tokens: cfg.Tokens,
+	return &Handler{cfg: cfg, gate: &ocihttp.Gate{Tokens: cfg.Tokens,
 		Services:   []string{jwtauth.DependencyProxyService, jwtauth.ContainerRegistryService},
 		Principals: cfg.Principals, Auth: cfg.Auth, Realm: cfg.Realm, Now: cfg.Now}}
 }

@@ -1,30 +1,20 @@
 package registry
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 )
 
-// copyBuf is a pool of 1 MiB buffers for streaming blobs in and out (fewer syscalls than
-// io.Copy's 32 KiB).
-var copyBuf = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
-
-func copyBuffered(dst io.Writer, src io.Reader) (int64, error) {
-	bp := copyBuf.Get().(*[]byte)
-	defer copyBuf.Put(bp)
-	return io.CopyBuffer(dst, src, *bp)
-}
+// copier streams blobs in and out with 1 MiB buffers.
+var copier = ocihttp.NewCopier(1 << 20)
 
 // serveBlob answers GET and HEAD /v2/<name>/blobs/<digest>: only blobs linked into the
 // repository, streamed from the blob store, with Range support (RFC 9110 §14).
@@ -48,14 +38,14 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g 
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if rd, ok := h.cfg.Blobs.(blob.Redirector); ok && h.cfg.RedirectBlobs {
-		u, err := rd.RedirectURL(ctx, rt.Digest, 20*time.Minute)
-		if err == nil {
-			w.Header().Del("Content-Type")
-			http.Redirect(w, r, u, http.StatusTemporaryRedirect)
+	if h.cfg.RedirectBlobs {
+		done, err := ocihttp.Redirect(w, r, h.cfg.Blobs, rt.Digest)
+		if done {
 			return
 		}
-		h.log.WarnContext(ctx, "blob redirect failed; serving directly", "digest", string(rt.Digest), "err", err.Error())
+		if err != nil {
+			h.cfg.Log.WarnContext(ctx, "blob redirect failed; serving directly", "digest", string(rt.Digest), "err", err.Error())
+		}
 	}
 	if r.Header.Get("Range") == "" {
 		rc, err := h.cfg.Blobs.Open(ctx, rt.Digest, 0)
@@ -66,13 +56,13 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g 
 		defer rc.Close()
 		w.Header().Set("Content-Length", strconv.FormatInt(link.Size, 10))
 		w.WriteHeader(http.StatusOK)
-		_, _ = copyBuffered(w, rc)
+		_, _ = copier.Copy(w, rc)
 		return
 	}
 	if start, n, ok := singleRange(r, link.Size); ok {
 		if n < 0 {
 			w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(link.Size, 10))
-			h.writeError(w, r, ocihttp.Fail(codeRangeNotSatisfiable, ""))
+			h.writeError(w, r, ocihttp.Fail(ocihttp.CodeRangeNotSatisfiable, ""))
 			return
 		}
 		rc, err := h.cfg.Blobs.Open(ctx, rt.Digest, start)
@@ -84,22 +74,19 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g 
 		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, start+n-1, link.Size))
 		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
 		w.WriteHeader(http.StatusPartialContent)
-		_, _ = copyBuffered(w, io.LimitReader(rc, n))
+		_, _ = copier.Copy(w, io.LimitReader(rc, n))
 		return
 	}
 	// Multiple ranges and conditional ranges: net/http's implementation.
-	rs := ocihttp.NewBlobReader(ctx, h.cfg.Blobs, rt.Digest, link.Size)
-	defer rs.Close()
-	http.ServeContent(w, r, "", time.Time{}, rs)
-	if err := rs.Err(); err != nil && !errors.Is(err, context.Canceled) {
-		h.log.WarnContext(ctx, "blob read failed", "digest", string(rt.Digest), "err", err.Error())
+	if err := ocihttp.ServeRanges(w, r, h.cfg.Blobs, rt.Digest, link.Size); err != nil {
+		h.cfg.Log.WarnContext(ctx, "blob read failed", "digest", string(rt.Digest), "err", err.Error())
 	}
 }
 
 func (h *Handler) blobOpenError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, blob.ErrNotFound) {
 		// Linked but gone from storage: answer as unknown rather than fail.
-		h.log.WarnContext(r.Context(), "linked blob missing from storage", "err", err.Error())
+		h.cfg.Log.WarnContext(r.Context(), "linked blob missing from storage", "err", err.Error())
 		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeBlobUnknown, ""))
 		return
 	}

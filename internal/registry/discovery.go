@@ -26,7 +26,7 @@ func pageSize(q url.Values) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		return 0, ocihttp.Fail(codeBadRequest, "n must be a non-negative integer")
+		return 0, ocihttp.Fail(ocihttp.CodeBadRequest, "n must be a non-negative integer")
 	}
 	return min(n, maxPage), nil
 }

@@ -43,7 +43,7 @@ func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route
 		w.Header().Del("Content-Length")
 		w.Header().Del("Content-Type")
 		if errors.Is(err, blob.ErrNotFound) {
-			h.log.WarnContext(ctx, "manifest missing from blob storage", "digest", rec.Digest)
+			h.cfg.Log.WarnContext(ctx, "manifest missing from blob storage", "digest", rec.Digest)
 			err = ocihttp.Fail(ocihttp.CodeManifestUnknown, "")
 		}
 		h.writeError(w, r, err)
@@ -61,7 +61,7 @@ func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route
 func (h *Handler) servePutManifest(w http.ResponseWriter, r *http.Request, rt route, g grant) {
 	ctx := r.Context()
 	if r.ContentLength > oci.MaxManifestSize {
-		h.writeError(w, r, ocihttp.Fail(codeManifestTooLarge, "manifests are limited to %d bytes", oci.MaxManifestSize))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestTooLarge, "manifests are limited to %d bytes", oci.MaxManifestSize))
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, oci.MaxManifestSize+1))
@@ -70,12 +70,12 @@ func (h *Handler) servePutManifest(w http.ResponseWriter, r *http.Request, rt ro
 		return
 	}
 	if len(body) > oci.MaxManifestSize {
-		h.writeError(w, r, ocihttp.Fail(codeManifestTooLarge, "manifests are limited to %d bytes", oci.MaxManifestSize))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestTooLarge, "manifests are limited to %d bytes", oci.MaxManifestSize))
 		return
 	}
 	m, err := oci.ParseManifest(body, r.Header.Get("Content-Type"))
 	if err != nil {
-		h.writeError(w, r, ocihttp.Fail(codeManifestInvalid, "%s", strings.TrimPrefix(err.Error(), "invalid: ")))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestInvalid, "%s", strings.TrimPrefix(err.Error(), "invalid: ")))
 		return
 	}
 	d := blob.FromBytes(blob.SHA256, body)
@@ -91,13 +91,13 @@ func (h *Handler) servePutManifest(w http.ResponseWriter, r *http.Request, rt ro
 	}
 	for _, t := range r.URL.Query()["tag"] {
 		if !oci.ValidTag(t) {
-			h.writeError(w, r, ocihttp.Fail(codeManifestInvalid, "invalid tag"))
+			h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestInvalid, "invalid tag"))
 			return
 		}
 		paramTags = append(paramTags, t)
 	}
 	if len(paramTags) > maxTagParams {
-		h.writeError(w, r, ocihttp.Fail(codeTagsTooMany, "at most %d tags per push", maxTagParams))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeTagsTooMany, "at most %d tags per push", maxTagParams))
 		return
 	}
 	tags = append(tags, paramTags...)
@@ -106,7 +106,7 @@ func (h *Handler) servePutManifest(w http.ResponseWriter, r *http.Request, rt ro
 		return
 	}
 	rec := oci.ManifestRecord{Digest: string(d), MediaType: m.MediaType, Size: int64(len(body)),
-		ArtifactType: m.ArtifactType, Blobs: m.Blobs(), Children: m.Children(), CreatedAt: h.now()}
+		ArtifactType: m.ArtifactType, Blobs: m.Blobs(), Children: m.Children(), CreatedAt: h.cfg.Now()}
 	if m.Subject != nil {
 		rec.Subject, rec.Annotations = m.Subject.Digest, m.Annotations
 	}
@@ -141,7 +141,7 @@ func (h *Handler) fenceManifest(ctx context.Context, repo oci.Repository, d blob
 		return err
 	}
 	if err := h.cfg.Store.DeleteManifest(context.WithoutCancel(ctx), repo, string(d)); err != nil && !errors.Is(err, oci.ErrNotFound) {
-		h.log.WarnContext(ctx, "delete a manifest garbage collection removed", "digest", string(d), "err", err.Error())
+		h.cfg.Log.WarnContext(ctx, "delete a manifest garbage collection removed", "digest", string(d), "err", err.Error())
 	}
 	return errCollected
 }

@@ -24,7 +24,7 @@ func parsePath(p string) (route, error) {
 	case rt.Kind == ocihttp.KindBase || rt.Kind == ocihttp.KindCatalog:
 		return route{Kind: rt.Kind}, nil
 	case len(rt.Upload) > maxUploadID:
-		return route{}, ocihttp.Fail(codeBlobUploadUnknown, "")
+		return route{}, ocihttp.Fail(ocihttp.CodeBlobUploadUnknown, "")
 	}
 	return ocihttp.ParseName(rt, oci.ParseName)
 }
