@@ -111,20 +111,17 @@ func SplitPath(p string) (Route[string], error) {
 		rt.Ref = ref
 	case strings.HasSuffix(head, "/blobs") && last != "":
 		rt.Kind, rt.Name = KindBlob, strings.TrimSuffix(head, "/blobs")
-		d, err := blob.ParseDigest(last)
-		if err != nil {
-			return Route[string]{}, Fail(CodeDigestInvalid, "invalid digest")
-		}
-		rt.Digest = d
 	case strings.HasSuffix(head, "/referrers") && last != "":
 		rt.Kind, rt.Name = KindReferrers, strings.TrimSuffix(head, "/referrers")
+	default:
+		return Route[string]{}, Fail(CodeNotFound, "")
+	}
+	if rt.Kind == KindBlob || rt.Kind == KindReferrers {
 		d, err := blob.ParseDigest(last)
 		if err != nil {
 			return Route[string]{}, Fail(CodeDigestInvalid, "invalid digest")
 		}
 		rt.Digest = d
-	default:
-		return Route[string]{}, Fail(CodeNotFound, "")
 	}
 	return rt, nil
 }
