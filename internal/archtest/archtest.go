@@ -5,19 +5,20 @@
 //
 // The rules:
 //  0. Deny by default (classes.go, CheckClasses): every package of the module belongs to a class
-//     (domain, plumbing, config, gate, adapter, protocol, shared protocol, client, composition,
-//     entry point, suite, test support), and imports directly only what its class allows; an
-//     unclassified package is a violation; only gitexec and test support import os/exec. The
-//     rules below refine it (transitive reach, the domain DAG, the standard library).
+//     (domain, plumbing, config, gate, adapter, protocol, shared protocol, token service, client,
+//     composition, entry point, suite, test support), and imports directly only what its class
+//     allows; an unclassified package is a violation; only gitexec and test support import
+//     os/exec. The rules below refine it (transitive reach, the domain DAG, the standard library).
 //  1. Domain packages (errkind, token, namespace, access, audit, oci, blob, packages, notify, gc)
 //     import only the standard library, each other along the allowed edges (every package →
 //     errkind; access → token, namespace; audit → token; packages → access, blob, namespace,
 //     token; gc → blob) and golang.org/x/crypto. They never reach net/http or database/sql, not even transitively.
 //  2. Protocol packages (git, api, registry, proxy, web, packages/<format>) never reach sqlstore,
-//     a blob implementation, or another protocol. A protocol's own subpackages (api/client,
-//     registry/jwtauth) belong to it. packages/pkghttp, the HTTP side the package formats
-//     share, is a protocol package too (so it can reach no format), but every format may use it;
-//     likewise ocihttp, the HTTP side the OCI protocols (registry, proxy) share.
+//     a blob implementation, or another protocol. A protocol's own subpackages (api/client)
+//     belong to it. packages/pkghttp, the HTTP side the package formats share, is a protocol
+//     package too (so it can reach no format), but every format may use it; likewise ocihttp,
+//     the HTTP side the OCI protocols (registry, proxy) share, and jwtauth, the token service
+//     both of them and ocihttp use.
 //  3. Storage adapters (sqlstore, blob/<impl>) reach only the domain (and their own tree); never a
 //     protocol.
 //  4. Only server, testenv and cmd import sqlstore directly (and the class rules keep cmd off it:
@@ -101,12 +102,13 @@ var forbiddenInDomain = []string{"net/http", "database/sql"}
 
 // protocolRoots are the protocol packages; each root with its subpackages is one protocol.
 // internal/packages/<format> is handled by protocolOf.
-var protocolRoots = []string{"internal/git", "internal/api", "internal/registry", "internal/proxy", "internal/web", "internal/ocihttp"}
+var protocolRoots = []string{"internal/git", "internal/api", "internal/registry", "internal/proxy", "internal/web", "internal/ocihttp",
+	"internal/jwtauth"}
 
 // sharedProtocols are protocol packages that several protocols share (pkghttp the package
-// formats, ocihttp the registry and the dependency proxy): each is checked as a protocol of its
-// own, and reaching one is not reaching "another protocol".
-var sharedProtocols = []string{"internal/packages/pkghttp", "internal/ocihttp"}
+// formats, ocihttp and the token service jwtauth the registry and the dependency proxy): each is
+// checked as a protocol of its own, and reaching one is not reaching "another protocol".
+var sharedProtocols = []string{"internal/packages/pkghttp", "internal/ocihttp", "internal/jwtauth"}
 
 // sqlstoreImporters may import sqlstore directly (besides sqlstore's own subpackages).
 var sqlstoreImporters = []string{"internal/server", "internal/testenv", "cmd"}

@@ -210,10 +210,10 @@ func healthy() map[string][]string {
 		"internal/git":                {"internal/authn", "internal/httpx", "internal/namespace"},
 		"internal/api":                {"internal/authn", "internal/httpx", "internal/api/client"},
 		"internal/api/client":         {"net/http"},
-		"internal/registry":           {"internal/authn", "internal/blob", "internal/ocihttp"},
-		"internal/proxy":              {"internal/blob", "internal/ocihttp"},
-		"internal/ocihttp":            {"internal/blob", "net/http"},
-		"internal/registry/jwtauth":   {"internal/registry", "internal/token"},
+		"internal/registry":           {"internal/authn", "internal/blob", "internal/ocihttp", "internal/jwtauth"},
+		"internal/proxy":              {"internal/blob", "internal/ocihttp", "internal/jwtauth"},
+		"internal/ocihttp":            {"internal/blob", "internal/jwtauth", "net/http"},
+		"internal/jwtauth":            {"internal/authn", "internal/token"},
 		"internal/packages/npm":       {"internal/packages", "internal/blob", "internal/packages/pkghttp"},
 		"internal/packages/pkghttp":   {"internal/packages", "internal/httpx"},
 		"internal/packages":           {"internal/token"},
@@ -296,7 +296,10 @@ func TestCheck(t *testing.T) {
 			{"protocol package reaches sqlstore", "internal/api", "internal/sqlstore"},
 			{"protocol package reaches sqlstore", "internal/git", "internal/sqlstore"},
 			{"protocol package reaches sqlstore", "internal/registry", "internal/sqlstore"},
-			{"protocol package reaches sqlstore", "internal/registry/jwtauth", "internal/sqlstore"},
+			// the token service reaches it through authn, and the OCI protocols through it.
+			{"protocol package reaches sqlstore", "internal/jwtauth", "internal/sqlstore"},
+			{"protocol package reaches sqlstore", "internal/ocihttp", "internal/sqlstore"},
+			{"protocol package reaches sqlstore", "internal/proxy", "internal/sqlstore"},
 			{"only server, testenv and cmd may import sqlstore", "internal/authn", "internal/sqlstore"},
 		}},
 		{"fail/protocol imports another protocol", func(g map[string][]string) {
@@ -329,7 +332,6 @@ func TestCheck(t *testing.T) {
 			{"reaches another protocol", "internal/ocihttp", "internal/git"},
 			// the registry and the proxy reach git through the shared helper.
 			{"reaches another protocol", "internal/registry", "internal/git"},
-			{"reaches another protocol", "internal/registry/jwtauth", "internal/git"},
 			{"reaches another protocol", "internal/proxy", "internal/git"},
 		}},
 		{"fail/shared OCI helper imports sqlstore", func(g map[string][]string) {
@@ -337,7 +339,6 @@ func TestCheck(t *testing.T) {
 		}, []want{
 			{"protocol package reaches sqlstore", "internal/ocihttp", "internal/sqlstore"},
 			{"protocol package reaches sqlstore", "internal/registry", "internal/sqlstore"},
-			{"protocol package reaches sqlstore", "internal/registry/jwtauth", "internal/sqlstore"},
 			{"protocol package reaches sqlstore", "internal/proxy", "internal/sqlstore"},
 			{"only server, testenv and cmd may import sqlstore", "internal/ocihttp", "internal/sqlstore"},
 		}},
@@ -345,13 +346,19 @@ func TestCheck(t *testing.T) {
 			g["internal/registry"] = append(g["internal/registry"], "internal/proxy")
 		}, []want{
 			{"reaches another protocol", "internal/registry", "internal/proxy"},
-			{"reaches another protocol", "internal/registry/jwtauth", "internal/proxy"},
+		}},
+		{"fail/token service imports a protocol", func(g map[string][]string) {
+			g["internal/jwtauth"] = append(g["internal/jwtauth"], "internal/proxy")
+		}, []want{
+			{"reaches another protocol", "internal/jwtauth", "internal/proxy"},
+			// the registry and the shared OCI helper reach the proxy through the token service.
+			{"reaches another protocol", "internal/ocihttp", "internal/proxy"},
+			{"reaches another protocol", "internal/registry", "internal/proxy"},
 		}},
 		{"fail/protocol imports a blob implementation", func(g map[string][]string) {
 			g["internal/registry"] = append(g["internal/registry"], "internal/blob/fsblob")
 		}, []want{
 			{"reaches a blob implementation", "internal/registry", "internal/blob/fsblob"},
-			{"reaches a blob implementation", "internal/registry/jwtauth", "internal/blob/fsblob"},
 		}},
 		{"fail/sqlstore imports a protocol", func(g map[string][]string) {
 			g["internal/sqlstore"] = append(g["internal/sqlstore"], "internal/git")

@@ -39,17 +39,24 @@ var classes = map[string]class{
 	// external authorization service); they see the domain only.
 	"adapter": {may: []string{"domain"}, modules: []string{"github.com/jackc/pgx/v5", "modernc.org/sqlite",
 		"github.com/minio/minio-go/v7", "github.com/wneessen/go-mail"}},
-	// Protocols serve one surface over HTTP: the domain, the gate, plumbing and the shared
-	// protocol helpers, never another protocol (only their own tree).
-	"protocol": {may: []string{"domain", "gate", "plumbing", "shared protocol"},
-		modules: []string{"golang.org/x/mod", "golang.org/x/sync", "github.com/golang-jwt/jwt/v5"}},
+	// Protocols serve one surface over HTTP: the domain, the gate, plumbing, the shared
+	// protocol helpers and the token service, never another protocol (only their own tree).
+	"protocol": {may: []string{"domain", "gate", "plumbing", "shared protocol", "token service"},
+		modules: []string{"golang.org/x/mod", "golang.org/x/sync"}},
 	// Shared protocol helpers (pkghttp for the package formats, ocihttp for the registry and the
-	// dependency proxy): what a protocol may use, minus any protocol.
-	"shared protocol": {may: []string{"domain", "gate", "plumbing"}},
+	// dependency proxy): what a protocol may use, minus any protocol. ocihttp verifies the
+	// registry's bearer tokens through the token service.
+	"shared protocol": {may: []string{"domain", "gate", "plumbing", "token service"}},
+	// The token service (jwtauth): it issues the registry's bearer JWTs at /jwt/auth, keeps the
+	// signing key and verifies the tokens for the registry and the dependency proxy, which both
+	// use it. It sees what a shared protocol sees, and it alone may use the JWT library
+	// (docs/architecture.md §1).
+	"token service": {may: []string{"domain", "gate", "plumbing"}, modules: []string{"github.com/golang-jwt/jwt/v5"}},
 	// The typed REST client, for the CLI: it speaks HTTP to the server and shares no code with it.
 	"client": {},
 	// The composition root: it alone wires everything (but no test support or entry point).
-	"composition": {may: []string{"domain", "plumbing", "config", "gate", "adapter", "protocol", "shared protocol"}},
+	"composition": {may: []string{"domain", "plumbing", "config", "gate", "adapter", "protocol", "shared protocol",
+		"token service"}},
 	// Entry points: cmd/gatehouse (docs/architecture.md §2.3: config, server, api/client) and the
 	// benchmark.
 	"entry point": {may: []string{"config", "composition", "client"}, modules: []string{"github.com/spf13/cobra"}},
@@ -98,6 +105,8 @@ var classified = map[string]string{
 
 	"internal/packages/pkghttp": "shared protocol",
 	"internal/ocihttp":          "shared protocol",
+
+	"internal/jwtauth": "token service",
 
 	"internal/api/client": "client",
 

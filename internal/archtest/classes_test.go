@@ -33,7 +33,7 @@ func TestClassRules(t *testing.T) {
 			continue
 		}
 		name, _ := classOf(r)
-		if isProtocol := name == "protocol" || name == "shared protocol"; isProtocol != (protocolOf(r) != "") {
+		if isProtocol := name == "protocol" || name == "shared protocol" || name == "token service"; isProtocol != (protocolOf(r) != "") {
 			t.Errorf("%s: class %q, but Check's protocolOf says %q: update protocolRoots or the class table", r, name, protocolOf(r))
 		}
 	}
@@ -89,15 +89,15 @@ func everyClass() map[string][]string {
 		"internal/git":                {"internal/authn", "internal/httpx", "internal/gitexec"},
 		"internal/api":                {"internal/authn", "internal/httpx", "internal/notify"},
 		"internal/api/client":         {"net/http"},
-		"internal/registry":           {"internal/ocihttp", "internal/registry/jwtauth"},
-		"internal/registry/jwtauth":   {"internal/authn", "github.com/golang-jwt/jwt/v5"},
-		"internal/proxy":              {"internal/ocihttp", "golang.org/x/sync/singleflight"},
-		"internal/ocihttp":            {"internal/blob", "net/http"},
+		"internal/registry":           {"internal/ocihttp", "internal/jwtauth"},
+		"internal/jwtauth":            {"internal/authn", "github.com/golang-jwt/jwt/v5"},
+		"internal/proxy":              {"internal/ocihttp", "internal/jwtauth", "golang.org/x/sync/singleflight"},
+		"internal/ocihttp":            {"internal/blob", "internal/jwtauth", "net/http"},
 		"internal/web":                {"internal/authn", "internal/httpx"},
 		"internal/packages/pkghttp":   {"internal/packages", "internal/authn", "internal/httpx"},
 		"internal/packages/npm":       {"internal/packages/pkghttp"},
 		"internal/packages/goproxy":   {"internal/packages/pkghttp", "internal/gitexec", "golang.org/x/mod/module"},
-		"internal/server":             {"internal/config", "internal/sqlstore", "internal/blob/fsblob", "internal/extauthz", "internal/gc", "internal/git", "internal/api", "internal/registry", "internal/proxy", "internal/packages/npm", "internal/notify/smtpmail"},
+		"internal/server":             {"internal/config", "internal/sqlstore", "internal/blob/fsblob", "internal/extauthz", "internal/gc", "internal/git", "internal/api", "internal/registry", "internal/proxy", "internal/jwtauth", "internal/packages/npm", "internal/notify/smtpmail"},
 		"cmd/gatehouse":               {"internal/config", "internal/server", "internal/api/client", "github.com/spf13/cobra"},
 		"bench/benchserve":            {"internal/config", "internal/server"},
 		"internal/blob/blobtest":      {"internal/blob", "testing"},
@@ -151,6 +151,15 @@ func TestCheckClasses(t *testing.T) {
 		{"fail/shared protocol helper imports a protocol", func(g map[string][]string) {
 			g["internal/ocihttp"] = append(g["internal/ocihttp"], "internal/registry")
 		}, []want{{`class "shared protocol" may not import class "protocol"`, "internal/ocihttp", "internal/registry"}}},
+		{"fail/token service imports the shared OCI helper", func(g map[string][]string) {
+			g["internal/jwtauth"] = append(g["internal/jwtauth"], "internal/ocihttp")
+		}, []want{{`class "token service" may not import class "shared protocol"`, "internal/jwtauth", "internal/ocihttp"}}},
+		{"fail/token service imports a protocol", func(g map[string][]string) {
+			g["internal/jwtauth"] = append(g["internal/jwtauth"], "internal/registry")
+		}, []want{{`class "token service" may not import class "protocol"`, "internal/jwtauth", "internal/registry"}}},
+		{"fail/a protocol uses the JWT library itself", func(g map[string][]string) {
+			g["internal/registry"] = append(g["internal/registry"], "github.com/golang-jwt/jwt/v5")
+		}, []want{{`third-party module outside the allow-list of class "protocol"`, "internal/registry", "github.com/golang-jwt/jwt/v5"}}},
 		{"fail/plumbing imports the domain", func(g map[string][]string) {
 			g["internal/httpx"] = append(g["internal/httpx"], "internal/access")
 		}, []want{{`class "plumbing" may not import class "domain"`, "internal/httpx", "internal/access"}}},

@@ -20,14 +20,8 @@ import (
 // tee before it is dropped (the copy into the cache goes on without it).
 const clientWriteTimeout = 30 * time.Second
 
-// copyBuf is a pool of 256 KiB buffers for streaming blobs.
-var copyBuf = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
-
-func copyBuffered(dst io.Writer, src io.Reader) (int64, error) {
-	bp := copyBuf.Get().(*[]byte)
-	defer copyBuf.Put(bp)
-	return io.CopyBuffer(dst, src, *bp)
-}
+// copier streams blobs with 256 KiB buffers.
+var copier = ocihttp.NewCopier(256 << 10)
 
 // errCollected: garbage collection deleted a blob while the proxy was recording it.
 var errCollected = ocihttp.Fail(ocihttp.CodeUnavailable, "garbage collection removed the blob while it was being cached; pull again")
@@ -38,52 +32,52 @@ var errCollected = ocihttp.Fail(ocihttp.CodeUnavailable, "garbage collection rem
 // miss only asks the upstream.
 func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g grant) {
 	ctx := r.Context()
-	cached, err := h.cfg.Store.ProxyBlob(ctx, g.group.ID, string(rt.digest))
+	cached, err := h.cfg.Store.ProxyBlob(ctx, g.group.ID, string(rt.Digest))
 	switch {
 	case err == nil:
-		if h.sendStored(w, r, rt.digest, cached.Size) {
+		if h.sendStored(w, r, rt.Digest, cached.Size) {
 			return
 		}
-		h.log.WarnContext(ctx, "cached blob missing from storage; fetching it again", "digest", string(rt.digest))
+		h.cfg.Log.WarnContext(ctx, "cached blob missing from storage; fetching it again", "digest", string(rt.Digest))
 	case !errors.Is(err, oci.ErrNotFound):
 		h.writeError(w, r, err)
 		return
 	}
-	image := h.cfg.Upstream.ImagePath(rt.name.Image)
+	image := h.cfg.Upstream.ImagePath(rt.Name.Image)
 	if r.Method == http.MethodHead {
-		size, err := h.cfg.Upstream.headBlob(ctx, image, rt.digest)
+		size, err := h.cfg.Upstream.headBlob(ctx, image, rt.Digest)
 		if err != nil {
 			h.writeError(w, r, upstreamFailure(err, ocihttp.CodeBlobUnknown))
 			return
 		}
-		ocihttp.SetBlobHeaders(w, rt.digest)
+		ocihttp.SetBlobHeaders(w, rt.Digest)
 		if size >= 0 {
 			w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 		}
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	sink := &clientSink{w: w, rc: http.NewResponseController(w), digest: rt.digest}
+	sink := &clientSink{w: w, rc: http.NewResponseController(w), digest: rt.Digest}
 	// Once this returns, the flight (which may outlive the request) no longer touches w.
 	defer sink.abandon()
-	info, err := h.fillBlob(ctx, image, rt.digest, g.group, sink)
+	info, err := h.fillBlob(ctx, image, rt.Digest, g.group, sink)
 	switch started, done := sink.state(); {
 	case done:
 		if err != nil {
-			h.log.WarnContext(ctx, "blob served but not cached", "digest", string(rt.digest), "err", err.Error())
+			h.cfg.Log.WarnContext(ctx, "blob served but not cached", "digest", string(rt.Digest), "err", err.Error())
 		}
 		return
 	case started:
 		// The client has part of a blob that failed (or whose digest is wrong), or it went
 		// away: cut the connection so it cannot take the part for the whole.
 		if ctx.Err() == nil {
-			h.log.WarnContext(ctx, "blob fetch failed mid-stream", "digest", string(rt.digest), "err", errString(err))
+			h.cfg.Log.WarnContext(ctx, "blob fetch failed mid-stream", "digest", string(rt.Digest), "err", errString(err))
 		}
 		sink.abandon()
 		panic(http.ErrAbortHandler)
 	case err != nil:
 		h.writeError(w, r, upstreamFailure(err, ocihttp.CodeBlobUnknown))
-	case !h.sendStored(w, r, rt.digest, info.Size):
+	case !h.sendStored(w, r, rt.Digest, info.Size):
 		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeBlobUnknown, ""))
 	}
 }
@@ -140,9 +134,9 @@ func (h *Handler) fetchBlob(ctx context.Context, image string, d blob.Digest, si
 	if err != nil {
 		return blob.Info{}, err
 	}
-	defer cancelUpload(ctx, wr) // nothing after a successful Commit
+	defer blob.CancelDetached(ctx, wr) // nothing after a successful Commit
 	sink.start(resp.ContentLength)
-	n, err := copyBuffered(io.MultiWriter(wr, sink), upstreamReader{resp.Body})
+	n, err := copier.Copy(io.MultiWriter(wr, sink), upstreamReader{resp.Body})
 	if err != nil {
 		return blob.Info{}, err
 	}
@@ -151,7 +145,7 @@ func (h *Handler) fetchBlob(ctx context.Context, image string, d blob.Digest, si
 	}
 	info, err := wr.Commit(ctx, d)
 	if errors.Is(err, blob.ErrDigestMismatch) {
-		h.log.WarnContext(ctx, "upstream blob does not match its digest; not cached", "digest", string(d), "image", image)
+		h.cfg.Log.WarnContext(ctx, "upstream blob does not match its digest; not cached", "digest", string(d), "image", image)
 		return blob.Info{}, errCorrupt
 	}
 	if err != nil {
@@ -165,7 +159,7 @@ func (h *Handler) fetchBlob(ctx context.Context, image string, d blob.Digest, si
 // collection (undoing the record if not).
 func (h *Handler) keepBlob(ctx context.Context, groupID int64, info blob.Info) error {
 	d := string(info.Digest)
-	if err := h.cfg.Store.PutProxyBlob(ctx, groupID, oci.CachedBlob{Digest: d, Size: info.Size, CreatedAt: h.now()}); err != nil {
+	if err := h.cfg.Store.PutProxyBlob(ctx, groupID, oci.CachedBlob{Digest: d, Size: info.Size, CreatedAt: h.cfg.Now()}); err != nil {
 		return err
 	}
 	if h.cfg.Fence == nil {
@@ -176,7 +170,7 @@ func (h *Handler) keepBlob(ctx context.Context, groupID int64, info blob.Info) e
 		return err
 	}
 	if err := h.cfg.Store.DeleteProxyBlob(context.WithoutCancel(ctx), groupID, d); err != nil && !errors.Is(err, oci.ErrNotFound) {
-		h.log.WarnContext(ctx, "delete a cached blob garbage collection removed", "digest", d, "err", err.Error())
+		h.cfg.Log.WarnContext(ctx, "delete a cached blob garbage collection removed", "digest", d, "err", err.Error())
 	}
 	return errCollected
 }
@@ -191,11 +185,8 @@ func (h *Handler) sendStored(w http.ResponseWriter, r *http.Request, d blob.Dige
 			return false
 		}
 	}
-	ocihttp.SetBlobHeaders(w, d)
-	w.Header().Set("Accept-Ranges", "bytes")
-	w.Header().Set("Cache-Control", "max-age=31536000")
-	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == `"`+string(d)+`"` || inm == string(d)) {
-		w.WriteHeader(http.StatusNotModified)
+	ocihttp.SetStoredBlobHeaders(w, d)
+	if ocihttp.NotModified(w, r, string(d)) {
 		return true
 	}
 	if r.Method == http.MethodHead {
@@ -203,10 +194,8 @@ func (h *Handler) sendStored(w http.ResponseWriter, r *http.Request, d blob.Dige
 		w.WriteHeader(http.StatusOK)
 		return true
 	}
-	if rd, ok := h.cfg.Blobs.(blob.Redirector); ok && h.cfg.RedirectBlobs {
-		if u, err := rd.RedirectURL(ctx, d, 20*time.Minute); err == nil {
-			w.Header().Del("Content-Type")
-			http.Redirect(w, r, u, http.StatusTemporaryRedirect)
+	if h.cfg.RedirectBlobs {
+		if done, _ := ocihttp.Redirect(w, r, h.cfg.Blobs, d); done {
 			return true
 		}
 	}
@@ -222,15 +211,13 @@ func (h *Handler) sendStored(w http.ResponseWriter, r *http.Request, d blob.Dige
 	}
 	if r.Header.Get("Range") != "" {
 		rc.Close()
-		rs := ocihttp.NewBlobReader(ctx, h.cfg.Blobs, d, size)
-		defer rs.Close()
-		http.ServeContent(w, r, "", time.Time{}, rs)
+		_ = ocihttp.ServeRanges(w, r, h.cfg.Blobs, d, size)
 		return true
 	}
 	defer rc.Close()
 	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 	w.WriteHeader(http.StatusOK)
-	_, _ = copyBuffered(w, rc)
+	_, _ = copier.Copy(w, rc)
 	return true
 }
 
@@ -317,15 +304,6 @@ func (s *clientSink) state() (started, done bool) {
 // serveDeleteBlob answers DELETE …/blobs/<digest>: the group's record goes at once (202); the
 // bytes stay for garbage collection, since others may use them.
 func (h *Handler) serveDeleteBlob(w http.ResponseWriter, r *http.Request, rt route, g grant) {
-	err := h.cfg.Store.DeleteProxyBlob(r.Context(), g.group.ID, string(rt.digest))
-	if errors.Is(err, oci.ErrNotFound) {
-		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeBlobUnknown, ""))
-		return
-	}
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusAccepted)
+	err := h.cfg.Store.DeleteProxyBlob(r.Context(), g.group.ID, string(rt.Digest))
+	ocihttp.Deleted(w, r, err, ocihttp.CodeBlobUnknown, h.writeError)
 }

@@ -3,9 +3,6 @@ package proxy
 import (
 	"context"
 	"sync/atomic"
-	"time"
-
-	"github.com/gatehouse-dev/gatehouse/internal/blob"
 )
 
 // shared runs fetch once per key however many requests ask for it at once, on a context
@@ -40,12 +37,4 @@ func (h *Handler) shared(ctx context.Context, key string, fetch func(ctx context
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-}
-
-// cancelUpload discards an upload on every early return, even once the fetch's own context has
-// timed out (a finished or committed upload ignores it).
-func cancelUpload(ctx context.Context, wr blob.Writer) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	_ = wr.Cancel(cctx)
 }

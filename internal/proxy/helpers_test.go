@@ -3,7 +3,6 @@ package proxy_test
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -18,16 +17,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
-	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
-
-// localhost makes a server's external URL (and so its token realm) use "localhost": crane and
-// oras refuse a loopback token realm that is not on the registry's own host
-// (docs/architecture.md §6.4).
-func localhost(c *config.Config) {
-	c.ExternalURL = strings.Replace(c.ExternalURL, "://127.0.0.1:", "://localhost:", 1)
-}
 
 func hostOf(t *testing.T, ts *testenv.TestServer) string {
 	t.Helper()
@@ -52,7 +43,7 @@ type upstream struct {
 
 func startUpstream(t *testing.T) *upstream {
 	t.Helper()
-	ts := testenv.StartServer(t, localhost)
+	ts := testenv.StartServer(t, testenv.Localhost)
 	u := &upstream{ts: ts, host: hostOf(t, ts), f: ts.MakeFixture(t), home: t.TempDir()}
 	var p testenv.Project
 	ts.MustAPI(t, http.StatusCreated, "POST", "/projects", map[string]any{"name": "pub", "path": "pub",
@@ -259,57 +250,6 @@ func waitFor(t *testing.T, ch chan string, want, what string) {
 	}
 }
 
-// token asks /jwt/auth of base for a token for service and scopes as user:secret, and returns
-// the status, the token and the access it grants ("type:name:actions" per entry).
-func token(t *testing.T, base, service, user, secret string, scopes ...string) (int, string, []string) {
-	t.Helper()
-	q := url.Values{"service": {service}}
-	for _, s := range scopes {
-		q.Add("scope", s)
-	}
-	req, _ := http.NewRequest(http.MethodGet, base+"/jwt/auth?"+q.Encode(), nil)
-	if user != "" {
-		req.SetBasicAuth(user, secret)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Token string `json:"token"`
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, "", nil
-	}
-	if err := json.Unmarshal(raw, &body); err != nil {
-		t.Fatalf("decode token answer: %v", err)
-	}
-	parts := strings.Split(body.Token, ".")
-	if len(parts) != 3 {
-		t.Fatalf("token is not a JWT")
-	}
-	claims, err := base64URL(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c struct {
-		Access []struct {
-			Type, Name string
-			Actions    []string
-		} `json:"access"`
-	}
-	if err := json.Unmarshal(claims, &c); err != nil {
-		t.Fatal(err)
-	}
-	var access []string
-	for _, a := range c.Access {
-		access = append(access, a.Type+":"+a.Name+":"+strings.Join(a.Actions, ","))
-	}
-	return resp.StatusCode, body.Token, access
-}
-
 // get sends method to base+path with a bearer token ("" for none).
 func get(t *testing.T, ctx context.Context, method, url, bearer string) *http.Response {
 	t.Helper()
@@ -347,7 +287,5 @@ func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(s[:])
 }
-
-func base64URL(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
 
 func blobDigest(s string) blob.Digest { return blob.Digest(s) }

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,11 +23,8 @@ func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route
 		h.writeError(w, r, err)
 		return
 	}
-	etag := `"` + m.Digest + `"`
-	w.Header().Set("Docker-Content-Digest", m.Digest)
-	w.Header().Set("ETag", etag)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == etag || inm == m.Digest) {
-		w.WriteHeader(http.StatusNotModified)
+	ocihttp.SetDigestHeaders(w, m.Digest)
+	if ocihttp.NotModified(w, r, m.Digest) {
 		return
 	}
 	var rc io.ReadCloser
@@ -36,10 +32,9 @@ func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route
 		rc, err = h.cfg.Blobs.Open(ctx, blob.Digest(m.Digest), 0)
 		if errors.Is(err, blob.ErrNotFound) {
 			// Recorded but gone from storage (garbage collection, a lost disk): fetch it again.
-			h.log.WarnContext(ctx, "cached manifest missing from storage; fetching it again", "digest", m.Digest)
+			h.cfg.Log.WarnContext(ctx, "cached manifest missing from storage; fetching it again", "digest", m.Digest)
 			if m, err = h.manifest(ctx, rt, g.group, true); err == nil {
-				w.Header().Set("Docker-Content-Digest", m.Digest)
-				w.Header().Set("ETag", `"`+m.Digest+`"`)
+				ocihttp.SetDigestHeaders(w, m.Digest)
 				rc, err = h.cfg.Blobs.Open(ctx, blob.Digest(m.Digest), 0)
 			}
 		}
@@ -61,13 +56,13 @@ func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route
 // while it is fresh (a digest always is; a tag for the TTL), else from the upstream. A stale
 // tag the upstream cannot confirm is served as cached. refetch ignores the cache.
 func (h *Handler) manifest(ctx context.Context, rt route, group *namespace.Group, refetch bool) (oci.CachedManifest, error) {
-	image := rt.name.Image.String()
+	image := rt.Name.Image.String()
 	var cached *oci.CachedManifest
 	if !refetch {
-		m, err := h.cfg.Store.ProxyManifest(ctx, group.ID, image, rt.ref())
+		m, err := h.cfg.Store.ProxyManifest(ctx, group.ID, image, rt.Ref.String())
 		switch {
 		case err == nil:
-			if rt.digest != "" || h.now().Sub(m.CheckedAt) < h.cfg.TagTTL {
+			if rt.Ref.Digest != "" || h.cfg.Now().Sub(m.CheckedAt) < h.cfg.TagTTL {
 				return m, nil
 			}
 			cached = &m
@@ -75,8 +70,8 @@ func (h *Handler) manifest(ctx context.Context, rt route, group *namespace.Group
 			return oci.CachedManifest{}, err
 		}
 	}
-	up := h.cfg.Upstream.ImagePath(rt.name.Image)
-	v, err := h.shared(ctx, "manifest\x00"+up+"\x00"+rt.ref(),
+	up := h.cfg.Upstream.ImagePath(rt.Name.Image)
+	v, err := h.shared(ctx, "manifest\x00"+up+"\x00"+rt.Ref.String(),
 		func(ctx context.Context) (any, error) { return h.fetchManifest(ctx, up, rt) },
 		func(ctx context.Context, v any) error {
 			_, err := h.keepManifest(ctx, group.ID, image, rt, v.(oci.CachedManifest), cached)
@@ -84,14 +79,14 @@ func (h *Handler) manifest(ctx context.Context, rt route, group *namespace.Group
 		})
 	if err != nil {
 		if cached != nil && ctx.Err() == nil {
-			h.log.WarnContext(ctx, "cannot check a cached tag with the upstream; serving the cached copy",
-				"image", image, "tag", rt.tag, "err", err.Error())
+			h.cfg.Log.WarnContext(ctx, "cannot check a cached tag with the upstream; serving the cached copy",
+				"image", image, "tag", rt.Ref.Tag, "err", err.Error())
 			return *cached, nil
 		}
 		return oci.CachedManifest{}, upstreamFailure(err, ocihttp.CodeManifestUnknown)
 	}
 	m := v.(oci.CachedManifest)
-	m.CheckedAt = h.now()
+	m.CheckedAt = h.cfg.Now()
 	return m, nil
 }
 
@@ -101,8 +96,8 @@ func (h *Handler) manifest(ctx context.Context, rt route, group *namespace.Group
 // holds (for another group) needs only the HEAD, to confirm the upstream serves it for this
 // image. The bytes must match the digest the request or the upstream names.
 func (h *Handler) fetchManifest(ctx context.Context, image string, rt route) (oci.CachedManifest, error) {
-	ref := rt.ref()
-	want := rt.digest
+	ref := rt.Ref.String()
+	want := rt.Ref.Digest
 	headType := ""
 	if want == "" || h.stored(ctx, want) {
 		head, err := h.cfg.Upstream.headManifest(ctx, image, ref)
@@ -136,14 +131,14 @@ func (h *Handler) fetchManifest(ctx context.Context, image string, rt route) (oc
 		want = blob.FromBytes(blob.SHA256, body)
 	}
 	if blob.FromBytes(want.Algorithm(), body) != want || (told != "" && told != want) {
-		h.log.WarnContext(ctx, "upstream manifest does not match its digest; not cached", "image", image, "ref", rt.ref())
+		h.cfg.Log.WarnContext(ctx, "upstream manifest does not match its digest; not cached", "image", image, "ref", rt.Ref.String())
 		return oci.CachedManifest{}, errCorrupt
 	}
 	parsed, err := oci.ParseManifest(body, contentType)
 	if err != nil {
 		return oci.CachedManifest{}, fmt.Errorf("%w: %v", errUnsupportedMedia, err)
 	}
-	if err := h.storeBytes(ctx, want, body); err != nil {
+	if err := blob.PutBytes(ctx, h.cfg.Blobs, want, body); err != nil {
 		return oci.CachedManifest{}, err
 	}
 	return oci.CachedManifest{Digest: string(want), MediaType: parsed.MediaType, Size: int64(len(body))}, nil
@@ -185,37 +180,18 @@ func (h *Handler) storedManifest(ctx context.Context, d blob.Digest, contentType
 	return oci.CachedManifest{Digest: string(d), MediaType: parsed.MediaType, Size: int64(len(body))}, true, nil
 }
 
-// storeBytes commits body as a blob under d (once: bytes already stored stay).
-func (h *Handler) storeBytes(ctx context.Context, d blob.Digest, body []byte) error {
-	if _, err := h.cfg.Blobs.Stat(ctx, d); err == nil {
-		return nil
-	} else if !errors.Is(err, blob.ErrNotFound) {
-		return err
-	}
-	wr, err := h.cfg.Blobs.Create(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancelUpload(ctx, wr)
-	if _, err := io.Copy(wr, bytes.NewReader(body)); err != nil {
-		return err
-	}
-	_, err = wr.Commit(ctx, d)
-	return err
-}
-
 // keepManifest records a fetched manifest in the group's cache of image: under the route's
 // tag (as checked now) or by digest. A tag the upstream still points at the cached manifest is
 // only marked as checked. Then it checks the bytes survived garbage collection.
 func (h *Handler) keepManifest(ctx context.Context, groupID int64, image string, rt route, m oci.CachedManifest,
 	cached *oci.CachedManifest) (oci.CachedManifest, error) {
-	now := h.now()
+	now := h.cfg.Now()
 	m.CreatedAt, m.CheckedAt = now, now
 	var err error
-	if rt.tag != "" && cached != nil && cached.Digest == m.Digest {
-		err = h.cfg.Store.TouchProxyTag(ctx, groupID, image, rt.tag, m.Digest, now)
+	if rt.Ref.Tag != "" && cached != nil && cached.Digest == m.Digest {
+		err = h.cfg.Store.TouchProxyTag(ctx, groupID, image, rt.Ref.Tag, m.Digest, now)
 	} else {
-		err = h.cfg.Store.PutProxyManifest(ctx, groupID, image, m, rt.tag)
+		err = h.cfg.Store.PutProxyManifest(ctx, groupID, image, m, rt.Ref.Tag)
 	}
 	if err != nil || h.cfg.Fence == nil {
 		return m, err
@@ -225,7 +201,7 @@ func (h *Handler) keepManifest(ctx context.Context, groupID int64, image string,
 		return m, err
 	}
 	if err := h.cfg.Store.DeleteProxyManifest(context.WithoutCancel(ctx), groupID, image, m.Digest); err != nil && !errors.Is(err, oci.ErrNotFound) {
-		h.log.WarnContext(ctx, "delete a cached manifest garbage collection removed", "digest", m.Digest, "err", err.Error())
+		h.cfg.Log.WarnContext(ctx, "delete a cached manifest garbage collection removed", "digest", m.Digest, "err", err.Error())
 	}
 	return m, errCollected
 }
@@ -234,21 +210,12 @@ func (h *Handler) keepManifest(ctx context.Context, groupID int64, image string,
 // digest the cached manifest and every tag naming it (202); the bytes stay for garbage
 // collection.
 func (h *Handler) serveDeleteManifest(w http.ResponseWriter, r *http.Request, rt route, g grant) {
-	image := rt.name.Image.String()
+	image := rt.Name.Image.String()
 	var err error
-	if rt.digest != "" {
-		err = h.cfg.Store.DeleteProxyManifest(r.Context(), g.group.ID, image, string(rt.digest))
+	if rt.Ref.Digest != "" {
+		err = h.cfg.Store.DeleteProxyManifest(r.Context(), g.group.ID, image, string(rt.Ref.Digest))
 	} else {
-		err = h.cfg.Store.DeleteProxyTag(r.Context(), g.group.ID, image, rt.tag)
+		err = h.cfg.Store.DeleteProxyTag(r.Context(), g.group.ID, image, rt.Ref.Tag)
 	}
-	if errors.Is(err, oci.ErrNotFound) {
-		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestUnknown, ""))
-		return
-	}
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusAccepted)
+	ocihttp.Deleted(w, r, err, ocihttp.CodeManifestUnknown, h.writeError)
 }

@@ -22,25 +22,21 @@ package proxy
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/singleflight"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
-	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/gate"
+	"github.com/gatehouse-dev/gatehouse/internal/jwtauth"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/oci"
 	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 )
-
-// Service is the token audience of the dependency proxy (docs/design.md §6.5).
-const Service = "dependency_proxy"
 
 // Defaults of Config.
 const (
@@ -54,7 +50,7 @@ type Config struct {
 	Blobs      blob.Store
 	Groups     Groups
 	Principals Principals
-	Tokens     Tokens
+	Tokens     *jwtauth.Issuer
 	Gate       *gate.Gate
 	Upstream   *Upstream
 	// Realm is the token endpoint clients are sent to (<external URL>/jwt/auth).
@@ -76,8 +72,7 @@ type Config struct {
 // Handler serves the dependency proxy's part of /v2/ (see Matches).
 type Handler struct {
 	cfg     Config
-	log     *slog.Logger
-	now     func() time.Time
+	gate    *ocihttp.Gate
 	flights singleflight.Group
 }
 
@@ -95,7 +90,11 @@ func New(cfg Config) *Handler {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Handler{cfg: cfg, log: cfg.Log, now: cfg.Now}
+	// Tokens for the container registry are accepted too: clients follow the /v2/ challenge,
+	// which names the registry's service, whichever image they pull (docs/design.md §6.5).
+	return &Handler{cfg: cfg, gate: &ocihttp.Gate{Tokens: cfg.Tokens,
+		Services:   []string{jwtauth.DependencyProxyService, jwtauth.ContainerRegistryService},
+		Principals: cfg.Principals, Gate: cfg.Gate, Realm: cfg.Realm, Now: cfg.Now}}
 }
 
 // grant is what the dispatcher hands a handler once the request is authorized; handlers cannot
@@ -105,111 +104,37 @@ type grant struct {
 	group     *namespace.Group
 }
 
-// ServeHTTP is the dispatcher: parse, look up the route's access, authorize once, then serve.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
-	rt, err := parsePath(r.URL.Path)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	ep, ok := routes[rt.kind][r.Method]
-	if !ok {
-		w.Header().Set("Allow", allowHeader(rt.kind))
-		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeUnsupported, "the dependency proxy only serves pulls and deletes of cached content"))
-		return
-	}
-	g, err := h.authorize(w, r, rt, ep.need)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	ep.serve(h, w, r, rt, g)
-}
+// dispatcher serves every request: parse, look up the route's access, authorize once, then serve.
+var dispatcher = ocihttp.Dispatcher[*Handler, oci.ProxyName, grant]{Routes: routes, Parse: parsePath,
+	Authorize: (*Handler).authorize, WriteError: (*Handler).writeError,
+	Unsupported: "the dependency proxy only serves pulls and deletes of cached content"}
 
-// proxyAction maps a token action to the access action it needs on the group.
-func proxyAction(a string) access.Action {
-	switch a {
-	case actionPull:
-		return access.ProxyPull
-	case actionDelete:
-		return access.ProxyDelete
-	}
-	return access.ProxyPush
-}
+// ServeHTTP is the dispatcher (ocihttp.Dispatcher).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { dispatcher.Serve(h, w, r) }
 
 // authorize checks the bearer token and asks access for every action the route needs, on the
-// group. The grant is requested ∩ allowed-now: the token must carry the action for the image,
-// and the credential behind it must still be allowed to do it. Anonymous requests are always
-// challenged: the proxy needs a credential, even for a public group. It writes the 401
-// challenge itself.
+// group (ocihttp.Gate). Anonymous requests are always challenged: the proxy needs a credential,
+// even for a public group. It writes the 401 challenge itself.
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, rt route, need []string) (grant, error) {
-	ctx := r.Context()
-	raw, bearer := authn.Bearer(r)
-	if !bearer {
-		return grant{}, h.challenge(w, rt, need, "", "")
-	}
-	claims, err := h.cfg.Tokens.VerifyBearer(raw)
-	if err != nil {
-		return grant{}, h.challenge(w, rt, need, "invalid_token", "the bearer token is invalid or expired")
-	}
-	p, err := access.Recheck(ctx, h.cfg.Principals, h.now(), access.CredentialIDs{
-		DeployToken: claims.DeployTokenID, User: claims.UserID, PersonalToken: claims.PersonalTokenID,
-		DeployTokenBinding: claims.DeployTokenSecret})
-	if errors.Is(err, access.ErrInactive) {
-		return grant{}, h.challenge(w, rt, need, "invalid_token", access.ErrInactive.Error())
-	}
+	name := rt.Name.Name.String()
+	scopes := []string{ocihttp.RepositoryScope(name, need)}
+	c, err := h.gate.Authenticate(w, r, scopes)
 	if err != nil {
 		return grant{}, err
 	}
-	group, err := h.cfg.Groups.GroupByPath(ctx, rt.name.Group)
+	if c.Claims == nil {
+		return grant{}, h.gate.Challenge(w, scopes, "", "")
+	}
+	group, err := h.cfg.Groups.GroupByPath(r.Context(), rt.Name.Group)
 	if err != nil && !errors.Is(err, errkind.ErrNotFound) {
 		return grant{}, err
 	}
-	name := rt.name.Name.String()
-	var missing, forbidden bool
-	var reason string
-	for _, a := range need {
-		d := access.Decision{Denial: access.NotFound, Reason: "no such group"}
-		if group != nil {
-			if d, err = h.cfg.Gate.Authorize(ctx, r, p, access.Resource{Group: group}, proxyAction(a)); err != nil {
-				return grant{}, err
-			}
-		}
-		switch {
-		case d.Allow():
-			missing = missing || claims.Allows == nil || !claims.Allows("repository", name, a)
-		case d.Denial == access.Unauthenticated || (d.Denial == access.NotFound && p.Kind == access.Anonymous):
-			return grant{}, h.challenge(w, rt, need, "insufficient_scope", "")
-		case d.Denial == access.NotFound:
-			if group == nil && p.Kind == access.UserPrincipal && p.User.Admin {
-				return grant{}, ocihttp.Fail(ocihttp.CodeNameUnknown, "no such group")
-			}
-			// Whether the group exists is not for this credential to learn.
-			return grant{}, ocihttp.Fail(ocihttp.CodeDenied, "")
-		default:
-			forbidden, reason = true, d.Reason
-		}
+	t := ocihttp.Target{Name: name, Unknown: "no such group"}
+	if group != nil {
+		t.Resource = &access.Resource{Group: group}
 	}
-	if forbidden {
-		return grant{}, ocihttp.Fail(ocihttp.CodeDenied, "%s", reason)
+	if err := h.gate.Authorize(w, r, c, t, need, jwtauth.ProxyAction); err != nil {
+		return grant{}, err
 	}
-	if missing {
-		return grant{}, h.challenge(w, rt, need, "insufficient_scope", "")
-	}
-	return grant{principal: p, group: group}, nil
-}
-
-// challenge writes the Bearer challenge header (realm, service "dependency_proxy", the scope the
-// route needs, and error= when a token was presented) and returns the 401 error to answer with.
-func (h *Handler) challenge(w http.ResponseWriter, rt route, need []string, errParam, detail string) error {
-	v := fmt.Sprintf(`Bearer realm=%q,service=%q`, h.cfg.Realm, Service)
-	if len(need) > 0 {
-		v += fmt.Sprintf(`,scope=%q`, "repository:"+rt.name.Name.String()+":"+strings.Join(need, ","))
-	}
-	if errParam != "" {
-		v += fmt.Sprintf(`,error=%q`, errParam)
-	}
-	w.Header().Set("WWW-Authenticate", v)
-	return ocihttp.Fail(ocihttp.CodeUnauthorized, "%s", detail)
+	return grant{principal: c.Principal, group: group}, nil
 }

@@ -37,7 +37,7 @@ func newEnv(t *testing.T, opts ...testenv.ServerOption) *env {
 	up := startUpstream(t)
 	e := &env{up: up, crane: testenv.GoTool(t, "crane")}
 	e.manifest, e.layer = up.push(t, "group/pub/app:v1", 64<<10)
-	e.ts = testenv.StartServer(t, append([]testenv.ServerOption{localhost, func(c *config.Config) {
+	e.ts = testenv.StartServer(t, append([]testenv.ServerOption{testenv.Localhost, func(c *config.Config) {
 		c.DependencyProxy.UpstreamURL = up.spy.srv.URL
 	}}, opts...)...)
 	e.host = hostOf(t, e.ts)
@@ -68,7 +68,7 @@ func (e *env) login(t *testing.T, tok testenv.DeployToken) string {
 // bearer is a dependency_proxy token for tok with the scope actions on the proxy image.
 func (e *env) bearer(t *testing.T, tok testenv.DeployToken, group, image, actions string) string {
 	t.Helper()
-	status, jwt, _ := token(t, e.ts.URL, "dependency_proxy", tok.Username, tok.Token,
+	status, jwt, _ := testenv.RegistryToken(t, e.ts.URL, "dependency_proxy", tok.Username, tok.Token,
 		"repository:"+group+"/dependency_proxy/containers/"+image+":"+actions)
 	if status != http.StatusOK {
 		t.Fatalf("token: %d", status)
@@ -192,7 +192,7 @@ func TestTokensAndChallenges(t *testing.T) {
 		{"fail/a subgroup token gets nothing on its parent", e.sub, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			status, _, access := token(t, e.ts.URL, "dependency_proxy", c.tok.Username, c.tok.Token, scope)
+			status, _, access := testenv.RegistryToken(t, e.ts.URL, "dependency_proxy", c.tok.Username, c.tok.Token, scope)
 			if status != http.StatusOK || !slices.Equal(access, c.want) {
 				t.Fatalf("dependency_proxy: %d %v, want %v", status, access, c.want)
 			}
@@ -202,7 +202,7 @@ func TestTokensAndChallenges(t *testing.T) {
 			for _, a := range c.want {
 				noPush = append(noPush, strings.Replace(a, "pull,push,delete", "pull,delete", 1))
 			}
-			status, _, access = token(t, e.ts.URL, "container_registry", c.tok.Username, c.tok.Token, scope)
+			status, _, access = testenv.RegistryToken(t, e.ts.URL, "container_registry", c.tok.Username, c.tok.Token, scope)
 			if status != http.StatusOK || !slices.Equal(access, noPush) {
 				t.Fatalf("container_registry: %d %v, want %v", status, access, noPush)
 			}
@@ -569,7 +569,7 @@ func TestPrivateUpstreamWithCredentials(t *testing.T) {
 	want := strings.TrimSpace(testenv.MustRun(t, up.home, crane, "digest", up.host+"/group/top/private:v1"))
 	cred := up.ts.CreateDeployToken(t, "projects/"+itoa(up.f.Projects["top"].ID), []string{"read_registry"}, nil)
 
-	ts := testenv.StartServer(t, localhost, testenv.WithPostgres(t), func(c *config.Config) {
+	ts := testenv.StartServer(t, testenv.Localhost, testenv.WithPostgres(t), func(c *config.Config) {
 		c.DependencyProxy.UpstreamURL = up.spy.srv.URL
 		c.DependencyProxy.UpstreamUsername = cred.Username
 		c.DependencyProxy.UpstreamPassword = config.Secret(cred.Token)

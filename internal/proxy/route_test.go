@@ -18,21 +18,21 @@ const digestA = "sha256:" + "a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8
 func TestParsePath(t *testing.T) {
 	ok := []struct {
 		path               string
-		kind               kind
+		kind               ocihttp.Kind
 		group, image, ref  string
 		wantTag, wantBlobs bool
 	}{
-		{"/v2/group/dependency_proxy/containers/alpine/manifests/latest", kindManifest, "group", "alpine", "latest", true, false},
-		{"/v2/group/sub/dependency_proxy/containers/library/alpine/manifests/3.20", kindManifest, "group/sub", "library/alpine", "3.20", true, false},
-		{"/v2/g/dependency_proxy/containers/bitnami/redis/manifests/" + digestA, kindManifest, "g", "bitnami/redis", digestA, false, false},
-		{"/v2/g/dependency_proxy/containers/alpine/blobs/" + digestA, kindBlob, "g", "alpine", digestA, false, true},
+		{"/v2/group/dependency_proxy/containers/alpine/manifests/latest", ocihttp.KindManifest, "group", "alpine", "latest", true, false},
+		{"/v2/group/sub/dependency_proxy/containers/library/alpine/manifests/3.20", ocihttp.KindManifest, "group/sub", "library/alpine", "3.20", true, false},
+		{"/v2/g/dependency_proxy/containers/bitnami/redis/manifests/" + digestA, ocihttp.KindManifest, "g", "bitnami/redis", digestA, false, false},
+		{"/v2/g/dependency_proxy/containers/alpine/blobs/" + digestA, ocihttp.KindBlob, "g", "alpine", digestA, false, true},
 		// Image names may contain "manifests" or "blobs" as components: the tail decides.
-		{"/v2/g/dependency_proxy/containers/x/manifests/blobs/" + digestA, kindBlob, "g", "x/manifests", digestA, false, true},
-		{"/v2/g/dependency_proxy/containers/x/blobs/manifests/v1", kindManifest, "g", "x/blobs", "v1", true, false},
+		{"/v2/g/dependency_proxy/containers/x/manifests/blobs/" + digestA, ocihttp.KindBlob, "g", "x/manifests", digestA, false, true},
+		{"/v2/g/dependency_proxy/containers/x/blobs/manifests/v1", ocihttp.KindManifest, "g", "x/blobs", "v1", true, false},
 		// The first marker splits group from image.
-		{"/v2/g/dependency_proxy/containers/a/dependency_proxy/containers/b/manifests/v1", kindManifest, "g", "a/dependency_proxy/containers/b", "v1", true, false},
-		{"/v2/g/dependency_proxy/containers/alpine/blobs/uploads/", kindUpload, "g", "alpine", "", false, false},
-		{"/v2/g/dependency_proxy/containers/alpine/blobs/uploads/abc", kindUpload, "g", "alpine", "", false, false},
+		{"/v2/g/dependency_proxy/containers/a/dependency_proxy/containers/b/manifests/v1", ocihttp.KindManifest, "g", "a/dependency_proxy/containers/b", "v1", true, false},
+		{"/v2/g/dependency_proxy/containers/alpine/blobs/uploads/", ocihttp.KindUploadStart, "g", "alpine", "", false, false},
+		{"/v2/g/dependency_proxy/containers/alpine/blobs/uploads/abc", ocihttp.KindUpload, "g", "alpine", "", false, false},
 	}
 	for _, c := range ok {
 		t.Run("ok/"+c.path, func(t *testing.T) {
@@ -40,11 +40,15 @@ func TestParsePath(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rt.kind != c.kind || rt.name.Group != c.group || string(rt.name.Image) != c.image ||
-				rt.name.Name.String() != c.group+oci.ProxyMarker+c.image || rt.ref() != c.ref {
+			ref := rt.Ref.String()
+			if rt.Kind == ocihttp.KindBlob {
+				ref = string(rt.Digest)
+			}
+			if rt.Kind != c.kind || rt.Name.Group != c.group || string(rt.Name.Image) != c.image ||
+				rt.Name.Name.String() != c.group+oci.ProxyMarker+c.image || ref != c.ref {
 				t.Fatalf("parsePath = %+v", rt)
 			}
-			if (rt.tag != "") != c.wantTag || (c.wantBlobs && rt.digest == "") {
+			if (rt.Ref.Tag != "") != c.wantTag || (c.wantBlobs && rt.Digest == "") {
 				t.Fatalf("tag/digest: %+v", rt)
 			}
 			if !Matches(c.path) {
@@ -111,28 +115,28 @@ func FuzzParsePath(f *testing.F) {
 		if !Matches(p) {
 			t.Fatalf("parsePath accepted %q, which Matches refuses", p)
 		}
-		n, err := oci.ParseProxyName(rt.name.Name.String())
-		if err != nil || n != rt.name {
-			t.Fatalf("name of %q does not round-trip: %+v %v", p, rt.name, err)
+		n, err := oci.ParseProxyName(rt.Name.Name.String())
+		if err != nil || n != rt.Name {
+			t.Fatalf("name of %q does not round-trip: %+v %v", p, rt.Name, err)
 		}
-		if rt.name.Group+oci.ProxyMarker+string(rt.name.Image) != string(rt.name.Name) {
-			t.Fatalf("name of %q does not split: %+v", p, rt.name)
+		if rt.Name.Group+oci.ProxyMarker+string(rt.Name.Image) != string(rt.Name.Name) {
+			t.Fatalf("name of %q does not split: %+v", p, rt.Name)
 		}
-		switch rt.kind {
-		case kindManifest:
-			if (rt.tag == "") == (rt.digest == "") || (rt.tag != "" && !validTag(rt.tag)) {
+		switch rt.Kind {
+		case ocihttp.KindManifest:
+			if (rt.Ref.Tag == "") == (rt.Ref.Digest == "") || (rt.Ref.Tag != "" && !oci.ValidTag(rt.Ref.Tag)) {
 				t.Fatalf("manifest reference of %q: %+v", p, rt)
 			}
-			if !strings.HasSuffix(p, "/manifests/"+rt.ref()) {
+			if !strings.HasSuffix(p, "/manifests/"+rt.Ref.String()) {
 				t.Fatalf("reference of %q is not its tail: %+v", p, rt)
 			}
-		case kindBlob:
-			if !oci.ValidDigest(string(rt.digest)) || !strings.HasSuffix(p, "/blobs/"+string(rt.digest)) {
+		case ocihttp.KindBlob:
+			if !oci.ValidDigest(string(rt.Digest)) || !strings.HasSuffix(p, "/blobs/"+string(rt.Digest)) {
 				t.Fatalf("blob digest of %q: %+v", p, rt)
 			}
-		case kindUpload:
+		case ocihttp.KindUploadStart, ocihttp.KindUpload:
 		default:
-			t.Fatalf("kind %d for %q", rt.kind, p)
+			t.Fatalf("kind %d for %q", rt.Kind, p)
 		}
 	})
 }

@@ -69,21 +69,3 @@ type Principals = access.Credentials
 type Fence interface {
 	Survived(ctx context.Context, d blob.Digest) (bool, error)
 }
-
-// Claims is what the proxy reads from a verified bearer token.
-type Claims struct {
-	// The credential behind the token (at most one of the three is set; none for anonymous).
-	DeployTokenID, UserID, PersonalTokenID int64
-	// DeployTokenSecret binds a deploy token's claims to the secret they were minted with.
-	DeployTokenSecret string
-	// Allows reports whether the token grants action on the resource (typ, name).
-	Allows func(typ, name, action string) bool
-}
-
-// Tokens verifies the bearer tokens /jwt/auth issues. Server adapts *jwtauth.Issuer to it.
-type Tokens interface {
-	// VerifyBearer checks raw (signature, issuer, expiry, and an audience of the dependency
-	// proxy or of the container registry, whose /v2/ challenge clients follow for every name
-	// on this host) and returns its claims; any failure is an error.
-	VerifyBearer(raw string) (Claims, error)
-}

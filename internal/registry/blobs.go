@@ -1,43 +1,26 @@
 package registry
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 )
 
-// copyBuf is a pool of 1 MiB buffers for streaming blobs in and out (fewer syscalls than
-// io.Copy's 32 KiB).
-var copyBuf = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
-
-func copyBuffered(dst io.Writer, src io.Reader) (int64, error) {
-	bp := copyBuf.Get().(*[]byte)
-	defer copyBuf.Put(bp)
-	return io.CopyBuffer(dst, src, *bp)
-}
-
-// setBlobHeaders sets what every blob answer carries.
-func setBlobHeaders(w http.ResponseWriter, d blob.Digest) {
-	ocihttp.SetBlobHeaders(w, d)
-	w.Header().Set("Accept-Ranges", "bytes")
-	w.Header().Set("Cache-Control", "max-age=31536000")
-}
+// copier streams blobs in and out with 1 MiB buffers.
+var copier = ocihttp.NewCopier(1 << 20)
 
 // serveBlob answers GET and HEAD /v2/<name>/blobs/<digest>: only blobs linked into the
 // repository, streamed from the blob store, with Range support (RFC 9110 §14).
 func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g grant) {
 	ctx := r.Context()
-	link, err := h.cfg.Store.BlobLink(ctx, g.repo(rt), string(rt.digest))
+	link, err := h.cfg.Store.BlobLink(ctx, g.repo(rt), string(rt.Digest))
 	if errors.Is(err, oci.ErrNotFound) {
 		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeBlobUnknown, ""))
 		return
@@ -46,9 +29,8 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g 
 		h.writeError(w, r, err)
 		return
 	}
-	setBlobHeaders(w, rt.digest)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == `"`+string(rt.digest)+`"` || inm == string(rt.digest)) {
-		w.WriteHeader(http.StatusNotModified)
+	ocihttp.SetStoredBlobHeaders(w, rt.Digest)
+	if ocihttp.NotModified(w, r, string(rt.Digest)) {
 		return
 	}
 	if r.Method == http.MethodHead {
@@ -56,17 +38,17 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g 
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if rd, ok := h.cfg.Blobs.(blob.Redirector); ok && h.cfg.RedirectBlobs {
-		u, err := rd.RedirectURL(ctx, rt.digest, 20*time.Minute)
-		if err == nil {
-			w.Header().Del("Content-Type")
-			http.Redirect(w, r, u, http.StatusTemporaryRedirect)
+	if h.cfg.RedirectBlobs {
+		done, err := ocihttp.Redirect(w, r, h.cfg.Blobs, rt.Digest)
+		if done {
 			return
 		}
-		h.log.WarnContext(ctx, "blob redirect failed; serving directly", "digest", string(rt.digest), "err", err.Error())
+		if err != nil {
+			h.cfg.Log.WarnContext(ctx, "blob redirect failed; serving directly", "digest", string(rt.Digest), "err", err.Error())
+		}
 	}
 	if r.Header.Get("Range") == "" {
-		rc, err := h.cfg.Blobs.Open(ctx, rt.digest, 0)
+		rc, err := h.cfg.Blobs.Open(ctx, rt.Digest, 0)
 		if err != nil {
 			h.blobOpenError(w, r, err)
 			return
@@ -74,16 +56,16 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g 
 		defer rc.Close()
 		w.Header().Set("Content-Length", strconv.FormatInt(link.Size, 10))
 		w.WriteHeader(http.StatusOK)
-		_, _ = copyBuffered(w, rc)
+		_, _ = copier.Copy(w, rc)
 		return
 	}
 	if start, n, ok := singleRange(r, link.Size); ok {
 		if n < 0 {
 			w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(link.Size, 10))
-			h.writeError(w, r, ocihttp.Fail(codeRangeNotSatisfiable, ""))
+			h.writeError(w, r, ocihttp.Fail(ocihttp.CodeRangeNotSatisfiable, ""))
 			return
 		}
-		rc, err := h.cfg.Blobs.Open(ctx, rt.digest, start)
+		rc, err := h.cfg.Blobs.Open(ctx, rt.Digest, start)
 		if err != nil {
 			h.blobOpenError(w, r, err)
 			return
@@ -92,22 +74,19 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rt route, g 
 		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, start+n-1, link.Size))
 		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
 		w.WriteHeader(http.StatusPartialContent)
-		_, _ = copyBuffered(w, io.LimitReader(rc, n))
+		_, _ = copier.Copy(w, io.LimitReader(rc, n))
 		return
 	}
 	// Multiple ranges and conditional ranges: net/http's implementation.
-	rs := ocihttp.NewBlobReader(ctx, h.cfg.Blobs, rt.digest, link.Size)
-	defer rs.Close()
-	http.ServeContent(w, r, "", time.Time{}, rs)
-	if err := rs.Err(); err != nil && !errors.Is(err, context.Canceled) {
-		h.log.WarnContext(ctx, "blob read failed", "digest", string(rt.digest), "err", err.Error())
+	if err := ocihttp.ServeRanges(w, r, h.cfg.Blobs, rt.Digest, link.Size); err != nil {
+		h.cfg.Log.WarnContext(ctx, "blob read failed", "digest", string(rt.Digest), "err", err.Error())
 	}
 }
 
 func (h *Handler) blobOpenError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, blob.ErrNotFound) {
 		// Linked but gone from storage: answer as unknown rather than fail.
-		h.log.WarnContext(r.Context(), "linked blob missing from storage", "err", err.Error())
+		h.cfg.Log.WarnContext(r.Context(), "linked blob missing from storage", "err", err.Error())
 		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeBlobUnknown, ""))
 		return
 	}
@@ -117,17 +96,8 @@ func (h *Handler) blobOpenError(w http.ResponseWriter, r *http.Request, err erro
 // serveDeleteBlob answers DELETE /v2/<name>/blobs/<digest>: the repository's link goes at once
 // (202); the bytes stay for garbage collection, since other repositories may link them.
 func (h *Handler) serveDeleteBlob(w http.ResponseWriter, r *http.Request, rt route, g grant) {
-	err := h.cfg.Store.UnlinkBlob(r.Context(), g.repo(rt), string(rt.digest))
-	if errors.Is(err, oci.ErrNotFound) {
-		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeBlobUnknown, ""))
-		return
-	}
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusAccepted)
+	err := h.cfg.Store.UnlinkBlob(r.Context(), g.repo(rt), string(rt.Digest))
+	ocihttp.Deleted(w, r, err, ocihttp.CodeBlobUnknown, h.writeError)
 }
 
 // singleRange interprets a Range header of one byte range (RFC 9110 §14) over size bytes. ok

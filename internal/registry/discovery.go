@@ -26,7 +26,7 @@ func pageSize(q url.Values) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		return 0, ocihttp.Fail(codeBadRequest, "n must be a non-negative integer")
+		return 0, ocihttp.Fail(ocihttp.CodeBadRequest, "n must be a non-negative integer")
 	}
 	return min(n, maxPage), nil
 }
@@ -65,7 +65,7 @@ func (h *Handler) serveTags(w http.ResponseWriter, r *http.Request, rt route, g 
 	if len(tags) > n {
 		tags = tags[:n]
 		if n > 0 {
-			nextLink(w, "/v2/"+rt.name.String()+"/tags/list", url.Values{"n": {strconv.Itoa(n)}, "last": {tags[n-1]}})
+			nextLink(w, "/v2/"+rt.Name.String()+"/tags/list", url.Values{"n": {strconv.Itoa(n)}, "last": {tags[n-1]}})
 		}
 	}
 	if tags == nil {
@@ -74,7 +74,7 @@ func (h *Handler) serveTags(w http.ResponseWriter, r *http.Request, rt route, g 
 	writeJSON(w, "application/json", struct {
 		Name string   `json:"name"`
 		Tags []string `json:"tags"`
-	}{rt.name.String(), tags})
+	}{rt.Name.String(), tags})
 }
 
 // serveReferrers answers GET /v2/<name>/referrers/<digest>[?artifactType=]: an image index of
@@ -83,7 +83,7 @@ func (h *Handler) serveReferrers(w http.ResponseWriter, r *http.Request, rt rout
 	q := r.URL.Query()
 	at := q.Get("artifactType")
 	last := q.Get("last")
-	refs, err := h.cfg.Store.Referrers(r.Context(), g.repo(rt), string(rt.digest), at, last, referrersPage+1)
+	refs, err := h.cfg.Store.Referrers(r.Context(), g.repo(rt), string(rt.Digest), at, last, referrersPage+1)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -97,7 +97,7 @@ func (h *Handler) serveReferrers(w http.ResponseWriter, r *http.Request, rt rout
 		if at != "" {
 			params.Set("artifactType", at)
 		}
-		nextLink(w, "/v2/"+rt.name.String()+"/referrers/"+string(rt.digest), params)
+		nextLink(w, "/v2/"+rt.Name.String()+"/referrers/"+string(rt.Digest), params)
 	}
 	if refs == nil {
 		refs = []oci.Descriptor{}

@@ -9,5 +9,5 @@ import (
 
 // TestWriteErrorMapsEveryKind: the registry's error writer answers every errkind kind with its status, never a 500.
 func TestWriteErrorMapsEveryKind(t *testing.T) {
-	kindtest.Check(t, (&Handler{log: slog.New(slog.DiscardHandler)}).writeError)
+	kindtest.Check(t, (&Handler{cfg: Config{Log: slog.New(slog.DiscardHandler)}}).writeError)
 }

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -20,7 +19,7 @@ const maxTagParams = 100
 // serveManifest answers GET and HEAD /v2/<name>/manifests/<tag|digest>.
 func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route, g grant) {
 	ctx := r.Context()
-	rec, err := h.cfg.Store.Manifest(ctx, g.repo(rt), rt.ref.String())
+	rec, err := h.cfg.Store.Manifest(ctx, g.repo(rt), rt.Ref.String())
 	if errors.Is(err, oci.ErrNotFound) {
 		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestUnknown, ""))
 		return
@@ -29,11 +28,8 @@ func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route
 		h.writeError(w, r, err)
 		return
 	}
-	etag := `"` + rec.Digest + `"`
-	w.Header().Set("Docker-Content-Digest", rec.Digest)
-	w.Header().Set("ETag", etag)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == etag || inm == rec.Digest) {
-		w.WriteHeader(http.StatusNotModified)
+	ocihttp.SetDigestHeaders(w, rec.Digest)
+	if ocihttp.NotModified(w, r, rec.Digest) {
 		return
 	}
 	w.Header().Set("Content-Type", rec.MediaType)
@@ -47,7 +43,7 @@ func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route
 		w.Header().Del("Content-Length")
 		w.Header().Del("Content-Type")
 		if errors.Is(err, blob.ErrNotFound) {
-			h.log.WarnContext(ctx, "manifest missing from blob storage", "digest", rec.Digest)
+			h.cfg.Log.WarnContext(ctx, "manifest missing from blob storage", "digest", rec.Digest)
 			err = ocihttp.Fail(ocihttp.CodeManifestUnknown, "")
 		}
 		h.writeError(w, r, err)
@@ -65,7 +61,7 @@ func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request, rt route
 func (h *Handler) servePutManifest(w http.ResponseWriter, r *http.Request, rt route, g grant) {
 	ctx := r.Context()
 	if r.ContentLength > oci.MaxManifestSize {
-		h.writeError(w, r, ocihttp.Fail(codeManifestTooLarge, "manifests are limited to %d bytes", oci.MaxManifestSize))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestTooLarge, "manifests are limited to %d bytes", oci.MaxManifestSize))
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, oci.MaxManifestSize+1))
@@ -74,43 +70,43 @@ func (h *Handler) servePutManifest(w http.ResponseWriter, r *http.Request, rt ro
 		return
 	}
 	if len(body) > oci.MaxManifestSize {
-		h.writeError(w, r, ocihttp.Fail(codeManifestTooLarge, "manifests are limited to %d bytes", oci.MaxManifestSize))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestTooLarge, "manifests are limited to %d bytes", oci.MaxManifestSize))
 		return
 	}
 	m, err := oci.ParseManifest(body, r.Header.Get("Content-Type"))
 	if err != nil {
-		h.writeError(w, r, ocihttp.Fail(codeManifestInvalid, "%s", strings.TrimPrefix(err.Error(), "invalid: ")))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestInvalid, "%s", strings.TrimPrefix(err.Error(), "invalid: ")))
 		return
 	}
 	d := blob.FromBytes(blob.SHA256, body)
-	if rt.ref.Digest != "" {
-		if d = blob.FromBytes(rt.ref.Digest.Algorithm(), body); d != rt.ref.Digest {
-			h.writeError(w, r, ocihttp.Fail(ocihttp.CodeDigestInvalid, "the manifest does not have digest %s", rt.ref.Digest))
+	if rt.Ref.Digest != "" {
+		if d = blob.FromBytes(rt.Ref.Digest.Algorithm(), body); d != rt.Ref.Digest {
+			h.writeError(w, r, ocihttp.Fail(ocihttp.CodeDigestInvalid, "the manifest does not have digest %s", rt.Ref.Digest))
 			return
 		}
 	}
 	var tags, paramTags []string
-	if rt.ref.Tag != "" {
-		tags = append(tags, rt.ref.Tag)
+	if rt.Ref.Tag != "" {
+		tags = append(tags, rt.Ref.Tag)
 	}
 	for _, t := range r.URL.Query()["tag"] {
-		if !ValidTag(t) {
-			h.writeError(w, r, ocihttp.Fail(codeManifestInvalid, "invalid tag"))
+		if !oci.ValidTag(t) {
+			h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestInvalid, "invalid tag"))
 			return
 		}
 		paramTags = append(paramTags, t)
 	}
 	if len(paramTags) > maxTagParams {
-		h.writeError(w, r, ocihttp.Fail(codeTagsTooMany, "at most %d tags per push", maxTagParams))
+		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeTagsTooMany, "at most %d tags per push", maxTagParams))
 		return
 	}
 	tags = append(tags, paramTags...)
-	if err := h.storeManifestBytes(r, d, body); err != nil {
+	if err := blob.PutBytes(ctx, h.cfg.Blobs, d, body); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	rec := oci.ManifestRecord{Digest: string(d), MediaType: m.MediaType, Size: int64(len(body)),
-		ArtifactType: m.ArtifactType, Blobs: m.Blobs(), Children: m.Children(), CreatedAt: h.now()}
+		ArtifactType: m.ArtifactType, Blobs: m.Blobs(), Children: m.Children(), CreatedAt: h.cfg.Now()}
 	if m.Subject != nil {
 		rec.Subject, rec.Annotations = m.Subject.Digest, m.Annotations
 	}
@@ -122,7 +118,7 @@ func (h *Handler) servePutManifest(w http.ResponseWriter, r *http.Request, rt ro
 		h.writeError(w, r, err)
 		return
 	}
-	w.Header().Set("Location", "/v2/"+rt.name.String()+"/manifests/"+string(d))
+	w.Header().Set("Location", "/v2/"+rt.Name.String()+"/manifests/"+string(d))
 	w.Header().Set("Docker-Content-Digest", string(d))
 	if m.Subject != nil {
 		w.Header().Set("OCI-Subject", m.Subject.Digest)
@@ -145,52 +141,19 @@ func (h *Handler) fenceManifest(ctx context.Context, repo oci.Repository, d blob
 		return err
 	}
 	if err := h.cfg.Store.DeleteManifest(context.WithoutCancel(ctx), repo, string(d)); err != nil && !errors.Is(err, oci.ErrNotFound) {
-		h.log.WarnContext(ctx, "delete a manifest garbage collection removed", "digest", string(d), "err", err.Error())
+		h.cfg.Log.WarnContext(ctx, "delete a manifest garbage collection removed", "digest", string(d), "err", err.Error())
 	}
 	return errCollected
-}
-
-// storeManifestBytes commits the manifest's exact bytes as a blob under d (once: a manifest
-// pushed again is already there).
-func (h *Handler) storeManifestBytes(r *http.Request, d blob.Digest, body []byte) error {
-	ctx := r.Context()
-	if _, err := h.cfg.Blobs.Stat(ctx, d); err == nil {
-		return nil
-	} else if !errors.Is(err, blob.ErrNotFound) {
-		return err
-	}
-	wr, err := h.cfg.Blobs.Create(ctx)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(wr, bytes.NewReader(body)); err != nil {
-		_ = wr.Cancel(ctx)
-		return err
-	}
-	if _, err := wr.Commit(ctx, d); err != nil {
-		_ = wr.Cancel(ctx)
-		return err
-	}
-	return nil
 }
 
 // serveDeleteManifest answers DELETE /v2/<name>/manifests/<tag|digest>: by tag the tag goes, by
 // digest the manifest and every tag pointing at it.
 func (h *Handler) serveDeleteManifest(w http.ResponseWriter, r *http.Request, rt route, g grant) {
 	var err error
-	if rt.ref.Digest != "" {
-		err = h.cfg.Store.DeleteManifest(r.Context(), g.repo(rt), string(rt.ref.Digest))
+	if rt.Ref.Digest != "" {
+		err = h.cfg.Store.DeleteManifest(r.Context(), g.repo(rt), string(rt.Ref.Digest))
 	} else {
-		err = h.cfg.Store.DeleteTag(r.Context(), g.repo(rt), rt.ref.Tag)
+		err = h.cfg.Store.DeleteTag(r.Context(), g.repo(rt), rt.Ref.Tag)
 	}
-	if errors.Is(err, oci.ErrNotFound) {
-		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeManifestUnknown, ""))
-		return
-	}
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusAccepted)
+	ocihttp.Deleted(w, r, err, ocihttp.CodeManifestUnknown, h.writeError)
 }

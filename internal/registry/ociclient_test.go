@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -348,8 +347,6 @@ func (c *ctxOCI) verify(ref string) (string, error) {
 	}
 	return d, nil
 }
-
-func itoaInt(i int) string { return strconv.Itoa(i) }
 
 // deleteBlob unlinks a blob from the repository (needs delete access).
 func (c *ctxOCI) deleteBlob(digest string) error {

@@ -11,10 +11,10 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/gate"
+	"github.com/gatehouse-dev/gatehouse/internal/jwtauth"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
-	"github.com/gatehouse-dev/gatehouse/internal/registry/jwtauth"
 )
 
 const (
@@ -26,26 +26,26 @@ const (
 func TestParsePath(t *testing.T) {
 	for _, c := range []struct {
 		path string
-		kind kind
+		kind ocihttp.Kind
 		name string
 		ref  string
 	}{
-		{"/v2/", kindBase, "", ""},
-		{"/v2", kindBase, "", ""},
-		{"/v2/_catalog", kindCatalog, "", ""},
-		{"/v2/group/top/tags/list", kindTags, "group/top", ""},
-		{"/v2/group/top/manifests/latest", kindManifest, "group/top", "latest"},
-		{"/v2/group/top/manifests/" + sha, kindManifest, "group/top", sha},
-		{"/v2/group/top/manifests/" + sha5, kindManifest, "group/top", sha5},
-		{"/v2/group/top/blobs/" + sha, kindBlob, "group/top", sha},
-		{"/v2/group/top/blobs/uploads/", kindUploadStart, "group/top", ""},
-		{"/v2/group/top/blobs/uploads", kindUploadStart, "group/top", ""},
-		{"/v2/group/top/blobs/uploads/abc123", kindUpload, "group/top", "abc123"},
-		{"/v2/group/top/referrers/" + sha, kindReferrers, "group/top", sha},
+		{"/v2/", ocihttp.KindBase, "", ""},
+		{"/v2", ocihttp.KindBase, "", ""},
+		{"/v2/_catalog", ocihttp.KindCatalog, "", ""},
+		{"/v2/group/top/tags/list", ocihttp.KindTags, "group/top", ""},
+		{"/v2/group/top/manifests/latest", ocihttp.KindManifest, "group/top", "latest"},
+		{"/v2/group/top/manifests/" + sha, ocihttp.KindManifest, "group/top", sha},
+		{"/v2/group/top/manifests/" + sha5, ocihttp.KindManifest, "group/top", sha5},
+		{"/v2/group/top/blobs/" + sha, ocihttp.KindBlob, "group/top", sha},
+		{"/v2/group/top/blobs/uploads/", ocihttp.KindUploadStart, "group/top", ""},
+		{"/v2/group/top/blobs/uploads", ocihttp.KindUploadStart, "group/top", ""},
+		{"/v2/group/top/blobs/uploads/abc123", ocihttp.KindUpload, "group/top", "abc123"},
+		{"/v2/group/top/referrers/" + sha, ocihttp.KindReferrers, "group/top", sha},
 		// Endpoint words are fine inside names: the path is parsed from its tail.
-		{"/v2/group/blobs/manifests/v1", kindManifest, "group/blobs", "v1"},
-		{"/v2/a/manifests/tags/list", kindTags, "a/manifests", ""},
-		{"/v2/a/blobs/uploads/blobs/" + sha, kindBlob, "a/blobs/uploads", sha},
+		{"/v2/group/blobs/manifests/v1", ocihttp.KindManifest, "group/blobs", "v1"},
+		{"/v2/a/manifests/tags/list", ocihttp.KindTags, "a/manifests", ""},
+		{"/v2/a/blobs/uploads/blobs/" + sha, ocihttp.KindBlob, "a/blobs/uploads", sha},
 	} {
 		t.Run("ok"+c.path, func(t *testing.T) {
 			rt, err := parsePath(c.path)
@@ -53,16 +53,16 @@ func TestParsePath(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := ""
-			switch rt.kind {
-			case kindManifest:
-				got = rt.ref.String()
-			case kindBlob, kindReferrers:
-				got = string(rt.digest)
-			case kindUpload:
-				got = rt.upload
+			switch rt.Kind {
+			case ocihttp.KindManifest:
+				got = rt.Ref.String()
+			case ocihttp.KindBlob, ocihttp.KindReferrers:
+				got = string(rt.Digest)
+			case ocihttp.KindUpload:
+				got = rt.Upload
 			}
-			if rt.kind != c.kind || string(rt.name) != c.name || got != c.ref {
-				t.Fatalf("parsePath(%q) = %v %q %q, want %v %q %q", c.path, rt.kind, rt.name, got, c.kind, c.name, c.ref)
+			if rt.Kind != c.kind || string(rt.Name) != c.name || got != c.ref {
+				t.Fatalf("parsePath(%q) = %v %q %q, want %v %q %q", c.path, rt.Kind, rt.Name, got, c.kind, c.name, c.ref)
 			}
 		})
 	}
@@ -91,57 +91,44 @@ func TestParsePath(t *testing.T) {
 	}
 }
 
-func TestParseReference(t *testing.T) {
-	for _, s := range []string{"latest", "v1.2.3", "_x", "A-b_c.d", strings.Repeat("a", 128), sha, sha5} {
-		if _, err := ParseReference(s); err != nil {
-			t.Errorf("ok/%s: %v", s, err)
-		}
-	}
-	for _, s := range []string{"", ".x", "-x", strings.Repeat("a", 129), "a/b", "sha256:abc", "SHA256:" + sha[7:], "a b"} {
-		if _, err := ParseReference(s); err == nil {
-			t.Errorf("fail/%q accepted", s)
-		}
-	}
-}
-
 // TestRouteTable asserts that every endpoint of every route kind maps to access actions: the
 // dispatcher derives the required access from this table, so an entry without one would be an
 // unauthorized endpoint.
 func TestRouteTable(t *testing.T) {
-	for k := kindBase; k <= kindReferrers; k++ {
+	for k := ocihttp.KindBase; k <= ocihttp.KindReferrers; k++ {
 		methods, ok := routes[k]
 		if !ok || len(methods) == 0 {
 			t.Errorf("route kind %v has no endpoints", k)
 		}
 		for m, ep := range methods {
-			if ep.serve == nil {
+			if ep.Serve == nil {
 				t.Errorf("%v %s has no handler", k, m)
 			}
 			switch k {
-			case kindBase:
-				if len(ep.need) != 0 {
+			case ocihttp.KindBase:
+				if len(ep.Need) != 0 {
 					t.Errorf("%v %s: the base endpoint needs a valid token only", k, m)
 				}
 				continue
-			case kindCatalog:
-				if len(ep.need) != 1 || ep.need[0] != jwtauth.All {
+			case ocihttp.KindCatalog:
+				if len(ep.Need) != 1 || ep.Need[0] != jwtauth.All {
 					t.Errorf("%v %s must need registry:catalog:*", k, m)
 				}
 				continue
 			}
-			if len(ep.need) == 0 {
+			if len(ep.Need) == 0 {
 				t.Errorf("%v %s has no access mapping", k, m)
 			}
-			for _, a := range ep.need {
+			for _, a := range ep.Need {
 				if _, ok := jwtauth.ImageAction(a); !ok {
 					t.Errorf("%v %s needs %q, which maps to no access action", k, m, a)
 				}
 			}
-			write := m == http.MethodPut || m == http.MethodPatch || m == http.MethodPost || (k == kindUpload)
-			if write && !contains(ep.need, jwtauth.Push) {
+			write := m == http.MethodPut || m == http.MethodPatch || m == http.MethodPost || (k == ocihttp.KindUpload)
+			if write && !contains(ep.Need, jwtauth.Push) {
 				t.Errorf("%v %s writes but does not need push", k, m)
 			}
-			if m == http.MethodDelete && k != kindUpload && !contains(ep.need, jwtauth.Delete) {
+			if m == http.MethodDelete && k != ocihttp.KindUpload && !contains(ep.Need, jwtauth.Delete) {
 				t.Errorf("%v %s deletes but does not need delete", k, m)
 			}
 		}
@@ -186,10 +173,10 @@ func TestDispatcherAuthorizesFirst(t *testing.T) {
 	h := New(Config{Store: panicStore{}, Projects: jwtauth.NewProjectCache(fixedProjects{&namespace.Project{ID: 1, FullPath: "group/top", Visibility: namespace.Private}}, nil),
 		Tokens: jwtauth.NewIssuer(key, jwtauth.Options{}), Gate: gate.New(gate.Config{Authorizer: access.New(noRoles{}, nil, access.Options{})}),
 		Realm: "http://localhost/jwt/auth", UploadSecret: []byte("k")})
-	paths := map[kind]string{kindBase: "/v2/", kindCatalog: "/v2/_catalog", kindTags: "/v2/group/top/tags/list",
-		kindManifest: "/v2/group/top/manifests/v1", kindBlob: "/v2/group/top/blobs/" + sha,
-		kindUploadStart: "/v2/group/top/blobs/uploads/", kindUpload: "/v2/group/top/blobs/uploads/u1?_state=x",
-		kindReferrers: "/v2/group/top/referrers/" + sha}
+	paths := map[ocihttp.Kind]string{ocihttp.KindBase: "/v2/", ocihttp.KindCatalog: "/v2/_catalog", ocihttp.KindTags: "/v2/group/top/tags/list",
+		ocihttp.KindManifest: "/v2/group/top/manifests/v1", ocihttp.KindBlob: "/v2/group/top/blobs/" + sha,
+		ocihttp.KindUploadStart: "/v2/group/top/blobs/uploads/", ocihttp.KindUpload: "/v2/group/top/blobs/uploads/u1?_state=x",
+		ocihttp.KindReferrers: "/v2/group/top/referrers/" + sha}
 	for k, methods := range routes {
 		for m, ep := range methods {
 			t.Run("fail/"+k.String()+"/"+m, func(t *testing.T) {
@@ -207,30 +194,12 @@ func TestDispatcherAuthorizesFirst(t *testing.T) {
 				if !strings.HasPrefix(ch, `Bearer realm="http://localhost/jwt/auth",service="container_registry"`) {
 					t.Fatalf("challenge %q", ch)
 				}
-				if k != kindBase && k != kindCatalog && !strings.Contains(ch, `scope="repository:group/top:`+strings.Join(ep.need, ",")+`"`) {
-					t.Fatalf("challenge %q lacks the route's scope %v", ch, ep.need)
+				if k != ocihttp.KindBase && k != ocihttp.KindCatalog && !strings.Contains(ch, `scope="repository:group/top:`+strings.Join(ep.Need, ",")+`"`) {
+					t.Fatalf("challenge %q lacks the route's scope %v", ch, ep.Need)
 				}
 			})
 		}
 	}
-}
-
-func FuzzParseReference(f *testing.F) {
-	for _, s := range []string{"latest", "v1.0", sha, sha5, "sha256:baddigeststring", "", "-", "a:b:c", strings.Repeat("x", 200)} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		ref, err := ParseReference(s)
-		if err != nil {
-			return
-		}
-		if (ref.Tag == "") == (ref.Digest == "") || ref.String() != s {
-			t.Fatalf("ParseReference(%q) = %+v", s, ref)
-		}
-		if ref.Tag != "" && (len(ref.Tag) > MaxTagLength || strings.ContainsAny(ref.Tag, ":/@ ")) {
-			t.Fatalf("accepted tag %q", ref.Tag)
-		}
-	})
 }
 
 func FuzzParsePath(f *testing.F) {
@@ -243,12 +212,12 @@ func FuzzParsePath(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if rt.kind < kindBase || rt.kind > kindReferrers {
-			t.Fatalf("bad kind %v", rt.kind)
+		if rt.Kind < ocihttp.KindBase || rt.Kind > ocihttp.KindReferrers {
+			t.Fatalf("bad kind %v", rt.Kind)
 		}
-		if rt.kind != kindBase && rt.kind != kindCatalog {
-			if _, err := oci.ParseName(string(rt.name)); err != nil {
-				t.Fatalf("parsePath(%q) gave an invalid name %q", p, rt.name)
+		if rt.Kind != ocihttp.KindBase && rt.Kind != ocihttp.KindCatalog {
+			if _, err := oci.ParseName(string(rt.Name)); err != nil {
+				t.Fatalf("parsePath(%q) gave an invalid name %q", p, rt.Name)
 			}
 		}
 	})

@@ -72,7 +72,7 @@ func (h *Handler) serveStartUpload(w http.ResponseWriter, r *http.Request, rt ro
 				return
 			}
 			if mounted {
-				blobCreated(w, rt.name, d)
+				blobCreated(w, rt.Name, d)
 				return
 			}
 		}
@@ -92,7 +92,7 @@ func (h *Handler) serveStartUpload(w http.ResponseWriter, r *http.Request, rt ro
 			h.writeError(w, r, err)
 			return
 		}
-		blobCreated(w, rt.name, d)
+		blobCreated(w, rt.Name, d)
 		return
 	}
 	if alg := q.Get("digest-algorithm"); alg != "" && alg != string(blob.SHA256) && alg != string(blob.SHA512) {
@@ -108,7 +108,7 @@ func (h *Handler) serveStartUpload(w http.ResponseWriter, r *http.Request, rt ro
 		h.writeError(w, r, err)
 		return
 	}
-	h.uploadAccepted(w, rt.name, wr.ID(), 0, http.StatusAccepted)
+	h.uploadAccepted(w, rt.Name, wr.ID(), 0, http.StatusAccepted)
 }
 
 // mount links digest into repo from the granted source repository, or (anyRepo, no "from") from
@@ -137,7 +137,7 @@ func (h *Handler) mount(r *http.Request, repo oci.Repository, g grant, d blob.Di
 		}
 		return false, err
 	}
-	link.CreatedAt = h.now()
+	link.CreatedAt = h.cfg.Now()
 	if err := h.cfg.Store.LinkBlob(ctx, repo, link); err != nil {
 		return false, err
 	}
@@ -165,7 +165,7 @@ func (h *Handler) finishUpload(r *http.Request, repo oci.Repository, wr blob.Wri
 		return err
 	}
 	committed = true
-	if err := h.cfg.Store.LinkBlob(ctx, repo, oci.BlobLink{Digest: string(d), Size: info.Size, CreatedAt: h.now()}); err != nil {
+	if err := h.cfg.Store.LinkBlob(ctx, repo, oci.BlobLink{Digest: string(d), Size: info.Size, CreatedAt: h.cfg.Now()}); err != nil {
 		return err
 	}
 	return h.fenceLink(ctx, repo, d)
@@ -186,7 +186,7 @@ func (h *Handler) fenceLink(ctx context.Context, repo oci.Repository, d blob.Dig
 		return err
 	}
 	if err := h.cfg.Store.UnlinkBlob(context.WithoutCancel(ctx), repo, string(d)); err != nil && !errors.Is(err, oci.ErrNotFound) {
-		h.log.WarnContext(ctx, "unlink a blob garbage collection removed", "digest", string(d), "err", err.Error())
+		h.cfg.Log.WarnContext(ctx, "unlink a blob garbage collection removed", "digest", string(d), "err", err.Error())
 	}
 	return errCollected
 }
@@ -199,20 +199,20 @@ func appendBody(r *http.Request, wr blob.Writer, want int64) error {
 	if want >= 0 {
 		src = io.LimitReader(r.Body, want)
 	}
-	n, err := copyBuffered(wr, src)
+	n, err := copier.Copy(wr, src)
 	if err != nil {
 		if r.Context().Err() != nil {
 			return r.Context().Err()
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return ocihttp.Fail(codeSizeInvalid, "the body ended early")
+			return ocihttp.Fail(ocihttp.CodeSizeInvalid, "the body ended early")
 		}
 		return fmt.Errorf("receive blob data: %w", err)
 	}
 	if want >= 0 {
 		var extra [1]byte
 		if m, _ := io.ReadFull(r.Body, extra[:]); n != want || m > 0 {
-			return ocihttp.Fail(codeSizeInvalid, "the chunk does not have the %d bytes its Content-Range announced", want)
+			return ocihttp.Fail(ocihttp.CodeSizeInvalid, "the chunk does not have the %d bytes its Content-Range announced", want)
 		}
 	}
 	return nil
@@ -241,12 +241,12 @@ func parseContentRange(s string) (start, end int64, ok bool) {
 // resume reopens the session of an upload route after checking its MAC. On success the caller
 // must Close, Commit or Cancel the writer.
 func (h *Handler) resume(r *http.Request, rt route) (blob.Writer, error) {
-	if !h.checkUploadMAC(rt.name, rt.upload, r.URL.Query().Get("_state")) {
-		return nil, ocihttp.Fail(codeBlobUploadUnknown, "")
+	if !h.checkUploadMAC(rt.Name, rt.Upload, r.URL.Query().Get("_state")) {
+		return nil, ocihttp.Fail(ocihttp.CodeBlobUploadUnknown, "")
 	}
-	wr, err := h.cfg.Blobs.Resume(r.Context(), rt.upload)
+	wr, err := h.cfg.Blobs.Resume(r.Context(), rt.Upload)
 	if errors.Is(err, blob.ErrNotFound) {
-		return nil, ocihttp.Fail(codeBlobUploadUnknown, "")
+		return nil, ocihttp.Fail(ocihttp.CodeBlobUploadUnknown, "")
 	}
 	return wr, err
 }
@@ -260,11 +260,11 @@ func chunkRange(r *http.Request, wr blob.Writer) (int64, error) {
 	}
 	start, end, ok := parseContentRange(cr)
 	if !ok || start != wr.Size() {
-		return 0, ocihttp.Fail(codeRangeInvalid, "the upload holds %d bytes", wr.Size())
+		return 0, ocihttp.Fail(ocihttp.CodeRangeInvalid, "the upload holds %d bytes", wr.Size())
 	}
 	n := end - start + 1
 	if r.ContentLength >= 0 && r.ContentLength != n {
-		return 0, ocihttp.Fail(codeSizeInvalid, "Content-Length does not match Content-Range")
+		return 0, ocihttp.Fail(ocihttp.CodeSizeInvalid, "Content-Length does not match Content-Range")
 	}
 	return n, nil
 }
@@ -272,7 +272,7 @@ func chunkRange(r *http.Request, wr blob.Writer) (int64, error) {
 // servePatchUpload answers PATCH <upload location>: append one chunk (in order, else 416) or
 // stream the whole blob.
 func (h *Handler) servePatchUpload(w http.ResponseWriter, r *http.Request, rt route, _ grant) {
-	defer h.uploads.lock(rt.upload)()
+	defer h.uploads.lock(rt.Upload)()
 	wr, err := h.resume(r, rt)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -291,23 +291,23 @@ func (h *Handler) servePatchUpload(w http.ResponseWriter, r *http.Request, rt ro
 		h.writeError(w, r, err)
 		return
 	}
-	h.uploadAccepted(w, rt.name, rt.upload, size, http.StatusAccepted)
+	h.uploadAccepted(w, rt.Name, rt.Upload, size, http.StatusAccepted)
 }
 
 // rangeHeaders adds Location and Range to a 416 answer so the client can resume.
 func (h *Handler) rangeHeaders(w http.ResponseWriter, rt route, size int64, err error) {
 	var e *ocihttp.Error
-	if errors.As(err, &e) && e.Code == codeRangeInvalid {
-		w.Header().Set("Location", h.uploadLocation(rt.name, rt.upload))
+	if errors.As(err, &e) && e.Code == ocihttp.CodeRangeInvalid {
+		w.Header().Set("Location", h.uploadLocation(rt.Name, rt.Upload))
 		w.Header().Set("Range", rangeValue(size))
-		w.Header().Set("Docker-Upload-UUID", rt.upload)
+		w.Header().Set("Docker-Upload-UUID", rt.Upload)
 	}
 }
 
 // servePutUpload answers PUT <upload location>?digest=: append the optional last chunk, verify
 // the digest, commit (making the blob visible) and link it into the repository.
 func (h *Handler) servePutUpload(w http.ResponseWriter, r *http.Request, rt route, g grant) {
-	defer h.uploads.lock(rt.upload)()
+	defer h.uploads.lock(rt.Upload)()
 	d, err := blob.ParseDigest(r.URL.Query().Get("digest"))
 	if err != nil {
 		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeDigestInvalid, "a valid ?digest= is required"))
@@ -330,12 +330,12 @@ func (h *Handler) servePutUpload(w http.ResponseWriter, r *http.Request, rt rout
 		h.writeError(w, r, err)
 		return
 	}
-	blobCreated(w, rt.name, d)
+	blobCreated(w, rt.Name, d)
 }
 
 // serveUploadStatus answers GET <upload location>: 204 with the range received so far.
 func (h *Handler) serveUploadStatus(w http.ResponseWriter, r *http.Request, rt route, _ grant) {
-	defer h.uploads.lock(rt.upload)()
+	defer h.uploads.lock(rt.Upload)()
 	wr, err := h.resume(r, rt)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -346,12 +346,12 @@ func (h *Handler) serveUploadStatus(w http.ResponseWriter, r *http.Request, rt r
 		h.writeError(w, r, err)
 		return
 	}
-	h.uploadAccepted(w, rt.name, rt.upload, size, http.StatusNoContent)
+	h.uploadAccepted(w, rt.Name, rt.Upload, size, http.StatusNoContent)
 }
 
 // serveCancelUpload answers DELETE <upload location>: the session and its data are discarded.
 func (h *Handler) serveCancelUpload(w http.ResponseWriter, r *http.Request, rt route, _ grant) {
-	defer h.uploads.lock(rt.upload)()
+	defer h.uploads.lock(rt.Upload)()
 	wr, err := h.resume(r, rt)
 	if err != nil {
 		h.writeError(w, r, err)

@@ -3,8 +3,8 @@ package server
 import (
 	"net/http"
 
+	"github.com/gatehouse-dev/gatehouse/internal/jwtauth"
 	"github.com/gatehouse-dev/gatehouse/internal/proxy"
-	"github.com/gatehouse-dev/gatehouse/internal/registry/jwtauth"
 )
 
 // openProxy builds the group dependency proxy over the registry's blob store and token issuer.
@@ -16,7 +16,7 @@ func (s *Server) openProxy() error {
 		return err
 	}
 	s.proxy = proxy.New(proxy.Config{Store: s.Store.Proxy, Blobs: s.Blobs, Groups: s.Namespaces, Principals: s.Store.Credentials(),
-		Tokens: proxyTokens{s.Tokens}, Gate: s.Gate, Upstream: up, Realm: s.Config.ExternalURL + "/jwt/auth",
+		Tokens: s.Tokens, Gate: s.Gate, Upstream: up, Realm: s.Config.ExternalURL + "/jwt/auth",
 		TagTTL: cfg.TagTTL, RedirectBlobs: s.Config.S3.Redirect, Fence: s.fence, Log: s.Log, Now: s.Tokens.Now})
 	return nil
 }
@@ -42,21 +42,4 @@ func (s *Server) tokenServices(projects *jwtauth.ProjectCache) map[string]jwtaut
 		jwtauth.ContainerRegistryService: &jwtauth.NameRouter{Registry: &jwtauth.RegistryGrantor{Projects: projects, Gate: s.Gate}, Proxy: dp},
 		jwtauth.DependencyProxyService:   dp,
 	}
-}
-
-// proxyTokens verifies bearer tokens for the proxy: those issued for the dependency proxy, and
-// those issued for the container registry (what clients hold after the /v2/ challenge). The
-// proxy checks each token's access claim against the image and re-asks access either way.
-type proxyTokens struct{ issuer *jwtauth.Issuer }
-
-func (t proxyTokens) VerifyBearer(raw string) (proxy.Claims, error) {
-	c, err := t.issuer.Verify(raw, jwtauth.DependencyProxyService)
-	if err != nil {
-		c, err = t.issuer.Verify(raw, jwtauth.ContainerRegistryService)
-	}
-	if err != nil {
-		return proxy.Claims{}, err
-	}
-	return proxy.Claims{DeployTokenID: c.DeployTokenID, UserID: c.UserID, PersonalTokenID: c.PersonalTokenID,
-		DeployTokenSecret: c.DeployTokenSecret, Allows: c.Allows}, nil
 }

@@ -49,21 +49,7 @@ func (g *ProxyGrantor) Grant(ctx context.Context, r *http.Request, p access.Prin
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, a := range expand(s.Actions) {
-		act, ok := ProxyAction(a)
-		if !ok {
-			continue
-		}
-		d, err := g.Gate.Authorize(ctx, r, p, access.Resource{Group: group}, act)
-		if err != nil {
-			return nil, err
-		}
-		if d.Allow() {
-			out = append(out, a)
-		}
-	}
-	return out, nil
+	return grantEach(ctx, r, g.Gate, p, access.Resource{Group: group}, s.Actions, ProxyAction)
 }
 
 // ProxyAction maps a token action to the access action it needs on the proxy's group.

@@ -183,21 +183,7 @@ func (g *RegistryGrantor) Grant(ctx context.Context, r *http.Request, p access.P
 		if err != nil {
 			return nil, err
 		}
-		var out []string
-		for _, a := range expand(s.Actions) {
-			act, ok := ImageAction(a)
-			if !ok {
-				continue
-			}
-			d, err := g.Gate.Authorize(ctx, r, p, access.Resource{Project: project}, act)
-			if err != nil {
-				return nil, err
-			}
-			if d.Allow() {
-				out = append(out, a)
-			}
-		}
-		return out, nil
+		return grantEach(ctx, r, g.Gate, p, access.Resource{Project: project}, s.Actions, ImageAction)
 	case RegistryType:
 		if s.Name != "catalog" {
 			return nil, nil
@@ -214,6 +200,28 @@ func (g *RegistryGrantor) Grant(ctx context.Context, r *http.Request, p access.P
 		}
 	}
 	return nil, nil
+}
+
+// grantEach asks the audited gate about each token action of a scope ("*": each of them) on
+// res, mapping them to access actions with action (unknown ones are dropped), and returns those
+// allowed.
+func grantEach(ctx context.Context, r *http.Request, gt *gate.Gate, p access.Principal, res access.Resource,
+	actions []string, action func(string) (access.Action, bool)) ([]string, error) {
+	var out []string
+	for _, a := range expand(actions) {
+		act, ok := action(a)
+		if !ok {
+			continue
+		}
+		d, err := gt.Authorize(ctx, r, p, res, act)
+		if err != nil {
+			return nil, err
+		}
+		if d.Allow() {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 // expand replaces "*" by every image action.
