@@ -137,6 +137,13 @@ type Rule struct {
 	// Action is decided at the gate (Authorize) before the route acts: on the project or group
 	// its path names, or on the instance.
 	Action access.Action
+	// Also is a further action the route needs, decided after Action (an image push needs pull
+	// and push) unless a refusal of Action ends the decisions. It is one action, not a list, so
+	// that a Rule stays comparable.
+	Also access.Action
+	// Requested marks a route that decides each action its request asks for (the token
+	// endpoint's scopes), which no table can name; Why says how.
+	Requested bool
 	// Filter is the action each item of a listing is checked with (Permits): it shows only what
 	// the requester may see.
 	Filter access.Action
@@ -149,6 +156,9 @@ type Rule struct {
 // Decide is the rule of a route decided with act.
 func Decide(act access.Action) Rule { return Rule{Action: act} }
 
+// Requested is the rule of a route that decides the actions its request asks for, and how.
+func Requested(why string) Rule { return Rule{Requested: true, Why: why} }
+
 // SignedIn is the rule of a route that needs a signed-in user and nothing more, and why.
 func SignedIn(why string) Rule { return Rule{SignedIn: true, Why: why} }
 
@@ -157,3 +167,6 @@ func Public(why string) Rule { return Rule{Why: why} }
 
 // Filtered is r whose listing shows only the items the requester may do act on.
 func (r Rule) Filtered(act access.Action) Rule { r.Filter = act; return r }
+
+// And is r that also decides act, after r's Action.
+func (r Rule) And(act access.Action) Rule { r.Also = act; return r }

@@ -82,17 +82,32 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 	check := func(t *testing.T, rt gate.Route, status int) {
 		t.Helper()
 		checks := rec.Checks()
+		var decided []gate.Check
+		for _, c := range checks {
+			if !c.Filter {
+				decided = append(decided, c)
+			}
+		}
 		switch {
 		case rt.Action != "":
-			for _, c := range checks {
-				if !c.Filter {
-					if c.Action != rt.Action {
-						t.Fatalf("first decision is %s, the route table says %s", c.Action, rt.Action)
-					}
-					return
-				}
+			if len(decided) == 0 {
+				t.Fatalf("answered %d without a decision at the gate (checks: %+v)", status, checks)
 			}
-			t.Fatalf("answered %d without a decision at the gate (checks: %+v)", status, checks)
+			if decided[0].Action != rt.Action {
+				t.Fatalf("first decision is %s, the route table says %s", decided[0].Action, rt.Action)
+			}
+			// The further action follows, unless the refusal of the first ended the decisions.
+			switch {
+			case rt.Also == "":
+			case len(decided) > 1 && decided[1].Action != rt.Also:
+				t.Fatalf("second decision is %s, the route table says %s (checks: %+v)", decided[1].Action, rt.Also, checks)
+			case len(decided) == 1 && decided[0].Decision.Allow():
+				t.Fatalf("allowed %s and answered %d without deciding %s (checks: %+v)", rt.Action, status, rt.Also, checks)
+			}
+		case rt.Requested:
+			if len(decided) == 0 {
+				t.Fatalf("answered %d without deciding the requested actions at the gate (checks: %+v)", status, checks)
+			}
 		case rt.Filter != "":
 			for _, c := range checks {
 				if c.Filter && c.Action == rt.Filter {
