@@ -107,8 +107,8 @@ func (g *Gate) Authorize(w http.ResponseWriter, r *http.Request, c Caller, t Tar
 	scopes := []string{RepositoryScope(t.Name, need)}
 	var missing, forbidden bool
 	var reason string
-	for _, a := range need {
-		act, _ := action(a)
+	for i, act := range actions(need, action) {
+		a := need[i]
 		d := access.Decision{Denial: access.NotFound}
 		if t.Resource != nil {
 			var err error
@@ -138,6 +138,27 @@ func (g *Gate) Authorize(w http.ResponseWriter, r *http.Request, c Caller, t Tar
 		return g.Challenge(w, scopes, "insufficient_scope", "")
 	}
 	return nil
+}
+
+// Decide is the rule of a route whose token actions need Authorize decides: the access actions
+// they map to with action, in order. A route needs one or two (pull, push).
+func Decide(need []string, action func(string) (access.Action, bool)) gate.Rule {
+	switch acts := actions(need, action); len(acts) {
+	case 1:
+		return gate.Decide(acts[0])
+	case 2:
+		return gate.Decide(acts[0]).And(acts[1])
+	}
+	panic(fmt.Sprintf("ocihttp: a route table entry needs %v: a gate.Rule names one or two actions", need))
+}
+
+// actions maps the token actions need to access actions with action, one for one.
+func actions(need []string, action func(string) (access.Action, bool)) []access.Action {
+	out := make([]access.Action, len(need))
+	for i, a := range need {
+		out[i], _ = action(a)
+	}
+	return out
 }
 
 // RepositoryScope is the token scope of actions on repository name ("repository:<name>:<actions>").

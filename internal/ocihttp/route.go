@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 )
 
@@ -24,6 +25,13 @@ const (
 
 func (k Kind) String() string {
 	return [...]string{"", "base", "catalog", "tags", "manifest", "blob", "upload-start", "upload", "referrers"}[k]
+}
+
+// Pattern is the kind's path, with name as the pattern of the repository name.
+func (k Kind) Pattern(name string) string {
+	return strings.Replace([...]string{"", "/v2/", "/v2/_catalog", "/v2/{name}/tags/list",
+		"/v2/{name}/manifests/{reference}", "/v2/{name}/blobs/{digest}", "/v2/{name}/blobs/uploads/",
+		"/v2/{name}/blobs/uploads/{id}", "/v2/{name}/referrers/{digest}"}[k], "{name}", name, 1)
 }
 
 // Route is a parsed /v2/ request path; N is the protocol's repository name (the registry's
@@ -148,15 +156,34 @@ type Endpoint[H, N, G any] struct {
 // Routes is a protocol's route table: every (endpoint, method) it serves and the access it needs.
 type Routes[H, N, G any] map[Kind]map[string]Endpoint[H, N, G]
 
+// methods are the methods a table may list, in the order they are listed.
+var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
 // allow lists the methods of an endpoint for 405 answers.
 func (t Routes[H, N, G]) allow(k Kind) string {
 	var ms []string
-	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+	for _, m := range methods {
 		if _, ok := t[k][m]; ok {
 			ms = append(ms, m)
 		}
 	}
 	return strings.Join(ms, ", ")
+}
+
+// Gated lists the table as gate routes (docs/architecture.md §3.3), by kind, then method, so
+// that what a protocol lists is the table its dispatcher looks up: name is the pattern of the
+// repository name, and rule says how an endpoint of a kind, needing need, is gated (Decide for
+// the routes Gate.Authorize decides).
+func (t Routes[H, N, G]) Gated(name string, rule func(k Kind, need []string) gate.Rule) []gate.Route {
+	var out []gate.Route
+	for k := KindBase; k <= KindReferrers; k++ {
+		for _, m := range methods {
+			if ep, ok := t[k][m]; ok {
+				out = append(out, gate.Route{Method: m, Pattern: k.Pattern(name), Rule: rule(k, ep.Need)})
+			}
+		}
+	}
+	return out
 }
 
 // Dispatcher is the one dispatcher of the registry and the dependency proxy

@@ -43,3 +43,16 @@ func FuzzParseReference(f *testing.F) {
 		}
 	})
 }
+
+// Each kind's listed pattern is a path SplitPath parses as that kind, so the routes a protocol
+// lists (Routes.Gated) are the paths its dispatcher serves.
+func TestPatternParsesAsItsKind(t *testing.T) {
+	fill := strings.NewReplacer("{reference}", "latest", "{digest}", sha, "{id}", "abc")
+	for k := KindBase; k <= KindReferrers; k++ {
+		p := fill.Replace(k.Pattern("group/top"))
+		rt, err := SplitPath(p)
+		if err != nil || rt.Kind != k || (k > KindCatalog && rt.Name != "group/top") {
+			t.Errorf("%v: SplitPath(%q) = %+v, %v", k, p, rt, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/jwtauth"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
@@ -49,4 +50,13 @@ var routes = ocihttp.Routes[*Handler, oci.ProxyName, grant]{
 	},
 	ocihttp.KindUploadStart: {},
 	ocihttp.KindUpload:      {},
+}
+
+// Routes lists the proxy's routes with how each is gated, from the table its dispatcher looks
+// up (docs/architecture.md §3.3): each decides the access action of the token action it needs
+// (jwtauth.ProxyAction) on the group the path names.
+func Routes() []gate.Route {
+	return routes.Gated("{group}/dependency_proxy/containers/{image}", func(_ ocihttp.Kind, need []string) gate.Rule {
+		return ocihttp.Decide(need, jwtauth.ProxyAction)
+	})
 }

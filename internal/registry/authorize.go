@@ -27,7 +27,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, rt route, ne
 		}
 		return grant{principal: p}, nil
 	case ocihttp.KindCatalog:
-		d, err := h.cfg.Gate.Authorize(ctx, r, p, access.Resource{}, access.AdministerInstance)
+		d, err := h.cfg.Gate.Authorize(ctx, r, p, access.Resource{}, catalogAction)
 		switch {
 		case err != nil:
 			return grant{}, err

@@ -3,6 +3,8 @@ package registry
 import (
 	"net/http"
 
+	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/jwtauth"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
@@ -28,6 +30,9 @@ func parsePath(p string) (route, error) {
 	}
 	return ocihttp.ParseName(rt, oci.ParseName)
 }
+
+// catalogAction is decided on the instance for the catalog: it lists every repository.
+const catalogAction = access.AdministerInstance
 
 var (
 	pullOnly = []string{jwtauth.Pull}
@@ -73,4 +78,21 @@ var routes = ocihttp.Routes[*Handler, oci.Name, grant]{
 	ocihttp.KindReferrers: {
 		http.MethodGet: {Need: pullOnly, Serve: (*Handler).serveReferrers},
 	},
+}
+
+// Routes lists the registry's routes with how each is gated, from the table its dispatcher
+// looks up (docs/architecture.md §3.3): a repository's route decides the access action of each
+// token action it needs (jwtauth.ImageAction) on the project that owns the repository (a mount
+// then decides pull on its source too), the catalog decides catalogAction on the instance, and
+// the base endpoint decides nothing.
+func Routes() []gate.Route {
+	return routes.Gated("{name}", func(k ocihttp.Kind, need []string) gate.Rule {
+		switch k {
+		case ocihttp.KindBase:
+			return gate.Public("the API version check: it answers any token /jwt/auth issued, even an anonymous one's, and reaches nothing")
+		case ocihttp.KindCatalog:
+			return gate.Decide(catalogAction)
+		}
+		return ocihttp.Decide(need, jwtauth.ImageAction)
+	})
 }
