@@ -25,15 +25,37 @@ type Grantor interface {
 	Grant(ctx context.Context, r *http.Request, p access.Principal, s Scope) ([]string, error)
 }
 
-// Handler serves GET /jwt/auth, the Docker token endpoint: basic auth (deploy token with its
-// username, personal access token, or password; through authn.Basic so the shared failed-auth ban
-// applies) or none, then a signed token whose access claim holds requested ∩ allowed.
-type Handler struct {
+// Config is what the token endpoint needs.
+type Config struct {
 	Issuer *Issuer
 	Auth   *authn.Authenticator
 	// Services maps each token audience ("service" parameter) to what decides its scopes.
 	Services map[string]Grantor
 	Log      *slog.Logger
+}
+
+// Handler serves GET /jwt/auth, the Docker token endpoint: basic auth (deploy token with its
+// username, personal access token, or password; through authn.Basic so the shared failed-auth ban
+// applies) or none, then a signed token whose access claim holds requested ∩ allowed. Create it
+// with New.
+type Handler struct {
+	cfg Config
+}
+
+// New returns the token endpoint for cfg. It is the package's one handler, as registry.New and
+// proxy.New are theirs; the issuer and the project cache it shares have their own constructors.
+func New(cfg Config) *Handler {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Handler{cfg: cfg}
+}
+
+// Routes lists the token endpoint's route (GET, and HEAD, which ServeHTTP answers alike) with
+// how it is gated (docs/architecture.md §3.3).
+func Routes() []gate.Route {
+	rule := gate.Requested("authenticated by basic auth (or anonymous); the service's grantor decides each action of each requested scope at the gate, and the token holds those allowed")
+	return []gate.Route{{Method: http.MethodGet, Pattern: "/jwt/auth", Rule: rule}, {Method: http.MethodHead, Pattern: "/jwt/auth", Rule: rule}}
 }
 
 // tokenResponse is the Docker token spec's answer.
@@ -53,7 +75,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	service := q.Get("service")
-	grantor, ok := h.Services[service]
+	grantor, ok := h.cfg.Services[service]
 	if !ok {
 		h.fail(w, http.StatusNotFound, "UNSUPPORTED", "unknown service")
 		return
@@ -64,7 +86,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	p, err := h.Auth.Basic(ctx, r)
+	p, err := h.cfg.Auth.Basic(ctx, r)
 	switch {
 	case errors.Is(err, authn.ErrBanned):
 		h.fail(w, http.StatusForbidden, "DENIED", err.Error())
@@ -77,7 +99,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, err)
 		return
 	}
-	if p.Kind == access.DeployTokenPrincipal && !p.DeployToken.Active(h.Auth.Deploy.Now()) {
+	if p.Kind == access.DeployTokenPrincipal && !p.DeployToken.Active(h.cfg.Auth.Deploy.Now()) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Gatehouse"`)
 		h.fail(w, http.StatusUnauthorized, "UNAUTHORIZED", "deploy token is revoked or expired")
 		return
@@ -87,7 +109,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, err)
 		return
 	}
-	t, err := h.Issuer.Issue(service, p, granted)
+	t, err := h.cfg.Issuer.Issue(service, p, granted)
 	if err != nil {
 		h.internal(w, r, err)
 		return
@@ -156,7 +178,7 @@ func (h *Handler) fail(w http.ResponseWriter, status int, code, msg string) {
 }
 
 func (h *Handler) internal(w http.ResponseWriter, r *http.Request, err error) {
-	httpx.Internal(r.Context(), h.Log, err)
+	httpx.Internal(r.Context(), h.cfg.Log, err)
 	h.fail(w, http.StatusInternalServerError, "UNKNOWN", "internal server error")
 }
 

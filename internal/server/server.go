@@ -364,7 +364,7 @@ func (s *Server) routes() http.Handler {
 		Tokens: s.Tokens, Gate: s.Gate, Realm: s.Config.ExternalURL + "/jwt/auth",
 		UploadSecret: s.Tokens.Key().Derive("registry-upload-state"), Log: s.Log, Now: s.Tokens.Now,
 		RedirectBlobs: s.Config.S3.Redirect, Fence: s.fence}), s.proxy))
-	mux.Handle("/jwt/auth", &jwtauth.Handler{Issuer: s.Tokens, Auth: s.Auth, Log: s.Log, Services: s.tokenServices(projects)})
+	mux.Handle("/jwt/auth", jwtauth.New(jwtauth.Config{Issuer: s.Tokens, Auth: s.Auth, Log: s.Log, Services: s.tokenServices(projects)}))
 	s.mountPackages(mux)
 	mux.HandleFunc("GET /-/health", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
