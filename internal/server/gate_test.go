@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/git"
+	"github.com/gatehouse-dev/gatehouse/internal/jwtauth"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/generic"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/goproxy"
@@ -25,6 +27,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/packages/npm"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/nuget"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/pypi"
+	"github.com/gatehouse-dev/gatehouse/internal/proxy"
+	"github.com/gatehouse-dev/gatehouse/internal/registry"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 	"github.com/gatehouse-dev/gatehouse/internal/web"
 )
@@ -309,6 +313,95 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 
 	t.Run("go proxy", func(t *testing.T) {
 		walkPackages(t, goproxy.Routes(), strings.NewReplacer("{module}", "127.0.0.1/"+top.FullPath, "{version}", "v1.0.0"), basic)
+	})
+
+	// The token endpoint, the container registry and the dependency proxy (docs/architecture.md
+	// §3.2). The outsider asks /jwt/auth for pull and push on an image of top: the grant is empty,
+	// but each requested action must have been decided at the gate. Its token then reaches every
+	// /v2/ route, which must decide again, on the project (registry) or group (proxy) it names.
+	image := top.FullPath + "/app"
+	var bearer map[string]string
+	t.Run("jwt_auth", func(t *testing.T) {
+		for _, rt := range jwtauth.Routes() {
+			t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
+				status, body := send(t, anonymous, rt.Method, rt.Pattern+"?service="+jwtauth.ContainerRegistryService+
+					"&scope=repository:"+image+":pull,push", nil, basic)
+				check(t, rt, status)
+				cs := rec.Checks()
+				if status != http.StatusOK || len(cs) != 2 || cs[0].Action != access.PullImage || cs[1].Action != access.PushImage {
+					t.Fatalf("answered %d with checks %+v, want 200 after deciding pull_image and push_image", status, cs)
+				}
+				for _, c := range cs {
+					if c.Filter || c.Decision.Allow() || c.Resource.Project == nil || c.Resource.Project.ID != top.ID {
+						t.Fatalf("check %+v, want a refused decision on project %d", c, top.ID)
+					}
+				}
+				if rt.Method != http.MethodGet {
+					return
+				}
+				var answer struct {
+					Token string `json:"token"`
+				}
+				if err := json.Unmarshal([]byte(body), &answer); err != nil {
+					t.Fatal(err)
+				}
+				claims, err := ts.Server.Tokens.Verify(answer.Token, jwtauth.ContainerRegistryService)
+				if err != nil || len(claims.Access) != 0 {
+					t.Fatalf("token: %+v, %v, want one granting nothing", claims, err)
+				}
+				bearer = map[string]string{"Authorization": "Bearer " + answer.Token}
+			})
+		}
+	})
+
+	// decidedOn fails unless every decision of the last request was on the resource want accepts.
+	decidedOn := func(t *testing.T, what string, want func(access.Resource) bool) {
+		t.Helper()
+		for _, c := range rec.Checks() {
+			if !c.Filter && !want(c.Resource) {
+				t.Fatalf("decided %s on %+v, want on %s", c.Action, c.Resource, what)
+			}
+		}
+	}
+	digest := "sha256:" + strings.Repeat("0", 64)
+
+	t.Run("registry", func(t *testing.T) {
+		if bearer == nil {
+			t.Fatal("no token from /jwt/auth")
+		}
+		// top is private: the outsider's first refusal ends the decisions. pub is public: pull is
+		// allowed, so every action a route needs is decided.
+		var pub testenv.Project
+		ts.MustAPI(t, http.StatusCreated, "POST", "/projects", map[string]any{"name": "pub", "path": "pub",
+			"namespace_id": f.GroupID, "visibility": "public"}, &pub)
+		for _, p := range []testenv.Project{top, pub} {
+			params := strings.NewReplacer("{name}", p.FullPath+"/app", "{reference}", "latest", "{digest}", digest, "{id}", "none")
+			for _, rt := range registry.Routes() {
+				t.Run(p.FullPath+" "+rt.Method+" "+rt.Pattern, func(t *testing.T) {
+					status, _ := send(t, anonymous, rt.Method, params.Replace(rt.Pattern), nil, bearer)
+					check(t, rt, status)
+					if rt.Pattern == "/v2/_catalog" {
+						decidedOn(t, "the instance", func(r access.Resource) bool { return r.Project == nil && r.Group == nil })
+					} else {
+						decidedOn(t, p.FullPath, func(r access.Resource) bool { return r.Project != nil && r.Project.ID == p.ID })
+					}
+				})
+			}
+		}
+	})
+
+	t.Run("proxy", func(t *testing.T) {
+		if bearer == nil {
+			t.Fatal("no token from /jwt/auth")
+		}
+		params := strings.NewReplacer("{group}", "group", "{image}", "alpine", "{reference}", "latest", "{digest}", digest)
+		for _, rt := range proxy.Routes() {
+			t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
+				status, _ := send(t, anonymous, rt.Method, params.Replace(rt.Pattern), nil, bearer)
+				check(t, rt, status)
+				decidedOn(t, "group", func(r access.Resource) bool { return r.Group != nil && r.Group.ID == f.GroupID })
+			})
+		}
 	})
 
 	// The walk must have decided something: a recorder that saw nothing would pass the public
