@@ -319,13 +319,11 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 	// §3.2). The outsider asks /jwt/auth for pull and push on an image of top: the grant is empty,
 	// but each requested action must have been decided at the gate. Its token then reaches every
 	// /v2/ route, which must decide again, on the project (registry) or group (proxy) it names.
-	image := top.FullPath + "/app"
-	var bearer map[string]string
+	jwtQuery := "?service=" + jwtauth.ContainerRegistryService + "&scope=repository:" + top.FullPath + "/app:pull,push"
 	t.Run("jwt_auth", func(t *testing.T) {
 		for _, rt := range jwtauth.Routes() {
 			t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
-				status, body := send(t, anonymous, rt.Method, rt.Pattern+"?service="+jwtauth.ContainerRegistryService+
-					"&scope=repository:"+image+":pull,push", nil, basic)
+				status, _ := send(t, anonymous, rt.Method, rt.Pattern+jwtQuery, nil, basic)
 				check(t, rt, status)
 				cs := rec.Checks()
 				if status != http.StatusOK || len(cs) != 2 || cs[0].Action != access.PullImage || cs[1].Action != access.PushImage {
@@ -336,23 +334,26 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 						t.Fatalf("check %+v, want a refused decision on project %d", c, top.ID)
 					}
 				}
-				if rt.Method != http.MethodGet {
-					return
-				}
-				var answer struct {
-					Token string `json:"token"`
-				}
-				if err := json.Unmarshal([]byte(body), &answer); err != nil {
-					t.Fatal(err)
-				}
-				claims, err := ts.Server.Tokens.Verify(answer.Token, jwtauth.ContainerRegistryService)
-				if err != nil || len(claims.Access) != 0 {
-					t.Fatalf("token: %+v, %v, want one granting nothing", claims, err)
-				}
-				bearer = map[string]string{"Authorization": "Bearer " + answer.Token}
 			})
 		}
 	})
+
+	// bearer is the header of the outsider's token from /jwt/auth, which grants nothing.
+	bearer := func(t *testing.T) map[string]string {
+		t.Helper()
+		status, body := send(t, anonymous, http.MethodGet, "/jwt/auth"+jwtQuery, nil, basic)
+		var answer struct {
+			Token string `json:"token"`
+		}
+		if err := json.Unmarshal([]byte(body), &answer); status != http.StatusOK || err != nil {
+			t.Fatalf("/jwt/auth: %d %q (%v)", status, body, err)
+		}
+		claims, err := ts.Server.Tokens.Verify(answer.Token, jwtauth.ContainerRegistryService)
+		if err != nil || len(claims.Access) != 0 {
+			t.Fatalf("token: %+v, %v, want one granting nothing", claims, err)
+		}
+		return map[string]string{"Authorization": "Bearer " + answer.Token}
+	}
 
 	// decidedOn fails unless every decision of the last request was on the resource want accepts.
 	decidedOn := func(t *testing.T, what string, want func(access.Resource) bool) {
@@ -366,9 +367,7 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 	digest := "sha256:" + strings.Repeat("0", 64)
 
 	t.Run("registry", func(t *testing.T) {
-		if bearer == nil {
-			t.Fatal("no token from /jwt/auth")
-		}
+		header := bearer(t)
 		// top is private: the outsider's first refusal ends the decisions. pub is public: pull is
 		// allowed, so every action a route needs is decided.
 		var pub testenv.Project
@@ -378,7 +377,7 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 			params := strings.NewReplacer("{name}", p.FullPath+"/app", "{reference}", "latest", "{digest}", digest, "{id}", "none")
 			for _, rt := range registry.Routes() {
 				t.Run(p.FullPath+" "+rt.Method+" "+rt.Pattern, func(t *testing.T) {
-					status, _ := send(t, anonymous, rt.Method, params.Replace(rt.Pattern), nil, bearer)
+					status, _ := send(t, anonymous, rt.Method, params.Replace(rt.Pattern), nil, header)
 					check(t, rt, status)
 					if rt.Pattern == "/v2/_catalog" {
 						decidedOn(t, "the instance", func(r access.Resource) bool { return r.Project == nil && r.Group == nil })
@@ -391,13 +390,11 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 	})
 
 	t.Run("proxy", func(t *testing.T) {
-		if bearer == nil {
-			t.Fatal("no token from /jwt/auth")
-		}
+		header := bearer(t)
 		params := strings.NewReplacer("{group}", "group", "{image}", "alpine", "{reference}", "latest", "{digest}", digest)
 		for _, rt := range proxy.Routes() {
 			t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
-				status, _ := send(t, anonymous, rt.Method, params.Replace(rt.Pattern), nil, bearer)
+				status, _ := send(t, anonymous, rt.Method, params.Replace(rt.Pattern), nil, header)
 				check(t, rt, status)
 				decidedOn(t, "group", func(r access.Resource) bool { return r.Group != nil && r.Group.ID == f.GroupID })
 			})
