@@ -33,9 +33,9 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/web"
 )
 
-// TestEveryRouteGoesThroughTheGate walks the route tables of the REST API, the web UI, Git and
-// every package format and sends each route as a signed-in user who is a member of
-// nothing, through a front that records every check the gate makes (docs/architecture.md
+// TestEveryRouteGoesThroughTheGate walks the route tables of the REST API, the web UI, Git,
+// every package format, the token endpoint, the container registry and the dependency proxy,
+// and sends each route as a signed-in user who is a member of nothing, through a front that records every check the gate makes (docs/architecture.md
 // §3.3). A route that decides must have asked the gate for its declared action first; a listing
 // must have filtered at the gate; a route for signed-in users only must refuse an anonymous
 // request without asking anything; a public route asks nothing.
