@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -165,7 +164,7 @@ func (i *Issuer) Issue(service string, p access.Principal, granted []ResourceAct
 		// The subject is the token's default username, never its custom one: that has a '+',
 		// which no user's username can hold, so "sub" cannot name a user (a custom username
 		// could equal one created later, or one created before usernames were checked).
-		c.Subject, c.DeployTokenID = token.DefaultUsernamePrefix+strconv.FormatInt(p.DeployToken.ID, 10), p.DeployToken.ID
+		c.Subject, c.DeployTokenID = token.DefaultUsername(p.DeployToken.ID), p.DeployToken.ID
 		c.DeployTokenSecret = p.DeployToken.Binding()
 	case access.UserPrincipal:
 		c.Subject, c.UserID = p.User.Username, p.User.ID
