@@ -395,7 +395,7 @@ func (s *Server) routes() http.Handler {
 		http.NotFound(w, r)
 	})
 	return httpx.Deadlines(httpx.Timeouts{Read: s.Config.HTTP.ReadTimeout, Write: s.Config.HTTP.WriteTimeout},
-		httpx.Middleware(s.Log, mux))
+		httpx.Middleware(s.Log, nil, mux))
 }
 
 // Handler is the whole HTTP surface, for tests and embedding.
