@@ -48,8 +48,11 @@ var classes = map[string]class{
 	"shared protocol": {may: []string{"domain", "gate", "plumbing"}},
 	// The typed REST client, for the CLI: it speaks HTTP to the server and shares no code with it.
 	"client": {},
+	// Metrics: the Prometheus registry and collectors. It knows no Gatehouse package; the
+	// composition root tells it what happened through the hooks of the gate, httpx and the stores.
+	"metrics": {modules: []string{"github.com/prometheus/client_golang"}},
 	// The composition root: it alone wires everything (but no test support or entry point).
-	"composition": {may: []string{"domain", "plumbing", "config", "gate", "adapter", "protocol", "shared protocol"}},
+	"composition": {may: []string{"domain", "plumbing", "config", "gate", "adapter", "protocol", "shared protocol", "metrics"}},
 	// Entry points: cmd/gatehouse (docs/architecture.md §2.3: config, server, api/client) and the
 	// benchmark.
 	"entry point": {may: []string{"config", "composition", "client"}, modules: []string{"github.com/spf13/cobra"}},
@@ -100,6 +103,8 @@ var classified = map[string]string{
 	"internal/ocihttp":          "shared protocol",
 
 	"internal/api/client": "client",
+
+	"internal/metrics": "metrics",
 
 	"internal/server": "composition",
 
