@@ -215,16 +215,15 @@ func JobOutcome(err error, skipped bool) string {
 }
 
 // Job records one run of a background job (gc, deploy_token_expiry, audit_retention,
-// usage_flush) that started at start: the one way every job reports.
-func (m *Metrics) Job(job string, start time.Time, outcome string) {
+// usage_flush) that took took: the one way every job reports.
+func (m *Metrics) Job(job string, took time.Duration, outcome string) {
 	m.jobRuns.WithLabelValues(job, outcome).Inc()
 	if outcome == JobSkipped {
 		return
 	}
-	now := time.Now()
-	m.jobDuration.WithLabelValues(job).Observe(now.Sub(start).Seconds())
+	m.jobDuration.WithLabelValues(job).Observe(took.Seconds())
 	if outcome == JobOK {
-		m.jobSuccess.WithLabelValues(job).Set(float64(now.UnixNano()) / 1e9)
+		m.jobSuccess.WithLabelValues(job).SetToCurrentTime()
 	}
 }
 

@@ -47,9 +47,9 @@ func TestCounters(t *testing.T) {
 	git.Observe(401, 0, 30, time.Millisecond)
 	m.Decision("deploy_token", "allowed", "scope")
 	m.Decision("deploy_token", "allowed", "scope")
-	m.Job("gc", time.Now(), metrics.JobOutcome(nil, false))
-	m.Job("gc", time.Now(), metrics.JobOutcome(nil, true))
-	m.Job("gc", time.Now(), metrics.JobOutcome(errors.New("x"), false))
+	m.Job("gc", time.Second, metrics.JobOutcome(nil, false))
+	m.Job("gc", time.Second, metrics.JobOutcome(nil, true))
+	m.Job("gc", time.Second, metrics.JobOutcome(errors.New("x"), false))
 	for name, c := range map[string]struct{ got, want float64 }{
 		"2xx":          {(mustCounter(t, m, "gatehouse_http_requests_total", "2xx", "git")), 2},
 		"decisions":    {(mustCounter(t, m, "gatehouse_authz_decisions_total", "allowed", "deploy_token", "scope")), 2},
