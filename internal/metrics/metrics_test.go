@@ -91,3 +91,18 @@ func mustCounter(t *testing.T, m *metrics.Metrics, name string, values ...string
 	t.Fatalf("no sample %s%v", name, values)
 	return 0
 }
+
+// Counting a decision or a request allocates nothing once its labels were seen: both run on
+// every request.
+func TestHotPathAllocatesNothing(t *testing.T) {
+	m := metrics.New()
+	s := m.Surface("packages_generic")
+	m.Decision("deploy_token", "allowed", "scope")
+	s.Observe(200, 0, 4096, time.Millisecond)
+	if n := testing.AllocsPerRun(100, func() {
+		m.Decision("deploy_token", "allowed", "scope")
+		s.Observe(200, 0, 4096, time.Millisecond)
+	}); n != 0 {
+		t.Fatalf("%v allocations, want 0", n)
+	}
+}
