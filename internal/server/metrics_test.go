@@ -260,3 +260,44 @@ func TestMetricsGuard(t *testing.T) {
 		t.Fatal("a wrong metrics token was not audited")
 	}
 }
+
+// With blobs on S3 (MinIO), the requests to it are counted by operation: the bucket check at
+// start, the upload of a package file and its download.
+func TestMetricsCountS3Requests(t *testing.T) {
+	endpoint, user, pass := testenv.StartMinio(t)
+	ts := testenv.StartServer(t, func(c *config.Config) {
+		c.BlobStore = config.BlobStoreS3
+		c.S3 = config.S3{Endpoint: endpoint, Bucket: "metrics", AccessKey: user, SecretKey: config.Secret(pass)}
+	})
+	f := ts.MakeFixture(t)
+	p := f.Projects["top"]
+	// Larger than the small-file cache, so the download reads S3.
+	content := bytes.Repeat([]byte("s3-metrics"), 200<<10)
+	url := fmt.Sprintf("%s/api/v4/projects/%d/packages/generic/big/1.0.0/big.bin", ts.URL, p.ID)
+	put, _ := http.NewRequest(http.MethodPut, url, bytes.NewReader(content))
+	put.Header.Set("Private-Token", ts.RootToken)
+	if r := do(t, "upload", put); r.status != http.StatusCreated {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	get, _ := http.NewRequest(http.MethodGet, url, nil)
+	get.Header.Set("Private-Token", ts.RootToken)
+	if r := do(t, "download", get); r.status != http.StatusOK || len(r.body) != len(content) {
+		t.Fatalf("download: %d, %d bytes", r.status, len(r.body))
+	}
+	r := getMetrics(t, ts, "")
+	if r.status != http.StatusOK {
+		t.Fatalf("GET /-/metrics: %d", r.status)
+	}
+	m := parseMetrics(t, r.body)
+	m.atLeast(t, 1, "gatehouse_s3_requests_total", map[string]string{"operation": "head_bucket", "status_class": "2xx"})
+	m.atLeast(t, 1, "gatehouse_s3_requests_total", map[string]string{"operation": "get_object", "status_class": "2xx"})
+	m.atLeast(t, 1, "gatehouse_s3_request_duration_seconds", map[string]string{"operation": "get_object"})
+	var writes float64
+	for _, op := range []string{"put_object", "upload_part", "copy_object", "complete_multipart_upload"} {
+		v, _ := m.value("gatehouse_s3_requests_total", map[string]string{"operation": op, "status_class": "2xx"})
+		writes += v
+	}
+	if writes < 1 {
+		t.Errorf("no S3 write counted for the upload: %v", m["gatehouse_s3_requests_total"])
+	}
+}
