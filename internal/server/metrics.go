@@ -203,7 +203,7 @@ func outcomeOf(err, busy error) string {
 // metricsHandler serves /-/metrics to the addresses of metrics.allow and to the bearer of
 // metrics.token (docs/design.md §9.5). A wrong token is a failed authentication: 401, counted
 // in the one ban; a banned client gets 403, as does any other address.
-func (s *Server) metricsHandler(allow []netip.Prefix) http.Handler {
+func (s *Server) metricsHandler() http.Handler {
 	want := token.NewSecret(s.Config.Metrics.Token.Reveal())
 	h := s.Metrics.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -221,7 +221,7 @@ func (s *Server) metricsHandler(allow []netip.Prefix) http.Handler {
 			http.Error(w, "internal server error", http.StatusInternalServerError)
 			return
 		}
-		if ip := httpx.ClientIP(r); !ok && !slices.ContainsFunc(allow, func(p netip.Prefix) bool { return p.Contains(ip) }) {
+		if ip := httpx.ClientIP(r); !ok && !slices.ContainsFunc(s.metricsAllow, func(p netip.Prefix) bool { return p.Contains(ip) }) {
 			http.Error(w, "metrics are served to allowed addresses or with the metrics token", http.StatusForbidden)
 			return
 		}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,8 +104,10 @@ type Server struct {
 	// ExternalAuthorization is the external authorization service's client and settings.
 	ExternalAuthorization *extauthz.Service
 
-	// Metrics is the Prometheus registry served at /-/metrics (metrics.go).
-	Metrics *metrics.Metrics
+	// Metrics is the Prometheus registry served at /-/metrics (metrics.go), to metricsAllow's
+	// addresses and the metrics token.
+	Metrics      *metrics.Metrics
+	metricsAllow []netip.Prefix
 
 	handler http.Handler
 	http    *http.Server
@@ -131,6 +134,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if err != nil {
 		return nil, err
 	}
+	metricsAllow, err := cfg.Metrics.AllowPrefixes()
+	if err != nil {
+		return nil, err
+	}
 	if err := git.CheckBinary(cfg.GitBinary); err != nil {
 		return nil, err
 	}
@@ -150,7 +157,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return nil, err
 	}
 	store := sqlstore.New(db)
-	s := &Server{Config: cfg, Store: store, Log: log, logs: logs, Metrics: metrics.New()}
+	s := &Server{Config: cfg, Store: store, Log: log, logs: logs, Metrics: metrics.New(), metricsAllow: metricsAllow}
 	s.Metrics.BuildInfo(Version, Revision)
 	s.Metrics.DB(store.SQL())
 	s.proxySettings = proxy.NewSettings(store.Proxy, opts.Now, log)
@@ -400,9 +407,7 @@ func (s *Server) routes() http.Handler {
 		}
 		http.NotFound(w, r)
 	})
-	// Parsed by Validate already; a server built without it serves no address.
-	metricsAllow, _ := s.Config.Metrics.AllowPrefixes()
-	mux.Handle("GET /-/metrics", s.metricsHandler(metricsAllow))
+	mux.Handle("GET /-/metrics", s.metricsHandler())
 	return httpx.Deadlines(httpx.Timeouts{Read: s.Config.HTTP.ReadTimeout, Write: s.Config.HTTP.WriteTimeout},
 		httpx.Middleware(s.Log, newSurfaces(s.Metrics, packagePatterns).observe, mux))
 }
