@@ -292,6 +292,9 @@ func TestMetricsCountS3Requests(t *testing.T) {
 	m.atLeast(t, 1, "gatehouse_s3_requests_total", map[string]string{"operation": "head_bucket", "status_class": "2xx"})
 	m.atLeast(t, 1, "gatehouse_s3_requests_total", map[string]string{"operation": "get_object", "status_class": "2xx"})
 	m.atLeast(t, 1, "gatehouse_s3_request_duration_seconds", map[string]string{"operation": "get_object"})
+	for _, mt := range m["gatehouse_s3_requests_total"].GetMetric() {
+		t.Logf("s3: %v %v", mt.GetLabel(), mt.GetCounter().GetValue())
+	}
 	var writes float64
 	for _, op := range []string{"put_object", "upload_part", "copy_object", "complete_multipart_upload"} {
 		v, _ := m.value("gatehouse_s3_requests_total", map[string]string{"operation": op, "status_class": "2xx"})
