@@ -124,15 +124,50 @@ type Decision struct {
 	Denial Denial
 	// Reason explains the decision in words safe to show the requester and to log.
 	Reason string
+	// Cause is the rule that decided, one of a fixed set (Causes), so decisions can be counted
+	// by why without the free text of Reason.
+	Cause Cause
+}
+
+// Cause names the rule behind a decision.
+type Cause string
+
+// The causes of decisions, allowed and refused.
+const (
+	CauseUnknownPrincipal Cause = "unknown_principal" // no usable principal
+	CauseAuthRequired     Cause = "authentication_required"
+	CauseRevoked          Cause = "revoked"  // deploy token revoked
+	CauseExpired          Cause = "expired"  // deploy token expired
+	CauseInactive         Cause = "inactive" // personal access token revoked or expired
+	CauseBlocked          Cause = "blocked"  // user blocked
+	CauseIPNotAllowed     Cause = "ip_not_allowed"
+	CauseReach            Cause = "reach" // out of a deploy token's reach
+	CauseScope            Cause = "scope" // a token's scopes (or no scope at all) decide
+	CauseRole             Cause = "role"
+	CauseNotMember        Cause = "not_member"
+	CauseVisibility       Cause = "visibility" // a public or internal project's reads
+	CauseAdmin            Cause = "admin"
+	CauseSignedIn         Cause = "signed_in"
+	CauseExternal         Cause = "external_authorization"
+	CauseProxyDisabled    Cause = "proxy_disabled"
+)
+
+// Causes lists every Cause, so a consumer can range over them.
+func Causes() []Cause {
+	return []Cause{CauseUnknownPrincipal, CauseAuthRequired, CauseRevoked, CauseExpired, CauseInactive, CauseBlocked,
+		CauseIPNotAllowed, CauseReach, CauseScope, CauseRole, CauseNotMember, CauseVisibility, CauseAdmin, CauseSignedIn,
+		CauseExternal, CauseProxyDisabled}
 }
 
 // Allow reports whether the request may go ahead.
 func (d Decision) Allow() bool { return d.Denial == Allowed }
 
-func allow(reason string) Decision { return Decision{Denial: Allowed, Reason: reason} }
+func allow(c Cause, reason string) Decision {
+	return Decision{Denial: Allowed, Reason: reason, Cause: c}
+}
 
-func deny(d Denial, format string, args ...any) Decision {
-	return Decision{Denial: d, Reason: fmt.Sprintf(format, args...)}
+func deny(d Denial, c Cause, format string, args ...any) Decision {
+	return Decision{Denial: d, Reason: fmt.Sprintf(format, args...), Cause: c}
 }
 
 // Roles answers membership questions; *namespace.Service implements it.
@@ -178,7 +213,7 @@ func (a *Authorizer) Authorize(ctx context.Context, p Principal, r Resource, act
 		d, err := a.user(ctx, p, r, action)
 		if err == nil && d.Allow() && proxyAction(action) && r.Group != nil && r.Project == nil && !a.proxyEnabled(r.Group) {
 			// A disabled proxy is disabled for everyone, administrators included.
-			return deny(Forbidden, "the dependency proxy is disabled for this group"), nil
+			return deny(Forbidden, CauseProxyDisabled, "the dependency proxy is disabled for this group"), nil
 		}
 		if err != nil {
 			return d, err
@@ -189,12 +224,12 @@ func (a *Authorizer) Authorize(ctx context.Context, p Principal, r Resource, act
 		if d.Allow() {
 			// The external service classifies people; an anonymous request has none to ask about.
 			if _, ok, err := a.externalLabel(ctx, r); err != nil || ok {
-				return deny(Unauthenticated, "external authorization is enabled: sign in"), err
+				return deny(Unauthenticated, CauseExternal, "external authorization is enabled: sign in"), err
 			}
 		}
 		return d, nil
 	}
-	return deny(Unauthenticated, "unknown principal"), nil
+	return deny(Unauthenticated, CauseUnknownPrincipal, "unknown principal"), nil
 }
 
 // deployScopeFor maps each action a deploy token may ever do to the scopes that grant it.
@@ -212,44 +247,44 @@ var deployScopeFor = map[Action][]token.Scope{
 func (a *Authorizer) deployToken(t *token.DeployToken, ip netip.Addr, r Resource, action Action) Decision {
 	now := a.now()
 	if t == nil {
-		return deny(Unauthenticated, "no deploy token")
+		return deny(Unauthenticated, CauseUnknownPrincipal, "no deploy token")
 	}
 	if t.Revoked {
-		return deny(Unauthenticated, "deploy token is revoked")
+		return deny(Unauthenticated, CauseRevoked, "deploy token is revoked")
 	}
 	if t.Expired(now) {
-		return deny(Unauthenticated, "deploy token has expired")
+		return deny(Unauthenticated, CauseExpired, "deploy token has expired")
 	}
 	if !t.AllowsIP(ip) {
-		return deny(Forbidden, "request comes from an address outside the deploy token's IP allow-list")
+		return deny(Forbidden, CauseIPNotAllowed, "request comes from an address outside the deploy token's IP allow-list")
 	}
 	scopes, ok := deployScopeFor[action]
 	if !ok && r.Project == nil && r.Group == nil {
 		// Deploy tokens never open the REST API (docs/design.md §6.8).
-		return deny(Unauthenticated, "deploy tokens cannot be used for this")
+		return deny(Unauthenticated, CauseScope, "deploy tokens cannot be used for this")
 	}
 	if why := a.externalDeployTokenRefusal(action); why != "" {
-		return deny(Forbidden, "%s", why)
+		return deny(Forbidden, CauseExternal, "%s", why)
 	}
 	if !Reaches(t, r) {
-		return deny(NotFound, "deploy token does not reach this resource")
+		return deny(NotFound, CauseReach, "deploy token does not reach this resource")
 	}
 	if !ok {
 		// Never push, never delete images, never administer (docs/design.md §2.3).
-		return deny(Forbidden, "deploy tokens cannot %s", describe(action))
+		return deny(Forbidden, CauseScope, "deploy tokens cannot %s", describe(action))
 	}
 	if proxyAction(action) != (r.Project == nil) {
 		// The dependency proxy is a group's, images and packages a project's: an action on the
 		// other kind of resource reaches nothing (a project token never reaches a proxy).
-		return deny(NotFound, "deploy token does not reach this resource")
+		return deny(NotFound, CauseReach, "deploy token does not reach this resource")
 	}
 	if r.Group != nil && r.Project == nil && !a.proxyEnabled(r.Group) {
-		return deny(Forbidden, "the dependency proxy is disabled for this group")
+		return deny(Forbidden, CauseProxyDisabled, "the dependency proxy is disabled for this group")
 	}
 	if !t.Scopes.HasAny(scopes...) {
-		return deny(Forbidden, "deploy token lacks the %s scope", scopes[0])
+		return deny(Forbidden, CauseScope, "deploy token lacks the %s scope", scopes[0])
 	}
-	return allow("deploy token has the " + string(scopes[0]) + " scope")
+	return allow(CauseScope, "deploy token has the "+string(scopes[0])+" scope")
 }
 
 // Reaches implements docs/design.md §2.2: a project token its own project; a group token every
@@ -352,16 +387,16 @@ var readActions = map[Action]bool{ViewNamespace: true, ReadRepository: true, Pul
 func (a *Authorizer) user(ctx context.Context, p Principal, r Resource, action Action) (Decision, error) {
 	u := p.User
 	if u == nil || u.Blocked {
-		return deny(Unauthenticated, "user is blocked"), nil
+		return deny(Unauthenticated, CauseBlocked, "user is blocked"), nil
 	}
 	if pat := p.PersonalToken; pat != nil {
 		if !pat.Active(a.now()) {
-			return deny(Unauthenticated, "personal access token is revoked or expired"), nil
+			return deny(Unauthenticated, CauseInactive, "personal access token is revoked or expired"), nil
 		}
 		scopes := personalScopeFor[action]
 		if !pat.Scopes.HasAny(scopes...) {
 			// A PAT without the scope must not reveal what the user could otherwise see.
-			d := deny(Forbidden, "personal access token lacks a scope for %s", action)
+			d := deny(Forbidden, CauseScope, "personal access token lacks a scope for %s", action)
 			if vis, err := a.visible(ctx, u, r); err != nil || !vis {
 				d.Denial = NotFound
 				return d, err
@@ -370,7 +405,7 @@ func (a *Authorizer) user(ctx context.Context, p Principal, r Resource, action A
 		}
 	}
 	if u.Admin {
-		return allow("administrator"), nil
+		return allow(CauseAdmin, "administrator"), nil
 	}
 	switch {
 	case r.Project != nil:
@@ -379,31 +414,31 @@ func (a *Authorizer) user(ctx context.Context, p Principal, r Resource, action A
 			return Decision{}, err
 		}
 		if need, ok := projectRoleFor[action]; ok && role >= need {
-			return allow(fmt.Sprintf("role %d on project", role)), nil
+			return allow(CauseRole, fmt.Sprintf("role %d on project", role)), nil
 		}
 		if readActions[action] && r.Project.Visibility != namespace.Private {
-			return allow("project is " + string(r.Project.Visibility)), nil
+			return allow(CauseVisibility, "project is "+string(r.Project.Visibility)), nil
 		}
 		if role == namespace.NoRole && r.Project.Visibility == namespace.Private {
-			return deny(NotFound, "not a member of this project"), nil
+			return deny(NotFound, CauseNotMember, "not a member of this project"), nil
 		}
-		return deny(Forbidden, "your role does not allow %s", action), nil
+		return deny(Forbidden, CauseRole, "your role does not allow %s", action), nil
 	case r.Group != nil:
 		role, err := a.roles.GroupRole(ctx, u.ID, r.Group)
 		if err != nil {
 			return Decision{}, err
 		}
 		if need, ok := groupRoleFor[action]; ok && role >= need {
-			return allow(fmt.Sprintf("role %d on group", role)), nil
+			return allow(CauseRole, fmt.Sprintf("role %d on group", role)), nil
 		}
 		if role == namespace.NoRole {
-			return deny(NotFound, "not a member of this group"), nil
+			return deny(NotFound, CauseNotMember, "not a member of this group"), nil
 		}
-		return deny(Forbidden, "your role does not allow %s", action), nil
+		return deny(Forbidden, CauseRole, "your role does not allow %s", action), nil
 	case signedInActions[action]:
-		return allow("signed in"), nil
+		return allow(CauseSignedIn, "signed in"), nil
 	}
-	return deny(Forbidden, "administrators only"), nil
+	return deny(Forbidden, CauseRole, "administrators only"), nil
 }
 
 func (a *Authorizer) visible(ctx context.Context, u *namespace.User, r Resource) (bool, error) {
@@ -426,9 +461,9 @@ func (a *Authorizer) visible(ctx context.Context, u *namespace.User, r Resource)
 
 func (a *Authorizer) anonymous(r Resource, action Action) Decision {
 	if r.Project != nil && r.Project.Visibility == namespace.Public && readActions[action] {
-		return allow("project is public")
+		return allow(CauseVisibility, "project is public")
 	}
-	return deny(Unauthenticated, "authentication required")
+	return deny(Unauthenticated, CauseAuthRequired, "authentication required")
 }
 
 // describe words an action for refusal messages.

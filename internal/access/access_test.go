@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -222,6 +223,9 @@ func TestDeployTokenMatrix(t *testing.T) {
 							if d.Reason == "" {
 								t.Fatal("decision without a reason")
 							}
+							if !slices.Contains(access.Causes(), d.Cause) {
+								t.Fatalf("decision with cause %q, not one of access.Causes()", d.Cause)
+							}
 						})
 					}
 				}
@@ -315,7 +319,7 @@ func TestDeployTokenLiterals(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d.Allow() != tc.allow || d.Denial != tc.denial || d.Reason == "" {
+			if d.Allow() != tc.allow || d.Denial != tc.denial || d.Reason == "" || !slices.Contains(access.Causes(), d.Cause) {
 				t.Fatalf("Authorize = %+v, want allow=%v denial=%d with a reason", d, tc.allow, tc.denial)
 			}
 		})
@@ -471,7 +475,7 @@ func TestHumans(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d.Allow() != tc.allow || d.Denial != tc.denial || d.Reason == "" {
+			if d.Allow() != tc.allow || d.Denial != tc.denial || d.Reason == "" || !slices.Contains(access.Causes(), d.Cause) {
 				t.Fatalf("Authorize = %+v, want allow=%v denial=%d with a reason", d, tc.allow, tc.denial)
 			}
 		})
@@ -540,7 +544,7 @@ func TestHumansDependencyProxy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d.Allow() != tc.allow || d.Denial != tc.denial || d.Reason == "" {
+			if d.Allow() != tc.allow || d.Denial != tc.denial || d.Reason == "" || !slices.Contains(access.Causes(), d.Cause) {
 				t.Fatalf("Authorize = %+v, want allow=%v denial=%d with a reason", d, tc.allow, tc.denial)
 			}
 		})
@@ -626,7 +630,7 @@ func TestExternalHumans(t *testing.T) {
 				}
 				return
 			}
-			if d.Allow() != tc.allow || d.Denial != tc.denial || d.Reason == "" {
+			if d.Allow() != tc.allow || d.Denial != tc.denial || d.Reason == "" || !slices.Contains(access.Causes(), d.Cause) {
 				t.Fatalf("Authorize = %+v, want allow=%v denial=%d with a reason", d, tc.allow, tc.denial)
 			}
 			if (ext.asked > 0) != tc.asks {

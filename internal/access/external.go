@@ -108,13 +108,13 @@ func (a *Authorizer) external(ctx context.Context, u *namespace.User, r Resource
 	allowed, reason, err := a.opts.External.Authorize(ctx, u, label)
 	if err != nil {
 		// The error may name the service's address: it is not shown.
-		return deny(Forbidden, "external authorization denied access: the external authorization service did not answer"), nil
+		return deny(Forbidden, CauseExternal, "external authorization denied access: the external authorization service did not answer"), nil
 	}
 	if !allowed {
 		if reason == "" {
 			reason = "access denied by the external authorization service"
 		}
-		return deny(Forbidden, "external authorization denied access: %s", reason), nil
+		return deny(Forbidden, CauseExternal, "external authorization denied access: %s", reason), nil
 	}
 	return d, nil
 }

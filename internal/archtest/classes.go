@@ -54,9 +54,12 @@ var classes = map[string]class{
 	"token service": {may: []string{"domain", "gate", "plumbing"}, modules: []string{"github.com/golang-jwt/jwt/v5"}},
 	// The typed REST client, for the CLI: it speaks HTTP to the server and shares no code with it.
 	"client": {},
+	// Metrics: the Prometheus registry and collectors. It knows no Gatehouse package; the
+	// composition root tells it what happened through the hooks of the gate, httpx and the stores.
+	"metrics": {modules: []string{"github.com/prometheus/client_golang"}},
 	// The composition root: it alone wires everything (but no test support or entry point).
 	"composition": {may: []string{"domain", "plumbing", "config", "gate", "adapter", "protocol", "shared protocol",
-		"token service"}},
+		"token service", "metrics"}},
 	// Entry points: cmd/gatehouse (docs/architecture.md §2.3: config, server, api/client) and the
 	// benchmark.
 	"entry point": {may: []string{"config", "composition", "client"}, modules: []string{"github.com/spf13/cobra"}},
@@ -109,6 +112,8 @@ var classified = map[string]string{
 	"internal/jwtauth": "token service",
 
 	"internal/api/client": "client",
+
+	"internal/metrics": "metrics",
 
 	"internal/server": "composition",
 

@@ -65,6 +65,8 @@ type Config struct {
 	SMTP SMTP `yaml:"smtp"`
 	// HTTP configures the server's timeouts and per-client connection cap; see http.go.
 	HTTP HTTP `yaml:"http"`
+	// Metrics guards the Prometheus metrics at /-/metrics; see metrics.go.
+	Metrics Metrics `yaml:"metrics"`
 }
 
 // Packages configures the package registries.
@@ -163,14 +165,20 @@ type AuthBan struct {
 // AllowPrefixes parses AllowList: a CIDR is a prefix, a bare IP a single-address prefix.
 // A bad entry is an error that names it.
 func (b AuthBan) AllowPrefixes() ([]netip.Prefix, error) {
+	return parsePrefixes("auth_ban.allow_list", b.AllowList)
+}
+
+// parsePrefixes parses the list of IPs and CIDRs the setting key holds: a CIDR is a prefix, a
+// bare IP a single-address prefix, and a bad entry an error that names key and the entry.
+func parsePrefixes(key string, list []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for _, a := range b.AllowList {
+	for _, a := range list {
 		if p, err := netip.ParsePrefix(strings.TrimSpace(a)); err == nil {
 			out = append(out, p)
 		} else if ip, err := netip.ParseAddr(strings.TrimSpace(a)); err == nil {
 			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
 		} else {
-			return nil, fmt.Errorf("auth_ban.allow_list: %q is not an IP or CIDR", a)
+			return nil, fmt.Errorf("%s: %q is not an IP or CIDR", key, a)
 		}
 	}
 	return out, nil
@@ -325,6 +333,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.HTTP.validate(); err != nil {
+		return err
+	}
+	if _, err := c.Metrics.AllowPrefixes(); err != nil {
 		return err
 	}
 	return c.DependencyProxy.validate()

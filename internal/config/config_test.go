@@ -67,6 +67,7 @@ func TestDefaults(t *testing.T) {
 				DependencyProxy: config.DependencyProxy{UpstreamURL: "https://registry-1.docker.io", TagTTL: 24 * time.Hour},
 				HTTP: config.HTTP{ReadHeaderTimeout: 30 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute,
 					IdleTimeout: 2 * time.Minute, MaxConnsPerIP: 256, ExemptLoopback: true},
+				Metrics: config.Metrics{Allow: []string{"127.0.0.0/8", "::1"}},
 			}
 			if !reflect.DeepEqual(c, want) {
 				t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)

@@ -124,6 +124,12 @@ var settings = []setting{
 	{key: "smtp.password", env: "GATEHOUSE_SMTP_PASSWORD", doc: "SMTP password", field: func(c *Config) any { return &c.SMTP.Password }},
 	{key: "smtp.from", env: "GATEHOUSE_SMTP_FROM", shown: "`gatehouse@<external host>`", doc: "mail sender",
 		field: func(c *Config) any { return &c.SMTP.From }},
+	// Metrics: loopback may scrape by default (a Prometheus agent on the host); anyone else needs
+	// the token.
+	{key: "metrics.allow", env: "GATEHOUSE_METRICS_ALLOW", def: "127.0.0.0/8,::1",
+		doc: "comma-separated IPs/CIDRs that may read /-/metrics without the token", field: func(c *Config) any { return &c.Metrics.Allow }},
+	{key: "metrics.token", env: "GATEHOUSE_METRICS_TOKEN", shown: "none",
+		doc: "bearer token that may read /-/metrics from any address", field: func(c *Config) any { return &c.Metrics.Token }},
 }
 
 // set parses v by the type of the setting's field and stores it in c. Errors never repeat v

@@ -23,13 +23,17 @@ type Config struct {
 	// Audit records refusals of deploy tokens; nil records nothing.
 	Audit *audit.Log
 	Log   *slog.Logger
+	// Observe, when set, is told each request's decision (Authorize's, not the filters of
+	// Permits), for the metrics; it must be quick, as it runs on every request.
+	Observe func(p access.Principal, d access.Decision)
 }
 
 // Gate decides requests. Create it with New.
 type Gate struct {
-	authz *access.Authorizer
-	audit *audit.Log
-	log   *slog.Logger
+	authz   *access.Authorizer
+	audit   *audit.Log
+	log     *slog.Logger
+	observe func(access.Principal, access.Decision)
 }
 
 // New returns the gate for cfg.
@@ -37,7 +41,7 @@ func New(cfg Config) *Gate {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Gate{authz: cfg.Authorizer, audit: cfg.Audit, log: cfg.Log}
+	return &Gate{authz: cfg.Authorizer, audit: cfg.Audit, log: cfg.Log, observe: cfg.Observe}
 }
 
 // Authorize is the decision of request r: may p do act on res. It audits refusals of deploy
@@ -48,6 +52,9 @@ func (g *Gate) Authorize(ctx context.Context, r *http.Request, p access.Principa
 	p.ClientIP = httpx.ClientIP(r)
 	d, err := g.authz.Authorize(ctx, p, res, act)
 	record(ctx, Check{Action: act, Resource: res, Decision: d})
+	if err == nil && g.observe != nil {
+		g.observe(p, d)
+	}
 	if err != nil || d.Allow() || p.Kind != access.DeployTokenPrincipal || g.audit == nil {
 		return d, err
 	}

@@ -82,3 +82,28 @@ func TestAuthorizeAuditsPermitsDoesNot(t *testing.T) {
 		t.Fatalf("recorded %+v, want two filters and one refused decision", checks)
 	}
 }
+
+// Observe hears each request's decision with its principal, and not a listing's filter.
+func TestObserveHearsDecisionsNotFilters(t *testing.T) {
+	var heard []access.Decision
+	var kinds []access.PrincipalKind
+	g := gate.New(gate.Config{Authorizer: access.New(noRoles{}, nil, access.Options{}),
+		Observe: func(p access.Principal, d access.Decision) { kinds, heard = append(kinds, p.Kind), append(heard, d) }})
+	public := &namespace.Project{ID: 1, FullPath: "g/pub", Visibility: namespace.Public}
+	private := &namespace.Project{ID: 2, FullPath: "g/priv", Visibility: namespace.Private}
+	r := httptest.NewRequest("GET", "/", nil)
+	ctx := context.Background()
+	if _, err := g.Authorize(ctx, r, access.AnonymousPrincipal, access.Resource{Project: public}, access.ReadRepository); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Authorize(ctx, r, access.AnonymousPrincipal, access.Resource{Project: private}, access.ReadRepository); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Permits(ctx, r, access.AnonymousPrincipal, access.Resource{Project: private}, access.ReadRepository); err != nil {
+		t.Fatal(err)
+	}
+	if len(heard) != 2 || !heard[0].Allow() || heard[0].Cause != access.CauseVisibility ||
+		heard[1].Allow() || heard[1].Cause != access.CauseAuthRequired || kinds[0] != access.Anonymous {
+		t.Fatalf("observed %+v (kinds %v), want the public read allowed and the private one refused, and no filter", heard, kinds)
+	}
+}

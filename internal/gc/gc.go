@@ -117,6 +117,8 @@ type Config struct {
 	Log    *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Observe, when set, is told the outcome of every run and how long it took (the metrics).
+	Observe func(rep Report, err error, took time.Duration)
 }
 
 // Collector runs garbage collection. It is safe for concurrent use; runs are serialized by
@@ -196,6 +198,16 @@ type Report struct {
 // Run collects once: it takes the lease (unless DryRun), purges abandoned uploads, marks,
 // and sweeps. An error from any referencer aborts the run before anything is deleted.
 func (c *Collector) Run(ctx context.Context, opts RunOptions) (Report, error) {
+	start := time.Now()
+	rep, err := c.runOnce(ctx, opts)
+	if c.cfg.Observe != nil {
+		c.cfg.Observe(rep, err, time.Since(start))
+	}
+	return rep, err
+}
+
+// runOnce is Run before it is observed.
+func (c *Collector) runOnce(ctx context.Context, opts RunOptions) (Report, error) {
 	rep := Report{DryRun: opts.DryRun, Started: c.now()}
 	if !opts.DryRun {
 		ranBefore := rep.Started

@@ -506,3 +506,38 @@ func TestNewRefuses(t *testing.T) {
 		}
 	}
 }
+
+// Observe hears every run: one that collected, and one skipped while another node holds the
+// lease.
+func TestObserveHearsEveryRun(t *testing.T) {
+	s, err := fsblob.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, s, false)
+	type heard struct {
+		skipped bool
+		err     error
+		took    time.Duration
+	}
+	var runs []heard
+	observe := func(rep gc.Report, err error, took time.Duration) { runs = append(runs, heard{rep.Skipped, err, took}) }
+	mk := func(holder string) *gc.Collector {
+		c, err := gc.New(gc.Config{Blobs: s, Store: e.store.GC, Referencers: map[string]gc.Referencer{"test": e.refs},
+			Grace: testGrace, UploadTTL: testTTL, Holder: holder, Now: e.clock.Now, Log: quiet, Observe: observe})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a, b := mk("node-a"), mk("node-b")
+	e.put()
+	e.ageAll()
+	gc.SetBeforeDelete(a, func(blob.Digest) { _, _ = b.Run(e.ctx, gc.RunOptions{}) })
+	if _, err := a.Run(e.ctx, gc.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 2 || !runs[0].skipped || runs[1].skipped || runs[1].err != nil || runs[1].took <= 0 {
+		t.Fatalf("observed %+v, want node-b's skipped run, then node-a's run", runs)
+	}
+}

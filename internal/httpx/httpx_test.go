@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 )
@@ -60,7 +61,7 @@ const secret = "gldt-Zx9vQ2mN8pL4rT6wY1uB"
 func TestAccessLog(t *testing.T) {
 	log, buf := newLogger()
 	var seenID string
-	h := httpx.Middleware(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := httpx.Middleware(log, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seenID = httpx.RequestID(r.Context())
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusTeapot)
@@ -125,7 +126,7 @@ func TestAccessLogStatus(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			log, buf := newLogger()
-			srv := httptest.NewServer(httpx.Middleware(log, c.handler))
+			srv := httptest.NewServer(httpx.Middleware(log, nil, c.handler))
 			defer srv.Close()
 			resp, err := http.Get(srv.URL + "/x")
 			if err != nil {
@@ -147,7 +148,7 @@ func TestAccessLogStatus(t *testing.T) {
 func TestRecover(t *testing.T) {
 	t.Run("fail/panic becomes a logged 500", func(t *testing.T) {
 		log, buf := newLogger()
-		h := httpx.Middleware(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := httpx.Middleware(log, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			panic("boom")
 		}))
 		w := httptest.NewRecorder()
@@ -168,7 +169,7 @@ func TestRecover(t *testing.T) {
 	})
 	t.Run("ok/panic after the header keeps the status", func(t *testing.T) {
 		log, buf := newLogger()
-		h := httpx.Middleware(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := httpx.Middleware(log, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusAccepted)
 			panic("late")
 		}))
@@ -183,7 +184,7 @@ func TestRecover(t *testing.T) {
 	})
 	t.Run("ok/ErrAbortHandler propagates", func(t *testing.T) {
 		log, _ := newLogger()
-		h := httpx.Middleware(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := httpx.Middleware(log, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			panic(http.ErrAbortHandler)
 		}))
 		defer func() {
@@ -211,7 +212,7 @@ func TestFlushThroughMiddleware(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			var ferr error
-			h := httpx.Middleware(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := httpx.Middleware(log, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				_, _ = io.WriteString(w, "part")
 				ferr = flush(w)
 			}))
@@ -236,7 +237,7 @@ func TestWriteJSON(t *testing.T) {
 func TestInternal(t *testing.T) {
 	log, buf := newLogger()
 	var id string
-	h := httpx.Middleware(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := httpx.Middleware(log, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id = httpx.RequestID(r.Context())
 		httpx.Internal(r.Context(), log, errors.New("disk on fire"))
 		w.WriteHeader(http.StatusInternalServerError)
@@ -268,5 +269,41 @@ func TestClientIP(t *testing.T) {
 		if got := httpx.ClientIP(r).String(); got != c.want {
 			t.Errorf("ClientIP(%q) = %q, want %q", c.remote, got, c.want)
 		}
+	}
+}
+
+// The observer hears each request once, with its status, the body bytes the handler read, the
+// response bytes written and a duration, also when the handler panics.
+func TestMiddlewareObserver(t *testing.T) {
+	log, _ := newLogger()
+	type seen struct {
+		path        string
+		status      int
+		in, out     int64
+		took        time.Duration
+		sawCtxValue bool
+	}
+	var got []seen
+	observe := func(r *http.Request, status int, in, out int64, took time.Duration) {
+		got = append(got, seen{r.URL.Path, status, in, out, took, httpx.RequestID(r.Context()) != ""})
+	}
+	h := httpx.Middleware(log, observe, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/panic" {
+			panic("boom")
+		}
+		_, _ = io.CopyN(io.Discard, r.Body, 3)
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, "hello")
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPut, "/up", strings.NewReader("abcdef")))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/panic", nil))
+	if len(got) != 2 {
+		t.Fatalf("observed %d requests, want 2", len(got))
+	}
+	if g := got[0]; g.path != "/up" || g.status != http.StatusCreated || g.in != 3 || g.out != 5 || g.took <= 0 || !g.sawCtxValue {
+		t.Fatalf("observed %+v, want /up 201, 3 bytes read, 5 written, a duration and the request ID", g)
+	}
+	if g := got[1]; g.path != "/panic" || g.status != http.StatusInternalServerError || g.in != 0 {
+		t.Fatalf("observed %+v, want /panic 500", g)
 	}
 }

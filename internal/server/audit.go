@@ -19,7 +19,7 @@ func (s *Server) openAuditRetention(opts Options) {
 
 // runAuditRetention is one scheduled run: another node running it is not an error.
 func (s *Server) runAuditRetention(ctx context.Context) {
-	n, err := s.AuditRetention.Run(ctx)
+	n, err := s.retention(ctx)
 	switch {
 	case errors.Is(err, audit.ErrBusy):
 		s.Log.Info("audit retention skipped: another node is running it")

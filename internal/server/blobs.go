@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -18,14 +19,14 @@ import (
 )
 
 // openBlobs opens the configured blob store: local disk under DataDir/blobs, or an S3 bucket
-// (created when missing, then checked).
-func openBlobs(ctx context.Context, cfg config.Config, log *slog.Logger) (blob.Store, error) {
+// (created when missing, then checked) whose requests go through wrap when it is set.
+func openBlobs(ctx context.Context, cfg config.Config, log *slog.Logger, wrap func(http.RoundTripper) http.RoundTripper) (blob.Store, error) {
 	if cfg.BlobStore != config.BlobStoreS3 {
 		return fsblob.New(filepath.Join(cfg.DataDir, "blobs"))
 	}
 	s3 := s3blob.Config{Endpoint: cfg.S3.Endpoint, Bucket: cfg.S3.Bucket, AccessKey: cfg.S3.AccessKey,
 		SecretKey: cfg.S3.SecretKey.Reveal(), Region: cfg.S3.Region, UseTLS: cfg.S3.UseTLS, Prefix: cfg.S3.Prefix,
-		Redirect: cfg.S3.Redirect}
+		Redirect: cfg.S3.Redirect, WrapTransport: wrap}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := s3blob.EnsureBucket(ctx, s3); err != nil {
@@ -53,10 +54,12 @@ func referencers(store *sqlstore.Stores) map[string]gc.Referencer {
 // collector with another clock (tests).
 func (s *Server) Referencers() map[string]gc.Referencer { return referencers(s.Store) }
 
-// newCollector builds the garbage collector over store and blobs.
-func newCollector(cfg config.Config, store *sqlstore.Stores, blobs blob.Store, log *slog.Logger, now func() time.Time) (*gc.Collector, error) {
+// newCollector builds the garbage collector over store and blobs; observe, when set, hears
+// every run.
+func newCollector(cfg config.Config, store *sqlstore.Stores, blobs blob.Store, log *slog.Logger, now func() time.Time,
+	observe func(gc.Report, error, time.Duration)) (*gc.Collector, error) {
 	return gc.New(gc.Config{Blobs: blobs, Store: store.GC, Referencers: referencers(store), Grace: cfg.GC.Grace,
-		UploadTTL: cfg.GC.UploadTTL, Log: log, Now: now})
+		UploadTTL: cfg.GC.UploadTTL, Log: log, Now: now, Observe: observe})
 }
 
 // startGC runs the periodic garbage collection (when its interval is set) until ctx is done;
@@ -89,11 +92,11 @@ func CollectGarbage(ctx context.Context, cfg config.Config, log *slog.Logger, dr
 	if _, err := db.Migrate(ctx); err != nil {
 		return gc.Report{}, err
 	}
-	blobs, err := openBlobs(ctx, cfg, log)
+	blobs, err := openBlobs(ctx, cfg, log, nil)
 	if err != nil {
 		return gc.Report{}, err
 	}
-	c, err := newCollector(cfg, sqlstore.New(db), blobs, log, nil)
+	c, err := newCollector(cfg, sqlstore.New(db), blobs, log, nil, nil)
 	if err != nil {
 		return gc.Report{}, err
 	}

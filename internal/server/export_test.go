@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"io"
 	"log/slog"
 )
@@ -13,3 +14,6 @@ func NewBufferedLogger(w io.Writer, level string) (*slog.Logger, func() error) {
 
 // LogFlushDelay is logFlushDelay, for the external tests.
 const LogFlushDelay = logFlushDelay
+
+// RunDaily runs the daily jobs once, as the scheduler does at 01:00 UTC.
+func RunDaily(s *Server, ctx context.Context) { s.runDaily(ctx) }

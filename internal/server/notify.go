@@ -46,7 +46,7 @@ func (s *Server) runDaily(ctx context.Context) {
 
 // runExpiry is one scheduled run: another node running it is not an error.
 func (s *Server) runExpiry(ctx context.Context) {
-	if _, err := s.Expiry.Run(ctx); err != nil && ctx.Err() == nil {
+	if _, err := (expiryJob{s}).Run(ctx); err != nil && ctx.Err() == nil {
 		if errors.Is(err, notify.ErrBusy) {
 			s.Log.Info("deploy-token expiry job skipped: another node is running it")
 			return

@@ -36,8 +36,9 @@ type packageHandler interface {
 }
 
 // mountPackages mounts every package format's dispatcher under its patterns (more specific
-// than the REST API's /api/v4/, so they win).
-func (s *Server) mountPackages(mux *http.ServeMux) {
+// than the REST API's /api/v4/, so they win) and returns the patterns, which name the formats'
+// surfaces in the metrics.
+func (s *Server) mountPackages(mux *http.ServeMux) (patterns []string) {
 	formats := []packageHandler{
 		generic.New(generic.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log}),
 		maven.New(maven.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log}),
@@ -49,6 +50,8 @@ func (s *Server) mountPackages(mux *http.ServeMux) {
 	for _, h := range formats {
 		for _, p := range h.Patterns() {
 			mux.Handle(p, h)
+			patterns = append(patterns, p)
 		}
 	}
+	return patterns
 }

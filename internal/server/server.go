@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +31,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/git"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/jwtauth"
+	"github.com/gatehouse-dev/gatehouse/internal/metrics"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
@@ -102,6 +104,11 @@ type Server struct {
 	// ExternalAuthorization is the external authorization service's client and settings.
 	ExternalAuthorization *extauthz.Service
 
+	// Metrics is the Prometheus registry served at /-/metrics (metrics.go), to metricsAllow's
+	// addresses and the metrics token.
+	Metrics      *metrics.Metrics
+	metricsAllow []netip.Prefix
+
 	handler http.Handler
 	http    *http.Server
 }
@@ -127,6 +134,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if err != nil {
 		return nil, err
 	}
+	metricsAllow, err := cfg.Metrics.AllowPrefixes()
+	if err != nil {
+		return nil, err
+	}
 	if err := git.CheckBinary(cfg.GitBinary); err != nil {
 		return nil, err
 	}
@@ -146,13 +157,15 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return nil, err
 	}
 	store := sqlstore.New(db)
-	s := &Server{Config: cfg, Store: store, Log: log, logs: logs}
+	s := &Server{Config: cfg, Store: store, Log: log, logs: logs, Metrics: metrics.New(), metricsAllow: metricsAllow}
+	s.Metrics.BuildInfo(Version, Revision)
+	s.Metrics.DB(store.SQL())
 	s.proxySettings = proxy.NewSettings(store.Proxy, opts.Now, log)
 	digester := token.NewDigester(key)
 	s.Namespaces = namespace.NewService(store.Namespaces, opts.Now)
 	s.Deploy = token.NewDeployService(store.Tokens, digester, opts.Now)
 	s.Deploy.SealCITokens(token.NewSealer(key, "gatehouse/ci-deploy-token/v1"))
-	s.Usage = token.NewUsageWriter(store.Tokens, opts.Now)
+	s.Usage = token.NewUsageWriter(observedUsage{store.Tokens, s.Metrics}, opts.Now)
 	s.Personal = token.NewPersonalService(store.Tokens, digester, opts.Now)
 	s.Audit = audit.NewLog(store.Audit, opts.Now)
 	// External authorization: settings in the database; the configuration flag forces it on.
@@ -161,11 +174,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		ExternalAuthorization:  s.ExternalAuthorization.Enabled,
 		External:               s.ExternalAuthorization,
 		DependencyProxyEnabled: s.proxySettings.Enabled,
-	}), Audit: s.Audit, Log: log})
+	}), Audit: s.Audit, Log: log, Observe: observeDecision(s.Metrics)})
 	s.Auth = &authn.Authenticator{Deploy: s.Deploy, Usage: s.Usage, Personal: s.Personal, Users: s.Namespaces,
 		Audit: s.Audit, Log: log,
-		Ban: authn.NewLimiter(authn.BanOptions{MaxFailures: cfg.AuthBan.MaxFailures, Window: cfg.AuthBan.Window,
-			Duration: cfg.AuthBan.Duration, ExemptLoopback: cfg.AuthBan.ExemptLoopback, AllowList: allow}, opts.Now)}
+		Ban: observedLimiter{authn.NewLimiter(authn.BanOptions{MaxFailures: cfg.AuthBan.MaxFailures, Window: cfg.AuthBan.Window,
+			Duration: cfg.AuthBan.Duration, ExemptLoopback: cfg.AuthBan.ExemptLoopback, AllowList: allow}, opts.Now), s.Metrics}}
 	s.Repos = &git.Repos{Root: filepath.Join(cfg.DataDir, "repositories"), GitBin: cfg.GitBinary}
 	s.Namespaces.OnProjectCreated = func(ctx context.Context, p *namespace.Project) error {
 		return s.Repos.Create(ctx, p.ID)
@@ -202,11 +215,11 @@ func (s *Server) openRegistry(ctx context.Context, instanceKey []byte, now func(
 	if now == nil {
 		now = time.Now
 	}
-	blobs, err := openBlobs(ctx, s.Config, s.Log)
+	blobs, err := openBlobs(ctx, s.Config, s.Log, s.Metrics.S3Transport)
 	if err != nil {
 		return err
 	}
-	if s.GC, err = newCollector(s.Config, s.Store, blobs, s.Log, now); err != nil {
+	if s.GC, err = newCollector(s.Config, s.Store, blobs, s.Log, now, observeGC(s.Metrics)); err != nil {
 		return err
 	}
 	s.fence = &gc.Fence{Deletions: s.Store.GC, Blobs: blobs, Now: now}
@@ -356,7 +369,7 @@ func (s *Server) routes() http.Handler {
 	apiHandler := api.New(api.Config{Namespaces: s.Namespaces, Deploy: s.Deploy, Personal: s.Personal, Auth: s.Auth, Gate: s.Gate,
 		Audit: s.Audit, Log: s.Log, Version: Version, Revision: Revision, ExternalURL: s.Config.ExternalURL,
 		DependencyProxy: s.proxySettings, ExternalAuthorization: s.ExternalAuthorization,
-		ExpiryJob: s.Expiry, Packages: s.Packages})
+		ExpiryJob: expiryJob{s}, Packages: s.Packages})
 	gitHandler := git.New(git.Config{Repos: s.Repos, Projects: s.Namespaces, Auth: s.Auth, Gate: s.Gate, Log: s.Log, Realm: "Gatehouse"})
 	mux.Handle("/api/v4/", apiHandler)
 	projects := jwtauth.NewProjectCache(s.Store.Namespaces, s.Tokens.Now)
@@ -365,7 +378,7 @@ func (s *Server) routes() http.Handler {
 		UploadSecret: s.Tokens.Key().Derive("registry-upload-state"), Log: s.Log, Now: s.Tokens.Now,
 		RedirectBlobs: s.Config.S3.Redirect, Fence: s.fence}), s.proxy))
 	mux.Handle("/jwt/auth", jwtauth.New(jwtauth.Config{Issuer: s.Tokens, Auth: s.Auth, Log: s.Log, Services: s.tokenServices(projects)}))
-	s.mountPackages(mux)
+	packagePatterns := s.mountPackages(mux)
 	mux.HandleFunc("GET /-/health", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -394,8 +407,9 @@ func (s *Server) routes() http.Handler {
 		}
 		http.NotFound(w, r)
 	})
+	mux.Handle("GET /-/metrics", s.metricsHandler())
 	return httpx.Deadlines(httpx.Timeouts{Read: s.Config.HTTP.ReadTimeout, Write: s.Config.HTTP.WriteTimeout},
-		httpx.Middleware(s.Log, mux))
+		httpx.Middleware(s.Log, newSurfaces(s.Metrics, packagePatterns).observe, mux))
 }
 
 // Handler is the whole HTTP surface, for tests and embedding.

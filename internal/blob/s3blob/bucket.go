@@ -8,19 +8,14 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // EnsureBucket creates cfg.Bucket (in cfg.Region) unless it exists. Credentials that may not
 // create buckets are fine when the bucket is already there.
 func EnsureBucket(ctx context.Context, cfg Config) error {
-	client, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
-		Secure: cfg.UseTLS,
-		Region: cfg.Region,
-	})
+	client, err := newClient(cfg)
 	if err != nil {
-		return fmt.Errorf("s3blob: client for %s: %w", cfg.Endpoint, err)
+		return err
 	}
 	var ok bool
 	for {

@@ -83,6 +83,30 @@ type Config struct {
 	// PartSize is the staged part size in bytes: 0 means DefaultPartSize; at least MinPartSize.
 	// Each writer holds up to two parts in memory.
 	PartSize int64
+	// WrapTransport, when set, wraps the HTTP transport every request to S3 goes through (the
+	// metrics count them).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
+}
+
+// newClient is the S3 client for cfg.
+func newClient(cfg Config) (*minio.Client, error) {
+	opts := &minio.Options{
+		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure: cfg.UseTLS,
+		Region: cfg.Region,
+	}
+	if cfg.WrapTransport != nil {
+		tr, err := minio.DefaultTransport(cfg.UseTLS)
+		if err != nil {
+			return nil, fmt.Errorf("s3blob: transport: %w", err)
+		}
+		opts.Transport = cfg.WrapTransport(tr)
+	}
+	client, err := minio.New(cfg.Endpoint, opts)
+	if err != nil {
+		return nil, fmt.Errorf("s3blob: client for %s: %w", cfg.Endpoint, err)
+	}
+	return client, nil
 }
 
 // String shows the config without the secret key.
@@ -147,13 +171,9 @@ func newStore(ctx context.Context, cfg Config) (*Store, error) {
 	case cfg.PartSize != 0 && (cfg.PartSize < MinPartSize || cfg.PartSize > maxPartSize):
 		return nil, fmt.Errorf("s3blob: part size %d is outside [%d, %d]", cfg.PartSize, MinPartSize, maxPartSize)
 	}
-	client, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
-		Secure: cfg.UseTLS,
-		Region: cfg.Region,
-	})
+	client, err := newClient(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("s3blob: client for %s: %w", cfg.Endpoint, err)
+		return nil, err
 	}
 	ok, err := client.BucketExists(ctx, cfg.Bucket)
 	if err != nil {
