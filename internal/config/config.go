@@ -65,6 +65,14 @@ type Config struct {
 	SMTP SMTP `yaml:"smtp"`
 	// HTTP configures the server's timeouts and per-client connection cap; see http.go.
 	HTTP HTTP `yaml:"http"`
+	// TrustedProxies holds the IPs and CIDRs of the reverse proxies and load balancers whose
+	// TrustedProxiesHeader names the client (docs/design.md §7.5), as written; from any other
+	// peer the header is ignored. TrustedProxyPrefixes parses it.
+	TrustedProxies       []string `yaml:"trusted_proxies"`
+	TrustedProxiesHeader string   `yaml:"trusted_proxies_header"`
+	// RedisURL, when set, keeps the failed-authentication ban's counters in Redis, shared by
+	// every node (redis://[:password@]host:port/db).
+	RedisURL string `yaml:"redis_url"`
 }
 
 // Packages configures the package registries.
@@ -163,14 +171,32 @@ type AuthBan struct {
 // AllowPrefixes parses AllowList: a CIDR is a prefix, a bare IP a single-address prefix.
 // A bad entry is an error that names it.
 func (b AuthBan) AllowPrefixes() ([]netip.Prefix, error) {
+	return parsePrefixes("auth_ban.allow_list", b.AllowList)
+}
+
+// TrustedProxyPrefixes parses TrustedProxies as AllowPrefixes parses its list.
+func (c Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	return parsePrefixes("trusted_proxies", c.TrustedProxies)
+}
+
+// The headers trusted_proxies_header may name.
+const (
+	HeaderXForwardedFor = "X-Forwarded-For"
+	HeaderForwarded     = "Forwarded"
+)
+
+// parsePrefixes parses a list of IPs and CIDRs: a CIDR is a prefix, a bare IP a single-address
+// prefix. A bad entry is an error that names key and the entry.
+func parsePrefixes(key string, list []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for _, a := range b.AllowList {
-		if p, err := netip.ParsePrefix(strings.TrimSpace(a)); err == nil {
-			out = append(out, p)
-		} else if ip, err := netip.ParseAddr(strings.TrimSpace(a)); err == nil {
+	for _, a := range list {
+		v := strings.TrimSpace(a)
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+		} else if ip, err := netip.ParseAddr(v); err == nil {
 			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
 		} else {
-			return nil, fmt.Errorf("auth_ban.allow_list: %q is not an IP or CIDR", a)
+			return nil, fmt.Errorf("%s: %q is not an IP or CIDR", key, a)
 		}
 	}
 	return out, nil
@@ -293,6 +319,17 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.AuthBan.AllowPrefixes(); err != nil {
 		return err
+	}
+	if _, err := c.TrustedProxyPrefixes(); err != nil {
+		return err
+	}
+	if c.TrustedProxiesHeader != HeaderXForwardedFor && c.TrustedProxiesHeader != HeaderForwarded {
+		return fmt.Errorf("trusted_proxies_header: %q is not %s or %s", c.TrustedProxiesHeader, HeaderXForwardedFor, HeaderForwarded)
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			return errors.New("redis_url: not a redis:// or rediss:// URL")
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

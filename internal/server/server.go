@@ -102,6 +102,8 @@ type Server struct {
 	// ExternalAuthorization is the external authorization service's client and settings.
 	ExternalAuthorization *extauthz.Service
 
+	// proxies name the client of a request they forward (docs/design.md §7.5).
+	proxies httpx.TrustedProxies
 	handler http.Handler
 	http    *http.Server
 }
@@ -127,6 +129,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if err != nil {
 		return nil, err
 	}
+	proxies, err := cfg.TrustedProxyPrefixes()
+	if err != nil {
+		return nil, err
+	}
 	if err := git.CheckBinary(cfg.GitBinary); err != nil {
 		return nil, err
 	}
@@ -146,7 +152,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return nil, err
 	}
 	store := sqlstore.New(db)
-	s := &Server{Config: cfg, Store: store, Log: log, logs: logs}
+	s := &Server{Config: cfg, Store: store, Log: log, logs: logs,
+		proxies: httpx.TrustedProxies{Peers: proxies, Header: httpx.ForwardedHeader(cfg.TrustedProxiesHeader)}}
 	s.proxySettings = proxy.NewSettings(store.Proxy, opts.Now, log)
 	digester := token.NewDigester(key)
 	s.Namespaces = namespace.NewService(store.Namespaces, opts.Now)
@@ -394,8 +401,10 @@ func (s *Server) routes() http.Handler {
 		}
 		http.NotFound(w, r)
 	})
-	return httpx.Deadlines(httpx.Timeouts{Read: s.Config.HTTP.ReadTimeout, Write: s.Config.HTTP.WriteTimeout},
-		httpx.Middleware(s.Log, mux))
+	// The client address is resolved first, so the access log, the ban, the IP allow-lists and the
+	// audit log all see the same one.
+	return httpx.ClientAddress(s.proxies, httpx.Deadlines(httpx.Timeouts{Read: s.Config.HTTP.ReadTimeout, Write: s.Config.HTTP.WriteTimeout},
+		httpx.Middleware(s.Log, mux)))
 }
 
 // Handler is the whole HTTP surface, for tests and embedding.
@@ -406,7 +415,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // httpx.Deadlines), so http.Server's whole-request ReadTimeout and WriteTimeout stay unset.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	hc := s.Config.HTTP
-	l = httpx.LimitListener(l, httpx.ConnLimit{PerClient: hc.MaxConnsPerIP, ExemptLoopback: hc.ExemptLoopback})
+	l = httpx.LimitListener(l, httpx.ConnLimit{PerClient: hc.MaxConnsPerIP, ExemptLoopback: hc.ExemptLoopback, Exempt: s.proxies.Peers})
 	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: hc.ReadHeaderTimeout, IdleTimeout: hc.IdleTimeout}
 	gcCtx, stopGC := context.WithCancel(ctx)
 	defer s.startGC(gcCtx)()
