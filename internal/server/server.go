@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/ban"
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
@@ -171,8 +172,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	}), Audit: s.Audit, Log: log})
 	s.Auth = &authn.Authenticator{Deploy: s.Deploy, Usage: s.Usage, Personal: s.Personal, Users: s.Namespaces,
 		Audit: s.Audit, Log: log,
-		Ban: authn.NewLimiter(authn.BanOptions{MaxFailures: cfg.AuthBan.MaxFailures, Window: cfg.AuthBan.Window,
-			Duration: cfg.AuthBan.Duration, ExemptLoopback: cfg.AuthBan.ExemptLoopback, AllowList: allow}, opts.Now)}
+		Ban: ban.New(s.banStore(), ban.Options{MaxFailures: cfg.AuthBan.MaxFailures, Window: cfg.AuthBan.Window,
+			Duration: cfg.AuthBan.Duration, ExemptLoopback: cfg.AuthBan.ExemptLoopback, AllowList: allow}, opts.Now, log)}
 	s.Repos = &git.Repos{Root: filepath.Join(cfg.DataDir, "repositories"), GitBin: cfg.GitBinary}
 	s.Namespaces.OnProjectCreated = func(ctx context.Context, p *namespace.Project) error {
 		return s.Repos.Create(ctx, p.ID)
@@ -200,6 +201,15 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	}
 	s.handler = s.routes()
 	return s, nil
+}
+
+// banStore is where the failed-authentication ban counts (docs/design.md §7.6): PostgreSQL, which
+// every node shares; nil (each node's memory) on SQLite, which one node serves.
+func (s *Server) banStore() ban.Store {
+	if s.Config.IsPostgres() {
+		return s.Store.Ban
+	}
+	return nil
 }
 
 // openRegistry opens the blob store (DataDir/blobs or S3), its garbage collector, and the
