@@ -83,6 +83,7 @@ var classified = map[string]string{
 	"internal/blob/s3blob":     "adapter",
 	"internal/notify/smtpmail": "adapter",
 	"internal/extauthz":        "adapter",
+	"internal/ban/redisban":    "adapter",
 
 	"internal/git":              "protocol",
 	"internal/api":              "protocol",

@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/ban"
+	"github.com/gatehouse-dev/gatehouse/internal/ban/redisban"
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
@@ -103,6 +104,8 @@ type Server struct {
 	// ExternalAuthorization is the external authorization service's client and settings.
 	ExternalAuthorization *extauthz.Service
 
+	// redis holds the ban's windows when redis_url is set; Close closes it.
+	redis *redisban.Store
 	// proxies name the client of a request they forward (docs/design.md §7.5).
 	proxies httpx.TrustedProxies
 	handler http.Handler
@@ -170,9 +173,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		External:               s.ExternalAuthorization,
 		DependencyProxyEnabled: s.proxySettings.Enabled,
 	}), Audit: s.Audit, Log: log})
+	banStore, err := s.openBanStore(ctx)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.Auth = &authn.Authenticator{Deploy: s.Deploy, Usage: s.Usage, Personal: s.Personal, Users: s.Namespaces,
 		Audit: s.Audit, Log: log,
-		Ban: ban.New(s.banStore(), ban.Options{MaxFailures: cfg.AuthBan.MaxFailures, Window: cfg.AuthBan.Window,
+		Ban: ban.New(banStore, ban.Options{MaxFailures: cfg.AuthBan.MaxFailures, Window: cfg.AuthBan.Window,
 			Duration: cfg.AuthBan.Duration, ExemptLoopback: cfg.AuthBan.ExemptLoopback, AllowList: allow}, opts.Now, log)}
 	s.Repos = &git.Repos{Root: filepath.Join(cfg.DataDir, "repositories"), GitBin: cfg.GitBinary}
 	s.Namespaces.OnProjectCreated = func(ctx context.Context, p *namespace.Project) error {
@@ -203,13 +211,22 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	return s, nil
 }
 
-// banStore is where the failed-authentication ban counts (docs/design.md §7.6): PostgreSQL, which
-// every node shares; nil (each node's memory) on SQLite, which one node serves.
-func (s *Server) banStore() ban.Store {
-	if s.Config.IsPostgres() {
-		return s.Store.Ban
+// openBanStore opens where the failed-authentication ban counts (docs/design.md §7.6): Redis when
+// redis_url is set, else PostgreSQL, which every node shares; nil (each node's memory) on
+// SQLite, which one node serves.
+func (s *Server) openBanStore(ctx context.Context) (ban.Store, error) {
+	switch {
+	case s.Config.RedisURL != "":
+		r, err := redisban.Open(ctx, s.Config.RedisURL, "")
+		if err != nil {
+			return nil, err
+		}
+		s.redis = r
+		return r, nil
+	case s.Config.IsPostgres():
+		return s.Store.Ban, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // openRegistry opens the blob store (DataDir/blobs or S3), its garbage collector, and the
@@ -448,6 +465,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 func (s *Server) Close() {
 	if s.Usage != nil {
 		s.Usage.Close()
+	}
+	if s.redis != nil {
+		_ = s.redis.Close()
 	}
 	if s.Store != nil {
 		s.Store.Close()
