@@ -75,15 +75,18 @@ func (s *Store) Banned(ctx context.Context, addr netip.Prefix, identity string, 
 	if ib != "" {
 		i = pipe.Get(ctx, ib)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		return false, fmt.Errorf("ban: %w", err)
-	}
+	_, _ = pipe.Exec(ctx) // each command's own error is read below
 	at := now.UnixMicro()
 	for _, c := range []*redis.StringCmd{a, i} {
 		if c == nil {
 			continue
 		}
-		if until, err := c.Int64(); err == nil && at < until {
+		until, err := c.Int64()
+		switch {
+		case err == redis.Nil: // no ban
+		case err != nil:
+			return false, fmt.Errorf("ban: %w", err)
+		case at < until:
 			return true, nil
 		}
 	}
