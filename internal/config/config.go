@@ -30,6 +30,9 @@ type Config struct {
 	// DatabaseURL selects the database: empty means SQLite at DataDir/gatehouse.db;
 	// postgres://… selects PostgreSQL.
 	DatabaseURL string `yaml:"database_url"`
+	// RedisURL, when set (redis://…), keeps the failed-authentication ban's counters in Redis,
+	// shared by every node, instead of PostgreSQL (docs/design.md §7.6).
+	RedisURL string `yaml:"redis_url"`
 	// ExternalURL is how clients reach the server; used in links and challenges.
 	ExternalURL string `yaml:"external_url"`
 	// RootPassword and RootToken, when set, bootstrap the admin user root (docs/design.md §9.1). Like
@@ -70,9 +73,6 @@ type Config struct {
 	// peer the header is ignored. TrustedProxyPrefixes parses it.
 	TrustedProxies       []string `yaml:"trusted_proxies"`
 	TrustedProxiesHeader string   `yaml:"trusted_proxies_header"`
-	// RedisURL, when set, keeps the failed-authentication ban's counters in Redis, shared by
-	// every node (redis://[:password@]host:port/db).
-	RedisURL string `yaml:"redis_url"`
 }
 
 // Packages configures the package registries.

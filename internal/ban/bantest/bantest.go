@@ -88,12 +88,12 @@ func failN(l ban.Limiter, c *fakeClock, ip netip.Addr, n int) bool {
 // Run runs the suite: newStore returns an empty Store for each case (or one whose keys no other
 // case uses), and the cases drive a Limiter over it with a clock they move by hand.
 func Run(t *testing.T, newStore func(t *testing.T) ban.Store) {
-	NewLimiter := func(t *testing.T, opts ban.Options, now func() time.Time) ban.Limiter {
+	newLimiter := func(t *testing.T, opts ban.Options, now func() time.Time) ban.Limiter {
 		return ban.New(strict{newStore(t), t}, opts, now, nil)
 	}
 	t.Run("fail/10 failures within 60s ban", func(t *testing.T) {
 		c := newFakeClock()
-		l := NewLimiter(t, specBan(), c.Now)
+		l := newLimiter(t, specBan(), c.Now)
 		for i := 1; i <= 9; i++ {
 			if l.Fail(ctx, attacker, "") {
 				t.Fatalf("banned after %d failures", i)
@@ -115,7 +115,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ban.Store) {
 	})
 	t.Run("ok/9 failures, 61s pause, 1 failure do not ban", func(t *testing.T) {
 		c := newFakeClock()
-		l := NewLimiter(t, specBan(), c.Now)
+		l := newLimiter(t, specBan(), c.Now)
 		if failN(l, c, attacker, 9) {
 			t.Fatal("banned after 9 failures")
 		}
@@ -130,7 +130,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ban.Store) {
 	})
 	t.Run("fail/ban lasts exactly the duration", func(t *testing.T) {
 		c := newFakeClock()
-		l := NewLimiter(t, specBan(), c.Now)
+		l := newLimiter(t, specBan(), c.Now)
 		for i := 0; i < 9; i++ {
 			l.Fail(ctx, attacker, "")
 		}
@@ -152,7 +152,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ban.Store) {
 	})
 	t.Run("ok/success resets its own identity's count", func(t *testing.T) {
 		c := newFakeClock()
-		l := NewLimiter(t, specBan(), c.Now)
+		l := newLimiter(t, specBan(), c.Now)
 		for i := 0; i < 9; i++ {
 			l.Fail(ctx, attacker, "user:alice") // alice mistyping her password
 		}
@@ -166,7 +166,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ban.Store) {
 	})
 	t.Run("fail/interleaving a valid login does not reset other identities' failures", func(t *testing.T) {
 		c := newFakeClock()
-		l := NewLimiter(t, specBan(), c.Now)
+		l := newLimiter(t, specBan(), c.Now)
 		// The attacker guesses root's password and logs in with its own valid credential after
 		// each guess: before, every success wiped the address's count and the guessing never ended.
 		for i := 1; i <= 9; i++ {
@@ -182,7 +182,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ban.Store) {
 	})
 	t.Run("fail/one identity guessed from many addresses is locked", func(t *testing.T) {
 		c := newFakeClock()
-		l := NewLimiter(t, specBan(), c.Now)
+		l := newLimiter(t, specBan(), c.Now)
 		for i := 0; i < 10; i++ {
 			l.Fail(ctx, netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), "user:root")
 		}
@@ -200,7 +200,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ban.Store) {
 	})
 	t.Run("fail/IPv6 addresses of one /64 count together", func(t *testing.T) {
 		c := newFakeClock()
-		l := NewLimiter(t, specBan(), c.Now)
+		l := newLimiter(t, specBan(), c.Now)
 		for i := 0; i < 10; i++ {
 			ip := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 15: byte(i + 1)})
 			l.Fail(ctx, ip, "")
@@ -220,7 +220,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ban.Store) {
 	})
 	t.Run("fail/success does not lift a ban", func(t *testing.T) {
 		c := newFakeClock()
-		l := NewLimiter(t, specBan(), c.Now)
+		l := newLimiter(t, specBan(), c.Now)
 		failN(l, c, attacker, 10)
 		l.Succeed(ctx, attacker, "user:root")
 		if !l.Banned(ctx, attacker, "") {
@@ -231,7 +231,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ban.Store) {
 		c := newFakeClock()
 		opts := specBan()
 		opts.ExemptLoopback = true
-		l := NewLimiter(t, opts, c.Now)
+		l := newLimiter(t, opts, c.Now)
 		for _, s := range []string{"127.0.0.1", "127.8.9.10", "::1"} {
 			ip := netip.MustParseAddr(s)
 			if failN(l, c, ip, 50) || l.Banned(ctx, ip, "") {
@@ -244,7 +244,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ban.Store) {
 	})
 	t.Run("fail/loopback banned without ExemptLoopback", func(t *testing.T) {
 		c := newFakeClock()
-		l := NewLimiter(t, specBan(), c.Now)
+		l := newLimiter(t, specBan(), c.Now)
 		lo := netip.MustParseAddr("127.0.0.1")
 		if !failN(l, c, lo, 10) || !l.Banned(ctx, lo, "") {
 			t.Fatal("loopback not banned with ExemptLoopback false")
@@ -254,7 +254,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ban.Store) {
 		c := newFakeClock()
 		opts := specBan()
 		opts.AllowList = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}
-		l := NewLimiter(t, opts, c.Now)
+		l := newLimiter(t, opts, c.Now)
 		for _, s := range []string{"10.1.2.3", "10.255.255.255", "2001:db8::42"} {
 			ip := netip.MustParseAddr(s)
 			if failN(l, c, ip, 50) || l.Banned(ctx, ip, "") {
@@ -270,7 +270,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ban.Store) {
 	})
 	t.Run("ok/concurrent use", func(t *testing.T) {
 		c := newFakeClock()
-		l := NewLimiter(t, specBan(), c.Now)
+		l := newLimiter(t, specBan(), c.Now)
 		var wg sync.WaitGroup
 		for g := 0; g < 8; g++ {
 			wg.Add(1)
