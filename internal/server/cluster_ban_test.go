@@ -55,7 +55,8 @@ func apiFrom(t *testing.T, ts *testenv.TestServer, client netip.Addr, pat string
 	return resp.StatusCode
 }
 
-// TestClusterBan spreads 10 failures over 3 nodes: the 10th bans the address on every node
+// TestClusterBan spreads 10 failures over 3 nodes: the 10th bans the address (and, for one
+// token guessed from 10 addresses, locks the token) on every node
 // (docs/design.md §7.6), over a shared PostgreSQL and over Redis (with each node on its own
 // SQLite, so only Redis can share the count).
 func TestClusterBan(t *testing.T) {
@@ -115,6 +116,16 @@ func TestClusterBan(t *testing.T) {
 			}
 			if audited == 0 {
 				t.Error("no failure audited")
+			}
+			// One token guessed from 10 addresses over the 3 nodes is locked on every node.
+			guessed := "glpat-guessed-" + strings.Repeat("y", 20)
+			for i := range 10 {
+				apiFrom(t, nodes[i%3], testClient(), guessed)
+			}
+			for i, n := range nodes {
+				if st := apiFrom(t, n, testClient(), guessed); st != http.StatusForbidden {
+					t.Errorf("node %d: a token guessed 10 times over the nodes is not locked: %d, want 403", i, st)
+				}
 			}
 		})
 	}
