@@ -71,30 +71,8 @@ backend be
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return "", err
 	}
-	// -db: stay in the foreground; -W is not used, so the one process is the proxy.
-	cmd := exec.Command(bin, "-db", "-f", path)
-	dieWithParent(cmd)
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("run %s: %w", bin, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-	var exitErr error
-	died := false
-	ready := Eventually(10*time.Second, func() bool {
-		select {
-		case exitErr = <-exited:
-			died = true
-			exited <- exitErr // for stop
-			return true
-		default:
-		}
+	// -db: stay in the foreground, one process.
+	err = serve(tb, exec.Command(bin, "-db", "-f", path), 10*time.Second, func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			return false
@@ -102,13 +80,5 @@ backend be
 		c.Close()
 		return true
 	})
-	switch {
-	case died:
-		return "", fmt.Errorf("haproxy exited (%v):\n%s", exitErr, out.String())
-	case !ready:
-		stop()
-		return "", fmt.Errorf("haproxy not listening on %s:\n%s", addr, out.String())
-	}
-	tb.Cleanup(stop)
-	return addr, nil
+	return addr, err
 }
