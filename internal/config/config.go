@@ -192,7 +192,7 @@ func parsePrefixes(key string, list []string) ([]netip.Prefix, error) {
 	for _, a := range list {
 		v := strings.TrimSpace(a)
 		if p, err := netip.ParsePrefix(v); err == nil {
-			out = append(out, p.Masked())
+			out = append(out, p)
 		} else if ip, err := netip.ParseAddr(v); err == nil {
 			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
 		} else {
