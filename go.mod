@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/minio/minio-go/v7 v7.4.1
+	github.com/redis/go-redis/v9 v9.23.0
 	golang.org/x/crypto v0.59.0
 	golang.org/x/sync v0.25.0
 	modernc.org/sqlite v1.62.0
@@ -12,6 +13,7 @@ require (
 
 require (
 	github.com/pandatix/go-abnf v0.5.5 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
 	gotest.tools/v3 v3.5.2 // indirect
 )
 

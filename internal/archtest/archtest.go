@@ -6,13 +6,13 @@
 // The rules:
 //  0. Deny by default (classes.go, CheckClasses): every package of the module belongs to a class
 //     (domain, plumbing, config, gate, adapter, protocol, shared protocol, token service, client,
-//     composition, entry point, suite, test support), and imports directly only what its class
-//     allows; an unclassified package is a violation; only gitexec and test support import
+//     metrics, composition, entry point, suite, test support), and imports directly only what its
+//     class allows; an unclassified package is a violation; only gitexec and test support import
 //     os/exec. The rules below refine it (transitive reach, the domain DAG, the standard library).
-//  1. Domain packages (errkind, token, namespace, access, audit, oci, blob, packages, notify, gc)
-//     import only the standard library, each other along the allowed edges (every package →
+//  1. Domain packages (errkind, token, namespace, access, audit, oci, blob, packages, notify, gc,
+//     ban) import only the standard library, each other along the allowed edges (every package →
 //     errkind; access → token, namespace; audit → token; packages → access, blob, namespace,
-//     token; gc → blob) and golang.org/x/crypto. They never reach net/http or database/sql, not even transitively.
+//     token; gc → blob; ban → audit) and golang.org/x/crypto. They never reach net/http or database/sql, not even transitively.
 //  2. Protocol packages (git, api, registry, proxy, web, packages/<format>) never reach sqlstore,
 //     a blob implementation, or another protocol. A protocol's own subpackages (api/client)
 //     belong to it. packages/pkghttp, the HTTP side the package formats share, is a protocol
@@ -92,6 +92,9 @@ var domain = map[string][]string{
 	"internal/notify": {"internal/errkind", "internal/namespace", "internal/token"},
 	// gc is the blob garbage collector: mark through referencers, sweep under a fence.
 	"internal/gc": {"internal/blob", "internal/errkind"},
+	// ban is the failed-authentication ban: its policy over a store of failure windows; it counts
+	// addresses in audit's address groups (audit → token).
+	"internal/ban": {"internal/audit", "internal/errkind", "internal/token"},
 }
 
 // domainThirdParty are the only non-standard modules domain packages may import directly.

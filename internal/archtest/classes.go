@@ -35,10 +35,10 @@ var classes = map[string]class{
 	"config": {modules: []string{"github.com/spf13/pflag", "go.yaml.in/yaml/v3"}},
 	// The gate: request → principal (authn), and the one audited decision (gate).
 	"gate": {may: []string{"domain", "plumbing"}},
-	// Adapters implement the domain's interfaces over a technology (SQL, disk, S3, SMTP, the
+	// Adapters implement the domain's interfaces over a technology (SQL, disk, S3, SMTP, Redis, the
 	// external authorization service); they see the domain only.
 	"adapter": {may: []string{"domain"}, modules: []string{"github.com/jackc/pgx/v5", "modernc.org/sqlite",
-		"github.com/minio/minio-go/v7", "github.com/wneessen/go-mail"}},
+		"github.com/minio/minio-go/v7", "github.com/wneessen/go-mail", "github.com/redis/go-redis/v9"}},
 	// Protocols serve one surface over HTTP: the domain, the gate, plumbing, the shared
 	// protocol helpers and the token service, never another protocol (only their own tree).
 	"protocol": {may: []string{"domain", "gate", "plumbing", "shared protocol", "token service"},
@@ -93,6 +93,7 @@ var classified = map[string]string{
 	"internal/blob/s3blob":     "adapter",
 	"internal/notify/smtpmail": "adapter",
 	"internal/extauthz":        "adapter",
+	"internal/ban/redisban":    "adapter",
 
 	"internal/git":              "protocol",
 	"internal/api":              "protocol",
@@ -121,6 +122,7 @@ var classified = map[string]string{
 	"bench/...":     "entry point",
 
 	"internal/blob/blobtest":      "suite",
+	"internal/ban/bantest":        "suite",
 	"internal/sqlstore/storetest": "suite",
 
 	"internal/testenv/...": "test support",

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/ban"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
@@ -35,7 +36,7 @@ type Authenticator struct {
 	Personal *token.PersonalService
 	Users    *namespace.Service
 	Audit    *audit.Log
-	Ban      Limiter
+	Ban      ban.Limiter
 	Log      *slog.Logger
 }
 
@@ -43,7 +44,7 @@ type Authenticator struct {
 // (whose username must match), a personal access token (any username) or a password. No
 // credentials give the anonymous principal. Failures are counted in the ban and audited.
 func (a *Authenticator) Basic(ctx context.Context, r *http.Request) (access.Principal, error) {
-	if a.banned(httpx.ClientIP(r), "") {
+	if a.banned(ctx, httpx.ClientIP(r), "") {
 		return access.AnonymousPrincipal, ErrBanned
 	}
 	user, pass, ok, err := ParseBasic(r.Header.Get("Authorization"))
@@ -60,7 +61,7 @@ func (a *Authenticator) Basic(ctx context.Context, r *http.Request) (access.Prin
 // access token. Deploy tokens are refused wherever they appear (docs/design.md §6.8: they never
 // open the API). Wrong tokens count in the ban like every other surface's failures.
 func (a *Authenticator) API(ctx context.Context, r *http.Request) (access.Principal, error) {
-	if a.banned(httpx.ClientIP(r), "") {
+	if a.banned(ctx, httpx.ClientIP(r), "") {
 		return access.AnonymousPrincipal, ErrBanned
 	}
 	secret := r.Header.Get("Private-Token")
@@ -92,7 +93,7 @@ func (a *Authenticator) API(ctx context.Context, r *http.Request) (access.Princi
 // forgiving only this identity's failures.
 func (a *Authenticator) attempt(ctx context.Context, r *http.Request, user string, secret token.Secret, checkDeployUsername bool, why string) (access.Principal, error) {
 	ip, id := httpx.ClientIP(r), identity(user, secret)
-	if a.banned(ip, id) {
+	if a.banned(ctx, ip, id) {
 		return access.AnonymousPrincipal, ErrBanned
 	}
 	p, err := a.resolve(ctx, r, user, secret, checkDeployUsername)
@@ -105,20 +106,20 @@ func (a *Authenticator) attempt(ctx context.Context, r *http.Request, user strin
 	if p.Kind == access.DeployTokenPrincipal && !p.DeployToken.Active(a.Deploy.Now()) {
 		// A revoked or expired deploy token is a failed login for the ban, never a success that
 		// forgives; access refuses it (and audits why) once the caller authorizes.
-		if a.Ban != nil && a.Ban.Fail(ip, id) {
+		if a.Ban != nil && a.Ban.Fail(ctx, ip, id) {
 			return access.AnonymousPrincipal, ErrBanned
 		}
 		return p, nil
 	}
 	if a.Ban != nil {
-		a.Ban.Succeed(ip, id)
+		a.Ban.Succeed(ctx, ip, id)
 	}
 	return p, nil
 }
 
 // banned reports whether the ban refuses an attempt from ip for identity.
-func (a *Authenticator) banned(ip netip.Addr, identity string) bool {
-	return a.Ban != nil && a.Ban.Banned(ip, identity)
+func (a *Authenticator) banned(ctx context.Context, ip netip.Addr, identity string) bool {
+	return a.Ban != nil && a.Ban.Banned(ctx, ip, identity)
 }
 
 // resolve maps (username, secret) to a principal; r is the request, for the address a deploy
@@ -188,7 +189,7 @@ func (a *Authenticator) failed(ctx context.Context, r *http.Request, username, i
 			a.Log.ErrorContext(ctx, "record audit event", "err", err)
 		}
 	}
-	if a.Ban != nil && a.Ban.Fail(ip, identity) {
+	if a.Ban != nil && a.Ban.Fail(ctx, ip, identity) {
 		return ErrBanned
 	}
 	return ErrInvalidCredentials

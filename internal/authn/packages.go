@@ -42,7 +42,7 @@ func (a *Authenticator) Packages(ctx context.Context, r *http.Request) (access.P
 // address (or identity) gets ErrBanned, whatever it presents. A revoked or expired deploy token
 // is returned as its principal: access refuses it with the reason, and the gate audits that.
 func (a *Authenticator) PackagesWith(ctx context.Context, r *http.Request, opts PackageAuth) (access.Principal, error) {
-	if a.banned(httpx.ClientIP(r), "") {
+	if a.banned(ctx, httpx.ClientIP(r), "") {
 		return access.AnonymousPrincipal, ErrBanned
 	}
 	if v := r.Header.Get("Deploy-Token"); v != "" {

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/ban"
 	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlstore"
@@ -95,7 +96,7 @@ func newPkgEnv(t *testing.T) *pkgEnv {
 	log := audit.NewLog(s.Audit, c.Now)
 	e.gate = gate.New(gate.Config{Authorizer: access.New(ns, c.Now, access.Options{}), Audit: log})
 	e.auth = &authn.Authenticator{Deploy: deploy, Usage: usage, Personal: personal, Users: ns, Audit: log,
-		Ban: authn.NewLimiter(authn.BanOptions{MaxFailures: 3, Window: time.Minute, Duration: time.Hour}, c.Now)}
+		Ban: ban.NewMemoryLimiter(ban.Options{MaxFailures: 3, Window: time.Minute, Duration: time.Hour}, c.Now)}
 	return e
 }
 
@@ -213,7 +214,7 @@ func TestPackagesFailuresBanned(t *testing.T) {
 			t.Fatalf("failure %d: err = %v, want %v", i, err, want)
 		}
 	}
-	if !e.auth.Ban.Banned(netip.MustParseAddr("198.51.100.7"), "") {
+	if !e.auth.Ban.Banned(t.Context(), netip.MustParseAddr("198.51.100.7"), "") {
 		t.Fatal("package failures did not ban the address")
 	}
 	for _, h := range []map[string]string{{"Deploy-Token": e.deployTok.Reveal()}, {"Private-Token": e.pat.Reveal()},

@@ -18,7 +18,7 @@ import (
 // names the secret in the audit event.
 func (a *Authenticator) Static(ctx context.Context, r *http.Request, want token.Secret, what string) (bool, error) {
 	ip := httpx.ClientIP(r)
-	if a.banned(ip, "") {
+	if a.banned(ctx, ip, "") {
 		return false, ErrBanned
 	}
 	got, ok := Bearer(r)
@@ -27,7 +27,7 @@ func (a *Authenticator) Static(ctx context.Context, r *http.Request, want token.
 	}
 	secret := token.NewSecret(got)
 	id := SecretIdentity(secret)
-	if a.banned(ip, id) {
+	if a.banned(ctx, ip, id) {
 		return false, ErrBanned
 	}
 	// Digests first, so the comparison takes as long whatever the lengths.
@@ -36,7 +36,7 @@ func (a *Authenticator) Static(ctx context.Context, r *http.Request, want token.
 		return false, a.failed(ctx, r, "", id, "wrong "+what)
 	}
 	if a.Ban != nil {
-		a.Ban.Succeed(ip, id)
+		a.Ban.Succeed(ctx, ip, id)
 	}
 	return true, nil
 }

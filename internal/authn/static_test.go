@@ -6,11 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/ban"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
 func TestStatic(t *testing.T) {
-	a := &Authenticator{Ban: NewLimiter(BanOptions{MaxFailures: 3, Window: time.Minute, Duration: time.Hour}, nil)}
+	a := &Authenticator{Ban: ban.New(nil, ban.Options{MaxFailures: 3, Window: time.Minute, Duration: time.Hour}, nil, nil)}
 	want := token.NewSecret("metrics-scrape-token")
 	check := func(addr, bearer string) (bool, error) {
 		r := httptest.NewRequest("GET", "/-/metrics", nil)

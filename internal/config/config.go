@@ -30,6 +30,9 @@ type Config struct {
 	// DatabaseURL selects the database: empty means SQLite at DataDir/gatehouse.db;
 	// postgres://… selects PostgreSQL.
 	DatabaseURL string `yaml:"database_url"`
+	// RedisURL, when set (redis://…), keeps the failed-authentication ban's counters in Redis,
+	// shared by every node, instead of PostgreSQL (docs/design.md §7.6).
+	RedisURL string `yaml:"redis_url"`
 	// ExternalURL is how clients reach the server; used in links and challenges.
 	ExternalURL string `yaml:"external_url"`
 	// RootPassword and RootToken, when set, bootstrap the admin user root (docs/design.md §9.1). Like
@@ -67,6 +70,11 @@ type Config struct {
 	HTTP HTTP `yaml:"http"`
 	// Metrics guards the Prometheus metrics at /-/metrics; see metrics.go.
 	Metrics Metrics `yaml:"metrics"`
+	// TrustedProxies holds the IPs and CIDRs of the reverse proxies and load balancers whose
+	// TrustedProxiesHeader names the client (docs/design.md §7.5), as written; from any other
+	// peer the header is ignored. TrustedProxyPrefixes parses it.
+	TrustedProxies       []string `yaml:"trusted_proxies"`
+	TrustedProxiesHeader string   `yaml:"trusted_proxies_header"`
 }
 
 // Packages configures the package registries.
@@ -168,14 +176,26 @@ func (b AuthBan) AllowPrefixes() ([]netip.Prefix, error) {
 	return parsePrefixes("auth_ban.allow_list", b.AllowList)
 }
 
-// parsePrefixes parses the list of IPs and CIDRs the setting key holds: a CIDR is a prefix, a
-// bare IP a single-address prefix, and a bad entry an error that names key and the entry.
+// TrustedProxyPrefixes parses TrustedProxies as AllowPrefixes parses its list.
+func (c Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	return parsePrefixes("trusted_proxies", c.TrustedProxies)
+}
+
+// The headers trusted_proxies_header may name.
+const (
+	HeaderXForwardedFor = "X-Forwarded-For"
+	HeaderForwarded     = "Forwarded"
+)
+
+// parsePrefixes parses a list of IPs and CIDRs: a CIDR is a prefix, a bare IP a single-address
+// prefix. A bad entry is an error that names key and the entry.
 func parsePrefixes(key string, list []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, a := range list {
-		if p, err := netip.ParsePrefix(strings.TrimSpace(a)); err == nil {
+		v := strings.TrimSpace(a)
+		if p, err := netip.ParsePrefix(v); err == nil {
 			out = append(out, p)
-		} else if ip, err := netip.ParseAddr(strings.TrimSpace(a)); err == nil {
+		} else if ip, err := netip.ParseAddr(v); err == nil {
 			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
 		} else {
 			return nil, fmt.Errorf("%s: %q is not an IP or CIDR", key, a)
@@ -301,6 +321,17 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.AuthBan.AllowPrefixes(); err != nil {
 		return err
+	}
+	if _, err := c.TrustedProxyPrefixes(); err != nil {
+		return err
+	}
+	if c.TrustedProxiesHeader != HeaderXForwardedFor && c.TrustedProxiesHeader != HeaderForwarded {
+		return fmt.Errorf("trusted_proxies_header: %q is not %s or %s", c.TrustedProxiesHeader, HeaderXForwardedFor, HeaderForwarded)
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			return errors.New("redis_url: not a redis:// or rediss:// URL")
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -67,7 +67,8 @@ func TestDefaults(t *testing.T) {
 				DependencyProxy: config.DependencyProxy{UpstreamURL: "https://registry-1.docker.io", TagTTL: 24 * time.Hour},
 				HTTP: config.HTTP{ReadHeaderTimeout: 30 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute,
 					IdleTimeout: 2 * time.Minute, MaxConnsPerIP: 256, ExemptLoopback: true},
-				Metrics: config.Metrics{Allow: []string{"127.0.0.0/8", "::1"}},
+				Metrics:              config.Metrics{Allow: []string{"127.0.0.0/8", "::1"}},
+				TrustedProxiesHeader: "X-Forwarded-For",
 			}
 			if !reflect.DeepEqual(c, want) {
 				t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -280,6 +281,9 @@ func TestValidate(t *testing.T) {
 		{"fail/negative window", func(c *config.Config) { c.AuthBan.Window = -time.Second }, "auth_ban:"},
 		{"fail/zero duration", func(c *config.Config) { c.AuthBan.Duration = 0 }, "auth_ban:"},
 		{"fail/allow-list entry", func(c *config.Config) { c.AuthBan.AllowList = []string{"10.0.0.0/8", "intranet"} }, "auth_ban.allow_list:"},
+		{"fail/trusted proxy entry", func(c *config.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "lb.internal"} }, "trusted_proxies:"},
+		{"fail/trusted proxies header", func(c *config.Config) { c.TrustedProxiesHeader = "X-Real-IP" }, "trusted_proxies_header:"},
+		{"fail/redis URL scheme", func(c *config.Config) { c.RedisURL = "http://127.0.0.1:6379" }, "redis_url:"},
 		{"fail/log level", func(c *config.Config) { c.LogLevel = "verbose" }, "log_level:"},
 	}
 	t.Run("ok/loaded defaults validate", func(t *testing.T) {

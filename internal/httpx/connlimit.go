@@ -15,6 +15,8 @@ type ConnLimit struct {
 	// ExemptLoopback leaves loopback clients uncapped: behind a reverse proxy on the same host
 	// every client arrives from loopback.
 	ExemptLoopback bool
+	// Exempt are peers never capped: the trusted proxies, which carry many clients each.
+	Exempt []netip.Prefix
 }
 
 // refusal answers a connection over the cap before it is closed, so a client sees why.
@@ -78,6 +80,11 @@ func (l *limitListener) client(a net.Addr) (netip.Prefix, bool) {
 	ip = ip.Unmap()
 	if l.lim.ExemptLoopback && ip.IsLoopback() {
 		return netip.Prefix{}, false
+	}
+	for _, p := range l.lim.Exempt {
+		if p.Contains(ip) {
+			return netip.Prefix{}, false
+		}
 	}
 	bits := 32
 	if ip.Is6() {

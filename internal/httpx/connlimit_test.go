@@ -3,6 +3,7 @@ package httpx_test
 import (
 	"io"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,14 @@ func TestLimitListener(t *testing.T) {
 		for i := range 3 {
 			if refused(t, l) {
 				t.Fatalf("loopback connection %d refused", i+1)
+			}
+		}
+	})
+	t.Run("ok/trusted proxy exempt", func(t *testing.T) {
+		l := listen(t, httpx.ConnLimit{PerClient: 1, Exempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+		for i := range 3 {
+			if refused(t, l) {
+				t.Fatalf("exempt connection %d refused", i+1)
 			}
 		}
 	})

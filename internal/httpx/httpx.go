@@ -9,9 +9,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"runtime/debug"
 	"time"
 )
@@ -99,8 +97,9 @@ func (b *countingBody) Read(p []byte) (int, error) {
 
 // Middleware adds a request ID (X-Request-Id), recovers panics as 500, and writes one access-log
 // line per request with an allow-list of fields: method, path (no query string), status, bytes,
-// duration, remote address and request ID. Headers, bodies and query strings are never logged.
-// observe, when not nil, is told about each request as well (the metrics).
+// duration, remote address (and the proxy, when a trusted one named the client) and request
+// ID. Headers, bodies and query strings are never logged. observe, when not nil, is told about
+// each request as well (the metrics).
 func Middleware(log *slog.Logger, observe Observer, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -143,7 +142,14 @@ func Middleware(log *slog.Logger, observe Observer, next http.Handler) http.Hand
 				rec := slog.NewRecord(now, slog.LevelInfo, "request", 0)
 				rec.AddAttrs(slog.String("request_id", id), slog.String("method", r.Method),
 					slog.String("path", r.URL.Path), slog.Int("status", status), slog.Int64("bytes", sw.bytes),
-					slog.Int64("duration_ms", now.Sub(start).Milliseconds()), slog.String("remote", r.RemoteAddr))
+					slog.Int64("duration_ms", now.Sub(start).Milliseconds()))
+				// remote is the client: the peer, or the address a trusted proxy named (the
+				// proxy is then logged too), as the ban and the audit log see it.
+				if ip, ok := forwardedClient(ctx); ok {
+					rec.AddAttrs(slog.String("remote", ip.String()), slog.String("proxy", r.RemoteAddr))
+				} else {
+					rec.AddAttrs(slog.String("remote", r.RemoteAddr))
+				}
 				_ = h.Handle(ctx, rec)
 			}
 		}()
@@ -162,18 +168,4 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // details are never shown to clients.
 func Internal(ctx context.Context, log *slog.Logger, err error) {
 	log.ErrorContext(ctx, "internal error", "request_id", RequestID(ctx), "err", err.Error())
-}
-
-// ClientIP is the request's peer address (an IPv4-mapped address unmapped, so bans and
-// allow-lists match); the zero Addr when RemoteAddr is not an address.
-func ClientIP(r *http.Request) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ip.Unmap()
 }

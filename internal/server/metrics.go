@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/ban"
 	"github.com/gatehouse-dev/gatehouse/internal/gc"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/metrics"
@@ -130,21 +131,21 @@ func observeDecision(m *metrics.Metrics) func(access.Principal, access.Decision)
 
 // observedLimiter counts the ban's events: failures, bans and refusals.
 type observedLimiter struct {
-	authn.Limiter
+	ban.Limiter
 	m *metrics.Metrics
 }
 
-func (l observedLimiter) Banned(ip netip.Addr, identity string) bool {
-	banned := l.Limiter.Banned(ip, identity)
+func (l observedLimiter) Banned(ctx context.Context, ip netip.Addr, identity string) bool {
+	banned := l.Limiter.Banned(ctx, ip, identity)
 	if banned {
 		l.m.BanEvent(metrics.BanRefused)
 	}
 	return banned
 }
 
-func (l observedLimiter) Fail(ip netip.Addr, identity string) bool {
+func (l observedLimiter) Fail(ctx context.Context, ip netip.Addr, identity string) bool {
 	l.m.AuthFailure()
-	banned := l.Limiter.Fail(ip, identity)
+	banned := l.Limiter.Fail(ctx, ip, identity)
 	if banned {
 		l.m.BanEvent(metrics.BanBanned)
 	}

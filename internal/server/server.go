@@ -22,6 +22,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/ban"
+	"github.com/gatehouse-dev/gatehouse/internal/ban/redisban"
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
@@ -109,6 +111,10 @@ type Server struct {
 	Metrics      *metrics.Metrics
 	metricsAllow []netip.Prefix
 
+	// redis holds the ban's windows when redis_url is set; Close closes it.
+	redis *redisban.Store
+	// proxies name the client of a request they forward (docs/design.md §7.5).
+	proxies httpx.TrustedProxies
 	handler http.Handler
 	http    *http.Server
 }
@@ -138,6 +144,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if err != nil {
 		return nil, err
 	}
+	proxies, err := cfg.TrustedProxyPrefixes()
+	if err != nil {
+		return nil, err
+	}
 	if err := git.CheckBinary(cfg.GitBinary); err != nil {
 		return nil, err
 	}
@@ -157,7 +167,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return nil, err
 	}
 	store := sqlstore.New(db)
-	s := &Server{Config: cfg, Store: store, Log: log, logs: logs, Metrics: metrics.New(), metricsAllow: metricsAllow}
+	s := &Server{Config: cfg, Store: store, Log: log, logs: logs, Metrics: metrics.New(), metricsAllow: metricsAllow,
+		proxies: httpx.TrustedProxies{Peers: proxies, Header: httpx.ForwardedHeader(cfg.TrustedProxiesHeader)}}
 	s.Metrics.BuildInfo(Version, Revision)
 	s.Metrics.DB(store.SQL())
 	s.proxySettings = proxy.NewSettings(store.Proxy, opts.Now, log)
@@ -175,10 +186,15 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		External:               s.ExternalAuthorization,
 		DependencyProxyEnabled: s.proxySettings.Enabled,
 	}), Audit: s.Audit, Log: log, Observe: observeDecision(s.Metrics)})
+	banStore, err := s.openBanStore(ctx)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.Auth = &authn.Authenticator{Deploy: s.Deploy, Usage: s.Usage, Personal: s.Personal, Users: s.Namespaces,
 		Audit: s.Audit, Log: log,
-		Ban: observedLimiter{authn.NewLimiter(authn.BanOptions{MaxFailures: cfg.AuthBan.MaxFailures, Window: cfg.AuthBan.Window,
-			Duration: cfg.AuthBan.Duration, ExemptLoopback: cfg.AuthBan.ExemptLoopback, AllowList: allow}, opts.Now), s.Metrics}}
+		Ban: observedLimiter{ban.New(banStore, ban.Options{MaxFailures: cfg.AuthBan.MaxFailures, Window: cfg.AuthBan.Window,
+			Duration: cfg.AuthBan.Duration, ExemptLoopback: cfg.AuthBan.ExemptLoopback, AllowList: allow}, opts.Now, log), s.Metrics}}
 	s.Repos = &git.Repos{Root: filepath.Join(cfg.DataDir, "repositories"), GitBin: cfg.GitBinary}
 	s.Namespaces.OnProjectCreated = func(ctx context.Context, p *namespace.Project) error {
 		return s.Repos.Create(ctx, p.ID)
@@ -206,6 +222,24 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	}
 	s.handler = s.routes()
 	return s, nil
+}
+
+// openBanStore opens where the failed-authentication ban counts (docs/design.md §7.6): Redis when
+// redis_url is set, else PostgreSQL, which every node shares; nil (each node's memory) on
+// SQLite, which one node serves.
+func (s *Server) openBanStore(ctx context.Context) (ban.Store, error) {
+	switch {
+	case s.Config.RedisURL != "":
+		r, err := redisban.Open(ctx, s.Config.RedisURL, "")
+		if err != nil {
+			return nil, err
+		}
+		s.redis = r
+		return r, nil
+	case s.Config.IsPostgres():
+		return s.Store.Ban, nil
+	}
+	return nil, nil
 }
 
 // openRegistry opens the blob store (DataDir/blobs or S3), its garbage collector, and the
@@ -408,8 +442,10 @@ func (s *Server) routes() http.Handler {
 		http.NotFound(w, r)
 	})
 	mux.Handle("GET /-/metrics", s.metricsHandler())
-	return httpx.Deadlines(httpx.Timeouts{Read: s.Config.HTTP.ReadTimeout, Write: s.Config.HTTP.WriteTimeout},
-		httpx.Middleware(s.Log, newSurfaces(s.Metrics, packagePatterns).observe, mux))
+	// The client address is resolved first, so the access log, the ban, the IP allow-lists, the
+	// audit log and the metrics guard all see the same one.
+	return httpx.ClientAddress(s.proxies, httpx.Deadlines(httpx.Timeouts{Read: s.Config.HTTP.ReadTimeout, Write: s.Config.HTTP.WriteTimeout},
+		httpx.Middleware(s.Log, newSurfaces(s.Metrics, packagePatterns).observe, mux)))
 }
 
 // Handler is the whole HTTP surface, for tests and embedding.
@@ -420,7 +456,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // httpx.Deadlines), so http.Server's whole-request ReadTimeout and WriteTimeout stay unset.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	hc := s.Config.HTTP
-	l = httpx.LimitListener(l, httpx.ConnLimit{PerClient: hc.MaxConnsPerIP, ExemptLoopback: hc.ExemptLoopback})
+	l = httpx.LimitListener(l, httpx.ConnLimit{PerClient: hc.MaxConnsPerIP, ExemptLoopback: hc.ExemptLoopback, Exempt: s.proxies.Peers})
 	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: hc.ReadHeaderTimeout, IdleTimeout: hc.IdleTimeout}
 	gcCtx, stopGC := context.WithCancel(ctx)
 	defer s.startGC(gcCtx)()
@@ -443,6 +479,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 func (s *Server) Close() {
 	if s.Usage != nil {
 		s.Usage.Close()
+	}
+	if s.redis != nil {
+		_ = s.redis.Close()
 	}
 	if s.Store != nil {
 		s.Store.Close()

@@ -92,6 +92,7 @@ type Stores struct {
 	Expiry     *ExpiryStore    // deploy-token expiry notices
 	Leases     *LeaseStore     // the daily jobs' leases
 	GC         *GCStore        // garbage collection's deletion fence (and the leases)
+	Ban        *BanStore       // the failed-authentication ban's windows, shared by the nodes
 }
 
 // Credentials re-reads the credential behind a bearer token (access.Credentials) for the
@@ -115,7 +116,7 @@ func New(db *DB) *Stores {
 		Tokens: &TokenStore{c}, Audit: &AuditStore{c}, Namespaces: &NamespaceStore{c},
 		Registry: &RegistryStore{c}, Proxy: &ProxyStore{c}, Packages: &PackageStore{c},
 		Settings: &SettingsStore{c}, Sessions: &SessionStore{c}, Expiry: &ExpiryStore{c},
-		Leases: leases, GC: &GCStore{leases},
+		Leases: leases, GC: &GCStore{leases}, Ban: &BanStore{conn: c},
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/ban"
+	"github.com/gatehouse-dev/gatehouse/internal/ban/bantest"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlstore"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlstore/storetest"
@@ -57,6 +59,29 @@ func TestPostgres(t *testing.T) {
 		}
 		return s
 	})
+}
+
+// TestBanStore runs the ban's suite against both dialects: SQLite's passes too, though only
+// PostgreSQL's is used (one SQLite node counts in memory).
+func TestBanStore(t *testing.T) {
+	for _, d := range []struct {
+		name string
+		open func(t *testing.T) *sqlstore.Stores
+	}{
+		{"sqlite", func(t *testing.T) *sqlstore.Stores { return openSQLite(t, filepath.Join(t.TempDir(), "gatehouse.db")) }},
+		{"postgres", openPostgres},
+	} {
+		t.Run(d.name, func(t *testing.T) {
+			bantest.Run(t, func(t *testing.T) ban.Store {
+				s := d.open(t)
+				t.Cleanup(func() { _ = s.Close() })
+				if _, err := s.Migrate(context.Background()); err != nil {
+					t.Fatalf("migrate: %v", err)
+				}
+				return s.Ban
+			})
+		})
+	}
 }
 
 // TestSQLiteURLForms checks that both a bare path and a sqlite:// URL open the same file.

@@ -174,8 +174,8 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	d := signInData{Login: strings.TrimSpace(r.PostFormValue("login")), RedirectTo: localRedirect(r.PostFormValue("redirect_to"))}
 	ip, id := httpx.ClientIP(r), authn.UserIdentity(d.Login)
-	ban := h.cfg.SignInLimiter
-	if ban != nil && ban.Banned(ip, id) {
+	limiter := h.cfg.SignInLimiter
+	if limiter != nil && limiter.Banned(r.Context(), ip, id) {
 		d.Error = "Too many failed sign-in attempts. Try again later."
 		h.renderSignIn(w, r, http.StatusTooManyRequests, d)
 		return
@@ -185,7 +185,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		h.recordFailure(r, d.Login)
 		d.Error = "Invalid login or password."
 		status := http.StatusUnauthorized
-		if ban != nil && ban.Fail(ip, id) {
+		if limiter != nil && limiter.Fail(r.Context(), ip, id) {
 			d.Error = "Too many failed sign-in attempts. Try again later."
 			status = http.StatusTooManyRequests
 		}
@@ -196,8 +196,8 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, err)
 		return
 	}
-	if ban != nil {
-		ban.Succeed(ip, id)
+	if limiter != nil {
+		limiter.Succeed(r.Context(), ip, id)
 	}
 	if err := h.startSession(w, r, u); err != nil {
 		h.internal(w, r, err)

@@ -19,7 +19,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
-	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/ban"
 	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
@@ -57,7 +57,7 @@ type Config struct {
 	// SignInLimiter is the ban shared with every other credential-accepting surface: it counts
 	// failed sign-ins per client address and per login, and a banned one is refused (429); nil
 	// disables it.
-	SignInLimiter authn.Limiter
+	SignInLimiter ban.Limiter
 	Log           *slog.Logger
 	// ExternalURL is the public base URL: the clone URLs shown, and Secure cookies when https.
 	ExternalURL string

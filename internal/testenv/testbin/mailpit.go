@@ -127,32 +127,11 @@ func startMailpit(tb testing.TB, bin string, extra []string) (*Mailpit, error) {
 		"--disable-version-check", "--smtp-disable-rdns", "--quiet"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "HOME="+dir)
-	dieWithParent(cmd)
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("run %s: %w", bin, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	}
 	m := &Mailpit{SMTPHost: "127.0.0.1", APIURL: "http://" + httpAddr}
 	_, port, _ := net.SplitHostPort(smtpAddr)
 	m.SMTPPort, _ = strconv.Atoi(port)
 	client := &http.Client{Timeout: 2 * time.Second}
-	var exitErr error
-	died := false
-	ready := Eventually(30*time.Second, func() bool {
-		select {
-		case exitErr = <-exited:
-			died = true
-			exited <- exitErr
-			return true
-		default:
-		}
+	err = serve(tb, cmd, 30*time.Second, func() bool {
 		resp, err := client.Get(m.APIURL + "/api/v1/messages")
 		if err != nil {
 			return false
@@ -168,14 +147,9 @@ func startMailpit(tb testing.TB, bin string, extra []string) (*Mailpit, error) {
 		c.Close()
 		return true
 	})
-	switch {
-	case died:
-		return nil, fmt.Errorf("mailpit exited before it was ready (%v):\n%s", exitErr, out.String())
-	case !ready:
-		stop()
-		return nil, fmt.Errorf("mailpit not ready at %s:\n%s", httpAddr, out.String())
+	if err != nil {
+		return nil, err
 	}
-	tb.Cleanup(stop)
 	return m, nil
 }
 

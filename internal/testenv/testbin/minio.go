@@ -56,30 +56,8 @@ func startMinio(tb testing.TB, bin, accessKey, secretKey string) (string, error)
 	cmd.Env = append(minioFreeEnv(),
 		"MINIO_ROOT_USER="+accessKey, "MINIO_ROOT_PASSWORD="+secretKey,
 		"MINIO_BROWSER=off", "MINIO_CI_CD=on", "MINIO_UPDATE=off", "HOME="+dir)
-	dieWithParent(cmd)
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("run %s: %w", bin, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-
 	client := &http.Client{Timeout: 2 * time.Second}
-	var exitErr error
-	died := false
-	ready := Eventually(minioReadyTimeout, func() bool {
-		select {
-		case exitErr = <-exited:
-			died = true
-			exited <- exitErr // for stop
-			return true
-		default:
-		}
+	err = serve(tb, cmd, minioReadyTimeout, func() bool {
 		resp, err := client.Get("http://" + addr + "/minio/health/live")
 		if err != nil {
 			return false
@@ -89,15 +67,7 @@ func startMinio(tb testing.TB, bin, accessKey, secretKey string) (string, error)
 		// header, and S3 requests with "Server not initialized yet").
 		return resp.StatusCode == http.StatusOK && resp.Header.Get("X-Minio-Server-Status") != "unavailable"
 	})
-	switch {
-	case died:
-		return "", fmt.Errorf("minio exited before it was ready (%v):\n%s", exitErr, out.String())
-	case !ready:
-		stop()
-		return "", fmt.Errorf("minio not live at %s after %v:\n%s", addr, minioReadyTimeout, out.String())
-	}
-	tb.Cleanup(stop)
-	return addr, nil
+	return addr, err
 }
 
 // freeLoopbackAddr returns 127.0.0.1:<port> for a port that was free a moment ago.
