@@ -10,7 +10,11 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
-require gotest.tools/v3 v3.5.2 // indirect
+require (
+	github.com/redis/go-redis/v9 v9.23.0
+	go.uber.org/atomic v1.12.0 // indirect
+	gotest.tools/v3 v3.5.2 // indirect
+)
 
 require (
 	github.com/GehirnInc/crypt v0.0.0-20230320061759-8cc1b52080c5 // indirect

@@ -77,9 +77,12 @@ func short(p string) string { return strings.TrimPrefix(p, Module+"/") }
 var domain = map[string][]string{
 	// errkind is the one family of error kinds (ErrNotFound, ErrConflict, ErrInvalid,
 	// ValidationError …) every domain package shares.
-	"internal/errkind":   nil,
-	"internal/token":     {"internal/errkind"},
-	"internal/namespace": {"internal/errkind"},
+	"internal/errkind": nil,
+	"internal/token":   {"internal/errkind"},
+	// cachebus carries cache invalidations between the nodes; the services that change what a
+	// cache holds publish on it.
+	"internal/cachebus":  nil,
+	"internal/namespace": {"internal/cachebus", "internal/errkind"},
 	"internal/audit":     {"internal/errkind", "internal/token"},
 	"internal/access":    {"internal/errkind", "internal/token", "internal/namespace"},
 	"internal/oci":       {"internal/errkind"},

@@ -38,7 +38,7 @@ var classes = map[string]class{
 	// Adapters implement the domain's interfaces over a technology (SQL, disk, S3, SMTP, the
 	// external authorization service); they see the domain only.
 	"adapter": {may: []string{"domain"}, modules: []string{"github.com/jackc/pgx/v5", "modernc.org/sqlite",
-		"github.com/minio/minio-go/v7", "github.com/wneessen/go-mail"}},
+		"github.com/minio/minio-go/v7", "github.com/wneessen/go-mail", "github.com/redis/go-redis/v9"}},
 	// Protocols serve one surface over HTTP: the domain, the gate, plumbing and the shared
 	// protocol helpers, never another protocol (only their own tree).
 	"protocol": {may: []string{"domain", "gate", "plumbing", "shared protocol"},
@@ -78,11 +78,12 @@ var classified = map[string]string{
 	"internal/authn": "gate",
 	"internal/gate":  "gate",
 
-	"internal/sqlstore":        "adapter",
-	"internal/blob/fsblob":     "adapter",
-	"internal/blob/s3blob":     "adapter",
-	"internal/notify/smtpmail": "adapter",
-	"internal/extauthz":        "adapter",
+	"internal/sqlstore":          "adapter",
+	"internal/blob/fsblob":       "adapter",
+	"internal/blob/s3blob":       "adapter",
+	"internal/notify/smtpmail":   "adapter",
+	"internal/extauthz":          "adapter",
+	"internal/cachebus/redisbus": "adapter",
 
 	"internal/git":              "protocol",
 	"internal/api":              "protocol",

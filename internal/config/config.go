@@ -30,6 +30,9 @@ type Config struct {
 	// DatabaseURL selects the database: empty means SQLite at DataDir/gatehouse.db;
 	// postgres://… selects PostgreSQL.
 	DatabaseURL string `yaml:"database_url"`
+	// RedisURL, when set (redis://…), carries cache invalidations between the nodes over Redis
+	// pub/sub instead of PostgreSQL LISTEN/NOTIFY (docs/architecture.md §4.5).
+	RedisURL string `yaml:"redis_url"`
 	// ExternalURL is how clients reach the server; used in links and challenges.
 	ExternalURL string `yaml:"external_url"`
 	// RootPassword and RootToken, when set, bootstrap the admin user root (docs/design.md §9.1). Like

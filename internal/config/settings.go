@@ -38,6 +38,8 @@ var settings = []setting{
 		field: func(c *Config) any { return &c.DataDir }},
 	{key: "database_url", env: "GATEHOUSE_DATABASE_URL", flag: "database-url", shown: "`<data-dir>/gatehouse.db`",
 		doc: "database: SQLite file path, or postgres://…", field: func(c *Config) any { return &c.DatabaseURL }},
+	{key: "redis_url", env: "GATEHOUSE_REDIS_URL", flag: "redis-url",
+		doc: "Redis (redis://…) for cluster-wide cache invalidation; default PostgreSQL LISTEN/NOTIFY", field: func(c *Config) any { return &c.RedisURL }},
 	{key: "external_url", env: "GATEHOUSE_EXTERNAL_URL", flag: "external-url", shown: "`http://localhost:<port>`",
 		doc: "URL clients use to reach this server", field: func(c *Config) any { return &c.ExternalURL }},
 	{key: "root_password", env: "GATEHOUSE_ROOT_PASSWORD", envOnly: true, shown: "generated, printed once",

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gatehouse-dev/gatehouse/internal/cachebus"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 )
 
@@ -80,6 +82,9 @@ type Service struct {
 	// create the bare repository). An error deletes the project again and is returned to the
 	// creator.
 	OnProjectCreated func(ctx context.Context, p *Project) error
+	// Bus, when set, tells every node's caches that a project's path is gone
+	// (cachebus.Projects) once its removal has committed.
+	Bus cachebus.Bus
 }
 
 // NewService returns a Service over store; now may be nil for time.Now.
@@ -295,13 +300,24 @@ func (s *Service) CreateProject(ctx context.Context, in CreateProjectInput) (*Pr
 	if s.OnProjectCreated != nil {
 		if err := s.OnProjectCreated(ctx, p); err != nil {
 			// Undo the row, even when ctx is what failed the hook: no project without its repository.
-			if derr := s.store.DeleteProject(context.WithoutCancel(ctx), p.ID); derr != nil {
+			if derr := s.deleteProject(context.WithoutCancel(ctx), p.ID); derr != nil {
 				err = errors.Join(err, fmt.Errorf("undo: %w", derr))
 			}
 			return nil, fmt.Errorf("create project %s: %w", p.FullPath, err)
 		}
 	}
 	return p, nil
+}
+
+// deleteProject removes project id and, once that committed, tells every node (Bus).
+func (s *Service) deleteProject(ctx context.Context, id int64) error {
+	if err := s.store.DeleteProject(ctx, id); err != nil {
+		return err
+	}
+	if s.Bus == nil {
+		return nil
+	}
+	return s.Bus.Publish(ctx, cachebus.Projects, strconv.FormatInt(id, 10))
 }
 
 // Project returns a project by id.

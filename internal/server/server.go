@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
+	"github.com/gatehouse-dev/gatehouse/internal/cachebus"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/extauthz"
@@ -102,6 +103,11 @@ type Server struct {
 	// ExternalAuthorization is the external authorization service's client and settings.
 	ExternalAuthorization *extauthz.Service
 
+	// Bus carries cache invalidations between the nodes (docs/architecture.md §4.5): Redis
+	// pub/sub with GATEHOUSE_REDIS_URL, else PostgreSQL LISTEN/NOTIFY, else (SQLite) this
+	// process only.
+	Bus cachebus.Bus
+
 	handler http.Handler
 	http    *http.Server
 }
@@ -147,16 +153,22 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	}
 	store := sqlstore.New(db)
 	s := &Server{Config: cfg, Store: store, Log: log, logs: logs}
+	if s.Bus, err = openBus(ctx, cfg, store, log); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.proxySettings = proxy.NewSettings(store.Proxy, opts.Now, log)
+	s.proxySettings.Follow(s.Bus)
 	digester := token.NewDigester(key)
 	s.Namespaces = namespace.NewService(store.Namespaces, opts.Now)
+	s.Namespaces.Bus = s.Bus
 	s.Deploy = token.NewDeployService(store.Tokens, digester, opts.Now)
 	s.Deploy.SealCITokens(token.NewSealer(key, "gatehouse/ci-deploy-token/v1"))
 	s.Usage = token.NewUsageWriter(store.Tokens, opts.Now)
 	s.Personal = token.NewPersonalService(store.Tokens, digester, opts.Now)
 	s.Audit = audit.NewLog(store.Audit, opts.Now)
 	// External authorization: settings in the database; the configuration flag forces it on.
-	s.ExternalAuthorization = extauthz.New(store.Settings, extauthz.Options{Forced: cfg.ExternalAuthorization, Now: opts.Now, Log: log})
+	s.ExternalAuthorization = extauthz.New(store.Settings, extauthz.Options{Forced: cfg.ExternalAuthorization, Now: opts.Now, Log: log, Bus: s.Bus})
 	s.Gate = gate.New(gate.Config{Authorizer: access.New(s.Namespaces, opts.Now, access.Options{
 		ExternalAuthorization:  s.ExternalAuthorization.Enabled,
 		External:               s.ExternalAuthorization,
@@ -360,6 +372,7 @@ func (s *Server) routes() http.Handler {
 	gitHandler := git.New(git.Config{Repos: s.Repos, Projects: s.Namespaces, Auth: s.Auth, Gate: s.Gate, Log: s.Log, Realm: "Gatehouse"})
 	mux.Handle("/api/v4/", apiHandler)
 	projects := jwtauth.NewProjectCache(s.Store.Namespaces, s.Tokens.Now)
+	projects.Follow(s.Bus)
 	mux.Handle("/v2/", v2Handler(registry.New(registry.Config{Store: s.Store.Registry, Blobs: s.Blobs, Projects: projects, Principals: s.Store.Credentials(),
 		Tokens: s.Tokens, Gate: s.Gate, Realm: s.Config.ExternalURL + "/jwt/auth",
 		UploadSecret: s.Tokens.Key().Derive("registry-upload-state"), Log: s.Log, Now: s.Tokens.Now,
@@ -429,6 +442,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 func (s *Server) Close() {
 	if s.Usage != nil {
 		s.Usage.Close()
+	}
+	if c, ok := s.Bus.(io.Closer); ok {
+		_ = c.Close()
 	}
 	if s.Store != nil {
 		s.Store.Close()
