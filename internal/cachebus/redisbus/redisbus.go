@@ -37,6 +37,9 @@ type Bus struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	once   sync.Once
+
+	mu sync.Mutex
+	ps *redis.PubSub // the current subscription; Close closes it to end a blocked receive
 }
 
 var _ cachebus.Bus = (*Bus)(nil)
@@ -82,6 +85,11 @@ func (b *Bus) Close() error {
 	var err error
 	b.once.Do(func() {
 		b.cancel()
+		b.mu.Lock()
+		if b.ps != nil {
+			_ = b.ps.Close()
+		}
+		b.mu.Unlock()
 		<-b.done
 		err = b.client.Close()
 	})
@@ -115,6 +123,12 @@ func (b *Bus) run(ctx context.Context) {
 func (b *Bus) subscribe(ctx context.Context) (subscribed bool, err error) {
 	ps := b.client.Subscribe(ctx)
 	defer ps.Close()
+	b.mu.Lock()
+	b.ps = ps
+	b.mu.Unlock()
+	if ctx.Err() != nil { // Close ran before ps was recorded
+		return false, ctx.Err()
+	}
 	if err := ps.Subscribe(ctx, b.channel); err != nil {
 		return false, err
 	}
