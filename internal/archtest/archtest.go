@@ -79,10 +79,9 @@ var domain = map[string][]string{
 	// ValidationError …) every domain package shares.
 	"internal/errkind": nil,
 	"internal/token":   {"internal/errkind"},
-	// cachebus carries cache invalidations between the nodes; the services that change what a
-	// cache holds publish on it.
+	// cachebus carries cache invalidations between the nodes (docs/architecture.md §4.5).
 	"internal/cachebus":  nil,
-	"internal/namespace": {"internal/cachebus", "internal/errkind"},
+	"internal/namespace": {"internal/errkind"},
 	"internal/audit":     {"internal/errkind", "internal/token"},
 	"internal/access":    {"internal/errkind", "internal/token", "internal/namespace"},
 	"internal/oci":       {"internal/errkind"},

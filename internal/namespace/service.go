@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
-	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/gatehouse-dev/gatehouse/internal/cachebus"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 )
 
@@ -82,9 +80,9 @@ type Service struct {
 	// create the bare repository). An error deletes the project again and is returned to the
 	// creator.
 	OnProjectCreated func(ctx context.Context, p *Project) error
-	// Bus, when set, tells every node's caches that a project's path is gone
-	// (cachebus.Projects) once its removal has committed.
-	Bus cachebus.Bus
+	// OnProjectDeleted, when set, is called once a project's removal has committed (the server
+	// uses it to tell every node's caches, docs/architecture.md §4.5).
+	OnProjectDeleted func(ctx context.Context, id int64) error
 }
 
 // NewService returns a Service over store; now may be nil for time.Now.
@@ -309,15 +307,15 @@ func (s *Service) CreateProject(ctx context.Context, in CreateProjectInput) (*Pr
 	return p, nil
 }
 
-// deleteProject removes project id and, once that committed, tells every node (Bus).
+// deleteProject removes project id, then runs OnProjectDeleted.
 func (s *Service) deleteProject(ctx context.Context, id int64) error {
 	if err := s.store.DeleteProject(ctx, id); err != nil {
 		return err
 	}
-	if s.Bus == nil {
+	if s.OnProjectDeleted == nil {
 		return nil
 	}
-	return s.Bus.Publish(ctx, cachebus.Projects, strconv.FormatInt(id, 10))
+	return s.OnProjectDeleted(ctx, id)
 }
 
 // Project returns a project by id.

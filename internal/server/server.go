@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -161,7 +162,6 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	s.proxySettings.Follow(s.Bus)
 	digester := token.NewDigester(key)
 	s.Namespaces = namespace.NewService(store.Namespaces, opts.Now)
-	s.Namespaces.Bus = s.Bus
 	s.Deploy = token.NewDeployService(store.Tokens, digester, opts.Now)
 	s.Deploy.SealCITokens(token.NewSealer(key, "gatehouse/ci-deploy-token/v1"))
 	s.Usage = token.NewUsageWriter(store.Tokens, opts.Now)
@@ -181,6 +181,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	s.Repos = &git.Repos{Root: filepath.Join(cfg.DataDir, "repositories"), GitBin: cfg.GitBinary}
 	s.Namespaces.OnProjectCreated = func(ctx context.Context, p *namespace.Project) error {
 		return s.Repos.Create(ctx, p.ID)
+	}
+	s.Namespaces.OnProjectDeleted = func(ctx context.Context, id int64) error {
+		return s.Bus.Publish(ctx, cachebus.Projects, strconv.FormatInt(id, 10))
 	}
 	if err := s.openRegistry(ctx, key, opts.Now); err != nil {
 		s.Close()
