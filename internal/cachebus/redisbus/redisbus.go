@@ -6,6 +6,8 @@ package redisbus
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,6 +33,7 @@ const (
 type Bus struct {
 	cachebus.Hub
 	client  *redis.Client
+	name    string
 	channel string
 	log     *slog.Logger
 
@@ -56,7 +59,10 @@ func New(ctx context.Context, url, channel string, log *slog.Logger) (*Bus, erro
 	if log == nil {
 		log = slog.Default()
 	}
-	b := &Bus{client: redis.NewClient(opts), channel: channel, log: log, done: make(chan struct{})}
+	rnd := make([]byte, 4)
+	_, _ = rand.Read(rnd)
+	opts.ClientName = "gatehouse-cache-bus-" + hex.EncodeToString(rnd)
+	b := &Bus{client: redis.NewClient(opts), name: opts.ClientName, channel: channel, log: log, done: make(chan struct{})}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	b.cancel = cancel
 	go b.run(runCtx)
@@ -69,6 +75,10 @@ func New(ctx context.Context, url, channel string, log *slog.Logger) (*Bus, erro
 	}
 	return b, nil
 }
+
+// ClientName is the name the bus's connections carry in Redis's CLIENT LIST
+// ("gatehouse-cache-bus-<random>"), for operators and tests that cut them.
+func (b *Bus) ClientName() string { return b.name }
 
 // Publish implements cachebus.Bus: this node's subscribers at once, every node's (this one's
 // again) through Redis.
