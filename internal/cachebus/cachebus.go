@@ -8,9 +8,11 @@ package cachebus
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Topic names what changed; its subscribers are the caches that hold it.
@@ -72,6 +74,60 @@ func (h *Hub) SetHealthy(ok bool) {
 		h.FlushAll()
 	}
 	h.healthy.Store(ok)
+}
+
+// Reconnect backoff of the buses that keep a connection (Hub.Reconnect).
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = 5 * time.Second
+)
+
+// Reconnect runs session until ctx ends. session connects, calls SetHealthy(true) once it
+// receives, and delivers until its connection fails; it reports whether it got that far. After
+// each failure the hub is unhealthy (caches off) and session is retried with backoff (50 ms
+// doubling to 5 s, back to 50 ms after a session that got going).
+func (h *Hub) Reconnect(ctx context.Context, log *slog.Logger, session func(context.Context) (started bool, err error)) {
+	backoff := minBackoff
+	for ctx.Err() == nil {
+		started, err := session(ctx)
+		h.SetHealthy(false)
+		if ctx.Err() != nil {
+			return
+		}
+		if started {
+			backoff = minBackoff
+		}
+		log.Warn("cache bus disconnected; caches are off until it reconnects", "err", err.Error(), "retry_in", backoff.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// Start runs Reconnect in the background and waits up to wait for the first session to
+// receive; if none does, it logs that caches stay off until one does. stop ends the sessions and
+// waits for them.
+func (h *Hub) Start(ctx context.Context, log *slog.Logger, wait time.Duration, session func(context.Context) (bool, error)) (stop func()) {
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.Reconnect(runCtx, log, session)
+	}()
+	deadline := time.Now().Add(wait)
+	for !h.Healthy() && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !h.Healthy() {
+		log.Warn("cache bus not connected yet; caches are off until it is")
+	}
+	return sync.OnceFunc(func() {
+		cancel()
+		<-done
+	})
 }
 
 // Deliver runs topic's subscribers for key.

@@ -3,10 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -16,25 +13,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
-
-// redisURL is the Redis the cluster tests use: GATEHOUSE_TEST_REDIS or the machine's local one.
-// Without a reachable one the test skips (fails under CI=true).
-func redisURL(t *testing.T) string {
-	u := os.Getenv("GATEHOUSE_TEST_REDIS")
-	if u == "" {
-		u = "redis://127.0.0.1:6379/0"
-	}
-	p, err := url.Parse(u)
-	if err != nil {
-		t.Fatalf("GATEHOUSE_TEST_REDIS: %v", err)
-	}
-	c, err := net.DialTimeout("tcp", p.Host, 2*time.Second)
-	if err != nil {
-		testenv.Missing(t, "redis at %s: %v", p.Host, err)
-	}
-	c.Close()
-	return u
-}
 
 // startCluster boots n nodes on one PostgreSQL schema and one data directory (the shared volume
 // for Git and the instance key), with the options given (Redis, for one).
@@ -64,7 +42,7 @@ func TestClusterRevocation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "redis" {
-				u := redisURL(t)
+				u := testenv.RedisURL(t)
 				tc.opts = []testenv.ServerOption{func(c *config.Config) { c.RedisURL = u }}
 			}
 			nodes := startCluster(t, 3, tc.opts...)

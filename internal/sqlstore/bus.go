@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,22 +25,16 @@ type Bus struct {
 	db      *DB
 	url     string
 	channel string
-	log     *slog.Logger
 	pid     atomic.Uint32 // the listening backend, 0 while down
-
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	stop    func()
 }
 
 var _ cachebus.Bus = (*Bus)(nil)
 
-// Bus timings: how often an idle listener checks its connection, and the reconnect backoff.
+// Bus timings: how often an idle listener checks its connection, and how long NewBus waits for
+// the first LISTEN before starting with caches off.
 const (
-	busIdleCheck  = 5 * time.Second
-	busMinBackoff = 50 * time.Millisecond
-	busMaxBackoff = 5 * time.Second
-	// busStartWait is how long NewBus waits for the first LISTEN before starting with caches off.
+	busIdleCheck = 5 * time.Second
 	busStartWait = 5 * time.Second
 )
 
@@ -58,17 +51,8 @@ func NewBus(ctx context.Context, db *DB, log *slog.Logger) (*Bus, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	b := &Bus{db: db, url: db.url, channel: busChannel(schema), log: log, done: make(chan struct{})}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	b.cancel = cancel
-	go b.run(runCtx)
-	deadline := time.Now().Add(busStartWait)
-	for !b.Healthy() && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !b.Healthy() {
-		log.Warn("cache bus not listening yet; caches are off until it is", "channel", b.channel)
-	}
+	b := &Bus{db: db, url: db.url, channel: busChannel(schema)}
+	b.stop = b.Start(ctx, log, busStartWait, b.listen)
 	return b, nil
 }
 
@@ -98,35 +82,8 @@ func (b *Bus) ListenerPID() uint32 { return b.pid.Load() }
 
 // Close stops listening.
 func (b *Bus) Close() error {
-	b.once.Do(func() {
-		b.cancel()
-		<-b.done
-	})
+	b.stop()
 	return nil
-}
-
-// run keeps one listening connection, reconnecting with backoff.
-func (b *Bus) run(ctx context.Context) {
-	defer close(b.done)
-	backoff := busMinBackoff
-	for ctx.Err() == nil {
-		listened, err := b.listen(ctx)
-		b.pid.Store(0)
-		b.SetHealthy(false)
-		if ctx.Err() != nil {
-			return
-		}
-		if listened {
-			backoff = busMinBackoff
-		}
-		b.log.Warn("cache bus disconnected; caches are off until it reconnects", "err", err.Error(), "retry_in", backoff.String())
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, busMaxBackoff)
-	}
 }
 
 // listen connects, listens and delivers until the connection fails; listened reports whether it
@@ -144,6 +101,7 @@ func (b *Bus) listen(ctx context.Context) (listened bool, err error) {
 		return false, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	defer b.pid.Store(0)
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{b.channel}.Sanitize()); err != nil {
 		return false, err
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"net"
 	"net/url"
 	"os"
 	"testing"
@@ -67,6 +68,26 @@ func PostgresURL(tb testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// RedisURL is the Redis the tests use, GATEHOUSE_TEST_REDIS or the machine's local one, after
+// checking that it accepts connections (skipping, or failing in CI, without it).
+func RedisURL(tb testing.TB) string {
+	tb.Helper()
+	u := os.Getenv("GATEHOUSE_TEST_REDIS")
+	if u == "" {
+		u = "redis://127.0.0.1:6379/0"
+	}
+	p, err := url.Parse(u)
+	if err != nil {
+		tb.Fatalf("GATEHOUSE_TEST_REDIS is not a URL")
+	}
+	c, err := net.DialTimeout("tcp", p.Host, 2*time.Second)
+	if err != nil {
+		Missing(tb, "redis at %s: %v", p.Host, err)
+	}
+	c.Close()
+	return u
 }
 
 // Binary returns the path of a real client on PATH or in Go's bin directory (where .ci/run

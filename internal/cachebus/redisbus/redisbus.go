@@ -20,13 +20,11 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/cachebus"
 )
 
-// Timings: how often an idle subscription checks its connection, the backoff after a failure,
-// and how long New waits for the first subscription.
+// Timings: how often an idle subscription checks its connection, and how long New waits for the
+// first subscription.
 const (
-	idleCheck  = 5 * time.Second
-	minBackoff = 50 * time.Millisecond
-	maxBackoff = 5 * time.Second
-	startWait  = 5 * time.Second
+	idleCheck = 5 * time.Second
+	startWait = 5 * time.Second
 )
 
 // Bus is the Redis bus.
@@ -35,14 +33,8 @@ type Bus struct {
 	client  *redis.Client
 	name    string
 	channel string
-	log     *slog.Logger
-
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
-
-	mu sync.Mutex
-	ps *redis.PubSub // the current subscription; Close closes it to end a blocked receive
+	stop    func()
+	once    sync.Once
 }
 
 var _ cachebus.Bus = (*Bus)(nil)
@@ -62,17 +54,8 @@ func New(ctx context.Context, url, channel string, log *slog.Logger) (*Bus, erro
 	rnd := make([]byte, 4)
 	_, _ = rand.Read(rnd)
 	opts.ClientName = "gatehouse-cache-bus-" + hex.EncodeToString(rnd)
-	b := &Bus{client: redis.NewClient(opts), name: opts.ClientName, channel: channel, log: log, done: make(chan struct{})}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	b.cancel = cancel
-	go b.run(runCtx)
-	deadline := time.Now().Add(startWait)
-	for !b.Healthy() && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !b.Healthy() {
-		log.Warn("cache bus not subscribed yet; caches are off until it is", "channel", channel)
-	}
+	b := &Bus{client: redis.NewClient(opts), name: opts.ClientName, channel: channel}
+	b.stop = b.Start(ctx, log, startWait, b.subscribe)
 	return b, nil
 }
 
@@ -94,51 +77,19 @@ func (b *Bus) Publish(ctx context.Context, topic cachebus.Topic, key string) err
 func (b *Bus) Close() error {
 	var err error
 	b.once.Do(func() {
-		b.cancel()
-		b.mu.Lock()
-		if b.ps != nil {
-			_ = b.ps.Close()
-		}
-		b.mu.Unlock()
-		<-b.done
+		b.stop()
 		err = b.client.Close()
 	})
 	return err
-}
-
-// run keeps one subscription, resubscribing with backoff.
-func (b *Bus) run(ctx context.Context) {
-	defer close(b.done)
-	backoff := minBackoff
-	for ctx.Err() == nil {
-		subscribed, err := b.subscribe(ctx)
-		b.SetHealthy(false)
-		if ctx.Err() != nil {
-			return
-		}
-		if subscribed {
-			backoff = minBackoff
-		}
-		b.log.Warn("cache bus disconnected; caches are off until it reconnects", "err", err.Error(), "retry_in", backoff.String())
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
 }
 
 // subscribe subscribes on a fresh connection and delivers until it fails.
 func (b *Bus) subscribe(ctx context.Context) (subscribed bool, err error) {
 	ps := b.client.Subscribe(ctx)
 	defer ps.Close()
-	b.mu.Lock()
-	b.ps = ps
-	b.mu.Unlock()
-	if ctx.Err() != nil { // Close ran before ps was recorded
-		return false, ctx.Err()
-	}
+	// A blocked receive does not watch ctx: closing the subscription ends it.
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
+	defer stop()
 	if err := ps.Subscribe(ctx, b.channel); err != nil {
 		return false, err
 	}

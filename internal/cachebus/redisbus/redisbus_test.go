@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,27 +15,11 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
-// redisURL is GATEHOUSE_TEST_REDIS or the machine's Redis; without one the test skips (fails
-// under CI=true).
-func redisURL(t *testing.T) string {
-	u := os.Getenv("GATEHOUSE_TEST_REDIS")
-	if u == "" {
-		u = "redis://127.0.0.1:6379/0"
-	}
-	opts, _ := redis.ParseURL(u)
-	c := redis.NewClient(opts)
-	defer c.Close()
-	if err := c.Ping(context.Background()).Err(); err != nil {
-		testenv.Missing(t, "redis at %s: %v", opts.Addr, err)
-	}
-	return u
-}
-
 // TestRedisBus: two buses on one channel hear each other; a client kill (CLIENT KILL TYPE
 // pubsub) turns a bus unhealthy until it resubscribes, and the resubscription flushes every
 // subscriber once.
 func TestRedisBus(t *testing.T) {
-	url := redisURL(t)
+	url := testenv.RedisURL(t)
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	channel := "gatehouse:test:" + hex.EncodeToString(b)
