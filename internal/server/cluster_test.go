@@ -80,18 +80,41 @@ func TestClusterRevocation(t *testing.T) {
 			}
 			t.Logf("revoke propagation over %d revocations: p50 %v, p99 %v", len(delays), percentile(delays, 50), percentile(delays, 99))
 
-			// A cached setting: external authorization refuses deploy tokens.
+			// Cached settings. Each node reads them (filling its cache), then its clock goes back an
+			// hour, so its cached entries would live for an hour: only the bus can end them.
 			tok = a.CreateDeployToken(t, fmt.Sprintf("projects/%d", p.ID), []string{"read_repository"}, nil)
+			proxyPath := fmt.Sprintf("/groups/%d/dependency_proxy", f.GroupID)
 			for _, n := range nodes {
 				if r := infoRefs(t, n, p.FullPath, tok.Username, tok.Token); r.status != http.StatusOK {
 					t.Fatalf("%s before external authorization: %d", n.URL, r.status)
 				}
+				var dp struct{ Enabled bool }
+				if n.MustAPI(t, http.StatusOK, "GET", proxyPath, nil, &dp); !dp.Enabled {
+					t.Fatalf("%s: dependency proxy off before the change", n.URL)
+				}
+				n.Clock.Advance(-time.Hour)
 			}
+
+			// The dependency-proxy setting, turned off through C.
+			c.MustAPI(t, http.StatusOK, "PUT", proxyPath+"?enabled=false", nil, nil)
+			changed := time.Now()
+			for _, n := range []*testenv.TestServer{a, b} {
+				if !testenv.Eventually(time.Second, func() bool {
+					var dp struct{ Enabled bool }
+					n.MustAPI(t, http.StatusOK, "GET", proxyPath, nil, &dp)
+					return !dp.Enabled
+				}) {
+					t.Fatalf("%s still has the dependency proxy on a second after C turned it off", n.URL)
+				}
+				t.Logf("dependency proxy turned off through C: %s sees it after %v", n.URL, time.Since(changed))
+			}
+
+			// External authorization, turned on through C, refuses deploy tokens.
 			if err := c.Server.ExternalAuthorization.SaveSettings(context.Background(), access.ExternalSettings{Enabled: true,
 				ServiceURL: "http://127.0.0.1:1/authorize", Timeout: access.DefaultExternalTimeout}); err != nil {
 				t.Fatal(err)
 			}
-			changed := time.Now()
+			changed = time.Now()
 			for _, n := range nodes {
 				d := refusedWithin(t, n, p.FullPath, tok, changed, time.Second)
 				t.Logf("external authorization turned on through C: %s refuses after %v", n.URL, d)
@@ -126,7 +149,8 @@ func percentile(ds []time.Duration, p int) time.Duration {
 
 // TestClusterBusReconnect cuts node A's LISTEN connection (pg_terminate_backend): A's caches go
 // off until it listens again, then come back, flushed once; changes made through B are seen by
-// A at once while it is down and within a second after.
+// A at once while it is down and within a second after. A's clock is set back an hour, so no
+// expiry can stand in for the bus.
 func TestClusterBusReconnect(t *testing.T) {
 	nodes := startCluster(t, 2)
 	a, b := nodes[0], nodes[1]
@@ -152,6 +176,7 @@ func TestClusterBusReconnect(t *testing.T) {
 	if got := label(a); got != "one" { // now cached on A
 		t.Fatalf("A reads %q", got)
 	}
+	a.Clock.Advance(-time.Hour) // A's cached entries would now live an hour: only the bus ends them
 	pid := bus.ListenerPID()
 	if pid == 0 {
 		t.Fatal("A is not listening")
