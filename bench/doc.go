@@ -9,7 +9,8 @@
 // info/refs requests over real HTTP against a server booted by testenv.StartServer on the same
 // data; BenchmarkJWTAuth measures tokens issued per second by /jwt/auth with a deploy token;
 // BenchmarkSQLiteStatement measures what a prepared statement would save on the deploy-token
-// lookup. bench/run runs them and compares, each against a baseline measured in the same run:
+// lookup; BenchmarkClusterPropagation measures how long a revocation and a cached setting changed
+// through one node take to reach another (p50, p99). bench/run runs them and compares, each against a baseline measured in the same run:
 // `git clone` through Gatehouse with a local file:// clone; blob GET and upload through the OCI
 // registry with CNCF Distribution; authenticated manifest HEAD with Distribution's GET /v2/;
 // authenticated generic-package GET with the same GET on a public project and with

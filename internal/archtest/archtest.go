@@ -78,8 +78,10 @@ func short(p string) string { return strings.TrimPrefix(p, Module+"/") }
 var domain = map[string][]string{
 	// errkind is the one family of error kinds (ErrNotFound, ErrConflict, ErrInvalid,
 	// ValidationError …) every domain package shares.
-	"internal/errkind":   nil,
-	"internal/token":     {"internal/errkind"},
+	"internal/errkind": nil,
+	"internal/token":   {"internal/errkind"},
+	// cachebus carries cache invalidations between the nodes (docs/architecture.md §4.5).
+	"internal/cachebus":  nil,
 	"internal/namespace": {"internal/errkind"},
 	"internal/audit":     {"internal/errkind", "internal/token"},
 	"internal/access":    {"internal/errkind", "internal/token", "internal/namespace"},

@@ -16,7 +16,8 @@ const RetentionJobName = "audit-retention"
 // one long transaction (or SQLite's write lock) for long.
 const DefaultRetentionBatch = 1000
 
-// ErrBusy is returned by Retention.Run when another node holds the job's lease.
+// ErrBusy is returned by Retention.Run when another node holds the job's lease, and by RunSlot
+// also when another node already ran the slot.
 var ErrBusy = errors.New("audit retention: another run holds the lease")
 
 // Pruner deletes expired events (*sqlstore.AuditStore implements it).
@@ -53,7 +54,16 @@ type Retention struct {
 
 // Run deletes the expired events once and returns how many it deleted: ErrBusy when another node
 // holds the lease, or the error that stopped it (the batches deleted before it stay deleted).
-func (r *Retention) Run(ctx context.Context) (int64, error) {
+func (r *Retention) Run(ctx context.Context) (int64, error) { return r.run(ctx, time.Time{}) }
+
+// RunSlot is Run for the daily slot at slot: ErrBusy also when a run (on any node) completed at
+// or after slot, so the nodes of a cluster that all fire at once run it once.
+func (r *Retention) RunSlot(ctx context.Context, slot time.Time) (int64, error) {
+	return r.run(ctx, slot.Add(-time.Second))
+}
+
+// run is Run, refusing when the last completed run ended after ranBefore (zero: its start).
+func (r *Retention) run(ctx context.Context, ranBefore time.Time) (int64, error) {
 	if r.Keep <= 0 {
 		return 0, nil
 	}
@@ -71,7 +81,10 @@ func (r *Retention) Run(ctx context.Context) (int64, error) {
 	_, _ = rand.Read(b)
 	holder := r.Node + "/" + hex.EncodeToString(b)
 	start := now()
-	ok, err := r.Leases.AcquireLease(ctx, RetentionJobName, holder, start, start.Add(ttl), start)
+	if ranBefore.IsZero() {
+		ranBefore = start
+	}
+	ok, err := r.Leases.AcquireLease(ctx, RetentionJobName, holder, start, start.Add(ttl), ranBefore)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", RetentionJobName, err)
 	}

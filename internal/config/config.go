@@ -31,7 +31,9 @@ type Config struct {
 	// postgres://… selects PostgreSQL.
 	DatabaseURL string `yaml:"database_url"`
 	// RedisURL, when set (redis://…), keeps the failed-authentication ban's counters in Redis,
-	// shared by every node, instead of PostgreSQL (docs/design.md §7.6).
+	// shared by every node, instead of PostgreSQL (docs/design.md §7.6), and carries cache
+	// invalidations between the nodes over Redis pub/sub instead of PostgreSQL LISTEN/NOTIFY
+	// (docs/architecture.md §4.5).
 	RedisURL string `yaml:"redis_url"`
 	// ExternalURL is how clients reach the server; used in links and challenges.
 	ExternalURL string `yaml:"external_url"`

@@ -39,7 +39,7 @@ var settings = []setting{
 	{key: "database_url", env: "GATEHOUSE_DATABASE_URL", flag: "database-url", shown: "`<data-dir>/gatehouse.db`",
 		doc: "database: SQLite file path, or postgres://…", field: func(c *Config) any { return &c.DatabaseURL }},
 	{key: "redis_url", env: "GATEHOUSE_REDIS_URL", flag: "redis-url",
-		doc: "Redis (redis://…) for the ban's counters shared by the nodes; default PostgreSQL", field: func(c *Config) any { return &c.RedisURL }},
+		doc: "Redis (redis://…) for the ban's counters and cluster-wide cache invalidation; default PostgreSQL", field: func(c *Config) any { return &c.RedisURL }},
 	{key: "external_url", env: "GATEHOUSE_EXTERNAL_URL", flag: "external-url", shown: "`http://localhost:<port>`",
 		doc: "URL clients use to reach this server", field: func(c *Config) any { return &c.ExternalURL }},
 	{key: "root_password", env: "GATEHOUSE_ROOT_PASSWORD", envOnly: true, shown: "generated, printed once",

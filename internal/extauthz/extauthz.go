@@ -20,6 +20,7 @@ import (
 	"unicode"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/cachebus"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 )
 
@@ -71,6 +72,10 @@ type Options struct {
 	// AnswerTTL and MaxAnswers shape the answer cache; zero means the defaults.
 	AnswerTTL  time.Duration
 	MaxAnswers int
+	// Bus carries changes of the settings and labels between the nodes (topic
+	// cachebus.ExternalAuthorization); while it is down nothing is answered from memory. Nil
+	// leaves only the expiry (a single node).
+	Bus cachebus.Bus
 }
 
 // Service implements access.ExternalAuthorizer and the settings the API edits. It is safe for
@@ -78,6 +83,7 @@ type Options struct {
 type Service struct {
 	store Store
 	opts  Options
+	guard *cachebus.Guard
 
 	mu       sync.Mutex
 	settings *cachedSettings
@@ -120,7 +126,35 @@ func New(store Store, opts Options) *Service {
 	if opts.MaxAnswers <= 0 {
 		opts.MaxAnswers = DefaultMaxAnswers
 	}
-	return &Service{store: store, opts: opts, labels: map[int64]cachedLabel{}, answers: map[string]answer{}}
+	s := &Service{store: store, opts: opts, labels: map[int64]cachedLabel{}, answers: map[string]answer{}}
+	s.guard = cachebus.Follow(opts.Bus, cachebus.ExternalAuthorization, s.forget)
+	return s
+}
+
+// forget drops what a change of key made stale: one project's label, or (cachebus.All, the
+// settings) everything, answers included, since the service or the labels may have changed.
+func (s *Service) forget(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id, err := strconv.ParseInt(key, 10, 64); err == nil {
+		delete(s.labels, id)
+		return
+	}
+	s.settings = nil
+	clear(s.labels)
+	clear(s.answers)
+}
+
+// changed forgets key here and tells the other nodes, after the write committed. A failed
+// notification is logged: the others then go by their expiry (a second for settings and labels).
+func (s *Service) changed(ctx context.Context, key string) {
+	s.forget(key)
+	if s.opts.Bus == nil {
+		return
+	}
+	if err := s.opts.Bus.Publish(ctx, cachebus.ExternalAuthorization, key); err != nil {
+		s.opts.Log.ErrorContext(ctx, "publish external authorization change", "err", err.Error())
+	}
 }
 
 // Forced reports whether the configuration forces external authorization on.
@@ -133,6 +167,7 @@ func (s *Service) Settings(ctx context.Context) (access.ExternalSettings, error)
 	if set, ok := s.cachedSettings(now); ok {
 		return set, nil
 	}
+	_, gen := s.guard.Read()
 	set, ok, err := s.store.ExternalAuthorizationSettings(ctx)
 	if err != nil {
 		return access.ExternalSettings{}, err
@@ -142,13 +177,18 @@ func (s *Service) Settings(ctx context.Context) (access.ExternalSettings, error)
 	}
 	set.Enabled = set.Enabled || s.opts.Forced
 	s.mu.Lock()
-	s.settings = &cachedSettings{s: set, expires: now.Add(settingsTTL)}
+	if s.guard.Keep(gen) {
+		s.settings = &cachedSettings{s: set, expires: now.Add(settingsTTL)}
+	}
 	s.mu.Unlock()
 	return set, nil
 }
 
 // cachedSettings returns the settings read less than settingsTTL before now, if any.
 func (s *Service) cachedSettings(now time.Time) (access.ExternalSettings, bool) {
+	if use, _ := s.guard.Read(); !use {
+		return access.ExternalSettings{}, false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c := s.settings; c != nil && now.Before(c.expires) {
@@ -170,10 +210,7 @@ func (s *Service) SaveSettings(ctx context.Context, set access.ExternalSettings)
 	if err := s.store.SaveExternalAuthorizationSettings(ctx, set, s.opts.Now()); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.settings = nil
-	clear(s.answers)
-	s.mu.Unlock()
+	s.changed(ctx, cachebus.All)
 	return nil
 }
 
@@ -201,10 +238,11 @@ func (s *Service) Enabled() bool {
 // ProjectLabel returns project id's own classification label ("" when it has none).
 func (s *Service) ProjectLabel(ctx context.Context, projectID int64) (string, error) {
 	now := s.opts.Now()
+	use, gen := s.guard.Read()
 	s.mu.Lock()
 	c, ok := s.labels[projectID]
 	s.mu.Unlock()
-	if ok && now.Before(c.expires) {
+	if use && ok && now.Before(c.expires) {
 		return c.label, nil
 	}
 	label, err := s.store.ProjectClassificationLabel(ctx, projectID)
@@ -215,7 +253,9 @@ func (s *Service) ProjectLabel(ctx context.Context, projectID int64) (string, er
 	if len(s.labels) >= maxLabels {
 		clear(s.labels)
 	}
-	s.labels[projectID] = cachedLabel{label: label, expires: now.Add(settingsTTL)}
+	if s.guard.Keep(gen) {
+		s.labels[projectID] = cachedLabel{label: label, expires: now.Add(settingsTTL)}
+	}
 	s.mu.Unlock()
 	return label, nil
 }
@@ -231,9 +271,7 @@ func (s *Service) SetProjectLabel(ctx context.Context, projectID int64, label st
 	if err := s.store.SetProjectClassificationLabel(ctx, projectID, label, s.opts.Now()); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	delete(s.labels, projectID)
-	s.mu.Unlock()
+	s.changed(ctx, strconv.FormatInt(projectID, 10))
 	return nil
 }
 
@@ -285,10 +323,11 @@ func (s *Service) Authorize(ctx context.Context, u *namespace.User, label string
 	}
 	key := set.ServiceURL + "\x00" + strconv.FormatInt(u.ID, 10) + "\x00" + label
 	now := s.opts.Now()
+	use, gen := s.guard.Read()
 	s.mu.Lock()
 	a, ok := s.answers[key]
 	s.mu.Unlock()
-	if ok && now.Before(a.expires) {
+	if use && ok && now.Before(a.expires) {
 		return a.allowed, a.reason, nil
 	}
 	allowed, reason, err := s.ask(ctx, set, request{UserIdentifier: identifier, ProjectClassificationLabel: label})
@@ -296,14 +335,18 @@ func (s *Service) Authorize(ctx context.Context, u *namespace.User, label string
 		s.opts.Log.WarnContext(ctx, "external authorization service failed; denying", "err", err.Error())
 		return false, "", err
 	}
-	s.remember(key, answer{allowed: allowed, reason: reason, expires: s.opts.Now().Add(s.opts.AnswerTTL)})
+	s.remember(key, gen, answer{allowed: allowed, reason: reason, expires: s.opts.Now().Add(s.opts.AnswerTTL)})
 	return allowed, reason, nil
 }
 
-// remember caches an answer, making room by dropping expired ones, or all when none expired.
-func (s *Service) remember(key string, a answer) {
+// remember caches an answer asked at gen, making room by dropping expired ones, or all when none
+// expired.
+func (s *Service) remember(key string, gen uint64, a answer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.guard.Keep(gen) {
+		return
+	}
 	if len(s.answers) >= s.opts.MaxAnswers {
 		now := s.opts.Now()
 		for k, old := range s.answers {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/cachebus"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/oci"
 )
@@ -39,6 +40,7 @@ const maxCachedProjects = 4096
 type ProjectCache struct {
 	projects Projects
 	now      func() time.Time
+	guard    *cachebus.Guard // nil until Follow
 
 	mu      sync.Mutex
 	entries map[oci.Name]projectEntry
@@ -61,10 +63,11 @@ func NewProjectCache(projects Projects, now func() time.Time) *ProjectCache {
 // returned project is shared and must not be modified.
 func (c *ProjectCache) Resolve(ctx context.Context, n oci.Name) (*namespace.Project, error) {
 	now := c.now()
+	use, gen := c.guard.Read()
 	c.mu.Lock()
 	e, ok := c.entries[n]
 	c.mu.Unlock()
-	if ok && now.Before(e.expires) {
+	if use && ok && now.Before(e.expires) {
 		return e.project, nil
 	}
 	p, err := ResolveProject(ctx, c.projects, n)
@@ -75,7 +78,19 @@ func (c *ProjectCache) Resolve(ctx context.Context, n oci.Name) (*namespace.Proj
 	if len(c.entries) >= maxCachedProjects {
 		clear(c.entries)
 	}
-	c.entries[n] = projectEntry{project: p, expires: now.Add(projectTTL)}
+	if c.guard.Keep(gen) {
+		c.entries[n] = projectEntry{project: p, expires: now.Add(projectTTL)}
+	}
 	c.mu.Unlock()
 	return p, nil
+}
+
+// Follow makes the cache forget everything when any node changes a project's path or removes
+// one (topic cachebus.Projects), and read through while bus is down. Call it before serving.
+func (c *ProjectCache) Follow(bus cachebus.Bus) {
+	c.guard = cachebus.Follow(bus, cachebus.Projects, func(string) {
+		c.mu.Lock()
+		clear(c.entries)
+		c.mu.Unlock()
+	})
 }

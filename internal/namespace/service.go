@@ -80,6 +80,9 @@ type Service struct {
 	// create the bare repository). An error deletes the project again and is returned to the
 	// creator.
 	OnProjectCreated func(ctx context.Context, p *Project) error
+	// OnProjectDeleted, when set, is called once a project's removal has committed (the server
+	// uses it to tell every node's caches, docs/architecture.md §4.5).
+	OnProjectDeleted func(ctx context.Context, id int64) error
 }
 
 // NewService returns a Service over store; now may be nil for time.Now.
@@ -295,13 +298,24 @@ func (s *Service) CreateProject(ctx context.Context, in CreateProjectInput) (*Pr
 	if s.OnProjectCreated != nil {
 		if err := s.OnProjectCreated(ctx, p); err != nil {
 			// Undo the row, even when ctx is what failed the hook: no project without its repository.
-			if derr := s.store.DeleteProject(context.WithoutCancel(ctx), p.ID); derr != nil {
+			if derr := s.deleteProject(context.WithoutCancel(ctx), p.ID); derr != nil {
 				err = errors.Join(err, fmt.Errorf("undo: %w", derr))
 			}
 			return nil, fmt.Errorf("create project %s: %w", p.FullPath, err)
 		}
 	}
 	return p, nil
+}
+
+// deleteProject removes project id, then runs OnProjectDeleted.
+func (s *Service) deleteProject(ctx context.Context, id int64) error {
+	if err := s.store.DeleteProject(ctx, id); err != nil {
+		return err
+	}
+	if s.OnProjectDeleted == nil {
+		return nil
+	}
+	return s.OnProjectDeleted(ctx, id)
 }
 
 // Project returns a project by id.

@@ -58,7 +58,8 @@ const (
 	DefaultClaimTimeout = time.Hour
 )
 
-// ErrBusy is returned by Run while another node (or another run on this one) holds the lease.
+// ErrBusy is returned by Run while another node (or another run on this one) holds the lease,
+// and by RunSlot also when another node already ran the slot.
 var ErrBusy = errors.New("the job is already running")
 
 // Store is the persistence the job needs (*sqlstore.ExpiryStore implements it).
@@ -248,11 +249,23 @@ func IntervalFor(daysLeft int) int {
 // Run runs the job once: it takes the lease (ErrBusy when another run holds it), finds the
 // tokens due a notice and mails them. Errors on single tokens are logged and counted in the
 // summary, not returned; an error is returned only when the job could not run at all.
-func (j *Job) Run(ctx context.Context) (Summary, error) {
+func (j *Job) Run(ctx context.Context) (Summary, error) { return j.run(ctx, time.Time{}) }
+
+// RunSlot is Run for the daily slot at slot: ErrBusy also when a run (on any node) completed at
+// or after slot, so the nodes of a cluster that all fire at 01:00 run the job once.
+func (j *Job) RunSlot(ctx context.Context, slot time.Time) (Summary, error) {
+	return j.run(ctx, slot.Add(-time.Second))
+}
+
+// run is Run, refusing when the last completed run ended after ranBefore (zero: now).
+func (j *Job) run(ctx context.Context, ranBefore time.Time) (Summary, error) {
 	now := j.now()
+	if ranBefore.IsZero() {
+		ranBefore = now
+	}
 	sum := Summary{StartedAt: now, SMTPConfigured: j.cfg.Mailer != nil}
 	holder := j.cfg.Node + "/" + randomHex(8)
-	ok, err := j.cfg.Leases.AcquireLease(ctx, j.cfg.LeaseName, holder, now, now.Add(j.cfg.LeaseTTL), now)
+	ok, err := j.cfg.Leases.AcquireLease(ctx, j.cfg.LeaseName, holder, now, now.Add(j.cfg.LeaseTTL), ranBefore)
 	if err != nil {
 		return sum, fmt.Errorf("%s: %w", JobName, err)
 	}

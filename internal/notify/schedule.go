@@ -10,8 +10,9 @@ import (
 type Scheduler struct {
 	// Hour and Minute are the UTC time of day of the run (01:00 for the expiry job).
 	Hour, Minute int
-	// Run is the work; it is called on the scheduler's goroutine, one run at a time.
-	Run func(ctx context.Context)
+	// Run is the work; it is called on the scheduler's goroutine, one run at a time, with the
+	// slot's scheduled instant (so the nodes of a cluster can run each slot once).
+	Run func(ctx context.Context, slot time.Time)
 	// Now and After default to time.Now and time.After.
 	Now   func() time.Time
 	After func(time.Duration) <-chan time.Time
@@ -53,6 +54,6 @@ func (s *Scheduler) Loop(ctx context.Context) {
 			return
 		}
 		last = next
-		s.Run(ctx)
+		s.Run(ctx, next)
 	}
 }

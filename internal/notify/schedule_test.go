@@ -70,7 +70,7 @@ func TestSchedulerRunsJobAt0100(t *testing.T) {
 	var runs []time.Time
 	var sums []notify.Summary
 	ran := make(chan struct{})
-	sched := &notify.Scheduler{Hour: 1, Now: c.Now, After: timer.After, Run: func(ctx context.Context) {
+	sched := &notify.Scheduler{Hour: 1, Now: c.Now, After: timer.After, Run: func(ctx context.Context, _ time.Time) {
 		sum, err := job.Run(ctx)
 		if err != nil {
 			t.Errorf("job: %v", err)
@@ -129,7 +129,7 @@ func TestSchedulerClockBack(t *testing.T) {
 	c := &clock{t: time.Date(2031, 3, 10, 0, 0, 0, 0, time.UTC)}
 	timer := newFakeTimer(c)
 	ran := make(chan time.Time)
-	sched := &notify.Scheduler{Hour: 1, Now: c.Now, After: timer.After, Run: func(context.Context) {
+	sched := &notify.Scheduler{Hour: 1, Now: c.Now, After: timer.After, Run: func(context.Context, time.Time) {
 		at := c.Now()
 		c.Set(time.Date(2031, 3, 10, 0, 59, 0, 0, time.UTC)) // NTP moves the clock back during the run
 		ran <- at

@@ -3,9 +3,11 @@ package proxy
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/cachebus"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 )
 
@@ -22,6 +24,8 @@ type Settings struct {
 	store SettingsStore
 	now   func() time.Time
 	log   *slog.Logger
+	bus   cachebus.Bus
+	guard *cachebus.Guard // nil until Follow
 
 	mu    sync.Mutex
 	cache map[int64]settingEntry
@@ -43,6 +47,22 @@ func NewSettings(store SettingsStore, now func() time.Time, log *slog.Logger) *S
 	return &Settings{store: store, now: now, log: log, cache: map[int64]settingEntry{}}
 }
 
+// Follow makes the settings follow bus (topic cachebus.DependencyProxy): a change on any node
+// is forgotten everywhere, and nothing is answered from memory while the bus is down. Call it
+// before serving.
+func (s *Settings) Follow(bus cachebus.Bus) {
+	s.bus = bus
+	s.guard = cachebus.Follow(bus, cachebus.DependencyProxy, func(key string) {
+		if id, err := strconv.ParseInt(key, 10, 64); err == nil {
+			s.forget(id)
+			return
+		}
+		s.mu.Lock()
+		clear(s.cache)
+		s.mu.Unlock()
+	})
+}
+
 // Enabled reports whether g's proxy is on; it is access.Options.DependencyProxyEnabled. That
 // hook cannot return an error, so a store failure is logged and answered "off": the proxy
 // refuses rather than guesses.
@@ -60,10 +80,11 @@ func (s *Settings) Enabled(g *namespace.Group) bool {
 // GroupEnabled reports whether the proxy of group groupID is on.
 func (s *Settings) GroupEnabled(ctx context.Context, groupID int64) (bool, error) {
 	now := s.now()
+	use, gen := s.guard.Read()
 	s.mu.Lock()
 	e, ok := s.cache[groupID]
 	s.mu.Unlock()
-	if ok && now.Before(e.expires) {
+	if use && ok && now.Before(e.expires) {
 		return e.enabled, nil
 	}
 	on, err := s.store.DependencyProxyEnabled(ctx, groupID)
@@ -74,7 +95,9 @@ func (s *Settings) GroupEnabled(ctx context.Context, groupID int64) (bool, error
 	if len(s.cache) >= 4096 {
 		clear(s.cache)
 	}
-	s.cache[groupID] = settingEntry{enabled: on, expires: now.Add(settingTTL)}
+	if s.guard.Keep(gen) {
+		s.cache[groupID] = settingEntry{enabled: on, expires: now.Add(settingTTL)}
+	}
 	s.mu.Unlock()
 	return on, nil
 }
@@ -83,6 +106,11 @@ func (s *Settings) GroupEnabled(ctx context.Context, groupID int64) (bool, error
 func (s *Settings) SetEnabled(ctx context.Context, groupID int64, enabled bool) error {
 	err := s.store.SetDependencyProxyEnabled(ctx, groupID, enabled, s.now())
 	s.forget(groupID)
+	if err == nil && s.bus != nil {
+		if perr := s.bus.Publish(ctx, cachebus.DependencyProxy, strconv.FormatInt(groupID, 10)); perr != nil {
+			s.log.ErrorContext(ctx, "publish dependency proxy setting change", "group_id", groupID, "err", perr.Error())
+		}
+	}
 	return err
 }
 

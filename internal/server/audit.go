@@ -17,12 +17,13 @@ func (s *Server) openAuditRetention(opts Options) {
 	s.AuditRetention = &audit.Retention{Store: s.Store.Audit, Leases: s.Store.Leases, Keep: s.Config.Audit.Retention, Node: node, Now: opts.Now}
 }
 
-// runAuditRetention is one scheduled run: another node running it is not an error.
-func (s *Server) runAuditRetention(ctx context.Context) {
-	n, err := s.retention(ctx)
+// runAuditRetention is the run of one daily slot: another node running it (or having run it) is
+// not an error.
+func (s *Server) runAuditRetention(ctx context.Context, slot time.Time) {
+	n, err := s.retention(ctx, slot)
 	switch {
 	case errors.Is(err, audit.ErrBusy):
-		s.Log.Info("audit retention skipped: another node is running it")
+		s.Log.Info("audit retention skipped: another node is running it or ran it")
 	case err != nil && ctx.Err() == nil:
 		s.Log.Error("audit retention", "err", err, "deleted", n)
 	case n > 0:

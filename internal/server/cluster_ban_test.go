@@ -14,20 +14,16 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
-// startCluster boots n nodes that share opts (a database, a Redis), the instance key and the root
-// token, and trust their loopback peer as a proxy, so each test gives its client an address of
-// its own in X-Forwarded-For (no two tests share a ban key in a shared store).
-func startCluster(t *testing.T, n int, shared func(*config.Config)) []*testenv.TestServer {
+// startBanCluster boots n nodes that share opts (a database, a Redis), the instance key and the
+// root token, and trust their loopback peer as a proxy, so each test gives its client an address
+// of its own in X-Forwarded-For (no two tests share a ban key in a shared store).
+func startBanCluster(t *testing.T, n int, shared func(*config.Config)) []*testenv.TestServer {
 	t.Helper()
 	key, root := config.Secret("cluster-key-"+rand.Text()), config.Secret("glpat-cluster-root-"+rand.Text())
-	nodes := make([]*testenv.TestServer, n)
-	for i := range nodes {
-		nodes[i] = testenv.StartServer(t, shared, func(c *config.Config) {
-			c.SecretKey, c.RootToken = key, root
-			c.TrustedProxies = []string{"127.0.0.1"}
-		})
-	}
-	return nodes
+	return startNodes(t, n, shared, func(c *config.Config) {
+		c.SecretKey, c.RootToken = key, root
+		c.TrustedProxies = []string{"127.0.0.1"}
+	})
 }
 
 // testClient returns an address in 198.18.0.0/15 (benchmarking, never routed) no other test uses.
@@ -75,7 +71,7 @@ func TestClusterBan(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			nodes := startCluster(t, 3, c.shared(t))
+			nodes := startBanCluster(t, 3, c.shared(t))
 			root := nodes[0].RootToken
 			attacker, bystander := testClient(), testClient()
 			for i := range 9 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"time"
 )
 
 // NewBufferedLogger exposes newBufferedLogger, with its buffer's Flush, to the external tests.
@@ -15,5 +16,5 @@ func NewBufferedLogger(w io.Writer, level string) (*slog.Logger, func() error) {
 // LogFlushDelay is logFlushDelay, for the external tests.
 const LogFlushDelay = logFlushDelay
 
-// RunDaily runs the daily jobs once, as the scheduler does at 01:00 UTC.
-func RunDaily(s *Server, ctx context.Context) { s.runDaily(ctx) }
+// RunDaily runs the daily jobs once, as the scheduler does at 01:00 UTC, for the slot at slot.
+func RunDaily(s *Server, ctx context.Context, slot time.Time) { s.runDaily(ctx, slot) }

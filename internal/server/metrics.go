@@ -178,16 +178,25 @@ func observeGC(m *metrics.Metrics) func(gc.Report, error, time.Duration) {
 type expiryJob struct{ s *Server }
 
 func (j expiryJob) Run(ctx context.Context) (notify.Summary, error) {
+	return j.record(func() (notify.Summary, error) { return j.s.Expiry.Run(ctx) })
+}
+
+// RunSlot is the scheduler's run of the daily slot at slot (notify.Job.RunSlot).
+func (j expiryJob) RunSlot(ctx context.Context, slot time.Time) (notify.Summary, error) {
+	return j.record(func() (notify.Summary, error) { return j.s.Expiry.RunSlot(ctx, slot) })
+}
+
+func (j expiryJob) record(run func() (notify.Summary, error)) (notify.Summary, error) {
 	start := time.Now()
-	sum, err := j.s.Expiry.Run(ctx)
+	sum, err := run()
 	j.s.Metrics.Job(jobExpiry, time.Since(start), outcomeOf(err, notify.ErrBusy))
 	return sum, err
 }
 
-// retention runs the audit retention job once, recorded like every job.
-func (s *Server) retention(ctx context.Context) (int64, error) {
+// retention runs the audit retention job for the daily slot at slot, recorded like every job.
+func (s *Server) retention(ctx context.Context, slot time.Time) (int64, error) {
 	start := time.Now()
-	n, err := s.AuditRetention.Run(ctx)
+	n, err := s.AuditRetention.RunSlot(ctx, slot)
 	s.Metrics.Job(jobAuditRetention, time.Since(start), outcomeOf(err, audit.ErrBusy))
 	return n, err
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -158,7 +159,7 @@ func TestMetricsCountRealTraffic(t *testing.T) {
 	if _, err := ts.Server.GC.Run(t.Context(), gc.RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	server.RunDaily(ts.Server, t.Context())
+	server.RunDaily(ts.Server, t.Context(), time.Now())
 
 	r := getMetrics(t, ts, "")
 	if r.status != http.StatusOK {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
 	"github.com/gatehouse-dev/gatehouse/internal/notify/smtpmail"
@@ -37,18 +38,19 @@ func (s *Server) openNotify(opts Options) error {
 
 // runDaily runs the daily jobs, one after the other; each takes its own lease, so one that is
 // busy or fails does not hold up the other.
-func (s *Server) runDaily(ctx context.Context) {
-	s.runExpiry(ctx)
+func (s *Server) runDaily(ctx context.Context, slot time.Time) {
+	s.runExpiry(ctx, slot)
 	if ctx.Err() == nil && s.AuditRetention != nil {
-		s.runAuditRetention(ctx)
+		s.runAuditRetention(ctx, slot)
 	}
 }
 
-// runExpiry is one scheduled run: another node running it is not an error.
-func (s *Server) runExpiry(ctx context.Context) {
-	if _, err := (expiryJob{s}).Run(ctx); err != nil && ctx.Err() == nil {
+// runExpiry is the run of one daily slot: another node running it (or having run it) is not an
+// error.
+func (s *Server) runExpiry(ctx context.Context, slot time.Time) {
+	if _, err := (expiryJob{s}).RunSlot(ctx, slot); err != nil && ctx.Err() == nil {
 		if errors.Is(err, notify.ErrBusy) {
-			s.Log.Info("deploy-token expiry job skipped: another node is running it")
+			s.Log.Info("deploy-token expiry job skipped: another node is running it or ran it")
 			return
 		}
 		s.Log.Error("deploy-token expiry job", "err", err)

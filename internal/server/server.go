@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/ban"
 	"github.com/gatehouse-dev/gatehouse/internal/ban/redisban"
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
+	"github.com/gatehouse-dev/gatehouse/internal/cachebus"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/extauthz"
@@ -115,6 +117,11 @@ type Server struct {
 	redis *redisban.Store
 	// proxies name the client of a request they forward (docs/design.md §7.5).
 	proxies httpx.TrustedProxies
+	// Bus carries cache invalidations between the nodes (docs/architecture.md §4.5): Redis
+	// pub/sub with GATEHOUSE_REDIS_URL, else PostgreSQL LISTEN/NOTIFY, else (SQLite) this
+	// process only.
+	Bus cachebus.Bus
+
 	handler http.Handler
 	http    *http.Server
 }
@@ -171,7 +178,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		proxies: httpx.TrustedProxies{Peers: proxies, Header: httpx.ForwardedHeader(cfg.TrustedProxiesHeader)}}
 	s.Metrics.BuildInfo(Version, Revision)
 	s.Metrics.DB(store.SQL())
+	if s.Bus, err = openBus(ctx, cfg, store, log); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.proxySettings = proxy.NewSettings(store.Proxy, opts.Now, log)
+	s.proxySettings.Follow(s.Bus)
 	digester := token.NewDigester(key)
 	s.Namespaces = namespace.NewService(store.Namespaces, opts.Now)
 	s.Deploy = token.NewDeployService(store.Tokens, digester, opts.Now)
@@ -180,7 +192,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	s.Personal = token.NewPersonalService(store.Tokens, digester, opts.Now)
 	s.Audit = audit.NewLog(store.Audit, opts.Now)
 	// External authorization: settings in the database; the configuration flag forces it on.
-	s.ExternalAuthorization = extauthz.New(store.Settings, extauthz.Options{Forced: cfg.ExternalAuthorization, Now: opts.Now, Log: log})
+	s.ExternalAuthorization = extauthz.New(store.Settings, extauthz.Options{Forced: cfg.ExternalAuthorization, Now: opts.Now, Log: log, Bus: s.Bus})
 	s.Gate = gate.New(gate.Config{Authorizer: access.New(s.Namespaces, opts.Now, access.Options{
 		ExternalAuthorization:  s.ExternalAuthorization.Enabled,
 		External:               s.ExternalAuthorization,
@@ -198,6 +210,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	s.Repos = &git.Repos{Root: filepath.Join(cfg.DataDir, "repositories"), GitBin: cfg.GitBinary}
 	s.Namespaces.OnProjectCreated = func(ctx context.Context, p *namespace.Project) error {
 		return s.Repos.Create(ctx, p.ID)
+	}
+	s.Namespaces.OnProjectDeleted = func(ctx context.Context, id int64) error {
+		return s.Bus.Publish(ctx, cachebus.Projects, strconv.FormatInt(id, 10))
 	}
 	if err := s.openRegistry(ctx, key, opts.Now); err != nil {
 		s.Close()
@@ -407,6 +422,7 @@ func (s *Server) routes() http.Handler {
 	gitHandler := git.New(git.Config{Repos: s.Repos, Projects: s.Namespaces, Auth: s.Auth, Gate: s.Gate, Log: s.Log, Realm: "Gatehouse"})
 	mux.Handle("/api/v4/", apiHandler)
 	projects := jwtauth.NewProjectCache(s.Store.Namespaces, s.Tokens.Now)
+	projects.Follow(s.Bus)
 	mux.Handle("/v2/", v2Handler(registry.New(registry.Config{Store: s.Store.Registry, Blobs: s.Blobs, Projects: projects, Principals: s.Store.Credentials(),
 		Tokens: s.Tokens, Gate: s.Gate, Realm: s.Config.ExternalURL + "/jwt/auth",
 		UploadSecret: s.Tokens.Key().Derive("registry-upload-state"), Log: s.Log, Now: s.Tokens.Now,
@@ -482,6 +498,9 @@ func (s *Server) Close() {
 	}
 	if s.redis != nil {
 		_ = s.redis.Close()
+	}
+	if c, ok := s.Bus.(io.Closer); ok {
+		_ = c.Close()
 	}
 	if s.Store != nil {
 		s.Store.Close()

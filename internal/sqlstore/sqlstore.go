@@ -70,6 +70,7 @@ type conn struct {
 	dialect dialect
 	queries sync.Map   // query text → rebound text
 	cache   *readCache // SQLite only; nil on PostgreSQL
+	url     string     // PostgreSQL only: for the cache bus's own connection
 }
 
 // DB is the shared database handle: opening, migrating and closing it. The domain stores built
@@ -232,6 +233,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("connect to %s database: %w", d.name, err)
 	}
 	s := &DB{&conn{db: &stmtDB{DB: db, prepare: d.name == "sqlite", stmts: map[string]*sql.Stmt{}}, dialect: d}}
+	if d.name == "postgres" {
+		s.url = url
+	}
 	if d.name == "sqlite" {
 		if s.cache, err = openReadCache(ctx, dsn, strings.TrimPrefix(url, "sqlite://")); err != nil {
 			db.Close()
