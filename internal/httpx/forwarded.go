@@ -129,7 +129,12 @@ func ClientAddress(t TrustedProxies, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		peer := peerIP(r)
 		ip := t.Resolve(peer, r.Header)
-		ctx := context.WithValue(r.Context(), clientKey, client{ip: ip, forwarded: ip != peer})
+		if ip == peer {
+			// ClientIP falls back to the peer: the common case costs no request copy.
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx := context.WithValue(r.Context(), clientKey, client{ip: ip, forwarded: true})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
