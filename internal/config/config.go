@@ -77,7 +77,18 @@ type Config struct {
 	// peer the header is ignored. TrustedProxyPrefixes parses it.
 	TrustedProxies       []string `yaml:"trusted_proxies"`
 	TrustedProxiesHeader string   `yaml:"trusted_proxies_header"`
+	// TLSCert and TLSKey, both set, make the listener serve HTTPS (and HTTP/2) with the PEM
+	// certificate chain and key in those files, re-read when they change (docs/operations.md,
+	// "HTTPS"). Empty: plain HTTP, TLS ending at a load balancer or proxy in front.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// HTTPRedirectListen, when set, is a second, plain-HTTP address answering every request
+	// with a 308 to the same host, path and query over https.
+	HTTPRedirectListen string `yaml:"http_redirect_listen"`
 }
+
+// TLS reports whether the server terminates TLS itself.
+func (c *Config) TLS() bool { return c.TLSCert != "" }
 
 // Packages configures the package registries.
 type Packages struct {
@@ -291,7 +302,11 @@ func (c *Config) fill() {
 		if err != nil || host == "" || host == "0.0.0.0" || host == "::" {
 			host = "localhost"
 		}
-		c.ExternalURL = "http://" + net.JoinHostPort(host, port)
+		scheme := "http://"
+		if c.TLS() {
+			scheme = "https://"
+		}
+		c.ExternalURL = scheme + net.JoinHostPort(host, port)
 	}
 	c.ExternalURL = strings.TrimRight(c.ExternalURL, "/")
 	c.SMTP.fill(c.ExternalURL)
@@ -326,6 +341,17 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.TrustedProxyPrefixes(); err != nil {
 		return err
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("tls_cert, tls_key: set both or neither")
+	}
+	if c.HTTPRedirectListen != "" {
+		if !c.TLS() {
+			return errors.New("http_redirect_listen: needs tls_cert and tls_key")
+		}
+		if _, _, err := net.SplitHostPort(c.HTTPRedirectListen); err != nil {
+			return fmt.Errorf("http_redirect_listen: %q is not host:port", c.HTTPRedirectListen)
+		}
 	}
 	if c.TrustedProxiesHeader != HeaderXForwardedFor && c.TrustedProxiesHeader != HeaderForwarded {
 		return fmt.Errorf("trusted_proxies_header: %q is not %s or %s", c.TrustedProxiesHeader, HeaderXForwardedFor, HeaderForwarded)

@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -63,6 +65,9 @@ type Options struct {
 	// After waits for the daily jobs' scheduler; nil means time.After. Tests fire it to move
 	// the scheduler to 01:00 UTC.
 	After func(time.Duration) <-chan time.Time
+	// CertCheckEvery is how often, at most, the TLS certificate files are checked for a change;
+	// 0 means 5 seconds. Tests shorten it.
+	CertCheckEvery time.Duration
 }
 
 // Server is a running Gatehouse instance.
@@ -124,6 +129,8 @@ type Server struct {
 
 	handler http.Handler
 	http    *http.Server
+	// certCheckEvery is Options.CertCheckEvery.
+	certCheckEvery time.Duration
 }
 
 // New opens the store (migrating it), builds every service and bootstraps the root user.
@@ -174,7 +181,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return nil, err
 	}
 	store := sqlstore.New(db)
-	s := &Server{Config: cfg, Store: store, Log: log, logs: logs, Metrics: metrics.New(), metricsAllow: metricsAllow,
+	s := &Server{Config: cfg, Store: store, Log: log, logs: logs, Metrics: metrics.New(), metricsAllow: metricsAllow, certCheckEvery: opts.CertCheckEvery,
 		proxies: httpx.TrustedProxies{Peers: proxies, Header: httpx.ForwardedHeader(cfg.TrustedProxiesHeader)}}
 	s.Metrics.BuildInfo(Version, Revision)
 	s.Metrics.DB(store.SQL())
@@ -479,14 +486,41 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	defer s.startNotify(gcCtx)()
 	defer s.startAudit(gcCtx)()
 	defer stopGC()
-	errc := make(chan error, 1)
-	go func() { errc <- s.http.Serve(l) }()
+	errc := make(chan error, 2)
+	var redirect *http.Server
+	if s.Config.TLS() {
+		certs, err := httpx.NewCertReloader(s.Config.TLSCert, s.Config.TLSKey, s.certCheckEvery, s.Log)
+		if err != nil {
+			return err
+		}
+		// ServeTLS offers h2 by ALPN, so HTTP/2 comes with TLS.
+		s.http.TLSConfig = &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
+		if s.Config.HTTPRedirectListen != "" {
+			rl, err := net.Listen("tcp", s.Config.HTTPRedirectListen)
+			if err != nil {
+				return err
+			}
+			_, port, _ := net.SplitHostPort(l.Addr().String())
+			if u, err := url.Parse(s.Config.ExternalURL); err == nil && u.Scheme == "https" {
+				port = u.Port()
+			}
+			redirect = &http.Server{Handler: httpx.RedirectToHTTPS(port), ReadHeaderTimeout: hc.ReadHeaderTimeout, IdleTimeout: hc.IdleTimeout}
+			s.Log.Info("redirecting to https", "addr", rl.Addr().String())
+			go func() { errc <- redirect.Serve(rl) }()
+		}
+		go func() { errc <- s.http.ServeTLS(l, "", "") }()
+	} else {
+		go func() { errc <- s.http.Serve(l) }()
+	}
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		if redirect != nil {
+			_ = redirect.Shutdown(sctx)
+		}
 		return s.http.Shutdown(sctx)
 	}
 }
