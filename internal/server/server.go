@@ -5,7 +5,6 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -65,6 +63,9 @@ type Options struct {
 	// After waits for the daily jobs' scheduler; nil means time.After. Tests fire it to move
 	// the scheduler to 01:00 UTC.
 	After func(time.Duration) <-chan time.Time
+	// ACMEHTTPClient talks to the ACME directory; nil means http.DefaultClient. Tests pass
+	// one trusting their ACME server's CA.
+	ACMEHTTPClient *http.Client
 	// CertCheckEvery is how often, at most, the TLS certificate files are checked for a change;
 	// 0 means 5 seconds. Tests shorten it.
 	CertCheckEvery time.Duration
@@ -131,6 +132,8 @@ type Server struct {
 	http    *http.Server
 	// certCheckEvery is Options.CertCheckEvery.
 	certCheckEvery time.Duration
+	// acmeHTTPClient is Options.ACMEHTTPClient.
+	acmeHTTPClient *http.Client
 }
 
 // New opens the store (migrating it), builds every service and bootstraps the root user.
@@ -182,7 +185,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	}
 	store := sqlstore.New(db)
 	s := &Server{Config: cfg, Store: store, Log: log, logs: logs, Metrics: metrics.New(), metricsAllow: metricsAllow, certCheckEvery: opts.CertCheckEvery,
-		proxies: httpx.TrustedProxies{Peers: proxies, Header: httpx.ForwardedHeader(cfg.TrustedProxiesHeader)}}
+		acmeHTTPClient: opts.ACMEHTTPClient,
+		proxies:        httpx.TrustedProxies{Peers: proxies, Header: httpx.ForwardedHeader(cfg.TrustedProxiesHeader)}}
 	s.Metrics.BuildInfo(Version, Revision)
 	s.Metrics.DB(store.SQL())
 	if s.Bus, err = openBus(ctx, cfg, store, log); err != nil {
@@ -489,22 +493,18 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	errc := make(chan error, 2)
 	var redirect *http.Server
 	if s.Config.TLS() {
-		certs, err := httpx.NewCertReloader(s.Config.TLSCert, s.Config.TLSKey, s.certCheckEvery, s.Log)
+		ts, err := s.newTLS(l.Addr().String())
 		if err != nil {
 			return err
 		}
 		// ServeTLS offers h2 by ALPN, so HTTP/2 comes with TLS.
-		s.http.TLSConfig = &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
+		s.http.TLSConfig = ts.config
 		if s.Config.HTTPRedirectListen != "" {
 			rl, err := net.Listen("tcp", s.Config.HTTPRedirectListen)
 			if err != nil {
 				return err
 			}
-			_, port, _ := net.SplitHostPort(l.Addr().String())
-			if u, err := url.Parse(s.Config.ExternalURL); err == nil && u.Scheme == "https" {
-				port = u.Port()
-			}
-			redirect = &http.Server{Handler: httpx.RedirectToHTTPS(port), ReadHeaderTimeout: hc.ReadHeaderTimeout, IdleTimeout: hc.IdleTimeout}
+			redirect = &http.Server{Handler: ts.redirect, ReadHeaderTimeout: hc.ReadHeaderTimeout, IdleTimeout: hc.IdleTimeout}
 			s.Log.Info("redirecting to https", "addr", rl.Addr().String())
 			go func() { errc <- redirect.Serve(rl) }()
 		}

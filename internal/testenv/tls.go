@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv/testbin"
 )
 
 // CA is a certificate authority made for one test: real clients trust it through File (curl
@@ -118,4 +119,14 @@ func writePEM(tb testing.TB, file, typ string, der []byte) {
 	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// StartPebble runs pebble, the ACME test server (a Go tool pinned in go.mod), with an HTTPS
+// certificate from ca, so a client trusting ca.Pool can use its directory.
+func StartPebble(tb testing.TB, ca *CA) *testbin.Pebble {
+	tb.Helper()
+	dir := tb.TempDir()
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	ca.Issue(tb, cert, key, "localhost", "127.0.0.1")
+	return testbin.StartPebble(tb, GoTool(tb, "pebble"), cert, key, ca.Pool)
 }
