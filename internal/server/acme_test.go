@@ -29,7 +29,7 @@ func startACME(t *testing.T, dataDir, directory string, acmeClient *http.Client)
 	if err != nil {
 		t.Fatal(err)
 	}
-	redirect = freeAddr(t)
+	redirect = testenv.FreeAddr(t)
 	cfg := config.Default()
 	cfg.Listen, cfg.DataDir, cfg.DatabaseURL = l.Addr().String(), dataDir, filepath.Join(dataDir, "gatehouse.db")
 	cfg.ACMEDomains, cfg.ACMEDirectoryURL, cfg.ACMEEmail = []string{acmeDomain}, directory, "ops@gatehouse.test"
@@ -61,11 +61,13 @@ func startACME(t *testing.T, dataDir, directory string, acmeClient *http.Client)
 	return l.Addr().String(), redirect, stop
 }
 
-// acmeClient reaches acmeDomain at addr, trusting roots, over HTTP/2.
+// acmeClientFor reaches acmeDomain at addr with the trust of roots, over HTTP/2.
 func acmeClientFor(addr string, roots *tls.Config) *http.Client {
 	d := &net.Dialer{}
 	return &http.Client{Timeout: 90 * time.Second, Transport: &http.Transport{TLSClientConfig: roots, ForceAttemptHTTP2: true,
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) { return d.DialContext(ctx, network, addr) }}}
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, addr)
+		}}}
 }
 
 // TestACME: with acme_domains the server gets its certificate from an ACME CA (pebble) on the

@@ -15,18 +15,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
-// freeAddr is a loopback address nothing listens on, for a second listener the server opens.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // served is the leaf certificate and the ALPN protocol a handshake offering h2 gets.
 func served(t *testing.T, ca *testenv.CA, addr string) (serial, proto string) {
 	t.Helper()
@@ -46,7 +34,7 @@ func served(t *testing.T, ca *testenv.CA, addr string) (serial, proto string) {
 func TestHTTPS(t *testing.T) {
 	ca := testenv.NewCA(t)
 	dir := t.TempDir()
-	redirect := freeAddr(t)
+	redirect := testenv.FreeAddr(t)
 	ts := testenv.StartServer(t, testenv.WithTLS(t, ca, dir), func(c *config.Config) { c.HTTPRedirectListen = redirect })
 	ts.Client = ca.Client()
 	addr := strings.TrimPrefix(ts.URL, "https://")

@@ -130,3 +130,14 @@ func StartPebble(tb testing.TB, ca *CA) *testbin.Pebble {
 	ca.Issue(tb, cert, key, "localhost", "127.0.0.1")
 	return testbin.StartPebble(tb, GoTool(tb, "pebble"), cert, key, ca.Pool)
 }
+
+// FreeAddr is a loopback address nothing listened on a moment ago, for a second listener the
+// server opens itself (http_redirect_listen).
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	a, err := testbin.FreeLoopbackAddr()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}

@@ -46,7 +46,7 @@ func startPebble(tb testing.TB, bin, certFile, keyFile string, client *http.Clie
 	tb.Helper()
 	var addrs [4]string
 	for i := range addrs {
-		a, err := freeLoopbackAddr()
+		a, err := FreeLoopbackAddr()
 		if err != nil {
 			return nil, err
 		}
