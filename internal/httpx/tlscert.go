@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 )
@@ -99,9 +100,10 @@ func RedirectToHTTPS(httpsPort string) http.Handler {
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]") // an IPv6 literal without port
 		if httpsPort != "" && httpsPort != "443" {
 			host = net.JoinHostPort(host, httpsPort)
-		} else if net.ParseIP(host) != nil && net.ParseIP(host).To4() == nil {
+		} else if strings.Contains(host, ":") {
 			host = "[" + host + "]"
 		}
 		u := "https://" + host + r.URL.RequestURI()
