@@ -12,6 +12,10 @@ require (
 )
 
 require (
+	github.com/go-jose/go-jose/v4 v4.1.8 // indirect
+	github.com/letsencrypt/challtestsrv v1.4.2 // indirect
+	github.com/letsencrypt/pebble/v2 v2.10.3 // indirect
+	github.com/miekg/dns v1.1.62 // indirect
 	github.com/pandatix/go-abnf v0.5.5 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	gotest.tools/v3 v3.5.2 // indirect
@@ -140,6 +144,7 @@ require (
 tool (
 	github.com/axllent/mailpit
 	github.com/google/go-containerregistry/cmd/crane
+	github.com/letsencrypt/pebble/v2/cmd/pebble
 	github.com/regclient/regclient/cmd/regctl
 	honnef.co/go/tools/cmd/staticcheck
 	oras.land/oras/cmd/oras

@@ -51,7 +51,7 @@ func serveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			srv.Log.Info("listening", "addr", l.Addr().String(), "external_url", cfg.ExternalURL,
+			srv.Log.Info("listening", "addr", l.Addr().String(), "tls", cfg.TLS(), "external_url", cfg.ExternalURL,
 				"database", srv.Store.Dialect(), "data_dir", cfg.DataDir, "version", server.Version)
 			return srv.Serve(ctx, l)
 		}}

@@ -58,8 +58,9 @@ var classes = map[string]class{
 	// composition root tells it what happened through the hooks of the gate, httpx and the stores.
 	"metrics": {modules: []string{"github.com/prometheus/client_golang"}},
 	// The composition root: it alone wires everything (but no test support or entry point).
+	// ACME (golang.org/x/crypto/acme) gets the TLS certificate when the server ends TLS itself.
 	"composition": {may: []string{"domain", "plumbing", "config", "gate", "adapter", "protocol", "shared protocol",
-		"token service", "metrics"}},
+		"token service", "metrics"}, modules: []string{"golang.org/x/crypto/acme"}},
 	// Entry points: cmd/gatehouse (docs/architecture.md §2.3: config, server, api/client) and the
 	// benchmark.
 	"entry point": {may: []string{"config", "composition", "client"}, modules: []string{"github.com/spf13/cobra"}},

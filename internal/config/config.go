@@ -77,7 +77,30 @@ type Config struct {
 	// peer the header is ignored. TrustedProxyPrefixes parses it.
 	TrustedProxies       []string `yaml:"trusted_proxies"`
 	TrustedProxiesHeader string   `yaml:"trusted_proxies_header"`
+	// TLSCert and TLSKey, both set, make the listener serve HTTPS (and HTTP/2) with the PEM
+	// certificate chain and key in those files, re-read when they change (docs/operations.md,
+	// "HTTPS"). Empty: plain HTTP, TLS ending at a load balancer or proxy in front.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// HTTPRedirectListen, when set, is a second, plain-HTTP address answering every request
+	// with a 308 to the same host, path and query over https.
+	HTTPRedirectListen string `yaml:"http_redirect_listen"`
+	// ACMEDomains, when set, make the server obtain and renew its certificate for these host
+	// names from the ACME directory ACMEDirectoryURL (TLS-ALPN-01 on the listener, HTTP-01 on
+	// http_redirect_listen), cached in DataDir/acme; ACMEEmail is the account's contact.
+	ACMEDomains      []string `yaml:"acme_domains"`
+	ACMEDirectoryURL string   `yaml:"acme_directory_url"`
+	ACMEEmail        string   `yaml:"acme_email"`
 }
+
+// DefaultACMEDirectoryURL is Let's Encrypt's production directory.
+const DefaultACMEDirectoryURL = "https://acme-v02.api.letsencrypt.org/directory"
+
+// TLS reports whether the server terminates TLS itself, from files or by ACME.
+func (c *Config) TLS() bool { return c.TLSCert != "" || len(c.ACMEDomains) > 0 }
+
+// ACMECacheDir is where ACME keeps its account key and certificates.
+func (c *Config) ACMECacheDir() string { return filepath.Join(c.DataDir, "acme") }
 
 // Packages configures the package registries.
 type Packages struct {
@@ -291,7 +314,18 @@ func (c *Config) fill() {
 		if err != nil || host == "" || host == "0.0.0.0" || host == "::" {
 			host = "localhost"
 		}
-		c.ExternalURL = "http://" + net.JoinHostPort(host, port)
+		scheme := "http://"
+		if c.TLS() {
+			scheme = "https://"
+		}
+		if len(c.ACMEDomains) > 0 {
+			host = c.ACMEDomains[0]
+		}
+		if scheme == "https://" && port == "443" {
+			c.ExternalURL = scheme + host
+		} else {
+			c.ExternalURL = scheme + net.JoinHostPort(host, port)
+		}
 	}
 	c.ExternalURL = strings.TrimRight(c.ExternalURL, "/")
 	c.SMTP.fill(c.ExternalURL)
@@ -326,6 +360,28 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.TrustedProxyPrefixes(); err != nil {
 		return err
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("tls_cert, tls_key: set both or neither")
+	}
+	if c.TLSCert != "" && len(c.ACMEDomains) > 0 {
+		return errors.New("tls_cert, acme_domains: set one or the other")
+	}
+	for _, d := range c.ACMEDomains {
+		if d == "" || strings.ContainsAny(d, ":/ ") {
+			return fmt.Errorf("acme_domains: %q is not a host name", d)
+		}
+	}
+	if u, err := url.Parse(c.ACMEDirectoryURL); len(c.ACMEDomains) > 0 && (err != nil || u.Scheme != "https" || u.Host == "") {
+		return fmt.Errorf("acme_directory_url: %q is not an https URL", c.ACMEDirectoryURL)
+	}
+	if c.HTTPRedirectListen != "" {
+		if !c.TLS() {
+			return errors.New("http_redirect_listen: needs tls_cert and tls_key, or acme_domains")
+		}
+		if _, _, err := net.SplitHostPort(c.HTTPRedirectListen); err != nil {
+			return fmt.Errorf("http_redirect_listen: %q is not host:port", c.HTTPRedirectListen)
+		}
 	}
 	if c.TrustedProxiesHeader != HeaderXForwardedFor && c.TrustedProxiesHeader != HeaderForwarded {
 		return fmt.Errorf("trusted_proxies_header: %q is not %s or %s", c.TrustedProxiesHeader, HeaderXForwardedFor, HeaderForwarded)

@@ -69,6 +69,7 @@ func TestDefaults(t *testing.T) {
 					IdleTimeout: 2 * time.Minute, MaxConnsPerIP: 256, ExemptLoopback: true},
 				Metrics:              config.Metrics{Allow: []string{"127.0.0.0/8", "::1"}},
 				TrustedProxiesHeader: "X-Forwarded-For",
+				ACMEDirectoryURL:     config.DefaultACMEDirectoryURL,
 			}
 			if !reflect.DeepEqual(c, want) {
 				t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -96,6 +97,10 @@ func TestDerivedDefaults(t *testing.T) {
 			"data/gatehouse.db", "http://localhost:8443"},
 		{"ok/external URL from an IPv6 listen", env{"GATEHOUSE_LISTEN": "[::1]:8080"},
 			"data/gatehouse.db", "http://[::1]:8080"},
+		{"ok/external URL is https with a TLS certificate", env{"GATEHOUSE_LISTEN": ":8443", "GATEHOUSE_TLS_CERT": "c.pem", "GATEHOUSE_TLS_KEY": "k.pem"},
+			"data/gatehouse.db", "https://localhost:8443"},
+		{"ok/external URL is the first ACME domain, without port 443", env{"GATEHOUSE_LISTEN": ":443", "GATEHOUSE_ACME_DOMAINS": "git.example.com,www.example.com"},
+			"data/gatehouse.db", "https://git.example.com"},
 		{"ok/explicit external URL loses its trailing slash", env{"GATEHOUSE_EXTERNAL_URL": "https://git.example.com/"},
 			"data/gatehouse.db", "https://git.example.com"},
 	}
@@ -284,6 +289,17 @@ func TestValidate(t *testing.T) {
 		{"fail/trusted proxy entry", func(c *config.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "lb.internal"} }, "trusted_proxies:"},
 		{"fail/trusted proxies header", func(c *config.Config) { c.TrustedProxiesHeader = "X-Real-IP" }, "trusted_proxies_header:"},
 		{"fail/redis URL scheme", func(c *config.Config) { c.RedisURL = "http://127.0.0.1:6379" }, "redis_url:"},
+		{"fail/tls cert without key", func(c *config.Config) { c.TLSCert = "c.pem" }, "tls_cert, tls_key:"},
+		{"fail/tls key without cert", func(c *config.Config) { c.TLSKey = "k.pem" }, "tls_cert, tls_key:"},
+		{"fail/tls cert and acme", func(c *config.Config) {
+			c.TLSCert, c.TLSKey, c.ACMEDomains = "c.pem", "k.pem", []string{"git.example.com"}
+		}, "tls_cert, acme_domains:"},
+		{"fail/acme domain with port", func(c *config.Config) { c.ACMEDomains = []string{"git.example.com:443"} }, "acme_domains:"},
+		{"fail/acme directory over http", func(c *config.Config) {
+			c.ACMEDomains, c.ACMEDirectoryURL = []string{"git.example.com"}, "http://acme.example/dir"
+		}, "acme_directory_url:"},
+		{"fail/redirect without tls", func(c *config.Config) { c.HTTPRedirectListen = ":80" }, "http_redirect_listen:"},
+		{"fail/redirect address", func(c *config.Config) { c.TLSCert, c.TLSKey, c.HTTPRedirectListen = "c.pem", "k.pem", "80" }, "http_redirect_listen:"},
 		{"fail/log level", func(c *config.Config) { c.LogLevel = "verbose" }, "log_level:"},
 	}
 	t.Run("ok/loaded defaults validate", func(t *testing.T) {

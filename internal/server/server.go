@@ -63,6 +63,12 @@ type Options struct {
 	// After waits for the daily jobs' scheduler; nil means time.After. Tests fire it to move
 	// the scheduler to 01:00 UTC.
 	After func(time.Duration) <-chan time.Time
+	// ACMEHTTPClient talks to the ACME directory; nil means http.DefaultClient. Tests pass
+	// one trusting their ACME server's CA.
+	ACMEHTTPClient *http.Client
+	// CertCheckEvery is how often, at most, the TLS certificate files are checked for a change;
+	// 0 means 5 seconds. Tests shorten it.
+	CertCheckEvery time.Duration
 }
 
 // Server is a running Gatehouse instance.
@@ -124,6 +130,10 @@ type Server struct {
 
 	handler http.Handler
 	http    *http.Server
+	// certCheckEvery is Options.CertCheckEvery.
+	certCheckEvery time.Duration
+	// acmeHTTPClient is Options.ACMEHTTPClient.
+	acmeHTTPClient *http.Client
 }
 
 // New opens the store (migrating it), builds every service and bootstraps the root user.
@@ -174,8 +184,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return nil, err
 	}
 	store := sqlstore.New(db)
-	s := &Server{Config: cfg, Store: store, Log: log, logs: logs, Metrics: metrics.New(), metricsAllow: metricsAllow,
-		proxies: httpx.TrustedProxies{Peers: proxies, Header: httpx.ForwardedHeader(cfg.TrustedProxiesHeader)}}
+	s := &Server{Config: cfg, Store: store, Log: log, logs: logs, Metrics: metrics.New(), metricsAllow: metricsAllow, certCheckEvery: opts.CertCheckEvery,
+		acmeHTTPClient: opts.ACMEHTTPClient,
+		proxies:        httpx.TrustedProxies{Peers: proxies, Header: httpx.ForwardedHeader(cfg.TrustedProxiesHeader)}}
 	s.Metrics.BuildInfo(Version, Revision)
 	s.Metrics.DB(store.SQL())
 	if s.Bus, err = openBus(ctx, cfg, store, log); err != nil {
@@ -479,14 +490,37 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	defer s.startNotify(gcCtx)()
 	defer s.startAudit(gcCtx)()
 	defer stopGC()
-	errc := make(chan error, 1)
-	go func() { errc <- s.http.Serve(l) }()
+	errc := make(chan error, 2)
+	var redirect *http.Server
+	if s.Config.TLS() {
+		ts, err := s.newTLS(l.Addr().String())
+		if err != nil {
+			return err
+		}
+		// ServeTLS offers h2 by ALPN, so HTTP/2 comes with TLS.
+		s.http.TLSConfig = ts.config
+		if s.Config.HTTPRedirectListen != "" {
+			rl, err := net.Listen("tcp", s.Config.HTTPRedirectListen)
+			if err != nil {
+				return err
+			}
+			redirect = &http.Server{Handler: ts.redirect, ReadHeaderTimeout: hc.ReadHeaderTimeout, IdleTimeout: hc.IdleTimeout}
+			s.Log.Info("redirecting to https", "addr", rl.Addr().String())
+			go func() { errc <- redirect.Serve(rl) }()
+		}
+		go func() { errc <- s.http.ServeTLS(l, "", "") }()
+	} else {
+		go func() { errc <- s.http.Serve(l) }()
+	}
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		if redirect != nil {
+			_ = redirect.Shutdown(sctx)
+		}
 		return s.http.Shutdown(sctx)
 	}
 }

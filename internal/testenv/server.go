@@ -73,8 +73,11 @@ type TestServer struct {
 	Server    *server.Server
 	Clock     *Clock
 	RootToken string
-	logs      *syncBuffer
-	stdout    *syncBuffer
+	// Client makes the API helpers' requests; nil means http.DefaultClient. A TLS server's
+	// tests set it to a client trusting their CA.
+	Client *http.Client
+	logs   *syncBuffer
+	stdout *syncBuffer
 }
 
 // Logs returns everything the server logged and printed so far.
@@ -122,7 +125,8 @@ func StartServer(tb testing.TB, opts ...ServerOption) *TestServer {
 		level, logs.limit = cfg.LogLevel, 1<<20
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, server.Options{Log: server.NewLogger(logs, level), Stdout: stdout, Now: clock.Now})
+	srv, err := server.New(ctx, cfg, server.Options{Log: server.NewLogger(logs, level), Stdout: stdout, Now: clock.Now,
+		CertCheckEvery: 50 * time.Millisecond})
 	if err != nil {
 		cancel()
 		l.Close()
@@ -169,7 +173,11 @@ func (ts *TestServer) APIAs(tb testing.TB, pat, method, path string, body any, o
 	if pat != "" {
 		req.Header.Set("PRIVATE-TOKEN", pat)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	c := ts.Client
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -295,9 +303,9 @@ func (ts *TestServer) CreateDeployToken(tb testing.TB, owner string, scopes []st
 
 // GitURL is the clone URL of a project with basic-auth credentials embedded.
 func (ts *TestServer) GitURL(fullPath, user, secret string) string {
-	u := strings.TrimPrefix(ts.URL, "http://")
+	scheme, u, _ := strings.Cut(ts.URL, "://")
 	if user == "" {
-		return fmt.Sprintf("http://%s/%s.git", u, fullPath)
+		return fmt.Sprintf("%s://%s/%s.git", scheme, u, fullPath)
 	}
-	return fmt.Sprintf("http://%s:%s@%s/%s.git", user, secret, u, fullPath)
+	return fmt.Sprintf("%s://%s:%s@%s/%s.git", scheme, user, secret, u, fullPath)
 }

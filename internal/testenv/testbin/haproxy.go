@@ -46,7 +46,7 @@ func haproxyBinary(tb testing.TB) string {
 
 func startHAProxy(tb testing.TB, bin, source string, backends []string) (string, error) {
 	tb.Helper()
-	addr, err := freeLoopbackAddr()
+	addr, err := FreeLoopbackAddr()
 	if err != nil {
 		return "", err
 	}

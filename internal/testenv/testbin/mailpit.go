@@ -115,11 +115,11 @@ func StartMailpit(tb testing.TB, opts ...MailpitOptions) *Mailpit {
 func startMailpit(tb testing.TB, bin string, extra []string) (*Mailpit, error) {
 	tb.Helper()
 	dir := tb.TempDir()
-	smtpAddr, err := freeLoopbackAddr()
+	smtpAddr, err := FreeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
-	httpAddr, err := freeLoopbackAddr()
+	httpAddr, err := FreeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}

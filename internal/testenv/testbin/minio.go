@@ -43,11 +43,11 @@ func StartMinio(tb testing.TB) (endpoint, accessKey, secretKey string) {
 func startMinio(tb testing.TB, bin, accessKey, secretKey string) (string, error) {
 	tb.Helper()
 	dir := tb.TempDir()
-	addr, err := freeLoopbackAddr()
+	addr, err := FreeLoopbackAddr()
 	if err != nil {
 		return "", err
 	}
-	console, err := freeLoopbackAddr()
+	console, err := FreeLoopbackAddr()
 	if err != nil {
 		return "", err
 	}
@@ -70,8 +70,9 @@ func startMinio(tb testing.TB, bin, accessKey, secretKey string) (string, error)
 	return addr, err
 }
 
-// freeLoopbackAddr returns 127.0.0.1:<port> for a port that was free a moment ago.
-func freeLoopbackAddr() (string, error) {
+// FreeLoopbackAddr returns 127.0.0.1:<port> for a port that was free a moment ago, for a
+// listener a server opens itself.
+func FreeLoopbackAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("find a free port: %w", err)
