@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
@@ -124,6 +125,9 @@ type Server struct {
 
 	handler http.Handler
 	http    *http.Server
+	// draining is set once shutdown begins: /-/ready answers 503 so the load balancer stops
+	// sending new requests while in-flight ones finish (docs/operations.md).
+	draining atomic.Bool
 }
 
 // New opens the store (migrating it), builds every service and bootstraps the root user.
@@ -432,15 +436,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /-/health", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := s.Store.SQL().PingContext(ctx); err != nil {
-			httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
-			return
-		}
-		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	mux.HandleFunc("GET /-/ready", s.ready)
 	// The web UI: sign-in, group and project pages, deploy-token settings (never a .git/ path).
 	// Failed sign-ins count in the one ban every credential-accepting surface shares.
 	webUI := web.New(web.Config{Namespaces: s.Namespaces, Deploy: s.Deploy, Gate: s.Gate, Audit: s.Audit,

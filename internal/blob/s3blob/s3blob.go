@@ -128,6 +128,7 @@ func (c Config) LogValue() slog.Value {
 var (
 	_ blob.Store      = (*Store)(nil)
 	_ blob.Walker     = (*Store)(nil)
+	_ blob.Pinger     = (*Store)(nil)
 	_ blob.Redirector = (*RedirectStore)(nil)
 	_ blob.Writer     = (*writer)(nil)
 )
@@ -193,6 +194,18 @@ func newStore(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{client: client, core: minio.Core{Client: client}, bucket: cfg.Bucket, prefix: prefix, partSize: partSize}
 	s.bufs.New = func() any { b := make([]byte, 0, s.partSize); return &b }
 	return s, nil
+}
+
+// Ping checks that the bucket answers (blob.Pinger): one HEAD request.
+func (s *Store) Ping(ctx context.Context) error {
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return fmt.Errorf("s3blob: bucket %q: %w", s.bucket, err)
+	}
+	if !ok {
+		return fmt.Errorf("s3blob: bucket %q does not exist", s.bucket)
+	}
+	return nil
 }
 
 // --- keys and errors ---------------------------------------------------------------------------
