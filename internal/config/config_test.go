@@ -69,6 +69,7 @@ func TestDefaults(t *testing.T) {
 					IdleTimeout: 2 * time.Minute, MaxConnsPerIP: 256, ExemptLoopback: true},
 				Metrics:              config.Metrics{Allow: []string{"127.0.0.0/8", "::1"}},
 				TrustedProxiesHeader: "X-Forwarded-For",
+				ShutdownTimeout:      time.Minute,
 			}
 			if !reflect.DeepEqual(c, want) {
 				t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)

@@ -470,7 +470,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	hc := s.Config.HTTP
 	l = httpx.LimitListener(l, httpx.ConnLimit{PerClient: hc.MaxConnsPerIP, ExemptLoopback: hc.ExemptLoopback, Exempt: s.proxies.Peers})
 	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: hc.ReadHeaderTimeout, IdleTimeout: hc.IdleTimeout}
-	gcCtx, stopGC := context.WithCancel(ctx)
+	// The background jobs outlive ctx: they stop after the in-flight requests have finished.
+	gcCtx, stopGC := context.WithCancel(context.WithoutCancel(ctx))
 	defer s.startGC(gcCtx)()
 	defer s.startNotify(gcCtx)()
 	defer s.startAudit(gcCtx)()
@@ -481,10 +482,24 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		return s.http.Shutdown(sctx)
+		return s.drain()
 	}
+}
+
+// drain is graceful shutdown (docs/operations.md): the node goes unready, stops accepting
+// and lets in-flight requests finish within shutdown_timeout, then cuts what is left.
+func (s *Server) drain() error {
+	s.draining.Store(true)
+	s.Log.Info("shutting down: draining in-flight requests", "timeout", s.Config.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
+	defer cancel()
+	if err := s.http.Shutdown(sctx); err != nil {
+		s.Log.Warn("shutdown timeout passed: closing the connections still open", "err", err)
+		_ = s.http.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	s.Log.Info("shut down: no request in flight")
+	return nil
 }
 
 // Close releases the store and background workers.
