@@ -3,7 +3,9 @@ package server_test
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -100,4 +102,49 @@ func mustReq(t *testing.T, u string) *http.Request {
 		t.Fatal(err)
 	}
 	return req
+}
+
+// TestReadyWhileDraining: once shutdown begins, /-/ready answers 503 "draining" while an
+// in-flight request still runs, and that request completes.
+func TestReadyWhileDraining(t *testing.T) {
+	cfg := bootConfig(t.TempDir())
+	cfg.RootToken = config.Secret("glpat-drain-root-0123456789abcdef")
+	in := boot(t, cfg)
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest(http.MethodPost, in.URL+"/api/v4/groups", pr)
+	req.Header.Set("PRIVATE-TOKEN", cfg.RootToken.Reveal())
+	req.Header.Set("Content-Type", "application/json")
+	done := make(chan response, 1)
+	go func() { done <- do(t, "slow create", req) }()
+	if _, err := pw.Write([]byte(`{"name":"drain",`)); err != nil { // the request is in flight
+		t.Fatal(err)
+	}
+	stopped := make(chan struct{})
+	go func() {
+		in.Stop()
+		close(stopped)
+	}()
+	ready := func() (int, string) {
+		w := httptest.NewRecorder()
+		in.Srv.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/-/ready", nil))
+		return w.Code, w.Body.String()
+	}
+	if !testenv.Eventually(10*time.Second, func() bool {
+		code, body := ready()
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "draining")
+	}) {
+		code, body := ready()
+		t.Fatalf("ready while draining: %d %q, want 503 draining", code, body)
+	}
+	select {
+	case <-stopped:
+		t.Fatal("shutdown finished with a request in flight")
+	default:
+	}
+	_, _ = pw.Write([]byte(`"path":"drain"}`))
+	_ = pw.Close()
+	if r := <-done; r.status != http.StatusCreated {
+		t.Fatalf("in-flight request across shutdown: %d %q, want 201", r.status, r.body)
+	}
+	<-stopped
 }
