@@ -44,6 +44,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 )
 
 const (
@@ -95,12 +96,13 @@ func newClient(cfg Config) (*minio.Client, error) {
 		Secure: cfg.UseTLS,
 		Region: cfg.Region,
 	}
+	tr, err := minio.DefaultTransport(cfg.UseTLS)
+	if err != nil {
+		return nil, fmt.Errorf("s3blob: transport: %w", err)
+	}
+	opts.Transport = unavailableTransport{tr}
 	if cfg.WrapTransport != nil {
-		tr, err := minio.DefaultTransport(cfg.UseTLS)
-		if err != nil {
-			return nil, fmt.Errorf("s3blob: transport: %w", err)
-		}
-		opts.Transport = cfg.WrapTransport(tr)
+		opts.Transport = cfg.WrapTransport(opts.Transport)
 	}
 	client, err := minio.New(cfg.Endpoint, opts)
 	if err != nil {
@@ -108,6 +110,29 @@ func newClient(cfg Config) (*minio.Client, error) {
 	}
 	return client, nil
 }
+
+// unavailableTransport marks a request S3 never answered (refused, reset, timed out) as
+// errkind.ErrUnavailable, so each protocol answers 503 while the blob store is down.
+type unavailableTransport struct{ http.RoundTripper }
+
+func (t unavailableTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.RoundTripper.RoundTrip(r)
+	if err != nil && r.Context().Err() == nil {
+		return nil, unavailableError{err}
+	}
+	return resp, err
+}
+
+// unavailableError is errkind.ErrUnavailable with the transport's error as its cause. Its
+// text never says "EOF": minio-go replaces an error whose text does by a plain one, which
+// would lose the kind.
+type unavailableError struct{ err error }
+
+func (e unavailableError) Error() string {
+	return "unavailable: blob store: " + strings.ReplaceAll(e.err.Error(), "EOF", "end of stream")
+}
+
+func (e unavailableError) Unwrap() []error { return []error{errkind.ErrUnavailable, e.err} }
 
 // String shows the config without the secret key.
 func (c Config) String() string {
