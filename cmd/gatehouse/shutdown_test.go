@@ -6,17 +6,14 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,27 +21,9 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
-// lockedBuffer collects a child's output from two pipes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // serveProc runs `gatehouse serve` (this test binary running main) on addr with its data in
 // dir, waits until /-/ready answers 200, and returns the process and its exit channel.
-func serveProc(t *testing.T, dir, addr, rootToken string, env ...string) (*exec.Cmd, chan error, *lockedBuffer) {
+func serveProc(t *testing.T, dir, addr, rootToken string, env ...string) (*exec.Cmd, chan error) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -60,15 +39,21 @@ func serveProc(t *testing.T, dir, addr, rootToken string, env ...string) (*exec.
 		"GATEHOUSE_ROOT_TOKEN="+rootToken, "GATEHOUSE_LOG_LEVEL=info")
 	cmd.Env = append(cmd.Env, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out := &lockedBuffer{}
+	out := &bytes.Buffer{} // one writer for both: exec calls it from one goroutine at a time
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	waited := make(chan struct{})
+	go func() {
+		err := cmd.Wait()
+		close(waited)
+		exited <- err
+	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
+		<-waited
 		if t.Failed() {
 			t.Logf("gatehouse output:\n%s", out.String())
 		}
@@ -81,9 +66,9 @@ func serveProc(t *testing.T, dir, addr, rootToken string, env ...string) (*exec.
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}) {
-		t.Fatalf("gatehouse not ready at %s:\n%s", addr, out.String())
+		t.Fatalf("gatehouse not ready at %s", addr)
 	}
-	return cmd, exited, out
+	return cmd, exited
 }
 
 // gatedReader yields size pseudo-random bytes, pausing after the first pauseAt until release
@@ -128,27 +113,17 @@ func TestSIGTERMDrainsInFlightPush(t *testing.T) {
 	l.Close()
 	dir := t.TempDir()
 	rootToken := "glpat-drain-root-" + fmt.Sprint(time.Now().UnixNano())
-	proc, exited, _ := serveProc(t, dir, addr, rootToken, "GATEHOUSE_SHUTDOWN_TIMEOUT=2m")
+	proc, exited := serveProc(t, dir, addr, rootToken, "GATEHOUSE_SHUTDOWN_TIMEOUT=2m")
 	base := "http://" + addr
 	ts := &testenv.TestServer{URL: base, RootToken: rootToken}
 	repo := ts.MakeFixture(t).Projects["top"].FullPath + "/drain"
 
 	bearer := func() string {
-		q := url.Values{"service": {"container_registry"}, "scope": {"repository:" + repo + ":push,pull"}}
-		req, _ := http.NewRequest(http.MethodGet, base+"/jwt/auth?"+q.Encode(), nil)
-		req.SetBasicAuth("root", rootToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		status, tok, _ := testenv.RegistryToken(t, base, "container_registry", "root", rootToken, "repository:"+repo+":push,pull")
+		if status != http.StatusOK {
+			t.Fatalf("registry token: %d", status)
 		}
-		defer resp.Body.Close()
-		var tok struct {
-			Token string `json:"token"`
-		}
-		if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.Token == "" {
-			t.Fatalf("registry token: %d %v", resp.StatusCode, err)
-		}
-		return "Bearer " + tok.Token
+		return "Bearer " + tok
 	}
 	auth := bearer()
 

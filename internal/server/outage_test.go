@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,24 +65,14 @@ func TestOutagesAnswer503AndRecover(t *testing.T) {
 	}
 	// A push to the project's repository, for git clone while S3 is down.
 	work := t.TempDir()
-	git := func(dir string, args ...string) {
-		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-			"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
 	gitURL := ts.GitURL(top.FullPath, "root", ts.RootToken)
-	git(work, "init", "-q", "-b", "main", "src")
+	testenv.Git(t, work, "init", "-q", "-b", "main", "src")
 	if err := os.WriteFile(filepath.Join(work, "src", "a.txt"), []byte("a"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	git(filepath.Join(work, "src"), "add", ".")
-	git(filepath.Join(work, "src"), "commit", "-q", "-m", "a")
-	git(filepath.Join(work, "src"), "push", "-q", gitURL, "main")
+	testenv.Git(t, filepath.Join(work, "src"), "add", ".")
+	testenv.Git(t, filepath.Join(work, "src"), "commit", "-q", "-m", "a")
+	testenv.Git(t, filepath.Join(work, "src"), "push", "-q", gitURL, "main")
 
 	t.Run("fail/database down: 503 on every surface", func(t *testing.T) {
 		pg.Cut()
@@ -120,7 +109,7 @@ func TestOutagesAnswer503AndRecover(t *testing.T) {
 		if r := timed(t, "packages", func() response { return pkgPut("s3.bin") }); r.status != http.StatusServiceUnavailable {
 			t.Errorf("package upload with S3 down: %d %q, want 503", r.status, r.body)
 		}
-		git(work, "clone", "-q", gitURL, "clone")
+		testenv.Git(t, work, "clone", "-q", gitURL, "clone")
 		if b, err := os.ReadFile(filepath.Join(work, "clone", "a.txt")); err != nil || string(b) != "a" {
 			t.Fatalf("clone with S3 down: %q %v", b, err)
 		}
