@@ -274,6 +274,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		writeMessage(w, http.StatusConflict, "409 Conflict")
 	case errors.Is(err, errkind.ErrTooLarge):
 		writeMessage(w, http.StatusRequestEntityTooLarge, "413 Request Entity Too Large")
+	case errors.Is(err, errkind.ErrUnavailable):
+		httpx.Internal(r.Context(), h.cfg.Log, err)
+		writeMessage(w, http.StatusServiceUnavailable, "503 Service Unavailable - storage does not answer, try again")
 	default:
 		httpx.Internal(r.Context(), h.cfg.Log, err)
 		writeMessage(w, http.StatusInternalServerError, "500 Internal Server Error")

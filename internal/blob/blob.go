@@ -165,6 +165,12 @@ type Walker interface {
 	PurgeUploads(ctx context.Context, before time.Time) (int, error)
 }
 
+// Pinger is an optional capability used by readiness (GET /-/ready): Ping answers nil when the
+// backing storage answers, cheaply (no blob is read or written).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
 // Redirector is an optional capability: a time-limited URL where the client can GET the blob
 // directly (S3 presigned URLs).
 type Redirector interface {

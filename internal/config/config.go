@@ -55,6 +55,9 @@ type Config struct {
 	ExternalAuthorization bool `yaml:"external_authorization"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
+	// ShutdownTimeout is how long in-flight requests may run after SIGTERM before the node
+	// stops anyway (docs/operations.md, "Readiness, shutdown and outages").
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// BlobStore selects where blobs (registry layers and manifests) live: "fs" (DataDir/blobs)
 	// or "s3" (S3 below).
 	BlobStore string `yaml:"blob_store"`
@@ -351,6 +354,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AuthBan.MaxFailures < 1 || c.AuthBan.Window <= 0 || c.AuthBan.Duration <= 0 {
 		return errors.New("auth_ban: max_failures, window and duration must be positive")
+	}
+	if c.ShutdownTimeout <= 0 {
+		return errors.New("shutdown_timeout: must be positive")
 	}
 	if c.Audit.Retention < 0 {
 		return errors.New("audit.retention: must not be negative (0 keeps events forever)")

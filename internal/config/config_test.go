@@ -70,6 +70,7 @@ func TestDefaults(t *testing.T) {
 				Metrics:              config.Metrics{Allow: []string{"127.0.0.0/8", "::1"}},
 				TrustedProxiesHeader: "X-Forwarded-For",
 				ACMEDirectoryURL:     config.DefaultACMEDirectoryURL,
+				ShutdownTimeout:      time.Minute,
 			}
 			if !reflect.DeepEqual(c, want) {
 				t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)

@@ -98,6 +98,10 @@ var settings = []setting{
 		doc: "contact address for the ACME account", field: func(c *Config) any { return &c.ACMEEmail }},
 	{key: "external_authorization", env: "GATEHOUSE_EXTERNAL_AUTHORIZATION", def: "false",
 		doc: "force external authorization on", field: func(c *Config) any { return &c.ExternalAuthorization }},
+	// A minute lets a large push over a slow link finish; a load balancer's health check
+	// notices the 503 from /-/ready well within it.
+	{key: "shutdown_timeout", env: "GATEHOUSE_SHUTDOWN_TIMEOUT", def: "60s",
+		doc: "on SIGTERM, in-flight requests may finish within this", field: func(c *Config) any { return &c.ShutdownTimeout }},
 	{key: "log_level", env: "GATEHOUSE_LOG_LEVEL", def: "info", doc: "debug, info, warn or error",
 		field: func(c *Config) any { return &c.LogLevel }},
 	{key: "blob_store", env: "GATEHOUSE_BLOB_STORE", def: BlobStoreFS, doc: "where blobs live: fs or s3",

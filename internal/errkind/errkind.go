@@ -22,11 +22,15 @@ var (
 	ErrUnauthorized = errors.New("authentication required")
 	// ErrTooLarge: a body or document past its configured limit.
 	ErrTooLarge = errors.New("too large")
+	// ErrUnavailable: a dependency (the database, the blob store) does not answer; protocols
+	// answer 503 and the client may retry (docs/operations.md, "Readiness, shutdown and
+	// outages").
+	ErrUnavailable = errors.New("unavailable")
 )
 
 // Kinds lists every kind, for tests that check a wire writer maps each of them.
 func Kinds() []error {
-	return []error{ErrNotFound, ErrConflict, ErrInvalid, ErrForbidden, ErrUnauthorized, ErrTooLarge}
+	return []error{ErrNotFound, ErrConflict, ErrInvalid, ErrForbidden, ErrUnauthorized, ErrTooLarge, ErrUnavailable}
 }
 
 // ValidationError names the field that failed validation and why. It wraps ErrInvalid.

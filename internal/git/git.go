@@ -202,6 +202,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		http.Error(w, "conflict", http.StatusConflict)
 	case errors.Is(err, errkind.ErrTooLarge):
 		http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
+	case errors.Is(err, errkind.ErrUnavailable):
+		httpx.Internal(r.Context(), h.cfg.Log, err)
+		http.Error(w, "service unavailable: storage does not answer, try again", http.StatusServiceUnavailable)
 	default:
 		h.internal(w, r, err)
 	}

@@ -98,6 +98,7 @@ var kindCodes = []struct {
 	{errkind.ErrInvalid, Code{"UNSUPPORTED", http.StatusBadRequest, "the request is invalid"}},
 	{errkind.ErrConflict, Code{"UNSUPPORTED", http.StatusConflict, "the request conflicts with the registry's state"}},
 	{errkind.ErrTooLarge, Code{"SIZE_INVALID", http.StatusRequestEntityTooLarge, "content too large"}},
+	{errkind.ErrUnavailable, Code{"UNAVAILABLE", http.StatusServiceUnavailable, "storage does not answer, try again"}},
 }
 
 // KindError is err as an *Error with its kind's code and err as the cause (never shown), or nil

@@ -61,6 +61,7 @@ func TestKindErrorMapsEveryKind(t *testing.T) {
 		errkind.ErrForbidden:    CodeDenied,
 		errkind.ErrUnauthorized: CodeUnauthorized,
 		errkind.ErrTooLarge:     {"SIZE_INVALID", http.StatusRequestEntityTooLarge, "content too large"},
+		errkind.ErrUnavailable:  {"UNAVAILABLE", http.StatusServiceUnavailable, "storage does not answer, try again"},
 	}
 	for _, k := range errkind.Kinds() {
 		code, ok := want[k]

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
@@ -134,6 +135,9 @@ type Server struct {
 	certCheckEvery time.Duration
 	// acmeHTTPClient is Options.ACMEHTTPClient.
 	acmeHTTPClient *http.Client
+	// draining is set once shutdown begins: /-/ready answers 503 so the load balancer stops
+	// sending new requests while in-flight ones finish (docs/operations.md).
+	draining atomic.Bool
 }
 
 // New opens the store (migrating it), builds every service and bootstraps the root user.
@@ -443,15 +447,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /-/health", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := s.Store.SQL().PingContext(ctx); err != nil {
-			httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
-			return
-		}
-		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	mux.HandleFunc("GET /-/ready", s.ready)
 	// The web UI: sign-in, group and project pages, deploy-token settings (never a .git/ path).
 	// Failed sign-ins count in the one ban every credential-accepting surface shares.
 	webUI := web.New(web.Config{Namespaces: s.Namespaces, Deploy: s.Deploy, Gate: s.Gate, Audit: s.Audit,
@@ -485,7 +481,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	hc := s.Config.HTTP
 	l = httpx.LimitListener(l, httpx.ConnLimit{PerClient: hc.MaxConnsPerIP, ExemptLoopback: hc.ExemptLoopback, Exempt: s.proxies.Peers})
 	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: hc.ReadHeaderTimeout, IdleTimeout: hc.IdleTimeout}
-	gcCtx, stopGC := context.WithCancel(ctx)
+	// The background jobs outlive ctx: they stop after the in-flight requests have finished.
+	gcCtx, stopGC := context.WithCancel(context.WithoutCancel(ctx))
 	defer s.startGC(gcCtx)()
 	defer s.startNotify(gcCtx)()
 	defer s.startAudit(gcCtx)()
@@ -516,13 +513,28 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
 		if redirect != nil {
-			_ = redirect.Shutdown(sctx)
+			// The redirect answers at once; it stops once the requests have drained.
+			defer redirect.Close()
 		}
-		return s.http.Shutdown(sctx)
+		return s.drain()
 	}
+}
+
+// drain is graceful shutdown (docs/operations.md): the node goes unready, stops accepting
+// and lets in-flight requests finish within shutdown_timeout, then cuts what is left.
+func (s *Server) drain() error {
+	s.draining.Store(true)
+	s.Log.Info("shutting down: draining in-flight requests", "timeout", s.Config.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
+	defer cancel()
+	if err := s.http.Shutdown(sctx); err != nil {
+		s.Log.Warn("shutdown timeout passed: closing the connections still open", "err", err)
+		_ = s.http.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	s.Log.Info("shut down: no request in flight")
+	return nil
 }
 
 // Close releases the store and background workers.

@@ -209,7 +209,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	)
 	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
 		d = postgresDialect
-		db, err = sql.Open("pgx", url)
+		db, err = openPostgres(url)
 		if err == nil {
 			db.SetMaxOpenConns(32)
 			db.SetMaxIdleConns(32)

@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ok/walker", testWalker},
 		{"ok/walker purges old uploads", testPurgeUploads},
 		{"ok/redirector", testRedirector},
+		{"ok/pinger", testPinger},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -855,6 +856,16 @@ func testAbandoned(t *testing.T, s blob.Store) {
 }
 
 // --- optional capabilities ---------------------------------------------------------------------
+
+func testPinger(t *testing.T, s blob.Store) {
+	p, ok := s.(blob.Pinger)
+	if !ok {
+		t.Skipf("%T does not implement blob.Pinger", s)
+	}
+	if err := p.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping of a working store: %v", err)
+	}
+}
 
 func testWalker(t *testing.T, s blob.Store) {
 	wk, ok := s.(blob.Walker)

@@ -48,6 +48,7 @@ const (
 var (
 	_ blob.Store  = (*Store)(nil)
 	_ blob.Walker = (*Store)(nil)
+	_ blob.Pinger = (*Store)(nil)
 	_ blob.Writer = (*writer)(nil)
 )
 
@@ -73,6 +74,15 @@ func New(dir string) (*Store, error) {
 		}
 	}
 	return &Store{root: abs}, nil
+}
+
+// Ping checks that the store's directory is there (blob.Pinger): a shared filesystem that
+// went away fails the stat.
+func (s *Store) Ping(context.Context) error {
+	if _, err := os.Stat(filepath.Join(s.root, blobsDir)); err != nil {
+		return fmt.Errorf("fsblob: %w", err)
+	}
+	return nil
 }
 
 // blobPath is where d lives. d must be valid (parsed).

@@ -44,6 +44,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/gatehouse-dev/gatehouse/internal/blob"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 )
 
 const (
@@ -95,12 +96,13 @@ func newClient(cfg Config) (*minio.Client, error) {
 		Secure: cfg.UseTLS,
 		Region: cfg.Region,
 	}
+	tr, err := minio.DefaultTransport(cfg.UseTLS)
+	if err != nil {
+		return nil, fmt.Errorf("s3blob: transport: %w", err)
+	}
+	opts.Transport = unavailableTransport{tr}
 	if cfg.WrapTransport != nil {
-		tr, err := minio.DefaultTransport(cfg.UseTLS)
-		if err != nil {
-			return nil, fmt.Errorf("s3blob: transport: %w", err)
-		}
-		opts.Transport = cfg.WrapTransport(tr)
+		opts.Transport = cfg.WrapTransport(opts.Transport)
 	}
 	client, err := minio.New(cfg.Endpoint, opts)
 	if err != nil {
@@ -108,6 +110,29 @@ func newClient(cfg Config) (*minio.Client, error) {
 	}
 	return client, nil
 }
+
+// unavailableTransport marks a request S3 never answered (refused, reset, timed out) as
+// errkind.ErrUnavailable, so each protocol answers 503 while the blob store is down.
+type unavailableTransport struct{ http.RoundTripper }
+
+func (t unavailableTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.RoundTripper.RoundTrip(r)
+	if err != nil && r.Context().Err() == nil {
+		return nil, unavailableError{err}
+	}
+	return resp, err
+}
+
+// unavailableError is errkind.ErrUnavailable with the transport's error as its cause. Its
+// text never says "EOF": minio-go replaces an error whose text does by a plain one, which
+// would lose the kind.
+type unavailableError struct{ err error }
+
+func (e unavailableError) Error() string {
+	return "unavailable: blob store: " + strings.ReplaceAll(e.err.Error(), "EOF", "end of stream")
+}
+
+func (e unavailableError) Unwrap() []error { return []error{errkind.ErrUnavailable, e.err} }
 
 // String shows the config without the secret key.
 func (c Config) String() string {
@@ -128,6 +153,7 @@ func (c Config) LogValue() slog.Value {
 var (
 	_ blob.Store      = (*Store)(nil)
 	_ blob.Walker     = (*Store)(nil)
+	_ blob.Pinger     = (*Store)(nil)
 	_ blob.Redirector = (*RedirectStore)(nil)
 	_ blob.Writer     = (*writer)(nil)
 )
@@ -193,6 +219,18 @@ func newStore(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{client: client, core: minio.Core{Client: client}, bucket: cfg.Bucket, prefix: prefix, partSize: partSize}
 	s.bufs.New = func() any { b := make([]byte, 0, s.partSize); return &b }
 	return s, nil
+}
+
+// Ping checks that the bucket answers (blob.Pinger): one HEAD request.
+func (s *Store) Ping(ctx context.Context) error {
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return fmt.Errorf("s3blob: bucket %q: %w", s.bucket, err)
+	}
+	if !ok {
+		return fmt.Errorf("s3blob: bucket %q does not exist", s.bucket)
+	}
+	return nil
 }
 
 // --- keys and errors ---------------------------------------------------------------------------

@@ -328,6 +328,7 @@ type Problem struct {
 //	ErrTooLarge                                     413 (Detail: the error's text)
 //	ErrConflict                                     409 (Detail: an *AmbiguousError's text)
 //	ErrMethod                                       405
+//	ErrUnavailable                                  503 (Detail: try again)
 //	anything else                                   500 (to be logged, never shown)
 func Classify(err error) Problem {
 	p := Problem{Err: err, Status: http.StatusInternalServerError}
@@ -365,6 +366,9 @@ func Classify(err error) Problem {
 		}
 	case errors.Is(err, ErrMethod):
 		p.Status = http.StatusMethodNotAllowed
+	case errors.Is(err, errkind.ErrUnavailable):
+		p.Status = http.StatusServiceUnavailable
+		p.Detail = "storage does not answer, try again"
 	}
 	p.Title = http.StatusText(p.Status)
 	return p

@@ -20,6 +20,7 @@ var Statuses = map[error]int{
 	errkind.ErrForbidden:    http.StatusForbidden,
 	errkind.ErrUnauthorized: http.StatusUnauthorized,
 	errkind.ErrTooLarge:     http.StatusRequestEntityTooLarge,
+	errkind.ErrUnavailable:  http.StatusServiceUnavailable,
 }
 
 // Check has write answer a GET with a wrapped error of each of errkind.Kinds and fails t when

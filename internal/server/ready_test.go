@@ -1,0 +1,150 @@
+package server_test
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+)
+
+// readyStatus GETs /-/ready and returns its status and body.
+func readyStatus(t *testing.T, base string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+"/-/ready", nil)
+	r := do(t, "ready", req)
+	return r.status, r.body
+}
+
+// waitReady waits until /-/ready answers want with a body containing substr.
+func waitReady(t *testing.T, base string, want int, substr string) {
+	t.Helper()
+	var status int
+	var body string
+	ok := testenv.Eventually(20*time.Second, func() bool {
+		status, body = readyStatus(t, base)
+		return status == want && strings.Contains(body, substr)
+	})
+	if !ok {
+		t.Fatalf("ready: %d %q, want %d with %q", status, body, want, substr)
+	}
+}
+
+// viaProxy starts a TCPProxy to the PostgreSQL URL u's host and returns it with u pointed at it.
+func viaProxy(t *testing.T, u string) (*testenv.TCPProxy, string) {
+	t.Helper()
+	p, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := testenv.StartTCPProxy(t, p.Host)
+	p.Host = proxy.Addr
+	return proxy, p.String()
+}
+
+// TestReadyFollowsDependencies: /-/ready answers 503 naming the blob store while MinIO does
+// not answer, and the database while PostgreSQL does not, and 200 again once they are back,
+// without a restart; /-/health answers 200 throughout (docs/design.md §9.4).
+func TestReadyFollowsDependencies(t *testing.T) {
+	endpoint, user, pass := testenv.StartMinio(t)
+	s3 := testenv.StartTCPProxy(t, endpoint)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	pg, dbURL := viaProxy(t, testenv.PostgresURL(t))
+	ts := testenv.StartServer(t, func(c *config.Config) {
+		c.DatabaseURL = dbURL
+		c.BlobStore = config.BlobStoreS3
+		c.S3 = config.S3{Endpoint: s3.Addr, Bucket: "ready-" + hex.EncodeToString(b), AccessKey: user, SecretKey: config.Secret(pass)}
+	})
+	waitReady(t, ts.URL, http.StatusOK, `"ok"`)
+
+	t.Run("fail/blob store unreachable", func(t *testing.T) {
+		s3.Cut()
+		defer s3.Restore()
+		start := time.Now()
+		if status, body := readyStatus(t, ts.URL); status != http.StatusServiceUnavailable || !strings.Contains(body, "blob store unavailable") {
+			t.Fatalf("ready with MinIO cut: %d %q, want 503 naming the blob store", status, body)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("ready took %v with MinIO cut, want a bounded answer", d)
+		}
+		if r := do(t, "health", mustReq(t, ts.URL+"/-/health")); r.status != http.StatusOK {
+			t.Fatalf("health with MinIO cut: %d, want 200 (liveness only)", r.status)
+		}
+	})
+	t.Run("ok/blob store back", func(t *testing.T) {
+		waitReady(t, ts.URL, http.StatusOK, `"ok"`)
+	})
+	t.Run("fail/database unreachable", func(t *testing.T) {
+		pg.Cut()
+		defer pg.Restore()
+		waitReady(t, ts.URL, http.StatusServiceUnavailable, "database unavailable")
+		if r := do(t, "health", mustReq(t, ts.URL+"/-/health")); r.status != http.StatusOK {
+			t.Fatalf("health with PostgreSQL cut: %d, want 200 (liveness only)", r.status)
+		}
+	})
+	t.Run("ok/database back", func(t *testing.T) {
+		waitReady(t, ts.URL, http.StatusOK, `"ok"`)
+	})
+}
+
+func mustReq(t *testing.T, u string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// TestReadyWhileDraining: once shutdown begins, /-/ready answers 503 "draining" while an
+// in-flight request still runs, and that request completes.
+func TestReadyWhileDraining(t *testing.T) {
+	cfg := bootConfig(t.TempDir())
+	cfg.RootToken = config.Secret("glpat-drain-root-0123456789abcdef")
+	in := boot(t, cfg)
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest(http.MethodPost, in.URL+"/api/v4/groups", pr)
+	req.Header.Set("PRIVATE-TOKEN", cfg.RootToken.Reveal())
+	req.Header.Set("Content-Type", "application/json")
+	done := make(chan response, 1)
+	go func() { done <- do(t, "slow create", req) }()
+	if _, err := pw.Write([]byte(`{"name":"drain",`)); err != nil { // the request is in flight
+		t.Fatal(err)
+	}
+	stopped := make(chan struct{})
+	go func() {
+		in.Stop()
+		close(stopped)
+	}()
+	ready := func() (int, string) {
+		w := httptest.NewRecorder()
+		in.Srv.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/-/ready", nil))
+		return w.Code, w.Body.String()
+	}
+	if !testenv.Eventually(10*time.Second, func() bool {
+		code, body := ready()
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "draining")
+	}) {
+		code, body := ready()
+		t.Fatalf("ready while draining: %d %q, want 503 draining", code, body)
+	}
+	select {
+	case <-stopped:
+		t.Fatal("shutdown finished with a request in flight")
+	default:
+	}
+	_, _ = pw.Write([]byte(`"path":"drain"}`))
+	_ = pw.Close()
+	if r := <-done; r.status != http.StatusCreated {
+		t.Fatalf("in-flight request across shutdown: %d %q, want 201", r.status, r.body)
+	}
+	<-stopped
+}
