@@ -30,6 +30,9 @@ type Config struct {
 	// DatabaseURL selects the database: empty means SQLite at DataDir/gatehouse.db;
 	// postgres://… selects PostgreSQL.
 	DatabaseURL string `yaml:"database_url"`
+	// RepositoriesDir holds the Git repositories: DataDir/repositories by default; with several
+	// nodes, a directory on a filesystem they all share (docs/operations.md).
+	RepositoriesDir string `yaml:"repositories_dir"`
 	// RedisURL, when set (redis://…), keeps the failed-authentication ban's counters in Redis,
 	// shared by every node, instead of PostgreSQL (docs/design.md §7.6), and carries cache
 	// invalidations between the nodes over Redis pub/sub instead of PostgreSQL LISTEN/NOTIFY
@@ -311,6 +314,9 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 func (c *Config) fill() {
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = filepath.Join(c.DataDir, "gatehouse.db")
+	}
+	if c.RepositoriesDir == "" {
+		c.RepositoriesDir = filepath.Join(c.DataDir, "repositories")
 	}
 	if c.ExternalURL == "" {
 		host, port, err := net.SplitHostPort(c.Listen)

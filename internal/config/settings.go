@@ -38,6 +38,8 @@ var settings = []setting{
 		field: func(c *Config) any { return &c.DataDir }},
 	{key: "database_url", env: "GATEHOUSE_DATABASE_URL", flag: "database-url", shown: "`<data-dir>/gatehouse.db`",
 		doc: "database: SQLite file path, or postgres://…", field: func(c *Config) any { return &c.DatabaseURL }},
+	{key: "repositories_dir", env: "GATEHOUSE_REPOSITORIES_DIR", flag: "repositories-dir", shown: "`<data-dir>/repositories`",
+		doc: "Git repositories; with several nodes, a shared filesystem", field: func(c *Config) any { return &c.RepositoriesDir }},
 	{key: "redis_url", env: "GATEHOUSE_REDIS_URL", flag: "redis-url",
 		doc: "Redis (redis://…) for the ban's counters and cluster-wide cache invalidation; default PostgreSQL", field: func(c *Config) any { return &c.RedisURL }},
 	{key: "external_url", env: "GATEHOUSE_EXTERNAL_URL", flag: "external-url", shown: "`http://localhost:<port>`",
