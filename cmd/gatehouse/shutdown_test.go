@@ -105,12 +105,7 @@ func (g *gatedReader) Read(p []byte) (int, error) {
 // node restarted on the same data directory serves the blob whole (docs/operations.md).
 func TestSIGTERMDrainsInFlightPush(t *testing.T) {
 	const size = 256 << 20
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testenv.FreeAddr(t)
 	dir := t.TempDir()
 	rootToken := "glpat-drain-root-" + fmt.Sprint(time.Now().UnixNano())
 	proc, exited := serveProc(t, dir, addr, rootToken, "GATEHOUSE_SHUTDOWN_TIMEOUT=2m")

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -111,12 +110,7 @@ func (p *gatehouseProc) kill() {
 // that it takes new pushes.
 func TestCrashConsistency(t *testing.T) {
 	bin := buildGatehouse(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testenv.FreeAddr(t)
 	dir := t.TempDir()
 	rootToken := "glpat-crash-root-" + fmt.Sprint(time.Now().UnixNano())
 	proc := startGatehouse(t, bin, dir, addr, rootToken)
