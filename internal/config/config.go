@@ -30,7 +30,7 @@ type Config struct {
 	// DatabaseURL selects the database: empty means SQLite at DataDir/gatehouse.db;
 	// postgres://… selects PostgreSQL.
 	DatabaseURL string `yaml:"database_url"`
-	// RepositoriesDir holds the Git repositories: DataDir/repositories by default; with several
+	// RepositoriesDir holds the Git repositories (Repositories): DataDir/repositories by default; with several
 	// nodes, a directory on a filesystem they all share (docs/operations.md).
 	RepositoriesDir string `yaml:"repositories_dir"`
 	// RedisURL, when set (redis://…), keeps the failed-authentication ban's counters in Redis,
@@ -310,13 +310,19 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 	return c, c.Validate()
 }
 
+// Repositories is where the Git repositories live: RepositoriesDir, or DataDir/repositories
+// when it is not set.
+func (c Config) Repositories() string {
+	if c.RepositoriesDir != "" {
+		return c.RepositoriesDir
+	}
+	return filepath.Join(c.DataDir, "repositories")
+}
+
 // fill derives the defaults that depend on other fields.
 func (c *Config) fill() {
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = filepath.Join(c.DataDir, "gatehouse.db")
-	}
-	if c.RepositoriesDir == "" {
-		c.RepositoriesDir = filepath.Join(c.DataDir, "repositories")
 	}
 	if c.ExternalURL == "" {
 		host, port, err := net.SplitHostPort(c.Listen)

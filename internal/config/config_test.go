@@ -52,13 +52,12 @@ func TestDefaults(t *testing.T) {
 		t.Run("ok/"+name, func(t *testing.T) {
 			c := mustLoad(t, fs, env{})
 			want := config.Config{
-				Listen:          ":8080",
-				DataDir:         "./data",
-				DatabaseURL:     filepath.Join("data", "gatehouse.db"),
-				RepositoriesDir: filepath.Join("data", "repositories"),
-				ExternalURL:     "http://localhost:8080",
-				GitBinary:       "git",
-				LogLevel:        "info",
+				Listen:      ":8080",
+				DataDir:     "./data",
+				DatabaseURL: filepath.Join("data", "gatehouse.db"),
+				ExternalURL: "http://localhost:8080",
+				GitBinary:   "git",
+				LogLevel:    "info",
 				AuthBan: config.AuthBan{MaxFailures: 10, Window: time.Minute, Duration: time.Hour,
 					ExemptLoopback: true},
 				Audit:           config.Audit{Retention: 365 * 24 * time.Hour},

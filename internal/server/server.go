@@ -222,7 +222,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Audit: s.Audit, Log: log,
 		Ban: observedLimiter{ban.New(banStore, ban.Options{MaxFailures: cfg.AuthBan.MaxFailures, Window: cfg.AuthBan.Window,
 			Duration: cfg.AuthBan.Duration, ExemptLoopback: cfg.AuthBan.ExemptLoopback, AllowList: allow}, opts.Now, log), s.Metrics}}
-	s.Repos = &git.Repos{Root: cfg.RepositoriesDir, GitBin: cfg.GitBinary}
+	s.Repos = &git.Repos{Root: cfg.Repositories(), GitBin: cfg.GitBinary}
 	s.Namespaces.OnProjectCreated = func(ctx context.Context, p *namespace.Project) error {
 		return s.Repos.Create(ctx, p.ID)
 	}
