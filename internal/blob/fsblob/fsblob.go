@@ -366,7 +366,10 @@ func (w *writer) Commit(ctx context.Context, expected blob.Digest) (blob.Info, e
 	}
 
 	dst := w.s.blobPath(expected)
-	if _, err := os.Lstat(dst); err != nil {
+	// One Stat decides: a stored copy is kept; without one (none yet, or garbage collection
+	// deleted it a moment ago) the upload becomes the blob.
+	fi, err := os.Stat(dst)
+	if errors.Is(err, fs.ErrNotExist) {
 		if err := ensureDir(filepath.Dir(dst)); err != nil {
 			return blob.Info{}, fmt.Errorf("fsblob: commit %s: %w", expected, err)
 		}
@@ -380,14 +383,15 @@ func (w *writer) Commit(ctx context.Context, expected blob.Digest) (blob.Info, e
 		if err := syncDir(filepath.Dir(dst)); err != nil {
 			return blob.Info{}, fmt.Errorf("fsblob: commit %s: %w", expected, err)
 		}
+		// The renamed file is ours until the caller links it; its descriptor still reads it.
+		fi, err = w.f.Stat()
+	}
+	if err != nil {
+		return blob.Info{}, fmt.Errorf("fsblob: commit %s: %w", expected, err)
 	}
 	w.done = true
 	w.f.Close()
 	_ = os.RemoveAll(w.dir)
-	fi, err := os.Stat(dst)
-	if err != nil {
-		return blob.Info{}, fmt.Errorf("fsblob: commit %s: %w", expected, err)
-	}
 	return blob.Info{Digest: expected, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
 

@@ -762,16 +762,21 @@ func (w *writer) Commit(ctx context.Context, expected blob.Digest) (blob.Info, e
 		return blob.Info{}, fmt.Errorf("%w: upload %s has %s, expected %s", blob.ErrDigestMismatch, w.id, actual, expected)
 	}
 
-	if _, err := w.s.Stat(ctx, expected); errors.Is(err, blob.ErrNotFound) {
+	// A stored copy found by the first Stat may be deleted (by garbage collection) before the
+	// second: then the upload, still whole, is assembled after all.
+	var info blob.Info
+	for assembled := false; ; {
+		info, err = w.s.Stat(ctx, expected)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, blob.ErrNotFound) || assembled {
+			return blob.Info{}, fmt.Errorf("s3blob: commit %s: %w", expected, err)
+		}
 		if err := w.assemble(ctx, w.s.blobKey(expected)); err != nil {
 			return blob.Info{}, fmt.Errorf("s3blob: commit %s: %w", expected, err)
 		}
-	} else if err != nil {
-		return blob.Info{}, err
-	}
-	info, err := w.s.Stat(ctx, expected)
-	if err != nil {
-		return blob.Info{}, fmt.Errorf("s3blob: commit %s: %w", expected, err)
+		assembled = true
 	}
 	w.done = true
 	w.release()
