@@ -26,6 +26,7 @@ type Metrics struct {
 	reg *prometheus.Registry
 
 	requests *prometheus.CounterVec
+	inFlight prometheus.Gauge
 	duration *prometheus.HistogramVec
 	bytesIn  *prometheus.CounterVec
 	bytesOut *prometheus.CounterVec
@@ -58,6 +59,8 @@ func New() *Metrics {
 	m := &Metrics{reg: reg, decisionCache: map[decisionKey]prometheus.Counter{}}
 	m.requests = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: Prefix + "http_requests_total",
 		Help: "HTTP requests answered, by surface and status class."}, []string{"surface", "status_class"})).(*prometheus.CounterVec)
+	m.inFlight = f(prometheus.NewGauge(prometheus.GaugeOpts{Name: Prefix + "http_requests_in_flight",
+		Help: "HTTP requests being served now; during a drain, those still to finish."})).(prometheus.Gauge)
 	m.duration = f(prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: Prefix + "http_request_duration_seconds",
 		Help: "Time to answer HTTP requests, by surface and status class.", Buckets: durationBuckets},
 		[]string{"surface", "status_class"})).(*prometheus.HistogramVec)
@@ -93,6 +96,11 @@ func New() *Metrics {
 // Handler serves the registry in the Prometheus exposition formats.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// InFlight counts the requests next is serving in gatehouse_http_requests_in_flight.
+func (m *Metrics) InFlight(next http.Handler) http.Handler {
+	return promhttp.InstrumentHandlerInFlight(m.inFlight, next)
 }
 
 // Registry is the registry, for tests that gather it directly.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/metrics"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
@@ -114,10 +115,29 @@ func TestReadyWhileDraining(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, in.URL+"/api/v4/groups", pr)
 	req.Header.Set("PRIVATE-TOKEN", cfg.RootToken.Reveal())
 	req.Header.Set("Content-Type", "application/json")
-	done := make(chan response, 1)
-	go func() { done <- do(t, "slow create", req) }()
-	if _, err := pw.Write([]byte(`{"name":"drain",`)); err != nil { // the request is in flight
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() { // no t.Fatal off the test goroutine: the answer, or the error, comes back on done
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		done <- result{status: resp.StatusCode, body: string(b), err: err}
+	}()
+	if _, err := pw.Write([]byte(`{"name":"drain",`)); err != nil {
 		t.Fatal(err)
+	}
+	// The request is in flight once the server's handler runs; until then a shutdown may
+	// rightly refuse a connection it has not accepted yet.
+	if !testenv.Eventually(10*time.Second, func() bool { return inFlight(t, in) >= 1 }) {
+		t.Fatal("the slow request never reached the handler")
 	}
 	stopped := make(chan struct{})
 	go func() {
@@ -143,8 +163,29 @@ func TestReadyWhileDraining(t *testing.T) {
 	}
 	_, _ = pw.Write([]byte(`"path":"drain"}`))
 	_ = pw.Close()
-	if r := <-done; r.status != http.StatusCreated {
-		t.Fatalf("in-flight request across shutdown: %d %q, want 201", r.status, r.body)
+	select {
+	case r := <-done:
+		if r.err != nil || r.status != http.StatusCreated {
+			t.Fatalf("in-flight request across shutdown: %d %q %v, want 201", r.status, r.body, r.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("in-flight request across shutdown: no answer in 30 s")
 	}
 	<-stopped
+}
+
+// inFlight reads gatehouse_http_requests_in_flight from in's registry.
+func inFlight(t *testing.T, in *instance) float64 {
+	t.Helper()
+	families, err := in.Srv.Metrics.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == metrics.Prefix+"http_requests_in_flight" {
+			return f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatal("no gatehouse_http_requests_in_flight metric")
+	return 0
 }

@@ -467,8 +467,8 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /-/metrics", s.metricsHandler())
 	// The client address is resolved first, so the access log, the ban, the IP allow-lists, the
 	// audit log and the metrics guard all see the same one.
-	return httpx.ClientAddress(s.proxies, httpx.Deadlines(httpx.Timeouts{Read: s.Config.HTTP.ReadTimeout, Write: s.Config.HTTP.WriteTimeout},
-		httpx.Middleware(s.Log, newSurfaces(s.Metrics, packagePatterns).observe, mux)))
+	return s.Metrics.InFlight(httpx.ClientAddress(s.proxies, httpx.Deadlines(httpx.Timeouts{Read: s.Config.HTTP.ReadTimeout, Write: s.Config.HTTP.WriteTimeout},
+		httpx.Middleware(s.Log, newSurfaces(s.Metrics, packagePatterns).observe, mux))))
 }
 
 // Handler is the whole HTTP surface, for tests and embedding.
