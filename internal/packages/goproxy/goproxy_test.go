@@ -127,6 +127,15 @@ func (e *env) newClient(t *testing.T, proxy, token string) *goClient {
 	if err := os.WriteFile(filepath.Join(c.dir, "netrc"), []byte(netrc), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Telemetry is switched off by its mode file (GOTELEMETRY is read-only): otherwise the go
+	// command leaves a child process writing under $HOME/.config while the test removes c.dir.
+	telemetry := filepath.Join(c.dir, ".config", "go", "telemetry")
+	if err := os.MkdirAll(telemetry, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(telemetry, "mode"), []byte("off"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return c
 }
 
@@ -145,7 +154,6 @@ func (c *goClient) env() []string {
 		"GONOPROXY=",
 		"GOFLAGS=-mod=mod",
 		"GOTOOLCHAIN=local",
-		"GOTELEMETRY=off",
 		"GOAUTH=netrc",
 		"NETRC=" + filepath.Join(c.dir, "netrc"),
 		"SSL_CERT_FILE=" + c.e.certFile,
