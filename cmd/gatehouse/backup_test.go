@@ -33,6 +33,7 @@ import (
 type seeded struct {
 	project  string // full path
 	id       int64
+	group    int64
 	readme   string
 	image    string // path:tag, without the host
 	digest   string
@@ -47,16 +48,8 @@ func seed(t *testing.T, ts *testenv.TestServer) seeded {
 	t.Helper()
 	f := ts.MakeFixture(t)
 	p := f.Projects["top"]
-	s := seeded{project: p.FullPath, id: p.ID, readme: "backed up " + p.FullPath + "\n", image: p.FullPath + "/app:v1"}
-
-	work := t.TempDir()
-	testenv.Git(t, work, "init", "-q", "-b", "main")
-	if err := os.WriteFile(filepath.Join(work, "README.md"), []byte(s.readme), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	testenv.Git(t, work, "add", ".")
-	testenv.Git(t, work, "commit", "-q", "-m", "initial")
-	testenv.Git(t, work, "push", "-q", ts.GitURL(s.project, "root", ts.RootToken), "main")
+	s := seeded{project: p.FullPath, id: p.ID, group: f.GroupID, readme: "backed up " + p.FullPath + "\n", image: p.FullPath + "/app:v1"}
+	pushReadme(t, ts, s.project, s.readme)
 
 	home, host := t.TempDir(), hostOf(t, ts)
 	crane := testenv.GoTool(t, "crane")
@@ -100,6 +93,27 @@ func verify(t *testing.T, ts *testenv.TestServer, s seeded) {
 	if status, body := send(t, req); status != http.StatusOK || !bytes.Equal(body, s.pkgBytes) {
 		t.Errorf("restored package: %d, %d bytes (want %d)", status, len(body), len(s.pkgBytes))
 	}
+}
+
+// pushReadme pushes a commit holding README.md with text to the project's main, as root.
+func pushReadme(t *testing.T, ts *testenv.TestServer, project, text string) {
+	t.Helper()
+	work := t.TempDir()
+	testenv.Git(t, work, "init", "-q", "-b", "main")
+	if err := os.WriteFile(filepath.Join(work, "README.md"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Git(t, work, "add", ".")
+	testenv.Git(t, work, "commit", "-q", "-m", "initial")
+	testenv.Git(t, work, "push", "-q", ts.GitURL(project, "root", ts.RootToken), "main")
+}
+
+// createProject creates a project in group as root and returns its id and full path.
+func createProject(t *testing.T, ts *testenv.TestServer, group int64, name string) testenv.Project {
+	t.Helper()
+	var p testenv.Project
+	ts.MustAPI(t, http.StatusCreated, "POST", "/projects", map[string]any{"name": name, "path": name, "namespace_id": group}, &p)
+	return p
 }
 
 func hostOf(t *testing.T, ts *testenv.TestServer) string {
@@ -198,6 +212,10 @@ func TestBackupRestorePostgres(t *testing.T) {
 	backup := t.TempDir()
 	dump := filepath.Join(backup, "gatehouse.dump")
 	run(t, pgEnv, testenv.Binary(t, "pg_dump"), "--format=custom", "--schema="+schema, "--file="+dump, "--dbname="+base)
+	// Work goes on during the backup: a project created after the dump gets a repository the
+	// restored database does not know, under an id the restored database will hand out again.
+	late := createProject(t, src, s.group, "late")
+	pushReadme(t, src, late.FullPath, "created after the dump\n")
 	dstBucket := "restored-" + hexRand(4)
 	how := copyBucket(t, endpoint, access, secret, srcBucket, dstBucket)
 	t.Logf("bucket copied with %s", how)
@@ -231,6 +249,18 @@ func TestBackupRestorePostgres(t *testing.T) {
 	run(t, nil, testenv.Binary(t, "tar"), "-C", dstRepos, "-xf", reposTar)
 	dstURL := withSearchPath(t, dstBase, schema)
 
+	// Set aside the repositories the restored database does not know, and check the others
+	// (the script of docs/operations.md).
+	orphans := filepath.Join(t.TempDir(), "orphaned")
+	out := run(t, append(pgEnv, "DATABASE_URL="+dstBase, "REPOS="+dstRepos, "ORPHANS="+orphans),
+		testenv.Binary(t, "bash"), "-euo", "pipefail", "-c", pruneRepositories)
+	if _, err := os.Stat(filepath.Join(orphans, fmt.Sprintf("%d.git", late.ID))); err != nil {
+		t.Fatalf("the repository of a project created after the dump was not set aside: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dstRepos, fmt.Sprintf("%d.git", s.id))); err != nil || strings.Contains(out, "BROKEN") {
+		t.Fatalf("the restored project's repository was set aside or is broken: %v\n%s", err, out)
+	}
+
 	// The restored database is at the schema version of the release that dumped it.
 	gatehouseEnv(dstURL, dstBucket)
 	if out := string(runGatehouse(t, "migrate", "--data-dir", t.TempDir())); out != "applied 0 migration(s) to the postgres database\n" {
@@ -238,6 +268,15 @@ func TestBackupRestorePostgres(t *testing.T) {
 	}
 	restored := testenv.StartServer(t, node(dstURL, dstBucket, dstRepos))
 	verify(t, restored, s)
+
+	// The restored database hands out the late project's id again: its repository is new.
+	fresh := createProject(t, restored, s.group, "fresh")
+	if fresh.ID != late.ID {
+		t.Fatalf("the fresh project got id %d, the late one had %d: the check below would prove nothing", fresh.ID, late.ID)
+	}
+	if refs := testenv.Git(t, "", "ls-remote", restored.GitURL(fresh.FullPath, "root", restored.RootToken)); strings.TrimSpace(refs) != "" {
+		t.Fatalf("a project created after the restore has refs:\n%s", refs)
+	}
 }
 
 // TestBackupRestoreSQLite backs up a single node on SQLite and local disk: sqlite3's .backup
@@ -277,6 +316,14 @@ VALUES ('gc', 'backup', (extract(epoch FROM now() + interval '6 hours') * 100000
 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
 WHERE leases.expires_at <= (extract(epoch FROM now()) * 1000000)::bigint
 RETURNING holder`
+
+// pruneRepositories moves the repositories whose project the restored database does not hold
+// from $REPOS to $ORPHANS, then checks each one kept with git fsck (docs/operations.md, "Backup
+// and restore").
+const pruneRepositories = `mkdir -p "$ORPHANS"
+psql -X -At -d "$DATABASE_URL" -c 'SELECT id FROM projects' | sed 's/$/.git/' | sort > "$ORPHANS/keep"
+(cd "$REPOS" && ls -1 | sort | comm -23 - "$ORPHANS/keep" | while read -r r; do mv "$r" "$ORPHANS/"; echo "set aside $r"; done)
+for r in "$REPOS"/*.git; do git -C "$r" fsck --connectivity-only --no-progress || echo "BROKEN $r"; done`
 
 // releaseGCLease gives the lease back; it prints "released".
 const releaseGCLease = `UPDATE leases SET expires_at = 0 WHERE name = 'gc' AND holder = 'backup' RETURNING 'released'`
