@@ -287,11 +287,27 @@ func TestBackupRestoreSQLite(t *testing.T) {
 	src := testenv.StartServer(t, func(c *config.Config) { c.DataDir = srcDir; testenv.Localhost(c) })
 	s := seed(t, src)
 
+	sqlite3 := testenv.Binary(t, "sqlite3")
+	live := filepath.Join(srcDir, "gatehouse.db")
+	var took string
+	if !testenv.Eventually(2*time.Minute, func() bool {
+		took = strings.TrimSpace(run(t, nil, sqlite3, live, holdGCLeaseSQLite))
+		return took == "backup"
+	}) {
+		t.Fatalf("could not take the gc lease: %q", took)
+	}
+	t.Setenv("GATEHOUSE_SECRET_KEY", "")
+	if out := string(runGatehouse(t, "gc", "--data-dir", srcDir)); !strings.Contains(out, "another garbage collection is running") {
+		t.Fatalf("gatehouse gc while the backup holds the lease:\n%s", out)
+	}
 	backup := t.TempDir()
 	db := filepath.Join(backup, "gatehouse.db")
-	run(t, nil, testenv.Binary(t, "sqlite3"), filepath.Join(srcDir, "gatehouse.db"), ".backup '"+db+"'")
+	run(t, nil, sqlite3, live, ".backup '"+db+"'")
 	dataTar := filepath.Join(backup, "data.tar")
 	run(t, nil, testenv.Binary(t, "tar"), "-C", srcDir, "--exclude=./gatehouse.db*", "-cf", dataTar, ".")
+	if got := strings.TrimSpace(run(t, nil, sqlite3, live, releaseGCLease)); got != "released" {
+		t.Fatalf("release the gc lease: %q", got)
+	}
 
 	dstDir := t.TempDir()
 	run(t, nil, testenv.Binary(t, "tar"), "-C", dstDir, "-xf", dataTar)
@@ -325,8 +341,15 @@ psql -X -At -d "$DATABASE_URL" -c 'SELECT id FROM projects' | sed 's/$/.git/' | 
 (cd "$REPOS" && ls -1 | sort | comm -23 - "$ORPHANS/keep" | while read -r r; do mv "$r" "$ORPHANS/"; echo "set aside $r"; done)
 for r in "$REPOS"/*.git; do git -C "$r" fsck --connectivity-only --no-progress || echo "BROKEN $r"; done`
 
-// releaseGCLease gives the lease back; it prints "released".
-const releaseGCLease = `UPDATE leases SET expires_at = 0 WHERE name = 'gc' AND holder = 'backup' RETURNING 'released'`
+// holdGCLeaseSQLite is holdGCLease in SQLite's words.
+const holdGCLeaseSQLite = `INSERT INTO leases (name, holder, expires_at, last_run_at)
+VALUES ('gc', 'backup', unixepoch('now', '+6 hours') * 1000000, 0)
+ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+WHERE leases.expires_at <= unixepoch('now') * 1000000
+RETURNING holder;`
+
+// releaseGCLease gives the lease back (PostgreSQL and SQLite); it prints "released".
+const releaseGCLease = `UPDATE leases SET expires_at = 0 WHERE name = 'gc' AND holder = 'backup' RETURNING 'released';`
 
 // copyBucket copies every object of bucket src into a new bucket dst: with the AWS CLI (`aws s3
 // sync`, as an operator would) when it is installed, else blob by blob through the s3blob
