@@ -248,6 +248,10 @@ func TestBackupRestorePostgres(t *testing.T) {
 	}
 	run(t, nil, testenv.Binary(t, "tar"), "-C", dstRepos, "-xf", reposTar)
 	dstURL := withSearchPath(t, dstBase, schema)
+	// The dump was taken while the backup held the gc lease: the restored database gives it back.
+	if got := strings.TrimSpace(run(t, pgEnv, psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", dstBase, "-c", releaseGCLease)); got != "released" {
+		t.Fatalf("release the gc lease in the restored database: %q", got)
+	}
 
 	// Set aside the repositories the restored database does not know, and check the others
 	// (the script of docs/operations.md).
@@ -320,6 +324,9 @@ func TestBackupRestoreSQLite(t *testing.T) {
 	}
 	if err := os.WriteFile(filepath.Join(dstDir, "gatehouse.db"), b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(run(t, nil, sqlite3, filepath.Join(dstDir, "gatehouse.db"), releaseGCLease)); got != "released" {
+		t.Fatalf("release the gc lease in the restored database: %q", got)
 	}
 	restored := testenv.StartServer(t, func(c *config.Config) { c.DataDir = dstDir; testenv.Localhost(c) })
 	verify(t, restored, s)
@@ -443,4 +450,21 @@ func hexRand(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// TestBackupCommandsInDocs: the SQL and the script the backup tests run are the ones
+// docs/operations.md gives operators, word for word (whitespace aside).
+func TestBackupCommandsInDocs(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	words := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	doc := words(string(b))
+	for name, snippet := range map[string]string{"holdGCLease": holdGCLease, "holdGCLeaseSQLite": holdGCLeaseSQLite,
+		"releaseGCLease": strings.TrimSuffix(releaseGCLease, ";"), "pruneRepositories": pruneRepositories} {
+		if !strings.Contains(doc, words(snippet)) {
+			t.Errorf("docs/operations.md does not hold %s as the test runs it:\n%s", name, snippet)
+		}
+	}
 }
