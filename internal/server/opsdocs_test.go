@@ -29,13 +29,14 @@ import (
 
 // exportedFamilies boots a server with its blobs on S3 (MinIO), makes every metric family
 // appear (requests, decisions, a ban, each job, S3 requests; a vector shows only once it has a
-// sample) and gathers its registry.
+// sample), has /-/ready answer 503 while S3 is cut off, and gathers its registry.
 func exportedFamilies(t *testing.T) map[string]*dto.MetricFamily {
 	t.Helper()
 	endpoint, user, pass := testenv.StartMinio(t)
+	s3 := testenv.StartTCPProxy(t, endpoint)
 	ts := testenv.StartServer(t, func(c *config.Config) {
 		c.BlobStore = config.BlobStoreS3
-		c.S3 = config.S3{Endpoint: endpoint, Bucket: "opsdocs", AccessKey: user, SecretKey: config.Secret(pass)}
+		c.S3 = config.S3{Endpoint: s3.Addr, Bucket: "opsdocs", AccessKey: user, SecretKey: config.Secret(pass)}
 	})
 	f := ts.MakeFixture(t)
 	p := f.Projects["top"]
@@ -61,6 +62,13 @@ func exportedFamilies(t *testing.T) map[string]*dto.MetricFamily {
 		t.Fatal(err)
 	}
 	server.RunDaily(ts.Server, t.Context(), time.Now())
+	// What a load balancer's health check sees while S3 does not answer.
+	s3.Cut()
+	ready, _ := http.NewRequest(http.MethodGet, ts.URL+"/-/ready", nil)
+	if r := do(t, "ready", ready); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("/-/ready with S3 cut off: %d %s", r.status, r.body)
+	}
+	s3.Restore()
 	fams, err := ts.Server.Metrics.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -109,6 +117,19 @@ func TestOperationsDocs(t *testing.T) {
 	fams := exportedFamilies(t)
 	t.Run("metric table", func(t *testing.T) { checkMetricTable(t, readDoc(t, "operations.md"), fams) })
 	t.Run("alert rules", func(t *testing.T) { checkAlertRules(t, readDoc(t, "alerts.yml"), fams) })
+	// GatehouseNodeUnready counts the health checks' 503s from /-/ready.
+	t.Run("unready is an ops 5xx", func(t *testing.T) {
+		for _, m := range fams["gatehouse_http_requests_total"].GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["surface"] == "ops" && labels["status_class"] == "5xx" && m.GetCounter().GetValue() >= 1 {
+				return
+			}
+		}
+		t.Error(`a 503 from /-/ready is not counted as gatehouse_http_requests_total{surface="ops",status_class="5xx"}`)
+	})
 }
 
 // checkMetricTable: each gatehouse_* family is one row of the table (a row ending in * covers
