@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -200,5 +202,28 @@ func waitStatus(t *testing.T, lb, server, status string) {
 		return false
 	}) {
 		t.Fatalf("HAProxy never showed server %s %s (last: %s)", server, status, last)
+	}
+}
+
+// TestRollingBackendInDocs: the backend the rolling test runs is docs/operations.md's, but for
+// its servers and the check interval.
+func TestRollingBackendInDocs(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, backend, ok := strings.Cut(string(b), "\nbackend nodes\n")
+	if !ok {
+		t.Fatal(`docs/operations.md has no "backend nodes" section`)
+	}
+	backend, _, _ = strings.Cut(backend, "```")
+	for _, line := range strings.Split(strings.TrimRight(rollingBackend, "\n"), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "server ") {
+			continue
+		}
+		line = strings.Replace(line, "inter 200ms", "inter 2s", 1)
+		if !strings.Contains(backend, line+"\n") {
+			t.Errorf("docs/operations.md's backend lacks %q", line)
+		}
 	}
 }
