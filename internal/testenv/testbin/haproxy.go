@@ -17,10 +17,28 @@ import (
 // when the test ends. Without the binary the test is skipped, or fails under CI=true.
 func StartHAProxy(tb testing.TB, source string, backends ...string) string {
 	tb.Helper()
+	backend := "    balance roundrobin\n"
+	for i, b := range backends {
+		backend += fmt.Sprintf("    server node%d %s source %s\n", i, b, source)
+	}
+	return startHAProxyBackend(tb, backend, false)
+}
+
+// StartHAProxyBackend is StartHAProxy with the lines of the backend section given (balancing,
+// health checks, retries, servers), for tests of a load balancer's own settings. The frontend
+// also answers /haproxy-stats with HAProxy's statistics (/haproxy-stats;csv as CSV), so a test
+// can wait for a server's check to mark it UP or DOWN.
+func StartHAProxyBackend(tb testing.TB, backend string) string {
+	tb.Helper()
+	return startHAProxyBackend(tb, backend, true)
+}
+
+func startHAProxyBackend(tb testing.TB, backend string, stats bool) string {
+	tb.Helper()
 	bin := haproxyBinary(tb)
 	var lastErr error
 	for range 3 { // a free port can be taken between probing and binding it
-		addr, err := startHAProxy(tb, bin, source, backends)
+		addr, err := startHAProxy(tb, bin, backend, stats)
 		if err == nil {
 			return addr
 		}
@@ -44,7 +62,7 @@ func haproxyBinary(tb testing.TB) string {
 	return ""
 }
 
-func startHAProxy(tb testing.TB, bin, source string, backends []string) (string, error) {
+func startHAProxy(tb testing.TB, bin, backend string, stats bool) (string, error) {
 	tb.Helper()
 	addr, err := FreeLoopbackAddr()
 	if err != nil {
@@ -61,12 +79,11 @@ frontend fe
     bind %s
     option forwardfor
     default_backend be
-backend be
-    balance roundrobin
 `, addr)
-	for i, b := range backends {
-		cfg += fmt.Sprintf("    server node%d %s source %s\n", i, b, source)
+	if stats {
+		cfg += "    stats enable\n    stats uri /haproxy-stats\n"
 	}
+	cfg += "backend be\n" + backend
 	path := filepath.Join(tb.TempDir(), "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return "", err
