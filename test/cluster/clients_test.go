@@ -81,7 +81,8 @@ func gitClone(url, fullPath string) (string, error) {
 	return dst, nil
 }
 
-// gitPush clones url, commits one new file and pushes; it returns the pushed commit.
+// gitPush clones url, commits one new file and pushes it to a new branch (so concurrent pushes
+// never race for one ref); it returns the pushed commit.
 func gitPush(url, fullPath, name string) (string, error) {
 	dir, err := gitClone(url, fullPath)
 	if err != nil {
@@ -91,7 +92,7 @@ func gitPush(url, fullPath, name string) (string, error) {
 		return "", err
 	}
 	home := filepath.Dir(dir)
-	for _, args := range [][]string{{"add", name}, {"commit", "-q", "-m", name}, {"push", "-q", "origin", "HEAD:main"}} {
+	for _, args := range [][]string{{"add", name}, {"commit", "-q", "-m", name}, {"push", "-q", "origin", "HEAD:refs/heads/" + strings.TrimSuffix(name, ".txt")}} {
 		if _, err := run(dir, []string{"HOME=" + home}, append([]string{"git"}, args...)...); err != nil {
 			return "", err
 		}

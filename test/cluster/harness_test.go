@@ -343,7 +343,11 @@ func startCluster(t *testing.T) *cluster {
 	// servers, unchecked), so Git keeps working through an S3 outage and clients get
 	// Gatehouse's own 503s, as Envoy's panic threshold does by default.
 	lines := []string{"option httpchk GET /-/ready", "http-check expect status 200", "option redispatch",
-		"retries 3", "retry-on all-retryable-errors conn-failure empty-response", "option allbackups",
+		"retries 3",
+		// Retry what never reached a node or got no answer (a node that just closed its
+		// listener or an idle connection), never a 503: Gatehouse answers 503 when a shared
+		// dependency is down, and another node would only answer the same, later.
+		"retry-on conn-failure empty-response junk-response", "option allbackups",
 		"stats enable", "stats uri /-/haproxy"}
 	for i, n := range c.nodes {
 		backends[i] = n.addr
