@@ -167,7 +167,9 @@ func (c *crane) push(ref string) (string, error) {
 // digest is the manifest digest ref resolves to.
 func (c *crane) digest(ref string) (string, error) {
 	out, err := run(c.home, nil, c.bin, "digest", ref)
-	return strings.TrimSpace(out), err
+	// The digest is the last line; crane logs its retries before it.
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return strings.TrimSpace(lines[len(lines)-1]), err
 }
 
 // pull pulls ref whole (manifest, config and layers, verified by their digests).

@@ -276,6 +276,7 @@ func TestFaultsDuringLoad(t *testing.T) {
 	}
 	fail(t, "failed outside an outage", l.report(t), start)
 	l.verify(t)
+	noServerErrors(t, c)
 }
 
 // answer turns request's result into a status and body: a wrong status is an answer, not an

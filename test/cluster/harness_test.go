@@ -7,6 +7,8 @@ package cluster
 
 import (
 	"encoding/csv"
+	"encoding/json"
+	"io"
 	"fmt"
 	"net/http"
 	"os"
@@ -202,6 +204,8 @@ type node struct {
 	bin        string
 	env        []string
 	out        *tailBuffer
+	// logPath keeps everything the node logged, across restarts, for serverErrors.
+	logPath string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -220,7 +224,13 @@ func (n *node) start(t *testing.T) {
 	t.Helper()
 	cmd := exec.Command(n.bin, "serve")
 	cmd.Env = n.env
-	cmd.Stdout, cmd.Stderr = n.out, n.out
+	log, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { log.Close() })
+	w := io.MultiWriter(log, n.out)
+	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -326,7 +336,8 @@ func startCluster(t *testing.T) *cluster {
 	}
 	// One at a time: the first node migrates the empty database and creates root.
 	for i, name := range []string{"A", "B", "C"} {
-		n := &node{name: name, addr: testenv.FreeAddr(t), bin: bin, out: &tailBuffer{}}
+		n := &node{name: name, addr: testenv.FreeAddr(t), bin: bin, out: &tailBuffer{},
+			logPath: filepath.Join(shared, "node"+strconv.Itoa(i)+".log")}
 		n.env = append(copyEnv(env), "GATEHOUSE_LISTEN="+n.addr, "GATEHOUSE_DATA_DIR="+filepath.Join(shared, "node"+strconv.Itoa(i)))
 		c.nodes = append(c.nodes, n)
 		t.Cleanup(func() {
@@ -403,6 +414,36 @@ func (c *cluster) waitInRotation(t *testing.T, idx ...int) {
 	}) {
 		t.Fatalf("nodes %v not in HAProxy's rotation after 60s: %v", idx, last)
 	}
+}
+
+// serverErrors returns every access-log line of every node whose status is 500 or above but
+// not 503 (the answer for a dependency that is down), and every error-level line that is not
+// about an unavailable dependency.
+func (c *cluster) serverErrors(t *testing.T) []string {
+	t.Helper()
+	var bad []string
+	for _, n := range c.nodes {
+		b, err := os.ReadFile(n.logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			var e struct {
+				Level  string `json:"level"`
+				Msg    string `json:"msg"`
+				Status int    `json:"status"`
+				Err    string `json:"err"`
+			}
+			if json.Unmarshal([]byte(line), &e) != nil {
+				continue
+			}
+			if (e.Status >= 500 && e.Status != http.StatusServiceUnavailable) ||
+				(e.Level == "ERROR" && !strings.Contains(e.Err, "unavailable")) {
+				bad = append(bad, n.name+": "+line)
+			}
+		}
+	}
+	return bad
 }
 
 // restart stops node i with SIGTERM (it must exit 0) and starts it again on the same config,

@@ -281,6 +281,24 @@ func (l *load) verify(t *testing.T) {
 	}
 }
 
+// noServerErrors fails the test for each 500 (or other non-503 5xx) and unexpected error any
+// node logged: a client that retried through one (crane does) must not hide it.
+func noServerErrors(t *testing.T, c *cluster) {
+	t.Helper()
+	lines := c.serverErrors(t)
+	// Error-level lines first: they say why.
+	sort.SliceStable(lines, func(i, j int) bool {
+		return strings.Contains(lines[i], `"level":"ERROR"`) && !strings.Contains(lines[j], `"level":"ERROR"`)
+	})
+	for i, line := range lines {
+		if i == 20 {
+			t.Error("… and more")
+			break
+		}
+		t.Errorf("server error: %s", tail(line))
+	}
+}
+
 // fail reports each failure (at most 20) and fails the test.
 func fail(t *testing.T, what string, fs []failure, since time.Time) {
 	t.Helper()

@@ -40,4 +40,5 @@ func TestRollingRestart(t *testing.T) {
 	wait()
 	fail(t, "failed during the rolling restart", l.report(t), start)
 	l.verify(t)
+	noServerErrors(t, c)
 }
