@@ -50,19 +50,21 @@ func (c unavailableConnector) Connect(ctx context.Context) (driver.Conn, error) 
 // connection broke, the server is shutting down or starting up) are ErrUnavailable too: a
 // request that was using a pooled connection when PostgreSQL stopped answers 503, not 500.
 func (c unavailableConnector) wrap(conn driver.Conn) driver.Conn {
-	switch conn.(type) {
-	case interface {
-		driver.ConnBeginTx
-		driver.ConnPrepareContext
-		driver.ExecerContext
-		driver.QueryerContext
-		driver.Pinger
-		driver.NamedValueChecker
-		driver.SessionResetter
-	}:
+	if _, ok := conn.(pgxConn); ok {
 		return unavailableConn{conn}
 	}
 	return conn // not pgx's: left as it is
+}
+
+// pgxConn is what pgx's connections implement and database/sql uses.
+type pgxConn interface {
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.Pinger
+	driver.NamedValueChecker
+	driver.SessionResetter
 }
 
 // lost reports an error that means the database went away, as opposed to one about the
@@ -94,25 +96,7 @@ func mark(err error) error {
 // unavailableConn is a pgx connection whose lost-database errors are ErrUnavailable.
 type unavailableConn struct{ driver.Conn }
 
-func (c unavailableConn) all() interface {
-	driver.ConnBeginTx
-	driver.ConnPrepareContext
-	driver.ExecerContext
-	driver.QueryerContext
-	driver.Pinger
-	driver.NamedValueChecker
-	driver.SessionResetter
-} {
-	return c.Conn.(interface {
-		driver.ConnBeginTx
-		driver.ConnPrepareContext
-		driver.ExecerContext
-		driver.QueryerContext
-		driver.Pinger
-		driver.NamedValueChecker
-		driver.SessionResetter
-	})
-}
+func (c unavailableConn) all() pgxConn { return c.Conn.(pgxConn) }
 
 func (c unavailableConn) Prepare(query string) (driver.Stmt, error) {
 	s, err := c.Conn.Prepare(query)

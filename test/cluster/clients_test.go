@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -349,9 +348,3 @@ func randomBytes(n int) []byte {
 }
 
 func randomHex(n int) string { return hex.EncodeToString(randomBytes(n)) }
-
-// isStatus reports whether err is an answer with status code.
-func isStatus(err error, code int) bool {
-	var se *statusError
-	return errors.As(err, &se) && se.Status == code
-}
