@@ -8,8 +8,8 @@ package cluster
 import (
 	"encoding/csv"
 	"encoding/json"
-	"io"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"

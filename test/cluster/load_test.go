@@ -70,10 +70,10 @@ func (w *world) generic(version string) string {
 
 // failure is one client operation that failed.
 type failure struct {
-	kind      string
-	start     time.Time
-	took      time.Duration
-	err       string
+	kind  string
+	start time.Time
+	took  time.Duration
+	err   string
 }
 
 // load runs client operations through the load balancer and keeps count of every one, every
@@ -313,4 +313,3 @@ func fail(t *testing.T, what string, fs []failure, since time.Time) {
 		t.Errorf("%s: %s at +%v (took %v): %s", what, f.kind, f.start.Sub(since).Round(time.Millisecond), f.took.Round(time.Millisecond), f.err)
 	}
 }
-

@@ -149,4 +149,3 @@ func TestClusterNodes(t *testing.T) {
 		}
 	})
 }
-

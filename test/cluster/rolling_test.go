@@ -29,7 +29,7 @@ func TestRollingRestart(t *testing.T) {
 	for i, n := range c.nodes {
 		select {
 		case <-ctx.Done():
-		case <-time.After(time.Until(start.Add(gap*time.Duration(i+1)))):
+		case <-time.After(time.Until(start.Add(gap * time.Duration(i+1)))):
 		}
 		began := time.Now()
 		c.restart(t, i)
