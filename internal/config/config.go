@@ -61,6 +61,9 @@ type Config struct {
 	// ShutdownTimeout is how long in-flight requests may run after SIGTERM before the node
 	// stops anyway (docs/operations.md, "Readiness, shutdown and outages").
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// ShutdownDelay is how long a node keeps serving after SIGTERM while /-/ready answers 503,
+	// so the load balancer stops sending it requests before it refuses new connections.
+	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
 	// BlobStore selects where blobs (registry layers and manifests) live: "fs" (DataDir/blobs)
 	// or "s3" (S3 below).
 	BlobStore string `yaml:"blob_store"`
@@ -369,6 +372,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return errors.New("shutdown_timeout: must be positive")
+	}
+	if c.ShutdownDelay < 0 {
+		return errors.New("shutdown_delay: must not be negative")
 	}
 	if c.Audit.Retention < 0 {
 		return errors.New("audit.retention: must not be negative (0 keeps events forever)")

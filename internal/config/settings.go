@@ -102,6 +102,11 @@ var settings = []setting{
 		doc: "force external authorization on", field: func(c *Config) any { return &c.ExternalAuthorization }},
 	// A minute lets a large push over a slow link finish; a load balancer's health check
 	// notices the 503 from /-/ready well within it.
+	// 0 for one node, which has nowhere else to send its clients: a delay would only lengthen
+	// the outage of a restart. Behind a load balancer it must outlast the health check's
+	// detection (interval × fall), or new requests keep arriving while the node refuses them.
+	{key: "shutdown_delay", env: "GATEHOUSE_SHUTDOWN_DELAY", def: "0s",
+		doc: "on SIGTERM, answer 503 on /-/ready for this long, still serving, before draining", field: func(c *Config) any { return &c.ShutdownDelay }},
 	{key: "shutdown_timeout", env: "GATEHOUSE_SHUTDOWN_TIMEOUT", def: "60s",
 		doc: "on SIGTERM, in-flight requests may finish within this", field: func(c *Config) any { return &c.ShutdownTimeout }},
 	{key: "log_level", env: "GATEHOUSE_LOG_LEVEL", def: "info", doc: "debug, info, warn or error",

@@ -152,7 +152,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	project, err := h.cfg.Projects.ProjectByPath(ctx, projectPath)
 	if err != nil {
 		if !errors.Is(err, errkind.ErrNotFound) {
-			h.internal(w, r, err)
+			h.writeError(w, r, err) // 503 while the database is down
 			return
 		}
 		// Never reveal whether a project exists: ask anonymous clients for credentials.
@@ -165,7 +165,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	d, err := h.cfg.Gate.Authorize(ctx, r, principal, access.Resource{Project: project}, svc.action())
 	if err != nil {
-		h.internal(w, r, err)
+		h.writeError(w, r, err)
 		return
 	}
 	if !d.Allow() {

@@ -177,8 +177,14 @@ func (h *Handler) fail(w http.ResponseWriter, status int, code, msg string) {
 	httpx.WriteJSON(w, status, map[string][]wireError{"errors": {{Code: code, Message: msg}}})
 }
 
+// internal answers an error the request cannot be decided for: 503 (as the registry answers,
+// docs/operations.md) while the database does not answer, else 500.
 func (h *Handler) internal(w http.ResponseWriter, r *http.Request, err error) {
 	httpx.Internal(r.Context(), h.cfg.Log, err)
+	if errors.Is(err, errkind.ErrUnavailable) {
+		h.fail(w, http.StatusServiceUnavailable, "UNAVAILABLE", "storage does not answer, try again")
+		return
+	}
 	h.fail(w, http.StatusInternalServerError, "UNKNOWN", "internal server error")
 }
 

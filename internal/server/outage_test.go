@@ -91,6 +91,9 @@ func TestOutagesAnswer503AndRecover(t *testing.T) {
 		if r := timed(t, "packages", func() response { return pkgPut("db.bin") }); r.status != http.StatusServiceUnavailable {
 			t.Errorf("package upload with the database down: %d %q, want 503", r.status, r.body)
 		}
+		if st, _, _ := testenv.RegistryToken(t, ts.URL, "container_registry", "root", ts.RootToken, "repository:"+top.FullPath+":pull"); st != http.StatusServiceUnavailable {
+			t.Errorf("/jwt/auth with the database down: %d, want 503", st)
+		}
 	})
 	t.Run("ok/database back: the same node serves again", func(t *testing.T) {
 		if !testenv.Eventually(20*time.Second, func() bool { return apiGet().status == http.StatusOK }) {

@@ -189,3 +189,54 @@ func inFlight(t *testing.T, in *instance) float64 {
 	t.Fatal("no gatehouse_http_requests_in_flight metric")
 	return 0
 }
+
+// TestShutdownDelay: with shutdown_delay, a stopping node answers /-/ready 503 "draining" while
+// it still accepts new connections and serves them, so a load balancer's health check takes it
+// out before anything is refused; after the delay it stops.
+func TestShutdownDelay(t *testing.T) {
+	const delay = 5 * time.Second // generous: the checks below must fit in it on a loaded machine
+	cfg := bootConfig(t.TempDir())
+	cfg.ShutdownDelay = delay
+	in := boot(t, cfg)
+	fresh := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	get := func(path string) (int, string, error) {
+		resp, err := fresh.Get(in.URL + path)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), err
+	}
+	began := time.Now()
+	stopped := make(chan time.Duration, 1)
+	go func() {
+		in.Stop()
+		stopped <- time.Since(began)
+	}()
+	if !testenv.Eventually(delay/2, func() bool {
+		code, body, err := get("/-/ready")
+		return err == nil && code == http.StatusServiceUnavailable && strings.Contains(body, "draining")
+	}) {
+		t.Fatal("/-/ready never answered 503 draining on a new connection during the delay")
+	}
+	if code, _, err := get("/-/health"); err != nil || code != http.StatusOK {
+		t.Fatalf("a new connection during the delay: %d %v, want served (200)", code, err)
+	}
+	select {
+	case d := <-stopped:
+		t.Fatalf("stopped after %v, before the delay of %v", d, delay)
+	default:
+	}
+	select {
+	case d := <-stopped:
+		if d < delay {
+			t.Fatalf("stopped after %v, want at least the delay %v", d, delay)
+		}
+	case <-time.After(delay + 30*time.Second):
+		t.Fatal("not stopped 30 s after the delay")
+	}
+	if _, _, err := get("/-/health"); err == nil {
+		t.Fatal("a stopped node still accepts connections")
+	}
+}

@@ -521,10 +521,16 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}
 }
 
-// drain is graceful shutdown (docs/operations.md): the node goes unready, stops accepting
-// and lets in-flight requests finish within shutdown_timeout, then cuts what is left.
+// drain is graceful shutdown (docs/operations.md): the node goes unready and, for
+// shutdown_delay, keeps serving so the load balancer's health check takes it out before it
+// refuses anything; then it stops accepting and lets in-flight requests finish within
+// shutdown_timeout, and cuts what is left.
 func (s *Server) drain() error {
 	s.draining.Store(true)
+	if d := s.Config.ShutdownDelay; d > 0 {
+		s.Log.Info("shutting down: unready, still serving until the load balancer notices", "delay", d)
+		time.Sleep(d)
+	}
 	s.Log.Info("shutting down: draining in-flight requests", "timeout", s.Config.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
 	defer cancel()

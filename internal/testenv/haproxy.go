@@ -11,10 +11,3 @@ func StartHAProxy(tb testing.TB, source string, backends ...string) string {
 	tb.Helper()
 	return testbin.StartHAProxy(tb, source, backends...)
 }
-
-// StartHAProxyBackend runs a real HAProxy with the given backend section for the test
-// (testbin.StartHAProxyBackend).
-func StartHAProxyBackend(tb testing.TB, backend string) string {
-	tb.Helper()
-	return testbin.StartHAProxyBackend(tb, backend)
-}

@@ -17,32 +17,36 @@ import (
 // when the test ends. Without the binary the test is skipped, or fails under CI=true.
 func StartHAProxy(tb testing.TB, source string, backends ...string) string {
 	tb.Helper()
-	backend := "    balance roundrobin\n"
-	for i, b := range backends {
-		backend += fmt.Sprintf("    server node%d %s source %s\n", i, b, source)
-	}
-	return startHAProxyBackend(tb, backend, false)
+	return StartHAProxyWith(tb, HAProxy{Source: source, Backends: backends})
 }
 
-// StartHAProxyBackend is StartHAProxy with the lines of the backend section given (balancing,
-// health checks, retries, servers), for tests of a load balancer's own settings. The frontend
-// also answers /haproxy-stats with HAProxy's statistics (/haproxy-stats;csv as CSV), so a test
-// can wait for a server's check to mark it UP or DOWN.
-func StartHAProxyBackend(tb testing.TB, backend string) string {
-	tb.Helper()
-	return startHAProxyBackend(tb, backend, true)
+// HAProxy is a load balancer for StartHAProxyWith: StartHAProxy's, adjusted.
+type HAProxy struct {
+	// Addr is the frontend's host:port; empty picks a free loopback port.
+	Addr string
+	// Source is the address HAProxy connects to the backends from; Backends are host:port each.
+	Source   string
+	Backends []string
+	// Backend are extra lines of the backend section (health checks, retries, more servers);
+	// ServerOptions is appended to every backend's server line ("check inter 200ms").
+	Backend       []string
+	ServerOptions string
 }
 
-func startHAProxyBackend(tb testing.TB, backend string, stats bool) string {
+// StartHAProxyWith runs HAProxy as h says (see StartHAProxy) and returns the frontend's host:port.
+func StartHAProxyWith(tb testing.TB, h HAProxy) string {
 	tb.Helper()
 	bin := haproxyBinary(tb)
 	var lastErr error
 	for range 3 { // a free port can be taken between probing and binding it
-		addr, err := startHAProxy(tb, bin, backend, stats)
+		addr, err := startHAProxy(tb, bin, h)
 		if err == nil {
 			return addr
 		}
 		lastErr = err
+		if h.Addr != "" {
+			break
+		}
 	}
 	tb.Fatalf("start haproxy: %v", lastErr)
 	return ""
@@ -62,11 +66,14 @@ func haproxyBinary(tb testing.TB) string {
 	return ""
 }
 
-func startHAProxy(tb testing.TB, bin, backend string, stats bool) (string, error) {
+func startHAProxy(tb testing.TB, bin string, h HAProxy) (string, error) {
 	tb.Helper()
-	addr, err := FreeLoopbackAddr()
-	if err != nil {
-		return "", err
+	addr := h.Addr
+	if addr == "" {
+		var err error
+		if addr, err = FreeLoopbackAddr(); err != nil {
+			return "", err
+		}
 	}
 	cfg := fmt.Sprintf(`global
     maxconn 256
@@ -79,17 +86,21 @@ frontend fe
     bind %s
     option forwardfor
     default_backend be
+backend be
+    balance roundrobin
 `, addr)
-	if stats {
-		cfg += "    stats enable\n    stats uri /haproxy-stats\n"
+	for _, l := range h.Backend {
+		cfg += "    " + l + "\n"
 	}
-	cfg += "backend be\n" + backend
+	for i, b := range h.Backends {
+		cfg += fmt.Sprintf("    server node%d %s source %s %s\n", i, b, h.Source, h.ServerOptions)
+	}
 	path := filepath.Join(tb.TempDir(), "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return "", err
 	}
 	// -db: stay in the foreground, one process.
-	err = serve(tb, exec.Command(bin, "-db", "-f", path), 10*time.Second, func() bool {
+	_, err := serve(tb, exec.Command(bin, "-db", "-f", path), 10*time.Second, func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			return false

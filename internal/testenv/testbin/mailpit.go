@@ -131,7 +131,7 @@ func startMailpit(tb testing.TB, bin string, extra []string) (*Mailpit, error) {
 	_, port, _ := net.SplitHostPort(smtpAddr)
 	m.SMTPPort, _ = strconv.Atoi(port)
 	client := &http.Client{Timeout: 2 * time.Second}
-	err = serve(tb, cmd, 30*time.Second, func() bool {
+	_, err = serve(tb, cmd, 30*time.Second, func() bool {
 		resp, err := client.Get(m.APIURL + "/api/v1/messages")
 		if err != nil {
 			return false

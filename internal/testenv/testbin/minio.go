@@ -26,39 +26,64 @@ const minioReadyTimeout = 60 * time.Second
 // the binary the test is skipped, or fails under CI=true.
 func StartMinio(tb testing.TB) (endpoint, accessKey, secretKey string) {
 	tb.Helper()
-	bin := Binary(tb, "minio")
-	accessKey = "gatehouse" + randomHex(4)
-	secretKey = randomHex(20)
+	m := StartMinioServer(tb)
+	return m.Endpoint, m.AccessKey, m.SecretKey
+}
+
+// Minio is a running MinIO server that a test can stop and start again on the same address
+// and data, as an S3 outage that ends.
+type Minio struct {
+	// Endpoint is host:port (plain HTTP); AccessKey and SecretKey its root credentials.
+	Endpoint, AccessKey, SecretKey string
+
+	tb       testing.TB
+	bin, dir string
+	console  string
+	stop     func()
+}
+
+// StartMinioServer is StartMinio returning the server, for tests that stop and start it.
+func StartMinioServer(tb testing.TB) *Minio {
+	tb.Helper()
+	m := &Minio{tb: tb, bin: Binary(tb, "minio"), AccessKey: "gatehouse" + randomHex(4), SecretKey: randomHex(20)}
 	var lastErr error
 	for range 3 { // a free port can be taken between probing and binding it
-		endpoint, lastErr = startMinio(tb, bin, accessKey, secretKey)
-		if lastErr == nil {
-			return endpoint, accessKey, secretKey
+		m.dir = tb.TempDir()
+		var err error
+		if m.Endpoint, err = FreeLoopbackAddr(); err != nil {
+			tb.Fatal(err)
+		}
+		if m.console, err = FreeLoopbackAddr(); err != nil {
+			tb.Fatal(err)
+		}
+		if lastErr = m.start(); lastErr == nil {
+			return m
 		}
 	}
 	tb.Fatalf("start minio: %v", lastErr)
-	return "", "", ""
+	return nil
 }
 
-func startMinio(tb testing.TB, bin, accessKey, secretKey string) (string, error) {
-	tb.Helper()
-	dir := tb.TempDir()
-	addr, err := FreeLoopbackAddr()
-	if err != nil {
-		return "", err
+// Stop kills the server (as a crash or a lost network would end it); Start brings it back.
+func (m *Minio) Stop() { m.stop() }
+
+// Start runs the stopped server again on the same address and data and waits until it is live.
+func (m *Minio) Start() {
+	m.tb.Helper()
+	if err := m.start(); err != nil {
+		m.tb.Fatalf("restart minio: %v", err)
 	}
-	console, err := FreeLoopbackAddr()
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", console,
-		"--certs-dir", filepath.Join(dir, "certs"), filepath.Join(dir, "data"))
+}
+
+func (m *Minio) start() error {
+	cmd := exec.Command(m.bin, "server", "--quiet", "--address", m.Endpoint, "--console-address", m.console,
+		"--certs-dir", filepath.Join(m.dir, "certs"), filepath.Join(m.dir, "data"))
 	cmd.Env = append(minioFreeEnv(),
-		"MINIO_ROOT_USER="+accessKey, "MINIO_ROOT_PASSWORD="+secretKey,
-		"MINIO_BROWSER=off", "MINIO_CI_CD=on", "MINIO_UPDATE=off", "HOME="+dir)
+		"MINIO_ROOT_USER="+m.AccessKey, "MINIO_ROOT_PASSWORD="+m.SecretKey,
+		"MINIO_BROWSER=off", "MINIO_CI_CD=on", "MINIO_UPDATE=off", "HOME="+m.dir)
 	client := &http.Client{Timeout: 2 * time.Second}
-	err = serve(tb, cmd, minioReadyTimeout, func() bool {
-		resp, err := client.Get("http://" + addr + "/minio/health/live")
+	stop, err := serve(m.tb, cmd, minioReadyTimeout, func() bool {
+		resp, err := client.Get("http://" + m.Endpoint + "/minio/health/live")
 		if err != nil {
 			return false
 		}
@@ -67,7 +92,8 @@ func startMinio(tb testing.TB, bin, accessKey, secretKey string) (string, error)
 		// header, and S3 requests with "Server not initialized yet").
 		return resp.StatusCode == http.StatusOK && resp.Header.Get("X-Minio-Server-Status") != "unavailable"
 	})
-	return addr, err
+	m.stop = stop
+	return err
 }
 
 // FreeLoopbackAddr returns 127.0.0.1:<port> for a port that was free a moment ago, for a

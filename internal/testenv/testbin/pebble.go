@@ -74,7 +74,7 @@ func startPebble(tb testing.TB, bin, certFile, keyFile string, client *http.Clie
 	// No sleeps before validation, no nonces refused at random: fast and deterministic.
 	cmd.Env = append(os.Environ(), "PEBBLE_VA_ALWAYS_VALID=1", "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0")
 	dir := "https://" + addrs[0] + "/dir"
-	if err := serve(tb, cmd, 30*time.Second, func() bool {
+	if _, err := serve(tb, cmd, 30*time.Second, func() bool {
 		resp, err := client.Get(dir)
 		if err != nil {
 			return false

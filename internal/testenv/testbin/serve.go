@@ -3,27 +3,32 @@ package testbin
 import (
 	"fmt"
 	"os/exec"
+	"sync"
 	"testing"
 	"time"
 )
 
 // serve starts cmd (a server the tests use), collecting its output, and waits up to timeout
-// for ready. It stops the server when the test ends; when it exits first or is not ready in time
-// it is stopped and the error shows its output.
-func serve(tb testing.TB, cmd *exec.Cmd, timeout time.Duration, ready func() bool) error {
+// for ready. It stops the server when the test ends, or earlier through the stop it returns
+// (which may be called any number of times); when it exits first or is not ready in time it is
+// stopped and the error shows its output.
+func serve(tb testing.TB, cmd *exec.Cmd, timeout time.Duration, ready func() bool) (stop func(), err error) {
 	tb.Helper()
 	name := cmd.Path
 	dieWithParent(cmd)
 	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("run %s: %w", name, err)
+		return nil, fmt.Errorf("run %s: %w", name, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-exited
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Kill()
+			<-exited
+		})
 	}
 	var exitErr error
 	died := false
@@ -39,11 +44,12 @@ func serve(tb testing.TB, cmd *exec.Cmd, timeout time.Duration, ready func() boo
 	})
 	switch {
 	case died:
-		return fmt.Errorf("%s exited before it was ready (%v):\n%s", name, exitErr, out.String())
+		stop()
+		return nil, fmt.Errorf("%s exited before it was ready (%v):\n%s", name, exitErr, out.String())
 	case !ok:
 		stop()
-		return fmt.Errorf("%s not ready after %v:\n%s", name, timeout, out.String())
+		return nil, fmt.Errorf("%s not ready after %v:\n%s", name, timeout, out.String())
 	}
 	tb.Cleanup(stop)
-	return nil
+	return stop, nil
 }
