@@ -128,6 +128,8 @@ type Server struct {
 	// pub/sub with GATEHOUSE_REDIS_URL, else PostgreSQL LISTEN/NOTIFY, else (SQLite) this
 	// process only.
 	Bus cachebus.Bus
+	// locks are the named locks every node sees (locks.go); nil on SQLite.
+	locks *sqlstore.Locker
 
 	handler http.Handler
 	http    *http.Server
@@ -197,6 +199,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		s.Close()
 		return nil, err
 	}
+	s.openLocks()
 	s.proxySettings = proxy.NewSettings(store.Proxy, opts.Now, log)
 	s.proxySettings.Follow(s.Bus)
 	digester := token.NewDigester(key)
@@ -441,7 +444,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/v2/", v2Handler(registry.New(registry.Config{Store: s.Store.Registry, Blobs: s.Blobs, Projects: projects, Principals: s.Store.Credentials(),
 		Tokens: s.Tokens, Gate: s.Gate, Realm: s.Config.ExternalURL + "/jwt/auth",
 		UploadSecret: s.Tokens.Key().Derive("registry-upload-state"), Log: s.Log, Now: s.Tokens.Now,
-		RedirectBlobs: s.Config.S3.Redirect, Fence: s.fence}), s.proxy))
+		RedirectBlobs: s.Config.S3.Redirect, Fence: s.fence, UploadLocks: s.uploadLocks()}), s.proxy))
 	mux.Handle("/jwt/auth", jwtauth.New(jwtauth.Config{Issuer: s.Tokens, Auth: s.Auth, Log: s.Log, Services: s.tokenServices(projects)}))
 	packagePatterns := s.mountPackages(mux)
 	mux.HandleFunc("GET /-/health", func(w http.ResponseWriter, r *http.Request) {
