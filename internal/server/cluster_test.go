@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -221,4 +223,45 @@ func TestClusterBusReconnect(t *testing.T) {
 		t.Fatal("a change through B did not reach A within a second after the reconnect")
 	}
 	t.Logf("after the reconnect a change through B reached A in %v (new listener pid %d)", time.Since(start), bus.ListenerPID())
+}
+
+// TestClusterBusHealth: while a node's cache bus is down, /-/ready still answers 200 (the caches
+// are off, so every answer comes from the database: never stale) with "cache_bus": "down: caches
+// off", and gatehouse_cache_bus_up is 0; once the bus is back, both return to normal. The bus is
+// Redis behind a TCP proxy, so it stays down for as long as the test keeps the proxy cut.
+func TestClusterBusHealth(t *testing.T) {
+	u, err := url.Parse(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	redis := testenv.StartTCPProxy(t, u.Host)
+	u.Host = redis.Addr
+	nodes := startCluster(t, 2, func(c *config.Config) { c.RedisURL = u.String() })
+	a := nodes[0]
+	check := func(wantUp bool) (ok bool, why string) {
+		req, _ := http.NewRequest(http.MethodGet, a.URL+"/-/ready", nil)
+		r := do(t, "ready", req)
+		var body map[string]string
+		if err := json.Unmarshal([]byte(r.body), &body); err != nil || r.status != http.StatusOK || body["status"] != "ok" {
+			return false, fmt.Sprintf("ready %d %q", r.status, r.body)
+		}
+		v, _ := parseMetrics(t, getMetrics(t, a, "").body).value("gatehouse_cache_bus_up", nil)
+		if wantUp {
+			return body["cache_bus"] == "" && v == 1, fmt.Sprintf("ready %q, gatehouse_cache_bus_up %v", r.body, v)
+		}
+		return body["cache_bus"] == "down: caches off" && v == 0, fmt.Sprintf("ready %q, gatehouse_cache_bus_up %v", r.body, v)
+	}
+	if ok, why := check(true); !ok {
+		t.Fatalf("at start: %s, want up", why)
+	}
+	redis.Cut()
+	var why string
+	if !testenv.Eventually(15*time.Second, func() (ok bool) { ok, why = check(false); return ok }) {
+		t.Fatalf("with Redis cut: %s, want 200 with the bus down", why)
+	}
+	t.Logf("with Redis cut: %s", why)
+	redis.Restore()
+	if !testenv.Eventually(15*time.Second, func() (ok bool) { ok, why = check(true); return ok }) {
+		t.Fatalf("with Redis back: %s, want up", why)
+	}
 }

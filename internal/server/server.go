@@ -199,6 +199,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		s.Close()
 		return nil, err
 	}
+	s.Metrics.CacheBus(s.Bus.Healthy)
 	s.openLocks()
 	s.proxySettings = proxy.NewSettings(store.Proxy, opts.Now, log)
 	s.proxySettings.Follow(s.Bus)
