@@ -231,7 +231,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return s.Repos.Create(ctx, p.ID)
 	}
 	s.Namespaces.OnProjectDeleted = func(ctx context.Context, id int64) error {
-		return s.Bus.Publish(ctx, cachebus.Projects, strconv.FormatInt(id, 10))
+		return errors.Join(s.Repos.Remove(ctx, id), s.Bus.Publish(ctx, cachebus.Projects, strconv.FormatInt(id, 10)))
+	}
+	if err := s.Repos.Sweep(ctx); err != nil {
+		log.Warn("remove leftovers of repository creations and deletions", "err", err)
 	}
 	if err := s.openRegistry(ctx, key, opts.Now); err != nil {
 		s.Close()
