@@ -10,12 +10,12 @@
 //
 // Cache: manifests and blobs are stored byte for byte in the shared blob store under their
 // digests and recorded per group. A miss is fetched from the upstream once per digest or tag
-// however many clients ask at once (singleflight; for blobs across the nodes too, FetchLocks); a blob is teed to the first client and to a
-// blob upload at the same time, and the upload is committed only after a full copy whose digest
-// is verified, on a context detached from the client with a timeout, so neither a client that
-// goes away nor an upstream that sends wrong bytes leaves a partial or false cache entry. The
-// client's last chunk is held back until that check passes, so it never receives a complete
-// blob with the wrong digest either. A cached tag older than the TTL is checked with a HEAD
+// however many clients ask at once (singleflight; a blob across the nodes too, FetchLocks); a
+// blob is teed to the first client and to a blob upload at the same time, and the upload is
+// committed only after a full copy whose digest is verified, on a context detached from the
+// client with a timeout, so neither a client that goes away nor an upstream that sends wrong
+// bytes leaves a partial or false cache entry. The client's last chunk is held back until that
+// check passes, so it never receives a complete blob with the wrong digest either. A cached tag older than the TTL is checked with a HEAD
 // (the upstream's Docker-Content-Digest decides); when the upstream cannot be reached the cached
 // copy is served.
 package proxy
