@@ -15,9 +15,9 @@
 // committed only after a full copy whose digest is verified, on a context detached from the
 // client with a timeout, so neither a client that goes away nor an upstream that sends wrong
 // bytes leaves a partial or false cache entry. The client's last chunk is held back until that
-// check passes, so it never receives a complete blob with the wrong digest either. A cached tag older than the TTL is checked with a HEAD
-// (the upstream's Docker-Content-Digest decides); when the upstream cannot be reached the cached
-// copy is served.
+// check passes, so it never receives a complete blob with the wrong digest either. A cached tag
+// older than the TTL is checked with a HEAD (the upstream's Docker-Content-Digest decides);
+// when the upstream cannot be reached the cached copy is served.
 package proxy
 
 import (
