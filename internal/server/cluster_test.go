@@ -228,40 +228,60 @@ func TestClusterBusReconnect(t *testing.T) {
 // TestClusterBusHealth: while a node's cache bus is down, /-/ready still answers 200 (the caches
 // are off, so every answer comes from the database: never stale) with "cache_bus": "down: caches
 // off", and gatehouse_cache_bus_up is 0; once the bus is back, both return to normal. The bus is
-// Redis behind a TCP proxy, so it stays down for as long as the test keeps the proxy cut.
+// behind a TCP proxy, so it stays down for as long as the test keeps the proxy cut: Redis pub/sub
+// (the database still answers: 200), and PostgreSQL LISTEN/NOTIFY, where the cut takes the
+// database too (503 "database unavailable", still naming the bus).
 func TestClusterBusHealth(t *testing.T) {
-	u, err := url.Parse(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	redis := testenv.StartTCPProxy(t, u.Host)
-	u.Host = redis.Addr
-	nodes := startCluster(t, 2, func(c *config.Config) { c.RedisURL = u.String() })
-	a := nodes[0]
-	check := func(wantUp bool) (ok bool, why string) {
-		req, _ := http.NewRequest(http.MethodGet, a.URL+"/-/ready", nil)
-		r := do(t, "ready", req)
-		var body map[string]string
-		if err := json.Unmarshal([]byte(r.body), &body); err != nil || r.status != http.StatusOK || body["status"] != "ok" {
-			return false, fmt.Sprintf("ready %d %q", r.status, r.body)
-		}
-		v, _ := parseMetrics(t, getMetrics(t, a, "").body).value("gatehouse_cache_bus_up", nil)
-		if wantUp {
-			return body["cache_bus"] == "" && v == 1, fmt.Sprintf("ready %q, gatehouse_cache_bus_up %v", r.body, v)
-		}
-		return body["cache_bus"] == "down: caches off" && v == 0, fmt.Sprintf("ready %q, gatehouse_cache_bus_up %v", r.body, v)
-	}
-	if ok, why := check(true); !ok {
-		t.Fatalf("at start: %s, want up", why)
-	}
-	redis.Cut()
-	var why string
-	if !testenv.Eventually(15*time.Second, func() (ok bool) { ok, why = check(false); return ok }) {
-		t.Fatalf("with Redis cut: %s, want 200 with the bus down", why)
-	}
-	t.Logf("with Redis cut: %s", why)
-	redis.Restore()
-	if !testenv.Eventually(15*time.Second, func() (ok bool) { ok, why = check(true); return ok }) {
-		t.Fatalf("with Redis back: %s, want up", why)
+	for _, tc := range []struct {
+		name       string
+		wantStatus int
+		wantReady  string
+	}{
+		{"redis", http.StatusOK, "ok"},
+		{"postgres", http.StatusServiceUnavailable, "database unavailable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cut *testenv.TCPProxy
+			var opt testenv.ServerOption
+			if tc.name == "redis" {
+				u, err := url.Parse(testenv.RedisURL(t))
+				if err != nil {
+					t.Fatal(err)
+				}
+				cut = testenv.StartTCPProxy(t, u.Host)
+				u.Host = cut.Addr
+				opt = func(c *config.Config) { c.RedisURL = u.String() }
+			} else {
+				var db string
+				cut, db = viaProxy(t, testenv.PostgresURL(t))
+				opt = func(c *config.Config) { c.DatabaseURL = db }
+			}
+			a := testenv.StartServer(t, opt)
+			check := func(wantUp bool) (ok bool, why string) {
+				req, _ := http.NewRequest(http.MethodGet, a.URL+"/-/ready", nil)
+				r := do(t, "ready", req)
+				var body map[string]string
+				_ = json.Unmarshal([]byte(r.body), &body)
+				v, _ := parseMetrics(t, getMetrics(t, a, "").body).value("gatehouse_cache_bus_up", nil)
+				why = fmt.Sprintf("ready %d %q, gatehouse_cache_bus_up %v", r.status, r.body, v)
+				if wantUp {
+					return r.status == http.StatusOK && body["status"] == "ok" && body["cache_bus"] == "" && v == 1, why
+				}
+				return r.status == tc.wantStatus && body["status"] == tc.wantReady && body["cache_bus"] == "down: caches off" && v == 0, why
+			}
+			if ok, why := check(true); !ok {
+				t.Fatalf("at start: %s, want up", why)
+			}
+			cut.Cut()
+			var why string
+			if !testenv.Eventually(20*time.Second, func() (ok bool) { ok, why = check(false); return ok }) {
+				t.Fatalf("with the bus cut: %s, want %d %q with the bus down", why, tc.wantStatus, tc.wantReady)
+			}
+			t.Logf("with the bus cut: %s", why)
+			cut.Restore()
+			if !testenv.Eventually(20*time.Second, func() (ok bool) { ok, why = check(true); return ok }) {
+				t.Fatalf("with the bus back: %s, want up", why)
+			}
+		})
 	}
 }
