@@ -7,15 +7,18 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
@@ -43,17 +46,90 @@ func (r *Repos) Dir(id int64) string {
 	return filepath.Join(r.Root, strconv.FormatInt(id, 10)+".git")
 }
 
-// Create makes an empty bare repository for project id with HEAD on main; on failure it leaves
-// no directory behind.
+// Create makes an empty bare repository for project id with HEAD on main. It is made under a
+// temporary name in Root and renamed into place, so no node sharing Root (docs/operations.md)
+// ever sees half a repository; on failure nothing is left behind.
 func (r *Repos) Create(ctx context.Context, id int64) error {
 	if err := os.MkdirAll(r.Root, 0o750); err != nil {
 		return err
 	}
-	if err := (gitexec.Git{Bin: r.GitBin}).Run(ctx, "init", "--bare", "--quiet", "--initial-branch=main", r.Dir(id)); err != nil {
-		_ = os.RemoveAll(r.Dir(id)) // no half-made repository left behind
+	tmp := filepath.Join(r.Root, tmpPrefix+strconv.FormatInt(id, 10)+"-"+rand.Text())
+	if err := (gitexec.Git{Bin: r.GitBin}).Run(ctx, "init", "--bare", "--quiet", "--initial-branch=main", tmp); err != nil {
+		_ = os.RemoveAll(tmp)
 		return err
 	}
+	// rename(2) refuses to replace a non-empty directory: an existing repository is never
+	// overwritten.
+	if err := os.Rename(tmp, r.Dir(id)); err != nil {
+		_ = os.RemoveAll(tmp)
+		return fmt.Errorf("create repository of project %d: %w", id, err)
+	}
 	return nil
+}
+
+// Names in Root that are not repositories: one being created, one being deleted.
+const (
+	tmpPrefix     = ".tmp-"
+	deletedPrefix = ".deleted-"
+)
+
+// Remove deletes project id's repository. It is first renamed out of the way, so every node
+// sharing Root finds no repository at once (a git already running on it works on in the renamed
+// directory and fails once it is gone), then removed. A missing repository is not an error.
+func (r *Repos) Remove(ctx context.Context, id int64) error {
+	trash := filepath.Join(r.Root, deletedPrefix+strconv.FormatInt(id, 10)+"-"+rand.Text())
+	if err := os.Rename(r.Dir(id), trash); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("remove repository of project %d: %w", id, err)
+	}
+	return removeAll(ctx, trash)
+}
+
+// removeAll removes dir, again if a git still writing into it made it non-empty meanwhile.
+func removeAll(ctx context.Context, dir string) error {
+	var err error
+	for range 20 {
+		if err = os.RemoveAll(dir); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("remove %s: %w", filepath.Base(dir), err)
+}
+
+// leftoverAge is how old a temporary or deleted directory must be before Sweep removes it: far
+// longer than any repository creation or removal takes, on any node.
+const leftoverAge = time.Hour
+
+// Sweep removes what a node that died while creating or deleting a repository left in Root:
+// directories under the temporary or deleted names older than an hour.
+func (r *Repos) Sweep(ctx context.Context) error {
+	entries, err := os.ReadDir(r.Root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), tmpPrefix) && !strings.HasPrefix(e.Name(), deletedPrefix) {
+			continue
+		}
+		if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < leftoverAge {
+			continue
+		}
+		if err := removeAll(ctx, filepath.Join(r.Root, e.Name())); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // checkTimeout bounds `git version` at start-up, so a git that hangs is an error, not a hang.
@@ -228,7 +304,14 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, project *namespace
 	ctx := r.Context()
 	dir := h.cfg.Repos.Dir(project.ID)
 	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
-		h.internal(w, r, fmt.Errorf("repository of project %d missing: %w", project.ID, err))
+		if !errors.Is(err, fs.ErrNotExist) {
+			h.internal(w, r, fmt.Errorf("repository of project %d: %w", project.ID, err))
+			return
+		}
+		// The project is being created or deleted through another node (its row and its
+		// repository change one after the other).
+		h.cfg.Log.WarnContext(ctx, "project without a repository", "request_id", httpx.RequestID(ctx), "project_id", project.ID)
+		http.Error(w, "repository not found", http.StatusNotFound)
 		return
 	}
 	var extra []string

@@ -119,6 +119,19 @@ func (m *Metrics) DB(db *sql.DB) {
 	prometheus.WrapRegistererWithPrefix(Prefix, m.reg).MustRegister(collectors.NewDBStatsCollector(db, "gatehouse"))
 }
 
+// CacheBus exports gatehouse_cache_bus_up: 1 while up reports that the cache invalidation bus
+// delivers, 0 while it is down and the caches are off (docs/architecture.md §4.5). up is read at
+// each scrape.
+func (m *Metrics) CacheBus(up func() bool) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: Prefix + "cache_bus_up",
+		Help: "Whether this node's cache invalidation bus delivers (1) or is down, caches off (0)."}, func() float64 {
+		if up() {
+			return 1
+		}
+		return 0
+	}))
+}
+
 // statusClasses are the status_class labels by status/100; 0 is anything outside 1xx–5xx.
 var statusClasses = [6]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
 

@@ -114,9 +114,18 @@ func (u upstreamReader) Read(p []byte) (int, error) {
 
 // fetchBlob copies blob d from the upstream into the blob store and, at the same time, to
 // sink; it commits only a full copy with digest d (Commit verifies it) and only then lets sink
-// send its last chunk. Bytes the store already has (for another group, or the registry) are
+// send its last chunk. With FetchLocks, one node at a time runs it for d. Bytes the store already has (for another group, or the registry) are
 // not fetched again: the upstream need only confirm it serves d for this image.
 func (h *Handler) fetchBlob(ctx context.Context, image string, d blob.Digest, sink *clientSink) (blob.Info, error) {
+	if h.cfg.FetchLocks != nil {
+		// Another node fetching d holds this until it has committed (or failed): the Stat
+		// below then finds the bytes.
+		unlock, err := h.cfg.FetchLocks.Lock(ctx, "proxy-blob:"+string(d))
+		if err != nil {
+			return blob.Info{}, err
+		}
+		defer unlock()
+	}
 	if info, err := h.cfg.Blobs.Stat(ctx, d); err == nil {
 		if _, err := h.cfg.Upstream.headBlob(ctx, image, d); err != nil {
 			return blob.Info{}, err

@@ -10,17 +10,18 @@
 //
 // Cache: manifests and blobs are stored byte for byte in the shared blob store under their
 // digests and recorded per group. A miss is fetched from the upstream once per digest or tag
-// however many clients ask at once (singleflight); a blob is teed to the first client and to a
-// blob upload at the same time, and the upload is committed only after a full copy whose digest
-// is verified, on a context detached from the client with a timeout, so neither a client that
-// goes away nor an upstream that sends wrong bytes leaves a partial or false cache entry. The
-// client's last chunk is held back until that check passes, so it never receives a complete
-// blob with the wrong digest either. A cached tag older than the TTL is checked with a HEAD
-// (the upstream's Docker-Content-Digest decides); when the upstream cannot be reached the cached
-// copy is served.
+// however many clients ask at once (singleflight; a blob across the nodes too, FetchLocks); a
+// blob is teed to the first client and to a blob upload at the same time, and the upload is
+// committed only after a full copy whose digest is verified, on a context detached from the
+// client with a timeout, so neither a client that goes away nor an upstream that sends wrong
+// bytes leaves a partial or false cache entry. The client's last chunk is held back until that
+// check passes, so it never receives a complete blob with the wrong digest either. A cached tag
+// older than the TTL is checked with a HEAD (the upstream's Docker-Content-Digest decides);
+// when the upstream cannot be reached the cached copy is served.
 package proxy
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -67,6 +68,19 @@ type Config struct {
 	Log   *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// FetchLocks, when set, let one node of a cluster at a time fetch a blob from the
+	// upstream; nil leaves the de-duplication to this process (enough for one node).
+	FetchLocks FetchLocks
+}
+
+// FetchLocks serialise the upstream fetches of one blob across every node of a cluster
+// (docs/architecture.md §4.5): the node that waited finds the blob in the shared store and
+// only asks the upstream to confirm it (a HEAD), so N nodes pulling one uncached blob at once
+// download it once.
+type FetchLocks interface {
+	// Lock waits until it holds key and returns the function that releases it; ctx ending
+	// stops the wait with ctx's error.
+	Lock(ctx context.Context, key string) (unlock func(), err error)
 }
 
 // Handler serves the dependency proxy's part of /v2/ (see Matches).

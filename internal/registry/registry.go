@@ -53,13 +53,15 @@ type Config struct {
 	Log   *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// UploadLocks serialise the requests on one upload session; nil means within this process
+	// only, enough for one node.
+	UploadLocks UploadLocks
 }
 
 // Handler serves /v2/.
 type Handler struct {
-	cfg     Config
-	gate    *ocihttp.Gate
-	uploads uploadLocks
+	cfg  Config
+	gate *ocihttp.Gate
 }
 
 // New returns the registry handler.
@@ -72,6 +74,9 @@ func New(cfg Config) *Handler {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.UploadLocks == nil {
+		cfg.UploadLocks = new(localUploadLocks)
 	}
 	return &Handler{cfg: cfg, gate: &ocihttp.Gate{Tokens: cfg.Tokens,
 		Services: []string{cfg.Service}, Principals: cfg.Principals, Gate: cfg.Gate, Realm: cfg.Realm, Now: cfg.Now}}

@@ -16,16 +16,36 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/ocihttp"
 )
 
-// uploadLocks serialize requests on one upload session within this process (a client never
-// sends two chunks at once, but nothing stops a broken one).
-type uploadLocks [64]sync.Mutex
+// UploadLocks serialise the requests on one upload session across every node of a cluster
+// (docs/architecture.md §4.5): a chunk appended on one node while another appends the same range
+// would mix their bytes under one hash state. A client never sends two at once, but nothing
+// stops a broken one.
+type UploadLocks interface {
+	// Lock waits until it holds key and returns the function that releases it; ctx ending
+	// stops the wait with ctx's error.
+	Lock(ctx context.Context, key string) (unlock func(), err error)
+}
 
-func (l *uploadLocks) lock(id string) func() {
+// localUploadLocks serialise the requests on one upload session within this process: enough for
+// one node (SQLite), used when Config.UploadLocks is nil.
+type localUploadLocks [64]sync.Mutex
+
+func (l *localUploadLocks) Lock(_ context.Context, id string) (func(), error) {
 	f := fnv.New32a()
 	f.Write([]byte(id))
 	m := &l[f.Sum32()%uint32(len(l))]
 	m.Lock()
-	return m.Unlock
+	return m.Unlock, nil
+}
+
+// lockUpload takes the lock of upload id, or answers the error and returns nil.
+func (h *Handler) lockUpload(w http.ResponseWriter, r *http.Request, id string) func() {
+	unlock, err := h.cfg.UploadLocks.Lock(r.Context(), "registry-upload:"+id)
+	if err != nil {
+		h.writeError(w, r, err)
+		return nil
+	}
+	return unlock
 }
 
 // uploadLocation is the URL of an upload session: the store's upload id plus a MAC binding it to
@@ -272,7 +292,11 @@ func chunkRange(r *http.Request, wr blob.Writer) (int64, error) {
 // servePatchUpload answers PATCH <upload location>: append one chunk (in order, else 416) or
 // stream the whole blob.
 func (h *Handler) servePatchUpload(w http.ResponseWriter, r *http.Request, rt route, _ grant) {
-	defer h.uploads.lock(rt.Upload)()
+	unlock := h.lockUpload(w, r, rt.Upload)
+	if unlock == nil {
+		return
+	}
+	defer unlock()
 	wr, err := h.resume(r, rt)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -307,7 +331,11 @@ func (h *Handler) rangeHeaders(w http.ResponseWriter, rt route, size int64, err 
 // servePutUpload answers PUT <upload location>?digest=: append the optional last chunk, verify
 // the digest, commit (making the blob visible) and link it into the repository.
 func (h *Handler) servePutUpload(w http.ResponseWriter, r *http.Request, rt route, g grant) {
-	defer h.uploads.lock(rt.Upload)()
+	unlock := h.lockUpload(w, r, rt.Upload)
+	if unlock == nil {
+		return
+	}
+	defer unlock()
 	d, err := blob.ParseDigest(r.URL.Query().Get("digest"))
 	if err != nil {
 		h.writeError(w, r, ocihttp.Fail(ocihttp.CodeDigestInvalid, "a valid ?digest= is required"))
@@ -335,7 +363,11 @@ func (h *Handler) servePutUpload(w http.ResponseWriter, r *http.Request, rt rout
 
 // serveUploadStatus answers GET <upload location>: 204 with the range received so far.
 func (h *Handler) serveUploadStatus(w http.ResponseWriter, r *http.Request, rt route, _ grant) {
-	defer h.uploads.lock(rt.Upload)()
+	unlock := h.lockUpload(w, r, rt.Upload)
+	if unlock == nil {
+		return
+	}
+	defer unlock()
 	wr, err := h.resume(r, rt)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -351,7 +383,11 @@ func (h *Handler) serveUploadStatus(w http.ResponseWriter, r *http.Request, rt r
 
 // serveCancelUpload answers DELETE <upload location>: the session and its data are discarded.
 func (h *Handler) serveCancelUpload(w http.ResponseWriter, r *http.Request, rt route, _ grant) {
-	defer h.uploads.lock(rt.Upload)()
+	unlock := h.lockUpload(w, r, rt.Upload)
+	if unlock == nil {
+		return
+	}
+	defer unlock()
 	wr, err := h.resume(r, rt)
 	if err != nil {
 		h.writeError(w, r, err)

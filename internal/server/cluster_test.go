@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -221,4 +223,65 @@ func TestClusterBusReconnect(t *testing.T) {
 		t.Fatal("a change through B did not reach A within a second after the reconnect")
 	}
 	t.Logf("after the reconnect a change through B reached A in %v (new listener pid %d)", time.Since(start), bus.ListenerPID())
+}
+
+// TestClusterBusHealth: while a node's cache bus is down, /-/ready still answers 200 (the caches
+// are off, so every answer comes from the database: never stale) with "cache_bus": "down: caches
+// off", and gatehouse_cache_bus_up is 0; once the bus is back, both return to normal. The bus is
+// behind a TCP proxy, so it stays down for as long as the test keeps the proxy cut: Redis pub/sub
+// (the database still answers: 200), and PostgreSQL LISTEN/NOTIFY, where the cut takes the
+// database too (503 "database unavailable", still naming the bus).
+func TestClusterBusHealth(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		wantStatus int
+		wantReady  string
+	}{
+		{"redis", http.StatusOK, "ok"},
+		{"postgres", http.StatusServiceUnavailable, "database unavailable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cut *testenv.TCPProxy
+			var opt testenv.ServerOption
+			if tc.name == "redis" {
+				u, err := url.Parse(testenv.RedisURL(t))
+				if err != nil {
+					t.Fatal(err)
+				}
+				cut = testenv.StartTCPProxy(t, u.Host)
+				u.Host = cut.Addr
+				opt = func(c *config.Config) { c.RedisURL = u.String() }
+			} else {
+				var db string
+				cut, db = viaProxy(t, testenv.PostgresURL(t))
+				opt = func(c *config.Config) { c.DatabaseURL = db }
+			}
+			a := testenv.StartServer(t, opt)
+			check := func(wantUp bool) (ok bool, why string) {
+				req, _ := http.NewRequest(http.MethodGet, a.URL+"/-/ready", nil)
+				r := do(t, "ready", req)
+				var body map[string]string
+				_ = json.Unmarshal([]byte(r.body), &body)
+				v, _ := parseMetrics(t, getMetrics(t, a, "").body).value("gatehouse_cache_bus_up", nil)
+				why = fmt.Sprintf("ready %d %q, gatehouse_cache_bus_up %v", r.status, r.body, v)
+				if wantUp {
+					return r.status == http.StatusOK && body["status"] == "ok" && body["cache_bus"] == "" && v == 1, why
+				}
+				return r.status == tc.wantStatus && body["status"] == tc.wantReady && body["cache_bus"] == "down: caches off" && v == 0, why
+			}
+			if ok, why := check(true); !ok {
+				t.Fatalf("at start: %s, want up", why)
+			}
+			cut.Cut()
+			var why string
+			if !testenv.Eventually(20*time.Second, func() (ok bool) { ok, why = check(false); return ok }) {
+				t.Fatalf("with the bus cut: %s, want %d %q with the bus down", why, tc.wantStatus, tc.wantReady)
+			}
+			t.Logf("with the bus cut: %s", why)
+			cut.Restore()
+			if !testenv.Eventually(20*time.Second, func() (ok bool) { ok, why = check(true); return ok }) {
+				t.Fatalf("with the bus back: %s, want up", why)
+			}
+		})
+	}
 }

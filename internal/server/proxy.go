@@ -17,7 +17,8 @@ func (s *Server) openProxy() error {
 	}
 	s.proxy = proxy.New(proxy.Config{Store: s.Store.Proxy, Blobs: s.Blobs, Groups: s.Namespaces, Principals: s.Store.Credentials(),
 		Tokens: s.Tokens, Gate: s.Gate, Upstream: up, Realm: s.Config.ExternalURL + "/jwt/auth",
-		TagTTL: cfg.TagTTL, RedirectBlobs: s.Config.S3.Redirect, Fence: s.fence, Log: s.Log, Now: s.Tokens.Now})
+		TagTTL: cfg.TagTTL, RedirectBlobs: s.Config.S3.Redirect, Fence: s.fence, Log: s.Log, Now: s.Tokens.Now,
+		FetchLocks: s.fetchLocks()})
 	return nil
 }
 

@@ -14,13 +14,20 @@ const readyTimeout = 2 * time.Second
 
 // ready answers GET /-/ready (docs/design.md §9.4): 200 while the node should get traffic,
 // 503 naming the reason while it drains or while the database or the blob store does not
-// answer. /-/health stays liveness only.
+// answer. /-/health stays liveness only. A cache bus that is down keeps the node ready (its
+// caches are off, so every answer comes from the database: slower, never stale) but shows in
+// the body, "cache_bus": "down: caches off" (and in gatehouse_cache_bus_up).
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	body := map[string]string{"status": "ok"}
+	if !s.Bus.Healthy() {
+		body["cache_bus"] = "down: caches off"
+	}
 	if status := s.readiness(r.Context()); status != "" {
-		httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": status})
+		body["status"] = status
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, body)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	httpx.WriteJSON(w, http.StatusOK, body)
 }
 
 // readiness returns why the node is not ready, or "" when it is.

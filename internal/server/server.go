@@ -128,6 +128,8 @@ type Server struct {
 	// pub/sub with GATEHOUSE_REDIS_URL, else PostgreSQL LISTEN/NOTIFY, else (SQLite) this
 	// process only.
 	Bus cachebus.Bus
+	// locks are the named locks every node sees (locks.go); nil on SQLite.
+	locks *sqlstore.Locker
 
 	handler http.Handler
 	http    *http.Server
@@ -197,6 +199,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		s.Close()
 		return nil, err
 	}
+	s.Metrics.CacheBus(s.Bus.Healthy)
+	s.openLocks()
 	s.proxySettings = proxy.NewSettings(store.Proxy, opts.Now, log)
 	s.proxySettings.Follow(s.Bus)
 	digester := token.NewDigester(key)
@@ -227,7 +231,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return s.Repos.Create(ctx, p.ID)
 	}
 	s.Namespaces.OnProjectDeleted = func(ctx context.Context, id int64) error {
-		return s.Bus.Publish(ctx, cachebus.Projects, strconv.FormatInt(id, 10))
+		return errors.Join(s.Repos.Remove(ctx, id), s.Bus.Publish(ctx, cachebus.Projects, strconv.FormatInt(id, 10)))
+	}
+	if err := s.Repos.Sweep(ctx); err != nil {
+		log.Warn("remove leftovers of repository creations and deletions", "err", err)
 	}
 	if err := s.openRegistry(ctx, key, opts.Now); err != nil {
 		s.Close()
@@ -441,7 +448,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/v2/", v2Handler(registry.New(registry.Config{Store: s.Store.Registry, Blobs: s.Blobs, Projects: projects, Principals: s.Store.Credentials(),
 		Tokens: s.Tokens, Gate: s.Gate, Realm: s.Config.ExternalURL + "/jwt/auth",
 		UploadSecret: s.Tokens.Key().Derive("registry-upload-state"), Log: s.Log, Now: s.Tokens.Now,
-		RedirectBlobs: s.Config.S3.Redirect, Fence: s.fence}), s.proxy))
+		RedirectBlobs: s.Config.S3.Redirect, Fence: s.fence, UploadLocks: s.uploadLocks()}), s.proxy))
 	mux.Handle("/jwt/auth", jwtauth.New(jwtauth.Config{Issuer: s.Tokens, Auth: s.Auth, Log: s.Log, Services: s.tokenServices(projects)}))
 	packagePatterns := s.mountPackages(mux)
 	mux.HandleFunc("GET /-/health", func(w http.ResponseWriter, r *http.Request) {

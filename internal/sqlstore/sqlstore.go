@@ -40,18 +40,23 @@ type dialect struct {
 	migrations  string // folder in migrations/
 	isUnique    func(error) bool
 	isReference func(error) bool
+	// nowMicros is the database's clock in Unix microseconds, for times several nodes compare
+	// (LockStore), so the nodes' own clocks need not agree.
+	nowMicros string
 }
 
 var sqliteDialect = dialect{
 	name: "sqlite", migrations: "migrations/sqlite",
 	isUnique:    func(err error) bool { return strings.Contains(err.Error(), "UNIQUE constraint failed") },
 	isReference: func(err error) bool { return strings.Contains(err.Error(), "FOREIGN KEY constraint failed") },
+	nowMicros:   `CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)`,
 }
 
 var postgresDialect = dialect{
 	name: "postgres", positional: true, migrations: "migrations/postgres",
 	isUnique:    func(err error) bool { return pgCode(err) == "23505" },
 	isReference: func(err error) bool { return pgCode(err) == "23503" },
+	nowMicros:   `CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)`,
 }
 
 func pgCode(err error) string {
@@ -94,6 +99,7 @@ type Stores struct {
 	Leases     *LeaseStore     // the daily jobs' leases
 	GC         *GCStore        // garbage collection's deletion fence (and the leases)
 	Ban        *BanStore       // the failed-authentication ban's windows, shared by the nodes
+	Locks      *LockStore      // named locks shared by the nodes (upload sessions, proxy fetches)
 }
 
 // Credentials re-reads the credential behind a bearer token (access.Credentials) for the
@@ -118,6 +124,7 @@ func New(db *DB) *Stores {
 		Registry: &RegistryStore{c}, Proxy: &ProxyStore{c}, Packages: &PackageStore{c},
 		Settings: &SettingsStore{c}, Sessions: &SessionStore{c}, Expiry: &ExpiryStore{c},
 		Leases: leases, GC: &GCStore{leases}, Ban: &BanStore{conn: c},
+		Locks: &LockStore{c},
 	}
 }
 

@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.Stores) {
 	t.Run("audit_events", func(t *testing.T) { testAuditEvents(t, migrated(t)) })
 	t.Run("deploy_token_usage", func(t *testing.T) { testDeployTokenUsage(t, migrated(t)) })
 	t.Run("external_authorization", func(t *testing.T) { testExternalAuthorization(t, migrated(t)) })
+	t.Run("cluster_locks", func(t *testing.T) { testClusterLocks(t, migrated(t)) })
 }
 
 // t0 is the suite's reference instant, with microsecond precision so it survives the round trip.
