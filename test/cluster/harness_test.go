@@ -16,6 +16,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -353,13 +354,7 @@ func startCluster(t *testing.T) *cluster {
 	// are unready (a shared dependency is down), HAProxy falls back to all of them (the backup
 	// servers, unchecked), so Git keeps working through an S3 outage and clients get
 	// Gatehouse's own 503s, as Envoy's panic threshold does by default.
-	lines := []string{"option httpchk GET /-/ready", "http-check expect status 200", "option redispatch",
-		"retries 3",
-		// Retry what never reached a node or got no answer (a node that just closed its
-		// listener or an idle connection), never a 503: Gatehouse answers 503 when a shared
-		// dependency is down, and another node would only answer the same, later.
-		"retry-on conn-failure empty-response junk-response", "option allbackups",
-		"stats enable", "stats uri /-/haproxy"}
+	lines := append(slices.Clone(balancerLines), "stats enable", "stats uri /-/haproxy")
 	for i, n := range c.nodes {
 		backends[i] = n.addr
 		lines = append(lines, fmt.Sprintf("server all%d %s source 127.0.0.1 backup", i, n.addr))
@@ -369,6 +364,15 @@ func startCluster(t *testing.T) *cluster {
 	c.waitInRotation(t, 0, 1, 2)
 	return c
 }
+
+// balancerLines are the backend settings docs/operations.md's HAProxy example has
+// (TestBackendInDocs), but for its servers and check interval.
+var balancerLines = []string{"option httpchk GET /-/ready", "http-check expect status 200", "option redispatch",
+	"retries 3",
+	// Retry what never reached a node or got no answer (a node that just closed its
+	// listener or an idle connection), never a 503: Gatehouse answers 503 when a shared
+	// dependency is down, and another node would only answer the same, later.
+	"retry-on conn-failure empty-response junk-response", "option allbackups"}
 
 func copyEnv(s []string) []string { return append([]string(nil), s...) }
 
