@@ -77,13 +77,13 @@ func New() *Metrics {
 		Help: "Ban events: banned (a failure that bans its address or identity), refused (an attempt refused while banned)."},
 		[]string{"event"})).(*prometheus.CounterVec)
 	m.jobRuns = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: Prefix + "job_runs_total",
-		Help: "Background job runs on this node, by job and outcome (ok, failed, skipped: another node holds the lease)."},
-		[]string{"job", "outcome"})).(*prometheus.CounterVec)
+		Help: "Background job runs on this node, by job_name and outcome (ok, failed, skipped: another node holds the lease)."},
+		[]string{"job_name", "outcome"})).(*prometheus.CounterVec)
 	m.jobDuration = f(prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: Prefix + "job_duration_seconds",
-		Help: "Duration of background job runs that did work (ok or failed), by job.", Buckets: durationBuckets},
-		[]string{"job"})).(*prometheus.HistogramVec)
+		Help: "Duration of background job runs that did work (ok or failed), by job_name.", Buckets: durationBuckets},
+		[]string{"job_name"})).(*prometheus.HistogramVec)
 	m.jobSuccess = f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: Prefix + "job_last_success_timestamp_seconds",
-		Help: "When a job last finished successfully on this node (Unix time), by job."}, []string{"job"})).(*prometheus.GaugeVec)
+		Help: "When a job last finished successfully on this node (Unix time), by job_name."}, []string{"job_name"})).(*prometheus.GaugeVec)
 	m.s3Requests = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: Prefix + "s3_requests_total",
 		Help: "Requests to the S3 blob store, by operation and status class (error: no answer)."},
 		[]string{"operation", "status_class"})).(*prometheus.CounterVec)

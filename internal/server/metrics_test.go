@@ -188,9 +188,9 @@ func TestMetricsCountRealTraffic(t *testing.T) {
 	m.atLeast(t, 1, "gatehouse_auth_ban_events_total", map[string]string{"event": "refused"})
 	// The jobs.
 	for _, job := range []string{"usage_flush", "gc", "deploy_token_expiry", "audit_retention"} {
-		m.atLeast(t, 1, "gatehouse_job_runs_total", map[string]string{"job": job, "outcome": "ok"})
-		m.atLeast(t, 1, "gatehouse_job_duration_seconds", map[string]string{"job": job})
-		m.atLeast(t, 1, "gatehouse_job_last_success_timestamp_seconds", map[string]string{"job": job})
+		m.atLeast(t, 1, "gatehouse_job_runs_total", map[string]string{"job_name": job, "outcome": "ok"})
+		m.atLeast(t, 1, "gatehouse_job_duration_seconds", map[string]string{"job_name": job})
+		m.atLeast(t, 1, "gatehouse_job_last_success_timestamp_seconds", map[string]string{"job_name": job})
 	}
 	// The database pool, the build and the Go runtime.
 	m.atLeast(t, 1, "gatehouse_go_sql_max_open_connections", map[string]string{"db_name": "gatehouse"})
