@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
@@ -148,13 +147,20 @@ func writeToken(w http.ResponseWriter, tr tokenResponse) {
 // plainJSON reports whether s is the same inside a JSON string: letters, digits and "-_.:+".
 func plainJSON(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.:+", c) >= 0) {
+		if !plainByte[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// plainByte are the bytes plainJSON accepts.
+var plainByte = func() (t [256]bool) {
+	for _, c := range []byte("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:+") {
+		t[c] = true
+	}
+	return t
+}()
 
 // grant asks the service's grantor about every scope and merges the answers per resource,
 // actions in canonical order.
