@@ -209,7 +209,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	s.credentials = store.Credentials()
 	if store.Dialect() == "postgres" {
 		dt := newDeployTokens(store.Tokens, s.Bus, log, opts.Now)
-		deployStore, s.credentials = dt, credentials{dt, store.Namespaces}
+		deployStore, s.credentials = dt, credentials{store.Credentials(), dt}
 	}
 	s.Deploy = token.NewDeployService(deployStore, digester, opts.Now)
 	s.Deploy.SealCITokens(token.NewSealer(key, "gatehouse/ci-deploy-token/v1"))

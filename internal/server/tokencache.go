@@ -18,7 +18,7 @@ const tokenTTL = time.Second
 
 // deployTokens is the deploy-token store on PostgreSQL (docs/architecture.md §4.5): the token
 // store, with the rows every authenticated request reads (by secret digest, and by id for the
-// registry's recheck) remembered in cachebus caches that follow the topic cachebus.Tokens. Each
+// registry's recheck through credentials) remembered in cachebus caches that follow the topic cachebus.Tokens. Each
 // revocation, rotation or deletion forgets here at once and publishes the token's id after it
 // committed, so this node refuses the very next request and every other node as soon as the
 // notification arrives; while the bus is down nothing is answered from memory. Misses are not
@@ -56,8 +56,10 @@ func (d *deployTokens) DeployTokenByDigest(ctx context.Context, digest []byte) (
 	return copyToken(t), err
 }
 
-// DeployToken implements token.DeployStore and access.Credentials.
-func (d *deployTokens) DeployToken(ctx context.Context, id int64) (*token.DeployToken, error) {
+// recheck reads token id for the registry's recheck (credentials). The API and the web UI read
+// tokens through DeployToken, uncached, since they show the last use, which the cache does not
+// follow.
+func (d *deployTokens) recheck(ctx context.Context, id int64) (*token.DeployToken, error) {
 	t, err := d.byID.Load(ctx, id, func(ctx context.Context) (*token.DeployToken, error) {
 		return d.TokenStore.DeployToken(ctx, id)
 	})
@@ -106,8 +108,13 @@ func copyToken(t *token.DeployToken) *token.DeployToken {
 
 // credentials is access.Credentials with deploy tokens read through the cache.
 type credentials struct {
-	*deployTokens
-	*sqlstore.NamespaceStore
+	sqlstore.Credentials
+	tokens *deployTokens
+}
+
+// DeployToken implements access.Credentials.
+func (c credentials) DeployToken(ctx context.Context, id int64) (*token.DeployToken, error) {
+	return c.tokens.recheck(ctx, id)
 }
 
 var _ access.Credentials = credentials{}

@@ -67,6 +67,34 @@ func TestClusterTokenCache(t *testing.T) {
 		t.Logf("B refused the token revoked through A after %v", d)
 	})
 
+	t.Run("ok/a registry token ends with its deploy token on both nodes", func(t *testing.T) {
+		tok := a.CreateDeployToken(t, owner, []string{"read_registry"}, nil)
+		_, jwt, _ := testenv.RegistryToken(t, a.URL, "container_registry", tok.Username, tok.Token, "repository:"+p.FullPath+":pull")
+		manifest := func(n *testenv.TestServer) int {
+			req, _ := http.NewRequest(http.MethodGet, n.URL+"/v2/"+p.FullPath+"/manifests/none", nil)
+			req.Header.Set("Authorization", "Bearer "+jwt)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		for _, n := range nodes {
+			if code := manifest(n); code != http.StatusNotFound {
+				t.Fatalf("%s: a missing manifest with a good token answers %d, want 404", n.URL, code)
+			}
+			n.Clock.Advance(-time.Hour)
+		}
+		a.MustAPI(t, http.StatusNoContent, "DELETE", fmt.Sprintf("/projects/%d/deploy_tokens/%d", p.ID, tok.ID), nil, nil)
+		if code := manifest(a); code != http.StatusUnauthorized {
+			t.Fatalf("A after its own revoke: %d, want 401", code)
+		}
+		if !testenv.Eventually(time.Second, func() bool { return manifest(b) == http.StatusUnauthorized }) {
+			t.Fatal("B still accepts the registry token a second after its deploy token was revoked through A")
+		}
+	})
+
 	t.Run("ok/rotate through B", func(t *testing.T) {
 		tok := a.CreateDeployToken(t, owner, []string{"read_repository"}, nil)
 		warm(tok)
