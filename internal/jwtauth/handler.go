@@ -115,18 +115,35 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, err)
 		return
 	}
-	writeToken(w, tokenResponse{Token: t.Token, AccessToken: t.Token,
-		ExpiresIn: int(t.TTL / time.Second), IssuedAt: t.IssuedAt.UTC().Format(time.RFC3339)})
+	writeToken(w, t)
 }
 
-// writeToken answers 200 with tr, as httpx.WriteJSON would encode it, with a Content-Length. A
-// JWT is base64url and dots, and the time RFC 3339: nothing to escape, so the body (the token
-// twice, about 2 KiB) is put together directly instead of through encoding/json, which scans
-// every byte. Anything else goes through httpx.WriteJSON.
-func writeToken(w http.ResponseWriter, tr tokenResponse) {
-	if !plainJSON(tr.Token) || !plainJSON(tr.IssuedAt) {
-		httpx.WriteJSON(w, http.StatusOK, tr)
+// response is the token endpoint's answer for t.
+func (t Issued) response() tokenResponse {
+	return tokenResponse{Token: t.Token, AccessToken: t.Token,
+		ExpiresIn: int(t.TTL / time.Second), IssuedAt: t.IssuedAt.UTC().Format(time.RFC3339)}
+}
+
+// writeToken answers 200 with t's token response, as httpx.WriteJSON would encode it, with a
+// Content-Length: the body rendered when t was issued, else through httpx.WriteJSON.
+func writeToken(w http.ResponseWriter, t Issued) {
+	if t.answer == nil {
+		httpx.WriteJSON(w, http.StatusOK, t.response())
 		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(t.answer)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(t.answer)
+}
+
+// tokenAnswer renders tr as encoding/json would, or returns nil when it needs escaping. A JWT
+// is base64url and dots, and the time RFC 3339: nothing to escape, so the body (the token
+// twice, about 2 KiB) is put together directly instead of through encoding/json, which scans
+// every byte.
+func tokenAnswer(tr tokenResponse) []byte {
+	if !plainJSON(tr.Token) || !plainJSON(tr.IssuedAt) {
+		return nil
 	}
 	b := make([]byte, 0, 2*len(tr.Token)+96)
 	b = append(b, `{"token":"`...)
@@ -138,10 +155,7 @@ func writeToken(w http.ResponseWriter, tr tokenResponse) {
 	b = append(b, `,"issued_at":"`...)
 	b = append(b, tr.IssuedAt...)
 	b = append(b, "\"}\n"...)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
+	return b
 }
 
 // plainJSON reports whether s is the same inside a JSON string: letters, digits and "-_.:+".

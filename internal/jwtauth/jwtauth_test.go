@@ -318,20 +318,27 @@ func TestIssueReuse(t *testing.T) {
 	}
 }
 
-// TestWriteToken: the token answer is byte for byte what encoding/json writes, with its length.
+// TestWriteToken: the token answer is byte for byte what encoding/json writes, with its length,
+// whether rendered at issue or (a value that needs escaping) encoded on the spot.
 func TestWriteToken(t *testing.T) {
-	for name, tr := range map[string]tokenResponse{
-		"ok/a JWT":          {Token: "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln-_", AccessToken: "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln-_", ExpiresIn: 300, IssuedAt: "2030-01-01T12:00:00Z"},
-		"ok/needs escaping": {Token: `a"b<c`, AccessToken: `a"b<c`, ExpiresIn: 300, IssuedAt: "2030-01-01T12:00:00Z"},
+	issuedAt := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	for name, tok := range map[string]string{
+		"ok/a JWT":          "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln-_",
+		"ok/needs escaping": `a"b<c`,
 	} {
+		it := Issued{Token: tok, IssuedAt: issuedAt, TTL: 5 * time.Minute}
+		it.answer = tokenAnswer(it.response())
+		if (it.answer == nil) != (name == "ok/needs escaping") {
+			t.Errorf("%s: rendered at issue: %v", name, it.answer != nil)
+		}
 		rec := httptest.NewRecorder()
-		writeToken(rec, tr)
+		writeToken(rec, it)
 		var enc bytes.Buffer
-		_ = json.NewEncoder(&enc).Encode(tr)
+		_ = json.NewEncoder(&enc).Encode(it.response())
 		if got := rec.Body.String(); got != enc.String() {
 			t.Errorf("%s: body %q, want %q", name, got, enc.String())
 		}
-		if cl := rec.Header().Get("Content-Length"); name == "ok/a JWT" && cl != strconv.Itoa(rec.Body.Len()) {
+		if cl := rec.Header().Get("Content-Length"); it.answer != nil && cl != strconv.Itoa(rec.Body.Len()) {
 			t.Errorf("%s: Content-Length %q for %d bytes", name, cl, rec.Body.Len())
 		}
 	}

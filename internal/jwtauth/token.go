@@ -156,6 +156,9 @@ type Issued struct {
 	Token    string
 	IssuedAt time.Time
 	TTL      time.Duration
+	// answer is the token endpoint's body for it (tokenAnswer), rendered once, since a token is
+	// answered again for the rest of its second; nil when it must go through encoding/json.
+	answer []byte
 }
 
 // Issue signs a token for audience service granting exactly granted to p. granted may be empty
@@ -259,7 +262,9 @@ func (i *Issuer) issue(now time.Time, service string, p access.Principal, grante
 	if err != nil {
 		return Issued{}, fmt.Errorf("sign token: %w", err)
 	}
-	return Issued{Token: s, IssuedAt: now, TTL: i.opts.TTL}, nil
+	out := Issued{Token: s, IssuedAt: now, TTL: i.opts.TTL}
+	out.answer = tokenAnswer(out.response())
+	return out, nil
 }
 
 // Verify checks raw's signature, issuer, audience (service), not-before and expiry (with the
