@@ -14,20 +14,29 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/token"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
-// The seeded dataset: groups nested three deep (10 top-level groups, 10 subgroups each, 10 leaf
-// groups under each subgroup: 1,110 groups), 10 projects in every leaf group (10,000 projects),
-// 9 deploy tokens on every project (90,000) and 10,000 group deploy tokens spread over all
-// levels: 100,000 deploy tokens in all.
-const (
-	topGroups        = 10
-	subgroupsEach    = 10
-	leafGroupsEach   = 10
-	projectsPerLeaf  = 10
-	tokensPerProject = 9
-	groupTokens      = 10_000
+// shape is the size of a seeded dataset: groups nested three deep (top-level groups, subgroups
+// under each, leaf groups under each subgroup), projects in every leaf group, deploy tokens on
+// every project, and group deploy tokens spread round-robin over all groups.
+type shape struct {
+	topGroups, subgroupsEach, leafGroupsEach, projectsPerLeaf, tokensPerProject, groupTokens int
+}
+
+// The datasets. standard: 1,110 groups, 10,000 projects, 90,000 project tokens and 10,000 group
+// tokens (100,000 deploy tokens). large (issue 13's scale): 100,000 projects and 1,000,000 deploy
+// tokens. small: 100 projects and 1,000 deploy tokens, the large one's baseline.
+var (
+	standard = shape{topGroups: 10, subgroupsEach: 10, leafGroupsEach: 10, projectsPerLeaf: 10, tokensPerProject: 9, groupTokens: 10_000}
+	large    = shape{topGroups: 10, subgroupsEach: 10, leafGroupsEach: 10, projectsPerLeaf: 100, tokensPerProject: 9, groupTokens: 100_000}
+	small    = shape{topGroups: 1, subgroupsEach: 1, leafGroupsEach: 10, projectsPerLeaf: 10, tokensPerProject: 9, groupTokens: 100}
 )
+
+func (sh shape) tokens() int {
+	return sh.topGroups*sh.subgroupsEach*sh.leafGroupsEach*sh.projectsPerLeaf*sh.tokensPerProject + sh.groupTokens
+}
 
 // benchKey keys the token digests of every seeded store; the servers booted here use it too.
 const benchKey = "gatehouse-bench-instance-key-0123456789"
@@ -78,14 +87,20 @@ type request struct {
 	project  string // full path
 }
 
-// seedStore writes the dataset into a migrated Gatehouse database with bulk INSERTs in one
-// transaction, encoding rows exactly as internal/sqlstore does: ancestry as "/"-joined ids,
-// scopes as ","-joined names, times as Unix microseconds, digests from token.Digester keyed with
-// benchKey. IDs continue after any rows already present.
+// seedStore writes the standard dataset into a migrated Gatehouse database; see seedShape.
 func seedStore(tb testing.TB, db *sql.DB, postgres bool) *dataset {
 	tb.Helper()
+	return seedShape(tb, db, postgres, standard)
+}
+
+// seedShape writes a dataset of shape sh into a migrated Gatehouse database in one transaction
+// (bulk INSERTs on SQLite, COPY on PostgreSQL), encoding rows exactly as internal/sqlstore does:
+// ancestry as "/"-joined ids, scopes as ","-joined names, times as Unix microseconds, digests
+// from token.Digester keyed with benchKey. IDs continue after any rows already present.
+func seedShape(tb testing.TB, db *sql.DB, postgres bool, sh shape) *dataset {
+	tb.Helper()
 	start := time.Now()
-	ds, err := seed1(context.Background(), db, postgres)
+	ds, err := seed1(context.Background(), db, postgres, sh)
 	if err != nil {
 		tb.Fatalf("seed: %v", err)
 	}
@@ -94,7 +109,7 @@ func seedStore(tb testing.TB, db *sql.DB, postgres bool) *dataset {
 	return ds
 }
 
-func seed1(ctx context.Context, db *sql.DB, postgres bool) (*dataset, error) {
+func seed1(ctx context.Context, db *sql.DB, postgres bool, sh shape) (*dataset, error) {
 	base := map[string]int64{}
 	for _, table := range []string{"namespace_groups", "projects", "deploy_tokens"} {
 		var n sql.NullInt64
@@ -123,11 +138,11 @@ func seed1(ctx context.Context, db *sql.DB, postgres bool) (*dataset, error) {
 		return g
 	}
 	var leaves []nsGroup
-	for i := range topGroups {
+	for i := range sh.topGroups {
 		top := addGroup(fmt.Sprintf("team-%02d", i), nil)
-		for j := range subgroupsEach {
+		for j := range sh.subgroupsEach {
 			sub := addGroup(fmt.Sprintf("service-%02d", j), &top)
-			for k := range leafGroupsEach {
+			for k := range sh.leafGroupsEach {
 				leaves = append(leaves, addGroup(fmt.Sprintf("env-%02d", k), &sub))
 			}
 		}
@@ -136,7 +151,7 @@ func seed1(ctx context.Context, db *sql.DB, postgres bool) (*dataset, error) {
 	var projectRows [][]any
 	pid := base["projects"]
 	for _, leaf := range leaves {
-		for i := range projectsPerLeaf {
+		for i := range sh.projectsPerLeaf {
 			pid++
 			path := fmt.Sprintf("repo-%02d", i)
 			p := nsProject{id: pid, fullPath: leaf.fullPath + "/" + path, ancestry: leaf.ancestry}
@@ -153,14 +168,14 @@ func seed1(ctx context.Context, db *sql.DB, postgres bool) (*dataset, error) {
 	raw := make([]byte, 24)
 	var tokenRows [][]any
 	tid := base["deploy_tokens"]
-	total := len(ds.projects)*tokensPerProject + groupTokens
-	for i := range total {
+	projectTokens := len(ds.projects) * sh.tokensPerProject
+	for i := range sh.tokens() {
 		tid++
 		t := deployToken{id: tid, username: token.DefaultUsername(tid)}
-		if i < len(ds.projects)*tokensPerProject {
-			t.projectID = ds.projects[i/tokensPerProject].id
+		if i < projectTokens {
+			t.projectID = ds.projects[i/sh.tokensPerProject].id
 		} else {
-			t.groupID = ds.groups[(i-len(ds.projects)*tokensPerProject)%len(ds.groups)].id
+			t.groupID = ds.groups[(i-projectTokens)%len(ds.groups)].id
 		}
 		_, _ = rng.Read(raw)
 		t.secret = token.NewSecret(token.DeployTokenPrefix + base64.RawURLEncoding.EncodeToString(raw))
@@ -186,48 +201,89 @@ func seed1(ctx context.Context, db *sql.DB, postgres bool) (*dataset, error) {
 		routeRows = append(routeRows, []any{r[4], "project", r[0]})
 	}
 
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = tx.Rollback() }()
-	inserts := []struct {
-		table string
-		cols  []string
-		rows  [][]any
-	}{
+	inserts := []tableRows{
 		{"namespace_groups", []string{"id", "name", "path", "parent_id", "full_path", "ancestry", "created_at"}, groupRows},
 		{"projects", []string{"id", "name", "path", "group_id", "full_path", "visibility", "created_at"}, projectRows},
 		{"routes", []string{"path", "source_type", "source_id"}, routeRows},
 		{"deploy_tokens", []string{"id", "name", "username", "scopes", "expires_at", "revoked", "created_at",
 			"creator_id", "project_id", "group_id", "digest"}, tokenRows},
 	}
-	for _, in := range inserts {
-		if err := insertRows(ctx, tx, postgres, in.table, in.cols, in.rows); err != nil {
+	if postgres {
+		if err := copyRows(ctx, db, inserts); err != nil {
 			return nil, err
 		}
-	}
-	if err := tx.Commit(); err != nil {
+	} else if err := insertAll(ctx, db, inserts); err != nil {
 		return nil, err
 	}
 	if postgres {
 		// Explicit ids do not advance identity sequences; later inserts by the server must not
-		// collide. ANALYZE stands in for autovacuum, which would run it in production.
+		// collide. VACUUM ANALYZE stands in for autovacuum, which would run in production: it
+		// sets the rows' hint bits, which the measured reads would otherwise write (a freshly
+		// copied million rows made every first read of a page a write).
 		for _, table := range []string{"namespace_groups", "projects", "deploy_tokens"} {
 			if _, err := db.ExecContext(ctx, `SELECT setval(pg_get_serial_sequence('`+table+`', 'id'), (SELECT MAX(id) FROM `+table+`))`); err != nil {
 				return nil, fmt.Errorf("advance %s id sequence: %w", table, err)
 			}
 		}
-		if _, err := db.ExecContext(ctx, `ANALYZE`); err != nil {
-			return nil, err
+		for _, table := range []string{"namespace_groups", "projects", "routes", "deploy_tokens"} {
+			if _, err := db.ExecContext(ctx, `VACUUM ANALYZE `+table); err != nil {
+				return nil, fmt.Errorf("vacuum %s: %w", table, err)
+			}
 		}
 	}
 	return ds, nil
 }
 
-// insertRows inserts rows in multi-row INSERTs of up to 500 rows (under both databases'
-// bind-parameter limits).
-func insertRows(ctx context.Context, tx *sql.Tx, postgres bool, table string, cols []string, rows [][]any) error {
+// tableRows are rows for one table, in the order of cols.
+type tableRows struct {
+	table string
+	cols  []string
+	rows  [][]any
+}
+
+// insertAll inserts every table's rows in one transaction.
+func insertAll(ctx context.Context, db *sql.DB, tables []tableRows) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, in := range tables {
+		if err := insertRows(ctx, tx, in.table, in.cols, in.rows); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// copyRows loads every table's rows with PostgreSQL's COPY in one transaction, through the pgx
+// connection under database/sql: a million deploy tokens load in seconds, where multi-row
+// INSERTs take many minutes.
+func copyRows(ctx context.Context, db *sql.DB, tables []tableRows) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(driverConn any) error {
+		pc := driverConn.(*stdlib.Conn).Conn()
+		tx, err := pc.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tx.Rollback(ctx) }()
+		for _, in := range tables {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{in.table}, in.cols, pgx.CopyFromRows(in.rows)); err != nil {
+				return fmt.Errorf("copy into %s: %w", in.table, err)
+			}
+		}
+		return tx.Commit(ctx)
+	})
+}
+
+// insertRows inserts rows in multi-row INSERTs of up to 500 rows (under SQLite's bind-parameter
+// limit).
+func insertRows(ctx context.Context, tx *sql.Tx, table string, cols []string, rows [][]any) error {
 	const batch = 500
 	head := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES "
 	for len(rows) > 0 {
@@ -245,11 +301,7 @@ func insertRows(ctx context.Context, tx *sql.Tx, postgres bool, table string, co
 					q.WriteString(", ")
 				}
 				args = append(args, v)
-				if postgres {
-					q.WriteString("$" + strconv.Itoa(len(args)))
-				} else {
-					q.WriteByte('?')
-				}
+				q.WriteByte('?')
 			}
 			q.WriteByte(')')
 		}

@@ -5,6 +5,9 @@
 //	                                                   same internal/server, plus net/http/pprof
 //	                                                   on a second loopback port
 //	benchserve files -dir D -addr-file F               Go's http.FileServer over D (a baseline)
+//	benchserve bare -file F -addr-file A               a bare net/http handler that answers every
+//	                                                   request with F's bytes, read once into
+//	                                                   memory (the generic GET's floor)
 //	benchserve freeport                                prints a free loopback port (for servers
 //	                                                   that need one in their configuration)
 //
@@ -24,6 +27,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -33,7 +37,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchserve gatehouse|files|freeport [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchserve gatehouse|files|bare|freeport [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -44,6 +48,8 @@ func main() {
 		err = runGatehouse(ctx, os.Args[2:])
 	case "files":
 		err = runFiles(ctx, os.Args[2:])
+	case "bare":
+		err = runBare(ctx, os.Args[2:])
 	case "freeport":
 		err = freePort()
 	default:
@@ -111,12 +117,41 @@ func runFiles(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: http.FileServer(http.Dir(*dir)), ReadHeaderTimeout: 30 * time.Second}
+	return serveBaseline(ctx, l, http.FileServer(http.Dir(*dir)), *addrFile)
+}
+
+// runBare serves one file's bytes from memory with nothing else: no routing, no logging, no
+// file system. It is what any Go server pays for the same answer over HTTP/1.1.
+func runBare(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bare", flag.ExitOnError)
+	file := fs.String("file", "", "file whose bytes every answer carries")
+	addrFile := fs.String("addr-file", "", "file to write the listen address to")
+	_ = fs.Parse(args)
+	body, err := os.ReadFile(*file)
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	length := strconv.Itoa(len(body))
+	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", length)
+		_, _ = w.Write(body)
+	})
+	return serveBaseline(ctx, l, h, *addrFile)
+}
+
+// serveBaseline serves h on l until ctx ends, after writing l's address to addrFile.
+func serveBaseline(ctx context.Context, l net.Listener, h http.Handler, addrFile string) error {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
 	go func() {
 		<-ctx.Done()
 		_ = hs.Close()
 	}()
-	if err := writeAddr(*addrFile, l.Addr()); err != nil {
+	if err := writeAddr(addrFile, l.Addr()); err != nil {
 		return err
 	}
 	return hs.Serve(l)

@@ -43,16 +43,17 @@ type Authenticator struct {
 // Basic authenticates a request by HTTP basic auth, as Git and /jwt/auth do: a deploy token
 // (whose username must match), a personal access token (any username) or a password. No
 // credentials give the anonymous principal. Failures are counted in the ban and audited.
+//
+// Every answer is under the ban, checked once: a request that presents credentials is checked
+// for its address and their identity together (attempt), any other for its address
+// (anonymous, failed).
 func (a *Authenticator) Basic(ctx context.Context, r *http.Request) (access.Principal, error) {
-	if a.banned(ctx, httpx.ClientIP(r), "") {
-		return access.AnonymousPrincipal, ErrBanned
-	}
 	user, pass, ok, err := ParseBasic(r.Header.Get("Authorization"))
 	if err != nil {
 		return access.AnonymousPrincipal, a.failed(ctx, r, "", "", "malformed basic auth")
 	}
 	if !ok {
-		return access.AnonymousPrincipal, nil
+		return a.anonymous(ctx, r, nil)
 	}
 	return a.attempt(ctx, r, user, token.NewSecret(pass), true, "wrong username or password")
 }
@@ -61,9 +62,6 @@ func (a *Authenticator) Basic(ctx context.Context, r *http.Request) (access.Prin
 // access token. Deploy tokens are refused wherever they appear (docs/design.md §6.8: they never
 // open the API). Wrong tokens count in the ban like every other surface's failures.
 func (a *Authenticator) API(ctx context.Context, r *http.Request) (access.Principal, error) {
-	if a.banned(ctx, httpx.ClientIP(r), "") {
-		return access.AnonymousPrincipal, ErrBanned
-	}
 	secret := r.Header.Get("Private-Token")
 	if secret == "" {
 		if b, ok := ParseBearer(r.Header.Get("Authorization")); ok {
@@ -72,14 +70,14 @@ func (a *Authenticator) API(ctx context.Context, r *http.Request) (access.Princi
 	}
 	if secret == "" {
 		if _, pass, ok, _ := ParseBasic(r.Header.Get("Authorization")); ok && strings.HasPrefix(pass, token.DeployTokenPrefix) {
-			return access.AnonymousPrincipal, ErrDeployTokenNotAllowed
+			return a.anonymous(ctx, r, ErrDeployTokenNotAllowed)
 		}
 	}
 	if r.Header.Get("Deploy-Token") != "" || strings.HasPrefix(secret, token.DeployTokenPrefix) {
-		return access.AnonymousPrincipal, ErrDeployTokenNotAllowed
+		return a.anonymous(ctx, r, ErrDeployTokenNotAllowed)
 	}
 	if secret == "" {
-		return access.AnonymousPrincipal, nil
+		return a.anonymous(ctx, r, nil)
 	}
 	s := token.NewSecret(secret)
 	if !s.HasPrefix(token.PersonalTokenPrefix) {
@@ -115,6 +113,15 @@ func (a *Authenticator) attempt(ctx context.Context, r *http.Request, user strin
 		a.Ban.Succeed(ctx, ip, id)
 	}
 	return p, nil
+}
+
+// anonymous answers a request that presents no credentials to check, or none accepted here
+// (err): the anonymous principal with err, or ErrBanned while its address is banned.
+func (a *Authenticator) anonymous(ctx context.Context, r *http.Request, err error) (access.Principal, error) {
+	if a.banned(ctx, httpx.ClientIP(r), "") {
+		return access.AnonymousPrincipal, ErrBanned
+	}
+	return access.AnonymousPrincipal, err
 }
 
 // banned reports whether the ban refuses an attempt from ip for identity.
@@ -181,8 +188,14 @@ func (a *Authenticator) personal(ctx context.Context, secret token.Secret) (acce
 
 // failed records a failed authentication of identity ("" when none could be told) in the
 // audit log and the ban; it returns the error to answer with (ErrBanned once banned).
+//
+// An attempt while the address or identity is banned is refused without counting, as if
+// it had not been made.
 func (a *Authenticator) failed(ctx context.Context, r *http.Request, username, identity, why string) error {
 	ip := httpx.ClientIP(r)
+	if a.banned(ctx, ip, identity) {
+		return ErrBanned
+	}
 	if a.Audit != nil {
 		if err := a.Audit.Record(ctx, audit.Event{Type: audit.AuthenticationFailed, ActorKind: "anonymous",
 			ActorName: safeUsername(username), EntityType: "instance", IP: ip.String(), Details: why}); err != nil && a.Log != nil {

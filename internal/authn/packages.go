@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
-	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
@@ -42,9 +41,6 @@ func (a *Authenticator) Packages(ctx context.Context, r *http.Request) (access.P
 // address (or identity) gets ErrBanned, whatever it presents. A revoked or expired deploy token
 // is returned as its principal: access refuses it with the reason, and the gate audits that.
 func (a *Authenticator) PackagesWith(ctx context.Context, r *http.Request, opts PackageAuth) (access.Principal, error) {
-	if a.banned(ctx, httpx.ClientIP(r), "") {
-		return access.AnonymousPrincipal, ErrBanned
-	}
 	if v := r.Header.Get("Deploy-Token"); v != "" {
 		secret := token.NewSecret(v)
 		if !secret.HasPrefix(token.DeployTokenPrefix) {
@@ -73,7 +69,7 @@ func (a *Authenticator) PackagesWith(ctx context.Context, r *http.Request, opts 
 		return access.AnonymousPrincipal, a.failed(ctx, r, "", "", "malformed basic auth")
 	}
 	if !ok {
-		return access.AnonymousPrincipal, nil
+		return a.anonymous(ctx, r, nil)
 	}
 	return a.packageCredential(ctx, r, user, token.NewSecret(pass), opts.CheckDeployUsername)
 }

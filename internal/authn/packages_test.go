@@ -265,3 +265,44 @@ func TestPackagesInactiveDeployToken(t *testing.T) {
 		t.Fatalf("revoked token decision: %+v, %v", d, err)
 	}
 }
+
+// countingBan counts the questions asked of the ban it wraps.
+type countingBan struct {
+	ban.Limiter
+	mu     sync.Mutex
+	banned []string // the identity of each Banned call
+}
+
+func (c *countingBan) Banned(ctx context.Context, ip netip.Addr, identity string) bool {
+	c.mu.Lock()
+	c.banned = append(c.banned, identity)
+	c.mu.Unlock()
+	return c.Limiter.Banned(ctx, ip, identity)
+}
+
+// TestBanCheckedOnce: every answer is under the ban, asked once per request (a question is a
+// database round trip on PostgreSQL): with credentials, for the address and their identity
+// together; without, for the address.
+func TestBanCheckedOnce(t *testing.T) {
+	e := newPkgEnv(t)
+	counter := &countingBan{Limiter: e.auth.Ban}
+	e.auth.Ban = counter
+	ctx := context.Background()
+	for _, c := range []struct {
+		name     string
+		headers  map[string]string
+		identity bool
+	}{
+		{"ok/deploy token", map[string]string{"Deploy-Token": e.deployTok.Reveal()}, true},
+		{"ok/basic auth", map[string]string{"Authorization": basic("x", e.deployTok.Reveal())}, true},
+		{"ok/no credentials", nil, false},
+	} {
+		counter.banned = nil
+		if _, err := e.auth.Packages(ctx, request(c.headers)); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if len(counter.banned) != 1 || (counter.banned[0] != "") == !c.identity {
+			t.Errorf("%s: the ban was asked %d times, identities %q; want once, with an identity: %v", c.name, len(counter.banned), counter.banned, c.identity)
+		}
+	}
+}

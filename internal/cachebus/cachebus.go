@@ -27,6 +27,8 @@ const (
 	ExternalAuthorization Topic = "extauthz"
 	// DependencyProxy: one group's dependency-proxy setting (its id).
 	DependencyProxy Topic = "dependency_proxy"
+	// Tokens: one deploy token was revoked, rotated or deleted (its id).
+	Tokens Topic = "tokens"
 )
 
 // All keys: a subscriber given All forgets everything of its topic.

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
@@ -83,28 +82,15 @@ type Options struct {
 type Service struct {
 	store Store
 	opts  Options
-	guard *cachebus.Guard
 
-	mu       sync.Mutex
-	settings *cachedSettings
-	labels   map[int64]cachedLabel
-	answers  map[string]answer
-}
-
-type cachedSettings struct {
-	s       access.ExternalSettings
-	expires time.Time
-}
-
-type cachedLabel struct {
-	label   string
-	expires time.Time
+	settings *cachebus.Cache[struct{}, access.ExternalSettings]
+	labels   *cachebus.Cache[int64, string]  // project id → its own label
+	answers  *cachebus.Cache[string, answer] // service URL, person, label → answer
 }
 
 type answer struct {
 	allowed bool
 	reason  string
-	expires time.Time
 }
 
 var _ access.ExternalAuthorizer = (*Service)(nil)
@@ -126,23 +112,35 @@ func New(store Store, opts Options) *Service {
 	if opts.MaxAnswers <= 0 {
 		opts.MaxAnswers = DefaultMaxAnswers
 	}
-	s := &Service{store: store, opts: opts, labels: map[int64]cachedLabel{}, answers: map[string]answer{}}
-	s.guard = cachebus.Follow(opts.Bus, cachebus.ExternalAuthorization, s.forget)
+	s := &Service{store: store, opts: opts,
+		settings: cachebus.NewCache[struct{}, access.ExternalSettings](cachebus.CacheOptions{TTL: settingsTTL, Max: 1, Now: opts.Now}),
+		labels:   cachebus.NewCache[int64, string](cachebus.CacheOptions{TTL: settingsTTL, Max: maxLabels, Now: opts.Now}),
+		answers:  cachebus.NewCache[string, answer](cachebus.CacheOptions{TTL: opts.AnswerTTL, Max: opts.MaxAnswers, Now: opts.Now}),
+	}
+	// A project id names one label; the settings (All) change everything, answers included,
+	// since the service or the labels may have changed.
+	s.settings.Follow(opts.Bus, cachebus.ExternalAuthorization, cachebus.NoKeys[struct{}])
+	s.labels.Follow(opts.Bus, cachebus.ExternalAuthorization, parseID)
+	s.answers.Follow(opts.Bus, cachebus.ExternalAuthorization, cachebus.NoKeys[string])
 	return s
 }
 
+// parseID reads a project id published on the bus.
+func parseID(key string) (int64, bool) {
+	id, err := strconv.ParseInt(key, 10, 64)
+	return id, err == nil
+}
+
 // forget drops what a change of key made stale: one project's label, or (cachebus.All, the
-// settings) everything, answers included, since the service or the labels may have changed.
+// settings) everything.
 func (s *Service) forget(key string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if id, err := strconv.ParseInt(key, 10, 64); err == nil {
-		delete(s.labels, id)
+	if id, ok := parseID(key); ok {
+		s.labels.Forget(id)
 		return
 	}
-	s.settings = nil
-	clear(s.labels)
-	clear(s.answers)
+	s.settings.Clear()
+	s.labels.Clear()
+	s.answers.Clear()
 }
 
 // changed forgets key here and tells the other nodes, after the write committed. A failed
@@ -163,38 +161,17 @@ func (s *Service) Forced() bool { return s.opts.Forced }
 // Settings returns the effective settings: the stored ones (or off, with the default timeout),
 // enabled when the configuration forces it.
 func (s *Service) Settings(ctx context.Context) (access.ExternalSettings, error) {
-	now := s.opts.Now()
-	if set, ok := s.cachedSettings(now); ok {
+	return s.settings.Load(ctx, struct{}{}, func(ctx context.Context) (access.ExternalSettings, error) {
+		set, ok, err := s.store.ExternalAuthorizationSettings(ctx)
+		if err != nil {
+			return access.ExternalSettings{}, err
+		}
+		if !ok || set.Timeout <= 0 {
+			set.Timeout = access.DefaultExternalTimeout
+		}
+		set.Enabled = set.Enabled || s.opts.Forced
 		return set, nil
-	}
-	_, gen := s.guard.Read()
-	set, ok, err := s.store.ExternalAuthorizationSettings(ctx)
-	if err != nil {
-		return access.ExternalSettings{}, err
-	}
-	if !ok || set.Timeout <= 0 {
-		set.Timeout = access.DefaultExternalTimeout
-	}
-	set.Enabled = set.Enabled || s.opts.Forced
-	s.mu.Lock()
-	if s.guard.Keep(gen) {
-		s.settings = &cachedSettings{s: set, expires: now.Add(settingsTTL)}
-	}
-	s.mu.Unlock()
-	return set, nil
-}
-
-// cachedSettings returns the settings read less than settingsTTL before now, if any.
-func (s *Service) cachedSettings(now time.Time) (access.ExternalSettings, bool) {
-	if use, _ := s.guard.Read(); !use {
-		return access.ExternalSettings{}, false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c := s.settings; c != nil && now.Before(c.expires) {
-		return c.s, true
-	}
-	return access.ExternalSettings{}, false
+	})
 }
 
 // SaveSettings validates and stores set, and forgets every cached answer (the service or the
@@ -222,7 +199,7 @@ func (s *Service) Enabled() bool {
 		return true
 	}
 	// Every deploy-token request asks: answer from the cached settings without a context.
-	if set, ok := s.cachedSettings(s.opts.Now()); ok {
+	if set, ok := s.settings.Get(struct{}{}); ok {
 		return set.Enabled
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
@@ -237,27 +214,9 @@ func (s *Service) Enabled() bool {
 
 // ProjectLabel returns project id's own classification label ("" when it has none).
 func (s *Service) ProjectLabel(ctx context.Context, projectID int64) (string, error) {
-	now := s.opts.Now()
-	use, gen := s.guard.Read()
-	s.mu.Lock()
-	c, ok := s.labels[projectID]
-	s.mu.Unlock()
-	if use && ok && now.Before(c.expires) {
-		return c.label, nil
-	}
-	label, err := s.store.ProjectClassificationLabel(ctx, projectID)
-	if err != nil {
-		return "", err
-	}
-	s.mu.Lock()
-	if len(s.labels) >= maxLabels {
-		clear(s.labels)
-	}
-	if s.guard.Keep(gen) {
-		s.labels[projectID] = cachedLabel{label: label, expires: now.Add(settingsTTL)}
-	}
-	s.mu.Unlock()
-	return label, nil
+	return s.labels.Load(ctx, projectID, func(ctx context.Context) (string, error) {
+		return s.store.ProjectClassificationLabel(ctx, projectID)
+	})
 }
 
 // SetProjectLabel sets project id's classification label ("" returns it to the instance
@@ -322,43 +281,15 @@ func (s *Service) Authorize(ctx context.Context, u *namespace.User, label string
 		identifier = u.Username
 	}
 	key := set.ServiceURL + "\x00" + strconv.FormatInt(u.ID, 10) + "\x00" + label
-	now := s.opts.Now()
-	use, gen := s.guard.Read()
-	s.mu.Lock()
-	a, ok := s.answers[key]
-	s.mu.Unlock()
-	if use && ok && now.Before(a.expires) {
-		return a.allowed, a.reason, nil
-	}
-	allowed, reason, err := s.ask(ctx, set, request{UserIdentifier: identifier, ProjectClassificationLabel: label})
+	a, err := s.answers.Load(ctx, key, func(ctx context.Context) (answer, error) {
+		allowed, reason, err := s.ask(ctx, set, request{UserIdentifier: identifier, ProjectClassificationLabel: label})
+		return answer{allowed: allowed, reason: reason}, err
+	})
 	if err != nil {
 		s.opts.Log.WarnContext(ctx, "external authorization service failed; denying", "err", err.Error())
 		return false, "", err
 	}
-	s.remember(key, gen, answer{allowed: allowed, reason: reason, expires: s.opts.Now().Add(s.opts.AnswerTTL)})
-	return allowed, reason, nil
-}
-
-// remember caches an answer asked at gen, making room by dropping expired ones, or all when none
-// expired.
-func (s *Service) remember(key string, gen uint64, a answer) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.guard.Keep(gen) {
-		return
-	}
-	if len(s.answers) >= s.opts.MaxAnswers {
-		now := s.opts.Now()
-		for k, old := range s.answers {
-			if !now.Before(old.expires) {
-				delete(s.answers, k)
-			}
-		}
-		if len(s.answers) >= s.opts.MaxAnswers {
-			clear(s.answers)
-		}
-	}
-	s.answers[key] = a
+	return a.allowed, a.reason, nil
 }
 
 // ask makes one request to the service within set.Timeout.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
@@ -114,9 +115,66 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, tokenResponse{Token: t.Token, AccessToken: t.Token,
-		ExpiresIn: int(t.TTL / time.Second), IssuedAt: t.IssuedAt.UTC().Format(time.RFC3339)})
+	writeToken(w, t)
 }
+
+// response is the token endpoint's answer for t.
+func (t Issued) response() tokenResponse {
+	return tokenResponse{Token: t.Token, AccessToken: t.Token,
+		ExpiresIn: int(t.TTL / time.Second), IssuedAt: t.IssuedAt.UTC().Format(time.RFC3339)}
+}
+
+// writeToken answers 200 with t's token response, as httpx.WriteJSON would encode it, with a
+// Content-Length: the body rendered when t was issued, else through httpx.WriteJSON.
+func writeToken(w http.ResponseWriter, t Issued) {
+	if t.answer == nil {
+		httpx.WriteJSON(w, http.StatusOK, t.response())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(t.answer)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(t.answer)
+}
+
+// tokenAnswer renders tr as encoding/json would, or returns nil when it needs escaping. A JWT
+// is base64url and dots, and the time RFC 3339: nothing to escape, so the body (the token
+// twice, about 2 KiB) is put together directly instead of through encoding/json, which scans
+// every byte.
+func tokenAnswer(tr tokenResponse) []byte {
+	if !plainJSON(tr.Token) || !plainJSON(tr.IssuedAt) {
+		return nil
+	}
+	b := make([]byte, 0, 2*len(tr.Token)+96)
+	b = append(b, `{"token":"`...)
+	b = append(b, tr.Token...)
+	b = append(b, `","access_token":"`...)
+	b = append(b, tr.Token...)
+	b = append(b, `","expires_in":`...)
+	b = strconv.AppendInt(b, int64(tr.ExpiresIn), 10)
+	b = append(b, `,"issued_at":"`...)
+	b = append(b, tr.IssuedAt...)
+	b = append(b, "\"}\n"...)
+	return b
+}
+
+// plainJSON reports whether s is the same inside a JSON string: letters, digits and "-_.:+".
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !plainByte[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// plainByte are the bytes plainJSON accepts.
+var plainByte = func() (t [256]bool) {
+	for _, c := range []byte("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:+") {
+		t[c] = true
+	}
+	return t
+}()
 
 // grant asks the service's grantor about every scope and merges the answers per resource,
 // actions in canonical order.

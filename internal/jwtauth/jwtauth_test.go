@@ -1,6 +1,7 @@
 package jwtauth
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -8,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -262,6 +265,81 @@ func BenchmarkIssue(b *testing.B) {
 	for b.Loop() {
 		if _, err := iss.Issue(ContainerRegistryService, p, g); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestIssueReuse: within one second the same grant to the same credential is the same token;
+// another grant, audience, credential or secret, or the next second, is a new one.
+func TestIssueReuse(t *testing.T) {
+	now := time.Date(2030, 1, 1, 12, 0, 0, 100, time.UTC)
+	key, err := GenerateKey(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss := NewIssuer(key, Options{Now: func() time.Time { return now }})
+	dt := func(id int64, digest string) access.Principal {
+		return access.Principal{Kind: access.DeployTokenPrincipal, DeployToken: &token.DeployToken{ID: id, Digest: []byte(digest)}}
+	}
+	user := access.Principal{Kind: access.UserPrincipal, User: &namespace.User{ID: 7, Username: "alice"}}
+	pull := []ResourceActions{{Type: "repository", Name: "group/top", Actions: []string{"pull"}}}
+	push := []ResourceActions{{Type: "repository", Name: "group/top", Actions: []string{"pull", "push"}}}
+	issue := func(service string, p access.Principal, g []ResourceActions) string {
+		t.Helper()
+		tok, err := iss.Issue(service, p, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := iss.Verify(tok.Token, service); err != nil {
+			t.Fatalf("issued token does not verify: %v", err)
+		}
+		return tok.Token
+	}
+	first := issue(ContainerRegistryService, dt(7, "a"), pull)
+	now = now.Add(900 * time.Millisecond)
+	if again := issue(ContainerRegistryService, dt(7, "a"), pull); again != first {
+		t.Fatal("ok/same second, same grant: a new token was signed")
+	}
+	for name, tok := range map[string]string{
+		"another grant":       issue(ContainerRegistryService, dt(7, "a"), push),
+		"another audience":    issue(DependencyProxyService, dt(7, "a"), pull),
+		"another token":       issue(ContainerRegistryService, dt(8, "a"), pull),
+		"a rotated secret":    issue(ContainerRegistryService, dt(7, "b"), pull),
+		"a user":              issue(ContainerRegistryService, user, pull),
+		"no grant, anonymous": issue(ContainerRegistryService, access.AnonymousPrincipal, nil),
+	} {
+		if tok == first {
+			t.Errorf("fail/%s got the first token", name)
+		}
+	}
+	now = now.Add(200 * time.Millisecond)
+	if next := issue(ContainerRegistryService, dt(7, "a"), pull); next == first {
+		t.Fatal("fail/the next second reuses the last second's token")
+	}
+}
+
+// TestWriteToken: the token answer is byte for byte what encoding/json writes, with its length,
+// whether rendered at issue or (a value that needs escaping) encoded on the spot.
+func TestWriteToken(t *testing.T) {
+	issuedAt := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	for name, tok := range map[string]string{
+		"ok/a JWT":          "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln-_",
+		"ok/needs escaping": `a"b<c`,
+	} {
+		it := Issued{Token: tok, IssuedAt: issuedAt, TTL: 5 * time.Minute}
+		it.answer = tokenAnswer(it.response())
+		if (it.answer == nil) != (name == "ok/needs escaping") {
+			t.Errorf("%s: rendered at issue: %v", name, it.answer != nil)
+		}
+		rec := httptest.NewRecorder()
+		writeToken(rec, it)
+		var enc bytes.Buffer
+		_ = json.NewEncoder(&enc).Encode(it.response())
+		if got := rec.Body.String(); got != enc.String() {
+			t.Errorf("%s: body %q, want %q", name, got, enc.String())
+		}
+		if cl := rec.Header().Get("Content-Length"); it.answer != nil && cl != strconv.Itoa(rec.Body.Len()) {
+			t.Errorf("%s: Content-Length %q for %d bytes", name, cl, rec.Body.Len())
 		}
 	}
 }

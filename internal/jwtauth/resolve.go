@@ -3,7 +3,6 @@ package jwtauth
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/cachebus"
@@ -32,65 +31,30 @@ func ResolveProject(ctx context.Context, projects Projects, n oci.Name) (*namesp
 // second of staleness saves a query on every request of a pull or push.
 const projectTTL = time.Second
 
-const maxCachedProjects = 4096
-
 // ProjectCache resolves image names to their projects (ResolveProject), remembering each
 // project found for a second. Names that resolve to no project are not remembered, so a project
 // created a moment later is found at once. It is safe for concurrent use.
 type ProjectCache struct {
 	projects Projects
-	now      func() time.Time
-	guard    *cachebus.Guard // nil until Follow
-
-	mu      sync.Mutex
-	entries map[oci.Name]projectEntry
-}
-
-type projectEntry struct {
-	project *namespace.Project
-	expires time.Time
+	cache    *cachebus.Cache[oci.Name, *namespace.Project]
 }
 
 // NewProjectCache returns a cache over projects; now may be nil for time.Now.
 func NewProjectCache(projects Projects, now func() time.Time) *ProjectCache {
-	if now == nil {
-		now = time.Now
-	}
-	return &ProjectCache{projects: projects, now: now, entries: map[oci.Name]projectEntry{}}
+	return &ProjectCache{projects: projects,
+		cache: cachebus.NewCache[oci.Name, *namespace.Project](cachebus.CacheOptions{TTL: projectTTL, Now: now})}
 }
 
 // Resolve returns the project owning n, or an error wrapping errkind.ErrNotFound. The
 // returned project is shared and must not be modified.
 func (c *ProjectCache) Resolve(ctx context.Context, n oci.Name) (*namespace.Project, error) {
-	now := c.now()
-	use, gen := c.guard.Read()
-	c.mu.Lock()
-	e, ok := c.entries[n]
-	c.mu.Unlock()
-	if use && ok && now.Before(e.expires) {
-		return e.project, nil
-	}
-	p, err := ResolveProject(ctx, c.projects, n)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	if len(c.entries) >= maxCachedProjects {
-		clear(c.entries)
-	}
-	if c.guard.Keep(gen) {
-		c.entries[n] = projectEntry{project: p, expires: now.Add(projectTTL)}
-	}
-	c.mu.Unlock()
-	return p, nil
+	return c.cache.Load(ctx, n, func(ctx context.Context) (*namespace.Project, error) {
+		return ResolveProject(ctx, c.projects, n)
+	})
 }
 
 // Follow makes the cache forget everything when any node changes a project's path or removes
 // one (topic cachebus.Projects), and read through while bus is down. Call it before serving.
 func (c *ProjectCache) Follow(bus cachebus.Bus) {
-	c.guard = cachebus.Follow(bus, cachebus.Projects, func(string) {
-		c.mu.Lock()
-		clear(c.entries)
-		c.mu.Unlock()
-	})
+	c.cache.Follow(bus, cachebus.Projects, nil)
 }

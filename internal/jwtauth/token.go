@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -105,7 +107,16 @@ type Issuer struct {
 
 	mu    sync.Mutex
 	cache map[[sha256.Size]byte]*cached
+
+	// issued are this second's tokens (issuedAt, Unix seconds), by what they grant to whom; see
+	// Issue.
+	issuedMu sync.Mutex
+	issuedAt int64
+	issued   map[string]Issued
 }
+
+// maxIssued bounds the tokens remembered for reuse within one second.
+const maxIssued = 4096
 
 type cached struct {
 	claims *Claims
@@ -130,7 +141,8 @@ func NewIssuer(key *Key, opts Options) *Issuer {
 		opts.Now = time.Now
 	}
 	return &Issuer{key: key, opts: opts, method: jwt.SigningMethodES256,
-		x5c: []string{base64.StdEncoding.EncodeToString(key.CertificateDER())}, cache: map[[sha256.Size]byte]*cached{}}
+		x5c: []string{base64.StdEncoding.EncodeToString(key.CertificateDER())}, cache: map[[sha256.Size]byte]*cached{},
+		issued: map[string]Issued{}}
 }
 
 // Key returns the signing key.
@@ -144,12 +156,83 @@ type Issued struct {
 	Token    string
 	IssuedAt time.Time
 	TTL      time.Duration
+	// answer is the token endpoint's body for it (tokenAnswer), rendered once, since a token is
+	// answered again for the rest of its second; nil when it must go through encoding/json.
+	answer []byte
 }
 
 // Issue signs a token for audience service granting exactly granted to p. granted may be empty
 // (a plain "docker login" still gets a token).
+//
+// A token issued earlier in the same second for the same audience, credential (and deploy-token
+// secret) and grant is answered again: its claims would differ only in "jti" ("iat", "nbf" and
+// "exp" are whole seconds), and an ECDSA signature costs more than the rest of the request. The
+// grant is still decided on every request, and the registry re-checks the credential on every
+// use of the token, so reuse changes no answer.
 func (i *Issuer) Issue(service string, p access.Principal, granted []ResourceActions) (Issued, error) {
 	now := i.opts.Now().Truncate(time.Second)
+	key := issuedKey(service, p, granted)
+	if t, ok := i.reuse(now.Unix(), key); ok {
+		return t, nil
+	}
+	t, err := i.issue(now, service, p, granted)
+	if err == nil {
+		i.remember(now.Unix(), key, t)
+	}
+	return t, err
+}
+
+// issuedKey names what a token grants to whom: the audience, the credential (ids and the deploy
+// token's secret binding, the subject) and the access claim.
+func issuedKey(service string, p access.Principal, granted []ResourceActions) string {
+	var b strings.Builder
+	b.WriteString(service)
+	switch p.Kind {
+	case access.DeployTokenPrincipal:
+		b.WriteString("\x00d\x00" + strconv.FormatInt(p.DeployToken.ID, 10) + "\x00" + p.DeployToken.Binding())
+	case access.UserPrincipal:
+		b.WriteString("\x00u\x00" + strconv.FormatInt(p.User.ID, 10) + "\x00" + p.User.Username)
+		if p.PersonalToken != nil {
+			b.WriteString("\x00" + strconv.FormatInt(p.PersonalToken.ID, 10))
+		}
+	default:
+		b.WriteString("\x00a")
+	}
+	for _, ra := range granted {
+		b.WriteString("\x01" + ra.Type + "\x00" + ra.Name + "\x00" + strings.Join(ra.Actions, ","))
+	}
+	return b.String()
+}
+
+// reuse returns the token issued for key in second sec, if any.
+func (i *Issuer) reuse(sec int64, key string) (Issued, bool) {
+	i.issuedMu.Lock()
+	defer i.issuedMu.Unlock()
+	if i.issuedAt != sec {
+		return Issued{}, false
+	}
+	t, ok := i.issued[key]
+	return t, ok
+}
+
+// remember keeps t for reuse within second sec, forgetting earlier seconds' tokens.
+func (i *Issuer) remember(sec int64, key string, t Issued) {
+	i.issuedMu.Lock()
+	defer i.issuedMu.Unlock()
+	if i.issuedAt != sec {
+		if sec < i.issuedAt {
+			return // a request that read the clock before the second turned
+		}
+		i.issuedAt = sec
+		clear(i.issued)
+	}
+	if len(i.issued) < maxIssued {
+		i.issued[key] = t
+	}
+}
+
+// issue signs a new token.
+func (i *Issuer) issue(now time.Time, service string, p access.Principal, granted []ResourceActions) (Issued, error) {
 	jti := make([]byte, 16)
 	if _, err := rand.Read(jti); err != nil {
 		return Issued{}, err
@@ -179,7 +262,9 @@ func (i *Issuer) Issue(service string, p access.Principal, granted []ResourceAct
 	if err != nil {
 		return Issued{}, fmt.Errorf("sign token: %w", err)
 	}
-	return Issued{Token: s, IssuedAt: now, TTL: i.opts.TTL}, nil
+	out := Issued{Token: s, IssuedAt: now, TTL: i.opts.TTL}
+	out.answer = tokenAnswer(out.response())
+	return out, nil
 }
 
 // Verify checks raw's signature, issuer, audience (service), not-before and expiry (with the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/cachebus"
@@ -25,15 +24,7 @@ type Settings struct {
 	now   func() time.Time
 	log   *slog.Logger
 	bus   cachebus.Bus
-	guard *cachebus.Guard // nil until Follow
-
-	mu    sync.Mutex
-	cache map[int64]settingEntry
-}
-
-type settingEntry struct {
-	enabled bool
-	expires time.Time
+	cache *cachebus.Cache[int64, bool] // group id → enabled
 }
 
 // NewSettings returns the settings over store; now may be nil for time.Now.
@@ -44,7 +35,8 @@ func NewSettings(store SettingsStore, now func() time.Time, log *slog.Logger) *S
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Settings{store: store, now: now, log: log, cache: map[int64]settingEntry{}}
+	return &Settings{store: store, now: now, log: log,
+		cache: cachebus.NewCache[int64, bool](cachebus.CacheOptions{TTL: settingTTL, Now: now})}
 }
 
 // Follow makes the settings follow bus (topic cachebus.DependencyProxy): a change on any node
@@ -52,14 +44,9 @@ func NewSettings(store SettingsStore, now func() time.Time, log *slog.Logger) *S
 // before serving.
 func (s *Settings) Follow(bus cachebus.Bus) {
 	s.bus = bus
-	s.guard = cachebus.Follow(bus, cachebus.DependencyProxy, func(key string) {
-		if id, err := strconv.ParseInt(key, 10, 64); err == nil {
-			s.forget(id)
-			return
-		}
-		s.mu.Lock()
-		clear(s.cache)
-		s.mu.Unlock()
+	s.cache.Follow(bus, cachebus.DependencyProxy, func(key string) (int64, bool) {
+		id, err := strconv.ParseInt(key, 10, 64)
+		return id, err == nil
 	})
 }
 
@@ -79,33 +66,15 @@ func (s *Settings) Enabled(g *namespace.Group) bool {
 
 // GroupEnabled reports whether the proxy of group groupID is on.
 func (s *Settings) GroupEnabled(ctx context.Context, groupID int64) (bool, error) {
-	now := s.now()
-	use, gen := s.guard.Read()
-	s.mu.Lock()
-	e, ok := s.cache[groupID]
-	s.mu.Unlock()
-	if use && ok && now.Before(e.expires) {
-		return e.enabled, nil
-	}
-	on, err := s.store.DependencyProxyEnabled(ctx, groupID)
-	if err != nil {
-		return false, err
-	}
-	s.mu.Lock()
-	if len(s.cache) >= 4096 {
-		clear(s.cache)
-	}
-	if s.guard.Keep(gen) {
-		s.cache[groupID] = settingEntry{enabled: on, expires: now.Add(settingTTL)}
-	}
-	s.mu.Unlock()
-	return on, nil
+	return s.cache.Load(ctx, groupID, func(ctx context.Context) (bool, error) {
+		return s.store.DependencyProxyEnabled(ctx, groupID)
+	})
 }
 
 // SetEnabled turns the proxy of group groupID on or off.
 func (s *Settings) SetEnabled(ctx context.Context, groupID int64, enabled bool) error {
 	err := s.store.SetDependencyProxyEnabled(ctx, groupID, enabled, s.now())
-	s.forget(groupID)
+	s.cache.Forget(groupID)
 	if err == nil && s.bus != nil {
 		if perr := s.bus.Publish(ctx, cachebus.DependencyProxy, strconv.FormatInt(groupID, 10)); perr != nil {
 			s.log.ErrorContext(ctx, "publish dependency proxy setting change", "group_id", groupID, "err", perr.Error())
@@ -118,10 +87,4 @@ func (s *Settings) SetEnabled(ctx context.Context, groupID int64, enabled bool) 
 // garbage collection).
 func (s *Settings) Purge(ctx context.Context, groupID int64) error {
 	return s.store.PurgeDependencyProxy(ctx, groupID)
-}
-
-func (s *Settings) forget(groupID int64) {
-	s.mu.Lock()
-	delete(s.cache, groupID)
-	s.mu.Unlock()
 }

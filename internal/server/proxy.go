@@ -15,7 +15,7 @@ func (s *Server) openProxy() error {
 	if err != nil {
 		return err
 	}
-	s.proxy = proxy.New(proxy.Config{Store: s.Store.Proxy, Blobs: s.Blobs, Groups: s.Namespaces, Principals: s.Store.Credentials(),
+	s.proxy = proxy.New(proxy.Config{Store: s.Store.Proxy, Blobs: s.Blobs, Groups: s.Namespaces, Principals: s.credentials,
 		Tokens: s.Tokens, Gate: s.Gate, Upstream: up, Realm: s.Config.ExternalURL + "/jwt/auth",
 		TagTTL: cfg.TagTTL, RedirectBlobs: s.Config.S3.Redirect, Fence: s.fence, Log: s.Log, Now: s.Tokens.Now,
 		FetchLocks: s.fetchLocks()})

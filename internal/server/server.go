@@ -130,6 +130,8 @@ type Server struct {
 	Bus cachebus.Bus
 	// locks are the named locks every node sees (locks.go); nil on SQLite.
 	locks *sqlstore.Locker
+	// credentials re-reads the principal of a registry or proxy bearer token (tokencache.go).
+	credentials access.Credentials
 
 	handler http.Handler
 	http    *http.Server
@@ -205,7 +207,15 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	s.proxySettings.Follow(s.Bus)
 	digester := token.NewDigester(key)
 	s.Namespaces = namespace.NewService(store.Namespaces, opts.Now)
-	s.Deploy = token.NewDeployService(store.Tokens, digester, opts.Now)
+	// On PostgreSQL every request would read its token from the database: a bus-following cache
+	// makes that nearly free (tokencache.go). SQLite has its own read cache.
+	var deployStore token.DeployStore = store.Tokens
+	s.credentials = store.Credentials()
+	if store.Dialect() == "postgres" {
+		dt := newDeployTokens(store.Tokens, s.Bus, log, opts.Now)
+		deployStore, s.credentials = dt, credentials{store.Credentials(), dt}
+	}
+	s.Deploy = token.NewDeployService(deployStore, digester, opts.Now)
 	s.Deploy.SealCITokens(token.NewSealer(key, "gatehouse/ci-deploy-token/v1"))
 	s.Usage = token.NewUsageWriter(observedUsage{store.Tokens, s.Metrics}, opts.Now)
 	s.Personal = token.NewPersonalService(store.Tokens, digester, opts.Now)
@@ -445,7 +455,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/api/v4/", apiHandler)
 	projects := jwtauth.NewProjectCache(s.Store.Namespaces, s.Tokens.Now)
 	projects.Follow(s.Bus)
-	mux.Handle("/v2/", v2Handler(registry.New(registry.Config{Store: s.Store.Registry, Blobs: s.Blobs, Projects: projects, Principals: s.Store.Credentials(),
+	mux.Handle("/v2/", v2Handler(registry.New(registry.Config{Store: s.Store.Registry, Blobs: s.Blobs, Projects: projects, Principals: s.credentials,
 		Tokens: s.Tokens, Gate: s.Gate, Realm: s.Config.ExternalURL + "/jwt/auth",
 		UploadSecret: s.Tokens.Key().Derive("registry-upload-state"), Log: s.Log, Now: s.Tokens.Now,
 		RedirectBlobs: s.Config.S3.Redirect, Fence: s.fence, UploadLocks: s.uploadLocks()}), s.proxy))
