@@ -7,6 +7,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
@@ -232,16 +234,47 @@ func (a *Authorizer) Authorize(ctx context.Context, p Principal, r Resource, act
 	return deny(Unauthenticated, CauseUnknownPrincipal, "unknown principal"), nil
 }
 
-// deployScopeFor maps each action a deploy token may ever do to the scopes that grant it.
-var deployScopeFor = map[Action][]token.Scope{
-	ReadRepository: {token.ReadRepository},
-	PullImage:      {token.ReadRegistry},
-	PushImage:      {token.WriteRegistry},
-	ReadPackage:    {token.ReadPackageRegistry},
-	WritePackage:   {token.WritePackageRegistry},
-	ProxyPull:      {token.ReadVirtualRegistry, token.WriteVirtualRegistry},
-	ProxyPush:      {token.WriteVirtualRegistry},
-	ProxyDelete:    {token.WriteVirtualRegistry},
+// scopeSet is one way for a deploy token to hold an action: it needs every scope of the set.
+type scopeSet []token.Scope
+
+// String names the set for a decision's reason: "the read_registry and write_registry scopes".
+func (s scopeSet) String() string {
+	names := make([]string, len(s))
+	for i, x := range s {
+		names[i] = string(x)
+	}
+	if len(s) == 1 {
+		return "the " + names[0] + " scope"
+	}
+	return "the " + strings.Join(names, " and ") + " scopes"
+}
+
+// legacyProxyScopes grant the dependency proxy to a group deploy token made before the
+// virtual-registry scopes, as GitLab still does: both registry scopes together, never one alone
+// (docs/design.md §6.5). They grant what write_virtual_registry does.
+var legacyProxyScopes = scopeSet{token.ReadRegistry, token.WriteRegistry}
+
+// deployScopeFor maps each action a deploy token may ever do to the scope sets that grant it,
+// any one of them; the first names what a refusal says is lacking.
+var deployScopeFor = map[Action][]scopeSet{
+	ReadRepository: {{token.ReadRepository}},
+	PullImage:      {{token.ReadRegistry}},
+	PushImage:      {{token.WriteRegistry}},
+	ReadPackage:    {{token.ReadPackageRegistry}},
+	WritePackage:   {{token.WritePackageRegistry}},
+	ProxyPull:      {{token.ReadVirtualRegistry}, {token.WriteVirtualRegistry}, legacyProxyScopes},
+	ProxyPush:      {{token.WriteVirtualRegistry}, legacyProxyScopes},
+	ProxyDelete:    {{token.WriteVirtualRegistry}, legacyProxyScopes},
+}
+
+// grantingSet returns the first of sets whose every scope is in has, or false.
+func grantingSet(has token.Scopes, sets []scopeSet) (scopeSet, bool) {
+	for _, set := range sets {
+		if !slices.ContainsFunc(set, func(s token.Scope) bool { return !has.Has(s) }) {
+			return set, true
+		}
+	}
+	return nil, false
 }
 
 func (a *Authorizer) deployToken(t *token.DeployToken, ip netip.Addr, r Resource, action Action) Decision {
@@ -281,10 +314,11 @@ func (a *Authorizer) deployToken(t *token.DeployToken, ip netip.Addr, r Resource
 	if r.Group != nil && r.Project == nil && !a.proxyEnabled(r.Group) {
 		return deny(Forbidden, CauseProxyDisabled, "the dependency proxy is disabled for this group")
 	}
-	if !t.Scopes.HasAny(scopes...) {
-		return deny(Forbidden, CauseScope, "deploy token lacks the %s scope", scopes[0])
+	set, held := grantingSet(t.Scopes, scopes)
+	if !held {
+		return deny(Forbidden, CauseScope, "deploy token lacks %s", scopes[0])
 	}
-	return allow(CauseScope, "deploy token has the "+string(scopes[0])+" scope")
+	return allow(CauseScope, "deploy token has "+set.String())
 }
 
 // Reaches implements docs/design.md §2.2: a project token its own project; a group token every

@@ -85,7 +85,15 @@ var groupLevel = map[access.Action]bool{access.ProxyPull: true, access.ProxyPush
 // (docs/design.md §5.2).
 var externallyBlocked = map[access.Action]bool{access.ReadRepository: true, access.ReadPackage: true, access.WritePackage: true}
 
+// legacyProxy is GitLab's rule for group deploy tokens made before the virtual-registry scopes
+// (docs/design.md §6.5): read_registry and write_registry together, never one alone, allow
+// what write_virtual_registry allows on the dependency proxy.
+var legacyProxy = token.Scopes{token.ReadRegistry, token.WriteRegistry}
+
 func granted(scopes token.Scopes, a access.Action) bool {
+	if groupLevel[a] && scopes.Has(legacyProxy[0]) && scopes.Has(legacyProxy[1]) {
+		return true
+	}
 	for _, s := range scopes {
 		for _, g := range grants[s] {
 			if g == a {
@@ -161,7 +169,7 @@ func scopeSets() []token.Scopes {
 	for _, s := range token.DeployScopes {
 		out = append(out, token.Scopes{s})
 	}
-	return append(out, token.Scopes(append([]token.Scope{}, token.DeployScopes...)))
+	return append(out, legacyProxy, token.Scopes(append([]token.Scope{}, token.DeployScopes...)))
 }
 
 func scopeName(s token.Scopes) string {
@@ -266,6 +274,7 @@ func TestDeployTokenLiterals(t *testing.T) {
 	projTok := deployPrincipal(token.Owner{ProjectID: child.ID}, token.ReadRepository, token.ReadRegistry)
 	groupTok := deployPrincipal(token.Owner{GroupID: team.ID}, token.WriteRegistry, token.ReadPackageRegistry, token.WriteVirtualRegistry)
 	otherTok := deployPrincipal(token.Owner{GroupID: other.ID}, token.ReadVirtualRegistry)
+	legacyTok := deployPrincipal(token.Owner{GroupID: team.ID}, token.ReadRegistry, token.WriteRegistry)
 	cases := []struct {
 		name     string
 		p        access.Principal
@@ -287,6 +296,11 @@ func TestDeployTokenLiterals(t *testing.T) {
 		{"fail/group token never deletes images", groupTok, access.Resource{Project: child}, access.DeleteImage, noon, false, false, access.Forbidden},
 		{"fail/group token in parent's project", groupTok, access.Resource{Project: rootProj}, access.ReadPackage, noon, false, false, access.NotFound},
 		{"ok/write_virtual_registry deletes cached images in subgroup", groupTok, access.Resource{Group: sub}, access.ProxyDelete, noon, false, true, access.Allowed},
+		{"ok/read_registry and write_registry pull through the proxy", legacyTok, access.Resource{Group: sub}, access.ProxyPull, noon, false, true, access.Allowed},
+		{"ok/read_registry and write_registry delete cached images", legacyTok, access.Resource{Group: team}, access.ProxyDelete, noon, false, true, access.Allowed},
+		{"fail/read_registry alone does not pull through the proxy", deployPrincipal(token.Owner{GroupID: team.ID}, token.ReadRegistry), access.Resource{Group: team}, access.ProxyPull, noon, false, false, access.Forbidden},
+		{"fail/write_registry alone does not pull through the proxy", deployPrincipal(token.Owner{GroupID: team.ID}, token.WriteRegistry, token.ReadPackageRegistry), access.Resource{Group: team}, access.ProxyPull, noon, false, false, access.Forbidden},
+		{"fail/project token with both registry scopes reaches no proxy", deployPrincipal(token.Owner{ProjectID: child.ID}, token.ReadRegistry, token.WriteRegistry), access.Resource{Group: team}, access.ProxyPull, noon, false, false, access.NotFound},
 		{"fail/proxy of the parent group", groupTok, access.Resource{Group: root}, access.ProxyPull, noon, false, false, access.NotFound},
 		{"fail/proxy action on a project", deployPrincipal(token.Owner{ProjectID: child.ID}, token.DeployScopes...), access.Resource{Project: child}, access.ProxyPull, noon, false, false, access.NotFound},
 		{"fail/image action on a group", deployPrincipal(token.Owner{GroupID: team.ID}, token.DeployScopes...), access.Resource{Group: team}, access.PullImage, noon, false, false, access.NotFound},

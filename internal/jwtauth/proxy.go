@@ -26,8 +26,9 @@ type Groups interface {
 // ProxyGrantor decides scopes for the dependency proxy:
 // repository:<group path>/dependency_proxy/containers/<image>:pull,push,delete through access on
 // the group (pull→ProxyPull, push→ProxyPush, delete→ProxyDelete, "*"→each of them). So a group
-// deploy token with read_virtual_registry gets pull, one with write_virtual_registry pull, push
-// and delete, for its group and the groups below it; project tokens get nothing.
+// deploy token with read_virtual_registry gets pull, one with write_virtual_registry (or both
+// read_registry and write_registry, docs/design.md §6.5) pull, push and delete, for its group and
+// the groups below it; project tokens get nothing.
 type ProxyGrantor struct {
 	Groups Groups
 	Gate   *gate.Gate

@@ -26,8 +26,10 @@ type env struct {
 	crane string
 	// Deploy tokens: read (read_virtual_registry) and write (write_virtual_registry) of the
 	// group "group"; sub (read) of group/sub; other (read) of the sibling group "other";
-	// noScope (read_registry) of "group"; project (read_virtual_registry) of project group/top.
-	read, write, sub, other, noScope, project testenv.DeployToken
+	// noScope (read_registry) of "group"; project (read_virtual_registry) of project group/top;
+	// legacy (read_registry and write_registry, GitLab's rule before the virtual-registry
+	// scopes) of "group", and legacyProject (the same) of project group/top.
+	read, write, sub, other, noScope, project, legacy, legacyProject testenv.DeployToken
 	// manifest and layer are the digests of the upstream image group/pub/app:v1 (public).
 	manifest, layer string
 }
@@ -49,6 +51,8 @@ func newEnv(t *testing.T, opts ...testenv.ServerOption) *env {
 	e.sub = e.ts.CreateDeployToken(t, "groups/"+itoa(e.f.SubID), []string{"read_virtual_registry"}, nil)
 	e.other = e.ts.CreateDeployToken(t, "groups/"+itoa(e.f.OtherGroupID), []string{"read_virtual_registry"}, nil)
 	e.project = e.ts.CreateDeployToken(t, "projects/"+itoa(e.f.Projects["top"].ID), []string{"read_virtual_registry", "read_registry"}, nil)
+	e.legacy = e.ts.CreateDeployToken(t, group, []string{"read_registry", "write_registry"}, nil)
+	e.legacyProject = e.ts.CreateDeployToken(t, "projects/"+itoa(e.f.Projects["top"].ID), []string{"read_registry", "write_registry"}, nil)
 	return e
 }
 
@@ -135,11 +139,18 @@ func TestPullThroughProxy(t *testing.T) {
 		testenv.MustRun(t, subHome, e.crane, "pull", sub+":v1", filepath.Join(subHome, "sub.tar"))
 		testenv.MustFail(t, subHome, []string{"DENIED", "403"}, e.crane, "manifest", ref+":v1")
 	})
+	t.Run("ok/a group token with read_registry and write_registry, as GitLab still accepts", func(t *testing.T) {
+		home := e.login(t, e.legacy)
+		testenv.MustRun(t, home, e.crane, "pull", ref+":v1", filepath.Join(home, "legacy.tar"))
+		testenv.MustRun(t, home, e.crane, "manifest", e.image("group/sub", "group/pub/app")+":v1")
+		testenv.MustFail(t, home, []string{"DENIED", "403"}, e.crane, "manifest", e.image("other", "group/pub/app")+":v1")
+	})
 	t.Run("fail/anonymous", func(t *testing.T) {
 		testenv.MustFail(t, t.TempDir(), []string{"UNAUTHORIZED", "401"}, e.crane, "manifest", ref+":v1")
 	})
 	for name, tok := range map[string]testenv.DeployToken{
-		"a sibling group's token": e.other, "a token without the scope": e.noScope, "a project token": e.project} {
+		"a sibling group's token": e.other, "a token with read_registry but not write_registry": e.noScope, "a project token": e.project,
+		"a project token with read_registry and write_registry": e.legacyProject} {
 		t.Run("fail/"+name, func(t *testing.T) {
 			testenv.MustFail(t, e.login(t, tok), []string{"DENIED", "403"}, e.crane, "manifest", ref+":v1")
 		})
@@ -189,6 +200,8 @@ func TestTokensAndChallenges(t *testing.T) {
 		{"fail/a project token gets nothing", e.project, nil},
 		{"fail/a sibling group's token gets nothing", e.other, nil},
 		{"fail/read_registry gets nothing", e.noScope, nil},
+		{"ok/read_registry and write_registry get pull, push and delete", e.legacy, []string{"repository:" + name + ":pull,push,delete"}},
+		{"fail/a project token with read_registry and write_registry gets nothing", e.legacyProject, nil},
 		{"fail/a subgroup token gets nothing on its parent", e.sub, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
