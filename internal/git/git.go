@@ -158,7 +158,8 @@ type Config struct {
 	Realm string
 }
 
-// Handler serves /<project path>.git/… requests. Create it with New.
+// Handler serves /<project path>.git/… requests, and the same without ".git" (Handles).
+// Create it with New.
 type Handler struct {
 	cfg Config
 }
@@ -182,15 +183,56 @@ func (s service) action() access.Action {
 }
 
 // Routes lists Git's routes with how each is gated: every one decides the service's action on
-// the project its path names (docs/architecture.md §3.3).
+// the project its path names (docs/architecture.md §3.3), except the advertisement without
+// ".git", which redirects to the ".git" form and so decides nothing itself.
 func Routes() []gate.Route {
 	var out []gate.Route
+	redirect := gate.Public("redirects to the same route with .git, which decides, as GitLab does; " +
+		"answered alike for every project path, existing or not, so it reveals nothing")
 	for _, svc := range []service{uploadPack, receivePack} {
 		out = append(out,
 			gate.Route{Method: http.MethodGet, Pattern: "/{path}.git/info/refs?service=" + string(svc), Rule: gate.Decide(svc.action())},
-			gate.Route{Method: http.MethodPost, Pattern: "/{path}.git/" + string(svc), Rule: gate.Decide(svc.action())})
+			gate.Route{Method: http.MethodPost, Pattern: "/{path}.git/" + string(svc), Rule: gate.Decide(svc.action())},
+			gate.Route{Method: http.MethodGet, Pattern: "/{path}/info/refs?service=" + string(svc), Rule: redirect},
+			gate.Route{Method: http.MethodPost, Pattern: "/{path}/" + string(svc), Rule: gate.Decide(svc.action())})
 	}
 	return out
+}
+
+// Handles reports whether r is Git's: a path with a ".git/" segment, or one of Git's routes on a
+// clone URL without ".git" (see splitWithoutSuffix). The server routes r here before the web UI.
+func Handles(r *http.Request) bool {
+	if strings.Contains(r.URL.Path, ".git/") {
+		return true
+	}
+	_, _, ok := splitWithoutSuffix(r)
+	return ok
+}
+
+// splitWithoutSuffix parses Git's routes on a clone URL without ".git"
+// (git clone http://host/group/project), as GitLab serves them: the advertisement
+// GET <project>/info/refs?service=git-upload-pack (or git-receive-pack), which redirects to the
+// ".git" form so git carries on there, and the POSTs <project>/git-upload-pack and
+// <project>/git-receive-pack. Only the exact query git sends qualifies, so a web page is never
+// taken: the page of a project "group/info/refs" has no such query, and git, which always
+// appends /info/refs to the URL it is given, asks group/info/refs/info/refs for that
+// project's repository. The path must be a project path (namespace.IsProjectPath).
+func splitWithoutSuffix(r *http.Request) (project, rest string, ok bool) {
+	switch {
+	case r.Method == http.MethodGet && (r.URL.RawQuery == "service="+string(uploadPack) || r.URL.RawQuery == "service="+string(receivePack)):
+		rest = "info/refs"
+	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/"+string(uploadPack)):
+		rest = string(uploadPack)
+	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/"+string(receivePack)):
+		rest = string(receivePack)
+	default:
+		return "", "", false
+	}
+	project, found := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/"+rest)
+	if !found || !namespace.IsProjectPath(project) {
+		return "", "", false
+	}
+	return project, rest, true
 }
 
 // maxRequestBody bounds a POSTed pack negotiation or push (after gzip decoding).
@@ -200,8 +242,17 @@ const maxRequestBody = 2 << 30
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	projectPath, rest, ok := namespace.SplitRepoPath(r.URL.Path)
 	if !ok {
-		http.NotFound(w, r)
-		return
+		if projectPath, rest, ok = splitWithoutSuffix(r); !ok {
+			http.NotFound(w, r)
+			return
+		}
+		if rest == "info/refs" {
+			// Before any credential is read: git follows this redirect and sends the rest of
+			// the clone or push to the ".git" URL, where the one decision is taken.
+			w.Header().Set("Location", "/"+projectPath+".git/info/refs?"+r.URL.RawQuery)
+			w.WriteHeader(http.StatusMovedPermanently)
+			return
+		}
 	}
 	var svc service
 	advertise := false

@@ -83,6 +83,23 @@ func FuzzSplitRepoPath(f *testing.F) {
 	})
 }
 
+// IsProjectPath says whether a clone URL without .git can name a project (internal/git routes by it).
+func TestIsProjectPath(t *testing.T) {
+	for in, want := range map[string]bool{
+		"acme/site": true, "platform/backend/payments/api": true, "group/info/refs": true, "a-b/c.d_e": true,
+		"solo": false, "": false, "/acme/site": false, "acme/site/": false, "acme//site": false, "acme/../site": false,
+		"acme/site.git": false, "acme/-": false, "api/site": false, "users/alice": false, "-/site": false, "groups/acme/site": false,
+		"a b/c": false, "acme/.": false,
+	} {
+		if got := namespace.IsProjectPath(in); got != want {
+			t.Errorf("IsProjectPath(%q) = %v, want %v", in, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { namespace.IsProjectPath("platform/backend/payments/api") }); n != 0 {
+		t.Errorf("%v allocations, want none", n)
+	}
+}
+
 func TestValidatePath(t *testing.T) {
 	cases := []struct {
 		in string

@@ -483,6 +483,27 @@ func (s *Service) GroupRole(ctx context.Context, userID int64, g *Group) (Role, 
 	return best, nil
 }
 
+// IsProjectPath reports whether fullPath could name a project: a namespace path and the
+// project's own, every segment valid and the first none Gatehouse serves itself. It says nothing
+// of whether the project exists.
+func IsProjectPath(fullPath string) bool {
+	// Segment by segment, without allocating: the server asks this of requests it routes.
+	first, rest, ok := strings.Cut(fullPath, "/")
+	if !ok || validateTopLevelPath("path", first) != nil {
+		return false
+	}
+	for {
+		seg, tail, more := strings.Cut(rest, "/")
+		if ValidatePath("path", seg) != nil {
+			return false
+		}
+		if !more {
+			return true
+		}
+		rest = tail
+	}
+}
+
 // SplitRepoPath splits a URL path like "/group/sub/project.git/info/refs" into the project's
 // full path ("group/sub/project") and the rest ("info/refs"). ok is false when no ".git/" segment
 // or a malformed path segment is present.

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/ban"
 	"github.com/gatehouse-dev/gatehouse/internal/gc"
+	"github.com/gatehouse-dev/gatehouse/internal/git"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/metrics"
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
@@ -88,7 +89,7 @@ func (sf *surfaces) of(r *http.Request) *metrics.Surface {
 		return sf.jwtAuth
 	case strings.HasPrefix(p, "/-/"):
 		return sf.ops
-	case strings.Contains(p, ".git/"):
+	case git.Handles(r):
 		return sf.git
 	}
 	return sf.web

@@ -465,13 +465,14 @@ func (s *Server) routes() http.Handler {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /-/ready", s.ready)
-	// The web UI: sign-in, group and project pages, deploy-token settings (never a .git/ path).
+	// The web UI: sign-in, group and project pages, deploy-token settings (never a path Git
+	// handles, so a clone URL without .git reaches Git, not a page).
 	// Failed sign-ins count in the one ban every credential-accepting surface shares.
 	webUI := web.New(web.Config{Namespaces: s.Namespaces, Deploy: s.Deploy, Gate: s.Gate, Audit: s.Audit,
 		Sessions: s.Store.Sessions, SignInLimiter: s.Auth.Ban, Log: s.Log, ExternalURL: s.Config.ExternalURL,
 		Key: s.Tokens.Key().Derive("web-sign-in-csrf"), Now: s.Deploy.Now})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.URL.Path, ".git/") {
+		if git.Handles(r) {
 			gitHandler.ServeHTTP(w, r)
 			return
 		}

@@ -16,10 +16,12 @@ func TestSurfaceOf(t *testing.T) {
 		"/api/v4/projects/{id}/packages/nuget", "/api/v4/projects/{id}/packages/go/"}
 	sf := newSurfaces(metrics.New(), patterns)
 	for path, want := range map[string]string{
-		"/group/project.git/info/refs":       "git",
-		"/group/project.git/git-upload-pack": "git",
-		"/v2/":                               "registry",
-		"/v2/group/project/manifests/latest": "registry",
+		"/group/project.git/info/refs":                                "git",
+		"/group/project.git/git-upload-pack":                          "git",
+		"/group/project/info/refs?service=git-upload-pack":            "git",
+		"/group/project/info/refs":                                    "web",
+		"/v2/":                                                        "registry",
+		"/v2/group/project/manifests/latest":                          "registry",
 		"/v2/group/dependency_proxy/containers/alpine/manifests/3.20": "dependency_proxy",
 		"/jwt/auth": "jwt_auth",
 		"/api/v4/projects/5/packages/generic/tool/1.0.0/tool.bin":   "packages_generic",
