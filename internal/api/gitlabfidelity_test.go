@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -222,4 +223,137 @@ func decodeClaims(t *testing.T, jwt string) string {
 		t.Fatal(err)
 	}
 	return string(raw)
+}
+
+// gitlabScopeOrder is GitLab's order of the deploy-token scopes (item 5).
+var gitlabScopeOrder = []string{"read_repository", "read_registry", "write_registry", "read_package_registry",
+	"write_package_registry", "read_virtual_registry", "write_virtual_registry"}
+
+// TestDeployTokenScopesInGitLabOrder (item 5): however a client lists them, the scopes come back
+// in GitLab's order from create, get, the project list and the instance list.
+func TestDeployTokenScopesInGitLabOrder(t *testing.T) {
+	t.Parallel()
+	ts := testenv.StartServer(t)
+	f := ts.MakeFixture(t)
+	base := fmt.Sprintf("/projects/%d/deploy_tokens", f.Projects["top"].ID)
+	reversed := slices.Clone(gitlabScopeOrder)
+	slices.Reverse(reversed)
+	var created deployTokenView
+	ts.MustAPI(t, http.StatusCreated, "POST", base, map[string]any{"name": "all", "scopes": reversed}, &created)
+	var got deployTokenView
+	ts.MustAPI(t, http.StatusOK, "GET", fmt.Sprintf("%s/%d", base, created.ID), nil, &got)
+	var list, all []deployTokenView
+	ts.MustAPI(t, http.StatusOK, "GET", base, nil, &list)
+	ts.MustAPI(t, http.StatusOK, "GET", "/deploy_tokens", nil, &all)
+	if len(list) != 1 || len(all) != 1 {
+		t.Fatalf("lists %d and %d tokens, want 1", len(list), len(all))
+	}
+	for what, scopes := range map[string][]string{"create": created.Scopes, "get": got.Scopes, "list": list[0].Scopes, "instance list": all[0].Scopes} {
+		if !slices.Equal(scopes, gitlabScopeOrder) {
+			t.Errorf("%s: scopes %v, want GitLab's order %v", what, scopes, gitlabScopeOrder)
+		}
+	}
+}
+
+// TestPrivateTokenQueryParameter (item 7): ?private_token= authenticates like the PRIVATE-TOKEN
+// header; a wrong one is a 401 (it counts in the one ban: TestEverySurfaceSharesTheBan in
+// internal/server); the secret is never logged, nor echoed into a pagination Link, nor taken
+// for a parameter of the endpoint.
+func TestPrivateTokenQueryParameter(t *testing.T) {
+	t.Parallel()
+	ts := testenv.StartServer(t)
+	f := ts.MakeFixture(t)
+	q := "?private_token=" + url.QueryEscape(ts.RootToken)
+	t.Run("ok/the user", func(t *testing.T) {
+		r := do(t, ts, call{method: "GET", path: "/user" + q})
+		mustStatus(t, r, http.StatusOK, "GET /user?private_token=")
+		var u struct {
+			Username string `json:"username"`
+		}
+		r.json(t, &u)
+		if u.Username != "root" {
+			t.Fatalf("user %q, want root", u.Username)
+		}
+	})
+	t.Run("ok/a write, with a paginated list", func(t *testing.T) {
+		base := fmt.Sprintf("/projects/%d/deploy_tokens", f.Projects["top"].ID)
+		for i := range 3 {
+			r := do(t, ts, call{method: "POST", path: base + q, ctype: "application/json",
+				body: fmt.Sprintf(`{"name":"q%d","scopes":["read_repository"]}`, i)})
+			mustStatus(t, r, http.StatusCreated, "POST with ?private_token=")
+		}
+		r := do(t, ts, call{method: "GET", path: base + q + "&per_page=2"})
+		mustStatus(t, r, http.StatusOK, "list with ?private_token=")
+		link := r.header.Get("Link")
+		if !strings.Contains(link, `rel="next"`) || strings.Contains(link, ts.RootToken) || strings.Contains(link, "private_token") {
+			t.Fatalf("Link %q: want a next page without the secret", link)
+		}
+	})
+	t.Run("fail/a wrong token", func(t *testing.T) {
+		r := do(t, ts, call{method: "GET", path: "/user?private_token=glpat-wrong-wrong-wrong-wrong"})
+		mustStatus(t, r, http.StatusUnauthorized, "GET /user with a wrong ?private_token=")
+	})
+	t.Run("fail/a deploy token", func(t *testing.T) {
+		tok := ts.CreateDeployToken(t, fmt.Sprintf("projects/%d", f.Projects["top"].ID), []string{"read_repository"}, nil)
+		r := do(t, ts, call{method: "GET", path: "/user?private_token=" + url.QueryEscape(tok.Token)})
+		mustStatus(t, r, http.StatusUnauthorized, "GET /user with a deploy token in ?private_token=")
+	})
+	t.Run("ok/never logged", func(t *testing.T) {
+		logs := ts.Logs()
+		if !strings.Contains(logs, `"/api/v4/user"`) && !strings.Contains(logs, "path=/api/v4/user") {
+			t.Fatalf("the access log has no request to /api/v4/user; cannot check it:\n%s", logs)
+		}
+		if strings.Contains(logs, ts.RootToken) || strings.Contains(logs, "glpat-wrong") || strings.Contains(logs, "private_token") {
+			t.Fatal("the log holds the query's token")
+		}
+	})
+}
+
+// TestWrongMethod (item 9): a wrong method on an existing path is GitLab's (Grape's) 405
+// {"error":"405 Not Allowed"} with an Allow header, before anything else is checked; an unknown
+// path stays 404.
+func TestWrongMethod(t *testing.T) {
+	t.Parallel()
+	ts := testenv.StartServer(t)
+	f := ts.MakeFixture(t)
+	top := f.Projects["top"]
+	cases := []struct {
+		method, path string
+		allow        []string
+	}{
+		{"PATCH", fmt.Sprintf("/projects/%d/deploy_tokens", top.ID), []string{"GET", "POST"}},
+		{"PUT", fmt.Sprintf("/projects/%d/deploy_tokens/", top.ID), []string{"GET", "POST"}},
+		{"POST", fmt.Sprintf("/projects/%d/deploy_tokens/1", top.ID), []string{"GET", "DELETE"}},
+		{"DELETE", "/version", []string{"GET"}},
+		{"PUT", "/deploy_tokens", []string{"GET"}},
+		{"GET", fmt.Sprintf("/groups/%d/deploy_tokens/1/rotate", f.GroupID), []string{"POST"}},
+	}
+	for _, c := range cases {
+		t.Run("fail/"+c.method+" "+c.path, func(t *testing.T) {
+			for _, who := range []map[string]string{{"PRIVATE-TOKEN": ts.RootToken}, nil} {
+				r := do(t, ts, call{method: c.method, path: c.path, headers: who})
+				mustStatus(t, r, http.StatusMethodNotAllowed, c.method+" "+c.path)
+				var body map[string]string
+				r.json(t, &body)
+				if len(body) != 1 || body["error"] != "405 Not Allowed" {
+					t.Fatalf("body %s, want {\"error\":\"405 Not Allowed\"}", r.body)
+				}
+				allow := strings.Split(r.header.Get("Allow"), ", ")
+				for _, m := range c.allow {
+					if !slices.Contains(allow, m) {
+						t.Fatalf("Allow %q lacks %s", r.header.Get("Allow"), m)
+					}
+				}
+				if slices.Contains(allow, c.method) {
+					t.Fatalf("Allow %q names the refused method", r.header.Get("Allow"))
+				}
+			}
+		})
+	}
+	t.Run("fail/unknown path is 404", func(t *testing.T) {
+		for _, m := range []string{"GET", "POST", "PATCH"} {
+			r := do(t, ts, call{method: m, path: "/nothing/here", headers: map[string]string{"PRIVATE-TOKEN": ts.RootToken}})
+			mustStatus(t, r, http.StatusNotFound, m+" /nothing/here")
+		}
+	})
 }
