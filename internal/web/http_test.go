@@ -915,3 +915,28 @@ func TestCSRFOnTokenActions(t *testing.T) {
 		t.Fatal("a refused POST was audited as a rotation")
 	}
 }
+
+// TestScopesInGitLabOrder (issue 14, item 5): the token list and the create form's checkboxes
+// show the scopes in GitLab's order, however the token was created with them.
+func TestScopesInGitLabOrder(t *testing.T) {
+	ts := testenv.StartServer(t)
+	f := ts.MakeFixture(t)
+	top := f.Projects["top"]
+	ts.CreateDeployToken(t, fmt.Sprintf("projects/%d", top.ID), []string{"write_virtual_registry", "read_package_registry", "read_repository"}, nil)
+	u, _ := signIn(t, ts, "root", rootPassword(ts))
+	r := u.get(settingsPath(top.FullPath))
+	if r.status != http.StatusOK {
+		t.Fatalf("settings page: %d", r.status)
+	}
+	mustContain(t, "token list", r.body, "<code>read_repository</code>, <code>read_package_registry</code>, <code>write_virtual_registry</code>")
+	order := []string{"read_repository", "read_registry", "write_registry", "read_package_registry", "write_package_registry",
+		"read_virtual_registry", "write_virtual_registry"}
+	last := -1
+	for _, s := range order {
+		i := strings.Index(r.body, `id="deploy-token-scope-`+s+`"`)
+		if i < 0 || i < last {
+			t.Fatalf("checkbox %s missing or not in GitLab's order %v", s, order)
+		}
+		last = i
+	}
+}
