@@ -186,8 +186,13 @@ func (h *Handler) routes() *http.ServeMux {
 	}
 	m.Handle("/api/v4/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if allow := h.allowed(r); len(allow) > 0 {
-			// The path exists with other methods: 405 with Grape's body, as GitLab answers.
+			// The path exists with other methods. As GitLab (Grape) answers: OPTIONS lists
+			// them, any other method is a 405 with Grape's body.
 			w.Header().Set("Allow", strings.Join(allow, ", "))
+			if r.Method == http.MethodOptions {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
 			httpx.WriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "405 Not Allowed"})
 			return
 		}

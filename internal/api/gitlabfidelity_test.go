@@ -350,8 +350,15 @@ func TestWrongMethod(t *testing.T) {
 			}
 		})
 	}
+	t.Run("ok/OPTIONS lists the methods", func(t *testing.T) {
+		r := do(t, ts, call{method: "OPTIONS", path: fmt.Sprintf("/projects/%d/deploy_tokens", top.ID)})
+		mustStatus(t, r, http.StatusNoContent, "OPTIONS")
+		if allow := strings.Split(r.header.Get("Allow"), ", "); !slices.Contains(allow, "GET") || !slices.Contains(allow, "POST") {
+			t.Fatalf("Allow %q", r.header.Get("Allow"))
+		}
+	})
 	t.Run("fail/unknown path is 404", func(t *testing.T) {
-		for _, m := range []string{"GET", "POST", "PATCH"} {
+		for _, m := range []string{"GET", "POST", "PATCH", "OPTIONS"} {
 			r := do(t, ts, call{method: m, path: "/nothing/here", headers: map[string]string{"PRIVATE-TOKEN": ts.RootToken}})
 			mustStatus(t, r, http.StatusNotFound, m+" /nothing/here")
 		}
