@@ -170,6 +170,20 @@ func TestTokenCommands(t *testing.T) {
 		}
 	})
 
+	t.Run("ok/scopes in GitLab's order", func(t *testing.T) {
+		out := mustGatehouse(t, "token", "create", "--project", f.Projects["top"].FullPath, "--name", "ordered",
+			"--scopes", "write_virtual_registry,read_package_registry,read_repository")
+		id, _, _ := created(t, out)
+		const want = "read_repository,read_package_registry,write_virtual_registry"
+		if !strings.Contains(out, "Scopes:   "+want+"\n") {
+			t.Fatalf("create output, want scopes %s:\n%s", want, out)
+		}
+		out = mustGatehouse(t, "token", "list", "--project", f.Projects["top"].FullPath)
+		if row := tableRow(out, id); len(row) != 7 || row[3] != want {
+			t.Fatalf("list row = %q, want scopes %s\n%s", row, want, out)
+		}
+	})
+
 	t.Run("ok/list marks expired", func(t *testing.T) {
 		exp := ts.CreateDeployToken(t, fmt.Sprintf("projects/%d", f.Projects["top"].ID), []string{"read_repository"},
 			map[string]any{"name": "short", "expires_at": ts.Clock.Now().UTC().AddDate(0, 0, 1).Format("2006-01-02")})
@@ -219,7 +233,7 @@ func TestTokenCommands(t *testing.T) {
 			{"no url", []string{"token", "list", "--project", "1"}, map[string]string{"GATEHOUSE_URL": ""}, "GATEHOUSE_URL"},
 			{"no pat", []string{"token", "list", "--project", "1"}, map[string]string{"GATEHOUSE_TOKEN": ""}, "GATEHOUSE_TOKEN"},
 			{"unknown scope", []string{"token", "create", "--project", child.FullPath, "--name", "x", "--scopes", "read_everything"}, nil, "400: scopes"},
-			{"past expiry", []string{"token", "create", "--group", "group", "--name", "x", "--scopes", "read_repository", "--expires-at", "2001-01-01"}, nil, "expires_at"},
+			{"bad expiry", []string{"token", "create", "--group", "group", "--name", "x", "--scopes", "read_repository", "--expires-at", "2001-13-01"}, nil, "expires_at"},
 			{"missing project", []string{"token", "create", "--project", "group/nope", "--name", "x", "--scopes", "read_repository"}, nil, "404"},
 			{"missing token", []string{"token", "revoke", "--project", child.FullPath, "999999"}, nil, "404"},
 			{"wrong pat", []string{"token", "list", "--project", "1", "--token", "glpat-wrong-secret-0000000000"}, nil, "401"},

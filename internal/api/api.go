@@ -185,13 +185,51 @@ func (h *Handler) routes() *http.ServeMux {
 		}
 	}
 	m.Handle("/api/v4/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if allow := h.allowed(r); len(allow) > 0 {
+			// The path exists with other methods. As GitLab (Grape) answers: OPTIONS lists
+			// them, any other method is a 405 with Grape's body.
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			if r.Method == http.MethodOptions {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			httpx.WriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "405 Not Allowed"})
+			return
+		}
 		writeMessage(w, http.StatusNotFound, "404 Not Found")
 	}))
 	return m
 }
 
-// ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+// methods are those a route may have; allowed tries each on a path.
+var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// allowed returns the methods some route serves r's path with: none for an unknown path. The
+// catch-all matches every method, so the mux never answers 405 itself.
+func (h *Handler) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range methods {
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := h.mux.Handler(probe); pattern != "/api/v4/" && pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// ServeHTTP implements http.Handler. Trailing slashes are stripped first, as GitLab's router
+// does, so every route also answers with one (GitLab's documented deploy-token create example
+// posts to ".../deploy_tokens/").
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := strings.TrimRight(r.URL.Path, "/"); p != r.URL.Path && len(p) > len("/api/v4") {
+		// A copy: the access log holds the caller's request and URL.
+		r2, u := *r, *r.URL
+		u.Path, u.RawPath = p, strings.TrimRight(u.RawPath, "/")
+		r2.URL = &u
+		r = &r2
+	}
+	h.mux.ServeHTTP(w, r)
+}
 
 // maxBody bounds API request bodies.
 const maxBody = 1 << 20
@@ -311,6 +349,9 @@ func readParams(r *http.Request) (url.Values, error) {
 	out := url.Values{}
 	add := func(k string, v string) { out.Add(strings.TrimSuffix(k, "[]"), v) }
 	for k, vs := range r.URL.Query() {
+		if k == "private_token" {
+			continue // a credential (authn.API), not a parameter of the endpoint
+		}
 		for _, v := range vs {
 			add(k, v)
 		}
@@ -427,6 +468,9 @@ func paginate[T any](w http.ResponseWriter, r *request, items []T) {
 		q := u.Query()
 		q.Set("page", strconv.Itoa(page+1))
 		q.Set("per_page", strconv.Itoa(per))
+		// A secret is not echoed into a header that clients and proxies may log; the client
+		// authenticates the next page as it did this one.
+		q.Del("private_token")
 		u.RawQuery = q.Encode()
 		h.Set("Link", `<`+externalPath(r, &u)+`>; rel="next"`)
 	} else {

@@ -67,7 +67,8 @@ type pyOutput struct {
 	ProjectGetAfterDelete  pyError   `json:"project_get_after_delete"`
 	ProjectListAfterDelete []int64   `json:"project_list_after_delete"`
 	ProjectCreateBadScope  pyError   `json:"project_create_bad_scope"`
-	ProjectCreatePast      pyError   `json:"project_create_past"`
+	ProjectCreateBadExpiry pyError   `json:"project_create_bad_expiry"`
+	ProjectCreatedPast     pyToken   `json:"project_created_past"`
 	Group                  struct {
 		ID       int64  `json:"id"`
 		FullPath string `json:"full_path"`
@@ -205,13 +206,19 @@ func TestPythonGitlab(t *testing.T) {
 		}
 	})
 	t.Run("fail/project create errors", func(t *testing.T) {
-		for name, e := range map[string]pyError{"bad scope": out.ProjectCreateBadScope, "past expiry": out.ProjectCreatePast} {
+		for name, e := range map[string]pyError{"bad scope": out.ProjectCreateBadScope, "bad expiry": out.ProjectCreateBadExpiry} {
 			if e.Code == nil || *e.Code != 400 || e.Type == nil || *e.Type != "GitlabCreateError" {
 				t.Errorf("%s: %+v, want GitlabCreateError 400", name, e)
 			}
 		}
-		if !strings.Contains(out.ProjectCreateBadScope.Message, "scopes") || !strings.Contains(out.ProjectCreatePast.Message, "expires_at") {
-			t.Errorf("messages %q / %q do not name the field", out.ProjectCreateBadScope.Message, out.ProjectCreatePast.Message)
+		if !strings.Contains(out.ProjectCreateBadScope.Message, "scopes") || !strings.Contains(out.ProjectCreateBadExpiry.Message, "expires_at") {
+			t.Errorf("messages %q / %q do not name the field", out.ProjectCreateBadScope.Message, out.ProjectCreateBadExpiry.Message)
+		}
+	})
+	t.Run("ok/past expiry creates an expired token", func(t *testing.T) {
+		p := out.ProjectCreatedPast
+		if p.ID == 0 || p.TokenPrefix == nil || *p.TokenPrefix != "gldt-" || p.Expired == nil || !*p.Expired || p.ExpiresAt == nil || !strings.HasPrefix(*p.ExpiresAt, "2000-01-01") {
+			t.Errorf("past-dated token = %+v, want expired on 2000-01-01", p)
 		}
 	})
 	t.Run("ok/group tokens", func(t *testing.T) {

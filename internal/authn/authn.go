@@ -58,11 +58,15 @@ func (a *Authenticator) Basic(ctx context.Context, r *http.Request) (access.Prin
 	return a.attempt(ctx, r, user, token.NewSecret(pass), true, "wrong username or password")
 }
 
-// API authenticates a REST API request: PRIVATE-TOKEN or Authorization: Bearer with a personal
-// access token. Deploy tokens are refused wherever they appear (docs/design.md §6.8: they never
-// open the API). Wrong tokens count in the ban like every other surface's failures.
+// API authenticates a REST API request: PRIVATE-TOKEN, Authorization: Bearer or, as GitLab
+// accepts, the private_token query parameter, with a personal access token. Deploy tokens are
+// refused wherever they appear (docs/design.md §6.8: they never open the API). Wrong tokens count
+// in the ban like every other surface's failures. The access log never records query strings.
 func (a *Authenticator) API(ctx context.Context, r *http.Request) (access.Principal, error) {
 	secret := r.Header.Get("Private-Token")
+	if secret == "" {
+		secret = r.URL.Query().Get("private_token")
+	}
 	if secret == "" {
 		if b, ok := ParseBearer(r.Header.Get("Authorization")); ok {
 			secret = b

@@ -126,10 +126,14 @@ func TestEverySurfaceSharesTheBan(t *testing.T) {
 		pkg("goproxy", proj+"/go/example.com/mod/@v/list"),
 		{name: "REST API", refused: http.StatusUnauthorized, banned: http.StatusForbidden,
 			wrong: func(t *testing.T, i int) int {
-				if i%2 == 0 {
+				switch i % 3 {
+				case 0:
 					return get(t, ts, "/api/v4/user", map[string]string{"Private-Token": bad(i)}, "", "")
+				case 1:
+					return get(t, ts, "/api/v4/user", map[string]string{"Authorization": "Bearer " + bad(i)}, "", "")
 				}
-				return get(t, ts, "/api/v4/user", map[string]string{"Authorization": "Bearer " + bad(i)}, "", "")
+				// GitLab's private_token query parameter (issue 14, item 7).
+				return get(t, ts, "/api/v4/user?private_token="+bad(i), nil, "", "")
 			},
 			valid: func(t *testing.T, _ int) int {
 				return get(t, ts, "/api/v4/user", map[string]string{"Private-Token": root}, "", "")

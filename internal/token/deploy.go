@@ -149,8 +149,8 @@ type DeployFilter struct {
 // DeployStore is the persistence the deploy-token service needs.
 type DeployStore interface {
 	// CreateDeployToken inserts t, assigning ID and, when Username is empty, DefaultUsername(ID);
-	// returns errkind.ErrConflict for a username already taken by another token or,
-	// case-insensitively, by a user.
+	// returns errkind.ErrConflict for a custom username that is, case-insensitively, a user's.
+	// Custom usernames are not unique among tokens (as in GitLab): the secret finds the token.
 	CreateDeployToken(ctx context.Context, t *DeployToken) error
 	// DeployToken returns the token with id, or errkind.ErrNotFound.
 	DeployToken(ctx context.Context, id int64) (*DeployToken, error)
@@ -222,7 +222,7 @@ func (s *DeployService) Create(ctx context.Context, in CreateDeployInput) (*Depl
 	if err != nil {
 		return nil, Secret{}, err
 	}
-	exp, err := ParseExpiry(in.ExpiresAt, now)
+	exp, err := ParseExpiryDate(in.ExpiresAt)
 	if err != nil {
 		return nil, Secret{}, err
 	}

@@ -12,7 +12,7 @@ import (
 	"hash"
 	"log/slog"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,9 +42,29 @@ const (
 	WriteRepository Scope = "write_repository"
 )
 
-// DeployScopes lists the scopes a deploy token may carry, in GitLab's order.
-var DeployScopes = []Scope{ReadRepository, ReadRegistry, WriteRegistry, ReadVirtualRegistry,
-	WriteVirtualRegistry, ReadPackageRegistry, WritePackageRegistry}
+// DeployScopes lists the scopes a deploy token may carry, in GitLab's order (its
+// DeployToken::AVAILABLE_SCOPES), which is also the order every listing renders them in.
+var DeployScopes = []Scope{ReadRepository, ReadRegistry, WriteRegistry, ReadPackageRegistry,
+	WritePackageRegistry, ReadVirtualRegistry, WriteVirtualRegistry}
+
+// scopeOrder ranks every scope for rendering: GitLab's order of personal-access-token scopes,
+// which lists the deploy-token scopes in DeployScopes' order.
+var scopeOrder = func() map[Scope]int {
+	m := map[Scope]int{}
+	for i, s := range []Scope{API, ReadAPI, ReadRepository, WriteRepository, ReadRegistry, WriteRegistry,
+		ReadPackageRegistry, WritePackageRegistry, ReadVirtualRegistry, WriteVirtualRegistry} {
+		m[s] = i
+	}
+	return m
+}()
+
+// rank is s's place in scopeOrder; unknown scopes come last.
+func rank(s Scope) int {
+	if i, ok := scopeOrder[s]; ok {
+		return i
+	}
+	return len(scopeOrder)
+}
 
 // PersonalScopes lists the scopes a personal access token may carry.
 var PersonalScopes = []Scope{API, ReadAPI, ReadRepository, WriteRepository, ReadRegistry,
@@ -73,10 +93,13 @@ func (s Scopes) HasAny(scopes ...Scope) bool {
 	return false
 }
 
-// Strings returns the scopes as plain strings.
+// Strings returns the scopes as plain strings in GitLab's order, however they were stored (a
+// token created before Gatehouse followed that order keeps its stored order).
 func (s Scopes) Strings() []string {
-	out := make([]string, len(s))
-	for i, x := range s {
+	sorted := slices.Clone(s)
+	slices.SortStableFunc(sorted, func(a, b Scope) int { return rank(a) - rank(b) })
+	out := make([]string, len(sorted))
+	for i, x := range sorted {
 		out[i] = string(x)
 	}
 	return out
@@ -107,11 +130,7 @@ func ParseScopes(names []string, allowed []Scope) (Scopes, error) {
 			out = append(out, sc)
 		}
 	}
-	order := map[Scope]int{}
-	for i, a := range allowed {
-		order[a] = i
-	}
-	sort.Slice(out, func(i, j int) bool { return order[out[i]] < order[out[j]] })
+	slices.SortStableFunc(out, func(a, b Scope) int { return rank(a) - rank(b) })
 	return out, nil
 }
 
@@ -209,6 +228,19 @@ func ExpiryDate(t time.Time) time.Time {
 // ParseExpiry parses "YYYY-MM-DD" or an RFC 3339 time into a normalised expiry date. An empty string
 // means no expiry (nil). A date that is today or earlier (already expired at now) is rejected.
 func ParseExpiry(s string, now time.Time) (*time.Time, error) {
+	d, err := ParseExpiryDate(s)
+	if err != nil || d == nil {
+		return d, err
+	}
+	if !now.Before(*d) {
+		return nil, &errkind.ValidationError{Field: "expires_at", Reason: "must be in the future"}
+	}
+	return d, nil
+}
+
+// ParseExpiryDate is ParseExpiry without the check against now: GitLab checks only the format
+// of a deploy token's expires_at, so a past date creates a token that is already expired.
+func ParseExpiryDate(s string) (*time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, nil
@@ -228,9 +260,6 @@ func ParseExpiry(s string, now time.Time) (*time.Time, error) {
 		return nil, &errkind.ValidationError{Field: "expires_at", Reason: "is invalid (use YYYY-MM-DD or an RFC 3339 time)"}
 	}
 	d := ExpiryDate(t)
-	if !now.Before(d) {
-		return nil, &errkind.ValidationError{Field: "expires_at", Reason: "must be in the future"}
-	}
 	return &d, nil
 }
 

@@ -424,7 +424,7 @@ func TestParseScopes(t *testing.T) {
 		{"ok/single", []string{"read_repository"}, token.DeployScopes, "read_repository"},
 		{"ok/all seven in canonical order", []string{"write_package_registry", "read_package_registry", "write_virtual_registry",
 			"read_virtual_registry", "write_registry", "read_registry", "read_repository"}, token.DeployScopes,
-			"read_repository,read_registry,write_registry,read_virtual_registry,write_virtual_registry,read_package_registry,write_package_registry"},
+			"read_repository,read_registry,write_registry,read_package_registry,write_package_registry,read_virtual_registry,write_virtual_registry"},
 		{"ok/duplicates collapse", []string{"read_registry", "read_registry", "read_repository", "read_registry"}, token.DeployScopes, "read_repository,read_registry"},
 		{"ok/spaces trimmed", []string{" read_registry ", "read_registry"}, token.DeployScopes, "read_registry"},
 		{"ok/personal api", []string{"read_repository", "api"}, token.PersonalScopes, "api,read_repository"},
@@ -520,5 +520,22 @@ func TestValidateUsername(t *testing.T) {
 				t.Fatalf("ValidateUsername(%q) = %v, want a errkind.ValidationError on username", tc.in, err)
 			}
 		})
+	}
+}
+
+// TestScopesStringsInGitLabOrder: scopes render in GitLab's order however they were stored (a
+// token created before that order was followed keeps its stored order in the database).
+func TestScopesStringsInGitLabOrder(t *testing.T) {
+	stored := token.Scopes{token.WriteVirtualRegistry, token.ReadVirtualRegistry, token.WritePackageRegistry,
+		token.ReadPackageRegistry, token.WriteRegistry, token.ReadRegistry, token.ReadRepository}
+	want := "read_repository,read_registry,write_registry,read_package_registry,write_package_registry,read_virtual_registry,write_virtual_registry"
+	if got := strings.Join(stored.Strings(), ","); got != want {
+		t.Fatalf("Strings() = %s, want %s", got, want)
+	}
+	if stored[0] != token.WriteVirtualRegistry {
+		t.Fatal("Strings() reordered the set it was called on")
+	}
+	if got := strings.Join(token.Scopes{token.ReadRepository, token.API}.Strings(), ","); got != "api,read_repository" {
+		t.Fatalf("personal scopes = %s, want api first", got)
 	}
 }

@@ -79,8 +79,14 @@ def main():
         out["project_list_after_delete"] = [t.id for t in project.deploytokens.list(get_all=True)]
         out["project_create_bad_scope"] = error_of(lambda: project.deploytokens.create(
             {"name": "bad", "scopes": ["read_everything"]}))
-        out["project_create_past"] = error_of(lambda: project.deploytokens.create(
-            {"name": "old", "scopes": ["read_repository"], "expires_at": "2000-01-01"}))
+        out["project_create_bad_expiry"] = error_of(lambda: project.deploytokens.create(
+            {"name": "bad", "scopes": ["read_repository"], "expires_at": "2000-13-01"}))
+        # GitLab checks only the format: a past date creates an already-expired token. It is
+        # deleted again so the counts below stay those of the tokens above.
+        past = project.deploytokens.create(
+            {"name": "old", "scopes": ["read_repository"], "expires_at": "2000-01-01"})
+        out["project_created_past"] = view(past)
+        past.delete()
 
         # Group deploy tokens, the group fetched by full path.
         group = gl.groups.get(env["GROUP_PATH"])

@@ -663,13 +663,19 @@ func testDeployTokens(t *testing.T, s *sqlstore.Stores) {
 		_, err := s.Tokens.DeployTokenByDigest(ctx(), def.Digest[:16])
 		wantErr(t, err, errkind.ErrNotFound)
 	})
-	t.Run("fail/custom username taken", func(t *testing.T) {
-		dup := f.deploy("dup", custom.Username, token.Owner{ProjectID: f.project.ID}, nil)
-		wantErr(t, s.Tokens.CreateDeployToken(ctx(), dup), errkind.ErrConflict)
-	})
-	t.Run("fail/username taken by a default name", func(t *testing.T) {
-		dup := f.deploy("dup2", def.Username, token.Owner{GroupID: f.group.ID}, nil)
-		wantErr(t, s.Tokens.CreateDeployToken(ctx(), dup), errkind.ErrConflict)
+	// Custom usernames are not unique, as in GitLab (migration 0025): each token is found by its
+	// digest. (A custom name never takes the default prefix: token.ValidateUsername.)
+	t.Run("ok/custom username shared by another token", func(t *testing.T) {
+		dup := f.deploy("dup", custom.Username, token.Owner{GroupID: f.group.ID}, nil)
+		must(t, s.Tokens.CreateDeployToken(ctx(), dup))
+		for _, want := range []*token.DeployToken{custom, dup} {
+			got, err := s.Tokens.DeployTokenByDigest(ctx(), want.Digest)
+			must(t, err)
+			if got.ID != want.ID || got.Username != custom.Username {
+				t.Fatalf("by digest: token %d %q, want %d %q", got.ID, got.Username, want.ID, custom.Username)
+			}
+		}
+		must(t, s.Tokens.DeleteDeployToken(ctx(), dup.ID))
 	})
 	t.Run("fail/custom username of a user, any case", func(t *testing.T) {
 		for i, name := range []string{f.user.Username, strings.ToUpper(f.user.Username)} {
