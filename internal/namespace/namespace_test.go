@@ -95,6 +95,9 @@ func TestIsProjectPath(t *testing.T) {
 			t.Errorf("IsProjectPath(%q) = %v, want %v", in, got, want)
 		}
 	}
+	if raceEnabled {
+		return
+	}
 	if n := testing.AllocsPerRun(100, func() { namespace.IsProjectPath("platform/backend/payments/api") }); n != 0 {
 		t.Errorf("%v allocations, want none", n)
 	}
