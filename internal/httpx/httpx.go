@@ -101,6 +101,10 @@ func (b *countingBody) Read(p []byte) (int, error) {
 // ID. Headers, bodies and query strings are never logged. observe, when not nil, is told about
 // each request as well (the metrics).
 func Middleware(log *slog.Logger, observe Observer, next http.Handler) http.Handler {
+	var lines io.Writer
+	if jl, ok := log.Handler().(JSONLines); ok {
+		lines = jl.JSONLines()
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := newRequestID()
@@ -136,21 +140,10 @@ func Middleware(log *slog.Logger, observe Observer, next http.Handler) http.Hand
 				}
 				observe(r, status, in, sw.bytes, now.Sub(start))
 			}
-			// The record is built here rather than with log.LogAttrs, which would capture the
-			// caller's program counter (a stack walk per request) for a source never logged.
 			if h := log.Handler(); h.Enabled(ctx, slog.LevelInfo) {
-				rec := slog.NewRecord(now, slog.LevelInfo, "request", 0)
-				rec.AddAttrs(slog.String("request_id", id), slog.String("method", r.Method),
-					slog.String("path", r.URL.Path), slog.Int("status", status), slog.Int64("bytes", sw.bytes),
-					slog.Int64("duration_ms", now.Sub(start).Milliseconds()))
-				// remote is the client: the peer, or the address a trusted proxy named (the
-				// proxy is then logged too), as the ban and the audit log see it.
-				if ip, ok := forwardedClient(ctx); ok {
-					rec.AddAttrs(slog.String("remote", ip.String()), slog.String("proxy", r.RemoteAddr))
-				} else {
-					rec.AddAttrs(slog.String("remote", r.RemoteAddr))
-				}
-				_ = h.Handle(ctx, rec)
+				l := accessLine{now: now, id: id, r: r, status: status, bytes: sw.bytes, took: now.Sub(start)}
+				l.client, l.forward = forwardedClient(ctx)
+				l.log(h, lines)
 			}
 		}()
 		next.ServeHTTP(sw, r)
