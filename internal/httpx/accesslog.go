@@ -14,8 +14,7 @@ import (
 // with no attributes, groups or ReplaceAttr of its own, one Write per line to the writer
 // JSONLines returns. Middleware then writes its access-log line there itself: the same bytes
 // as through slog, at about a ninth of the cost (BenchmarkAccessLine; the line runs on every
-// request). A nil writer means
-// records must go through Handle.
+// request). A nil writer means records must go through Handle.
 type JSONLines interface {
 	JSONLines() io.Writer
 }
