@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"time"
 )
@@ -85,6 +86,7 @@ type requestState struct {
 	sw      statusWriter
 	body    countingBody
 	idValue [1]string
+	client  netip.Addr // ClientIP, resolved once: the ban, the allow-lists and the gate each ask
 }
 
 // Observer is told about each request once it is answered: its status, the bytes of its body
@@ -117,7 +119,7 @@ func Middleware(log *slog.Logger, observe Observer, next http.Handler) http.Hand
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		// One allocation holds the request's writer, body counter and ID header value.
-		st := &requestState{}
+		st := &requestState{client: ClientIP(r)}
 		id := newRequestID()
 		st.idValue[0] = id
 		w.Header()["X-Request-Id"] = st.idValue[:] // the canonical key, set without Set's copy
