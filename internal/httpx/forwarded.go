@@ -143,7 +143,13 @@ func ClientAddress(t TrustedProxies, next http.Handler) http.Handler {
 // peer's (an IPv4-mapped address unmapped, so bans and allow-lists match); the zero Addr when
 // RemoteAddr is not an address.
 func ClientIP(r *http.Request) netip.Addr {
-	if c, ok := r.Context().Value(clientKey).(client); ok {
+	ctx := r.Context()
+	// Behind Middleware the address is kept in the request's state: the nearest context value,
+	// and no address to parse again.
+	if st, ok := ctx.Value(requestIDKey).(*requestState); ok {
+		return st.client
+	}
+	if c, ok := ctx.Value(clientKey).(client); ok {
 		return c.ip
 	}
 	return peerIP(r)

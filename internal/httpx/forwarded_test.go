@@ -71,6 +71,8 @@ func TestClientAddress(t *testing.T) {
 	for _, c := range []struct{ peer, xff, wantIP, want, proxy string }{
 		{"10.0.0.1:3000", "198.51.100.1", "198.51.100.1", "198.51.100.1", "10.0.0.1:3000"},
 		{"203.0.113.9:4000", "198.51.100.1", "203.0.113.9", "203.0.113.9:4000", ""},
+		{"[::ffff:203.0.113.9]:4000", "", "203.0.113.9", "[::ffff:203.0.113.9]:4000", ""},
+		{"not an address", "", "invalid IP", "not an address", ""},
 	} {
 		log, buf := newLogger()
 		var seen netip.Addr

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -131,8 +132,10 @@ func writeToken(w http.ResponseWriter, t Issued) {
 		httpx.WriteJSON(w, http.StatusOK, t.response())
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(t.answer)))
+	// Canonical keys set directly, their values in one array: this runs for every token.
+	v := [...]string{"application/json", strconv.Itoa(len(t.answer))}
+	h := w.Header()
+	h["Content-Type"], h["Content-Length"] = v[0:1:1], v[1:2:2]
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(t.answer)
 }
@@ -180,7 +183,6 @@ var plainByte = func() (t [256]bool) {
 // actions in canonical order.
 func (h *Handler) grant(ctx context.Context, r *http.Request, g Grantor, p access.Principal, scopes []Scope) ([]ResourceActions, error) {
 	var out []ResourceActions
-	index := map[[2]string]int{}
 	for _, s := range scopes {
 		actions, err := g.Grant(ctx, r, p, s)
 		if err != nil {
@@ -189,11 +191,10 @@ func (h *Handler) grant(ctx context.Context, r *http.Request, g Grantor, p acces
 		if len(actions) == 0 {
 			continue
 		}
-		key := [2]string{s.Type, s.Name}
-		i, ok := index[key]
-		if !ok {
+		// A request names a few scopes: a search finds the resource's entry without a map.
+		i := slices.IndexFunc(out, func(ra ResourceActions) bool { return ra.Type == s.Type && ra.Name == s.Name })
+		if i < 0 {
 			i = len(out)
-			index[key] = i
 			out = append(out, ResourceActions{Type: s.Type, Name: s.Name})
 		}
 		out[i].Actions = mergeActions(out[i].Actions, actions)
@@ -201,30 +202,26 @@ func (h *Handler) grant(ctx context.Context, r *http.Request, g Grantor, p acces
 	return out, nil
 }
 
-// mergeActions returns the union of a and b, ordered pull, push, delete, then the rest.
+// mergeActions returns the union of a and b, ordered pull, push, delete, "*", then the rest in
+// the order given. Action lists are short: searching them costs less than a set.
 func mergeActions(a, b []string) []string {
-	seen := map[string]bool{}
-	for _, x := range a {
-		seen[x] = true
-	}
-	for _, x := range b {
-		seen[x] = true
-	}
-	var out []string
-	for _, x := range append(append([]string{}, ImageActions...), All) {
-		if seen[x] {
+	all := append(append(make([]string, 0, len(a)+len(b)), a...), b...)
+	out := make([]string, 0, len(all))
+	for _, x := range canonicalActions {
+		if slices.Contains(all, x) {
 			out = append(out, x)
-			delete(seen, x)
 		}
 	}
-	for _, x := range append(a, b...) {
-		if seen[x] {
+	for _, x := range all {
+		if !slices.Contains(out, x) {
 			out = append(out, x)
-			delete(seen, x)
 		}
 	}
 	return out
 }
+
+// canonicalActions are the actions mergeActions puts first, in this order.
+var canonicalActions = append(slices.Clone(ImageActions), All)
 
 type wireError struct {
 	Code    string `json:"code"`

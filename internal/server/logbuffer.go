@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 )
 
 // logBuffer batches the server's log lines into fewer writes. Without it every request costs a
@@ -67,6 +69,15 @@ func (h flushOnWarn) Handle(ctx context.Context, r slog.Record) error {
 		_ = h.buf.Flush()
 	}
 	return err
+}
+
+// JSONLines passes on the wrapped handler's writer (httpx.JSONLines): the buffer, and lines
+// written there are at info level, which needs no flush.
+func (h flushOnWarn) JSONLines() io.Writer {
+	if jl, ok := h.Handler.(httpx.JSONLines); ok {
+		return jl.JSONLines()
+	}
+	return nil
 }
 
 func (h flushOnWarn) WithAttrs(attrs []slog.Attr) slog.Handler {

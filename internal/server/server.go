@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -360,7 +361,32 @@ func Migrate(ctx context.Context, cfg config.Config) (applied int, dialect strin
 func NewLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	lw := &lockedWriter{w: w}
+	return slog.New(jsonLogHandler{slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: l}), lw})
+}
+
+// jsonLogHandler is the JSON handler of NewLogger, which lets httpx.Middleware write its
+// access-log lines to the same writer itself (httpx.JSONLines): the lines are the same bytes.
+type jsonLogHandler struct {
+	*slog.JSONHandler
+	w *lockedWriter
+}
+
+// JSONLines implements httpx.JSONLines. A handler with attributes or a group is a bare
+// JSONHandler, so only the logger's own handler offers its writer.
+func (h jsonLogHandler) JSONLines() io.Writer { return h.w }
+
+// lockedWriter serializes the writes of the JSON handler and of httpx.Middleware's own lines,
+// which bypass the handler's lock.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(p)
 }
 
 // instanceKey returns the key for token digests: GATEHOUSE_SECRET_KEY, or DataDir/secret.key,
