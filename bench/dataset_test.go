@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -266,7 +267,15 @@ func copyRows(ctx context.Context, db *sql.DB, tables []tableRows) error {
 	}
 	defer conn.Close()
 	return conn.Raw(func(driverConn any) error {
-		pc := driverConn.(*stdlib.Conn).Conn()
+		// sqlstore wraps pgx's connection (ErrUnavailable on a lost database); COPY needs pgx's.
+		if w, ok := driverConn.(interface{ Unwrap() driver.Conn }); ok {
+			driverConn = w.Unwrap()
+		}
+		sc, ok := driverConn.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("copy: %T is not a pgx connection", driverConn)
+		}
+		pc := sc.Conn()
 		tx, err := pc.Begin(ctx)
 		if err != nil {
 			return err

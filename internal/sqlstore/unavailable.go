@@ -98,6 +98,9 @@ type unavailableConn struct{ driver.Conn }
 
 func (c unavailableConn) all() pgxConn { return c.Conn.(pgxConn) }
 
+// Unwrap returns pgx's own connection, for code that needs pgx beyond database/sql (COPY).
+func (c unavailableConn) Unwrap() driver.Conn { return c.Conn }
+
 func (c unavailableConn) Prepare(query string) (driver.Stmt, error) {
 	s, err := c.Conn.Prepare(query)
 	return s, mark(err)
