@@ -84,6 +84,15 @@ const (
 	ReadCIVariables Action = "read_ci_variables"
 	// ReadAuditEvents lists a project's (maintainer+) or group's (owner) audit events.
 	ReadAuditEvents Action = "read_audit_events"
+	// ReadOwnAuditEvents lists the requester's own events of a project or group (developer+);
+	// with ReadAuditEvents too, everyone's (GitLab filters the others by author).
+	ReadOwnAuditEvents Action = "read_own_audit_events"
+	// ReadCode reads a repository through the REST API (branches, tags, tree, archive): GitLab's
+	// download_code with the api or read_api scope.
+	ReadCode Action = "read_code"
+	// ReadRepositoryFiles reads files through the REST API (repository files): ReadCode, plus
+	// the read_repository scope, which GitLab lets reach these GET endpoints too.
+	ReadRepositoryFiles Action = "read_repository_files"
 	// AdministerDependencyProxy turns a group's dependency proxy on or off and purges its cache
 	// (group owners, as GitLab's admin_dependency_proxy).
 	AdministerDependencyProxy Action = "administer_dependency_proxy"
@@ -96,7 +105,7 @@ const (
 var actions = []Action{ReadRepository, WriteRepository, PullImage, PushImage, DeleteImage, ReadPackage,
 	WritePackage, DeletePackage, ProxyPull, ProxyPush, ProxyDelete, ViewNamespace, ListDeployTokens,
 	ManageDeployTokens, ManageMembers, CreateInNamespace, AdministerInstance, ReadCIVariables,
-	ReadAuditEvents, AdministerDependencyProxy, ViewUsers}
+	ReadAuditEvents, AdministerDependencyProxy, ViewUsers, ReadOwnAuditEvents, ReadCode, ReadRepositoryFiles}
 
 // Actions returns every action, in declaration order, so tests can range over all of them and a
 // new action is covered without being named again. The slice is the caller's.
@@ -374,7 +383,10 @@ var personalScopeFor = map[Action][]token.Scope{
 	AdministerInstance: {token.API},
 	ReadCIVariables:    {token.API},
 	ReadAuditEvents:    {token.API, token.ReadAPI},
+	ReadOwnAuditEvents: {token.API, token.ReadAPI},
+	ReadCode:           {token.API, token.ReadAPI},
 
+	ReadRepositoryFiles:       {token.API, token.ReadAPI, token.ReadRepository},
 	AdministerDependencyProxy: {token.API},
 	ViewUsers:                 token.PersonalScopes,
 }
@@ -394,6 +406,10 @@ var projectRoleFor = map[Action]namespace.Role{
 	ManageDeployTokens: namespace.Maintainer,
 	ManageMembers:      namespace.Maintainer,
 	ReadAuditEvents:    namespace.Maintainer,
+	ReadOwnAuditEvents: namespace.Developer,
+	ReadCode:           namespace.Reporter,
+
+	ReadRepositoryFiles: namespace.Reporter,
 }
 
 // groupRoleFor is the least group role each action needs.
@@ -407,6 +423,7 @@ var groupRoleFor = map[Action]namespace.Role{
 	ManageMembers:      namespace.Maintainer,
 	CreateInNamespace:  namespace.Maintainer,
 	ReadAuditEvents:    namespace.Owner,
+	ReadOwnAuditEvents: namespace.Developer,
 
 	AdministerDependencyProxy: namespace.Owner,
 }
@@ -416,7 +433,8 @@ var groupRoleFor = map[Action]namespace.Role{
 var signedInActions = map[Action]bool{ViewUsers: true}
 
 // readActions are allowed to anyone who can see a public (or, signed in, internal) project.
-var readActions = map[Action]bool{ViewNamespace: true, ReadRepository: true, PullImage: true, ReadPackage: true}
+var readActions = map[Action]bool{ViewNamespace: true, ReadRepository: true, PullImage: true, ReadPackage: true,
+	ReadCode: true, ReadRepositoryFiles: true}
 
 func (a *Authorizer) user(ctx context.Context, p Principal, r Resource, action Action) (Decision, error) {
 	u := p.User

@@ -50,6 +50,10 @@ type Config struct {
 	// Packages, when set, serves the Packages API (/projects/:id/packages, /groups/:id/packages;
 	// see packages.go).
 	Packages *packages.Service
+	// Repos, when set, serves the repository reads (/projects/:id/repository/…; see
+	// repository.go), running GitBin (gitexec.DefaultBinary when empty).
+	Repos  RepositoryDirs
+	GitBin string
 }
 
 // Handler serves /api/v4/. Create it with New.
@@ -127,8 +131,32 @@ var routeTable = []route{
 	{"GET", "/api/v4/projects/{id}/ci/variables/predefined", gate.Decide(access.ReadCIVariables), (*Handler).listCIVariables, nil},
 
 	{"GET", "/api/v4/audit_events", gate.Decide(access.AdministerInstance), (*Handler).listInstanceAuditEvents, nil},
-	{"GET", "/api/v4/projects/{id}/audit_events", gate.Decide(access.ReadAuditEvents), (*Handler).listProjectAuditEvents, nil},
-	{"GET", "/api/v4/groups/{id}/audit_events", gate.Decide(access.ReadAuditEvents), (*Handler).listGroupAuditEvents, nil},
+	{"GET", "/api/v4/audit_events/{event_id}", gate.Decide(access.AdministerInstance), (*Handler).getInstanceAuditEvent, nil},
+	// Developers see their own events; ReadAuditEvents (maintainer+, group owner) everyone's.
+	{"GET", "/api/v4/projects/{id}/audit_events", gate.Decide(access.ReadOwnAuditEvents).Filtered(access.ReadAuditEvents), (*Handler).listProjectAuditEvents, nil},
+	{"GET", "/api/v4/projects/{id}/audit_events/{event_id}", gate.Decide(access.ReadOwnAuditEvents).Filtered(access.ReadAuditEvents), (*Handler).getProjectAuditEvent, nil},
+	{"GET", "/api/v4/groups/{id}/audit_events", gate.Decide(access.ReadOwnAuditEvents).Filtered(access.ReadAuditEvents), (*Handler).listGroupAuditEvents, nil},
+	{"GET", "/api/v4/groups/{id}/audit_events/{event_id}", gate.Decide(access.ReadOwnAuditEvents).Filtered(access.ReadAuditEvents), (*Handler).getGroupAuditEvent, nil},
+
+	// Repository reads (repository.go); GET also answers HEAD.
+	{"GET", "/api/v4/projects/{id}/repository/branches", gate.Decide(access.ReadCode), (*Handler).listBranches, withRepositories},
+	{"GET", "/api/v4/projects/{id}/repository/branches/{branch}", gate.Decide(access.ReadCode), (*Handler).getBranch, withRepositories},
+	{"GET", "/api/v4/projects/{id}/repository/tags", gate.Decide(access.ReadCode), (*Handler).listTags, withRepositories},
+	{"GET", "/api/v4/projects/{id}/repository/tags/{tag_name}", gate.Decide(access.ReadCode), (*Handler).getTag, withRepositories},
+	{"GET", "/api/v4/projects/{id}/repository/tree", gate.Decide(access.ReadCode), (*Handler).listTree, withRepositories},
+	{"GET", "/api/v4/projects/{id}/repository/files/{file_path}", gate.Decide(access.ReadRepositoryFiles), (*Handler).getFile, withRepositories},
+	{"GET", "/api/v4/projects/{id}/repository/files/{file_path}/raw", gate.Decide(access.ReadRepositoryFiles), (*Handler).getRawFile, withRepositories},
+	{"GET", "/api/v4/projects/{id}/repository/archive", gate.Decide(access.ReadCode), (*Handler).getArchive, withRepositories},
+	{"GET", "/api/v4/projects/{id}/repository/archive.tar.gz", gate.Decide(access.ReadCode), (*Handler).getArchive, withRepositories},
+	{"GET", "/api/v4/projects/{id}/repository/archive.tgz", gate.Decide(access.ReadCode), (*Handler).getArchive, withRepositories},
+	{"GET", "/api/v4/projects/{id}/repository/archive.gz", gate.Decide(access.ReadCode), (*Handler).getArchive, withRepositories},
+	{"GET", "/api/v4/projects/{id}/repository/archive.tar.bz2", gate.Decide(access.ReadCode), (*Handler).getArchive, withRepositories},
+	{"GET", "/api/v4/projects/{id}/repository/archive.tbz", gate.Decide(access.ReadCode), (*Handler).getArchive, withRepositories},
+	{"GET", "/api/v4/projects/{id}/repository/archive.tbz2", gate.Decide(access.ReadCode), (*Handler).getArchive, withRepositories},
+	{"GET", "/api/v4/projects/{id}/repository/archive.tb2", gate.Decide(access.ReadCode), (*Handler).getArchive, withRepositories},
+	{"GET", "/api/v4/projects/{id}/repository/archive.bz2", gate.Decide(access.ReadCode), (*Handler).getArchive, withRepositories},
+	{"GET", "/api/v4/projects/{id}/repository/archive.tar", gate.Decide(access.ReadCode), (*Handler).getArchive, withRepositories},
+	{"GET", "/api/v4/projects/{id}/repository/archive.zip", gate.Decide(access.ReadCode), (*Handler).getArchive, withRepositories},
 
 	{"GET", "/api/v4/deploy_tokens", gate.Decide(access.AdministerInstance), (*Handler).listAllDeployTokens, nil},
 	{"GET", "/api/v4/projects/{id}/deploy_tokens", gate.Decide(access.ListDeployTokens), (*Handler).listProjectDeployTokens, nil},

@@ -1,11 +1,15 @@
 package api
 
 import (
+	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
+	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 )
 
 // auditEventJSON follows GitLab's audit-event shape.
@@ -21,41 +25,173 @@ type auditEventJSON struct {
 
 type auditDetailsJSON struct {
 	AuthorName    string `json:"author_name"`
+	AuthorEmail   string `json:"author_email"`
 	AuthorClass   string `json:"author_class"`
 	TargetID      int64  `json:"target_id"`
 	TargetType    string `json:"target_type"`
 	TargetDetails string `json:"target_details"`
 	IPAddress     string `json:"ip_address"`
+	EntityPath    string `json:"entity_path"`
 	CustomMessage string `json:"custom_message"`
 }
 
+// entityTypes maps the stored entity types to GitLab's (its entity_type values).
+var entityTypes = map[string]string{"project": "Project", "group": "Group", "user": "User",
+	"instance": "Gitlab::Audit::InstanceScope"}
+
+// storedEntityType is the stored entity type of GitLab's name, or false.
+func storedEntityType(gitlab string) (string, bool) {
+	for stored, name := range entityTypes {
+		if name == gitlab {
+			return stored, true
+		}
+	}
+	return "", false
+}
+
+// instanceEntityPath is GitLab's entity_path of an instance-level event.
+const instanceEntityPath = "gitlab_instance"
+
+// auditScope is the list or event a request may see: an entity's events (entityType "": all),
+// only the requester's own when author is set.
+type auditScope struct {
+	entityType string
+	entityID   int64
+	// anyID: every entity of entityType (the instance list's entity_type without entity_id).
+	anyID  bool
+	author int64
+}
+
+// includes reports whether e is in the scope.
+func (s auditScope) includes(e *audit.Event) bool {
+	if s.entityType != "" && (e.EntityType != s.entityType || (!s.anyID && e.EntityID != s.entityID)) {
+		return false
+	}
+	return s.author == 0 || (e.ActorKind == "user" && e.ActorID == s.author)
+}
+
+func (h *Handler) instanceAuditScope(r *request) (auditScope, error) {
+	return auditScope{}, h.authorize(r, access.Resource{}, access.AdministerInstance, "")
+}
+
+// projectAuditScope is a project's events: everyone's for ReadAuditEvents (maintainer+), the
+// requester's own for ReadOwnAuditEvents (developers), as GitLab filters by author.
+func (h *Handler) projectAuditScope(r *request) (auditScope, error) {
+	p, err := h.project(r, access.ReadOwnAuditEvents)
+	if err != nil {
+		return auditScope{}, err
+	}
+	s := auditScope{entityType: "project", entityID: p.ID}
+	all, err := h.cfg.Gate.Permits(ctxOf(r), r.Request, r.principal, access.Resource{Project: p}, access.ReadAuditEvents)
+	if err != nil {
+		return auditScope{}, err
+	}
+	if !all {
+		s.author = r.principal.User.ID
+	}
+	return s, nil
+}
+
+// groupAuditScope is a group's events: everyone's for owners, the requester's own for
+// developers and maintainers.
+func (h *Handler) groupAuditScope(r *request) (auditScope, error) {
+	g, err := h.group(r, access.ReadOwnAuditEvents)
+	if err != nil {
+		return auditScope{}, err
+	}
+	s := auditScope{entityType: "group", entityID: g.ID}
+	all, err := h.cfg.Gate.Permits(ctxOf(r), r.Request, r.principal, access.Resource{Group: g}, access.ReadAuditEvents)
+	if err != nil {
+		return auditScope{}, err
+	}
+	if !all {
+		s.author = r.principal.User.ID
+	}
+	return s, nil
+}
+
 func (h *Handler) listInstanceAuditEvents(w http.ResponseWriter, r *request) error {
-	if err := h.authorize(r, access.Resource{}, access.AdministerInstance, ""); err != nil {
+	s, err := h.instanceAuditScope(r)
+	if err != nil {
 		return err
 	}
-	return h.writeAuditEvents(w, r, "", 0)
+	if v := r.params.Get("entity_type"); v != "" {
+		var ok bool
+		if s.entityType, ok = storedEntityType(v); !ok {
+			return &apiError{http.StatusBadRequest, "entity_type does not have a valid value"}
+		}
+	}
+	if s.entityID, err = intParam(r, "entity_id"); err != nil {
+		return err
+	}
+	if s.entityType == "" && r.params.Has("entity_id") {
+		return badRequest("entity_id needs entity_type")
+	}
+	s.anyID = s.entityType != "" && !r.params.Has("entity_id")
+	return h.writeAuditEvents(w, r, s)
 }
 
 func (h *Handler) listProjectAuditEvents(w http.ResponseWriter, r *request) error {
-	p, err := h.project(r, access.ReadAuditEvents)
+	s, err := h.projectAuditScope(r)
 	if err != nil {
 		return err
 	}
-	return h.writeAuditEvents(w, r, "project", p.ID)
+	return h.writeAuditEvents(w, r, s)
 }
 
 func (h *Handler) listGroupAuditEvents(w http.ResponseWriter, r *request) error {
-	g, err := h.group(r, access.ReadAuditEvents)
+	s, err := h.groupAuditScope(r)
 	if err != nil {
 		return err
 	}
-	return h.writeAuditEvents(w, r, "group", g.ID)
+	return h.writeAuditEvents(w, r, s)
 }
 
-// writeAuditEvents lists an entity's events (all, for the instance), newest first, filtered by
-// created_after / created_before (RFC 3339 or YYYY-MM-DD), entity_type and entity_id (instance
-// list only) and event_name, as GitLab's audit events API filters them.
-func (h *Handler) writeAuditEvents(w http.ResponseWriter, r *request, entityType string, entityID int64) error {
+func (h *Handler) getInstanceAuditEvent(w http.ResponseWriter, r *request) error {
+	s, err := h.instanceAuditScope(r)
+	if err != nil {
+		return err
+	}
+	return h.writeAuditEvent(w, r, s)
+}
+
+func (h *Handler) getProjectAuditEvent(w http.ResponseWriter, r *request) error {
+	s, err := h.projectAuditScope(r)
+	if err != nil {
+		return err
+	}
+	return h.writeAuditEvent(w, r, s)
+}
+
+func (h *Handler) getGroupAuditEvent(w http.ResponseWriter, r *request) error {
+	s, err := h.groupAuditScope(r)
+	if err != nil {
+		return err
+	}
+	return h.writeAuditEvent(w, r, s)
+}
+
+// writeAuditEvent answers {event_id} if it is in s: an event of another entity, or another
+// author's for a requester who sees only their own, is 404 as one that does not exist.
+func (h *Handler) writeAuditEvent(w http.ResponseWriter, r *request, s auditScope) error {
+	id, err := strconv.ParseInt(r.PathValue("event_id"), 10, 64)
+	if err != nil {
+		return badRequest("audit_event_id is invalid")
+	}
+	e, err := h.cfg.Audit.Get(ctxOf(r), id)
+	if errors.Is(err, errkind.ErrNotFound) || (err == nil && !s.includes(e)) {
+		return &apiError{http.StatusNotFound, "404 Not found"} // GitLab's answer to a record not found
+	}
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, newAuditNames(h, r).view(e))
+	return nil
+}
+
+// writeAuditEvents lists the events of s, newest first, filtered by created_after /
+// created_before (ISO 8601 or YYYY-MM-DD, both inclusive) and event_name.
+func (h *Handler) writeAuditEvents(w http.ResponseWriter, r *request, s auditScope) error {
 	after, err := timeParam(r, "created_after")
 	if err != nil {
 		return err
@@ -64,40 +200,96 @@ func (h *Handler) writeAuditEvents(w http.ResponseWriter, r *request, entityType
 	if err != nil {
 		return err
 	}
-	if entityType == "" {
-		entityType = r.params.Get("entity_type")
-		if entityID, err = intParam(r, "entity_id"); err != nil {
-			return err
-		}
-		if entityType == "" && entityID != 0 {
-			return badRequest("entity_id needs entity_type")
-		}
+	entityType, entityID := s.entityType, s.entityID
+	if s.anyID {
+		entityType, entityID = "", 0
 	}
 	events, err := h.cfg.Audit.List(ctxOf(r), entityType, entityID)
 	if err != nil {
 		return err
 	}
 	name := r.params.Get("event_name")
+	names := newAuditNames(h, r)
 	out := []auditEventJSON{}
 	for _, e := range events {
 		if (!after.IsZero() && e.CreatedAt.Before(after)) || (!before.IsZero() && e.CreatedAt.After(before)) ||
-			(name != "" && e.Type != name) {
+			(name != "" && e.Type != name) || !s.includes(e) {
 			continue
 		}
-		out = append(out, auditView(e))
+		out = append(out, names.view(e))
 	}
 	paginate(w, r, out)
 	return nil
 }
 
-func auditView(e *audit.Event) auditEventJSON {
-	return auditEventJSON{ID: e.ID, AuthorID: e.ActorID, EntityID: e.EntityID, EntityType: e.EntityType,
-		EventName: e.Type, CreatedAt: isoTime(e.CreatedAt),
-		Details: auditDetailsJSON{AuthorName: e.ActorName, AuthorClass: e.ActorKind, TargetID: e.TargetID,
-			TargetType: e.TargetType, TargetDetails: e.TargetName, IPAddress: e.IP, CustomMessage: e.Details}}
+// auditNames looks up, once per request, what an event shows but does not store: its author's
+// email and its entity's path, as they are now (a deleted project's path is empty).
+type auditNames struct {
+	h      *Handler
+	r      *request
+	emails map[int64]string
+	paths  map[string]string
 }
 
-// timeParam parses an optional RFC 3339 time or YYYY-MM-DD date parameter.
+func newAuditNames(h *Handler, r *request) *auditNames {
+	return &auditNames{h: h, r: r, emails: map[int64]string{}, paths: map[string]string{}}
+}
+
+func (n *auditNames) email(e *audit.Event) string {
+	if e.ActorKind != "user" || e.ActorID == 0 {
+		return ""
+	}
+	if v, ok := n.emails[e.ActorID]; ok {
+		return v
+	}
+	var v string
+	if u, err := n.h.cfg.Namespaces.User(ctxOf(n.r), e.ActorID); err == nil {
+		v = u.Email
+	}
+	n.emails[e.ActorID] = v
+	return v
+}
+
+func (n *auditNames) entityPath(e *audit.Event) string {
+	key := e.EntityType + " " + strconv.FormatInt(e.EntityID, 10)
+	if v, ok := n.paths[key]; ok {
+		return v
+	}
+	var v string
+	ctx := ctxOf(n.r)
+	switch e.EntityType {
+	case "instance":
+		v = instanceEntityPath
+	case "project":
+		if p, err := n.h.cfg.Namespaces.Project(ctx, e.EntityID); err == nil {
+			v = p.FullPath
+		}
+	case "group":
+		if g, err := n.h.cfg.Namespaces.Group(ctx, e.EntityID); err == nil {
+			v = g.FullPath
+		}
+	case "user":
+		if u, err := n.h.cfg.Namespaces.User(ctx, e.EntityID); err == nil {
+			v = u.Username
+		}
+	}
+	n.paths[key] = v
+	return v
+}
+
+func (n *auditNames) view(e *audit.Event) auditEventJSON {
+	typ := entityTypes[e.EntityType]
+	if typ == "" {
+		typ = e.EntityType
+	}
+	return auditEventJSON{ID: e.ID, AuthorID: e.ActorID, EntityID: e.EntityID, EntityType: typ,
+		EventName: e.Type, CreatedAt: isoTime(e.CreatedAt),
+		Details: auditDetailsJSON{AuthorName: e.ActorName, AuthorEmail: n.email(e), AuthorClass: e.ActorKind,
+			TargetID: e.TargetID, TargetType: e.TargetType, TargetDetails: e.TargetName, IPAddress: e.IP,
+			EntityPath: n.entityPath(e), CustomMessage: e.Details}}
+}
+
+// timeParam parses an optional ISO 8601 time (RFC 3339) or YYYY-MM-DD date parameter.
 func timeParam(r *request, name string) (time.Time, error) {
 	v := r.params.Get(name)
 	if v == "" {
@@ -109,5 +301,5 @@ func timeParam(r *request, name string) (time.Time, error) {
 	if t, err := time.Parse("2006-01-02", v); err == nil {
 		return t, nil
 	}
-	return time.Time{}, badRequest("%s is invalid (use an RFC 3339 time or YYYY-MM-DD)", name)
+	return time.Time{}, badRequest("%s is invalid (use an ISO 8601 time or YYYY-MM-DD)", name)
 }

@@ -50,6 +50,8 @@ type Store interface {
 	RecordEvent(ctx context.Context, e *Event) error
 	// ListEvents returns events for an entity (empty type: all), newest first.
 	ListEvents(ctx context.Context, entityType string, entityID int64) ([]*Event, error)
+	// Event returns the event id, or an error wrapping errkind.ErrNotFound.
+	Event(ctx context.Context, id int64) (*Event, error)
 }
 
 // AggregateWindow is how long, after a failed authentication from one address is written, the
@@ -206,3 +208,6 @@ func (l *Log) Flush(ctx context.Context, force bool) error {
 func (l *Log) List(ctx context.Context, entityType string, entityID int64) ([]*Event, error) {
 	return l.store.ListEvents(ctx, entityType, entityID)
 }
+
+// Get returns the event id, or an error wrapping errkind.ErrNotFound.
+func (l *Log) Get(ctx context.Context, id int64) (*Event, error) { return l.store.Event(ctx, id) }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
@@ -27,6 +28,7 @@ func (e *events) RecordEvent(_ context.Context, ev *audit.Event) error {
 }
 
 func (e *events) ListEvents(context.Context, string, int64) ([]*audit.Event, error) { return nil, nil }
+func (e *events) Event(context.Context, int64) (*audit.Event, error)                { return nil, errkind.ErrNotFound }
 
 func (e *events) count() int {
 	e.mu.Lock()

@@ -475,6 +475,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	apiHandler := api.New(api.Config{Namespaces: s.Namespaces, Deploy: s.Deploy, Personal: s.Personal, Auth: s.Auth, Gate: s.Gate,
 		Audit: s.Audit, Log: s.Log, Version: Version, Revision: Revision, ExternalURL: s.Config.ExternalURL,
+		Repos: s.Repos, GitBin: s.Config.GitBinary,
 		DependencyProxy: s.proxySettings, ExternalAuthorization: s.ExternalAuthorization,
 		ExpiryJob: expiryJob{s}, Packages: s.Packages})
 	gitHandler := git.New(git.Config{Repos: s.Repos, Projects: s.Namespaces, Auth: s.Auth, Gate: s.Gate, Log: s.Log, Realm: "Gatehouse"})

@@ -2,10 +2,13 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 )
 
 // AuditStore keeps the audit events.
@@ -43,9 +46,34 @@ func (s *AuditStore) DeleteEventsBefore(ctx context.Context, before time.Time, l
 	return n, nil
 }
 
+// auditColumns are an event's columns, in scanEvent's order.
+const auditColumns = `id, type, actor_kind, actor_id, actor_name, target_type, target_id, target_name, entity_type, entity_id, ip, details, created_at`
+
+func scanEvent(row interface{ Scan(...any) error }) (*audit.Event, error) {
+	var e audit.Event
+	var created int64
+	if err := row.Scan(&e.ID, &e.Type, &e.ActorKind, &e.ActorID, &e.ActorName, &e.TargetType, &e.TargetID, &e.TargetName, &e.EntityType, &e.EntityID, &e.IP, &e.Details, &created); err != nil {
+		return nil, err
+	}
+	e.CreatedAt = fromUnix(created)
+	return &e, nil
+}
+
+// Event implements audit.Store.
+func (s *AuditStore) Event(ctx context.Context, id int64) (*audit.Event, error) {
+	e, err := scanEvent(s.db.QueryRowContext(ctx, s.q(`SELECT `+auditColumns+` FROM audit_events WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("audit event %d: %w", id, errkind.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get audit event: %w", err)
+	}
+	return e, nil
+}
+
 // ListEvents implements audit.Store.
 func (s *AuditStore) ListEvents(ctx context.Context, entityType string, entityID int64) ([]*audit.Event, error) {
-	query := `SELECT id, type, actor_kind, actor_id, actor_name, target_type, target_id, target_name, entity_type, entity_id, ip, details, created_at FROM audit_events`
+	query := `SELECT ` + auditColumns + ` FROM audit_events`
 	var args []any
 	if entityType != "" {
 		query += ` WHERE entity_type = ? AND entity_id = ?`
@@ -58,13 +86,11 @@ func (s *AuditStore) ListEvents(ctx context.Context, entityType string, entityID
 	defer rows.Close()
 	var out []*audit.Event
 	for rows.Next() {
-		var e audit.Event
-		var created int64
-		if err := rows.Scan(&e.ID, &e.Type, &e.ActorKind, &e.ActorID, &e.ActorName, &e.TargetType, &e.TargetID, &e.TargetName, &e.EntityType, &e.EntityID, &e.IP, &e.Details, &created); err != nil {
+		e, err := scanEvent(rows)
+		if err != nil {
 			return nil, err
 		}
-		e.CreatedAt = fromUnix(created)
-		out = append(out, &e)
+		out = append(out, e)
 	}
 	return out, rows.Err()
 }

@@ -993,6 +993,17 @@ func testAuditEvents(t *testing.T, s *sqlstore.Stores) {
 			}
 		})
 	}
+	t.Run("ok/one event", func(t *testing.T) {
+		got, err := s.Audit.Event(ctx(), events[1].ID)
+		must(t, err)
+		if *got != *events[1] {
+			t.Fatalf("Event = %+v\nwant %+v", *got, *events[1])
+		}
+	})
+	t.Run("fail/unknown event", func(t *testing.T) {
+		_, err := s.Audit.Event(ctx(), events[3].ID+1000)
+		wantErr(t, err, errkind.ErrNotFound)
+	})
 }
 
 func testDeployTokenRotate(t *testing.T, s *sqlstore.Stores) {
