@@ -7,8 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"mime"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -535,7 +535,7 @@ func (h *Handler) getRawFile(w http.ResponseWriter, r *request) error {
 	hd := w.Header()
 	hd.Set("Cache-Control", "no-cache")
 	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": t.blob.Name}))
+	hd.Set("Content-Disposition", contentDisposition("inline", t.blob.Name, true))
 	hd.Set("Content-Length", strconv.FormatInt(t.blob.Size, 10))
 	head := content
 	if len(head) > sniffLen {
@@ -559,6 +559,23 @@ func (h *Handler) getRawFile(w http.ResponseWriter, r *request) error {
 		httpx.Internal(ctxOf(r), h.cfg.Log, err)
 	}
 	return nil
+}
+
+// contentDisposition is kind with a quoted filename, as GitLab sends it (always quoted), plus
+// RFC 5987's filename* when extended (Rails' form for raw files). Quotes, backslashes and
+// control or non-ASCII bytes in the quoted form become '_'; filename* carries the exact name.
+func contentDisposition(kind, name string, extended bool) string {
+	quoted := []byte(name)
+	for i, c := range quoted {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			quoted[i] = '_'
+		}
+	}
+	out := kind + `; filename="` + string(quoted) + `"`
+	if extended {
+		out += "; filename*=UTF-8''" + url.PathEscape(name)
+	}
+	return out
 }
 
 // archiveExt maps GitLab's archive formats to the extension of the file it names.
@@ -613,7 +630,7 @@ func (h *Handler) getArchive(w http.ResponseWriter, r *request) error {
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", archiveType[ext])
-	hd.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name + "." + ext}))
+	hd.Set("Content-Disposition", contentDisposition("attachment", name+"."+ext, false))
 	hd.Set("Content-Transfer-Encoding", "binary")
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -285,6 +286,10 @@ func (r Repo) Tree(ctx context.Context, commit, dir string, recursive bool) ([]T
 	entries, err := parseTree(out, false)
 	if err != nil {
 		return nil, err
+	}
+	if dir != "" {
+		// -t also lists the trees on the way to dir, dir itself included.
+		entries = slices.DeleteFunc(entries, func(e TreeEntry) bool { return !strings.HasPrefix(e.Path, dir+"/") })
 	}
 	if len(entries) == 0 {
 		return nil, ErrNotFound
