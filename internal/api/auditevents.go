@@ -49,9 +49,6 @@ func storedEntityType(gitlab string) (string, bool) {
 	return "", false
 }
 
-// instanceEntityPath is GitLab's entity_path of an instance-level event.
-const instanceEntityPath = "gitlab_instance"
-
 // auditScope is the list or event a request may see: an entity's events (entityType "": all),
 // only the requester's own when author is set.
 type auditScope struct {
@@ -222,8 +219,8 @@ func (h *Handler) writeAuditEvents(w http.ResponseWriter, r *request, s auditSco
 	return nil
 }
 
-// auditNames looks up, once per request, what an event shows but does not store: its author's
-// email and its entity's path, as they are now (a deleted project's path is empty).
+// auditNames looks up, once per request, what an event recorded before entity paths and author
+// emails were kept (migration 0035) shows instead: the path and email as they are now.
 type auditNames struct {
 	h      *Handler
 	r      *request
@@ -236,30 +233,32 @@ func newAuditNames(h *Handler, r *request) *auditNames {
 }
 
 func (n *auditNames) email(e *audit.Event) string {
-	if e.ActorKind != "user" || e.ActorID == 0 {
-		return ""
+	if e.AuthorEmail != "" || e.ActorKind != "user" || e.ActorID == 0 {
+		return e.AuthorEmail
 	}
-	if v, ok := n.emails[e.ActorID]; ok {
-		return v
+	v, ok := n.emails[e.ActorID]
+	if !ok {
+		if u, err := n.h.cfg.Namespaces.User(ctxOf(n.r), e.ActorID); err == nil {
+			v = u.Email
+		}
+		n.emails[e.ActorID] = v
 	}
-	var v string
-	if u, err := n.h.cfg.Namespaces.User(ctxOf(n.r), e.ActorID); err == nil {
-		v = u.Email
-	}
-	n.emails[e.ActorID] = v
 	return v
 }
 
 func (n *auditNames) entityPath(e *audit.Event) string {
+	if e.EntityPath != "" {
+		return e.EntityPath
+	}
 	key := e.EntityType + " " + strconv.FormatInt(e.EntityID, 10)
-	if v, ok := n.paths[key]; ok {
+	v, ok := n.paths[key]
+	if ok {
 		return v
 	}
-	var v string
 	ctx := ctxOf(n.r)
 	switch e.EntityType {
 	case "instance":
-		v = instanceEntityPath
+		v = audit.InstanceEntityPath
 	case "project":
 		if p, err := n.h.cfg.Namespaces.Project(ctx, e.EntityID); err == nil {
 			v = p.FullPath

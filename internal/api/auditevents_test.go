@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
@@ -195,5 +196,25 @@ func TestAuditEventsAPI(t *testing.T) {
 			t.Fatalf("a developer's own events = %+v", own)
 		}
 		mustStatus(t, asPAT(t, ts, mp.PAT, "GET", fmt.Sprintf("/projects/%d/audit_events/%d", p.ID, own[0].ID), nil), http.StatusOK, "own event")
+	})
+	t.Run("ok/recorded path and email win; rows from before 0035 show the current ones", func(t *testing.T) {
+		old := &audit.Event{Type: "deploy_token_created", ActorKind: "user", ActorID: 1, ActorName: "root",
+			EntityType: "project", EntityID: p.ID, CreatedAt: ts.Clock.Now()}
+		kept := &audit.Event{Type: "deploy_token_created", ActorKind: "user", ActorID: 1, ActorName: "root",
+			EntityType: "project", EntityID: p.ID, EntityPath: "moved/from/here", AuthorEmail: "then@example.com", CreatedAt: ts.Clock.Now()}
+		for _, e := range []*audit.Event{old, kept} {
+			if err := ts.Server.Store.Audit.RecordEvent(t.Context(), e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got auditEventView
+		ts.MustAPI(t, http.StatusOK, "GET", fmt.Sprintf("/audit_events/%d", old.ID), nil, &got)
+		if got.Details.EntityPath != p.FullPath || got.Details.AuthorEmail == "" {
+			t.Errorf("an old row = %+v, want the current path and email", got)
+		}
+		ts.MustAPI(t, http.StatusOK, "GET", fmt.Sprintf("/audit_events/%d", kept.ID), nil, &got)
+		if got.Details.EntityPath != "moved/from/here" || got.Details.AuthorEmail != "then@example.com" {
+			t.Errorf("a row with its path = %+v, want the recorded path and email", got)
+		}
 	})
 }

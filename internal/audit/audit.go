@@ -39,9 +39,14 @@ type Event struct {
 	// EntityType/EntityID name the project or group the event belongs to ("project", "group", "instance").
 	EntityType string
 	EntityID   int64
-	IP         string
-	Details    string
-	CreatedAt  time.Time
+	// EntityPath is the project's or group's full path (InstanceEntityPath for the instance, the
+	// username for a user) and AuthorEmail the acting user's email, as they were when the event
+	// was recorded ("" in events recorded before they were kept).
+	EntityPath  string
+	AuthorEmail string
+	IP          string
+	Details     string
+	CreatedAt   time.Time
 }
 
 // Store persists events.
@@ -52,6 +57,16 @@ type Store interface {
 	ListEvents(ctx context.Context, entityType string, entityID int64) ([]*Event, error)
 	// Event returns the event id, or an error wrapping errkind.ErrNotFound.
 	Event(ctx context.Context, id int64) (*Event, error)
+}
+
+// InstanceEntityPath is the entity path of the instance's events (GitLab's instance scope).
+const InstanceEntityPath = "gitlab_instance"
+
+// Names looks up what an event records about its entity and author; "" when there is none
+// (a deleted project, a user without an email).
+type Names interface {
+	EntityPath(ctx context.Context, entityType string, entityID int64) string
+	UserEmail(ctx context.Context, userID int64) string
 }
 
 // AggregateWindow is how long, after a failed authentication from one address is written, the
@@ -68,6 +83,7 @@ const maxAggregates = 10_000
 type Log struct {
 	store Store
 	now   func() time.Time
+	names Names
 
 	mu   sync.Mutex
 	aggs map[string]*aggregate
@@ -87,6 +103,29 @@ func NewLog(store Store, now func() time.Time) *Log {
 		now = time.Now
 	}
 	return &Log{store: store, now: now, aggs: map[string]*aggregate{}}
+}
+
+// Named makes l record entity paths and author emails looked up in names; call it before l is
+// used. It returns l.
+func (l *Log) Named(names Names) *Log {
+	l.names = names
+	return l
+}
+
+// describe fills e's entity path and author email.
+func (l *Log) describe(ctx context.Context, e *Event) {
+	if e.EntityPath == "" && e.EntityType == "instance" {
+		e.EntityPath = InstanceEntityPath
+	}
+	if l.names == nil {
+		return
+	}
+	if e.EntityPath == "" && e.EntityType != "" {
+		e.EntityPath = l.names.EntityPath(ctx, e.EntityType, e.EntityID)
+	}
+	if e.AuthorEmail == "" && e.ActorKind == "user" && e.ActorID != 0 {
+		e.AuthorEmail = l.names.UserEmail(ctx, e.ActorID)
+	}
 }
 
 // AddressGroup is the unit a client address is counted in, by the failed-authentication ban and
@@ -121,6 +160,7 @@ func aggregateKey(e Event) string {
 // its aggregation key: then it is counted for that window's summary row.
 func (l *Log) Record(ctx context.Context, e Event) error {
 	e.CreatedAt = l.now()
+	l.describe(ctx, &e)
 	key := aggregateKey(e)
 	if key == "" {
 		return l.store.RecordEvent(ctx, &e)

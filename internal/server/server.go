@@ -220,7 +220,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	s.Deploy.SealCITokens(token.NewSealer(key, "gatehouse/ci-deploy-token/v1"))
 	s.Usage = token.NewUsageWriter(observedUsage{store.Tokens, s.Metrics}, opts.Now)
 	s.Personal = token.NewPersonalService(store.Tokens, digester, opts.Now)
-	s.Audit = audit.NewLog(store.Audit, opts.Now)
+	s.Audit = audit.NewLog(store.Audit, opts.Now).Named(auditNames{s.Namespaces})
 	// External authorization: settings in the database; the configuration flag forces it on.
 	s.ExternalAuthorization = extauthz.New(store.Settings, extauthz.Options{Forced: cfg.ExternalAuthorization, Now: opts.Now, Log: log, Bus: s.Bus})
 	s.Gate = gate.New(gate.Config{Authorizer: access.New(s.Namespaces, opts.Now, access.Options{

@@ -21,9 +21,9 @@ var (
 
 // RecordEvent implements audit.Store.
 func (s *AuditStore) RecordEvent(ctx context.Context, e *audit.Event) error {
-	id, err := s.insertID(ctx, s.db, `INSERT INTO audit_events (type, actor_kind, actor_id, actor_name, target_type, target_id, target_name, entity_type, entity_id, ip, details, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Type, e.ActorKind, e.ActorID, e.ActorName, e.TargetType, e.TargetID, e.TargetName, e.EntityType, e.EntityID, e.IP, e.Details, unixTime(e.CreatedAt))
+	id, err := s.insertID(ctx, s.db, `INSERT INTO audit_events (type, actor_kind, actor_id, actor_name, target_type, target_id, target_name, entity_type, entity_id, entity_path, author_email, ip, details, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Type, e.ActorKind, e.ActorID, e.ActorName, e.TargetType, e.TargetID, e.TargetName, e.EntityType, e.EntityID, e.EntityPath, e.AuthorEmail, e.IP, e.Details, unixTime(e.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}
@@ -47,12 +47,12 @@ func (s *AuditStore) DeleteEventsBefore(ctx context.Context, before time.Time, l
 }
 
 // auditColumns are an event's columns, in scanEvent's order.
-const auditColumns = `id, type, actor_kind, actor_id, actor_name, target_type, target_id, target_name, entity_type, entity_id, ip, details, created_at`
+const auditColumns = `id, type, actor_kind, actor_id, actor_name, target_type, target_id, target_name, entity_type, entity_id, entity_path, author_email, ip, details, created_at`
 
 func scanEvent(row interface{ Scan(...any) error }) (*audit.Event, error) {
 	var e audit.Event
 	var created int64
-	if err := row.Scan(&e.ID, &e.Type, &e.ActorKind, &e.ActorID, &e.ActorName, &e.TargetType, &e.TargetID, &e.TargetName, &e.EntityType, &e.EntityID, &e.IP, &e.Details, &created); err != nil {
+	if err := row.Scan(&e.ID, &e.Type, &e.ActorKind, &e.ActorID, &e.ActorName, &e.TargetType, &e.TargetID, &e.TargetName, &e.EntityType, &e.EntityID, &e.EntityPath, &e.AuthorEmail, &e.IP, &e.Details, &created); err != nil {
 		return nil, err
 	}
 	e.CreatedAt = fromUnix(created)

@@ -951,7 +951,8 @@ func testPersonalTokens(t *testing.T, s *sqlstore.Stores) {
 func testAuditEvents(t *testing.T, s *sqlstore.Stores) {
 	events := []*audit.Event{
 		{Type: audit.DeployTokenCreated, ActorKind: "user", ActorID: 1, ActorName: "root", TargetType: "deploy_token",
-			TargetID: 7, TargetName: "ci", EntityType: "project", EntityID: 3, IP: "192.0.2.1", Details: "scopes=read_repository", CreatedAt: t0},
+			TargetID: 7, TargetName: "ci", EntityType: "project", EntityID: 3, EntityPath: "group/ci", AuthorEmail: "root@example.com",
+			IP: "192.0.2.1", Details: "scopes=read_repository", CreatedAt: t0},
 		{Type: audit.GroupDeployTokenRevoked, ActorKind: "user", ActorID: 1, ActorName: "root", TargetType: "deploy_token",
 			TargetID: 8, TargetName: "grp", EntityType: "group", EntityID: 3, IP: "2001:db8::1", CreatedAt: t0.Add(time.Second)},
 		{Type: audit.DeployTokenRevoked, ActorKind: "user", ActorID: 2, ActorName: "ops", TargetType: "deploy_token",
