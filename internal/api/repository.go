@@ -38,8 +38,9 @@ var withRepositories = func(c Config) bool { return c.Repos != nil }
 // maxFileJSON bounds a file returned inside JSON (base64 in memory); /raw streams any size.
 const maxFileJSON = 32 << 20
 
-// archiveTimeout bounds one archive's git run.
-const archiveTimeout = 10 * time.Minute
+// streamTimeout bounds one streamed git run (an archive, a large raw file): a client reading
+// slowly cannot hold a git process for ever.
+const streamTimeout = 10 * time.Minute
 
 // repoOf opens project p's repository.
 func (h *Handler) repoOf(p *namespace.Project) gitexec.Repo {
@@ -167,16 +168,62 @@ func nameFilter(search string) func(string) bool {
 	}
 }
 
-// refuseKeyset refuses keyset pagination, which these lists do not offer (yet), rather than
-// answering a first page as if it were the whole list.
-func refuseKeyset(r *request) error {
-	if v := r.params.Get("pagination"); v != "" && v != "offset" {
-		return badRequest("pagination %q is not supported here (offset pagination only)", v)
+// keyset reports whether the request asks for keyset pagination (pagination=keyset), which
+// these lists offer as GitLab does: page_token names where the previous page ended. Any other
+// pagination value, or a page_token without keyset, is refused rather than ignored.
+func keyset(r *request) (bool, error) {
+	switch v := r.params.Get("pagination"); v {
+	case "keyset":
+		return true, nil
+	case "", "offset":
+		if r.params.Has("page_token") {
+			return false, badRequest("page_token needs pagination=keyset")
+		}
+		return false, nil
+	default:
+		return false, &apiError{http.StatusBadRequest, "pagination does not have a valid value"}
 	}
-	if r.params.Has("page_token") {
-		return badRequest("page_token is not supported here (offset pagination only)")
+}
+
+// writeKeysetPage writes the page of items that follows page_token (after is the index of the
+// first item past it) with GitLab's keyset Link header: rel="next" carrying the last item's key.
+func writeKeysetPage[T any](w http.ResponseWriter, r *request, items []T, after int, key func(T) string) {
+	per, _ := strconv.Atoi(r.params.Get("per_page"))
+	if per < 1 {
+		per = 20
 	}
-	return nil
+	per = min(per, 100)
+	after = min(after, len(items))
+	end := min(after+per, len(items))
+	page := items[after:end]
+	if end < len(items) {
+		u := *r.URL
+		q := u.Query()
+		q.Set("pagination", "keyset")
+		q.Set("per_page", strconv.Itoa(per))
+		q.Set("page_token", key(page[len(page)-1]))
+		// The client authenticates the next page as it did this one: no secret in a header.
+		q.Del("private_token")
+		u.RawQuery = q.Encode()
+		w.Header().Set("Link", `<`+externalPath(r, &u)+`>; rel="next"`)
+	}
+	if page == nil {
+		page = []T{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, page)
+}
+
+// afterName is the index of the first of names (sorted) past token: Gitaly's cursor on names.
+func afterName(n int, name func(int) string, token string) int {
+	if token == "" {
+		return 0
+	}
+	for i := range n {
+		if name(i) > token {
+			return i
+		}
+	}
+	return n
 }
 
 func (h *Handler) listBranches(w http.ResponseWriter, r *request) error {
@@ -184,7 +231,8 @@ func (h *Handler) listBranches(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	if err := refuseKeyset(r); err != nil {
+	byKey, err := keyset(r)
+	if err != nil {
 		return err
 	}
 	match := nameFilter(r.params.Get("search"))
@@ -205,6 +253,9 @@ func (h *Handler) listBranches(w http.ResponseWriter, r *request) error {
 	switch sort := r.params.Get("sort"); sort {
 	case "", "name_asc":
 	case "updated_asc", "updated_desc":
+		if byKey {
+			return badRequest("keyset pagination lists branches by name only (sort=name_asc)")
+		}
 		slices.SortStableFunc(refs, func(a, b gitexec.Ref) int {
 			c := a.Commit.CommittedDate.Compare(b.Commit.CommittedDate)
 			if sort == "updated_desc" {
@@ -218,6 +269,11 @@ func (h *Handler) listBranches(w http.ResponseWriter, r *request) error {
 	views, err := h.branchViews(r, p, repo, refs)
 	if err != nil {
 		return err
+	}
+	if byKey {
+		after := afterName(len(views), func(i int) string { return views[i].Name }, r.params.Get("page_token"))
+		writeKeysetPage(w, r, views, after, func(b branchJSON) string { return b.Name })
+		return nil
 	}
 	paginate(w, r, views)
 	return nil
@@ -269,8 +325,12 @@ func (h *Handler) listTags(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	if err := refuseKeyset(r); err != nil {
+	byKey, err := keyset(r)
+	if err != nil {
 		return err
+	}
+	if byKey && (r.params.Get("order_by") != "name" || r.params.Get("sort") != "asc") {
+		return badRequest("keyset pagination lists tags by name only (order_by=name, sort=asc)")
 	}
 	refs, err := h.repoOf(p).Tags(ctxOf(r))
 	if err != nil {
@@ -300,6 +360,11 @@ func (h *Handler) listTags(w http.ResponseWriter, r *request) error {
 	out := make([]tagJSON, 0, len(refs))
 	for _, ref := range refs {
 		out = append(out, h.tagView(r, p, ref))
+	}
+	if byKey {
+		after := afterName(len(out), func(i int) string { return out[i].Name }, r.params.Get("page_token"))
+		writeKeysetPage(w, r, out, after, func(t tagJSON) string { return t.Name })
+		return nil
 	}
 	paginate(w, r, out)
 	return nil
@@ -376,7 +441,8 @@ func (h *Handler) listTree(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	if err := refuseKeyset(r); err != nil {
+	byKey, err := keyset(r)
+	if err != nil {
 		return err
 	}
 	dir, ok := gitexec.CleanPath(r.params.Get("path"))
@@ -398,6 +464,20 @@ func (h *Handler) listTree(w http.ResponseWriter, r *request) error {
 	out := make([]treeEntryJSON, 0, len(entries))
 	for _, e := range entries {
 		out = append(out, treeEntryJSON{ID: e.ID, Name: e.Name, Type: e.Type, Path: e.Path, Mode: e.Mode})
+	}
+	if byKey {
+		// The cursor is the last entry's path: unique, where GitLab's (its id) is not for two
+		// files of one content. Clients follow the Link header, so they never build it.
+		after := 0
+		if token := r.params.Get("page_token"); token != "" {
+			i := slices.IndexFunc(out, func(e treeEntryJSON) bool { return e.Path == token })
+			if i < 0 {
+				return badRequest("page_token is invalid")
+			}
+			after = i + 1
+		}
+		writeKeysetPage(w, r, out, after, func(e treeEntryJSON) string { return e.Path })
+		return nil
 	}
 	paginate(w, r, out)
 	return nil
@@ -554,7 +634,9 @@ func (h *Handler) getRawFile(w http.ResponseWriter, r *request) error {
 		_, _ = w.Write(content)
 		return nil
 	}
-	if err := t.repo.StreamBlob(ctxOf(r), t.blob.ID, w); err != nil {
+	ctx, cancel := context.WithTimeout(ctxOf(r), streamTimeout)
+	defer cancel()
+	if err := t.repo.StreamBlob(ctx, t.blob.ID, w); err != nil {
 		// The status is sent: the client sees a short body; the log says why.
 		httpx.Internal(ctxOf(r), h.cfg.Log, err)
 	}
@@ -636,7 +718,7 @@ func (h *Handler) getArchive(w http.ResponseWriter, r *request) error {
 	if r.Method == http.MethodHead {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctxOf(r), archiveTimeout)
+	ctx, cancel := context.WithTimeout(ctxOf(r), streamTimeout)
 	defer cancel()
 	if err := repo.Archive(ctx, w, commit, format, name, dir); err != nil {
 		httpx.Internal(ctxOf(r), h.cfg.Log, err)

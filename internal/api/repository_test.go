@@ -184,7 +184,52 @@ func TestRepositoryReads(t *testing.T) {
 		}
 		mustStatus(t, get(t, base+"/branches?regex=%28", nil), http.StatusBadRequest, "bad regex")
 		mustStatus(t, get(t, base+"/branches?sort=sideways", nil), http.StatusBadRequest, "bad sort")
-		mustStatus(t, get(t, base+"/branches?pagination=keyset", nil), http.StatusBadRequest, "keyset")
+		mustStatus(t, get(t, base+"/branches?pagination=keyset&sort=updated_desc", nil), http.StatusBadRequest, "keyset by date")
+		mustStatus(t, get(t, base+"/branches?pagination=cursor", nil), http.StatusBadRequest, "unknown pagination")
+		mustStatus(t, get(t, base+"/branches?page_token=main", nil), http.StatusBadRequest, "page_token without keyset")
+	})
+	t.Run("ok/keyset pagination follows Link to the end", func(t *testing.T) {
+		// follow walks the Link rel="next" chain from first, returning key(item) of every item.
+		follow := func(t *testing.T, first string, key func(map[string]any) string) []string {
+			t.Helper()
+			var got []string
+			next := first
+			for range 20 {
+				var page []map[string]any
+				r := get(t, next, &page)
+				mustStatus(t, r, http.StatusOK, next)
+				if len(page) > 1 {
+					t.Fatalf("per_page=1 gave %d items", len(page))
+				}
+				for _, it := range page {
+					got = append(got, key(it))
+				}
+				link := r.header.Get("Link")
+				if link == "" {
+					return got
+				}
+				u, _, _ := strings.Cut(strings.TrimPrefix(link, "<"), ">")
+				if strings.Contains(u, "private_token") || !strings.Contains(link, `rel="next"`) {
+					t.Fatalf("Link %q", link)
+				}
+				next = strings.TrimPrefix(u, ts.URL+"/api/v4")
+			}
+			t.Fatal("the Link chain does not end")
+			return nil
+		}
+		name := func(m map[string]any) string { return m["name"].(string) }
+		if got := follow(t, base+"/branches?pagination=keyset&per_page=1", name); !slices.Equal(got, []string{"feature/x", "main", "merged-one"}) {
+			t.Errorf("branches by keyset = %v", got)
+		}
+		if got := follow(t, base+"/tags?pagination=keyset&per_page=1&order_by=name&sort=asc", name); !slices.Equal(got, []string{"v1", "v10", "v2.0"}) {
+			t.Errorf("tags by keyset = %v", got)
+		}
+		path := func(m map[string]any) string { return m["path"].(string) }
+		if got := follow(t, base+"/tree?pagination=keyset&per_page=1&recursive=true", path); len(got) != 8 || got[0] != "dir" || got[1] != "dir/sub" {
+			t.Errorf("tree by keyset = %v", got)
+		}
+		mustStatus(t, get(t, base+"/tree?pagination=keyset&page_token=nope", nil), http.StatusBadRequest, "unknown tree token")
+		mustStatus(t, get(t, base+"/tags?pagination=keyset", nil), http.StatusBadRequest, "tags keyset by date")
 	})
 	t.Run("ok/one branch, its name URL-encoded", func(t *testing.T) {
 		var b branchView
