@@ -477,3 +477,30 @@ func TestRepositoryReads(t *testing.T) {
 		mustStatus(t, get(t, empty+"/files/README.md/raw", nil), http.StatusNotFound, "raw of an empty repository")
 	})
 }
+
+// TestRepositoryLargeFile reads a file past the JSON bound: /raw streams it whole, the JSON
+// answer refuses it with 413 rather than holding it in memory.
+func TestRepositoryLargeFile(t *testing.T) {
+	t.Parallel()
+	ts := testenv.StartServer(t)
+	f := ts.MakeFixture(t)
+	p := f.Projects["top"]
+	work := t.TempDir()
+	testenv.Git(t, work, "init", "-q", "-b", "main")
+	big := bytes.Repeat([]byte("0123456789abcdef"), (33<<20)/16) // 33 MiB, past the 32 MiB bound
+	if err := os.WriteFile(filepath.Join(work, "big.bin"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Git(t, work, "add", ".")
+	testenv.Git(t, work, "commit", "-q", "-m", "big")
+	testenv.Git(t, work, "push", "-q", ts.GitURL(p.FullPath, "root", ts.RootToken), "main")
+	base := fmt.Sprintf("/projects/%d/repository/files/big.bin", p.ID)
+
+	r := asPAT(t, ts, ts.RootToken, "GET", base+"/raw?ref=main", nil)
+	mustStatus(t, r, http.StatusOK, "raw")
+	if !bytes.Equal(r.body, big) || r.header.Get("Content-Length") != fmt.Sprint(len(big)) ||
+		r.header.Get("Content-Type") != "application/octet-stream" || r.header.Get("X-Gitlab-Size") != fmt.Sprint(len(big)) {
+		t.Fatalf("raw: %d bytes, headers %v", len(r.body), r.header)
+	}
+	mustStatus(t, asPAT(t, ts, ts.RootToken, "GET", base+"?ref=main", nil), http.StatusRequestEntityTooLarge, "JSON")
+}
