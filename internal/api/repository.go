@@ -124,13 +124,12 @@ type branchJSON struct {
 func (h *Handler) branchViews(r *request, p *namespace.Project, repo gitexec.Repo, refs []gitexec.Ref) ([]branchJSON, error) {
 	def := defaultBranch(ctxOf(r), repo)
 	merged := map[string]bool{}
-	for _, ref := range refs {
-		if ref.Name == def {
-			var err error
-			if merged, err = repo.Merged(ctxOf(r), ref.Commit.ID); err != nil {
-				return nil, err
-			}
+	if head, err := repo.ResolveCommit(ctxOf(r), "refs/heads/"+def); err == nil {
+		if merged, err = repo.Merged(ctxOf(r), head); err != nil {
+			return nil, err
 		}
+	} else if !errors.Is(err, gitexec.ErrNotFound) {
+		return nil, err
 	}
 	canPush, err := h.cfg.Gate.Permits(ctxOf(r), r.Request, r.principal, access.Resource{Project: p}, access.WriteRepository)
 	if err != nil {

@@ -234,8 +234,12 @@ func TestRepositoryReads(t *testing.T) {
 	t.Run("ok/one branch, its name URL-encoded", func(t *testing.T) {
 		var b branchView
 		mustStatus(t, get(t, base+"/branches/"+esc("feature/x"), &b), http.StatusOK, "feature/x")
-		if b.Name != "feature/x" || b.Commit.ID != repo.feature {
+		if b.Name != "feature/x" || b.Commit.ID != repo.feature || b.Merged || b.Default {
 			t.Fatalf("branch = %+v", b)
+		}
+		mustStatus(t, get(t, base+"/branches/merged-one", &b), http.StatusOK, "merged-one")
+		if !b.Merged || b.Default || b.Commit.ID != repo.first {
+			t.Fatalf("merged-one = %+v", b)
 		}
 	})
 	t.Run("fail/missing or malformed branch", func(t *testing.T) {
