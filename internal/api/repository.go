@@ -375,8 +375,9 @@ func compareVersions(a, b string) int {
 	for a != "" && b != "" {
 		da, db := digitsPrefix(a), digitsPrefix(b)
 		if da != "" && db != "" {
-			na, _ := strconv.ParseUint(strings.TrimLeft(da, "0")+"0", 10, 64)
-			nb, _ := strconv.ParseUint(strings.TrimLeft(db, "0")+"0", 10, 64)
+			// digitsPrefix stops at 18 digits, so the values fit.
+			na, _ := strconv.ParseUint(da, 10, 64)
+			nb, _ := strconv.ParseUint(db, 10, 64)
 			if c := cmp.Compare(na, nb); c != 0 {
 				return c
 			}

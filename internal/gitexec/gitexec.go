@@ -1,9 +1,9 @@
 // Package gitexec is the one place that runs the git binary for the server: it builds the
 // command (binary, arguments, working directory), gives git a sanitized environment, bounds what
 // is read from it and kills it when its context ends or its time is up. internal/git (smart
-// HTTP) and internal/packages/goproxy (reading modules out of repositories) both run git through
-// it, so the two cannot drift apart again; internal/archtest lets no other server package import
-// os/exec.
+// HTTP), internal/packages/goproxy (reading modules out of repositories) and internal/api (the
+// repository reads of read.go) all run git through it, so they cannot drift apart again;
+// internal/archtest lets no other server package import os/exec.
 package gitexec
 
 import (

@@ -419,7 +419,11 @@ func (r Repo) stream(ctx context.Context, w io.Writer, args ...string) error {
 	stderr := &Head{N: stderrHead}
 	cmd.Stdout, cmd.Stderr = w, stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
+		name := args[0]
+		if slices.Contains(args, "archive") {
+			name = "archive"
+		}
+		return fmt.Errorf("git %s: %w: %s", name, err, strings.TrimSpace(stderr.String()))
 	}
 	return nil
 }
