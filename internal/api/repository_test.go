@@ -508,3 +508,33 @@ func TestRepositoryLargeFile(t *testing.T) {
 	}
 	mustStatus(t, asPAT(t, ts, ts.RootToken, "GET", base+"?ref=main", nil), http.StatusRequestEntityTooLarge, "JSON")
 }
+
+// TestRepositoryPublicProject: anyone may read a public project's repository, as on GitLab,
+// and a signed-in outsider too; a private one stays hidden.
+func TestRepositoryPublicProject(t *testing.T) {
+	t.Parallel()
+	ts := testenv.StartServer(t)
+	f := ts.MakeFixture(t)
+	var pub testenv.Project
+	ts.MustAPI(t, http.StatusCreated, "POST", "/projects", map[string]any{"name": "open", "path": "open",
+		"namespace_id": f.GroupID, "visibility": "public"}, &pub)
+	repo := pushRepo(t, ts, pub.FullPath)
+	outsider := newUser(t, ts, "pub-outsider", "read_api")
+	for _, pat := range []string{"", outsider.PAT} {
+		var bs []branchView
+		r := asPAT(t, ts, pat, "GET", fmt.Sprintf("/projects/%d/repository/branches", pub.ID), nil)
+		mustStatus(t, r, http.StatusOK, "public branches")
+		if r.json(t, &bs); len(bs) != 3 {
+			t.Errorf("public branches (pat %v) = %d", pat != "", len(bs))
+		}
+		r = asPAT(t, ts, pat, "GET", fmt.Sprintf("/projects/%d/repository/files/README.md/raw", pub.ID), nil)
+		if r.status != http.StatusOK || string(r.body) != repoContent["README.md"] {
+			t.Errorf("public raw (pat %v): %d %q", pat != "", r.status, r.body)
+		}
+		var b branchView
+		asPAT(t, ts, pat, "GET", fmt.Sprintf("/projects/%d/repository/branches/main", pub.ID), nil).json(t, &b)
+		if b.Commit.ID != repo.main || b.CanPush {
+			t.Errorf("public branch (pat %v) = %+v, want main without can_push", pat != "", b)
+		}
+	}
+}
