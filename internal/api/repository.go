@@ -174,7 +174,7 @@ func keyset(r *request) (bool, error) {
 	switch v := r.params.Get("pagination"); v {
 	case "keyset":
 		return true, nil
-	case "", "offset":
+	case "", "offset", "legacy": // GitLab's tree calls offset pagination "legacy"
 		if r.params.Has("page_token") {
 			return false, badRequest("page_token needs pagination=keyset")
 		}
@@ -441,9 +441,17 @@ func (h *Handler) listTree(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	byKey, err := keyset(r)
-	if err != nil {
-		return err
+	// pagination=none (recursive listings only, as GitLab): every entry in one answer.
+	unpaged := r.params.Get("pagination") == "none"
+	if unpaged && !boolParam(r, "recursive") {
+		httpx.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": `pagination cannot be "none" unless "recursive" is true`})
+		return nil
+	}
+	var byKey bool
+	if !unpaged {
+		if byKey, err = keyset(r); err != nil {
+			return err
+		}
 	}
 	dir, ok := gitexec.CleanPath(r.params.Get("path"))
 	if !ok {
@@ -464,6 +472,10 @@ func (h *Handler) listTree(w http.ResponseWriter, r *request) error {
 	out := make([]treeEntryJSON, 0, len(entries))
 	for _, e := range entries {
 		out = append(out, treeEntryJSON{ID: e.ID, Name: e.Name, Type: e.Type, Path: e.Path, Mode: e.Mode})
+	}
+	if unpaged {
+		httpx.WriteJSON(w, http.StatusOK, out)
+		return nil
 	}
 	if byKey {
 		// The cursor is the last entry's path: unique, where GitLab's (its id) is not for two

@@ -229,6 +229,13 @@ func TestRepositoryReads(t *testing.T) {
 			t.Errorf("tree by keyset = %v", got)
 		}
 		mustStatus(t, get(t, base+"/tree?pagination=keyset&page_token=nope", nil), http.StatusBadRequest, "unknown tree token")
+		var all []treeView
+		r := get(t, base+"/tree?pagination=none&recursive=true&per_page=1", &all)
+		if r.status != http.StatusOK || len(all) != 8 || r.header.Get("Link") != "" {
+			t.Errorf("pagination=none: %d, %d entries, Link %q", r.status, len(all), r.header.Get("Link"))
+		}
+		mustStatus(t, get(t, base+"/tree?pagination=none", nil), http.StatusBadRequest, "none without recursive")
+		mustStatus(t, get(t, base+"/tree?pagination=legacy&per_page=2", &all), http.StatusOK, "legacy")
 		mustStatus(t, get(t, base+"/tags?pagination=keyset", nil), http.StatusBadRequest, "tags keyset by date")
 	})
 	t.Run("ok/one branch, its name URL-encoded", func(t *testing.T) {
