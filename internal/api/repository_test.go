@@ -487,6 +487,20 @@ func TestRepositoryReads(t *testing.T) {
 		mustStatus(t, get(t, empty+"/tree", nil), http.StatusNotFound, "tree of an empty repository")
 		mustStatus(t, get(t, empty+"/files/README.md/raw", nil), http.StatusNotFound, "raw of an empty repository")
 	})
+	t.Run("ok/a repository missing on disk reads as empty, never a 500", func(t *testing.T) {
+		gone := f.Projects["grandchild"]
+		if err := ts.Server.Repos.Remove(t.Context(), gone.ID); err != nil {
+			t.Fatal(err)
+		}
+		b := fmt.Sprintf("/projects/%d/repository", gone.ID)
+		var bs []branchView
+		mustStatus(t, get(t, b+"/branches", &bs), http.StatusOK, "branches")
+		for _, path := range []string{"/branches/main", "/tags/v1", "/tree", "/files/README.md?ref=main", "/files/README.md/raw", "/archive.zip"} {
+			if r := get(t, b+path, nil); r.status != http.StatusNotFound {
+				t.Errorf("%s: %d %s", path, r.status, r.body)
+			}
+		}
+	})
 }
 
 // TestRepositoryLargeFile reads a file past the JSON bound: /raw streams it whole, the JSON

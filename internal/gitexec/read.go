@@ -95,9 +95,10 @@ func CleanPath(p string) (string, bool) {
 	return path.Clean(p), true
 }
 
-// notFound maps git's "no such object / ref / path" exits to ErrNotFound.
-func notFound(err error) error {
-	if code := ExitCode(err); code == 1 || code == 128 {
+// notFound maps git's "no such object / ref / path" exits, and a repository that is not on
+// disk (none was ever created, or it was just removed), to ErrNotFound.
+func (r Repo) notFound(err error) error {
+	if code := ExitCode(err); code == 1 || code == 128 || !r.Exists() {
 		return fmt.Errorf("%w (%w)", ErrNotFound, err)
 	}
 	return err
@@ -111,7 +112,7 @@ func (r Repo) ResolveCommit(ctx context.Context, ref string) (string, error) {
 	}
 	out, err := r.git.Output(ctx, maxSmall, "rev-parse", "--verify", "--quiet", "--end-of-options", ref+"^{commit}")
 	if err != nil {
-		return "", notFound(err)
+		return "", r.notFound(err)
 	}
 	oid := strings.TrimSpace(string(out))
 	if !isHex(oid) {
@@ -175,7 +176,7 @@ func (r Repo) refs(ctx context.Context, prefix string) ([]Ref, error) {
 	format := strings.Join(fields, "%00") + "%1e%1f"
 	out, err := r.git.Output(ctx, maxRefListing, "for-each-ref", "--sort=refname", "--format="+format, "--", prefix)
 	if err != nil {
-		if ExitCode(err) == 128 { // no repository yet: nothing pushed
+		if !r.Exists() { // no repository on disk lists nothing
 			return nil, nil
 		}
 		return nil, err
@@ -281,7 +282,7 @@ func (r Repo) Tree(ctx context.Context, commit, dir string, recursive bool) ([]T
 	}
 	out, err := r.git.Output(ctx, maxTreeListing, args...)
 	if err != nil {
-		return nil, notFound(err)
+		return nil, r.notFound(err)
 	}
 	entries, err := parseTree(out, false)
 	if err != nil {
@@ -330,7 +331,7 @@ func (r Repo) Blob(ctx context.Context, commit, p string) (TreeEntry, error) {
 	}
 	out, err := r.git.Output(ctx, maxSmall, "ls-tree", "-z", "-l", "--full-tree", commit, "--", p)
 	if err != nil {
-		return TreeEntry{}, notFound(err)
+		return TreeEntry{}, r.notFound(err)
 	}
 	entries, err := parseTree(out, true)
 	if err != nil {
@@ -351,7 +352,7 @@ func (r Repo) LastCommit(ctx context.Context, commit, p string) (string, error) 
 	}
 	out, err := r.git.Output(ctx, maxSmall, "log", "-1", "--format=%H", commit, "--", p)
 	if err != nil {
-		return "", notFound(err)
+		return "", r.notFound(err)
 	}
 	return strings.TrimSpace(string(out)), nil
 }
@@ -363,7 +364,7 @@ func (r Repo) ReadBlob(ctx context.Context, oid string, limit int64) ([]byte, er
 	}
 	out, err := r.git.Output(ctx, limit, "cat-file", "blob", oid)
 	if err != nil {
-		return nil, notFound(err)
+		return nil, r.notFound(err)
 	}
 	return out, nil
 }
@@ -441,8 +442,8 @@ func isHex(s string) bool {
 	return true
 }
 
-// Exists reports whether the repository has been created (a project's repository is created
-// with it; one that is missing reads as empty).
+// Exists reports whether the repository is on disk (a project's repository is created with
+// the project; one that is missing reads as empty).
 func (r Repo) Exists() bool {
 	_, err := os.Stat(filepath.Join(r.git.Dir, "HEAD"))
 	return err == nil
@@ -455,7 +456,7 @@ func (r Repo) Merged(ctx context.Context, commit string) (map[string]bool, error
 	}
 	out, err := r.git.Output(ctx, maxRefListing, "for-each-ref", "--format=%(refname:strip=2)", "--merged="+commit, "--", "refs/heads/")
 	if err != nil {
-		return nil, err
+		return nil, r.notFound(err)
 	}
 	merged := map[string]bool{}
 	for name := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
