@@ -524,7 +524,12 @@ func (h *Handler) resolveFile(w http.ResponseWriter, r *request, refOptional boo
 	if err != nil {
 		return nil, false, err
 	}
-	if !refOptional && r.params.Get("ref") == "" {
+	switch {
+	case r.params.Has("ref") && r.params.Get("ref") == "":
+		// Grape's allow_blank: false, on the optional ref of /raw too.
+		httpx.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "ref is empty"})
+		return nil, false, nil
+	case !refOptional && !r.params.Has("ref"):
 		writeMissing(w, "ref")
 		return nil, false, nil
 	}

@@ -376,6 +376,11 @@ func TestRepositoryReads(t *testing.T) {
 			}
 		}
 		mustStatus(t, get(t, base+"/files/README.md/raw?lfs=true", nil), http.StatusBadRequest, "lfs")
+		for _, path := range []string{"/files/README.md?ref=", "/files/README.md/raw?ref="} {
+			if r := get(t, base+path, nil); r.status != http.StatusBadRequest || strings.TrimSpace(string(r.body)) != `{"error":"ref is empty"}` {
+				t.Errorf("%s: %d %s", path, r.status, r.body)
+			}
+		}
 	})
 	t.Run("ok/HEAD on a file", func(t *testing.T) {
 		r := do(t, ts, call{method: "HEAD", path: base + "/files/" + esc("dir/sub/file.txt") + "?ref=feature%2Fx",
