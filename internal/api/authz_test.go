@@ -67,6 +67,8 @@ func TestDeployTokenRefusedOnEveryRoute(t *testing.T) {
 				path = strings.Replace(path, "{id}", strconv.FormatInt(f.GroupID, 10), 1)
 			case strings.HasPrefix(path, "/users/{id}"):
 				path = strings.Replace(path, "{id}", "1", 1)
+			case strings.HasPrefix(path, "/namespaces/{id}"):
+				path = strings.Replace(path, "{id}", strconv.FormatInt(f.GroupID, 10), 1)
 			}
 			path = strings.Replace(path, "{token_id}", strconv.FormatInt(tok.ID, 10), 1)
 			path = strings.Replace(path, "{package_id}", "1", 1)

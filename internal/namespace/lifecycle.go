@@ -138,8 +138,9 @@ func (s *Service) directProjects(ctx context.Context, groupID int64) ([]*Project
 
 // TransferGroup moves group id below parentID, or to the top level when parentID is 0, with
 // everything below it: their projects' tokens, images, packages and repositories follow, since
-// all are held by id. It refuses (*errkind.ValidationError) a move below the group itself, a
-// taken path, or a group more visible than its new parent.
+// all are held by id. As GitLab's transfer service, what is more visible than the new parent is
+// lowered to its visibility. It refuses (*errkind.ValidationError) a move below the group
+// itself or a taken path.
 func (s *Service) TransferGroup(ctx context.Context, id, parentID int64) (*Group, error) {
 	g, err := s.store.Group(ctx, id)
 	if err != nil {
@@ -148,12 +149,9 @@ func (s *Service) TransferGroup(ctx context.Context, id, parentID int64) (*Group
 	if parentID == g.ParentID {
 		return nil, &errkind.ValidationError{Field: "group", Reason: "is already in that namespace"}
 	}
+	var parent *Group
 	if parentID != 0 {
-		parent, err := s.store.Group(ctx, parentID)
-		if err != nil {
-			return nil, err
-		}
-		if err := groupVisibilityAllowed(g.Visibility, parent, nil, nil); err != nil {
+		if parent, err = s.store.Group(ctx, parentID); err != nil {
 			return nil, err
 		}
 	} else if err := validateTopLevelPath("path", g.Path); err != nil {
@@ -164,7 +162,42 @@ func (s *Service) TransferGroup(ctx context.Context, id, parentID int64) (*Group
 	if _, err := s.moveGroup(ctx, g, parentID, g.Path); err != nil {
 		return nil, err
 	}
+	if parent != nil {
+		if err := s.limitVisibility(ctx, g, parent.Visibility); err != nil {
+			return nil, err
+		}
+	}
 	return s.store.Group(ctx, id)
+}
+
+// limitVisibility lowers group g, the groups below it and their projects to at most v, as
+// GitLab's group transfer does when the new parent is less visible.
+func (s *Service) limitVisibility(ctx context.Context, g *Group, v Visibility) error {
+	below, err := s.Descendants(ctx, g)
+	if err != nil {
+		return err
+	}
+	for _, x := range append([]*Group{g}, below...) {
+		if x.Visibility.MoreVisibleThan(v) {
+			x.Visibility = v
+			if err := s.store.UpdateGroup(ctx, x); err != nil {
+				return err
+			}
+		}
+	}
+	projects, err := s.GroupProjects(ctx, g.ID, true)
+	if err != nil {
+		return err
+	}
+	for _, p := range projects {
+		if p.Visibility.MoreVisibleThan(v) {
+			p.Visibility = v
+			if err := s.store.UpdateProject(ctx, p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // moveGroup stores the move and tells the hook of every project that moved with the group.

@@ -1,0 +1,233 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
+	"github.com/gatehouse-dev/gatehouse/internal/httpx"
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+)
+
+// The group lifecycle beyond create (docs/gitlab-compatibility.md): edit, delete, transfer,
+// projects and descendants, and /namespaces.
+
+// groupEditParams are the PUT /groups/:id parameters Gatehouse supports; others are refused.
+var groupEditParams = []string{"id", "name", "path", "description", "visibility"}
+
+// updateGroup is PUT /groups/:id (GitLab's admin_group: owners).
+func (h *Handler) updateGroup(w http.ResponseWriter, r *request) error {
+	g, err := h.group(r, access.EditNamespace)
+	if err != nil {
+		return err
+	}
+	var bad []string
+	for k := range r.params {
+		if !slices.Contains(groupEditParams, k) {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		return badRequest("%s not supported by Gatehouse; supported: %s", strings.Join(bad, ", "), strings.Join(groupEditParams[1:], ", "))
+	}
+	opt := func(k string) *string {
+		if vs, ok := r.params[k]; ok && len(vs) > 0 {
+			return &vs[0]
+		}
+		return nil
+	}
+	g, err = h.cfg.Namespaces.UpdateGroup(ctxOf(r), g.ID, namespace.UpdateGroupInput{Name: opt("name"), Path: opt("path"),
+		Description: opt("description"), Visibility: opt("visibility")})
+	if err != nil {
+		return err
+	}
+	return h.writeGroup(w, r, http.StatusOK, g)
+}
+
+// deleteGroup is DELETE /groups/:id (owners). As GitLab, the subgroups and projects go with it;
+// Gatehouse deletes at once rather than scheduling, and answers GitLab's 202.
+func (h *Handler) deleteGroup(w http.ResponseWriter, r *request) error {
+	g, err := h.group(r, access.OwnNamespace)
+	if err != nil {
+		return err
+	}
+	if _, ok := r.params["permanently_remove"]; ok {
+		return badRequest("permanently_remove is not supported by Gatehouse: groups are always removed at once")
+	}
+	if err := h.cfg.Namespaces.DeleteGroup(ctxOf(r), g.ID); err != nil {
+		return err
+	}
+	return accepted(w)
+}
+
+// transferGroup is POST /groups/:id/transfer (owners): group_id names the new parent, which the
+// principal must be allowed to create subgroups in; none makes the group top-level.
+func (h *Handler) transferGroup(w http.ResponseWriter, r *request) error {
+	g, err := h.group(r, access.OwnNamespace)
+	if err != nil {
+		return err
+	}
+	parentID, err := intParam(r, "group_id")
+	if err != nil {
+		return err
+	}
+	if parentID != 0 {
+		parent, err := h.cfg.Namespaces.Group(ctxOf(r), parentID)
+		if errors.Is(err, errkind.ErrNotFound) {
+			return notFound("Group")
+		}
+		if err != nil {
+			return err
+		}
+		if err := h.authorize(r, access.Resource{Group: parent}, access.CreateInNamespace, "Group"); err != nil {
+			return err
+		}
+	} else if err := h.requireAPIScope(r); err != nil {
+		return err
+	}
+	g, err = h.cfg.Namespaces.TransferGroup(ctxOf(r), g.ID, parentID)
+	if err != nil {
+		return err
+	}
+	return h.writeGroup(w, r, http.StatusCreated, g)
+}
+
+// groupProjects is GET /groups/:id/projects (include_subgroups): the projects the principal
+// may view.
+func (h *Handler) groupProjects(w http.ResponseWriter, r *request) error {
+	g, err := h.group(r, access.ViewNamespace)
+	if err != nil {
+		return err
+	}
+	list, err := h.cfg.Namespaces.GroupProjects(ctxOf(r), g.ID, boolParam(r, "include_subgroups"))
+	if err != nil {
+		return err
+	}
+	out, err := h.projectViews(r, list)
+	if err != nil {
+		return err
+	}
+	paginate(w, r, out)
+	return nil
+}
+
+// descendantGroups is GET /groups/:id/descendant_groups: every visible group below it.
+func (h *Handler) descendantGroups(w http.ResponseWriter, r *request) error {
+	g, err := h.group(r, access.ViewNamespace)
+	if err != nil {
+		return err
+	}
+	list, err := h.cfg.Namespaces.Descendants(ctxOf(r), g)
+	if err != nil {
+		return err
+	}
+	out, err := h.visibleGroups(r, list)
+	if err != nil {
+		return err
+	}
+	paginate(w, r, out)
+	return nil
+}
+
+// namespaceMatches applies /namespaces' search (path or name, case-insensitive).
+func namespaceMatches(n namespaceJSON, search string) bool {
+	s := strings.ToLower(search)
+	return s == "" || strings.Contains(strings.ToLower(n.FullPath), s) || strings.Contains(strings.ToLower(n.Name), s)
+}
+
+// listNamespaces is GET /namespaces: the requester's own personal namespace and the groups they
+// may view (administrators: every namespace), as GitLab. owned_only keeps the groups they own.
+func (h *Handler) listNamespaces(w http.ResponseWriter, r *request) error {
+	me := r.principal.User
+	search := r.params.Get("search")
+	owned := boolParam(r, "owned_only")
+	out := []namespaceJSON{}
+	users := []*namespace.User{me}
+	if me.Admin {
+		all, err := h.cfg.Namespaces.ListUsers(ctxOf(r))
+		if err != nil {
+			return err
+		}
+		users = all
+	}
+	for _, u := range users {
+		if n := h.userNamespaceView(r, u); namespaceMatches(n, search) {
+			out = append(out, n)
+		}
+	}
+	groups, err := h.cfg.Namespaces.ListGroups(ctxOf(r))
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		n := h.groupNamespaceView(r, g)
+		if !namespaceMatches(n, search) {
+			continue
+		}
+		ok, err := h.namespaceListed(r, g, owned)
+		if err != nil {
+			return err
+		}
+		if ok {
+			out = append(out, n)
+		}
+	}
+	paginate(w, r, out)
+	return nil
+}
+
+// namespaceListed says whether /namespaces lists g: groups the requester is a member of
+// (owned: an owner of), or every group for an administrator without owned_only.
+func (h *Handler) namespaceListed(r *request, g *namespace.Group, owned bool) (bool, error) {
+	me := r.principal.User
+	if me.Admin && !owned {
+		return true, nil
+	}
+	role, err := h.cfg.Namespaces.GroupRole(ctxOf(r), me.ID, g)
+	if err != nil {
+		return false, err
+	}
+	if owned {
+		return role >= namespace.Owner, nil
+	}
+	return role != namespace.NoRole, nil
+}
+
+// getNamespace is GET /namespaces/:id (an id or a URL-encoded full path): a group the requester
+// may view, or their own personal namespace (administrators: anyone's).
+func (h *Handler) getNamespace(w http.ResponseWriter, r *request) error {
+	ref := r.PathValue("id")
+	var g *namespace.Group
+	var u *namespace.User
+	var err error
+	if id, perr := strconv.ParseInt(ref, 10, 64); perr == nil {
+		if g, err = h.cfg.Namespaces.Group(ctxOf(r), id); errors.Is(err, errkind.ErrNotFound) {
+			u, err = h.cfg.Namespaces.UserByNamespaceID(ctxOf(r), id)
+		}
+	} else if g, err = h.cfg.Namespaces.GroupByPath(ctxOf(r), ref); errors.Is(err, errkind.ErrNotFound) {
+		u, err = h.cfg.Namespaces.UserByUsername(ctxOf(r), ref)
+	}
+	if errors.Is(err, errkind.ErrNotFound) {
+		return notFound("Namespace")
+	}
+	if err != nil {
+		return err
+	}
+	if g != nil {
+		if err := h.authorize(r, access.Resource{Group: g}, access.ViewNamespace, "Namespace"); err != nil {
+			return err
+		}
+		httpx.WriteJSON(w, http.StatusOK, h.groupNamespaceView(r, g))
+		return nil
+	}
+	if me := r.principal.User; me.ID != u.ID && !me.Admin {
+		return notFound("Namespace")
+	}
+	httpx.WriteJSON(w, http.StatusOK, h.userNamespaceView(r, u))
+	return nil
+}
