@@ -115,7 +115,9 @@ var routeTable = []route{
 	{"GET", "/api/v4/groups/{id}/projects", gate.Decide(access.ViewNamespace).Filtered(access.ViewNamespace), (*Handler).groupProjects, nil},
 	{"GET", "/api/v4/groups/{id}/descendant_groups", gate.Decide(access.ViewNamespace).Filtered(access.ViewNamespace), (*Handler).descendantGroups, nil},
 	{"GET", "/api/v4/namespaces", gate.SignedIn("the requester's own namespace and the groups they are a member of (administrators: all)"), (*Handler).listNamespaces, nil},
-	{"GET", "/api/v4/namespaces/{id}", gate.SignedIn("a group decides view on it; a personal namespace is its owner's (and administrators')"), (*Handler).getNamespace, nil},
+	// A group decides view on it; another user's personal namespace view on the instance
+	// (administrators); the requester's own needs no decision.
+	{"GET", "/api/v4/namespaces/{id}", gate.Decide(access.ViewNamespace), (*Handler).getNamespace, nil},
 	{"GET", "/api/v4/groups/{id}/subgroups", gate.Decide(access.ViewNamespace).Filtered(access.ViewNamespace), (*Handler).listSubgroups, nil},
 	{"GET", "/api/v4/groups/{id}/members", gate.Decide(access.ViewNamespace), (*Handler).listGroupMembers, nil},
 	{"POST", "/api/v4/groups/{id}/members", gate.Decide(access.ManageMembers), (*Handler).addGroupMember, nil},

@@ -225,8 +225,17 @@ func (h *Handler) getNamespace(w http.ResponseWriter, r *request) error {
 		httpx.WriteJSON(w, http.StatusOK, h.groupNamespaceView(r, g))
 		return nil
 	}
-	if me := r.principal.User; me.ID != u.ID && !me.Admin {
-		return notFound("Namespace")
+	if r.principal.Kind != access.UserPrincipal {
+		return errUnauthorized
+	}
+	if r.principal.User.ID != u.ID {
+		// Only administrators see another user's personal namespace, as in GitLab.
+		if err := h.authorize(r, access.Resource{}, access.ViewNamespace, "Namespace"); err != nil {
+			if errors.Is(err, errForbidden) {
+				return notFound("Namespace")
+			}
+			return err
+		}
 	}
 	httpx.WriteJSON(w, http.StatusOK, h.userNamespaceView(r, u))
 	return nil

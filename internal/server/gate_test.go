@@ -137,6 +137,8 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 				p = strings.Replace(strings.Replace(p, "{id}", fmt.Sprint(f.GroupID), 1), "{token_id}", fmt.Sprint(groupToken.ID), 1)
 			case strings.HasPrefix(p, "/api/v4/users/{id}"):
 				p = strings.Replace(p, "{id}", fmt.Sprint(outsider.ID), 1)
+			case strings.HasPrefix(p, "/api/v4/namespaces/{id}"):
+				p = strings.Replace(p, "{id}", fmt.Sprint(f.GroupID), 1)
 			case p == "/api/v4/":
 				p += "no/such/route"
 			}
