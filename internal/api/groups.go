@@ -182,10 +182,11 @@ func (h *Handler) listNamespaces(w http.ResponseWriter, r *request) error {
 }
 
 // namespaceListed says whether /namespaces lists g: groups the requester is a member of
-// (owned: an owner of), or every group for an administrator without owned_only.
+// (owned: an owner of), or every group for an administrator (who, as in GitLab, gets every
+// namespace whatever owned_only says).
 func (h *Handler) namespaceListed(r *request, g *namespace.Group, owned bool) (bool, error) {
 	me := r.principal.User
-	if me.Admin && !owned {
+	if me.Admin {
 		return true, nil
 	}
 	role, err := h.cfg.Namespaces.GroupRole(ctxOf(r), me.ID, g)
