@@ -112,6 +112,9 @@ var routeTable = []route{
 	{"DELETE", "/api/v4/groups/{id}", gate.Decide(access.OwnNamespace), (*Handler).deleteGroup, nil},
 	// Then create_in_namespace on the new parent.
 	{"POST", "/api/v4/groups/{id}/transfer", gate.Decide(access.OwnNamespace), (*Handler).transferGroup, nil},
+	// Then view on the group shared with.
+	{"POST", "/api/v4/groups/{id}/share", gate.Decide(access.EditNamespace), (*Handler).shareGroup, nil},
+	{"DELETE", "/api/v4/groups/{id}/share/{group_id}", gate.Decide(access.EditNamespace), (*Handler).unshareGroup, nil},
 	{"GET", "/api/v4/groups/{id}/projects", gate.Decide(access.ViewNamespace).Filtered(access.ViewNamespace), (*Handler).groupProjects, nil},
 	{"GET", "/api/v4/groups/{id}/descendant_groups", gate.Decide(access.ViewNamespace).Filtered(access.ViewNamespace), (*Handler).descendantGroups, nil},
 	{"GET", "/api/v4/namespaces", gate.SignedIn("the requester's own namespace and the groups they are a member of (administrators: all)"), (*Handler).listNamespaces, nil},

@@ -73,6 +73,7 @@ func TestDeployTokenRefusedOnEveryRoute(t *testing.T) {
 			path = strings.Replace(path, "{token_id}", strconv.FormatInt(tok.ID, 10), 1)
 			path = strings.Replace(path, "{package_id}", "1", 1)
 			path = strings.Replace(path, "{user_id}", "1", 1)
+			path = strings.Replace(path, "{group_id}", strconv.FormatInt(f.OtherGroupID, 10), 1)
 			path = strings.Replace(path, "{package_file_id}", "1", 1)
 			if strings.Contains(path, "{") {
 				t.Fatalf("route %s has a wildcard this test does not fill", route)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
@@ -239,5 +240,127 @@ func (h *Handler) getNamespace(w http.ResponseWriter, r *request) error {
 		}
 	}
 	httpx.WriteJSON(w, http.StatusOK, h.userNamespaceView(r, u))
+	return nil
+}
+
+// groupShareJSON is one entry of GitLab's shared_with_groups.
+type groupShareJSON struct {
+	GroupID          int64   `json:"group_id"`
+	GroupName        string  `json:"group_name"`
+	GroupFullPath    string  `json:"group_full_path"`
+	GroupAccessLevel int     `json:"group_access_level"`
+	ExpiresAt        *string `json:"expires_at"`
+}
+
+// groupDetailJSON is GitLab's GroupDetail: a group with the groups it is shared with.
+type groupDetailJSON struct {
+	groupJSON
+	SharedWithGroups []groupShareJSON `json:"shared_with_groups"`
+}
+
+func (h *Handler) groupDetail(r *request, g *namespace.Group) (groupDetailJSON, error) {
+	shares, err := h.cfg.Namespaces.GroupShares(ctxOf(r), g.ID)
+	if err != nil {
+		return groupDetailJSON{}, err
+	}
+	out := groupDetailJSON{groupJSON: h.groupView(r, g), SharedWithGroups: []groupShareJSON{}}
+	for _, sh := range shares {
+		with, err := h.cfg.Namespaces.Group(ctxOf(r), sh.SharedWithGroupID)
+		if err != nil {
+			return groupDetailJSON{}, err
+		}
+		j := groupShareJSON{GroupID: with.ID, GroupName: with.Name, GroupFullPath: with.FullPath, GroupAccessLevel: int(sh.Access)}
+		if sh.ExpiresAt != nil {
+			d := sh.ExpiresAt.UTC().Format(time.DateOnly)
+			j.ExpiresAt = &d
+		}
+		out.SharedWithGroups = append(out.SharedWithGroups, j)
+	}
+	return out, nil
+}
+
+// writeGroupDetail answers with g's GroupDetail JSON.
+func (h *Handler) writeGroupDetail(w http.ResponseWriter, r *request, status int, g *namespace.Group) error {
+	d, err := h.groupDetail(r, g)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, status, d)
+	return nil
+}
+
+// shareGroup is POST /groups/:id/share (GitLab's admin_group: owners): the members of group_id,
+// which the requester must be able to see, get min(their role, group_access) here until
+// expires_at (YYYY-MM-DD).
+func (h *Handler) shareGroup(w http.ResponseWriter, r *request) error {
+	g, err := h.group(r, access.EditNamespace)
+	if err != nil {
+		return err
+	}
+	withID, err := intParam(r, "group_id")
+	if err != nil {
+		return err
+	}
+	level, err := intParam(r, "group_access")
+	if err != nil {
+		return err
+	}
+	var missing []string
+	if withID == 0 {
+		missing = append(missing, "group_id is missing")
+	}
+	if level == 0 {
+		missing = append(missing, "group_access is missing")
+	}
+	if len(missing) > 0 {
+		return badRequest("%s", strings.Join(missing, ", "))
+	}
+	if _, ok := r.params["member_role_id"]; ok {
+		return badRequest("member_role_id is not supported by Gatehouse")
+	}
+	sh := namespace.GroupShare{GroupID: g.ID, SharedWithGroupID: withID, Access: namespace.Role(level)}
+	if v := r.params.Get("expires_at"); v != "" {
+		d, err := time.Parse(time.DateOnly, v)
+		if err != nil {
+			return badRequest("expires_at is invalid")
+		}
+		sh.ExpiresAt = &d
+	}
+	with, err := h.cfg.Namespaces.Group(ctxOf(r), withID)
+	if errors.Is(err, errkind.ErrNotFound) {
+		return notFound("Group")
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.authorize(r, access.Resource{Group: with}, access.ViewNamespace, "Group"); err != nil {
+		return err
+	}
+	if err := h.cfg.Namespaces.ShareGroup(ctxOf(r), sh); err != nil {
+		if errors.Is(err, errkind.ErrConflict) {
+			return &apiError{http.StatusConflict, "Shared group has already been taken"}
+		}
+		return err
+	}
+	return h.writeGroupDetail(w, r, http.StatusCreated, g)
+}
+
+// unshareGroup is DELETE /groups/:id/share/:group_id (owners).
+func (h *Handler) unshareGroup(w http.ResponseWriter, r *request) error {
+	g, err := h.group(r, access.EditNamespace)
+	if err != nil {
+		return err
+	}
+	withID, err := strconv.ParseInt(r.PathValue("group_id"), 10, 64)
+	if err != nil {
+		return badRequest("group_id is invalid")
+	}
+	if err := h.cfg.Namespaces.UnshareGroup(ctxOf(r), g.ID, withID); err != nil {
+		if errors.Is(err, errkind.ErrNotFound) {
+			return notFound("Group Link")
+		}
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

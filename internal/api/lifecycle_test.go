@@ -106,6 +106,15 @@ func TestPythonGitlabLifecycle(t *testing.T) {
 	refused("top_below_contents", 400, "private is not allowed since there are sub-groups with higher visibility")
 	refused("unsupported_attribute", 400, "topics")
 
+	refused("maint_before_share", 404, "")
+	equal("shared_with", []map[string]any{{"group_id": float64(top.ID), "group_name": "Life", "group_full_path": "life",
+		"group_access_level": float64(30), "expires_at": "2999-01-01"}})
+	equal("maint_after_share", map[string]any{"code": float64(0), "result": "dest/shared"})
+	refused("maint_share_capped", 403, "")
+	refused("share_twice", 409, "already been taken")
+	refused("maint_shares", 403, "")
+	refused("maint_after_unshare", 404, "")
+
 	equal("maint_edits", map[string]any{"code": float64(0), "result": "by maint"})
 	refused("maint_renames", 403, "")
 	refused("maint_deletes_project", 403, "")

@@ -247,8 +247,7 @@ func (h *Handler) getGroup(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, h.groupView(r, g))
-	return nil
+	return h.writeGroupDetail(w, r, http.StatusOK, g)
 }
 
 func (h *Handler) listSubgroups(w http.ResponseWriter, r *request) error {

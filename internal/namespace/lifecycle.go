@@ -353,3 +353,28 @@ func (s *Service) DeleteGroup(ctx context.Context, id int64) error {
 	}
 	return errors.Join(errs...)
 }
+
+// ShareGroup shares group sh.GroupID with group sh.SharedWithGroupID at sh.Access (GitLab's
+// POST /groups/:id/share). It returns a *errkind.ValidationError for a bad access level or a
+// group shared with itself, errkind.ErrConflict when already shared, errkind.ErrNotFound for a
+// missing group.
+func (s *Service) ShareGroup(ctx context.Context, sh GroupShare) error {
+	if !sh.Access.Valid() {
+		return &errkind.ValidationError{Field: "group_access", Reason: "does not have a valid value"}
+	}
+	if sh.GroupID == sh.SharedWithGroupID {
+		return &errkind.ValidationError{Field: "group_id", Reason: "cannot be the group itself"}
+	}
+	sh.CreatedAt = s.now()
+	return s.store.ShareGroup(ctx, sh)
+}
+
+// UnshareGroup removes a share, or answers errkind.ErrNotFound.
+func (s *Service) UnshareGroup(ctx context.Context, groupID, sharedWithGroupID int64) error {
+	return s.store.UnshareGroup(ctx, groupID, sharedWithGroupID)
+}
+
+// GroupShares returns the groups group id is shared with.
+func (s *Service) GroupShares(ctx context.Context, id int64) ([]GroupShare, error) {
+	return s.store.GroupShares(ctx, id)
+}

@@ -132,6 +132,17 @@ func (p *Project) NamespacePath() string {
 	return ""
 }
 
+// GroupShare shares group GroupID with group SharedWithGroupID (GitLab's group links): the
+// latter's members get min(their role there, Access) on GroupID, below it and on its projects,
+// until ExpiresAt (nil: never).
+type GroupShare struct {
+	GroupID           int64
+	SharedWithGroupID int64
+	Access            Role
+	ExpiresAt         *time.Time
+	CreatedAt         time.Time
+}
+
 // Member is a role of a user on a group or a project (exactly one source id set).
 type Member struct {
 	UserID    int64

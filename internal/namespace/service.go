@@ -89,8 +89,16 @@ type Store interface {
 	// ListMembers returns the direct members of a group (groupID) or a project (projectID).
 	ListMembers(ctx context.Context, groupID, projectID int64) ([]Member, error)
 	// MemberRoles returns the user's direct roles on the project (if projectID != 0) and on each
-	// of groupIDs.
-	MemberRoles(ctx context.Context, userID, projectID int64, groupIDs []int64) ([]Role, error)
+	// of groupIDs, and the roles groupIDs' shares not expired at now give them.
+	MemberRoles(ctx context.Context, userID, projectID int64, groupIDs []int64, now time.Time) ([]Role, error)
+
+	// ShareGroup stores a share; errkind.ErrConflict when the group is already shared with that
+	// group, errkind.ErrNotFound for a missing group.
+	ShareGroup(ctx context.Context, s GroupShare) error
+	// UnshareGroup removes a share, or answers errkind.ErrNotFound.
+	UnshareGroup(ctx context.Context, groupID, sharedWithGroupID int64) error
+	// GroupShares returns the shares of group groupID, by the other group's id.
+	GroupShares(ctx context.Context, groupID int64) ([]GroupShare, error)
 }
 
 // Service manages users, groups, projects and members.
@@ -510,7 +518,7 @@ func (s *Service) ListMembers(ctx context.Context, groupID, projectID int64) ([]
 
 // ProjectRole returns the user's highest role on p, direct or inherited from its groups.
 func (s *Service) ProjectRole(ctx context.Context, userID int64, p *Project) (Role, error) {
-	roles, err := s.store.MemberRoles(ctx, userID, p.ID, p.GroupAncestry)
+	roles, err := s.store.MemberRoles(ctx, userID, p.ID, p.GroupAncestry, s.now())
 	if err != nil {
 		return NoRole, err
 	}
@@ -526,7 +534,7 @@ func (s *Service) ProjectRole(ctx context.Context, userID int64, p *Project) (Ro
 
 // GroupRole returns the user's highest role on g, direct or inherited from its ancestors.
 func (s *Service) GroupRole(ctx context.Context, userID int64, g *Group) (Role, error) {
-	roles, err := s.store.MemberRoles(ctx, userID, 0, g.Ancestry)
+	roles, err := s.store.MemberRoles(ctx, userID, 0, g.Ancestry, s.now())
 	if err != nil {
 		return NoRole, err
 	}

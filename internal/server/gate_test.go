@@ -127,7 +127,8 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 	}
 
 	t.Run("api", func(t *testing.T) {
-		params := strings.NewReplacer("{user_id}", fmt.Sprint(outsider.ID), "{package_id}", "1", "{package_file_id}", "1")
+		params := strings.NewReplacer("{user_id}", fmt.Sprint(outsider.ID), "{package_id}", "1", "{package_file_id}", "1",
+			"{group_id}", fmt.Sprint(f.OtherGroupID))
 		pathOf := func(pattern string) string {
 			p := params.Replace(pattern)
 			switch {

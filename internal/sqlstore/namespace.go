@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
@@ -331,7 +332,7 @@ func (s *NamespaceStore) deleteProject(ctx context.Context, tx *sql.Tx, id int64
 }
 
 // groupDependents are the tables whose rows belong to one group (group_id), deleted with it.
-var groupDependents = []string{"deploy_tokens", "group_members", "dependency_proxy_group_settings",
+var groupDependents = []string{"deploy_tokens", "group_members", "group_shares", "dependency_proxy_group_settings",
 	"dependency_proxy_tags", "dependency_proxy_manifests", "dependency_proxy_blobs"}
 
 // DeleteGroup implements namespace.Store: the group, its subgroups and every project in them,
@@ -359,6 +360,9 @@ func (s *NamespaceStore) DeleteGroup(ctx context.Context, id int64) ([]int64, er
 				if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE group_id = ?`), g.ID); err != nil {
 					return err
 				}
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM group_shares WHERE shared_with_group_id = ?`), g.ID); err != nil {
+				return err
 			}
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM routes WHERE source_type = ? AND source_id = ?`), routeGroup, g.ID); err != nil {
 				return err
@@ -666,16 +670,28 @@ func (s *NamespaceStore) ListMembers(ctx context.Context, groupID, projectID int
 	return out, rows.Err()
 }
 
-// MemberRoles implements namespace.Store in one round trip.
-func (s *NamespaceStore) MemberRoles(ctx context.Context, userID, projectID int64, groupIDs []int64) ([]namespace.Role, error) {
+// MemberRoles implements namespace.Store in one round trip. A share gives the user's role in
+// the shared-with group (a direct membership there or in one of its ancestors, found in its
+// ancestry), capped at the share's access.
+func (s *NamespaceStore) MemberRoles(ctx context.Context, userID, projectID int64, groupIDs []int64, now time.Time) ([]namespace.Role, error) {
 	query := `SELECT role FROM project_members WHERE user_id = ? AND project_id = ?`
 	args := []any{userID, projectID}
 	if len(groupIDs) > 0 {
-		query += ` UNION ALL SELECT role FROM group_members WHERE user_id = ? AND group_id IN (?` + strings.Repeat(", ?", len(groupIDs)-1) + `)`
+		in := `(?` + strings.Repeat(", ?", len(groupIDs)-1) + `)`
+		query += ` UNION ALL SELECT role FROM group_members WHERE user_id = ? AND group_id IN ` + in +
+			` UNION ALL SELECT CASE WHEN gm.role < l.group_access THEN gm.role ELSE l.group_access END FROM group_shares l
+			JOIN namespace_groups w ON w.id = l.shared_with_group_id
+			JOIN group_members gm ON gm.user_id = ? AND ('/' || w.ancestry || '/') LIKE ('%/' || CAST(gm.group_id AS TEXT) || '/%')
+			WHERE l.group_id IN ` + in + ` AND (l.expires_at IS NULL OR l.expires_at > ?)`
 		args = append(args, userID)
 		for _, id := range groupIDs {
 			args = append(args, id)
 		}
+		args = append(args, userID)
+		for _, id := range groupIDs {
+			args = append(args, id)
+		}
+		args = append(args, unixTime(now))
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
@@ -708,4 +724,42 @@ func (s *NamespaceStore) ProjectByLongestPath(ctx context.Context, paths []strin
 	p, err := scanProject(s.db.QueryRowContext(ctx, s.q(`SELECT `+projectCols+projectFrom+
 		` WHERE lower(p.full_path) IN (`+strings.Join(conds, ", ")+`) ORDER BY length(p.full_path) DESC LIMIT 1`), args...))
 	return p, kindErr("project by path", s.classify(err))
+}
+
+// ShareGroup implements namespace.Store.
+func (s *NamespaceStore) ShareGroup(ctx context.Context, sh namespace.GroupShare) error {
+	var exp sql.NullInt64
+	if sh.ExpiresAt != nil {
+		exp = sql.NullInt64{Int64: unixTime(*sh.ExpiresAt), Valid: true}
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO group_shares (group_id, shared_with_group_id, group_access, expires_at, created_at) VALUES (?, ?, ?, ?, ?)`),
+		sh.GroupID, sh.SharedWithGroupID, int(sh.Access), exp, unixTime(sh.CreatedAt))
+	return kindErr("share group", s.classify(err))
+}
+
+// UnshareGroup implements namespace.Store.
+func (s *NamespaceStore) UnshareGroup(ctx context.Context, groupID, sharedWithGroupID int64) error {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM group_shares WHERE group_id = ? AND shared_with_group_id = ?`), groupID, sharedWithGroupID)
+	return kindErr("unshare group", s.classify(affectedOne(res, err)))
+}
+
+// GroupShares implements namespace.Store.
+func (s *NamespaceStore) GroupShares(ctx context.Context, groupID int64) ([]namespace.GroupShare, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT group_id, shared_with_group_id, group_access, expires_at, created_at FROM group_shares WHERE group_id = ? ORDER BY shared_with_group_id`), groupID)
+	shares, err := collect(rows, err, func(r scanner) (namespace.GroupShare, error) {
+		var sh namespace.GroupShare
+		var access int
+		var exp sql.NullInt64
+		var created int64
+		if err := r.Scan(&sh.GroupID, &sh.SharedWithGroupID, &access, &exp, &created); err != nil {
+			return sh, err
+		}
+		sh.Access, sh.CreatedAt = namespace.Role(access), fromUnix(created)
+		if exp.Valid {
+			t := fromUnix(exp.Int64)
+			sh.ExpiresAt = &t
+		}
+		return sh, nil
+	})
+	return shares, kindErr("group shares", err)
 }

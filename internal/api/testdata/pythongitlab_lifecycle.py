@@ -73,6 +73,19 @@ def main():
     out["top_below_contents"] = outcome(lambda: lower.save())
     out["unsupported_attribute"] = outcome(lambda: gl.projects.update(app.id, {"topics": "x"}))
 
+    # Sharing dest with life: life's maintainer gets developer access in dest, no more, until
+    # the share goes.
+    shared = gl.projects.create({"name": "shared", "namespace_id": dest.id})
+    out["maint_before_share"] = outcome(lambda: as_maint.projects.get(shared.id).id)
+    dest.share(top.id, 30, expires_at="2999-01-01")
+    out["shared_with"] = gl.groups.get(dest.id).shared_with_groups
+    out["maint_after_share"] = outcome(lambda: as_maint.projects.get(shared.id).path_with_namespace)
+    out["maint_share_capped"] = outcome(lambda: as_maint.projects.get(shared.id, lazy=True).members.create({"user_id": gl.user.id, "access_level": 10}))
+    out["share_twice"] = outcome(lambda: dest.share(top.id, 30))
+    out["maint_shares"] = outcome(lambda: as_maint.groups.get(top.id, lazy=True).share(dest.id, 10))
+    dest.unshare(top.id)
+    out["maint_after_unshare"] = outcome(lambda: as_maint.projects.get(shared.id).id)
+
     # A maintainer edits but neither deletes nor transfers.
     out["maint_edits"] = outcome(lambda: as_maint.projects.update(app.id, {"description": "by maint"})["description"])
     out["maint_renames"] = outcome(lambda: as_maint.projects.update(app.id, {"name": "nope"}))

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
@@ -247,4 +248,58 @@ func testUpdates(t *testing.T, s *sqlstore.Stores) {
 		t.Fatalf("updated project = %+v, %v", got, err)
 	}
 	wantErr(t, s.Namespaces.UpdateGroup(ctx(), &namespace.Group{ID: 999999, Visibility: namespace.Private}), errkind.ErrNotFound)
+}
+
+// testGroupShares: a share gives the shared-with group's members (direct or inherited) the
+// lesser of their role and the share's access, on the group and below it, until it expires.
+func testGroupShares(t *testing.T, s *sqlstore.Stores) {
+	f := newTokenFixture(t, s)
+	target := mustGroup(t, s, "target", 0)
+	below := mustGroup(t, s, "below", target.ID)
+	team := mustGroup(t, s, "team", 0)
+	squad := mustGroup(t, s, "squad", team.ID)
+	lead, dev, outsider := f.user, mustUser(t, s, "dev"), mustUser(t, s, "outsider")
+	must(t, s.Namespaces.AddMember(ctx(), namespace.Member{UserID: lead.ID, GroupID: team.ID, Role: namespace.Owner, CreatedAt: t0}))
+	must(t, s.Namespaces.AddMember(ctx(), namespace.Member{UserID: dev.ID, GroupID: squad.ID, Role: namespace.Reporter, CreatedAt: t0}))
+	exp := t0.Add(24 * time.Hour)
+	must(t, s.Namespaces.ShareGroup(ctx(), namespace.GroupShare{GroupID: target.ID, SharedWithGroupID: squad.ID, Access: namespace.Developer, ExpiresAt: &exp, CreatedAt: t0}))
+	wantErr(t, s.Namespaces.ShareGroup(ctx(), namespace.GroupShare{GroupID: target.ID, SharedWithGroupID: squad.ID, Access: namespace.Guest, CreatedAt: t0}), errkind.ErrConflict)
+	wantErr(t, s.Namespaces.ShareGroup(ctx(), namespace.GroupShare{GroupID: target.ID, SharedWithGroupID: 999999, Access: namespace.Guest, CreatedAt: t0}), errkind.ErrNotFound)
+
+	for _, c := range []struct {
+		name string
+		user int64
+		at   time.Time
+		want []namespace.Role
+	}{
+		{"ok/inherited owner capped at the share's access", lead.ID, t0, []namespace.Role{namespace.Developer}},
+		{"ok/direct reporter keeps the lesser role", dev.ID, t0, []namespace.Role{namespace.Reporter}},
+		{"fail/not a member of the shared-with group", outsider.ID, t0, nil},
+		{"fail/expired share", lead.ID, exp, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := s.Namespaces.MemberRoles(ctx(), c.user, 0, below.Ancestry, c.at)
+			if err != nil || !sameRoles(got, c.want) {
+				t.Fatalf("MemberRoles = %v, %v; want %v", got, err, c.want)
+			}
+		})
+	}
+	shares, err := s.Namespaces.GroupShares(ctx(), target.ID)
+	if err != nil || len(shares) != 1 || shares[0].SharedWithGroupID != squad.ID || shares[0].Access != namespace.Developer ||
+		shares[0].ExpiresAt == nil || !shares[0].ExpiresAt.Equal(exp) {
+		t.Fatalf("GroupShares = %+v, %v", shares, err)
+	}
+	must(t, s.Namespaces.UnshareGroup(ctx(), target.ID, squad.ID))
+	wantErr(t, s.Namespaces.UnshareGroup(ctx(), target.ID, squad.ID), errkind.ErrNotFound)
+	if got, _ := s.Namespaces.MemberRoles(ctx(), lead.ID, 0, below.Ancestry, t0); len(got) != 0 {
+		t.Fatalf("roles after unshare = %v", got)
+	}
+	// Deleting the shared-with group removes its shares.
+	must(t, s.Namespaces.ShareGroup(ctx(), namespace.GroupShare{GroupID: target.ID, SharedWithGroupID: squad.ID, Access: namespace.Guest, CreatedAt: t0}))
+	if _, err := s.Namespaces.DeleteGroup(ctx(), team.ID); err != nil {
+		t.Fatal(err)
+	}
+	if shares, err := s.Namespaces.GroupShares(ctx(), target.ID); err != nil || len(shares) != 0 {
+		t.Fatalf("shares after the shared-with group's delete = %+v, %v", shares, err)
+	}
 }
