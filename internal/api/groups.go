@@ -36,14 +36,8 @@ func (h *Handler) updateGroup(w http.ResponseWriter, r *request) error {
 		slices.Sort(bad)
 		return badRequest("%s not supported by Gatehouse; supported: %s", strings.Join(bad, ", "), strings.Join(groupEditParams[1:], ", "))
 	}
-	opt := func(k string) *string {
-		if vs, ok := r.params[k]; ok && len(vs) > 0 {
-			return &vs[0]
-		}
-		return nil
-	}
-	g, err = h.cfg.Namespaces.UpdateGroup(ctxOf(r), g.ID, namespace.UpdateGroupInput{Name: opt("name"), Path: opt("path"),
-		Description: opt("description"), Visibility: opt("visibility")})
+	g, err = h.cfg.Namespaces.UpdateGroup(ctxOf(r), g.ID, namespace.UpdateGroupInput{Name: optParam(r, "name"), Path: optParam(r, "path"),
+		Description: optParam(r, "description"), Visibility: optParam(r, "visibility")})
 	if err != nil {
 		return err
 	}

@@ -103,14 +103,8 @@ func (h *Handler) updateProject(w http.ResponseWriter, r *request) error {
 	if len(r.params) == 0 {
 		return badRequest("%s are missing, at least one parameter must be provided", strings.Join(projectEditParams, ", "))
 	}
-	opt := func(k string) *string {
-		if vs, ok := r.params[k]; ok && len(vs) > 0 {
-			return &vs[0]
-		}
-		return nil
-	}
-	in := namespace.UpdateProjectInput{Name: opt("name"), Path: opt("path"), Description: opt("description"),
-		Visibility: opt("visibility"), DefaultBranch: opt("default_branch")}
+	in := namespace.UpdateProjectInput{Name: optParam(r, "name"), Path: optParam(r, "path"), Description: optParam(r, "description"),
+		Visibility: optParam(r, "visibility"), DefaultBranch: optParam(r, "default_branch")}
 	if in.Name != nil || in.Path != nil || in.Visibility != nil {
 		if err := h.authorize(r, access.Resource{Project: p}, access.OwnNamespace, "Project"); err != nil {
 			return err
@@ -136,6 +130,15 @@ func (h *Handler) updateProject(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	return h.writeProject(w, r, http.StatusOK, p)
+}
+
+// optParam is parameter k when the request has it (even empty), else nil: PUT changes only
+// what it names.
+func optParam(r *request, k string) *string {
+	if vs, ok := r.params[k]; ok && len(vs) > 0 {
+		return &vs[0]
+	}
+	return nil
 }
 
 // accepted is GitLab's answer to a deletion it schedules. Gatehouse deletes before answering,
