@@ -99,6 +99,9 @@ func (h *Handler) groupProjects(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
+	if err := onlyParams(r, "include_subgroups"); err != nil {
+		return err
+	}
 	list, err := h.cfg.Namespaces.GroupProjects(ctxOf(r), g.ID, boolParam(r, "include_subgroups"))
 	if err != nil {
 		return err
@@ -115,6 +118,9 @@ func (h *Handler) groupProjects(w http.ResponseWriter, r *request) error {
 func (h *Handler) descendantGroups(w http.ResponseWriter, r *request) error {
 	g, err := h.group(r, access.ViewNamespace)
 	if err != nil {
+		return err
+	}
+	if err := onlyParams(r); err != nil {
 		return err
 	}
 	list, err := h.cfg.Namespaces.Descendants(ctxOf(r), g)
@@ -138,6 +144,9 @@ func namespaceMatches(n namespaceJSON, search string) bool {
 // listNamespaces is GET /namespaces: the requester's own personal namespace and the groups they
 // may view (administrators: every namespace), as GitLab. owned_only keeps the groups they own.
 func (h *Handler) listNamespaces(w http.ResponseWriter, r *request) error {
+	if err := onlyParams(r, "search", "owned_only"); err != nil {
+		return err
+	}
 	me := r.principal.User
 	search := r.params.Get("search")
 	owned := boolParam(r, "owned_only")

@@ -134,3 +134,37 @@ func TestPythonGitlabLifecycle(t *testing.T) {
 	refused("sub_after_delete", 404, "")
 	refused("app_after_group_delete", 404, "")
 }
+
+// TestNamespaceListsRefuseUnknownFilters: a list filter GitLab has and Gatehouse does not apply
+// is a 400 naming it, never ignored; the supported ones work.
+func TestNamespaceListsRefuseUnknownFilters(t *testing.T) {
+	t.Parallel()
+	ts := testenv.StartServer(t)
+	f := ts.MakeFixture(t)
+	child := f.Projects["child"]
+	for _, c := range []struct {
+		path string
+		want int
+	}{
+		{fmt.Sprintf("/groups/%d/projects?include_subgroups=true&per_page=5", f.GroupID), 200},
+		{fmt.Sprintf("/groups/%d/projects?with_issues_enabled=true", f.GroupID), 400},
+		{fmt.Sprintf("/groups/%d/descendant_groups?page=1", f.GroupID), 200},
+		{fmt.Sprintf("/groups/%d/descendant_groups?all_available=true", f.GroupID), 400},
+		{"/namespaces?search=gro&owned_only=true", 200},
+		{"/namespaces?top_level_only=true", 400},
+		{fmt.Sprintf("/projects/%d/groups?search=sub&skip_groups[]=%d", child.ID, f.GroupID), 200},
+		{fmt.Sprintf("/projects/%d/groups?with_shared=true", child.ID), 400},
+	} {
+		var body any
+		if got := ts.API(t, "GET", c.path, nil, &body); got != c.want {
+			t.Errorf("GET %s = %d (%v), want %d", c.path, got, body, c.want)
+		}
+	}
+	var groups []struct {
+		FullPath string `json:"full_path"`
+	}
+	ts.MustAPI(t, 200, "GET", fmt.Sprintf("/projects/%d/groups?search=sub&skip_groups[]=%d", child.ID, f.GroupID), nil, &groups)
+	if len(groups) != 1 || groups[0].FullPath != "group/sub" {
+		t.Errorf("ancestors of group/sub/child matching sub = %+v", groups)
+	}
+}

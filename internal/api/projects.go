@@ -141,6 +141,25 @@ func optParam(r *request, k string) *string {
 	return nil
 }
 
+// pageParams are the pagination parameters every list takes.
+var pageParams = []string{"page", "per_page"}
+
+// onlyParams refuses, with 400 naming them, the parameters of r not in allowed or pageParams:
+// a GitLab filter Gatehouse does not apply must not be ignored.
+func onlyParams(r *request, allowed ...string) error {
+	var bad []string
+	for k := range r.params {
+		if !slices.Contains(allowed, k) && !slices.Contains(pageParams, k) {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	slices.Sort(bad)
+	return badRequest("%s not supported by Gatehouse here", strings.Join(bad, ", "))
+}
+
 // accepted is GitLab's answer to a deletion it schedules. Gatehouse deletes before answering,
 // so the resource is gone once the 202 arrives.
 func accepted(w http.ResponseWriter) error {
@@ -192,7 +211,10 @@ func (h *Handler) projectGroups(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	if boolParam(r, "with_shared") || r.params.Get("shared_min_access_level") != "" {
-		return badRequest("with_shared and shared_min_access_level are not supported by Gatehouse (no group sharing)")
+		return badRequest("with_shared and shared_min_access_level are not supported by Gatehouse")
+	}
+	if err := onlyParams(r, "search", "skip_groups", "with_shared", "shared_min_access_level"); err != nil {
+		return err
 	}
 	skip, err := idList(r, "skip_groups")
 	if err != nil {
