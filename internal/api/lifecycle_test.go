@@ -168,3 +168,32 @@ func TestNamespaceListsRefuseUnknownFilters(t *testing.T) {
 		t.Errorf("ancestors of group/sub/child matching sub = %+v", groups)
 	}
 }
+
+// TestTransferToTopLevelKeepsAnOwner: a subgroup whose owners were all inherited keeps its
+// transferrer as Owner when it becomes top-level, as GitLab's transfer service does.
+func TestTransferToTopLevelKeepsAnOwner(t *testing.T) {
+	t.Parallel()
+	ts := testenv.StartServer(t)
+	f := ts.MakeFixture(t)
+	u := newUser(t, ts, "inheritor")
+	addMember(t, ts, fmt.Sprintf("groups/%d", f.GroupID), u, 50)
+	// root created group/sub, so it is its only direct member; it leaves.
+	ts.MustAPI(t, 204, "DELETE", fmt.Sprintf("/groups/%d/members/1", f.SubID), nil, nil)
+	if code := ts.APIAs(t, u.PAT, "POST", fmt.Sprintf("/groups/%d/transfer", f.SubID), map[string]any{}, nil); code != 201 {
+		t.Fatalf("transfer to the top level = %d", code)
+	}
+	var g struct {
+		FullPath string `json:"full_path"`
+	}
+	if code := ts.APIAs(t, u.PAT, "GET", fmt.Sprintf("/groups/%d", f.SubID), nil, &g); code != 200 || g.FullPath != "sub" {
+		t.Fatalf("the transferrer reads the group: %d %+v", code, g)
+	}
+	var members []struct {
+		ID          int64 `json:"id"`
+		AccessLevel int   `json:"access_level"`
+	}
+	ts.MustAPI(t, 200, "GET", fmt.Sprintf("/groups/%d/members", f.SubID), nil, &members)
+	if len(members) != 1 || members[0].ID != u.ID || members[0].AccessLevel != 50 {
+		t.Fatalf("members after the transfer = %+v", members)
+	}
+}
