@@ -115,6 +115,7 @@ var routeTable = []route{
 	// Then view on the group shared with.
 	{"POST", "/api/v4/groups/{id}/share", gate.Decide(access.EditNamespace), (*Handler).shareGroup, nil},
 	{"DELETE", "/api/v4/groups/{id}/share/{group_id}", gate.Decide(access.EditNamespace), (*Handler).unshareGroup, nil},
+	{"POST", "/api/v4/groups/{id}/projects/{project_id}", gate.Decide(access.AdministerInstance), (*Handler).transferProjectToGroup, nil},
 	{"GET", "/api/v4/groups/{id}/projects", gate.Decide(access.ViewNamespace).Filtered(access.ViewNamespace), (*Handler).groupProjects, nil},
 	{"GET", "/api/v4/groups/{id}/descendant_groups", gate.Decide(access.ViewNamespace).Filtered(access.ViewNamespace), (*Handler).descendantGroups, nil},
 	{"GET", "/api/v4/namespaces", gate.SignedIn("the requester's own namespace and the groups they are a member of (administrators: all)"), (*Handler).listNamespaces, nil},

@@ -72,6 +72,7 @@ func TestDeployTokenRefusedOnEveryRoute(t *testing.T) {
 			}
 			path = strings.Replace(path, "{token_id}", strconv.FormatInt(tok.ID, 10), 1)
 			path = strings.Replace(path, "{package_id}", "1", 1)
+			path = strings.Replace(path, "{project_id}", strconv.FormatInt(child.ID, 10), 1)
 			path = strings.Replace(path, "{user_id}", "1", 1)
 			path = strings.Replace(path, "{group_id}", strconv.FormatInt(f.OtherGroupID, 10), 1)
 			path = strings.Replace(path, "{package_file_id}", "1", 1)

@@ -390,3 +390,32 @@ func (h *Handler) unshareGroup(w http.ResponseWriter, r *request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// transferProjectToGroup is POST /groups/:id/projects/:project_id: GitLab's administrators-only
+// transfer of a project into the group. It answers the group (201).
+func (h *Handler) transferProjectToGroup(w http.ResponseWriter, r *request) error {
+	if err := h.authorize(r, access.Resource{}, access.AdministerInstance, ""); err != nil {
+		return err
+	}
+	g, err := h.group(r, access.ViewNamespace)
+	if err != nil {
+		return err
+	}
+	ref := r.PathValue("project_id")
+	var p *namespace.Project
+	if id, perr := strconv.ParseInt(ref, 10, 64); perr == nil {
+		p, err = h.cfg.Namespaces.Project(ctxOf(r), id)
+	} else {
+		p, err = h.cfg.Namespaces.ProjectByPath(ctxOf(r), ref)
+	}
+	if errors.Is(err, errkind.ErrNotFound) {
+		return notFound("Project")
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := h.cfg.Namespaces.TransferProject(ctxOf(r), p.ID, g.ID, 0); err != nil {
+		return err
+	}
+	return h.writeGroup(w, r, http.StatusCreated, g)
+}

@@ -23,7 +23,8 @@ func TestPythonGitlabLifecycle(t *testing.T) {
 	maint := newUser(t, ts, "lcmaint")
 	cmd := exec.CommandContext(t.Context(), python, "testdata/pythongitlab_lifecycle.py")
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "PYTHONDONTWRITEBYTECODE=1", "LANG=C.UTF-8",
-		"GATEHOUSE_URL=" + ts.URL, "OWNER_TOKEN=" + owner.PAT, "MAINT_TOKEN=" + maint.PAT, fmt.Sprintf("MAINT_ID=%d", maint.ID)}
+		"GATEHOUSE_URL=" + ts.URL, "OWNER_TOKEN=" + owner.PAT, "MAINT_TOKEN=" + maint.PAT, fmt.Sprintf("MAINT_ID=%d", maint.ID),
+		"ROOT_TOKEN=" + ts.RootToken}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -130,6 +131,8 @@ func TestPythonGitlabLifecycle(t *testing.T) {
 	refused("into_itself", 400, "")
 	equal("sub_top_level", "sub")
 
+	refused("owner_transfers_into_group", 403, "")
+	equal("again_in_dest", "dest/again")
 	refused("again_after_delete", 404, "")
 	refused("sub_after_delete", 404, "")
 	refused("app_after_group_delete", 404, "")

@@ -128,7 +128,7 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 
 	t.Run("api", func(t *testing.T) {
 		params := strings.NewReplacer("{user_id}", fmt.Sprint(outsider.ID), "{package_id}", "1", "{package_file_id}", "1",
-			"{group_id}", fmt.Sprint(f.OtherGroupID))
+			"{group_id}", fmt.Sprint(f.OtherGroupID), "{project_id}", fmt.Sprint(top.ID))
 		pathOf := func(pattern string) string {
 			p := params.Replace(pattern)
 			switch {

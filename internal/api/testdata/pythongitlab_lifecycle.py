@@ -2,7 +2,7 @@
 does: create, list, edit and save, transfer, delete; print each outcome as one JSON object on
 stdout.
 
-Inputs (environment): GATEHOUSE_URL, OWNER_TOKEN, MAINT_TOKEN (personal access tokens; the
+Inputs (environment): GATEHOUSE_URL, OWNER_TOKEN, MAINT_TOKEN, ROOT_TOKEN (personal access tokens; the
 maintainer is made a maintainer of the group the owner creates), MAINT_ID. Run by
 lifecycle_test.go, which makes the assertions.
 """
@@ -109,6 +109,12 @@ def main():
     out["into_itself"] = outcome(lambda: gl.groups.get(dest.id).transfer(sub.id))
     gl.groups.get(sub.id).transfer()
     out["sub_top_level"] = gl.groups.get(sub.id).full_path
+
+    # An administrator moves a project into a group (group.transfer_project); the owner may not.
+    out["owner_transfers_into_group"] = outcome(lambda: dest.transfer_project(again.id))
+    admin = gitlab.Gitlab(env["GATEHOUSE_URL"], private_token=env["ROOT_TOKEN"])
+    admin.groups.get(dest.id).transfer_project(again.id)
+    out["again_in_dest"] = gl.projects.get(again.id).path_with_namespace
 
     # Deletion: a project, then a group with what is left in it.
     gl.projects.get(again.id).delete()
