@@ -292,12 +292,10 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	{
-		// Whoever creates a group is its Owner member, as in GitLab's create service:
-		// administrators and creators of subgroups too.
-		if err := h.cfg.Namespaces.AddMember(ctxOf(r), namespace.Instance, namespace.Member{UserID: r.principal.User.ID, GroupID: g.ID, Role: namespace.Owner}); err != nil {
-			return err
-		}
+	// Whoever creates a group is its Owner member, as in GitLab's create service: administrators
+	// and creators of subgroups too.
+	if err := h.cfg.Namespaces.AddMember(ctxOf(r), namespace.Instance, namespace.Member{UserID: r.principal.User.ID, GroupID: g.ID, Role: namespace.Owner}); err != nil {
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusCreated, h.groupView(r, g))
 	return nil
