@@ -96,6 +96,13 @@ const (
 	// AdministerDependencyProxy turns a group's dependency proxy on or off and purges its cache
 	// (group owners, as GitLab's admin_dependency_proxy).
 	AdministerDependencyProxy Action = "administer_dependency_proxy"
+	// EditNamespace edits a project's or group's settings (GitLab's admin_project: project
+	// maintainer+; admin_group: group owner).
+	EditNamespace Action = "edit_namespace"
+	// OwnNamespace deletes or transfers a project or group, and renames a project or changes its
+	// visibility (GitLab's remove_project, change_namespace, rename_project,
+	// change_visibility_level, admin_group): owners only; a maintainer may not.
+	OwnNamespace Action = "own_namespace"
 	// ViewUsers lists and reads users' public profiles (the instance's): any signed-in user, with
 	// a personal access token of any scope (docs/design.md §1.2).
 	ViewUsers Action = "view_users"
@@ -105,7 +112,8 @@ const (
 var actions = []Action{ReadRepository, WriteRepository, PullImage, PushImage, DeleteImage, ReadPackage,
 	WritePackage, DeletePackage, ProxyPull, ProxyPush, ProxyDelete, ViewNamespace, ListDeployTokens,
 	ManageDeployTokens, ManageMembers, CreateInNamespace, AdministerInstance, ReadCIVariables,
-	ReadAuditEvents, AdministerDependencyProxy, ViewUsers, ReadOwnAuditEvents, ReadCode, ReadRepositoryFiles}
+	ReadAuditEvents, AdministerDependencyProxy, EditNamespace, OwnNamespace, ViewUsers, ReadOwnAuditEvents,
+	ReadCode, ReadRepositoryFiles}
 
 // Actions returns every action, in declaration order, so tests can range over all of them and a
 // new action is covered without being named again. The slice is the caller's.
@@ -388,6 +396,8 @@ var personalScopeFor = map[Action][]token.Scope{
 
 	ReadRepositoryFiles:       {token.API, token.ReadAPI, token.ReadRepository},
 	AdministerDependencyProxy: {token.API},
+	EditNamespace:             {token.API},
+	OwnNamespace:              {token.API},
 	ViewUsers:                 token.PersonalScopes,
 }
 
@@ -408,6 +418,8 @@ var projectRoleFor = map[Action]namespace.Role{
 	ReadAuditEvents:    namespace.Maintainer,
 	ReadOwnAuditEvents: namespace.Developer,
 	ReadCode:           namespace.Reporter,
+	EditNamespace:      namespace.Maintainer,
+	OwnNamespace:       namespace.Owner,
 
 	ReadRepositoryFiles: namespace.Reporter,
 }
@@ -426,6 +438,8 @@ var groupRoleFor = map[Action]namespace.Role{
 	ReadOwnAuditEvents: namespace.Developer,
 
 	AdministerDependencyProxy: namespace.Owner,
+	EditNamespace:             namespace.Owner,
+	OwnNamespace:              namespace.Owner,
 }
 
 // signedInActions are the instance's actions every signed-in user may do (the others on the
@@ -483,7 +497,10 @@ func (a *Authorizer) user(ctx context.Context, p Principal, r Resource, action A
 		if need, ok := groupRoleFor[action]; ok && role >= need {
 			return allow(CauseRole, fmt.Sprintf("role %d on group", role)), nil
 		}
-		if role == namespace.NoRole {
+		if action == ViewNamespace && groupVisibleToSignedIn(r.Group) {
+			return allow(CauseVisibility, "group is "+string(r.Group.Visibility)), nil
+		}
+		if role == namespace.NoRole && !groupVisibleToSignedIn(r.Group) {
 			return deny(NotFound, CauseNotMember, "not a member of this group"), nil
 		}
 		return deny(Forbidden, CauseRole, "your role does not allow %s", action), nil
@@ -505,15 +522,27 @@ func (a *Authorizer) visible(ctx context.Context, u *namespace.User, r Resource)
 		role, err := a.roles.ProjectRole(ctx, u.ID, r.Project)
 		return role != namespace.NoRole, err
 	case r.Group != nil:
+		if groupVisibleToSignedIn(r.Group) {
+			return true, nil
+		}
 		role, err := a.roles.GroupRole(ctx, u.ID, r.Group)
 		return role != namespace.NoRole, err
 	}
 	return true, nil
 }
 
+// groupVisibleToSignedIn reports whether every signed-in user may see g: internal and public
+// groups, as GitLab.
+func groupVisibleToSignedIn(g *namespace.Group) bool {
+	return g.Visibility == namespace.Internal || g.Visibility == namespace.Public
+}
+
 func (a *Authorizer) anonymous(r Resource, action Action) Decision {
 	if r.Project != nil && r.Project.Visibility == namespace.Public && readActions[action] {
 		return allow(CauseVisibility, "project is public")
+	}
+	if r.Project == nil && r.Group != nil && r.Group.Visibility == namespace.Public && action == ViewNamespace {
+		return allow(CauseVisibility, "group is public")
 	}
 	return deny(Unauthenticated, CauseAuthRequired, "authentication required")
 }

@@ -112,6 +112,20 @@ var routeTable = []route{
 	{"GET", "/api/v4/groups", gate.SignedIn("a listing of what the requester may view").Filtered(access.ViewNamespace), (*Handler).listGroups, nil},
 	{"POST", "/api/v4/groups", gate.SignedIn("a top-level group needs the api scope and is owned by its creator; a subgroup (parent_id) decides create_in_namespace on its parent"), (*Handler).createGroup, nil},
 	{"GET", "/api/v4/groups/{id}", gate.Decide(access.ViewNamespace), (*Handler).getGroup, nil},
+	{"PUT", "/api/v4/groups/{id}", gate.Decide(access.EditNamespace), (*Handler).updateGroup, nil},
+	{"DELETE", "/api/v4/groups/{id}", gate.Decide(access.OwnNamespace), (*Handler).deleteGroup, nil},
+	// Then create_in_namespace on the new parent.
+	{"POST", "/api/v4/groups/{id}/transfer", gate.Decide(access.OwnNamespace), (*Handler).transferGroup, nil},
+	// Then view on the group shared with.
+	{"POST", "/api/v4/groups/{id}/share", gate.Decide(access.EditNamespace), (*Handler).shareGroup, nil},
+	{"DELETE", "/api/v4/groups/{id}/share/{group_id}", gate.Decide(access.EditNamespace), (*Handler).unshareGroup, nil},
+	{"POST", "/api/v4/groups/{id}/projects/{project_id}", gate.Decide(access.AdministerInstance), (*Handler).transferProjectToGroup, nil},
+	{"GET", "/api/v4/groups/{id}/projects", gate.Decide(access.ViewNamespace).Filtered(access.ViewNamespace), (*Handler).groupProjects, nil},
+	{"GET", "/api/v4/groups/{id}/descendant_groups", gate.Decide(access.ViewNamespace).Filtered(access.ViewNamespace), (*Handler).descendantGroups, nil},
+	{"GET", "/api/v4/namespaces", gate.SignedIn("the requester's own namespace and the groups they are a member of (administrators: all)"), (*Handler).listNamespaces, nil},
+	// A group decides view on it; another user's personal namespace view on the instance
+	// (administrators); the requester's own needs no decision.
+	{"GET", "/api/v4/namespaces/{id}", gate.Decide(access.ViewNamespace), (*Handler).getNamespace, nil},
 	{"GET", "/api/v4/groups/{id}/subgroups", gate.Decide(access.ViewNamespace).Filtered(access.ViewNamespace), (*Handler).listSubgroups, nil},
 	{"GET", "/api/v4/groups/{id}/members", gate.Decide(access.ViewNamespace), (*Handler).listGroupMembers, nil},
 	{"POST", "/api/v4/groups/{id}/members", gate.Decide(access.ManageMembers), (*Handler).addGroupMember, nil},
@@ -122,6 +136,12 @@ var routeTable = []route{
 	{"GET", "/api/v4/projects", gate.Public("a listing of what the requester may view (anonymous: the public projects)").Filtered(access.ViewNamespace), (*Handler).listProjects, nil},
 	{"POST", "/api/v4/projects", gate.SignedIn("a personal project needs the api scope; one in a group (namespace_id) decides create_in_namespace on the group"), (*Handler).createProject, nil},
 	{"GET", "/api/v4/projects/{id}", gate.Decide(access.ViewNamespace), (*Handler).getProject, nil},
+	// Then own_namespace for name, path and visibility, administer_instance for the label.
+	{"PUT", "/api/v4/projects/{id}", gate.Decide(access.EditNamespace), (*Handler).updateProject, nil},
+	{"DELETE", "/api/v4/projects/{id}", gate.Decide(access.OwnNamespace), (*Handler).deleteProject, nil},
+	// Then create_in_namespace on the target group, or the target being the requester's own.
+	{"PUT", "/api/v4/projects/{id}/transfer", gate.Decide(access.OwnNamespace), (*Handler).transferProject, nil},
+	{"GET", "/api/v4/projects/{id}/groups", gate.Decide(access.ViewNamespace).Filtered(access.ViewNamespace), (*Handler).projectGroups, nil},
 	{"GET", "/api/v4/projects/{id}/members", gate.Decide(access.ViewNamespace), (*Handler).listProjectMembers, nil},
 	{"POST", "/api/v4/projects/{id}/members", gate.Decide(access.ManageMembers), (*Handler).addProjectMember, nil},
 	{"GET", "/api/v4/projects/{id}/members/{user_id}", gate.Decide(access.ViewNamespace), (*Handler).getMember, nil},
@@ -174,8 +194,6 @@ var routeTable = []route{
 
 	{"GET", "/api/v4/application/settings", gate.Decide(access.AdministerInstance), (*Handler).getApplicationSettings, withExternalAuthorization},
 	{"PUT", "/api/v4/application/settings", gate.Decide(access.AdministerInstance), (*Handler).putApplicationSettings, withExternalAuthorization},
-	// Then manage_members on the project, or administer_instance to set the label.
-	{"PUT", "/api/v4/projects/{id}", gate.Decide(access.ViewNamespace), (*Handler).editProject, withExternalAuthorization},
 
 	{"GET", "/api/v4/groups/{id}/dependency_proxy", gate.Decide(access.ViewNamespace), (*Handler).getDependencyProxy, withDependencyProxy},
 	{"PUT", "/api/v4/groups/{id}/dependency_proxy", gate.Decide(access.AdministerDependencyProxy), (*Handler).putDependencyProxy, withDependencyProxy},

@@ -67,10 +67,14 @@ func TestDeployTokenRefusedOnEveryRoute(t *testing.T) {
 				path = strings.Replace(path, "{id}", strconv.FormatInt(f.GroupID, 10), 1)
 			case strings.HasPrefix(path, "/users/{id}"):
 				path = strings.Replace(path, "{id}", "1", 1)
+			case strings.HasPrefix(path, "/namespaces/{id}"):
+				path = strings.Replace(path, "{id}", strconv.FormatInt(f.GroupID, 10), 1)
 			}
 			path = strings.Replace(path, "{token_id}", strconv.FormatInt(tok.ID, 10), 1)
 			path = strings.Replace(path, "{package_id}", "1", 1)
+			path = strings.Replace(path, "{project_id}", strconv.FormatInt(child.ID, 10), 1)
 			path = strings.Replace(path, "{user_id}", "1", 1)
+			path = strings.Replace(path, "{group_id}", strconv.FormatInt(f.OtherGroupID, 10), 1)
 			path = strings.Replace(path, "{package_file_id}", "1", 1)
 			path = strings.NewReplacer("{event_id}", "1", "{branch}", "main", "{tag_name}", "v1", "{file_path}", "README.md").Replace(path)
 			if strings.Contains(path, "{") {

@@ -97,37 +97,6 @@ func (h *Handler) putApplicationSettings(w http.ResponseWriter, r *request) erro
 	return nil
 }
 
-// editProject is PUT /projects/:id. Only the external authorization classification label can
-// be changed so far, and only by administrators (as in GitLab); any other attribute is a 400
-// rather than silently ignored.
-func (h *Handler) editProject(w http.ResponseWriter, r *request) error {
-	p, err := h.project(r, access.ViewNamespace)
-	if err != nil {
-		return err
-	}
-	const labelParam = "external_authorization_classification_label"
-	for k := range r.params {
-		if k != labelParam && k != "id" {
-			return badRequest("%s cannot be changed here; only %s is supported", k, labelParam)
-		}
-	}
-	if _, ok := r.params[labelParam]; ok {
-		if err := h.authorize(r, access.Resource{}, access.AdministerInstance, ""); err != nil {
-			return err
-		}
-		if err := h.cfg.ExternalAuthorization.SetProjectLabel(ctxOf(r), p.ID, r.params.Get(labelParam)); err != nil {
-			if errors.Is(err, access.ErrInvalidSetting) {
-				return badRequest("%s", strings.TrimPrefix(err.Error(), access.ErrInvalidSetting.Error()+": "))
-			}
-			return err
-		}
-	} else if err := h.authorize(r, access.Resource{Project: p}, access.ManageMembers, "Project"); err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, h.projectView(r, p))
-	return nil
-}
-
 // classificationLabel is p's own classification label for its JSON; a failure to read it is
 // logged and shown as none (the JSON is informational; access reads the label itself).
 func (h *Handler) classificationLabel(r *request, p *namespace.Project) string {

@@ -165,15 +165,17 @@ func (h *Handler) personalTokenSelf(w http.ResponseWriter, r *request) error {
 }
 
 type groupJSON struct {
-	ID         int64  `json:"id"`
-	Name       string `json:"name"`
-	Path       string `json:"path"`
-	FullPath   string `json:"full_path"`
-	FullName   string `json:"full_name"`
-	ParentID   *int64 `json:"parent_id"`
-	Visibility string `json:"visibility"`
-	WebURL     string `json:"web_url"`
-	CreatedAt  string `json:"created_at"`
+	ID          int64   `json:"id"`
+	Name        string  `json:"name"`
+	Path        string  `json:"path"`
+	Description string  `json:"description"`
+	FullPath    string  `json:"full_path"`
+	FullName    string  `json:"full_name"`
+	ParentID    *int64  `json:"parent_id"`
+	Visibility  string  `json:"visibility"`
+	AvatarURL   *string `json:"avatar_url"`
+	WebURL      string  `json:"web_url"`
+	CreatedAt   string  `json:"created_at"`
 }
 
 func (h *Handler) groupView(r *request, g *namespace.Group) groupJSON {
@@ -182,8 +184,9 @@ func (h *Handler) groupView(r *request, g *namespace.Group) groupJSON {
 		p := g.ParentID
 		parent = &p
 	}
-	return groupJSON{ID: g.ID, Name: g.Name, Path: g.Path, FullPath: g.FullPath, FullName: g.FullPath,
-		ParentID: parent, Visibility: "private", WebURL: h.webURL(r, "groups/"+g.FullPath), CreatedAt: isoTime(g.CreatedAt)}
+	return groupJSON{ID: g.ID, Name: g.Name, Path: g.Path, Description: g.Description, FullPath: g.FullPath,
+		FullName: g.FullPath, ParentID: parent, Visibility: string(g.Visibility), WebURL: h.webURL(r, "groups/"+g.FullPath),
+		CreatedAt: isoTime(g.CreatedAt)}
 }
 
 // group resolves {id} (numeric or URL-encoded full path) and checks the principal may act on it.
@@ -244,8 +247,7 @@ func (h *Handler) getGroup(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, h.groupView(r, g))
-	return nil
+	return h.writeGroupDetail(w, r, http.StatusOK, g)
 }
 
 func (h *Handler) listSubgroups(w http.ResponseWriter, r *request) error {
@@ -285,15 +287,15 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	g, err := h.cfg.Namespaces.CreateGroup(ctxOf(r), namespace.CreateGroupInput{Name: r.params.Get("name"),
-		Path: r.params.Get("path"), ParentID: parentID})
+		Path: r.params.Get("path"), ParentID: parentID, Visibility: r.params.Get("visibility"),
+		Description: r.params.Get("description")})
 	if err != nil {
 		return err
 	}
-	if parentID == 0 && !r.principal.User.Admin {
-		// Whoever creates a top-level group owns it, as in GitLab.
-		if err := h.cfg.Namespaces.AddMember(ctxOf(r), namespace.Instance, namespace.Member{UserID: r.principal.User.ID, GroupID: g.ID, Role: namespace.Owner}); err != nil {
-			return err
-		}
+	// Whoever creates a group is its Owner member, as in GitLab's create service: administrators
+	// and creators of subgroups too.
+	if err := h.cfg.Namespaces.AddMember(ctxOf(r), namespace.Instance, namespace.Member{UserID: r.principal.User.ID, GroupID: g.ID, Role: namespace.Owner}); err != nil {
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusCreated, h.groupView(r, g))
 	return nil
@@ -308,44 +310,98 @@ func (h *Handler) requireAPIScope(r *request) error {
 	return nil
 }
 
-type projectNamespaceJSON struct {
-	ID       int64  `json:"id"`
-	Name     string `json:"name"`
-	Path     string `json:"path"`
-	Kind     string `json:"kind"`
-	FullPath string `json:"full_path"`
+// namespaceJSON is GitLab's namespace entity: a group's or a user's personal namespace, in a
+// project's JSON and from /namespaces.
+type namespaceJSON struct {
+	ID        int64   `json:"id"`
+	Name      string  `json:"name"`
+	Path      string  `json:"path"`
+	Kind      string  `json:"kind"`
+	FullPath  string  `json:"full_path"`
+	ParentID  *int64  `json:"parent_id"`
+	AvatarURL *string `json:"avatar_url"`
+	WebURL    string  `json:"web_url"`
+}
+
+func (h *Handler) groupNamespaceView(r *request, g *namespace.Group) namespaceJSON {
+	v := h.groupView(r, g)
+	return namespaceJSON{ID: g.ID, Name: g.Name, Path: g.Path, Kind: "group", FullPath: g.FullPath, ParentID: v.ParentID,
+		WebURL: v.WebURL}
+}
+
+func (h *Handler) userNamespaceView(r *request, u *namespace.User) namespaceJSON {
+	return namespaceJSON{ID: u.NamespaceID, Name: u.Name, Path: u.Username, Kind: "user", FullPath: u.Username,
+		WebURL: h.webURL(r, u.Username)}
 }
 
 type projectJSON struct {
-	ID                int64                `json:"id"`
-	Name              string               `json:"name"`
-	Path              string               `json:"path"`
-	PathWithNamespace string               `json:"path_with_namespace"`
-	NameWithNamespace string               `json:"name_with_namespace"`
-	Visibility        string               `json:"visibility"`
-	Namespace         projectNamespaceJSON `json:"namespace"`
-	HTTPURLToRepo     string               `json:"http_url_to_repo"`
-	WebURL            string               `json:"web_url"`
-	DefaultBranch     string               `json:"default_branch"`
-	CreatedAt         string               `json:"created_at"`
+	ID                int64         `json:"id"`
+	Name              string        `json:"name"`
+	Path              string        `json:"path"`
+	Description       string        `json:"description"`
+	PathWithNamespace string        `json:"path_with_namespace"`
+	NameWithNamespace string        `json:"name_with_namespace"`
+	Visibility        string        `json:"visibility"`
+	Namespace         namespaceJSON `json:"namespace"`
+	HTTPURLToRepo     string        `json:"http_url_to_repo"`
+	WebURL            string        `json:"web_url"`
+	DefaultBranch     string        `json:"default_branch"`
+	CreatedAt         string        `json:"created_at"`
 	// ExternalAuthorizationClassificationLabel is the project's own label ("" = the default).
 	ExternalAuthorizationClassificationLabel string `json:"external_authorization_classification_label"`
 }
 
-func (h *Handler) projectView(r *request, p *namespace.Project) projectJSON {
-	ns := projectNamespaceJSON{FullPath: p.NamespacePath()}
-	ns.Path = ns.FullPath[strings.LastIndexByte(ns.FullPath, '/')+1:]
-	ns.Name = ns.Path
+// projectView is p's JSON; it reads p's namespace (the group or the owner) for namespace.
+func (h *Handler) projectView(r *request, p *namespace.Project) (projectJSON, error) {
+	var ns namespaceJSON
 	if p.GroupID != 0 {
-		ns.ID, ns.Kind = p.GroupID, "group"
+		g, err := h.cfg.Namespaces.Group(ctxOf(r), p.GroupID)
+		if err != nil {
+			return projectJSON{}, err
+		}
+		ns = h.groupNamespaceView(r, g)
 	} else {
-		ns.ID, ns.Kind = p.OwnerUserID, "user"
+		u, err := h.cfg.Namespaces.User(ctxOf(r), p.OwnerUserID)
+		if err != nil {
+			return projectJSON{}, err
+		}
+		ns = h.userNamespaceView(r, u)
 	}
-	return projectJSON{ID: p.ID, Name: p.Name, Path: p.Path, PathWithNamespace: p.FullPath,
+	return projectJSON{ID: p.ID, Name: p.Name, Path: p.Path, Description: p.Description, PathWithNamespace: p.FullPath,
 		NameWithNamespace: strings.ReplaceAll(p.NamespacePath(), "/", " / ") + " / " + p.Name,
 		Visibility:        string(p.Visibility), Namespace: ns, HTTPURLToRepo: h.webURL(r, p.FullPath+".git"),
-		WebURL: h.webURL(r, p.FullPath), DefaultBranch: "main", CreatedAt: isoTime(p.CreatedAt),
-		ExternalAuthorizationClassificationLabel: h.classificationLabel(r, p)}
+		WebURL: h.webURL(r, p.FullPath), DefaultBranch: p.DefaultBranch, CreatedAt: isoTime(p.CreatedAt),
+		ExternalAuthorizationClassificationLabel: h.classificationLabel(r, p)}, nil
+}
+
+// writeProject answers with p's JSON.
+func (h *Handler) writeProject(w http.ResponseWriter, r *request, status int, p *namespace.Project) error {
+	v, err := h.projectView(r, p)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, status, v)
+	return nil
+}
+
+// projectViews is the JSON of the projects in list the principal may view.
+func (h *Handler) projectViews(r *request, list []*namespace.Project) ([]projectJSON, error) {
+	out := []projectJSON{}
+	for _, p := range list {
+		ok, err := h.cfg.Gate.Permits(ctxOf(r), r.Request, r.principal, access.Resource{Project: p}, access.ViewNamespace)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		v, err := h.projectView(r, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // project resolves {id} (numeric or URL-encoded full path) and checks the principal may act on it.
@@ -378,15 +434,9 @@ func (h *Handler) listProjects(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	out := []projectJSON{}
-	for _, p := range projects {
-		ok, err := h.cfg.Gate.Permits(ctxOf(r), r.Request, r.principal, access.Resource{Project: p}, access.ViewNamespace)
-		if err != nil {
-			return err
-		}
-		if ok {
-			out = append(out, h.projectView(r, p))
-		}
+	out, err := h.projectViews(r, projects)
+	if err != nil {
+		return err
 	}
 	paginate(w, r, out)
 	return nil
@@ -397,8 +447,7 @@ func (h *Handler) getProject(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, h.projectView(r, p))
-	return nil
+	return h.writeProject(w, r, http.StatusOK, p)
 }
 
 func (h *Handler) createProject(w http.ResponseWriter, r *request) error {
@@ -407,37 +456,29 @@ func (h *Handler) createProject(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	in := namespace.CreateProjectInput{Name: r.params.Get("name"), Path: r.params.Get("path"),
-		Visibility: r.params.Get("visibility")}
+		Visibility: r.params.Get("visibility"), Description: r.params.Get("description"),
+		DefaultBranch: r.params.Get("default_branch")}
 	if in.Path == "" {
 		in.Path = in.Name
 	}
 	if in.Name == "" {
 		in.Name = in.Path
 	}
+	target := namespaceTarget{userID: r.principal.User.ID}
 	if nsID != 0 {
-		g, err := h.cfg.Namespaces.Group(ctxOf(r), nsID)
-		if errors.Is(err, errkind.ErrNotFound) {
-			return notFound("Namespace")
-		}
-		if err != nil {
+		// namespace_id names a group or a user's personal namespace (their ids never meet).
+		if target, err = h.namespaceByID(r, nsID, access.CreateInNamespace); err != nil {
 			return err
 		}
-		if err := h.authorize(r, access.Resource{Group: g}, access.CreateInNamespace, "Namespace"); err != nil {
-			return err
-		}
-		in.GroupID = g.ID
-	} else {
-		if err := h.requireAPIScope(r); err != nil {
-			return err
-		}
-		in.OwnerUserID = r.principal.User.ID
+	} else if err := h.requireAPIScope(r); err != nil {
+		return err
 	}
+	in.GroupID, in.OwnerUserID = target.groupID, target.userID
 	p, err := h.cfg.Namespaces.CreateProject(ctxOf(r), in)
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusCreated, h.projectView(r, p))
-	return nil
+	return h.writeProject(w, r, http.StatusCreated, p)
 }
 
 type memberJSON struct {

@@ -313,7 +313,7 @@ func TestApplicationSettingsAPI(t *testing.T) {
 		{"fail/non-admin writes", pat.Token, "PUT", "/application/settings", map[string]any{"external_authorization_service_enabled": false}, 403, ""},
 		{"fail/anonymous", "", "GET", "/application/settings", nil, 401, ""},
 		{"fail/maintainer sets a label", pat.Token, "PUT", fmt.Sprintf("/projects/%d", top.ID), map[string]any{"external_authorization_classification_label": "x"}, 403, ""},
-		{"fail/unsupported project attribute", ts.RootToken, "PUT", fmt.Sprintf("/projects/%d", top.ID), map[string]any{"name": "renamed"}, 400, ""},
+		{"fail/unsupported project attribute", ts.RootToken, "PUT", fmt.Sprintf("/projects/%d", top.ID), map[string]any{"topics": "x"}, 400, ""},
 		{"ok/admin sets a label", ts.RootToken, "PUT", fmt.Sprintf("/projects/%d", top.ID), map[string]any{"external_authorization_classification_label": "secret"}, 200, ""},
 	}
 	for _, tc := range cases {

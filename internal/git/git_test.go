@@ -219,6 +219,8 @@ func TestHumanAccess(t *testing.T) {
 	})
 	t.Run("ok/public project clones anonymously", func(t *testing.T) {
 		var p testenv.Project
+		// A project is no more visible than its group (GitLab's rule): the group goes public first.
+		ts.MustAPI(t, 200, "PUT", fmt.Sprintf("/groups/%d", f.GroupID), map[string]any{"visibility": "public"}, nil)
 		ts.MustAPI(t, 201, "POST", "/projects", map[string]any{"name": "pub", "namespace_id": f.GroupID, "visibility": "public"}, &p)
 		pushInitial(t, ts, p.FullPath)
 		if out, err := cloneErr(t, ts.GitURL(p.FullPath, "", ""), "2"); err != nil {

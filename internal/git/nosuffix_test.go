@@ -164,7 +164,11 @@ func TestCloneWithoutSuffix(t *testing.T) {
 		var info struct {
 			ID int64 `json:"id"`
 		}
-		ts.MustAPI(t, 201, "POST", "/groups", map[string]any{"name": "info", "path": "info", "parent_id": f.GroupID}, &info)
+		// A project is no more visible than its group (GitLab's rule): the groups are public.
+		for _, id := range []int64{f.GroupID, f.SubID} {
+			ts.MustAPI(t, 200, "PUT", fmt.Sprintf("/groups/%d", id), map[string]any{"visibility": "public"}, nil)
+		}
+		ts.MustAPI(t, 201, "POST", "/groups", map[string]any{"name": "info", "path": "info", "parent_id": f.GroupID, "visibility": "public"}, &info)
 		var refs, pack testenv.Project
 		ts.MustAPI(t, 201, "POST", "/projects", map[string]any{"name": "refs", "path": "refs", "namespace_id": info.ID, "visibility": "public"}, &refs)
 		ts.MustAPI(t, 201, "POST", "/projects", map[string]any{"name": "git-upload-pack", "path": "git-upload-pack", "namespace_id": f.SubID, "visibility": "public"}, &pack)

@@ -53,6 +53,20 @@ func ParseVisibility(v string) (Visibility, error) {
 	return "", &errkind.ValidationError{Field: "visibility", Reason: "does not have a valid value"}
 }
 
+// level orders visibilities as GitLab's visibility_level numbers do: private < internal < public.
+func (v Visibility) level() int {
+	switch v {
+	case Internal:
+		return 10
+	case Public:
+		return 20
+	}
+	return 0
+}
+
+// MoreVisibleThan reports whether v lets more people see than w.
+func (v Visibility) MoreVisibleThan(w Visibility) bool { return v.level() > w.level() }
+
 // User is a human account (docs/design.md §1.2). It is never a deploy token.
 type User struct {
 	ID           int64
@@ -62,7 +76,11 @@ type User struct {
 	PasswordHash string
 	Admin        bool
 	Blocked      bool
-	CreatedAt    time.Time
+	// NamespaceID is the id of the user's personal namespace: drawn from the groups' ids, so it
+	// never equals a group's id (GitLab's namespaces), and it is what a project in the personal
+	// namespace shows as namespace.id.
+	NamespaceID int64
+	CreatedAt   time.Time
 }
 
 // Group is a namespace, nested to any depth.
@@ -73,8 +91,10 @@ type Group struct {
 	ParentID int64 // 0 for a top-level group
 	FullPath string
 	// Ancestry lists the ids of the group's ancestors from the root down, ending with its own id.
-	Ancestry  []int64
-	CreatedAt time.Time
+	Ancestry    []int64
+	Visibility  Visibility
+	Description string
+	CreatedAt   time.Time
 }
 
 // Project lives in a group or a user's namespace and owns a repository, images and packages.
@@ -89,6 +109,8 @@ type Project struct {
 	// GroupAncestry is the ancestry of the project's group (root first, the group last); empty
 	// for a user-namespace project.
 	GroupAncestry []int64
+	Description   string
+	DefaultBranch string
 	CreatedAt     time.Time
 }
 
@@ -108,6 +130,17 @@ func (p *Project) NamespacePath() string {
 		return p.FullPath[:i]
 	}
 	return ""
+}
+
+// GroupShare shares group GroupID with group SharedWithGroupID (GitLab's group links): the
+// latter's members get min(their role there, Access) on GroupID, below it and on its projects,
+// until ExpiresAt (nil: never).
+type GroupShare struct {
+	GroupID           int64
+	SharedWithGroupID int64
+	Access            Role
+	ExpiresAt         *time.Time
+	CreatedAt         time.Time
 }
 
 // Member is a role of a user on a group or a project (exactly one source id set).

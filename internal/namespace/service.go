@@ -21,6 +21,9 @@ type Store interface {
 	CreateUser(ctx context.Context, u *User) error
 	// User returns a user by id, or errkind.ErrNotFound.
 	User(ctx context.Context, id int64) (*User, error)
+	// UserByNamespaceID returns the user whose personal namespace has id nsID, or
+	// errkind.ErrNotFound.
+	UserByNamespaceID(ctx context.Context, nsID int64) (*User, error)
 	// UserByUsername returns a user by username (case-insensitive), or errkind.ErrNotFound.
 	UserByUsername(ctx context.Context, username string) (*User, error)
 	// ListUsers returns all users by id.
@@ -43,9 +46,27 @@ type Store interface {
 	// CreateProject inserts p, assigning ID, FullPath and GroupAncestry; errkind.ErrConflict when
 	// any user, group or project holds the full path, as for CreateGroup.
 	CreateProject(ctx context.Context, p *Project) error
-	// DeleteProject removes a project that nothing references yet (CreateProject's undo), or
-	// errkind.ErrNotFound.
+	// DeleteProject removes a project with its deploy tokens, packages, registry repositories,
+	// members and route, or answers errkind.ErrNotFound.
 	DeleteProject(ctx context.Context, id int64) error
+	// DeleteGroup removes a group, its subgroups and their projects (as DeleteProject), with
+	// their deploy tokens, members and dependency-proxy caches, in one transaction. It returns
+	// the ids of the projects removed, or errkind.ErrNotFound.
+	DeleteGroup(ctx context.Context, id int64) ([]int64, error)
+	// UpdateGroup stores g's name, description and visibility; errkind.ErrNotFound when missing.
+	UpdateGroup(ctx context.Context, g *Group) error
+	// UpdateProject stores p's name, description, visibility and default branch.
+	UpdateProject(ctx context.Context, p *Project) error
+	// MoveProject puts project id in group groupID or the personal namespace of ownerUserID
+	// (exactly one set) under path, renaming its route and registry image names with it;
+	// errkind.ErrConflict when the new full path is taken, errkind.ErrNotFound for a missing
+	// project or namespace.
+	MoveProject(ctx context.Context, id, groupID, ownerUserID int64, path string) error
+	// MoveGroup gives group id the parent parentID (0: top level) and path, and every group
+	// and project below it its new full path, ancestry, route and image names. It returns the
+	// ids of the projects below it; errkind.ErrConflict for a taken path, errkind.ErrInvalid
+	// when parentID is the group itself or below it.
+	MoveGroup(ctx context.Context, id, parentID int64, path string) ([]int64, error)
 	// Project returns a project by id, or errkind.ErrNotFound.
 	Project(ctx context.Context, id int64) (*Project, error)
 	// ProjectByPath returns a project by full path (case-insensitive), or errkind.ErrNotFound.
@@ -68,8 +89,16 @@ type Store interface {
 	// ListMembers returns the direct members of a group (groupID) or a project (projectID).
 	ListMembers(ctx context.Context, groupID, projectID int64) ([]Member, error)
 	// MemberRoles returns the user's direct roles on the project (if projectID != 0) and on each
-	// of groupIDs.
-	MemberRoles(ctx context.Context, userID, projectID int64, groupIDs []int64) ([]Role, error)
+	// of groupIDs, and the roles groupIDs' shares not expired at now give them.
+	MemberRoles(ctx context.Context, userID, projectID int64, groupIDs []int64, now time.Time) ([]Role, error)
+
+	// ShareGroup stores a share; errkind.ErrConflict when the group is already shared with that
+	// group, errkind.ErrNotFound for a missing group.
+	ShareGroup(ctx context.Context, s GroupShare) error
+	// UnshareGroup removes a share, or answers errkind.ErrNotFound.
+	UnshareGroup(ctx context.Context, groupID, sharedWithGroupID int64) error
+	// GroupShares returns the shares of group groupID, by the other group's id.
+	GroupShares(ctx context.Context, groupID int64) ([]GroupShare, error)
 }
 
 // Service manages users, groups, projects and members.
@@ -83,6 +112,9 @@ type Service struct {
 	// OnProjectDeleted, when set, is called once a project's removal has committed (the server
 	// uses it to tell every node's caches, docs/architecture.md §4.5).
 	OnProjectDeleted func(ctx context.Context, id int64) error
+	// OnProjectMoved, when set, is called once a project's new path has committed (the server
+	// uses it to tell every node's caches that resolve image names).
+	OnProjectMoved func(ctx context.Context, id int64) error
 }
 
 // NewService returns a Service over store; now may be nil for time.Now.
@@ -198,6 +230,11 @@ var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("gatehouse-timing-equalise
 // User returns a user by id.
 func (s *Service) User(ctx context.Context, id int64) (*User, error) { return s.store.User(ctx, id) }
 
+// UserByNamespaceID returns the user whose personal namespace has id nsID.
+func (s *Service) UserByNamespaceID(ctx context.Context, nsID int64) (*User, error) {
+	return s.store.UserByNamespaceID(ctx, nsID)
+}
+
 // UserByUsername returns a user by username.
 func (s *Service) UserByUsername(ctx context.Context, username string) (*User, error) {
 	return s.store.UserByUsername(ctx, username)
@@ -208,9 +245,12 @@ func (s *Service) ListUsers(ctx context.Context) ([]*User, error) { return s.sto
 
 // CreateGroupInput is what a creator supplies for a group.
 type CreateGroupInput struct {
-	Name     string
-	Path     string
-	ParentID int64
+	Name        string
+	Path        string
+	ParentID    int64
+	Description string
+	// Visibility is "private", "internal" or "public"; "" is private, as GitLab's default.
+	Visibility string
 }
 
 // CreateGroup validates in and stores a group.
@@ -225,12 +265,21 @@ func (s *Service) CreateGroup(ctx context.Context, in CreateGroupInput) (*Group,
 	if err := check("path", in.Path); err != nil {
 		return nil, err
 	}
+	vis, err := ParseVisibility(in.Visibility)
+	if err != nil {
+		return nil, err
+	}
 	if in.ParentID == 0 {
 		if err := pathFree(ctx, "path", in.Path, s.store.UserByUsername); err != nil {
 			return nil, err
 		}
+	} else if parent, err := s.store.Group(ctx, in.ParentID); err == nil {
+		if err := groupVisibilityAllowed(vis, parent, nil, nil); err != nil {
+			return nil, err
+		}
 	}
-	g := &Group{Name: strings.TrimSpace(in.Name), Path: in.Path, ParentID: in.ParentID, CreatedAt: s.now()}
+	g := &Group{Name: strings.TrimSpace(in.Name), Path: in.Path, ParentID: in.ParentID, Visibility: vis,
+		Description: in.Description, CreatedAt: s.now()}
 	if err := s.store.CreateGroup(ctx, g); err != nil {
 		if errors.Is(err, errkind.ErrConflict) {
 			return nil, &errkind.ValidationError{Field: "path", Reason: "has already been taken"}
@@ -269,6 +318,9 @@ type CreateProjectInput struct {
 	GroupID     int64
 	OwnerUserID int64
 	Visibility  string
+	Description string
+	// DefaultBranch is "" for main.
+	DefaultBranch string
 }
 
 // CreateProject validates in, stores the project, then runs OnProjectCreated; when that fails
@@ -284,8 +336,18 @@ func (s *Service) CreateProject(ctx context.Context, in CreateProjectInput) (*Pr
 	if err != nil {
 		return nil, err
 	}
+	if in.GroupID != 0 {
+		// As GitLab's create service: a project more visible than its group gets the group's.
+		if g, err := s.store.Group(ctx, in.GroupID); err == nil && vis.MoreVisibleThan(g.Visibility) {
+			vis = g.Visibility
+		}
+	}
+	branch := in.DefaultBranch
+	if branch == "" {
+		branch = "main"
+	}
 	p := &Project{Name: strings.TrimSpace(in.Name), Path: in.Path, GroupID: in.GroupID,
-		OwnerUserID: in.OwnerUserID, Visibility: vis, CreatedAt: s.now()}
+		OwnerUserID: in.OwnerUserID, Visibility: vis, Description: in.Description, DefaultBranch: branch, CreatedAt: s.now()}
 	if err := s.store.CreateProject(ctx, p); err != nil {
 		if errors.Is(err, errkind.ErrConflict) {
 			return nil, &errkind.ValidationError{Field: "path", Reason: "has already been taken"}
@@ -456,7 +518,7 @@ func (s *Service) ListMembers(ctx context.Context, groupID, projectID int64) ([]
 
 // ProjectRole returns the user's highest role on p, direct or inherited from its groups.
 func (s *Service) ProjectRole(ctx context.Context, userID int64, p *Project) (Role, error) {
-	roles, err := s.store.MemberRoles(ctx, userID, p.ID, p.GroupAncestry)
+	roles, err := s.store.MemberRoles(ctx, userID, p.ID, p.GroupAncestry, s.now())
 	if err != nil {
 		return NoRole, err
 	}
@@ -472,7 +534,7 @@ func (s *Service) ProjectRole(ctx context.Context, userID int64, p *Project) (Ro
 
 // GroupRole returns the user's highest role on g, direct or inherited from its ancestors.
 func (s *Service) GroupRole(ctx context.Context, userID int64, g *Group) (Role, error) {
-	roles, err := s.store.MemberRoles(ctx, userID, 0, g.Ancestry)
+	roles, err := s.store.MemberRoles(ctx, userID, 0, g.Ancestry, s.now())
 	if err != nil {
 		return NoRole, err
 	}

@@ -177,7 +177,7 @@ func TestGroupsAndProjects(t *testing.T) {
 	t.Parallel()
 	svc, s := newService(t)
 	ctx := context.Background()
-	root, err := svc.CreateGroup(ctx, namespace.CreateGroupInput{Name: " Platform ", Path: "platform"})
+	root, err := svc.CreateGroup(ctx, namespace.CreateGroupInput{Name: " Platform ", Path: "platform", Visibility: "internal"})
 	if err != nil {
 		t.Fatal(err)
 	}

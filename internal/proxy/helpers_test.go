@@ -46,6 +46,8 @@ func startUpstream(t *testing.T) *upstream {
 	ts := testenv.StartServer(t, testenv.Localhost)
 	u := &upstream{ts: ts, host: hostOf(t, ts), f: ts.MakeFixture(t), home: t.TempDir()}
 	var p testenv.Project
+	// A project is no more visible than its group (GitLab's rule): the group goes public first.
+	ts.MustAPI(t, http.StatusOK, "PUT", fmt.Sprintf("/groups/%d", u.f.GroupID), map[string]any{"visibility": "public"}, nil)
 	ts.MustAPI(t, http.StatusCreated, "POST", "/projects", map[string]any{"name": "pub", "path": "pub",
 		"namespace_id": u.f.GroupID, "visibility": "public"}, &p)
 	testenv.MustRun(t, u.home, testenv.GoTool(t, "crane"), "auth", "login", u.host, "-u", "root", "-p", ts.RootToken)

@@ -128,7 +128,8 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 
 	t.Run("api", func(t *testing.T) {
 		params := strings.NewReplacer("{user_id}", fmt.Sprint(outsider.ID), "{package_id}", "1", "{package_file_id}", "1",
-			"{event_id}", "1", "{branch}", "main", "{tag_name}", "v1", "{file_path}", "README.md")
+			"{event_id}", "1", "{branch}", "main", "{tag_name}", "v1", "{file_path}", "README.md",
+			"{group_id}", fmt.Sprint(f.OtherGroupID), "{project_id}", fmt.Sprint(top.ID))
 		pathOf := func(pattern string) string {
 			p := params.Replace(pattern)
 			switch {
@@ -138,6 +139,8 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 				p = strings.Replace(strings.Replace(p, "{id}", fmt.Sprint(f.GroupID), 1), "{token_id}", fmt.Sprint(groupToken.ID), 1)
 			case strings.HasPrefix(p, "/api/v4/users/{id}"):
 				p = strings.Replace(p, "{id}", fmt.Sprint(outsider.ID), 1)
+			case strings.HasPrefix(p, "/api/v4/namespaces/{id}"):
+				p = strings.Replace(p, "{id}", fmt.Sprint(f.GroupID), 1)
 			case p == "/api/v4/":
 				p += "no/such/route"
 			}

@@ -244,6 +244,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	s.Namespaces.OnProjectDeleted = func(ctx context.Context, id int64) error {
 		return errors.Join(s.Repos.Remove(ctx, id), s.Bus.Publish(ctx, cachebus.Projects, strconv.FormatInt(id, 10)))
 	}
+	// A moved project keeps its repository (named by id); image names resolve anew everywhere.
+	s.Namespaces.OnProjectMoved = func(ctx context.Context, id int64) error {
+		return s.Bus.Publish(ctx, cachebus.Projects, strconv.FormatInt(id, 10))
+	}
 	if err := s.Repos.Sweep(ctx); err != nil {
 		log.Warn("remove leftovers of repository creations and deletions", "err", err)
 	}

@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
@@ -35,12 +37,12 @@ func kindErr(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-const userCols = `id, username, email, name, password_hash, admin, blocked, created_at`
+const userCols = `id, username, email, name, password_hash, admin, blocked, created_at, COALESCE(namespace_id, 0)`
 
 func scanUser(row scanner) (*namespace.User, error) {
 	var u namespace.User
 	var created int64
-	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &u.Admin, &u.Blocked, &created); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &u.Admin, &u.Blocked, &created, &u.NamespaceID); err != nil {
 		return nil, err
 	}
 	u.CreatedAt = fromUnix(created)
@@ -54,19 +56,45 @@ func (s *NamespaceStore) CreateUser(ctx context.Context, u *namespace.User) erro
 		if err := s.usernameFree(ctx, tx, `SELECT EXISTS (SELECT 1 FROM deploy_tokens WHERE lower(username) = lower(?))`, u.Username); err != nil {
 			return err
 		}
-		id, err := s.insertID(ctx, tx, `INSERT INTO users (username, email, name, password_hash, admin, blocked, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			u.Username, u.Email, u.Name, u.PasswordHash, u.Admin, u.Blocked, unixTime(u.CreatedAt))
+		nsID, err := s.nextNamespaceID(ctx, tx)
 		if err != nil {
 			return err
 		}
-		u.ID = id
+		id, err := s.insertID(ctx, tx, `INSERT INTO users (username, email, name, password_hash, admin, blocked, created_at, namespace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			u.Username, u.Email, u.Name, u.PasswordHash, u.Admin, u.Blocked, unixTime(u.CreatedAt), nsID)
+		if err != nil {
+			return err
+		}
+		u.ID, u.NamespaceID = id, nsID
 		// A username is a top-level path, shared with top-level groups.
 		return s.insertRoute(ctx, tx, u.Username, routeUser, id)
 	})
 	if err != nil {
-		u.ID = 0
+		u.ID, u.NamespaceID = 0, 0
 	}
 	return kindErr("create user", s.classify(err))
+}
+
+// nextNamespaceID takes the next id of the groups' own counter for a personal namespace
+// (migration 0026), so no group ever gets it.
+func (s *conn) nextNamespaceID(ctx context.Context, tx *sql.Tx) (int64, error) {
+	var id int64
+	if s.dialect.name == "postgres" {
+		err := tx.QueryRowContext(ctx, `SELECT nextval(pg_get_serial_sequence('namespace_groups', 'id'))`).Scan(&id)
+		return id, err
+	}
+	// AUTOINCREMENT hands out max(seq, largest id) + 1, so a taken seq is never a group's id.
+	if _, err := tx.ExecContext(ctx, `UPDATE sqlite_sequence SET seq = max(seq, (SELECT COALESCE(max(id), 0) FROM namespace_groups)) + 1 WHERE name = 'namespace_groups'`); err != nil {
+		return 0, err
+	}
+	err := tx.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = 'namespace_groups'`).Scan(&id)
+	return id, err
+}
+
+// UserByNamespaceID implements namespace.Store.
+func (s *NamespaceStore) UserByNamespaceID(ctx context.Context, nsID int64) (*namespace.User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE namespace_id = ?`), nsID))
+	return u, kindErr("user", s.classify(err))
 }
 
 // usernameFree runs exists, a SELECT EXISTS query over the other kind of username, and answers
@@ -145,16 +173,17 @@ func decodeIDs(s string) []int64 {
 	return out
 }
 
-const groupCols = `id, name, path, parent_id, full_path, ancestry, created_at`
+const groupCols = `id, name, path, parent_id, full_path, ancestry, created_at, visibility, description`
 
 func scanGroup(row scanner) (*namespace.Group, error) {
 	var g namespace.Group
 	var parent sql.NullInt64
-	var ancestry string
+	var ancestry, vis string
 	var created int64
-	if err := row.Scan(&g.ID, &g.Name, &g.Path, &parent, &g.FullPath, &ancestry, &created); err != nil {
+	if err := row.Scan(&g.ID, &g.Name, &g.Path, &parent, &g.FullPath, &ancestry, &created, &vis, &g.Description); err != nil {
 		return nil, err
 	}
+	g.Visibility = namespace.Visibility(vis)
 	g.ParentID = parent.Int64
 	g.Ancestry = decodeIDs(ancestry)
 	g.CreatedAt = fromUnix(created)
@@ -174,8 +203,11 @@ func (s *NamespaceStore) CreateGroup(ctx context.Context, g *namespace.Group) er
 			fullPath = parent.FullPath + "/" + g.Path
 			ancestry = append(ancestry, parent.Ancestry...)
 		}
-		id, err := s.insertID(ctx, tx, `INSERT INTO namespace_groups (name, path, parent_id, full_path, ancestry, created_at) VALUES (?, ?, ?, ?, '', ?)`,
-			g.Name, g.Path, nullID(g.ParentID), fullPath, unixTime(g.CreatedAt))
+		if g.Visibility == "" {
+			g.Visibility = namespace.Private
+		}
+		id, err := s.insertID(ctx, tx, `INSERT INTO namespace_groups (name, path, parent_id, full_path, ancestry, created_at, visibility, description) VALUES (?, ?, ?, ?, '', ?, ?, ?)`,
+			g.Name, g.Path, nullID(g.ParentID), fullPath, unixTime(g.CreatedAt), string(g.Visibility), g.Description)
 		if err != nil {
 			return err
 		}
@@ -220,7 +252,7 @@ func (s *NamespaceStore) ListGroups(ctx context.Context, parentID int64, all boo
 	return groups, kindErr("list groups", err)
 }
 
-const projectCols = `p.id, p.name, p.path, p.group_id, p.owner_user_id, p.full_path, p.visibility, p.created_at, COALESCE(g.ancestry, '')`
+const projectCols = `p.id, p.name, p.path, p.group_id, p.owner_user_id, p.full_path, p.visibility, p.created_at, COALESCE(g.ancestry, ''), p.description, p.default_branch`
 const projectFrom = ` FROM projects p LEFT JOIN namespace_groups g ON g.id = p.group_id`
 
 func scanProject(row scanner) (*namespace.Project, error) {
@@ -228,7 +260,7 @@ func scanProject(row scanner) (*namespace.Project, error) {
 	var group, owner sql.NullInt64
 	var vis, ancestry string
 	var created int64
-	if err := row.Scan(&p.ID, &p.Name, &p.Path, &group, &owner, &p.FullPath, &vis, &created, &ancestry); err != nil {
+	if err := row.Scan(&p.ID, &p.Name, &p.Path, &group, &owner, &p.FullPath, &vis, &created, &ancestry, &p.Description, &p.DefaultBranch); err != nil {
 		return nil, err
 	}
 	p.GroupID, p.OwnerUserID = group.Int64, owner.Int64
@@ -258,8 +290,11 @@ func (s *NamespaceStore) CreateProject(ctx context.Context, p *namespace.Project
 			return errNoRows
 		}
 		fullPath := nsPath + "/" + p.Path
-		id, err := s.insertID(ctx, tx, `INSERT INTO projects (name, path, group_id, owner_user_id, full_path, visibility, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			p.Name, p.Path, nullID(p.GroupID), nullID(p.OwnerUserID), fullPath, string(p.Visibility), unixTime(p.CreatedAt))
+		if p.DefaultBranch == "" {
+			p.DefaultBranch = "main"
+		}
+		id, err := s.insertID(ctx, tx, `INSERT INTO projects (name, path, group_id, owner_user_id, full_path, visibility, created_at, description, default_branch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.Name, p.Path, nullID(p.GroupID), nullID(p.OwnerUserID), fullPath, string(p.Visibility), unixTime(p.CreatedAt), p.Description, p.DefaultBranch)
 		if err != nil {
 			return err
 		}
@@ -272,17 +307,216 @@ func (s *NamespaceStore) CreateProject(ctx context.Context, p *namespace.Project
 	return kindErr("create project", s.classify(err))
 }
 
-// DeleteProject implements namespace.Store.
+// DeleteProject implements namespace.Store: the project's deploy tokens, packages, registry
+// repositories, members and route go in the same transaction (the cascades take their usage,
+// files, manifests and tags; blobs nothing references any more are the collector's).
 func (s *NamespaceStore) DeleteProject(ctx context.Context, id int64) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM projects WHERE id = ?`), id)
-		if err := affectedOne(res, err); err != nil {
+	err := s.tx(ctx, func(tx *sql.Tx) error { return s.deleteProject(ctx, tx, id) })
+	return kindErr("delete project", s.classify(err))
+}
+
+// projectDependents are the tables whose rows belong to one project (project_id), deleted with it.
+var projectDependents = []string{"deploy_tokens", "packages", "registry_repositories", "project_members", "project_classification_labels"}
+
+func (s *NamespaceStore) deleteProject(ctx context.Context, tx *sql.Tx, id int64) error {
+	for _, table := range projectDependents {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE project_id = ?`), id); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM routes WHERE source_type = ? AND source_id = ?`), routeProject, id)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM routes WHERE source_type = ? AND source_id = ?`), routeProject, id); err != nil {
 		return err
+	}
+	res, err := tx.ExecContext(ctx, s.q(`DELETE FROM projects WHERE id = ?`), id)
+	return affectedOne(res, err)
+}
+
+// groupDependents are the tables whose rows belong to one group (group_id), deleted with it.
+var groupDependents = []string{"deploy_tokens", "group_members", "group_shares", "dependency_proxy_group_settings",
+	"dependency_proxy_tags", "dependency_proxy_manifests", "dependency_proxy_blobs"}
+
+// DeleteGroup implements namespace.Store: the group, its subgroups and every project in them,
+// with what DeleteProject removes, in one transaction.
+func (s *NamespaceStore) DeleteGroup(ctx context.Context, id int64) ([]int64, error) {
+	var projects []int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		groups, err := s.subtree(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		projects, err = s.projectsIn(ctx, tx, groups)
+		if err != nil {
+			return err
+		}
+		for _, p := range projects {
+			if err := s.deleteProject(ctx, tx, p); err != nil {
+				return err
+			}
+		}
+		// Deepest first: a group's parent_id references its parent.
+		slices.SortFunc(groups, func(a, b *namespace.Group) int { return len(b.Ancestry) - len(a.Ancestry) })
+		for _, g := range groups {
+			for _, table := range groupDependents {
+				if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE group_id = ?`), g.ID); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM group_shares WHERE shared_with_group_id = ?`), g.ID); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM routes WHERE source_type = ? AND source_id = ?`), routeGroup, g.ID); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM namespace_groups WHERE id = ?`), g.ID); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
-	return kindErr("delete project", s.classify(err))
+	if err != nil {
+		return nil, kindErr("delete group", s.classify(err))
+	}
+	return projects, nil
+}
+
+// subtree returns group id and every group below it (errNoRows when id is missing).
+func (s *NamespaceStore) subtree(ctx context.Context, tx *sql.Tx, id int64) ([]*namespace.Group, error) {
+	g, err := scanGroup(tx.QueryRowContext(ctx, s.q(`SELECT `+groupCols+` FROM namespace_groups WHERE id = ?`), id))
+	if err != nil {
+		return nil, err
+	}
+	a := encodeIDs(g.Ancestry)
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT `+groupCols+` FROM namespace_groups WHERE ancestry = ? OR ancestry LIKE ? ORDER BY id`), a, a+"/%")
+	return collect(rows, err, scanGroup)
+}
+
+// projectsIn returns the ids of the projects directly in groups.
+func (s *NamespaceStore) projectsIn(ctx context.Context, tx *sql.Tx, groups []*namespace.Group) ([]int64, error) {
+	var out []int64
+	for _, g := range groups {
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM projects WHERE group_id = ? ORDER BY id`), g.ID)
+		ids, err := collect(rows, err, func(r scanner) (int64, error) {
+			var id int64
+			return id, r.Scan(&id)
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ids...)
+	}
+	return out, nil
+}
+
+// UpdateGroup implements namespace.Store.
+func (s *NamespaceStore) UpdateGroup(ctx context.Context, g *namespace.Group) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE namespace_groups SET name = ?, description = ?, visibility = ? WHERE id = ?`),
+		g.Name, g.Description, string(g.Visibility), g.ID)
+	return kindErr("update group", s.classify(affectedOne(res, err)))
+}
+
+// UpdateProject implements namespace.Store.
+func (s *NamespaceStore) UpdateProject(ctx context.Context, p *namespace.Project) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE projects SET name = ?, description = ?, visibility = ?, default_branch = ? WHERE id = ?`),
+		p.Name, p.Description, string(p.Visibility), p.DefaultBranch, p.ID)
+	return kindErr("update project", s.classify(affectedOne(res, err)))
+}
+
+// MoveProject implements namespace.Store: the project's row, its route and its registry
+// repositories' names change in one transaction; its repository on disk is named by id and stays.
+func (s *NamespaceStore) MoveProject(ctx context.Context, id, groupID, ownerUserID int64, path string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var oldPath string
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT full_path FROM projects WHERE id = ?`), id).Scan(&oldPath); err != nil {
+			return err
+		}
+		var nsPath string
+		if groupID != 0 {
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT full_path FROM namespace_groups WHERE id = ?`), groupID).Scan(&nsPath); err != nil {
+				return err
+			}
+		} else if err := tx.QueryRowContext(ctx, s.q(`SELECT username FROM users WHERE id = ?`), ownerUserID).Scan(&nsPath); err != nil {
+			return err
+		}
+		newPath := nsPath + "/" + path
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE projects SET group_id = ?, owner_user_id = ?, path = ?, full_path = ? WHERE id = ?`),
+			nullID(groupID), nullID(ownerUserID), path, newPath, id); err != nil {
+			return err
+		}
+		return s.moveProjectPath(ctx, tx, id, oldPath, newPath)
+	})
+	return kindErr("move project", s.classify(err))
+}
+
+// moveProjectPath renames project id's route and its registry repositories from oldPath to
+// newPath. Image names are the project's path in lower case followed by the image's own part.
+func (s *NamespaceStore) moveProjectPath(ctx context.Context, tx *sql.Tx, id int64, oldPath, newPath string) error {
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE projects SET full_path = ? WHERE id = ?`), newPath, id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE routes SET path = ? WHERE source_type = ? AND source_id = ?`), newPath, routeProject, id); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, s.q(`UPDATE registry_repositories SET name = CAST(? AS TEXT) || substr(name, CAST(? AS INTEGER)) WHERE project_id = ?`),
+		strings.ToLower(newPath), len(oldPath)+1, id)
+	return err
+}
+
+// MoveGroup implements namespace.Store: the group takes parent parentID (0: top level) and path;
+// every group and project below it gets its new full path, ancestry, route and image names in
+// the same transaction. errkind.ErrInvalid when parentID is the group or below it.
+func (s *NamespaceStore) MoveGroup(ctx context.Context, id, parentID int64, path string) ([]int64, error) {
+	var moved []int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		groups, err := s.subtree(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		g := groups[slices.IndexFunc(groups, func(x *namespace.Group) bool { return x.ID == id })]
+		newFull, newAncestry := path, []int64{}
+		if parentID != 0 {
+			parent, err := scanGroup(tx.QueryRowContext(ctx, s.q(`SELECT `+groupCols+` FROM namespace_groups WHERE id = ?`), parentID))
+			if err != nil {
+				return err
+			}
+			if slices.Contains(parent.Ancestry, id) {
+				return fmt.Errorf("%w: a group cannot move below itself", errkind.ErrInvalid)
+			}
+			newFull, newAncestry = parent.FullPath+"/"+path, parent.Ancestry
+		}
+		depth := len(g.Ancestry) - 1 // ancestors of g, replaced by newAncestry
+		oldFull := g.FullPath
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE namespace_groups SET parent_id = ?, path = ? WHERE id = ?`), nullID(parentID), path, id); err != nil {
+			return err
+		}
+		for _, sg := range groups {
+			full := newFull + sg.FullPath[len(oldFull):]
+			ancestry := append(slices.Clone(newAncestry), sg.Ancestry[depth:]...)
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE namespace_groups SET full_path = ?, ancestry = ? WHERE id = ?`), full, encodeIDs(ancestry), sg.ID); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE routes SET path = ? WHERE source_type = ? AND source_id = ?`), full, routeGroup, sg.ID); err != nil {
+				return err
+			}
+		}
+		moved, err = s.projectsIn(ctx, tx, groups)
+		if err != nil {
+			return err
+		}
+		for _, pid := range moved {
+			var old string
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT full_path FROM projects WHERE id = ?`), pid).Scan(&old); err != nil {
+				return err
+			}
+			if err := s.moveProjectPath(ctx, tx, pid, old, newFull+old[len(oldFull):]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, kindErr("move group", s.classify(err))
+	}
+	return moved, nil
 }
 
 // Project implements namespace.Store.
@@ -436,16 +670,28 @@ func (s *NamespaceStore) ListMembers(ctx context.Context, groupID, projectID int
 	return out, rows.Err()
 }
 
-// MemberRoles implements namespace.Store in one round trip.
-func (s *NamespaceStore) MemberRoles(ctx context.Context, userID, projectID int64, groupIDs []int64) ([]namespace.Role, error) {
+// MemberRoles implements namespace.Store in one round trip. A share gives the user's role in
+// the shared-with group (a direct membership there or in one of its ancestors, found in its
+// ancestry), capped at the share's access.
+func (s *NamespaceStore) MemberRoles(ctx context.Context, userID, projectID int64, groupIDs []int64, now time.Time) ([]namespace.Role, error) {
 	query := `SELECT role FROM project_members WHERE user_id = ? AND project_id = ?`
 	args := []any{userID, projectID}
 	if len(groupIDs) > 0 {
-		query += ` UNION ALL SELECT role FROM group_members WHERE user_id = ? AND group_id IN (?` + strings.Repeat(", ?", len(groupIDs)-1) + `)`
+		in := `(?` + strings.Repeat(", ?", len(groupIDs)-1) + `)`
+		query += ` UNION ALL SELECT role FROM group_members WHERE user_id = ? AND group_id IN ` + in +
+			` UNION ALL SELECT CASE WHEN gm.role < l.group_access THEN gm.role ELSE l.group_access END FROM group_shares l
+			JOIN namespace_groups w ON w.id = l.shared_with_group_id
+			JOIN group_members gm ON gm.user_id = ? AND ('/' || w.ancestry || '/') LIKE ('%/' || CAST(gm.group_id AS TEXT) || '/%')
+			WHERE l.group_id IN ` + in + ` AND (l.expires_at IS NULL OR l.expires_at > ?)`
 		args = append(args, userID)
 		for _, id := range groupIDs {
 			args = append(args, id)
 		}
+		args = append(args, userID)
+		for _, id := range groupIDs {
+			args = append(args, id)
+		}
+		args = append(args, unixTime(now))
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
@@ -478,4 +724,42 @@ func (s *NamespaceStore) ProjectByLongestPath(ctx context.Context, paths []strin
 	p, err := scanProject(s.db.QueryRowContext(ctx, s.q(`SELECT `+projectCols+projectFrom+
 		` WHERE lower(p.full_path) IN (`+strings.Join(conds, ", ")+`) ORDER BY length(p.full_path) DESC LIMIT 1`), args...))
 	return p, kindErr("project by path", s.classify(err))
+}
+
+// ShareGroup implements namespace.Store.
+func (s *NamespaceStore) ShareGroup(ctx context.Context, sh namespace.GroupShare) error {
+	var exp sql.NullInt64
+	if sh.ExpiresAt != nil {
+		exp = sql.NullInt64{Int64: unixTime(*sh.ExpiresAt), Valid: true}
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO group_shares (group_id, shared_with_group_id, group_access, expires_at, created_at) VALUES (?, ?, ?, ?, ?)`),
+		sh.GroupID, sh.SharedWithGroupID, int(sh.Access), exp, unixTime(sh.CreatedAt))
+	return kindErr("share group", s.classify(err))
+}
+
+// UnshareGroup implements namespace.Store.
+func (s *NamespaceStore) UnshareGroup(ctx context.Context, groupID, sharedWithGroupID int64) error {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM group_shares WHERE group_id = ? AND shared_with_group_id = ?`), groupID, sharedWithGroupID)
+	return kindErr("unshare group", s.classify(affectedOne(res, err)))
+}
+
+// GroupShares implements namespace.Store.
+func (s *NamespaceStore) GroupShares(ctx context.Context, groupID int64) ([]namespace.GroupShare, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT group_id, shared_with_group_id, group_access, expires_at, created_at FROM group_shares WHERE group_id = ? ORDER BY shared_with_group_id`), groupID)
+	shares, err := collect(rows, err, func(r scanner) (namespace.GroupShare, error) {
+		var sh namespace.GroupShare
+		var access int
+		var exp sql.NullInt64
+		var created int64
+		if err := r.Scan(&sh.GroupID, &sh.SharedWithGroupID, &access, &exp, &created); err != nil {
+			return sh, err
+		}
+		sh.Access, sh.CreatedAt = namespace.Role(access), fromUnix(created)
+		if exp.Valid {
+			t := fromUnix(exp.Int64)
+			sh.ExpiresAt = &t
+		}
+		return sh, nil
+	})
+	return shares, kindErr("group shares", err)
 }

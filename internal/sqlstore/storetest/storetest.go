@@ -59,6 +59,12 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.Stores) {
 	t.Run("shared_paths", func(t *testing.T) { testSharedPaths(t, migrated(t)) })
 	t.Run("sibling_paths", func(t *testing.T) { testSiblingPaths(t, migrated(t)) })
 	t.Run("routes_migration", func(t *testing.T) { testRoutesMigration(t, migrated(t)) })
+	t.Run("namespace_ids", func(t *testing.T) { testNamespaceIDs(t, migrated(t)) })
+	t.Run("namespace_migration", func(t *testing.T) { testNamespaceMigration(t, migrated(t)) })
+	t.Run("namespace_moves", func(t *testing.T) { testMoves(t, migrated(t)) })
+	t.Run("namespace_deletes", func(t *testing.T) { testDeletes(t, migrated(t)) })
+	t.Run("namespace_updates", func(t *testing.T) { testUpdates(t, migrated(t)) })
+	t.Run("group_shares", func(t *testing.T) { testGroupShares(t, migrated(t)) })
 	t.Run("members", func(t *testing.T) { testMembers(t, migrated(t)) })
 	t.Run("member_changes", func(t *testing.T) { testMemberChanges(t, migrated(t)) })
 	t.Run("deploy_tokens", func(t *testing.T) { testDeployTokens(t, migrated(t)) })
@@ -520,7 +526,7 @@ func testMembers(t *testing.T, s *sqlstore.Stores) {
 			{"unrelated group not counted", finn.ID, 0, other.Ancestry, nil},
 		}
 		for _, tc := range cases {
-			got, err := s.Namespaces.MemberRoles(ctx(), tc.user, tc.project, tc.groups)
+			got, err := s.Namespaces.MemberRoles(ctx(), tc.user, tc.project, tc.groups, t0)
 			must(t, err)
 			if !sameRoles(got, tc.want) {
 				t.Errorf("%s: MemberRoles = %v, want %v", tc.name, got, tc.want)
@@ -531,7 +537,7 @@ func testMembers(t *testing.T, s *sqlstore.Stores) {
 		_, err := s.Namespaces.ChangeMember(ctx(), namespace.Member{UserID: finn.ID, GroupID: root.ID, Role: namespace.Maintainer},
 			func(namespace.Member, int) error { return nil })
 		must(t, err)
-		got, err := s.Namespaces.MemberRoles(ctx(), finn.ID, 0, []int64{root.ID})
+		got, err := s.Namespaces.MemberRoles(ctx(), finn.ID, 0, []int64{root.ID}, t0)
 		must(t, err)
 		if !sameRoles(got, []namespace.Role{namespace.Maintainer}) {
 			t.Fatalf("after update MemberRoles = %v, want [maintainer] only", got)
