@@ -542,6 +542,8 @@ func TestRepositoryPublicProject(t *testing.T) {
 	ts := testenv.StartServer(t)
 	f := ts.MakeFixture(t)
 	var pub testenv.Project
+	// A project is no more visible than its group (GitLab's rule).
+	ts.MustAPI(t, http.StatusOK, "PUT", fmt.Sprintf("/groups/%d", f.GroupID), map[string]any{"visibility": "public"}, nil)
 	ts.MustAPI(t, http.StatusCreated, "POST", "/projects", map[string]any{"name": "open", "path": "open",
 		"namespace_id": f.GroupID, "visibility": "public"}, &pub)
 	repo := pushRepo(t, ts, pub.FullPath)
