@@ -72,6 +72,7 @@ func TestDeployTokenRefusedOnEveryRoute(t *testing.T) {
 			path = strings.Replace(path, "{package_id}", "1", 1)
 			path = strings.Replace(path, "{user_id}", "1", 1)
 			path = strings.Replace(path, "{package_file_id}", "1", 1)
+			path = strings.Replace(path, "{key}", "SOME_KEY", 1)
 			if strings.Contains(path, "{") {
 				t.Fatalf("route %s has a wildcard this test does not fill", route)
 			}

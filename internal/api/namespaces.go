@@ -32,11 +32,7 @@ type userJSON struct {
 }
 
 func (h *Handler) userView(r *request, u *namespace.User) userJSON {
-	state := "active"
-	if u.Blocked {
-		state = "blocked"
-	}
-	j := userJSON{ID: u.ID, Username: u.Username, Name: u.Name, State: state, CreatedAt: isoTime(u.CreatedAt),
+	j := userJSON{ID: u.ID, Username: u.Username, Name: u.Name, State: u.State(), CreatedAt: isoTime(u.CreatedAt),
 		WebURL: h.webURL(r, u.Username)}
 	me := r.principal.User
 	if me != nil && (me.Admin || me.ID == u.ID) {

@@ -61,8 +61,21 @@ type User struct {
 	Name         string
 	PasswordHash string
 	Admin        bool
-	Blocked      bool
-	CreatedAt    time.Time
+	// Blocked users cannot authenticate. A banned user is blocked too (GitLab's "banned" state).
+	Blocked   bool
+	Banned    bool
+	CreatedAt time.Time
+}
+
+// State is the user's state as GitLab names it: "active", "blocked" or "banned".
+func (u *User) State() string {
+	switch {
+	case u.Banned:
+		return "banned"
+	case u.Blocked:
+		return "blocked"
+	}
+	return "active"
 }
 
 // Group is a namespace, nested to any depth.

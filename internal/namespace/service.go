@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -27,6 +26,16 @@ type Store interface {
 	ListUsers(ctx context.Context) ([]*User, error)
 	// SetUserPassword replaces a user's password hash.
 	SetUserPassword(ctx context.Context, id int64, hash string) error
+	// UpdateUser stores u's username, email, name, admin, blocked and banned; when the username
+	// changes, its top-level path moves with it. errkind.ErrConflict for a username or email
+	// another account holds, errkind.ErrNotFound for a missing user.
+	UpdateUser(ctx context.Context, u *User) error
+	// DeleteUser removes a user with their memberships and personal access tokens, in one
+	// transaction; ErrUserHasProjects while projects live in their namespace, ErrSoleOwner while
+	// they are the only owner of a group, errkind.ErrNotFound for a missing user.
+	DeleteUser(ctx context.Context, id int64) error
+	// UserMemberships returns every direct membership of a user, groups first.
+	UserMemberships(ctx context.Context, userID int64) ([]Member, error)
 
 	// CreateGroup inserts g under g.ParentID, assigning ID, FullPath and Ancestry; errkind.ErrConflict
 	// when any user, group or project holds the full path (case-insensitively, enforced by the
@@ -110,8 +119,8 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*User, er
 	if err := validateTopLevelPath("username", in.Username); err != nil {
 		return nil, err
 	}
-	if _, err := mail.ParseAddress(in.Email); err != nil || strings.ContainsAny(in.Email, " <>") {
-		return nil, &errkind.ValidationError{Field: "email", Reason: "is invalid"}
+	if err := validateEmail(in.Email); err != nil {
+		return nil, err
 	}
 	if strings.TrimSpace(in.Name) == "" {
 		return nil, &errkind.ValidationError{Field: "name", Reason: "is missing"}

@@ -35,12 +35,12 @@ func kindErr(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-const userCols = `id, username, email, name, password_hash, admin, blocked, created_at`
+const userCols = `id, username, email, name, password_hash, admin, blocked, created_at, banned`
 
 func scanUser(row scanner) (*namespace.User, error) {
 	var u namespace.User
 	var created int64
-	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &u.Admin, &u.Blocked, &created); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &u.Admin, &u.Blocked, &created, &u.Banned); err != nil {
 		return nil, err
 	}
 	u.CreatedAt = fromUnix(created)
@@ -106,6 +106,102 @@ func (s *NamespaceStore) ListUsers(ctx context.Context) ([]*namespace.User, erro
 func (s *NamespaceStore) SetUserPassword(ctx context.Context, id int64, hash string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE users SET password_hash = ? WHERE id = ?`), hash, id)
 	return kindErr("set password", affectedOne(res, err))
+}
+
+// UpdateUser implements namespace.Store. A changed username moves the user's route in the same
+// transaction, so the unique index on routes refuses a path a group holds.
+func (s *NamespaceStore) UpdateUser(ctx context.Context, u *namespace.User) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var old string
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT username FROM users WHERE id = ?`), u.ID).Scan(&old); err != nil {
+			return err
+		}
+		if old != u.Username {
+			if err := s.usernameFree(ctx, tx, `SELECT EXISTS (SELECT 1 FROM deploy_tokens WHERE lower(username) = lower(?))`, u.Username); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE routes SET path = ? WHERE source_type = ? AND source_id = ?`), u.Username, routeUser, u.ID); err != nil {
+				return s.classify(err)
+			}
+		}
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE users SET username = ?, email = ?, name = ?, admin = ?, blocked = ?, banned = ? WHERE id = ?`),
+			u.Username, u.Email, u.Name, u.Admin, u.Blocked, u.Banned, u.ID)
+		return affectedOne(res, s.classify(err))
+	})
+	return kindErr("update user", s.classify(err))
+}
+
+// DeleteUser implements namespace.Store.
+func (s *NamespaceStore) DeleteUser(ctx context.Context, id int64) error {
+	var refused error
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var exists, projects bool
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT EXISTS (SELECT 1 FROM users WHERE id = ?), EXISTS (SELECT 1 FROM projects WHERE owner_user_id = ?)`), id, id).
+			Scan(&exists, &projects); err != nil {
+			return err
+		}
+		switch {
+		case !exists:
+			return errNoRows
+		case projects:
+			refused = namespace.ErrUserHasProjects
+			return refused
+		}
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT g.ancestry FROM group_members m JOIN namespace_groups g ON g.id = m.group_id WHERE m.user_id = ? AND m.role = ?`), id, int(namespace.Owner))
+		owned, err := collect(rows, err, func(r scanner) (string, error) {
+			var a string
+			return a, r.Scan(&a)
+		})
+		if err != nil {
+			return err
+		}
+		for _, a := range owned {
+			ancestry := decodeIDs(a)
+			args := []any{int(namespace.Owner), id}
+			for _, g := range ancestry {
+				args = append(args, g)
+			}
+			var others int
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM group_members WHERE role = ? AND user_id <> ? AND group_id IN (`+placeholders(len(ancestry))+`)`), args...).
+				Scan(&others); err != nil {
+				return err
+			}
+			if others == 0 {
+				refused = namespace.ErrSoleOwner
+				return refused
+			}
+		}
+		for _, stmt := range []string{`DELETE FROM group_members WHERE user_id = ?`, `DELETE FROM project_members WHERE user_id = ?`,
+			`DELETE FROM personal_tokens WHERE user_id = ?`, `DELETE FROM web_sessions WHERE user_id = ?`} {
+			if _, err := tx.ExecContext(ctx, s.q(stmt), id); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM routes WHERE source_type = ? AND source_id = ?`), routeUser, id); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM users WHERE id = ?`), id)
+		return affectedOne(res, err)
+	})
+	if refused != nil {
+		return refused
+	}
+	return kindErr("delete user", s.classify(err))
+}
+
+// UserMemberships implements namespace.Store.
+func (s *NamespaceStore) UserMemberships(ctx context.Context, userID int64) ([]namespace.Member, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT group_id, 0, role, created_at FROM group_members WHERE user_id = ?
+		UNION ALL SELECT 0, project_id, role, created_at FROM project_members WHERE user_id = ? ORDER BY 2, 1`), userID, userID)
+	list, err := collect(rows, err, func(r scanner) (namespace.Member, error) {
+		m := namespace.Member{UserID: userID}
+		var role int
+		var created int64
+		err := r.Scan(&m.GroupID, &m.ProjectID, &role, &created)
+		m.Role, m.CreatedAt = namespace.Role(role), fromUnix(created)
+		return m, err
+	})
+	return list, kindErr("user memberships", err)
 }
 
 func affectedOne(res sql.Result, err error) error {
