@@ -87,6 +87,11 @@ const (
 	// AdministerDependencyProxy turns a group's dependency proxy on or off and purges its cache
 	// (group owners, as GitLab's admin_dependency_proxy).
 	AdministerDependencyProxy Action = "administer_dependency_proxy"
+	// ViewCIVariables reads a project's (maintainer+) or group's (owner) CI/CD variables, values
+	// included; AdministerCIVariables creates, changes and deletes them (GitLab's
+	// admin_cicd_variables: the same roles, and the api scope).
+	ViewCIVariables       Action = "view_cicd_variables"
+	AdministerCIVariables Action = "admin_cicd_variables"
 	// ViewUsers lists and reads users' public profiles (the instance's): any signed-in user, with
 	// a personal access token of any scope (docs/design.md §1.2).
 	ViewUsers Action = "view_users"
@@ -96,7 +101,7 @@ const (
 var actions = []Action{ReadRepository, WriteRepository, PullImage, PushImage, DeleteImage, ReadPackage,
 	WritePackage, DeletePackage, ProxyPull, ProxyPush, ProxyDelete, ViewNamespace, ListDeployTokens,
 	ManageDeployTokens, ManageMembers, CreateInNamespace, AdministerInstance, ReadCIVariables,
-	ReadAuditEvents, AdministerDependencyProxy, ViewUsers}
+	ReadAuditEvents, AdministerDependencyProxy, ViewCIVariables, AdministerCIVariables, ViewUsers}
 
 // Actions returns every action, in declaration order, so tests can range over all of them and a
 // new action is covered without being named again. The slice is the caller's.
@@ -376,6 +381,8 @@ var personalScopeFor = map[Action][]token.Scope{
 	ReadAuditEvents:    {token.API, token.ReadAPI},
 
 	AdministerDependencyProxy: {token.API},
+	ViewCIVariables:           {token.API, token.ReadAPI},
+	AdministerCIVariables:     {token.API},
 	ViewUsers:                 token.PersonalScopes,
 }
 
@@ -394,6 +401,9 @@ var projectRoleFor = map[Action]namespace.Role{
 	ManageDeployTokens: namespace.Maintainer,
 	ManageMembers:      namespace.Maintainer,
 	ReadAuditEvents:    namespace.Maintainer,
+
+	ViewCIVariables:       namespace.Maintainer,
+	AdministerCIVariables: namespace.Maintainer,
 }
 
 // groupRoleFor is the least group role each action needs.
@@ -409,6 +419,8 @@ var groupRoleFor = map[Action]namespace.Role{
 	ReadAuditEvents:    namespace.Owner,
 
 	AdministerDependencyProxy: namespace.Owner,
+	ViewCIVariables:           namespace.Owner,
+	AdministerCIVariables:     namespace.Owner,
 }
 
 // signedInActions are the instance's actions every signed-in user may do (the others on the

@@ -50,6 +50,8 @@ type Config struct {
 	// Packages, when set, serves the Packages API (/projects/:id/packages, /groups/:id/packages;
 	// see packages.go).
 	Packages *packages.Service
+	// Variables serves projects' and groups' CI/CD variables (variables.go).
+	Variables *token.VariableService
 }
 
 // Handler serves /api/v4/. Create it with New.
@@ -93,6 +95,7 @@ var (
 	withDependencyProxy       = func(c Config) bool { return c.DependencyProxy != nil }
 	withExpiryJob             = func(c Config) bool { return c.ExpiryJob != nil }
 	withPackages              = func(c Config) bool { return c.Packages != nil }
+	withVariables             = func(c Config) bool { return c.Variables != nil }
 )
 
 // routeTable is every API route (docs/architecture.md §3.3).
@@ -142,6 +145,18 @@ var routeTable = []route{
 	{"GET", "/api/v4/projects/{id}/members/{user_id}", gate.Decide(access.ViewNamespace), (*Handler).getMember, nil},
 	{"PUT", "/api/v4/projects/{id}/members/{user_id}", gate.Decide(access.ManageMembers), (*Handler).updateMember, nil},
 	{"DELETE", "/api/v4/projects/{id}/members/{user_id}", gate.Decide(access.ManageMembers), (*Handler).removeMember, nil},
+
+	// CI/CD variables (variables.go).
+	{"GET", "/api/v4/projects/{id}/variables", gate.Decide(access.ViewCIVariables), (*Handler).listVariables, withVariables},
+	{"POST", "/api/v4/projects/{id}/variables", gate.Decide(access.AdministerCIVariables), (*Handler).createVariable, withVariables},
+	{"GET", "/api/v4/projects/{id}/variables/{key}", gate.Decide(access.ViewCIVariables), (*Handler).getVariable, withVariables},
+	{"PUT", "/api/v4/projects/{id}/variables/{key}", gate.Decide(access.AdministerCIVariables), (*Handler).updateVariable, withVariables},
+	{"DELETE", "/api/v4/projects/{id}/variables/{key}", gate.Decide(access.AdministerCIVariables), (*Handler).deleteVariable, withVariables},
+	{"GET", "/api/v4/groups/{id}/variables", gate.Decide(access.ViewCIVariables), (*Handler).listVariables, withVariables},
+	{"POST", "/api/v4/groups/{id}/variables", gate.Decide(access.AdministerCIVariables), (*Handler).createVariable, withVariables},
+	{"GET", "/api/v4/groups/{id}/variables/{key}", gate.Decide(access.ViewCIVariables), (*Handler).getVariable, withVariables},
+	{"PUT", "/api/v4/groups/{id}/variables/{key}", gate.Decide(access.AdministerCIVariables), (*Handler).updateVariable, withVariables},
+	{"DELETE", "/api/v4/groups/{id}/variables/{key}", gate.Decide(access.AdministerCIVariables), (*Handler).deleteVariable, withVariables},
 
 	{"GET", "/api/v4/projects/{id}/ci/variables/predefined", gate.Decide(access.ReadCIVariables), (*Handler).listCIVariables, nil},
 
