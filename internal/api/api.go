@@ -158,6 +158,12 @@ var routeTable = []route{
 	{"PUT", "/api/v4/groups/{id}/variables/{key}", gate.Decide(access.AdministerCIVariables), (*Handler).updateVariable, withVariables},
 	{"DELETE", "/api/v4/groups/{id}/variables/{key}", gate.Decide(access.AdministerCIVariables), (*Handler).deleteVariable, withVariables},
 
+	// Inherited members (members_all.go).
+	{"GET", "/api/v4/groups/{id}/members/all", gate.Decide(access.ViewNamespace), (*Handler).listAllMembers, nil},
+	{"GET", "/api/v4/groups/{id}/members/all/{user_id}", gate.Decide(access.ViewNamespace), (*Handler).getAllMember, nil},
+	{"GET", "/api/v4/projects/{id}/members/all", gate.Decide(access.ViewNamespace), (*Handler).listAllMembers, nil},
+	{"GET", "/api/v4/projects/{id}/members/all/{user_id}", gate.Decide(access.ViewNamespace), (*Handler).getAllMember, nil},
+
 	{"GET", "/api/v4/projects/{id}/ci/variables/predefined", gate.Decide(access.ReadCIVariables), (*Handler).listCIVariables, nil},
 
 	{"GET", "/api/v4/audit_events", gate.Decide(access.AdministerInstance), (*Handler).listInstanceAuditEvents, nil},
