@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
@@ -443,6 +444,8 @@ type memberJSON struct {
 	State       string `json:"state"`
 	AccessLevel int    `json:"access_level"`
 	CreatedAt   string `json:"created_at"`
+	// ExpiresAt is the date the membership ends (YYYY-MM-DD, as GitLab writes it), or null.
+	ExpiresAt *string `json:"expires_at"`
 }
 
 func (h *Handler) membersView(r *request, members []namespace.Member) ([]memberJSON, error) {
@@ -453,8 +456,13 @@ func (h *Handler) membersView(r *request, members []namespace.Member) ([]memberJ
 			return nil, err
 		}
 		v := h.userView(r, u)
-		out = append(out, memberJSON{ID: u.ID, Username: u.Username, Name: u.Name, State: v.State,
-			AccessLevel: int(m.Role), CreatedAt: isoTime(m.CreatedAt)})
+		j := memberJSON{ID: u.ID, Username: u.Username, Name: u.Name, State: v.State,
+			AccessLevel: int(m.Role), CreatedAt: isoTime(m.CreatedAt)}
+		if m.ExpiresAt != nil {
+			d := m.ExpiresAt.Format(time.DateOnly)
+			j.ExpiresAt = &d
+		}
+		out = append(out, j)
 	}
 	return out, nil
 }
@@ -522,6 +530,18 @@ func accessLevel(r *request, m *namespace.Member) error {
 	return nil
 }
 
+// memberExpiry reads the optional expires_at (YYYY-MM-DD; empty clears it) into m.ExpiresAt and
+// reports whether the request carried it.
+func memberExpiry(r *request, m *namespace.Member) (bool, error) {
+	v, ok := r.params["expires_at"]
+	if !ok {
+		return false, nil
+	}
+	d, err := token.ParseExpiryDate(v[0])
+	m.ExpiresAt = d
+	return true, err
+}
+
 func (h *Handler) addMember(w http.ResponseWriter, r *request, m namespace.Member) error {
 	var err error
 	if m.UserID, err = intParam(r, "user_id"); err != nil {
@@ -531,6 +551,9 @@ func (h *Handler) addMember(w http.ResponseWriter, r *request, m namespace.Membe
 		return badRequest("user_id is missing")
 	}
 	if err := accessLevel(r, &m); err != nil {
+		return err
+	}
+	if _, err := memberExpiry(r, &m); err != nil {
 		return err
 	}
 	// POST never changes an existing membership, as in GitLab: that is PUT's, under its rules.
@@ -601,6 +624,20 @@ func (h *Handler) updateMember(w http.ResponseWriter, r *request) error {
 	}
 	if err := accessLevel(r, &m); err != nil {
 		return err
+	}
+	given, err := memberExpiry(r, &m)
+	if err != nil {
+		return err
+	}
+	if !given {
+		// A change that names no expires_at keeps the membership's, as GitLab's.
+		members, err := h.cfg.Namespaces.ListMembers(ctxOf(r), m.GroupID, m.ProjectID)
+		if err != nil {
+			return err
+		}
+		if i := slices.IndexFunc(members, func(x namespace.Member) bool { return x.UserID == m.UserID }); i >= 0 {
+			m.ExpiresAt = members[i].ExpiresAt
+		}
 	}
 	_, err = h.cfg.Namespaces.UpdateMember(ctxOf(r), actor(r), m)
 	if errors.Is(err, errkind.ErrNotFound) {

@@ -23,7 +23,7 @@ func (s *Service) EffectiveMembers(ctx context.Context, g *Group, p *Project) ([
 		groups = g.Ancestry
 	} else {
 		groups = p.GroupAncestry
-		direct, err := s.store.ListMembers(ctx, 0, p.ID)
+		direct, err := s.ListMembers(ctx, 0, p.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -35,7 +35,7 @@ func (s *Service) EffectiveMembers(ctx context.Context, g *Group, p *Project) ([
 		}
 	}
 	for _, id := range groups {
-		list, err := s.store.ListMembers(ctx, id, 0)
+		list, err := s.ListMembers(ctx, id, 0)
 		if err != nil {
 			return nil, err
 		}

@@ -130,7 +130,12 @@ type Member struct {
 	ProjectID int64
 	Role      Role
 	CreatedAt time.Time
+	// ExpiresAt, when set, ends the membership at 00:00 UTC on that date (GitLab's expires_at).
+	ExpiresAt *time.Time
 }
+
+// Active reports whether the membership still grants its role at now.
+func (m Member) Active(now time.Time) bool { return m.ExpiresAt == nil || now.Before(*m.ExpiresAt) }
 
 var pathRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$`)
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,8 +78,8 @@ type Store interface {
 	// ListMembers returns the direct members of a group (groupID) or a project (projectID).
 	ListMembers(ctx context.Context, groupID, projectID int64) ([]Member, error)
 	// MemberRoles returns the user's direct roles on the project (if projectID != 0) and on each
-	// of groupIDs.
-	MemberRoles(ctx context.Context, userID, projectID int64, groupIDs []int64) ([]Role, error)
+	// of groupIDs, leaving out memberships expired at at.
+	MemberRoles(ctx context.Context, userID, projectID int64, groupIDs []int64, at time.Time) ([]Role, error)
 }
 
 // Service manages users, groups, projects and members.
@@ -405,6 +406,9 @@ func (s *Service) AddMember(ctx context.Context, by Actor, m Member) error {
 	if !m.Role.Valid() {
 		return &errkind.ValidationError{Field: "access_level", Reason: "is not a valid access level"}
 	}
+	if err := s.checkExpiry(m); err != nil {
+		return err
+	}
 	if _, err := s.store.User(ctx, m.UserID); err != nil {
 		if errors.Is(err, errkind.ErrNotFound) {
 			return &errkind.ValidationError{Field: "user_id", Reason: "does not exist"}
@@ -430,12 +434,27 @@ func (s *Service) UpdateMember(ctx context.Context, by Actor, m Member) (Member,
 	if !m.Role.Valid() {
 		return Member{}, &errkind.ValidationError{Field: "access_level", Reason: "is not a valid access level"}
 	}
+	if err := s.checkExpiry(m); err != nil {
+		return Member{}, err
+	}
 	old, err := s.changeMember(ctx, by, m)
 	if err != nil {
 		return Member{}, err
 	}
 	old.Role = m.Role
 	return old, nil
+}
+
+// checkExpiry refuses an expiry date before today (UTC), with GitLab's message.
+func (s *Service) checkExpiry(m Member) error {
+	if m.ExpiresAt == nil {
+		return nil
+	}
+	now := s.now().UTC()
+	if m.ExpiresAt.Before(time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)) {
+		return &errkind.ValidationError{Field: "expires_at", Reason: "cannot be a date in the past"}
+	}
+	return nil
 }
 
 // RemoveMember removes a direct member of m's group or project (m.Role is ignored): only an owner
@@ -458,14 +477,22 @@ func (s *Service) changeMember(ctx context.Context, by Actor, m Member) (Member,
 	})
 }
 
-// ListMembers returns the direct members of a group or project.
+// ListMembers returns the direct members of a group or project whose membership has not
+// expired (GitLab removes expired members).
 func (s *Service) ListMembers(ctx context.Context, groupID, projectID int64) ([]Member, error) {
-	return s.store.ListMembers(ctx, groupID, projectID)
+	list, err := s.store.ListMembers(ctx, groupID, projectID)
+	return s.active(list), err
+}
+
+// active drops the expired memberships of list.
+func (s *Service) active(list []Member) []Member {
+	now := s.now()
+	return slices.DeleteFunc(list, func(m Member) bool { return !m.Active(now) })
 }
 
 // ProjectRole returns the user's highest role on p, direct or inherited from its groups.
 func (s *Service) ProjectRole(ctx context.Context, userID int64, p *Project) (Role, error) {
-	roles, err := s.store.MemberRoles(ctx, userID, p.ID, p.GroupAncestry)
+	roles, err := s.store.MemberRoles(ctx, userID, p.ID, p.GroupAncestry, s.now())
 	if err != nil {
 		return NoRole, err
 	}
@@ -481,7 +508,7 @@ func (s *Service) ProjectRole(ctx context.Context, userID int64, p *Project) (Ro
 
 // GroupRole returns the user's highest role on g, direct or inherited from its ancestors.
 func (s *Service) GroupRole(ctx context.Context, userID int64, g *Group) (Role, error) {
-	roles, err := s.store.MemberRoles(ctx, userID, 0, g.Ancestry)
+	roles, err := s.store.MemberRoles(ctx, userID, 0, g.Ancestry, s.now())
 	if err != nil {
 		return NoRole, err
 	}

@@ -176,5 +176,6 @@ func (s *Service) DeleteUser(ctx context.Context, id int64) error {
 
 // UserMemberships returns the user's direct memberships of groups and projects.
 func (s *Service) UserMemberships(ctx context.Context, userID int64) ([]Member, error) {
-	return s.store.UserMemberships(ctx, userID)
+	list, err := s.store.UserMemberships(ctx, userID)
+	return s.active(list), err
 }

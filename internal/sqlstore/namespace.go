@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
@@ -191,14 +192,15 @@ func (s *NamespaceStore) DeleteUser(ctx context.Context, id int64) error {
 
 // UserMemberships implements namespace.Store.
 func (s *NamespaceStore) UserMemberships(ctx context.Context, userID int64) ([]namespace.Member, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT group_id, 0, role, created_at FROM group_members WHERE user_id = ?
-		UNION ALL SELECT 0, project_id, role, created_at FROM project_members WHERE user_id = ? ORDER BY 2, 1`), userID, userID)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT group_id, 0, role, created_at, expires_at FROM group_members WHERE user_id = ?
+		UNION ALL SELECT 0, project_id, role, created_at, expires_at FROM project_members WHERE user_id = ? ORDER BY 2, 1`), userID, userID)
 	list, err := collect(rows, err, func(r scanner) (namespace.Member, error) {
 		m := namespace.Member{UserID: userID}
 		var role int
 		var created int64
-		err := r.Scan(&m.GroupID, &m.ProjectID, &role, &created)
-		m.Role, m.CreatedAt = namespace.Role(role), fromUnix(created)
+		var expires sql.NullInt64
+		err := r.Scan(&m.GroupID, &m.ProjectID, &role, &created, &expires)
+		m.Role, m.CreatedAt, m.ExpiresAt = namespace.Role(role), fromUnix(created), timePtr(expires)
 		return m, err
 	})
 	return list, kindErr("user memberships", err)
@@ -408,11 +410,11 @@ func (s *NamespaceStore) ListProjects(ctx context.Context) ([]*namespace.Project
 func (s *NamespaceStore) AddMember(ctx context.Context, m namespace.Member) error {
 	var err error
 	if m.GroupID != 0 {
-		_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO group_members (group_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`),
-			m.GroupID, m.UserID, int(m.Role), unixTime(m.CreatedAt))
+		_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO group_members (group_id, user_id, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`),
+			m.GroupID, m.UserID, int(m.Role), unixTime(m.CreatedAt), nullTime(m.ExpiresAt))
 	} else {
-		_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO project_members (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`),
-			m.ProjectID, m.UserID, int(m.Role), unixTime(m.CreatedAt))
+		_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO project_members (project_id, user_id, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`),
+			m.ProjectID, m.UserID, int(m.Role), unixTime(m.CreatedAt), nullTime(m.ExpiresAt))
 	}
 	return kindErr("add member", s.classify(err))
 }
@@ -456,11 +458,12 @@ func (s *NamespaceStore) ChangeMember(ctx context.Context, m namespace.Member, d
 		}
 		var role int
 		var created int64
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT role, created_at FROM `+table+` WHERE `+col+` = ? AND user_id = ?`), source, m.UserID).
-			Scan(&role, &created); err != nil {
+		var expires sql.NullInt64
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT role, created_at, expires_at FROM `+table+` WHERE `+col+` = ? AND user_id = ?`), source, m.UserID).
+			Scan(&role, &created, &expires); err != nil {
 			return err
 		}
-		old.Role, old.CreatedAt = namespace.Role(role), fromUnix(created)
+		old.Role, old.CreatedAt, old.ExpiresAt = namespace.Role(role), fromUnix(created), timePtr(expires)
 		owners := 0
 		if personal {
 			owners++ // the namespace's owner, who is no member row
@@ -492,7 +495,8 @@ func (s *NamespaceStore) ChangeMember(ctx context.Context, m namespace.Member, d
 		if m.Role == namespace.NoRole {
 			res, err = tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE `+col+` = ? AND user_id = ?`), source, m.UserID)
 		} else {
-			res, err = tx.ExecContext(ctx, s.q(`UPDATE `+table+` SET role = ? WHERE `+col+` = ? AND user_id = ?`), int(m.Role), source, m.UserID)
+			res, err = tx.ExecContext(ctx, s.q(`UPDATE `+table+` SET role = ?, expires_at = ? WHERE `+col+` = ? AND user_id = ?`),
+				int(m.Role), nullTime(m.ExpiresAt), source, m.UserID)
 		}
 		return affectedOne(res, err)
 	})
@@ -510,9 +514,9 @@ func (s *NamespaceStore) ListMembers(ctx context.Context, groupID, projectID int
 	var rows *sql.Rows
 	var err error
 	if groupID != 0 {
-		rows, err = s.db.QueryContext(ctx, s.q(`SELECT user_id, role, created_at FROM group_members WHERE group_id = ? ORDER BY user_id`), groupID)
+		rows, err = s.db.QueryContext(ctx, s.q(`SELECT user_id, role, created_at, expires_at FROM group_members WHERE group_id = ? ORDER BY user_id`), groupID)
 	} else {
-		rows, err = s.db.QueryContext(ctx, s.q(`SELECT user_id, role, created_at FROM project_members WHERE project_id = ? ORDER BY user_id`), projectID)
+		rows, err = s.db.QueryContext(ctx, s.q(`SELECT user_id, role, created_at, expires_at FROM project_members WHERE project_id = ? ORDER BY user_id`), projectID)
 	}
 	if err != nil {
 		return nil, kindErr("list members", err)
@@ -523,22 +527,25 @@ func (s *NamespaceStore) ListMembers(ctx context.Context, groupID, projectID int
 		m := namespace.Member{GroupID: groupID, ProjectID: projectID}
 		var role int
 		var created int64
-		if err := rows.Scan(&m.UserID, &role, &created); err != nil {
+		var expires sql.NullInt64
+		if err := rows.Scan(&m.UserID, &role, &created, &expires); err != nil {
 			return nil, err
 		}
-		m.Role, m.CreatedAt = namespace.Role(role), fromUnix(created)
+		m.Role, m.CreatedAt, m.ExpiresAt = namespace.Role(role), fromUnix(created), timePtr(expires)
 		out = append(out, m)
 	}
 	return out, rows.Err()
 }
 
 // MemberRoles implements namespace.Store in one round trip.
-func (s *NamespaceStore) MemberRoles(ctx context.Context, userID, projectID int64, groupIDs []int64) ([]namespace.Role, error) {
-	query := `SELECT role FROM project_members WHERE user_id = ? AND project_id = ?`
-	args := []any{userID, projectID}
+func (s *NamespaceStore) MemberRoles(ctx context.Context, userID, projectID int64, groupIDs []int64, at time.Time) ([]namespace.Role, error) {
+	const active = ` AND (expires_at IS NULL OR expires_at > ?)`
+	now := unixTime(at)
+	query := `SELECT role FROM project_members WHERE user_id = ? AND project_id = ?` + active
+	args := []any{userID, projectID, now}
 	if len(groupIDs) > 0 {
-		query += ` UNION ALL SELECT role FROM group_members WHERE user_id = ? AND group_id IN (?` + strings.Repeat(", ?", len(groupIDs)-1) + `)`
-		args = append(args, userID)
+		query += ` UNION ALL SELECT role FROM group_members WHERE user_id = ?` + active + ` AND group_id IN (?` + strings.Repeat(", ?", len(groupIDs)-1) + `)`
+		args = append(args, userID, now)
 		for _, id := range groupIDs {
 			args = append(args, id)
 		}

@@ -65,7 +65,7 @@ func testMemberChanges(t *testing.T, s *sqlstore.Stores) {
 	})
 	t.Run("ok/refusal changes nothing", func(t *testing.T) {
 		owners(t, namespace.Member{UserID: alice.ID, GroupID: top.ID, Role: namespace.Guest})
-		if roles, err := s.Namespaces.MemberRoles(ctx(), alice.ID, 0, []int64{top.ID}); err != nil || !sameRoles(roles, []namespace.Role{namespace.Owner}) {
+		if roles, err := s.Namespaces.MemberRoles(ctx(), alice.ID, 0, []int64{top.ID}, t0); err != nil || !sameRoles(roles, []namespace.Role{namespace.Owner}) {
 			t.Fatalf("alice after a refused change: %v, %v", roles, err)
 		}
 	})
@@ -79,7 +79,7 @@ func testMemberChanges(t *testing.T, s *sqlstore.Stores) {
 		_, err = s.Namespaces.ChangeMember(ctx(), namespace.Member{UserID: frank.ID, GroupID: dept.ID, Role: namespace.NoRole},
 			func(namespace.Member, int) error { return nil })
 		must(t, err)
-		if roles, err := s.Namespaces.MemberRoles(ctx(), frank.ID, 0, []int64{dept.ID}); err != nil || len(roles) != 0 {
+		if roles, err := s.Namespaces.MemberRoles(ctx(), frank.ID, 0, []int64{dept.ID}, t0); err != nil || len(roles) != 0 {
 			t.Fatalf("frank after removal: %v, %v", roles, err)
 		}
 	})

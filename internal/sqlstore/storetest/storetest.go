@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.Stores) {
 	t.Run("personal_token_administration", func(t *testing.T) { testPersonalTokenAdministration(t, migrated(t)) })
 	t.Run("user_administration", func(t *testing.T) { testUserAdministration(t, migrated(t)) })
 	t.Run("variables", func(t *testing.T) { testVariables(t, migrated(t)) })
+	t.Run("member_expiry", func(t *testing.T) { testMemberExpiry(t, migrated(t)) })
 	t.Run("audit_events", func(t *testing.T) { testAuditEvents(t, migrated(t)) })
 	t.Run("deploy_token_usage", func(t *testing.T) { testDeployTokenUsage(t, migrated(t)) })
 	t.Run("external_authorization", func(t *testing.T) { testExternalAuthorization(t, migrated(t)) })
@@ -523,7 +524,7 @@ func testMembers(t *testing.T, s *sqlstore.Stores) {
 			{"unrelated group not counted", finn.ID, 0, other.Ancestry, nil},
 		}
 		for _, tc := range cases {
-			got, err := s.Namespaces.MemberRoles(ctx(), tc.user, tc.project, tc.groups)
+			got, err := s.Namespaces.MemberRoles(ctx(), tc.user, tc.project, tc.groups, t0)
 			must(t, err)
 			if !sameRoles(got, tc.want) {
 				t.Errorf("%s: MemberRoles = %v, want %v", tc.name, got, tc.want)
@@ -534,7 +535,7 @@ func testMembers(t *testing.T, s *sqlstore.Stores) {
 		_, err := s.Namespaces.ChangeMember(ctx(), namespace.Member{UserID: finn.ID, GroupID: root.ID, Role: namespace.Maintainer},
 			func(namespace.Member, int) error { return nil })
 		must(t, err)
-		got, err := s.Namespaces.MemberRoles(ctx(), finn.ID, 0, []int64{root.ID})
+		got, err := s.Namespaces.MemberRoles(ctx(), finn.ID, 0, []int64{root.ID}, t0)
 		must(t, err)
 		if !sameRoles(got, []namespace.Role{namespace.Maintainer}) {
 			t.Fatalf("after update MemberRoles = %v, want [maintainer] only", got)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
@@ -179,4 +180,43 @@ func testVariables(t *testing.T, s *sqlstore.Stores) {
 			t.Fatalf("group variables: %+v", groupVars)
 		}
 	})
+}
+
+// testMemberExpiry checks that a membership's expiry is stored, kept by a role change that
+// carries it, and that MemberRoles leaves the membership out from its date on.
+func testMemberExpiry(t *testing.T, s *sqlstore.Stores) {
+	g := mustGroup(t, s, "expiring", 0)
+	p := mustProject(t, s, "app", g.ID, 0)
+	u := mustUser(t, s, "temp")
+	day := t0.Add(24 * time.Hour)
+	must(t, s.Namespaces.AddMember(ctx(), namespace.Member{UserID: u.ID, GroupID: g.ID, Role: namespace.Developer, CreatedAt: t0, ExpiresAt: &day}))
+	must(t, s.Namespaces.AddMember(ctx(), namespace.Member{UserID: u.ID, ProjectID: p.ID, Role: namespace.Reporter, CreatedAt: t0}))
+	roles := func(at time.Time) []namespace.Role {
+		t.Helper()
+		got, err := s.Namespaces.MemberRoles(ctx(), u.ID, p.ID, p.GroupAncestry, at)
+		must(t, err)
+		return got
+	}
+	if got := roles(t0); !sameRoles(got, []namespace.Role{namespace.Reporter, namespace.Developer}) {
+		t.Errorf("before expiry: %v", got)
+	}
+	if got := roles(day); !sameRoles(got, []namespace.Role{namespace.Reporter}) {
+		t.Errorf("on the expiry date: %v, want only the project's reporter", got)
+	}
+	members, err := s.Namespaces.ListMembers(ctx(), g.ID, 0)
+	must(t, err)
+	if len(members) != 1 || members[0].ExpiresAt == nil || !members[0].ExpiresAt.Equal(day) {
+		t.Fatalf("ListMembers = %+v, want the expiry kept", members)
+	}
+	old, err := s.Namespaces.ChangeMember(ctx(), namespace.Member{UserID: u.ID, GroupID: g.ID, Role: namespace.Maintainer},
+		func(namespace.Member, int) error { return nil })
+	must(t, err)
+	if old.ExpiresAt == nil || !old.ExpiresAt.Equal(day) {
+		t.Errorf("ChangeMember's old membership = %+v, want its expiry", old)
+	}
+	members, err = s.Namespaces.ListMembers(ctx(), g.ID, 0)
+	must(t, err)
+	if members[0].ExpiresAt != nil || members[0].Role != namespace.Maintainer {
+		t.Errorf("a change without an expiry clears it: %+v", members[0])
+	}
 }
