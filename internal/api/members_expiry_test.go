@@ -68,3 +68,14 @@ func TestMemberExpiry(t *testing.T) {
 		t.Fatalf("after clearing: %+v", m)
 	}
 }
+
+// TestMemberUserIDNotInteger: a non-integer user_id is a 400, as GitLab's Integer parameter.
+func TestMemberUserIDNotInteger(t *testing.T) {
+	t.Parallel()
+	ts := testenv.StartServer(t)
+	f := ts.MakeFixture(t)
+	for _, path := range []string{fmt.Sprintf("/projects/%d/members/abc", f.Projects["child"].ID), fmt.Sprintf("/groups/%d/members/abc", f.GroupID),
+		fmt.Sprintf("/groups/%d/members/all/abc", f.GroupID)} {
+		mustStatus(t, asPAT(t, ts, ts.RootToken, "GET", path, nil), http.StatusBadRequest, path)
+	}
+}

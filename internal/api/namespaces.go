@@ -603,7 +603,7 @@ func (h *Handler) member(r *request, act access.Action) (namespace.Member, error
 	}
 	id, err := strconv.ParseInt(r.PathValue("user_id"), 10, 64)
 	if err != nil {
-		return m, notFound("Member")
+		return m, badRequest("user_id is invalid") // Grape's Integer type, as GitLab
 	}
 	m.UserID = id
 	return m, nil
