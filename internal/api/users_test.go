@@ -176,3 +176,16 @@ func TestPythonGitlabUsers(t *testing.T) {
 		t.Errorf("self rotate = %+v (a rotation without expires_at expires in a week)", selfRot)
 	}
 }
+
+// TestReadUserScope: a token with GitLab's read_user scope reads profiles and nothing else.
+func TestReadUserScope(t *testing.T) {
+	t.Parallel()
+	ts := testenv.StartServer(t)
+	f := ts.MakeFixture(t)
+	u := newUser(t, ts, "reader", "read_user")
+	addMember(t, ts, fmt.Sprintf("projects/%d", f.Projects["child"].ID), u, 30)
+	mustStatus(t, asPAT(t, ts, u.PAT, "GET", "/user", nil), 200, "GET /user")
+	mustStatus(t, asPAT(t, ts, u.PAT, "GET", fmt.Sprintf("/users/%d", u.ID), nil), 200, "GET /users/:id")
+	mustStatus(t, asPAT(t, ts, u.PAT, "GET", fmt.Sprintf("/projects/%d", f.Projects["child"].ID), nil), 403, "GET a project it is a member of")
+	mustStatus(t, asPAT(t, ts, u.PAT, "GET", "/personal_access_tokens", nil), 403, "list its tokens")
+}

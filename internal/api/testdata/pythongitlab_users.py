@@ -6,6 +6,7 @@ Inputs (environment): GATEHOUSE_URL, GATEHOUSE_TOKEN (an administrator's). Run b
 which makes the assertions.
 """
 
+import datetime
 import json
 import os
 import sys
@@ -37,7 +38,9 @@ def main():
     as_alice = gitlab.Gitlab(url, private_token=pat.token)
 
     # Impersonation: an admin's token that acts as alice, hidden from alice's own list.
-    imp = user.impersonationtokens.create({"name": "support", "scopes": ["api"]})
+    # As python-gitlab's own functional test: api and read_user, expiring in four days.
+    future = (datetime.date.today() + datetime.timedelta(days=4)).isoformat()
+    imp = user.impersonationtokens.create({"name": "support", "scopes": ["api", "read_user"], "expires_at": future})
     out["imp_created"] = {"impersonation": imp.impersonation, "has_token": bool(getattr(imp, "token", ""))}
     out["imp_whoami"] = whoami(url, imp.token)
     out["imp_list_active"] = [t.id for t in user.impersonationtokens.list(state="active")]
