@@ -30,11 +30,12 @@ type userJSON struct {
 	CreatedAt string  `json:"created_at"`
 	AvatarURL *string `json:"avatar_url"`
 	WebURL    string  `json:"web_url"`
+	userProfileJSON
 }
 
 func (h *Handler) userView(r *request, u *namespace.User) userJSON {
 	j := userJSON{ID: u.ID, Username: u.Username, Name: u.Name, State: u.State(), CreatedAt: isoTime(u.CreatedAt),
-		WebURL: h.webURL(r, u.Username)}
+		WebURL: h.webURL(r, u.Username), userProfileJSON: profileView(u)}
 	me := r.principal.User
 	if me != nil && (me.Admin || me.ID == u.ID) {
 		j.Email = u.Email
@@ -99,6 +100,11 @@ func (h *Handler) createUser(w http.ResponseWriter, r *request) error {
 		Admin: boolParam(r, "admin")})
 	if err != nil {
 		return err
+	}
+	if profile := profileParams(r); len(profile) > 0 {
+		if u, err = h.cfg.Namespaces.UpdateUser(ctxOf(r), u.ID, namespace.UpdateUserInput{Profile: profile}); err != nil {
+			return err
+		}
 	}
 	httpx.WriteJSON(w, http.StatusCreated, h.userView(r, u))
 	return nil

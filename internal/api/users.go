@@ -37,6 +37,40 @@ func (h *Handler) pathUser(r *request) (*namespace.User, error) {
 	return u, err
 }
 
+// userProfileJSON is the user's free-text profile (namespace.ProfileFields), as GitLab's user
+// entity shows it: "" when unset.
+type userProfileJSON struct {
+	Bio          string `json:"bio"`
+	Location     string `json:"location"`
+	Organization string `json:"organization"`
+	JobTitle     string `json:"job_title"`
+	Pronouns     string `json:"pronouns"`
+	WebsiteURL   string `json:"website_url"`
+	PublicEmail  string `json:"public_email"`
+	Skype        string `json:"skype"`
+	Linkedin     string `json:"linkedin"`
+	Twitter      string `json:"twitter"`
+	Discord      string `json:"discord"`
+}
+
+func profileView(u *namespace.User) userProfileJSON {
+	p := u.Profile
+	return userProfileJSON{Bio: p["bio"], Location: p["location"], Organization: p["organization"], JobTitle: p["job_title"],
+		Pronouns: p["pronouns"], WebsiteURL: p["website_url"], PublicEmail: p["public_email"], Skype: p["skype"],
+		Linkedin: p["linkedin"], Twitter: p["twitter"], Discord: p["discord"]}
+}
+
+// profileParams are the profile fields r sets.
+func profileParams(r *request) map[string]string {
+	out := map[string]string{}
+	for _, k := range namespace.ProfileFields {
+		if v, ok := r.params[k]; ok {
+			out[k] = v[0]
+		}
+	}
+	return out
+}
+
 // userConflicts are GitLab's 409 messages for the namespace package's user conflicts.
 var userConflicts = []struct {
 	err error
@@ -64,10 +98,10 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	// skip_reconfirmation asks GitLab not to mail a confirmation; Gatehouse never does.
-	if err := onlyParams(r, "username", "email", "name", "password", "admin", "skip_reconfirmation"); err != nil {
+	if err := onlyParams(r, append([]string{"username", "email", "name", "password", "admin", "skip_reconfirmation"}, namespace.ProfileFields...)...); err != nil {
 		return err
 	}
-	var in namespace.UpdateUserInput
+	in := namespace.UpdateUserInput{Profile: profileParams(r)}
 	for name, dst := range map[string]**string{"username": &in.Username, "email": &in.Email, "name": &in.Name, "password": &in.Password} {
 		if v, ok := r.params[name]; ok {
 			*dst = &v[0]

@@ -65,7 +65,14 @@ type User struct {
 	Blocked   bool
 	Banned    bool
 	CreatedAt time.Time
+	// Profile holds the free-text fields of ProfileFields that are set.
+	Profile map[string]string
 }
+
+// ProfileFields are GitLab's free-text profile attributes of a user that Gatehouse keeps and
+// shows, deciding nothing with them.
+var ProfileFields = []string{"bio", "location", "organization", "job_title", "pronouns", "website_url",
+	"public_email", "skype", "linkedin", "twitter", "discord"}
 
 // State is the user's state as GitLab names it: "active", "blocked" or "banned".
 func (u *User) State() string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
@@ -25,6 +26,8 @@ var (
 type UpdateUserInput struct {
 	Username, Email, Name, Password *string
 	Admin                           *bool
+	// Profile sets the ProfileFields it names ("" clears one).
+	Profile map[string]string
 }
 
 // UpdateUser applies in to user id and returns the user as stored. It fails with a
@@ -56,6 +59,22 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, in UpdateUserInput) 
 	}
 	if in.Admin != nil {
 		u.Admin = *in.Admin
+	}
+	for k, v := range in.Profile {
+		if !slices.Contains(ProfileFields, k) {
+			return nil, &errkind.ValidationError{Field: k, Reason: "is not a profile field"}
+		}
+		if len(v) > 2048 {
+			return nil, &errkind.ValidationError{Field: k, Reason: "is too long (maximum is 2048 characters)"}
+		}
+		if u.Profile == nil {
+			u.Profile = map[string]string{}
+		}
+		if v == "" {
+			delete(u.Profile, k)
+		} else {
+			u.Profile[k] = v
+		}
 	}
 	if in.Password != nil {
 		if err := validatePassword(*in.Password); err != nil {

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -36,13 +37,20 @@ func kindErr(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-const userCols = `id, username, email, name, password_hash, admin, blocked, created_at, banned`
+const userCols = `id, username, email, name, password_hash, admin, blocked, created_at, banned, profile`
 
 func scanUser(row scanner) (*namespace.User, error) {
 	var u namespace.User
 	var created int64
-	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &u.Admin, &u.Blocked, &created, &u.Banned); err != nil {
+	var profile string
+	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &u.Admin, &u.Blocked, &created, &u.Banned, &profile); err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(profile), &u.Profile); err != nil {
+		return nil, fmt.Errorf("user %d profile: %w", u.ID, err)
+	}
+	if len(u.Profile) == 0 {
+		u.Profile = nil
 	}
 	u.CreatedAt = fromUnix(created)
 	return &u, nil
@@ -125,8 +133,12 @@ func (s *NamespaceStore) UpdateUser(ctx context.Context, u *namespace.User) erro
 				return s.classify(err)
 			}
 		}
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE users SET username = ?, email = ?, name = ?, admin = ?, blocked = ?, banned = ? WHERE id = ?`),
-			u.Username, u.Email, u.Name, u.Admin, u.Blocked, u.Banned, u.ID)
+		profile, err := json.Marshal(u.Profile)
+		if err != nil || u.Profile == nil {
+			profile = []byte("{}")
+		}
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE users SET username = ?, email = ?, name = ?, admin = ?, blocked = ?, banned = ?, profile = ? WHERE id = ?`),
+			u.Username, u.Email, u.Name, u.Admin, u.Blocked, u.Banned, string(profile), u.ID)
 		return affectedOne(res, s.classify(err))
 	})
 	return kindErr("update user", s.classify(err))

@@ -90,7 +90,11 @@ def main():
     out["save"] = outcome(lambda: u.save() and None)
     out["saved_name"] = gl.users.get(user.id).name
     out["update_taken_username"] = outcome(lambda: gl.users.update(user.id, {"username": "root", "email": u.email, "name": u.name}))
-    out["update_unsupported"] = outcome(lambda: gl.users.update(user.id, {"bio": "hi", "username": u.username, "email": u.email, "name": u.name}))
+    out["update_unsupported"] = outcome(lambda: gl.users.update(user.id, {"projects_limit": 3, "username": u.username, "email": u.email, "name": u.name}))
+    # As python-gitlab's own functional test: a bio set through save().
+    u.bio = "This is the user bio"
+    u.save()
+    out["bio"] = gl.users.get(user.id).bio
     out["block"] = outcome(lambda: u.block())
     out["block_again"] = outcome(lambda: u.block())
     out["blocked_state"] = gl.users.get(user.id).state

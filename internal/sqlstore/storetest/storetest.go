@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -201,7 +202,7 @@ func testUsers(t *testing.T, s *sqlstore.Stores) {
 		got, err := s.Namespaces.User(ctx(), alice.ID)
 		must(t, err)
 		want := *alice
-		if *got != want {
+		if !reflect.DeepEqual(*got, want) {
 			t.Fatalf("User = %+v, want %+v", *got, want)
 		}
 	})
