@@ -24,11 +24,14 @@ func (h *Handler) adminUser(r *request) (*namespace.User, error) {
 	return h.pathUser(r)
 }
 
-// pathUser resolves {id} to a user; a non-integer id is a 400, as Grape's Integer type.
+// errBadUserID answers a non-integer user id with a 400, as Grape's Integer type.
+var errBadUserID = badRequest("id is invalid")
+
+// pathUser resolves {id} to a user; a non-integer id is errBadUserID.
 func (h *Handler) pathUser(r *request) (*namespace.User, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		return nil, badRequest("id is invalid")
+		return nil, errBadUserID
 	}
 	u, err := h.cfg.Namespaces.User(ctxOf(r), id)
 	if errors.Is(err, errkind.ErrNotFound) {
@@ -175,7 +178,14 @@ func (h *Handler) listUserProjects(w http.ResponseWriter, r *request) error {
 	if err := h.authorize(r, access.Resource{}, access.ViewUsers, "User"); err != nil {
 		return err
 	}
+	// GitLab takes the user's id or username here.
 	u, err := h.pathUser(r)
+	if errors.Is(err, errBadUserID) {
+		u, err = h.cfg.Namespaces.UserByUsername(ctxOf(r), r.PathValue("id"))
+		if errors.Is(err, errkind.ErrNotFound) {
+			err = notFound("User")
+		}
+	}
 	if err != nil {
 		return err
 	}

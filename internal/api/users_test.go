@@ -111,6 +111,7 @@ func TestPythonGitlabUsers(t *testing.T) {
 		{"deleted_get", 404, "User Not Found"},
 		{"deleted_whoami", 401, "401"},
 		{"delete_self", 403, "cannot delete their own account"},
+		{"user_projects_missing", 404, "404 User Not Found"},
 	} {
 		o := step(c.key)
 		got := string(o.Result)

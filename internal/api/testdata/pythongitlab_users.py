@@ -115,6 +115,8 @@ def main():
     group = gl.groups.create({"name": "wonder", "path": "wonder"})
     group.members.create({"user_id": user.id, "access_level": 30})
     out["user_projects"] = [p.path_with_namespace for p in gl.users.get(user.id).projects.list()]
+    out["user_projects_by_username"] = [p["path_with_namespace"] for p in gl.http_get("/users/alice/projects")]
+    out["user_projects_missing"] = outcome(lambda: gl.http_get("/users/nobody-here/projects"))
     out["memberships"] = sorted((m.source_type, m.access_level) for m in gl.users.get(user.id).memberships.list())
     out["memberships_namespace"] = [m.source_id for m in gl.users.get(user.id).memberships.list(type="Namespace")]
     out["alice_memberships"] = outcome(lambda: as_alice.users.get(user.id).memberships.list())
