@@ -175,7 +175,8 @@ func (s *NamespaceStore) DeleteUser(ctx context.Context, id int64) error {
 				args = append(args, g)
 			}
 			var others int
-			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM group_members WHERE role = ? AND user_id <> ? AND group_id IN (`+placeholders(len(ancestry))+`)`), args...).
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM group_members WHERE role = ? AND user_id <> ?
+				AND (expires_at IS NULL OR expires_at > `+s.dialect.nowMicros+`) AND group_id IN (`+placeholders(len(ancestry))+`)`), args...).
 				Scan(&others); err != nil {
 				return err
 			}
@@ -480,13 +481,15 @@ func (s *NamespaceStore) ChangeMember(ctx context.Context, m namespace.Member, d
 		if personal {
 			owners++ // the namespace's owner, who is no member row
 		}
-		query := `SELECT COUNT(*) FROM ` + table + ` WHERE ` + col + ` = ? AND role = ? AND user_id <> ?`
+		// An expired membership is no owner (the database's clock: no caller's now reaches here).
+		active := ` AND (expires_at IS NULL OR expires_at > ` + s.dialect.nowMicros + `)`
+		query := `SELECT COUNT(*) FROM ` + table + ` WHERE ` + col + ` = ? AND role = ? AND user_id <> ?` + active
 		args := []any{source, int(namespace.Owner), m.UserID}
 		if m.ProjectID != 0 && len(ancestry) > 0 {
-			query = `SELECT (` + query + `) + (SELECT COUNT(*) FROM group_members WHERE role = ? AND group_id IN (` + placeholders(len(ancestry)) + `))`
+			query = `SELECT (` + query + `) + (SELECT COUNT(*) FROM group_members WHERE role = ?` + active + ` AND group_id IN (` + placeholders(len(ancestry)) + `))`
 			args = append(args, int(namespace.Owner))
 		} else if m.GroupID != 0 && len(ancestry) > 1 {
-			query = `SELECT (` + query + `) + (SELECT COUNT(*) FROM group_members WHERE role = ? AND group_id IN (` + placeholders(len(ancestry)-1) + `))`
+			query = `SELECT (` + query + `) + (SELECT COUNT(*) FROM group_members WHERE role = ?` + active + ` AND group_id IN (` + placeholders(len(ancestry)-1) + `))`
 			args = append(args, int(namespace.Owner))
 			ancestry = ancestry[:len(ancestry)-1] // the group's own row is counted above
 		} else {

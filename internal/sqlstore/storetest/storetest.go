@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.Stores) {
 	t.Run("user_administration", func(t *testing.T) { testUserAdministration(t, migrated(t)) })
 	t.Run("variables", func(t *testing.T) { testVariables(t, migrated(t)) })
 	t.Run("member_expiry", func(t *testing.T) { testMemberExpiry(t, migrated(t)) })
+	t.Run("expired_owners", func(t *testing.T) { testExpiredOwners(t, migrated(t)) })
 	t.Run("audit_events", func(t *testing.T) { testAuditEvents(t, migrated(t)) })
 	t.Run("deploy_token_usage", func(t *testing.T) { testDeployTokenUsage(t, migrated(t)) })
 	t.Run("external_authorization", func(t *testing.T) { testExternalAuthorization(t, migrated(t)) })

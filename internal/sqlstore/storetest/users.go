@@ -220,3 +220,24 @@ func testMemberExpiry(t *testing.T, s *sqlstore.Stores) {
 		t.Errorf("a change without an expiry clears it: %+v", members[0])
 	}
 }
+
+// testExpiredOwners checks that an expired owner is no owner for the last-owner count and the
+// sole-owner check of a user's removal.
+func testExpiredOwners(t *testing.T, s *sqlstore.Stores) {
+	g := mustGroup(t, s, "lapsed", 0)
+	owner, gone := mustUser(t, s, "real"), mustUser(t, s, "gone")
+	past := time.Now().Add(-48 * time.Hour)
+	must(t, s.Namespaces.AddMember(ctx(), namespace.Member{UserID: owner.ID, GroupID: g.ID, Role: namespace.Owner, CreatedAt: t0}))
+	must(t, s.Namespaces.AddMember(ctx(), namespace.Member{UserID: gone.ID, GroupID: g.ID, Role: namespace.Owner, CreatedAt: t0, ExpiresAt: &past}))
+	n := -1
+	errAsked := errors.New("asked")
+	_, err := s.Namespaces.ChangeMember(ctx(), namespace.Member{UserID: owner.ID, GroupID: g.ID, Role: namespace.Developer},
+		func(_ namespace.Member, others int) error { n = others; return errAsked })
+	wantErr(t, err, errAsked)
+	if n != 0 {
+		t.Errorf("%d other owners counted, want 0 (the other one's membership expired)", n)
+	}
+	if err := s.Namespaces.DeleteUser(ctx(), owner.ID); !errors.Is(err, namespace.ErrSoleOwner) {
+		t.Errorf("DeleteUser = %v, want ErrSoleOwner (the other owner expired)", err)
+	}
+}
