@@ -103,6 +103,11 @@ const (
 	// visibility (GitLab's remove_project, change_namespace, rename_project,
 	// change_visibility_level, admin_group): owners only; a maintainer may not.
 	OwnNamespace Action = "own_namespace"
+	// ViewCIVariables reads a project's (maintainer+) or group's (owner) CI/CD variables, values
+	// included; AdministerCIVariables creates, changes and deletes them (GitLab's
+	// admin_cicd_variables: the same roles, and the api scope).
+	ViewCIVariables       Action = "view_cicd_variables"
+	AdministerCIVariables Action = "admin_cicd_variables"
 	// ViewUsers lists and reads users' public profiles (the instance's): any signed-in user, with
 	// a personal access token of any scope (docs/design.md §1.2).
 	ViewUsers Action = "view_users"
@@ -113,7 +118,7 @@ var actions = []Action{ReadRepository, WriteRepository, PullImage, PushImage, De
 	WritePackage, DeletePackage, ProxyPull, ProxyPush, ProxyDelete, ViewNamespace, ListDeployTokens,
 	ManageDeployTokens, ManageMembers, CreateInNamespace, AdministerInstance, ReadCIVariables,
 	ReadAuditEvents, AdministerDependencyProxy, EditNamespace, OwnNamespace, ViewUsers, ReadOwnAuditEvents,
-	ReadCode, ReadRepositoryFiles}
+	ReadCode, ReadRepositoryFiles, ViewCIVariables, AdministerCIVariables}
 
 // Actions returns every action, in declaration order, so tests can range over all of them and a
 // new action is covered without being named again. The slice is the caller's.
@@ -398,6 +403,8 @@ var personalScopeFor = map[Action][]token.Scope{
 	AdministerDependencyProxy: {token.API},
 	EditNamespace:             {token.API},
 	OwnNamespace:              {token.API},
+	ViewCIVariables:           {token.API, token.ReadAPI},
+	AdministerCIVariables:     {token.API},
 	ViewUsers:                 token.PersonalScopes,
 }
 
@@ -422,6 +429,9 @@ var projectRoleFor = map[Action]namespace.Role{
 	OwnNamespace:       namespace.Owner,
 
 	ReadRepositoryFiles: namespace.Reporter,
+
+	ViewCIVariables:       namespace.Maintainer,
+	AdministerCIVariables: namespace.Maintainer,
 }
 
 // groupRoleFor is the least group role each action needs.
@@ -440,6 +450,8 @@ var groupRoleFor = map[Action]namespace.Role{
 	AdministerDependencyProxy: namespace.Owner,
 	EditNamespace:             namespace.Owner,
 	OwnNamespace:              namespace.Owner,
+	ViewCIVariables:           namespace.Owner,
+	AdministerCIVariables:     namespace.Owner,
 }
 
 // signedInActions are the instance's actions every signed-in user may do (the others on the

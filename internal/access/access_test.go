@@ -672,3 +672,46 @@ func TestExternalDeployTokenReasons(t *testing.T) {
 		}
 	}
 }
+
+// TestHumansCIVariables: project CI/CD variables are maintainers', group variables owners' (as
+// GitLab's admin_cicd_variables); changing them needs the api scope, reading api or read_api.
+func TestHumansCIVariables(t *testing.T) {
+	ctx := context.Background()
+	az := access.New(humanRoles(), func() time.Time { return noon }, access.Options{})
+	P := access.Resource{Project: child}
+	G := access.Resource{Group: team}
+	cases := []struct {
+		name   string
+		p      access.Principal
+		res    access.Resource
+		action access.Action
+		allow  bool
+		denial access.Denial
+	}{
+		{"ok/project maintainer reads", user(maintainer), P, access.ViewCIVariables, true, access.Allowed},
+		{"ok/project maintainer changes", user(maintainer), P, access.AdministerCIVariables, true, access.Allowed},
+		{"ok/group owner changes the project's", user(owner), P, access.AdministerCIVariables, true, access.Allowed},
+		{"fail/developer cannot read project variables", user(developer), P, access.ViewCIVariables, false, access.Forbidden},
+		{"fail/reporter cannot change project variables", user(reporter), P, access.AdministerCIVariables, false, access.Forbidden},
+		{"fail/outsider learns nothing", user(outsider), P, access.ViewCIVariables, false, access.NotFound},
+		{"ok/group owner reads", user(owner), G, access.ViewCIVariables, true, access.Allowed},
+		{"ok/group owner changes", user(owner), G, access.AdministerCIVariables, true, access.Allowed},
+		{"fail/group maintainer cannot read group variables", user(maintainer), G, access.ViewCIVariables, false, access.Forbidden},
+		{"fail/group maintainer cannot change group variables", user(maintainer), G, access.AdministerCIVariables, false, access.Forbidden},
+		{"ok/admin changes", user(admin), G, access.AdministerCIVariables, true, access.Allowed},
+		{"ok/read_api PAT reads", withPAT(maintainer, nil, false, token.ReadAPI), P, access.ViewCIVariables, true, access.Allowed},
+		{"fail/read_api PAT cannot change", withPAT(maintainer, nil, false, token.ReadAPI), P, access.AdministerCIVariables, false, access.Forbidden},
+		{"fail/deploy token cannot read", deployPrincipal(token.Owner{ProjectID: child.ID}, token.DeployScopes...), P, access.ViewCIVariables, false, access.Forbidden},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := az.Authorize(ctx, tc.p, tc.res, tc.action)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Allow() != tc.allow || d.Denial != tc.denial {
+				t.Fatalf("Authorize = %+v, want allow=%v denial=%d", d, tc.allow, tc.denial)
+			}
+		})
+	}
+}

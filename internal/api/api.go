@@ -54,6 +54,8 @@ type Config struct {
 	// repository.go), running GitBin (gitexec.DefaultBinary when empty).
 	Repos  RepositoryDirs
 	GitBin string
+	// Variables serves projects' and groups' CI/CD variables (variables.go).
+	Variables *token.VariableService
 }
 
 // Handler serves /api/v4/. Create it with New.
@@ -97,6 +99,7 @@ var (
 	withDependencyProxy       = func(c Config) bool { return c.DependencyProxy != nil }
 	withExpiryJob             = func(c Config) bool { return c.ExpiryJob != nil }
 	withPackages              = func(c Config) bool { return c.Packages != nil }
+	withVariables             = func(c Config) bool { return c.Variables != nil }
 )
 
 // routeTable is every API route (docs/architecture.md §3.3).
@@ -108,6 +111,25 @@ var routeTable = []route{
 	{"GET", "/api/v4/users/{id}", gate.Decide(access.ViewUsers), (*Handler).getUser, nil},
 	{"POST", "/api/v4/users/{id}/personal_access_tokens", gate.Decide(access.AdministerInstance), (*Handler).createPersonalToken, nil},
 	{"GET", "/api/v4/personal_access_tokens/self", gate.SignedIn("the requester's own token"), (*Handler).personalTokenSelf, nil},
+	// Users and tokens (users.go, personal_tokens.go).
+	{"PUT", "/api/v4/users/{id}", gate.Decide(access.AdministerInstance), (*Handler).updateUser, nil},
+	{"DELETE", "/api/v4/users/{id}", gate.Decide(access.AdministerInstance), (*Handler).deleteUser, nil},
+	{"POST", "/api/v4/users/{id}/block", gate.Decide(access.AdministerInstance), changeUserState(namespace.BlockUser), nil},
+	{"POST", "/api/v4/users/{id}/unblock", gate.Decide(access.AdministerInstance), changeUserState(namespace.UnblockUser), nil},
+	{"POST", "/api/v4/users/{id}/ban", gate.Decide(access.AdministerInstance), changeUserState(namespace.BanUser), nil},
+	{"POST", "/api/v4/users/{id}/unban", gate.Decide(access.AdministerInstance), changeUserState(namespace.UnbanUser), nil},
+	{"GET", "/api/v4/users/{id}/projects", gate.Decide(access.ViewUsers).Filtered(access.ViewNamespace), (*Handler).listUserProjects, nil},
+	{"GET", "/api/v4/users/{id}/memberships", gate.Decide(access.AdministerInstance), (*Handler).listUserMemberships, nil},
+	{"GET", "/api/v4/users/{id}/impersonation_tokens", gate.Decide(access.AdministerInstance), (*Handler).listImpersonationTokens, nil},
+	{"POST", "/api/v4/users/{id}/impersonation_tokens", gate.Decide(access.AdministerInstance), (*Handler).createImpersonationToken, nil},
+	{"GET", "/api/v4/users/{id}/impersonation_tokens/{token_id}", gate.Decide(access.AdministerInstance), (*Handler).getImpersonationToken, nil},
+	{"DELETE", "/api/v4/users/{id}/impersonation_tokens/{token_id}", gate.Decide(access.AdministerInstance), (*Handler).revokeImpersonationToken, nil},
+	{"GET", "/api/v4/personal_access_tokens", gate.SignedIn("the requester's own tokens (an administrator's: anyone's); decided in the handler"), (*Handler).listPersonalTokens, nil},
+	{"GET", "/api/v4/personal_access_tokens/{token_id}", gate.SignedIn("the requester's own token (an administrator's: anyone's); decided in the handler"), (*Handler).getPersonalToken, nil},
+	{"DELETE", "/api/v4/personal_access_tokens/self", gate.SignedIn("revokes the token the request authenticates with"), (*Handler).revokePersonalTokenSelf, nil},
+	{"DELETE", "/api/v4/personal_access_tokens/{token_id}", gate.SignedIn("the requester's own token (an administrator's: anyone's); decided in the handler"), (*Handler).revokePersonalToken, nil},
+	{"POST", "/api/v4/personal_access_tokens/self/rotate", gate.SignedIn("rotates the token the request authenticates with"), (*Handler).rotatePersonalTokenSelf, nil},
+	{"POST", "/api/v4/personal_access_tokens/{token_id}/rotate", gate.SignedIn("the requester's own token (an administrator's: anyone's); decided in the handler"), (*Handler).rotatePersonalToken, nil},
 
 	{"GET", "/api/v4/groups", gate.SignedIn("a listing of what the requester may view").Filtered(access.ViewNamespace), (*Handler).listGroups, nil},
 	{"POST", "/api/v4/groups", gate.SignedIn("a top-level group needs the api scope and is owned by its creator; a subgroup (parent_id) decides create_in_namespace on its parent"), (*Handler).createGroup, nil},
@@ -147,6 +169,24 @@ var routeTable = []route{
 	{"GET", "/api/v4/projects/{id}/members/{user_id}", gate.Decide(access.ViewNamespace), (*Handler).getMember, nil},
 	{"PUT", "/api/v4/projects/{id}/members/{user_id}", gate.Decide(access.ManageMembers), (*Handler).updateMember, nil},
 	{"DELETE", "/api/v4/projects/{id}/members/{user_id}", gate.Decide(access.ManageMembers), (*Handler).removeMember, nil},
+
+	// CI/CD variables (variables.go).
+	{"GET", "/api/v4/projects/{id}/variables", gate.Decide(access.ViewCIVariables), (*Handler).listVariables, withVariables},
+	{"POST", "/api/v4/projects/{id}/variables", gate.Decide(access.AdministerCIVariables), (*Handler).createVariable, withVariables},
+	{"GET", "/api/v4/projects/{id}/variables/{key}", gate.Decide(access.ViewCIVariables), (*Handler).getVariable, withVariables},
+	{"PUT", "/api/v4/projects/{id}/variables/{key}", gate.Decide(access.AdministerCIVariables), (*Handler).updateVariable, withVariables},
+	{"DELETE", "/api/v4/projects/{id}/variables/{key}", gate.Decide(access.AdministerCIVariables), (*Handler).deleteVariable, withVariables},
+	{"GET", "/api/v4/groups/{id}/variables", gate.Decide(access.ViewCIVariables), (*Handler).listVariables, withVariables},
+	{"POST", "/api/v4/groups/{id}/variables", gate.Decide(access.AdministerCIVariables), (*Handler).createVariable, withVariables},
+	{"GET", "/api/v4/groups/{id}/variables/{key}", gate.Decide(access.ViewCIVariables), (*Handler).getVariable, withVariables},
+	{"PUT", "/api/v4/groups/{id}/variables/{key}", gate.Decide(access.AdministerCIVariables), (*Handler).updateVariable, withVariables},
+	{"DELETE", "/api/v4/groups/{id}/variables/{key}", gate.Decide(access.AdministerCIVariables), (*Handler).deleteVariable, withVariables},
+
+	// Inherited members (members_all.go).
+	{"GET", "/api/v4/groups/{id}/members/all", gate.Decide(access.ViewNamespace), (*Handler).listAllMembers, nil},
+	{"GET", "/api/v4/groups/{id}/members/all/{user_id}", gate.Decide(access.ViewNamespace), (*Handler).getAllMember, nil},
+	{"GET", "/api/v4/projects/{id}/members/all", gate.Decide(access.ViewNamespace), (*Handler).listAllMembers, nil},
+	{"GET", "/api/v4/projects/{id}/members/all/{user_id}", gate.Decide(access.ViewNamespace), (*Handler).getAllMember, nil},
 
 	{"GET", "/api/v4/projects/{id}/ci/variables/predefined", gate.Decide(access.ReadCIVariables), (*Handler).listCIVariables, nil},
 

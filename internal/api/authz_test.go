@@ -77,6 +77,7 @@ func TestDeployTokenRefusedOnEveryRoute(t *testing.T) {
 			path = strings.Replace(path, "{group_id}", strconv.FormatInt(f.OtherGroupID, 10), 1)
 			path = strings.Replace(path, "{package_file_id}", "1", 1)
 			path = strings.NewReplacer("{event_id}", "1", "{branch}", "main", "{tag_name}", "v1", "{file_path}", "README.md").Replace(path)
+			path = strings.Replace(path, "{key}", "SOME_KEY", 1)
 			if strings.Contains(path, "{") {
 				t.Fatalf("route %s has a wildcard this test does not fill", route)
 			}

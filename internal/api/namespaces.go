@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
@@ -29,15 +30,12 @@ type userJSON struct {
 	CreatedAt string  `json:"created_at"`
 	AvatarURL *string `json:"avatar_url"`
 	WebURL    string  `json:"web_url"`
+	userProfileJSON
 }
 
 func (h *Handler) userView(r *request, u *namespace.User) userJSON {
-	state := "active"
-	if u.Blocked {
-		state = "blocked"
-	}
-	j := userJSON{ID: u.ID, Username: u.Username, Name: u.Name, State: state, CreatedAt: isoTime(u.CreatedAt),
-		WebURL: h.webURL(r, u.Username)}
+	j := userJSON{ID: u.ID, Username: u.Username, Name: u.Name, State: u.State(), CreatedAt: isoTime(u.CreatedAt),
+		WebURL: h.webURL(r, u.Username), userProfileJSON: profileView(u)}
 	me := r.principal.User
 	if me != nil && (me.Admin || me.ID == u.ID) {
 		j.Email = u.Email
@@ -102,6 +100,11 @@ func (h *Handler) createUser(w http.ResponseWriter, r *request) error {
 		Admin: boolParam(r, "admin")})
 	if err != nil {
 		return err
+	}
+	if profile := profileParams(r); len(profile) > 0 {
+		if u, err = h.cfg.Namespaces.UpdateUser(ctxOf(r), u.ID, namespace.UpdateUserInput{Profile: profile}); err != nil {
+			return err
+		}
 	}
 	httpx.WriteJSON(w, http.StatusCreated, h.userView(r, u))
 	return nil
@@ -488,6 +491,8 @@ type memberJSON struct {
 	State       string `json:"state"`
 	AccessLevel int    `json:"access_level"`
 	CreatedAt   string `json:"created_at"`
+	// ExpiresAt is the date the membership ends (YYYY-MM-DD, as GitLab writes it), or null.
+	ExpiresAt *string `json:"expires_at"`
 }
 
 func (h *Handler) membersView(r *request, members []namespace.Member) ([]memberJSON, error) {
@@ -498,8 +503,13 @@ func (h *Handler) membersView(r *request, members []namespace.Member) ([]memberJ
 			return nil, err
 		}
 		v := h.userView(r, u)
-		out = append(out, memberJSON{ID: u.ID, Username: u.Username, Name: u.Name, State: v.State,
-			AccessLevel: int(m.Role), CreatedAt: isoTime(m.CreatedAt)})
+		j := memberJSON{ID: u.ID, Username: u.Username, Name: u.Name, State: v.State,
+			AccessLevel: int(m.Role), CreatedAt: isoTime(m.CreatedAt)}
+		if m.ExpiresAt != nil {
+			d := m.ExpiresAt.Format(time.DateOnly)
+			j.ExpiresAt = &d
+		}
+		out = append(out, j)
 	}
 	return out, nil
 }
@@ -567,6 +577,18 @@ func accessLevel(r *request, m *namespace.Member) error {
 	return nil
 }
 
+// memberExpiry reads the optional expires_at (YYYY-MM-DD; empty clears it) into m.ExpiresAt and
+// reports whether the request carried it.
+func memberExpiry(r *request, m *namespace.Member) (bool, error) {
+	v, ok := r.params["expires_at"]
+	if !ok {
+		return false, nil
+	}
+	d, err := token.ParseExpiryDate(v[0])
+	m.ExpiresAt = d
+	return true, err
+}
+
 func (h *Handler) addMember(w http.ResponseWriter, r *request, m namespace.Member) error {
 	var err error
 	if m.UserID, err = intParam(r, "user_id"); err != nil {
@@ -576,6 +598,9 @@ func (h *Handler) addMember(w http.ResponseWriter, r *request, m namespace.Membe
 		return badRequest("user_id is missing")
 	}
 	if err := accessLevel(r, &m); err != nil {
+		return err
+	}
+	if _, err := memberExpiry(r, &m); err != nil {
 		return err
 	}
 	// POST never changes an existing membership, as in GitLab: that is PUT's, under its rules.
@@ -625,7 +650,7 @@ func (h *Handler) member(r *request, act access.Action) (namespace.Member, error
 	}
 	id, err := strconv.ParseInt(r.PathValue("user_id"), 10, 64)
 	if err != nil {
-		return m, notFound("Member")
+		return m, badRequest("user_id is invalid") // Grape's Integer type, as GitLab
 	}
 	m.UserID = id
 	return m, nil
@@ -646,6 +671,20 @@ func (h *Handler) updateMember(w http.ResponseWriter, r *request) error {
 	}
 	if err := accessLevel(r, &m); err != nil {
 		return err
+	}
+	given, err := memberExpiry(r, &m)
+	if err != nil {
+		return err
+	}
+	if !given {
+		// A change that names no expires_at keeps the membership's, as GitLab's.
+		members, err := h.cfg.Namespaces.ListMembers(ctxOf(r), m.GroupID, m.ProjectID)
+		if err != nil {
+			return err
+		}
+		if i := slices.IndexFunc(members, func(x namespace.Member) bool { return x.UserID == m.UserID }); i >= 0 {
+			m.ExpiresAt = members[i].ExpiresAt
+		}
 	}
 	_, err = h.cfg.Namespaces.UpdateMember(ctxOf(r), actor(r), m)
 	if errors.Is(err, errkind.ErrNotFound) {

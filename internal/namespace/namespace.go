@@ -75,12 +75,32 @@ type User struct {
 	Name         string
 	PasswordHash string
 	Admin        bool
-	Blocked      bool
+	// Blocked users cannot authenticate. A banned user is blocked too (GitLab's "banned" state).
+	Blocked bool
+	Banned  bool
 	// NamespaceID is the id of the user's personal namespace: drawn from the groups' ids, so it
 	// never equals a group's id (GitLab's namespaces), and it is what a project in the personal
 	// namespace shows as namespace.id.
 	NamespaceID int64
 	CreatedAt   time.Time
+	// Profile holds the free-text fields of ProfileFields that are set.
+	Profile map[string]string
+}
+
+// ProfileFields are GitLab's free-text profile attributes of a user that Gatehouse keeps and
+// shows, deciding nothing with them.
+var ProfileFields = []string{"bio", "location", "organization", "job_title", "pronouns", "website_url",
+	"public_email", "skype", "linkedin", "twitter", "discord"}
+
+// State is the user's state as GitLab names it: "active", "blocked" or "banned".
+func (u *User) State() string {
+	switch {
+	case u.Banned:
+		return "banned"
+	case u.Blocked:
+		return "blocked"
+	}
+	return "active"
 }
 
 // Group is a namespace, nested to any depth.
@@ -150,7 +170,12 @@ type Member struct {
 	ProjectID int64
 	Role      Role
 	CreatedAt time.Time
+	// ExpiresAt, when set, ends the membership at 00:00 UTC on that date (GitLab's expires_at).
+	ExpiresAt *time.Time
 }
+
+// Active reports whether the membership still grants its role at now.
+func (m Member) Active(now time.Time) bool { return m.ExpiresAt == nil || now.Before(*m.ExpiresAt) }
 
 var pathRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$`)
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/mail"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +30,16 @@ type Store interface {
 	ListUsers(ctx context.Context) ([]*User, error)
 	// SetUserPassword replaces a user's password hash.
 	SetUserPassword(ctx context.Context, id int64, hash string) error
+	// UpdateUser stores u's username, email, name, admin, blocked and banned; when the username
+	// changes, its top-level path moves with it. errkind.ErrConflict for a username or email
+	// another account holds, errkind.ErrNotFound for a missing user.
+	UpdateUser(ctx context.Context, u *User) error
+	// DeleteUser removes a user with their memberships and personal access tokens, in one
+	// transaction; ErrUserHasProjects while projects live in their namespace, ErrSoleOwner while
+	// they are the only owner of a group, errkind.ErrNotFound for a missing user.
+	DeleteUser(ctx context.Context, id int64) error
+	// UserMemberships returns every direct membership of a user, groups first.
+	UserMemberships(ctx context.Context, userID int64) ([]Member, error)
 
 	// CreateGroup inserts g under g.ParentID, assigning ID, FullPath and Ancestry; errkind.ErrConflict
 	// when any user, group or project holds the full path (case-insensitively, enforced by the
@@ -89,8 +99,9 @@ type Store interface {
 	// ListMembers returns the direct members of a group (groupID) or a project (projectID).
 	ListMembers(ctx context.Context, groupID, projectID int64) ([]Member, error)
 	// MemberRoles returns the user's direct roles on the project (if projectID != 0) and on each
-	// of groupIDs, and the roles groupIDs' shares not expired at now give them.
-	MemberRoles(ctx context.Context, userID, projectID int64, groupIDs []int64, now time.Time) ([]Role, error)
+	// of groupIDs, and the roles groupIDs' shares give them, leaving out memberships and shares
+	// expired at at.
+	MemberRoles(ctx context.Context, userID, projectID int64, groupIDs []int64, at time.Time) ([]Role, error)
 
 	// ShareGroup stores a share; errkind.ErrConflict when the group is already shared with that
 	// group, errkind.ErrNotFound for a missing group.
@@ -142,8 +153,8 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*User, er
 	if err := validateTopLevelPath("username", in.Username); err != nil {
 		return nil, err
 	}
-	if _, err := mail.ParseAddress(in.Email); err != nil || strings.ContainsAny(in.Email, " <>") {
-		return nil, &errkind.ValidationError{Field: "email", Reason: "is invalid"}
+	if err := validateEmail(in.Email); err != nil {
+		return nil, err
 	}
 	if strings.TrimSpace(in.Name) == "" {
 		return nil, &errkind.ValidationError{Field: "name", Reason: "is missing"}
@@ -458,6 +469,9 @@ func (s *Service) AddMember(ctx context.Context, by Actor, m Member) error {
 	if !m.Role.Valid() {
 		return &errkind.ValidationError{Field: "access_level", Reason: "is not a valid access level"}
 	}
+	if err := s.checkExpiry(m); err != nil {
+		return err
+	}
 	if _, err := s.store.User(ctx, m.UserID); err != nil {
 		if errors.Is(err, errkind.ErrNotFound) {
 			return &errkind.ValidationError{Field: "user_id", Reason: "does not exist"}
@@ -483,12 +497,27 @@ func (s *Service) UpdateMember(ctx context.Context, by Actor, m Member) (Member,
 	if !m.Role.Valid() {
 		return Member{}, &errkind.ValidationError{Field: "access_level", Reason: "is not a valid access level"}
 	}
+	if err := s.checkExpiry(m); err != nil {
+		return Member{}, err
+	}
 	old, err := s.changeMember(ctx, by, m)
 	if err != nil {
 		return Member{}, err
 	}
 	old.Role = m.Role
 	return old, nil
+}
+
+// checkExpiry refuses an expiry date before today (UTC), with GitLab's message.
+func (s *Service) checkExpiry(m Member) error {
+	if m.ExpiresAt == nil {
+		return nil
+	}
+	now := s.now().UTC()
+	if m.ExpiresAt.Before(time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)) {
+		return &errkind.ValidationError{Field: "expires_at", Reason: "cannot be a date in the past"}
+	}
+	return nil
 }
 
 // RemoveMember removes a direct member of m's group or project (m.Role is ignored): only an owner
@@ -511,9 +540,17 @@ func (s *Service) changeMember(ctx context.Context, by Actor, m Member) (Member,
 	})
 }
 
-// ListMembers returns the direct members of a group or project.
+// ListMembers returns the direct members of a group or project whose membership has not
+// expired (GitLab removes expired members).
 func (s *Service) ListMembers(ctx context.Context, groupID, projectID int64) ([]Member, error) {
-	return s.store.ListMembers(ctx, groupID, projectID)
+	list, err := s.store.ListMembers(ctx, groupID, projectID)
+	return s.active(list), err
+}
+
+// active drops the expired memberships of list.
+func (s *Service) active(list []Member) []Member {
+	now := s.now()
+	return slices.DeleteFunc(list, func(m Member) bool { return !m.Active(now) })
 }
 
 // ProjectRole returns the user's highest role on p, direct or inherited from its groups.

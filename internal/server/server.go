@@ -82,8 +82,10 @@ type Server struct {
 	// Usage records deploy-token uses in the background; Flush stores what it has counted.
 	Usage    *token.UsageWriter
 	Personal *token.PersonalService
-	Audit    *audit.Log
-	Auth     *authn.Authenticator
+	// Variables keeps projects' and groups' CI/CD variables.
+	Variables *token.VariableService
+	Audit     *audit.Log
+	Auth      *authn.Authenticator
 	// Gate is the one audited authorization decision every protocol asks (docs/architecture.md §3.3).
 	Gate   *gate.Gate
 	Repos  *git.Repos
@@ -220,6 +222,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	s.Deploy.SealCITokens(token.NewSealer(key, "gatehouse/ci-deploy-token/v1"))
 	s.Usage = token.NewUsageWriter(observedUsage{store.Tokens, s.Metrics}, opts.Now)
 	s.Personal = token.NewPersonalService(store.Tokens, digester, opts.Now)
+	s.Variables = token.NewVariableService(store.Variables, token.NewSealer(key, "gatehouse/ci-variable/v1"), opts.Now)
 	s.Audit = audit.NewLog(store.Audit, opts.Now).Named(auditNames{s.Namespaces})
 	// External authorization: settings in the database; the configuration flag forces it on.
 	s.ExternalAuthorization = extauthz.New(store.Settings, extauthz.Options{Forced: cfg.ExternalAuthorization, Now: opts.Now, Log: log, Bus: s.Bus})
@@ -481,7 +484,7 @@ func (s *Server) routes() http.Handler {
 		Audit: s.Audit, Log: s.Log, Version: Version, Revision: Revision, ExternalURL: s.Config.ExternalURL,
 		Repos: s.Repos, GitBin: s.Config.GitBinary,
 		DependencyProxy: s.proxySettings, ExternalAuthorization: s.ExternalAuthorization,
-		ExpiryJob: expiryJob{s}, Packages: s.Packages})
+		ExpiryJob: expiryJob{s}, Packages: s.Packages, Variables: s.Variables})
 	gitHandler := git.New(git.Config{Repos: s.Repos, Projects: s.Namespaces, Auth: s.Auth, Gate: s.Gate, Log: s.Log, Realm: "Gatehouse"})
 	mux.Handle("/api/v4/", apiHandler)
 	projects := jwtauth.NewProjectCache(s.Store.Namespaces, s.Tokens.Now)

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -37,13 +38,20 @@ func kindErr(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-const userCols = `id, username, email, name, password_hash, admin, blocked, created_at, COALESCE(namespace_id, 0)`
+const userCols = `id, username, email, name, password_hash, admin, blocked, created_at, COALESCE(namespace_id, 0), banned, profile`
 
 func scanUser(row scanner) (*namespace.User, error) {
 	var u namespace.User
 	var created int64
-	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &u.Admin, &u.Blocked, &created, &u.NamespaceID); err != nil {
+	var profile string
+	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &u.Admin, &u.Blocked, &created, &u.NamespaceID, &u.Banned, &profile); err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(profile), &u.Profile); err != nil {
+		return nil, fmt.Errorf("user %d profile: %w", u.ID, err)
+	}
+	if len(u.Profile) == 0 {
+		u.Profile = nil
 	}
 	u.CreatedAt = fromUnix(created)
 	return &u, nil
@@ -134,6 +142,108 @@ func (s *NamespaceStore) ListUsers(ctx context.Context) ([]*namespace.User, erro
 func (s *NamespaceStore) SetUserPassword(ctx context.Context, id int64, hash string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE users SET password_hash = ? WHERE id = ?`), hash, id)
 	return kindErr("set password", affectedOne(res, err))
+}
+
+// UpdateUser implements namespace.Store. A changed username moves the user's route in the same
+// transaction, so the unique index on routes refuses a path a group holds.
+func (s *NamespaceStore) UpdateUser(ctx context.Context, u *namespace.User) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var old string
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT username FROM users WHERE id = ?`), u.ID).Scan(&old); err != nil {
+			return err
+		}
+		if old != u.Username {
+			if err := s.usernameFree(ctx, tx, `SELECT EXISTS (SELECT 1 FROM deploy_tokens WHERE lower(username) = lower(?))`, u.Username); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE routes SET path = ? WHERE source_type = ? AND source_id = ?`), u.Username, routeUser, u.ID); err != nil {
+				return s.classify(err)
+			}
+		}
+		profile, err := json.Marshal(u.Profile)
+		if err != nil || u.Profile == nil {
+			profile = []byte("{}")
+		}
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE users SET username = ?, email = ?, name = ?, admin = ?, blocked = ?, banned = ?, profile = ? WHERE id = ?`),
+			u.Username, u.Email, u.Name, u.Admin, u.Blocked, u.Banned, string(profile), u.ID)
+		return affectedOne(res, s.classify(err))
+	})
+	return kindErr("update user", s.classify(err))
+}
+
+// DeleteUser implements namespace.Store.
+func (s *NamespaceStore) DeleteUser(ctx context.Context, id int64) error {
+	var refused error
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var exists, projects bool
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT EXISTS (SELECT 1 FROM users WHERE id = ?), EXISTS (SELECT 1 FROM projects WHERE owner_user_id = ?)`), id, id).
+			Scan(&exists, &projects); err != nil {
+			return err
+		}
+		switch {
+		case !exists:
+			return errNoRows
+		case projects:
+			refused = namespace.ErrUserHasProjects
+			return refused
+		}
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT g.ancestry FROM group_members m JOIN namespace_groups g ON g.id = m.group_id WHERE m.user_id = ? AND m.role = ?`), id, int(namespace.Owner))
+		owned, err := collect(rows, err, func(r scanner) (string, error) {
+			var a string
+			return a, r.Scan(&a)
+		})
+		if err != nil {
+			return err
+		}
+		for _, a := range owned {
+			ancestry := decodeIDs(a)
+			args := []any{int(namespace.Owner), id}
+			for _, g := range ancestry {
+				args = append(args, g)
+			}
+			var others int
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM group_members WHERE role = ? AND user_id <> ?
+				AND (expires_at IS NULL OR expires_at > `+s.dialect.nowMicros+`) AND group_id IN (`+placeholders(len(ancestry))+`)`), args...).
+				Scan(&others); err != nil {
+				return err
+			}
+			if others == 0 {
+				refused = namespace.ErrSoleOwner
+				return refused
+			}
+		}
+		for _, stmt := range []string{`DELETE FROM group_members WHERE user_id = ?`, `DELETE FROM project_members WHERE user_id = ?`,
+			`DELETE FROM personal_tokens WHERE user_id = ?`, `DELETE FROM web_sessions WHERE user_id = ?`} {
+			if _, err := tx.ExecContext(ctx, s.q(stmt), id); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM routes WHERE source_type = ? AND source_id = ?`), routeUser, id); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM users WHERE id = ?`), id)
+		return affectedOne(res, err)
+	})
+	if refused != nil {
+		return refused
+	}
+	return kindErr("delete user", s.classify(err))
+}
+
+// UserMemberships implements namespace.Store.
+func (s *NamespaceStore) UserMemberships(ctx context.Context, userID int64) ([]namespace.Member, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT group_id, 0, role, created_at, expires_at FROM group_members WHERE user_id = ?
+		UNION ALL SELECT 0, project_id, role, created_at, expires_at FROM project_members WHERE user_id = ? ORDER BY 2, 1`), userID, userID)
+	list, err := collect(rows, err, func(r scanner) (namespace.Member, error) {
+		m := namespace.Member{UserID: userID}
+		var role int
+		var created int64
+		var expires sql.NullInt64
+		err := r.Scan(&m.GroupID, &m.ProjectID, &role, &created, &expires)
+		m.Role, m.CreatedAt, m.ExpiresAt = namespace.Role(role), fromUnix(created), timePtr(expires)
+		return m, err
+	})
+	return list, kindErr("user memberships", err)
 }
 
 func affectedOne(res sql.Result, err error) error {
@@ -546,11 +656,11 @@ func (s *NamespaceStore) ListProjects(ctx context.Context) ([]*namespace.Project
 func (s *NamespaceStore) AddMember(ctx context.Context, m namespace.Member) error {
 	var err error
 	if m.GroupID != 0 {
-		_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO group_members (group_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`),
-			m.GroupID, m.UserID, int(m.Role), unixTime(m.CreatedAt))
+		_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO group_members (group_id, user_id, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`),
+			m.GroupID, m.UserID, int(m.Role), unixTime(m.CreatedAt), nullTime(m.ExpiresAt))
 	} else {
-		_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO project_members (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`),
-			m.ProjectID, m.UserID, int(m.Role), unixTime(m.CreatedAt))
+		_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO project_members (project_id, user_id, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`),
+			m.ProjectID, m.UserID, int(m.Role), unixTime(m.CreatedAt), nullTime(m.ExpiresAt))
 	}
 	return kindErr("add member", s.classify(err))
 }
@@ -594,22 +704,25 @@ func (s *NamespaceStore) ChangeMember(ctx context.Context, m namespace.Member, d
 		}
 		var role int
 		var created int64
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT role, created_at FROM `+table+` WHERE `+col+` = ? AND user_id = ?`), source, m.UserID).
-			Scan(&role, &created); err != nil {
+		var expires sql.NullInt64
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT role, created_at, expires_at FROM `+table+` WHERE `+col+` = ? AND user_id = ?`), source, m.UserID).
+			Scan(&role, &created, &expires); err != nil {
 			return err
 		}
-		old.Role, old.CreatedAt = namespace.Role(role), fromUnix(created)
+		old.Role, old.CreatedAt, old.ExpiresAt = namespace.Role(role), fromUnix(created), timePtr(expires)
 		owners := 0
 		if personal {
 			owners++ // the namespace's owner, who is no member row
 		}
-		query := `SELECT COUNT(*) FROM ` + table + ` WHERE ` + col + ` = ? AND role = ? AND user_id <> ?`
+		// An expired membership is no owner (the database's clock: no caller's now reaches here).
+		active := ` AND (expires_at IS NULL OR expires_at > ` + s.dialect.nowMicros + `)`
+		query := `SELECT COUNT(*) FROM ` + table + ` WHERE ` + col + ` = ? AND role = ? AND user_id <> ?` + active
 		args := []any{source, int(namespace.Owner), m.UserID}
 		if m.ProjectID != 0 && len(ancestry) > 0 {
-			query = `SELECT (` + query + `) + (SELECT COUNT(*) FROM group_members WHERE role = ? AND group_id IN (` + placeholders(len(ancestry)) + `))`
+			query = `SELECT (` + query + `) + (SELECT COUNT(*) FROM group_members WHERE role = ?` + active + ` AND group_id IN (` + placeholders(len(ancestry)) + `))`
 			args = append(args, int(namespace.Owner))
 		} else if m.GroupID != 0 && len(ancestry) > 1 {
-			query = `SELECT (` + query + `) + (SELECT COUNT(*) FROM group_members WHERE role = ? AND group_id IN (` + placeholders(len(ancestry)-1) + `))`
+			query = `SELECT (` + query + `) + (SELECT COUNT(*) FROM group_members WHERE role = ?` + active + ` AND group_id IN (` + placeholders(len(ancestry)-1) + `))`
 			args = append(args, int(namespace.Owner))
 			ancestry = ancestry[:len(ancestry)-1] // the group's own row is counted above
 		} else {
@@ -630,7 +743,8 @@ func (s *NamespaceStore) ChangeMember(ctx context.Context, m namespace.Member, d
 		if m.Role == namespace.NoRole {
 			res, err = tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE `+col+` = ? AND user_id = ?`), source, m.UserID)
 		} else {
-			res, err = tx.ExecContext(ctx, s.q(`UPDATE `+table+` SET role = ? WHERE `+col+` = ? AND user_id = ?`), int(m.Role), source, m.UserID)
+			res, err = tx.ExecContext(ctx, s.q(`UPDATE `+table+` SET role = ?, expires_at = ? WHERE `+col+` = ? AND user_id = ?`),
+				int(m.Role), nullTime(m.ExpiresAt), source, m.UserID)
 		}
 		return affectedOne(res, err)
 	})
@@ -648,9 +762,9 @@ func (s *NamespaceStore) ListMembers(ctx context.Context, groupID, projectID int
 	var rows *sql.Rows
 	var err error
 	if groupID != 0 {
-		rows, err = s.db.QueryContext(ctx, s.q(`SELECT user_id, role, created_at FROM group_members WHERE group_id = ? ORDER BY user_id`), groupID)
+		rows, err = s.db.QueryContext(ctx, s.q(`SELECT user_id, role, created_at, expires_at FROM group_members WHERE group_id = ? ORDER BY user_id`), groupID)
 	} else {
-		rows, err = s.db.QueryContext(ctx, s.q(`SELECT user_id, role, created_at FROM project_members WHERE project_id = ? ORDER BY user_id`), projectID)
+		rows, err = s.db.QueryContext(ctx, s.q(`SELECT user_id, role, created_at, expires_at FROM project_members WHERE project_id = ? ORDER BY user_id`), projectID)
 	}
 	if err != nil {
 		return nil, kindErr("list members", err)
@@ -661,37 +775,42 @@ func (s *NamespaceStore) ListMembers(ctx context.Context, groupID, projectID int
 		m := namespace.Member{GroupID: groupID, ProjectID: projectID}
 		var role int
 		var created int64
-		if err := rows.Scan(&m.UserID, &role, &created); err != nil {
+		var expires sql.NullInt64
+		if err := rows.Scan(&m.UserID, &role, &created, &expires); err != nil {
 			return nil, err
 		}
-		m.Role, m.CreatedAt = namespace.Role(role), fromUnix(created)
+		m.Role, m.CreatedAt, m.ExpiresAt = namespace.Role(role), fromUnix(created), timePtr(expires)
 		out = append(out, m)
 	}
 	return out, rows.Err()
 }
 
-// MemberRoles implements namespace.Store in one round trip. A share gives the user's role in
-// the shared-with group (a direct membership there or in one of its ancestors, found in its
-// ancestry), capped at the share's access.
-func (s *NamespaceStore) MemberRoles(ctx context.Context, userID, projectID int64, groupIDs []int64, now time.Time) ([]namespace.Role, error) {
-	query := `SELECT role FROM project_members WHERE user_id = ? AND project_id = ?`
-	args := []any{userID, projectID}
+// MemberRoles implements namespace.Store in one round trip, leaving out memberships expired at
+// at. A share gives the user's role in the shared-with group (a direct membership there or in one
+// of its ancestors, found in its ancestry), capped at the share's access, while neither the share
+// nor that membership has expired.
+func (s *NamespaceStore) MemberRoles(ctx context.Context, userID, projectID int64, groupIDs []int64, at time.Time) ([]namespace.Role, error) {
+	const active = ` AND (expires_at IS NULL OR expires_at > ?)`
+	now := unixTime(at)
+	query := `SELECT role FROM project_members WHERE user_id = ? AND project_id = ?` + active
+	args := []any{userID, projectID, now}
 	if len(groupIDs) > 0 {
 		in := `(?` + strings.Repeat(", ?", len(groupIDs)-1) + `)`
-		query += ` UNION ALL SELECT role FROM group_members WHERE user_id = ? AND group_id IN ` + in +
+		query += ` UNION ALL SELECT role FROM group_members WHERE user_id = ?` + active + ` AND group_id IN ` + in +
 			` UNION ALL SELECT CASE WHEN gm.role < l.group_access THEN gm.role ELSE l.group_access END FROM group_shares l
 			JOIN namespace_groups w ON w.id = l.shared_with_group_id
 			JOIN group_members gm ON gm.user_id = ? AND ('/' || w.ancestry || '/') LIKE ('%/' || CAST(gm.group_id AS TEXT) || '/%')
+				AND (gm.expires_at IS NULL OR gm.expires_at > ?)
 			WHERE l.group_id IN ` + in + ` AND (l.expires_at IS NULL OR l.expires_at > ?)`
-		args = append(args, userID)
+		args = append(args, userID, now)
 		for _, id := range groupIDs {
 			args = append(args, id)
 		}
-		args = append(args, userID)
+		args = append(args, userID, now)
 		for _, id := range groupIDs {
 			args = append(args, id)
 		}
-		args = append(args, unixTime(now))
+		args = append(args, now)
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {

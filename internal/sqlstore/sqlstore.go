@@ -100,6 +100,7 @@ type Stores struct {
 	GC         *GCStore        // garbage collection's deletion fence (and the leases)
 	Ban        *BanStore       // the failed-authentication ban's windows, shared by the nodes
 	Locks      *LockStore      // named locks shared by the nodes (upload sessions, proxy fetches)
+	Variables  *VariableStore  // CI/CD variables of projects and groups (values sealed)
 }
 
 // Credentials re-reads the credential behind a bearer token (access.Credentials) for the
@@ -124,7 +125,7 @@ func New(db *DB) *Stores {
 		Registry: &RegistryStore{c}, Proxy: &ProxyStore{c}, Packages: &PackageStore{c},
 		Settings: &SettingsStore{c}, Sessions: &SessionStore{c}, Expiry: &ExpiryStore{c},
 		Leases: leases, GC: &GCStore{leases}, Ban: &BanStore{conn: c},
-		Locks: &LockStore{c},
+		Locks: &LockStore{c}, Variables: &VariableStore{c},
 	}
 }
 

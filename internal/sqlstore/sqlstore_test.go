@@ -159,7 +159,17 @@ func issueTokens(t *testing.T, s *sqlstore.Stores) []issued {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append(out, issued{sec, pt.Digest})
+	out = append(out, issued{sec, pt.Digest})
+	// A CI/CD variable's value is sealed: its ciphertext is stored, never the value.
+	vars := token.NewVariableService(s.Variables, token.NewSealer([]byte("instance-secret-for-leak-test"), "gatehouse/ci-variable/v1"), nil)
+	for _, owner := range []token.Owner{{ProjectID: p.ID}, {GroupID: g.ID}} {
+		v := &token.Variable{Owner: owner, Key: "DEPLOY_PASSWORD", Value: token.NewSecret("var-Zq8xW3rT6yU1iO4p"), Masked: true}
+		if err := vars.Create(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, issued{v.Value, v.SealedValue})
+	}
+	return out
 }
 
 // checkDump fails if a secret (or its random part) appears in dump, or a digest does not.

@@ -236,17 +236,60 @@ func (s *TokenStore) DeployTokenUsage(ctx context.Context, id int64, from, to ti
 	return out, rows.Err()
 }
 
-const personalCols = `id, user_id, name, scopes, expires_at, revoked, created_at, last_used_at, digest`
+const personalCols = `id, user_id, name, scopes, expires_at, revoked, created_at, last_used_at, digest, impersonation`
 
 // CreatePersonalToken implements token.PersonalStore.
 func (s *TokenStore) CreatePersonalToken(ctx context.Context, t *token.PersonalToken) error {
-	id, err := s.insertID(ctx, s.db, `INSERT INTO personal_tokens (user_id, name, scopes, expires_at, revoked, created_at, digest) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		t.UserID, t.Name, encodeScopes(t.Scopes), nullTime(t.ExpiresAt), false, unixTime(t.CreatedAt), t.Digest)
+	id, err := s.insertPersonal(ctx, s.db, t)
 	if err != nil {
-		return kindErr("create personal token", err)
+		return kindErr("create personal token", s.classify(err))
 	}
 	t.ID = id
 	return nil
+}
+
+func (s *TokenStore) insertPersonal(ctx context.Context, ex execer, t *token.PersonalToken) (int64, error) {
+	return s.insertID(ctx, ex, `INSERT INTO personal_tokens (user_id, name, scopes, expires_at, revoked, created_at, digest, impersonation) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.UserID, t.Name, encodeScopes(t.Scopes), nullTime(t.ExpiresAt), false, unixTime(t.CreatedAt), t.Digest, t.Impersonation)
+}
+
+// ListPersonalTokens implements token.PersonalStore.
+func (s *TokenStore) ListPersonalTokens(ctx context.Context, userID int64) ([]*token.PersonalToken, error) {
+	query, args := `SELECT `+personalCols+` FROM personal_tokens`, []any{}
+	if userID != 0 {
+		query, args = query+` WHERE user_id = ?`, append(args, userID)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY id`), args...)
+	list, err := collect(rows, err, scanPersonal)
+	return list, kindErr("list personal tokens", err)
+}
+
+// RevokePersonalToken implements token.PersonalStore.
+func (s *TokenStore) RevokePersonalToken(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE personal_tokens SET revoked = ? WHERE id = ?`), true, id)
+	return kindErr("revoke personal token", affectedOne(res, s.classify(err)))
+}
+
+// RotatePersonalToken implements token.PersonalStore: the old token is revoked only if it still
+// was not, so two concurrent rotations cannot both succeed.
+func (s *TokenStore) RotatePersonalToken(ctx context.Context, oldID int64, next *token.PersonalToken) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE personal_tokens SET revoked = ? WHERE id = ? AND revoked = ?`), true, oldID, false)
+		if err := affectedOne(res, err); err != nil {
+			var exists bool
+			if qerr := tx.QueryRowContext(ctx, s.q(`SELECT EXISTS (SELECT 1 FROM personal_tokens WHERE id = ?)`), oldID).Scan(&exists); qerr != nil {
+				return qerr
+			}
+			if exists {
+				return fmt.Errorf("%w: already revoked", errUnique)
+			}
+			return err
+		}
+		id, err := s.insertPersonal(ctx, tx, next)
+		next.ID = id
+		return err
+	})
+	return kindErr("rotate personal token", s.classify(err))
 }
 
 // PersonalTokenByDigest implements token.PersonalStore.
@@ -267,7 +310,7 @@ func scanPersonal(row scanner) (*token.PersonalToken, error) {
 	var scopes string
 	var exp, last sql.NullInt64
 	var created int64
-	if err := row.Scan(&t.ID, &t.UserID, &t.Name, &scopes, &exp, &t.Revoked, &created, &last, &t.Digest); err != nil {
+	if err := row.Scan(&t.ID, &t.UserID, &t.Name, &scopes, &exp, &t.Revoked, &created, &last, &t.Digest, &t.Impersonation); err != nil {
 		return nil, err
 	}
 	t.Scopes, t.ExpiresAt, t.LastUsedAt, t.CreatedAt = decodeScopes(scopes), timePtr(exp), timePtr(last), fromUnix(created)

@@ -37,8 +37,11 @@ const (
 
 // Personal-access-token-only scopes (docs/design.md §1.3).
 const (
-	API             Scope = "api"
-	ReadAPI         Scope = "read_api"
+	API     Scope = "api"
+	ReadAPI Scope = "read_api"
+	// ReadUser reads the token owner's profile and users' public ones (GitLab's read_user):
+	// GET /user and /users.
+	ReadUser        Scope = "read_user"
 	WriteRepository Scope = "write_repository"
 )
 
@@ -51,7 +54,7 @@ var DeployScopes = []Scope{ReadRepository, ReadRegistry, WriteRegistry, ReadPack
 // which lists the deploy-token scopes in DeployScopes' order.
 var scopeOrder = func() map[Scope]int {
 	m := map[Scope]int{}
-	for i, s := range []Scope{API, ReadAPI, ReadRepository, WriteRepository, ReadRegistry, WriteRegistry,
+	for i, s := range []Scope{API, ReadAPI, ReadUser, ReadRepository, WriteRepository, ReadRegistry, WriteRegistry,
 		ReadPackageRegistry, WritePackageRegistry, ReadVirtualRegistry, WriteVirtualRegistry} {
 		m[s] = i
 	}
@@ -67,7 +70,7 @@ func rank(s Scope) int {
 }
 
 // PersonalScopes lists the scopes a personal access token may carry.
-var PersonalScopes = []Scope{API, ReadAPI, ReadRepository, WriteRepository, ReadRegistry,
+var PersonalScopes = []Scope{API, ReadAPI, ReadUser, ReadRepository, WriteRepository, ReadRegistry,
 	WriteRegistry, ReadPackageRegistry, WritePackageRegistry}
 
 // Scopes is a set of scopes kept sorted and free of duplicates.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -72,6 +73,11 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.Stores) {
 	t.Run("deploy_token_rotate", func(t *testing.T) { testDeployTokenRotate(t, migrated(t)) })
 	t.Run("deploy_token_concurrent_create", func(t *testing.T) { testDeployTokenConcurrent(t, migrated(t)) })
 	t.Run("personal_tokens", func(t *testing.T) { testPersonalTokens(t, migrated(t)) })
+	t.Run("personal_token_administration", func(t *testing.T) { testPersonalTokenAdministration(t, migrated(t)) })
+	t.Run("user_administration", func(t *testing.T) { testUserAdministration(t, migrated(t)) })
+	t.Run("variables", func(t *testing.T) { testVariables(t, migrated(t)) })
+	t.Run("member_expiry", func(t *testing.T) { testMemberExpiry(t, migrated(t)) })
+	t.Run("expired_owners", func(t *testing.T) { testExpiredOwners(t, migrated(t)) })
 	t.Run("audit_events", func(t *testing.T) { testAuditEvents(t, migrated(t)) })
 	t.Run("deploy_token_usage", func(t *testing.T) { testDeployTokenUsage(t, migrated(t)) })
 	t.Run("external_authorization", func(t *testing.T) { testExternalAuthorization(t, migrated(t)) })
@@ -203,7 +209,7 @@ func testUsers(t *testing.T, s *sqlstore.Stores) {
 		got, err := s.Namespaces.User(ctx(), alice.ID)
 		must(t, err)
 		want := *alice
-		if *got != want {
+		if !reflect.DeepEqual(*got, want) {
 			t.Fatalf("User = %+v, want %+v", *got, want)
 		}
 	})
