@@ -55,25 +55,6 @@ func (h *Handler) currentUser(w http.ResponseWriter, r *request) error {
 	return nil
 }
 
-func (h *Handler) listUsers(w http.ResponseWriter, r *request) error {
-	if err := h.authorize(r, access.Resource{}, access.ViewUsers, "User"); err != nil {
-		return err
-	}
-	users, err := h.cfg.Namespaces.ListUsers(ctxOf(r))
-	if err != nil {
-		return err
-	}
-	want := r.params.Get("username")
-	out := []userJSON{}
-	for _, u := range users {
-		if want == "" || strings.EqualFold(want, u.Username) {
-			out = append(out, h.userView(r, u))
-		}
-	}
-	paginate(w, r, out)
-	return nil
-}
-
 func (h *Handler) getUser(w http.ResponseWriter, r *request) error {
 	if err := h.authorize(r, access.Resource{}, access.ViewUsers, "User"); err != nil {
 		return err
@@ -226,19 +207,6 @@ func (h *Handler) visibleGroups(r *request, groups []*namespace.Group) ([]groupJ
 	return out, nil
 }
 
-func (h *Handler) listGroups(w http.ResponseWriter, r *request) error {
-	groups, err := h.cfg.Namespaces.ListGroups(ctxOf(r))
-	if err != nil {
-		return err
-	}
-	out, err := h.visibleGroups(r, groups)
-	if err != nil {
-		return err
-	}
-	paginate(w, r, out)
-	return nil
-}
-
 func (h *Handler) getGroup(w http.ResponseWriter, r *request) error {
 	g, err := h.group(r, access.ViewNamespace)
 	if err != nil {
@@ -371,25 +339,6 @@ func (h *Handler) project(r *request, act access.Action) (*namespace.Project, er
 		return nil, err
 	}
 	return p, nil
-}
-
-func (h *Handler) listProjects(w http.ResponseWriter, r *request) error {
-	projects, err := h.cfg.Namespaces.ListProjects(ctxOf(r))
-	if err != nil {
-		return err
-	}
-	out := []projectJSON{}
-	for _, p := range projects {
-		ok, err := h.cfg.Gate.Permits(ctxOf(r), r.Request, r.principal, access.Resource{Project: p}, access.ViewNamespace)
-		if err != nil {
-			return err
-		}
-		if ok {
-			out = append(out, h.projectView(r, p))
-		}
-	}
-	paginate(w, r, out)
-	return nil
 }
 
 func (h *Handler) getProject(w http.ResponseWriter, r *request) error {

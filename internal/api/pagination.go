@@ -168,9 +168,6 @@ func externalPath(r *request, u *url.URL) string {
 // numbers and times comparable as strings); ties break on id.
 type orders[T any] map[string]func(T) string
 
-// sortKeyInt renders n so that string order is numeric order (n ≥ 0).
-func sortKeyInt(n int64) string { return strconv.FormatInt(1e18+n, 10) }
-
 // orderBy sorts items in place by order_by (default def) and sort (asc or desc, default
 // defSort), ties broken by id in the same direction. Unknown values are refused with Grape's
 // "does not have a valid value"; declare order_by and sort as tString so this reports them.
