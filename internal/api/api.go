@@ -3,6 +3,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -98,6 +100,7 @@ var (
 // routeTable is every API route (docs/architecture.md §3.3).
 var routeTable = []route{
 	{"GET", "/api/v4/version", gate.SignedIn("the instance's version, for clients' feature checks"), (*Handler).version, nil},
+	{"GET", "/api/v4/metadata", gate.SignedIn("the instance's version, for clients' feature checks"), (*Handler).version, nil},
 	{"GET", "/api/v4/user", gate.SignedIn("the requester's own account"), (*Handler).currentUser, nil},
 	{"GET", "/api/v4/users", gate.Decide(access.ViewUsers), (*Handler).listUsers, nil},
 	{"POST", "/api/v4/users", gate.Decide(access.AdministerInstance), (*Handler).createUser, nil},
@@ -245,6 +248,10 @@ func (h *Handler) wrap(rt route) http.Handler {
 		}
 		params, err := readParams(r)
 		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		if p, err = h.sudo(r, p, params); err != nil {
 			h.writeError(w, r, err)
 			return
 		}
@@ -418,10 +425,51 @@ func readParams(r *http.Request) (url.Values, error) {
 				add(k, v)
 			}
 		}
+	case "multipart/form-data":
+		if err := readMultipart(body, r.Header.Get("Content-Type"), add); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, &apiError{http.StatusUnsupportedMediaType, "415 Unsupported Media Type"}
 	}
 	return out, nil
+}
+
+// readMultipart reads a multipart/form-data body (python-gitlab sends one whenever a call
+// attaches a file) into add. No endpoint takes a file yet, so a file part (avatar, …) is refused
+// by name rather than dropped.
+func readMultipart(body []byte, contentType string, add func(k, v string)) error {
+	_, mp, err := mime.ParseMediaType(contentType)
+	if err != nil || mp["boundary"] == "" {
+		return badRequest("the request body is not multipart/form-data")
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), mp["boundary"])
+	var files []string
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return badRequest("the request body is not multipart/form-data")
+		}
+		name := part.FormName()
+		if part.FileName() != "" {
+			files = append(files, strings.TrimSuffix(name, "[]")+" is not supported by Gatehouse (file upload)")
+			continue
+		}
+		v, err := io.ReadAll(part)
+		if err != nil {
+			return badRequest("the request body is not multipart/form-data")
+		}
+		if name != "" {
+			add(name, string(v))
+		}
+	}
+	if files != nil {
+		return &paramsError{files}
+	}
+	return nil
 }
 
 func jsonScalar(v any) string {

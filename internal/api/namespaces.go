@@ -14,11 +14,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
-func (h *Handler) version(w http.ResponseWriter, r *request) error {
-	httpx.WriteJSON(w, http.StatusOK, map[string]string{"version": h.cfg.Version, "revision": h.cfg.Revision})
-	return nil
-}
-
 type userJSON struct {
 	ID        int64   `json:"id"`
 	Username  string  `json:"username"`

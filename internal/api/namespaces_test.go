@@ -21,7 +21,7 @@ func TestVersionAndCurrentUser(t *testing.T) {
 	t.Run("ok/version", func(t *testing.T) {
 		r := asPAT(t, ts, alice.PAT, "GET", "/version", nil)
 		mustStatus(t, r, 200, "version")
-		var v map[string]string
+		var v map[string]any
 		r.json(t, &v)
 		if v["version"] == "" || v["revision"] == "" {
 			t.Fatalf("version answer %v", v)
