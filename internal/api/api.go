@@ -408,6 +408,9 @@ func readParams(r *http.Request) (url.Values, error) {
 		for k, v := range obj {
 			switch x := v.(type) {
 			case []any:
+				if len(x) == 0 {
+					out[k] = []string{} // present, and empty: Grape tells [] from a missing key
+				}
 				for _, e := range x {
 					add(k, jsonScalar(e))
 				}
