@@ -187,15 +187,13 @@ func TestListFilters(t *testing.T) {
 	bob := newUser(t, ts, "bob")
 	addMember(t, ts, fmt.Sprintf("projects/%d", f.Projects["sibling"].ID), alice, 30)
 	addMember(t, ts, fmt.Sprintf("groups/%d", f.SubID), alice, 50)
-	var mine testenv.Project
 	mustStatus(t, asPAT(t, ts, alice.PAT, "POST", "/projects", map[string]any{"name": "alice-own", "visibility": "public"}), 201, "alice's project")
 	if _, err := ts.Server.Store.SQL().ExecContext(t.Context(), `UPDATE users SET blocked = TRUE WHERE id = $1`, bob.ID); err != nil {
 		t.Fatal(err)
 	}
-	_ = mine
 	cases := []struct {
 		name, pat, path, key string
-		want               []string
+		want                 []string
 	}{
 		{"ok/projects search", ts.RootToken, "/projects?search=CHILD&order_by=path&sort=asc", "path", []string{"child", "grandchild"}},
 		{"ok/projects search_namespaces", ts.RootToken, "/projects?search=other/&search_namespaces=true", "path", []string{"sibling"}},
