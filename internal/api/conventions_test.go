@@ -43,6 +43,10 @@ func TestGrapeErrorBodies(t *testing.T) {
 			`{"error":"read_repository is not supported by Gatehouse"}`},
 		{"fail/active=bogus", "GET", base + "?active=bogus", "", 400, `{"error":"active is invalid"}`},
 		{"fail/non-integer token id", "DELETE", base + "/abc", "", 400, `{"error":"token_id is invalid"}`},
+		{"fail/non-integer user id", "GET", "/users/abc", "", 400, `{"error":"id is invalid"}`},
+		{"fail/non-integer member id", "GET", fmt.Sprintf("/projects/%d/members/abc", f.Projects["top"].ID), "", 400, `{"error":"user_id is invalid"}`},
+		{"fail/user taken", "POST", "/users", `{"username":"ROOT","email":"r2@example.com","name":"R","password":"password-r2"}`, 409,
+			`{"message":"Username has already been taken"}`},
 		{"fail/page not an integer", "GET", base + "?page=two", "", 400, `{"error":"page is invalid"}`},
 		{"fail/model validation", "POST", "/groups", `{"name":"Admin","path":"admin"}`, 400, `{"message":{"path":["is a reserved name"]}}`},
 	}

@@ -54,9 +54,9 @@ func (h *Handler) getUser(w http.ResponseWriter, r *request) error {
 	if err := h.authorize(r, access.Resource{}, access.ViewUsers, "User"); err != nil {
 		return err
 	}
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	id, err := pathInt(r, "id")
 	if err != nil {
-		return notFound("User")
+		return err
 	}
 	u, err := h.cfg.Namespaces.User(ctxOf(r), id)
 	if errors.Is(err, errkind.ErrNotFound) {
@@ -77,6 +77,9 @@ func (h *Handler) createUser(w http.ResponseWriter, r *request) error {
 		Email: r.params.Get("email"), Name: r.params.Get("name"), Password: r.params.Get("password"),
 		Admin: boolParam(r, "admin")})
 	if err != nil {
+		if conflict := h.userConflict(r, err); conflict != nil {
+			return conflict
+		}
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusCreated, h.userView(r, u))
@@ -111,9 +114,9 @@ func (h *Handler) createPersonalToken(w http.ResponseWriter, r *request) error {
 	if err := h.authorize(r, access.Resource{}, access.AdministerInstance, ""); err != nil {
 		return err
 	}
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	id, err := pathInt(r, "id")
 	if err != nil {
-		return notFound("User")
+		return err
 	}
 	if _, err := h.cfg.Namespaces.User(ctxOf(r), id); err != nil {
 		if errors.Is(err, errkind.ErrNotFound) {
@@ -526,9 +529,9 @@ func (h *Handler) member(r *request, act access.Action) (namespace.Member, error
 		}
 		m.ProjectID = p.ID
 	}
-	id, err := strconv.ParseInt(r.PathValue("user_id"), 10, 64)
+	id, err := pathInt(r, "user_id")
 	if err != nil {
-		return m, notFound("Member")
+		return m, err
 	}
 	m.UserID = id
 	return m, nil

@@ -100,9 +100,18 @@ func TestUsers(t *testing.T) {
 	t.Run("fail/duplicate username", func(t *testing.T) {
 		r := asPAT(t, ts, ts.RootToken, "POST", "/users", map[string]any{"username": "alice", "email": "a2@example.com",
 			"name": "A2", "password": "password-a2"})
-		mustStatus(t, r, 400, "duplicate user")
-		if !strings.Contains(r.message(t), "username") {
-			t.Fatalf("message %q does not name username", r.message(t))
+		// GitLab's 409 and wording (issue 14, item 4).
+		mustStatus(t, r, 409, "duplicate user")
+		if msg := r.message(t); msg != "Username has already been taken" {
+			t.Fatalf("message %q", msg)
+		}
+	})
+	t.Run("fail/duplicate email", func(t *testing.T) {
+		r := asPAT(t, ts, ts.RootToken, "POST", "/users", map[string]any{"username": "alice2", "email": "ALICE@example.com",
+			"name": "A2", "password": "password-a2"})
+		mustStatus(t, r, 409, "duplicate email")
+		if msg := r.message(t); msg != "Email has already been taken" {
+			t.Fatalf("message %q", msg)
 		}
 	})
 	t.Run("fail/username of a top-level group and the reverse", func(t *testing.T) {

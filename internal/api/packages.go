@@ -276,9 +276,9 @@ func (h *Handler) projectPackage(r *request, act access.Action) (*namespace.Proj
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	id, err := strconv.ParseInt(r.PathValue("package_id"), 10, 64)
+	id, err := pathInt(r, "package_id")
 	if err != nil {
-		return nil, nil, nil, badRequest("package_id is invalid")
+		return nil, nil, nil, invalidParam("package_id")
 	}
 	pkg, v, err := h.cfg.Packages.VersionByID(ctxOf(r), p.ID, id)
 	if errors.Is(err, packages.ErrNotFound) {
@@ -371,9 +371,9 @@ func (h *Handler) deletePackageFile(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	id, err := strconv.ParseInt(r.PathValue("package_file_id"), 10, 64)
+	id, err := pathInt(r, "package_file_id")
 	if err != nil {
-		return badRequest("package_file_id is invalid")
+		return invalidParam("package_file_id")
 	}
 	err = h.cfg.Packages.DeleteFile(ctxOf(r), v, id)
 	if errors.Is(err, packages.ErrNotFound) {
