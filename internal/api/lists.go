@@ -119,11 +119,16 @@ func (h *Handler) listProjects(w http.ResponseWriter, r *request) error {
 	if boolParam(r, "membership") {
 		minLevel = max(minLevel, int64(namespace.Guest))
 	}
-	if boolParam(r, "archived") || boolParam(r, "starred") {
-		all = nil
-	}
+	// The gate filters first, as every listing does; the filters then narrow what it let through.
 	var projects []*namespace.Project
 	for _, p := range all {
+		ok, err := h.cfg.Gate.Permits(ctxOf(r), r.Request, r.principal, access.Resource{Project: p}, access.ViewNamespace)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
 		if vis := r.params.Get("visibility"); vis != "" && string(p.Visibility) != vis {
 			continue
 		}
@@ -143,13 +148,10 @@ func (h *Handler) listProjects(w http.ResponseWriter, r *request) error {
 				continue
 			}
 		}
-		ok, err := h.cfg.Gate.Permits(ctxOf(r), r.Request, r.principal, access.Resource{Project: p}, access.ViewNamespace)
-		if err != nil {
-			return err
-		}
-		if ok {
-			projects = append(projects, p)
-		}
+		projects = append(projects, p)
+	}
+	if boolParam(r, "archived") || boolParam(r, "starred") {
+		projects = nil
 	}
 	if projects, err = idRange(r, projects, projectID); err != nil {
 		return err
@@ -268,9 +270,19 @@ func (h *Handler) listGroups(w http.ResponseWriter, r *request) error {
 		n, _ := strconv.ParseInt(v, 10, 64)
 		skip[n] = true
 	}
-	search := strings.ToLower(r.params.Get("search"))
-	var groups []*namespace.Group
+	// The gate filters first, as every listing does; the filters then narrow what it let through.
+	visible, err := h.visibleGroups(r, all)
+	if err != nil {
+		return err
+	}
+	byID := map[int64]*namespace.Group{}
 	for _, g := range all {
+		byID[g.ID] = g
+	}
+	search := strings.ToLower(r.params.Get("search"))
+	out := []groupJSON{}
+	for _, j := range visible {
+		g := byID[j.ID]
 		if skip[g.ID] || (boolParam(r, "top_level_only") && g.ParentID != 0) {
 			continue
 		}
@@ -289,11 +301,7 @@ func (h *Handler) listGroups(w http.ResponseWriter, r *request) error {
 				continue
 			}
 		}
-		groups = append(groups, g)
-	}
-	out, err := h.visibleGroups(r, groups)
-	if err != nil {
-		return err
+		out = append(out, j)
 	}
 	if vis := r.params.Get("visibility"); vis != "" {
 		out = slices.DeleteFunc(out, func(g groupJSON) bool { return g.Visibility != vis })
