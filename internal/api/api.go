@@ -75,6 +75,8 @@ type request struct {
 	// external is the server's public base URL (Config.ExternalURL) for links; "" means the
 	// request's own host.
 	external string
+	// sudoer is the administrator acting as principal.User through sudo (sudo.go), else nil.
+	sudoer *namespace.User
 }
 
 type endpoint func(h *Handler, w http.ResponseWriter, r *request) error
@@ -251,15 +253,20 @@ func (h *Handler) wrap(rt route) http.Handler {
 			h.writeError(w, r, err)
 			return
 		}
+		self := p.User
 		if p, err = h.sudo(r, p, params); err != nil {
 			h.writeError(w, r, err)
 			return
+		}
+		var sudoer *namespace.User
+		if p.User != self {
+			sudoer = self
 		}
 		if rt.rule.SignedIn && p.Kind != access.UserPrincipal {
 			h.writeError(w, r, errUnauthorized)
 			return
 		}
-		if err := rt.serve(h, w, &request{Request: r, principal: p, params: params, external: h.cfg.ExternalURL}); err != nil {
+		if err := rt.serve(h, w, &request{Request: r, principal: p, params: params, external: h.cfg.ExternalURL, sudoer: sudoer}); err != nil {
 			h.writeError(w, r, err)
 		}
 	})

@@ -297,6 +297,24 @@ func TestSudo(t *testing.T) {
 		r := do(t, ts, call{method: "GET", path: "/deploy_tokens", headers: map[string]string{"PRIVATE-TOKEN": sudoer, "Sudo": "alice"}})
 		mustStatus(t, r, 403, "alice's instance token list")
 	})
+	t.Run("ok/audit names the user and the administrator", func(t *testing.T) {
+		f := ts.MakeFixture(t)
+		top := f.Projects["top"]
+		addMember(t, ts, fmt.Sprintf("projects/%d", top.ID), alice, 40)
+		r := do(t, ts, call{method: "POST", path: fmt.Sprintf("/projects/%d/deploy_tokens", top.ID), ctype: "application/json",
+			body: `{"name":"by-sudo","scopes":["read_repository"]}`, headers: map[string]string{"PRIVATE-TOKEN": sudoer, "Sudo": "alice"}})
+		mustStatus(t, r, 201, "create as alice")
+		events, err := ts.Server.Audit.List(t.Context(), "project", top.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events {
+			if e.TargetName == "by-sudo" && e.ActorName == "alice" && strings.Contains(e.Details, "sudo by administrator root") {
+				return
+			}
+		}
+		t.Fatalf("no event by alice naming root's sudo: %+v", events)
+	})
 	refusals := []struct {
 		name, pat, sudo string
 		status          int

@@ -160,6 +160,10 @@ func (h *Handler) record(r *request, e audit.Event) {
 	u := r.principal.User
 	e.ActorKind, e.ActorID, e.ActorName = "user", u.ID, u.Username
 	e.IP = httpx.ClientIP(r.Request).String()
+	if r.sudoer != nil {
+		// The user acted, as in GitLab; who made them act is kept beside it.
+		e.Details = strings.TrimSpace(e.Details + " (sudo by administrator " + r.sudoer.Username + ")")
+	}
 	if err := h.cfg.Audit.Record(ctxOf(r), e); err != nil {
 		httpx.Internal(ctxOf(r), h.cfg.Log, err)
 	}
