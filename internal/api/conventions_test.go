@@ -47,6 +47,10 @@ func TestGrapeErrorBodies(t *testing.T) {
 		{"fail/non-integer member id", "GET", fmt.Sprintf("/projects/%d/members/abc", f.Projects["top"].ID), "", 400, `{"error":"user_id is invalid"}`},
 		{"fail/user taken", "POST", "/users", `{"username":"ROOT","email":"r2@example.com","name":"R","password":"password-r2"}`, 409,
 			`{"message":"Username has already been taken"}`},
+		{"fail/packages package_type", "GET", fmt.Sprintf("/projects/%d/packages?package_type=nope", f.Projects["top"].ID), "", 400,
+			`{"error":"package_type does not have a valid value"}`},
+		{"fail/packages unknown filter", "GET", fmt.Sprintf("/groups/%d/packages?colour=x", f.GroupID), "", 400,
+			`{"error":"colour is not supported by Gatehouse"}`},
 		{"fail/page not an integer", "GET", base + "?page=two", "", 400, `{"error":"page is invalid"}`},
 		{"fail/model validation", "POST", "/groups", `{"name":"Admin","path":"admin"}`, 400, `{"message":{"path":["is a reserved name"]}}`},
 	}
