@@ -104,11 +104,19 @@ func (h *Handler) listProjects(w http.ResponseWriter, r *request) error {
 	if err := listProjectsParams.check(r); err != nil {
 		return err
 	}
-	if err := unsupportedOrder(r, projectOrders); err != nil {
-		return err
-	}
 	all, err := h.cfg.Namespaces.ListProjects(ctxOf(r))
 	if err != nil {
+		return err
+	}
+	return h.writeProjects(w, r, all)
+}
+
+// writeProjects answers a project listing: all, as far as the gate lets the principal view
+// them, narrowed by GitLab's project filters, ordered and paginated. Every project list uses it
+// (a list scoped to a group passes that group's projects); check the list's params first,
+// listProjectsParams with any filters of its own.
+func (h *Handler) writeProjects(w http.ResponseWriter, r *request, all []*namespace.Project) error {
+	if err := unsupportedOrder(r, projectOrders); err != nil {
 		return err
 	}
 	search := strings.ToLower(r.params.Get("search"))
@@ -153,7 +161,8 @@ func (h *Handler) listProjects(w http.ResponseWriter, r *request) error {
 	if boolParam(r, "archived") || boolParam(r, "starred") {
 		projects = nil
 	}
-	if projects, err = idRange(r, projects, projectID); err != nil {
+	projects, err := idRange(r, projects, projectID)
+	if err != nil {
 		return err
 	}
 	if err := orderBy(r, projects, projectOrders, projectID, "created_at", "desc"); err != nil {
@@ -246,11 +255,18 @@ func (h *Handler) listGroups(w http.ResponseWriter, r *request) error {
 	if err := listGroupsParams.check(r); err != nil {
 		return err
 	}
-	if err := unsupportedOrder(r, groupOrders); err != nil {
-		return err
-	}
 	all, err := h.cfg.Namespaces.ListGroups(ctxOf(r))
 	if err != nil {
+		return err
+	}
+	return h.writeGroups(w, r, all)
+}
+
+// writeGroups answers a group listing as listGroups describes, from all: every group list
+// uses it (subgroups pass the group's children); check the list's params first,
+// listGroupsParams with any filters of its own.
+func (h *Handler) writeGroups(w http.ResponseWriter, r *request, all []*namespace.Group) error {
+	if err := unsupportedOrder(r, groupOrders); err != nil {
 		return err
 	}
 	me := r.principal.User

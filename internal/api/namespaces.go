@@ -219,16 +219,14 @@ func (h *Handler) listSubgroups(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
+	if err := listGroupsParams.check(r); err != nil {
+		return err
+	}
 	subs, err := h.cfg.Namespaces.Subgroups(ctxOf(r), g.ID)
 	if err != nil {
 		return err
 	}
-	out, err := h.visibleGroups(r, subs)
-	if err != nil {
-		return err
-	}
-	paginate(w, r, out)
-	return nil
+	return h.writeGroups(w, r, subs)
 }
 
 func (h *Handler) createGroup(w http.ResponseWriter, r *request) error {
