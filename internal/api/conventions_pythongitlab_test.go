@@ -55,6 +55,8 @@ func TestPythonGitlabConventions(t *testing.T) {
 		CreateMissing  outcome  `json:"create_missing"`
 		CreateBadScope outcome  `json:"create_bad_scope"`
 		ListBadFilter  outcome  `json:"list_bad_filter"`
+		Avatar         outcome  `json:"avatar"`
+		AvatarCreated  int      `json:"avatar_created"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		t.Fatalf("script output %q: %v", stdout.String(), err)
@@ -72,6 +74,9 @@ func TestPythonGitlabConventions(t *testing.T) {
 	if out.KeysetBadOrder.Code != 405 || !strings.Contains(out.KeysetBadOrder.Message, "Keyset pagination is not yet available") {
 		t.Errorf("keyset by name: %+v", out.KeysetBadOrder)
 	}
+	if out.AvatarCreated != 0 {
+		t.Errorf("a refused multipart create made the project")
+	}
 	if out.SudoHeaderUser != "alice" || out.SudoParamUser != "alice" || out.SudoOnCall != "alice" {
 		t.Errorf("sudo acted as %q, %q, %q; want alice", out.SudoHeaderUser, out.SudoParamUser, out.SudoOnCall)
 	}
@@ -87,6 +92,7 @@ func TestPythonGitlabConventions(t *testing.T) {
 		{"create with empty scopes", out.CreateMissing, 400, "Scopes can't be blank"},
 		{"create with api scope", out.CreateBadScope, 400, "scopes does not have a valid value"},
 		{"list with statistics", out.ListBadFilter, 400, "statistics is not supported by Gatehouse"},
+		{"create with an avatar (multipart)", out.Avatar, 400, "avatar is not supported by Gatehouse"},
 	} {
 		if c.got.Code != c.code || !strings.Contains(c.got.Message, c.msg) {
 			t.Errorf("%s: %+v, want %d with %q", c.name, c.got, c.code, c.msg)

@@ -1,6 +1,6 @@
 """Issue 14's REST conventions as real python-gitlab automation uses them: search, pagination
 across pages (iterator and get_all), keyset pagination, sudo, and GitLab's error bodies. Prints
-one JSON object on stdout.
+one JSON object on stdout. A create with an avatar file comes as multipart/form-data.
 
 Inputs (environment): GATEHOUSE_URL, ROOT_TOKEN (api), SUDO_TOKEN (root's, api + sudo),
 ALICE_TOKEN, GROUP_ID. Run by conventions_pythongitlab_test.go, which makes the assertions.
@@ -54,6 +54,13 @@ def main():
     out["create_missing"] = outcome(lambda: project.deploytokens.create({"name": "x", "scopes": []}))
     out["create_bad_scope"] = outcome(lambda: project.deploytokens.create({"name": "x", "scopes": ["api"]}))
     out["list_bad_filter"] = outcome(lambda: gl.projects.list(statistics=True))
+    # python-gitlab sends multipart/form-data when a file is attached.
+    avatar = os.path.join(env["HOME"], "avatar.png")
+    with open(avatar, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n")
+    with open(avatar, "rb") as f:
+        out["avatar"] = outcome(lambda: gl.projects.create({"name": "with-avatar", "avatar": f}).id)
+    out["avatar_created"] = len(gl.projects.list(search="with-avatar"))
     print(json.dumps(out))
 
 
