@@ -376,9 +376,7 @@ var personalScopeFor = map[Action][]token.Scope{
 	ReadAuditEvents:    {token.API, token.ReadAPI},
 
 	AdministerDependencyProxy: {token.API},
-	// Any scope but sudo, which alone grants nothing (GitLab's sudo scope only selects the user).
-	ViewUsers: {token.API, token.ReadAPI, token.ReadRepository, token.WriteRepository, token.ReadRegistry,
-		token.WriteRegistry, token.ReadPackageRegistry, token.WritePackageRegistry},
+	ViewUsers:                 token.PersonalScopes,
 }
 
 // projectRoleFor is the least project role each action needs.

@@ -304,6 +304,19 @@ func TestSudo(t *testing.T) {
 		r := do(t, ts, call{method: "GET", path: "/deploy_tokens", headers: map[string]string{"PRIVATE-TOKEN": sudoer, "Sudo": "alice"}})
 		mustStatus(t, r, 403, "alice's instance token list")
 	})
+	t.Run("fail/the sudo scope alone grants nothing", func(t *testing.T) {
+		var only struct {
+			Token  string   `json:"token"`
+			Scopes []string `json:"scopes"`
+		}
+		ts.MustAPI(t, 201, "POST", "/users/1/personal_access_tokens", map[string]any{"name": "only-sudo", "scopes": []string{"sudo", "read_api"}}, &only)
+		if !slices.Equal(only.Scopes, []string{"read_api", "sudo"}) {
+			t.Fatalf("scopes listed %v, want sudo last", only.Scopes)
+		}
+		ts.MustAPI(t, 201, "POST", "/users/1/personal_access_tokens", map[string]any{"name": "only-sudo", "scopes": []string{"sudo"}}, &only)
+		r := do(t, ts, call{method: "GET", path: "/users", headers: map[string]string{"PRIVATE-TOKEN": only.Token, "Sudo": "alice"}})
+		mustStatus(t, r, 403, "a sudo-only token listing users")
+	})
 	t.Run("ok/audit names the user and the administrator", func(t *testing.T) {
 		f := ts.MakeFixture(t)
 		top := f.Projects["top"]

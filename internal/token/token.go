@@ -40,9 +40,6 @@ const (
 	API             Scope = "api"
 	ReadAPI         Scope = "read_api"
 	WriteRepository Scope = "write_repository"
-	// Sudo lets an administrator's token act as another user (the API's Sudo header or sudo
-	// parameter); the other scopes still bound what it may do.
-	Sudo Scope = "sudo"
 )
 
 // DeployScopes lists the scopes a deploy token may carry, in GitLab's order (its
@@ -55,7 +52,7 @@ var DeployScopes = []Scope{ReadRepository, ReadRegistry, WriteRegistry, ReadPack
 var scopeOrder = func() map[Scope]int {
 	m := map[Scope]int{}
 	for i, s := range []Scope{API, ReadAPI, ReadRepository, WriteRepository, ReadRegistry, WriteRegistry,
-		ReadPackageRegistry, WritePackageRegistry, ReadVirtualRegistry, WriteVirtualRegistry, Sudo} {
+		ReadPackageRegistry, WritePackageRegistry, ReadVirtualRegistry, WriteVirtualRegistry} {
 		m[s] = i
 	}
 	return m
@@ -71,7 +68,7 @@ func rank(s Scope) int {
 
 // PersonalScopes lists the scopes a personal access token may carry.
 var PersonalScopes = []Scope{API, ReadAPI, ReadRepository, WriteRepository, ReadRegistry,
-	WriteRegistry, ReadPackageRegistry, WritePackageRegistry, Sudo}
+	WriteRegistry, ReadPackageRegistry, WritePackageRegistry}
 
 // Scopes is a set of scopes kept sorted and free of duplicates.
 type Scopes []Scope
