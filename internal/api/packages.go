@@ -102,7 +102,9 @@ var (
 )
 
 // invalidValue is Grape's "<name> does not have a valid value".
-func invalidValue(name string) error { return &paramsError{[]string{name + " does not have a valid value"}} }
+func invalidValue(name string) error {
+	return &paramsError{[]string{name + " does not have a valid value"}}
+}
 
 // listedPackage is one row of a listing with the project it belongs to.
 type listedPackage struct {
