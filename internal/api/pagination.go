@@ -48,9 +48,9 @@ const (
 	maxPerPage     = 100
 )
 
-// pageParams reads page and per_page as GitLab does: non-integers refused, page below 1 is 1,
+// readPage reads page and per_page as GitLab does: non-integers refused, page below 1 is 1,
 // per_page below 1 the default and above 100 capped.
-func pageParams(r *request) (page, per int, err error) {
+func readPage(r *request) (page, per int, err error) {
 	p, err := intParam(r, "page")
 	if err != nil {
 		return 0, 0, err
@@ -77,7 +77,7 @@ func paginate[T any](w http.ResponseWriter, r *request, items []T) {
 		writeEarlyError(w, errKeysetUnavailable)
 		return
 	}
-	page, per, err := pageParams(r)
+	page, per, err := readPage(r)
 	if err != nil {
 		writeEarlyError(w, err)
 		return
@@ -231,7 +231,7 @@ func paginateKeyset[T any](w http.ResponseWriter, r *request, items []T, ks keys
 		writeEarlyError(w, errKeysetUnavailable)
 		return
 	}
-	_, per, err := pageParams(r)
+	_, per, err := readPage(r)
 	if err != nil {
 		writeEarlyError(w, err)
 		return
