@@ -40,7 +40,7 @@ func (h *Handler) deployView(t *token.DeployToken) deployTokenJSON {
 // Deploy-token endpoints' parameters, as GitLab's lib/api/deploy_tokens.rb declares them (plus
 // Gatehouse's allowed_ips and grace_period).
 var (
-	listDeployTokensParams  = params{{name: "active", typ: tBool}}.with(paginationParams)
+	listDeployTokensParams  = params{{name: "active", typ: tBool}}.with(pagingParams)
 	createDeployTokenParams = params{
 		{name: "name", typ: tString, required: true},
 		{name: "scopes", typ: tList, required: true, values: scopeNames(token.DeployScopes)},

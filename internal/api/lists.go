@@ -69,7 +69,7 @@ var projectOrders = orders[*namespace.Project]{
 func projectID(p *namespace.Project) int64 { return p.ID }
 
 // projectKeyset: GitLab offers keyset pagination of projects ordered by id only.
-var projectKeyset = keyset[*namespace.Project]{id: projectID, keys: projectOrders, by: []string{"id"},
+var projectKeyset = keysetPaging[*namespace.Project]{id: projectID, keys: projectOrders, by: []string{"id"},
 	def: "created_at", defSort: "desc"}
 
 // unsupportedOrder refuses an order_by value GitLab accepts but the list does not keep.
@@ -177,7 +177,7 @@ func (h *Handler) writeProjects(w http.ResponseWriter, r *request, all []*namesp
 			out[i] = h.projectView(r, p)
 		}
 	}
-	paginateKeyset(w, r, out, keyset[any]{id: func(x any) int64 { return anyID(x) }, keys: orders[any]{"id": func(any) string { return "" }},
+	paginateKeyset(w, r, out, keysetPaging[any]{id: func(x any) int64 { return anyID(x) }, keys: orders[any]{"id": func(any) string { return "" }},
 		by: projectKeyset.by, def: projectKeyset.def, defSort: projectKeyset.defSort})
 	return nil
 }
@@ -245,7 +245,7 @@ func groupID(g groupJSON) int64 { return g.ID }
 
 // groupKeyset: GitLab offers keyset pagination of groups by name ascending, to anonymous
 // requests only.
-var groupKeyset = keyset[groupJSON]{id: groupID, keys: groupOrders, by: []string{"name"}, sorts: []string{"asc"},
+var groupKeyset = keysetPaging[groupJSON]{id: groupID, keys: groupOrders, by: []string{"name"}, sorts: []string{"asc"},
 	def: "name", defSort: "asc", anonymousOnly: true}
 
 // listGroups is GET /groups. As in GitLab, a signed-in non-administrator sees the groups they
@@ -371,7 +371,7 @@ func userID(u userJSON) int64 { return u.ID }
 
 // userKeyset: GitLab offers keyset pagination of users by id, name, username, created_at (and
 // updated_at, which Gatehouse does not keep).
-var userKeyset = keyset[userJSON]{id: userID, keys: userOrders, by: []string{"id", "name", "username", "created_at"},
+var userKeyset = keysetPaging[userJSON]{id: userID, keys: userOrders, by: []string{"id", "name", "username", "created_at"},
 	def: "id", defSort: "desc"}
 
 func (h *Handler) listUsers(w http.ResponseWriter, r *request) error {

@@ -93,12 +93,12 @@ var (
 		{name: "include_versionless", typ: tBool},
 		{name: "order_by", typ: tString},
 		{name: "sort", typ: tString, values: []string{"asc", "desc"}},
-	}.with(paginationParams)
+	}.with(pagingParams)
 	groupPackagesParams = projectPackagesParams.with(params{{name: "exclude_subgroups", typ: tBool}})
 	packageFilesParams  = params{
 		{name: "order_by", typ: tString, values: []string{"id", "file_name", "created_at"}},
 		{name: "sort", typ: tString, values: []string{"asc", "desc"}},
-	}.with(paginationParams)
+	}.with(pagingParams)
 )
 
 // invalidValue is Grape's "<name> does not have a valid value".

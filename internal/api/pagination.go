@@ -19,7 +19,7 @@ import (
 //	paginate(w, r, items)               // offset pagination only
 //	paginateKeyset(w, r, items, ks)     // offset, or keyset where GitLab offers it for this list
 //
-// and declares paginationParams (or keysetParams) in its params, so page, per_page and
+// and declares pagingParams (or keysetParams) in its params, so page, per_page and
 // pagination are checked like any other parameter. Offset pagination answers page (default 1)
 // of per_page items (default 20, at most 100) with X-Page, X-Per-Page, X-Total, X-Total-Pages,
 // X-Next-Page, X-Prev-Page and a Link with rel prev, next, first and last. Keyset pagination
@@ -29,15 +29,15 @@ import (
 // To order a list, declare an orders table (order_by value → sort key) and call orderBy; a
 // keyset over the same table pages it.
 
-// paginationParams are the parameters every paginated list takes.
-var paginationParams = params{
+// pagingParams are the parameters every paginated list takes.
+var pagingParams = params{
 	{name: "page", typ: tInt},
 	{name: "per_page", typ: tInt},
 	{name: "pagination", typ: tString, values: []string{"offset", "keyset"}},
 }
 
-// keysetParams are paginationParams plus the cursors keyset Links carry.
-var keysetParams = paginationParams.with(params{
+// keysetParams are pagingParams plus the cursors keyset Links carry.
+var keysetParams = pagingParams.with(params{
 	{name: "id_after", typ: tInt},
 	{name: "id_before", typ: tInt},
 	{name: "cursor", typ: tString},
@@ -201,7 +201,7 @@ func orderBy[T any](r *request, items []T, os orders[T], id func(T) int64, def, 
 }
 
 // keyset describes the keyset pagination GitLab offers for a list.
-type keyset[T any] struct {
+type keysetPaging[T any] struct {
 	id   func(T) int64
 	keys orders[T] // the list's orders table
 	// by lists the order_by values keyset pagination offers; sorts the sort values (nil: both).
@@ -220,7 +220,7 @@ type keysetCursor struct {
 
 // paginateKeyset writes items (ordered by orderBy with ks's table) with keyset pagination when
 // the request asks for it, or else with paginate.
-func paginateKeyset[T any](w http.ResponseWriter, r *request, items []T, ks keyset[T]) {
+func paginateKeyset[T any](w http.ResponseWriter, r *request, items []T, ks keysetPaging[T]) {
 	if r.params.Get("pagination") != "keyset" {
 		paginate(w, r, items)
 		return

@@ -15,7 +15,7 @@ import (
 //		{name: "active", typ: tBool},
 //		{name: "order_by", typ: tString, values: []string{"id", "name"}},
 //		{name: "statistics", unsupported: true},
-//	}.with(paginationParams)
+//	}.with(pagingParams)
 //
 //	func (h *Handler) listThings(w http.ResponseWriter, r *request) error {
 //		if err := listThingsParams.check(r); err != nil {
@@ -59,7 +59,7 @@ type param struct {
 // params is an endpoint's parameter declaration.
 type params []param
 
-// with returns ps followed by more (shared groups such as paginationParams).
+// with returns ps followed by more (shared groups such as pagingParams).
 func (ps params) with(more ...params) params {
 	out := slices.Clone(ps)
 	for _, m := range more {
