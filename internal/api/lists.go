@@ -171,10 +171,10 @@ func (h *Handler) writeProjects(w http.ResponseWriter, r *request, all []*namesp
 	simple := boolParam(r, "simple")
 	out := make([]any, len(projects))
 	for i, p := range projects {
+		v := h.projectView(r, p)
+		out[i] = v
 		if simple {
-			out[i] = simpleView(h.projectView(r, p), simpleProjectFields)
-		} else {
-			out[i] = h.projectView(r, p)
+			out[i] = simpleView(v, simpleProjectFields)
 		}
 	}
 	paginateKeyset(w, r, out, keysetPaging[any]{id: func(x any) int64 { return anyID(x) }, keys: orders[any]{"id": func(any) string { return "" }},
