@@ -3,6 +3,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -79,6 +81,8 @@ type request struct {
 	// external is the server's public base URL (Config.ExternalURL) for links; "" means the
 	// request's own host.
 	external string
+	// sudoer is the administrator acting as principal.User through sudo (sudo.go), else nil.
+	sudoer *namespace.User
 }
 
 type endpoint func(h *Handler, w http.ResponseWriter, r *request) error
@@ -105,6 +109,7 @@ var (
 // routeTable is every API route (docs/architecture.md §3.3).
 var routeTable = []route{
 	{"GET", "/api/v4/version", gate.SignedIn("the instance's version, for clients' feature checks"), (*Handler).version, nil},
+	{"GET", "/api/v4/metadata", gate.SignedIn("the instance's version, for clients' feature checks"), (*Handler).version, nil},
 	{"GET", "/api/v4/user", gate.SignedIn("the requester's own account"), (*Handler).currentUser, nil},
 	{"GET", "/api/v4/users", gate.Decide(access.ViewUsers), (*Handler).listUsers, nil},
 	{"POST", "/api/v4/users", gate.Decide(access.AdministerInstance), (*Handler).createUser, nil},
@@ -279,7 +284,7 @@ func (h *Handler) routes() *http.ServeMux {
 				w.WriteHeader(http.StatusNoContent)
 				return
 			}
-			httpx.WriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "405 Not Allowed"})
+			writeJSONError(w, http.StatusMethodNotAllowed, "405 Not Allowed")
 			return
 		}
 		writeMessage(w, http.StatusNotFound, "404 Not Found")
@@ -334,11 +339,20 @@ func (h *Handler) wrap(rt route) http.Handler {
 			h.writeError(w, r, err)
 			return
 		}
+		self := p.User
+		if p, err = h.sudo(r, p, params); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		var sudoer *namespace.User
+		if p.User != self {
+			sudoer = self
+		}
 		if rt.rule.SignedIn && p.Kind != access.UserPrincipal {
 			h.writeError(w, r, errUnauthorized)
 			return
 		}
-		if err := rt.serve(h, w, &request{Request: r, principal: p, params: params, external: h.cfg.ExternalURL}); err != nil {
+		if err := rt.serve(h, w, &request{Request: r, principal: p, params: params, external: h.cfg.ExternalURL, sudoer: sudoer}); err != nil {
 			h.writeError(w, r, err)
 		}
 	})
@@ -369,20 +383,42 @@ func writeMessage(w http.ResponseWriter, status int, msg string) {
 	httpx.WriteJSON(w, status, map[string]string{"message": msg})
 }
 
+// writeJSONError writes Grape's own error shape, {"error": msg}, which GitLab answers for
+// parameter validation (400), a wrong method (405) and keyset pagination not offered (405).
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	httpx.WriteJSON(w, status, map[string]string{"error": msg})
+}
+
+// bodyError is an answer whose JSON body is not {"message"}: GitLab's OAuth-style refusals
+// (insufficient_scope) and {"error"} answers outside parameter validation.
+type bodyError struct {
+	status int
+	body   any
+}
+
+func (e *bodyError) Error() string { return http.StatusText(e.status) }
+
 // writeError is the API's one error writer: domain kinds (every errkind kind, authn's) → status
 // + {"message": …}. Unknown errors are logged with the request ID and answered with a generic 500.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	var ve *errkind.ValidationError
 	var fe *errkind.ForbiddenError
+	var pe *paramsError
+	var be *bodyError
 	switch {
+	case errors.As(err, &pe):
+		writeParamsError(w, pe)
+	case errors.As(err, &be):
+		httpx.WriteJSON(w, be.status, be.body)
 	case errors.As(err, &ae):
 		if ae.status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="Gatehouse API"`)
 		}
 		writeMessage(w, ae.status, ae.message)
 	case errors.As(err, &ve):
-		writeMessage(w, http.StatusBadRequest, ve.Error())
+		// A model's validation failure, as GitLab's render_validation_error! writes it.
+		httpx.WriteJSON(w, http.StatusBadRequest, validationMessage(ve.Field, ve.Reason))
 	case errors.As(err, &fe):
 		writeMessage(w, http.StatusForbidden, "403 Forbidden - "+fe.Reason)
 	case errors.Is(err, authn.ErrDeployTokenNotAllowed), errors.Is(err, authn.ErrInvalidCredentials), errors.Is(err, errkind.ErrUnauthorized):
@@ -465,6 +501,9 @@ func readParams(r *http.Request) (url.Values, error) {
 		for k, v := range obj {
 			switch x := v.(type) {
 			case []any:
+				if len(x) == 0 {
+					out[k] = []string{} // present, and empty: Grape tells [] from a missing key
+				}
 				for _, e := range x {
 					add(k, jsonScalar(e))
 				}
@@ -482,10 +521,51 @@ func readParams(r *http.Request) (url.Values, error) {
 				add(k, v)
 			}
 		}
+	case "multipart/form-data":
+		if err := readMultipart(body, r.Header.Get("Content-Type"), add); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, &apiError{http.StatusUnsupportedMediaType, "415 Unsupported Media Type"}
 	}
 	return out, nil
+}
+
+// readMultipart reads a multipart/form-data body (python-gitlab sends one whenever a call
+// attaches a file) into add. No endpoint takes a file yet, so a file part (avatar, …) is refused
+// by name rather than dropped.
+func readMultipart(body []byte, contentType string, add func(k, v string)) error {
+	_, mp, err := mime.ParseMediaType(contentType)
+	if err != nil || mp["boundary"] == "" {
+		return badRequest("the request body is not multipart/form-data")
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), mp["boundary"])
+	var files []string
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return badRequest("the request body is not multipart/form-data")
+		}
+		name := part.FormName()
+		if part.FileName() != "" {
+			files = append(files, strings.TrimSuffix(name, "[]")+" is not supported by Gatehouse (file upload)")
+			continue
+		}
+		v, err := io.ReadAll(part)
+		if err != nil {
+			return badRequest("the request body is not multipart/form-data")
+		}
+		if name != "" {
+			add(name, string(v))
+		}
+	}
+	if files != nil {
+		return &paramsError{files}
+	}
+	return nil
 }
 
 func jsonScalar(v any) string {
@@ -503,84 +583,24 @@ func jsonScalar(v any) string {
 	return string(b)
 }
 
-// intParam parses an integer parameter; missing gives 0.
+// intParam parses an integer parameter; missing gives 0, a non-integer Grape's "<name> is invalid".
 func intParam(r *request, name string) (int64, error) {
-	v := r.params.Get(name)
+	v := strings.TrimSpace(r.params.Get(name))
 	if v == "" {
 		return 0, nil
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, badRequest("%s is invalid", name)
+		return 0, invalidParam(name)
 	}
 	return n, nil
 }
 
-// boolParam reads a boolean parameter as GitLab's API does: "true", "True", "1", "yes", "on",
-// "t" and "y" (any case) are true; anything else, or missing, is false. python-gitlab sends
-// Python's "True" in query strings.
+// boolParam reads a boolean parameter as GitLab's API does (parseBool); missing, or not a
+// boolean, is false. Endpoints that declare their params have refused non-booleans already.
 func boolParam(r *request, name string) bool {
-	switch strings.ToLower(strings.TrimSpace(r.params.Get(name))) {
-	case "true", "1", "yes", "on", "t", "y":
-		return true
-	}
-	return false
-}
-
-// paginate writes a page of items with GitLab's pagination headers (page, per_page; X-Total,
-// X-Total-Pages, X-Next-Page, Link).
-func paginate[T any](w http.ResponseWriter, r *request, items []T) {
-	page, _ := strconv.Atoi(r.params.Get("page"))
-	per, _ := strconv.Atoi(r.params.Get("per_page"))
-	if page < 1 {
-		page = 1
-	}
-	if per < 1 {
-		per = 20
-	}
-	per = min(per, 100)
-	total := len(items)
-	pages := max(1, (total+per-1)/per)
-	start := min((page-1)*per, total)
-	end := min(start+per, total)
-	h := w.Header()
-	h.Set("X-Page", strconv.Itoa(page))
-	h.Set("X-Per-Page", strconv.Itoa(per))
-	h.Set("X-Total", strconv.Itoa(total))
-	h.Set("X-Total-Pages", strconv.Itoa(pages))
-	if page < pages {
-		h.Set("X-Next-Page", strconv.Itoa(page+1))
-		u := *r.URL
-		q := u.Query()
-		q.Set("page", strconv.Itoa(page+1))
-		q.Set("per_page", strconv.Itoa(per))
-		// A secret is not echoed into a header that clients and proxies may log; the client
-		// authenticates the next page as it did this one.
-		q.Del("private_token")
-		u.RawQuery = q.Encode()
-		h.Set("Link", `<`+externalPath(r, &u)+`>; rel="next"`)
-	} else {
-		h.Set("X-Next-Page", "")
-	}
-	page1 := items[start:end]
-	if page1 == nil {
-		page1 = []T{}
-	}
-	httpx.WriteJSON(w, http.StatusOK, page1)
-}
-
-// externalPath renders u as an absolute URL for Link headers: under the configured external URL,
-// so clients behind a TLS-terminating proxy (python-gitlab follows Link) stay on the public
-// address, or else on the request's own host.
-func externalPath(r *request, u *url.URL) string {
-	if r.external != "" {
-		return strings.TrimRight(r.external, "/") + u.RequestURI()
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + u.RequestURI()
+	v, _ := parseBool(r.params.Get(name))
+	return v
 }
 
 // isoTime formats times as GitLab does.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
-	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 )
 
 // ciVariableJSON is GitLab's variable shape.
@@ -45,6 +44,6 @@ func (h *Handler) listCIVariables(w http.ResponseWriter, r *request) error {
 	case !errors.Is(err, errkind.ErrNotFound):
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, vars)
+	paginate(w, r, vars)
 	return nil
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
@@ -40,6 +39,8 @@ func (h *Handler) getDependencyProxy(w http.ResponseWriter, r *request) error {
 	return nil
 }
 
+var dependencyProxyParams = params{{name: "enabled", typ: tBool, required: true}}
+
 // putDependencyProxy answers PUT /groups/:id/dependency_proxy with enabled=true|false (group
 // owners; GitLab does this through GraphQL's updateDependencyProxySettings).
 func (h *Handler) putDependencyProxy(w http.ResponseWriter, r *request) error {
@@ -47,14 +48,10 @@ func (h *Handler) putDependencyProxy(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	var on bool
-	switch strings.ToLower(strings.TrimSpace(r.params.Get("enabled"))) {
-	case "true", "1", "yes", "on", "t", "y":
-		on = true
-	case "false", "0", "no", "off", "f", "n":
-	default:
-		return badRequest("enabled is missing or invalid")
+	if err := dependencyProxyParams.check(r); err != nil {
+		return err
 	}
+	on := boolParam(r, "enabled")
 	if err := h.cfg.DependencyProxy.SetEnabled(ctxOf(r), g.ID, on); err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
@@ -38,7 +37,32 @@ func (h *Handler) deployView(t *token.DeployToken) deployTokenJSON {
 		LastUsedAt: isoTimePtr(t.LastUsedAt), LastUsedIP: addrPtr(t.LastUsedIP)}
 }
 
+// Deploy-token endpoints' parameters, as GitLab's lib/api/deploy_tokens.rb declares them (plus
+// Gatehouse's allowed_ips and grace_period).
+var (
+	listDeployTokensParams  = params{{name: "active", typ: tBool}}.with(pagingParams)
+	createDeployTokenParams = params{
+		{name: "name", typ: tString, required: true},
+		{name: "scopes", typ: tList, required: true, values: scopeNames(token.DeployScopes)},
+		{name: "expires_at", typ: tString},
+		{name: "username", typ: tString},
+		{name: "allowed_ips", typ: tList},
+	}
+	rotateDeployTokenParams = params{{name: "grace_period", typ: tInt}}
+)
+
+func scopeNames(scopes []token.Scope) []string {
+	out := make([]string, len(scopes))
+	for i, s := range scopes {
+		out[i] = string(s)
+	}
+	return out
+}
+
 func (h *Handler) writeDeployList(w http.ResponseWriter, r *request, f token.DeployFilter) error {
+	if err := listDeployTokensParams.check(r); err != nil {
+		return err
+	}
 	if boolParam(r, "active") {
 		f.ActiveAt = h.cfg.Deploy.Now()
 	}
@@ -79,9 +103,9 @@ func (h *Handler) listGroupDeployTokens(w http.ResponseWriter, r *request) error
 
 // ownedToken loads {token_id} and checks it belongs to owner; otherwise 404.
 func (h *Handler) ownedToken(r *request, owner token.Owner) (*token.DeployToken, error) {
-	id, err := strconv.ParseInt(r.PathValue("token_id"), 10, 64)
+	id, err := pathInt(r, "token_id")
 	if err != nil {
-		return nil, notFound("Deploy Token")
+		return nil, err
 	}
 	t, err := h.cfg.Deploy.Get(ctxOf(r), id)
 	if errors.Is(err, errkind.ErrNotFound) || (err == nil && t.Owner != owner) {
@@ -136,19 +160,28 @@ func (h *Handler) record(r *request, e audit.Event) {
 	u := r.principal.User
 	e.ActorKind, e.ActorID, e.ActorName = "user", u.ID, u.Username
 	e.IP = httpx.ClientIP(r.Request).String()
+	if r.sudoer != nil {
+		// The user acted, as in GitLab; who made them act is kept beside it.
+		e.Details = strings.TrimSpace(e.Details + " (sudo by administrator " + r.sudoer.Username + ")")
+	}
 	if err := h.cfg.Audit.Record(ctxOf(r), e); err != nil {
 		httpx.Internal(ctxOf(r), h.cfg.Log, err)
 	}
 }
 
 func (h *Handler) createDeployToken(w http.ResponseWriter, r *request, owner token.Owner) error {
+	if err := createDeployTokenParams.check(r); err != nil {
+		h.record(r, audit.TokenCreationFailed(owner, r.params.Get("name"), err.Error()))
+		return err
+	}
 	t, secret, err := h.cfg.Deploy.Create(ctxOf(r), token.CreateDeployInput{Name: r.params.Get("name"),
-		Username: r.params.Get("username"), Scopes: scopeList(r.params["scopes"]), ExpiresAt: r.params.Get("expires_at"),
+		Username: r.params.Get("username"), Scopes: splitList(r.params["scopes"]), ExpiresAt: r.params.Get("expires_at"),
 		Owner: owner, CreatorID: r.principal.User.ID, AllowedIPs: r.params["allowed_ips"]})
 	if err != nil {
 		var ve *errkind.ValidationError
 		if errors.As(err, &ve) {
 			h.record(r, audit.TokenCreationFailed(owner, r.params.Get("name"), ve.Error()))
+			return deployTokenInvalid(ve)
 		}
 		return err
 	}
@@ -159,19 +192,20 @@ func (h *Handler) createDeployToken(w http.ResponseWriter, r *request, owner tok
 	return nil
 }
 
-// scopeList accepts scopes as repeated values (JSON array, scopes[]=…) or comma-separated in one
-// value, as GitLab's API does (python-gitlab's CLI sends "a,b"); blanks are dropped, so "scopes="
-// counts as empty.
-func scopeList(values []string) []string {
-	var out []string
-	for _, v := range values {
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				out = append(out, s)
-			}
-		}
+// deployTokenInvalid words a refused deploy token as GitLab does: a malformed expires_at is
+// Grape's type error ({"error": "expires_at is invalid"}); the model's refusals are one sentence
+// of Rails full messages ({"message": "Scopes can't be blank"}), as the create service answers.
+func deployTokenInvalid(ve *errkind.ValidationError) error {
+	switch {
+	case ve.Field == "expires_at" && strings.HasPrefix(ve.Reason, "is invalid"):
+		return invalidParam("expires_at")
+	case ve.Field == "allowed_ips":
+		// Gatehouse's own parameter: named as sent.
+		return &apiError{http.StatusBadRequest, ve.Error()}
+	case ve.Reason == "is empty" || ve.Reason == "is missing":
+		return &apiError{http.StatusBadRequest, fullMessage(ve.Field, "can't be blank")}
 	}
-	return out
+	return &apiError{http.StatusBadRequest, fullMessage(ve.Field, ve.Reason)}
 }
 
 func (h *Handler) deleteProjectDeployToken(w http.ResponseWriter, r *request) error {
@@ -227,6 +261,9 @@ func (h *Handler) rotateGroupDeployToken(w http.ResponseWriter, r *request) erro
 func (h *Handler) rotateDeployToken(w http.ResponseWriter, r *request, owner token.Owner) error {
 	t, err := h.ownedToken(r, owner)
 	if err != nil {
+		return err
+	}
+	if err := rotateDeployTokenParams.check(r); err != nil {
 		return err
 	}
 	grace, err := intParam(r, "grace_period")

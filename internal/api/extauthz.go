@@ -57,10 +57,22 @@ func (h *Handler) getApplicationSettings(w http.ResponseWriter, r *request) erro
 	return nil
 }
 
+// applicationSettingsParams are the settings PUT /application/settings changes.
+var applicationSettingsParams = params{
+	{name: "external_authorization_service_enabled", typ: tBool},
+	{name: "external_authorization_service_url", typ: tString},
+	{name: "external_authorization_service_timeout", typ: tString},
+	{name: "external_authorization_service_default_label", typ: tString},
+}
+
 // putApplicationSettings changes the external authorization settings given; the others keep
 // their values (GitLab's PUT /application/settings).
 func (h *Handler) putApplicationSettings(w http.ResponseWriter, r *request) error {
 	if err := h.authorize(r, access.Resource{}, access.AdministerInstance, ""); err != nil {
+		return err
+	}
+	// Every other GitLab setting is refused by name: a 200 would claim it was applied.
+	if err := applicationSettingsParams.check(r); err != nil {
 		return err
 	}
 	s, err := h.cfg.ExternalAuthorization.Settings(ctxOf(r))

@@ -364,3 +364,104 @@ func TestWrongMethod(t *testing.T) {
 		}
 	})
 }
+
+// TestDeployTokenDocExamples runs every example of GitLab's doc/api/deploy_tokens.md as written,
+// with only the host, the ids and the token changed, and checks the answer has the documented
+// status and every documented field with the documented value or type.
+func TestDeployTokenDocExamples(t *testing.T) {
+	t.Parallel()
+	ts := testenv.StartServer(t)
+	f := ts.MakeFixture(t)
+	top := f.Projects["top"]
+	root := map[string]string{"PRIVATE-TOKEN": ts.RootToken}
+	jsonHeaders := map[string]string{"PRIVATE-TOKEN": ts.RootToken, "Content-Type": "application/json"}
+	const docBody = `{"name": "My deploy token", "expires_at": "2021-01-01", "username": "custom-user", "scopes": ["read_repository"]}`
+	var projectTok, groupTok deployTokenView
+	created := func(t *testing.T, r result, out *deployTokenView) {
+		t.Helper()
+		mustStatus(t, r, http.StatusCreated, "create")
+		r.json(t, out)
+		if out.Name != "My deploy token" || out.Username != "custom-user" || out.ExpiresAt == nil ||
+			*out.ExpiresAt != "2021-01-01T00:00:00.000Z" || out.Token == nil || !slices.Equal(out.Scopes, []string{"read_repository"}) {
+			t.Fatalf("created %s", r.body)
+		}
+	}
+	documented := []string{"id", "name", "username", "expires_at", "revoked", "expired", "scopes"}
+	hasDocumented := func(t *testing.T, raw []byte) {
+		t.Helper()
+		for _, k := range documented {
+			if !hasKey(t, raw, k) {
+				t.Fatalf("answer %s lacks %q", raw, k)
+			}
+		}
+	}
+	steps := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"POST /projects/5/deploy_tokens/", func(t *testing.T) {
+			created(t, do(t, ts, call{method: "POST", path: fmt.Sprintf("/projects/%d/deploy_tokens/", top.ID), headers: jsonHeaders, body: docBody}), &projectTok)
+		}},
+		{"POST /groups/5/deploy_tokens/", func(t *testing.T) {
+			created(t, do(t, ts, call{method: "POST", path: fmt.Sprintf("/groups/%d/deploy_tokens/", f.GroupID), headers: jsonHeaders, body: docBody}), &groupTok)
+		}},
+		{"GET /deploy_tokens", func(t *testing.T) {
+			r := do(t, ts, call{method: "GET", path: "/deploy_tokens", headers: root})
+			mustStatus(t, r, 200, "list all")
+			var list []map[string]any
+			r.json(t, &list)
+			if len(list) != 2 {
+				t.Fatalf("%d tokens", len(list))
+			}
+			for _, x := range list {
+				if _, ok := x["token"]; ok {
+					t.Fatal("a list shows a secret")
+				}
+			}
+		}},
+		{"GET /projects/1/deploy_tokens", func(t *testing.T) {
+			r := do(t, ts, call{method: "GET", path: fmt.Sprintf("/projects/%d/deploy_tokens", top.ID), headers: root})
+			mustStatus(t, r, 200, "project list")
+			var list []deployTokenView
+			r.json(t, &list)
+			if len(list) != 1 || list[0].ID != projectTok.ID || !list[0].Expired || list[0].Revoked {
+				t.Fatalf("project list %s", r.body)
+			}
+		}},
+		{"GET /projects/1/deploy_tokens/1", func(t *testing.T) {
+			r := do(t, ts, call{method: "GET", path: fmt.Sprintf("/projects/%d/deploy_tokens/%d", top.ID, projectTok.ID), headers: root})
+			mustStatus(t, r, 200, "project get")
+			hasDocumented(t, r.body)
+		}},
+		{"GET /groups/1/deploy_tokens", func(t *testing.T) {
+			r := do(t, ts, call{method: "GET", path: fmt.Sprintf("/groups/%d/deploy_tokens", f.GroupID), headers: root})
+			mustStatus(t, r, 200, "group list")
+			var list []deployTokenView
+			r.json(t, &list)
+			if len(list) != 1 || list[0].ID != groupTok.ID {
+				t.Fatalf("group list %s", r.body)
+			}
+		}},
+		{"GET /groups/1/deploy_tokens/1", func(t *testing.T) {
+			r := do(t, ts, call{method: "GET", path: fmt.Sprintf("/groups/%d/deploy_tokens/%d", f.GroupID, groupTok.ID), headers: root})
+			mustStatus(t, r, 200, "group get")
+			hasDocumented(t, r.body)
+		}},
+		{"DELETE /projects/5/deploy_tokens/13", func(t *testing.T) {
+			p := fmt.Sprintf("/projects/%d/deploy_tokens/%d", top.ID, projectTok.ID)
+			mustStatus(t, do(t, ts, call{method: "DELETE", path: p, headers: root}), http.StatusNoContent, "delete")
+			mustStatus(t, do(t, ts, call{method: "GET", path: p, headers: root}), http.StatusNotFound, "get after delete")
+		}},
+		{"DELETE /groups/5/deploy_tokens/13", func(t *testing.T) {
+			p := fmt.Sprintf("/groups/%d/deploy_tokens/%d", f.GroupID, groupTok.ID)
+			mustStatus(t, do(t, ts, call{method: "DELETE", path: p, headers: root}), http.StatusNoContent, "delete")
+			mustStatus(t, do(t, ts, call{method: "GET", path: p, headers: root}), http.StatusNotFound, "get after delete")
+		}},
+	}
+	// In order: the lists and gets read what the creates made, the deletes come last.
+	for _, s := range steps {
+		if !t.Run("ok/"+s.name, s.run) {
+			t.FailNow()
+		}
+	}
+}

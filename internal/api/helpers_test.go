@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -35,14 +36,32 @@ func (r result) json(tb testing.TB, v any) {
 	}
 }
 
-// message returns the {"message"} of an error answer.
+// message returns the text of an error answer, in whichever of GitLab's shapes it came: a
+// {"message": "…"} string, a model's {"message": {"field": ["reason", …]}} as "field reason", or
+// Grape's {"error": "…"}.
 func (r result) message(tb testing.TB) string {
 	tb.Helper()
 	var m struct {
-		Message string `json:"message"`
+		Message json.RawMessage `json:"message"`
+		Error   string          `json:"error"`
 	}
 	r.json(tb, &m)
-	return m.Message
+	var s string
+	if json.Unmarshal(m.Message, &s) == nil {
+		return s
+	}
+	var fields map[string][]string
+	if json.Unmarshal(m.Message, &fields) == nil && len(fields) > 0 {
+		var parts []string
+		for f, reasons := range fields {
+			for _, why := range reasons {
+				parts = append(parts, f+" "+why)
+			}
+		}
+		slices.Sort(parts)
+		return strings.Join(parts, "; ")
+	}
+	return m.Error
 }
 
 func do(tb testing.TB, ts *testenv.TestServer, c call) result {

@@ -58,7 +58,7 @@ func TestPythonGitlabMembersAll(t *testing.T) {
 	}{
 		{"group_get_nobody", 404, "404 Member Not Found"},
 		{"outsider", 404, "404 Group Not Found"},
-		{"unsupported", 400, "show_seat_info not supported"},
+		{"unsupported", 400, "show_seat_info is not supported"},
 		{"personal_hidden", 404, "404 Project Not Found"},
 	} {
 		var o pyOutcome

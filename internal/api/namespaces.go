@@ -15,11 +15,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
-func (h *Handler) version(w http.ResponseWriter, r *request) error {
-	httpx.WriteJSON(w, http.StatusOK, map[string]string{"version": h.cfg.Version, "revision": h.cfg.Revision})
-	return nil
-}
-
 type userJSON struct {
 	ID        int64   `json:"id"`
 	Username  string  `json:"username"`
@@ -53,32 +48,13 @@ func (h *Handler) currentUser(w http.ResponseWriter, r *request) error {
 	return nil
 }
 
-func (h *Handler) listUsers(w http.ResponseWriter, r *request) error {
-	if err := h.authorize(r, access.Resource{}, access.ViewUsers, "User"); err != nil {
-		return err
-	}
-	users, err := h.cfg.Namespaces.ListUsers(ctxOf(r))
-	if err != nil {
-		return err
-	}
-	want := r.params.Get("username")
-	out := []userJSON{}
-	for _, u := range users {
-		if want == "" || strings.EqualFold(want, u.Username) {
-			out = append(out, h.userView(r, u))
-		}
-	}
-	paginate(w, r, out)
-	return nil
-}
-
 func (h *Handler) getUser(w http.ResponseWriter, r *request) error {
 	if err := h.authorize(r, access.Resource{}, access.ViewUsers, "User"); err != nil {
 		return err
 	}
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	id, err := pathInt(r, "id")
 	if err != nil {
-		return notFound("User")
+		return err
 	}
 	u, err := h.cfg.Namespaces.User(ctxOf(r), id)
 	if errors.Is(err, errkind.ErrNotFound) {
@@ -99,6 +75,9 @@ func (h *Handler) createUser(w http.ResponseWriter, r *request) error {
 		Email: r.params.Get("email"), Name: r.params.Get("name"), Password: r.params.Get("password"),
 		Admin: boolParam(r, "admin")})
 	if err != nil {
+		if conflict := h.userConflict(r, err); conflict != nil {
+			return conflict
+		}
 		return err
 	}
 	if profile := profileParams(r); len(profile) > 0 {
@@ -138,9 +117,9 @@ func (h *Handler) createPersonalToken(w http.ResponseWriter, r *request) error {
 	if err := h.authorize(r, access.Resource{}, access.AdministerInstance, ""); err != nil {
 		return err
 	}
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	id, err := pathInt(r, "id")
 	if err != nil {
-		return notFound("User")
+		return err
 	}
 	if _, err := h.cfg.Namespaces.User(ctxOf(r), id); err != nil {
 		if errors.Is(err, errkind.ErrNotFound) {
@@ -232,19 +211,6 @@ func (h *Handler) visibleGroups(r *request, groups []*namespace.Group) ([]groupJ
 	return out, nil
 }
 
-func (h *Handler) listGroups(w http.ResponseWriter, r *request) error {
-	groups, err := h.cfg.Namespaces.ListGroups(ctxOf(r))
-	if err != nil {
-		return err
-	}
-	out, err := h.visibleGroups(r, groups)
-	if err != nil {
-		return err
-	}
-	paginate(w, r, out)
-	return nil
-}
-
 func (h *Handler) getGroup(w http.ResponseWriter, r *request) error {
 	g, err := h.group(r, access.ViewNamespace)
 	if err != nil {
@@ -258,16 +224,14 @@ func (h *Handler) listSubgroups(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
+	if err := listGroupsParams.check(r); err != nil {
+		return err
+	}
 	subs, err := h.cfg.Namespaces.Subgroups(ctxOf(r), g.ID)
 	if err != nil {
 		return err
 	}
-	out, err := h.visibleGroups(r, subs)
-	if err != nil {
-		return err
-	}
-	paginate(w, r, out)
-	return nil
+	return h.writeGroups(w, r, subs)
 }
 
 func (h *Handler) createGroup(w http.ResponseWriter, r *request) error {
@@ -430,19 +394,6 @@ func (h *Handler) project(r *request, act access.Action) (*namespace.Project, er
 		return nil, err
 	}
 	return p, nil
-}
-
-func (h *Handler) listProjects(w http.ResponseWriter, r *request) error {
-	projects, err := h.cfg.Namespaces.ListProjects(ctxOf(r))
-	if err != nil {
-		return err
-	}
-	out, err := h.projectViews(r, projects)
-	if err != nil {
-		return err
-	}
-	paginate(w, r, out)
-	return nil
 }
 
 func (h *Handler) getProject(w http.ResponseWriter, r *request) error {
@@ -648,9 +599,9 @@ func (h *Handler) member(r *request, act access.Action) (namespace.Member, error
 		}
 		m.ProjectID = p.ID
 	}
-	id, err := strconv.ParseInt(r.PathValue("user_id"), 10, 64)
+	id, err := pathInt(r, "user_id")
 	if err != nil {
-		return m, badRequest("user_id is invalid") // Grape's Integer type, as GitLab
+		return m, err
 	}
 	m.UserID = id
 	return m, nil

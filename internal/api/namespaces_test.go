@@ -21,7 +21,7 @@ func TestVersionAndCurrentUser(t *testing.T) {
 	t.Run("ok/version", func(t *testing.T) {
 		r := asPAT(t, ts, alice.PAT, "GET", "/version", nil)
 		mustStatus(t, r, 200, "version")
-		var v map[string]string
+		var v map[string]any
 		r.json(t, &v)
 		if v["version"] == "" || v["revision"] == "" {
 			t.Fatalf("version answer %v", v)
@@ -100,9 +100,18 @@ func TestUsers(t *testing.T) {
 	t.Run("fail/duplicate username", func(t *testing.T) {
 		r := asPAT(t, ts, ts.RootToken, "POST", "/users", map[string]any{"username": "alice", "email": "a2@example.com",
 			"name": "A2", "password": "password-a2"})
-		mustStatus(t, r, 400, "duplicate user")
-		if !strings.Contains(r.message(t), "username") {
-			t.Fatalf("message %q does not name username", r.message(t))
+		// GitLab's 409 and wording (issue 14, item 4).
+		mustStatus(t, r, 409, "duplicate user")
+		if msg := r.message(t); msg != "Username has already been taken" {
+			t.Fatalf("message %q", msg)
+		}
+	})
+	t.Run("fail/duplicate email", func(t *testing.T) {
+		r := asPAT(t, ts, ts.RootToken, "POST", "/users", map[string]any{"username": "alice2", "email": "ALICE@example.com",
+			"name": "A2", "password": "password-a2"})
+		mustStatus(t, r, 409, "duplicate email")
+		if msg := r.message(t); msg != "Email has already been taken" {
+			t.Fatalf("message %q", msg)
 		}
 	})
 	t.Run("fail/username of a top-level group and the reverse", func(t *testing.T) {
@@ -531,12 +540,12 @@ func TestPagination(t *testing.T) {
 		if h.Get("X-Next-Page") != strconv.Itoa(page+1) || len(list) != 2 {
 			t.Fatalf("page %d: X-Next-Page=%q, %d items", page, h.Get("X-Next-Page"), len(list))
 		}
-		// Link: <http://host/api/v4/...?page=N&per_page=2>; rel="next"
-		target, rel, ok := strings.Cut(link, ">; ")
-		if !ok || rel != `rel="next"` || !strings.HasPrefix(target, "<"+ts.URL+"/api/v4/") {
+		// Link: <http://host/api/v4/...?page=N&per_page=2>; rel="next", … (TestPaginationHeaders)
+		target := linkRels(t, link)["next"]
+		if !strings.HasPrefix(target, ts.URL+"/api/v4/") {
 			t.Fatalf("Link = %q", link)
 		}
-		u, err := url.Parse(strings.TrimPrefix(target, "<"))
+		u, err := url.Parse(target)
 		if err != nil || u.Query().Get("page") != strconv.Itoa(page+1) || u.Query().Get("per_page") != "2" {
 			t.Fatalf("Link target %q", target)
 		}
@@ -609,8 +618,7 @@ func TestPaginationLinkUsesExternalURL(t *testing.T) {
 	}
 	resp.Body.Close()
 	link := resp.Header.Get("Link")
-	if !strings.HasPrefix(link, "<"+external+"/api/v4/users?") || !strings.HasSuffix(link, `>; rel="next"`) ||
-		!strings.Contains(link, "page=2") {
+	if next := linkRels(t, link)["next"]; !strings.HasPrefix(next, external+"/api/v4/users?") || !strings.Contains(next, "page=2") {
 		t.Fatalf("Link = %q, want the next page under %s", link, external)
 	}
 }

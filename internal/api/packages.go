@@ -82,6 +82,30 @@ var servedPackageTypes = map[string]packages.Format{"generic": packages.Generic,
 var gitlabPackageStatuses = map[string]bool{"default": true, "hidden": true, "processing": true, "error": true,
 	"pending_destruction": true, "deprecated": true}
 
+// The Packages API's parameters, as GitLab's lib/api/project_packages.rb and group_packages.rb
+// declare them.
+var (
+	projectPackagesParams = params{
+		{name: "package_type", typ: tString},
+		{name: "status", typ: tString},
+		{name: "package_name", typ: tString},
+		{name: "package_version", typ: tString},
+		{name: "include_versionless", typ: tBool},
+		{name: "order_by", typ: tString},
+		{name: "sort", typ: tString, values: []string{"asc", "desc"}},
+	}.with(pagingParams)
+	groupPackagesParams = projectPackagesParams.with(params{{name: "exclude_subgroups", typ: tBool}})
+	packageFilesParams  = params{
+		{name: "order_by", typ: tString, values: []string{"id", "file_name", "created_at"}},
+		{name: "sort", typ: tString, values: []string{"asc", "desc"}},
+	}.with(pagingParams)
+)
+
+// invalidValue is Grape's "<name> does not have a valid value".
+func invalidValue(name string) error {
+	return &paramsError{[]string{name + " does not have a valid value"}}
+}
+
 // listedPackage is one row of a listing with the project it belongs to.
 type listedPackage struct {
 	packages.ListedVersion
@@ -91,9 +115,16 @@ type listedPackage struct {
 // packageQuery reads the list filters. none reports a valid filter that selects nothing (a
 // package type or status Gatehouse does not have).
 func packageQuery(r *request, group bool) (q packages.VersionQuery, orderBy string, desc, none bool, err error) {
+	spec := projectPackagesParams
+	if group {
+		spec = groupPackagesParams
+	}
+	if err := spec.check(r); err != nil {
+		return q, "", false, false, err
+	}
 	if t := r.params.Get("package_type"); t != "" {
 		if !gitlabPackageTypes[t] {
-			return q, "", false, false, badRequest("package_type does not have a valid value")
+			return q, "", false, false, invalidValue("package_type")
 		}
 		f, ok := servedPackageTypes[t]
 		none = none || !ok
@@ -102,7 +133,7 @@ func packageQuery(r *request, group bool) (q packages.VersionQuery, orderBy stri
 	q.Status = packages.StatusDefault
 	if s := r.params.Get("status"); s != "" {
 		if !gitlabPackageStatuses[s] {
-			return q, "", false, false, badRequest("status does not have a valid value")
+			return q, "", false, false, invalidValue("status")
 		}
 		q.Status = packages.Status(s)
 		none = none || (q.Status != packages.StatusDefault && q.Status != packages.StatusHidden)
@@ -115,10 +146,10 @@ func packageQuery(r *request, group bool) (q packages.VersionQuery, orderBy stri
 	case "created_at", "name", "version", "type":
 	case "project_path":
 		if !group {
-			return q, "", false, false, badRequest("order_by does not have a valid value")
+			return q, "", false, false, invalidValue("order_by")
 		}
 	default:
-		return q, "", false, false, badRequest("order_by does not have a valid value")
+		return q, "", false, false, invalidValue("order_by")
 	}
 	desc, err = sortParam(r)
 	return q, orderBy, desc, none, err
@@ -132,7 +163,7 @@ func sortParam(r *request) (desc bool, err error) {
 	case "desc":
 		return true, nil
 	}
-	return false, badRequest("sort does not have a valid value")
+	return false, invalidValue("sort")
 }
 
 // sortPackages orders a listing by GitLab's order_by, ties broken by id in the same direction.
@@ -276,9 +307,9 @@ func (h *Handler) projectPackage(r *request, act access.Action) (*namespace.Proj
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	id, err := strconv.ParseInt(r.PathValue("package_id"), 10, 64)
+	id, err := pathInt(r, "package_id")
 	if err != nil {
-		return nil, nil, nil, badRequest("package_id is invalid")
+		return nil, nil, nil, invalidParam("package_id")
 	}
 	pkg, v, err := h.cfg.Packages.VersionByID(ctxOf(r), p.ID, id)
 	if errors.Is(err, packages.ErrNotFound) {
@@ -318,9 +349,12 @@ func (h *Handler) listPackageFiles(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
+	if err := packageFilesParams.check(r); err != nil {
+		return err
+	}
 	orderBy := cmp.Or(r.params.Get("order_by"), "id")
 	if orderBy != "id" && orderBy != "file_name" && orderBy != "created_at" {
-		return badRequest("order_by does not have a valid value")
+		return invalidValue("order_by")
 	}
 	desc, err := sortParam(r)
 	if err != nil {
@@ -371,9 +405,9 @@ func (h *Handler) deletePackageFile(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	id, err := strconv.ParseInt(r.PathValue("package_file_id"), 10, 64)
+	id, err := pathInt(r, "package_file_id")
 	if err != nil {
-		return badRequest("package_file_id is invalid")
+		return invalidParam("package_file_id")
 	}
 	err = h.cfg.Packages.DeleteFile(ctxOf(r), v, id)
 	if errors.Is(err, packages.ErrNotFound) {

@@ -141,23 +141,15 @@ func optParam(r *request, k string) *string {
 	return nil
 }
 
-// pageParams are the pagination parameters every list takes.
-var pageParams = []string{"page", "per_page"}
-
-// onlyParams refuses, with 400 naming them, the parameters of r not in allowed or pageParams:
-// a GitLab filter Gatehouse does not apply must not be ignored.
+// onlyParams is the parameter layer (params.go) for endpoints that read their parameters
+// themselves: each of allowed, with the paging parameters, is declared as a string, so any other
+// parameter is refused in Grape's form rather than ignored.
 func onlyParams(r *request, allowed ...string) error {
-	var bad []string
-	for k := range r.params {
-		if !slices.Contains(allowed, k) && !slices.Contains(pageParams, k) {
-			bad = append(bad, k)
-		}
+	ps := make(params, 0, len(allowed))
+	for _, name := range allowed {
+		ps = append(ps, param{name: name, typ: tString})
 	}
-	if len(bad) == 0 {
-		return nil
-	}
-	slices.Sort(bad)
-	return badRequest("%s not supported by Gatehouse here", strings.Join(bad, ", "))
+	return ps.with(pagingParams).check(r)
 }
 
 // accepted is GitLab's answer to a deletion it schedules. Gatehouse deletes before answering,

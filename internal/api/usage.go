@@ -3,7 +3,6 @@ package api
 import (
 	"net/http"
 	"net/netip"
-	"strconv"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
@@ -41,6 +40,9 @@ func (h *Handler) groupDeployTokenUsage(w http.ResponseWriter, r *request) error
 	return h.writeUsage(w, r, token.Owner{GroupID: g.ID})
 }
 
+// usageParams: the day series is bounded by days, not paginated.
+var usageParams = params{{name: "days", typ: tInt}}
+
 // writeUsage answers the requests per UTC day of {token_id} over the last ?days= days (default
 // 30, at most 366), oldest first, days without requests included as 0.
 func (h *Handler) writeUsage(w http.ResponseWriter, r *request, owner token.Owner) error {
@@ -48,11 +50,13 @@ func (h *Handler) writeUsage(w http.ResponseWriter, r *request, owner token.Owne
 	if err != nil {
 		return err
 	}
+	if err := usageParams.check(r); err != nil {
+		return err
+	}
 	days := token.DefaultUsageDays
-	if v := r.params.Get("days"); v != "" {
-		if days, err = strconv.Atoi(v); err != nil {
-			return badRequest("days is invalid")
-		}
+	if r.params.Get("days") != "" {
+		n, _ := intParam(r, "days")
+		days = int(n) // the range is token.Usage's to check
 	}
 	usage, err := h.cfg.Deploy.Usage(ctxOf(r), t.ID, days)
 	if err != nil {

@@ -30,7 +30,7 @@ func TestDeployTokenUsernamesNeverNameAUser(t *testing.T) {
 		t.Run("fail/custom username "+name+" of the user root", func(t *testing.T) {
 			r := create(t, name)
 			mustStatus(t, r, http.StatusBadRequest, "deploy token named like a user")
-			if msg := r.message(t); msg != "username has already been taken" {
+			if msg := r.message(t); msg != "Username has already been taken" {
 				t.Fatalf("message %q", msg)
 			}
 		})

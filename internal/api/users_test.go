@@ -90,7 +90,7 @@ func TestPythonGitlabUsers(t *testing.T) {
 		{"root_revoke_missing", 404, "404"},
 		{"save", 0, "null"},
 		{"update_taken_username", 409, "Username has already been taken"},
-		{"update_unsupported", 400, "projects_limit not supported"},
+		{"update_unsupported", 400, "projects_limit is not supported"},
 		{"block", 0, "true"},
 		{"block_again", 0, "null"},
 		{"blocked_whoami", 401, "401"},

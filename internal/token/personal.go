@@ -83,7 +83,7 @@ func (s *PersonalService) Create(ctx context.Context, in CreatePersonalInput) (*
 	if name == "" {
 		return nil, Secret{}, &errkind.ValidationError{Field: "name", Reason: "is missing"}
 	}
-	scopes, err := ParseScopes(in.Scopes, PersonalScopes)
+	scopes, err := ParseScopes(in.Scopes, PersonalTokenScopes)
 	if err != nil {
 		return nil, Secret{}, err
 	}

@@ -280,7 +280,7 @@ func DefaultUsername(id int64) string { return DefaultUsernamePrefix + strconv.F
 // prefix is reserved so a custom name can never take the username a later token will be given.
 func ValidateUsername(u string) error {
 	if !usernameRE.MatchString(u) {
-		return &errkind.ValidationError{Field: "username", Reason: "can contain only letters, digits, '_', '-', '.' and '+'"}
+		return &errkind.ValidationError{Field: "username", Reason: "can contain only letters, digits, '_', '-', '+', and '.'"}
 	}
 	if strings.HasPrefix(u, DefaultUsernamePrefix) {
 		return &errkind.ValidationError{Field: "username", Reason: "must not start with " + DefaultUsernamePrefix}

@@ -220,7 +220,7 @@ func TestClientAgainstServer(t *testing.T) {
 			{"empty scopes", func(c *client.Client) error {
 				_, err := c.CreateProjectDeployToken(ctx, child.FullPath, client.CreateDeployTokenOptions{Name: "x"})
 				return err
-			}, ts.RootToken, 400, "scopes"},
+			}, ts.RootToken, 400, "Scopes can't be blank"},
 			{"missing project", func(c *client.Client) error {
 				_, err := c.GetProject(ctx, "group/nope")
 				return err
