@@ -30,9 +30,10 @@ func TestPythonGitlabMembersAll(t *testing.T) {
 		fmt.Sprintf("SUB_ID=%d", f.SubID), fmt.Sprintf("PROJECT_ID=%d", child.ID), fmt.Sprintf("PERSONAL_ID=%d", personal.ID),
 		fmt.Sprintf("SM_ID=%d", sm.ID), fmt.Sprintf("NOBODY_ID=%d", nobody.ID))
 	for key, want := range map[string]string{
-		"group_all":        `{"projrep":10,"submaint":40,"topdev":30}`,
-		"group_direct":     `{"submaint":40}`,
-		"project_all":      `{"projrep":20,"submaint":40,"topdev":30}`,
+		// root created the fixture's groups, so it is their Owner member, as in GitLab.
+		"group_all":        `{"projrep":10,"root":50,"submaint":40,"topdev":30}`,
+		"group_direct":     `{"root":50,"submaint":40}`,
+		"project_all":      `{"projrep":20,"root":50,"submaint":40,"topdev":30}`,
 		"project_query":    `{"submaint":40}`,
 		"project_user_ids": `{"submaint":40}`,
 		"group_get":        `40`,

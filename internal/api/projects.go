@@ -142,12 +142,13 @@ func optParam(r *request, k string) *string {
 }
 
 // onlyParams is the parameter layer (params.go) for endpoints that read their parameters
-// themselves: each of allowed, with the paging parameters, is declared as a string, so any other
-// parameter is refused in Grape's form rather than ignored.
+// themselves: each of allowed, with the paging parameters, is declared (as a list, which takes
+// one value or several, leaving the reading to the endpoint), so any other parameter is refused
+// in Grape's form rather than ignored.
 func onlyParams(r *request, allowed ...string) error {
 	ps := make(params, 0, len(allowed))
 	for _, name := range allowed {
-		ps = append(ps, param{name: name, typ: tString})
+		ps = append(ps, param{name: name, typ: tList})
 	}
 	return ps.with(pagingParams).check(r)
 }

@@ -127,6 +127,7 @@ def main():
     bob = gl.users.create({"username": "bob", "email": "bob@example.com", "name": "Bob", "password": "bob-password-1"})
     bob_pat = bob.personal_access_tokens.create({"name": "bob", "scopes": ["api"]})
     group.members.create({"user_id": bob.id, "access_level": 50})
+    group.members.delete(1)  # root, the group's creator and so its Owner (as GitLab), leaves bob alone
     out["delete_sole_owner"] = outcome(lambda: bob.delete())
     group.members.update(user.id, {"access_level": 50})
     out["delete"] = outcome(lambda: bob.delete())
