@@ -125,20 +125,22 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *request) error {
 	return nil
 }
 
+var deleteUserParams = params{{name: "hard_delete", typ: tBool}}
+
 func (h *Handler) deleteUser(w http.ResponseWriter, r *request) error {
 	u, err := h.adminUser(r)
 	if err != nil {
 		return err
 	}
-	if err := onlyParams(r); err != nil {
-		// hard_delete among them: Gatehouse keeps no contributions to remove and never deletes
-		// a user's projects or sole-owned groups with them.
+	if err := deleteUserParams.check(r); err != nil {
 		return err
 	}
 	if u.ID == r.principal.User.ID {
 		return &apiError{http.StatusForbidden, "403 Forbidden - an administrator cannot delete their own account"}
 	}
-	if err := h.cfg.Namespaces.DeleteUser(ctxOf(r), u.ID); err != nil {
+	// hard_delete: Gatehouse keeps no contributions to hand to a ghost user, so it only adds the
+	// groups the user alone owns to what is deleted, as GitLab's does.
+	if err := h.cfg.Namespaces.DeleteUser(ctxOf(r), u.ID, boolParam(r, "hard_delete")); err != nil {
 		return userConflict(err)
 	}
 	w.WriteHeader(http.StatusNoContent)

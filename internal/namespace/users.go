@@ -17,8 +17,8 @@ var (
 	ErrEmailTaken    = fmt.Errorf("email has already been taken: %w", errkind.ErrConflict)
 	// ErrSoleOwner: GitLab refuses to remove the only owner of a group.
 	ErrSoleOwner = fmt.Errorf("user is the sole owner of a group: %w", errkind.ErrConflict)
-	// ErrUserHasProjects: Gatehouse does not delete a user's personal projects with the user
-	// (GitLab does); they must be deleted or transferred first.
+	// ErrUserHasProjects: the store deletes no user while projects remain in their namespace
+	// (Service.DeleteUser deletes those first, as GitLab does).
 	ErrUserHasProjects = fmt.Errorf("projects remain in the user's namespace: %w", errkind.ErrConflict)
 )
 
@@ -188,9 +188,55 @@ func (s *Service) ChangeUserState(ctx context.Context, by Actor, id int64, chang
 }
 
 // DeleteUser removes user id with their memberships and personal access tokens (revoked by
-// their removal). It fails with ErrUserHasProjects, ErrSoleOwner or errkind.ErrNotFound.
-func (s *Service) DeleteUser(ctx context.Context, id int64) error {
+// their removal) and, as GitLab does, the projects in their personal namespace (as
+// DeleteProject). With hardDelete, groups whose only direct owner they are go too (GitLab's
+// hard_delete); without, such a group fails the deletion with ErrSoleOwner. A failure part way
+// leaves the user in place, to be deleted again. errkind.ErrNotFound for a missing user.
+func (s *Service) DeleteUser(ctx context.Context, id int64, hardDelete bool) error {
+	if _, err := s.store.User(ctx, id); err != nil {
+		return err
+	}
+	projects, err := s.store.ListProjects(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range projects {
+		if p.OwnerUserID == id {
+			if err := s.DeleteProject(ctx, p.ID); err != nil && !errors.Is(err, errkind.ErrNotFound) {
+				return err
+			}
+		}
+	}
+	if hardDelete {
+		if err := s.deleteSoleOwnedGroups(ctx, id); err != nil {
+			return err
+		}
+	}
 	return s.store.DeleteUser(ctx, id)
+}
+
+// deleteSoleOwnedGroups deletes the groups user id is the only active direct owner of.
+func (s *Service) deleteSoleOwnedGroups(ctx context.Context, id int64) error {
+	memberships, err := s.UserMemberships(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, m := range memberships {
+		if m.GroupID == 0 || m.Role != Owner {
+			continue
+		}
+		members, err := s.store.ListMembers(ctx, m.GroupID, 0)
+		if err != nil {
+			return err
+		}
+		sole := !slices.ContainsFunc(s.active(members), func(o Member) bool { return o.UserID != id && o.Role == Owner })
+		if sole {
+			if err := s.DeleteGroup(ctx, m.GroupID); err != nil && !errors.Is(err, errkind.ErrNotFound) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // UserMemberships returns the user's direct memberships of groups and projects.

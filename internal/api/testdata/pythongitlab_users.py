@@ -122,8 +122,7 @@ def main():
     out["alice_memberships"] = outcome(lambda: as_alice.users.get(user.id).memberships.list())
     out["alice_blocks_root"] = outcome(lambda: as_alice.users.get(1, lazy=True).block())
 
-    # Deletion: refused while the user has a personal project; then done, and the tokens go.
-    out["delete_with_project"] = outcome(lambda: gl.users.delete(user.id))
+    # Deletion: refused while the user is a group's sole owner; then done, and the tokens go.
     bob = gl.users.create({"username": "bob", "email": "bob@example.com", "name": "Bob", "password": "bob-password-1"})
     bob_pat = bob.personal_access_tokens.create({"name": "bob", "scopes": ["api"]})
     group.members.create({"user_id": bob.id, "access_level": 50})
@@ -134,6 +133,12 @@ def main():
     out["deleted_get"] = outcome(lambda: gl.users.get(bob.id).username)
     out["deleted_whoami"] = whoami(url, bob_pat.token)
     out["deleted_members"] = [m.id for m in group.members.list(get_all=True)]
+    # alice, now the group's sole owner, with a personal project: hard_delete takes the group too,
+    # and her personal project goes with her either way (as GitLab).
+    out["delete_alice_sole_owner"] = outcome(lambda: gl.users.delete(user.id))
+    out["delete_alice_hard"] = outcome(lambda: gl.users.delete(user.id, hard_delete=True))
+    out["deleted_alice_project"] = outcome(lambda: gl.projects.get(project.id).path)
+    out["deleted_alice_group"] = outcome(lambda: gl.groups.get(group.id).path)
     out["delete_self"] = outcome(lambda: gl.users.delete(1))
     json.dump(out, sys.stdout)
 
