@@ -29,9 +29,13 @@ type Handler struct {
 // New returns the handler for cfg.
 func New(cfg Config) *Handler { return &Handler{cfg: cfg} }
 
-// Patterns are the ServeMux patterns the handler serves.
+// Patterns are the ServeMux patterns the handler serves: the file's own shape, which ServeMux
+// matches exactly in one walk of its tree, and the prefix, for every other path under it
+// (answered with the format's errors). A path that only the prefix matches costs ServeMux a
+// second walk, to see whether the path with a slash added would match exactly; a download
+// paid that on every request (bench/run's generic GET).
 func (h *Handler) Patterns() []string {
-	return []string{"/api/v4/projects/{id}/packages/generic/"}
+	return []string{"/api/v4/projects/{id}/packages/generic/{name}/{version}/{file}", "/api/v4/projects/{id}/packages/generic/"}
 }
 
 // endpoint is one route: the access it needs and the handler that serves it.
