@@ -155,6 +155,7 @@ type DeployStore interface {
 	// DeployToken returns the token with id, or errkind.ErrNotFound.
 	DeployToken(ctx context.Context, id int64) (*DeployToken, error)
 	// DeployTokenByDigest returns the token whose secret digests to digest, or errkind.ErrNotFound.
+	// The token may be shared with other callers (a read cache): callers must not change it.
 	DeployTokenByDigest(ctx context.Context, digest []byte) (*DeployToken, error)
 	// ListDeployTokens returns the tokens matching f, by id.
 	ListDeployTokens(ctx context.Context, f DeployFilter) ([]*DeployToken, error)
@@ -284,8 +285,11 @@ func (s *DeployService) Authenticate(ctx context.Context, username string, secre
 	if checkUsername && t.Username != username {
 		return nil, errkind.ErrNotFound
 	}
-	t.AuthDigest = digest
-	return t, nil
+	// The stored token may be shared (DeployTokenByDigest): AuthDigest goes on a copy, which
+	// shares the rest, never written either.
+	c := *t
+	c.AuthDigest = digest
+	return &c, nil
 }
 
 // MaxUsageDays bounds the range Usage returns.
