@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"flag"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -42,6 +43,8 @@ type readCache struct {
 	shm  *walIndex // nil when the -shm file could not be opened
 	// off: the wal-index is not usable, and every read goes to the database.
 	off bool
+	// check: every hit checks that no caller changed the shared value (checkShared).
+	check bool
 
 	mu      sync.Mutex
 	version walHeader // header the entries were loaded under
@@ -75,7 +78,7 @@ func openReadCache(ctx context.Context, dsn, path string) (*readCache, error) {
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxIdleTime(0)
 	db.SetConnMaxLifetime(0)
-	c := &readCache{hold: db, off: true, entries: map[cacheKey]any{}}
+	c := &readCache{hold: db, off: true, check: checkShared(), entries: map[cacheKey]any{}}
 	// A read creates the -wal and -shm files if this is the first connection.
 	var mode string
 	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
@@ -172,7 +175,7 @@ func cached[T any](c *readCache, key cacheKey, clone func(*T) *T, load func() (*
 	e, hit := c.entries[key]
 	c.mu.Unlock()
 	if hit {
-		if checkShared {
+		if c.check {
 			return e.(checkedEntry[T]).verify(key)
 		}
 		return e.(*T), nil
@@ -184,7 +187,7 @@ func cached[T any](c *readCache, key cacheKey, clone func(*T) *T, load func() (*
 		return nil, err
 	}
 	var entry any = val
-	if checkShared {
+	if c.check {
 		entry = checkedEntry[T]{shared: val, original: clone(val)}
 	}
 	c.mu.Lock()
@@ -198,9 +201,16 @@ func cached[T any](c *readCache, key cacheKey, clone func(*T) *T, load func() (*
 	return val, nil
 }
 
-// checkShared is whether the read cache checks, on every hit, that no caller changed a shared
-// value: under go test only.
-var checkShared = testing.Testing()
+// checkShared reports whether a read cache opened now checks, on every hit, that no caller
+// changed a shared value: under go test, but not in a benchmark run (-test.bench), whose
+// figures the check would distort.
+func checkShared() bool {
+	if !testing.Testing() {
+		return false
+	}
+	f := flag.Lookup("test.bench")
+	return f == nil || f.Value.String() == ""
+}
 
 // checkedEntry is a cached value with the copy it must still equal (checkShared).
 type checkedEntry[T any] struct {
