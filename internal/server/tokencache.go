@@ -50,8 +50,8 @@ func newDeployTokens(store *sqlstore.TokenStore, bus cachebus.Bus, log *slog.Log
 
 // DeployTokenByDigest implements token.DeployStore.
 func (d *deployTokens) DeployTokenByDigest(ctx context.Context, digest []byte) (*token.DeployToken, error) {
-	// Shared, not copied: the interface's callers do not change it (Authenticate copies to set
-	// AuthDigest).
+	// Shared, not copied: the interface's callers do not change it (Authenticate copies when it
+	// sets AuthDigest).
 	return d.byDigest.Load(ctx, string(digest), func(ctx context.Context) (*token.DeployToken, error) {
 		return d.TokenStore.DeployTokenByDigest(ctx, digest)
 	})
