@@ -289,14 +289,26 @@ var deployScopeFor = map[Action][]scopeSet{
 	ProxyDelete:    {{token.WriteVirtualRegistry}, legacyProxyScopes},
 }
 
-// grantingSet returns the first of sets whose every scope is in has, or false.
-func grantingSet(has token.Scopes, sets []scopeSet) (scopeSet, bool) {
-	for _, set := range sets {
-		if !slices.ContainsFunc(set, func(s token.Scope) bool { return !has.Has(s) }) {
-			return set, true
+// grantReasons are the reasons of the grants of deployScopeFor, by action and set, written
+// once rather than on every decision.
+var grantReasons = func() map[Action][]string {
+	out := make(map[Action][]string, len(deployScopeFor))
+	for a, sets := range deployScopeFor {
+		for _, set := range sets {
+			out[a] = append(out[a], "deploy token has "+set.String())
 		}
 	}
-	return nil, false
+	return out
+}()
+
+// grantingSet returns the index of the first of sets whose every scope is in has, or false.
+func grantingSet(has token.Scopes, sets []scopeSet) (int, bool) {
+	for i, set := range sets {
+		if !slices.ContainsFunc(set, func(s token.Scope) bool { return !has.Has(s) }) {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 func (a *Authorizer) deployToken(t *token.DeployToken, ip netip.Addr, r Resource, action Action) Decision {
@@ -336,11 +348,11 @@ func (a *Authorizer) deployToken(t *token.DeployToken, ip netip.Addr, r Resource
 	if r.Group != nil && r.Project == nil && !a.proxyEnabled(r.Group) {
 		return deny(Forbidden, CauseProxyDisabled, "the dependency proxy is disabled for this group")
 	}
-	set, held := grantingSet(t.Scopes, scopes)
+	i, held := grantingSet(t.Scopes, scopes)
 	if !held {
 		return deny(Forbidden, CauseScope, "deploy token lacks %s", scopes[0])
 	}
-	return allow(CauseScope, "deploy token has "+set.String())
+	return allow(CauseScope, grantReasons[action][i])
 }
 
 // Reaches implements docs/design.md §2.2: a project token its own project; a group token every

@@ -98,20 +98,23 @@ func (a *Authenticator) attempt(ctx context.Context, r *http.Request, user strin
 	if a.banned(ctx, ip, id) {
 		return access.AnonymousPrincipal, ErrBanned
 	}
-	p, err := a.resolve(ctx, r, user, secret, checkDeployUsername)
+	p, err := a.resolve(ctx, user, secret, checkDeployUsername)
 	if errors.Is(err, ErrInvalidCredentials) {
 		return access.AnonymousPrincipal, a.failed(ctx, r, user, id, why)
 	}
 	if err != nil {
 		return access.AnonymousPrincipal, err
 	}
-	if p.Kind == access.DeployTokenPrincipal && !p.DeployToken.Active(a.Deploy.Now()) {
-		// A revoked or expired deploy token is a failed login for the ban, never a success that
-		// forgives; access refuses it (and audits why) once the caller authorizes.
-		if a.Ban != nil && a.Ban.Fail(ctx, ip, id) {
-			return access.AnonymousPrincipal, ErrBanned
+	if p.Kind == access.DeployTokenPrincipal {
+		if !p.DeployToken.Active(a.Deploy.Now()) {
+			// A revoked or expired deploy token is a failed login for the ban, never a success
+			// that forgives; access refuses it (and audits why) once the caller authorizes.
+			if a.Ban != nil && a.Ban.Fail(ctx, ip, id) {
+				return access.AnonymousPrincipal, ErrBanned
+			}
+			return p, nil
 		}
-		return p, nil
+		a.Usage.MarkUsed(p.DeployToken, ip)
 	}
 	if a.Ban != nil {
 		a.Ban.Succeed(ctx, ip, id)
@@ -133,9 +136,9 @@ func (a *Authenticator) banned(ctx context.Context, ip netip.Addr, identity stri
 	return a.Ban != nil && a.Ban.Banned(ctx, ip, identity)
 }
 
-// resolve maps (username, secret) to a principal; r is the request, for the address a deploy
-// token's use is recorded with.
-func (a *Authenticator) resolve(ctx context.Context, r *http.Request, username string, secret token.Secret, checkDeployUsername bool) (access.Principal, error) {
+// resolve maps (username, secret) to a principal. An active deploy token's use is recorded by
+// the caller (attempt), which tells active from revoked or expired anyway.
+func (a *Authenticator) resolve(ctx context.Context, username string, secret token.Secret, checkDeployUsername bool) (access.Principal, error) {
 	switch {
 	case secret.HasPrefix(token.DeployTokenPrefix):
 		t, err := a.Deploy.Authenticate(ctx, username, secret, checkDeployUsername)
@@ -144,9 +147,6 @@ func (a *Authenticator) resolve(ctx context.Context, r *http.Request, username s
 				return access.AnonymousPrincipal, ErrInvalidCredentials
 			}
 			return access.AnonymousPrincipal, err
-		}
-		if t.Active(a.Deploy.Now()) {
-			a.Usage.MarkUsed(t, httpx.ClientIP(r))
 		}
 		// A revoked or expired token is still returned: access refuses it and says why.
 		return access.Principal{Kind: access.DeployTokenPrincipal, DeployToken: t}, nil

@@ -27,7 +27,15 @@ func SecretIdentity(s token.Secret) string {
 	if s.IsZero() {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(s.Reveal()))
+	// Copied to the stack first: []byte(s.Reveal()) would be a heap copy of the secret.
+	var buf [smallAuthHeader]byte
+	var sum [sha256.Size]byte
+	if v := s.Reveal(); len(v) <= len(buf) {
+		sum = sha256.Sum256(buf[:copy(buf[:], v)])
+		clear(buf[:len(v)])
+	} else {
+		sum = sha256.Sum256([]byte(v))
+	}
 	// Built in one buffer: this runs on every authenticated request.
 	var b [len("secret:") + 16]byte
 	copy(b[:], "secret:")

@@ -11,6 +11,10 @@ import (
 // maxAuthHeader bounds the Authorization header we decode.
 const maxAuthHeader = 4096
 
+// smallAuthHeader is the longest credential decoded or digested in a buffer on the stack;
+// a deploy token's basic auth is about 100 bytes.
+const smallAuthHeader = 512
+
 // errMalformed is returned for an Authorization header that is not valid basic auth. Its text
 // names the kind of problem, never the value.
 var errMalformed = errors.New("malformed basic auth")
@@ -30,15 +34,24 @@ func ParseBasic(header string) (username, password string, ok bool, err error) {
 	if len(rest) > maxAuthHeader {
 		return "", "", false, errMalformed
 	}
-	raw, derr := base64.StdEncoding.DecodeString(rest)
+	// A usual header is decoded on the stack: the one allocation is then the string user and
+	// pass are cut from.
+	var src, dst [smallAuthHeader]byte
+	var in, out []byte
+	if len(rest) <= len(src) {
+		in, out = src[:copy(src[:], rest)], dst[:]
+	} else {
+		in, out = []byte(rest), make([]byte, base64.StdEncoding.DecodedLen(len(rest)))
+	}
+	n, derr := base64.StdEncoding.Decode(out, in)
 	if derr != nil {
 		// Some clients omit padding.
-		raw, derr = base64.RawStdEncoding.DecodeString(rest)
+		n, derr = base64.RawStdEncoding.Decode(out, in)
 		if derr != nil {
 			return "", "", false, errMalformed
 		}
 	}
-	user, pass, found := strings.Cut(string(raw), ":")
+	user, pass, found := strings.Cut(string(out[:n]), ":")
 	if !found || strings.ContainsAny(user, "\r\n\x00") || strings.ContainsAny(pass, "\r\n\x00") {
 		return "", "", false, errMalformed
 	}

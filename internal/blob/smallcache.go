@@ -37,7 +37,7 @@ func NewSmallCache(maxBlob, maxBytes int64) *SmallCache {
 // whose bytes do not match d is reported as an error, never served.
 func (c *SmallCache) Open(ctx context.Context, store Store, d Digest, size, offset int64) (io.ReadCloser, error) {
 	if data, ok := c.get(d); ok && offset >= 0 && offset <= int64(len(data)) {
-		return io.NopCloser(bytes.NewReader(data[offset:])), nil
+		return newMemReader(data[offset:]), nil
 	}
 	if size < 0 || size > c.maxBlob || offset < 0 || offset > size {
 		return store.Open(ctx, d, offset)
@@ -58,8 +58,21 @@ func (c *SmallCache) Open(ctx context.Context, store Store, d Digest, size, offs
 		return nil, fmt.Errorf("read blob %s: %w", d, ErrDigestMismatch)
 	}
 	c.add(d, data)
-	return io.NopCloser(bytes.NewReader(data[offset:])), nil
+	return newMemReader(data[offset:]), nil
 }
+
+// memReader reads cached bytes: a bytes.Reader that closes, in one allocation where
+// io.NopCloser(bytes.NewReader(b)) takes two (a cached download opens one per request). Its
+// WriteTo hands the bytes to the response in one Write.
+type memReader struct{ bytes.Reader }
+
+func newMemReader(b []byte) *memReader {
+	r := &memReader{}
+	r.Reset(b)
+	return r
+}
+
+func (*memReader) Close() error { return nil }
 
 func (c *SmallCache) get(d Digest) ([]byte, bool) {
 	c.mu.Lock()

@@ -28,8 +28,10 @@ func Deadlines(t Timeouts, next http.Handler) http.Handler {
 		// The controller lives in the writer: one allocation per request, not two.
 		dw.rc = *http.NewResponseController(w)
 		rc := &dw.rc
-		// A deadline left by the connection's previous request must not cut this one.
-		dw.extend(true)
+		// No deadline is set before the first write: net/http clears the write deadline after
+		// each request (HTTP/2 streams start without one), and the first Write, Flush or ReadFrom
+		// sets it, as the end of the handler does when it wrote nothing. A clock read fewer on
+		// every request.
 		var body *deadlineBody
 		if t.Read > 0 && r.Body != nil && r.Body != http.NoBody {
 			body = &deadlineBody{ReadCloser: r.Body, rc: rc, timeout: t.Read}

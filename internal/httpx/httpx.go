@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"time"
+	"unsafe"
 )
 
 type ctxKey int
@@ -27,10 +28,11 @@ func RequestID(ctx context.Context) string {
 	return ""
 }
 
-func newRequestID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+// newID writes a new request ID (16 hex digits of 64 random bits) into id.
+func newID(id *[16]byte) {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	hex.Encode(id[:], b[:])
 }
 
 // statusWriter records the status and size of a response.
@@ -81,12 +83,24 @@ func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
 // Unwrap exposes the underlying writer to http.ResponseController.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// requestState is Middleware's state of one request.
+// requestState is Middleware's state of one request. It is also the request's context: the
+// parent's, with the state itself as the value of requestIDKey (a context.WithValue would be
+// one more allocation per request).
 type requestState struct {
+	context.Context
 	sw      statusWriter
 	body    countingBody
-	idValue [1]string
+	id      [16]byte   // the request ID's digits; idValue[0] is a string over them
+	idValue [1]string  // the X-Request-Id header's value
 	client  netip.Addr // ClientIP, resolved once: the ban, the allow-lists and the gate each ask
+}
+
+// Value is the parent's Value but for requestIDKey, which is the state.
+func (st *requestState) Value(key any) any {
+	if key == requestIDKey {
+		return st
+	}
+	return st.Context.Value(key)
 }
 
 // Observer is told about each request once it is answered: its status, the bytes of its body
@@ -118,13 +132,14 @@ func Middleware(log *slog.Logger, observe Observer, next http.Handler) http.Hand
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		// One allocation holds the request's writer, body counter and ID header value.
-		st := &requestState{client: ClientIP(r)}
-		id := newRequestID()
+		// One allocation holds the request's context, writer, body counter and ID.
+		st := &requestState{Context: r.Context(), client: ClientIP(r)}
+		newID(&st.id)
+		// The ID's string shares the state's bytes, which never change once written.
+		id := unsafe.String(&st.id[0], len(st.id))
 		st.idValue[0] = id
 		w.Header()["X-Request-Id"] = st.idValue[:] // the canonical key, set without Set's copy
-		// The state is the context's value: a string there would cost an allocation of its own.
-		ctx := context.WithValue(r.Context(), requestIDKey, st)
+		var ctx context.Context = st
 		sw := &st.sw
 		sw.ResponseWriter = w
 		r = r.WithContext(ctx)

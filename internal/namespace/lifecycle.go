@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
@@ -241,7 +242,7 @@ type UpdateProjectInput struct {
 // images follow). It returns the project as stored, a *errkind.ValidationError, or
 // errkind.ErrNotFound.
 func (s *Service) UpdateProject(ctx context.Context, id int64, in UpdateProjectInput) (*Project, error) {
-	p, err := s.store.Project(ctx, id)
+	p, err := s.changeableProject(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +293,7 @@ func (s *Service) UpdateProject(ctx context.Context, id int64, in UpdateProjectI
 // takes the group's visibility. Its repository, images, packages and tokens are held by id and
 // follow it; image names take the new path.
 func (s *Service) TransferProject(ctx context.Context, id, groupID, ownerUserID int64) (*Project, error) {
-	p, err := s.store.Project(ctx, id)
+	p, err := s.changeableProject(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -315,6 +316,18 @@ func (s *Service) TransferProject(ctx context.Context, id, groupID, ownerUserID 
 		}
 	}
 	return s.store.Project(ctx, id)
+}
+
+// changeableProject reads project id into a copy the caller may change: the store's may be
+// shared (Store.Project).
+func (s *Service) changeableProject(ctx context.Context, id int64) (*Project, error) {
+	p, err := s.store.Project(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c := *p
+	c.GroupAncestry = slices.Clone(p.GroupAncestry)
+	return &c, nil
 }
 
 func (s *Service) moveProject(ctx context.Context, id, groupID, ownerUserID int64, path string) error {

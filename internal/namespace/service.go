@@ -77,9 +77,11 @@ type Store interface {
 	// ids of the projects below it; errkind.ErrConflict for a taken path, errkind.ErrInvalid
 	// when parentID is the group itself or below it.
 	MoveGroup(ctx context.Context, id, parentID int64, path string) ([]int64, error)
-	// Project returns a project by id, or errkind.ErrNotFound.
+	// Project returns a project by id, or errkind.ErrNotFound. The project may be shared with
+	// other callers (a read cache): callers must not change it.
 	Project(ctx context.Context, id int64) (*Project, error)
 	// ProjectByPath returns a project by full path (case-insensitive), or errkind.ErrNotFound.
+	// The project may be shared, as Project's.
 	ProjectByPath(ctx context.Context, fullPath string) (*Project, error)
 	// ListProjects returns all projects by id.
 	ListProjects(ctx context.Context) ([]*Project, error)
@@ -391,12 +393,12 @@ func (s *Service) deleteProject(ctx context.Context, id int64) error {
 	return s.OnProjectDeleted(ctx, id)
 }
 
-// Project returns a project by id.
+// Project returns a project by id; read-only, as the Store's.
 func (s *Service) Project(ctx context.Context, id int64) (*Project, error) {
 	return s.store.Project(ctx, id)
 }
 
-// ProjectByPath returns a project by full path.
+// ProjectByPath returns a project by full path; read-only, as the Store's.
 func (s *Service) ProjectByPath(ctx context.Context, p string) (*Project, error) {
 	return s.store.ProjectByPath(ctx, p)
 }

@@ -251,7 +251,8 @@ func (t *readTracker) Read(p []byte) (int, error) {
 }
 
 // Package returns a project's package by format and name (normalised for the lookup), or
-// ErrNotFound.
+// ErrNotFound. Package, Version and File return values the store may share: read-only
+// (Catalog).
 func (s *Service) Package(ctx context.Context, projectID int64, f Format, name string) (*Package, error) {
 	return s.store.Package(ctx, projectID, f, NormalizeName(f, name))
 }

@@ -47,13 +47,15 @@ type FileStore interface {
 
 // Catalog reads packages.
 type Catalog interface {
-	// Package returns a project's package by format and normalised name, or ErrNotFound.
+	// Package returns a project's package by format and normalised name, or ErrNotFound. The
+	// package may be shared with other callers (a read cache): callers must not change it.
 	Package(ctx context.Context, projectID int64, format Format, normalizedName string) (*Package, error)
 	// ListPackages returns a project's packages of a format, by name.
 	ListPackages(ctx context.Context, projectID int64, format Format) ([]*Package, error)
 	// PackageVersions returns a package's versions, oldest first, each with its files.
 	PackageVersions(ctx context.Context, packageID int64) ([]*Version, error)
-	// PackageVersion returns one version with its files, or ErrNotFound.
+	// PackageVersion returns one version with its files, or ErrNotFound. The version and its
+	// files may be shared, as Package's.
 	PackageVersion(ctx context.Context, packageID int64, version string) (*Version, error)
 	// PackageProjects returns the ids of the projects holding a package of this format and
 	// normalised name, most recently updated first (for group- and instance-level endpoints).
@@ -104,7 +106,8 @@ type Store interface {
 }
 
 // Namespaces resolves the projects and groups in package URLs; *namespace.Service implements
-// it. Lookups by path are case-insensitive; unknown ones return errkind.ErrNotFound.
+// it. Lookups by path are case-insensitive; unknown ones return errkind.ErrNotFound. Projects
+// may be shared with other callers: read-only.
 type Namespaces interface {
 	Project(ctx context.Context, id int64) (*namespace.Project, error)
 	ProjectByPath(ctx context.Context, fullPath string) (*namespace.Project, error)

@@ -50,10 +50,11 @@ func newDeployTokens(store *sqlstore.TokenStore, bus cachebus.Bus, log *slog.Log
 
 // DeployTokenByDigest implements token.DeployStore.
 func (d *deployTokens) DeployTokenByDigest(ctx context.Context, digest []byte) (*token.DeployToken, error) {
-	t, err := d.byDigest.Load(ctx, string(digest), func(ctx context.Context) (*token.DeployToken, error) {
+	// Shared, not copied: the interface's callers do not change it (Authenticate copies when it
+	// sets AuthDigest).
+	return d.byDigest.Load(ctx, string(digest), func(ctx context.Context) (*token.DeployToken, error) {
 		return d.TokenStore.DeployTokenByDigest(ctx, digest)
 	})
-	return copyToken(t), err
 }
 
 // recheck reads token id for the registry's recheck (credentials). The API and the web UI read
@@ -96,8 +97,8 @@ func (d *deployTokens) changed(ctx context.Context, id int64) {
 	}
 }
 
-// copyToken returns a copy callers may change (Authenticate sets AuthDigest); the cached token
-// stays as read. Its slices are shared and never written.
+// copyToken returns a copy callers may change; the cached token stays as read. Its slices are
+// shared and never written.
 func copyToken(t *token.DeployToken) *token.DeployToken {
 	if t == nil {
 		return nil

@@ -160,7 +160,7 @@ func (s *PackageStore) deleteEmptyPackage(ctx context.Context, tx *sql.Tx, packa
 
 // Package implements packages.Catalog.
 func (s *PackageStore) Package(ctx context.Context, projectID int64, format packages.Format, normalizedName string) (*packages.Package, error) {
-	key := cacheKey{kind: "package", id: projectID, text: string(format) + "\x00" + normalizedName}
+	key := cacheKey{kind: "package", id: projectID, text: string(format), text2: normalizedName}
 	return cached(s.cache, key, clonePackage, func() (*packages.Package, error) {
 		p, err := scanPackage(s.db.QueryRowContext(ctx, s.q(`SELECT `+packageCols+` FROM packages
 			WHERE project_id = ? AND format = ? AND normalized_name = ?`), projectID, string(format), normalizedName))

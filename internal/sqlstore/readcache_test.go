@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/blob"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
@@ -209,6 +212,20 @@ func cacheFixture(t *testing.T, s *Stores) (*namespace.Project, *token.DeployTok
 	return p, tok
 }
 
+// cachePackageFixture records the file tool 1.0.0 app.bin (generic) in project projectID and
+// returns the package's id.
+func cachePackageFixture(t *testing.T, s *Stores, projectID int64) int64 {
+	t.Helper()
+	sums := packages.SumsOf([]byte("content"))
+	rec, err := s.Packages.PutPackageFile(context.Background(), &packages.NewFile{ProjectID: projectID, Format: packages.Generic,
+		Name: "tool", NormalizedName: "tool", Version: "1.0.0", Status: packages.StatusDefault, Duplicates: packages.RefuseFile,
+		Filename: "app.bin", Size: 7, Checksums: sums, Blob: blob.Digest("sha256:" + sums.SHA256), Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec.Package.ID
+}
+
 // TestReadCacheRevocation: a token revoked by the server, by another store on the same file or
 // by another process is seen revoked on the very next read, and a project's visibility change
 // likewise.
@@ -262,25 +279,91 @@ func TestReadCacheRevocation(t *testing.T) {
 	}
 }
 
-// TestReadCacheCopies: callers get their own copy; changing it changes nothing cached.
-func TestReadCacheCopies(t *testing.T) {
+// TestReadCacheSharesReadOnly: callers share the cached value (no copy per read), and under go
+// test a caller's change to it is caught on the next read of it, for every cached kind.
+func TestReadCacheSharesReadOnly(t *testing.T) {
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		t.Skip("benchmark runs do not check shared values (checkShared)")
+	}
 	s, _ := openCacheTestStore(t)
+	if !s.cache.check {
+		t.Fatal("the read cache does not check shared values under go test")
+	}
 	ctx := context.Background()
-	_, tok := cacheFixture(t, s)
-	first, err := s.Tokens.DeployTokenByDigest(ctx, tok.Digest)
-	if err != nil {
-		t.Fatal(err)
+	proj, tok := cacheFixture(t, s)
+	pkgID := cachePackageFixture(t, s, proj.ID)
+	// mustPanic reads twice, changes what the reads returned, reads again, and undoes the change
+	// (the entry stays cached for the next case).
+	mustPanic := func(t *testing.T, read func() any, change func(v any) (undo func())) {
+		t.Helper()
+		first, second := read(), read()
+		if first != second {
+			t.Fatalf("two reads between commits gave two values (%p, %p): the cache copies", first, second)
+		}
+		defer change(first)()
+		defer func() {
+			if recover() == nil {
+				t.Fatal("a caller's change to a cached value went unnoticed")
+			}
+		}()
+		read()
 	}
-	first.Scopes[0] = token.WritePackageRegistry
-	first.Revoked = true
-	first.Digest[0] ^= 0xff
-	second, err := s.Tokens.DeployTokenByDigest(ctx, tok.Digest)
-	if err != nil {
-		t.Fatal(err)
+	must := func(v any, err error) any {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
 	}
-	if second.Revoked || second.Scopes[0] != token.ReadPackageRegistry || second.Digest[0] != tok.Digest[0] {
-		t.Fatalf("a caller's change reached the cache: %+v", second)
-	}
+	t.Run("fail/deploy token scopes", func(t *testing.T) {
+		mustPanic(t, func() any { return must(s.Tokens.DeployTokenByDigest(ctx, tok.Digest)) },
+			func(v any) func() {
+				tk := v.(*token.DeployToken)
+				old := tk.Scopes[0]
+				tk.Scopes[0] = token.WritePackageRegistry
+				return func() { tk.Scopes[0] = old }
+			})
+	})
+	t.Run("fail/deploy token digest bytes", func(t *testing.T) {
+		mustPanic(t, func() any { return must(s.Tokens.DeployTokenByDigest(ctx, tok.Digest)) },
+			func(v any) func() {
+				tk := v.(*token.DeployToken)
+				tk.Digest[0] ^= 0xff
+				return func() { tk.Digest[0] ^= 0xff }
+			})
+	})
+	t.Run("fail/project", func(t *testing.T) {
+		mustPanic(t, func() any { return must(s.Namespaces.Project(ctx, proj.ID)) },
+			func(v any) func() {
+				p := v.(*namespace.Project)
+				p.Visibility = namespace.Public
+				return func() { p.Visibility = namespace.Private }
+			})
+	})
+	t.Run("fail/project by path", func(t *testing.T) {
+		mustPanic(t, func() any { return must(s.Namespaces.ProjectByPath(ctx, proj.FullPath)) },
+			func(v any) func() {
+				p := v.(*namespace.Project)
+				old := p.FullPath
+				p.FullPath = "elsewhere"
+				return func() { p.FullPath = old }
+			})
+	})
+	t.Run("fail/package", func(t *testing.T) {
+		mustPanic(t, func() any { return must(s.Packages.Package(ctx, proj.ID, packages.Generic, "tool")) },
+			func(v any) func() {
+				p := v.(*packages.Package)
+				p.Name = "other"
+				return func() { p.Name = "tool" }
+			})
+	})
+	t.Run("fail/version file", func(t *testing.T) {
+		mustPanic(t, func() any { return must(s.Packages.PackageVersion(ctx, pkgID, "1.0.0")) },
+			func(v any) func() {
+				f := &v.(*packages.Version).Files[0]
+				f.Size++
+				return func() { f.Size-- }
+			})
+	})
 }
 
 // TestReadCacheConcurrentReadsAndWrites runs cached reads against commits (go test -race): every

@@ -44,8 +44,9 @@ type DeployToken struct {
 	// PreviousValidUntil (the grace period).
 	PreviousDigest     []byte
 	PreviousValidUntil *time.Time
-	// AuthDigest is the digest of the secret Authenticate matched: Digest, or PreviousDigest
-	// during a rotation's grace period. It is not stored; a token read by id has none.
+	// AuthDigest is the digest of the secret Authenticate matched when that was PreviousDigest,
+	// during a rotation's grace period; nil when it matched Digest (Binding then uses Digest).
+	// It is not stored; a token read by id has none.
 	AuthDigest []byte
 	// AllowedIPs, when not empty, are the only networks the token may be used from.
 	AllowedIPs []netip.Prefix
@@ -155,6 +156,7 @@ type DeployStore interface {
 	// DeployToken returns the token with id, or errkind.ErrNotFound.
 	DeployToken(ctx context.Context, id int64) (*DeployToken, error)
 	// DeployTokenByDigest returns the token whose secret digests to digest, or errkind.ErrNotFound.
+	// The token may be shared with other callers (a read cache): callers must not change it.
 	DeployTokenByDigest(ctx context.Context, digest []byte) (*DeployToken, error)
 	// ListDeployTokens returns the tokens matching f, by id.
 	ListDeployTokens(ctx context.Context, f DeployFilter) ([]*DeployToken, error)
@@ -263,6 +265,7 @@ func (s *DeployService) Create(ctx context.Context, in CreateDeployInput) (*Depl
 // Authenticate returns the token whose secret is secret and, when checkUsername is set, whose
 // username is username. It returns errkind.ErrNotFound for an unknown secret or a wrong username, and the
 // token itself (with a nil error) when it is revoked or expired, so the caller can say which.
+// The token may be shared with other callers, as DeployStore.DeployTokenByDigest's: read-only.
 func (s *DeployService) Authenticate(ctx context.Context, username string, secret Secret, checkUsername bool) (*DeployToken, error) {
 	if !secret.HasPrefix(DeployTokenPrefix) {
 		return nil, errkind.ErrNotFound
@@ -275,7 +278,8 @@ func (s *DeployService) Authenticate(ctx context.Context, username string, secre
 	// The lookup is by keyed digest; compare again in constant time so a store that matched
 	// loosely can never admit a wrong secret. A secret replaced by a rotation works until the
 	// end of its grace period.
-	if !SameDigest(digest, t.Digest) {
+	current := SameDigest(digest, t.Digest)
+	if !current {
 		if len(t.PreviousDigest) == 0 || !SameDigest(digest, t.PreviousDigest) ||
 			t.PreviousValidUntil == nil || !s.now().Before(*t.PreviousValidUntil) {
 			return nil, errkind.ErrNotFound
@@ -284,8 +288,16 @@ func (s *DeployService) Authenticate(ctx context.Context, username string, secre
 	if checkUsername && t.Username != username {
 		return nil, errkind.ErrNotFound
 	}
-	t.AuthDigest = digest
-	return t, nil
+	if current {
+		// The stored token as is, shared: no copy (its 300 bytes were a tenth of what an
+		// authenticated download allocated), and Binding names its current secret.
+		return t, nil
+	}
+	// The stored token may be shared (DeployTokenByDigest): AuthDigest goes on a copy, which
+	// shares the rest, never written either.
+	c := *t
+	c.AuthDigest = digest
+	return &c, nil
 }
 
 // MaxUsageDays bounds the range Usage returns.

@@ -188,9 +188,16 @@ func GenerateSecret(prefix string) (Secret, error) {
 // Digester computes the keyed digest under which secrets are stored and looked up.
 type Digester struct {
 	key []byte
-	// macs pools keyed HMACs: keying one costs as much as digesting a short secret, and every
-	// authenticated request digests one.
+	// macs pools keyed HMACs (*pooledMAC): keying one costs as much as digesting a short
+	// secret, and every authenticated request digests one.
 	macs sync.Pool
+}
+
+// pooledMAC is a keyed HMAC with a buffer the secret is copied into: writing the secret as
+// []byte(string) would allocate a copy on every digest.
+type pooledMAC struct {
+	h   hash.Hash
+	buf []byte
 }
 
 // NewDigester returns a Digester keyed with the instance secret.
@@ -198,16 +205,18 @@ func NewDigester(key []byte) *Digester {
 	k := make([]byte, len(key))
 	copy(k, key)
 	d := &Digester{key: k}
-	d.macs.New = func() any { return hmac.New(sha256.New, d.key) }
+	d.macs.New = func() any { return &pooledMAC{h: hmac.New(sha256.New, d.key)} }
 	return d
 }
 
 // Digest returns HMAC-SHA-256(key, secret).
 func (d *Digester) Digest(s Secret) []byte {
-	m := d.macs.Get().(hash.Hash)
-	m.Reset()
-	m.Write([]byte(s.Reveal()))
-	sum := m.Sum(nil)
+	m := d.macs.Get().(*pooledMAC)
+	m.h.Reset()
+	m.buf = append(m.buf[:0], s.Reveal()...)
+	m.h.Write(m.buf)
+	clear(m.buf) // the pool keeps no secret
+	sum := m.h.Sum(make([]byte, 0, sha256.Size))
 	d.macs.Put(m)
 	return sum
 }

@@ -149,7 +149,8 @@ func TestCurlUploadDownload(t *testing.T) {
 		if r.status != http.StatusOK || !bytes.Equal(r.body, content) {
 			t.Fatalf("download: %d, %d bytes", r.status, len(r.body))
 		}
-		if r.headers.Get("X-Checksum-Sha256") != sha256Hex(content) || r.headers.Get("Content-Type") != "application/octet-stream" ||
+		if r.headers.Get("X-Checksum-Sha256") != sha256Hex(content) || r.headers.Get("Etag") != `"`+sha256Hex(content)+`"` ||
+			r.headers.Get("Content-Type") != "application/octet-stream" ||
 			r.headers.Get("Content-Disposition") != `attachment; filename="tool.tar.gz"` {
 			t.Fatalf("headers: %v", r.headers)
 		}

@@ -40,9 +40,17 @@ func ParsePath(escaped string) (Route, error) {
 	if !ok {
 		return Route{}, notFound()
 	}
-	parts := strings.Split(rest, "/")
-	// :id / packages / generic / name / version / file
-	if len(parts) != 6 || parts[1] != "packages" || parts[2] != "generic" {
+	// :id / packages / generic / name / version / file, cut into an array: a download parses
+	// one path per request.
+	var parts [6]string
+	for i := range parts {
+		var more bool
+		parts[i], rest, more = strings.Cut(rest, "/")
+		if more != (i < len(parts)-1) {
+			return Route{}, notFound() // too few or too many segments
+		}
+	}
+	if parts[1] != "packages" || parts[2] != "generic" {
 		return Route{}, notFound()
 	}
 	var rt Route

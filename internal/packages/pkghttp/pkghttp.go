@@ -117,7 +117,10 @@ type Target struct {
 // one decision. The zero Grant (for public documents that hold no data) has no project.
 type Grant struct {
 	principal access.Principal
-	projects  []*namespace.Project
+	// project is the decision's; projects, when set, every candidate of a listing (project
+	// first). A project-level request, every download, has project alone: no slice to allocate.
+	project  *namespace.Project
+	projects []*namespace.Project
 }
 
 // Principal is who the request was authorized for.
@@ -125,16 +128,16 @@ func (g Grant) Principal() access.Principal { return g.principal }
 
 // Project is the project the decision was taken on: the project of a project-level request, or
 // the one holder of a group- or instance-level one. Nil in the zero Grant.
-func (g Grant) Project() *namespace.Project {
-	if len(g.projects) == 0 {
-		return nil
-	}
-	return g.projects[0]
-}
+func (g Grant) Project() *namespace.Project { return g.project }
 
 // Projects are the projects the request may act on: Project alone, or (Target.All, a listing)
 // every candidate the principal may act on, most recently updated first.
-func (g Grant) Projects() []*namespace.Project { return g.projects }
+func (g Grant) Projects() []*namespace.Project {
+	if g.projects == nil && g.project != nil {
+		return []*namespace.Project{g.project}
+	}
+	return g.projects
+}
 
 // Authorize authenticates r with auth and decides it once, at the gate (which audits refusals of
 // deploy tokens), on the project of a project-level request, or on the holder Holder finds for a
@@ -152,13 +155,14 @@ func Authorize(r *http.Request, auth *authn.Authenticator, g *gate.Gate, svc *pa
 	}
 	var decideOn *namespace.Project
 	var allowed []*namespace.Project
-	var ambiguous *AmbiguousError
+	var ambiguous error
 	if t.Level == ProjectLevel {
 		decideOn, err = svc.Project(ctx, t.Ref)
 	} else {
 		decideOn, allowed, err = Holder(r, g, svc, t, p, act)
-		if errors.As(err, &ambiguous) {
-			err = nil
+		// Asked here only: errors.As's target escapes, a heap variable on every request.
+		if amb := (*AmbiguousError)(nil); errors.As(err, &amb) {
+			ambiguous, err = amb, nil
 		}
 	}
 	if errors.Is(err, packages.ErrNotFound) && p.Kind == access.Anonymous {
@@ -178,9 +182,9 @@ func Authorize(r *http.Request, auth *authn.Authenticator, g *gate.Gate, svc *pa
 		return Grant{}, ambiguous
 	}
 	if len(allowed) == 0 {
-		allowed = []*namespace.Project{decideOn}
+		return Grant{principal: p, project: decideOn}, nil
 	}
-	return Grant{principal: p, projects: allowed}, nil
+	return Grant{principal: p, project: allowed[0], projects: allowed}, nil
 }
 
 // Holder finds, for a group- or instance-level request, the project to decide it on. A request
