@@ -130,7 +130,8 @@ var classified = map[string]string{
 	"internal/testenv/...": "test support",
 	"internal/archtest":    "test support",
 	// Tests of the whole system with real processes (test files only).
-	"test/cluster": "test support",
+	"test/cluster":  "test support",
+	"test/pygitlab": "test support",
 }
 
 // classOf returns the class of r (relative to the module), or "" when no entry covers it, and
