@@ -153,6 +153,7 @@ var routeTable = []route{
 	// A group decides view on it; another user's personal namespace view on the instance
 	// (administrators); the requester's own needs no decision.
 	{"GET", "/api/v4/namespaces/{id}", gate.Decide(access.ViewNamespace), (*Handler).getNamespace, nil},
+	{"GET", "/api/v4/namespaces/{id}/exists", gate.SignedIn("whether a path is taken, as GitLab tells any signed-in user; parent_id decides view_namespace on the parent"), (*Handler).namespaceExists, nil},
 	{"GET", "/api/v4/groups/{id}/subgroups", gate.Decide(access.ViewNamespace).Filtered(access.ViewNamespace), (*Handler).listSubgroups, nil},
 	{"GET", "/api/v4/groups/{id}/members", gate.Decide(access.ViewNamespace), (*Handler).listGroupMembers, nil},
 	{"POST", "/api/v4/groups/{id}/members", gate.Decide(access.ManageMembers), (*Handler).addGroupMember, nil},

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -418,4 +419,70 @@ func (h *Handler) transferProjectToGroup(w http.ResponseWriter, r *request) erro
 		return err
 	}
 	return h.writeGroup(w, r, http.StatusCreated, g)
+}
+
+var namespaceExistsParams = params{{name: "parent_id", typ: tInt}}
+
+// namespaceExists is GET /namespaces/:namespace/exists (GitLab's path-availability check, any
+// signed-in user): whether the path, top level or below parent_id, is taken by a group, a user
+// or a project (they share one set of paths, docs/design.md §1.1), and free alternatives.
+func (h *Handler) namespaceExists(w http.ResponseWriter, r *request) error {
+	if err := namespaceExistsParams.check(r); err != nil {
+		return err
+	}
+	path := r.PathValue("id")
+	if parent := r.params.Get("parent_id"); parent != "" {
+		id, _ := strconv.ParseInt(parent, 10, 64)
+		g, err := h.cfg.Namespaces.Group(ctxOf(r), id)
+		if errors.Is(err, errkind.ErrNotFound) {
+			return notFound("Group")
+		}
+		if err != nil {
+			return err
+		}
+		if err := h.authorize(r, access.Resource{Group: g}, access.ViewNamespace, "Group"); err != nil {
+			return err
+		}
+		path = g.FullPath + "/" + path
+	}
+	taken := func(p string) (bool, error) {
+		for _, find := range []func() error{
+			func() error { _, err := h.cfg.Namespaces.GroupByPath(ctxOf(r), p); return err },
+			func() error { _, err := h.cfg.Namespaces.ProjectByPath(ctxOf(r), p); return err },
+			func() error {
+				if strings.Contains(p, "/") {
+					return errkind.ErrNotFound
+				}
+				_, err := h.cfg.Namespaces.UserByUsername(ctxOf(r), p)
+				return err
+			},
+		} {
+			switch err := find(); {
+			case err == nil:
+				return true, nil
+			case !errors.Is(err, errkind.ErrNotFound):
+				return false, err
+			}
+		}
+		return false, nil
+	}
+	exists, err := taken(path)
+	if err != nil {
+		return err
+	}
+	suggests := []string{}
+	if exists {
+		for n := 1; n < 100 && len(suggests) == 0; n++ {
+			candidate := fmt.Sprintf("%s%d", path, n)
+			used, err := taken(candidate)
+			if err != nil {
+				return err
+			}
+			if !used {
+				suggests = append(suggests, candidate[strings.LastIndex(candidate, "/")+1:])
+			}
+		}
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"exists": exists, "suggests": suggests})
+	return nil
 }

@@ -36,18 +36,22 @@ func (h *Handler) listAllMembers(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	if err := onlyParams(r, "query", "user_ids"); err != nil {
+	return h.writeMemberList(w, r, members)
+}
+
+// memberListParams are the filters GitLab's member lists take (direct and members/all).
+var memberListParams = params{{name: "query", typ: tString}, {name: "user_ids", typ: tIntList}}.with(pagingParams)
+
+// writeMemberList answers a member list: user_ids keeps those users, query matches a name or
+// username case-insensitively (GitLab's member search); paginated.
+func (h *Handler) writeMemberList(w http.ResponseWriter, r *request, members []namespace.Member) error {
+	if err := memberListParams.check(r); err != nil {
 		return err
 	}
 	var ids []int64
-	for _, v := range r.params["user_ids"] {
-		for _, s := range strings.Split(v, ",") {
-			id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-			if err != nil {
-				return badRequest("user_ids is invalid")
-			}
-			ids = append(ids, id)
-		}
+	for _, s := range splitList(r.params["user_ids"]) {
+		id, _ := strconv.ParseInt(strings.TrimSpace(s), 10, 64) // checked: tIntList
+		ids = append(ids, id)
 	}
 	if len(ids) > 0 {
 		members = slices.DeleteFunc(members, func(m namespace.Member) bool { return !slices.Contains(ids, m.UserID) })
@@ -56,7 +60,6 @@ func (h *Handler) listAllMembers(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	// query matches a name or username, case-insensitively, as GitLab's member search.
 	if q := strings.ToLower(r.params.Get("query")); q != "" {
 		out = slices.DeleteFunc(out, func(m memberJSON) bool {
 			return !strings.Contains(strings.ToLower(m.Name), q) && !strings.Contains(strings.ToLower(m.Username), q)

@@ -486,12 +486,7 @@ func (h *Handler) writeMembers(w http.ResponseWriter, r *request, groupID, proje
 	if err != nil {
 		return err
 	}
-	out, err := h.membersView(r, members)
-	if err != nil {
-		return err
-	}
-	paginate(w, r, out)
-	return nil
+	return h.writeMemberList(w, r, members)
 }
 
 func (h *Handler) addGroupMember(w http.ResponseWriter, r *request) error {

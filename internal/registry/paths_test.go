@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,12 +46,13 @@ func TestSiblingPathTakeover(t *testing.T) {
 	var sub struct {
 		ID int64 `json:"id"`
 	}
+	// GitLab's model validation: {"message":{"path":["has already been taken"]}}.
 	var refusal struct {
-		Message string `json:"message"`
+		Message map[string][]string `json:"message"`
 	}
 	status := ts.APIAs(t, pat.Token, "POST", "/groups", map[string]any{"name": "top", "path": "top", "parent_id": f.GroupID}, &refusal)
-	if status != http.StatusBadRequest || !strings.Contains(refusal.Message, "has already been taken") {
-		t.Errorf("subgroup group/top beside project group/top: status %d %q, want 400 has already been taken", status, refusal.Message)
+	if status != http.StatusBadRequest || !slices.Contains(refusal.Message["path"], "has already been taken") {
+		t.Errorf("subgroup group/top beside project group/top: status %d %v, want 400 path has already been taken", status, refusal.Message)
 	}
 	if status == http.StatusCreated {
 		// The old code let it through: carry the attack on, to show what it reached.
@@ -76,9 +78,10 @@ func TestSiblingPathTakeover(t *testing.T) {
 	testenv.MustRun(t, vhome, crane, "pull", image, filepath.Join(vhome, "app.tar"))
 
 	t.Run("fail/project at a sibling subgroup's path", func(t *testing.T) {
+		refusal.Message = nil
 		status := ts.APIAs(t, pat.Token, "POST", "/projects", map[string]any{"name": "sub", "path": "sub", "namespace_id": f.GroupID}, &refusal)
-		if status != http.StatusBadRequest || !strings.Contains(refusal.Message, "has already been taken") {
-			t.Fatalf("project group/sub beside subgroup group/sub: status %d %q", status, refusal.Message)
+		if status != http.StatusBadRequest || !slices.Contains(refusal.Message["path"], "has already been taken") {
+			t.Fatalf("project group/sub beside subgroup group/sub: status %d %v", status, refusal.Message)
 		}
 		// group/sub/child's images stay group/sub/child's.
 		if s := ts.API(t, "GET", "/projects/group%2Fsub", nil, nil); s != http.StatusNotFound {
