@@ -136,7 +136,7 @@ var routeTable = []route{
 	{"POST", "/api/v4/personal_access_tokens/self/rotate", gate.SignedIn("rotates the token the request authenticates with"), (*Handler).rotatePersonalTokenSelf, nil},
 	{"POST", "/api/v4/personal_access_tokens/{token_id}/rotate", gate.SignedIn("the requester's own token (an administrator's: anyone's); decided in the handler"), (*Handler).rotatePersonalToken, nil},
 
-	{"GET", "/api/v4/groups", gate.SignedIn("a listing of what the requester may view").Filtered(access.ViewNamespace), (*Handler).listGroups, nil},
+	{"GET", "/api/v4/groups", gate.Public("a listing of what the requester may view (anonymous: the public groups, as GitLab)").Filtered(access.ViewNamespace), (*Handler).listGroups, nil},
 	{"POST", "/api/v4/groups", gate.SignedIn("a top-level group needs the api scope and is owned by its creator; a subgroup (parent_id) decides create_in_namespace on its parent"), (*Handler).createGroup, nil},
 	{"GET", "/api/v4/groups/{id}", gate.Decide(access.ViewNamespace), (*Handler).getGroup, nil},
 	{"PUT", "/api/v4/groups/{id}", gate.Decide(access.EditNamespace), (*Handler).updateGroup, nil},

@@ -1,9 +1,11 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
@@ -82,5 +84,50 @@ func TestDirectMemberFilters(t *testing.T) {
 	}
 	if code := ts.API(t, "GET", fmt.Sprintf("/groups/%d/members?user_ids=x", f.GroupID), nil, nil); code != http.StatusBadRequest {
 		t.Errorf("user_ids=x: %d, want 400", code)
+	}
+}
+
+// TestAnonymousGroupList: GET /groups without credentials lists the public groups only, as
+// GitLab does, and offers them keyset pagination by name (GitLab's anonymous-only keyset).
+func TestAnonymousGroupList(t *testing.T) {
+	t.Parallel()
+	ts := testenv.StartServer(t)
+	for _, g := range []struct{ path, visibility string }{{"pub-b", "public"}, {"pub-a", "public"}, {"inner", "internal"}, {"secret", "private"}} {
+		ts.MustAPI(t, http.StatusCreated, "POST", "/groups", map[string]any{"name": g.path, "path": g.path, "visibility": g.visibility}, nil)
+	}
+	get := func(path string) (int, []string, string) {
+		resp, err := http.Get(ts.URL + "/api/v4" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var gs []struct {
+			Path string `json:"path"`
+		}
+		if resp.StatusCode == http.StatusOK {
+			if err := json.NewDecoder(resp.Body).Decode(&gs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var paths []string
+		for _, g := range gs {
+			paths = append(paths, g.Path)
+		}
+		return resp.StatusCode, paths, resp.Header.Get("Link")
+	}
+	if code, paths, _ := get("/groups"); code != http.StatusOK || !slices.Equal(paths, []string{"pub-a", "pub-b"}) {
+		t.Errorf("anonymous GET /groups = %d %v, want 200 [pub-a pub-b]", code, paths)
+	}
+	code, paths, link := get("/groups?pagination=keyset&order_by=name&sort=asc&per_page=1")
+	if code != http.StatusOK || !slices.Equal(paths, []string{"pub-a"}) || !strings.Contains(link, `rel="next"`) {
+		t.Fatalf("anonymous keyset page 1 = %d %v Link %q", code, paths, link)
+	}
+	next := link[strings.Index(link, "<")+1 : strings.Index(link, ">")]
+	next = next[strings.Index(next, "/api/v4")+len("/api/v4"):]
+	if code, paths, _ := get(next); code != http.StatusOK || !slices.Equal(paths, []string{"pub-b"}) {
+		t.Errorf("anonymous keyset page 2 (%s) = %d %v", next, code, paths)
+	}
+	if code, _, _ := get("/groups?owned=true"); code != http.StatusOK {
+		t.Errorf("anonymous owned=true: %d", code)
 	}
 }
