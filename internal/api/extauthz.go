@@ -88,7 +88,7 @@ func (h *Handler) putApplicationSettings(w http.ResponseWriter, r *request) erro
 	if v, ok := r.params["external_authorization_service_timeout"]; ok {
 		secs, err := strconv.ParseFloat(strings.TrimSpace(v[0]), 64)
 		if err != nil || math.IsNaN(secs) || secs < 0 || secs > 3600 {
-			return badRequest("external_authorization_service_timeout is invalid")
+			return invalidParam("external_authorization_service_timeout")
 		}
 		s.Timeout = time.Duration(secs * float64(time.Second))
 	}

@@ -517,7 +517,7 @@ func accessLevel(r *request, m *namespace.Member) error {
 		return err
 	}
 	if level == 0 {
-		return badRequest("access_level is missing")
+		return missingParams("access_level")
 	}
 	m.Role = namespace.Role(level)
 	return nil
@@ -541,7 +541,7 @@ func (h *Handler) addMember(w http.ResponseWriter, r *request, m namespace.Membe
 		return err
 	}
 	if m.UserID == 0 {
-		return badRequest("user_id is missing")
+		return missingParams("user_id")
 	}
 	if err := accessLevel(r, &m); err != nil {
 		return err

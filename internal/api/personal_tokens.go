@@ -23,9 +23,9 @@ func optBool(r *request, name string) (*bool, error) {
 	if !ok {
 		return nil, nil
 	}
-	b, err := strconv.ParseBool(strings.ToLower(strings.TrimSpace(v[0])))
-	if err != nil {
-		return nil, badRequest("%s is invalid", name)
+	b, ok := parseBool(v[0])
+	if !ok {
+		return nil, invalidParam(name)
 	}
 	return &b, nil
 }
@@ -41,7 +41,7 @@ func optTime(r *request, name string) (*time.Time, error) {
 			return &t, nil
 		}
 	}
-	return nil, badRequest("%s is invalid", name)
+	return nil, invalidParam(name)
 }
 
 // requireReadAPIScope refuses a personal access token with neither api nor read_api.
@@ -85,7 +85,7 @@ func (h *Handler) listPersonalTokens(w http.ResponseWriter, r *request) error {
 	switch f.State = r.params.Get("state"); f.State {
 	case "", "active", "inactive":
 	default:
-		return badRequest("state does not have a valid value")
+		return invalidValue("state")
 	}
 	if f.Revoked, err = optBool(r, "revoked"); err != nil {
 		return err
@@ -129,7 +129,7 @@ func (h *Handler) personalToken(r *request) (*token.PersonalToken, error) {
 	me := r.principal.User
 	id, err := strconv.ParseInt(r.PathValue("token_id"), 10, 64)
 	if err != nil {
-		return nil, badRequest("id is invalid")
+		return nil, invalidParam("id") // GitLab's name for it
 	}
 	t, err := h.cfg.Personal.Token(ctxOf(r), id)
 	switch {
