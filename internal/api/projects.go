@@ -118,7 +118,7 @@ func (h *Handler) updateProject(w http.ResponseWriter, r *request) error {
 		}
 		if err := h.cfg.ExternalAuthorization.SetProjectLabel(ctxOf(r), p.ID, r.params.Get(labelParam)); err != nil {
 			if errors.Is(err, access.ErrInvalidSetting) {
-				return badRequest("%s", strings.TrimPrefix(err.Error(), access.ErrInvalidSetting.Error()+": "))
+				return invalidSetting(err, labelParam)
 			}
 			return err
 		}
