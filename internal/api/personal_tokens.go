@@ -161,8 +161,9 @@ func (h *Handler) revokePersonalToken(w http.ResponseWriter, r *request) error {
 	}
 	t, err := h.personalToken(r)
 	if errors.Is(err, errUnauthorized) {
-		// GitLab's revoke service refuses a token that is not the requester's with a bare 400.
-		return badRequest("400 Bad Request")
+		// GitLab's revoke service refuses a token that is not the requester's with a bare 400
+		// (bad_request!, which GitLab spells "Bad request").
+		return badRequest("400 Bad request")
 	}
 	if err != nil {
 		return err
@@ -215,7 +216,7 @@ func (h *Handler) rotate(w http.ResponseWriter, r *request, t *token.PersonalTok
 	}
 	next, secret, err := h.cfg.Personal.Rotate(ctxOf(r), t.ID, r.params.Get("expires_at"))
 	if errors.Is(err, token.ErrAlreadyRevoked) {
-		return badRequest("token already revoked")
+		return badRequest("400 Bad request - token already revoked") // GitLab's bad_request!(service message)
 	}
 	if err != nil {
 		return err
