@@ -107,9 +107,22 @@ func (h *Handler) groupAuditScope(r *request) (auditScope, error) {
 	return s, nil
 }
 
+// auditListParams are the audit-event lists' parameters (event_name is Gatehouse's own filter);
+// the instance list also takes entity_type and entity_id.
+var (
+	auditListParams = params{{name: "created_after", typ: tString}, {name: "created_before", typ: tString},
+		{name: "event_name", typ: tString}}.with(pagingParams)
+	instanceAuditListParams = auditListParams.with(params{
+		{name: "entity_type", typ: tString, values: []string{"User", "Group", "Project", "Gitlab::Audit::InstanceScope"}},
+		{name: "entity_id", typ: tInt}})
+)
+
 func (h *Handler) listInstanceAuditEvents(w http.ResponseWriter, r *request) error {
 	s, err := h.instanceAuditScope(r)
 	if err != nil {
+		return err
+	}
+	if err := instanceAuditListParams.check(r); err != nil {
 		return err
 	}
 	if v := r.params.Get("entity_type"); v != "" {
@@ -133,12 +146,18 @@ func (h *Handler) listProjectAuditEvents(w http.ResponseWriter, r *request) erro
 	if err != nil {
 		return err
 	}
+	if err := auditListParams.check(r); err != nil {
+		return err
+	}
 	return h.writeAuditEvents(w, r, s)
 }
 
 func (h *Handler) listGroupAuditEvents(w http.ResponseWriter, r *request) error {
 	s, err := h.groupAuditScope(r)
 	if err != nil {
+		return err
+	}
+	if err := auditListParams.check(r); err != nil {
 		return err
 	}
 	return h.writeAuditEvents(w, r, s)
