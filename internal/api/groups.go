@@ -70,10 +70,10 @@ func (h *Handler) transferGroup(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	parentID, err := intParam(r, "group_id")
-	if err != nil {
+	if err := (params{{name: "group_id", typ: tInt}}).check(r); err != nil {
 		return err
 	}
+	parentID, _ := intParam(r, "group_id") // checked above
 	if parentID != 0 {
 		parent, err := h.cfg.Namespaces.Group(ctxOf(r), parentID)
 		if errors.Is(err, errkind.ErrNotFound) {

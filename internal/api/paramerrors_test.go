@@ -36,6 +36,7 @@ func TestParamErrorBodies(t *testing.T) {
 		{"POST", g + "/share", fmt.Sprintf(`{"group_id":%d,"group_access":30,"expires_at":"soon"}`, f.OtherGroupID),
 			`{"error":"expires_at is invalid"}`},
 		{"DELETE", g + "/share/abc", "", `{"error":"group_id is invalid"}`},
+		{"POST", g + "/transfer", `{"group_id":"x","namespace":"y"}`, `{"error":"group_id is invalid, namespace is not supported by Gatehouse"}`},
 		{"PUT", p, `{}`, `{"error":"id, name, path, description, visibility, default_branch, external_authorization_classification_label are missing, at least one parameter must be provided"}`},
 		{"PUT", p, `{"topics":"x"}`, `{"error":"topics is not supported by Gatehouse"}`},
 		{"PUT", p, `{"external_authorization_classification_label":"two\nlines"}`,
