@@ -26,8 +26,10 @@ var groupEditParams = params{{name: "id", typ: tString}, {name: "name", typ: tSt
 // never schedules, so both are refused.
 var deleteGroupParams = params{{name: "permanently_remove", unsupported: true}, {name: "full_path", unsupported: true}}
 
-// shareGroupParams are POST /groups/:id/share's (custom roles are refused).
-var shareGroupParams = params{{name: "group_id", typ: tInt, required: true}, {name: "group_access", typ: tInt, required: true},
+// shareGroupParams are POST /groups/:id/share's (custom roles are refused); group_access takes
+// the roles' levels, as GitLab's `values: Gitlab::Access.all_values`.
+var shareGroupParams = params{{name: "group_id", typ: tInt, required: true},
+	{name: "group_access", typ: tInt, required: true, values: []string{"10", "20", "30", "40", "50"}},
 	{name: "expires_at", typ: tString}, {name: "member_role_id", unsupported: true}}
 
 // updateGroup is PUT /groups/:id (GitLab's admin_group: owners).

@@ -31,6 +31,7 @@ func TestParamErrorBodies(t *testing.T) {
 		{"DELETE", g + "?permanently_remove=true", "", `{"error":"permanently_remove is not supported by Gatehouse"}`},
 		{"POST", g + "/share", `{}`, `{"error":"group_id is missing, group_access is missing"}`},
 		{"POST", g + "/share", `{"group_id":"x","group_access":30}`, `{"error":"group_id is invalid"}`},
+		{"POST", g + "/share", fmt.Sprintf(`{"group_id":%d,"group_access":0}`, f.OtherGroupID), `{"error":"group_access does not have a valid value"}`},
 		{"POST", g + "/share", fmt.Sprintf(`{"group_id":%d,"group_access":30,"member_role_id":3}`, f.OtherGroupID),
 			`{"error":"member_role_id is not supported by Gatehouse"}`},
 		{"POST", g + "/share", fmt.Sprintf(`{"group_id":%d,"group_access":30,"expires_at":"soon"}`, f.OtherGroupID),
