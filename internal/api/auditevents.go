@@ -107,22 +107,35 @@ func (h *Handler) groupAuditScope(r *request) (auditScope, error) {
 	return s, nil
 }
 
+// auditListParams are the audit-event lists' parameters (event_name is Gatehouse's own filter);
+// the instance list also takes entity_type and entity_id.
+var (
+	auditListParams = params{{name: "created_after", typ: tString}, {name: "created_before", typ: tString},
+		{name: "event_name", typ: tString}}.with(pagingParams)
+	instanceAuditListParams = auditListParams.with(params{
+		{name: "entity_type", typ: tString, values: []string{"User", "Group", "Project", "Gitlab::Audit::InstanceScope"}},
+		{name: "entity_id", typ: tInt}})
+)
+
 func (h *Handler) listInstanceAuditEvents(w http.ResponseWriter, r *request) error {
 	s, err := h.instanceAuditScope(r)
 	if err != nil {
 		return err
 	}
+	if err := instanceAuditListParams.check(r); err != nil {
+		return err
+	}
 	if v := r.params.Get("entity_type"); v != "" {
 		var ok bool
 		if s.entityType, ok = storedEntityType(v); !ok {
-			return &apiError{http.StatusBadRequest, "entity_type does not have a valid value"}
+			return invalidValue("entity_type")
 		}
 	}
 	if s.entityID, err = intParam(r, "entity_id"); err != nil {
 		return err
 	}
 	if s.entityType == "" && r.params.Has("entity_id") {
-		return badRequest("entity_id needs entity_type")
+		return missingParams("entity_type") // entity_id names an entity of entity_type
 	}
 	s.anyID = s.entityType != "" && !r.params.Has("entity_id")
 	return h.writeAuditEvents(w, r, s)
@@ -133,12 +146,18 @@ func (h *Handler) listProjectAuditEvents(w http.ResponseWriter, r *request) erro
 	if err != nil {
 		return err
 	}
+	if err := auditListParams.check(r); err != nil {
+		return err
+	}
 	return h.writeAuditEvents(w, r, s)
 }
 
 func (h *Handler) listGroupAuditEvents(w http.ResponseWriter, r *request) error {
 	s, err := h.groupAuditScope(r)
 	if err != nil {
+		return err
+	}
+	if err := auditListParams.check(r); err != nil {
 		return err
 	}
 	return h.writeAuditEvents(w, r, s)
@@ -173,7 +192,7 @@ func (h *Handler) getGroupAuditEvent(w http.ResponseWriter, r *request) error {
 func (h *Handler) writeAuditEvent(w http.ResponseWriter, r *request, s auditScope) error {
 	id, err := strconv.ParseInt(r.PathValue("event_id"), 10, 64)
 	if err != nil {
-		return badRequest("audit_event_id is invalid")
+		return invalidParam("audit_event_id") // GitLab's name for it
 	}
 	e, err := h.cfg.Audit.Get(ctxOf(r), id)
 	if errors.Is(err, errkind.ErrNotFound) || (err == nil && !s.includes(e)) {
@@ -300,5 +319,5 @@ func timeParam(r *request, name string) (time.Time, error) {
 	if t, err := time.Parse("2006-01-02", v); err == nil {
 		return t, nil
 	}
-	return time.Time{}, badRequest("%s is invalid (use an ISO 8601 time or YYYY-MM-DD)", name)
+	return time.Time{}, invalidParam(name)
 }

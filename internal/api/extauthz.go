@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 )
@@ -88,7 +89,7 @@ func (h *Handler) putApplicationSettings(w http.ResponseWriter, r *request) erro
 	if v, ok := r.params["external_authorization_service_timeout"]; ok {
 		secs, err := strconv.ParseFloat(strings.TrimSpace(v[0]), 64)
 		if err != nil || math.IsNaN(secs) || secs < 0 || secs > 3600 {
-			return badRequest("external_authorization_service_timeout is invalid")
+			return invalidParam("external_authorization_service_timeout")
 		}
 		s.Timeout = time.Duration(secs * float64(time.Second))
 	}
@@ -97,7 +98,11 @@ func (h *Handler) putApplicationSettings(w http.ResponseWriter, r *request) erro
 	}
 	if err := h.cfg.ExternalAuthorization.SaveSettings(ctxOf(r), s); err != nil {
 		if errors.Is(err, access.ErrInvalidSetting) {
-			return badRequest("%s", strings.TrimPrefix(err.Error(), access.ErrInvalidSetting.Error()+": "))
+			field := "external_authorization_service_default_label" // the one setting its text does not name
+			if _, forced := r.params["external_authorization_service_enabled"]; forced && !s.Enabled {
+				field = "external_authorization_service_enabled"
+			}
+			return invalidSetting(err, field)
 		}
 		return err
 	}
@@ -121,4 +126,16 @@ func (h *Handler) classificationLabel(r *request, p *namespace.Project) string {
 		return ""
 	}
 	return label
+}
+
+// invalidSetting renders an access.ErrInvalidSetting as the model validation GitLab answers for
+// application settings and projects: 400 {"message": {"<field>": ["<reason>"]}}. The field is
+// the one the error's text starts with, or else fallback.
+func invalidSetting(err error, fallback string) error {
+	text := strings.TrimPrefix(err.Error(), access.ErrInvalidSetting.Error()+": ")
+	field, reason, ok := strings.Cut(text, " ")
+	if !ok || !strings.HasPrefix(field, "external_authorization_") {
+		field, reason = fallback, text
+	}
+	return &errkind.ValidationError{Field: field, Reason: reason}
 }

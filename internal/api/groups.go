@@ -19,7 +19,18 @@ import (
 // projects and descendants, and /namespaces.
 
 // groupEditParams are the PUT /groups/:id parameters Gatehouse supports; others are refused.
-var groupEditParams = []string{"id", "name", "path", "description", "visibility"}
+var groupEditParams = params{{name: "id", typ: tString}, {name: "name", typ: tString}, {name: "path", typ: tString},
+	{name: "description", typ: tString}, {name: "visibility", typ: tString}}
+
+// deleteGroupParams: GitLab's immediate removal of a subgroup marked for deletion; Gatehouse
+// never schedules, so both are refused.
+var deleteGroupParams = params{{name: "permanently_remove", unsupported: true}, {name: "full_path", unsupported: true}}
+
+// shareGroupParams are POST /groups/:id/share's (custom roles are refused); group_access takes
+// the roles' levels, as GitLab's `values: Gitlab::Access.all_values`.
+var shareGroupParams = params{{name: "group_id", typ: tInt, required: true},
+	{name: "group_access", typ: tInt, required: true, values: []string{"10", "20", "30", "40", "50"}},
+	{name: "expires_at", typ: tString}, {name: "member_role_id", unsupported: true}}
 
 // updateGroup is PUT /groups/:id (GitLab's admin_group: owners).
 func (h *Handler) updateGroup(w http.ResponseWriter, r *request) error {
@@ -27,15 +38,8 @@ func (h *Handler) updateGroup(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	var bad []string
-	for k := range r.params {
-		if !slices.Contains(groupEditParams, k) {
-			bad = append(bad, k)
-		}
-	}
-	if len(bad) > 0 {
-		slices.Sort(bad)
-		return badRequest("%s not supported by Gatehouse; supported: %s", strings.Join(bad, ", "), strings.Join(groupEditParams[1:], ", "))
+	if err := groupEditParams.check(r); err != nil {
+		return err
 	}
 	g, err = h.cfg.Namespaces.UpdateGroup(ctxOf(r), g.ID, namespace.UpdateGroupInput{Name: optParam(r, "name"), Path: optParam(r, "path"),
 		Description: optParam(r, "description"), Visibility: optParam(r, "visibility")})
@@ -52,8 +56,8 @@ func (h *Handler) deleteGroup(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := r.params["permanently_remove"]; ok {
-		return badRequest("permanently_remove is not supported by Gatehouse: groups are always removed at once")
+	if err := deleteGroupParams.check(r); err != nil {
+		return err
 	}
 	if err := h.cfg.Namespaces.DeleteGroup(ctxOf(r), g.ID); err != nil {
 		return err
@@ -68,10 +72,10 @@ func (h *Handler) transferGroup(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	parentID, err := intParam(r, "group_id")
-	if err != nil {
+	if err := (params{{name: "group_id", typ: tInt}}).check(r); err != nil {
 		return err
 	}
+	parentID, _ := intParam(r, "group_id") // checked above
 	if parentID != 0 {
 		parent, err := h.cfg.Namespaces.Group(ctxOf(r), parentID)
 		if errors.Is(err, errkind.ErrNotFound) {
@@ -324,32 +328,16 @@ func (h *Handler) shareGroup(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	withID, err := intParam(r, "group_id")
-	if err != nil {
+	if err := shareGroupParams.check(r); err != nil {
 		return err
 	}
-	level, err := intParam(r, "group_access")
-	if err != nil {
-		return err
-	}
-	var missing []string
-	if withID == 0 {
-		missing = append(missing, "group_id is missing")
-	}
-	if level == 0 {
-		missing = append(missing, "group_access is missing")
-	}
-	if len(missing) > 0 {
-		return badRequest("%s", strings.Join(missing, ", "))
-	}
-	if _, ok := r.params["member_role_id"]; ok {
-		return badRequest("member_role_id is not supported by Gatehouse")
-	}
+	withID, _ := intParam(r, "group_id") // checked above
+	level, _ := intParam(r, "group_access")
 	sh := namespace.GroupShare{GroupID: g.ID, SharedWithGroupID: withID, Access: namespace.Role(level)}
 	if v := r.params.Get("expires_at"); v != "" {
 		d, err := time.Parse(time.DateOnly, v)
 		if err != nil {
-			return badRequest("expires_at is invalid")
+			return invalidParam("expires_at")
 		}
 		sh.ExpiresAt = &d
 	}
@@ -378,9 +366,9 @@ func (h *Handler) unshareGroup(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	withID, err := strconv.ParseInt(r.PathValue("group_id"), 10, 64)
+	withID, err := pathInt(r, "group_id")
 	if err != nil {
-		return badRequest("group_id is invalid")
+		return err
 	}
 	if err := h.cfg.Namespaces.UnshareGroup(ctxOf(r), g.ID, withID); err != nil {
 		if errors.Is(err, errkind.ErrNotFound) {

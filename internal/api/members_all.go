@@ -77,9 +77,9 @@ func (h *Handler) getAllMember(w http.ResponseWriter, r *request) error {
 	if err := onlyParams(r); err != nil {
 		return err
 	}
-	id, err := strconv.ParseInt(r.PathValue("user_id"), 10, 64)
+	id, err := pathInt(r, "user_id")
 	if err != nil {
-		return badRequest("user_id is invalid")
+		return err
 	}
 	i := slices.IndexFunc(members, func(m namespace.Member) bool { return m.UserID == id })
 	if i < 0 {

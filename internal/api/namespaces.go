@@ -234,11 +234,17 @@ func (h *Handler) listSubgroups(w http.ResponseWriter, r *request) error {
 	return h.writeGroups(w, r, subs)
 }
 
+// createGroupParams are POST /groups's parameters that Gatehouse implements; GitLab's others are
+// refused.
+var createGroupParams = params{{name: "name", typ: tString, required: true}, {name: "path", typ: tString, required: true},
+	{name: "parent_id", typ: tInt}, {name: "visibility", typ: tString, values: []string{"private", "internal", "public"}},
+	{name: "description", typ: tString}}
+
 func (h *Handler) createGroup(w http.ResponseWriter, r *request) error {
-	parentID, err := intParam(r, "parent_id")
-	if err != nil {
+	if err := createGroupParams.check(r); err != nil {
 		return err
 	}
+	parentID, _ := intParam(r, "parent_id") // checked above
 	if parentID != 0 {
 		parent, err := h.cfg.Namespaces.Group(ctxOf(r), parentID)
 		if errors.Is(err, errkind.ErrNotFound) {
@@ -517,7 +523,7 @@ func accessLevel(r *request, m *namespace.Member) error {
 		return err
 	}
 	if level == 0 {
-		return badRequest("access_level is missing")
+		return missingParams("access_level")
 	}
 	m.Role = namespace.Role(level)
 	return nil
@@ -541,7 +547,7 @@ func (h *Handler) addMember(w http.ResponseWriter, r *request, m namespace.Membe
 		return err
 	}
 	if m.UserID == 0 {
-		return badRequest("user_id is missing")
+		return missingParams("user_id")
 	}
 	if err := accessLevel(r, &m); err != nil {
 		return err

@@ -78,6 +78,25 @@ func (e *paramsError) Error() string { return strings.Join(e.problems, ", ") }
 // a value of the wrong type).
 func invalidParam(name string) error { return &paramsError{[]string{name + " is invalid"}} }
 
+// missingParams is the paramsError for required parameters absent: "<name> is missing, …".
+func missingParams(names ...string) error {
+	problems := make([]string, len(names))
+	for i, n := range names {
+		problems[i] = n + " is missing"
+	}
+	return &paramsError{problems}
+}
+
+// unsupportedParam is the paramsError for a parameter Gatehouse refuses: "<name> is not
+// supported by Gatehouse", with why appended when the refusal depends on the value or setup.
+func unsupportedParam(name, why string) error {
+	msg := name + " is not supported by Gatehouse"
+	if why != "" {
+		msg += ": " + why
+	}
+	return &paramsError{[]string{msg}}
+}
+
 // check validates r's parameters against ps (see the package comment above).
 func (ps params) check(r *request) error {
 	var problems []string

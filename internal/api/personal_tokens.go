@@ -23,9 +23,9 @@ func optBool(r *request, name string) (*bool, error) {
 	if !ok {
 		return nil, nil
 	}
-	b, err := strconv.ParseBool(strings.ToLower(strings.TrimSpace(v[0])))
-	if err != nil {
-		return nil, badRequest("%s is invalid", name)
+	b, ok := parseBool(v[0])
+	if !ok {
+		return nil, invalidParam(name)
 	}
 	return &b, nil
 }
@@ -41,7 +41,7 @@ func optTime(r *request, name string) (*time.Time, error) {
 			return &t, nil
 		}
 	}
-	return nil, badRequest("%s is invalid", name)
+	return nil, invalidParam(name)
 }
 
 // requireReadAPIScope refuses a personal access token with neither api nor read_api.
@@ -85,7 +85,7 @@ func (h *Handler) listPersonalTokens(w http.ResponseWriter, r *request) error {
 	switch f.State = r.params.Get("state"); f.State {
 	case "", "active", "inactive":
 	default:
-		return badRequest("state does not have a valid value")
+		return invalidValue("state")
 	}
 	if f.Revoked, err = optBool(r, "revoked"); err != nil {
 		return err
@@ -129,7 +129,7 @@ func (h *Handler) personalToken(r *request) (*token.PersonalToken, error) {
 	me := r.principal.User
 	id, err := strconv.ParseInt(r.PathValue("token_id"), 10, 64)
 	if err != nil {
-		return nil, badRequest("id is invalid")
+		return nil, invalidParam("id") // GitLab's name for it
 	}
 	t, err := h.cfg.Personal.Token(ctxOf(r), id)
 	switch {
@@ -161,8 +161,9 @@ func (h *Handler) revokePersonalToken(w http.ResponseWriter, r *request) error {
 	}
 	t, err := h.personalToken(r)
 	if errors.Is(err, errUnauthorized) {
-		// GitLab's revoke service refuses a token that is not the requester's with a bare 400.
-		return badRequest("400 Bad Request")
+		// GitLab's revoke service refuses a token that is not the requester's with a bare 400
+		// (bad_request!, which GitLab spells "Bad request").
+		return badRequest("400 Bad request")
 	}
 	if err != nil {
 		return err
@@ -215,7 +216,7 @@ func (h *Handler) rotate(w http.ResponseWriter, r *request, t *token.PersonalTok
 	}
 	next, secret, err := h.cfg.Personal.Rotate(ctxOf(r), t.ID, r.params.Get("expires_at"))
 	if errors.Is(err, token.ErrAlreadyRevoked) {
-		return badRequest("token already revoked")
+		return badRequest("400 Bad request - token already revoked") // GitLab's bad_request!(service message)
 	}
 	if err != nil {
 		return err

@@ -90,18 +90,16 @@ func (h *Handler) updateProject(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	var bad []string
-	for k := range r.params {
-		if !slices.Contains(projectEditParams, k) {
-			bad = append(bad, k)
-		}
+	var decl params
+	for _, name := range projectEditParams {
+		decl = append(decl, param{name: name, typ: tString})
 	}
-	if len(bad) > 0 {
-		slices.Sort(bad)
-		return badRequest("%s not supported by Gatehouse; supported: %s", strings.Join(bad, ", "), strings.Join(projectEditParams, ", "))
+	if err := decl.check(r); err != nil {
+		return err
 	}
 	if len(r.params) == 0 {
-		return badRequest("%s are missing, at least one parameter must be provided", strings.Join(projectEditParams, ", "))
+		// Grape's at_least_one_of.
+		return &paramsError{[]string{strings.Join(projectEditParams, ", ") + " are missing, at least one parameter must be provided"}}
 	}
 	in := namespace.UpdateProjectInput{Name: optParam(r, "name"), Path: optParam(r, "path"), Description: optParam(r, "description"),
 		Visibility: optParam(r, "visibility"), DefaultBranch: optParam(r, "default_branch")}
@@ -113,14 +111,14 @@ func (h *Handler) updateProject(w http.ResponseWriter, r *request) error {
 	const labelParam = "external_authorization_classification_label"
 	if _, ok := r.params[labelParam]; ok {
 		if h.cfg.ExternalAuthorization == nil {
-			return badRequest("%s is not supported: external authorization is not configured", labelParam)
+			return unsupportedParam(labelParam, "external authorization is not configured")
 		}
 		if err := h.authorize(r, access.Resource{}, access.AdministerInstance, ""); err != nil {
 			return err
 		}
 		if err := h.cfg.ExternalAuthorization.SetProjectLabel(ctxOf(r), p.ID, r.params.Get(labelParam)); err != nil {
 			if errors.Is(err, access.ErrInvalidSetting) {
-				return badRequest("%s", strings.TrimPrefix(err.Error(), access.ErrInvalidSetting.Error()+": "))
+				return invalidSetting(err, labelParam)
 			}
 			return err
 		}
@@ -180,9 +178,12 @@ func (h *Handler) transferProject(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
+	if err := (params{{name: "namespace", typ: tString, required: true}}).check(r); err != nil {
+		return err
+	}
 	ref := r.params.Get("namespace")
 	if ref == "" {
-		return badRequest("namespace is missing")
+		return missingParams("namespace")
 	}
 	target, err := h.namespaceByRef(r, ref, access.CreateInNamespace)
 	if err != nil {
@@ -203,11 +204,11 @@ func (h *Handler) projectGroups(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	if boolParam(r, "with_shared") || r.params.Get("shared_min_access_level") != "" {
-		return badRequest("with_shared and shared_min_access_level are not supported by Gatehouse")
-	}
-	if err := onlyParams(r, "search", "skip_groups", "with_shared", "shared_min_access_level"); err != nil {
+	if err := projectGroupsParams.check(r); err != nil {
 		return err
+	}
+	if boolParam(r, "with_shared") {
+		return unsupportedParam("with_shared", "Gatehouse shares no groups with projects")
 	}
 	skip, err := idList(r, "skip_groups")
 	if err != nil {
@@ -236,6 +237,10 @@ func (h *Handler) projectGroups(w http.ResponseWriter, r *request) error {
 	return nil
 }
 
+// projectGroupsParams are GET /projects/:id/groups's; with_shared=false is what Gatehouse does.
+var projectGroupsParams = params{{name: "search", typ: tString}, {name: "skip_groups", typ: tIntList},
+	{name: "with_shared", typ: tBool}, {name: "shared_min_access_level", unsupported: true}}.with(pagingParams)
+
 // idList reads a list of ids (skip_groups[]=1&skip_groups[]=2 or a JSON array).
 func idList(r *request, name string) ([]int64, error) {
 	var out []int64
@@ -243,7 +248,7 @@ func idList(r *request, name string) ([]int64, error) {
 		for _, part := range strings.Split(v, ",") {
 			id, err := strconv.ParseInt(strings.TrimSpace(part), 10, 64)
 			if err != nil {
-				return nil, badRequest("%s is invalid", name)
+				return nil, invalidParam(name)
 			}
 			out = append(out, id)
 		}

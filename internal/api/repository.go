@@ -176,11 +176,11 @@ func keyset(r *request) (bool, error) {
 		return true, nil
 	case "", "offset", "legacy": // GitLab's tree calls offset pagination "legacy"
 		if r.params.Has("page_token") {
-			return false, badRequest("page_token needs pagination=keyset")
+			return false, unsupportedParam("page_token", "only with pagination=keyset")
 		}
 		return false, nil
 	default:
-		return false, &apiError{http.StatusBadRequest, "pagination does not have a valid value"}
+		return false, invalidValue("pagination")
 	}
 }
 
@@ -238,7 +238,7 @@ func (h *Handler) listBranches(w http.ResponseWriter, r *request) error {
 	if re := r.params.Get("regex"); re != "" {
 		rx, err := regexp.Compile(re)
 		if err != nil {
-			return badRequest("regex is invalid")
+			return invalidParam("regex")
 		}
 		search := match
 		match = func(n string) bool { return search(n) && rx.MatchString(n) }
@@ -253,7 +253,7 @@ func (h *Handler) listBranches(w http.ResponseWriter, r *request) error {
 	case "", "name_asc":
 	case "updated_asc", "updated_desc":
 		if byKey {
-			return badRequest("keyset pagination lists branches by name only (sort=name_asc)")
+			return unsupportedParam("sort", "keyset pagination lists branches by name only (sort=name_asc)")
 		}
 		slices.SortStableFunc(refs, func(a, b gitexec.Ref) int {
 			c := a.Commit.CommittedDate.Compare(b.Commit.CommittedDate)
@@ -263,7 +263,7 @@ func (h *Handler) listBranches(w http.ResponseWriter, r *request) error {
 			return c
 		})
 	default:
-		return &apiError{status: http.StatusBadRequest, message: "sort does not have a valid value"}
+		return invalidValue("sort")
 	}
 	views, err := h.branchViews(r, p, repo, refs)
 	if err != nil {
@@ -329,7 +329,7 @@ func (h *Handler) listTags(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	if byKey && (r.params.Get("order_by") != "name" || r.params.Get("sort") != "asc") {
-		return badRequest("keyset pagination lists tags by name only (order_by=name, sort=asc)")
+		return unsupportedParam("order_by", "keyset pagination lists tags by name only (order_by=name, sort=asc)")
 	}
 	refs, err := h.repoOf(p).Tags(ctxOf(r))
 	if err != nil {
@@ -346,7 +346,7 @@ func (h *Handler) listTags(w http.ResponseWriter, r *request) error {
 	case "version":
 		less = func(a, b gitexec.Ref) int { return compareVersions(a.Name, b.Name) }
 	default:
-		return &apiError{status: http.StatusBadRequest, message: "order_by does not have a valid value"}
+		return invalidValue("order_by")
 	}
 	switch r.params.Get("sort") {
 	case "", "desc":
@@ -354,7 +354,7 @@ func (h *Handler) listTags(w http.ResponseWriter, r *request) error {
 	case "asc":
 		slices.SortStableFunc(refs, less)
 	default:
-		return &apiError{status: http.StatusBadRequest, message: "sort does not have a valid value"}
+		return invalidValue("sort")
 	}
 	out := make([]tagJSON, 0, len(refs))
 	for _, ref := range refs {
@@ -484,7 +484,7 @@ func (h *Handler) listTree(w http.ResponseWriter, r *request) error {
 		if token := r.params.Get("page_token"); token != "" {
 			i := slices.IndexFunc(out, func(e treeEntryJSON) bool { return e.Path == token })
 			if i < 0 {
-				return badRequest("page_token is invalid")
+				return invalidParam("page_token")
 			}
 			after = i + 1
 		}
@@ -608,7 +608,7 @@ const sniffLen = 8 << 10
 // getRawFile streams the file's bytes (ref optional: the default branch).
 func (h *Handler) getRawFile(w http.ResponseWriter, r *request) error {
 	if boolParam(r, "lfs") {
-		return badRequest("lfs is not supported: Gatehouse stores no LFS objects")
+		return unsupportedParam("lfs", "Gatehouse stores no LFS objects")
 	}
 	t, ok, err := h.resolveFile(w, r, true)
 	if err != nil || !ok {
@@ -700,10 +700,10 @@ func (h *Handler) getArchive(w http.ResponseWriter, r *request) error {
 	}
 	ext, ok := archiveExt[format]
 	if !ok {
-		return badRequest("format does not have a valid value")
+		return invalidValue("format")
 	}
 	if r.params.Has("exclude_paths") {
-		return badRequest("exclude_paths is not supported")
+		return unsupportedParam("exclude_paths", "")
 	}
 	dir, ok := gitexec.CleanPath(r.params.Get("path"))
 	if !ok {

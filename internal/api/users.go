@@ -25,7 +25,7 @@ func (h *Handler) adminUser(r *request) (*namespace.User, error) {
 }
 
 // errBadUserID answers a non-integer user id with a 400, as Grape's Integer type.
-var errBadUserID = badRequest("id is invalid")
+var errBadUserID = invalidParam("id")
 
 // pathUser resolves {id} to a user; a non-integer id is errBadUserID.
 func (h *Handler) pathUser(r *request) (*namespace.User, error) {
@@ -230,7 +230,7 @@ func (h *Handler) listUserMemberships(w http.ResponseWriter, r *request) error {
 	}
 	kind := r.params.Get("type")
 	if kind != "" && kind != "Project" && kind != "Namespace" {
-		return badRequest("type does not have a valid value")
+		return invalidValue("type")
 	}
 	members, err := h.cfg.Namespaces.UserMemberships(ctxOf(r), u.ID)
 	if err != nil {
@@ -281,7 +281,7 @@ func (h *Handler) listImpersonationTokens(w http.ResponseWriter, r *request) err
 	case "active", "inactive":
 		f.State = state
 	default:
-		return badRequest("state does not have a valid value")
+		return invalidValue("state")
 	}
 	list, err := h.cfg.Personal.List(ctxOf(r), f)
 	if err != nil {
@@ -322,7 +322,7 @@ func (h *Handler) impersonationToken(r *request) (*token.PersonalToken, error) {
 	}
 	id, err := strconv.ParseInt(r.PathValue("token_id"), 10, 64)
 	if err != nil {
-		return nil, badRequest("impersonation_token_id is invalid")
+		return nil, invalidParam("impersonation_token_id")
 	}
 	t, err := h.cfg.Personal.Token(ctxOf(r), id)
 	if errors.Is(err, errkind.ErrNotFound) || (err == nil && (t.UserID != u.ID || !t.Impersonation)) {

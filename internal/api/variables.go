@@ -126,7 +126,7 @@ func applyVariableParams(r *request, v *token.Variable) error {
 	if vs, ok := r.params["variable_type"]; ok {
 		v.Type = token.VariableType(vs[0])
 		if v.Type != token.EnvVar && v.Type != token.FileType {
-			return badRequest("variable_type does not have a valid value")
+			return invalidValue("variable_type")
 		}
 	}
 	for name, dst := range map[string]*bool{"protected": &v.Protected, "masked": &v.Masked, "raw": &v.Raw} {
@@ -166,11 +166,11 @@ func (h *Handler) createVariable(w http.ResponseWriter, r *request) error {
 	var missing []string
 	for _, name := range []string{"key", "value"} {
 		if _, ok := r.params[name]; !ok {
-			missing = append(missing, name+" is missing")
+			missing = append(missing, name)
 		}
 	}
 	if len(missing) > 0 {
-		return badRequest("%s", strings.Join(missing, ", "))
+		return missingParams(missing...)
 	}
 	v := &token.Variable{Owner: owner, Key: r.params.Get("key")}
 	if err := applyVariableParams(r, v); err != nil {
