@@ -67,8 +67,25 @@ func (h *Handler) getUser(w http.ResponseWriter, r *request) error {
 	return nil
 }
 
+// createUserParams are the POST /users attributes Gatehouse applies, with the profile fields it
+// keeps. skip_confirmation is accepted because it already holds: Gatehouse sends no confirmation
+// mail, so every user is confirmed.
+var createUserParams = func() params {
+	ps := params{
+		{name: "username", typ: tString}, {name: "email", typ: tString}, {name: "name", typ: tString},
+		{name: "password", typ: tString}, {name: "admin", typ: tBool}, {name: "skip_confirmation", typ: tBool},
+	}
+	for _, f := range namespace.ProfileFields {
+		ps = append(ps, param{name: f, typ: tString})
+	}
+	return ps
+}()
+
 func (h *Handler) createUser(w http.ResponseWriter, r *request) error {
 	if err := h.authorize(r, access.Resource{}, access.AdministerInstance, ""); err != nil {
+		return err
+	}
+	if err := createUserParams.check(r); err != nil {
 		return err
 	}
 	u, err := h.cfg.Namespaces.CreateUser(ctxOf(r), namespace.CreateUserInput{Username: r.params.Get("username"),
@@ -113,12 +130,18 @@ func (h *Handler) personalView(t *token.PersonalToken) personalTokenJSON {
 		LastUsedAt: isoTimePtr(t.LastUsedAt)}
 }
 
+var createPersonalTokenParams = params{{name: "name", typ: tString}, {name: "scopes", typ: tList},
+	{name: "expires_at", typ: tString}}
+
 func (h *Handler) createPersonalToken(w http.ResponseWriter, r *request) error {
 	if err := h.authorize(r, access.Resource{}, access.AdministerInstance, ""); err != nil {
 		return err
 	}
 	id, err := pathInt(r, "id")
 	if err != nil {
+		return err
+	}
+	if err := createPersonalTokenParams.check(r); err != nil {
 		return err
 	}
 	if _, err := h.cfg.Namespaces.User(ctxOf(r), id); err != nil {
@@ -410,7 +433,18 @@ func (h *Handler) getProject(w http.ResponseWriter, r *request) error {
 	return h.writeProject(w, r, http.StatusOK, p)
 }
 
+// createProjectParams are the POST /projects attributes Gatehouse applies; GitLab's many others
+// (initialize_with_readme, feature toggles, …) are refused rather than ignored.
+var createProjectParams = params{
+	{name: "name", typ: tString}, {name: "path", typ: tString}, {name: "namespace_id", typ: tInt},
+	{name: "visibility", typ: tString, values: []string{"private", "internal", "public"}},
+	{name: "description", typ: tString}, {name: "default_branch", typ: tString},
+}
+
 func (h *Handler) createProject(w http.ResponseWriter, r *request) error {
+	if err := createProjectParams.check(r); err != nil {
+		return err
+	}
 	nsID, err := intParam(r, "namespace_id")
 	if err != nil {
 		return err
