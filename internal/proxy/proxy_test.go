@@ -534,8 +534,10 @@ func TestNoPartialOrFalseCacheEntries(t *testing.T) {
 		if err == nil {
 			t.Fatalf("the client received a whole blob of %d bytes with the wrong digest (status %d)", len(body), resp.StatusCode)
 		}
-		if int64(len(body)) >= 1<<20 {
-			t.Fatalf("the client received %d bytes", len(body))
+		// The layer is a little over 1 MiB (tar and gzip of 1 MiB of random bytes), and the
+		// proxy holds back only its last chunk: compare with the whole length, not 1 MiB.
+		if resp.ContentLength < 0 || int64(len(body)) >= resp.ContentLength {
+			t.Fatalf("the client received %d bytes of %d", len(body), resp.ContentLength)
 		}
 		if cached(layer) || stored(layer) {
 			t.Fatalf("a corrupt blob was cached (record %v, bytes %v)", cached(layer), stored(layer))
