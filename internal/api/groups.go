@@ -412,8 +412,9 @@ func (h *Handler) transferProjectToGroup(w http.ResponseWriter, r *request) erro
 var namespaceExistsParams = params{{name: "parent_id", typ: tInt}}
 
 // namespaceExists is GET /namespaces/:namespace/exists (GitLab's path-availability check, any
-// signed-in user): whether the path, top level or below parent_id, is taken by a group, a user
-// or a project (they share one set of paths, docs/design.md §1.1), and free alternatives.
+// signed-in user): whether the path, top level or below parent_id, is taken by a group or (top
+// level) a user, and free alternatives. Projects are left out, as GitLab leaves out project
+// namespaces: a private project's existence is not told to who cannot see it.
 func (h *Handler) namespaceExists(w http.ResponseWriter, r *request) error {
 	if err := namespaceExistsParams.check(r); err != nil {
 		return err
@@ -436,7 +437,6 @@ func (h *Handler) namespaceExists(w http.ResponseWriter, r *request) error {
 	taken := func(p string) (bool, error) {
 		for _, find := range []func() error{
 			func() error { _, err := h.cfg.Namespaces.GroupByPath(ctxOf(r), p); return err },
-			func() error { _, err := h.cfg.Namespaces.ProjectByPath(ctxOf(r), p); return err },
 			func() error {
 				if strings.Contains(p, "/") {
 					return errkind.ErrNotFound

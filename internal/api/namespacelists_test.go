@@ -11,9 +11,9 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
-// TestNamespaceExists: GET /namespaces/:namespace/exists tells whether a path is taken (by a
-// group, a user or a project: one set of paths), top level or below parent_id, and suggests a
-// free one, as python-gitlab's gl.namespaces.exists reads it.
+// TestNamespaceExists: GET /namespaces/:namespace/exists tells whether a path is taken by a
+// group or (top level) a user, top level or below parent_id, and suggests a free one, as
+// python-gitlab's gl.namespaces.exists reads it.
 func TestNamespaceExists(t *testing.T) {
 	t.Parallel()
 	ts := testenv.StartServer(t)
@@ -22,6 +22,7 @@ func TestNamespaceExists(t *testing.T) {
 	}
 	ts.MustAPI(t, http.StatusCreated, "POST", "/groups", map[string]any{"name": "taken", "path": "taken"}, &g)
 	ts.MustAPI(t, http.StatusCreated, "POST", "/groups", map[string]any{"name": "taken1", "path": "taken1"}, nil)
+	ts.MustAPI(t, http.StatusCreated, "POST", "/groups", map[string]any{"name": "sub", "path": "sub", "parent_id": g.ID}, nil)
 	ts.MustAPI(t, http.StatusCreated, "POST", "/projects", map[string]any{"name": "app", "namespace_id": g.ID}, nil)
 	type answer struct {
 		Exists   bool     `json:"exists"`
@@ -35,7 +36,9 @@ func TestNamespaceExists(t *testing.T) {
 		{"/namespaces/taken/exists", true, []string{"taken2"}},
 		{"/namespaces/root/exists", true, []string{"root1"}},
 		{"/namespaces/free/exists", false, []string{}},
-		{fmt.Sprintf("/namespaces/app/exists?parent_id=%d", g.ID), true, []string{"app1"}},
+		{fmt.Sprintf("/namespaces/sub/exists?parent_id=%d", g.ID), true, []string{"sub1"}},
+		// A project is not a namespace here, as in GitLab: a private one stays untold.
+		{fmt.Sprintf("/namespaces/app/exists?parent_id=%d", g.ID), false, []string{}},
 		{fmt.Sprintf("/namespaces/other/exists?parent_id=%d", g.ID), false, []string{}},
 	} {
 		var a answer
