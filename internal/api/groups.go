@@ -76,18 +76,7 @@ func (h *Handler) transferGroup(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	parentID, _ := intParam(r, "group_id") // checked above
-	if parentID != 0 {
-		parent, err := h.cfg.Namespaces.Group(ctxOf(r), parentID)
-		if errors.Is(err, errkind.ErrNotFound) {
-			return notFound("Group")
-		}
-		if err != nil {
-			return err
-		}
-		if err := h.authorize(r, access.Resource{Group: parent}, access.CreateInNamespace, "Group"); err != nil {
-			return err
-		}
-	} else if err := h.requireAPIScope(r); err != nil {
+	if err := h.mayPlaceGroupUnder(r, parentID); err != nil {
 		return err
 	}
 	g, err = h.cfg.Namespaces.TransferGroup(ctxOf(r), g.ID, parentID)
@@ -341,14 +330,8 @@ func (h *Handler) shareGroup(w http.ResponseWriter, r *request) error {
 		}
 		sh.ExpiresAt = &d
 	}
-	with, err := h.cfg.Namespaces.Group(ctxOf(r), withID)
-	if errors.Is(err, errkind.ErrNotFound) {
-		return notFound("Group")
-	}
-	if err != nil {
-		return err
-	}
-	if err := h.authorize(r, access.Resource{Group: with}, access.ViewNamespace, "Group"); err != nil {
+	// The shared-with group must be one the sharer may see.
+	if _, err := h.groupByID(r, withID, access.ViewNamespace); err != nil {
 		return err
 	}
 	if err := h.cfg.Namespaces.ShareGroup(ctxOf(r), sh); err != nil {
@@ -422,14 +405,8 @@ func (h *Handler) namespaceExists(w http.ResponseWriter, r *request) error {
 	path := r.PathValue("id")
 	if parent := r.params.Get("parent_id"); parent != "" {
 		id, _ := strconv.ParseInt(parent, 10, 64)
-		g, err := h.cfg.Namespaces.Group(ctxOf(r), id)
-		if errors.Is(err, errkind.ErrNotFound) {
-			return notFound("Group")
-		}
+		g, err := h.groupByID(r, id, access.ViewNamespace)
 		if err != nil {
-			return err
-		}
-		if err := h.authorize(r, access.Resource{Group: g}, access.ViewNamespace, "Group"); err != nil {
 			return err
 		}
 		path = g.FullPath + "/" + path

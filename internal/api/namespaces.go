@@ -219,6 +219,32 @@ func (h *Handler) group(r *request, act access.Action) (*namespace.Group, error)
 	return g, nil
 }
 
+// groupByID loads group id, named by a parameter rather than the path's {id}, and decides act
+// on it: 404 "Group Not Found" when it is missing, the decision's refusal otherwise.
+func (h *Handler) groupByID(r *request, id int64, act access.Action) (*namespace.Group, error) {
+	g, err := h.cfg.Namespaces.Group(ctxOf(r), id)
+	if errors.Is(err, errkind.ErrNotFound) {
+		return nil, notFound("Group")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := h.authorize(r, access.Resource{Group: g}, act, "Group"); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// mayPlaceGroupUnder decides whether the principal may put a group (new or moved) under group
+// parentID, create_in_namespace there, or at the top level (parentID 0), which needs the api scope.
+func (h *Handler) mayPlaceGroupUnder(r *request, parentID int64) error {
+	if parentID == 0 {
+		return h.requireAPIScope(r)
+	}
+	_, err := h.groupByID(r, parentID, access.CreateInNamespace)
+	return err
+}
+
 // visibleGroups filters groups to those the principal may view.
 func (h *Handler) visibleGroups(r *request, groups []*namespace.Group) ([]groupJSON, error) {
 	out := []groupJSON{}
@@ -268,18 +294,7 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	parentID, _ := intParam(r, "parent_id") // checked above
-	if parentID != 0 {
-		parent, err := h.cfg.Namespaces.Group(ctxOf(r), parentID)
-		if errors.Is(err, errkind.ErrNotFound) {
-			return notFound("Group")
-		}
-		if err != nil {
-			return err
-		}
-		if err := h.authorize(r, access.Resource{Group: parent}, access.CreateInNamespace, "Group"); err != nil {
-			return err
-		}
-	} else if err := h.requireAPIScope(r); err != nil {
+	if err := h.mayPlaceGroupUnder(r, parentID); err != nil {
 		return err
 	}
 	g, err := h.cfg.Namespaces.CreateGroup(ctxOf(r), namespace.CreateGroupInput{Name: r.params.Get("name"),
