@@ -9,13 +9,14 @@ import (
 )
 
 // startBenchServer boots the server the HTTP benchmarks measure (SQLite, info-level access
-// log, the benchmarks' instance key) with a group "bench", and returns the group's id.
+// log, the benchmarks' instance key) with a group "bench", public so that a project in it may be
+// public too, and returns the group's id.
 func startBenchServer(b *testing.B) (*testenv.TestServer, int64) {
 	ts := testenv.StartServer(b, func(c *config.Config) { c.SecretKey = benchKey; c.LogLevel = "info" })
 	var g struct {
 		ID int64 `json:"id"`
 	}
-	ts.MustAPI(b, http.StatusCreated, http.MethodPost, "/groups", map[string]any{"name": "bench", "path": "bench"}, &g)
+	ts.MustAPI(b, http.StatusCreated, http.MethodPost, "/groups", map[string]any{"name": "bench", "path": "bench", "visibility": "public"}, &g)
 	return ts, g.ID
 }
 
