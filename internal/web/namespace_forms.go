@@ -193,7 +193,7 @@ type visOption struct {
 }
 
 var visibilityLabels = []struct {
-	v                   namespace.Visibility
+	v                  namespace.Visibility
 	label, group, proj string
 }{
 	{namespace.Private, "Private", "The group and its projects can only be viewed by members.",
