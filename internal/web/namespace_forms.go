@@ -608,8 +608,7 @@ func (h *Handler) handleGroupSettings(w http.ResponseWriter, r *http.Request, se
 			}
 			var moved *namespace.Group
 			if moved, err = h.cfg.Namespaces.TransferGroupAs(ctx, sess.user.ID, g.ID, parentID); err == nil {
-				http.Redirect(w, r, basePath(groupRoute, moved.FullPath)+"/-/edit?transferred=1", http.StatusSeeOther)
-				return nil
+				return h.afterTransfer(w, r, sess, access.Resource{Group: moved}, basePath(groupRoute, moved.FullPath)+"/-/edit", "group")
 			}
 		case actDelete:
 			d.Section = "delete"
@@ -642,6 +641,22 @@ func settingsField(section string) func(string) string {
 		}
 		return f
 	}
+}
+
+// afterTransfer redirects to the moved group's or project's settings, or home when the user
+// may no longer edit it there: a transferrer whose ownership was inherited from the old parent
+// loses it, as in GitLab.
+func (h *Handler) afterTransfer(w http.ResponseWriter, r *http.Request, sess *session, res access.Resource, edit, kind string) error {
+	ok, err := h.permits(r, sess, res, access.EditNamespace)
+	if err != nil {
+		return err
+	}
+	if ok {
+		http.Redirect(w, r, edit+"?transferred=1", http.StatusSeeOther)
+	} else {
+		http.Redirect(w, r, "/?transferred="+kind, http.StatusSeeOther)
+	}
+	return nil
 }
 
 func (h *Handler) renderGroupSettings(w http.ResponseWriter, r *http.Request, sess *session, g *namespace.Group, d settingsData) error {
@@ -779,8 +794,7 @@ func (h *Handler) handleProjectSettings(w http.ResponseWriter, r *http.Request, 
 			}
 			moved, err := h.cfg.Namespaces.TransferProject(ctx, p.ID, groupID, target.userID)
 			if err == nil {
-				http.Redirect(w, r, "/"+moved.FullPath+"/edit?transferred=1", http.StatusSeeOther)
-				return nil
+				return h.afterTransfer(w, r, sess, access.Resource{Project: moved}, "/"+moved.FullPath+"/edit", "project")
 			}
 			if !validation(err, &d.Errors, func(string) string { return "new_namespace_id" }) {
 				return err
@@ -895,6 +909,10 @@ func deletedNotice(r *http.Request) string {
 		return "The group, its subgroups and their projects were deleted."
 	case "project":
 		return "The project was deleted."
+	}
+	switch r.URL.Query().Get("transferred") {
+	case "group", "project":
+		return "The " + r.URL.Query().Get("transferred") + " was transferred. You are not one of its owners there, so its settings are no longer yours."
 	}
 	return ""
 }
