@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -79,34 +78,11 @@ func (h *Handler) transferGroup(w http.ResponseWriter, r *request) error {
 	if err := h.mayPlaceGroupUnder(r, parentID); err != nil {
 		return err
 	}
-	g, err = h.cfg.Namespaces.TransferGroup(ctxOf(r), g.ID, parentID)
+	g, err = h.cfg.Namespaces.TransferGroupAs(ctxOf(r), r.principal.User.ID, g.ID, parentID)
 	if err != nil {
 		return err
-	}
-	if parentID == 0 {
-		if err := h.ensureOwner(r, g); err != nil {
-			return err
-		}
 	}
 	return h.writeGroup(w, r, http.StatusCreated, g)
-}
-
-// ensureOwner makes the requester an Owner member of a group that became top-level without a
-// direct owner, as GitLab's transfer service does: its owners may all have been inherited.
-func (h *Handler) ensureOwner(r *request, g *namespace.Group) error {
-	members, err := h.cfg.Namespaces.ListMembers(ctxOf(r), g.ID, 0)
-	if err != nil {
-		return err
-	}
-	if slices.ContainsFunc(members, func(m namespace.Member) bool { return m.Role == namespace.Owner }) {
-		return nil
-	}
-	err = h.cfg.Namespaces.AddMember(ctxOf(r), namespace.Instance, namespace.Member{UserID: r.principal.User.ID, GroupID: g.ID, Role: namespace.Owner})
-	if errors.Is(err, errkind.ErrConflict) {
-		// A direct member below Owner already: raise it, as the transfer's owner.
-		_, err = h.cfg.Namespaces.UpdateMember(ctxOf(r), namespace.Instance, namespace.Member{UserID: r.principal.User.ID, GroupID: g.ID, Role: namespace.Owner})
-	}
-	return err
 }
 
 // groupProjects is GET /groups/:id/projects (include_subgroups): the projects the principal

@@ -297,15 +297,11 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *request) error {
 	if err := h.mayPlaceGroupUnder(r, parentID); err != nil {
 		return err
 	}
-	g, err := h.cfg.Namespaces.CreateGroup(ctxOf(r), namespace.CreateGroupInput{Name: r.params.Get("name"),
+	// Whoever creates a group is its Owner member (CreateGroupAs).
+	g, err := h.cfg.Namespaces.CreateGroupAs(ctxOf(r), r.principal.User.ID, namespace.CreateGroupInput{Name: r.params.Get("name"),
 		Path: r.params.Get("path"), ParentID: parentID, Visibility: r.params.Get("visibility"),
 		Description: r.params.Get("description")})
 	if err != nil {
-		return err
-	}
-	// Whoever creates a group is its Owner member, as in GitLab's create service: administrators
-	// and creators of subgroups too.
-	if err := h.cfg.Namespaces.AddMember(ctxOf(r), namespace.Instance, namespace.Member{UserID: r.principal.User.ID, GroupID: g.ID, Role: namespace.Owner}); err != nil {
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusCreated, h.groupView(r, g))

@@ -200,7 +200,7 @@ func validateTopLevelPath(field, p string) error {
 	return nil
 }
 
-// reservedPaths are top-level URL segments Gatehouse serves itself.
+// reservedPaths are top-level URL segments Gatehouse serves itself ("new": the UI's /groups/new, docs/design.md §6.9).
 var reservedPaths = map[string]bool{"api": true, "v2": true, "jwt": true, "-": true, "users": true,
 	"metrics": true, "assets": true, "groups": true, "projects": true, "admin": true, "help": true,
-	"login": true, "logout": true}
+	"login": true, "logout": true, "new": true}

@@ -33,7 +33,7 @@ func (h *Handler) handleHome(w http.ResponseWriter, r *http.Request, sess *sessi
 	if d.Projects, err = h.visibleProjects(r, sess, projects); err != nil {
 		return err
 	}
-	h.render(w, r, http.StatusOK, "home", &page{Title: "Your groups and projects", User: sess.user, CSRF: sess.csrfToken(), Data: d})
+	h.render(w, r, http.StatusOK, "home", &page{Title: "Your groups and projects", User: sess.user, CSRF: sess.csrfToken(), Notice: deletedNotice(r), Data: d})
 	return nil
 }
 
@@ -130,6 +130,7 @@ type groupData struct {
 	Subgroups   []*namespace.Group
 	Projects    []*namespace.Project
 	CanSettings bool
+	Actions     groupActions // namespace_forms.go
 }
 
 // handleGroup shows a group's subgroups and projects.
@@ -162,8 +163,11 @@ func (h *Handler) handleGroup(w http.ResponseWriter, r *http.Request, sess *sess
 	if d.CanSettings, err = h.allowed(r, sess, access.Resource{Group: g}, access.ListDeployTokens); err != nil {
 		return err
 	}
+	if d.Actions, err = h.groupPageActions(r, sess, g); err != nil {
+		return err
+	}
 	h.render(w, r, http.StatusOK, "group", &page{Title: g.Name, User: sess.user, CSRF: sess.csrfToken(),
-		Breadcrumbs: groupCrumbs(g.FullPath), Data: d})
+		Breadcrumbs: groupCrumbs(g.FullPath), Notice: createdNotice(r, "group", g.Name), Data: d})
 	return nil
 }
 
@@ -173,6 +177,7 @@ type projectData struct {
 	// CloneExample is the clone URL with placeholders for a deploy token's credentials.
 	CloneExample string
 	CanSettings  bool
+	Actions      projectActions // namespace_forms.go
 }
 
 // handleProject shows a project and how to clone it.
@@ -188,7 +193,10 @@ func (h *Handler) handleProject(w http.ResponseWriter, r *http.Request, sess *se
 	if d.CanSettings, err = h.allowed(r, sess, access.Resource{Project: p}, access.ListDeployTokens); err != nil {
 		return err
 	}
+	if d.Actions, err = h.projectPageActions(r, sess, p); err != nil {
+		return err
+	}
 	h.render(w, r, http.StatusOK, "project", &page{Title: p.Name, User: sess.user, CSRF: sess.csrfToken(),
-		Breadcrumbs: projectCrumbs(p), Data: d})
+		Breadcrumbs: projectCrumbs(p), Notice: createdNotice(r, "project", p.Name), Data: d})
 	return nil
 }

@@ -67,6 +67,9 @@ type Config struct {
 	Now func() time.Time
 	// SessionTTL is how long a session lasts after sign-in; zero means DefaultSessionTTL.
 	SessionTTL time.Duration
+	// RepositoryEmpty reports whether a project's repository has no commits yet, for the project
+	// page's first-push guidance (docs/design.md §6.9); nil never shows it.
+	RepositoryEmpty func(ctx context.Context, projectID int64) (bool, error)
 }
 
 // Handler serves the UI. Create it with New.
@@ -108,6 +111,8 @@ const (
 	homeRoute routeKind = iota
 	groupRoute
 	projectRoute
+	newGroupRoute   // /groups/new (namespace_forms.go)
+	newProjectRoute // /projects/new
 )
 
 // Actions below a group or project ("/-/…").
@@ -119,6 +124,13 @@ const (
 	actRotate   = "rotate"
 	actUsage    = "usage"
 	actAudit    = "audit_events"
+	// Settings › General of a group (/-/edit) or project (/edit) and its destructive actions
+	// (namespace_forms.go).
+	actEdit        = "edit"
+	actProjectEdit = "edit_project"
+	actPath        = "path"
+	actTransfer    = "transfer"
+	actDelete      = "delete"
 )
 
 // tokenActions are the pages under "/-/deploy_tokens/<id>/".
@@ -139,6 +151,9 @@ type route struct {
 func parseRoute(p string) (route, bool) {
 	if p == "/" {
 		return route{kind: homeRoute}, true
+	}
+	if r, ok := parseNamespaceFormRoute(p); ok {
+		return r, true
 	}
 	rest, ok := strings.CutPrefix(p, "/")
 	if !ok {
@@ -171,6 +186,10 @@ func parseRoute(p string) (route, bool) {
 		return r, true
 	case actAudit:
 		r.action = actAudit
+		return r, true
+	}
+	if act, ok := settingsTailAction(kind, tail); ok {
+		r.action = act
 		return r, true
 	}
 	if rest, ok := strings.CutPrefix(tail, "deploy_tokens/"); ok {
@@ -251,6 +270,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
+	case isNamespaceFormRoute(rt): // first: /groups/new and /projects/new have no action
+		err = h.handleNamespaceForm(w, r, sess, rt)
 	case rt.kind == homeRoute:
 		err = h.handleHome(w, r, sess)
 	case rt.action == actShow && rt.kind == groupRoute:
@@ -289,7 +310,7 @@ var uiRoutes = slices.Concat([]uiRoute{
 	{homeRoute, actShow, readMethods, gate.SignedIn("the user's own start page: a listing of what the user may view").Filtered(access.ViewNamespace)},
 	{groupRoute, actShow, readMethods, gate.Decide(access.ViewNamespace).Filtered(access.ViewNamespace)},
 	{projectRoute, actShow, readMethods, gate.Decide(access.ViewNamespace)},
-}, tokenPages(groupRoute), tokenPages(projectRoute))
+}, tokenPages(groupRoute), tokenPages(projectRoute), namespaceFormPages)
 
 // tokenPages are the deploy-token and audit pages of a group or a project.
 func tokenPages(kind routeKind) []uiRoute {
@@ -327,6 +348,9 @@ func Routes() []gate.Route {
 		if u.kind != homeRoute {
 			pattern = basePath(u.kind, "{path}") + pageSuffix[u.action]
 		}
+		if fixed, ok := fixedPaths[u.kind]; ok {
+			pattern = fixed
+		}
 		for _, m := range u.methods {
 			out = append(out, gate.Route{Method: m, Pattern: pattern, Rule: u.rule})
 		}
@@ -348,6 +372,12 @@ var pageSuffix = map[string]string{
 	actRotate:   "/-/deploy_tokens/{id}/rotate",
 	actUsage:    "/-/deploy_tokens/{id}/usage",
 	actAudit:    "/-/audit_events",
+	// namespace_forms.go
+	actEdit:        "/-/edit",
+	actProjectEdit: "/edit",
+	actPath:        "/-/path",
+	actTransfer:    "/-/transfer",
+	actDelete:      "/-/delete",
 }
 
 // statusError is a refusal or "not there" with the status to answer.

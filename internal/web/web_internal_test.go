@@ -132,6 +132,11 @@ func TestTemplatesEscape(t *testing.T) {
 		"group":   {Title: evil, User: user, Data: groupData{Group: &namespace.Group{Name: evil, FullPath: evil}}},
 		"project": {Title: evil, User: user, Data: projectData{Project: &namespace.Project{Name: evil, FullPath: evil}, CloneURL: evil, CloneExample: evil}},
 		"error":   {Title: evil, Data: errorData{Status: 404, Heading: evil, Message: evil}},
+		// namespace_forms.go
+		"group_new":    {Title: evil, User: user, Data: nsEvilNewGroup(evil)},
+		"project_new":  {Title: evil, User: user, Data: nsEvilNewProject(evil)},
+		"group_edit":   {Title: evil, User: user, Notice: evil, Data: nsEvilSettings(evil, "group")},
+		"project_edit": {Title: evil, User: user, Notice: evil, Data: nsEvilSettings(evil, "project")},
 	}
 	for name, p := range pages {
 		t.Run("ok/"+name, func(t *testing.T) {
