@@ -31,6 +31,11 @@ func (t *PersonalToken) Active(now time.Time) bool {
 	return !t.Revoked && (t.ExpiresAt == nil || now.Before(*t.ExpiresAt))
 }
 
+// OwnedBy reports whether the token is userID's own: theirs and not an impersonation token, which
+// only administrators see. A user lists, revokes and rotates only their own tokens (an
+// administrator, through the API, anyone's).
+func (t *PersonalToken) OwnedBy(userID int64) bool { return t.UserID == userID && !t.Impersonation }
+
 // PersonalStore is the persistence the personal-token service needs.
 type PersonalStore interface {
 	// CreatePersonalToken inserts t and assigns its ID.
