@@ -3,17 +3,20 @@ package sqlstore_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/sqlstore"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
 // TestPasswordChangeAndSessions runs, on SQLite and PostgreSQL, what User settings › Password
-// stores: the password-change-required flag (set at creation, cleared by a new password) and the
-// end of a user's other sessions.
+// stores: the password-change-required flag (set at creation, cleared by a new password), the
+// end of a user's other sessions, and a personal access token's last use.
 func TestPasswordChangeAndSessions(t *testing.T) {
 	backends := map[string]func(t *testing.T) *sqlstore.Stores{
 		"sqlite": func(t *testing.T) *sqlstore.Stores {
@@ -26,6 +29,7 @@ func TestPasswordChangeAndSessions(t *testing.T) {
 			s := open(t)
 			t.Cleanup(func() { _ = s.Close() })
 			testPasswordChangeAndSessions(t, s)
+			testTouchPersonalToken(t, s)
 		})
 	}
 }
@@ -79,5 +83,29 @@ func testPasswordChangeAndSessions(t *testing.T, s *sqlstore.Stores) {
 	}
 	if n, err := s.Sessions.DeleteUserWebSessions(ctx, root.ID, nil); err != nil || n != 1 {
 		t.Fatalf("ok/all ended: %d %v", n, err)
+	}
+}
+
+// testTouchPersonalToken: a personal access token's last use is stored to the microsecond.
+func testTouchPersonalToken(t *testing.T, s *sqlstore.Stores) {
+	ctx := context.Background()
+	u, err := s.Namespaces.UserByUsername(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pat := &token.PersonalToken{UserID: u.ID, Name: "laptop", Scopes: token.Scopes{token.API}, CreatedAt: time.Now(), Digest: []byte("digest-of-laptop")}
+	if err := s.Tokens.CreatePersonalToken(ctx, pat); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC)
+	if err := s.Tokens.TouchPersonalToken(ctx, pat.ID, at); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Tokens.PersonalToken(ctx, pat.ID)
+	if err != nil || got.LastUsedAt == nil || !got.LastUsedAt.Equal(at) {
+		t.Fatalf("ok/last use stored: %+v %v", got, err)
+	}
+	if err := s.Tokens.TouchPersonalToken(ctx, 999999, at); !errors.Is(err, errkind.ErrNotFound) {
+		t.Fatalf("fail/missing token: %v", err)
 	}
 }

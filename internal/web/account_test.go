@@ -128,6 +128,12 @@ func TestAccessTokensPage(t *testing.T) {
 		}
 		id = patID(t, list.body, "&lt;script&gt;x&lt;/script&gt; CI")
 		mustContain(t, "list", list.body, "<code>api</code>, <code>write_repository</code>", exp)
+		// The API use above is the token's last use.
+		row := list.body[strings.Index(list.body, fmt.Sprintf(`<tr data-token-id="%d">`, id)):]
+		row = row[:strings.Index(row, "</tr>")]
+		if strings.Contains(row, "Never") || strings.Count(row, "<time ") != 3 { // created, last used, expires
+			t.Errorf("last use not shown: %s", row)
+		}
 	})
 
 	t.Run("ok/rotate", func(t *testing.T) {
