@@ -133,7 +133,7 @@ func (h *Handler) personalToken(r *request) (*token.PersonalToken, error) {
 	}
 	t, err := h.cfg.Personal.Token(ctxOf(r), id)
 	switch {
-	case err == nil && (me.Admin || (t.UserID == me.ID && !t.Impersonation)):
+	case err == nil && (me.Admin || t.OwnedBy(me.ID)):
 		return t, nil
 	case err != nil && !errors.Is(err, errkind.ErrNotFound):
 		return nil, err

@@ -78,6 +78,9 @@ type User struct {
 	// Blocked users cannot authenticate. A banned user is blocked too (GitLab's "banned" state).
 	Blocked bool
 	Banned  bool
+	// PasswordChangeRequired: the user must choose a new password before using the web UI (root's
+	// printed initial password, docs/design.md §6.9); setting a password clears it.
+	PasswordChangeRequired bool
 	// NamespaceID is the id of the user's personal namespace: drawn from the groups' ids, so it
 	// never equals a group's id (GitLab's namespaces), and it is what a project in the personal
 	// namespace shows as namespace.id.

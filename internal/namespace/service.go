@@ -28,7 +28,7 @@ type Store interface {
 	UserByUsername(ctx context.Context, username string) (*User, error)
 	// ListUsers returns all users by id.
 	ListUsers(ctx context.Context) ([]*User, error)
-	// SetUserPassword replaces a user's password hash.
+	// SetUserPassword replaces a user's password hash and clears PasswordChangeRequired.
 	SetUserPassword(ctx context.Context, id int64, hash string) error
 	// UpdateUser stores u's username, email, name, admin, blocked and banned; when the username
 	// changes, its top-level path moves with it. errkind.ErrConflict for a username or email
@@ -148,6 +148,8 @@ type CreateUserInput struct {
 	Name     string
 	Password string
 	Admin    bool
+	// PasswordChangeRequired makes the user choose a new password at first sign-in.
+	PasswordChangeRequired bool
 }
 
 // CreateUser validates in and stores a user with a bcrypt password hash.
@@ -172,7 +174,7 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*User, er
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
 	u := &User{Username: in.Username, Email: in.Email, Name: in.Name, PasswordHash: string(hash),
-		Admin: in.Admin, CreatedAt: s.now()}
+		Admin: in.Admin, CreatedAt: s.now(), PasswordChangeRequired: in.PasswordChangeRequired}
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, errkind.ErrConflict) {
 			return nil, &errkind.ValidationError{Field: "username", Reason: "or email has already been taken"}

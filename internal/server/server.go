@@ -453,7 +453,9 @@ func (s *Server) bootstrap(ctx context.Context, stdout io.Writer) error {
 			password, printed = hex.EncodeToString(b), true
 		}
 		root, err = s.Namespaces.CreateUser(ctx, namespace.CreateUserInput{Username: "root", Email: "root@localhost.localdomain",
-			Name: "Administrator", Password: password, Admin: true})
+			Name: "Administrator", Password: password, Admin: true,
+			// A printed password is asked to be changed at first sign-in (docs/design.md §6.9).
+			PasswordChangeRequired: printed})
 		if err != nil {
 			return fmt.Errorf("create root user: %w", err)
 		}
@@ -505,7 +507,8 @@ func (s *Server) routes() http.Handler {
 	webUI := web.New(web.Config{Namespaces: s.Namespaces, Deploy: s.Deploy, Gate: s.Gate, Audit: s.Audit,
 		Sessions: s.Store.Sessions, SignInLimiter: s.Auth.Ban, Log: s.Log, ExternalURL: s.Config.ExternalURL,
 		Key: s.Tokens.Key().Derive("web-sign-in-csrf"), Now: s.Deploy.Now,
-		RepositoryEmpty: s.Repos.Empty})
+		RepositoryEmpty: s.Repos.Empty,
+		Personal: s.Personal})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if git.Handles(r) {
 			gitHandler.ServeHTTP(w, r)

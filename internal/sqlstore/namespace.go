@@ -38,13 +38,14 @@ func kindErr(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-const userCols = `id, username, email, name, password_hash, admin, blocked, created_at, COALESCE(namespace_id, 0), banned, profile`
+const userCols = `id, username, email, name, password_hash, admin, blocked, created_at, COALESCE(namespace_id, 0), banned, profile, password_change_required`
 
 func scanUser(row scanner) (*namespace.User, error) {
 	var u namespace.User
 	var created int64
 	var profile string
-	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &u.Admin, &u.Blocked, &created, &u.NamespaceID, &u.Banned, &profile); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.PasswordHash, &u.Admin, &u.Blocked, &created, &u.NamespaceID, &u.Banned, &profile,
+		&u.PasswordChangeRequired); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(profile), &u.Profile); err != nil {
@@ -68,8 +69,8 @@ func (s *NamespaceStore) CreateUser(ctx context.Context, u *namespace.User) erro
 		if err != nil {
 			return err
 		}
-		id, err := s.insertID(ctx, tx, `INSERT INTO users (username, email, name, password_hash, admin, blocked, created_at, namespace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			u.Username, u.Email, u.Name, u.PasswordHash, u.Admin, u.Blocked, unixTime(u.CreatedAt), nsID)
+		id, err := s.insertID(ctx, tx, `INSERT INTO users (username, email, name, password_hash, admin, blocked, created_at, namespace_id, password_change_required) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			u.Username, u.Email, u.Name, u.PasswordHash, u.Admin, u.Blocked, unixTime(u.CreatedAt), nsID, u.PasswordChangeRequired)
 		if err != nil {
 			return err
 		}
@@ -138,9 +139,10 @@ func (s *NamespaceStore) ListUsers(ctx context.Context) ([]*namespace.User, erro
 	return users, kindErr("list users", err)
 }
 
-// SetUserPassword implements namespace.Store.
+// SetUserPassword implements namespace.Store; the new password is the user's own, so it also
+// clears password_change_required.
 func (s *NamespaceStore) SetUserPassword(ctx context.Context, id int64, hash string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE users SET password_hash = ? WHERE id = ?`), hash, id)
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE users SET password_hash = ?, password_change_required = ? WHERE id = ?`), hash, false, id)
 	return kindErr("set password", affectedOne(res, err))
 }
 

@@ -292,6 +292,12 @@ func (s *TokenStore) RotatePersonalToken(ctx context.Context, oldID int64, next 
 	return kindErr("rotate personal token", s.classify(err))
 }
 
+// TouchPersonalToken implements token.PersonalStore.
+func (s *TokenStore) TouchPersonalToken(ctx context.Context, id int64, at time.Time) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE personal_tokens SET last_used_at = ? WHERE id = ?`), unixTime(at), id)
+	return kindErr("touch personal token", affectedOne(res, s.classify(err)))
+}
+
 // PersonalTokenByDigest implements token.PersonalStore.
 func (s *TokenStore) PersonalTokenByDigest(ctx context.Context, digest []byte) (*token.PersonalToken, error) {
 	t, err := scanPersonal(s.db.QueryRowContext(ctx, s.q(`SELECT `+personalCols+` FROM personal_tokens WHERE digest = ?`), digest))

@@ -52,3 +52,16 @@ func (s *SessionStore) DeleteExpiredWebSessions(ctx context.Context, now time.Ti
 	}
 	return res.RowsAffected()
 }
+
+// DeleteUserWebSessions removes every session of userID except the one stored under keep (nil
+// keeps none), as a password change ends the user's other sign-ins; it returns how many.
+func (s *SessionStore) DeleteUserWebSessions(ctx context.Context, userID int64, keep []byte) (int64, error) {
+	if keep == nil {
+		keep = []byte{}
+	}
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM web_sessions WHERE user_id = ? AND id_digest <> ?`), userID, keep)
+	if err != nil {
+		return 0, fmt.Errorf("delete user's web sessions: %w", err)
+	}
+	return res.RowsAffected()
+}

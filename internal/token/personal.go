@@ -31,6 +31,11 @@ func (t *PersonalToken) Active(now time.Time) bool {
 	return !t.Revoked && (t.ExpiresAt == nil || now.Before(*t.ExpiresAt))
 }
 
+// OwnedBy reports whether the token is userID's own: theirs and not an impersonation token, which
+// only administrators see. A user lists, revokes and rotates only their own tokens (an
+// administrator, through the API, anyone's).
+func (t *PersonalToken) OwnedBy(userID int64) bool { return t.UserID == userID && !t.Impersonation }
+
 // PersonalStore is the persistence the personal-token service needs.
 type PersonalStore interface {
 	// CreatePersonalToken inserts t and assigns its ID.
@@ -47,6 +52,8 @@ type PersonalStore interface {
 	// transaction; errkind.ErrConflict when oldID is already revoked, errkind.ErrNotFound when
 	// there is none.
 	RotatePersonalToken(ctx context.Context, oldID int64, next *PersonalToken) error
+	// TouchPersonalToken sets a token's last use to at; errkind.ErrNotFound when there is none.
+	TouchPersonalToken(ctx context.Context, id int64, at time.Time) error
 }
 
 // PersonalService issues and checks personal access tokens.
@@ -105,17 +112,30 @@ func (s *PersonalService) Create(ctx context.Context, in CreatePersonalInput) (*
 	return t, secret, nil
 }
 
-// Authenticate returns the active token for secret, or errkind.ErrNotFound.
+// Authenticate returns the active token for secret, or errkind.ErrNotFound, and records its use
+// (LastUsedInterval).
 func (s *PersonalService) Authenticate(ctx context.Context, secret Secret) (*PersonalToken, error) {
 	t, err := s.store.PersonalTokenByDigest(ctx, s.digester.Digest(secret))
 	if err != nil {
 		return nil, err
 	}
-	if !s.digester.Matches(secret, t.Digest) || !t.Active(s.now()) {
+	now := s.now()
+	if !s.digester.Matches(secret, t.Digest) || !t.Active(now) {
 		return nil, errkind.ErrNotFound
+	}
+	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= LastUsedInterval {
+		// Best effort: a failed write must not refuse a valid token, and the next use retries.
+		if err := s.store.TouchPersonalToken(ctx, t.ID, now); err == nil {
+			t.LastUsedAt = &now
+		}
 	}
 	return t, nil
 }
+
+// LastUsedInterval is how stale a personal access token's last use may get before a use records
+// it again, as GitLab updates last_used_at at most every 10 minutes: one write per token per
+// interval, not one per request.
+const LastUsedInterval = 10 * time.Minute
 
 // Now is the service's clock.
 func (s *PersonalService) Now() time.Time { return s.now() }

@@ -11,3 +11,12 @@ const Sudo Scope = "sudo"
 // PersonalTokenScopes lists every scope a personal access token may carry: PersonalScopes and
 // Sudo.
 var PersonalTokenScopes = append(slices.Clone(PersonalScopes), Sudo)
+
+// PersonalScopesFor lists the scopes a user may give a token of their own: PersonalScopes, and
+// Sudo for an administrator only, as GitLab offers sudo to administrators alone.
+func PersonalScopesFor(admin bool) []Scope {
+	if admin {
+		return PersonalTokenScopes
+	}
+	return PersonalScopes
+}

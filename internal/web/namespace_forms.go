@@ -222,22 +222,6 @@ func visibilityOptions(forGroup bool, selected string, limit *namespace.Group) [
 	return out
 }
 
-// formErrors collects the messages of a form shown again: by field, and in order for the summary.
-type formErrors struct {
-	Fields map[string]string
-	List   []string
-}
-
-func (e *formErrors) add(field, msg string) {
-	if e.Fields == nil {
-		e.Fields = map[string]string{}
-	}
-	if _, dup := e.Fields[field]; !dup {
-		e.Fields[field] = msg
-	}
-	e.List = append(e.List, msg)
-}
-
 // nsFieldLabels name the fields of these forms in messages.
 var nsFieldLabels = map[string]string{"name": "Name", "path": "Path", "description": "Description",
 	"visibility_level": "Visibility level", "visibility": "Visibility level", "parent_id": "Parent group",
@@ -700,7 +684,7 @@ func (h *Handler) renderGroupSettings(w http.ResponseWriter, r *http.Request, se
 		d.TopLevel = g.ParentID != 0
 	}
 	status := http.StatusOK
-	if len(d.Errors.List) > 0 {
+	if len(d.Errors.ErrorList) > 0 {
 		status = http.StatusUnprocessableEntity
 	}
 	crumbs := append(groupCrumbs(g.FullPath), crumb{Label: "General settings", Href: d.Edit})
@@ -849,7 +833,7 @@ func (h *Handler) renderProjectSettings(w http.ResponseWriter, r *http.Request, 
 		}
 	}
 	status := http.StatusOK
-	if len(d.Errors.List) > 0 {
+	if len(d.Errors.ErrorList) > 0 {
 		status = http.StatusUnprocessableEntity
 	}
 	crumbs := append(projectCrumbs(p), crumb{Label: "General settings", Href: d.Edit})
@@ -927,7 +911,7 @@ type confirmField struct {
 func (d settingsData) ConfirmFor(section string) confirmField {
 	c := confirmField{Section: section, FullPath: d.FullPath}
 	if d.Section == section {
-		c.Value, c.Error = d.Form.Confirm, d.Errors.Fields["confirm_path"]
+		c.Value, c.Error = d.Form.Confirm, d.Errors.Errors["confirm_path"]
 	}
 	return c
 }

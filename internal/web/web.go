@@ -41,6 +41,8 @@ type SessionStore interface {
 	DeleteWebSession(ctx context.Context, digest []byte) error
 	// DeleteExpiredWebSessions purges the sessions expired at now.
 	DeleteExpiredWebSessions(ctx context.Context, now time.Time) (int64, error)
+	// DeleteUserWebSessions removes every session of userID but the one under keep (nil: all).
+	DeleteUserWebSessions(ctx context.Context, userID int64, keep []byte) (int64, error)
 }
 
 // DefaultSessionTTL is how long a sign-in lasts when Config.SessionTTL is zero.
@@ -70,6 +72,8 @@ type Config struct {
 	// RepositoryEmpty reports whether a project's repository has no commits yet, for the project
 	// page's first-push guidance (docs/design.md §6.9); nil never shows it.
 	RepositoryEmpty func(ctx context.Context, projectID int64) (bool, error)
+	// Personal is the personal-access-token service of User settings › Access tokens.
+	Personal *token.PersonalService
 }
 
 // Handler serves the UI. Create it with New.
@@ -155,6 +159,9 @@ func parseRoute(p string) (route, bool) {
 	if r, ok := parseNamespaceFormRoute(p); ok {
 		return r, true
 	}
+	if rest, ok := strings.CutPrefix(p, userSettingsPrefix); ok {
+		return parseUserSettings(rest)
+	}
 	rest, ok := strings.CutPrefix(p, "/")
 	if !ok {
 		return route{}, false
@@ -208,6 +215,9 @@ var serverPaths = map[string]bool{"api": true, "v2": true, "jwt": true, "users":
 
 // basePath is the URL of a group's or project's page.
 func basePath(kind routeKind, fullPath string) string {
+	if kind == userSettingsRoute {
+		return "" // the pages' whole paths are their pageSuffix
+	}
 	if kind == groupRoute {
 		return "/groups/" + fullPath
 	}
@@ -264,6 +274,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/users/sign_in?redirect_to="+urlQueryEscape(r.URL.Path), http.StatusSeeOther)
 		return
 	}
+	if h.passwordChangeFirst(w, r, sess, rt) {
+		return
+	}
 	if !methodAllowed(rt, r.Method) {
 		w.Header().Set("Allow", allowedMethods(rt))
 		h.renderError(w, r, sess, http.StatusMethodNotAllowed)
@@ -274,6 +287,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = h.handleNamespaceForm(w, r, sess, rt)
 	case rt.kind == homeRoute:
 		err = h.handleHome(w, r, sess)
+	case rt.kind == userSettingsRoute:
+		err = h.handleUserSettings(w, r, sess, rt)
 	case rt.action == actShow && rt.kind == groupRoute:
 		err = h.handleGroup(w, r, sess, rt)
 	case rt.action == actShow:
@@ -310,7 +325,7 @@ var uiRoutes = slices.Concat([]uiRoute{
 	{homeRoute, actShow, readMethods, gate.SignedIn("the user's own start page: a listing of what the user may view").Filtered(access.ViewNamespace)},
 	{groupRoute, actShow, readMethods, gate.Decide(access.ViewNamespace).Filtered(access.ViewNamespace)},
 	{projectRoute, actShow, readMethods, gate.Decide(access.ViewNamespace)},
-}, tokenPages(groupRoute), tokenPages(projectRoute), namespaceFormPages)
+}, tokenPages(groupRoute), tokenPages(projectRoute), namespaceFormPages, userSettingsPages)
 
 // tokenPages are the deploy-token and audit pages of a group or a project.
 func tokenPages(kind routeKind) []uiRoute {
@@ -378,6 +393,12 @@ var pageSuffix = map[string]string{
 	actPath:        "/-/path",
 	actTransfer:    "/-/transfer",
 	actDelete:      "/-/delete",
+	// The signed-in user's own pages (account.go).
+	actPATs:         userSettingsPrefix + "personal_access_tokens",
+	actPATRevoke:    userSettingsPrefix + "personal_access_tokens/{id}/revoke",
+	actPATRotate:    userSettingsPrefix + "personal_access_tokens/{id}/rotate",
+	actPasswordEdit: userSettingsPrefix + "password/edit",
+	actPassword:     userSettingsPrefix + "password",
 }
 
 // statusError is a refusal or "not there" with the status to answer.

@@ -137,6 +137,16 @@ func TestTemplatesEscape(t *testing.T) {
 		"project_new":  {Title: evil, User: user, Data: nsEvilNewProject(evil)},
 		"group_edit":   {Title: evil, User: user, Notice: evil, Data: nsEvilSettings(evil, "group")},
 		"project_edit": {Title: evil, User: user, Notice: evil, Data: nsEvilSettings(evil, "project")},
+		// User settings (account.go).
+		"personal_access_tokens": {Title: evil, User: user, Notice: evil, Data: patsData{Form: patForm{Name: evil, ExpiresAt: evil},
+			Scopes: []scopeOption{{Value: evil, Description: evil}}, formErrors: formErrors{Errors: map[string]string{"name": evil}, ErrorList: []string{evil}},
+			Created:  &createdPAT{Name: evil, Token: `glpat-"><b>x`, ExpiresAt: &now},
+			Active:   []patRow{{ID: 1, Name: evil, Scopes: []string{evil}, CreatedAt: now, LastUsedAt: &now}},
+			Inactive: []patRow{{ID: 2, Name: evil, Scopes: []string{evil}, CreatedAt: now, Status: evil}}}},
+		"personal_access_token_confirm": {Title: evil, User: user, Data: patConfirmData{Rotate: true, ExpiresAt: evil, Error: evil,
+			Token: patRow{ID: 1, Name: evil, Scopes: []string{evil}, CreatedAt: now}}},
+		"password": {Title: evil, User: user, Data: passwordData{formErrors: formErrors{Errors: map[string]string{"current_password": evil},
+			ErrorList: []string{evil}}}},
 	}
 	for name, p := range pages {
 		t.Run("ok/"+name, func(t *testing.T) {
