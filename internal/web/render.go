@@ -50,7 +50,8 @@ var funcs = template.FuncMap{
 }
 
 // pageNames are the page templates; each is parsed together with the layout.
-var pageNames = []string{"sign_in", "home", "group", "project", "deploy_tokens", "revoke", "rotate", "usage", "audit_events", "error"}
+var pageNames = []string{"sign_in", "home", "group", "project", "deploy_tokens", "revoke", "rotate", "usage", "audit_events", "error",
+	"members", "admin", "admin_users", "admin_user_new", "admin_user", "admin_settings", "admin_system_info"}
 
 func mustParsePages() map[string]*pageTemplate {
 	out := map[string]*pageTemplate{}

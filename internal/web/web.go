@@ -11,6 +11,7 @@ import (
 	"embed"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -67,6 +68,11 @@ type Config struct {
 	Now func() time.Time
 	// SessionTTL is how long a session lasts after sign-in; zero means DefaultSessionTTL.
 	SessionTTL time.Duration
+	// ExternalAuthorization, ConfigSettings and SystemInfo feed the Admin area (admin.go); nil
+	// leaves their part out.
+	ExternalAuthorization ExternalAuthorizationSettings
+	ConfigSettings        []ConfigSetting
+	SystemInfo            func(ctx context.Context) (SystemInfo, error)
 }
 
 // Handler serves the UI. Create it with New.
@@ -108,6 +114,7 @@ const (
 	homeRoute routeKind = iota
 	groupRoute
 	projectRoute
+	adminRoute
 )
 
 // Actions below a group or project ("/-/…").
@@ -130,6 +137,7 @@ type route struct {
 	path    string // full path of the group or project
 	action  string
 	tokenID int64
+	userID  int64 // the member of a members page action (members.go)
 }
 
 // parseRoute parses "/", "/groups/<path>[/-/<action>]" and "/<project path>[/-/<action>]", where
@@ -139,6 +147,9 @@ type route struct {
 func parseRoute(p string) (route, bool) {
 	if p == "/" {
 		return route{kind: homeRoute}, true
+	}
+	if isAdminPath(p) {
+		return parseAdminRoute(p)
 	}
 	rest, ok := strings.CutPrefix(p, "/")
 	if !ok {
@@ -173,6 +184,9 @@ func parseRoute(p string) (route, bool) {
 		r.action = actAudit
 		return r, true
 	}
+	if m, ok := parseMembersTail(r, tail); ok {
+		return m, true
+	}
 	if rest, ok := strings.CutPrefix(tail, "deploy_tokens/"); ok {
 		idText, act, _ := strings.Cut(rest, "/")
 		id, err := strconv.ParseInt(idText, 10, 64)
@@ -189,6 +203,9 @@ var serverPaths = map[string]bool{"api": true, "v2": true, "jwt": true, "users":
 
 // basePath is the URL of a group's or project's page.
 func basePath(kind routeKind, fullPath string) string {
+	if kind == adminRoute {
+		return ""
+	}
 	if kind == groupRoute {
 		return "/groups/" + fullPath
 	}
@@ -253,6 +270,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case rt.kind == homeRoute:
 		err = h.handleHome(w, r, sess)
+	case rt.kind == adminRoute:
+		err = h.handleAdmin(w, r, sess, rt)
+	case membersActions[rt.action]:
+		err = h.handleMembers(w, r, sess, rt)
 	case rt.action == actShow && rt.kind == groupRoute:
 		err = h.handleGroup(w, r, sess, rt)
 	case rt.action == actShow:
@@ -289,7 +310,7 @@ var uiRoutes = slices.Concat([]uiRoute{
 	{homeRoute, actShow, readMethods, gate.SignedIn("the user's own start page: a listing of what the user may view").Filtered(access.ViewNamespace)},
 	{groupRoute, actShow, readMethods, gate.Decide(access.ViewNamespace).Filtered(access.ViewNamespace)},
 	{projectRoute, actShow, readMethods, gate.Decide(access.ViewNamespace)},
-}, tokenPages(groupRoute), tokenPages(projectRoute))
+}, tokenPages(groupRoute), tokenPages(projectRoute), memberPages, adminPages)
 
 // tokenPages are the deploy-token and audit pages of a group or a project.
 func tokenPages(kind routeKind) []uiRoute {
@@ -349,6 +370,8 @@ var pageSuffix = map[string]string{
 	actUsage:    "/-/deploy_tokens/{id}/usage",
 	actAudit:    "/-/audit_events",
 }
+
+func init() { maps.Copy(pageSuffix, membersSuffix); maps.Copy(pageSuffix, adminSuffix) }
 
 // statusError is a refusal or "not there" with the status to answer.
 type statusError int

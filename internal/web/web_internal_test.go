@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -133,6 +134,7 @@ func TestTemplatesEscape(t *testing.T) {
 		"project": {Title: evil, User: user, Data: projectData{Project: &namespace.Project{Name: evil, FullPath: evil}, CloneURL: evil, CloneExample: evil}},
 		"error":   {Title: evil, Data: errorData{Status: 404, Heading: evil, Message: evil}},
 	}
+	maps.Copy(pages, membersAdminEscapePages(evil, user, now))
 	for name, p := range pages {
 		t.Run("ok/"+name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
