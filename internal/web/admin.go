@@ -19,7 +19,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
-// The Admin area (docs/design.md §6.9.2) at GitLab's paths: /admin, /admin/users,
+// The Admin area (docs/design.md §6.9, "Admin area") at GitLab's paths: /admin, /admin/users,
 // /admin/application_settings and /admin/system_info. Only administrators see it; everyone
 // else gets 404, as if it were not there.
 

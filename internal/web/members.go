@@ -15,7 +15,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
-// The members pages (docs/design.md §6.9.1) at GitLab's paths: a group's
+// The members pages (docs/design.md §6.9, "Members") at GitLab's paths: a group's
 // /groups/<path>/-/group_members and a project's /<path>/-/project_members, each with its invite
 // (POST to the page), change (POST …/<user id>) and remove (POST …/<user id>/remove).
 const (
