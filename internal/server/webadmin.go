@@ -15,7 +15,7 @@ import (
 )
 
 // webConfigSettings are the instance settings the Admin area shows read-only (docs/design.md
-// §6.9.2): the failed-auth ban and the metrics allow-list are read from the configuration at
+// §6.9, "Admin area"): the failed-auth ban and the metrics allow-list are read from the configuration at
 // start-up only.
 func (s *Server) webConfigSettings() []web.ConfigSetting {
 	c := s.Config
