@@ -23,7 +23,7 @@ func TestChangePassword(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name, current, next string
-		want                 func(error) bool
+		want                func(error) bool
 	}{
 		{"fail/wrong current", "guess", "a-new-password", func(err error) bool { return errors.Is(err, namespace.ErrWrongPassword) }},
 		{"fail/empty current", "", "a-new-password", func(err error) bool { return errors.Is(err, namespace.ErrWrongPassword) }},

@@ -507,8 +507,9 @@ func (s *Server) routes() http.Handler {
 	webUI := web.New(web.Config{Namespaces: s.Namespaces, Deploy: s.Deploy, Gate: s.Gate, Audit: s.Audit,
 		Sessions: s.Store.Sessions, SignInLimiter: s.Auth.Ban, Log: s.Log, ExternalURL: s.Config.ExternalURL,
 		Key: s.Tokens.Key().Derive("web-sign-in-csrf"), Now: s.Deploy.Now,
-		RepositoryEmpty: s.Repos.Empty,
-		Personal: s.Personal})
+		RepositoryEmpty:       s.Repos.Empty,
+		Personal:              s.Personal,
+		ExternalAuthorization: s.ExternalAuthorization, ConfigSettings: s.webConfigSettings(), SystemInfo: s.webSystemInfo(s.Deploy.Now())})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if git.Handles(r) {
 			gitHandler.ServeHTTP(w, r)

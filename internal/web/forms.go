@@ -18,4 +18,3 @@ func (e *formErrors) add(field, msg string) {
 	e.Errors[field] = msg
 	e.ErrorList = append(e.ErrorList, msg)
 }
-

@@ -52,7 +52,8 @@ var funcs = template.FuncMap{
 // pageNames are the page templates; each is parsed together with the layout.
 var pageNames = []string{"sign_in", "home", "group", "project", "deploy_tokens", "revoke", "rotate", "usage", "audit_events", "error",
 	"group_new", "project_new", "group_edit", "project_edit",
-	"personal_access_tokens", "personal_access_token_confirm", "password"}
+	"personal_access_tokens", "personal_access_token_confirm", "password",
+	"members", "admin", "admin_users", "admin_user_new", "admin_user", "admin_settings", "admin_system_info"}
 
 func mustParsePages() map[string]*pageTemplate {
 	out := map[string]*pageTemplate{}

@@ -11,6 +11,7 @@ import (
 	"embed"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -74,6 +75,11 @@ type Config struct {
 	RepositoryEmpty func(ctx context.Context, projectID int64) (bool, error)
 	// Personal is the personal-access-token service of User settings › Access tokens.
 	Personal *token.PersonalService
+	// ExternalAuthorization, ConfigSettings and SystemInfo feed the Admin area (admin.go); nil
+	// leaves their part out.
+	ExternalAuthorization ExternalAuthorizationSettings
+	ConfigSettings        []ConfigSetting
+	SystemInfo            func(ctx context.Context) (SystemInfo, error)
 }
 
 // Handler serves the UI. Create it with New.
@@ -117,6 +123,7 @@ const (
 	projectRoute
 	newGroupRoute   // /groups/new (namespace_forms.go)
 	newProjectRoute // /projects/new
+	adminRoute
 )
 
 // Actions below a group or project ("/-/…").
@@ -146,6 +153,7 @@ type route struct {
 	path    string // full path of the group or project
 	action  string
 	tokenID int64
+	userID  int64 // the member of a members page action (members.go)
 }
 
 // parseRoute parses "/", "/groups/<path>[/-/<action>]" and "/<project path>[/-/<action>]", where
@@ -161,6 +169,9 @@ func parseRoute(p string) (route, bool) {
 	}
 	if rest, ok := strings.CutPrefix(p, userSettingsPrefix); ok {
 		return parseUserSettings(rest)
+	}
+	if isAdminPath(p) {
+		return parseAdminRoute(p)
 	}
 	rest, ok := strings.CutPrefix(p, "/")
 	if !ok {
@@ -199,6 +210,9 @@ func parseRoute(p string) (route, bool) {
 		r.action = act
 		return r, true
 	}
+	if m, ok := parseMembersTail(r, tail); ok {
+		return m, true
+	}
 	if rest, ok := strings.CutPrefix(tail, "deploy_tokens/"); ok {
 		idText, act, _ := strings.Cut(rest, "/")
 		id, err := strconv.ParseInt(idText, 10, 64)
@@ -217,6 +231,9 @@ var serverPaths = map[string]bool{"api": true, "v2": true, "jwt": true, "users":
 func basePath(kind routeKind, fullPath string) string {
 	if kind == userSettingsRoute {
 		return "" // the pages' whole paths are their pageSuffix
+	}
+	if kind == adminRoute {
+		return ""
 	}
 	if kind == groupRoute {
 		return "/groups/" + fullPath
@@ -289,6 +306,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = h.handleHome(w, r, sess)
 	case rt.kind == userSettingsRoute:
 		err = h.handleUserSettings(w, r, sess, rt)
+	case rt.kind == adminRoute:
+		err = h.handleAdmin(w, r, sess, rt)
+	case membersActions[rt.action]:
+		err = h.handleMembers(w, r, sess, rt)
 	case rt.action == actShow && rt.kind == groupRoute:
 		err = h.handleGroup(w, r, sess, rt)
 	case rt.action == actShow:
@@ -325,7 +346,7 @@ var uiRoutes = slices.Concat([]uiRoute{
 	{homeRoute, actShow, readMethods, gate.SignedIn("the user's own start page: a listing of what the user may view").Filtered(access.ViewNamespace)},
 	{groupRoute, actShow, readMethods, gate.Decide(access.ViewNamespace).Filtered(access.ViewNamespace)},
 	{projectRoute, actShow, readMethods, gate.Decide(access.ViewNamespace)},
-}, tokenPages(groupRoute), tokenPages(projectRoute), namespaceFormPages, userSettingsPages)
+}, tokenPages(groupRoute), tokenPages(projectRoute), namespaceFormPages, userSettingsPages, memberPages, adminPages)
 
 // tokenPages are the deploy-token and audit pages of a group or a project.
 func tokenPages(kind routeKind) []uiRoute {
@@ -400,6 +421,8 @@ var pageSuffix = map[string]string{
 	actPasswordEdit: userSettingsPrefix + "password/edit",
 	actPassword:     userSettingsPrefix + "password",
 }
+
+func init() { maps.Copy(pageSuffix, membersSuffix); maps.Copy(pageSuffix, adminSuffix) }
 
 // statusError is a refusal or "not there" with the status to answer.
 type statusError int

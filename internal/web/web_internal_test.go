@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -148,6 +149,7 @@ func TestTemplatesEscape(t *testing.T) {
 		"password": {Title: evil, User: user, Data: passwordData{formErrors: formErrors{Errors: map[string]string{"current_password": evil},
 			ErrorList: []string{evil}}}},
 	}
+	maps.Copy(pages, membersAdminEscapePages(evil, user, now))
 	for name, p := range pages {
 		t.Run("ok/"+name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
