@@ -13,7 +13,7 @@ func (m *memStore) RecordEvent(_ context.Context, e *Event) error {
 	return nil
 }
 func (m *memStore) ListEvents(context.Context, string, int64) ([]*Event, error) { return m.events, nil }
-func (m *memStore) Event(context.Context, int64) (*Event, error)               { return nil, nil }
+func (m *memStore) Event(context.Context, int64) (*Event, error)                { return nil, nil }
 
 // The rows of an aggregated refusal add up to the refusals counted: the first written, then a
 // summary of the rest.
