@@ -87,7 +87,7 @@ func (h *Handler) tokenUsage(w http.ResponseWriter, r *http.Request, sess *sessi
 		d.TotalRefusals += day.Refusals
 	}
 	for _, c := range slices.Backward(chart) {
-		d.Usage = append(d.Usage, usageDay{Day: c.Day, Requests: c.Requests, Refusals: c.Refusals})
+		d.Usage = append(d.Usage, usageDay(c))
 	}
 	d.Chart = usageChartSVG("usage-chart", tok.Name, chart)
 	crumbs := append(append([]crumb{}, t.crumbs...), crumb{Label: "Repository settings", Href: t.Base + "/-/settings/repository"},

@@ -88,4 +88,3 @@ func TestUsageChartOverHTTP(t *testing.T) {
 		}
 	})
 }
-
