@@ -1,8 +1,10 @@
 package audit
 
 import (
+	"context"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // summaryMarker follows the count at the start of a summary row's details (aggregate.summary).
@@ -23,4 +25,26 @@ func Occurrences(e *Event) int64 {
 		return 1
 	}
 	return n
+}
+
+// RefusalsPerDay counts deploy token tokenID's refusals per UTC day (00:00 of the day) from
+// from on, in the events of the project or group entityType/entityID: the token's own log holds
+// its refusals there and out of its reach (docs/design.md §8.3). A summary row counts the
+// refusals aggregated into it; those still in an open window are not written yet.
+func (l *Log) RefusalsPerDay(ctx context.Context, entityType string, entityID, tokenID int64, from time.Time) (map[time.Time]int64, error) {
+	events, err := l.List(ctx, entityType, entityID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[time.Time]int64{}
+	for _, e := range events {
+		if e.Type != DeployTokenRefused || e.ActorKind != "deploy_token" || e.ActorID != tokenID {
+			continue
+		}
+		c := e.CreatedAt.UTC()
+		if day := time.Date(c.Year(), c.Month(), c.Day(), 0, 0, 0, 0, time.UTC); !day.Before(from) {
+			out[day] += Occurrences(e)
+		}
+	}
+	return out, nil
 }

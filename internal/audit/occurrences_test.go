@@ -38,6 +38,13 @@ func TestOccurrencesOfAggregatedRefusals(t *testing.T) {
 	if len(store.events) != 2 || sum != 5 {
 		t.Fatalf("%d rows standing for %d refusals, want 2 rows for 5", len(store.events), sum)
 	}
+	days, err := l.RefusalsPerDay(context.Background(), "project", 1, 7, now.Add(-48*time.Hour))
+	if err != nil || len(days) != 1 || days[time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)] != 5 {
+		t.Fatalf("refusals per day = %v, %v", days, err)
+	}
+	if days, _ := l.RefusalsPerDay(context.Background(), "project", 1, 8, now.Add(-48*time.Hour)); len(days) != 0 {
+		t.Fatalf("another token's refusals = %v", days)
+	}
 	if n := Occurrences(&Event{Type: DeployTokenCreated, Details: "3 more like this between"}); n != 1 {
 		t.Fatalf("a created event stands for %d", n)
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
-	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
@@ -74,8 +73,8 @@ func (h *Handler) tokenUsage(w http.ResponseWriter, r *http.Request, sess *sessi
 	if d.Refusals, err = h.allowed(r, sess, t.res, access.ReadAuditEvents); err != nil {
 		return err
 	}
-	if d.Refusals && len(usage) > 0 {
-		if refusals, err = h.refusalsPerDay(r, t, tok.ID, usage[0].Day); err != nil {
+	if d.Refusals && len(usage) > 0 && h.cfg.Audit != nil {
+		if refusals, err = h.cfg.Audit.RefusalsPerDay(r.Context(), t.Kind, t.entityID, tok.ID, usage[0].Day); err != nil {
 			return err
 		}
 	}
@@ -95,30 +94,6 @@ func (h *Handler) tokenUsage(w http.ResponseWriter, r *http.Request, sess *sessi
 	h.render(w, r, http.StatusOK, "usage", &page{Title: "Usage of deploy token " + tok.Name, User: sess.user, CSRF: sess.csrfToken(),
 		Breadcrumbs: crumbs, Data: d})
 	return nil
-}
-
-// refusalsPerDay counts the refusals of token id per UTC day from from on, in the audit events of
-// the token's project or group (docs/design.md §8.3: where a token's own refusals are written,
-// except a group token's on a project of its group, which that project's log holds). A summary
-// row counts the refusals aggregated into it.
-func (h *Handler) refusalsPerDay(r *http.Request, t *target, id int64, from time.Time) (map[time.Time]int64, error) {
-	if h.cfg.Audit == nil {
-		return nil, nil
-	}
-	events, err := h.cfg.Audit.List(r.Context(), t.Kind, t.entityID)
-	if err != nil {
-		return nil, err
-	}
-	out := map[time.Time]int64{}
-	for _, e := range events {
-		if e.Type != audit.DeployTokenRefused || e.ActorKind != "deploy_token" || e.ActorID != id {
-			continue
-		}
-		if day := token.ExpiryDate(e.CreatedAt); !day.Before(from) {
-			out[day] += audit.Occurrences(e)
-		}
-	}
-	return out, nil
 }
 
 // addSparklines gives each row its token's requests of the last 30 days as a sparkline.
