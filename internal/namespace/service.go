@@ -559,6 +559,9 @@ func (s *Service) active(list []Member) []Member {
 
 // ProjectRole returns the user's highest role on p, direct or inherited from its groups.
 func (s *Service) ProjectRole(ctx context.Context, userID int64, p *Project) (Role, error) {
+	if c := roleCacheOf(ctx); c != nil {
+		return s.cachedProjectRoleOf(ctx, c, userID, p)
+	}
 	roles, err := s.store.MemberRoles(ctx, userID, p.ID, p.GroupAncestry, s.now())
 	if err != nil {
 		return NoRole, err
@@ -575,6 +578,9 @@ func (s *Service) ProjectRole(ctx context.Context, userID int64, p *Project) (Ro
 
 // GroupRole returns the user's highest role on g, direct or inherited from its ancestors.
 func (s *Service) GroupRole(ctx context.Context, userID int64, g *Group) (Role, error) {
+	if c := roleCacheOf(ctx); c != nil {
+		return s.cachedGroupRole(ctx, c, userID, g.Ancestry)
+	}
 	roles, err := s.store.MemberRoles(ctx, userID, 0, g.Ancestry, s.now())
 	if err != nil {
 		return NoRole, err

@@ -391,6 +391,8 @@ func TestBrowserRotateUsageAndAudit(t *testing.T) {
 		chromedp.Navigate(settings),
 		chromedp.WaitVisible(chromedp.ID("active-tokens")),
 		chromedp.Click(chromedp.CSS(`#active-tokens a[aria-label="Usage of rotating"]`)),
+		chromedp.WaitVisible(chromedp.ID("usage-chart")),
+		chromedp.Click(chromedp.CSS(`#usage-numbers > summary`)),
 		chromedp.WaitVisible(chromedp.ID("usage-table")),
 		shots.shot("usage"),
 	)

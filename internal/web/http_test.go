@@ -703,7 +703,7 @@ func TestLastUsedAndUsageOverHTTP(t *testing.T) {
 	u, _ := signIn(t, ts, "root", rootPassword(ts))
 
 	page := u.get(settingsPath(top.FullPath))
-	mustContain(t, "unused", page.body, `<td class="last-used">Never</td>`, `href="`+usagePath(base, tok.ID)+`"`)
+	mustContain(t, "unused", page.body, `<td class="last-used">Never`, `href="`+usagePath(base, tok.ID)+`"`)
 	for range 3 {
 		if st := ts.InfoRefs(t, top.FullPath, tok.Username, tok.Token).Status; st != http.StatusOK {
 			t.Fatalf("git: %d", st)
@@ -711,7 +711,7 @@ func TestLastUsedAndUsageOverHTTP(t *testing.T) {
 	}
 	ts.Server.Usage.Flush()
 	page = u.get(settingsPath(top.FullPath))
-	mustContain(t, "used", page.body, "<br>from <code>127.0.0.1</code></td>")
+	mustContain(t, "used", page.body, "<br>from <code>127.0.0.1</code>")
 
 	usage := u.get(usagePath(base, tok.ID))
 	if usage.status != http.StatusOK {
@@ -719,7 +719,7 @@ func TestLastUsedAndUsageOverHTTP(t *testing.T) {
 	}
 	today := ts.Clock.Now().UTC().Format("2006-01-02")
 	mustContain(t, "usage", usage.body, `<th scope="col">Date (UTC)</th>`, `<th scope="col" class="num">Requests</th>`, "<caption",
-		`<tr><th scope="row"><time datetime="`+today+`">`+today+`</time></th><td class="num">3</td></tr>`,
+		`<tr><th scope="row"><time datetime="`+today+`">`+today+`</time></th><td class="num">3</td><td class="num">0</td></tr>`,
 		"from <code>127.0.0.1</code>", "3 in all")
 	if n := strings.Count(usage.body, `<tr><th scope="row"><time`); n != 30 {
 		t.Fatalf("usage rows: %d, want 30", n)

@@ -38,6 +38,7 @@ func (h *Handler) handleHome(w http.ResponseWriter, r *http.Request, sess *sessi
 }
 
 func (h *Handler) visibleGroups(r *http.Request, sess *session, all []*namespace.Group) ([]*namespace.Group, error) {
+	r = r.WithContext(namespace.WithRoleCache(r.Context())) // one role lookup per group ancestry, not per entry
 	var out []*namespace.Group
 	for _, g := range all {
 		ok, err := h.permits(r, sess, access.Resource{Group: g}, access.ViewNamespace)
@@ -53,6 +54,7 @@ func (h *Handler) visibleGroups(r *http.Request, sess *session, all []*namespace
 }
 
 func (h *Handler) visibleProjects(r *http.Request, sess *session, all []*namespace.Project) ([]*namespace.Project, error) {
+	r = r.WithContext(namespace.WithRoleCache(r.Context())) // one role lookup per group ancestry, not per entry
 	var out []*namespace.Project
 	for _, p := range all {
 		ok, err := h.permits(r, sess, access.Resource{Project: p}, access.ViewNamespace)

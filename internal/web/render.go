@@ -47,6 +47,8 @@ var funcs = template.FuncMap{
 	"dateOf": func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"last":   func(i int, list []crumb) bool { return i == len(list)-1 },
+	// storageChart draws a StorageUsage (the "storage_chart" partial of templates/charts.html).
+	"storageChart": storageChartSVG,
 }
 
 // pageNames are the page templates; each is parsed together with the layout.
@@ -58,7 +60,7 @@ var pageNames = []string{"sign_in", "home", "group", "project", "deploy_tokens",
 func mustParsePages() map[string]*pageTemplate {
 	out := map[string]*pageTemplate{}
 	for _, name := range pageNames {
-		t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+name+".html"))
+		t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/charts.html", "templates/"+name+".html"))
 		out[name] = &pageTemplate{t: t}
 	}
 	return out

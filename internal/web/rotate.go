@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -97,48 +96,4 @@ func (h *Handler) renderRotate(w http.ResponseWriter, r *http.Request, sess *ses
 		crumb{Label: "Rotate " + tok.Name, Href: r.URL.Path})
 	h.render(w, r, status, "rotate", &page{Title: "Rotate deploy token " + tok.Name, User: sess.user, CSRF: sess.csrfToken(),
 		Breadcrumbs: crumbs, Data: d})
-}
-
-type usageDay struct {
-	Day      time.Time
-	Requests int64
-}
-
-type usageData struct {
-	Target *target
-	Token  tokenRow
-	Days   int
-	// Usage is newest first.
-	Usage []usageDay
-	Total int64
-}
-
-// tokenUsage shows a token's requests per UTC day over the last token.DefaultUsageDays days,
-// newest first, with its last use; anyone who may list the tokens may see it.
-func (h *Handler) tokenUsage(w http.ResponseWriter, r *http.Request, sess *session, t *target, id int64) error {
-	tok, err := h.ownedToken(r, t, id)
-	if err != nil {
-		return err
-	}
-	usage, err := h.cfg.Deploy.Usage(r.Context(), tok.ID, token.DefaultUsageDays)
-	if err != nil {
-		return err
-	}
-	d := usageData{Target: t, Token: rowOf(tok), Days: token.DefaultUsageDays}
-	now := h.cfg.Deploy.Now()
-	switch {
-	case tok.Revoked:
-		d.Token.Status = "Revoked"
-	case tok.Expired(now):
-		d.Token.Status = "Expired"
-	}
-	for _, u := range slices.Backward(usage) {
-		d.Usage = append(d.Usage, usageDay{Day: u.Day, Requests: u.Requests})
-		d.Total += u.Requests
-	}
-	crumbs := append(append([]crumb{}, t.crumbs...), crumb{Label: "Repository settings", Href: t.Base + "/-/settings/repository"},
-		crumb{Label: "Usage of " + tok.Name, Href: r.URL.Path})
-	h.render(w, r, http.StatusOK, "usage", &page{Title: "Usage of deploy token " + tok.Name, User: sess.user, CSRF: sess.csrfToken(),
-		Breadcrumbs: crumbs, Data: d})
-	return nil
 }

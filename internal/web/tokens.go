@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
@@ -99,6 +100,8 @@ type tokenRow struct {
 	LastUsedIP string // "" when unknown
 	AllowedIPs []string
 	Status     string // "Revoked" or "Expired" for inactive tokens
+	// Sparkline is the last 30 days' requests as a small chart (active tokens only).
+	Sparkline template.HTML
 }
 
 // rowOf is the displayed part of a token (never its secret or digests).
@@ -196,6 +199,9 @@ func (h *Handler) renderTokens(w http.ResponseWriter, r *http.Request, sess *ses
 			continue
 		}
 		d.Inactive = append(d.Inactive, row)
+	}
+	if err := h.addSparklines(r, d.Active); err != nil {
+		return err
 	}
 	d.Target = t
 	if d.CanAudit, err = h.allowed(r, sess, t.res, access.ReadAuditEvents); err != nil {
