@@ -504,7 +504,8 @@ func (s *Server) routes() http.Handler {
 	// Failed sign-ins count in the one ban every credential-accepting surface shares.
 	webUI := web.New(web.Config{Namespaces: s.Namespaces, Deploy: s.Deploy, Gate: s.Gate, Audit: s.Audit,
 		Sessions: s.Store.Sessions, SignInLimiter: s.Auth.Ban, Log: s.Log, ExternalURL: s.Config.ExternalURL,
-		Key: s.Tokens.Key().Derive("web-sign-in-csrf"), Now: s.Deploy.Now})
+		Key: s.Tokens.Key().Derive("web-sign-in-csrf"), Now: s.Deploy.Now,
+		Repos: s.Repos, GitBin: s.Config.GitBinary, Registry: s.Store.Registry, Packages: s.Packages, PackageBytes: s.Store.Packages})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if git.Handles(r) {
 			gitHandler.ServeHTTP(w, r)

@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
@@ -67,6 +68,14 @@ type Config struct {
 	Now func() time.Time
 	// SessionTTL is how long a session lasts after sign-in; zero means DefaultSessionTTL.
 	SessionTTL time.Duration
+	// The project pages (project_pages.go): Repos and GitBin for the repository browser,
+	// Registry for the container registry page, Packages and PackageBytes for the package
+	// registry page; a nil one leaves its page 404 and its storage line out.
+	Repos        RepositoryDirs
+	GitBin       string
+	Registry     RegistryReader
+	Packages     *packages.Service
+	PackageBytes PackageBytes
 }
 
 // Handler serves the UI. Create it with New.
@@ -130,6 +139,9 @@ type route struct {
 	path    string // full path of the group or project
 	action  string
 	tokenID int64
+	// rest is what follows a project page's action: "<ref>[/<path>]" for the repository
+	// browser, "<ref>/<file name>" for an archive (project_pages.go).
+	rest string
 }
 
 // parseRoute parses "/", "/groups/<path>[/-/<action>]" and "/<project path>[/-/<action>]", where
@@ -180,6 +192,9 @@ func parseRoute(p string) (route, bool) {
 			r.action, r.tokenID = act, id
 			return r, true
 		}
+	}
+	if pr, ok := parseProjectPage(r, tail); ok {
+		return pr, true
 	}
 	return route{}, false
 }
@@ -259,6 +274,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = h.handleProject(w, r, sess, rt)
 	case rt.action == actAudit:
 		err = h.handleAuditEvents(w, r, sess, rt)
+	case projectPageActions[rt.action]:
+		err = h.handleProjectPage(w, r, sess, rt)
 	default:
 		err = h.handleDeployTokens(w, r, sess, rt)
 	}
@@ -348,6 +365,13 @@ var pageSuffix = map[string]string{
 	actRotate:   "/-/deploy_tokens/{id}/rotate",
 	actUsage:    "/-/deploy_tokens/{id}/usage",
 	actAudit:    "/-/audit_events",
+	actTree:     "/-/tree/{ref}",
+	actBlob:     "/-/blob/{ref}/{file_path}",
+	actRaw:      "/-/raw/{ref}/{file_path}",
+	actArchive:  "/-/archive/{ref}/{file}",
+	actRegistry: "/-/container_registry",
+	actPackages: "/-/packages",
+	actPackage:  "/-/packages/{id}",
 }
 
 // statusError is a refusal or "not there" with the status to answer.
