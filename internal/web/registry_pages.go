@@ -18,6 +18,8 @@ import (
 
 type registryTag struct {
 	oci.TagDetail
+	// Short is the digest's algorithm and first 12 hex digits, as the table shows it.
+	Short  string
 	Size   string
 	Pull   string
 	FormID string
@@ -83,7 +85,11 @@ func (h *Handler) handleRegistry(w http.ResponseWriter, r *http.Request, sess *s
 		}
 		for _, t := range tags {
 			n++
-			rr.Tags = append(rr.Tags, registryTag{TagDetail: t, Size: humanSize(t.Size),
+			short := t.Digest
+			if i := strings.IndexByte(short, ':'); i >= 0 && len(short) > i+13 {
+				short = short[:i+13]
+			}
+			rr.Tags = append(rr.Tags, registryTag{TagDetail: t, Short: short, Size: humanSize(t.Size),
 				Pull: "docker pull " + host + "/" + string(rs.Name) + ":" + t.Name, FormID: "pull-" + strconv.Itoa(n)})
 		}
 		d.Repos = append(d.Repos, rr)

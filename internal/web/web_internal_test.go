@@ -130,8 +130,7 @@ func TestTemplatesEscape(t *testing.T) {
 		"sign_in": {Title: evil, Data: signInData{Login: evil, RedirectTo: evil, Error: evil}},
 		"home":    {Title: evil, User: user, Data: homeData{Groups: []*namespace.Group{{Name: evil, FullPath: evil}}}},
 		"group":   {Title: evil, User: user, Data: groupData{Group: &namespace.Group{Name: evil, FullPath: evil}}},
-		"project": {Title: evil, User: user, Data: projectData{Project: &namespace.Project{Name: evil, FullPath: evil}, CloneURL: evil,
-			Overview: evilOverview(evil)}},
+		"project": {Title: evil, User: user, Data: projectData{Project: &namespace.Project{Name: evil, FullPath: evil}, CloneURL: evil, Overview: evilOverview(evil)}},
 		"error":   {Title: evil, Data: errorData{Status: 404, Heading: evil, Message: evil}},
 	}
 	for name, p := range projectPagesEvil(evil, user) {
