@@ -27,7 +27,7 @@ import (
 // The read-only repository browser (docs/design.md §6.9.1). It reads the project's bare
 // repository with gitexec, the code the REST repository API uses: refs and paths reach git only
 // after gitexec.ValidRef and gitexec.CleanPath. serveRaw and serveArchive take the project, not
-// the session, so another authentication (a deploy token, issue 17) can reuse them.
+// the session, so another authentication (a deploy token) can reuse them.
 
 // Bounds on what a file page shows.
 const (
