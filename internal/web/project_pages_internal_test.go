@@ -112,3 +112,40 @@ func TestParseProjectPage(t *testing.T) {
 		}
 	}
 }
+
+// TestInstallation checks each format's Installation snippets: the project's API URL, the
+// package's name and version, and the deploy-token placeholders (never a real credential).
+func TestInstallation(t *testing.T) {
+	h := New(Config{ExternalURL: "https://gh.example:8443/"})
+	p := &namespace.Project{ID: 7, FullPath: "g/p"}
+	api := "https://gh.example:8443/api/v4/projects/7/packages/"
+	for _, c := range []struct {
+		format packages.Format
+		name   string
+		wants  []string
+	}{
+		{packages.Generic, "tool", []string{`curl --header "Deploy-Token: <deploy-token>" --output 'a b.bin' "` + api + `generic/tool/1.0/a%20b.bin"`}},
+		{packages.NPM, "@scope/pkg", []string{"npm i @scope/pkg@1.0", "@scope:registry=" + api + "npm/",
+			"//gh.example:8443/api/v4/projects/7/packages/npm/:_authToken=<deploy-token>"}},
+		{packages.NPM, "plain", []string{"registry=" + api + "npm/\n"}},
+		{packages.Maven, "com/example/app", []string{"<groupId>com.example</groupId>", "<artifactId>app</artifactId>", "<version>1.0</version>",
+			"<url>" + api + "maven</url>", "<name>Deploy-Token</name>", "<value><deploy-token></value>"}},
+		{packages.PyPI, "my-lib", []string{"pip install my-lib==1.0 --index-url https://<deploy-token-username>:<deploy-token>@gh.example:8443/api/v4/projects/7/packages/pypi/simple"}},
+		{packages.NuGet, "My.Lib", []string{`dotnet nuget add source "` + api + `nuget/index.json" --name gatehouse --username <deploy-token-username> --password <deploy-token>`,
+			"dotnet add package My.Lib --version 1.0"}},
+		{packages.GoProxy, "example.com/mod", []string{"machine gh.example login <deploy-token-username> password <deploy-token>",
+			"GOPROXY=" + api + "go,https://proxy.golang.org,direct GONOSUMDB=example.com/mod go get example.com/mod@1.0"}},
+	} {
+		v := &packages.Version{Version: "1.0", Files: []packages.File{{Filename: "a b.bin"}}}
+		var all []string
+		for _, s := range h.installation(p, &packages.Package{Name: c.name, Format: c.format}, v) {
+			all = append(all, s.Text)
+		}
+		text := strings.Join(all, "\n")
+		for _, w := range c.wants {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s %s: missing %q in:\n%s", c.format, c.name, w, text)
+			}
+		}
+	}
+}
