@@ -193,13 +193,13 @@ func (h *Handler) browser(p *namespace.Project, res *resolved, act string) brows
 	}
 	name := p.Path + "-" + strings.ReplaceAll(res.Ref, "/", "-")
 	for _, f := range []string{"zip", "tar.gz", "tar.bz2", "tar"} {
-		d.Archives = append(d.Archives, archiveLink{Format: f, Href: "/" + p.FullPath + "/-/archive/" + pathEscape(res.Ref) + "/" + url0(name+"."+f)})
+		d.Archives = append(d.Archives, archiveLink{Format: f, Href: "/" + p.FullPath + "/-/archive/" + pathEscape(res.Ref) + "/" + segmentEscape(name+"."+f)})
 	}
 	return d
 }
 
-// url0 escapes one path segment.
-func url0(s string) string { return pathEscape(strings.ReplaceAll(s, "/", "-")) }
+// segmentEscape escapes one path segment.
+func segmentEscape(s string) string { return pathEscape(strings.ReplaceAll(s, "/", "-")) }
 
 // handleTree shows a directory at a ref: directories first, then files, as GitLab lists them.
 func (h *Handler) handleTree(w http.ResponseWriter, r *http.Request, sess *session, p *namespace.Project, rest string) error {
@@ -410,7 +410,7 @@ func contentDisposition(kind, name string) string {
 			quoted[i] = '_'
 		}
 	}
-	return kind + `; filename="` + string(quoted) + `"; filename*=UTF-8''` + url0(name)
+	return kind + `; filename="` + string(quoted) + `"; filename*=UTF-8''` + segmentEscape(name)
 }
 
 // archiveFormats are the archive formats the browser links to, with their content types.
