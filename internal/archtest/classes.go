@@ -41,8 +41,10 @@ var classes = map[string]class{
 		"github.com/minio/minio-go/v7", "github.com/wneessen/go-mail", "github.com/redis/go-redis/v9"}},
 	// Protocols serve one surface over HTTP: the domain, the gate, plumbing, the shared
 	// protocol helpers and the token service, never another protocol (only their own tree).
+	// chroma highlights the web UI's file view (docs/design.md §6.9.1).
 	"protocol": {may: []string{"domain", "gate", "plumbing", "shared protocol", "token service"},
-		modules: []string{"golang.org/x/mod", "golang.org/x/sync"}},
+		modules: []string{"golang.org/x/mod", "golang.org/x/sync",
+			"github.com/alecthomas/chroma/v2"}},
 	// Shared protocol helpers (pkghttp for the package formats, ocihttp for the registry and the
 	// dependency proxy): what a protocol may use, minus any protocol. ocihttp verifies the
 	// registry's bearer tokens through the token service.

@@ -509,7 +509,8 @@ func (s *Server) routes() http.Handler {
 		Key: s.Tokens.Key().Derive("web-sign-in-csrf"), Now: s.Deploy.Now,
 		RepositoryEmpty:       s.Repos.Empty,
 		Personal:              s.Personal,
-		ExternalAuthorization: s.ExternalAuthorization, ConfigSettings: s.webConfigSettings(), SystemInfo: s.webSystemInfo(s.Deploy.Now())})
+		ExternalAuthorization: s.ExternalAuthorization, ConfigSettings: s.webConfigSettings(), SystemInfo: s.webSystemInfo(s.Deploy.Now()),
+		Repos: s.Repos, GitBin: s.Config.GitBinary, Registry: s.Store.Registry, Packages: s.Packages, PackageBytes: s.Store.Packages})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if git.Handles(r) {
 			gitHandler.ServeHTTP(w, r)

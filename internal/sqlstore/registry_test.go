@@ -94,6 +94,7 @@ func runRegistrySuite(t *testing.T, open func(t *testing.T) *sqlstore.Stores) {
 	t.Run("referrers", func(t *testing.T) { testReferrers(t, setup(t)) })
 	t.Run("catalog", func(t *testing.T) { testCatalog(t, setup(t)) })
 	t.Run("repositories_by_project", func(t *testing.T) { testRepositoriesByProject(t, setup(t)) })
+	t.Run("project_pages", func(t *testing.T) { testProjectPages(t, setup(t)) })
 }
 
 func wantKind(t *testing.T, err, kind error) {

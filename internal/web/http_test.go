@@ -382,8 +382,11 @@ func TestRoutesLeaveOtherProtocolsAlone(t *testing.T) {
 		"/jwt/auth":                                               false,
 		"/-/health":                                               false,
 		"/group":                                                  false,
-		"/group/top/-/archive/main/top-main.tar.gz":               false,
-		"/group/top/-/raw/main/README.md":                         false,
+		"/group/top/-/archive/main/top-main.tar.gz":               true, // the repository browser (project_pages.go)
+		"/group/top/-/raw/main/README.md":                         true,
+		"/group/top/-/raw":                                        false,
+		"/group/top/-/archive/main":                               false,
+		"/groups/group/-/tree/main":                               false,
 		"/group/top/-/deploy_tokens/012/revoke":                   false,
 		"/group/top/-/deploy_tokens/x/revoke":                     false,
 		"/group/../top":                                           false,

@@ -174,12 +174,12 @@ func (h *Handler) handleGroup(w http.ResponseWriter, r *http.Request, sess *sess
 }
 
 type projectData struct {
-	Project  *namespace.Project
-	CloneURL string
-	// CloneExample is the clone URL with placeholders for a deploy token's credentials.
-	CloneExample string
-	CanSettings  bool
-	Actions      projectActions // namespace_forms.go
+	Project     *namespace.Project
+	CloneURL    string
+	CanSettings bool
+	Actions     projectActions // namespace_forms.go
+	// Overview is the repository, registry and packages part (project_overview.go).
+	Overview *projectOverview
 }
 
 // handleProject shows a project and how to clone it.
@@ -189,13 +189,13 @@ func (h *Handler) handleProject(w http.ResponseWriter, r *http.Request, sess *se
 		return err
 	}
 	d := projectData{Project: p, CloneURL: h.cfg.ExternalURL + "/" + p.FullPath + ".git"}
-	if scheme, rest, ok := strings.Cut(d.CloneURL, "://"); ok {
-		d.CloneExample = scheme + "://<username>:<deploy_token>@" + rest
-	}
 	if d.CanSettings, err = h.allowed(r, sess, access.Resource{Project: p}, access.ListDeployTokens); err != nil {
 		return err
 	}
 	if d.Actions, err = h.projectPageActions(r, sess, p); err != nil {
+		return err
+	}
+	if d.Overview, err = h.overview(r, sess, p); err != nil {
 		return err
 	}
 	h.render(w, r, http.StatusOK, "project", &page{Title: p.Name, User: sess.user, CSRF: sess.csrfToken(),

@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
 	"github.com/gatehouse-dev/gatehouse/internal/namespace"
+	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
@@ -80,6 +81,14 @@ type Config struct {
 	ExternalAuthorization ExternalAuthorizationSettings
 	ConfigSettings        []ConfigSetting
 	SystemInfo            func(ctx context.Context) (SystemInfo, error)
+	// The project pages (project_pages.go): Repos and GitBin for the repository browser,
+	// Registry for the container registry page, Packages and PackageBytes for the package
+	// registry page; a nil one leaves its page 404 and its storage line out.
+	Repos        RepositoryDirs
+	GitBin       string
+	Registry     RegistryReader
+	Packages     *packages.Service
+	PackageBytes PackageBytes
 }
 
 // Handler serves the UI. Create it with New.
@@ -154,6 +163,9 @@ type route struct {
 	action  string
 	tokenID int64
 	userID  int64 // the member of a members page action (members.go)
+	// rest is what follows a project page's action: "<ref>[/<path>]" for the repository
+	// browser, "<ref>/<file name>" for an archive (project_pages.go).
+	rest string
 }
 
 // parseRoute parses "/", "/groups/<path>[/-/<action>]" and "/<project path>[/-/<action>]", where
@@ -220,6 +232,9 @@ func parseRoute(p string) (route, bool) {
 			r.action, r.tokenID = act, id
 			return r, true
 		}
+	}
+	if pr, ok := parseProjectPage(r, tail); ok {
+		return pr, true
 	}
 	return route{}, false
 }
@@ -316,6 +331,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = h.handleProject(w, r, sess, rt)
 	case rt.action == actAudit:
 		err = h.handleAuditEvents(w, r, sess, rt)
+	case projectPageActions[rt.action]:
+		err = h.handleProjectPage(w, r, sess, rt)
 	default:
 		err = h.handleDeployTokens(w, r, sess, rt)
 	}
@@ -420,6 +437,13 @@ var pageSuffix = map[string]string{
 	actPATRotate:    userSettingsPrefix + "personal_access_tokens/{id}/rotate",
 	actPasswordEdit: userSettingsPrefix + "password/edit",
 	actPassword:     userSettingsPrefix + "password",
+	actTree:         "/-/tree/{ref}",
+	actBlob:         "/-/blob/{ref}/{file_path}",
+	actRaw:          "/-/raw/{ref}/{file_path}",
+	actArchive:      "/-/archive/{ref}/{file}",
+	actRegistry:     "/-/container_registry",
+	actPackages:     "/-/packages",
+	actPackage:      "/-/packages/{id}",
 }
 
 func init() { maps.Copy(pageSuffix, membersSuffix); maps.Copy(pageSuffix, adminSuffix) }

@@ -131,7 +131,7 @@ func TestTemplatesEscape(t *testing.T) {
 		"sign_in": {Title: evil, Data: signInData{Login: evil, RedirectTo: evil, Error: evil}},
 		"home":    {Title: evil, User: user, Data: homeData{Groups: []*namespace.Group{{Name: evil, FullPath: evil}}}},
 		"group":   {Title: evil, User: user, Data: groupData{Group: &namespace.Group{Name: evil, FullPath: evil}}},
-		"project": {Title: evil, User: user, Data: projectData{Project: &namespace.Project{Name: evil, FullPath: evil}, CloneURL: evil, CloneExample: evil}},
+		"project": {Title: evil, User: user, Data: projectData{Project: &namespace.Project{Name: evil, FullPath: evil}, CloneURL: evil, Overview: evilOverview(evil)}},
 		"error":   {Title: evil, Data: errorData{Status: 404, Heading: evil, Message: evil}},
 		// namespace_forms.go
 		"group_new":    {Title: evil, User: user, Data: nsEvilNewGroup(evil)},
@@ -150,6 +150,7 @@ func TestTemplatesEscape(t *testing.T) {
 			ErrorList: []string{evil}}}},
 	}
 	maps.Copy(pages, membersAdminEscapePages(evil, user, now))
+	maps.Copy(pages, projectPagesEvil(evil, user))
 	for name, p := range pages {
 		t.Run("ok/"+name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
