@@ -31,12 +31,14 @@ type projectOverview struct {
 	// environment through a credential helper.
 	Credential string
 
-	CanRegistry   bool
-	RegistryHref  string
-	RegistryBytes string
-	CanPackages   bool
-	PackagesHref  string
-	PackagesBytes string
+	CanRegistry  bool
+	RegistryHref string
+	CanPackages  bool
+	PackagesHref string
+	// Storage is drawn as the storage bar (charts.go) when ShowStorage: the kinds the user may
+	// read, the others left at zero.
+	Storage     StorageUsage
+	ShowStorage bool
 }
 
 // overview reads what the project page shows beyond its name and clone URL.
@@ -66,7 +68,7 @@ func (h *Handler) overview(r *http.Request, sess *session, p *namespace.Project)
 			if err != nil {
 				return nil, err
 			}
-			o.RegistryBytes = humanSize(n)
+			o.Storage.Registry, o.ShowStorage = n, true
 		}
 	}
 	if h.cfg.Packages != nil {
@@ -80,7 +82,7 @@ func (h *Handler) overview(r *http.Request, sess *session, p *namespace.Project)
 				if err != nil {
 					return nil, err
 				}
-				o.PackagesBytes = humanSize(n)
+				o.Storage.Packages, o.ShowStorage = n, true
 			}
 		}
 	}

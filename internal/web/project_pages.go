@@ -172,20 +172,6 @@ func projectPageURL(p *namespace.Project, act, ref, filePath string) string {
 	return u
 }
 
-// humanSize is a byte count as GitLab shows it (KiB, MiB, GiB with one decimal).
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64) + " " + string("KMGTP"[exp]) + "iB"
-}
-
 // registryHost is the registry's host as docker names it: the external URL without scheme.
 func (h *Handler) registryHost() string {
 	u := h.cfg.ExternalURL

@@ -18,7 +18,7 @@ import (
 func evilOverview(evil string) *projectOverview {
 	return &projectOverview{CanReadCode: true, DefaultBranch: evil, TreeHref: "/" + evil, Archives: []archiveLink{{Format: evil, Href: "/" + evil}},
 		ReadmeName: evil, ReadmeHref: "/" + evil, Readme: evil, Credential: evil, CanRegistry: true, RegistryHref: "/" + evil,
-		RegistryBytes: evil, CanPackages: true, PackagesHref: "/" + evil, PackagesBytes: evil}
+		CanPackages: true, PackagesHref: "/" + evil, Storage: StorageUsage{Registry: 1, Packages: 2}, ShowStorage: true}
 }
 
 // projectPagesEvil are the project pages with every user-provided field evil.

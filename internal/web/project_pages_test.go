@@ -70,7 +70,7 @@ func TestRepositoryBrowser(t *testing.T) {
 		}
 		mustContain(t, "overview", r.body, `value="git clone `+ts.URL+"/"+top.FullPath+`.git"`, "credential.helper=",
 			`&lt;b&gt;bold&lt;/b&gt; &amp; welcome`, `href="`+base+`/-/tree/main"`, `href="`+base+`/-/blob/main/README.md"`,
-			`href="`+base+`/-/archive/main/top-main.zip"`, "<dt>Container registry</dt>", "<dt>Packages</dt>")
+			`href="`+base+`/-/archive/main/top-main.zip"`, `Container registry <span class="muted">`, `Packages <span class="muted">`)
 		if strings.Contains(r.body, "<b>bold</b>") || strings.Contains(r.body, "@"+strings.TrimPrefix(ts.URL, "http://")) {
 			t.Fatal("the README is not escaped, or credentials are put in a clone URL")
 		}
@@ -155,7 +155,7 @@ func TestRepositoryBrowser(t *testing.T) {
 		if empty.status != http.StatusNotFound {
 			t.Errorf("empty repository's tree: %d", empty.status)
 		}
-		mustContain(t, "empty overview", root.get("/"+f.Projects["child"].FullPath).body, "The repository is empty")
+		mustContain(t, "empty overview", root.get("/"+f.Projects["child"].FullPath).body, "The repository for this project is empty")
 	})
 
 	t.Run("fail/outsider and guest get 404", func(t *testing.T) {
@@ -227,7 +227,8 @@ func TestRegistryAndPackagePages(t *testing.T) {
 			t.Error("a reporter is offered the delete button")
 		}
 		mustContain(t, "root's registry", root.get(base+"/-/container_registry").body, "Delete tag")
-		mustContain(t, "overview storage", root.get(base).body, "<dt>Container registry</dt><dd>2.0 MiB</dd>", "<dt>Packages</dt><dd>10 B</dd>")
+		mustContain(t, "overview storage", root.get(base).body, `Container registry <span class="muted">2.0 MiB</span>`,
+			`Packages <span class="muted">10 B</span>`, `class="chart-registry"`)
 	})
 
 	t.Run("fail/delete refused", func(t *testing.T) {

@@ -89,7 +89,7 @@ func (h *Handler) handleRegistry(w http.ResponseWriter, r *http.Request, sess *s
 			if i := strings.IndexByte(short, ':'); i >= 0 && len(short) > i+13 {
 				short = short[:i+13]
 			}
-			rr.Tags = append(rr.Tags, registryTag{TagDetail: t, Short: short, Size: humanSize(t.Size),
+			rr.Tags = append(rr.Tags, registryTag{TagDetail: t, Short: short, Size: formatBytes(t.Size),
 				Pull: "docker pull " + host + "/" + string(rs.Name) + ":" + t.Name, FormID: "pull-" + strconv.Itoa(n)})
 		}
 		d.Repos = append(d.Repos, rr)
@@ -171,7 +171,7 @@ func (h *Handler) handlePackage(w http.ResponseWriter, r *http.Request, sess *se
 	}
 	d := packageData{Project: p, Package: pkg, Version: v, Installation: h.installation(p, pkg, v)}
 	for _, f := range v.Files {
-		d.Files = append(d.Files, packageFile{Name: f.Filename, Size: humanSize(f.Size), SHA256: f.SHA256})
+		d.Files = append(d.Files, packageFile{Name: f.Filename, Size: formatBytes(f.Size), SHA256: f.SHA256})
 	}
 	h.render(w, r, http.StatusOK, "package", &page{Title: pkg.Name + " " + v.Version + " · " + p.Name, User: sess.user, CSRF: sess.csrfToken(),
 		Breadcrumbs: append(projectCrumbs(p), crumb{Label: "Package registry", Href: "/" + p.FullPath + "/-/packages"},

@@ -276,7 +276,7 @@ func (h *Handler) handleBlob(w http.ResponseWriter, r *http.Request, sess *sessi
 	if err != nil {
 		return notFoundGit(err)
 	}
-	d := blobData{browserData: h.browser(p, res, actBlob), Name: b.Name, Size: humanSize(b.Size),
+	d := blobData{browserData: h.browser(p, res, actBlob), Name: b.Name, Size: formatBytes(b.Size),
 		RawHref: projectPageURL(p, actRaw, res.Ref, res.Path), Symlink: b.Mode == "120000"}
 	switch {
 	case b.Size > maxShownFile:
