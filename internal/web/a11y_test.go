@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
@@ -145,6 +146,12 @@ func TestBrowserAccessibility(t *testing.T) {
 	if err := ts.Server.Audit.Flush(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
+	pkg, err := ts.Server.Packages.AddFile(context.Background(), packages.Upload{ProjectID: top.ID, Format: packages.Generic,
+		Name: "my-tool", Version: "1.2.3", Filename: "tool.tar.gz", Size: -1, Body: strings.NewReader("tool bytes")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	packageID := pkg.Version.ID
 	ctx := browser(t)
 	shots := shooter{t: t, dir: screenshotDir(t)}
 	base := ts.URL + "/" + top.FullPath
@@ -168,6 +175,27 @@ func TestBrowserAccessibility(t *testing.T) {
 		{"audit-events", ts.URL + auditPath("/"+top.FullPath), "audit-events"},
 		{"group-deploy-tokens", ts.URL + "/groups/group/-/settings/repository", "deploy-tokens-heading"},
 		{"error-404", ts.URL + "/group/no-such-project", "content"},
+		// User settings, the new forms and settings, members, the Admin area and the project pages.
+		{"personal-access-tokens", ts.URL + "/-/user_settings/personal_access_tokens", "pats-heading"},
+		{"password", ts.URL + "/-/user_settings/password/edit", "password-heading"},
+		{"group-new", ts.URL + "/groups/new", "group-name"},
+		{"subgroup-new", ts.URL + fmt.Sprintf("/groups/new?parent_id=%d", f.GroupID), "group-name"},
+		{"project-new", ts.URL + "/projects/new", "project-name"},
+		{"group-edit", ts.URL + "/groups/group/-/edit", "group-name"},
+		{"project-edit", base + "/edit", "project-name"},
+		{"group-members", ts.URL + "/groups/group/-/group_members", "invite-form"},
+		{"project-members", base + "/-/project_members", "invite-form"},
+		{"admin", ts.URL + "/admin", "admin-counts"},
+		{"admin-users", ts.URL + "/admin/users", "users"},
+		{"admin-user-new", ts.URL + "/admin/users/new", "new-user-form"},
+		{"admin-user", ts.URL + "/admin/users/root", "password-heading"},
+		{"admin-settings", ts.URL + "/admin/application_settings", "settings-form"},
+		{"admin-system-info", ts.URL + "/admin/system_info", "jobs"},
+		{"tree", base + "/-/tree/main", "content"},
+		{"blob", base + "/-/blob/main/README.md", "content"},
+		{"container-registry", base + "/-/container_registry", "content"},
+		{"packages", base + "/-/packages", "content"},
+		{"package", base + fmt.Sprintf("/-/packages/%d", packageID), "files-heading"},
 	}
 	for _, p := range pages {
 		run(t, ctx, p.name, chromedp.Navigate(p.url), chromedp.WaitVisible(chromedp.ID(p.ready)))
