@@ -505,6 +505,22 @@ type settingsData struct {
 	Subgroups, Projects int
 }
 
+// FailureHeading heads the error summary of the section that failed, in GitLab's words.
+func (d settingsData) FailureHeading() string {
+	switch d.Section {
+	case "general":
+		return "The " + d.Kind + " was not updated:"
+	case "path":
+		if d.Kind == "group" {
+			return "The group URL was not changed:"
+		}
+		return "The path was not changed:"
+	case "transfer":
+		return "The " + d.Kind + " was not transferred:"
+	}
+	return "The " + d.Kind + " was not deleted:"
+}
+
 // confirmed checks the type-to-confirm field: exactly the current full path, as GitLab asks.
 func confirmed(r *http.Request, fullPath string, e *formErrors) bool {
 	if r.PostFormValue("confirm_path") == fullPath {

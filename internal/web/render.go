@@ -47,6 +47,22 @@ var funcs = template.FuncMap{
 	"dateOf": func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"last":   func(i int, list []crumb) bool { return i == len(list)-1 },
+	// summary is the "error_summary" partial's data: a heading and the messages, each argument a
+	// message or a list of them (empty ones left out; no message, no summary).
+	"summary": func(heading string, msgs ...any) errorSummary {
+		s := errorSummary{Heading: heading}
+		for _, m := range msgs {
+			switch m := m.(type) {
+			case string:
+				if m != "" {
+					s.List = append(s.List, m)
+				}
+			case []string:
+				s.List = append(s.List, m...)
+			}
+		}
+		return s
+	},
 	// storageChart draws a StorageUsage (the "storage_chart" partial of templates/charts.html).
 	"storageChart": storageChartSVG,
 }
@@ -60,7 +76,7 @@ var pageNames = []string{"sign_in", "home", "group", "project", "deploy_tokens",
 func mustParsePages() map[string]*pageTemplate {
 	out := map[string]*pageTemplate{}
 	for _, name := range pageNames {
-		t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/charts.html", "templates/"+name+".html"))
+		t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/charts.html", "templates/partials.html", "templates/"+name+".html"))
 		out[name] = &pageTemplate{t: t}
 	}
 	return out
@@ -149,4 +165,11 @@ func (h *Handler) serveAsset(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(b)
 	}
+}
+
+// errorSummary is what the "error_summary" partial (templates/partials.html) shows above a form
+// that was refused: its heading and the messages.
+type errorSummary struct {
+	Heading string
+	List    []string
 }
