@@ -76,7 +76,7 @@ func TestBrowserMembers(t *testing.T) {
 
 	run(t, ctx, "change to Developer",
 		chromedp.SetValue(chromedp.ID(fmt.Sprintf("role-%d", bob.ID)), "30"),
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[aria-label="Save role and expiration of bob"]`))),
+		chromedp.Click(chromedp.CSS(`button[aria-label="Save role and expiration of bob"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`p.notice[role=status]`)),
 		shots.shot("changed"),
 	)
