@@ -88,7 +88,7 @@ func benchDecisions(b *testing.B, st *sqlstore.Stores, ds *dataset, n int) {
 	authz := access.New(ns, nil, access.Options{})
 	ctx := context.Background()
 	b.ReportAllocs()
-	c0 := cpuTime()
+	c0 := testenv.CPUTime()
 	i := 0
 	for b.Loop() {
 		r := reqs[i%len(reqs)]
@@ -102,7 +102,7 @@ func benchDecisions(b *testing.B, st *sqlstore.Stores, ds *dataset, n int) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
-	b.ReportMetric(float64(cpuTime()-c0)/float64(i), "cpu-ns/op")
+	b.ReportMetric(float64(testenv.CPUTime()-c0)/float64(i), "cpu-ns/op")
 }
 
 // decide is the Git handler's decision path for one deploy-token request.

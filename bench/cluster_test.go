@@ -150,7 +150,7 @@ func BenchmarkClusterCPU(b *testing.B) {
 				}
 				b.Run(name, func(b *testing.B) {
 					var next atomic.Uint64
-					c0 := cpuTime()
+					c0 := testenv.CPUTime()
 					b.SetParallelism(clientsPerCPU)
 					b.ResetTimer()
 					b.RunParallel(func(pb *testing.PB) {
@@ -170,7 +170,7 @@ func BenchmarkClusterCPU(b *testing.B) {
 					})
 					b.StopTimer()
 					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
-					b.ReportMetric(float64(cpuTime()-c0)/float64(b.N), "cpu-ns/op")
+					b.ReportMetric(float64(testenv.CPUTime()-c0)/float64(b.N), "cpu-ns/op")
 				})
 			}
 		})

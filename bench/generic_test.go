@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
 // BenchmarkGenericGet measures the server side of a 4 KiB generic-package download through the
@@ -44,7 +46,7 @@ func BenchmarkGenericGet(b *testing.B) {
 			req.SetBasicAuth(dt.Username, dt.Token)
 		}
 		b.ReportAllocs()
-		c0 := cpuTime()
+		c0 := testenv.CPUTime()
 		for b.Loop() {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
@@ -53,7 +55,7 @@ func BenchmarkGenericGet(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
-		b.ReportMetric(float64(cpuTime()-c0)/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(testenv.CPUTime()-c0)/float64(b.N), "cpu-ns/op")
 	}
 	b.Run("deploy-token", func(b *testing.B) { get(b, h, fileURL(private), true) })
 	b.Run("public", func(b *testing.B) { get(b, h, fileURL(public), false) })

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
 // BenchmarkJWTAuth measures the Docker token endpoint: `GET /jwt/auth?service=container_registry
@@ -48,7 +50,7 @@ func BenchmarkJWTAuth(b *testing.B) {
 	if err := get(); err != nil {
 		b.Fatal(err)
 	}
-	cpu0 := cpuTime()
+	cpu0 := testenv.CPUTime()
 	b.SetParallelism(clientsPerCPU)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -61,5 +63,5 @@ func BenchmarkJWTAuth(b *testing.B) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(testenv.CPUTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }

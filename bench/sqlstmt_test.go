@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"path/filepath"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
 // deployByDigest is the query sqlstore.TokenStore.DeployTokenByDigest runs on every authenticated request
@@ -41,7 +43,7 @@ func BenchmarkSQLiteStatement(b *testing.B) {
 		var id int64
 		i := 0
 		b.ReportAllocs()
-		c0 := cpuTime()
+		c0 := testenv.CPUTime()
 		for b.Loop() {
 			cols := make([]any, 17)
 			for j := range cols {
@@ -53,7 +55,7 @@ func BenchmarkSQLiteStatement(b *testing.B) {
 			}
 			i++
 		}
-		b.ReportMetric(float64(cpuTime()-c0)/float64(i), "cpu-ns/op")
+		b.ReportMetric(float64(testenv.CPUTime()-c0)/float64(i), "cpu-ns/op")
 	}
 	b.Run("text", func(b *testing.B) {
 		lookup(b, func(d []byte) *sql.Row { return st.SQL().QueryRowContext(ctx, deployByDigest, d) })

@@ -1,14 +1,14 @@
 //go:build unix
 
-package bench
+package testenv
 
 import (
 	"syscall"
 	"time"
 )
 
-// cpuTime is the CPU time (user and system) this process has used so far.
-func cpuTime() time.Duration {
+// CPUTime is the CPU time (user and system) this process has used so far.
+func CPUTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
