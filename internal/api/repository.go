@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
@@ -602,9 +601,6 @@ func (h *Handler) getFile(w http.ResponseWriter, r *request) error {
 	return nil
 }
 
-// sniffLen is how much of a blob decides whether /raw calls it text.
-const sniffLen = 8 << 10
-
 // getRawFile streams the file's bytes (ref optional: the default branch).
 func (h *Handler) getRawFile(w http.ResponseWriter, r *request) error {
 	if boolParam(r, "lfs") {
@@ -634,11 +630,7 @@ func (h *Handler) getRawFile(w http.ResponseWriter, r *request) error {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Content-Disposition", contentDisposition("inline", t.blob.Name, true))
 	hd.Set("Content-Length", strconv.FormatInt(t.blob.Size, 10))
-	head := content
-	if len(head) > sniffLen {
-		head = head[:sniffLen]
-	}
-	if content != nil && utf8.Valid(head) && !slices.Contains(head, 0) {
+	if content != nil && gitexec.LooksLikeText(content) {
 		hd.Set("Content-Type", "text/plain; charset=utf-8")
 	} else {
 		hd.Set("Content-Type", "application/octet-stream")

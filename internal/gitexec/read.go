@@ -1,6 +1,7 @@
 package gitexec
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // This file reads a bare repository for the REST API (branches, tags, trees, blobs, archives).
@@ -465,4 +467,22 @@ func (r Repo) Merged(ctx context.Context, commit string) (map[string]bool, error
 		}
 	}
 	return merged, nil
+}
+
+// textSniffBytes is how much of a blob decides whether it is text.
+const textSniffBytes = 8 << 10
+
+// LooksLikeText reports whether content is text as Git hosts show it: valid UTF-8 without NUL
+// in its first 8 KiB (a UTF-8 sequence cut at that boundary does not count against it). Raw
+// downloads are typed text/plain or application/octet-stream by it, and the UI highlights only
+// text.
+func LooksLikeText(content []byte) bool {
+	head := content
+	if len(head) > textSniffBytes {
+		head = head[:textSniffBytes]
+		for i := 0; i < utf8.UTFMax && len(head) > 0 && !utf8.Valid(head); i++ {
+			head = head[:len(head)-1]
+		}
+	}
+	return !bytes.Contains(head, []byte{0}) && utf8.Valid(head)
 }

@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -384,18 +383,7 @@ func (h *Handler) creatableGroups(r *http.Request, sess *session) ([]*namespace.
 	if err != nil {
 		return nil, err
 	}
-	var out []*namespace.Group
-	for _, g := range all {
-		ok, err := h.permits(r, sess, access.Resource{Group: g}, access.CreateInNamespace)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, g)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].FullPath < out[j].FullPath })
-	return out, nil
+	return h.permittedGroups(r, sess, all, access.CreateInNamespace)
 }
 
 // projectNamespaces are the namespace choices: the user's own, then the groups they may create in.

@@ -38,10 +38,15 @@ func (h *Handler) handleHome(w http.ResponseWriter, r *http.Request, sess *sessi
 }
 
 func (h *Handler) visibleGroups(r *http.Request, sess *session, all []*namespace.Group) ([]*namespace.Group, error) {
+	return h.permittedGroups(r, sess, all, access.ViewNamespace)
+}
+
+// permittedGroups are the groups of all on which the gate permits act (a listing), by full path.
+func (h *Handler) permittedGroups(r *http.Request, sess *session, all []*namespace.Group, act access.Action) ([]*namespace.Group, error) {
 	r = r.WithContext(namespace.WithRoleCache(r.Context())) // one role lookup per group ancestry, not per entry
 	var out []*namespace.Group
 	for _, g := range all {
-		ok, err := h.permits(r, sess, access.Resource{Group: g}, access.ViewNamespace)
+		ok, err := h.permits(r, sess, access.Resource{Group: g}, act)
 		if err != nil {
 			return nil, err
 		}

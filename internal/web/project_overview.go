@@ -137,7 +137,7 @@ func (h *Handler) readmeOf(r *http.Request, p *namespace.Project, o *projectOver
 		}
 		return notFoundGit(err)
 	}
-	if isText(content) {
+	if gitexec.LooksLikeText(content) {
 		o.Readme = string(content)
 	}
 	return nil

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/alecthomas/chroma/v2"
 	chromahtml "github.com/alecthomas/chroma/v2/formatters/html"
@@ -35,8 +34,6 @@ const (
 	maxShownFile = 1 << 20
 	// maxHighlighted is the largest file highlighted; a larger shown one is plain text.
 	maxHighlighted = 256 << 10
-	// sniffBytes decides whether a blob is text: valid UTF-8 without NUL in its first bytes.
-	sniffBytes = 8 << 10
 	// browserStreamTimeout bounds a raw file or an archive being streamed.
 	browserStreamTimeout = 10 * time.Minute
 )
@@ -287,7 +284,7 @@ func (h *Handler) handleBlob(w http.ResponseWriter, r *http.Request, sess *sessi
 			return notFoundGit(err)
 		}
 		switch {
-		case !isText(content):
+		case !gitexec.LooksLikeText(content):
 			d.Binary = true
 		case len(content) > maxHighlighted:
 			d.Plain = string(content)
@@ -302,19 +299,6 @@ func (h *Handler) handleBlob(w http.ResponseWriter, r *http.Request, sess *sessi
 	h.render(w, r, http.StatusOK, "tree", &page{Title: res.Path + " · " + p.Name, User: sess.user, CSRF: sess.csrfToken(),
 		Breadcrumbs: append(projectCrumbs(p), crumb{Label: "Repository", Href: projectPageURL(p, actTree, res.Ref, "")}), Data: browserPage{Blob: &d}})
 	return nil
-}
-
-// isText reports whether content looks like text: no NUL and valid UTF-8 in its first bytes.
-func isText(content []byte) bool {
-	head := content
-	if len(head) > sniffBytes {
-		head = head[:sniffBytes]
-		// Do not cut a UTF-8 sequence in two.
-		for i := 0; i < utf8.UTFMax && len(head) > 0 && !utf8.Valid(head); i++ {
-			head = head[:len(head)-1]
-		}
-	}
-	return !bytes.Contains(head, []byte{0}) && utf8.Valid(head)
 }
 
 // highlightStyle is the chroma style whose CSS classes assets/chroma.css holds (TestChromaCSS
@@ -380,7 +364,7 @@ func (h *Handler) serveRaw(w http.ResponseWriter, r *http.Request, p *namespace.
 	hd.Set("Cache-Control", "no-cache")
 	hd.Set("Content-Disposition", contentDisposition("inline", b.Name))
 	hd.Set("Content-Length", strconv.FormatInt(b.Size, 10))
-	if content != nil && isText(content) {
+	if content != nil && gitexec.LooksLikeText(content) {
 		hd.Set("Content-Type", "text/plain; charset=utf-8")
 	} else {
 		hd.Set("Content-Type", "application/octet-stream")
