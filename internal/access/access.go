@@ -111,6 +111,11 @@ const (
 	// ViewUsers lists and reads users' public profiles (the instance's): any signed-in user, with
 	// a personal access token of any scope (docs/design.md §1.2).
 	ViewUsers Action = "view_users"
+	// DownloadArchive downloads an archive of a ref (/-/archive/<ref>/<name>.<format>) and
+	// ReadRawFile one file at a ref (/-/raw/<ref>/<path>), GitLab's web routes. They reveal what
+	// a clone does, so read_repository grants them to deploy tokens too (docs/design.md §6.2.1).
+	DownloadArchive Action = "download_archive"
+	ReadRawFile     Action = "read_raw_file"
 )
 
 // actions lists every Action constant above; TestActionsListsEveryConstant keeps it complete.
@@ -118,7 +123,7 @@ var actions = []Action{ReadRepository, WriteRepository, PullImage, PushImage, De
 	WritePackage, DeletePackage, ProxyPull, ProxyPush, ProxyDelete, ViewNamespace, ListDeployTokens,
 	ManageDeployTokens, ManageMembers, CreateInNamespace, AdministerInstance, ReadCIVariables,
 	ReadAuditEvents, AdministerDependencyProxy, EditNamespace, OwnNamespace, ViewUsers, ReadOwnAuditEvents,
-	ReadCode, ReadRepositoryFiles, ViewCIVariables, AdministerCIVariables}
+	ReadCode, ReadRepositoryFiles, ViewCIVariables, AdministerCIVariables, DownloadArchive, ReadRawFile}
 
 // Actions returns every action, in declaration order, so tests can range over all of them and a
 // new action is covered without being named again. The slice is the caller's.
@@ -279,14 +284,16 @@ var legacyProxyScopes = scopeSet{token.ReadRegistry, token.WriteRegistry}
 // deployScopeFor maps each action a deploy token may ever do to the scope sets that grant it,
 // any one of them; the first names what a refusal says is lacking.
 var deployScopeFor = map[Action][]scopeSet{
-	ReadRepository: {{token.ReadRepository}},
-	PullImage:      {{token.ReadRegistry}},
-	PushImage:      {{token.WriteRegistry}},
-	ReadPackage:    {{token.ReadPackageRegistry}},
-	WritePackage:   {{token.WritePackageRegistry}},
-	ProxyPull:      {{token.ReadVirtualRegistry}, {token.WriteVirtualRegistry}, legacyProxyScopes},
-	ProxyPush:      {{token.WriteVirtualRegistry}, legacyProxyScopes},
-	ProxyDelete:    {{token.WriteVirtualRegistry}, legacyProxyScopes},
+	ReadRepository:  {{token.ReadRepository}},
+	DownloadArchive: {{token.ReadRepository}},
+	ReadRawFile:     {{token.ReadRepository}},
+	PullImage:       {{token.ReadRegistry}},
+	PushImage:       {{token.WriteRegistry}},
+	ReadPackage:     {{token.ReadPackageRegistry}},
+	WritePackage:    {{token.WritePackageRegistry}},
+	ProxyPull:       {{token.ReadVirtualRegistry}, {token.WriteVirtualRegistry}, legacyProxyScopes},
+	ProxyPush:       {{token.WriteVirtualRegistry}, legacyProxyScopes},
+	ProxyDelete:     {{token.WriteVirtualRegistry}, legacyProxyScopes},
 }
 
 // grantReasons are the reasons of the grants of deployScopeFor, by action and set, written
@@ -412,6 +419,8 @@ var personalScopeFor = map[Action][]token.Scope{
 	ReadCode:           {token.API, token.ReadAPI},
 
 	ReadRepositoryFiles:       {token.API, token.ReadAPI, token.ReadRepository},
+	DownloadArchive:           {token.API, token.ReadAPI, token.ReadRepository},
+	ReadRawFile:               {token.API, token.ReadAPI, token.ReadRepository},
 	AdministerDependencyProxy: {token.API},
 	EditNamespace:             {token.API},
 	OwnNamespace:              {token.API},
@@ -441,6 +450,8 @@ var projectRoleFor = map[Action]namespace.Role{
 	OwnNamespace:       namespace.Owner,
 
 	ReadRepositoryFiles: namespace.Reporter,
+	DownloadArchive:     namespace.Reporter,
+	ReadRawFile:         namespace.Reporter,
 
 	ViewCIVariables:       namespace.Maintainer,
 	AdministerCIVariables: namespace.Maintainer,
@@ -472,7 +483,7 @@ var signedInActions = map[Action]bool{ViewUsers: true}
 
 // readActions are allowed to anyone who can see a public (or, signed in, internal) project.
 var readActions = map[Action]bool{ViewNamespace: true, ReadRepository: true, PullImage: true, ReadPackage: true,
-	ReadCode: true, ReadRepositoryFiles: true}
+	ReadCode: true, ReadRepositoryFiles: true, DownloadArchive: true, ReadRawFile: true}
 
 func (a *Authorizer) user(ctx context.Context, p Principal, r Resource, action Action) (Decision, error) {
 	u := p.User

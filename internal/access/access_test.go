@@ -68,7 +68,7 @@ func project(id int64, fullPath string, g *namespace.Group, v namespace.Visibili
 
 // grants is the scope table of docs/design.md §2.3, written independently of the code under test.
 var grants = map[token.Scope][]access.Action{
-	token.ReadRepository:       {access.ReadRepository},
+	token.ReadRepository:       {access.ReadRepository, access.DownloadArchive, access.ReadRawFile},
 	token.ReadRegistry:         {access.PullImage},
 	token.WriteRegistry:        {access.PushImage},
 	token.ReadVirtualRegistry:  {access.ProxyPull},
@@ -83,7 +83,8 @@ var groupLevel = map[access.Action]bool{access.ProxyPull: true, access.ProxyPush
 
 // externallyBlocked are refused to deploy tokens while external authorization is on
 // (docs/design.md §5.2).
-var externallyBlocked = map[access.Action]bool{access.ReadRepository: true, access.ReadPackage: true, access.WritePackage: true}
+var externallyBlocked = map[access.Action]bool{access.ReadRepository: true, access.ReadPackage: true, access.WritePackage: true,
+	access.DownloadArchive: true, access.ReadRawFile: true}
 
 // legacyProxy is GitLab's rule for group deploy tokens made before the virtual-registry scopes
 // (docs/design.md §6.5): read_registry and write_registry together, never one alone, allow

@@ -124,7 +124,7 @@ func (a *Authorizer) external(ctx context.Context, u *namespace.User, r Resource
 func (a *Authorizer) externalDeployTokenRefusal(action Action) string {
 	var what string
 	switch action {
-	case ReadRepository:
+	case ReadRepository, DownloadArchive, ReadRawFile: // a repository's files by another route
 		what = "Git"
 	case ReadPackage, WritePackage:
 		what = "the package registry"

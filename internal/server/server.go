@@ -506,7 +506,7 @@ func (s *Server) routes() http.Handler {
 	// Failed sign-ins count in the one ban every credential-accepting surface shares.
 	webUI := web.New(web.Config{Namespaces: s.Namespaces, Deploy: s.Deploy, Gate: s.Gate, Audit: s.Audit,
 		Sessions: s.Store.Sessions, SignInLimiter: s.Auth.Ban, Log: s.Log, ExternalURL: s.Config.ExternalURL,
-		Key: s.Tokens.Key().Derive("web-sign-in-csrf"), Now: s.Deploy.Now,
+		Key: s.Tokens.Key().Derive("web-sign-in-csrf"), Now: s.Deploy.Now, Credentials: s.Auth.Packages,
 		RepositoryEmpty:       s.Repos.Empty,
 		Personal:              s.Personal,
 		ExternalAuthorization: s.ExternalAuthorization, ConfigSettings: s.webConfigSettings(), SystemInfo: s.webSystemInfo(s.Deploy.Now()),

@@ -70,8 +70,8 @@ func projectPages() []uiRoute {
 	return []uiRoute{
 		{projectRoute, actTree, readMethods, gate.Decide(access.ReadCode)},
 		{projectRoute, actBlob, readMethods, gate.Decide(access.ReadRepositoryFiles)},
-		{projectRoute, actRaw, readMethods, gate.Decide(access.ReadRepositoryFiles)},
-		{projectRoute, actArchive, readMethods, gate.Decide(access.ReadCode)},
+		{projectRoute, actRaw, readMethods, gate.Decide(access.ReadRawFile)},
+		{projectRoute, actArchive, readMethods, gate.Decide(access.DownloadArchive)},
 		{projectRoute, actRegistry, readPostMethods, gate.Decide(access.PullImage).And(access.DeleteImage)},
 		{projectRoute, actPackages, readMethods, gate.Decide(access.ReadPackage)},
 		{projectRoute, actPackage, readMethods, gate.Decide(access.ReadPackage)},

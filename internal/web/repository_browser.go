@@ -422,6 +422,15 @@ func (h *Handler) serveArchive(w http.ResponseWriter, r *http.Request, p *namesp
 	}
 	name := p.Path + "-" + strings.ReplaceAll(ref, "/", "-")
 	hd := w.Header()
+	// The archive of a commit never changes (its name, which holds the ref, is in the tag too):
+	// a client or cache holding it asks with If-None-Match and gets 304 without git running.
+	etag := `"` + commit + "-" + segmentEscape(name+"."+format) + `"`
+	hd.Set("ETag", etag)
+	hd.Set("Cache-Control", "private, no-cache")
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
 	hd.Set("Content-Type", archiveFormats[format])
 	hd.Set("Content-Disposition", contentDisposition("attachment", name+"."+format))
 	w.WriteHeader(http.StatusOK)

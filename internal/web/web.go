@@ -89,6 +89,9 @@ type Config struct {
 	Registry     RegistryReader
 	Packages     *packages.Service
 	PackageBytes PackageBytes
+	// Credentials authenticates the credential a request to an archive or a raw file carries
+	// (repository_downloads.go), under the shared ban; nil leaves those routes to sessions.
+	Credentials func(context.Context, *http.Request) (access.Principal, error)
 }
 
 // Handler serves the UI. Create it with New.
@@ -287,9 +290,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, nil, http.StatusNotFound)
 		return
 	}
+	downloads := downloadRoute(rt) && h.cfg.Credentials != nil
+	if downloads && presentsCredentials(r) {
+		h.serveDownload(w, r, rt, false)
+		return
+	}
 	sess, err := h.session(r)
 	if err != nil {
 		h.internal(w, r, err)
+		return
+	}
+	if sess == nil && downloads && h.serveDownload(w, r, rt, true) {
 		return
 	}
 	if r.Method == http.MethodPost {
