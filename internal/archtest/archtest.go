@@ -97,6 +97,8 @@ var domain = map[string][]string{
 	// ban is the failed-authentication ban: its policy over a store of failure windows; it counts
 	// addresses in audit's address groups (audit → token).
 	"internal/ban": {"internal/audit", "internal/errkind", "internal/token"},
+	// secretscan finds credentials in a push's patch text (docs/design.md §6.2.2).
+	"internal/secretscan": {"internal/errkind", "internal/token"},
 }
 
 // domainThirdParty are the only non-standard modules domain packages may import directly.

@@ -24,6 +24,10 @@ const (
 	GroupDeployTokenRotated   = "group_deploy_token_rotated"
 	DeployTokenRefused        = "deploy_token_refused"
 	AuthenticationFailed      = "authentication_failed"
+	// SecretPushBlocked is a push refused for adding live credentials, SecretPushSkipped one
+	// let through by its skip option (docs/design.md §6.2.2).
+	SecretPushBlocked = "secret_push_protection_blocked"
+	SecretPushSkipped = "secret_push_protection_skipped"
 )
 
 // Event is one audit record.

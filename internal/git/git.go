@@ -156,12 +156,15 @@ type Config struct {
 	Log      *slog.Logger
 	// Realm is the basic-auth realm in challenges.
 	Realm string
+	// PushProtection refuses pushes that add live credentials (pushcheck.go); nil turns it off.
+	PushProtection *PushProtection
 }
 
 // Handler serves /<project path>.git/… requests, and the same without ".git" (Handles).
 // Create it with New.
 type Handler struct {
-	cfg Config
+	cfg   Config
+	hooks hooksDir
 }
 
 // New returns the handler for cfg.
@@ -306,7 +309,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	h.run(w, r, project, svc, advertise)
+	h.run(w, r, project, principal, svc, advertise)
 }
 
 // writeError is git's one error writer: authn's errors and errkind's kinds to a status and a
@@ -351,7 +354,7 @@ func (h *Handler) internal(w http.ResponseWriter, r *http.Request, err error) {
 // colon-separated key=value lists), nothing that could smuggle other environment.
 var gitProtocolRE = regexp.MustCompile(`^[A-Za-z0-9=:._-]{1,256}$`)
 
-func (h *Handler) run(w http.ResponseWriter, r *http.Request, project *namespace.Project, svc service, advertise bool) {
+func (h *Handler) run(w http.ResponseWriter, r *http.Request, project *namespace.Project, pusher access.Principal, svc service, advertise bool) {
 	ctx := r.Context()
 	dir := h.cfg.Repos.Dir(project.ID)
 	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
@@ -371,7 +374,31 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, project *namespace
 		extra = append(extra, "GIT_PROTOCOL="+gp)
 		v2 = bytes.Contains([]byte(gp), []byte("version=2"))
 	}
-	args := []string{string(svc)[len("git-"):], "--stateless-rpc"}
+	var args []string
+	if svc == receivePack && h.cfg.PushProtection != nil {
+		// Push options carry secret push protection's skip option (pushcheck.go).
+		args = append(args, "-c", "receive.advertisePushOptions=true")
+		if !advertise {
+			hooks, err := h.hooks.get()
+			var hook *pushHook
+			if err == nil {
+				hook, err = newPushHook()
+			}
+			if err != nil {
+				h.internal(w, r, fmt.Errorf("push hook: %w", err))
+				return
+			}
+			args = append(args, "-c", "core.hooksPath="+hooks)
+			extra = append(extra, hook.env()...)
+			guarded := make(chan struct{})
+			defer func() { hook.close(); <-guarded }()
+			go func() {
+				defer close(guarded)
+				h.guardPush(ctx, hook, dir, project, pusher, httpx.ClientIP(r))
+			}()
+		}
+	}
+	args = append(args, string(svc)[len("git-"):], "--stateless-rpc")
 	if advertise {
 		args = append(args, "--advertise-refs")
 	}

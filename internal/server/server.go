@@ -487,7 +487,8 @@ func (s *Server) routes() http.Handler {
 		Repos: s.Repos, GitBin: s.Config.GitBinary,
 		DependencyProxy: s.proxySettings, ExternalAuthorization: s.ExternalAuthorization,
 		ExpiryJob: expiryJob{s}, Packages: s.Packages, Variables: s.Variables})
-	gitHandler := git.New(git.Config{Repos: s.Repos, Projects: s.Namespaces, Auth: s.Auth, Gate: s.Gate, Log: s.Log, Realm: "Gatehouse"})
+	gitHandler := git.New(git.Config{Repos: s.Repos, Projects: s.Namespaces, Auth: s.Auth, Gate: s.Gate, Log: s.Log, Realm: "Gatehouse",
+		PushProtection: s.pushProtection()})
 	mux.Handle("/api/v4/", apiHandler)
 	projects := jwtauth.NewProjectCache(s.Store.Namespaces, s.Tokens.Now)
 	projects.Follow(s.Bus)

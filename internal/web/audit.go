@@ -27,6 +27,8 @@ var eventLabels = map[string]string{
 	audit.GroupDeployTokenDestroyed: "Group deploy token destroyed",
 	audit.GroupDeployTokenRotated:   "Group deploy token rotated",
 	audit.DeployTokenRefused:        "Deploy token refused",
+	audit.SecretPushBlocked:         "Push blocked: it added a live credential",
+	audit.SecretPushSkipped:         "Secret push protection skipped",
 }
 
 type auditRow struct {
