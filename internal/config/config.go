@@ -48,6 +48,8 @@ type Config struct {
 	SecretKey Secret `yaml:"-"`
 	// GitBinary is the git executable.
 	GitBinary string `yaml:"git_binary"`
+	// SecretPushProtection refuses pushes that add live credentials (docs/design.md §6.2.2).
+	SecretPushProtection bool `yaml:"secret_push_protection"`
 	// AuthBan is the failed-authentication ban every credential-accepting surface shares (Git,
 	// /jwt/auth, the package registries, the REST API and web sign-in).
 	AuthBan AuthBan `yaml:"auth_ban"`

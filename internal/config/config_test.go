@@ -71,6 +71,7 @@ func TestDefaults(t *testing.T) {
 				TrustedProxiesHeader: "X-Forwarded-For",
 				ACMEDirectoryURL:     config.DefaultACMEDirectoryURL,
 				ShutdownTimeout:      time.Minute,
+				SecretPushProtection: true,
 			}
 			if !reflect.DeepEqual(c, want) {
 				t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)

@@ -98,6 +98,8 @@ var settings = []setting{
 		doc: "the ACME CA's directory", field: func(c *Config) any { return &c.ACMEDirectoryURL }},
 	{key: "acme_email", env: "GATEHOUSE_ACME_EMAIL", flag: "acme-email",
 		doc: "contact address for the ACME account", field: func(c *Config) any { return &c.ACMEEmail }},
+	{key: "secret_push_protection", env: "GATEHOUSE_SECRET_PUSH_PROTECTION", def: "true",
+		doc: "refuse pushes whose new commits add a live deploy token or personal access token", field: func(c *Config) any { return &c.SecretPushProtection }},
 	{key: "external_authorization", env: "GATEHOUSE_EXTERNAL_AUTHORIZATION", def: "false",
 		doc: "force external authorization on", field: func(c *Config) any { return &c.ExternalAuthorization }},
 	// A minute lets a large push over a slow link finish; a load balancer's health check

@@ -14,8 +14,12 @@ import (
 )
 
 // pushProtection is secret push protection's configuration (docs/design.md §6.2.2): the token
-// services say which secrets are live, the audit log records refusals and skips.
+// services say which secrets are live, the audit log records refusals and skips. nil (off) when
+// the setting turns it off.
 func (s *Server) pushProtection() *git.PushProtection {
+	if !s.Config.SecretPushProtection {
+		return nil
+	}
 	return &git.PushProtection{Live: s.liveSecret, Record: s.recordSecretPush}
 }
 

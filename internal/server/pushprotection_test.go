@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
@@ -134,4 +135,22 @@ func TestSecretPushProtection(t *testing.T) {
 			t.Fatalf("delete: %v\n%s", err, out)
 		}
 	})
+}
+
+// TestSecretPushProtectionOff: with the setting off, a live token is pushed like any text.
+func TestSecretPushProtectionOff(t *testing.T) {
+	ts := testenv.StartServer(t, func(c *config.Config) { c.SecretPushProtection = false })
+	f := ts.MakeFixture(t)
+	p := f.Projects["top"]
+	live := ts.CreateDeployToken(t, fmt.Sprintf("projects/%d", p.ID), []string{"read_repository"}, nil)
+	work := t.TempDir()
+	testenv.Git(t, work, "init", "-q", "-b", "main")
+	if err := os.WriteFile(filepath.Join(work, "ci.env"), []byte("TOKEN="+live.Token+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Git(t, work, "add", "-A")
+	testenv.Git(t, work, "commit", "-q", "-m", "token")
+	if out, err := testenv.RunGit(t, work, "push", ts.GitURL(p.FullPath, "root", ts.RootToken), "main"); err != nil {
+		t.Fatalf("push with protection off: %v\n%s", err, out)
+	}
 }
