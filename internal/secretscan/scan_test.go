@@ -101,3 +101,20 @@ func FuzzScan(f *testing.F) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// BenchmarkScan measures the scan of patch text without candidates (lines of base64), the
+// common case of a large push.
+func BenchmarkScan(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("commit 4444\ndiff --git a/x b/x\n+++ b/x\n@@ -0,0 +1,100000 @@\n")
+	for i := range 100000 {
+		sb.WriteString("+" + strings.Repeat(string(rune('A'+i%26)), 75) + "\n")
+	}
+	patch := sb.String()
+	b.SetBytes(int64(len(patch)))
+	for b.Loop() {
+		if err := Scan(strings.NewReader(patch), 1<<30, func(Finding) bool { return true }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
