@@ -88,11 +88,10 @@ func TestEverySurfaceSharesTheBan(t *testing.T) {
 	bad := func(i int) string { return fmt.Sprintf("glpat-wrong-%02d-%s", i, strings.Repeat("x", 16)) }
 	badDeploy := func(i int) string { return fmt.Sprintf("gldt-wrong-%02d-%s", i, strings.Repeat("x", 16)) }
 	proj := fmt.Sprintf("/api/v4/projects/%d/packages", p.ID)
-	// pkg is a package surface (or another that takes a package client's credentials): the
-	// i-th wrong credential takes turns among the ways a package client presents one (a
-	// password, Bearer, Private-Token, Deploy-Token).
+	// pkg is a package surface: the i-th wrong credential takes turns among the ways a package
+	// client presents one (a password, Bearer, Private-Token, Deploy-Token).
 	pkg := func(name, path string) surface {
-		return surface{name: name, refused: http.StatusUnauthorized, banned: http.StatusForbidden,
+		return surface{name: "package " + name, refused: http.StatusUnauthorized, banned: http.StatusForbidden,
 			wrong: func(t *testing.T, i int) int {
 				switch i % 4 {
 				case 0:
@@ -119,14 +118,12 @@ func TestEverySurfaceSharesTheBan(t *testing.T) {
 			valid: func(t *testing.T, _ int) int {
 				return get(t, ts, "/jwt/auth?service=container_registry", nil, "root", root)
 			}},
-		pkg("package generic", proj+"/generic/tool/1.0.0/tool.bin"),
-		pkg("package npm", proj+"/npm/left-pad"),
-		pkg("package maven", proj+"/maven/com/acme/core/1.0/core-1.0.pom"),
-		pkg("package pypi", proj+"/pypi/simple/requests/"),
-		pkg("package nuget", proj+"/nuget/query?q=acme"),
-		pkg("package goproxy", proj+"/go/example.com/mod/@v/list"),
-		pkg("archive", "/"+p.FullPath+"/-/archive/main/grandchild-main.tar.gz"),
-		pkg("raw file", "/"+p.FullPath+"/-/raw/main/README.md"),
+		pkg("generic", proj+"/generic/tool/1.0.0/tool.bin"),
+		pkg("npm", proj+"/npm/left-pad"),
+		pkg("maven", proj+"/maven/com/acme/core/1.0/core-1.0.pom"),
+		pkg("pypi", proj+"/pypi/simple/requests/"),
+		pkg("nuget", proj+"/nuget/query?q=acme"),
+		pkg("goproxy", proj+"/go/example.com/mod/@v/list"),
 		{name: "REST API", refused: http.StatusUnauthorized, banned: http.StatusForbidden,
 			wrong: func(t *testing.T, i int) int {
 				switch i % 3 {
@@ -145,6 +142,10 @@ func TestEverySurfaceSharesTheBan(t *testing.T) {
 			wrong: func(t *testing.T, i int) int { return webSignIn(t, ts, fmt.Sprintf("nobody-%d", i), "wrong") },
 			valid: func(t *testing.T, _ int) int { return webSignIn(t, ts, "root", ts.Server.Config.RootPassword.Reveal()) }},
 	}
+	// Archives and raw files take a package client's credentials (docs/design.md §6.2.1).
+	archive, raw := pkg("", "/"+p.FullPath+"/-/archive/main/grandchild-main.tar.gz"), pkg("", "/"+p.FullPath+"/-/raw/main/README.md")
+	archive.name, raw.name = "archive", "raw file"
+	surfaces = append(surfaces, archive, raw)
 	for _, s := range surfaces {
 		t.Run("fail/"+s.name, func(t *testing.T) {
 			ts.Clock.Advance(2 * time.Hour) // past the previous surface's ban
