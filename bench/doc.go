@@ -13,7 +13,10 @@
 // through one node take to reach another (p50, p99); BenchmarkAuthorizeScale measures the
 // decision path on PostgreSQL with 1,000,000 deploy tokens and 100,000 projects against 1,000
 // tokens (loaded with COPY); BenchmarkClusterCPU measures CPU per request of HEAD manifest, a
-// generic GET and /jwt/auth on one node and on three nodes sharing PostgreSQL. bench/run runs them and compares, each against a baseline measured in the same run:
+// generic GET and /jwt/auth on one node and on three nodes sharing PostgreSQL; BenchmarkArchive
+// measures a 100 MiB repository's archive downloaded with a deploy token against `git archive`
+// run locally; BenchmarkPushProtection measures a 100 MiB push with secret push protection on
+// and off. bench/run runs them and compares, each against a baseline measured in the same run:
 // `git clone` through Gatehouse with a local file:// clone; blob GET and upload through the OCI
 // registry with CNCF Distribution; authenticated manifest HEAD with Distribution's GET /v2/;
 // authenticated generic-package GET with the same GET on a public project, with

@@ -19,26 +19,7 @@ import (
 // check on and to one with it off, each run to a new project. It reports both times and the
 // overhead as a percentage of the push without the check (goal ≤ 5 %).
 func BenchmarkPushProtection(b *testing.B) {
-	const files, fileSize = 100, 1 << 20
-	work := b.TempDir()
-	testenv.Git(b, work, "init", "-q", "-b", "main")
-	raw := make([]byte, fileSize*3/4)
-	for i := range files {
-		_, _ = rand.Read(raw)
-		enc := base64.StdEncoding.EncodeToString(raw)
-		var text []byte
-		for len(enc) > 0 {
-			n := min(76, len(enc))
-			text = append(append(text, enc[:n]...), '\n')
-			enc = enc[n:]
-		}
-		if err := os.WriteFile(filepath.Join(work, fmt.Sprintf("data-%03d.txt", i)), text, 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
-	testenv.Git(b, work, "add", "-A")
-	testenv.Git(b, work, "-c", "user.name=b", "-c", "user.email=b@example.com", "commit", "-q", "-m", "100 MiB of text")
-
+	work := textRepository(b, 100, 1<<20)
 	on := testenv.StartServer(b, func(c *config.Config) { c.SecretKey = benchKey })
 	off := testenv.StartServer(b, func(c *config.Config) { c.SecretKey = benchKey; c.SecretPushProtection = false })
 	push := func(ts *testenv.TestServer, n int) time.Duration {
@@ -68,4 +49,29 @@ func BenchmarkPushProtection(b *testing.B) {
 	b.ReportMetric(withCheck.Seconds()/float64(n), "s/push-checked")
 	b.ReportMetric(without.Seconds()/float64(n), "s/push-unchecked")
 	b.ReportMetric(100*(withCheck.Seconds()-without.Seconds())/without.Seconds(), "%overhead")
+}
+
+// textRepository makes a repository with one commit of files files of size bytes of random
+// base64 in lines of 76 characters (text that no delta or compression shrinks much), and
+// returns its directory.
+func textRepository(b *testing.B, files, size int) string {
+	work := b.TempDir()
+	testenv.Git(b, work, "init", "-q", "-b", "main")
+	raw := make([]byte, size*3/4)
+	for i := range files {
+		_, _ = rand.Read(raw)
+		enc := base64.StdEncoding.EncodeToString(raw)
+		var text []byte
+		for len(enc) > 0 {
+			n := min(76, len(enc))
+			text = append(append(text, enc[:n]...), '\n')
+			enc = enc[n:]
+		}
+		if err := os.WriteFile(filepath.Join(work, fmt.Sprintf("data-%03d.txt", i)), text, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	testenv.Git(b, work, "add", "-A")
+	testenv.Git(b, work, "-c", "user.name=b", "-c", "user.email=b@example.com", "commit", "-q", "-m", "text")
+	return work
 }
