@@ -398,7 +398,19 @@ func (h *Handler) adminChangeUser(w http.ResponseWriter, r *http.Request, sess *
 		if password == "" {
 			password, generated = generatePassword(), true
 		}
-		if err = h.cfg.Namespaces.SetPassword(ctx, u.ID, password); err == nil && generated {
+		err = h.cfg.Namespaces.SetPassword(ctx, u.ID, password)
+		if err == nil {
+			// A reset password ends the user's sign-ins, as a changed one does (account.go): whoever
+			// held the old password must not stay signed in. The administrator's own stays.
+			var keep []byte
+			if u.ID == sess.user.ID {
+				keep = digestID(sess.raw)
+			}
+			if _, err = h.cfg.Sessions.DeleteUserWebSessions(ctx, u.ID, keep); err != nil {
+				return err
+			}
+		}
+		if err == nil && generated {
 			return h.renderAdminUser(w, r, sess, u, http.StatusOK, adminUserData{Password: password}, "A new password was generated.")
 		}
 		notice = "password"

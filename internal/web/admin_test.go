@@ -177,9 +177,17 @@ func TestAdminUsers(t *testing.T) {
 	})
 
 	t.Run("ok/reset password, typed and generated", func(t *testing.T) {
+		before, _ := signIn(t, ts, "carol", "password-carol")
 		r := root.post("/admin/users/carol/password", form("password", "carol-new-password"))
 		if r.status != http.StatusSeeOther {
 			t.Fatalf("reset: %d", r.status)
+		}
+		// The reset ends carol's sign-ins; the administrator's own session stays.
+		if g := before.get("/"); g.status != http.StatusSeeOther || !strings.Contains(g.header.Get("Location"), "/users/sign_in") {
+			t.Errorf("carol's session after the reset: %d %s", g.status, g.header.Get("Location"))
+		}
+		if g := root.get("/admin/users"); g.status != http.StatusOK {
+			t.Errorf("root's session after resetting carol's password: %d", g.status)
 		}
 		signIn(t, ts, "carol", "carol-new-password")
 		r = root.post("/admin/users/carol/password", form("password", "short"))
