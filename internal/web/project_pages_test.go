@@ -206,6 +206,12 @@ func TestRegistryAndPackagePages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A hidden version (as Maven's maven-metadata.xml holder is) is bookkeeping, not a package.
+	hidden, err := ts.Server.Packages.AddFile(ctx, packages.Upload{ProjectID: top.ID, Format: packages.Generic, Name: "bookkeeping",
+		Version: "0.0.1", Filename: "state.json", Size: -1, Body: strings.NewReader("{}"), Status: packages.StatusHidden})
+	if err != nil {
+		t.Fatal(err)
+	}
 	const pw = "password-1234"
 	reporterID := createUser(t, ts, "reporter", pw)
 	addMember(t, ts, fmt.Sprintf("projects/%d", top.ID), reporterID, 20)
@@ -228,7 +234,7 @@ func TestRegistryAndPackagePages(t *testing.T) {
 		}
 		mustContain(t, "root's registry", root.get(base+"/-/container_registry").body, "Delete tag")
 		mustContain(t, "overview storage", root.get(base).body, `Container registry <span class="muted">2.0 MiB</span>`,
-			`Packages <span class="muted">10 B</span>`, `class="chart-registry"`)
+			`Packages <span class="muted">12 B</span>`, `class="chart-registry"`) // the hidden version's file is stored too
 	})
 
 	t.Run("fail/delete refused", func(t *testing.T) {
@@ -265,6 +271,12 @@ func TestRegistryAndPackagePages(t *testing.T) {
 		mustContain(t, "packages", list.body, `href="`+detail+`">my-tool</a>`, "1.2.3", "generic")
 		if strings.Contains(list.body, "theirs") {
 			t.Error("another project's package is listed")
+		}
+		if strings.Contains(list.body, "bookkeeping") {
+			t.Error("a hidden version is listed")
+		}
+		if r := reporter.get(fmt.Sprintf("%s/-/packages/%d", base, hidden.Version.ID)); r.status != http.StatusNotFound {
+			t.Errorf("a hidden version's page: %d", r.status)
 		}
 		d := reporter.get(detail)
 		mustContain(t, "package", d.body, "tool.tar.gz", "10 B", rec.File.SHA256, "Installation",

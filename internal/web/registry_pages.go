@@ -118,7 +118,10 @@ type packagesData struct {
 
 // handlePackages lists the project's packages, one row per name and version, newest first.
 func (h *Handler) handlePackages(w http.ResponseWriter, r *http.Request, sess *session, p *namespace.Project) error {
-	found, err := h.cfg.Packages.ListVersions(r.Context(), packages.VersionQuery{VersionFilter: packages.VersionFilter{ProjectIDs: []int64{p.ID}}})
+	// Hidden versions are a format's bookkeeping (Maven's metadata holder): GitLab's UI leaves
+	// them out too.
+	found, err := h.cfg.Packages.ListVersions(r.Context(), packages.VersionQuery{VersionFilter: packages.VersionFilter{ProjectIDs: []int64{p.ID}},
+		Status: packages.StatusDefault})
 	if err != nil {
 		return err
 	}
@@ -166,7 +169,7 @@ func (h *Handler) handlePackage(w http.ResponseWriter, r *http.Request, sess *se
 	if err != nil {
 		return err
 	}
-	if v.Versionless() {
+	if v.Versionless() || v.Status == packages.StatusHidden {
 		return errNotFound
 	}
 	d := packageData{Project: p, Package: pkg, Version: v, Installation: h.installation(p, pkg, v)}
