@@ -16,7 +16,12 @@ import (
 
 // Secret push protection (docs/design.md §6.2.2), with real git pushes.
 func TestSecretPushProtection(t *testing.T) {
-	ts := testenv.StartServer(t)
+	t.Run("sqlite", func(t *testing.T) { testSecretPushProtection(t) })
+	t.Run("postgres", func(t *testing.T) { testSecretPushProtection(t, testenv.WithPostgres(t)) })
+}
+
+func testSecretPushProtection(t *testing.T, opts ...testenv.ServerOption) {
+	ts := testenv.StartServer(t, opts...)
 	f := ts.MakeFixture(t)
 	p := f.Projects["top"]
 	pushInitial(t, ts, p.FullPath, "root", ts.RootToken)

@@ -54,12 +54,17 @@ func listArchive(t *testing.T, file, format string) string {
 }
 
 func TestArchivesAndRawFilesWithTokens(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testArchivesAndRawFiles(t) })
+	t.Run("postgres", func(t *testing.T) { testArchivesAndRawFiles(t, testenv.WithPostgres(t)) })
+}
+
+func testArchivesAndRawFiles(t *testing.T, opts ...testenv.ServerOption) {
 	for _, tool := range []string{"curl", "tar", "unzip", "bzip2"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is needed (Debian's %s): %v", tool, tool, err)
 		}
 	}
-	ts := testenv.StartServer(t)
+	ts := testenv.StartServer(t, opts...)
 	f := ts.MakeFixture(t)
 	gc, sibling := f.Projects["grandchild"], f.Projects["sibling"]
 	pushBrowserRepo(t, ts, gc.FullPath)
