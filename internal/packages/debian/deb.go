@@ -125,7 +125,12 @@ func readControlTar(body io.Reader, ext string, lim Limits) (*Control, error) {
 		defer zr.Close()
 		tr = zr
 	case ".xz":
-		xr, err := xz.NewReader(body)
+		// Read whole (the member is bounded by lim.Control) to check its dictionary sizes first.
+		raw, err := io.ReadAll(body)
+		if err != nil || !checkXZ(raw) {
+			return nil, errDeb("control.tar.xz is not one xz stream with dictionaries of at most 16 MiB")
+		}
+		xr, err := xz.ReaderConfig{DictCap: 64 << 10, SingleStream: true}.NewReader(bytes.NewReader(raw))
 		if err != nil {
 			return nil, errDeb("control.tar.xz is not xz")
 		}

@@ -52,7 +52,7 @@ func (e *env) groupRepo(id int64) string {
 }
 
 // do sends a request with the deploy token as apt and curl send it (basic auth, its username).
-func do(t *testing.T, method, u string, tok testenv.DeployToken, body io.Reader, header ...string) (int, []byte) {
+func do(t testing.TB, method, u string, tok testenv.DeployToken, body io.Reader, header ...string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, u, body)
 	if err != nil {
@@ -75,7 +75,7 @@ func do(t *testing.T, method, u string, tok testenv.DeployToken, body io.Reader,
 
 // createDistribution creates codename in the project or group (owner "projects/<id>" or
 // "groups/<id>/-") as GitLab's docs show, and returns its armored public key.
-func (e *env) createDistribution(t *testing.T, owner, codename string, tok testenv.DeployToken) string {
+func (e *env) createDistribution(t testing.TB, owner, codename string, tok testenv.DeployToken) string {
 	t.Helper()
 	form := url.Values{"codename": {codename}, "components[]": {"main", "contrib"}, "architectures[]": {"amd64", "arm64"}}
 	status, body := do(t, http.MethodPost, e.ts.URL+"/api/v4/"+owner+"/debian_distributions", tok,
@@ -101,7 +101,7 @@ func (e *env) createDistribution(t *testing.T, owner, codename string, tok teste
 }
 
 // upload PUTs a .deb as GitLab's docs show (curl --upload-file … ?distribution=&component=).
-func (e *env) upload(t *testing.T, project, codename, component string, deb []byte, filename string, tok testenv.DeployToken) (int, string) {
+func (e *env) upload(t testing.TB, project, codename, component string, deb []byte, filename string, tok testenv.DeployToken) (int, string) {
 	t.Helper()
 	status, body := do(t, http.MethodPut, e.repo(project)+"/"+filename+"?distribution="+codename+"&component="+component, tok, bytes.NewReader(deb))
 	return status, string(body)

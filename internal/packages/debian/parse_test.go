@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -122,6 +123,18 @@ func TestParseDeb(t *testing.T) {
 		return b
 	}
 	good := BuildDeb(t, "hello", "1:2.0-1", "amd64", nil)
+	// The dpkg-deb package again, its control.tar.xz's LZMA2 dictionary set to 1.5 GiB (the
+	// header's CRC no longer matches; the size must be refused before anything is allocated).
+	xzDeb := read("gatehouse-hello_1.0-1_all.deb")
+	member := xzDeb[8+60+4+60:]
+	n, _ := strconv.Atoi(strings.TrimSpace(string(xzDeb[8+60+4+48 : 8+60+4+58])))
+	control := bytes.Clone(member[:n])
+	i := bytes.Index(control[12:], []byte{0x21, 0x01})
+	if i < 0 || string(xzDeb[8+60+4:8+60+4+14]) != "control.tar.xz" {
+		t.Fatal("testdata: no LZMA2 filter in the control member")
+	}
+	control[12+i+2] = 40
+	hugeDict := BuildAr(t, [2]string{"debian-binary", "2.0\n"}, [2]string{"control.tar.xz", string(control)})
 	cases := []struct {
 		name string
 		deb  []byte
@@ -139,6 +152,7 @@ func TestParseDeb(t *testing.T) {
 		{"fail/bad version", BuildDeb(t, "hello", "one", "amd64", nil), "", packages.ErrInvalid},
 		{"fail/sets Filename", BuildDeb(t, "hello", "1.0", "amd64", map[string]string{"Filename": "pool/x.deb"}), "", packages.ErrInvalid},
 		{"fail/two paragraphs", BuildDeb(t, "hello", "1.0", "amd64", map[string]string{"@extra": "\nPackage: other\n"}), "", packages.ErrInvalid},
+		{"fail/xz dictionary of 1.5 GiB", hugeDict, "", packages.ErrInvalid},
 		{"fail/bomb", BuildDeb(t, "hello", "1.0", "amd64", map[string]string{"@pad": strings.Repeat("x", 20<<20)}), "", packages.ErrTooLarge},
 	}
 	for _, c := range cases {

@@ -1,0 +1,60 @@
+package debian_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/packages/debian"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+)
+
+// BenchmarkIndex measures what apt-get update asks for, through the whole handler stack without
+// the network: InRelease (the Release of every index, clear-signed) and one Packages index of a
+// distribution of 50 packages, with a group deploy token on a private project and without
+// credentials on a public one (the ratio of the two is the cost of the token; goal ≥ 0.9×).
+func BenchmarkIndex(b *testing.B) {
+	ts, f := testenv.StartWithFixture(b)
+	var pub testenv.Project
+	ts.MustAPI(b, http.StatusCreated, "POST", "/projects", map[string]any{"name": "pub", "path": "pub",
+		"namespace_id": f.GroupID, "visibility": "public"}, &pub)
+	dt := ts.CreateDeployToken(b, fmt.Sprintf("groups/%d", f.GroupID), rw, nil)
+	e := &env{ts: ts, f: f}
+	e.f.Projects["pub"] = pub
+	h := ts.Server.Handler()
+	for _, p := range []string{"top", "pub"} {
+		e.createDistribution(b, e.projectOwner(p), "stable", dt)
+		for i := range 50 {
+			name := fmt.Sprintf("pkg%02d", i)
+			deb := debian.BuildDeb(b, name, "1.0-1", "amd64", map[string]string{"Depends": "libc6 (>= 2.36)"})
+			if status, body := e.upload(b, p, "stable", "main", deb, name+"_1.0-1_amd64.deb", dt); status != http.StatusCreated {
+				b.Fatalf("upload: %d %s", status, body)
+			}
+		}
+	}
+	get := func(b *testing.B, path string, auth bool) {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		if auth {
+			req.SetBasicAuth(dt.Username, dt.Token)
+		}
+		b.ReportAllocs()
+		c0 := testenv.CPUTime()
+		for b.Loop() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+		b.ReportMetric(float64(testenv.CPUTime()-c0)/float64(b.N), "cpu-ns/op")
+	}
+	for _, doc := range []string{"InRelease", "main/binary-amd64/Packages"} {
+		path := func(p string) string {
+			return fmt.Sprintf("/api/v4/projects/%d/packages/debian/dists/stable/%s", e.f.Projects[p].ID, doc)
+		}
+		b.Run(doc+"/deploy-token", func(b *testing.B) { get(b, path("top"), true) })
+		b.Run(doc+"/public", func(b *testing.B) { get(b, path("pub"), false) })
+	}
+}
