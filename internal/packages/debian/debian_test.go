@@ -40,7 +40,9 @@ func (e *env) token(t *testing.T, owner string, scopes ...string) testenv.Deploy
 	return e.ts.CreateDeployToken(t, owner, scopes, nil)
 }
 
-func (e *env) projectOwner(name string) string { return fmt.Sprintf("projects/%d", e.f.Projects[name].ID) }
+func (e *env) projectOwner(name string) string {
+	return fmt.Sprintf("projects/%d", e.f.Projects[name].ID)
+}
 
 // repo is a project's Debian repository URL (apt's sources line), without a trailing slash.
 func (e *env) repo(project string) string {

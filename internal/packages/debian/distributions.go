@@ -55,9 +55,9 @@ func toJSON(d *packages.Distribution) distributionJSON {
 // JSON body (GitLab accepts each). A nil field was not given.
 type distributionParams struct {
 	Codename, Suite, Origin, Label, Version, Description *string
-	ValidTimeDurationSeconds                              *int64
-	Components, Architectures                             []string
-	hasComponents, hasArchitectures                       bool
+	ValidTimeDurationSeconds                             *int64
+	Components, Architectures                            []string
+	hasComponents, hasArchitectures                      bool
 }
 
 // maxParamsBody bounds a distributions API request body.

@@ -566,4 +566,3 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	p.Prepare(w, r, h.cfg.Log)
 	httpx.WriteJSON(w, p.Status, map[string]string{"message": p.Line()})
 }
-

@@ -140,10 +140,10 @@ func release(d *packages.Distribution, es []entry, group bool, now time.Time) []
 	field("Components", strings.Join(d.Components, " "))
 	field("Description", d.Description)
 	type sum struct {
-		path       string
-		size       int
-		md5, sha1  string
-		sha256     string
+		path      string
+		size      int
+		md5, sha1 string
+		sha256    string
 	}
 	var sums []sum
 	for _, c := range d.Components {

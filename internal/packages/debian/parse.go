@@ -42,15 +42,15 @@ const (
 type kind int
 
 const (
-	kindUpload           kind = iota + 1 // PUT <file>.deb
-	kindRelease                          // dists/<codename>/Release
-	kindInRelease                        // dists/<codename>/InRelease
-	kindReleaseGPG                       // dists/<codename>/Release.gpg
-	kindPackages                         // dists/<codename>/<component>/binary-<arch>/Packages
-	kindPool                             // pool/<codename>[/<project_id>]/<letter>/<name>/<version>/<file>
-	kindDistributions                    // debian_distributions
-	kindDistribution                     // debian_distributions/<codename>
-	kindDistributionKey                  // debian_distributions/<codename>/key.asc
+	kindUpload          kind = iota + 1 // PUT <file>.deb
+	kindRelease                         // dists/<codename>/Release
+	kindInRelease                       // dists/<codename>/InRelease
+	kindReleaseGPG                      // dists/<codename>/Release.gpg
+	kindPackages                        // dists/<codename>/<component>/binary-<arch>/Packages
+	kindPool                            // pool/<codename>[/<project_id>]/<letter>/<name>/<version>/<file>
+	kindDistributions                   // debian_distributions
+	kindDistribution                    // debian_distributions/<codename>
+	kindDistributionKey                 // debian_distributions/<codename>/key.asc
 )
 
 // Route is a parsed Debian path. Every field is unescaped and validated.
