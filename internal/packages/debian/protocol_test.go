@@ -278,3 +278,43 @@ func TestPackagesAPIOnPostgres(t *testing.T) {
 		t.Fatalf("index after delete: %d %q", status, idx)
 	}
 }
+
+// TestDistributionsAPI: GitLab's distributions API (list with filters, get, update, delete, a
+// taken codename), on SQLite and PostgreSQL.
+func TestDistributionsAPI(t *testing.T) {
+	for name, opts := range map[string][]testenv.ServerOption{"sqlite": nil, "postgres": {testenv.WithPostgres(t)}} {
+		t.Run(name, func(t *testing.T) {
+			e := start(t, opts...)
+			tok := e.token(t, e.projectOwner("top"), rw...)
+			base := e.ts.URL + "/api/v4/" + e.projectOwner("top") + "/debian_distributions"
+			e.createDistribution(t, e.projectOwner("top"), "bookworm", tok)
+			e.createDistribution(t, e.projectOwner("top"), "trixie", tok)
+			if status, body := do(t, http.MethodPost, base+"?codename=trixie", tok, nil); status != http.StatusConflict || !strings.Contains(string(body), "already exists") {
+				t.Fatalf("taken codename: %d %s", status, body)
+			}
+			status, body := do(t, http.MethodPut, base+"/trixie", tok, strings.NewReader(`{"suite":"testing","components":["main","non-free"],"valid_time_duration_seconds":86400}`),
+				"Content-Type", "application/json")
+			if status != http.StatusOK || !strings.Contains(string(body), `"suite":"testing"`) || !strings.Contains(string(body), `"components":["main","non-free"]`) {
+				t.Fatalf("update: %d %s", status, body)
+			}
+			if status, body := do(t, http.MethodGet, base+"?suite=testing", tok, nil); status != 200 || strings.Count(string(body), `"codename"`) != 1 || !strings.Contains(string(body), `"trixie"`) {
+				t.Fatalf("list by suite: %d %s", status, body)
+			}
+			// The Release, by suite, carries the update.
+			status, rel := do(t, http.MethodGet, e.repo("top")+"/dists/testing/Release", tok, nil)
+			if status != 200 || !strings.Contains(string(rel), "Suite: testing\n") || !strings.Contains(string(rel), "Components: main non-free\n") ||
+				!strings.Contains(string(rel), "Valid-Until: ") || !strings.Contains(string(rel), " non-free/binary-arm64/Packages\n") {
+				t.Fatalf("Release: %d\n%s", status, rel)
+			}
+			if status, body := do(t, http.MethodDelete, base+"/trixie", tok, nil); status != http.StatusNoContent {
+				t.Fatalf("delete: %d %s", status, body)
+			}
+			if status, _ := do(t, http.MethodGet, base+"/trixie", tok, nil); status != http.StatusNotFound {
+				t.Fatalf("deleted: %d", status)
+			}
+			if status, body := do(t, http.MethodGet, base, tok, nil); status != 200 || strings.Count(string(body), `"codename"`) != 1 {
+				t.Fatalf("list: %d %s", status, body)
+			}
+		})
+	}
+}
