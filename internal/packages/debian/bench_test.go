@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/debian"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
@@ -15,13 +16,19 @@ import (
 // distribution of 50 packages, with a group deploy token on a private project and without
 // credentials on a public one (the ratio of the two is the cost of the token; goal ≥ 0.9×).
 func BenchmarkIndex(b *testing.B) {
-	ts, f := testenv.StartWithFixture(b)
-	var pub testenv.Project
-	ts.MustAPI(b, http.StatusCreated, "POST", "/projects", map[string]any{"name": "pub", "path": "pub",
-		"namespace_id": f.GroupID, "visibility": "public"}, &pub)
-	dt := ts.CreateDeployToken(b, fmt.Sprintf("groups/%d", f.GroupID), rw, nil)
-	e := &env{ts: ts, f: f}
-	e.f.Projects["pub"] = pub
+	ts := testenv.StartServer(b, func(c *config.Config) { c.LogLevel = "info" })
+	var g struct {
+		ID int64 `json:"id"`
+	}
+	ts.MustAPI(b, http.StatusCreated, http.MethodPost, "/groups", map[string]any{"name": "bench", "path": "bench", "visibility": "public"}, &g)
+	e := &env{ts: ts, f: testenv.Fixture{GroupID: g.ID, Projects: map[string]testenv.Project{}}}
+	for _, p := range []struct{ path, visibility string }{{"top", "private"}, {"pub", "public"}} {
+		var proj testenv.Project
+		ts.MustAPI(b, http.StatusCreated, "POST", "/projects", map[string]any{"name": p.path, "path": p.path,
+			"namespace_id": g.ID, "visibility": p.visibility}, &proj)
+		e.f.Projects[p.path] = proj
+	}
+	dt := ts.CreateDeployToken(b, fmt.Sprintf("groups/%d", g.ID), rw, nil)
 	h := ts.Server.Handler()
 	for _, p := range []string{"top", "pub"} {
 		e.createDistribution(b, e.projectOwner(p), "stable", dt)
