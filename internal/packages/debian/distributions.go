@@ -63,10 +63,10 @@ type distributionParams struct {
 // maxParamsBody bounds a distributions API request body.
 const maxParamsBody = 64 << 10
 
-// ParseDistributionParams reads the parameters of a create or update: a JSON object when
+// parseDistributionParams reads the parameters of a create or update: a JSON object when
 // contentType says so, else the form (urlencoded) merged over query. Values are checked as
 // GitLab checks them.
-func ParseDistributionParams(query url.Values, contentType string, body io.Reader) (*distributionParams, error) {
+func parseDistributionParams(query url.Values, contentType string, body io.Reader) (*distributionParams, error) {
 	raw, err := io.ReadAll(io.LimitReader(body, maxParamsBody+1))
 	if err != nil {
 		return nil, invalid("body", "could not be read")
@@ -279,7 +279,7 @@ func (h *Handler) handleDistributionKey(w http.ResponseWriter, r *http.Request, 
 
 func (h *Handler) handleCreateDistribution(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	ctx := r.Context()
-	p, err := ParseDistributionParams(r.URL.Query(), r.Header.Get("Content-Type"), r.Body)
+	p, err := parseDistributionParams(r.URL.Query(), r.Header.Get("Content-Type"), r.Body)
 	if err == nil && p.Codename == nil {
 		err = invalid("codename", "is missing")
 	}
@@ -327,7 +327,7 @@ func (e *existsError) Unwrap() error { return packages.ErrConflict }
 
 func (h *Handler) handleUpdateDistribution(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
 	ctx := r.Context()
-	p, err := ParseDistributionParams(r.URL.Query(), r.Header.Get("Content-Type"), r.Body)
+	p, err := parseDistributionParams(r.URL.Query(), r.Header.Get("Content-Type"), r.Body)
 	if err == nil {
 		err = h.groupWrite(ctx, rt, g)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -261,6 +262,39 @@ func FuzzParseControl(f *testing.F) {
 		again, err := ParseControl([]byte(c.Paragraph()))
 		if err != nil || again.Paragraph() != c.Paragraph() {
 			t.Fatalf("rendered paragraph %q does not parse back: %v", c.Paragraph(), err)
+		}
+	})
+}
+
+func FuzzParseDistributionParams(f *testing.F) {
+	f.Add("codename=stable&components[]=main&architectures[]=amd64", "application/x-www-form-urlencoded", "")
+	f.Add("", "application/json", `{"codename":"sid","suite":"unstable","components":["main","contrib"],"valid_time_duration_seconds":86400}`)
+	f.Fuzz(func(t *testing.T, query, contentType, body string) {
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return
+		}
+		p, err := parseDistributionParams(q, contentType, strings.NewReader(body))
+		if err != nil {
+			if !errors.Is(err, packages.ErrInvalid) && !errors.Is(err, packages.ErrTooLarge) {
+				t.Fatalf("error of an unknown kind: %v", err)
+			}
+			return
+		}
+		d := &packages.Distribution{Codename: "x"}
+		p.apply(d)
+		for _, c := range d.Components {
+			if checkComponent(c) != nil {
+				t.Fatalf("component %q", c)
+			}
+		}
+		for _, a := range d.Architectures {
+			if checkArch(a) != nil {
+				t.Fatalf("architecture %q", a)
+			}
+		}
+		if p.Codename != nil && checkCodename(*p.Codename) != nil {
+			t.Fatalf("codename %q", *p.Codename)
 		}
 	})
 }
