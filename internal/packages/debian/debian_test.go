@@ -112,10 +112,11 @@ func (e *env) upload(t testing.TB, project, codename, component string, deb []by
 // apt is a throw-away apt root: its own configuration, sources, auth.conf.d, lists, cache and
 // dpkg status, so the machine's apt is never touched.
 type apt struct {
-	t    *testing.T
-	bin  string
-	root string
-	env  []string
+	t     *testing.T
+	bin   string
+	root  string
+	env   []string
+	token string
 }
 
 func newApt(t *testing.T) *apt {
@@ -161,13 +162,19 @@ func (a *apt) source(repo, codename, key string, tok testenv.DeployToken) {
 	a.t.Helper()
 	keyPath := a.write("etc/apt/keyrings/gatehouse-"+codename+".asc", key)
 	a.write("etc/apt/sources.list", fmt.Sprintf("deb [signed-by=%s] %s %s main\n", keyPath, repo, codename))
+	a.token = tok.Token
 	a.write("etc/apt/auth.conf.d/gatehouse.conf", fmt.Sprintf("machine %s\nlogin %s\npassword %s\n",
 		repo, tok.Username, tok.Token))
 }
 
+// run runs apt-get; its output must never show the token it was given.
 func (a *apt) run(args ...string) (string, int) {
 	a.t.Helper()
-	return testenv.RunClient(a.t, 2*time.Minute, filepath.Join(a.root, "download"), a.env, a.bin, args...)
+	out, code := testenv.RunClient(a.t, 2*time.Minute, filepath.Join(a.root, "download"), a.env, a.bin, args...)
+	if a.token != "" && strings.Contains(out, a.token) {
+		a.t.Fatalf("apt-get %v shows the deploy token", args)
+	}
+	return out, code
 }
 
 // TestAptInstallsWithDeployToken: a project's distribution is created and a .deb uploaded with
@@ -215,6 +222,10 @@ func TestAptInstallsWithDeployToken(t *testing.T) {
 	out, code := a.run("install", "--simulate", "libgreet")
 	if code != 0 || !strings.Contains(out, "Inst gatehouse-hello") || !strings.Contains(out, "Inst libgreet (2:1.5~rc1-2") {
 		t.Fatalf("apt-get install --simulate: exit %d\n%s", code, out)
+	}
+
+	if logs := e.ts.Logs(); strings.Contains(logs, reader.Token) || strings.Contains(logs, writer.Token) {
+		t.Fatal("a deploy token is in the server's logs")
 	}
 
 	t.Run("tampered Release fails", func(t *testing.T) {
