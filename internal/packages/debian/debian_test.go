@@ -112,14 +112,14 @@ func (e *env) upload(t testing.TB, project, codename, component string, deb []by
 // apt is a throw-away apt root: its own configuration, sources, auth.conf.d, lists, cache and
 // dpkg status, so the machine's apt is never touched.
 type apt struct {
-	t     *testing.T
+	t     testing.TB
 	bin   string
 	root  string
 	env   []string
 	token string
 }
 
-func newApt(t *testing.T) *apt {
+func newApt(t testing.TB) *apt {
 	t.Helper()
 	bin := testenv.Binary(t, "apt-get")
 	testenv.Binary(t, "gpgv")
