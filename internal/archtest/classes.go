@@ -44,7 +44,8 @@ var classes = map[string]class{
 	// chroma highlights the web UI's file view (docs/design.md §6.9.1).
 	"protocol": {may: []string{"domain", "gate", "plumbing", "shared protocol", "token service"},
 		modules: []string{"golang.org/x/mod", "golang.org/x/sync",
-			"github.com/alecthomas/chroma/v2"}},
+			"github.com/alecthomas/chroma/v2",
+			"github.com/ProtonMail/go-crypto", "github.com/ulikunitz/xz", "github.com/klauspost/compress"}},
 	// Shared protocol helpers (pkghttp for the package formats, ocihttp for the registry and the
 	// dependency proxy): what a protocol may use, minus any protocol. ocihttp verifies the
 	// registry's bearer tokens through the token service.
@@ -110,6 +111,7 @@ var classified = map[string]string{
 	"internal/packages/npm":     "protocol",
 	"internal/packages/nuget":   "protocol",
 	"internal/packages/pypi":    "protocol",
+	"internal/packages/debian":  "protocol",
 
 	"internal/packages/pkghttp": "shared protocol",
 	"internal/ocihttp":          "shared protocol",

@@ -46,6 +46,9 @@ var formats = map[Format]formatSpec{
 	GoProxy: {maxFileSize: 100 * miB, duplicates: always(RefuseFile), normalize: identity},
 	// NuGet: a version is immutable; ids compare case-insensitively.
 	NuGet: {maxFileSize: 500 * miB, duplicates: always(RefuseVersion), normalize: strings.ToLower},
+	// Debian: a version gains one .deb per architecture, each filename only once (names are
+	// lower case by policy).
+	Debian: {maxFileSize: 3 * giB, duplicates: always(RefuseFile), normalize: identity},
 }
 
 // Formats lists the known formats, sorted.

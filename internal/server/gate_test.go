@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/git"
 	"github.com/gatehouse-dev/gatehouse/internal/jwtauth"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/debian"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/generic"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/goproxy"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/maven"
@@ -332,6 +333,12 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 	t.Run("nuget packages", func(t *testing.T) {
 		seed(t, packages.NuGet, "App", "1.0.0", "app.1.0.0.nupkg")
 		walkPackages(t, nuget.Routes(), strings.NewReplacer("{package}", "app", "{version}", "1.0.0", "{file}", "app.1.0.0.nupkg"), basic)
+	})
+
+	t.Run("debian packages", func(t *testing.T) {
+		seed(t, packages.Debian, "hello", "1.0", "hello_1.0_all.deb")
+		walkPackages(t, debian.Routes(), strings.NewReplacer("{file}", "hello_1.0_all.deb", "{codename}", "stable", "{component}", "main",
+			"{arch}", "amd64", "{letter}", "h", "{name}", "hello", "{version}", "1.0", "{project_id}", fmt.Sprint(top.ID)), basic)
 	})
 
 	t.Run("go proxy", func(t *testing.T) {

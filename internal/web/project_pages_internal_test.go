@@ -133,6 +133,9 @@ func TestInstallation(t *testing.T) {
 		{packages.PyPI, "my-lib", []string{"pip install my-lib==1.0 --index-url https://<deploy-token-username>:<deploy-token>@gh.example:8443/api/v4/projects/7/packages/pypi/simple"}},
 		{packages.NuGet, "My.Lib", []string{`dotnet nuget add source "` + api + `nuget/index.json" --name gatehouse --username <deploy-token-username> --password <deploy-token>`,
 			"dotnet add package My.Lib --version 1.0"}},
+		{packages.Debian, "hello", []string{"deb [signed-by=/etc/apt/keyrings/gatehouse.asc] " + api + "debian <codename> <component>",
+			"https://gh.example:8443/api/v4/projects/7/debian_distributions/<codename>/key.asc", "machine " + api + "debian\nlogin <deploy-token-username>\npassword <deploy-token>",
+			"apt-get install hello=1.0"}},
 		{packages.GoProxy, "example.com/mod", []string{"machine gh.example login <deploy-token-username> password <deploy-token>",
 			"GOPROXY=" + api + "go,https://proxy.golang.org,direct GONOSUMDB=example.com/mod go get example.com/mod@1.0"}},
 	} {

@@ -220,6 +220,12 @@ func (h *Handler) installation(p *namespace.Project, pkg *packages.Package, v *p
 	case packages.NuGet:
 		add("Add the source", `dotnet nuget add source "`+api+`nuget/index.json" --name gatehouse --username <deploy-token-username> --password <deploy-token>`)
 		add("dotnet command", "dotnet add package "+pkg.Name+" --version "+v.Version)
+	case packages.Debian:
+		add("Signing key", `curl --user "<deploy-token-username>:<deploy-token>" --output /etc/apt/keyrings/gatehouse.asc "`+
+			strings.TrimSuffix(api, "packages/")+`debian_distributions/<codename>/key.asc"`)
+		add("Source (/etc/apt/sources.list.d/gatehouse.list)", "deb [signed-by=/etc/apt/keyrings/gatehouse.asc] "+api+"debian <codename> <component>")
+		add("Credentials (/etc/apt/auth.conf.d/gatehouse.conf)", "machine "+api+"debian\nlogin <deploy-token-username>\npassword <deploy-token>")
+		add("apt command", "apt-get update && apt-get install "+pkg.Name+"="+v.Version)
 	case packages.GoProxy:
 		add("Credentials (~/.netrc)", "machine "+strings.Split(host, ":")[0]+" login <deploy-token-username> password <deploy-token>")
 		add("Go command", "GOPROXY="+api+"go,https://proxy.golang.org,direct GONOSUMDB="+pkg.Name+" go get "+pkg.Name+"@"+v.Version)
