@@ -46,6 +46,9 @@ var formats = map[Format]formatSpec{
 	GoProxy: {maxFileSize: 100 * miB, duplicates: always(RefuseFile), normalize: identity},
 	// NuGet: a version is immutable; ids compare case-insensitively.
 	NuGet: {maxFileSize: 500 * miB, duplicates: always(RefuseVersion), normalize: strings.ToLower},
+	// Helm: a chart version is uploaded again at will and the latest upload to a channel wins,
+	// as GitLab allows (docs/helm.md); GitLab's limit is 5 MB.
+	Helm: {maxFileSize: 5 * miB, duplicates: always(ReplaceFile), normalize: identity},
 }
 
 // Formats lists the known formats, sorted.

@@ -62,6 +62,7 @@ const (
 	Maven   Format = "maven"
 	GoProxy Format = "golang"
 	NuGet   Format = "nuget"
+	Helm    Format = "helm"
 )
 
 // Status is a version's visibility in listings. Hidden versions can still be downloaded by

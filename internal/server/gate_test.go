@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/generic"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/goproxy"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/helm"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/maven"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/npm"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/nuget"
@@ -332,6 +333,11 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 	t.Run("nuget packages", func(t *testing.T) {
 		seed(t, packages.NuGet, "App", "1.0.0", "app.1.0.0.nupkg")
 		walkPackages(t, nuget.Routes(), strings.NewReplacer("{package}", "app", "{version}", "1.0.0", "{file}", "app.1.0.0.nupkg"), basic)
+	})
+
+	t.Run("helm charts", func(t *testing.T) {
+		seed(t, packages.Helm, "app", "1.0.0", "stable@app-1.0.0.tgz")
+		walkPackages(t, helm.Routes(), strings.NewReplacer("{channel}", "stable", "{file}", "app-1.0.0.tgz"), basic)
 	})
 
 	t.Run("go proxy", func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/generic"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/goproxy"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/helm"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/maven"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/npm"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/nuget"
@@ -46,6 +47,7 @@ func (s *Server) mountPackages(mux *http.ServeMux) (patterns []string) {
 		npm.New(npm.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, ExternalURL: s.Config.ExternalURL}),
 		nuget.New(nuget.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, ExternalURL: s.Config.ExternalURL, Projects: s.Namespaces}),
 		pypi.New(pypi.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, ExternalURL: s.Config.ExternalURL}),
+		helm.New(helm.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, Now: s.Deploy.Now}),
 	}
 	for _, h := range formats {
 		for _, p := range h.Patterns() {

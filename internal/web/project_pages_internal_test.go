@@ -133,6 +133,8 @@ func TestInstallation(t *testing.T) {
 		{packages.PyPI, "my-lib", []string{"pip install my-lib==1.0 --index-url https://<deploy-token-username>:<deploy-token>@gh.example:8443/api/v4/projects/7/packages/pypi/simple"}},
 		{packages.NuGet, "My.Lib", []string{`dotnet nuget add source "` + api + `nuget/index.json" --name gatehouse --username <deploy-token-username> --password <deploy-token>`,
 			"dotnet add package My.Lib --version 1.0"}},
+		{packages.Helm, "my-chart", []string{"helm repo add --username <deploy-token-username> --password <deploy-token> gatehouse " + api + "helm/stable",
+			"helm install my-release gatehouse/my-chart --version 1.0"}},
 		{packages.GoProxy, "example.com/mod", []string{"machine gh.example login <deploy-token-username> password <deploy-token>",
 			"GOPROXY=" + api + "go,https://proxy.golang.org,direct GONOSUMDB=example.com/mod go get example.com/mod@1.0"}},
 	} {

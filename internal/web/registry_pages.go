@@ -217,6 +217,16 @@ func (h *Handler) installation(p *namespace.Project, pkg *packages.Package, v *p
 	case packages.NuGet:
 		add("Add the source", `dotnet nuget add source "`+api+`nuget/index.json" --name gatehouse --username <deploy-token-username> --password <deploy-token>`)
 		add("dotnet command", "dotnet add package "+pkg.Name+" --version "+v.Version)
+	case packages.Helm:
+		// A chart's files are stored per channel as "<channel>@<file>" (docs/helm.md).
+		channel := "stable"
+		if len(v.Files) > 0 {
+			if c, _, ok := strings.Cut(v.Files[0].Filename, "@"); ok {
+				channel = c
+			}
+		}
+		add("Add the repository", "helm repo add --username <deploy-token-username> --password <deploy-token> gatehouse "+api+"helm/"+pathEscape(channel))
+		add("Helm command", "helm install my-release gatehouse/"+pkg.Name+" --version "+v.Version)
 	case packages.GoProxy:
 		add("Credentials (~/.netrc)", "machine "+strings.Split(host, ":")[0]+" login <deploy-token-username> password <deploy-token>")
 		add("Go command", "GOPROXY="+api+"go,https://proxy.golang.org,direct GONOSUMDB="+pkg.Name+" go get "+pkg.Name+"@"+v.Version)
