@@ -234,8 +234,14 @@ func TestUploadPullInstall(t *testing.T) {
 		t.Fatalf("package files %+v, want the stable and beta copies", files)
 	}
 	e.ts.MustAPI(t, 204, "DELETE", fmt.Sprintf("/projects/%d/packages/%d", e.f.Projects["top"].ID, list[0].ID), nil, nil)
-	if out, code := c.run(t, "pull", "gh/hello", "--version", "0.1.0", "--destination", t.TempDir()); code == 0 {
+	// helm 4 keeps pulled charts in its content cache: a fresh client sees the deletion.
+	c4 := e.newClient(t)
+	c4.must(t, "repo", "add", "--username", reader.Username, "--password", reader.Token, "gh", e.repo("top", "stable"))
+	if out, code := c4.run(t, "pull", "gh/hello", "--version", "0.1.0", "--destination", t.TempDir()); code == 0 {
 		t.Fatalf("pulled a deleted chart:\n%s", out)
+	}
+	if status, _ := get(t, e.repo("top", "stable")+"/charts/hello-0.1.0.tgz", reader.Username, reader.Token); status != http.StatusNotFound {
+		t.Fatalf("download of a deleted chart: %d", status)
 	}
 	for name, tok := range map[string]testenv.DeployToken{"writer": writer, "reader": reader} {
 		if strings.Contains(e.ts.Logs(), tok.Token) {
