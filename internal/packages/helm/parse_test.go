@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"mime/multipart"
+	"os"
 	"strings"
 	"testing"
 
@@ -74,7 +75,20 @@ func chart(t testing.TB, yaml string) []byte {
 		entry{name: "app/templates/cm.yaml", body: "kind: ConfigMap\n"})
 }
 
+// realChart is `helm create mychart && helm package mychart` by helm v4.3.2.
+func realChart(t testing.TB) []byte {
+	b, err := os.ReadFile("testdata/helm-create-mychart-0.1.0.tgz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func TestParseChart(t *testing.T) {
+	real, err := ParseChart(bytes.NewReader(realChart(t)), DefaultLimits())
+	if err != nil || real.Name != "mychart" || real.Version != "0.1.0" || real.AppVersion != "1.16.0" {
+		t.Fatalf("helm's own chart: %+v, %v", real, err)
+	}
 	c, err := ParseChart(bytes.NewReader(chart(t, chartYAML)), DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
@@ -184,6 +198,7 @@ func TestParseUpload(t *testing.T) {
 // FuzzParseChart: whatever parses has a name and version the core accepts, and a stored file
 // name that is one safe path component.
 func FuzzParseChart(f *testing.F) {
+	f.Add(realChart(f))
 	f.Add(chart(f, chartYAML))
 	f.Add(chart(f, "apiVersion: v1\nname: a-b\nversion: v1.0.0-rc.1+b\n"))
 	f.Add(tgz(f, entry{name: "app/Chart.yaml", body: chartYAML}, entry{name: "app/l", body: "x", typ: tar.TypeSymlink}))
