@@ -395,3 +395,22 @@ func TestPostgresUploadPull(t *testing.T) {
 		t.Fatalf("rendered %q", got)
 	}
 }
+
+// TestProjectPathRepository: the repository URL may name the project by its URL-encoded full
+// path, as GitLab documents; helm keeps the encoding when it resolves index.yaml and the
+// chart's relative URL, and cm-push's contextPath keeps it too.
+func TestProjectPathRepository(t *testing.T) {
+	e := start(t)
+	c := e.newClient(t)
+	tok := e.token(t, e.projectOwner("grandchild"), rw...)
+	ref := strings.ReplaceAll(e.f.Projects["grandchild"].FullPath, "/", "%2F")
+	base := e.ts.URL + "/api/v4/projects/" + ref + "/packages/helm"
+	mustUpload(t, base+"/api/stable/charts", tok.Username, tok.Token, c.pack(t, "bypath", "0.2.0", "by path"))
+	if got := c.installable(t, base+"/stable", tok.Username, tok.Token, "bypath", "0.2.0"); got != "by path" {
+		t.Fatalf("rendered %q", got)
+	}
+	status, body := get(t, base+"/stable/index.yaml", tok.Username, tok.Token)
+	if want := "contextPath: /api/v4/projects/" + ref + "/packages/helm"; status != http.StatusOK || !strings.Contains(body, want) {
+		t.Fatalf("index: %d, want %q in\n%s", status, want, body)
+	}
+}
