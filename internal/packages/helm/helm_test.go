@@ -40,7 +40,9 @@ func (e *env) token(t *testing.T, owner string, scopes ...string) testenv.Deploy
 	return e.ts.CreateDeployToken(t, owner, scopes, nil)
 }
 
-func (e *env) projectOwner(name string) string { return fmt.Sprintf("projects/%d", e.f.Projects[name].ID) }
+func (e *env) projectOwner(name string) string {
+	return fmt.Sprintf("projects/%d", e.f.Projects[name].ID)
+}
 
 // repo is a project's channel repository URL, as `helm repo add` takes it.
 func (e *env) repo(project, channel string) string {
@@ -85,8 +87,8 @@ func (c *client) pack(t *testing.T, name, version, greeting string) []byte {
 	t.Helper()
 	src := filepath.Join(t.TempDir(), name)
 	files := map[string]string{
-		"Chart.yaml": fmt.Sprintf("apiVersion: v2\nname: %s\ndescription: A Gatehouse test chart\ntype: application\nversion: %s\nappVersion: \"1.0\"\n", name, version),
-		"values.yaml": "greeting: " + greeting + "\n",
+		"Chart.yaml":               fmt.Sprintf("apiVersion: v2\nname: %s\ndescription: A Gatehouse test chart\ntype: application\nversion: %s\nappVersion: \"1.0\"\n", name, version),
+		"values.yaml":              "greeting: " + greeting + "\n",
 		"templates/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-greeting\ndata:\n  greeting: {{ .Values.greeting | quote }}\n",
 	}
 	for p, body := range files {

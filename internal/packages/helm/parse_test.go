@@ -182,10 +182,16 @@ func TestParseUpload(t *testing.T) {
 		fields[i] = "f"
 	}
 	for name, c := range map[string]struct{ ct, body string }{
-		"fail/not multipart":   {"application/octet-stream", "x"},
-		"fail/no chart":        func() struct{ ct, body string } { ct, b := uploadForm(t, "file", nil); return struct{ ct, body string }{ct, string(b)} }(),
-		"fail/too many fields": func() struct{ ct, body string } { ct, b := uploadForm(t, "chart", nil, fields...); return struct{ ct, body string }{ct, string(b)} }(),
-		"fail/broken form":     {"multipart/form-data; boundary=xyz", "--xyz\r\nbroken"},
+		"fail/not multipart": {"application/octet-stream", "x"},
+		"fail/no chart": func() struct{ ct, body string } {
+			ct, b := uploadForm(t, "file", nil)
+			return struct{ ct, body string }{ct, string(b)}
+		}(),
+		"fail/too many fields": func() struct{ ct, body string } {
+			ct, b := uploadForm(t, "chart", nil, fields...)
+			return struct{ ct, body string }{ct, string(b)}
+		}(),
+		"fail/broken form": {"multipart/form-data; boundary=xyz", "--xyz\r\nbroken"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := ParseUpload(strings.NewReader(c.body), c.ct); !errors.Is(err, packages.ErrInvalid) {
