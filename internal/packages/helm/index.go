@@ -30,6 +30,9 @@ type IndexEntry struct {
 	Digest  string   `yaml:"digest"`
 }
 
+// createdLayout is RFC 3339 with fixed-width nanoseconds, so that the strings sort as the times.
+const createdLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
 // index builds the channel's index from the project's Helm packages: every version with a file
 // in the channel (hidden ones left out), newest first, each under a URL relative to the
 // channel, as GitLab's.
@@ -57,7 +60,7 @@ func (h *Handler) index(ctx context.Context, projectID int64, rt Route) (*Index,
 			}
 			idx.Entries[pkg.Name] = append(idx.Entries[pkg.Name], IndexEntry{Chart: *c,
 				URLs:    []string{"charts/" + Filename(pkg.Name, v.Version)},
-				Created: f.CreatedAt.UTC().Format(time.RFC3339Nano), Digest: f.SHA256})
+				Created: f.CreatedAt.UTC().Format(createdLayout), Digest: f.SHA256})
 		}
 	}
 	for _, entries := range idx.Entries {
