@@ -64,7 +64,7 @@ func (e *env) newClient(t *testing.T) *client {
 	return &client{bin: e.helm, home: t.TempDir()}
 }
 
-func (c *client) run(t *testing.T, args ...string) (string, int) {
+func (c *client) run(t testing.TB, args ...string) (string, int) {
 	t.Helper()
 	env := append(testenv.ClientEnv(c.home), "HELM_CONFIG_HOME="+filepath.Join(c.home, "config"),
 		"HELM_CACHE_HOME="+filepath.Join(c.home, "cache"), "HELM_DATA_HOME="+filepath.Join(c.home, "data"),
@@ -72,7 +72,7 @@ func (c *client) run(t *testing.T, args ...string) (string, int) {
 	return testenv.RunClient(t, 2*time.Minute, c.home, env, c.bin, args...)
 }
 
-func (c *client) must(t *testing.T, args ...string) string {
+func (c *client) must(t testing.TB, args ...string) string {
 	t.Helper()
 	out, code := c.run(t, args...)
 	if code != 0 {
@@ -83,9 +83,23 @@ func (c *client) must(t *testing.T, args ...string) string {
 
 // pack writes a chart named name at version with a ConfigMap template carrying greeting, and
 // packages it with the real `helm package`; it returns the .tgz's bytes.
-func (c *client) pack(t *testing.T, name, version, greeting string) []byte {
+func (c *client) pack(t testing.TB, name, version, greeting string) []byte {
 	t.Helper()
 	src := filepath.Join(t.TempDir(), name)
+	writeChart(t, src, name, version, greeting)
+	dest := t.TempDir()
+	c.must(t, "package", src, "--destination", dest)
+	b, err := os.ReadFile(filepath.Join(dest, name+"-"+version+".tgz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// writeChart writes a chart directory: Chart.yaml, values.yaml with greeting, and a ConfigMap
+// template that renders it.
+func writeChart(t testing.TB, src, name, version, greeting string) {
+	t.Helper()
 	files := map[string]string{
 		"Chart.yaml":               fmt.Sprintf("apiVersion: v2\nname: %s\ndescription: A Gatehouse test chart\ntype: application\nversion: %s\nappVersion: \"1.0\"\n", name, version),
 		"values.yaml":              "greeting: " + greeting + "\n",
@@ -99,18 +113,11 @@ func (c *client) pack(t *testing.T, name, version, greeting string) []byte {
 			t.Fatal(err)
 		}
 	}
-	dest := t.TempDir()
-	c.must(t, "package", src, "--destination", dest)
-	b, err := os.ReadFile(filepath.Join(dest, name+"-"+version+".tgz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // upload POSTs chart as `curl --form 'chart=@<file>' --user <user>:<token>` does (GitLab's
 // documented upload), and returns the status and body.
-func upload(t *testing.T, u, user, secret string, chart []byte) (int, string) {
+func upload(t testing.TB, u, user, secret string, chart []byte) (int, string) {
 	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
@@ -131,7 +138,7 @@ func upload(t *testing.T, u, user, secret string, chart []byte) (int, string) {
 	return do(t, req)
 }
 
-func get(t *testing.T, u, user, secret string) (int, string) {
+func get(t testing.TB, u, user, secret string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, u, nil)
 	if err != nil {
@@ -143,7 +150,7 @@ func get(t *testing.T, u, user, secret string) (int, string) {
 	return do(t, req)
 }
 
-func do(t *testing.T, req *http.Request) (int, string) {
+func do(t testing.TB, req *http.Request) (int, string) {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -154,7 +161,7 @@ func do(t *testing.T, req *http.Request) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func mustUpload(t *testing.T, u, user, secret string, chart []byte) {
+func mustUpload(t testing.TB, u, user, secret string, chart []byte) {
 	t.Helper()
 	if status, body := upload(t, u, user, secret, chart); status != http.StatusCreated {
 		t.Fatalf("upload: %d %s", status, body)
