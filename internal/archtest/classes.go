@@ -41,11 +41,13 @@ var classes = map[string]class{
 		"github.com/minio/minio-go/v7", "github.com/wneessen/go-mail", "github.com/redis/go-redis/v9"}},
 	// Protocols serve one surface over HTTP: the domain, the gate, plumbing, the shared
 	// protocol helpers and the token service, never another protocol (only their own tree).
-	// chroma highlights the web UI's file view (docs/design.md §6.9.1).
+	// chroma highlights the web UI's file view (docs/design.md §6.9.1); yaml reads and writes
+	// Helm's Chart.yaml and index.yaml (docs/helm.md).
 	"protocol": {may: []string{"domain", "gate", "plumbing", "shared protocol", "token service"},
 		modules: []string{"golang.org/x/mod", "golang.org/x/sync",
 			"github.com/alecthomas/chroma/v2",
-			"github.com/ProtonMail/go-crypto", "github.com/ulikunitz/xz", "github.com/klauspost/compress"}},
+			"github.com/ProtonMail/go-crypto", "github.com/ulikunitz/xz", "github.com/klauspost/compress",
+			"go.yaml.in/yaml/v3"}},
 	// Shared protocol helpers (pkghttp for the package formats, ocihttp for the registry and the
 	// dependency proxy): what a protocol may use, minus any protocol. ocihttp verifies the
 	// registry's bearer tokens through the token service.
@@ -112,6 +114,7 @@ var classified = map[string]string{
 	"internal/packages/nuget":   "protocol",
 	"internal/packages/pypi":    "protocol",
 	"internal/packages/debian":  "protocol",
+	"internal/packages/helm":    "protocol",
 
 	"internal/packages/pkghttp": "shared protocol",
 	"internal/ocihttp":          "shared protocol",

@@ -49,6 +49,9 @@ var formats = map[Format]formatSpec{
 	// Debian: a version gains one .deb per architecture, each filename only once (names are
 	// lower case by policy).
 	Debian: {maxFileSize: 3 * giB, duplicates: always(RefuseFile), normalize: identity},
+	// Helm: a chart version is uploaded again at will and the latest upload to a channel wins,
+	// as GitLab allows (docs/helm.md); GitLab's limit is 5 MB.
+	Helm: {maxFileSize: 5 * miB, duplicates: always(ReplaceFile), normalize: identity},
 }
 
 // Formats lists the known formats, sorted.

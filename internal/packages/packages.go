@@ -63,6 +63,7 @@ const (
 	GoProxy Format = "golang"
 	NuGet   Format = "nuget"
 	Debian  Format = "debian"
+	Helm    Format = "helm"
 )
 
 // Status is a version's visibility in listings. Hidden versions can still be downloaded by

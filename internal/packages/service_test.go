@@ -343,6 +343,7 @@ func TestDuplicatePolicies(t *testing.T) {
 		{packages.NPM, "1.0.0", "a.tgz", packages.RefuseVersion},
 		{packages.NuGet, "1.0.0", "a.nupkg", packages.RefuseVersion},
 		{packages.Debian, "1.0-1", "a_1.0-1_amd64.deb", packages.RefuseFile},
+		{packages.Helm, "0.1.0", "stable@app-0.1.0.tgz", packages.ReplaceFile},
 		{packages.PyPI, "1.0", "a.whl", packages.RefuseFile},
 		{packages.Maven, "1.0-SNAPSHOT", "a-1.0-20240101.120000-1.jar", packages.ReplaceFile},
 		{packages.Maven, "1.0", "maven-metadata.xml.sha1", packages.ReplaceFile},
@@ -367,6 +368,7 @@ func TestNormalizeName(t *testing.T) {
 		{packages.PyPI, "-lead.", "-lead-"},
 		{packages.NuGet, "Newtonsoft.Json", "newtonsoft.json"},
 		{packages.Debian, "libfoo-dev", "libfoo-dev"},
+		{packages.Helm, "My-Chart", "My-Chart"},
 		{packages.NPM, "@Scope/Name", "@Scope/Name"},
 		{packages.Generic, "Tool", "Tool"},
 	}

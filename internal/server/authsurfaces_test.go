@@ -125,6 +125,7 @@ func TestEverySurfaceSharesTheBan(t *testing.T) {
 		pkg("nuget", proj+"/nuget/query?q=acme"),
 		pkg("goproxy", proj+"/go/example.com/mod/@v/list"),
 		pkg("debian", proj+"/debian/dists/stable/Release"),
+		pkg("helm", proj+"/helm/stable/index.yaml"),
 		{name: "REST API", refused: http.StatusUnauthorized, banned: http.StatusForbidden,
 			wrong: func(t *testing.T, i int) int {
 				switch i % 3 {

@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/packages/debian"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/generic"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/goproxy"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/helm"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/maven"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/npm"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/nuget"
@@ -339,6 +340,11 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 		seed(t, packages.Debian, "hello", "1.0", "hello_1.0_all.deb")
 		walkPackages(t, debian.Routes(), strings.NewReplacer("{file}", "hello_1.0_all.deb", "{codename}", "stable", "{component}", "main",
 			"{arch}", "amd64", "{letter}", "h", "{name}", "hello", "{version}", "1.0", "{project_id}", fmt.Sprint(top.ID)), basic)
+	})
+
+	t.Run("helm charts", func(t *testing.T) {
+		seed(t, packages.Helm, "app", "1.0.0", "stable@app-1.0.0.tgz")
+		walkPackages(t, helm.Routes(), strings.NewReplacer("{channel}", "stable", "{file}", "app-1.0.0.tgz"), basic)
 	})
 
 	t.Run("go proxy", func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/packages/debian"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/generic"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/goproxy"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/helm"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/maven"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/npm"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/nuget"
@@ -49,6 +50,7 @@ func (s *Server) mountPackages(mux *http.ServeMux) (patterns []string) {
 		pypi.New(pypi.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, ExternalURL: s.Config.ExternalURL}),
 		debian.New(debian.Config{Packages: s.Packages, Distributions: s.Store.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log,
 			Sealer: debianSealer(s.Config), Projects: s.Namespaces, Now: s.Deploy.Now}),
+		helm.New(helm.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, Now: s.Deploy.Now}),
 	}
 	for _, h := range formats {
 		for _, p := range h.Patterns() {

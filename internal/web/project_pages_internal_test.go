@@ -136,6 +136,8 @@ func TestInstallation(t *testing.T) {
 		{packages.Debian, "hello", []string{"deb [signed-by=/etc/apt/keyrings/gatehouse.asc] " + api + "debian <codename> <component>",
 			"https://gh.example:8443/api/v4/projects/7/debian_distributions/<codename>/key.asc", "machine " + api + "debian\nlogin <deploy-token-username>\npassword <deploy-token>",
 			"apt-get install hello=1.0"}},
+		{packages.Helm, "my-chart", []string{"helm repo add --username <deploy-token-username> --password <deploy-token> gatehouse " + api + "helm/stable",
+			"helm install my-release gatehouse/my-chart --version 1.0"}},
 		{packages.GoProxy, "example.com/mod", []string{"machine gh.example login <deploy-token-username> password <deploy-token>",
 			"GOPROXY=" + api + "go,https://proxy.golang.org,direct GONOSUMDB=example.com/mod go get example.com/mod@1.0"}},
 	} {

@@ -226,6 +226,16 @@ func (h *Handler) installation(p *namespace.Project, pkg *packages.Package, v *p
 		add("Source (/etc/apt/sources.list.d/gatehouse.list)", "deb [signed-by=/etc/apt/keyrings/gatehouse.asc] "+api+"debian <codename> <component>")
 		add("Credentials (/etc/apt/auth.conf.d/gatehouse.conf)", "machine "+api+"debian\nlogin <deploy-token-username>\npassword <deploy-token>")
 		add("apt command", "apt-get update && apt-get install "+pkg.Name+"="+v.Version)
+	case packages.Helm:
+		// A chart's files are stored per channel as "<channel>@<file>" (docs/helm.md).
+		channel := "stable"
+		if len(v.Files) > 0 {
+			if c, _, ok := strings.Cut(v.Files[0].Filename, "@"); ok {
+				channel = c
+			}
+		}
+		add("Add the repository", "helm repo add --username <deploy-token-username> --password <deploy-token> gatehouse "+api+"helm/"+pathEscape(channel))
+		add("Helm command", "helm install my-release gatehouse/"+pkg.Name+" --version "+v.Version)
 	case packages.GoProxy:
 		add("Credentials (~/.netrc)", "machine "+strings.Split(host, ":")[0]+" login <deploy-token-username> password <deploy-token>")
 		add("Go command", "GOPROXY="+api+"go,https://proxy.golang.org,direct GONOSUMDB="+pkg.Name+" go get "+pkg.Name+"@"+v.Version)
