@@ -46,6 +46,9 @@ var formats = map[Format]formatSpec{
 	GoProxy: {maxFileSize: 100 * miB, duplicates: always(RefuseFile), normalize: identity},
 	// NuGet: a version is immutable; ids compare case-insensitively.
 	NuGet: {maxFileSize: 500 * miB, duplicates: always(RefuseVersion), normalize: strings.ToLower},
+	// Composer: a tag's version is immutable; a branch's (dev-main, 1.x-dev) is rebuilt from the
+	// branch's new head and replaces the old archive. Names compare in lower case.
+	Composer: {maxFileSize: 300 * miB, duplicates: composerDuplicates, normalize: strings.ToLower},
 }
 
 // Formats lists the known formats, sorted.
@@ -100,6 +103,13 @@ func mavenDuplicates(version, filename string) DuplicatePolicy {
 		return ReplaceFile
 	}
 	return RefuseFile
+}
+
+func composerDuplicates(version, _ string) DuplicatePolicy {
+	if strings.HasPrefix(version, "dev-") || strings.HasSuffix(version, "-dev") {
+		return ReplaceFile
+	}
+	return RefuseVersion
 }
 
 // limits resolves the per-format upload limits from configured overrides (by format name).

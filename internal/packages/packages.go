@@ -62,6 +62,8 @@ const (
 	Maven   Format = "maven"
 	GoProxy Format = "golang"
 	NuGet   Format = "nuget"
+	// Composer is PHP's Composer, built from a project's Git tags and branches.
+	Composer Format = "composer"
 )
 
 // Status is a version's visibility in listings. Hidden versions can still be downloaded by

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/composer"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/generic"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/goproxy"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/maven"
@@ -46,6 +47,7 @@ func (s *Server) mountPackages(mux *http.ServeMux) (patterns []string) {
 		npm.New(npm.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, ExternalURL: s.Config.ExternalURL}),
 		nuget.New(nuget.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, ExternalURL: s.Config.ExternalURL, Projects: s.Namespaces}),
 		pypi.New(pypi.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, ExternalURL: s.Config.ExternalURL}),
+		composer.New(composer.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, ExternalURL: s.Config.ExternalURL, Repos: s.Repos, GitBin: s.Config.GitBinary}),
 	}
 	for _, h := range formats {
 		for _, p := range h.Patterns() {
