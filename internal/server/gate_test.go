@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/git"
 	"github.com/gatehouse-dev/gatehouse/internal/jwtauth"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/composer"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/generic"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/goproxy"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/maven"
@@ -281,7 +282,7 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 		for _, rt := range routes {
 			t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
 				id := top.ID
-				if strings.HasPrefix(rt.Pattern, "/api/v4/groups/") {
+				if strings.HasPrefix(rt.Pattern, "/api/v4/groups/") || strings.HasPrefix(rt.Pattern, "/api/v4/group/") {
 					id = f.GroupID
 				}
 				p := strings.Replace(params.Replace(rt.Pattern), "{id}", fmt.Sprint(id), 1)
@@ -332,6 +333,12 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 	t.Run("nuget packages", func(t *testing.T) {
 		seed(t, packages.NuGet, "App", "1.0.0", "app.1.0.0.nupkg")
 		walkPackages(t, nuget.Routes(), strings.NewReplacer("{package}", "app", "{version}", "1.0.0", "{file}", "app.1.0.0.nupkg"), basic)
+	})
+
+	t.Run("composer packages", func(t *testing.T) {
+		// GitLab's Composer group prefix is /api/v4/group/ (singular).
+		seed(t, packages.Composer, "acme/tools", "1.0.0", "tools-1.0.0.zip")
+		walkPackages(t, composer.Routes(), strings.NewReplacer("{name}", "acme/tools"), basic)
 	})
 
 	t.Run("go proxy", func(t *testing.T) {
