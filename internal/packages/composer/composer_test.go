@@ -201,6 +201,28 @@ func TestPublishAndRequire(t *testing.T) {
 			t.Fatalf("p2 versions %+v", vs)
 		}
 	})
+	t.Run("ok/the Packages API lists and deletes them", func(t *testing.T) {
+		var list []struct {
+			ID          int64
+			Name        string
+			Version     string
+			PackageType string `json:"package_type"`
+		}
+		child := e.f.Projects["child"].ID
+		e.ts.MustAPI(t, 200, "GET", fmt.Sprintf("/projects/%d/packages?package_type=composer", child), nil, &list)
+		if len(list) != 2 || list[0].PackageType != "composer" || list[0].Name != "acme/tools" {
+			t.Fatalf("listed %+v", list)
+		}
+		for _, p := range list {
+			if p.Version == "dev-main" {
+				e.ts.MustAPI(t, 204, "DELETE", fmt.Sprintf("/projects/%d/packages/%d", child, p.ID), nil, nil)
+			}
+		}
+		st, body := e.do(t, http.MethodGet, e.p2(e.f.GroupID, "acme/tools~dev"), reader.Username, reader.Token, nil)
+		if st != http.StatusOK || strings.Contains(body, "dev-main") {
+			t.Fatalf("~dev after the delete: %d %s", st, body)
+		}
+	})
 	t.Run("fail/a tag is published once", func(t *testing.T) {
 		st, body := e.publish(t, "child", pub.Username, pub.Token, url.Values{"tag": {"v1.0.0"}})
 		if st != http.StatusConflict || !strings.Contains(body, "published before") {

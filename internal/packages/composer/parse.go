@@ -154,6 +154,10 @@ type Source struct {
 // that are not versions, so Gatehouse refuses them rather than store one no client resolves).
 var tagVersionRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+){0,3}([-+]?[A-Za-z][A-Za-z0-9]*(\.?[0-9]+)*)?$`)
 
+// branchRE is a branch whose name can be part of a version and of the archive's file name (no
+// slash, quote or other character the core refuses in a file name).
+var branchRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
 // branchNumberRE is a branch named like a version line: 1.x, 2.1 (GitLab's rule for
 // their -dev versions).
 var branchNumberRE = regexp.MustCompile(`^([0-9]+(\.[0-9]+)*)(\.x)?$`)
@@ -161,7 +165,8 @@ var branchNumberRE = regexp.MustCompile(`^([0-9]+(\.[0-9]+)*)(\.x)?$`)
 // ParsePublish reads the publish form's values (tag= or branch=, exactly one) into the Source
 // it names, as GitLab names versions: tag v1.2.0 is 1.2.0; branch 1.x is 1.x-dev, branch 2.1 is
 // 2.1.x-dev, any other branch b is dev-b. A ref that is no valid Git ref name, a tag that is no
-// version, or a branch with a slash (a version holds none) is a *packages.ValidationError.
+// version, or a branch of other characters than letters, digits, '.', '_' and '-' (its name
+// becomes part of the version and of a file name) is a *packages.ValidationError.
 func ParsePublish(tag, branch string) (Source, error) {
 	switch {
 	case tag != "" && branch != "":
@@ -176,8 +181,8 @@ func ParsePublish(tag, branch string) (Source, error) {
 		}
 		return Source{Tag: true, Ref: tag, Version: v}, nil
 	case branch != "":
-		if !gitexec.ValidRef(branch) || len(branch) > maxVersionLength || strings.Contains(branch, "/") {
-			return Source{}, invalid("branch", "must be a branch name without a slash")
+		if !gitexec.ValidRef(branch) || len(branch) > maxVersionLength || !branchRE.MatchString(branch) {
+			return Source{}, invalid("branch", "must be a branch name of letters, digits, '.', '_' and '-'")
 		}
 		if m := branchNumberRE.FindStringSubmatch(branch); m != nil {
 			return Source{Ref: branch, Version: m[1] + ".x-dev"}, nil
