@@ -402,3 +402,20 @@ func TestPostgresPublishAndRequire(t *testing.T) {
 		t.Fatalf("installed %q", got)
 	}
 }
+
+// TestOversizedArchive: an archive past the format's limit is a 413 and leaves nothing stored
+// (no package, no blob, no upload, no temporary file left behind by git archive).
+func TestOversizedArchive(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	e := start(t, testenv.MaxFileSize(packages.Composer, 200))
+	e.pushPackage(t, "top", "acme/big", "v1.0.0", strings.Repeat("big ", 200))
+	tok := e.token(t, e.projectOwner("top"), rw...)
+	if st, body := e.publish(t, "top", tok.Username, tok.Token, url.Values{"tag": {"v1.0.0"}}); st != http.StatusRequestEntityTooLarge || !strings.Contains(body, "413") {
+		t.Fatalf("publish: %d %s", st, body)
+	}
+	e.ts.AssertNoPackages(t, e.f, packages.Composer)
+	if left, _ := filepath.Glob(filepath.Join(tmp, "composer-*.zip")); len(left) != 0 {
+		t.Fatalf("temporary archives left behind: %v", left)
+	}
+}
