@@ -201,6 +201,13 @@ func TestPublishAndRequire(t *testing.T) {
 			t.Fatalf("p2 versions %+v", vs)
 		}
 	})
+	t.Run("ok/composer requires the branch as dev-main", func(t *testing.T) {
+		c := e.newClient(t, e.f.GroupID, reader.Username, reader.Token)
+		out := c.must(t, "require", "acme/tools:dev-main")
+		if got := c.installed("acme/tools"); !strings.Contains(got, "genuine") || !strings.Contains(out, "dev-main") {
+			t.Fatalf("installed Hello.php %q\n%s", got, out)
+		}
+	})
 	t.Run("ok/the Packages API lists and deletes them", func(t *testing.T) {
 		var list []struct {
 			ID          int64
