@@ -37,7 +37,7 @@ var (
 	ro = []string{"read_package_registry"}
 )
 
-func (e *env) token(t *testing.T, owner string, scopes ...string) testenv.DeployToken {
+func (e *env) token(t testing.TB, owner string, scopes ...string) testenv.DeployToken {
 	t.Helper()
 	return e.ts.CreateDeployToken(t, owner, scopes, nil)
 }
@@ -48,12 +48,19 @@ func (e *env) projectOwner(name string) string {
 
 // pushPackage pushes a repository whose composer.json names name to the project (as root, with
 // the real git), with the tag and the main branch; body is the content of src/Hello.php.
-func (e *env) pushPackage(t *testing.T, project, name, tag, body string) {
+func (e *env) pushPackage(t testing.TB, project, name, tag, body string) {
 	t.Helper()
-	work := t.TempDir()
 	manifest := fmt.Sprintf(`{"name": %q, "description": "test package", "type": "library", "version": "9.9.9",
   "license": "MIT", "autoload": {"psr-4": {"Acme\\": "src/"}}}`, name)
-	files := map[string]string{"composer.json": manifest, "src/Hello.php": "<?php\nnamespace Acme;\nclass Hello { const WHO = '" + body + "'; }\n"}
+	e.pushFiles(t, e.f.Projects[project].FullPath, tag, map[string]string{"composer.json": manifest,
+		"src/Hello.php": "<?php\nnamespace Acme;\nclass Hello { const WHO = '" + body + "'; }\n"})
+}
+
+// pushFiles pushes a repository of files to the project fullPath (as root, with the real git),
+// with the tag and the main branch.
+func (e *env) pushFiles(t testing.TB, fullPath, tag string, files map[string]string) {
+	t.Helper()
+	work := t.TempDir()
 	for p, c := range files {
 		full := filepath.Join(work, p)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
@@ -67,18 +74,23 @@ func (e *env) pushPackage(t *testing.T, project, name, tag, body string) {
 	testenv.Git(t, work, "add", ".")
 	testenv.Git(t, work, "commit", "-q", "-m", "package")
 	testenv.Git(t, work, "tag", tag)
-	testenv.Git(t, work, "push", "-q", e.ts.GitURL(e.f.Projects[project].FullPath, "root", e.ts.RootToken), "main", tag)
+	testenv.Git(t, work, "push", "-q", e.ts.GitURL(fullPath, "root", e.ts.RootToken), "main", tag)
 }
 
 // publish asks Gatehouse to build the package from the project's tag or branch, as GitLab's
 // docs do with curl (--data tag=v1.0.0), with the deploy token in basic auth.
-func (e *env) publish(t *testing.T, project, user, secret string, form url.Values) (int, string) {
+func (e *env) publish(t testing.TB, project, user, secret string, form url.Values) (int, string) {
 	t.Helper()
-	u := fmt.Sprintf("%s/api/v4/projects/%d/packages/composer", e.ts.URL, e.f.Projects[project].ID)
+	return e.publishTo(t, e.f.Projects[project].ID, user, secret, form)
+}
+
+func (e *env) publishTo(t testing.TB, projectID int64, user, secret string, form url.Values) (int, string) {
+	t.Helper()
+	u := fmt.Sprintf("%s/api/v4/projects/%d/packages/composer", e.ts.URL, projectID)
 	return e.do(t, http.MethodPost, u, user, secret, form)
 }
 
-func (e *env) do(t *testing.T, method, u, user, secret string, form url.Values) (int, string) {
+func (e *env) do(t testing.TB, method, u, user, secret string, form url.Values) (int, string) {
 	t.Helper()
 	var body io.Reader
 	if form != nil {
@@ -119,7 +131,13 @@ type client struct {
 	env      []string
 }
 
-func (e *env) newClient(t *testing.T, groupID int64, user, secret string) *client {
+func (e *env) newClient(t testing.TB, groupID int64, user, secret string) *client {
+	t.Helper()
+	return e.clientFor(t, e.groupRepo(groupID), user, secret)
+}
+
+// clientFor is newClient with any repository URL, and no http-basic when user is "".
+func (e *env) clientFor(t testing.TB, repo, user, secret string) *client {
 	t.Helper()
 	c := &client{bin: testenv.Binary(t, "composer"), dir: t.TempDir()}
 	home := t.TempDir()
@@ -130,18 +148,20 @@ func (e *env) newClient(t *testing.T, groupID int64, user, secret string) *clien
 		t.Fatal(err)
 	}
 	c.must(t, "config", "repositories.packagist.org", "false")
-	c.must(t, "config", "repositories.gh", "composer", e.groupRepo(groupID))
+	c.must(t, "config", "repositories.gh", "composer", repo)
 	c.must(t, "config", "secure-http", "false")
-	c.must(t, "config", "http-basic."+e.ts.Host(), user, secret)
+	if user != "" {
+		c.must(t, "config", "http-basic."+e.ts.Host(), user, secret)
+	}
 	return c
 }
 
-func (c *client) run(t *testing.T, args ...string) (string, int) {
+func (c *client) run(t testing.TB, args ...string) (string, int) {
 	t.Helper()
 	return testenv.RunClient(t, 3*time.Minute, c.dir, c.env, c.bin, append(args, "--no-ansi")...)
 }
 
-func (c *client) must(t *testing.T, args ...string) string {
+func (c *client) must(t testing.TB, args ...string) string {
 	t.Helper()
 	out, code := c.run(t, args...)
 	if code != 0 {
