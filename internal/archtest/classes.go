@@ -116,6 +116,8 @@ var classified = map[string]string{
 	"internal/packages/debian":  "protocol",
 	"internal/packages/helm":    "protocol",
 
+	"internal/packages/composer": "protocol",
+
 	"internal/packages/pkghttp": "shared protocol",
 	"internal/ocihttp":          "shared protocol",
 

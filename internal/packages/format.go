@@ -52,6 +52,9 @@ var formats = map[Format]formatSpec{
 	// Helm: a chart version is uploaded again at will and the latest upload to a channel wins,
 	// as GitLab allows (docs/helm.md); GitLab's limit is 5 MB.
 	Helm: {maxFileSize: 5 * miB, duplicates: always(ReplaceFile), normalize: identity},
+	// Composer: a tag's version is immutable; a branch's (dev-main, 1.x-dev) is rebuilt from the
+	// branch's new head and replaces the old archive. Names compare in lower case.
+	Composer: {maxFileSize: 300 * miB, duplicates: composerDuplicates, normalize: strings.ToLower},
 }
 
 // Formats lists the known formats, sorted.
@@ -106,6 +109,13 @@ func mavenDuplicates(version, filename string) DuplicatePolicy {
 		return ReplaceFile
 	}
 	return RefuseFile
+}
+
+func composerDuplicates(version, _ string) DuplicatePolicy {
+	if strings.HasPrefix(version, "dev-") || strings.HasSuffix(version, "-dev") {
+		return ReplaceFile
+	}
+	return RefuseVersion
 }
 
 // limits resolves the per-format upload limits from configured overrides (by format name).

@@ -64,6 +64,8 @@ const (
 	NuGet   Format = "nuget"
 	Debian  Format = "debian"
 	Helm    Format = "helm"
+	// Composer is PHP's Composer, built from a project's Git tags and branches.
+	Composer Format = "composer"
 )
 
 // Status is a version's visibility in listings. Hidden versions can still be downloaded by

@@ -349,6 +349,9 @@ func TestDuplicatePolicies(t *testing.T) {
 		{packages.Maven, "1.0", "maven-metadata.xml.sha1", packages.ReplaceFile},
 		{packages.Maven, "1.0", "a-1.0.jar", packages.RefuseFile},
 		{packages.GoProxy, "v1.0.0", "v1.0.0.zip", packages.RefuseFile},
+		{packages.Composer, "1.0.0", "pkg-1.0.0.zip", packages.RefuseVersion},
+		{packages.Composer, "dev-main", "pkg-dev-main.zip", packages.ReplaceFile},
+		{packages.Composer, "1.x-dev", "pkg-1.x-dev.zip", packages.ReplaceFile},
 	}
 	for _, c := range cases {
 		if got := packages.Duplicates(c.f, c.version, c.filename); got != c.want {
@@ -371,6 +374,7 @@ func TestNormalizeName(t *testing.T) {
 		{packages.Helm, "My-Chart", "My-Chart"},
 		{packages.NPM, "@Scope/Name", "@Scope/Name"},
 		{packages.Generic, "Tool", "Tool"},
+		{packages.Composer, "Acme/Tools", "acme/tools"},
 	}
 	for _, c := range cases {
 		if got := packages.NormalizeName(c.f, c.name); got != c.want {

@@ -126,6 +126,7 @@ func TestEverySurfaceSharesTheBan(t *testing.T) {
 		pkg("goproxy", proj+"/go/example.com/mod/@v/list"),
 		pkg("debian", proj+"/debian/dists/stable/Release"),
 		pkg("helm", proj+"/helm/stable/index.yaml"),
+		pkg("composer", proj+"/composer/archives/acme/tools.zip?sha="+strings.Repeat("a", 40)),
 		{name: "REST API", refused: http.StatusUnauthorized, banned: http.StatusForbidden,
 			wrong: func(t *testing.T, i int) int {
 				switch i % 3 {

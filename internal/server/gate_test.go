@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/git"
 	"github.com/gatehouse-dev/gatehouse/internal/jwtauth"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/composer"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/debian"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/generic"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/goproxy"
@@ -283,7 +284,7 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 		for _, rt := range routes {
 			t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
 				id := top.ID
-				if strings.HasPrefix(rt.Pattern, "/api/v4/groups/") {
+				if strings.HasPrefix(rt.Pattern, "/api/v4/groups/") || strings.HasPrefix(rt.Pattern, "/api/v4/group/") {
 					id = f.GroupID
 				}
 				p := strings.Replace(params.Replace(rt.Pattern), "{id}", fmt.Sprint(id), 1)
@@ -345,6 +346,12 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 	t.Run("helm charts", func(t *testing.T) {
 		seed(t, packages.Helm, "app", "1.0.0", "stable@app-1.0.0.tgz")
 		walkPackages(t, helm.Routes(), strings.NewReplacer("{channel}", "stable", "{file}", "app-1.0.0.tgz"), basic)
+	})
+
+	t.Run("composer packages", func(t *testing.T) {
+		// GitLab's Composer group prefix is /api/v4/group/ (singular).
+		seed(t, packages.Composer, "acme/tools", "1.0.0", "tools-1.0.0.zip")
+		walkPackages(t, composer.Routes(), strings.NewReplacer("{name}", "acme/tools"), basic)
 	})
 
 	t.Run("go proxy", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/composer"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/debian"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/generic"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/goproxy"
@@ -51,6 +52,7 @@ func (s *Server) mountPackages(mux *http.ServeMux) (patterns []string) {
 		debian.New(debian.Config{Packages: s.Packages, Distributions: s.Store.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log,
 			Sealer: debianSealer(s.Config), Projects: s.Namespaces, Now: s.Deploy.Now}),
 		helm.New(helm.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, Now: s.Deploy.Now}),
+		composer.New(composer.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, ExternalURL: s.Config.ExternalURL, Repos: s.Repos, GitBin: s.Config.GitBinary}),
 	}
 	for _, h := range formats {
 		for _, p := range h.Patterns() {

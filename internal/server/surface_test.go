@@ -13,7 +13,8 @@ import (
 func TestSurfaceOf(t *testing.T) {
 	patterns := []string{"/api/v4/projects/{id}/packages/generic/", "/api/v4/projects/{id}/packages/npm/",
 		"/api/v4/groups/{id}/-/packages/npm/", "/api/v4/packages/npm/", "/api/v4/packages/maven/",
-		"/api/v4/projects/{id}/packages/nuget", "/api/v4/projects/{id}/packages/go/"}
+		"/api/v4/projects/{id}/packages/nuget", "/api/v4/projects/{id}/packages/go/",
+		"/api/v4/group/{id}/-/packages/composer/"}
 	sf := newSurfaces(metrics.New(), patterns)
 	for path, want := range map[string]string{
 		"/group/project.git/info/refs":                                "git",
@@ -31,6 +32,7 @@ func TestSurfaceOf(t *testing.T) {
 		"/api/v4/packages/maven/com/example/app/maven-metadata.xml": "packages_maven",
 		"/api/v4/projects/5/packages/nuget":                         "packages_nuget",
 		"/api/v4/projects/5/packages/go/example.com/m/@v/list":      "packages_go",
+		"/api/v4/group/3/-/packages/composer/p2/acme/tools.json":    "packages_composer",
 		"/api/v4/projects/5/packages":                               "api",
 		"/api/v4/projects/5/packages/12/package_files":              "api",
 		"/api/v4/projects/5/deploy_tokens":                          "api",

@@ -138,6 +138,8 @@ func TestInstallation(t *testing.T) {
 			"apt-get install hello=1.0"}},
 		{packages.Helm, "my-chart", []string{"helm repo add --username <deploy-token-username> --password <deploy-token> gatehouse " + api + "helm/stable",
 			"helm install my-release gatehouse/my-chart --version 1.0"}},
+		{packages.Composer, "acme/tools", []string{"composer config repositories.gatehouse composer https://gh.example:8443/api/v4/group/g/-/packages/composer/packages.json",
+			"composer config http-basic.gh.example:8443 <deploy-token-username> <deploy-token>", "composer require acme/tools:1.0"}},
 		{packages.GoProxy, "example.com/mod", []string{"machine gh.example login <deploy-token-username> password <deploy-token>",
 			"GOPROXY=" + api + "go,https://proxy.golang.org,direct GONOSUMDB=example.com/mod go get example.com/mod@1.0"}},
 	} {

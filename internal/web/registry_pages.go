@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -236,6 +237,13 @@ func (h *Handler) installation(p *namespace.Project, pkg *packages.Package, v *p
 		}
 		add("Add the repository", "helm repo add --username <deploy-token-username> --password <deploy-token> gatehouse "+api+"helm/"+pathEscape(channel))
 		add("Helm command", "helm install my-release gatehouse/"+pkg.Name+" --version "+v.Version)
+	case packages.Composer:
+		// The project's own group: the narrowest group endpoint that serves it (docs/composer.md).
+		if i := strings.LastIndex(p.FullPath, "/"); i > 0 {
+			add("Registry setup", "composer config repositories.gatehouse composer "+h.cfg.ExternalURL+"/api/v4/group/"+url.PathEscape(p.FullPath[:i])+
+				"/-/packages/composer/packages.json\ncomposer config http-basic."+host+" <deploy-token-username> <deploy-token>")
+		}
+		add("Composer command", "composer require "+pkg.Name+":"+v.Version)
 	case packages.GoProxy:
 		add("Credentials (~/.netrc)", "machine "+strings.Split(host, ":")[0]+" login <deploy-token-username> password <deploy-token>")
 		add("Go command", "GOPROXY="+api+"go,https://proxy.golang.org,direct GONOSUMDB="+pkg.Name+" go get "+pkg.Name+"@"+v.Version)
