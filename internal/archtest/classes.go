@@ -111,6 +111,8 @@ var classified = map[string]string{
 	"internal/packages/nuget":   "protocol",
 	"internal/packages/pypi":    "protocol",
 
+	"internal/packages/terraform": "protocol",
+
 	"internal/packages/pkghttp": "shared protocol",
 	"internal/ocihttp":          "shared protocol",
 

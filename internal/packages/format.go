@@ -46,6 +46,9 @@ var formats = map[Format]formatSpec{
 	GoProxy: {maxFileSize: 100 * miB, duplicates: always(RefuseFile), normalize: identity},
 	// NuGet: a version is immutable; ids compare case-insensitively.
 	NuGet: {maxFileSize: 500 * miB, duplicates: always(RefuseVersion), normalize: strings.ToLower},
+	// Terraform modules: a version is immutable; "name/system" compares case-insensitively, as
+	// module registry addresses do.
+	Terraform: {maxFileSize: 1 * giB, duplicates: always(RefuseVersion), normalize: strings.ToLower},
 }
 
 // Formats lists the known formats, sorted.

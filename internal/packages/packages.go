@@ -62,6 +62,8 @@ const (
 	Maven   Format = "maven"
 	GoProxy Format = "golang"
 	NuGet   Format = "nuget"
+	// Terraform is GitLab's package_type for Terraform module registry packages.
+	Terraform Format = "terraform_module"
 )
 
 // Status is a version's visibility in listings. Hidden versions can still be downloaded by

@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/packages/npm"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/nuget"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/pypi"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/terraform"
 	"github.com/gatehouse-dev/gatehouse/internal/proxy"
 	"github.com/gatehouse-dev/gatehouse/internal/registry"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
@@ -332,6 +333,13 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 	t.Run("nuget packages", func(t *testing.T) {
 		seed(t, packages.NuGet, "App", "1.0.0", "app.1.0.0.nupkg")
 		walkPackages(t, nuget.Routes(), strings.NewReplacer("{package}", "app", "{version}", "1.0.0", "{file}", "app.1.0.0.nupkg"), basic)
+	})
+
+	t.Run("terraform modules", func(t *testing.T) {
+		// The namespace is the top-level group; top (group/top) holds the module.
+		seed(t, packages.Terraform, "app/aws", "1.0.0", "app-aws-1.0.0.tgz")
+		walkPackages(t, terraform.Routes(), strings.NewReplacer("{namespace}", "group", "{name}", "app", "{system}", "aws", "{version}", "1.0.0"),
+			map[string]string{"Authorization": "Bearer " + outsider.PAT})
 	})
 
 	t.Run("go proxy", func(t *testing.T) {
