@@ -18,6 +18,7 @@
 package terraform
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -27,6 +28,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
@@ -34,6 +36,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/errkind"
 	"github.com/gatehouse-dev/gatehouse/internal/gate"
 	"github.com/gatehouse-dev/gatehouse/internal/httpx"
+	"github.com/gatehouse-dev/gatehouse/internal/namespace"
 	"github.com/gatehouse-dev/gatehouse/internal/packages"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/pkghttp"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
@@ -203,6 +206,10 @@ func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request, rt Route,
 		h.writeError(w, r, err)
 		return
 	}
+	if err := h.checkNamespace(r.Context(), g.Project(), rt); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	_, err = h.cfg.Packages.AddFile(r.Context(), packages.Upload{ProjectID: g.Project().ID, Format: packages.Terraform,
 		Name: rt.Package(), Version: rt.Version, Filename: rt.Filename(), Size: n, Body: io.NewSectionReader(tmp, 0, n),
 		Expected: pkghttp.ExpectedChecksums(r)})
@@ -214,6 +221,31 @@ func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request, rt Route,
 		return
 	}
 	httpx.WriteJSON(w, http.StatusCreated, map[string]string{"message": "201 Created"})
+}
+
+// checkNamespace is GitLab's rule that a module name belongs to one project of its namespace
+// (the top-level group): a copy uploaded to another project of the group is refused, so it can
+// never shadow the module at the namespace's endpoints (which refuse two holders anyway). The
+// text does not name the holder, which the uploader may not be allowed to see.
+func (h *Handler) checkNamespace(ctx context.Context, p *namespace.Project, rt Route) error {
+	top, _, _ := strings.Cut(p.FullPath, "/")
+	grp, err := h.cfg.Packages.Group(ctx, top)
+	if errors.Is(err, packages.ErrNotFound) {
+		return nil // a personal namespace: no namespace endpoint serves it
+	}
+	if err != nil {
+		return err
+	}
+	holders, err := h.cfg.Packages.ProjectsHolding(ctx, packages.Terraform, rt.Package(), grp)
+	if err != nil {
+		return err
+	}
+	for _, hp := range holders {
+		if hp.ID != p.ID {
+			return errTaken
+		}
+	}
+	return nil
 }
 
 // versions returns the module's listed versions in the grant's project.
@@ -417,6 +449,17 @@ func (existsError) Unwrap() error { return errkind.ErrForbidden }
 
 var errExists error = existsError{}
 
+// takenError refuses a module name that another project of the namespace holds (GitLab: 403).
+type takenError struct{}
+
+func (takenError) Error() string {
+	return "a module with this name already exists in another project of the namespace"
+}
+
+func (takenError) Unwrap() error { return errkind.ErrForbidden }
+
+var errTaken error = takenError{}
+
 func tooLarge(limit int64) error { return &tooLargeError{limit: limit} }
 
 type tooLargeError struct{ limit int64 }
@@ -433,7 +476,7 @@ func (e *tooLargeError) Unwrap() error { return packages.ErrTooLarge }
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p := pkghttp.Classify(err)
 	switch {
-	case errors.Is(err, errLink), errors.Is(err, errExists):
+	case errors.Is(err, errLink), errors.Is(err, errExists), errors.Is(err, errTaken):
 		p.Detail = err.Error()
 	case p.Status == http.StatusBadRequest:
 		p.Title = "Bad request" // GitLab's API spelling
