@@ -1,0 +1,100 @@
+package terraform_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+)
+
+// tofu runs `tofu init` in a fresh directory whose main.tf uses source (a registry address) at
+// version, with token (if any) as the host's credentials in a private CLI configuration, and
+// the test CA trusted through SSL_CERT_FILE. It returns the directory, the output and the exit
+// code. A host with a port cannot be named in a TF_TOKEN_<host> variable, so the token goes in a
+// credentials block, which tofu sends the same way (Authorization: Bearer).
+func (e *env) tofu(t *testing.T, bin, source, version, token string) (string, string, int) {
+	t.Helper()
+	home, dir := t.TempDir(), t.TempDir()
+	cfg := filepath.Join(home, "tofurc")
+	creds := ""
+	if token != "" {
+		creds = fmt.Sprintf("credentials %q {\n  token = %q\n}\n", e.ts.Host(), token)
+	}
+	if err := os.WriteFile(cfg, []byte(creds), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	main := fmt.Sprintf("module \"m\" {\n  source  = %q\n  version = %q\n}\n", source, version)
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(main), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"HOME=" + home, "PATH=/usr/bin:/bin", "TF_CLI_CONFIG_FILE=" + cfg, "SSL_CERT_FILE=" + e.ca.File,
+		"TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1", "TF_REGISTRY_DISCOVERY_RETRY=0", "TF_REGISTRY_CLIENT_TIMEOUT=20"}
+	out, code := testenv.RunClient(t, 3*time.Minute, dir, env, bin, "init", "-no-color", "-input=false", "-backend=false")
+	return dir, out, code
+}
+
+// installed is main.tf of the module tofu installed in dir.
+func installed(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, ".terraform", "modules", "m", "main.tf"))
+	if err != nil {
+		t.Fatalf("installed module: %v", err)
+	}
+	return string(b)
+}
+
+// TestTofu installs modules with the real OpenTofu client over HTTPS: service discovery, the
+// version list, the download and the archive through the sealed X-Terraform-Get link, with a
+// group deploy token; and refusals for a token of another group and a revoked token.
+func TestTofu(t *testing.T) {
+	bin := testenv.Binary(t, "tofu")
+	e := start(t)
+	writer := e.token(t, e.project("child"), rw...)
+	for v, marker := range map[string]string{"1.0.0": "one", "1.1.0": "two", "2.0.0": "three"} {
+		if st, body := e.upload(t, "child", "vpc", "aws", v, basic(writer), archive(t, marker)); st != 201 {
+			t.Fatalf("upload %s: %d %s", v, st, body)
+		}
+	}
+	source := e.ts.Host() + "/group/vpc/aws"
+	reader := e.token(t, fmt.Sprintf("groups/%d", e.f.GroupID), "read_package_registry")
+
+	t.Run("ok/init picks the highest version the constraint allows", func(t *testing.T) {
+		dir, out, code := e.tofu(t, bin, source, "~> 1.0", reader.Token)
+		if code != 0 || !strings.Contains(installed(t, dir), `"two"`) {
+			t.Fatalf("tofu init: exit %d\n%s", code, out)
+		}
+		if strings.Contains(out, reader.Token) {
+			t.Fatal("the token appears in tofu's output")
+		}
+	})
+	t.Run("ok/init with an exact version and the project's own token", func(t *testing.T) {
+		dir, out, code := e.tofu(t, bin, source, "1.0.0", writer.Token)
+		if code != 0 || !strings.Contains(installed(t, dir), `"one"`) {
+			t.Fatalf("tofu init: exit %d\n%s", code, out)
+		}
+	})
+	t.Run("fail/a token of another group does not find the module", func(t *testing.T) {
+		other := e.token(t, fmt.Sprintf("groups/%d", e.f.OtherGroupID), "read_package_registry")
+		_, out, code := e.tofu(t, bin, source, "~> 1.0", other.Token)
+		if code == 0 || !strings.Contains(strings.ToLower(out), "not found") && !strings.Contains(out, "404") {
+			t.Fatalf("tofu init with another group's token: exit %d\n%s", code, out)
+		}
+	})
+	t.Run("fail/a revoked token", func(t *testing.T) {
+		tok := e.token(t, fmt.Sprintf("groups/%d", e.f.GroupID), "read_package_registry")
+		if err := e.ts.Server.Deploy.Revoke(t.Context(), tok.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, out, code := e.tofu(t, bin, source, "~> 1.0", tok.Token)
+		if code == 0 || !strings.Contains(out, "401") {
+			t.Fatalf("tofu init with a revoked token: exit %d\n%s", code, out)
+		}
+	})
+	if logs := e.ts.Logs(); strings.Contains(logs, reader.Token) || strings.Contains(logs, writer.Token) {
+		t.Fatal("a deploy token appears in the server's logs")
+	}
+}
