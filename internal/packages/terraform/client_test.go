@@ -22,7 +22,7 @@ func (e *env) tofu(t *testing.T, bin, source, version, token string) (string, st
 	cfg := filepath.Join(home, "tofurc")
 	creds := ""
 	if token != "" {
-		creds = fmt.Sprintf("credentials %q {\n  token = %q\n}\n", e.ts.Host(), token)
+		creds = fmt.Sprintf("credentials %q {\n  token = %q\n}\n", tofuHost(e), token)
 	}
 	if err := os.WriteFile(cfg, []byte(creds), 0o600); err != nil {
 		t.Fatal(err)
@@ -36,6 +36,10 @@ func (e *env) tofu(t *testing.T, bin, source, version, token string) (string, st
 	out, code := testenv.RunClient(t, 3*time.Minute, dir, env, bin, "init", "-no-color", "-input=false", "-backend=false")
 	return dir, out, code
 }
+
+// tofuHost is the registry host tofu is given: its module addresses need a host name with a dot,
+// which localhost has not, so the loopback address (the test certificate names it too).
+func tofuHost(e *env) string { return strings.Replace(e.ts.Host(), "localhost", "127.0.0.1", 1) }
 
 // installed is main.tf of the module tofu installed in dir.
 func installed(t *testing.T, dir string) string {
@@ -59,7 +63,7 @@ func TestTofu(t *testing.T) {
 			t.Fatalf("upload %s: %d %s", v, st, body)
 		}
 	}
-	source := e.ts.Host() + "/group/vpc/aws"
+	source := tofuHost(e) + "/group/vpc/aws"
 	reader := e.token(t, fmt.Sprintf("groups/%d", e.f.GroupID), "read_package_registry")
 
 	t.Run("ok/init picks the highest version the constraint allows", func(t *testing.T) {
@@ -69,6 +73,10 @@ func TestTofu(t *testing.T) {
 		}
 		if strings.Contains(out, reader.Token) {
 			t.Fatal("the token appears in tofu's output")
+		}
+		// tofu followed X-Terraform-Get to the archive (a HEAD, then the GET).
+		if !strings.Contains(e.ts.Logs(), `"method":"GET","path":"/api/v4/packages/terraform/modules/v1/group/vpc/aws/1.1.0/file","status":200`) {
+			t.Fatal("no archive download in the server's log")
 		}
 	})
 	t.Run("ok/init with an exact version and the project's own token", func(t *testing.T) {
