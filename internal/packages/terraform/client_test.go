@@ -106,3 +106,49 @@ func TestTofu(t *testing.T) {
 		t.Fatal("a deploy token appears in the server's logs")
 	}
 }
+
+// BenchmarkTofuInit is `tofu init` of a root module that uses 20 modules: from this registry
+// (discovery, versions, download and archive per module, with a group deploy token over HTTPS)
+// against the same 20 modules as local directories (no network; tofu copies nothing).
+func BenchmarkTofuInit(b *testing.B) {
+	bin := testenv.Binary(b, "tofu")
+	e := start(b)
+	writer := e.token(b, e.project("child"), rw...)
+	reader := e.token(b, fmt.Sprintf("groups/%d", e.f.GroupID), "read_package_registry")
+	const n = 20
+	home := b.TempDir()
+	cfg := filepath.Join(home, "tofurc")
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, "credentials %q {\n  token = %q\n}\n", tofuHost(e), reader.Token), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	var registry, local strings.Builder
+	mods := b.TempDir()
+	for i := range n {
+		name := fmt.Sprintf("mod%02d", i)
+		if st, body := e.upload(b, "child", name, "aws", "1.0.0", basic(writer), archive(b, name)); st != 201 {
+			b.Fatalf("upload: %d %s", st, body)
+		}
+		fmt.Fprintf(&registry, "module %q {\n  source  = \"%s/group/%s/aws\"\n  version = \"~> 1.0\"\n}\n", name, tofuHost(e), name)
+		if err := os.MkdirAll(filepath.Join(mods, name), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(mods, name, "main.tf"), []byte("output \"marker\" {\n  value = \""+name+"\"\n}\n"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		fmt.Fprintf(&local, "module %q {\n  source = %q\n}\n", name, filepath.Join(mods, name))
+	}
+	env := []string{"HOME=" + home, "PATH=/usr/bin:/bin", "TF_CLI_CONFIG_FILE=" + cfg, "SSL_CERT_FILE=" + e.ca.File, "TF_IN_AUTOMATION=1"}
+	run := func(b *testing.B, main string) {
+		for b.Loop() {
+			dir := b.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(main), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			if out, code := testenv.RunClient(b, 5*time.Minute, dir, env, bin, "init", "-no-color", "-input=false", "-backend=false"); code != 0 {
+				b.Fatalf("tofu init: exit %d\n%s", code, out)
+			}
+		}
+	}
+	b.Run("registry", func(b *testing.B) { run(b, registry.String()) })
+	b.Run("local", func(b *testing.B) { run(b, local.String()) })
+}
