@@ -357,9 +357,6 @@ func (h *Handler) handleFile(w http.ResponseWriter, r *http.Request, rt Route, g
 // linkTTL is how long a download link works: `tofu init` fetches it at once.
 const linkTTL = 5 * time.Minute
 
-// credentialHeaders are the request headers authn.Packages reads credentials from.
-var credentialHeaders = []string{"Authorization", "Deploy-Token", "Private-Token"}
-
 type sealedLink struct {
 	Expires int64             `json:"e"`
 	Headers map[string]string `json:"h"`
@@ -373,12 +370,7 @@ func linkAAD(rt Route) []byte {
 // sealLink seals r's credentials for rt's archive; "" when r has none (an anonymous download of
 // a public module needs no link token).
 func (h *Handler) sealLink(r *http.Request, rt Route) (string, error) {
-	l := sealedLink{Expires: h.cfg.Now().Add(linkTTL).Unix(), Headers: map[string]string{}}
-	for _, k := range credentialHeaders {
-		if v := r.Header.Get(k); v != "" {
-			l.Headers[k] = v
-		}
-	}
+	l := sealedLink{Expires: h.cfg.Now().Add(linkTTL).Unix(), Headers: authn.PackageCredentials(r)}
 	if len(l.Headers) == 0 || h.cfg.Sealer == nil {
 		return "", nil
 	}
@@ -419,14 +411,7 @@ func (h *Handler) linkCredentials(r *http.Request, rt Route) (*http.Request, err
 	if json.Unmarshal(b, &l) != nil || h.cfg.Now().Unix() > l.Expires {
 		return r, errLink
 	}
-	out := r.Clone(r.Context())
-	for _, k := range credentialHeaders {
-		out.Header.Del(k)
-		if v, ok := l.Headers[k]; ok {
-			out.Header.Set(k, v)
-		}
-	}
-	return out, nil
+	return authn.WithPackageCredentials(r, l.Headers), nil
 }
 
 // linkError is a download link that cannot be used.
