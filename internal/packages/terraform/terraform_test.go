@@ -331,6 +331,16 @@ func TestDeployTokens(t *testing.T) {
 			}
 		})
 	}
+	t.Run("IP allow-list", func(t *testing.T) {
+		in := e.ts.CreateDeployToken(t, e.project("grandchild"), rw, map[string]any{"allowed_ips": []string{"127.0.0.0/8"}})
+		if st, _, body := e.versions(t, "group", "net", "gcp", bearer(in.Token)); st != 200 {
+			t.Fatalf("from an allowed address: %d %s", st, body)
+		}
+		out := e.ts.CreateDeployToken(t, e.project("grandchild"), rw, map[string]any{"allowed_ips": []string{"192.0.2.0/24"}})
+		if st, _, body := e.versions(t, "group", "net", "gcp", bearer(out.Token)); st != 403 || !strings.Contains(body, "IP") {
+			t.Fatalf("from an address outside the list: %d %s", st, body)
+		}
+	})
 	t.Run("fail/revoked", func(t *testing.T) {
 		tok := e.token(t, e.project("grandchild"), rw...)
 		if err := e.ts.Server.Deploy.Revoke(t.Context(), tok.ID); err != nil {
