@@ -76,7 +76,8 @@ var gitlabPackageTypes = map[string]bool{"conan": true, "maven": true, "npm": tr
 // servedPackageTypes are the formats Gatehouse serves, by package_type.
 var servedPackageTypes = map[string]packages.Format{"generic": packages.Generic, "npm": packages.NPM, "pypi": packages.PyPI,
 	"maven": packages.Maven, "golang": packages.GoProxy, "nuget": packages.NuGet,
-	"debian": packages.Debian, "helm": packages.Helm, "composer": packages.Composer}
+	"debian": packages.Debian, "helm": packages.Helm, "composer": packages.Composer,
+	"terraform_module": packages.Terraform}
 
 // gitlabPackageStatuses are the status values GitLab accepts; Gatehouse keeps default and
 // hidden, so the others select nothing.

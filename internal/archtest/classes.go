@@ -118,6 +118,8 @@ var classified = map[string]string{
 
 	"internal/packages/composer": "protocol",
 
+	"internal/packages/terraform": "protocol",
+
 	"internal/packages/pkghttp": "shared protocol",
 	"internal/ocihttp":          "shared protocol",
 

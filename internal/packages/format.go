@@ -55,6 +55,9 @@ var formats = map[Format]formatSpec{
 	// Composer: a tag's version is immutable; a branch's (dev-main, 1.x-dev) is rebuilt from the
 	// branch's new head and replaces the old archive. Names compare in lower case.
 	Composer: {maxFileSize: 300 * miB, duplicates: composerDuplicates, normalize: strings.ToLower},
+	// Terraform modules: a version is immutable; "name/system" compares case-insensitively, as
+	// module registry addresses do.
+	Terraform: {maxFileSize: 1 * giB, duplicates: always(RefuseVersion), normalize: strings.ToLower},
 }
 
 // Formats lists the known formats, sorted.

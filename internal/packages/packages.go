@@ -66,6 +66,8 @@ const (
 	Helm    Format = "helm"
 	// Composer is PHP's Composer, built from a project's Git tags and branches.
 	Composer Format = "composer"
+	// Terraform is GitLab's package_type for Terraform module registry packages.
+	Terraform Format = "terraform_module"
 )
 
 // Status is a version's visibility in listings. Hidden versions can still be downloaded by

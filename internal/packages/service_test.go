@@ -352,6 +352,7 @@ func TestDuplicatePolicies(t *testing.T) {
 		{packages.Composer, "1.0.0", "pkg-1.0.0.zip", packages.RefuseVersion},
 		{packages.Composer, "dev-main", "pkg-dev-main.zip", packages.ReplaceFile},
 		{packages.Composer, "1.x-dev", "pkg-1.x-dev.zip", packages.ReplaceFile},
+		{packages.Terraform, "1.0.0", "vpc-aws-1.0.0.tgz", packages.RefuseVersion},
 	}
 	for _, c := range cases {
 		if got := packages.Duplicates(c.f, c.version, c.filename); got != c.want {
@@ -375,6 +376,7 @@ func TestNormalizeName(t *testing.T) {
 		{packages.NPM, "@Scope/Name", "@Scope/Name"},
 		{packages.Generic, "Tool", "Tool"},
 		{packages.Composer, "Acme/Tools", "acme/tools"},
+		{packages.Terraform, "VPC/aws", "vpc/aws"},
 	}
 	for _, c := range cases {
 		if got := packages.NormalizeName(c.f, c.name); got != c.want {

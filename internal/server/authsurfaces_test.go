@@ -127,6 +127,7 @@ func TestEverySurfaceSharesTheBan(t *testing.T) {
 		pkg("debian", proj+"/debian/dists/stable/Release"),
 		pkg("helm", proj+"/helm/stable/index.yaml"),
 		pkg("composer", proj+"/composer/archives/acme/tools.zip?sha="+strings.Repeat("a", 40)),
+		pkg("terraform", "/api/v4/packages/terraform/modules/v1/group/vpc/aws/versions"),
 		{name: "REST API", refused: http.StatusUnauthorized, banned: http.StatusForbidden,
 			wrong: func(t *testing.T, i int) int {
 				switch i % 3 {

@@ -30,6 +30,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/packages/npm"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/nuget"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/pypi"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/terraform"
 	"github.com/gatehouse-dev/gatehouse/internal/proxy"
 	"github.com/gatehouse-dev/gatehouse/internal/registry"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
@@ -352,6 +353,13 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 		// GitLab's Composer group prefix is /api/v4/group/ (singular).
 		seed(t, packages.Composer, "acme/tools", "1.0.0", "tools-1.0.0.zip")
 		walkPackages(t, composer.Routes(), strings.NewReplacer("{name}", "acme/tools"), basic)
+	})
+
+	t.Run("terraform modules", func(t *testing.T) {
+		// The namespace is the top-level group; top (group/top) holds the module.
+		seed(t, packages.Terraform, "app/aws", "1.0.0", "app-aws-1.0.0.tgz")
+		walkPackages(t, terraform.Routes(), strings.NewReplacer("{namespace}", "group", "{name}", "app", "{system}", "aws", "{version}", "1.0.0"),
+			map[string]string{"Authorization": "Bearer " + outsider.PAT})
 	})
 
 	t.Run("go proxy", func(t *testing.T) {

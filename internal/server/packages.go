@@ -13,6 +13,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/packages/npm"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/nuget"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/pypi"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/terraform"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
 // openPackages builds the package registries' service over the shared store and blob store,
@@ -53,6 +55,8 @@ func (s *Server) mountPackages(mux *http.ServeMux) (patterns []string) {
 			Sealer: debianSealer(s.Config), Projects: s.Namespaces, Now: s.Deploy.Now}),
 		helm.New(helm.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, Now: s.Deploy.Now}),
 		composer.New(composer.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, ExternalURL: s.Config.ExternalURL, Repos: s.Repos, GitBin: s.Config.GitBinary}),
+		terraform.New(terraform.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, Now: s.Deploy.Now,
+			Sealer: token.NewSealer(s.Tokens.Key().Derive("terraform-download-link"), "gatehouse/terraform-download-link/v1")}),
 	}
 	for _, h := range formats {
 		for _, p := range h.Patterns() {

@@ -142,6 +142,8 @@ func TestInstallation(t *testing.T) {
 			"composer config http-basic.gh.example:8443 <deploy-token-username> <deploy-token>", "composer require acme/tools:1.0"}},
 		{packages.GoProxy, "example.com/mod", []string{"machine gh.example login <deploy-token-username> password <deploy-token>",
 			"GOPROXY=" + api + "go,https://proxy.golang.org,direct GONOSUMDB=example.com/mod go get example.com/mod@1.0"}},
+		{packages.Terraform, "vpc/aws", []string{"module \"vpc\" {\n  source  = \"gh.example:8443/g/vpc/aws\"\n  version = \"1.0\"",
+			"credentials \"gh.example:8443\" {\n  token = \"<deploy-token>\"\n}"}},
 	} {
 		v := &packages.Version{Version: "1.0", Files: []packages.File{{Filename: "a b.bin"}}}
 		var all []string

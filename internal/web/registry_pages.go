@@ -247,6 +247,12 @@ func (h *Handler) installation(p *namespace.Project, pkg *packages.Package, v *p
 	case packages.GoProxy:
 		add("Credentials (~/.netrc)", "machine "+strings.Split(host, ":")[0]+" login <deploy-token-username> password <deploy-token>")
 		add("Go command", "GOPROXY="+api+"go,https://proxy.golang.org,direct GONOSUMDB="+pkg.Name+" go get "+pkg.Name+"@"+v.Version)
+	case packages.Terraform:
+		// The module's namespace is the project's top-level group (docs/terraform.md).
+		ns, _, _ := strings.Cut(p.FullPath, "/")
+		name, _, _ := strings.Cut(pkg.Name, "/")
+		add("Module block", "module \""+name+"\" {\n  source  = \""+host+"/"+ns+"/"+pkg.Name+"\"\n  version = \""+v.Version+"\"\n}")
+		add("Credentials (~/.tofurc or ~/.terraformrc)", "credentials \""+host+"\" {\n  token = \"<deploy-token>\"\n}")
 	}
 	return out
 }
