@@ -75,7 +75,8 @@ var gitlabPackageTypes = map[string]bool{"conan": true, "maven": true, "npm": tr
 
 // servedPackageTypes are the formats Gatehouse serves, by package_type.
 var servedPackageTypes = map[string]packages.Format{"generic": packages.Generic, "npm": packages.NPM, "pypi": packages.PyPI,
-	"maven": packages.Maven, "golang": packages.GoProxy, "nuget": packages.NuGet}
+	"maven": packages.Maven, "golang": packages.GoProxy, "nuget": packages.NuGet,
+	"rubygems": packages.RubyGems}
 
 // gitlabPackageStatuses are the status values GitLab accepts; Gatehouse keeps default and
 // hidden, so the others select nothing.

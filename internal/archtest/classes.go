@@ -44,7 +44,8 @@ var classes = map[string]class{
 	// chroma highlights the web UI's file view (docs/design.md §6.9.1).
 	"protocol": {may: []string{"domain", "gate", "plumbing", "shared protocol", "token service"},
 		modules: []string{"golang.org/x/mod", "golang.org/x/sync",
-			"github.com/alecthomas/chroma/v2"}},
+			"github.com/alecthomas/chroma/v2",
+			"go.yaml.in/yaml/v3"}}, // rubygems reads gemspecs (YAML)
 	// Shared protocol helpers (pkghttp for the package formats, ocihttp for the registry and the
 	// dependency proxy): what a protocol may use, minus any protocol. ocihttp verifies the
 	// registry's bearer tokens through the token service.
@@ -110,6 +111,8 @@ var classified = map[string]string{
 	"internal/packages/npm":     "protocol",
 	"internal/packages/nuget":   "protocol",
 	"internal/packages/pypi":    "protocol",
+
+	"internal/packages/rubygems": "protocol",
 
 	"internal/packages/pkghttp": "shared protocol",
 	"internal/ocihttp":          "shared protocol",

@@ -46,6 +46,9 @@ var formats = map[Format]formatSpec{
 	GoProxy: {maxFileSize: 100 * miB, duplicates: always(RefuseFile), normalize: identity},
 	// NuGet: a version is immutable; ids compare case-insensitively.
 	NuGet: {maxFileSize: 500 * miB, duplicates: always(RefuseVersion), normalize: strings.ToLower},
+	// RubyGems: a version gains one .gem per platform, each pushed once; gem names are
+	// case-sensitive (docs/rubygems.md).
+	RubyGems: {maxFileSize: 3 * giB, duplicates: always(RefuseFile), normalize: identity},
 }
 
 // Formats lists the known formats, sorted.

@@ -62,6 +62,8 @@ const (
 	Maven   Format = "maven"
 	GoProxy Format = "golang"
 	NuGet   Format = "nuget"
+	// RubyGems is GitLab's "rubygems" package type.
+	RubyGems Format = "rubygems"
 )
 
 // Status is a version's visibility in listings. Hidden versions can still be downloaded by

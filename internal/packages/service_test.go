@@ -347,6 +347,7 @@ func TestDuplicatePolicies(t *testing.T) {
 		{packages.Maven, "1.0", "maven-metadata.xml.sha1", packages.ReplaceFile},
 		{packages.Maven, "1.0", "a-1.0.jar", packages.RefuseFile},
 		{packages.GoProxy, "v1.0.0", "v1.0.0.zip", packages.RefuseFile},
+		{packages.RubyGems, "1.0.0", "a-1.0.0-x86_64-linux.gem", packages.RefuseFile},
 	}
 	for _, c := range cases {
 		if got := packages.Duplicates(c.f, c.version, c.filename); got != c.want {
@@ -367,6 +368,7 @@ func TestNormalizeName(t *testing.T) {
 		{packages.NuGet, "Newtonsoft.Json", "newtonsoft.json"},
 		{packages.NPM, "@Scope/Name", "@Scope/Name"},
 		{packages.Generic, "Tool", "Tool"},
+		{packages.RubyGems, "Rails_Ext", "Rails_Ext"},
 	}
 	for _, c := range cases {
 		if got := packages.NormalizeName(c.f, c.name); got != c.want {

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/packages/npm"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/nuget"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/pypi"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/rubygems"
 )
 
 // openPackages builds the package registries' service over the shared store and blob store,
@@ -46,6 +47,7 @@ func (s *Server) mountPackages(mux *http.ServeMux) (patterns []string) {
 		npm.New(npm.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, ExternalURL: s.Config.ExternalURL}),
 		nuget.New(nuget.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, ExternalURL: s.Config.ExternalURL, Projects: s.Namespaces}),
 		pypi.New(pypi.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, ExternalURL: s.Config.ExternalURL}),
+		rubygems.New(rubygems.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log}),
 	}
 	for _, h := range formats {
 		for _, p := range h.Patterns() {
