@@ -124,6 +124,7 @@ func TestEverySurfaceSharesTheBan(t *testing.T) {
 		pkg("pypi", proj+"/pypi/simple/requests/"),
 		pkg("nuget", proj+"/nuget/query?q=acme"),
 		pkg("goproxy", proj+"/go/example.com/mod/@v/list"),
+		pkg("rubygems", proj+"/rubygems/specs.4.8.gz"),
 		{name: "REST API", refused: http.StatusUnauthorized, banned: http.StatusForbidden,
 			wrong: func(t *testing.T, i int) int {
 				switch i % 3 {

@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/packages/npm"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/nuget"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/pypi"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/rubygems"
 	"github.com/gatehouse-dev/gatehouse/internal/proxy"
 	"github.com/gatehouse-dev/gatehouse/internal/registry"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
@@ -332,6 +333,11 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 	t.Run("nuget packages", func(t *testing.T) {
 		seed(t, packages.NuGet, "App", "1.0.0", "app.1.0.0.nupkg")
 		walkPackages(t, nuget.Routes(), strings.NewReplacer("{package}", "app", "{version}", "1.0.0", "{file}", "app.1.0.0.nupkg"), basic)
+	})
+
+	t.Run("rubygems packages", func(t *testing.T) {
+		seed(t, packages.RubyGems, "app", "1.0.0", "app-1.0.0.gem")
+		walkPackages(t, rubygems.Routes(), strings.NewReplacer("{file}", "app-1.0.0"), basic)
 	})
 
 	t.Run("go proxy", func(t *testing.T) {

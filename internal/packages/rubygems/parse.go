@@ -109,7 +109,7 @@ func ValidateFilename(f, suffix string) error {
 	if !ok || stem == "" {
 		return invalid("file name", "must end in "+suffix)
 	}
-	if !isAlnum(stem[0]) || strings.Contains(stem, "..") || !strings.Contains(stem, "-") {
+	if !isAlnum(stem[0]) || !isAlnum(stem[len(stem)-1]) || strings.Contains(f, "..") || !strings.Contains(stem, "-") {
 		return invalid("file name", "must be a gem's full name")
 	}
 	for i := 0; i < len(stem); i++ {
