@@ -133,6 +133,8 @@ func TestInstallation(t *testing.T) {
 		{packages.PyPI, "my-lib", []string{"pip install my-lib==1.0 --index-url https://<deploy-token-username>:<deploy-token>@gh.example:8443/api/v4/projects/7/packages/pypi/simple"}},
 		{packages.NuGet, "My.Lib", []string{`dotnet nuget add source "` + api + `nuget/index.json" --name gatehouse --username <deploy-token-username> --password <deploy-token>`,
 			"dotnet add package My.Lib --version 1.0"}},
+		{packages.RubyGems, "my_gem", []string{"gem install my_gem -v 1.0 --clear-sources --source https://<deploy-token-username>:<deploy-token>@gh.example:8443/api/v4/projects/7/packages/rubygems/",
+			"---\n" + api + "rubygems: '<deploy-token>'"}},
 		{packages.GoProxy, "example.com/mod", []string{"machine gh.example login <deploy-token-username> password <deploy-token>",
 			"GOPROXY=" + api + "go,https://proxy.golang.org,direct GONOSUMDB=example.com/mod go get example.com/mod@1.0"}},
 	} {

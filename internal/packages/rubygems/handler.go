@@ -2,7 +2,7 @@
 //
 //	/api/v4/projects/:id/packages/rubygems/api/v1/gems               POST: gem push
 //	/api/v4/projects/:id/packages/rubygems/api/v1/dependencies       ?gems=a,b: the dependency API
-//	/api/v4/projects/:id/packages/rubygems/specs.4.8.gz              every gem version
+//	/api/v4/projects/:id/packages/rubygems/specs.4.8.gz              every release
 //	/api/v4/projects/:id/packages/rubygems/latest_specs.4.8.gz       the latest release of each gem
 //	/api/v4/projects/:id/packages/rubygems/prerelease_specs.4.8.gz   the prereleases
 //	/api/v4/projects/:id/packages/rubygems/quick/Marshal.4.8/:f.gemspec.rz  one gemspec
@@ -258,7 +258,7 @@ func sortedSpecs(v *packages.Version) []*Spec {
 	return out
 }
 
-// handleSpecs answers specs.4.8.gz (every version), latest_specs.4.8.gz (the highest release of
+// handleSpecs answers specs.4.8.gz (every release), latest_specs.4.8.gz (the highest release of
 // each gem and platform) and prerelease_specs.4.8.gz: gzipped Marshal arrays of
 // [name, Gem::Version, platform].
 func (h *Handler) handleSpecs(w http.ResponseWriter, r *http.Request, rt Route, g pkghttp.Grant) {
@@ -283,7 +283,9 @@ func (h *Handler) handleSpecs(w http.ResponseWriter, r *http.Request, rt Route, 
 				pre := Prerelease(s.Version)
 				switch rt.kind {
 				case kindSpecs:
-					tuples = append(tuples, specTuple(s.Name, s.Version, s.Platform))
+					if !pre {
+						tuples = append(tuples, specTuple(s.Name, s.Version, s.Platform))
+					}
 				case kindPrerelease:
 					if pre {
 						tuples = append(tuples, specTuple(s.Name, s.Version, s.Platform))

@@ -59,7 +59,7 @@ func newClient(t *testing.T) *client {
 		}
 	}
 	c.env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + c.home, "GEM_HOME=" + c.gemHome, "GEM_PATH=" + c.gemHome,
-		"GEM_SPEC_CACHE=" + filepath.Join(dir, "specs"), "GEMRC=/dev/null", "NO_COLOR=1", "TERM=dumb", "LANG=C.UTF-8"}
+		"GEM_SPEC_CACHE=" + filepath.Join(dir, "specs"), "NO_COLOR=1", "TERM=dumb", "LANG=C.UTF-8"}
 	return c
 }
 
