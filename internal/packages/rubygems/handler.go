@@ -24,8 +24,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"io"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
@@ -310,11 +312,16 @@ func (h *Handler) handleSpecs(w http.ResponseWriter, r *http.Request, rt Route, 
 		return
 	}
 	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&b)
 	_, _ = zw.Write(doc)
 	_ = zw.Close()
+	gzipWriters.Put(zw)
 	writeMarshal(w, r, b.Bytes(), "application/octet-stream")
 }
+
+// gzipWriters are reused: a gzip.Writer allocates about 800 KiB, far more than an index.
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}
 
 // find returns the project's file named filename with the version holding it: its gem is one
 // of the names the file name starts with (handlePush named it so).

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -259,4 +261,49 @@ func TestHostileInput(t *testing.T) {
 			t.Fatalf("push: %d %s", st, body)
 		}
 	})
+}
+
+// TestPackagesAPI: the REST API lists a pushed gem as package_type rubygems and deletes it; its
+// blob is referenced (garbage collection keeps it) until then, and the indexes and downloads
+// follow the delete.
+func TestPackagesAPI(t *testing.T) {
+	e := start(t)
+	host, id := e.projectURL("top"), e.f.Projects["top"].ID
+	gem := rubygems.BuildGem("listed", "1.0.0")
+	if st, body := pushRaw(t, host, e.ts.RootToken, gem); st != 201 {
+		t.Fatalf("push: %d %s", st, body)
+	}
+	sum := sha256.Sum256(gem)
+	digest := "sha256:" + hex.EncodeToString(sum[:])
+	referenced := func() bool {
+		found, err := e.ts.Server.Store.Packages.References().ReferencedAmong(t.Context(), []string{digest})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(found) == 1
+	}
+	if !referenced() {
+		t.Fatal("the gem's blob is not referenced: garbage collection would remove it")
+	}
+	var list []struct {
+		ID          int64  `json:"id"`
+		Name        string `json:"name"`
+		Version     string `json:"version"`
+		PackageType string `json:"package_type"`
+	}
+	e.ts.MustAPI(t, http.StatusOK, http.MethodGet, fmt.Sprintf("/projects/%d/packages?package_type=rubygems", id), nil, &list)
+	if len(list) != 1 || list[0].Name != "listed" || list[0].Version != "1.0.0" || list[0].PackageType != "rubygems" {
+		t.Fatalf("packages = %+v", list)
+	}
+	e.ts.MustAPI(t, http.StatusNoContent, http.MethodDelete, fmt.Sprintf("/projects/%d/packages/%d", id, list[0].ID), nil, nil)
+	root := map[string]string{"Private-Token": e.ts.RootToken}
+	if st, _ := do(t, http.MethodGet, host+"/gems/listed-1.0.0.gem", root, nil); st != 404 {
+		t.Fatalf("download after delete: %d", st)
+	}
+	if st, body := do(t, http.MethodGet, host+"/api/v1/dependencies?gems=listed", root, nil); st != 200 || body != "\x04\x08[\x00" {
+		t.Fatalf("dependencies after delete: %d %q", st, body)
+	}
+	if referenced() {
+		t.Fatal("the deleted gem's blob is still referenced")
+	}
 }
