@@ -218,7 +218,7 @@ func TestAddFileRefusesAndStoresNothing(t *testing.T) {
 		{"fail/metadata not JSON", func(e *env, u *packages.Upload) { u.Metadata = []byte("{") }, packages.ErrInvalid, "metadata"},
 		{"fail/bad tag", func(e *env, u *packages.Upload) { u.Tags = []string{"a/b"} }, packages.ErrInvalid, "tag"},
 		{"fail/expected checksum not hex", func(e *env, u *packages.Upload) { u.Expected.SHA256 = "zz" }, packages.ErrInvalid, "sha256"},
-		{"fail/unknown format", func(e *env, u *packages.Upload) { u.Format = "rubygems" }, packages.ErrInvalid, "format"},
+		{"fail/unknown format", func(e *env, u *packages.Upload) { u.Format = "no-such-format" }, packages.ErrInvalid, "format"},
 		{"fail/declared size over the limit", func(e *env, u *packages.Upload) {
 			u.Size, u.Body = 17, untouchable{t}
 		}, packages.ErrTooLarge, "16 bytes"},
@@ -380,7 +380,7 @@ func TestNormalizeName(t *testing.T) {
 func TestNewServiceLimits(t *testing.T) {
 	s := storetest.OpenSQLite(t)
 	for name, lim := range map[string]map[string]int64{
-		"fail/unknown format": {"rubygems": 10},
+		"fail/unknown format": {"no-such-format": 10},
 		"fail/zero":           {"npm": 0},
 	} {
 		t.Run(name, func(t *testing.T) {
