@@ -231,3 +231,33 @@ func TestDependencyConfusion(t *testing.T) {
 		t.Fatalf("gem install of the planted version from the chosen project: exit 0\n%s", out)
 	}
 }
+
+// TestBundleInstall installs a Gemfile's gems, with a dependency, through the real Bundler,
+// whose source URL carries a read-only deploy token; bundle exec then loads the gem.
+func TestBundleInstall(t *testing.T) {
+	e := start(t)
+	bundle := testenv.Binary(t, "bundle")
+	host := e.projectURL("child")
+	e.mustPush(t, host, e.ts.RootToken, e.buildGem(t, "bundled-base", "1.0.0", "base"))
+	e.mustPush(t, host, e.ts.RootToken, e.buildGem(t, "bundled", "2.0.0", "bundled", [2]string{"bundled-base", "~> 1.0"}))
+	reader := e.token(t, e.projectOwner("child"), "read_package_registry")
+	c := newClient(t)
+	dir := t.TempDir()
+	gemfile := "source " + fmt.Sprintf("%q", withAuth(host, reader.Username, reader.Token)) + "\n\ngem \"bundled\", \"~> 2.0\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "Gemfile"), []byte(gemfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.env = append(c.env, "BUNDLE_PATH="+filepath.Join(dir, "vendor"), "BUNDLE_USER_HOME="+filepath.Join(c.home, ".bundle"),
+		"BUNDLE_APP_CONFIG="+filepath.Join(dir, ".bundle"), "BUNDLE_SILENCE_ROOT_WARNING=1", "BUNDLE_RETRY=0")
+	out, code := c.run(t, dir, bundle, "install")
+	if code != 0 || !strings.Contains(out, "Installing bundled 2.0.0") || !strings.Contains(out, "Installing bundled-base 1.0.0") {
+		t.Fatalf("bundle install: exit %d\n%s", code, out)
+	}
+	if strings.Contains(out, reader.Token) {
+		t.Fatal("bundle printed the token")
+	}
+	out, code = c.run(t, dir, bundle, "exec", "ruby", "-e", "require \"bundled\"; puts Bundled::GREETING")
+	if code != 0 || strings.TrimSpace(out) != "bundled" {
+		t.Fatalf("bundle exec: exit %d\n%s", code, out)
+	}
+}
