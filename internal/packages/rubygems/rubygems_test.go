@@ -21,7 +21,7 @@ type env struct {
 	ruby string
 }
 
-func start(t *testing.T, opts ...testenv.ServerOption) *env {
+func start(t testing.TB, opts ...testenv.ServerOption) *env {
 	t.Helper()
 	e := &env{gem: testenv.Binary(t, "gem"), ruby: testenv.Binary(t, "ruby")}
 	e.ts, e.f = testenv.StartWithFixture(t, opts...)
@@ -33,7 +33,7 @@ func (e *env) projectURL(project string) string {
 	return fmt.Sprintf("http://%s/api/v4/projects/%d/packages/rubygems", e.ts.Host(), e.f.Projects[project].ID)
 }
 
-func (e *env) token(t *testing.T, owner string, scopes ...string) testenv.DeployToken {
+func (e *env) token(t testing.TB, owner string, scopes ...string) testenv.DeployToken {
 	t.Helper()
 	return e.ts.CreateDeployToken(t, owner, scopes, nil)
 }
@@ -50,7 +50,7 @@ type client struct {
 	env           []string
 }
 
-func newClient(t *testing.T) *client {
+func newClient(t testing.TB) *client {
 	dir := t.TempDir()
 	c := &client{home: filepath.Join(dir, "home"), gemHome: filepath.Join(dir, "gems")}
 	for _, d := range []string{c.home, c.gemHome} {
@@ -63,7 +63,7 @@ func newClient(t *testing.T) *client {
 	return c
 }
 
-func (c *client) run(t *testing.T, dir, bin string, args ...string) (string, int) {
+func (c *client) run(t testing.TB, dir, bin string, args ...string) (string, int) {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -72,7 +72,7 @@ func (c *client) run(t *testing.T, dir, bin string, args ...string) (string, int
 }
 
 // credentials writes ~/.gem/credentials with key for host, as GitLab documents.
-func (c *client) credentials(t *testing.T, host, key string) {
+func (c *client) credentials(t testing.TB, host, key string) {
 	t.Helper()
 	dir := filepath.Join(c.home, ".gem")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -84,14 +84,14 @@ func (c *client) credentials(t *testing.T, host, key string) {
 }
 
 // push runs `gem push --host host file` with key in ~/.gem/credentials.
-func (e *env) push(t *testing.T, host, key, file string) (string, int) {
+func (e *env) push(t testing.TB, host, key, file string) (string, int) {
 	t.Helper()
 	c := newClient(t)
 	c.credentials(t, host, key)
 	return c.run(t, "", e.gem, "push", "--host", host, file)
 }
 
-func (e *env) mustPush(t *testing.T, host, key, file string) {
+func (e *env) mustPush(t testing.TB, host, key, file string) {
 	t.Helper()
 	if out, code := e.push(t, host, key, file); code != 0 || !strings.Contains(out, "Successfully registered gem") {
 		t.Fatalf("gem push: exit %d\n%s", code, out)
@@ -104,14 +104,14 @@ func withAuth(u, user, secret string) string {
 }
 
 // install runs `gem install` of name from source only, into c's gem home.
-func (e *env) install(t *testing.T, c *client, source string, name ...string) (string, int) {
+func (e *env) install(t testing.TB, c *client, source string, name ...string) (string, int) {
 	t.Helper()
 	args := append([]string{"install", "--no-document", "--clear-sources", "--source", source}, name...)
 	return c.run(t, "", e.gem, args...)
 }
 
 // greeting is what requiring lib in c's gem home prints (the installed gem's GREETING).
-func (e *env) greeting(t *testing.T, c *client, lib, constant string) string {
+func (e *env) greeting(t testing.TB, c *client, lib, constant string) string {
 	t.Helper()
 	out, code := c.run(t, "", e.ruby, "-r"+lib, "-e", "puts "+constant)
 	if code != 0 {
@@ -122,7 +122,7 @@ func (e *env) greeting(t *testing.T, c *client, lib, constant string) string {
 
 // buildGem runs the real `gem build` for a gem name at version whose lib/<name>.rb defines
 // the constant <Module>::GREETING, with runtime dependencies deps ("name", ">= 1").
-func (e *env) buildGem(t *testing.T, name, version, greeting string, deps ...[2]string) string {
+func (e *env) buildGem(t testing.TB, name, version, greeting string, deps ...[2]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	mod := strings.ToUpper(name[:1]) + strings.ReplaceAll(name[1:], "-", "_")
