@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gatehouse-dev/gatehouse/internal/packages"
 )
 
 // Spec is what Gatehouse keeps of a gemspec (metadata.gz), as part of the version's JSON
@@ -233,17 +235,7 @@ func requirement(n *yaml.Node) (Requirement, error) {
 }
 
 // text keeps at most max runes of s as valid UTF-8 without NULs.
-func text(s string, max int) string {
-	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
-	n := 0
-	for i := range s {
-		if n == max {
-			return s[:i]
-		}
-		n++
-	}
-	return s
-}
+func text(s string, max int) string { return packages.ClipText(s, max) }
 
 // The Marshal forms of the index documents (marshal.go).
 
