@@ -121,7 +121,8 @@ func (e *env) greeting(t testing.TB, c *client, lib, constant string) string {
 }
 
 // buildGem runs the real `gem build` for a gem name at version whose lib/<name>.rb defines
-// the constant <Module>::GREETING, with runtime dependencies deps ("name", ">= 1").
+// the constant <Module>::GREETING, with runtime dependencies deps ("name", ">= 1"). A greeting
+// "platform:<p>" builds a gem for platform p.
 func (e *env) buildGem(t testing.TB, name, version, greeting string, deps ...[2]string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -132,6 +133,9 @@ func (e *env) buildGem(t testing.TB, name, version, greeting string, deps ...[2]
 	lib := fmt.Sprintf("module %s\n  GREETING = %q\nend\n", mod, greeting)
 	var b strings.Builder
 	fmt.Fprintf(&b, "Gem::Specification.new do |s|\n  s.name = %q\n  s.version = %q\n  s.summary = \"A test gem\"\n", name, version)
+	if platform, ok := strings.CutPrefix(greeting, "platform:"); ok {
+		fmt.Fprintf(&b, "  s.platform = %q\n", platform)
+	}
 	b.WriteString("  s.authors = [\"Gatehouse\"]\n  s.licenses = [\"MIT\"]\n  s.files = [\"lib/" + name + ".rb\"]\n")
 	for _, d := range deps {
 		fmt.Fprintf(&b, "  s.add_runtime_dependency %q, %q\n", d[0], d[1])
@@ -145,6 +149,9 @@ func (e *env) buildGem(t testing.TB, name, version, greeting string, deps ...[2]
 	c := newClient(t)
 	if out, code := c.run(t, dir, e.gem, "build", name+".gemspec"); code != 0 {
 		t.Fatalf("gem build: exit %d\n%s", code, out)
+	}
+	if platform, ok := strings.CutPrefix(greeting, "platform:"); ok {
+		return filepath.Join(dir, name+"-"+version+"-"+platform+".gem")
 	}
 	return filepath.Join(dir, name+"-"+version+".gem")
 }
@@ -259,5 +266,26 @@ func TestBundleInstall(t *testing.T) {
 	out, code = c.run(t, dir, bundle, "exec", "ruby", "-e", "require \"bundled\"; puts Bundled::GREETING")
 	if code != 0 || strings.TrimSpace(out) != "bundled" {
 		t.Fatalf("bundle exec: exit %d\n%s", code, out)
+	}
+}
+
+// TestPlatformGems pushes a pure-Ruby gem and the same version for this machine's platform:
+// gem install picks the platform gem, as it does from rubygems.org.
+func TestPlatformGems(t *testing.T) {
+	e := start(t)
+	host := e.projectURL("top")
+	c := newClient(t)
+	platform, code := c.run(t, "", e.ruby, "-e", "print Gem::Platform.local.to_s")
+	if code != 0 {
+		t.Fatalf("ruby: %s", platform)
+	}
+	e.mustPush(t, host, e.ts.RootToken, e.buildGem(t, "native", "1.0.0", "ruby"))
+	e.mustPush(t, host, e.ts.RootToken, e.buildGem(t, "native", "1.0.0", "platform:"+platform))
+	out, code := e.install(t, c, withAuth(host, "root", e.ts.RootToken), "native")
+	if code != 0 || !strings.Contains(out, "native-1.0.0-"+platform) {
+		t.Fatalf("gem install: exit %d\n%s", code, out)
+	}
+	if got := e.greeting(t, c, "native", "Native::GREETING"); got != "platform:"+platform {
+		t.Fatalf("installed native prints %q", got)
 	}
 }
