@@ -77,7 +77,7 @@ var gitlabPackageTypes = map[string]bool{"conan": true, "maven": true, "npm": tr
 var servedPackageTypes = map[string]packages.Format{"generic": packages.Generic, "npm": packages.NPM, "pypi": packages.PyPI,
 	"maven": packages.Maven, "golang": packages.GoProxy, "nuget": packages.NuGet,
 	"debian": packages.Debian, "helm": packages.Helm, "composer": packages.Composer,
-	"terraform_module": packages.Terraform}
+	"terraform_module": packages.Terraform, "rubygems": packages.RubyGems}
 
 // gitlabPackageStatuses are the status values GitLab accepts; Gatehouse keeps default and
 // hidden, so the others select nothing.

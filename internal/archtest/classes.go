@@ -42,7 +42,8 @@ var classes = map[string]class{
 	// Protocols serve one surface over HTTP: the domain, the gate, plumbing, the shared
 	// protocol helpers and the token service, never another protocol (only their own tree).
 	// chroma highlights the web UI's file view (docs/design.md §6.9.1); yaml reads and writes
-	// Helm's Chart.yaml and index.yaml (docs/helm.md).
+	// Helm's Chart.yaml and index.yaml (docs/helm.md) and reads RubyGems' gemspecs; go-crypto signs
+	// Debian's Release files, xz and compress read .deb control archives (docs/debian.md).
 	"protocol": {may: []string{"domain", "gate", "plumbing", "shared protocol", "token service"},
 		modules: []string{"golang.org/x/mod", "golang.org/x/sync",
 			"github.com/alecthomas/chroma/v2",
@@ -119,6 +120,8 @@ var classified = map[string]string{
 	"internal/packages/composer": "protocol",
 
 	"internal/packages/terraform": "protocol",
+
+	"internal/packages/rubygems": "protocol",
 
 	"internal/packages/pkghttp": "shared protocol",
 	"internal/ocihttp":          "shared protocol",

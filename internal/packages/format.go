@@ -58,6 +58,9 @@ var formats = map[Format]formatSpec{
 	// Terraform modules: a version is immutable; "name/system" compares case-insensitively, as
 	// module registry addresses do.
 	Terraform: {maxFileSize: 1 * giB, duplicates: always(RefuseVersion), normalize: strings.ToLower},
+	// RubyGems: a version gains one .gem per platform, each pushed once; gem names are
+	// case-sensitive (docs/rubygems.md).
+	RubyGems: {maxFileSize: 3 * giB, duplicates: always(RefuseFile), normalize: identity},
 }
 
 // Formats lists the known formats, sorted.

@@ -68,6 +68,8 @@ const (
 	Composer Format = "composer"
 	// Terraform is GitLab's package_type for Terraform module registry packages.
 	Terraform Format = "terraform_module"
+	// RubyGems is GitLab's "rubygems" package type.
+	RubyGems Format = "rubygems"
 )
 
 // Status is a version's visibility in listings. Hidden versions can still be downloaded by

@@ -218,7 +218,7 @@ func TestAddFileRefusesAndStoresNothing(t *testing.T) {
 		{"fail/metadata not JSON", func(e *env, u *packages.Upload) { u.Metadata = []byte("{") }, packages.ErrInvalid, "metadata"},
 		{"fail/bad tag", func(e *env, u *packages.Upload) { u.Tags = []string{"a/b"} }, packages.ErrInvalid, "tag"},
 		{"fail/expected checksum not hex", func(e *env, u *packages.Upload) { u.Expected.SHA256 = "zz" }, packages.ErrInvalid, "sha256"},
-		{"fail/unknown format", func(e *env, u *packages.Upload) { u.Format = "rubygems" }, packages.ErrInvalid, "format"},
+		{"fail/unknown format", func(e *env, u *packages.Upload) { u.Format = "no-such-format" }, packages.ErrInvalid, "format"},
 		{"fail/declared size over the limit", func(e *env, u *packages.Upload) {
 			u.Size, u.Body = 17, untouchable{t}
 		}, packages.ErrTooLarge, "16 bytes"},
@@ -353,6 +353,7 @@ func TestDuplicatePolicies(t *testing.T) {
 		{packages.Composer, "dev-main", "pkg-dev-main.zip", packages.ReplaceFile},
 		{packages.Composer, "1.x-dev", "pkg-1.x-dev.zip", packages.ReplaceFile},
 		{packages.Terraform, "1.0.0", "vpc-aws-1.0.0.tgz", packages.RefuseVersion},
+		{packages.RubyGems, "1.0.0", "a-1.0.0-x86_64-linux.gem", packages.RefuseFile},
 	}
 	for _, c := range cases {
 		if got := packages.Duplicates(c.f, c.version, c.filename); got != c.want {
@@ -377,6 +378,7 @@ func TestNormalizeName(t *testing.T) {
 		{packages.Generic, "Tool", "Tool"},
 		{packages.Composer, "Acme/Tools", "acme/tools"},
 		{packages.Terraform, "VPC/aws", "vpc/aws"},
+		{packages.RubyGems, "Rails_Ext", "Rails_Ext"},
 	}
 	for _, c := range cases {
 		if got := packages.NormalizeName(c.f, c.name); got != c.want {
@@ -388,7 +390,7 @@ func TestNormalizeName(t *testing.T) {
 func TestNewServiceLimits(t *testing.T) {
 	s := storetest.OpenSQLite(t)
 	for name, lim := range map[string]map[string]int64{
-		"fail/unknown format": {"rubygems": 10},
+		"fail/unknown format": {"no-such-format": 10},
 		"fail/zero":           {"npm": 0},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -128,6 +128,7 @@ func TestEverySurfaceSharesTheBan(t *testing.T) {
 		pkg("helm", proj+"/helm/stable/index.yaml"),
 		pkg("composer", proj+"/composer/archives/acme/tools.zip?sha="+strings.Repeat("a", 40)),
 		pkg("terraform", "/api/v4/packages/terraform/modules/v1/group/vpc/aws/versions"),
+		pkg("rubygems", proj+"/rubygems/specs.4.8.gz"),
 		{name: "REST API", refused: http.StatusUnauthorized, banned: http.StatusForbidden,
 			wrong: func(t *testing.T, i int) int {
 				switch i % 3 {

@@ -30,6 +30,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/packages/npm"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/nuget"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/pypi"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/rubygems"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/terraform"
 	"github.com/gatehouse-dev/gatehouse/internal/proxy"
 	"github.com/gatehouse-dev/gatehouse/internal/registry"
@@ -360,6 +361,11 @@ func TestEveryRouteGoesThroughTheGate(t *testing.T) {
 		seed(t, packages.Terraform, "app/aws", "1.0.0", "app-aws-1.0.0.tgz")
 		walkPackages(t, terraform.Routes(), strings.NewReplacer("{namespace}", "group", "{name}", "app", "{system}", "aws", "{version}", "1.0.0"),
 			map[string]string{"Authorization": "Bearer " + outsider.PAT})
+	})
+
+	t.Run("rubygems packages", func(t *testing.T) {
+		seed(t, packages.RubyGems, "app", "1.0.0", "app-1.0.0.gem")
+		walkPackages(t, rubygems.Routes(), strings.NewReplacer("{file}", "app-1.0.0"), basic)
 	})
 
 	t.Run("go proxy", func(t *testing.T) {

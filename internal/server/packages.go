@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/packages/npm"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/nuget"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/pypi"
+	"github.com/gatehouse-dev/gatehouse/internal/packages/rubygems"
 	"github.com/gatehouse-dev/gatehouse/internal/packages/terraform"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
@@ -57,6 +58,7 @@ func (s *Server) mountPackages(mux *http.ServeMux) (patterns []string) {
 		composer.New(composer.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, ExternalURL: s.Config.ExternalURL, Repos: s.Repos, GitBin: s.Config.GitBinary}),
 		terraform.New(terraform.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log, Now: s.Deploy.Now,
 			Sealer: token.NewSealer(s.Tokens.Key().Derive("terraform-download-link"), "gatehouse/terraform-download-link/v1")}),
+		rubygems.New(rubygems.Config{Packages: s.Packages, Auth: s.Auth, Gate: s.Gate, Log: s.Log}),
 	}
 	for _, h := range formats {
 		for _, p := range h.Patterns() {

@@ -140,6 +140,8 @@ func TestInstallation(t *testing.T) {
 			"helm install my-release gatehouse/my-chart --version 1.0"}},
 		{packages.Composer, "acme/tools", []string{"composer config repositories.gatehouse composer https://gh.example:8443/api/v4/group/g/-/packages/composer/packages.json",
 			"composer config http-basic.gh.example:8443 <deploy-token-username> <deploy-token>", "composer require acme/tools:1.0"}},
+		{packages.RubyGems, "my_gem", []string{"gem install my_gem -v 1.0 --clear-sources --source https://<deploy-token-username>:<deploy-token>@gh.example:8443/api/v4/projects/7/packages/rubygems/",
+			"---\n" + api + "rubygems: '<deploy-token>'"}},
 		{packages.GoProxy, "example.com/mod", []string{"machine gh.example login <deploy-token-username> password <deploy-token>",
 			"GOPROXY=" + api + "go,https://proxy.golang.org,direct GONOSUMDB=example.com/mod go get example.com/mod@1.0"}},
 		{packages.Terraform, "vpc/aws", []string{"module \"vpc\" {\n  source  = \"gh.example:8443/g/vpc/aws\"\n  version = \"1.0\"",

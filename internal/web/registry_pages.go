@@ -244,6 +244,10 @@ func (h *Handler) installation(p *namespace.Project, pkg *packages.Package, v *p
 				"/-/packages/composer/packages.json\ncomposer config http-basic."+host+" <deploy-token-username> <deploy-token>")
 		}
 		add("Composer command", "composer require "+pkg.Name+":"+v.Version)
+	case packages.RubyGems:
+		scheme, rest, _ := strings.Cut(api, "://")
+		add("gem command", "gem install "+pkg.Name+" -v "+v.Version+" --clear-sources --source "+scheme+"://<deploy-token-username>:<deploy-token>@"+rest+"rubygems/")
+		add("Push credentials (~/.gem/credentials)", "---\n"+api+"rubygems: '<deploy-token>'")
 	case packages.GoProxy:
 		add("Credentials (~/.netrc)", "machine "+strings.Split(host, ":")[0]+" login <deploy-token-username> password <deploy-token>")
 		add("Go command", "GOPROXY="+api+"go,https://proxy.golang.org,direct GONOSUMDB="+pkg.Name+" go get "+pkg.Name+"@"+v.Version)

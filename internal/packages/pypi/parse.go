@@ -492,14 +492,4 @@ func belongs(filename, name string) bool {
 }
 
 // text keeps at most max runes of s as valid UTF-8 without NULs.
-func text(s string, max int) string {
-	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
-	n := 0
-	for i := range s {
-		if n == max {
-			return s[:i]
-		}
-		n++
-	}
-	return s
-}
+func text(s string, max int) string { return packages.ClipText(s, max) }
