@@ -296,7 +296,11 @@ func (h *Handler) checkPush(ctx context.Context, dir string, project *namespace.
 	})
 	timedOut := errors.Is(sctx.Err(), context.DeadlineExceeded)
 	stoppedEarly := len(findings) >= maxReported
-	cancel() // ends git if the scan stopped early
+	if stoppedEarly || scanErr != nil {
+		// Its output is no longer read: end git. Only then, or Wait would report the
+		// cancellation of a git that was about to exit by itself.
+		cancel()
+	}
 	_, _ = io.Copy(io.Discard, stdout)
 	waitErr := cmd.Wait()
 	var lines []string

@@ -73,13 +73,13 @@ func BenchmarkMetadata(b *testing.B) {
 	b.Run("public", func(b *testing.B) { get(b, "acme/public", false) })
 }
 
-// BenchmarkInstallManyDeps has the real composer install acme/app, which requires 20 other
+// BenchmarkInstallManyDeps has the real composer install acme/app, which requires 50 other
 // packages (each in its own project of the group), into a fresh project with an empty cache each
 // time: through the group's repository with a group deploy token ("gatehouse"), and from a local
 // file:// repository holding the same metadata and archives ("local", the client's own offline
 // install). Run it with -benchtime=3x; the ratio of the two is what Gatehouse adds to an install.
 func BenchmarkInstallManyDeps(b *testing.B) {
-	const deps = 20
+	const deps = 50
 	e := &env{}
 	e.ts, e.f = testenv.StartWithFixture(b, func(c *config.Config) { c.LogLevel = "info" })
 	tok := e.ts.CreateDeployToken(b, fmt.Sprintf("groups/%d", e.f.GroupID), []string{"read_package_registry", "write_package_registry"}, nil)

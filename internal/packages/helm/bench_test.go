@@ -10,9 +10,9 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
-// BenchmarkDependencyUpdate is the real helm resolving a chart's 10 dependencies: from a
+// BenchmarkDependencyUpdate is the real helm resolving a chart's 50 dependencies: from a
 // Gatehouse channel with a deploy token (`helm dependency update` fetches index.yaml once and
-// each chart), against the same 10 charts as local file:// directories (helm packages them
+// each chart), against the same 50 charts as local file:// directories (helm packages them
 // itself, no network): the cost of the repository over the client's offline path.
 func BenchmarkDependencyUpdate(b *testing.B) {
 	e := &env{helm: testenv.GoTool(b, "helm")}
@@ -21,7 +21,7 @@ func BenchmarkDependencyUpdate(b *testing.B) {
 	tok := e.ts.CreateDeployToken(b, e.projectOwner("top"), rw, nil)
 	local := b.TempDir()
 	var remoteDeps, localDeps strings.Builder
-	for i := range 10 {
+	for i := range 50 {
 		name := fmt.Sprintf("dep%d", i)
 		mustUpload(b, e.uploadURL("top", "stable"), tok.Username, tok.Token, c.pack(b, name, "1.0.0", name))
 		writeChart(b, filepath.Join(local, name), name, "1.0.0", name)
@@ -46,8 +46,8 @@ func BenchmarkDependencyUpdate(b *testing.B) {
 				// helm 4 keeps fetched charts in a content cache: every round fetches again.
 				os.RemoveAll(filepath.Join(c.home, "cache", "content"))
 				c.must(b, "dependency", "update", app, "--skip-refresh")
-				if n := len(must(os.ReadDir(filepath.Join(app, "charts")))); n != 10 {
-					b.Fatalf("%d charts resolved, want 10", n)
+				if n := len(must(os.ReadDir(filepath.Join(app, "charts")))); n != 50 {
+					b.Fatalf("%d charts resolved, want 50", n)
 				}
 			}
 			if got := strings.Count(e.ts.Logs(), "/charts/dep0-1.0.0.tgz"); name == "gatehouse" && got < b.N {

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// BenchmarkInstallManyDependencies installs a gem with 20 runtime dependencies with the real
+// BenchmarkInstallManyDependencies installs a gem with 50 runtime dependencies with the real
 // gem client, into a fresh gem home each time: from Gatehouse with a read-only deploy token in
 // the source URL, and, as the baseline, `gem install --local` from a directory holding the same
 // 21 .gem files.
@@ -18,7 +18,7 @@ func BenchmarkInstallManyDependencies(b *testing.B) {
 	dir := b.TempDir()
 	var deps [][2]string
 	var files []string
-	for i := range 20 {
+	for i := range 50 {
 		name := fmt.Sprintf("leaf%02d", i)
 		files = append(files, e.buildGem(b, name, "1.0.0", name))
 		deps = append(deps, [2]string{name, "~> 1.0"})

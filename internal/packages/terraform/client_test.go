@@ -107,15 +107,15 @@ func TestTofu(t *testing.T) {
 	}
 }
 
-// BenchmarkTofuInit is `tofu init` of a root module that uses 20 modules: from this registry
+// BenchmarkTofuInit is `tofu init` of a root module that uses 50 modules: from this registry
 // (discovery, versions, download and archive per module, with a group deploy token over HTTPS)
-// against the same 20 modules as local directories (no network; tofu copies nothing).
+// against the same 50 modules as local directories (no network; tofu copies nothing).
 func BenchmarkTofuInit(b *testing.B) {
 	bin := testenv.Binary(b, "tofu")
 	e := start(b)
 	writer := e.token(b, e.project("child"), rw...)
 	reader := e.token(b, fmt.Sprintf("groups/%d", e.f.GroupID), "read_package_registry")
-	const n = 20
+	const n = 50
 	home := b.TempDir()
 	cfg := filepath.Join(home, "tofurc")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, "credentials %q {\n  token = %q\n}\n", tofuHost(e), reader.Token), 0o600); err != nil {
