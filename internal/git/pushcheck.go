@@ -86,22 +86,34 @@ done <"$GATEHOUSE_HOOK_OUT"
 exit $status
 `
 
-// hooksDir is the directory core.hooksPath names, made once per process.
+// hooksDir is the directory core.hooksPath names, made once per process and made again if it
+// goes (a temporary-file cleaner): without its script git would run no hook, and every push would
+// pass unchecked.
 type hooksDir struct {
-	once sync.Once
-	dir  string
-	err  error
+	mu  sync.Mutex
+	dir string
 }
 
 func (d *hooksDir) get() (string, error) {
-	d.once.Do(func() {
-		dir, err := os.MkdirTemp("", "gatehouse-hooks-")
-		if err == nil {
-			err = os.WriteFile(filepath.Join(dir, "pre-receive"), []byte(preReceiveScript), 0o755)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.dir != "" {
+		if _, err := os.Stat(filepath.Join(d.dir, "pre-receive")); err == nil {
+			return d.dir, nil
 		}
-		d.dir, d.err = dir, err
-	})
-	return d.dir, d.err
+		_ = os.RemoveAll(d.dir)
+		d.dir = ""
+	}
+	dir, err := os.MkdirTemp("", "gatehouse-hooks-")
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pre-receive"), []byte(preReceiveScript), 0o755); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", err
+	}
+	d.dir = dir
+	return dir, nil
 }
 
 // pushHook is one push's pair of named pipes.

@@ -159,3 +159,33 @@ func TestSecretPushProtectionOff(t *testing.T) {
 		t.Fatalf("push with protection off: %v\n%s", err, out)
 	}
 }
+
+// TestSecretPushProtectionHookDirRemoved: a temporary-file cleaner removing the hook's directory
+// must not turn the check off; the next push makes it again and is still checked.
+func TestSecretPushProtectionHookDirRemoved(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // this server's hook directory, apart from other processes'
+	ts := testenv.StartServer(t)
+	f := ts.MakeFixture(t)
+	p := f.Projects["top"]
+	pushInitial(t, ts, p.FullPath, "root", ts.RootToken)
+	live := ts.CreateDeployToken(t, fmt.Sprintf("projects/%d", p.ID), []string{"read_repository"}, nil)
+	dirs, err := filepath.Glob(filepath.Join(tmp, "gatehouse-hooks-*"))
+	if err != nil || len(dirs) != 1 {
+		t.Fatalf("hook directories after a push: %v %v", dirs, err)
+	}
+	if err := os.RemoveAll(dirs[0]); err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	url := ts.GitURL(p.FullPath, "root", ts.RootToken)
+	testenv.Git(t, "", "clone", "-q", url, work)
+	if err := os.WriteFile(filepath.Join(work, "ci.env"), []byte("T="+live.Token+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Git(t, work, "add", "-A")
+	testenv.Git(t, work, "-c", "user.name=r", "-c", "user.email=r@example.com", "commit", "-q", "-m", "token")
+	if out, err := testenv.RunGit(t, work, "push", url, "main"); err == nil || !strings.Contains(out, "a live deploy token") {
+		t.Fatalf("push after the hook directory was removed: %v\n%s", err, out)
+	}
+}
